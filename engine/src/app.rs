@@ -1,0 +1,1 @@
+//! Wires settings, store, scheduler and web together.

@@ -1,0 +1,6 @@
+//! Process definitions: YAML in, a validated [`Process`] out. This is the only module that
+//! uses `serde_yaml`; it knows nothing of storage or HTTP.
+
+mod model;
+
+pub use model::*;

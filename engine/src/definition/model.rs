@@ -1,0 +1,403 @@
+//! The validated process model: what a definition means once every reference is resolved,
+//! every script compiled and every schedule parsed. Nothing here knows YAML or storage.
+
+use std::fmt;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::rules::Expr;
+
+/// Identifier of a step inside one process definition.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StepId(pub String);
+
+impl StepId {
+    /// The step id as written in the definition.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for StepId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for StepId {
+    fn from(s: &str) -> Self {
+        StepId(s.to_owned())
+    }
+}
+
+/// A validated process definition at one version.
+#[derive(Debug, Clone)]
+pub struct Process {
+    /// Stable id, e.g. `yangcheng.retirement`.
+    pub id: String,
+    /// Version number; (id, version) is immutable once a case started on it.
+    pub version: u32,
+    /// Human name (Chinese).
+    pub name: String,
+    /// SHA-256 (hex) over the definition file and every rules file it uses.
+    pub content_hash: String,
+    /// Path of the definition file as given to the loader (for messages).
+    pub file: String,
+    /// Name of the working-day calendar the definition counts in.
+    pub calendar: Option<String>,
+    /// Issuing authority, legal basis, contacts and other descriptive data.
+    pub metadata: Metadata,
+    /// Departments by key (e.g. `shebao`).
+    pub departments: IndexMap<String, Department>,
+    /// Roles by key; each role belongs to one department.
+    pub roles: IndexMap<String, Role>,
+    /// The application form.
+    pub form: Vec<Field>,
+    /// Materials the applicant hands in.
+    pub materials: Vec<Material>,
+    /// Named constants with their source.
+    pub parameters: IndexMap<String, Parameter>,
+    /// The step a new case starts at.
+    pub start: StepId,
+    /// Steps by id, in file order.
+    pub steps: IndexMap<StepId, Step>,
+    /// Documents (notices, letters, tables) by key.
+    pub documents: IndexMap<String, Document>,
+    /// Cron schedules.
+    pub schedules: Vec<Schedule>,
+    /// Example cases written next to the definition.
+    pub tests: Vec<Example>,
+    /// The files the definition was loaded from (definition YAML first, then rules), kept so
+    /// that cases started on this version can run after the files on disk moved on.
+    pub sources: Vec<SourceFile>,
+}
+
+/// One source file of a definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceFile {
+    /// Path relative to the processes directory (or as given).
+    pub path: String,
+    /// Full text.
+    pub text: String,
+}
+
+impl Process {
+    /// Returns the step with this id.
+    ///
+    /// # Errors
+    /// None: a missing step is `None`; validation guarantees every reference resolves.
+    pub fn step(&self, id: &StepId) -> Option<&Step> {
+        self.steps.get(id)
+    }
+}
+
+/// Descriptive metadata of a definition.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Metadata {
+    /// Issuing authorities (发文机关).
+    pub authority: Vec<String>,
+    /// Document number, e.g. 阳人社字〔2023〕45号.
+    pub document_number: Option<String>,
+    /// Legal basis entries (法律依据).
+    pub legal_basis: Vec<String>,
+    /// Acceptance condition (受理条件) in prose.
+    pub acceptance: Option<String>,
+    /// Where to apply (办理地点).
+    pub location: Option<String>,
+    /// Contacts: label → phone or address.
+    pub contacts: IndexMap<String, String>,
+}
+
+/// A department taking part in the process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Department {
+    /// Key other systems use, e.g. `shebao`.
+    pub key: String,
+    /// Full name.
+    pub name: String,
+    /// Service window / office.
+    pub window: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
+}
+
+/// A role that human tasks are assigned to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Role {
+    /// Role key.
+    pub key: String,
+    /// Human name.
+    pub name: String,
+    /// Department key the role belongs to.
+    pub department: String,
+}
+
+/// Type of a form field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    /// Free text.
+    Text,
+    /// One of `options`.
+    Choice,
+    /// Any subset of `options`.
+    MultiChoice,
+    /// Yes / no.
+    Bool,
+    /// A calendar date, `YYYY-MM-DD`.
+    Date,
+    /// A month, `YYYY-MM`.
+    YearMonth,
+    /// A number.
+    Number,
+    /// An amount of money in yuan, two decimals.
+    Money,
+    /// A mainland mobile or landline number.
+    Phone,
+    /// A resident ID number (GB 11643).
+    CnId,
+    /// A bank card number (Luhn).
+    BankCard,
+    /// A postal address.
+    Address,
+}
+
+/// One field of a form (the application form or a task's decision form).
+#[derive(Debug, Clone)]
+pub struct Field {
+    /// Key in case data.
+    pub key: String,
+    /// Label shown to people.
+    pub label: String,
+    /// Value type.
+    pub field_type: FieldType,
+    /// Whether a value is required (when the field applies).
+    pub required: bool,
+    /// The field applies only when this is true.
+    pub when: Option<Expr>,
+    /// Allowed values for choice fields.
+    pub options: Vec<String>,
+    /// Help text.
+    pub help: Option<String>,
+}
+
+/// A material the applicant hands in.
+#[derive(Debug, Clone)]
+pub struct Material {
+    /// Key.
+    pub key: String,
+    /// Name as on the notice.
+    pub name: String,
+    /// Number of copies, if counted.
+    pub copies: Option<u32>,
+    /// Required only when this is true.
+    pub when: Option<Expr>,
+    /// Why it is (or is not) required, shown on notices.
+    pub note: Option<String>,
+}
+
+/// A named constant.
+#[derive(Debug, Clone)]
+pub struct Parameter {
+    /// Key, available to rules as `params.<key>`.
+    pub key: String,
+    /// Value.
+    pub value: serde_json::Value,
+    /// Where the value comes from (regulation, or "local setting").
+    pub source: String,
+    /// Whether the value is a local setting rather than a published rule.
+    pub local: bool,
+}
+
+/// A working-time duration as written in a definition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Duration {
+    /// N working days in the process calendar.
+    Workdays(u32),
+    /// N calendar days.
+    Days(u32),
+    /// N hours.
+    Hours(u32),
+}
+
+/// One step of a process.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Step id.
+    pub id: StepId,
+    /// Human name (e.g. 受理).
+    pub name: String,
+    /// What the step does.
+    pub kind: StepKind,
+}
+
+/// What a step does.
+#[derive(Debug, Clone)]
+pub enum StepKind {
+    /// A person of a role decides.
+    Task(TaskStep),
+    /// A rule computes case data, then the case moves on.
+    Auto(AutoStep),
+    /// Exactly one branch: the first whose condition holds, else `otherwise`.
+    Choice(ChoiceStep),
+    /// Every branch whose condition holds; the join waits for the branches taken.
+    MultiChoice(SplitStep),
+    /// Every branch; the join waits for all.
+    Parallel(SplitStep),
+    /// Synchronizes the branches of one split.
+    Join(JoinStep),
+    /// Waits for an external event.
+    Wait(WaitStep),
+    /// Ends the case with a result.
+    End(EndStep),
+}
+
+/// A human task step.
+#[derive(Debug, Clone)]
+pub struct TaskStep {
+    /// Role the task is assigned to.
+    pub role: String,
+    /// Outcomes the clerk can choose, in file order.
+    pub outcomes: IndexMap<String, Outcome>,
+    /// The task's own decision form.
+    pub form: Vec<Field>,
+    /// Due time after the task is created.
+    pub due: Option<Duration>,
+}
+
+/// An outcome of a human task.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Outcome key (e.g. `accept`).
+    pub key: String,
+    /// Button label (e.g. 受理).
+    pub label: String,
+    /// Step the case moves to.
+    pub target: StepId,
+    /// Whether a written reason is required (refusals).
+    pub reason_required: bool,
+    /// Documents issued when this outcome is chosen.
+    pub documents: Vec<String>,
+    /// Case data written when this outcome is chosen.
+    pub set: Vec<Assignment>,
+}
+
+/// `data.<key> = <expr>`.
+#[derive(Debug, Clone)]
+pub struct Assignment {
+    /// Key in case data.
+    pub key: String,
+    /// Expression computing the value.
+    pub expr: Expr,
+}
+
+/// An automatic step.
+#[derive(Debug, Clone)]
+pub struct AutoStep {
+    /// Values to compute and write into case data, in order.
+    pub set: Vec<Assignment>,
+    /// Next step.
+    pub next: StepId,
+}
+
+/// A conditional branch.
+#[derive(Debug, Clone)]
+pub struct Branch {
+    /// Condition; `None` means always.
+    pub when: Option<Expr>,
+    /// Label shown on the process map (defaults to the condition text).
+    pub label: Option<String>,
+    /// Target step.
+    pub to: StepId,
+}
+
+/// Exclusive choice.
+#[derive(Debug, Clone)]
+pub struct ChoiceStep {
+    /// Branches tried in order.
+    pub branches: Vec<Branch>,
+    /// Taken when no branch condition holds.
+    pub otherwise: Option<StepId>,
+}
+
+/// Parallel or multi-choice split.
+#[derive(Debug, Clone)]
+pub struct SplitStep {
+    /// Branches (for parallel, conditions are absent).
+    pub branches: Vec<Branch>,
+    /// The join that synchronizes the branches taken.
+    pub join: StepId,
+    /// Where to go when a multi-choice takes no branch (defaults to the join's next step).
+    pub otherwise: Option<StepId>,
+}
+
+/// A synchronizing join.
+#[derive(Debug, Clone)]
+pub struct JoinStep {
+    /// The split whose branches it waits for (resolved during validation).
+    pub split: StepId,
+    /// Next step once all branches taken have arrived.
+    pub next: StepId,
+}
+
+/// Wait for an external event.
+#[derive(Debug, Clone)]
+pub struct WaitStep {
+    /// Event name → next step.
+    pub on: IndexMap<String, StepId>,
+    /// Due time (e.g. the supplement deadline).
+    pub due: Option<Duration>,
+    /// Whether the case's legal clock stops while waiting (补正, replies).
+    pub pauses_clock: bool,
+}
+
+/// End of the case.
+#[derive(Debug, Clone)]
+pub struct EndStep {
+    /// Result, e.g. 办结 / 不予受理 / 撤件.
+    pub result: String,
+}
+
+/// A document a case can issue.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// Key.
+    pub key: String,
+    /// Name (e.g. 一次性补正材料告知书).
+    pub name: String,
+    /// Template name under `templates/`.
+    pub template: String,
+    /// Number prefix when documents of this kind are numbered.
+    pub numbered: Option<String>,
+}
+
+/// A cron schedule.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// Schedule id.
+    pub id: String,
+    /// The expression as the policy officer wrote it (5 or 6 fields).
+    pub cron_text: String,
+    /// Parsed schedule (seconds field added when the author wrote 5 fields).
+    pub cron: cron::Schedule,
+    /// Action name the scheduler performs.
+    pub action: String,
+    /// Fire only on working days.
+    pub workdays_only: bool,
+    /// After downtime, run a missed firing once (true) or skip it (false).
+    pub catch_up: bool,
+}
+
+/// An example case written next to the definition.
+#[derive(Debug, Clone)]
+pub struct Example {
+    /// Name of the example.
+    pub name: String,
+    /// Application form input.
+    pub input: serde_json::Map<String, serde_json::Value>,
+    /// Expectations, as written (interpreted by the example runner).
+    pub expect: serde_json::Map<String, serde_json::Value>,
+}

@@ -1,0 +1,2 @@
+//! Documents: notices, letters and tables rendered with MiniJinja. The only place templates
+//! are parsed or rendered.

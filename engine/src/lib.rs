@@ -1,0 +1,22 @@
+//! lianban (联办): a workflow engine driven by declarative YAML process definitions.
+//!
+//! The stages, in the direction data flows:
+//! - [`definition`] reads `processes/*.yaml` into a validated [`definition::Process`], or
+//!   reports every problem at once as `file:line:col` diagnostics.
+//! - [`rules`] is the sandboxed Rhai host that compiles and evaluates conditions and values.
+//! - [`documents`] renders notices, letters and tables with MiniJinja.
+//! - [`runtime`] is the pure state machine of a case: command in, new state and effects out.
+//! - [`store`] persists cases, tasks, history and definition versions through sea-orm, each
+//!   transition in one transaction; it is also the library API tests and the web layer share.
+//! - [`scheduler`] owns time: the clock, deadlines and schedules.
+//! - [`web`] translates HTTP into commands.
+//! - [`app`] wires settings, store, scheduler and web together for `main` and for tests.
+
+pub mod app;
+pub mod definition;
+pub mod documents;
+pub mod rules;
+pub mod runtime;
+pub mod scheduler;
+pub mod store;
+pub mod web;

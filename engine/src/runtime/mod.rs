@@ -1,0 +1,414 @@
+//! The pure state machine of a case: `apply(process, case, command, now)` returns the new
+//! case state, the events that happened and the effects the caller must carry out. It does
+//! no I/O and reads no clock; the store persists a transition in one transaction.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::definition::StepId;
+
+/// Identifier of a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CaseId(pub Uuid);
+
+/// Identifier of a task (derived deterministically from the case id and a sequence number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TaskId(pub Uuid);
+
+impl fmt::Display for CaseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Who issues a command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// User name, or `system` / `scheduler` for the engine itself.
+    pub user: String,
+    /// Department key of the user, if any.
+    pub department: Option<String>,
+}
+
+impl Actor {
+    /// The engine itself (automatic steps, timers).
+    pub fn system() -> Self {
+        Actor { user: "system".into(), department: None }
+    }
+}
+
+/// Where a case stands overall.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum CaseStatus {
+    /// Work is in progress.
+    Active,
+    /// Reached an end step.
+    Completed {
+        /// The end step's result, e.g. 办结.
+        result: String,
+        /// The end step.
+        step: StepId,
+    },
+    /// Cancelled (撤件) by a person.
+    Cancelled {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Status of a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    /// Visible to its role, claimed by nobody.
+    Open,
+    /// Claimed by one user.
+    Claimed,
+    /// Done, with an outcome.
+    Completed,
+    /// Cancelled (case cancelled or terminated).
+    Cancelled,
+}
+
+/// A step waiting on a person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    /// Task id.
+    pub id: TaskId,
+    /// The step.
+    pub step: StepId,
+    /// Role the task is assigned to.
+    pub role: String,
+    /// Department of the role.
+    pub department: String,
+    /// The token waiting on this task.
+    pub token: u32,
+    /// Status.
+    pub status: TaskStatus,
+    /// User who claimed it.
+    pub claimed_by: Option<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it is due, if the step has a due time that can be computed.
+    pub due_at: Option<DateTime<Utc>>,
+    /// When it was completed or cancelled.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Outcome chosen.
+    pub outcome: Option<String>,
+    /// User who completed it.
+    pub completed_by: Option<String>,
+    /// Written reason given with the outcome.
+    pub reason: Option<String>,
+}
+
+/// A thread of control at a step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token {
+    /// Token number, unique in the case.
+    pub id: u32,
+    /// Step the token is at (a task, a wait step).
+    pub step: StepId,
+    /// Split frames the token is inside, innermost last.
+    pub frames: Vec<u32>,
+}
+
+/// Bookkeeping of one split's activation, so its join waits only for the branches taken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Frame {
+    /// Frame number, unique in the case.
+    pub id: u32,
+    /// The split step.
+    pub split: StepId,
+    /// Its join.
+    pub join: StepId,
+    /// Branches taken.
+    pub expected: u32,
+    /// Branches arrived at the join so far.
+    pub arrived: u32,
+}
+
+/// The whole state of one case: what the runtime reads and returns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseState {
+    /// The case id.
+    pub id: CaseId,
+    /// Process id.
+    pub process: String,
+    /// Process version.
+    pub version: u32,
+    /// Overall status.
+    pub status: CaseStatus,
+    /// Application form values.
+    pub form: Map<String, Value>,
+    /// Case data written by automatic steps and decisions.
+    pub data: Map<String, Value>,
+    /// Keys of materials received.
+    pub materials: Vec<String>,
+    /// Live tokens.
+    pub tokens: Vec<Token>,
+    /// Open split frames.
+    pub frames: Vec<Frame>,
+    /// Every task of the case, open and closed.
+    pub tasks: Vec<Task>,
+    /// Steps passed, in order (for the timeline and the process map).
+    pub trail: Vec<Visit>,
+    /// Next token / frame / task sequence number.
+    pub next_seq: u32,
+    /// When the case started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended.
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// One passage through a step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Visit {
+    /// The step.
+    pub step: StepId,
+    /// When the token entered it.
+    pub at: DateTime<Utc>,
+}
+
+/// What a person or system asks of a case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// Take a task.
+    Claim {
+        /// The task.
+        task: TaskId,
+    },
+    /// Give a claimed task back to its role.
+    Unclaim {
+        /// The task.
+        task: TaskId,
+    },
+    /// Hand a task to a user (or back to the role when `to` is `None`).
+    Reassign {
+        /// The task.
+        task: TaskId,
+        /// New holder.
+        to: Option<String>,
+    },
+    /// Finish a task with an outcome.
+    Complete {
+        /// The task.
+        task: TaskId,
+        /// Outcome key.
+        outcome: String,
+        /// Values of the task's decision form.
+        data: Map<String, Value>,
+        /// Written reason.
+        reason: Option<String>,
+    },
+    /// An external event arrives (e.g. the applicant supplied materials).
+    Deliver {
+        /// Event name.
+        event: String,
+        /// Data that comes with it, merged into case data.
+        data: Map<String, Value>,
+        /// Materials received with it.
+        materials: Vec<String>,
+    },
+    /// Cancel the case (撤件); open tasks are cancelled.
+    Cancel {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Something that happened, for the history (past tense).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// The case started.
+    CaseStarted,
+    /// A token entered a step.
+    StepEntered {
+        /// The step.
+        step: StepId,
+    },
+    /// An automatic step or an outcome wrote case data.
+    DataWritten {
+        /// The step.
+        step: StepId,
+        /// Keys and new values.
+        values: Map<String, Value>,
+    },
+    /// A branch of a choice or split was taken.
+    BranchTaken {
+        /// The split or choice.
+        step: StepId,
+        /// Target.
+        to: StepId,
+    },
+    /// A task was created.
+    TaskCreated {
+        /// The task.
+        task: TaskId,
+        /// Its step.
+        step: StepId,
+    },
+    /// A task was claimed.
+    TaskClaimed {
+        /// The task.
+        task: TaskId,
+        /// By whom.
+        user: String,
+    },
+    /// A task was given back.
+    TaskUnclaimed {
+        /// The task.
+        task: TaskId,
+    },
+    /// A task was reassigned.
+    TaskReassigned {
+        /// The task.
+        task: TaskId,
+        /// New holder.
+        to: Option<String>,
+    },
+    /// A task was completed.
+    TaskCompleted {
+        /// The task.
+        task: TaskId,
+        /// Outcome.
+        outcome: String,
+    },
+    /// A task was cancelled.
+    TaskCancelled {
+        /// The task.
+        task: TaskId,
+    },
+    /// An external event was received.
+    EventReceived {
+        /// Event name.
+        event: String,
+    },
+    /// A join received a branch.
+    BranchJoined {
+        /// The join.
+        join: StepId,
+        /// Arrived so far.
+        arrived: u32,
+        /// Expected.
+        expected: u32,
+    },
+    /// The case ended at an end step.
+    CaseCompleted {
+        /// Result.
+        result: String,
+    },
+    /// The case was cancelled.
+    CaseCancelled {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Something the caller must do after persisting (imperative).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Effect {
+    /// Insert a task row.
+    CreateTask {
+        /// The task.
+        task: TaskId,
+    },
+    /// Update a task row.
+    UpdateTask {
+        /// The task.
+        task: TaskId,
+    },
+    /// Issue a document.
+    IssueDocument {
+        /// Document key.
+        document: String,
+        /// The step that issued it.
+        step: StepId,
+    },
+}
+
+/// The result of applying a command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    /// State after the command.
+    pub state: CaseState,
+    /// What happened, in order.
+    pub events: Vec<Event>,
+    /// What the caller must do.
+    pub effects: Vec<Effect>,
+}
+
+/// Why a command was refused. Nothing changes when this is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// No such task in this case.
+    #[error("办件中没有任务 {0}")]
+    NoSuchTask(TaskId),
+    /// The task is not open or claimed.
+    #[error("任务 {task} 已{status}，不能再办理")]
+    TaskClosed {
+        /// The task.
+        task: TaskId,
+        /// Its status in words.
+        status: &'static str,
+    },
+    /// Claimed by someone else.
+    #[error("任务 {task} 已由 {holder} 认领")]
+    ClaimedByOther {
+        /// The task.
+        task: TaskId,
+        /// Who holds it.
+        holder: String,
+    },
+    /// The outcome is not one the step allows.
+    #[error("步骤“{step}”没有办理结果 `{outcome}`，可选：{allowed}")]
+    UnknownOutcome {
+        /// The step.
+        step: StepId,
+        /// What was asked.
+        outcome: String,
+        /// The allowed outcome keys, joined.
+        allowed: String,
+    },
+    /// A written reason is required.
+    #[error("办理结果“{outcome}”需要填写书面理由")]
+    ReasonRequired {
+        /// The outcome.
+        outcome: String,
+    },
+    /// A decision form value is missing or wrong.
+    #[error("字段“{field}”：{message}")]
+    InvalidField {
+        /// Field key.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Nobody waits for this event.
+    #[error("办件当前不在等待事件 `{0}`")]
+    NotWaiting(String),
+    /// The case has ended.
+    #[error("办件已结束（{0}），不能再操作")]
+    CaseEnded(String),
+    /// A rule failed.
+    #[error(transparent)]
+    Rule(#[from] crate::rules::RuleError),
+    /// The flow ran in a circle without reaching a person or an event.
+    #[error("流程在步骤“{0}”处循环超过上限，未到达人工任务或等待事件")]
+    Runaway(StepId),
+}

@@ -1,0 +1,1 @@
+//! Persistence through sea-orm (the only module that imports it).
