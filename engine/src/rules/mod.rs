@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use rhai::packages::Package;
+
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
 
@@ -64,5 +66,96 @@ impl Expr {
     /// The compiled AST.
     pub(crate) fn ast(&self) -> &rhai::AST {
         &self.ast
+    }
+}
+
+/// A compile error of a Rhai expression, with its position inside the expression text.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct CompileError {
+    /// What is wrong (Rhai's words).
+    pub message: String,
+    /// 1-based line inside the expression text, if known.
+    pub line: Option<usize>,
+    /// 1-based column inside the expression text, if known.
+    pub column: Option<usize>,
+}
+
+/// The sandboxed engine every rule runs on: every limit set, no modules, no file access.
+fn engine() -> &'static rhai::Engine {
+    static ENGINE: std::sync::OnceLock<rhai::Engine> = std::sync::OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut e = rhai::Engine::new_raw();
+        e.register_global_module(rhai::packages::StandardPackage::new().as_shared_module());
+        e.set_max_operations(100_000);
+        e.set_max_call_levels(32);
+        e.set_max_expr_depths(64, 32);
+        e.set_max_string_size(64 * 1024);
+        e.set_max_array_size(10_000);
+        e.set_max_map_size(10_000);
+        e.set_max_variables(256);
+        e.set_max_functions(512);
+        e.set_max_modules(0);
+        e.set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
+        e.on_print(|s| tracing::info!(target: "lianban::rules", "{s}"));
+        e.on_debug(|s, src, pos| tracing::debug!(target: "lianban::rules", ?src, %pos, "{s}"));
+        e
+    })
+}
+
+/// Compiles an expression that uses no rule library (conditions in tests, simple values).
+///
+/// # Errors
+/// A [`CompileError`] with the position inside `source` when it does not parse.
+pub fn compile_expr(source: &str) -> Result<Expr, CompileError> {
+    let ast = engine().compile_expression(source).map_err(|e| {
+        let pos = e.position();
+        CompileError { message: e.to_string(), line: pos.line(), column: pos.position() }
+    })?;
+    Ok(Expr::new(source.to_owned(), Arc::new(ast)))
+}
+
+impl Expr {
+    /// Evaluates the expression over the facts and converts the result to JSON.
+    ///
+    /// # Errors
+    /// [`RuleError::Eval`] when the script fails or exceeds a limit.
+    pub fn eval(&self, facts: &Facts<'_>) -> Result<Value, RuleError> {
+        let value = self.eval_dynamic(facts)?;
+        rhai::serde::from_dynamic::<Value>(&value).map_err(|e| RuleError::Eval {
+            expr: self.source.clone(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Evaluates a condition.
+    ///
+    /// # Errors
+    /// [`RuleError::NotBool`] when the result is not a boolean, [`RuleError::Eval`] on failure.
+    pub fn eval_bool(&self, facts: &Facts<'_>) -> Result<bool, RuleError> {
+        let value = self.eval_dynamic(facts)?;
+        value.as_bool().map_err(|got| RuleError::NotBool {
+            expr: self.source.clone(),
+            got: got.to_owned(),
+        })
+    }
+
+    fn eval_dynamic(&self, facts: &Facts<'_>) -> Result<rhai::Dynamic, RuleError> {
+        let to_dyn = |v: &Map<String, Value>| {
+            rhai::serde::to_dynamic(v).map_err(|e| RuleError::Eval {
+                expr: self.source.clone(),
+                message: e.to_string(),
+            })
+        };
+        let mut scope = rhai::Scope::new();
+        scope.push_constant_dynamic("form", to_dyn(facts.form)?);
+        scope.push_constant_dynamic("data", to_dyn(facts.data)?);
+        scope.push_constant_dynamic("params", to_dyn(facts.params)?);
+        let materials: rhai::Array = facts.materials.iter().map(|m| m.clone().into()).collect();
+        scope.push_constant("materials", materials);
+        scope.push_constant("today", facts.today.format("%Y-%m-%d").to_string());
+        engine()
+            .eval_ast_with_scope::<rhai::Dynamic>(&mut scope, self.ast())
+            .map_err(|e| RuleError::Eval { expr: self.source.clone(), message: e.to_string() })
     }
 }

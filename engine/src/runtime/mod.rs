@@ -11,6 +11,10 @@ use uuid::Uuid;
 
 use crate::definition::StepId;
 
+mod machine;
+
+pub use machine::{apply, start};
+
 /// Identifier of a case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
