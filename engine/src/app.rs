@@ -1,1 +1,225 @@
-//! Wires settings, store, scheduler and web together.
+//! Wires settings, store, scheduler and web together: `App::build` is what `main` and the
+//! acceptance tests call, so both run exactly the same service.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+use crate::definition::{self, Catalog, LoadError, Process};
+use crate::documents::Templates;
+use crate::scheduler::{Clock, SystemClock};
+use crate::store::{Engine, Store, StoreError};
+
+/// The embedded default database: a SQLite file created on first run.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/lianban.db?mode=rwc";
+
+/// Everything `serve` needs to know.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Database URL (`sqlite://…` or `postgres://…`).
+    pub database_url: String,
+    /// Directory of process definitions.
+    pub processes_dir: PathBuf,
+    /// Directory of templates.
+    pub templates_dir: PathBuf,
+    /// Bearer token that allows the admin calls (reload); admin calls are refused without one.
+    pub admin_token: Option<String>,
+}
+
+impl Settings {
+    /// Settings with the defaults of `lianban serve` run from the repository root.
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Settings {
+            database_url: database_url.into(),
+            processes_dir: PathBuf::from("processes"),
+            templates_dir: PathBuf::from("templates"),
+            admin_token: None,
+        }
+    }
+}
+
+/// Why a reload was refused; the running definitions stay in force.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// A template does not load.
+    #[error("模板加载失败：{0}")]
+    Templates(#[from] crate::documents::RenderError),
+    /// A definition does not validate.
+    #[error("{0}")]
+    Definitions(#[from] LoadError),
+    /// A definition changed without a new version, or the database failed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// The running service.
+#[derive(Debug)]
+pub struct App {
+    settings: Settings,
+    engine: Engine,
+    templates: RwLock<Arc<Templates>>,
+}
+
+impl App {
+    /// Loads templates and definitions, opens (and migrates) the database and registers the
+    /// definition versions.
+    ///
+    /// # Errors
+    /// Any definition problem (all diagnostics), a database that cannot be opened, or a
+    /// definition whose content changed under a version that cases already run on.
+    pub async fn build(settings: Settings) -> anyhow::Result<Arc<App>> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// Like [`App::build`] with an injected clock (tests).
+    ///
+    /// # Errors
+    /// As [`App::build`].
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Arc<App>> {
+        let store = Store::connect(&settings.database_url)
+            .await
+            .with_context(|| format!("打开数据库 {} 失败", redact_url(&settings.database_url)))?;
+        store.migrate().await.context("数据库迁移失败")?;
+        let (templates, processes) = load_all(&settings)?;
+        register_all(&store, &processes).await?;
+        tracing::info!(definitions = processes.len(), "definitions loaded");
+        let engine = Engine::new(store, Catalog::new(processes), Arc::clone(&templates), clock);
+        Ok(Arc::new(App { settings, engine, templates: RwLock::new(templates) }))
+    }
+
+    /// The library API over cases and tasks.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The settings the app was built with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The templates currently in force.
+    pub fn templates(&self) -> Arc<Templates> {
+        match self.templates.read() {
+            Ok(t) => Arc::clone(&t),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Re-reads templates and definitions; swaps them in only when all are valid and every
+    /// version rule holds. Returns the definitions now in force.
+    ///
+    /// # Errors
+    /// [`ReloadError`]; the old definitions keep running.
+    pub async fn reload(&self) -> Result<Vec<Arc<Process>>, ReloadError> {
+        let templates = Arc::new(Templates::load(&self.settings.templates_dir)?);
+        let processes = definition::load_paths(&[self.settings.processes_dir.clone()], &templates)?;
+        register_all(self.engine.store(), &processes).await?;
+        let catalog = Catalog::new(processes);
+        let now_in_force: Vec<Arc<Process>> = catalog.iter().cloned().collect();
+        self.engine.replace_catalog(catalog, Arc::clone(&templates));
+        match self.templates.write() {
+            Ok(mut t) => *t = templates,
+            Err(poisoned) => *poisoned.into_inner() = templates,
+        }
+        tracing::info!(definitions = now_in_force.len(), "definitions reloaded");
+        Ok(now_in_force)
+    }
+
+    /// Serves HTTP on the listener until SIGTERM / Ctrl-C; reloads definitions on SIGHUP.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener) -> anyhow::Result<()> {
+        spawn_reload_on_sighup(Arc::clone(&self));
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, "listening");
+        let router = crate::web::router(Arc::clone(&self));
+        crate::web::serve(listener, router, shutdown_signal()).await?;
+        Ok(())
+    }
+}
+
+fn load_all(settings: &Settings) -> anyhow::Result<(Arc<Templates>, Vec<Process>)> {
+    let templates = Templates::load(&settings.templates_dir)
+        .with_context(|| format!("模板目录 {} 加载失败", settings.templates_dir.display()))?;
+    let processes = definition::load_paths(&[settings.processes_dir.clone()], &templates)
+        .map_err(|e| anyhow::anyhow!("流程定义有误，服务未启动：\n{e}"))?;
+    Ok((Arc::new(templates), processes))
+}
+
+async fn register_all(store: &Store, processes: &[Process]) -> Result<(), StoreError> {
+    // Check every definition before writing any, so a refused reload leaves nothing behind.
+    for process in processes {
+        store.check_definition(process).await?;
+    }
+    for process in processes {
+        store.register_definition(process).await?;
+    }
+    Ok(())
+}
+
+fn spawn_reload_on_sighup(app: Arc<App>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; reload only through the admin call");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading definitions");
+            if let Err(e) = app.reload().await {
+                tracing::error!("reload refused, old definitions stay in force:\n{e}");
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = app;
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// Hides the password of a database URL for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

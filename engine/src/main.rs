@@ -1,2 +1,149 @@
 //! The `lianban` command line: a thin layer over the library.
-fn main() {}
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use lianban::app::{self, App, Settings};
+
+/// lianban（联办）：由 YAML 流程定义驱动的联办工作流引擎。
+#[derive(Debug, Parser)]
+#[command(name = "lianban", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+struct DbArg {
+    /// Database URL: sqlite://path?mode=rwc or postgres://user@host/db.
+    #[arg(long = "db", env = "LIANBAN_DATABASE_URL", default_value = app::DEFAULT_DATABASE_URL)]
+    url: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate definitions with their rules and templates (default: processes/).
+    Check {
+        /// Definition files or directories.
+        paths: Vec<PathBuf>,
+        /// Templates directory.
+        #[arg(long, default_value = "templates")]
+        templates: PathBuf,
+    },
+    /// Run the web service.
+    Serve {
+        #[command(flatten)]
+        db: DbArg,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// Directory of process definitions.
+        #[arg(long, default_value = "processes")]
+        processes: PathBuf,
+        /// Directory of templates.
+        #[arg(long, default_value = "templates")]
+        templates: PathBuf,
+        /// Token that authorizes admin calls such as POST /api/v1/admin/reload.
+        #[arg(long, env = "LIANBAN_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Option<String>,
+    },
+    /// Apply database migrations.
+    Migrate {
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    match cli.command {
+        Command::Check { paths, templates } => check(paths, &templates),
+        Command::Serve { db, bind, processes, templates, admin_token } => {
+            let settings = Settings {
+                database_url: db.url,
+                processes_dir: processes,
+                templates_dir: templates,
+                admin_token,
+            };
+            report(run_async(serve(settings, bind)))
+        }
+        Command::Migrate { db } => report(run_async(migrate(db.url))),
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LIANBAN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn run_async<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(f)
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("错误：{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(paths: Vec<PathBuf>, templates_dir: &std::path::Path) -> ExitCode {
+    let paths = if paths.is_empty() { vec![PathBuf::from("processes")] } else { paths };
+    let templates = match lianban::documents::Templates::load(templates_dir) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match lianban::definition::load_paths(&paths, &templates) {
+        Ok(processes) => {
+            for p in &processes {
+                println!("{}", lianban::definition::summary(p));
+            }
+            if processes.is_empty() {
+                eprintln!("没有找到流程定义（*.yaml）：{}", display_paths(&paths));
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!("共 {} 处错误，定义未通过检查。", e.diagnostics.len());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn display_paths(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+async fn serve(settings: Settings, bind: String) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&bind)
+        .await
+        .with_context(|| format!("无法监听 {bind}"))?;
+    tracing::info!(db = %app::redact_url(&settings.database_url), "starting");
+    let app = App::build(settings).await?;
+    app.serve(listener).await
+}
+
+async fn migrate(url: String) -> anyhow::Result<()> {
+    let store = lianban::store::Store::connect(&url)
+        .await
+        .with_context(|| format!("打开数据库 {} 失败", app::redact_url(&url)))?;
+    store.migrate().await.context("数据库迁移失败")?;
+    println!("数据库迁移完成：{}", app::redact_url(&url));
+    Ok(())
+}

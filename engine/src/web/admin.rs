@@ -1,0 +1,81 @@
+//! Service routes: health, the definitions in force, and the admin reload call.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde_json::{Value, json};
+
+use super::ApiError;
+use crate::app::{App, ReloadError};
+use crate::definition::Process;
+
+pub(super) async fn health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+pub(super) async fn not_found() -> ApiError {
+    ApiError::NotFound("没有这个地址".into())
+}
+
+fn process_json(p: &Process) -> Value {
+    json!({
+        "id": p.id,
+        "version": p.version,
+        "name": p.name,
+        "content_hash": p.content_hash,
+        "file": p.file,
+        "steps": p.steps.len(),
+    })
+}
+
+pub(super) async fn list_processes(State(app): State<Arc<App>>) -> Json<Value> {
+    let catalog = app.engine().catalog();
+    let list: Vec<Value> = catalog.iter().map(|p| process_json(p)).collect();
+    Json(json!({ "processes": list }))
+}
+
+/// Reload needs the admin token until accounts exist; without a configured token it is off.
+fn authorize_admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = app.settings().admin_token.as_deref() else {
+        return Err(ApiError::Forbidden("未配置管理令牌（--admin-token），管理接口已关闭"));
+    };
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        Some(token) if constant_time_eq(token.as_bytes(), expected.as_bytes()) => Ok(()),
+        _ => Err(ApiError::Unauthorized),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub(super) async fn reload(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    authorize_admin(&app, &headers)?;
+    match app.reload().await {
+        Ok(processes) => {
+            let list: Vec<Value> = processes.iter().map(|p| process_json(p)).collect();
+            Ok(Json(json!({ "reloaded": true, "processes": list })))
+        }
+        Err(ReloadError::Definitions(e)) => Err(ApiError::Validation {
+            title: "流程定义有误，未重新加载，原定义继续生效".into(),
+            extra: json!({
+                "diagnostics": e.diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>()
+            }),
+        }),
+        Err(ReloadError::Store(crate::store::StoreError::VersionChanged { .. }))
+        | Err(ReloadError::Templates(_)) => {
+            let message = "重新加载被拒绝，原定义继续生效";
+            Err(ApiError::Validation { title: message.into(), extra: json!({}) })
+        }
+        Err(ReloadError::Store(e)) => Err(ApiError::Internal(e.into())),
+    }
+}
