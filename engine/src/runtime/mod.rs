@@ -1,6 +1,10 @@
 //! The pure state machine of a case: `apply(process, case, command, now)` returns the new
 //! case state, the events that happened and the effects the caller must carry out. It does
 //! no I/O and reads no clock; the store persists a transition in one transaction.
+//!
+//! Files: `machine` (the commands), `flow` (tokens through automatic steps, splits and
+//! joins), `tasks` (task lifecycle), `decision` (decision-form checks), `run` (one
+//! command's working copy: a clone of the state, so a refused command changes nothing).
 
 use std::fmt;
 
