@@ -1,13 +1,20 @@
-//! Transitions: how each command moves tokens through the steps of a process.
+//! Transitions: how each command moves a case. Every command works on a clone of the state
+//! (see `run`), so a refused command leaves the caller's state exactly as it was.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::{Actor, CaseId, CaseState, Command, RuntimeError, Transition};
-use crate::definition::Process;
+use super::run::Run;
+use super::{
+    Actor, CaseId, CaseState, CaseStatus, Command, Effect, Event, RuntimeError, TaskId, Token,
+    Transition,
+};
+use crate::definition::{Process, StepKind};
 
 /// Starts a case at the process's start step and runs it until it waits on a person or an
 /// event (or ends).
+///
+/// The actor is not part of the state: the store records who started the case in history.
 ///
 /// # Errors
 /// [`RuntimeError`] when a rule fails on the way; nothing is created then.
@@ -16,17 +23,41 @@ pub fn start(
     id: CaseId,
     form: Map<String, Value>,
     materials: Vec<String>,
-    actor: &Actor,
+    _actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Transition, RuntimeError> {
-    let _ = (process, id, form, materials, actor, now);
-    Err(RuntimeError::NotWaiting("unimplemented".into()))
+    let state = CaseState {
+        id,
+        process: process.id.clone(),
+        version: process.version,
+        status: CaseStatus::Active,
+        form,
+        data: Map::new(),
+        materials,
+        tokens: Vec::new(),
+        frames: Vec::new(),
+        tasks: Vec::new(),
+        trail: Vec::new(),
+        next_seq: 0,
+        started_at: now,
+        ended_at: None,
+    };
+    let mut run = Run::new(process, state, now);
+    run.events.push(Event::CaseStarted);
+    let token = Token {
+        id: run.next_seq(),
+        step: process.start.clone(),
+        frames: Vec::new(),
+    };
+    run.advance(token)?;
+    Ok(run.finish())
 }
 
 /// Applies one command to a case.
 ///
 /// # Errors
 /// [`RuntimeError`] when the command is not allowed in this state; the state is unchanged.
+/// [`RuntimeError::CaseEnded`] for any command on a completed or cancelled case.
 pub fn apply(
     process: &Process,
     state: &CaseState,
@@ -34,6 +65,137 @@ pub fn apply(
     command: Command,
     now: DateTime<Utc>,
 ) -> Result<Transition, RuntimeError> {
-    let _ = (process, state, actor, command, now);
-    Err(RuntimeError::NotWaiting("unimplemented".into()))
+    let mut run = Run::new(process, state.clone(), now);
+    run.ensure_active()?;
+    match command {
+        Command::Claim { task } => run.claim(task, actor)?,
+        Command::Unclaim { task } => run.unclaim(task, actor)?,
+        Command::Reassign { task, to } => run.reassign(task, to)?,
+        Command::Complete {
+            task,
+            outcome,
+            data,
+            reason,
+        } => complete(&mut run, actor, task, &outcome, data, reason)?,
+        Command::Deliver {
+            event,
+            data,
+            materials,
+        } => deliver(&mut run, event, data, materials)?,
+        Command::Cancel { reason } => cancel(&mut run, reason)?,
+    }
+    Ok(run.finish())
+}
+
+/// Finishes a task: checks holder, outcome, reason and decision form, writes the decision
+/// and the outcome's values, issues its documents and moves the token to the target.
+fn complete(
+    run: &mut Run<'_>,
+    actor: &Actor,
+    id: TaskId,
+    outcome_key: &str,
+    values: Map<String, Value>,
+    reason: Option<String>,
+) -> Result<(), RuntimeError> {
+    let process = run.process;
+    let task = run.workable_task(id)?.clone();
+    if let Some(holder) = task.claimed_by.as_ref().filter(|h| **h != actor.user) {
+        return Err(RuntimeError::ClaimedByOther {
+            task: id,
+            holder: holder.clone(),
+        });
+    }
+    let step = process
+        .step(&task.step)
+        .ok_or_else(|| RuntimeError::UnknownStep(task.step.clone()))?;
+    let StepKind::Task(spec) = &step.kind else {
+        return Err(RuntimeError::UnknownStep(task.step.clone()));
+    };
+    let outcome = spec
+        .outcomes
+        .get(outcome_key)
+        .ok_or_else(|| RuntimeError::UnknownOutcome {
+            step: step.id.clone(),
+            outcome: outcome_key.to_owned(),
+            allowed: spec.outcomes.keys().cloned().collect::<Vec<_>>().join(", "),
+        })?;
+    let reason = reason.filter(|r| !r.trim().is_empty());
+    if outcome.reason_required && reason.is_none() {
+        return Err(RuntimeError::ReasonRequired {
+            outcome: outcome.label.clone(),
+        });
+    }
+    run.check_decision(&spec.form, &values)?;
+    run.close_task(id, actor, outcome_key, reason)?;
+    run.state
+        .data
+        .extend(values.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let mut written = values;
+    run.assign(&outcome.set, &mut written)?;
+    run.data_written(&step.id, written);
+    for document in &outcome.documents {
+        run.effects.push(Effect::IssueDocument {
+            document: document.clone(),
+            step: step.id.clone(),
+        });
+    }
+    let token = run.take_token(&task)?;
+    run.advance(token.moved_to(outcome.target.clone()))
+}
+
+/// An external event arrives: the first token waiting for it moves on, with its data and
+/// materials added to the case.
+fn deliver(
+    run: &mut Run<'_>,
+    event: String,
+    values: Map<String, Value>,
+    materials: Vec<String>,
+) -> Result<(), RuntimeError> {
+    let process = run.process;
+    let waiting = run
+        .state
+        .tokens
+        .iter()
+        .enumerate()
+        .find_map(|(index, token)| {
+            let step = process.step(&token.step)?;
+            match &step.kind {
+                StepKind::Wait(wait) => wait.on.get(&event).map(|to| (index, step, to)),
+                _ => None,
+            }
+        });
+    let Some((index, step, to)) = waiting else {
+        return Err(RuntimeError::NotWaiting(event));
+    };
+    let token = run.state.tokens.remove(index);
+    run.events.push(Event::EventReceived { event });
+    run.state
+        .data
+        .extend(values.iter().map(|(k, v)| (k.clone(), v.clone())));
+    run.data_written(&step.id, values);
+    for material in materials {
+        if !run.state.materials.contains(&material) {
+            run.state.materials.push(material);
+        }
+    }
+    run.advance(token.moved_to(to.clone()))
+}
+
+/// Cancels the case (撤件): open tasks are cancelled and every token and frame removed.
+fn cancel(run: &mut Run<'_>, reason: String) -> Result<(), RuntimeError> {
+    // The applicant is owed a written reason for a withdrawal just as for a refusal.
+    if reason.trim().is_empty() {
+        return Err(RuntimeError::ReasonRequired {
+            outcome: "撤件".into(),
+        });
+    }
+    run.cancel_open_tasks();
+    run.state.tokens.clear();
+    run.state.frames.clear();
+    run.state.status = CaseStatus::Cancelled {
+        reason: reason.clone(),
+    };
+    run.state.ended_at = Some(run.now);
+    run.events.push(Event::CaseCancelled { reason });
+    Ok(())
 }

@@ -1,6 +1,10 @@
 //! The pure state machine of a case: `apply(process, case, command, now)` returns the new
 //! case state, the events that happened and the effects the caller must carry out. It does
 //! no I/O and reads no clock; the store persists a transition in one transaction.
+//!
+//! Files: `machine` (the commands), `flow` (tokens through automatic steps, splits and
+//! joins), `tasks` (task lifecycle), `decision` (decision-form checks), `run` (one
+//! command's working copy: a clone of the state, so a refused command changes nothing).
 
 use std::fmt;
 
@@ -11,7 +15,13 @@ use uuid::Uuid;
 
 use crate::definition::StepId;
 
+mod decision;
+mod flow;
 mod machine;
+mod run;
+mod tasks;
+#[cfg(test)]
+mod tests;
 
 pub use machine::{apply, start};
 
@@ -49,7 +59,10 @@ pub struct Actor {
 impl Actor {
     /// The engine itself (automatic steps, timers).
     pub fn system() -> Self {
-        Actor { user: "system".into(), department: None }
+        Actor {
+            user: "system".into(),
+            department: None,
+        }
     }
 }
 
@@ -415,4 +428,22 @@ pub enum RuntimeError {
     /// The flow ran in a circle without reaching a person or an event.
     #[error("流程在步骤“{0}”处循环超过上限，未到达人工任务或等待事件")]
     Runaway(StepId),
+    /// An exclusive choice found no branch whose condition holds and has no `otherwise`.
+    #[error("选择步骤“{0}”没有条件成立的分支，也没有设置 otherwise")]
+    NoBranch(StepId),
+    /// The state or the definition names a step the definition does not have (or a step of
+    /// the wrong kind); validation should make this impossible.
+    #[error("流程定义中没有（该类型的）步骤 `{0}`")]
+    UnknownStep(StepId),
+    /// A task step names a role the definition does not have.
+    #[error("步骤“{step}”的角色 `{role}` 未定义")]
+    UnknownRole {
+        /// The step.
+        step: StepId,
+        /// The role key.
+        role: String,
+    },
+    /// A task's token is missing from the case state (a corrupted state).
+    #[error("任务 {0} 的令牌不在办件中，办件状态不一致")]
+    LostToken(TaskId),
 }

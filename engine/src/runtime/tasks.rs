@@ -1,0 +1,218 @@
+//! Task lifecycle: creating a task when a token reaches a task step, claiming, giving back,
+//! reassigning, completing and cancelling it. Every change emits its event and an
+//! `UpdateTask` (or `CreateTask`) effect so the store can upsert exactly the tasks touched.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use uuid::Uuid;
+
+use super::run::Run;
+use super::{Actor, Effect, Event, RuntimeError, Task, TaskId, TaskStatus, Token};
+use crate::definition::{Duration, Step, TaskStep};
+
+impl Run<'_> {
+    /// Creates the task a token waits on at a task step and parks the token there.
+    ///
+    /// # Errors
+    /// [`RuntimeError::UnknownRole`] when the step's role is not defined.
+    pub(super) fn open_task(
+        &mut self,
+        step: &Step,
+        spec: &TaskStep,
+        token: Token,
+    ) -> Result<(), RuntimeError> {
+        let role = self
+            .process
+            .roles
+            .get(&spec.role)
+            .ok_or_else(|| RuntimeError::UnknownRole {
+                step: step.id.clone(),
+                role: spec.role.clone(),
+            })?;
+        let seq = self.next_seq();
+        // Derived, not random: replaying the same commands yields the same task ids.
+        let id = TaskId(Uuid::new_v5(
+            &self.state.id.0,
+            format!("task/{seq}").as_bytes(),
+        ));
+        self.state.tasks.push(Task {
+            id,
+            step: step.id.clone(),
+            role: role.key.clone(),
+            department: role.department.clone(),
+            token: token.id,
+            status: TaskStatus::Open,
+            claimed_by: None,
+            created_at: self.now,
+            due_at: due_at(spec.due, self.now),
+            closed_at: None,
+            outcome: None,
+            completed_by: None,
+            reason: None,
+        });
+        self.state.tokens.push(token);
+        self.events.push(Event::TaskCreated {
+            task: id,
+            step: step.id.clone(),
+        });
+        self.effects.push(Effect::CreateTask { task: id });
+        Ok(())
+    }
+
+    /// The task with this id, if it can still be worked (open or claimed).
+    ///
+    /// # Errors
+    /// [`RuntimeError::NoSuchTask`] or [`RuntimeError::TaskClosed`].
+    pub(super) fn workable_task(&mut self, id: TaskId) -> Result<&mut Task, RuntimeError> {
+        let task = self
+            .state
+            .tasks
+            .iter_mut()
+            .find(|t| t.id == id)
+            .ok_or(RuntimeError::NoSuchTask(id))?;
+        match task.status {
+            TaskStatus::Open | TaskStatus::Claimed => Ok(task),
+            TaskStatus::Completed => Err(RuntimeError::TaskClosed {
+                task: id,
+                status: "完成",
+            }),
+            TaskStatus::Cancelled => Err(RuntimeError::TaskClosed {
+                task: id,
+                status: "取消",
+            }),
+        }
+    }
+
+    /// Claims an open task for the actor; claiming one's own task again changes nothing.
+    ///
+    /// # Errors
+    /// [`RuntimeError::ClaimedByOther`] when someone else holds it.
+    pub(super) fn claim(&mut self, id: TaskId, actor: &Actor) -> Result<(), RuntimeError> {
+        let task = self.workable_task(id)?;
+        match &task.claimed_by {
+            Some(holder) if *holder == actor.user => return Ok(()),
+            Some(holder) => {
+                return Err(RuntimeError::ClaimedByOther {
+                    task: id,
+                    holder: holder.clone(),
+                });
+            }
+            None => {}
+        }
+        task.status = TaskStatus::Claimed;
+        task.claimed_by = Some(actor.user.clone());
+        self.events.push(Event::TaskClaimed {
+            task: id,
+            user: actor.user.clone(),
+        });
+        self.effects.push(Effect::UpdateTask { task: id });
+        Ok(())
+    }
+
+    /// Gives a claimed task back to its role; only its holder may.
+    ///
+    /// # Errors
+    /// [`RuntimeError::ClaimedByOther`] when someone else holds it.
+    pub(super) fn unclaim(&mut self, id: TaskId, actor: &Actor) -> Result<(), RuntimeError> {
+        let task = self.workable_task(id)?;
+        match &task.claimed_by {
+            // Already back with its role: what the actor asked for holds, so nothing to do.
+            None => return Ok(()),
+            Some(holder) if *holder != actor.user => {
+                return Err(RuntimeError::ClaimedByOther {
+                    task: id,
+                    holder: holder.clone(),
+                });
+            }
+            Some(_) => {}
+        }
+        task.status = TaskStatus::Open;
+        task.claimed_by = None;
+        self.events.push(Event::TaskUnclaimed { task: id });
+        self.effects.push(Effect::UpdateTask { task: id });
+        Ok(())
+    }
+
+    /// Hands a task to a user, or back to its role when `to` is `None`. Who may reassign is
+    /// the web layer's decision (supervisors); the runtime only keeps the task consistent.
+    ///
+    /// # Errors
+    /// [`RuntimeError::NoSuchTask`] or [`RuntimeError::TaskClosed`].
+    pub(super) fn reassign(&mut self, id: TaskId, to: Option<String>) -> Result<(), RuntimeError> {
+        let task = self.workable_task(id)?;
+        if task.claimed_by == to {
+            return Ok(());
+        }
+        task.status = match to {
+            Some(_) => TaskStatus::Claimed,
+            None => TaskStatus::Open,
+        };
+        task.claimed_by.clone_from(&to);
+        self.events.push(Event::TaskReassigned { task: id, to });
+        self.effects.push(Effect::UpdateTask { task: id });
+        Ok(())
+    }
+
+    /// Marks a workable task completed with an outcome; the caller moves its token on.
+    ///
+    /// # Errors
+    /// [`RuntimeError::NoSuchTask`] or [`RuntimeError::TaskClosed`].
+    pub(super) fn close_task(
+        &mut self,
+        id: TaskId,
+        actor: &Actor,
+        outcome: &str,
+        reason: Option<String>,
+    ) -> Result<(), RuntimeError> {
+        let now = self.now;
+        let task = self.workable_task(id)?;
+        task.status = TaskStatus::Completed;
+        task.closed_at = Some(now);
+        task.outcome = Some(outcome.to_owned());
+        task.completed_by = Some(actor.user.clone());
+        task.reason = reason;
+        self.events.push(Event::TaskCompleted {
+            task: id,
+            outcome: outcome.to_owned(),
+        });
+        self.effects.push(Effect::UpdateTask { task: id });
+        Ok(())
+    }
+
+    /// Cancels every task still open or claimed (case cancelled or terminated).
+    pub(super) fn cancel_open_tasks(&mut self) {
+        for task in &mut self.state.tasks {
+            if matches!(task.status, TaskStatus::Open | TaskStatus::Claimed) {
+                task.status = TaskStatus::Cancelled;
+                task.closed_at = Some(self.now);
+                self.events.push(Event::TaskCancelled { task: task.id });
+                self.effects.push(Effect::UpdateTask { task: task.id });
+            }
+        }
+    }
+
+    /// Removes the token a task waited on, so it can move to the outcome's target.
+    ///
+    /// # Errors
+    /// [`RuntimeError::LostToken`] when the state has no such token (a corrupted state).
+    pub(super) fn take_token(&mut self, task: &Task) -> Result<Token, RuntimeError> {
+        let index = self
+            .state
+            .tokens
+            .iter()
+            .position(|t| t.id == task.token)
+            .ok_or(RuntimeError::LostToken(task.id))?;
+        Ok(self.state.tokens.remove(index))
+    }
+}
+
+/// When a task created `now` is due. Working days need the process calendar, which the
+/// scheduler owns (the runtime reads no calendar data), so those deadlines are left `None`
+/// here and filled in by the caller once the calendar exists.
+fn due_at(due: Option<Duration>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let delta = match due? {
+        Duration::Days(n) => TimeDelta::try_days(i64::from(n))?,
+        Duration::Hours(n) => TimeDelta::try_hours(i64::from(n))?,
+        Duration::Workdays(_) => return None,
+    };
+    now.checked_add_signed(delta)
+}
