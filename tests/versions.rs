@@ -57,7 +57,7 @@ db_test!(versions_are_immutable_once_cases_run, |db| {
     let old_case = engine.start_case("test.versions", Map::new(), vec![], &clerk()).await?;
 
     // Same version, other content: refused, the running definition stays.
-    std::fs::write(&file, V1.replace("受理}", "受理（改）}"))?;
+    std::fs::write(&file, V1.replace("name: 版本测试", "name: 版本测试（改）"))?;
     let err = app.reload().await.expect_err("changed content under the same version");
     assert!(
         matches!(err, ReloadError::Store(StoreError::VersionChanged { .. })),
