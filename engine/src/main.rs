@@ -110,7 +110,7 @@ fn check(paths: Vec<PathBuf>, templates_dir: &std::path::Path) -> ExitCode {
     match lianban::definition::load_paths(&paths, &templates) {
         Ok(processes) => {
             for p in &processes {
-                println!("{}", lianban::definition::summary(p));
+                println!("{}", summary(p));
             }
             if processes.is_empty() {
                 eprintln!("没有找到流程定义（*.yaml）：{}", display_paths(&paths));
@@ -124,6 +124,23 @@ fn check(paths: Vec<PathBuf>, templates_dir: &std::path::Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// One line per valid definition, so a policy officer sees what was checked.
+fn summary(p: &lianban::definition::Process) -> String {
+    format!(
+        "通过  {} v{}「{}」 {}：{} 个步骤，{} 个角色，{} 个部门，{} 项材料，{} 个示例，内容摘要 {}",
+        p.id,
+        p.version,
+        p.name,
+        p.file,
+        p.steps.len(),
+        p.roles.len(),
+        p.departments.len(),
+        p.materials.len(),
+        p.tests.len(),
+        &p.content_hash[..p.content_hash.len().min(12)],
+    )
 }
 
 fn display_paths(paths: &[PathBuf]) -> String {
