@@ -49,7 +49,10 @@ pub struct Actor {
 impl Actor {
     /// The engine itself (automatic steps, timers).
     pub fn system() -> Self {
-        Actor { user: "system".into(), department: None }
+        Actor {
+            user: "system".into(),
+            department: None,
+        }
     }
 }
 
