@@ -42,7 +42,9 @@ impl Catalog {
 
 /// STUB: replaced at merge (lives in `documents`). The template environment.
 #[derive(Debug, Default, Clone)]
-pub struct Templates;
+pub struct Templates {
+    _private: (),
+}
 
 /// STUB: replaced at merge. Why a definition failed to load.
 #[derive(Debug, thiserror::Error)]

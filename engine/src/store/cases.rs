@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::entity::{case, history};
 use super::records::{case_result, case_status_word, current_steps, data_changes, split_steps};
-use super::{CaseQuery, CaseRecord, CaseSummary, Change, HistoryEntry, Store, StoreError};
+use super::{CaseQuery, CaseRecord, CaseSummary, Change, HistoryEntry, Store, StoreError, page};
 use crate::runtime::{Actor, CaseId, CaseState};
 
 impl Store {
@@ -146,11 +146,10 @@ impl Store {
         if let Some(process) = &query.process {
             select = select.filter(case::Column::ProcessId.eq(process.clone()));
         }
-        let rows: Vec<Row> = select
+        let select = select
             .order_by_desc(case::Column::UpdatedAt)
-            .order_by_asc(case::Column::Id)
-            .offset(query.offset)
-            .limit(query.limit)
+            .order_by_asc(case::Column::Id);
+        let rows: Vec<Row> = page(select, query.limit, query.offset)
             .into_tuple()
             .all(&self.db)
             .await?;

@@ -261,3 +261,14 @@ fn create_parent_dir(url: &str) -> Result<(), StoreError> {
         _ => Ok(()),
     }
 }
+
+/// Applies a page. SQLite accepts OFFSET only after a LIMIT, so "no limit" with an offset is
+/// spelled as the largest LIMIT both backends accept.
+fn page<S: sea_orm::QuerySelect>(select: S, limit: Option<u64>, offset: u64) -> S {
+    if offset == 0 {
+        return select.limit(limit);
+    }
+    select
+        .limit(limit.unwrap_or(i64::MAX.unsigned_abs()))
+        .offset(offset)
+}

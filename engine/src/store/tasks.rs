@@ -3,14 +3,13 @@
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
 };
 use uuid::Uuid;
 
 use super::cases::parse_case_id;
 use super::entity::task;
 use super::records::{parse_task_status, task_status_word};
-use super::{Change, Store, StoreError, TaskQuery, TaskRecord};
+use super::{Change, Store, StoreError, TaskQuery, TaskRecord, page};
 use crate::definition::StepId;
 use crate::runtime::{CaseState, Effect, Task, TaskId};
 
@@ -49,13 +48,12 @@ impl Store {
         }
         // SQLite sorts NULL first and PostgreSQL last; sorting on `IS NULL` first makes both
         // put tasks without a due time at the end.
-        let rows = select
+        let select = select
             .order_by_asc(Expr::col(task::Column::DueAt).is_null())
             .order_by_asc(task::Column::DueAt)
             .order_by_asc(task::Column::CreatedAt)
-            .order_by_asc(task::Column::Id)
-            .offset(query.offset)
-            .limit(query.limit)
+            .order_by_asc(task::Column::Id);
+        let rows = page(select, query.limit, query.offset)
             .all(&self.db)
             .await?;
         rows.into_iter().map(task_record).collect()
