@@ -47,7 +47,8 @@ impl Store {
             select = select.filter(task::Column::ClaimedBy.eq(user.clone()));
         }
         // SQLite sorts NULL first and PostgreSQL last; sorting on `IS NULL` first makes both
-        // put tasks without a due time at the end.
+        // put tasks without a due time at the end. (SQLite keeps times as RFC 3339 text in
+        // UTC, which sorts in time order.)
         let select = select
             .order_by_asc(Expr::col(task::Column::DueAt).is_null())
             .order_by_asc(task::Column::DueAt)
