@@ -70,7 +70,7 @@ impl TestDb {
 /// Generates `<name>::sqlite` and `<name>::postgres` from one test body that receives a
 /// [`TestDb`] and returns `anyhow::Result<()>`.
 ///
-/// ```ignore
+/// ```text
 /// db_test!(registers_a_version, |db| {
 ///     let store = db.store().await?;
 ///     Ok(())
