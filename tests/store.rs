@@ -1,1 +1,648 @@
-//! store
+//! Store tests, each run on SQLite and on PostgreSQL (see `lianban_tests::db_test!`).
+//! States and transitions are built by hand: the store must persist whatever the runtime
+//! decides, and these tests must not depend on how it decides.
+
+use std::sync::Arc;
+
+use lianban::definition::{Catalog, Templates};
+use lianban::runtime::{CaseId, CaseStatus, Event, TaskId, TaskStatus};
+use lianban::scheduler::SystemClock;
+use lianban::store::{
+    CaseQuery, Change, Engine, EngineError, Registration, StoreError, StoreOptions, Synchronous,
+    TaskQuery,
+};
+use lianban_tests::fixtures::{at, clerk, edit_task, object, open_task, process, start};
+use lianban_tests::{Backend, db_test};
+use serde_json::json;
+use uuid::Uuid;
+
+db_test!(migrations_apply_twice, |db| {
+    let store = db.store().await?;
+    // A second run finds nothing pending (replicas all migrate at startup).
+    store.migrate().await?;
+    assert_eq!(store.count_cases_on("demo", 1).await?, 0);
+    assert!(store.list_tasks(&TaskQuery::default()).await?.is_empty());
+    assert!(store.list_cases(&CaseQuery::default()).await?.is_empty());
+    Ok(())
+});
+
+db_test!(definition_registration_rules, |db| {
+    let store = db.store().await?;
+    let v1 = process("demo", 1, "aaa");
+    assert_eq!(
+        store.register_definition(&v1).await?,
+        Registration::Inserted
+    );
+    assert_eq!(
+        store.register_definition(&v1).await?,
+        Registration::Unchanged
+    );
+
+    // No case yet: the policy officer may still fix version 1 in place.
+    let fixed = process("demo", 1, "bbb");
+    assert_eq!(
+        store.register_definition(&fixed).await?,
+        Registration::Updated
+    );
+    let (hash, sources) = store.definition_sources("demo", 1).await?.expect("stored");
+    assert_eq!(hash, "bbb");
+    assert_eq!(sources, fixed.sources);
+
+    // Once a case runs on it, version 1 is frozen.
+    let transition = start(&fixed, object([]), at(9, 0));
+    let actor = clerk("wang", "shebao");
+    let change = Change {
+        process: &fixed,
+        transition: &transition,
+        actor: &actor,
+        action: "start",
+        at: at(9, 0),
+    };
+    store.insert_case(&change, Some("张三")).await?;
+    assert_eq!(store.count_cases_on("demo", 1).await?, 1);
+    let edited = process("demo", 1, "ccc");
+    let error = store
+        .register_definition(&edited)
+        .await
+        .expect_err("frozen");
+    assert!(
+        matches!(&error, StoreError::VersionChanged { process, version: 1 } if process == "demo")
+    );
+    assert!(error.to_string().contains("version 改为 2"), "{error}");
+    assert_eq!(
+        store
+            .definition_sources("demo", 1)
+            .await?
+            .map(|(h, _)| h)
+            .as_deref(),
+        Some("bbb")
+    );
+
+    // The same content again is still fine, and a new version is a new row.
+    assert_eq!(
+        store.register_definition(&fixed).await?,
+        Registration::Unchanged
+    );
+    assert_eq!(
+        store
+            .register_definition(&process("demo", 2, "ccc"))
+            .await?,
+        Registration::Inserted
+    );
+    assert!(store.definition_sources("demo", 3).await?.is_none());
+    Ok(())
+});
+
+db_test!(transitions_are_persisted_with_history, |db| {
+    let store = db.store().await?;
+    let demo = process("demo", 1, "aaa");
+    store.register_definition(&demo).await?;
+    let wang = clerk("wang", "shebao");
+    let started = start(&demo, object([("name", json!("张三"))]), at(9, 0));
+    let case = started.state.id;
+    let first = Change {
+        process: &demo,
+        transition: &started,
+        actor: &wang,
+        action: "start",
+        at: at(10, 0),
+    };
+    assert_eq!(
+        store
+            .insert_case(&first, Some("张三 1401**********1234"))
+            .await?,
+        1
+    );
+
+    let record = store.get_case(case).await?.expect("stored");
+    assert_eq!(record.state, started.state);
+    assert_eq!((record.revision, record.content_hash.as_str()), (1, "aaa"));
+    assert_eq!(record.title.as_deref(), Some("张三 1401**********1234"));
+    let task_id = started.state.tasks[0].id;
+    let task = store.get_task(task_id).await?.expect("task row");
+    assert_eq!(
+        (task.case_id, task.step_name.as_str(), task.status),
+        (case, "受理", TaskStatus::Open)
+    );
+
+    // Claim.
+    let claimed = edit_task(
+        &started.state,
+        "accept",
+        Event::TaskClaimed {
+            task: task_id,
+            user: "wang".into(),
+        },
+        |t| {
+            t.status = TaskStatus::Claimed;
+            t.claimed_by = Some("wang".into());
+        },
+    );
+    assert_eq!(
+        store
+            .save_transition(
+                1,
+                &Change {
+                    transition: &claimed,
+                    action: "claim",
+                    at: at(10, 5),
+                    ..first
+                }
+            )
+            .await?,
+        2
+    );
+
+    // Complete: data written, form corrected, a material received, a new task at review.
+    let mut completed = edit_task(
+        &claimed.state,
+        "accept",
+        Event::TaskCompleted {
+            task: task_id,
+            outcome: "done".into(),
+        },
+        |t| {
+            t.status = TaskStatus::Completed;
+            t.closed_at = Some(at(10, 9));
+            t.outcome = Some("done".into());
+            t.completed_by = Some("wang".into());
+        },
+    );
+    let review = open_task("review", "yibao_clerk", "yibao", at(10, 9));
+    let state = &mut completed.state;
+    state.data.insert("eligible".into(), json!(true));
+    state.form.insert("name".into(), json!("张叁"));
+    state.materials.push("roster".into());
+    state.tokens[0].step = "review".into();
+    state.tasks.push(review.clone());
+    // No CreateTask effect for `review` on purpose: the state diff alone must project it.
+    assert_eq!(
+        store
+            .save_transition(
+                2,
+                &Change {
+                    transition: &completed,
+                    action: "complete",
+                    at: at(10, 9),
+                    ..first
+                }
+            )
+            .await?,
+        3
+    );
+
+    let record = store.get_case(case).await?.expect("stored");
+    assert_eq!((record.revision, &record.state), (3, &completed.state));
+    let rows = store
+        .list_tasks(&TaskQuery {
+            roles: vec!["yibao_clerk".into()],
+            ..Default::default()
+        })
+        .await?;
+    assert_eq!(
+        rows.iter()
+            .map(|t| (t.id, t.step_name.as_str()))
+            .collect::<Vec<_>>(),
+        [(review.id, "医保审核")]
+    );
+    let done = store.get_task(task_id).await?.expect("task row");
+    assert_eq!(
+        (
+            done.status,
+            done.outcome.as_deref(),
+            done.completed_by.as_deref()
+        ),
+        (TaskStatus::Completed, Some("done"), Some("wang"))
+    );
+    assert_eq!(done.closed_at, Some(at(10, 9)));
+
+    let history = store.history(case).await?;
+    let summary: Vec<_> = history
+        .iter()
+        .map(|h| {
+            (
+                h.seq,
+                h.action.as_str(),
+                h.from_status.as_deref(),
+                h.to_status.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (1, "start", None, "active"),
+            (2, "claim", Some("active"), "active"),
+            (3, "complete", Some("active"), "active")
+        ]
+    );
+    assert_eq!(history[0].events, started.events);
+    assert_eq!(history[0].actor, wang);
+    assert_eq!(history[0].at, at(10, 0));
+    assert_eq!(
+        history[0].data_changed.get("form.name"),
+        Some(&json!({"old": null, "new": "张三"}))
+    );
+    assert!(
+        history[1].data_changed.is_empty(),
+        "a claim changes no data"
+    );
+    assert_eq!(history[2].from_steps, ["accept".into()]);
+    assert_eq!(history[2].to_steps, ["review".into()]);
+    assert_eq!(
+        serde_json::Value::Object(history[2].data_changed.clone()),
+        json!({
+            "form.name": {"old": "张三", "new": "张叁"},
+            "data.eligible": {"old": null, "new": true},
+            "materials": {"old": ["id_card"], "new": ["id_card", "roster"]},
+        })
+    );
+
+    // The end: the case leaves the active list.
+    let mut ended = completed.clone();
+    ended.state.status = CaseStatus::Completed {
+        result: "办结".into(),
+        step: "done".into(),
+    };
+    ended.state.tokens.clear();
+    ended.state.ended_at = Some(at(11, 0));
+    ended.events = vec![Event::CaseCompleted {
+        result: "办结".into(),
+    }];
+    store
+        .save_transition(
+            3,
+            &Change {
+                transition: &ended,
+                action: "complete",
+                at: at(10, 30),
+                ..first
+            },
+        )
+        .await?;
+    let active = store
+        .list_cases(&CaseQuery {
+            statuses: vec!["active".into()],
+            ..Default::default()
+        })
+        .await?;
+    assert!(active.is_empty());
+    let all = store
+        .list_cases(&CaseQuery {
+            process: Some("demo".into()),
+            ..Default::default()
+        })
+        .await?;
+    assert_eq!(all.len(), 1);
+    assert_eq!(
+        (all[0].status.as_str(), all[0].result.as_deref()),
+        ("completed", Some("办结"))
+    );
+    assert!(all[0].current_steps.is_empty());
+    Ok(())
+});
+
+db_test!(compare_and_set_lets_exactly_one_win, |db| {
+    let store = db.store().await?;
+    let demo = process("demo", 1, "aaa");
+    store.register_definition(&demo).await?;
+    let started = start(&demo, object([]), at(9, 0));
+    let task = started.state.tasks[0].id;
+    let (wang, li) = (clerk("wang", "shebao"), clerk("li", "shebao"));
+    let first = Change {
+        process: &demo,
+        transition: &started,
+        actor: &wang,
+        action: "start",
+        at: at(9, 0),
+    };
+    store.insert_case(&first, None).await?;
+
+    // Two clerks claim the same task from the same revision at the same moment.
+    let claim = |user: &str| {
+        edit_task(
+            &started.state,
+            "accept",
+            Event::TaskClaimed {
+                task,
+                user: user.into(),
+            },
+            |t| {
+                t.status = TaskStatus::Claimed;
+                t.claimed_by = Some(user.into());
+            },
+        )
+    };
+    let (by_wang, by_li) = (claim("wang"), claim("li"));
+    let for_wang = Change {
+        process: &demo,
+        transition: &by_wang,
+        actor: &wang,
+        action: "claim",
+        at: at(9, 1),
+    };
+    let for_li = Change {
+        transition: &by_li,
+        actor: &li,
+        ..for_wang
+    };
+    let (a, b) = tokio::join!(
+        store.save_transition(1, &for_wang),
+        store.save_transition(1, &for_li)
+    );
+    let case = started.state.id;
+    let wins = [&a, &b].iter().filter(|r| r.is_ok()).count();
+    assert_eq!(wins, 1, "exactly one wins: {a:?} / {b:?}");
+    let loser = if a.is_ok() { b } else { a };
+    assert!(
+        matches!(loser, Err(StoreError::Conflict { case: c }) if c == case),
+        "{loser:?}"
+    );
+
+    // The winner's claim is what is stored, in the case, the task row and the history.
+    let record = store.get_case(case).await?.expect("stored");
+    let holder = record.state.tasks[0].claimed_by.clone().expect("claimed");
+    assert_eq!(record.revision, 2);
+    assert_eq!(
+        store.get_task(task).await?.and_then(|t| t.claimed_by),
+        Some(holder.clone())
+    );
+    let history = store.history(case).await?;
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1].actor.user, holder);
+
+    // A stale revision stays a conflict; an unknown case is not found.
+    let stale = Change {
+        process: &demo,
+        transition: &by_li,
+        actor: &li,
+        action: "claim",
+        at: at(9, 2),
+    };
+    assert!(matches!(
+        store.save_transition(1, &stale).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let mut ghost = by_li.clone();
+    ghost.state.id = CaseId(Uuid::new_v4());
+    let ghost = Change {
+        transition: &ghost,
+        ..stale
+    };
+    assert!(matches!(
+        store.save_transition(1, &ghost).await,
+        Err(StoreError::NotFound(_))
+    ));
+    Ok(())
+});
+
+db_test!(a_failed_save_writes_nothing, |db| {
+    let store = db.store().await?;
+    let demo = process("demo", 1, "aaa");
+    store.register_definition(&demo).await?;
+    let started = start(&demo, object([]), at(9, 0));
+    let wang = clerk("wang", "shebao");
+    store
+        .insert_case(
+            &Change {
+                process: &demo,
+                transition: &started,
+                actor: &wang,
+                action: "start",
+                at: at(9, 0),
+            },
+            None,
+        )
+        .await?;
+
+    // The case row is written first; the bad effect fails later in the same transaction.
+    let mut broken = started.clone();
+    broken.state.data.insert("x".into(), json!(1));
+    let ghost = TaskId(Uuid::new_v4());
+    broken.effects = vec![lianban::runtime::Effect::UpdateTask { task: ghost }];
+    let change = Change {
+        process: &demo,
+        transition: &broken,
+        actor: &wang,
+        action: "complete",
+        at: at(9, 5),
+    };
+    let error = store
+        .save_transition(1, &change)
+        .await
+        .expect_err("missing task");
+    assert!(matches!(error, StoreError::MissingTask { task, .. } if task == ghost));
+
+    let record = store.get_case(started.state.id).await?.expect("stored");
+    assert_eq!((record.revision, &record.state), (1, &started.state));
+    assert_eq!(store.history(started.state.id).await?.len(), 1);
+
+    // Without the definition version, a case cannot be inserted (foreign key).
+    let unknown = process("other", 1, "zzz");
+    let orphan = start(&unknown, object([]), at(9, 0));
+    let change = Change {
+        process: &unknown,
+        transition: &orphan,
+        actor: &wang,
+        action: "start",
+        at: at(9, 0),
+    };
+    assert!(matches!(
+        store.insert_case(&change, None).await,
+        Err(StoreError::Database(_))
+    ));
+    assert!(store.get_case(orphan.state.id).await?.is_none());
+    assert!(store.get_task(orphan.state.tasks[0].id).await?.is_none());
+    Ok(())
+});
+
+db_test!(task_listing_filters_and_order, |db| {
+    let store = db.store().await?;
+    let demo = process("demo", 1, "aaa");
+    store.register_definition(&demo).await?;
+    let wang = clerk("wang", "shebao");
+    // Four cases whose single task differs in department, status and due time.
+    let mut ids = Vec::new();
+    for (n, (step, role, department, due, claimed)) in [
+        ("accept", "shebao_clerk", "shebao", Some(at(17, 0)), None),
+        ("accept", "shebao_clerk", "shebao", None, Some("wang")),
+        ("accept", "shebao_clerk", "shebao", Some(at(12, 0)), None),
+        (
+            "review",
+            "yibao_clerk",
+            "yibao",
+            Some(at(8, 0)),
+            Some("zhao"),
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut transition = start(&demo, object([]), at(9, 0));
+        let task = &mut transition.state.tasks[0];
+        *task = open_task(step, role, department, at(9, u32::try_from(n)?));
+        task.due_at = due;
+        if let Some(user) = claimed {
+            task.status = TaskStatus::Claimed;
+            task.claimed_by = Some(user.into());
+        }
+        ids.push(task.id);
+        transition.effects.clear();
+        let change = Change {
+            process: &demo,
+            transition: &transition,
+            actor: &wang,
+            action: "start",
+            at: at(9, 0),
+        };
+        store.insert_case(&change, None).await?;
+    }
+    let list = |query: TaskQuery| {
+        let store = store.clone();
+        async move {
+            let rows = store.list_tasks(&query).await?;
+            anyhow::Ok(rows.into_iter().map(|t| t.id).collect::<Vec<_>>())
+        }
+    };
+    // Soonest due first; no due time last.
+    assert_eq!(
+        list(TaskQuery::default()).await?,
+        [ids[3], ids[2], ids[0], ids[1]]
+    );
+    let shebao = TaskQuery {
+        departments: vec!["shebao".into()],
+        ..Default::default()
+    };
+    assert_eq!(list(shebao.clone()).await?, [ids[2], ids[0], ids[1]]);
+    let open = TaskQuery {
+        statuses: vec![TaskStatus::Open],
+        ..shebao.clone()
+    };
+    assert_eq!(list(open).await?, [ids[2], ids[0]]);
+    let mine = TaskQuery {
+        claimed_by: Some("wang".into()),
+        ..Default::default()
+    };
+    assert_eq!(list(mine).await?, [ids[1]]);
+    let roles = TaskQuery {
+        roles: vec!["yibao_clerk".into(), "shebao_clerk".into()],
+        ..Default::default()
+    };
+    assert_eq!(list(roles).await?.len(), 4);
+    let nobody = TaskQuery {
+        roles: vec!["yibao_clerk".into()],
+        departments: vec!["shebao".into()],
+        ..Default::default()
+    };
+    assert!(list(nobody).await?.is_empty(), "filters combine with AND");
+    let page = TaskQuery {
+        limit: Some(2),
+        offset: 1,
+        ..Default::default()
+    };
+    assert_eq!(list(page).await?, [ids[2], ids[0]]);
+    Ok(())
+});
+
+db_test!(sqlite_connections_run_with_the_pragmas, |db| {
+    let store = db.store().await?;
+    if db.backend == Backend::Postgres {
+        assert!(!store.is_sqlite());
+        assert!(store.sqlite_settings().await?.is_none());
+        return Ok(());
+    }
+    // Several at once, so the pool hands out more than its first connection.
+    let (a, b, c, d) = tokio::join!(
+        store.sqlite_settings(),
+        store.sqlite_settings(),
+        store.sqlite_settings(),
+        store.sqlite_settings(),
+    );
+    for settings in [a?, b?, c?, d?] {
+        let settings = settings.expect("sqlite");
+        assert_eq!(settings.journal_mode, "wal");
+        assert_eq!(settings.synchronous, 2, "FULL by default");
+        assert_eq!(settings.busy_timeout_ms, 5000);
+        assert_eq!(settings.foreign_keys, 1);
+    }
+    let options = StoreOptions {
+        sqlite_synchronous: Synchronous::Normal,
+        ..Default::default()
+    };
+    let normal = db.store_with(options).await?;
+    assert_eq!(
+        normal.sqlite_settings().await?.map(|s| s.synchronous),
+        Some(1)
+    );
+    Ok(())
+});
+
+#[tokio::test]
+async fn sqlite_connect_creates_the_missing_directory() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("data/nested/lianban.db");
+    let store =
+        lianban::store::Store::connect(&format!("sqlite://{}?mode=rwc", path.display())).await?;
+    store.migrate().await?;
+    assert!(path.exists());
+    Ok(())
+}
+
+db_test!(engine_reports_what_it_cannot_find, |db| {
+    let store = db.store().await?;
+    let engine = Engine::new(
+        store.clone(),
+        Catalog::default(),
+        Templates::default(),
+        Arc::new(SystemClock),
+    );
+    let wang = clerk("wang", "shebao");
+    let error = engine
+        .start_case("nope", object([]), Vec::new(), &wang)
+        .await
+        .expect_err("unknown");
+    assert!(
+        matches!(error, EngineError::UnknownProcess { ref process, version: None } if process == "nope")
+    );
+    let task = TaskId(Uuid::new_v4());
+    assert!(
+        matches!(engine.claim(task, &wang).await, Err(EngineError::TaskNotFound(t)) if t == task)
+    );
+    let case = CaseId(Uuid::new_v4());
+    assert!(
+        matches!(engine.cancel(case, "撤件", &wang).await, Err(EngineError::CaseNotFound(c)) if c == case)
+    );
+
+    // A case on a version the catalog no longer has runs on the stored sources; these test
+    // sources are not a definition, so the reload fails, and says which version.
+    let demo = process("demo", 1, "aaa");
+    store.register_definition(&demo).await?;
+    let started = start(&demo, object([]), at(9, 0));
+    let change = Change {
+        process: &demo,
+        transition: &started,
+        actor: &wang,
+        action: "start",
+        at: at(9, 0),
+    };
+    store.insert_case(&change, None).await?;
+    let error = engine
+        .cancel(started.state.id, "撤件", &wang)
+        .await
+        .expect_err("not loadable");
+    assert!(
+        matches!(error, EngineError::Reload { ref process, version: 1, .. } if process == "demo"),
+        "{error:?}"
+    );
+    Ok(())
+});
+
+/// The web layer runs commands on a multi-threaded runtime: their futures must be `Send`.
+#[allow(dead_code, clippy::let_underscore_future)]
+fn engine_futures_are_send(engine: Engine, actor: lianban::runtime::Actor) {
+    fn send<T: Send>(_: T) {}
+    let task = TaskId(Uuid::nil());
+    send(engine.complete(task, &actor, "done", Default::default(), None));
+    send(engine.start_case("demo", Default::default(), Vec::new(), &actor));
+    send(engine.cancel(CaseId(Uuid::nil()), "撤件", &actor));
+}

@@ -1,2 +1,26 @@
-//! The database schema of lianban as sea-orm migrations.
+//! The database schema of lianban as sea-orm migrations: definition versions, cases, tasks
+//! and the append-only history. The schema is portable between SQLite and PostgreSQL; this
+//! crate knows nothing of the runtime's types (the engine's `store` module maps them).
+
 pub use sea_orm_migration::prelude::*;
+
+mod m20261129_000001_create_definitions;
+mod m20261129_000002_create_cases;
+mod m20261129_000003_create_tasks;
+mod m20261129_000004_create_history;
+
+/// Every migration of lianban, oldest first.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261129_000001_create_definitions::Migration),
+            Box::new(m20261129_000002_create_cases::Migration),
+            Box::new(m20261129_000003_create_tasks::Migration),
+            Box::new(m20261129_000004_create_history::Migration),
+        ]
+    }
+}

@@ -1,1 +1,274 @@
-//! Persistence through sea-orm (the only module that imports it).
+//! Persistence through sea-orm: definition versions, cases, tasks and history, on SQLite
+//! (the default) or PostgreSQL. This is the only module that imports `sea_orm`; it stores
+//! what the runtime decided and decides nothing itself. Every transition is written in one
+//! transaction together with its history row.
+//!
+//! [`Engine`] on top of [`Store`] is the library API that tests and the web layer share.
+
+use std::path::Path;
+use std::time::Duration;
+
+use lianban_migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+};
+
+use crate::runtime::{CaseId, TaskId};
+
+mod cases;
+mod definitions;
+mod engine;
+mod entity;
+mod records;
+mod tasks;
+
+pub use engine::{Engine, EngineError};
+pub use records::{
+    CaseQuery, CaseRecord, CaseSummary, Change, HistoryEntry, Registration, TaskQuery, TaskRecord,
+};
+
+/// The default database: a SQLite file under `data/`, created when missing.
+pub const DEFAULT_URL: &str = "sqlite://data/lianban.db?mode=rwc";
+
+/// Handle on the database; cheap to clone (it shares one connection pool).
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+/// How SQLite syncs to disk at commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    /// `synchronous=FULL`: a committed transaction survives a power cut.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: faster; in WAL mode a power cut may lose the last commits,
+    /// but never corrupts the database.
+    Normal,
+}
+
+/// Connection settings beyond the URL.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// SQLite only: durability of commits.
+    pub sqlite_synchronous: Synchronous,
+    /// SQLite only: how long a writer waits for another writer before failing.
+    pub sqlite_busy_timeout: Duration,
+    /// Size of the connection pool.
+    pub max_connections: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            sqlite_synchronous: Synchronous::Full,
+            sqlite_busy_timeout: Duration::from_secs(5),
+            max_connections: 8,
+        }
+    }
+}
+
+/// The SQLite settings a pooled connection actually runs with (read back, not assumed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteSettings {
+    /// `PRAGMA journal_mode`, e.g. `wal`.
+    pub journal_mode: String,
+    /// `PRAGMA synchronous`: 0 off, 1 normal, 2 full, 3 extra.
+    pub synchronous: i64,
+    /// `PRAGMA busy_timeout` in milliseconds.
+    pub busy_timeout_ms: i64,
+    /// `PRAGMA foreign_keys`: 1 when enforced.
+    pub foreign_keys: i64,
+}
+
+/// Why the store could not do what was asked. Nothing was written when this is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The case changed since it was read (another command won the compare-and-set).
+    #[error("办件 {case} 已被他人修改，请刷新后重试")]
+    Conflict {
+        /// The case.
+        case: CaseId,
+    },
+    /// The case does not exist.
+    #[error("办件 {0} 不存在")]
+    NotFound(CaseId),
+    /// A definition's content changed while cases already run on its version.
+    #[error(
+        "流程 {process} 第 {version} 版已有办件在办理，不能修改其内容：请把定义文件中的 version 改为 {next} 后重新加载",
+        next = version + 1
+    )]
+    VersionChanged {
+        /// Process id.
+        process: String,
+        /// The version whose content changed.
+        version: u32,
+    },
+    /// A transition names a task its state does not contain (a runtime bug).
+    #[error("状态转换引用了办件 {case} 中不存在的任务 {task}")]
+    MissingTask {
+        /// The case.
+        case: CaseId,
+        /// The task.
+        task: TaskId,
+    },
+    /// A stored value does not read back as expected (edited by hand, or a schema bug).
+    #[error("表 {table} 中 {id} 的 {column} 无法读取")]
+    Corrupt {
+        /// Table.
+        table: &'static str,
+        /// Row id.
+        id: String,
+        /// Column.
+        column: &'static str,
+    },
+    /// The directory of the SQLite file could not be created.
+    #[error("无法创建数据库目录 {path}")]
+    CreateDir {
+        /// The directory.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database refused or failed.
+    #[error("数据库错误")]
+    Database(#[from] DbErr),
+    /// A state or event did not (de)serialize.
+    #[error("数据序列化失败")]
+    Serialization(#[from] serde_json::Error),
+}
+
+impl Store {
+    /// Connects with the default [`StoreOptions`].
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the database cannot be reached or opened.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::connect_with(url, StoreOptions::default()).await
+    }
+
+    /// Connects to a `sqlite:` or `postgres:` URL. For SQLite the file's directory is
+    /// created when missing, and every pooled connection runs with WAL, the chosen
+    /// `synchronous`, a busy timeout and foreign keys on.
+    ///
+    /// # Errors
+    /// [`StoreError::CreateDir`] or [`StoreError::Database`].
+    pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Store, StoreError> {
+        let mut connect = ConnectOptions::new(url);
+        connect
+            .max_connections(options.max_connections)
+            // Statements are traced by sea-orm's spans; sqlx's own log would repeat them.
+            .sqlx_logging(false);
+        if url.starts_with("sqlite:") {
+            create_parent_dir(url)?;
+            let synchronous = match options.sqlite_synchronous {
+                Synchronous::Full => SqliteSynchronous::Full,
+                Synchronous::Normal => SqliteSynchronous::Normal,
+            };
+            let busy = options.sqlite_busy_timeout;
+            // Connect options apply to every connection the pool opens, not only the first.
+            connect.map_sqlx_sqlite_opts(move |opts: SqliteConnectOptions| {
+                opts.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(synchronous)
+                    .busy_timeout(busy)
+                    .foreign_keys(true)
+            });
+        }
+        let db = Database::connect(connect).await?;
+        Ok(Store { db })
+    }
+
+    /// Applies every pending migration.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when a migration fails.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Whether this store runs on SQLite (as opposed to PostgreSQL).
+    pub fn is_sqlite(&self) -> bool {
+        self.db.get_database_backend() == DbBackend::Sqlite
+    }
+
+    /// Reads the SQLite settings of one pooled connection; `None` on PostgreSQL.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn sqlite_settings(&self) -> Result<Option<SqliteSettings>, StoreError> {
+        if !self.is_sqlite() {
+            return Ok(None);
+        }
+        // One transaction pins one connection, so all four values describe the same one.
+        let txn = self.db.begin().await?;
+        let settings = SqliteSettings {
+            journal_mode: pragma(&txn, "journal_mode").await?,
+            synchronous: pragma(&txn, "synchronous").await?,
+            busy_timeout_ms: pragma(&txn, "busy_timeout").await?,
+            foreign_keys: pragma(&txn, "foreign_keys").await?,
+        };
+        txn.commit().await?;
+        Ok(Some(settings))
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at `BEGIN` (IMMEDIATE),
+    /// so a transaction that reads before it writes waits in the busy handler instead of
+    /// failing when it later tries to upgrade.
+    async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        Ok(self.db.begin_with_options(options).await?)
+    }
+}
+
+async fn pragma<T>(txn: &DatabaseTransaction, name: &str) -> Result<T, StoreError>
+where
+    T: sea_orm::TryGetable,
+{
+    let sql = format!("PRAGMA {name}");
+    let row = txn
+        .query_one_raw(Statement::from_string(DbBackend::Sqlite, sql))
+        .await?
+        .ok_or(StoreError::Corrupt {
+            table: "pragma",
+            id: name.to_owned(),
+            column: "value",
+        })?;
+    Ok(row.try_get_by_index(0)?)
+}
+
+/// Creates the directory of a `sqlite://dir/file.db?…` URL, so the default URL works on a
+/// fresh checkout.
+fn create_parent_dir(url: &str) -> Result<(), StoreError> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(':') {
+        return Ok(()); // in-memory database
+    }
+    match Path::new(path).parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.display().to_string(),
+                source,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Applies a page. SQLite accepts OFFSET only after a LIMIT, so "no limit" with an offset is
+/// spelled as the largest LIMIT both backends accept.
+fn page<S: sea_orm::QuerySelect>(select: S, limit: Option<u64>, offset: u64) -> S {
+    if offset == 0 {
+        return select.limit(limit);
+    }
+    select
+        .limit(limit.unwrap_or(i64::MAX.unsigned_abs()))
+        .offset(offset)
+}

@@ -1,0 +1,283 @@
+//! Cases and their history: every transition is one transaction that compare-and-sets the
+//! case row, upserts the task rows it touched and appends one history row.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::entity::{case, history};
+use super::records::{case_result, case_status_word, current_steps, data_changes, split_steps};
+use super::{CaseQuery, CaseRecord, CaseSummary, Change, HistoryEntry, Store, StoreError, page};
+use crate::runtime::{Actor, CaseId, CaseState};
+
+impl Store {
+    /// Persists the transition that started a case: the case row (revision 1), its tasks and
+    /// the first history row, in one transaction. Returns the revision.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] (e.g. the definition version is not registered, or the id
+    /// exists), [`StoreError::MissingTask`], [`StoreError::Serialization`].
+    pub async fn insert_case(
+        &self,
+        change: &Change<'_>,
+        title: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        let state = &change.transition.state;
+        let row = case::ActiveModel {
+            id: Set(state.id.to_string()),
+            process_id: Set(state.process.clone()),
+            version: Set(i64::from(state.version)),
+            content_hash: Set(change.process.content_hash.clone()),
+            title: Set(title.map(str::to_owned)),
+            revision: Set(1),
+            started_at: Set(state.started_at),
+            ..case_columns(state, change)?
+        };
+        let txn = self.begin_write().await?;
+        case::Entity::insert(row)
+            .exec_without_returning(&txn)
+            .await?;
+        self.upsert_tasks(&txn, None, change).await?;
+        append_history(&txn, None, change).await?;
+        txn.commit().await?;
+        Ok(1)
+    }
+
+    /// Persists a transition of an existing case if, and only if, the case is still at
+    /// `expected_revision` (compare-and-set). Returns the new revision.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when another command changed the case since it was read,
+    /// [`StoreError::NotFound`], [`StoreError::MissingTask`], [`StoreError::Database`].
+    /// Nothing is written on any error.
+    pub async fn save_transition(
+        &self,
+        expected_revision: i64,
+        change: &Change<'_>,
+    ) -> Result<i64, StoreError> {
+        let state = &change.transition.state;
+        let id = state.id;
+        let txn = self.begin_write().await?;
+        let old = case::Entity::find_by_id(id.to_string())
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::NotFound(id))?;
+        if old.revision != expected_revision {
+            return Err(StoreError::Conflict { case: id });
+        }
+        let old_state: CaseState = serde_json::from_value(old.state)?;
+        let revision = expected_revision + 1;
+        let row = case::ActiveModel {
+            revision: Set(revision),
+            ..case_columns(state, change)?
+        };
+        // The revision check is repeated in the UPDATE itself: on PostgreSQL the read above
+        // takes no lock, so only the conditional write decides who wins.
+        let updated = case::Entity::update_many()
+            .set(row)
+            .filter(case::Column::Id.eq(id.to_string()))
+            .filter(case::Column::Revision.eq(expected_revision))
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected == 0 {
+            return Err(StoreError::Conflict { case: id });
+        }
+        self.upsert_tasks(&txn, Some(&old_state), change).await?;
+        append_history(&txn, Some(&old_state), change).await?;
+        txn.commit().await?;
+        Ok(revision)
+    }
+
+    /// The stored case, with the revision to save against.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`], [`StoreError::Serialization`].
+    pub async fn get_case(&self, id: CaseId) -> Result<Option<CaseRecord>, StoreError> {
+        let Some(row) = case::Entity::find_by_id(id.to_string())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(CaseRecord {
+            state: serde_json::from_value(row.state)?,
+            revision: row.revision,
+            content_hash: row.content_hash,
+            title: row.title,
+            updated_at: row.updated_at,
+        }))
+    }
+
+    /// Cases matching the query, most recently changed first.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`], [`StoreError::Corrupt`].
+    pub async fn list_cases(&self, query: &CaseQuery) -> Result<Vec<CaseSummary>, StoreError> {
+        type Row = (
+            String,
+            String,
+            i64,
+            String,
+            Option<String>,
+            String,
+            Option<String>,
+            DateTime<Utc>,
+            DateTime<Utc>,
+        );
+        // Lists read the projected columns only, never the (large) state.
+        let mut select = case::Entity::find().select_only().columns([
+            case::Column::Id,
+            case::Column::ProcessId,
+            case::Column::Version,
+            case::Column::Status,
+            case::Column::Result,
+            case::Column::CurrentSteps,
+            case::Column::Title,
+            case::Column::StartedAt,
+            case::Column::UpdatedAt,
+        ]);
+        if !query.statuses.is_empty() {
+            select = select.filter(case::Column::Status.is_in(query.statuses.clone()));
+        }
+        if let Some(process) = &query.process {
+            select = select.filter(case::Column::ProcessId.eq(process.clone()));
+        }
+        let select = select
+            .order_by_desc(case::Column::UpdatedAt)
+            .order_by_asc(case::Column::Id);
+        let rows: Vec<Row> = page(select, query.limit, query.offset)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(
+                |(id, process, version, status, result, steps, title, started_at, updated_at)| {
+                    Ok(CaseSummary {
+                        id: parse_case_id("cases", &id)?,
+                        version: u32::try_from(version).map_err(|_| StoreError::Corrupt {
+                            table: "cases",
+                            id: id.clone(),
+                            column: "version",
+                        })?,
+                        process,
+                        status,
+                        result,
+                        current_steps: split_steps(&steps),
+                        title,
+                        started_at,
+                        updated_at,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// The timeline of a case, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`], [`StoreError::Serialization`].
+    pub async fn history(&self, id: CaseId) -> Result<Vec<HistoryEntry>, StoreError> {
+        let rows = history::Entity::find()
+            .filter(history::Column::CaseId.eq(id.to_string()))
+            .order_by_asc(history::Column::Seq)
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(HistoryEntry {
+                    seq: row.seq,
+                    at: row.at,
+                    actor: Actor {
+                        user: row.actor,
+                        department: row.actor_department,
+                    },
+                    action: row.action,
+                    from_status: row.from_status,
+                    from_steps: row
+                        .from_steps
+                        .as_deref()
+                        .map(split_steps)
+                        .unwrap_or_default(),
+                    to_status: row.to_status,
+                    to_steps: split_steps(&row.to_steps),
+                    events: serde_json::from_value(row.events)?,
+                    data_changed: match row.data_changed {
+                        Value::Object(map) => map,
+                        _ => Default::default(),
+                    },
+                })
+            })
+            .collect()
+    }
+}
+
+/// The case columns that follow from the state (everything but id, revision and the
+/// columns fixed at start).
+fn case_columns(state: &CaseState, change: &Change<'_>) -> Result<case::ActiveModel, StoreError> {
+    Ok(case::ActiveModel {
+        id: NotSet,
+        process_id: NotSet,
+        version: NotSet,
+        content_hash: NotSet,
+        status: Set(case_status_word(&state.status).to_owned()),
+        result: Set(case_result(&state.status)),
+        current_steps: Set(current_steps(state)),
+        title: NotSet,
+        state: Set(serde_json::to_value(state)?),
+        revision: NotSet,
+        started_at: NotSet,
+        updated_at: Set(change.at),
+        ended_at: Set(state.ended_at),
+    })
+}
+
+/// Appends the history row of a change, numbered after the case's last one. The caller
+/// holds the case row (it just wrote it), so no other writer can take the same number.
+async fn append_history(
+    txn: &DatabaseTransaction,
+    old: Option<&CaseState>,
+    change: &Change<'_>,
+) -> Result<(), StoreError> {
+    let new = &change.transition.state;
+    let last: Option<i64> = history::Entity::find()
+        .select_only()
+        .column(history::Column::Seq)
+        .filter(history::Column::CaseId.eq(new.id.to_string()))
+        .order_by_desc(history::Column::Seq)
+        .into_tuple()
+        .one(txn)
+        .await?;
+    let row = history::ActiveModel {
+        id: NotSet,
+        case_id: Set(new.id.to_string()),
+        seq: Set(last.unwrap_or(0) + 1),
+        at: Set(change.at),
+        actor: Set(change.actor.user.clone()),
+        actor_department: Set(change.actor.department.clone()),
+        action: Set(change.action.to_owned()),
+        from_status: Set(old.map(|s| case_status_word(&s.status).to_owned())),
+        from_steps: Set(old.map(current_steps)),
+        to_status: Set(case_status_word(&new.status).to_owned()),
+        to_steps: Set(current_steps(new)),
+        events: Set(serde_json::to_value(&change.transition.events)?),
+        data_changed: Set(Value::Object(data_changes(old, new))),
+    };
+    history::Entity::insert(row)
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+pub(super) fn parse_case_id(table: &'static str, id: &str) -> Result<CaseId, StoreError> {
+    Uuid::parse_str(id)
+        .map(CaseId)
+        .map_err(|_| StoreError::Corrupt {
+            table,
+            id: id.to_owned(),
+            column: "case_id",
+        })
+}

@@ -1,0 +1,105 @@
+//! Definition versions: which (process, version) exists, with what content. A version is
+//! immutable once a case runs on it; before that, a policy officer may still fix it.
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    TryInsertResult,
+};
+
+use super::entity::{case, definition_version};
+use super::{Registration, Store, StoreError};
+use crate::definition::{Process, SourceFile};
+
+impl Store {
+    /// Records a process version and its sources. New → stored; same content hash → nothing
+    /// to do; different hash → replaced if no case runs on that version yet.
+    ///
+    /// # Errors
+    /// [`StoreError::VersionChanged`] when the content changed and cases already run on the
+    /// version (the policy officer must raise the version number); [`StoreError::Database`].
+    pub async fn register_definition(&self, process: &Process) -> Result<Registration, StoreError> {
+        let version = i64::from(process.version);
+        let row = definition_version::ActiveModel {
+            process_id: Set(process.id.clone()),
+            version: Set(version),
+            content_hash: Set(process.content_hash.clone()),
+            name: Set(process.name.clone()),
+            sources: Set(serde_json::to_value(&process.sources)?),
+            loaded_at: Set(chrono::Utc::now()),
+        };
+        let txn = self.begin_write().await?;
+        // Insert first: when two replicas register the same new version at once, the
+        // primary key lets one win and the other falls through to the comparison below.
+        let inserted = definition_version::Entity::insert(row.clone())
+            .on_conflict_do_nothing()
+            .exec_without_returning(&txn)
+            .await?;
+        if matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
+            txn.commit().await?;
+            return Ok(Registration::Inserted);
+        }
+        let stored = definition_version::Entity::find_by_id((process.id.clone(), version))
+            .one(&txn)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt {
+                table: "definition_versions",
+                id: format!("{}@{}", process.id, process.version),
+                column: "process_id",
+            })?;
+        if stored.content_hash == process.content_hash {
+            txn.commit().await?;
+            return Ok(Registration::Unchanged);
+        }
+        if count_cases(&txn, &process.id, version).await? > 0 {
+            return Err(StoreError::VersionChanged {
+                process: process.id.clone(),
+                version: process.version,
+            });
+        }
+        definition_version::Entity::update(row).exec(&txn).await?;
+        txn.commit().await?;
+        Ok(Registration::Updated)
+    }
+
+    /// The content hash and source files stored for a process version, so that cases on an
+    /// old version can run after the files on disk moved on.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`], or [`StoreError::Serialization`] when the stored sources
+    /// do not read back.
+    pub async fn definition_sources(
+        &self,
+        process: &str,
+        version: u32,
+    ) -> Result<Option<(String, Vec<SourceFile>)>, StoreError> {
+        let Some(row) =
+            definition_version::Entity::find_by_id((process.to_owned(), i64::from(version)))
+                .one(&self.db)
+                .await?
+        else {
+            return Ok(None);
+        };
+        let sources = serde_json::from_value(row.sources)?;
+        Ok(Some((row.content_hash, sources)))
+    }
+
+    /// How many cases (of any status) run on this process version.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn count_cases_on(&self, process: &str, version: u32) -> Result<u64, StoreError> {
+        count_cases(&self.db, process, i64::from(version)).await
+    }
+}
+
+async fn count_cases<C: ConnectionTrait>(
+    db: &C,
+    process: &str,
+    version: i64,
+) -> Result<u64, StoreError> {
+    Ok(case::Entity::find()
+        .filter(case::Column::ProcessId.eq(process))
+        .filter(case::Column::Version.eq(version))
+        .count(db)
+        .await?)
+}

@@ -1,0 +1,410 @@
+//! [`Engine`]: the library API that tests and the web layer share. Each command loads the
+//! case, finds the exact definition version it runs on, lets the runtime decide, and saves
+//! the transition with a compare-and-set on the revision it loaded.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::{CaseRecord, Change, HistoryEntry, Store, StoreError, TaskQuery, TaskRecord};
+use crate::definition::{Catalog, LoadError, Process, Templates, load_sources};
+use crate::runtime::{self, Actor, CaseId, Command, RuntimeError, TaskId, Transition};
+use crate::scheduler::Clock;
+
+/// Why a command failed. Nothing was written when this is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The runtime refused the command.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// Someone else changed the case first; reload and try again.
+    #[error("办件 {0} 已被他人修改，请刷新后重试")]
+    Conflict(CaseId),
+    /// No such case.
+    #[error("办件 {0} 不存在")]
+    CaseNotFound(CaseId),
+    /// No such task.
+    #[error("任务 {0} 不存在")]
+    TaskNotFound(TaskId),
+    /// The process (or this version of it) is not loaded and not stored.
+    #[error("没有流程 {process}{}", version.map(|v| format!(" 第 {v} 版")).unwrap_or_default())]
+    UnknownProcess {
+        /// Process id.
+        process: String,
+        /// Version, when a specific one was needed.
+        version: Option<u32>,
+    },
+    /// The stored sources of an old version no longer load (e.g. the loader got stricter).
+    #[error("流程 {process} 第 {version} 版无法从保存的源文件重新加载")]
+    Reload {
+        /// Process id.
+        process: String,
+        /// Version.
+        version: u32,
+        /// The loader's diagnostics.
+        #[source]
+        source: LoadError,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for EngineError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict { case } => EngineError::Conflict(case),
+            StoreError::NotFound(case) => EngineError::CaseNotFound(case),
+            other => EngineError::Store(other),
+        }
+    }
+}
+
+/// The workflow engine over a store: cheap to clone, shared by every request.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    catalog: RwLock<Arc<Catalog>>,
+    templates: Templates,
+    clock: Arc<dyn Clock>,
+    /// Old versions rebuilt from stored sources, with their content hash.
+    reloaded: Mutex<HashMap<(String, u32), Arc<Process>>>,
+    /// (process, version, hash) known to be registered, to skip a write per start.
+    registered: Mutex<HashSet<(String, u32, String)>>,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("store", &self.inner.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine over `store`, running the processes of `catalog`.
+    pub fn new(
+        store: Store,
+        catalog: Catalog,
+        templates: Templates,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Engine {
+            inner: Arc::new(Inner {
+                store,
+                catalog: RwLock::new(Arc::new(catalog)),
+                templates,
+                clock,
+                reloaded: Mutex::default(),
+                registered: Mutex::default(),
+            }),
+        }
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The catalog new cases start from.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        Arc::clone(
+            &self
+                .inner
+                .catalog
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// Replaces the catalog (after the definitions on disk were reloaded). Running cases keep
+    /// their version: they are matched by content hash, not by "latest".
+    pub fn set_catalog(&self, catalog: Catalog) {
+        *self
+            .inner
+            .catalog
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(catalog);
+    }
+
+    /// Starts a case on the latest version of a process.
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownProcess`], [`EngineError::Runtime`] (a rule failed),
+    /// [`EngineError::Store`] (including `VersionChanged` when the loaded content differs
+    /// from a version that cases already run on).
+    pub async fn start_case(
+        &self,
+        process_id: &str,
+        form: Map<String, Value>,
+        materials: Vec<String>,
+        actor: &Actor,
+    ) -> Result<CaseId, EngineError> {
+        let process =
+            self.catalog()
+                .latest(process_id)
+                .ok_or_else(|| EngineError::UnknownProcess {
+                    process: process_id.to_owned(),
+                    version: None,
+                })?;
+        self.ensure_registered(&process).await?;
+        // v7: ids sort by creation time, which keeps the primary-key index append-mostly.
+        let id = CaseId(Uuid::now_v7());
+        let now = self.inner.clock.now();
+        let transition = runtime::start(&process, id, form, materials, actor, now)?;
+        let change = Change {
+            process: &process,
+            transition: &transition,
+            actor,
+            action: "start",
+            at: now,
+        };
+        self.inner.store.insert_case(&change, None).await?;
+        Ok(id)
+    }
+
+    /// Tasks matching the query (a clerk's inbox).
+    ///
+    /// # Errors
+    /// [`EngineError::Store`].
+    pub async fn list_tasks(&self, query: &TaskQuery) -> Result<Vec<TaskRecord>, EngineError> {
+        Ok(self.inner.store.list_tasks(query).await?)
+    }
+
+    /// Takes a task.
+    ///
+    /// # Errors
+    /// [`EngineError::TaskNotFound`], [`EngineError::Runtime`], [`EngineError::Conflict`].
+    pub async fn claim(&self, task: TaskId, actor: &Actor) -> Result<Transition, EngineError> {
+        self.on_task(task, actor, Command::Claim { task }, "claim")
+            .await
+    }
+
+    /// Gives a claimed task back to its role.
+    ///
+    /// # Errors
+    /// As [`Engine::claim`].
+    pub async fn unclaim(&self, task: TaskId, actor: &Actor) -> Result<Transition, EngineError> {
+        self.on_task(task, actor, Command::Unclaim { task }, "unclaim")
+            .await
+    }
+
+    /// Hands a task to a user, or back to its role when `to` is `None`.
+    ///
+    /// # Errors
+    /// As [`Engine::claim`].
+    pub async fn reassign(
+        &self,
+        task: TaskId,
+        to: Option<String>,
+        actor: &Actor,
+    ) -> Result<Transition, EngineError> {
+        self.on_task(task, actor, Command::Reassign { task, to }, "reassign")
+            .await
+    }
+
+    /// Finishes a task with an outcome. When two clerks complete the same task at once,
+    /// exactly one wins; the other gets [`EngineError::Conflict`].
+    ///
+    /// # Errors
+    /// As [`Engine::claim`].
+    pub async fn complete(
+        &self,
+        task: TaskId,
+        actor: &Actor,
+        outcome: &str,
+        data: Map<String, Value>,
+        reason: Option<String>,
+    ) -> Result<Transition, EngineError> {
+        let command = Command::Complete {
+            task,
+            outcome: outcome.to_owned(),
+            data,
+            reason,
+        };
+        self.on_task(task, actor, command, "complete").await
+    }
+
+    /// Delivers an external event (e.g. the applicant supplied materials).
+    ///
+    /// # Errors
+    /// [`EngineError::CaseNotFound`], [`EngineError::Runtime`], [`EngineError::Conflict`].
+    pub async fn deliver(
+        &self,
+        case: CaseId,
+        event: &str,
+        data: Map<String, Value>,
+        materials: Vec<String>,
+        actor: &Actor,
+    ) -> Result<Transition, EngineError> {
+        let command = Command::Deliver {
+            event: event.to_owned(),
+            data,
+            materials,
+        };
+        self.run(case, actor, command, "deliver").await
+    }
+
+    /// Cancels a case (撤件).
+    ///
+    /// # Errors
+    /// As [`Engine::deliver`].
+    pub async fn cancel(
+        &self,
+        case: CaseId,
+        reason: &str,
+        actor: &Actor,
+    ) -> Result<Transition, EngineError> {
+        self.run(
+            case,
+            actor,
+            Command::Cancel {
+                reason: reason.to_owned(),
+            },
+            "cancel",
+        )
+        .await
+    }
+
+    /// The stored case.
+    ///
+    /// # Errors
+    /// [`EngineError::Store`].
+    pub async fn get_case(&self, case: CaseId) -> Result<Option<CaseRecord>, EngineError> {
+        Ok(self.inner.store.get_case(case).await?)
+    }
+
+    /// The case's timeline.
+    ///
+    /// # Errors
+    /// [`EngineError::Store`].
+    pub async fn history(&self, case: CaseId) -> Result<Vec<HistoryEntry>, EngineError> {
+        Ok(self.inner.store.history(case).await?)
+    }
+
+    async fn on_task(
+        &self,
+        task: TaskId,
+        actor: &Actor,
+        command: Command,
+        action: &str,
+    ) -> Result<Transition, EngineError> {
+        let record = self
+            .inner
+            .store
+            .get_task(task)
+            .await?
+            .ok_or(EngineError::TaskNotFound(task))?;
+        self.run(record.case_id, actor, command, action).await
+    }
+
+    /// Load, decide, compare-and-set: the one path every command on a case takes.
+    async fn run(
+        &self,
+        case: CaseId,
+        actor: &Actor,
+        command: Command,
+        action: &str,
+    ) -> Result<Transition, EngineError> {
+        let record = self
+            .inner
+            .store
+            .get_case(case)
+            .await?
+            .ok_or(EngineError::CaseNotFound(case))?;
+        let process = self.process_for(&record).await?;
+        let now = self.inner.clock.now();
+        let transition = runtime::apply(&process, &record.state, actor, command, now)?;
+        let change = Change {
+            process: &process,
+            transition: &transition,
+            actor,
+            action,
+            at: now,
+        };
+        self.inner
+            .store
+            .save_transition(record.revision, &change)
+            .await?;
+        Ok(transition)
+    }
+
+    /// The exact definition a case runs on: the catalog's when its content hash matches,
+    /// otherwise the version rebuilt from the sources stored when the case started.
+    async fn process_for(&self, record: &CaseRecord) -> Result<Arc<Process>, EngineError> {
+        let (id, version) = (&record.state.process, record.state.version);
+        let hash = &record.content_hash;
+        if let Some(process) = self
+            .catalog()
+            .get(id, version)
+            .filter(|p| &p.content_hash == hash)
+        {
+            return Ok(process);
+        }
+        let key = (id.clone(), version);
+        if let Some(process) = self
+            .reloaded()
+            .get(&key)
+            .filter(|p| &p.content_hash == hash)
+        {
+            return Ok(Arc::clone(process));
+        }
+        let unknown = || EngineError::UnknownProcess {
+            process: id.clone(),
+            version: Some(version),
+        };
+        let (_, sources) = self
+            .inner
+            .store
+            .definition_sources(id, version)
+            .await?
+            .ok_or_else(unknown)?;
+        let process = load_sources(&sources, &self.inner.templates).map_err(|source| {
+            EngineError::Reload {
+                process: id.clone(),
+                version,
+                source,
+            }
+        })?;
+        let process = Arc::new(process);
+        self.reloaded().insert(key, Arc::clone(&process));
+        Ok(process)
+    }
+
+    fn reloaded(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u32), Arc<Process>>> {
+        self.inner
+            .reloaded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn ensure_registered(&self, process: &Process) -> Result<(), EngineError> {
+        let key = (
+            process.id.clone(),
+            process.version,
+            process.content_hash.clone(),
+        );
+        let known = self
+            .inner
+            .registered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&key);
+        if !known {
+            self.inner.store.register_definition(process).await?;
+            self.inner
+                .registered
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key);
+        }
+        Ok(())
+    }
+}

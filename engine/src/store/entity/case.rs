@@ -1,0 +1,27 @@
+//! A row of `cases`.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "cases")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub process_id: String,
+    pub version: i64,
+    pub content_hash: String,
+    pub status: String,
+    pub result: Option<String>,
+    pub current_steps: String,
+    pub title: Option<String>,
+    pub state: Json,
+    pub revision: i64,
+    pub started_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub ended_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,27 @@
+//! A row of `tasks`.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "tasks")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub case_id: String,
+    pub step: String,
+    pub step_name: String,
+    pub role: String,
+    pub department: String,
+    pub status: String,
+    pub claimed_by: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub due_at: Option<DateTimeUtc>,
+    pub closed_at: Option<DateTimeUtc>,
+    pub outcome: Option<String>,
+    pub completed_by: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,259 @@
+//! What the store hands out and takes in: plain records in the runtime's vocabulary, so no
+//! sea-orm type leaks out of `store`.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use crate::definition::{Process, StepId};
+use crate::runtime::{Actor, CaseId, CaseState, CaseStatus, Event, TaskId, TaskStatus, Transition};
+
+/// What [`Store::register_definition`](super::Store::register_definition) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// The version was new and is now stored.
+    Inserted,
+    /// The same content was already stored.
+    Unchanged,
+    /// The content changed and no case runs on this version, so it was replaced.
+    Updated,
+}
+
+/// One accepted command, ready to persist: the transition and who did it, when.
+#[derive(Debug, Clone, Copy)]
+pub struct Change<'a> {
+    /// The process the case runs on (for step names).
+    pub process: &'a Process,
+    /// What the runtime returned.
+    pub transition: &'a Transition,
+    /// Who issued the command.
+    pub actor: &'a Actor,
+    /// The command's name for the history: `start`, `claim`, `complete`, …
+    pub action: &'a str,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+}
+
+/// A stored case with what a command needs to run against it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseRecord {
+    /// The whole state (its `process` and `version` say which definition it runs on).
+    pub state: CaseState,
+    /// Revision to pass back as `expected_revision` when saving.
+    pub revision: i64,
+    /// Content hash of the definition version the case started on.
+    pub content_hash: String,
+    /// One-line summary for lists.
+    pub title: Option<String>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A case as listed (no state).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseSummary {
+    /// Case id.
+    pub id: CaseId,
+    /// Process id.
+    pub process: String,
+    /// Process version.
+    pub version: u32,
+    /// `active`, `completed` or `cancelled`.
+    pub status: String,
+    /// End result (办结 …), or the reason of a cancellation.
+    pub result: Option<String>,
+    /// Steps the case is at.
+    pub current_steps: Vec<StepId>,
+    /// One-line summary.
+    pub title: Option<String>,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Which cases to list; empty filters match everything.
+#[derive(Debug, Clone, Default)]
+pub struct CaseQuery {
+    /// Only cases with one of these statuses (`active`, `completed`, `cancelled`).
+    pub statuses: Vec<String>,
+    /// Only cases of this process.
+    pub process: Option<String>,
+    /// At most this many (all when `None`).
+    pub limit: Option<u64>,
+    /// Skip this many.
+    pub offset: u64,
+}
+
+/// A task row of the inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRecord {
+    /// Task id.
+    pub id: TaskId,
+    /// The case it belongs to.
+    pub case_id: CaseId,
+    /// Step id.
+    pub step: StepId,
+    /// Step name (受理 …).
+    pub step_name: String,
+    /// Role it is assigned to.
+    pub role: String,
+    /// Department of the role.
+    pub department: String,
+    /// Status.
+    pub status: TaskStatus,
+    /// Who claimed it.
+    pub claimed_by: Option<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Due.
+    pub due_at: Option<DateTime<Utc>>,
+    /// Completed or cancelled.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Outcome chosen.
+    pub outcome: Option<String>,
+    /// Who completed it.
+    pub completed_by: Option<String>,
+}
+
+/// Which tasks to list. Each non-empty filter must hold (they combine with AND); within a
+/// filter any value matches (OR).
+#[derive(Debug, Clone, Default)]
+pub struct TaskQuery {
+    /// Only tasks of these roles.
+    pub roles: Vec<String>,
+    /// Only tasks of these departments.
+    pub departments: Vec<String>,
+    /// Only tasks in these statuses.
+    pub statuses: Vec<TaskStatus>,
+    /// Only tasks claimed by this user.
+    pub claimed_by: Option<String>,
+    /// At most this many (all when `None`).
+    pub limit: Option<u64>,
+    /// Skip this many.
+    pub offset: u64,
+}
+
+/// One row of a case's timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEntry {
+    /// 1, 2, 3 … within the case.
+    pub seq: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub actor: Actor,
+    /// The command (`start`, `complete`, …).
+    pub action: String,
+    /// Status before (`None` for the start).
+    pub from_status: Option<String>,
+    /// Steps before.
+    pub from_steps: Vec<StepId>,
+    /// Status after.
+    pub to_status: String,
+    /// Steps after.
+    pub to_steps: Vec<StepId>,
+    /// What happened.
+    pub events: Vec<Event>,
+    /// Changed values: `form.<key>`, `data.<key>` or `materials` → `{"old": …, "new": …}`.
+    pub data_changed: Map<String, Value>,
+}
+
+/// The status column's word for a case status.
+pub(super) fn case_status_word(status: &CaseStatus) -> &'static str {
+    match status {
+        CaseStatus::Active => "active",
+        CaseStatus::Completed { .. } => "completed",
+        CaseStatus::Cancelled { .. } => "cancelled",
+    }
+}
+
+/// The result column: the end result, or why the case was cancelled.
+pub(super) fn case_result(status: &CaseStatus) -> Option<String> {
+    match status {
+        CaseStatus::Active => None,
+        CaseStatus::Completed { result, .. } => Some(result.clone()),
+        CaseStatus::Cancelled { reason } => Some(reason.clone()),
+    }
+}
+
+/// The steps the live tokens are at, each once, comma separated.
+pub(super) fn current_steps(state: &CaseState) -> String {
+    let mut steps: Vec<&str> = Vec::new();
+    for token in &state.tokens {
+        if !steps.contains(&token.step.as_str()) {
+            steps.push(token.step.as_str());
+        }
+    }
+    steps.join(",")
+}
+
+/// Inverse of [`current_steps`].
+pub(super) fn split_steps(text: &str) -> Vec<StepId> {
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .map(StepId::from)
+        .collect()
+}
+
+pub(super) fn task_status_word(status: TaskStatus) -> &'static str {
+    match status {
+        TaskStatus::Open => "open",
+        TaskStatus::Claimed => "claimed",
+        TaskStatus::Completed => "completed",
+        TaskStatus::Cancelled => "cancelled",
+    }
+}
+
+pub(super) fn parse_task_status(word: &str) -> Option<TaskStatus> {
+    Some(match word {
+        "open" => TaskStatus::Open,
+        "claimed" => TaskStatus::Claimed,
+        "completed" => TaskStatus::Completed,
+        "cancelled" => TaskStatus::Cancelled,
+        _ => return None,
+    })
+}
+
+/// The values that differ between two states' form, data and materials, as
+/// `{"data.key": {"old": …, "new": …}}`; a key that appeared has `old: null`.
+pub(super) fn data_changes(old: Option<&CaseState>, new: &CaseState) -> Map<String, Value> {
+    let empty = Map::new();
+    let mut changes = Map::new();
+    for (section, old_map, new_map) in [
+        ("form", old.map_or(&empty, |s| &s.form), &new.form),
+        ("data", old.map_or(&empty, |s| &s.data), &new.data),
+    ] {
+        for (key, value) in new_map {
+            let before = old_map.get(key);
+            if before != Some(value) {
+                changes.insert(
+                    format!("{section}.{key}"),
+                    change(before.cloned(), value.clone()),
+                );
+            }
+        }
+        for (key, value) in old_map {
+            if !new_map.contains_key(key) {
+                changes.insert(
+                    format!("{section}.{key}"),
+                    change(Some(value.clone()), Value::Null),
+                );
+            }
+        }
+    }
+    let old_materials = old.map(|s| s.materials.clone()).unwrap_or_default();
+    if old_materials != new.materials {
+        changes.insert(
+            "materials".into(),
+            change(Some(old_materials.into()), new.materials.clone().into()),
+        );
+    }
+    changes
+}
+
+fn change(old: Option<Value>, new: Value) -> Value {
+    let mut pair = Map::new();
+    pair.insert("old".into(), old.unwrap_or(Value::Null));
+    pair.insert("new".into(), new);
+    Value::Object(pair)
+}

@@ -1,0 +1,175 @@
+//! Task rows: the inbox's projection of the tasks in case states.
+
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+};
+use uuid::Uuid;
+
+use super::cases::parse_case_id;
+use super::entity::task;
+use super::records::{parse_task_status, task_status_word};
+use super::{Change, Store, StoreError, TaskQuery, TaskRecord, page};
+use crate::definition::StepId;
+use crate::runtime::{CaseState, Effect, Task, TaskId};
+
+impl Store {
+    /// The task row, with its case id.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`], [`StoreError::Corrupt`].
+    pub async fn get_task(&self, id: TaskId) -> Result<Option<TaskRecord>, StoreError> {
+        task::Entity::find_by_id(id.to_string())
+            .one(&self.db)
+            .await?
+            .map(task_record)
+            .transpose()
+    }
+
+    /// Tasks matching the query, soonest due first (tasks without a due time last), then
+    /// oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`], [`StoreError::Corrupt`].
+    pub async fn list_tasks(&self, query: &TaskQuery) -> Result<Vec<TaskRecord>, StoreError> {
+        let mut select = task::Entity::find();
+        if !query.roles.is_empty() {
+            select = select.filter(task::Column::Role.is_in(query.roles.clone()));
+        }
+        if !query.departments.is_empty() {
+            select = select.filter(task::Column::Department.is_in(query.departments.clone()));
+        }
+        if !query.statuses.is_empty() {
+            let words = query.statuses.iter().map(|s| task_status_word(*s));
+            select = select.filter(task::Column::Status.is_in(words));
+        }
+        if let Some(user) = &query.claimed_by {
+            select = select.filter(task::Column::ClaimedBy.eq(user.clone()));
+        }
+        // SQLite sorts NULL first and PostgreSQL last; sorting on `IS NULL` first makes both
+        // put tasks without a due time at the end. (SQLite keeps times as RFC 3339 text in
+        // UTC, which sorts in time order.)
+        let select = select
+            .order_by_asc(Expr::col(task::Column::DueAt).is_null())
+            .order_by_asc(task::Column::DueAt)
+            .order_by_asc(task::Column::CreatedAt)
+            .order_by_asc(task::Column::Id);
+        let rows = page(select, query.limit, query.offset)
+            .all(&self.db)
+            .await?;
+        rows.into_iter().map(task_record).collect()
+    }
+
+    /// Writes the task rows a change touched: those its effects name, and any task whose
+    /// state differs from before. The second set is what keeps the inbox equal to the case
+    /// state even when an effect is missing.
+    pub(super) async fn upsert_tasks(
+        &self,
+        txn: &DatabaseTransaction,
+        old: Option<&CaseState>,
+        change: &Change<'_>,
+    ) -> Result<(), StoreError> {
+        let new = &change.transition.state;
+        let mut ids: Vec<TaskId> = Vec::new();
+        for effect in &change.transition.effects {
+            if let Effect::CreateTask { task } | Effect::UpdateTask { task } = effect {
+                ids.push(*task);
+            }
+        }
+        for task in &new.tasks {
+            let before = old.and_then(|s| s.tasks.iter().find(|t| t.id == task.id));
+            if before != Some(task) {
+                ids.push(task.id);
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        for id in ids {
+            let task = new
+                .tasks
+                .iter()
+                .find(|t| t.id == id)
+                .ok_or(StoreError::MissingTask {
+                    case: new.id,
+                    task: id,
+                })?;
+            upsert(txn, new, task, step_name(change, &task.step)).await?;
+        }
+        Ok(())
+    }
+}
+
+fn step_name(change: &Change<'_>, step: &StepId) -> String {
+    change
+        .process
+        .step(step)
+        .map_or_else(|| step.to_string(), |s| s.name.clone())
+}
+
+async fn upsert(
+    txn: &DatabaseTransaction,
+    state: &CaseState,
+    task: &Task,
+    step_name: String,
+) -> Result<(), StoreError> {
+    let row = task::ActiveModel {
+        id: Set(task.id.to_string()),
+        case_id: Set(state.id.to_string()),
+        step: Set(task.step.to_string()),
+        step_name: Set(step_name),
+        role: Set(task.role.clone()),
+        department: Set(task.department.clone()),
+        status: Set(task_status_word(task.status).to_owned()),
+        claimed_by: Set(task.claimed_by.clone()),
+        created_at: Set(task.created_at),
+        due_at: Set(task.due_at),
+        closed_at: Set(task.closed_at),
+        outcome: Set(task.outcome.clone()),
+        completed_by: Set(task.completed_by.clone()),
+    };
+    let on_conflict = OnConflict::column(task::Column::Id)
+        .update_columns([
+            task::Column::StepName,
+            task::Column::Role,
+            task::Column::Department,
+            task::Column::Status,
+            task::Column::ClaimedBy,
+            task::Column::DueAt,
+            task::Column::ClosedAt,
+            task::Column::Outcome,
+            task::Column::CompletedBy,
+        ])
+        .to_owned();
+    task::Entity::insert(row)
+        .on_conflict(on_conflict)
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+fn task_record(row: task::Model) -> Result<TaskRecord, StoreError> {
+    let corrupt = |column| StoreError::Corrupt {
+        table: "tasks",
+        id: row.id.clone(),
+        column,
+    };
+    let id = Uuid::parse_str(&row.id)
+        .map(TaskId)
+        .map_err(|_| corrupt("id"))?;
+    let status = parse_task_status(&row.status).ok_or_else(|| corrupt("status"))?;
+    Ok(TaskRecord {
+        id,
+        case_id: parse_case_id("tasks", &row.case_id)?,
+        step: StepId(row.step),
+        step_name: row.step_name,
+        role: row.role,
+        department: row.department,
+        status,
+        claimed_by: row.claimed_by,
+        created_at: row.created_at,
+        due_at: row.due_at,
+        closed_at: row.closed_at,
+        outcome: row.outcome,
+        completed_by: row.completed_by,
+    })
+}
