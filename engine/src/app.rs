@@ -88,7 +88,7 @@ impl App {
         let (templates, processes) = load_all(&settings)?;
         register_all(&store, &processes).await?;
         tracing::info!(definitions = processes.len(), "definitions loaded");
-        let engine = Engine::new(store, Catalog::new(processes), Arc::clone(&templates), clock);
+        let engine = Engine::new(store, Catalog::new(processes), (*templates).clone(), clock);
         Ok(Arc::new(App { settings, engine, templates: RwLock::new(templates) }))
     }
 
@@ -121,7 +121,7 @@ impl App {
         register_all(self.engine.store(), &processes).await?;
         let catalog = Catalog::new(processes);
         let now_in_force: Vec<Arc<Process>> = catalog.iter().cloned().collect();
-        self.engine.replace_catalog(catalog, Arc::clone(&templates));
+        self.engine.set_catalog(catalog);
         match self.templates.write() {
             Ok(mut t) => *t = templates,
             Err(poisoned) => *poisoned.into_inner() = templates,

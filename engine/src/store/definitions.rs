@@ -61,6 +61,30 @@ impl Store {
         Ok(Registration::Updated)
     }
 
+    /// Checks, without writing, that registering `process` would be allowed: refused only
+    /// when the stored content of that version differs and cases already run on it.
+    ///
+    /// # Errors
+    /// [`StoreError::VersionChanged`], [`StoreError::Database`].
+    pub async fn check_definition(&self, process: &Process) -> Result<(), StoreError> {
+        let version = i64::from(process.version);
+        let stored = definition_version::Entity::find_by_id((process.id.clone(), version))
+            .one(&self.db)
+            .await?;
+        match stored {
+            Some(row) if row.content_hash != process.content_hash => {
+                if count_cases(&self.db, &process.id, version).await? > 0 {
+                    return Err(StoreError::VersionChanged {
+                        process: process.id.clone(),
+                        version: process.version,
+                    });
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The content hash and source files stored for a process version, so that cases on an
     /// old version can run after the files on disk moved on.
     ///
