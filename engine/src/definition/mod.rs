@@ -9,3 +9,6 @@ mod yaml;
 
 pub use diagnostic::Diagnostic;
 pub use model::*;
+mod cron_text;
+mod duration;
+pub use duration::ParseDurationError;

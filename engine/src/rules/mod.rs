@@ -4,6 +4,10 @@
 
 use std::sync::Arc;
 
+mod library;
+
+pub use library::{RuleFileError, RuleLibrary, property_reads};
+
 use rhai::packages::Package;
 
 use chrono::NaiveDate;
