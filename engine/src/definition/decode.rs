@@ -13,8 +13,19 @@ use super::yaml::{SourceMap, child, item};
 /// Sections that are lists: each element decodes on its own.
 const LIST_SECTIONS: [&str; 5] = ["form", "materials", "steps", "schedules", "tests"];
 
+/// Where each decoded list element was in the file: elements that did not decode are left
+/// out of the lists, so positions must come from the original indices.
+#[derive(Debug, Default)]
+pub(super) struct ListIndices {
+    pub(super) form: Vec<usize>,
+    pub(super) materials: Vec<usize>,
+    pub(super) steps: Vec<usize>,
+    pub(super) schedules: Vec<usize>,
+    pub(super) tests: Vec<usize>,
+}
+
 /// Decodes the whole document; problems go to `sink`, what could be read is returned.
-pub(super) fn decode_process(root: &Value, map: &SourceMap, sink: &mut Sink) -> RawProcess {
+pub(super) fn decode_process(root: &Value, map: &SourceMap, sink: &mut Sink) -> (RawProcess, ListIndices) {
     let Value::Mapping(entries) = root else {
         sink.push(
             map.value_pos(""),
@@ -23,7 +34,7 @@ pub(super) fn decode_process(root: &Value, map: &SourceMap, sink: &mut Sink) -> 
             format!("流程定义应当是“键: 值”的映射，这里写的是{}", describe(root)),
             Some("文件应以 `id:`、`version:`、`name:` 等键开头".into()),
         );
-        return RawProcess::default();
+        return (RawProcess::default(), ListIndices::default());
     };
     let mut decoder = Decoder { map, sink };
     let scalars: serde_yaml::Mapping = entries
@@ -32,12 +43,16 @@ pub(super) fn decode_process(root: &Value, map: &SourceMap, sink: &mut Sink) -> 
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let mut raw: RawProcess = decoder.decode(&Value::Mapping(scalars), "").unwrap_or_default();
-    raw.form = decoder.decode_list(root.get("form"), "form");
-    raw.materials = decoder.decode_list(root.get("materials"), "materials");
-    raw.steps = root.get("steps").map(|v| decoder.decode_list(Some(v), "steps"));
-    raw.schedules = decoder.decode_list(root.get("schedules"), "schedules");
-    raw.tests = decoder.decode_list(root.get("tests"), "tests");
-    raw
+    let mut at = ListIndices::default();
+    (raw.form, at.form) = decoder.decode_list(root.get("form"), "form");
+    (raw.materials, at.materials) = decoder.decode_list(root.get("materials"), "materials");
+    if let Some(steps) = root.get("steps") {
+        let (steps, indices) = decoder.decode_list(Some(steps), "steps");
+        (raw.steps, at.steps) = (Some(steps), indices);
+    }
+    (raw.schedules, at.schedules) = decoder.decode_list(root.get("schedules"), "schedules");
+    (raw.tests, at.tests) = decoder.decode_list(root.get("tests"), "tests");
+    (raw, at)
 }
 
 /// Decodes pieces of one document, reporting into its sink.
@@ -50,15 +65,20 @@ pub(super) struct Decoder<'a> {
 const MAX_RETRIES: usize = 64;
 
 impl Decoder<'_> {
-    /// Decodes a list element by element; elements that do not decode are left out.
-    pub(super) fn decode_list<T: DeserializeOwned>(&mut self, value: Option<&Value>, path: &str) -> Vec<T> {
+    /// Decodes a list element by element; elements that do not decode are left out, and the
+    /// original index of each one kept is returned beside it.
+    pub(super) fn decode_list<T: DeserializeOwned>(
+        &mut self,
+        value: Option<&Value>,
+        path: &str,
+    ) -> (Vec<T>, Vec<usize>) {
         match value {
-            None | Some(Value::Null) => Vec::new(),
+            None | Some(Value::Null) => (Vec::new(), Vec::new()),
             Some(Value::Sequence(items)) => items
                 .iter()
                 .enumerate()
-                .filter_map(|(i, v)| self.decode(v, &item(path, i)))
-                .collect(),
+                .filter_map(|(i, v)| self.decode(v, &item(path, i)).map(|t| (t, i)))
+                .unzip(),
             Some(other) => {
                 self.sink.push(
                     self.map.value_pos(path),
@@ -67,7 +87,7 @@ impl Decoder<'_> {
                     format!("`{path}` 应当是列表，这里写的是{}", describe(other)),
                     Some("列表的每一项以 `- ` 开头".into()),
                 );
-                Vec::new()
+                (Vec::new(), Vec::new())
             }
         }
     }
@@ -136,10 +156,6 @@ impl Decoder<'_> {
         None
     }
 
-    /// Reports a missing required key of the mapping at `path`.
-    pub(super) fn missing(&mut self, path: &str, key: &str) {
-        self.sink.push(self.map.value_pos(path), Code::MissingKey, path, format!("缺少必填的键 `{key}`"), None);
-    }
 }
 
 fn join(prefix: &str, segments: &[Segment]) -> String {
@@ -259,7 +275,7 @@ mod tests {
     fn decode(text: &str) -> (RawProcess, Vec<super::super::Diagnostic>) {
         let mut sink = Sink::new("t.yaml");
         let (value, map) = parse(text, &mut sink).expect("yaml");
-        let raw = decode_process(&value, &map, &mut sink);
+        let (raw, _) = decode_process(&value, &map, &mut sink);
         (raw, sink.into_vec())
     }
 
