@@ -13,7 +13,11 @@ pub(super) fn parse(text: &str) -> Result<cron::Schedule, String> {
         6 | 7 => fields.join(" "),
         n => return Err(format!("应当有 5 个字段（分 时 日 月 星期），这里有 {n} 个")),
     };
-    cron::Schedule::from_str(&translated).map_err(|e| e.to_string())
+    cron::Schedule::from_str(&translated).map_err(|e| {
+        // The crate's message repeats the (translated) text with a caret; the last line says why.
+        let message = e.to_string();
+        message.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("格式不对").trim().to_owned()
+    })
 }
 
 /// Crontab weekday numbers (0/7 = Sunday … 6 = Saturday) → the `cron` crate's (1 = Sunday …

@@ -25,7 +25,8 @@ pub(super) struct ListIndices {
 }
 
 /// Decodes the whole document; problems go to `sink`, what could be read is returned.
-pub(super) fn decode_process(root: &Value, map: &SourceMap, sink: &mut Sink) -> (RawProcess, ListIndices) {
+/// `None` when the document is not a mapping at all: nothing else is worth reporting then.
+pub(super) fn decode_process(root: &Value, map: &SourceMap, sink: &mut Sink) -> Option<(RawProcess, ListIndices)> {
     let Value::Mapping(entries) = root else {
         sink.push(
             map.value_pos(""),
@@ -34,7 +35,7 @@ pub(super) fn decode_process(root: &Value, map: &SourceMap, sink: &mut Sink) -> 
             format!("流程定义应当是“键: 值”的映射，这里写的是{}", describe(root)),
             Some("文件应以 `id:`、`version:`、`name:` 等键开头".into()),
         );
-        return (RawProcess::default(), ListIndices::default());
+        return None;
     };
     let mut decoder = Decoder { map, sink };
     let scalars: serde_yaml::Mapping = entries
@@ -52,7 +53,7 @@ pub(super) fn decode_process(root: &Value, map: &SourceMap, sink: &mut Sink) -> 
     }
     (raw.schedules, at.schedules) = decoder.decode_list(root.get("schedules"), "schedules");
     (raw.tests, at.tests) = decoder.decode_list(root.get("tests"), "tests");
-    (raw, at)
+    Some((raw, at))
 }
 
 /// Decodes pieces of one document, reporting into its sink.
@@ -275,7 +276,7 @@ mod tests {
     fn decode(text: &str) -> (RawProcess, Vec<super::super::Diagnostic>) {
         let mut sink = Sink::new("t.yaml");
         let (value, map) = parse(text, &mut sink).expect("yaml");
-        let (raw, _) = decode_process(&value, &map, &mut sink);
+        let raw = decode_process(&value, &map, &mut sink).map(|(raw, _)| raw).unwrap_or_default();
         (raw, sink.into_vec())
     }
 

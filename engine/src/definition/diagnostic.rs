@@ -132,6 +132,11 @@ impl Sink {
         });
     }
 
+    /// Whether a problem was already reported at exactly this YAML path.
+    pub(super) fn reported(&self, path: &str) -> bool {
+        self.diagnostics.iter().any(|d| d.path == path)
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.diagnostics.is_empty()
     }

@@ -20,7 +20,7 @@ impl Cx<'_> {
                 locate(self.text, span, offset),
                 Code::Rhai,
                 path,
-                format!("表达式 `{}` 写错了：{}", source.trim(), e.message),
+                format!("表达式 `{}` 写错了：{}", source.split_whitespace().collect::<Vec<_>>().join(" "), e.message),
                 Some("条件写法示例：`form.post != \"灵活就业\"`、`data.eligible && form.joint_fund`".into()),
             );
             ok = false;

@@ -24,7 +24,7 @@ pub(super) fn load(
 ) -> Result<Process, Vec<Diagnostic>> {
     let mut sink = Sink::new(&yaml.path);
     let Some((value, map)) = parse(&yaml.text, &mut sink) else { return Err(sink.into_vec()) };
-    let (mut raw, at) = decode_process(&value, &map, &mut sink);
+    let Some((mut raw, at)) = decode_process(&value, &map, &mut sink) else { return Err(sink.into_vec()) };
 
     let mut rule_files = Vec::new();
     for (i, rel) in std::mem::take(&mut raw.rules).iter().enumerate() {

@@ -56,7 +56,8 @@ const FIELD_TYPES: [&str; 12] = [
 impl Cx<'_> {
     /// `value`, or a missing-key diagnostic on the mapping at `path`.
     pub(super) fn required<T>(&mut self, value: Option<T>, path: &str, key: &str) -> Option<T> {
-        if value.is_none() {
+        // A value of the wrong type was reported and dropped while decoding; once is enough.
+        if value.is_none() && !self.sink.reported(&child(path, key)) {
             self.sink.push(self.map.value_pos(path), Code::MissingKey, path, format!("缺少必填的键 `{key}`"), None);
         }
         value
@@ -65,18 +66,23 @@ impl Cx<'_> {
     /// Checks that `name` (written at `path`) is one of `known`; `owner` and `kind` word the
     /// message: "{owner} 引用了不存在的{kind} `{name}`".
     pub(super) fn reference(&mut self, code: Code, owner: &str, kind: &str, name: &str, path: &str) -> bool {
-        let known = match code {
-            Code::UnknownStep => &self.steps,
-            Code::UnknownRole => &self.roles,
-            Code::UnknownDepartment => &self.departments,
-            Code::UnknownDocument => &self.documents,
-            _ => &self.params,
+        let (known, section) = match code {
+            Code::UnknownStep => (&self.steps, "steps"),
+            Code::UnknownRole => (&self.roles, "roles"),
+            Code::UnknownDepartment => (&self.departments, "departments"),
+            Code::UnknownDocument => (&self.documents, "documents"),
+            _ => (&self.params, "parameters"),
         };
         if known.iter().any(|k| k == name) {
             return true;
         }
-        let hint = did_you_mean(name, known.iter().map(String::as_str))
-            .or_else(|| Some(format!("可以引用的{kind}：{}", known.join("、"))));
+        let hint = did_you_mean(name, known.iter().map(String::as_str)).or_else(|| {
+            Some(if known.is_empty() {
+                format!("{kind}要先在 `{section}:` 里定义")
+            } else {
+                format!("可以引用的{kind}：{}", known.join("、"))
+            })
+        });
         self.sink.push(
             self.map.value_pos(path),
             code,

@@ -44,7 +44,7 @@ pub(super) enum Style {
 pub(super) struct Span {
     /// The key, when the value belongs to a mapping.
     pub(super) key: Option<Pos>,
-    /// The start of the value (for block scalars: the `|`/`>` indicator).
+    /// The start of the value (for block scalars: the first content character).
     pub(super) value: Pos,
     pub(super) style: Style,
 }
@@ -153,6 +153,7 @@ pub(super) fn parse(text: &str, sink: &mut Sink) -> Option<(serde_yaml::Value, S
 
 fn build(text: &str) -> Result<Option<Node>, (Pos, String)> {
     let mut parser = Parser::new_from_str(text);
+    let chars: Vec<char> = text.chars().collect();
     // Open collections: the node under construction and, for mappings, a pending key.
     let mut stack: Vec<(Node, Option<Node>)> = Vec::new();
     let mut anchors: HashMap<usize, Node> = HashMap::new();
@@ -203,7 +204,14 @@ fn build(text: &str) -> Result<Option<Node>, (Pos, String)> {
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let anchor = open_anchors.pop().unwrap_or(0);
-                let node = stack.pop().map(|(n, _)| n);
+                let mut node = stack.pop().map(|(n, _)| n);
+                // yaml-rust2 marks a block mapping at its first `:`; people look for the first key.
+                if let Some(Node { pos, kind: Kind::Map(entries) }) = &mut node
+                    && let Some((first, _)) = entries.first()
+                    && chars.get(pos.index) != Some(&'{')
+                {
+                    *pos = first.pos;
+                }
                 if let (Some(n), true) = (&node, anchor > 0) {
                     anchors.insert(anchor, n.clone());
                 }

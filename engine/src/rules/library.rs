@@ -42,7 +42,7 @@ impl RuleLibrary {
                         path: path.to_owned(),
                         line: pos.line().unwrap_or(1),
                         column: pos.position().unwrap_or(1),
-                        message: e.to_string(),
+                        message: e.err_type().to_string(),
                     });
                 }
             }

@@ -114,7 +114,7 @@ fn engine() -> &'static rhai::Engine {
 pub fn compile_expr(source: &str) -> Result<Expr, CompileError> {
     let ast = engine().compile_expression(source).map_err(|e| {
         let pos = e.position();
-        CompileError { message: e.to_string(), line: pos.line(), column: pos.position() }
+        CompileError { message: e.err_type().to_string(), line: pos.line(), column: pos.position() }
     })?;
     Ok(Expr::new(source.to_owned(), Arc::new(ast)))
 }
