@@ -9,7 +9,10 @@ use lianban::documents::Templates;
 
 /// The repository root (tests run in the `tests/` package directory).
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repository root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repository root")
+        .to_path_buf()
 }
 
 fn broken_templates() -> Templates {
@@ -19,8 +22,13 @@ fn broken_templates() -> Templates {
 /// `file:line:col: CODE` for each diagnostic of fixture `name`.
 fn diagnostics(name: &str) -> Vec<String> {
     let path = PathBuf::from(format!("fixtures/broken/{name}.yaml"));
-    let error = definition::load_file(&path, &broken_templates()).expect_err("fixture must not load");
-    error.diagnostics.iter().map(|d| format!("{}:{}:{}: {}", d.file, d.line, d.column, d.code)).collect()
+    let error =
+        definition::load_file(&path, &broken_templates()).expect_err("fixture must not load");
+    error
+        .diagnostics
+        .iter()
+        .map(|d| format!("{}:{}:{}: {}", d.file, d.line, d.column, d.code))
+        .collect()
 }
 
 /// Asserts that fixture `name` reports exactly `expected`, given as `line:col: CODE` (or
@@ -28,7 +36,13 @@ fn diagnostics(name: &str) -> Vec<String> {
 fn assert_reports(name: &str, expected: &[&str]) {
     let expected: Vec<String> = expected
         .iter()
-        .map(|e| if e.contains(".rhai:") || e.contains(".j2:") { (*e).to_owned() } else { format!("fixtures/broken/{name}.yaml:{e}") })
+        .map(|e| {
+            if e.contains(".rhai:") || e.contains(".j2:") {
+                (*e).to_owned()
+            } else {
+                format!("fixtures/broken/{name}.yaml:{e}")
+            }
+        })
         .collect();
     assert_eq!(diagnostics(name), expected, "fixture {name}");
 }
@@ -46,7 +60,10 @@ fn empty_file_and_list_root_are_diagnostics() {
 
 #[test]
 fn unknown_key_suggests_the_closest_key() {
-    assert_reports("unknown_key", &["9:5: E-MISSING-KEY", "10:5: E-UNKNOWN-KEY"]);
+    assert_reports(
+        "unknown_key",
+        &["9:5: E-MISSING-KEY", "10:5: E-UNKNOWN-KEY"],
+    );
     let path = Path::new("fixtures/broken/unknown_key.yaml");
     let error = definition::load_file(path, &broken_templates()).expect_err("broken");
     assert_eq!(
@@ -82,7 +99,10 @@ fn unknown_references() {
 
 #[test]
 fn template_syntax_error_points_into_the_template() {
-    assert_reports("template_syntax", &["fixtures/broken/templates/broken.html.j2:2:10: E-TEMPLATE"]);
+    assert_reports(
+        "template_syntax",
+        &["fixtures/broken/templates/broken.html.j2:2:10: E-TEMPLATE"],
+    );
 }
 
 #[test]
@@ -100,14 +120,23 @@ fn expression_error_inside_a_block_scalar_maps_to_its_line() {
 
 #[test]
 fn rules_files_missing_or_not_compiling() {
-    assert_reports("rules_compile", &["8:25: E-RULES", "fixtures/broken/rules/bad.rhai:4:1: E-RULES"]);
+    assert_reports(
+        "rules_compile",
+        &[
+            "8:25: E-RULES",
+            "fixtures/broken/rules/bad.rhai:4:1: E-RULES",
+        ],
+    );
 }
 
 #[test]
 fn bad_cron_duration_field_and_version() {
     assert_reports("bad_cron", &["17:22: E-CRON", "18:24: E-CRON"]);
     assert_reports("bad_duration", &["13:10: E-DURATION"]);
-    assert_reports("bad_field", &["9:34: E-FIELD", "10:28: E-FIELD", "11:40: E-FIELD"]);
+    assert_reports(
+        "bad_field",
+        &["9:34: E-FIELD", "10:28: E-FIELD", "11:40: E-FIELD"],
+    );
     assert_reports("bad_version", &["1:5: E-VERSION", "2:10: E-VERSION"]);
 }
 
@@ -144,7 +173,10 @@ fn every_broken_fixture_is_asserted() {
     names.sort();
     let source = include_str!("definitions.rs");
     for name in names {
-        assert!(source.contains(&format!("\"{name}\"")), "fixture {name} has no assertion");
+        assert!(
+            source.contains(&format!("\"{name}\"")),
+            "fixture {name} has no assertion"
+        );
     }
 }
 
@@ -155,7 +187,9 @@ fn every_definition_under_processes_loads_clean() {
         .unwrap_or_else(|e| panic!("definitions under processes/ must load clean:\n{e}"));
     assert!(!processes.is_empty());
     let catalog = Catalog::new(processes);
-    let demo = catalog.latest("examples.demo").expect("the example is in the catalog");
+    let demo = catalog
+        .latest("examples.demo")
+        .expect("the example is in the catalog");
     assert_eq!(demo.version, 1);
     assert!(catalog.get("examples.demo", 1).is_some());
     assert_eq!(demo.sources.len(), 2, "definition and its rules file");
@@ -165,8 +199,10 @@ fn every_definition_under_processes_loads_clean() {
 #[test]
 fn loading_from_sources_matches_loading_from_disk_and_the_hash_follows_every_byte() {
     let templates = Templates::load(&root().join("templates")).expect("templates load");
-    let from_disk = definition::load_file(&root().join("processes/examples/demo.yaml"), &templates).expect("loads");
-    let again = definition::load_sources(&from_disk.sources, &templates).expect("reloads from sources");
+    let from_disk = definition::load_file(&root().join("processes/examples/demo.yaml"), &templates)
+        .expect("loads");
+    let again =
+        definition::load_sources(&from_disk.sources, &templates).expect("reloads from sources");
     assert_eq!(again.content_hash, from_disk.content_hash);
     assert_eq!(again.steps.len(), from_disk.steps.len());
 
@@ -192,7 +228,8 @@ fn the_same_id_and_version_twice_is_an_error() {
         std::fs::copy(demo.join("rules/demo.rhai"), target.join("rules/demo.rhai")).expect("copy");
     }
     let templates = Templates::load(&root().join("templates")).expect("templates load");
-    let error = definition::load_paths(&[dir.path().to_path_buf()], &templates).expect_err("duplicate");
+    let error =
+        definition::load_paths(&[dir.path().to_path_buf()], &templates).expect_err("duplicate");
     let codes: Vec<_> = error.diagnostics.iter().map(|d| (d.code, d.line)).collect();
     assert_eq!(codes, [("E-VERSION", 4)]);
 }
@@ -200,8 +237,24 @@ fn the_same_id_and_version_twice_is_an_error() {
 #[test]
 fn odd_inputs_never_panic() {
     let templates = Templates::empty();
-    for text in ["", "42", "[1, 2]", "id: [\n", "steps: 3", "steps: [1, 'a', {}]", "? [a]\n: b", "id: &a x\nname: *a", "\t"] {
-        let sources = [SourceFile { path: "odd.yaml".into(), text: text.into() }];
-        assert!(definition::load_sources(&sources, &templates).is_err(), "{text:?}");
+    for text in [
+        "",
+        "42",
+        "[1, 2]",
+        "id: [\n",
+        "steps: 3",
+        "steps: [1, 'a', {}]",
+        "? [a]\n: b",
+        "id: &a x\nname: *a",
+        "\t",
+    ] {
+        let sources = [SourceFile {
+            path: "odd.yaml".into(),
+            text: text.into(),
+        }];
+        assert!(
+            definition::load_sources(&sources, &templates).is_err(),
+            "{text:?}"
+        );
     }
 }

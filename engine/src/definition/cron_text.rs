@@ -9,21 +9,42 @@ use std::str::FromStr;
 pub(super) fn parse(text: &str) -> Result<cron::Schedule, String> {
     let fields: Vec<&str> = text.split_whitespace().collect();
     let translated = match fields.len() {
-        5 => format!("0 {} {} {} {} {}", fields[0], fields[1], fields[2], fields[3], crontab_weekdays(fields[4])),
+        5 => format!(
+            "0 {} {} {} {} {}",
+            fields[0],
+            fields[1],
+            fields[2],
+            fields[3],
+            crontab_weekdays(fields[4])
+        ),
         6 | 7 => fields.join(" "),
-        n => return Err(format!("应当有 5 个字段（分 时 日 月 星期），这里有 {n} 个")),
+        n => {
+            return Err(format!(
+                "应当有 5 个字段（分 时 日 月 星期），这里有 {n} 个"
+            ));
+        }
     };
     cron::Schedule::from_str(&translated).map_err(|e| {
         // The crate's message repeats the (translated) text with a caret; the last line says why.
         let message = e.to_string();
-        message.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("格式不对").trim().to_owned()
+        message
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("格式不对")
+            .trim()
+            .to_owned()
     })
 }
 
 /// Crontab weekday numbers (0/7 = Sunday … 6 = Saturday) → the `cron` crate's (1 = Sunday …
 /// 7 = Saturday). Names (`Mon-Fri`) and `*` mean the same in both and are kept.
 fn crontab_weekdays(field: &str) -> String {
-    field.split(',').map(weekday_item).collect::<Vec<_>>().join(",")
+    field
+        .split(',')
+        .map(weekday_item)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn weekday_item(item: &str) -> String {
@@ -60,9 +81,15 @@ mod tests {
         assert_eq!(crontab_weekdays("Mon-Fri"), "Mon-Fri");
         assert_eq!(crontab_weekdays("*"), "*");
         let schedule = parse("0 17 * * 1-5").expect("parses");
-        let from = Utc.with_ymd_and_hms(2026, 11, 27, 18, 0, 0).single().expect("date"); // a Friday
+        let from = Utc
+            .with_ymd_and_hms(2026, 11, 27, 18, 0, 0)
+            .single()
+            .expect("date"); // a Friday
         let next = schedule.after(&from).next().expect("fires");
-        assert_eq!((next.weekday(), next.format("%H:%M:%S").to_string()), (Weekday::Mon, "17:00:00".into()));
+        assert_eq!(
+            (next.weekday(), next.format("%H:%M:%S").to_string()),
+            (Weekday::Mon, "17:00:00".into())
+        );
     }
 
     #[test]
@@ -73,7 +100,13 @@ mod tests {
 
     #[test]
     fn bad_texts_are_errors() {
-        for text in ["", "every day", "61 17 * * *", "0 25 * * 1-5", "0 17 * * * * * *"] {
+        for text in [
+            "",
+            "every day",
+            "61 17 * * *",
+            "0 25 * * 1-5",
+            "0 17 * * * * * *",
+        ] {
             assert!(parse(text).is_err(), "{text}");
         }
     }

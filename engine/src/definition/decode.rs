@@ -26,7 +26,11 @@ pub(super) struct ListIndices {
 
 /// Decodes the whole document; problems go to `sink`, what could be read is returned.
 /// `None` when the document is not a mapping at all: nothing else is worth reporting then.
-pub(super) fn decode_process(root: &Value, map: &SourceMap, sink: &mut Sink) -> Option<(RawProcess, ListIndices)> {
+pub(super) fn decode_process(
+    root: &Value,
+    map: &SourceMap,
+    sink: &mut Sink,
+) -> Option<(RawProcess, ListIndices)> {
     let Value::Mapping(entries) = root else {
         sink.push(
             map.value_pos(""),
@@ -43,7 +47,9 @@ pub(super) fn decode_process(root: &Value, map: &SourceMap, sink: &mut Sink) -> 
         .filter(|(k, _)| !k.as_str().is_some_and(|k| LIST_SECTIONS.contains(&k)))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let mut raw: RawProcess = decoder.decode(&Value::Mapping(scalars), "").unwrap_or_default();
+    let mut raw: RawProcess = decoder
+        .decode(&Value::Mapping(scalars), "")
+        .unwrap_or_default();
     let mut at = ListIndices::default();
     (raw.form, at.form) = decoder.decode_list(root.get("form"), "form");
     (raw.materials, at.materials) = decoder.decode_list(root.get("materials"), "materials");
@@ -149,14 +155,15 @@ impl Decoder<'_> {
                     None,
                 );
                 reported.push(at);
-                if !matches!(segments.last(), Some(Segment::Map { .. })) || !remove(&mut value, &segments) {
+                if !matches!(segments.last(), Some(Segment::Map { .. }))
+                    || !remove(&mut value, &segments)
+                {
                     return None;
                 }
             }
         }
         None
     }
-
 }
 
 fn join(prefix: &str, segments: &[Segment]) -> String {
@@ -173,7 +180,9 @@ fn join(prefix: &str, segments: &[Segment]) -> String {
 
 /// Removes the entry `segments` points at; false when it cannot be found.
 fn remove(value: &mut Value, segments: &[Segment]) -> bool {
-    let Some((last, parents)) = segments.split_last() else { return false };
+    let Some((last, parents)) = segments.split_last() else {
+        return false;
+    };
     let mut node = value;
     for segment in parents {
         let next = match (segment, node) {
@@ -192,7 +201,12 @@ fn remove(value: &mut Value, segments: &[Segment]) -> bool {
 
 /// Text between backticks, in order.
 fn ticked(message: &str) -> Vec<String> {
-    message.split('`').skip(1).step_by(2).map(str::to_owned).collect()
+    message
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
 }
 
 /// serde's "unknown field `x`, expected one of `a`, `b`" → (x, [a, b]).
@@ -210,7 +224,10 @@ fn unknown_field(message: &str) -> Option<(String, Vec<String>)> {
 
 /// serde's "missing field `x`" → x.
 fn missing_field(message: &str) -> Option<String> {
-    message.strip_prefix("missing field `").and_then(|rest| rest.strip_suffix('`')).map(str::to_owned)
+    message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+        .map(str::to_owned)
 }
 
 /// serde's "invalid type: string \"a\", expected u32" in words a policy officer reads.
@@ -222,7 +239,11 @@ fn type_message(message: &str) -> String {
     let Some((got, expected)) = body.rsplit_once(", expected ") else {
         return format!("的值不对：{message}");
     };
-    format!("应当是{}，这里写的是{}", expected_words(expected), got_words(got))
+    format!(
+        "应当是{}，这里写的是{}",
+        expected_words(expected),
+        got_words(got)
+    )
 }
 
 fn expected_words(expected: &str) -> String {
@@ -242,7 +263,11 @@ fn got_words(got: &str) -> String {
     if let Some(rest) = got.strip_prefix("string ") {
         return format!("文字 {rest}");
     }
-    for (prefix, words) in [("integer ", "整数 "), ("floating point ", "小数 "), ("boolean ", "")] {
+    for (prefix, words) in [
+        ("integer ", "整数 "),
+        ("floating point ", "小数 "),
+        ("boolean ", ""),
+    ] {
         if let Some(rest) = got.strip_prefix(prefix) {
             return format!("{words}{}", rest.trim_matches('`'));
         }
@@ -276,7 +301,9 @@ mod tests {
     fn decode(text: &str) -> (RawProcess, Vec<super::super::Diagnostic>) {
         let mut sink = Sink::new("t.yaml");
         let (value, map) = parse(text, &mut sink).expect("yaml");
-        let raw = decode_process(&value, &map, &mut sink).map(|(raw, _)| raw).unwrap_or_default();
+        let raw = decode_process(&value, &map, &mut sink)
+            .map(|(raw, _)| raw)
+            .unwrap_or_default();
         (raw, sink.into_vec())
     }
 
@@ -284,7 +311,10 @@ mod tests {
     fn every_bad_key_of_one_step_is_reported() {
         let text = "id: a\nsteps:\n  - id: x\n    nmae: y\n    role: [1]\n    nxt: z\n";
         let (raw, d) = decode(text);
-        let got: Vec<_> = d.iter().map(|d| (d.line, d.column, d.code, d.path.as_str())).collect();
+        let got: Vec<_> = d
+            .iter()
+            .map(|d| (d.line, d.column, d.code, d.path.as_str()))
+            .collect();
         assert_eq!(
             got,
             [

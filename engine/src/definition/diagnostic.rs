@@ -27,7 +27,11 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: error[{}]: {}", self.file, self.line, self.column, self.code, self.message)?;
+        write!(
+            f,
+            "{}:{}:{}: error[{}]: {}",
+            self.file, self.line, self.column, self.code, self.message
+        )?;
         if let Some(hint) = &self.hint {
             write!(f, "\n  = 提示: {hint}")?;
         }
@@ -100,11 +104,21 @@ pub(super) struct Sink {
 
 impl Sink {
     pub(super) fn new(file: &str) -> Self {
-        Sink { file: file.to_owned(), diagnostics: Vec::new() }
+        Sink {
+            file: file.to_owned(),
+            diagnostics: Vec::new(),
+        }
     }
 
     /// Records a problem in the definition file itself.
-    pub(super) fn push(&mut self, pos: Pos, code: Code, path: &str, message: String, hint: Option<String>) {
+    pub(super) fn push(
+        &mut self,
+        pos: Pos,
+        code: Code,
+        path: &str,
+        message: String,
+        hint: Option<String>,
+    ) {
         let file = self.file.clone();
         self.push_in(file, pos.line, pos.column, code, path, message, hint);
     }
@@ -146,7 +160,12 @@ impl Sink {
         let mut all = self.diagnostics;
         let own = self.file;
         all.sort_by(|a, b| {
-            (a.file != own, &a.file, a.line, a.column).cmp(&(b.file != own, &b.file, b.line, b.column))
+            (a.file != own, &a.file, a.line, a.column).cmp(&(
+                b.file != own,
+                &b.file,
+                b.line,
+                b.column,
+            ))
         });
         all.dedup();
         all
@@ -154,7 +173,10 @@ impl Sink {
 }
 
 /// The closest of `candidates` to `word`, for "是不是想写 …？" hints.
-pub(super) fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub(super) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))
@@ -178,7 +200,10 @@ mod tests {
             message: "未知的键 `nmae`".into(),
             hint: did_you_mean("nmae", ["id", "name", "type"]),
         };
-        assert_eq!(d.to_string(), "p.yaml:12:7: error[E-UNKNOWN-KEY]: 未知的键 `nmae`\n  = 提示: 是不是想写 `name`？");
+        assert_eq!(
+            d.to_string(),
+            "p.yaml:12:7: error[E-UNKNOWN-KEY]: 未知的键 `nmae`\n  = 提示: 是不是想写 `name`？"
+        );
     }
 
     #[test]

@@ -18,7 +18,9 @@ impl Duration {
     /// # Errors
     /// [`ParseDurationError`] for any other text, and for N = 0.
     pub fn parse(text: &str) -> Result<Duration, ParseDurationError> {
-        let error = || ParseDurationError { text: text.to_owned() };
+        let error = || ParseDurationError {
+            text: text.to_owned(),
+        };
         let mut words = text.split_whitespace();
         let (Some(n), Some(unit), None) = (words.next(), words.next(), words.next()) else {
             return Err(error());
@@ -61,14 +63,26 @@ mod tests {
 
     #[test]
     fn rejects_zero_negative_and_unknown_units() {
-        for text in ["0 days", "-1 day", "5", "5 weeks", "five days", "1 day later", ""] {
+        for text in [
+            "0 days",
+            "-1 day",
+            "5",
+            "5 weeks",
+            "five days",
+            "1 day later",
+            "",
+        ] {
             assert!(Duration::parse(text).is_err(), "{text}");
         }
     }
 
     #[test]
     fn display_round_trips() {
-        for d in [Duration::Workdays(1), Duration::Days(3), Duration::Hours(12)] {
+        for d in [
+            Duration::Workdays(1),
+            Duration::Days(3),
+            Duration::Hours(12),
+        ] {
             assert_eq!(Duration::parse(&d.to_string()), Ok(d));
         }
     }

@@ -20,8 +20,15 @@ impl Cx<'_> {
                 locate(self.text, span, offset),
                 Code::Rhai,
                 path,
-                format!("表达式 `{}` 写错了：{}", source.split_whitespace().collect::<Vec<_>>().join(" "), e.message),
-                Some("条件写法示例：`form.post != \"灵活就业\"`、`data.eligible && form.joint_fund`".into()),
+                format!(
+                    "表达式 `{}` 写错了：{}",
+                    source.split_whitespace().collect::<Vec<_>>().join(" "),
+                    e.message
+                ),
+                Some(
+                    "条件写法示例：`form.post != \"灵活就业\"`、`data.eligible && form.joint_fund`"
+                        .into(),
+                ),
             );
             ok = false;
         }
@@ -44,7 +51,11 @@ impl Cx<'_> {
 
 /// 1-based (line, column) inside `source` → character offset.
 fn offset_of(source: &str, line: usize, column: usize) -> usize {
-    let before: usize = source.split('\n').take(line.saturating_sub(1)).map(|l| l.chars().count() + 1).sum();
+    let before: usize = source
+        .split('\n')
+        .take(line.saturating_sub(1))
+        .map(|l| l.chars().count() + 1)
+        .sum();
     before + column.saturating_sub(1)
 }
 
@@ -136,7 +147,11 @@ fn locate_block(text: &str, content: Pos, offset: usize) -> Pos {
     while let Some(line) = lines.next() {
         let width = line.chars().count().saturating_sub(indent);
         if remaining <= width || lines.clone().next().is_none() {
-            return Pos { line: line_no, column: indent + remaining + 1, index: 0 };
+            return Pos {
+                line: line_no,
+                column: indent + remaining + 1,
+                index: 0,
+            };
         }
         remaining -= width + 1;
         line_no += 1;
@@ -162,15 +177,39 @@ mod tests {
 
     #[test]
     fn plain_and_quoted_scalars_map_by_column() {
-        assert_eq!(at("when: form.a >= 3\n", "when", 1, 8, "form.a >= 3"), (1, 14));
-        assert_eq!(at("when: 'form.a == ''x'' + 1'\n", "when", 1, 17, "form.a == 'x' + 1"), (1, 26));
-        assert_eq!(at("when: \"a == \\\"x\\\" + 1\"\n", "when", 1, 10, "a == \"x\" + 1"), (1, 19));
+        assert_eq!(
+            at("when: form.a >= 3\n", "when", 1, 8, "form.a >= 3"),
+            (1, 14)
+        );
+        assert_eq!(
+            at(
+                "when: 'form.a == ''x'' + 1'\n",
+                "when",
+                1,
+                17,
+                "form.a == 'x' + 1"
+            ),
+            (1, 26)
+        );
+        assert_eq!(
+            at(
+                "when: \"a == \\\"x\\\" + 1\"\n",
+                "when",
+                1,
+                10,
+                "a == \"x\" + 1"
+            ),
+            (1, 19)
+        );
     }
 
     #[test]
     fn block_scalars_map_by_line() {
         let text = "steps:\n  - when: |\n      form.a >= 3 &&\n        form.b ==\n";
-        assert_eq!(at(text, "steps[0].when", 2, 3, "form.a >= 3 &&\n  form.b =="), (4, 9));
+        assert_eq!(
+            at(text, "steps[0].when", 2, 3, "form.a >= 3 &&\n  form.b =="),
+            (4, 9)
+        );
         let folded = "when: >\n  a &&\n  b +\n";
         assert_eq!(at(folded, "when", 1, 8, "a && b +"), (3, 5));
     }

@@ -11,18 +11,30 @@ use super::validate::Cx;
 use super::yaml::child;
 
 /// Runs the graph checks and fills in each join's split.
-pub(super) fn check(cx: &mut Cx<'_>, mut steps: IndexMap<StepId, Step>, start: &StepId) -> IndexMap<StepId, Step> {
+pub(super) fn check(
+    cx: &mut Cx<'_>,
+    mut steps: IndexMap<StepId, Step>,
+    start: &StepId,
+) -> IndexMap<StepId, Step> {
     resolve_joins(cx, &mut steps);
     if !steps.contains_key(start) {
         return steps; // an unknown start is already reported; reachability would only echo it
     }
-    let forward = reach(&steps, [start.clone()], |s| successors(s));
+    let forward = reach(&steps, [start.clone()], successors);
     for id in steps.keys().filter(|id| !forward.contains(*id)) {
-        report(cx, id, Code::Unreachable, format!("从开始步骤无法到达步骤 `{id}`"),
-            "检查是否有步骤的 `to`、`next` 或分支指向它；不需要的步骤可以删除");
+        report(
+            cx,
+            id,
+            Code::Unreachable,
+            format!("从开始步骤无法到达步骤 `{id}`"),
+            "检查是否有步骤的 `to`、`next` 或分支指向它；不需要的步骤可以删除",
+        );
     }
-    let ends: Vec<StepId> =
-        steps.values().filter(|s| matches!(s.kind, StepKind::End(_))).map(|s| s.id.clone()).collect();
+    let ends: Vec<StepId> = steps
+        .values()
+        .filter(|s| matches!(s.kind, StepKind::End(_)))
+        .map(|s| s.id.clone())
+        .collect();
     if ends.is_empty() {
         cx.sink.push(
             cx.map.key_pos("steps"),
@@ -39,17 +51,37 @@ pub(super) fn check(cx: &mut Cx<'_>, mut steps: IndexMap<StepId, Step>, start: &
             predecessors.entry(next).or_default().push(step.id.clone());
         }
     }
-    let backward = reach(&steps, ends, |s| predecessors.get(&s.id).cloned().unwrap_or_default());
-    for id in steps.keys().filter(|id| forward.contains(*id) && !backward.contains(*id)) {
-        report(cx, id, Code::NoEnd, format!("步骤 `{id}` 无法到达任何结束步骤"),
-            "从这一步往后的每条路都应走到一个 `type: end` 的步骤；检查是否形成了出不去的循环");
+    let backward = reach(&steps, ends, |s| {
+        predecessors.get(&s.id).cloned().unwrap_or_default()
+    });
+    for id in steps
+        .keys()
+        .filter(|id| forward.contains(*id) && !backward.contains(*id))
+    {
+        report(
+            cx,
+            id,
+            Code::NoEnd,
+            format!("步骤 `{id}` 无法到达任何结束步骤"),
+            "从这一步往后的每条路都应走到一个 `type: end` 的步骤；检查是否形成了出不去的循环",
+        );
     }
     steps
 }
 
 fn report(cx: &mut Cx<'_>, id: &StepId, code: Code, message: String, hint: &str) {
-    let path = cx.step_paths.get(id.as_str()).map(|p| child(p, "id")).unwrap_or_default();
-    cx.sink.push(cx.map.value_pos(&path), code, &path, message, Some(hint.to_owned()));
+    let path = cx
+        .step_paths
+        .get(id.as_str())
+        .map(|p| child(p, "id"))
+        .unwrap_or_default();
+    cx.sink.push(
+        cx.map.value_pos(&path),
+        code,
+        &path,
+        message,
+        Some(hint.to_owned()),
+    );
 }
 
 /// Where a case can go from a step. A split may take no branch and go on after its join.
@@ -57,7 +89,12 @@ fn successors(step: &Step) -> Vec<StepId> {
     match &step.kind {
         StepKind::Task(t) => t.outcomes.values().map(|o| o.target.clone()).collect(),
         StepKind::Auto(a) => vec![a.next.clone()],
-        StepKind::Choice(c) => c.branches.iter().map(|b| b.to.clone()).chain(c.otherwise.clone()).collect(),
+        StepKind::Choice(c) => c
+            .branches
+            .iter()
+            .map(|b| b.to.clone())
+            .chain(c.otherwise.clone())
+            .collect(),
         StepKind::MultiChoice(s) | StepKind::Parallel(s) => s
             .branches
             .iter()
@@ -91,16 +128,28 @@ fn reach(
 fn resolve_joins(cx: &mut Cx<'_>, steps: &mut IndexMap<StepId, Step>) {
     let mut splits_of: HashMap<StepId, Vec<StepId>> = HashMap::new();
     for step in steps.values() {
-        let (StepKind::MultiChoice(split) | StepKind::Parallel(split)) = &step.kind else { continue };
+        let (StepKind::MultiChoice(split) | StepKind::Parallel(split)) = &step.kind else {
+            continue;
+        };
         match steps.get(&split.join).map(|j| &j.kind) {
-            Some(StepKind::Join(_)) => splits_of.entry(split.join.clone()).or_default().push(step.id.clone()),
+            Some(StepKind::Join(_)) => splits_of
+                .entry(split.join.clone())
+                .or_default()
+                .push(step.id.clone()),
             Some(_) => {
-                let path = cx.step_paths.get(step.id.as_str()).map(|p| child(p, "join")).unwrap_or_default();
+                let path = cx
+                    .step_paths
+                    .get(step.id.as_str())
+                    .map(|p| child(p, "join"))
+                    .unwrap_or_default();
                 cx.sink.push(
                     cx.map.value_pos(&path),
                     Code::SplitJoin,
                     &path,
-                    format!("步骤 `{}` 的 `join` 应当指向 `type: join` 的汇合步骤，`{}` 不是", step.id, split.join),
+                    format!(
+                        "步骤 `{}` 的 `join` 应当指向 `type: join` 的汇合步骤，`{}` 不是",
+                        step.id, split.join
+                    ),
                     Some("新增一个 `type: join` 的步骤，让各分支在那里汇合".into()),
                 );
             }
@@ -108,17 +157,26 @@ fn resolve_joins(cx: &mut Cx<'_>, steps: &mut IndexMap<StepId, Step>) {
         }
     }
     for step in steps.values_mut() {
-        let StepKind::Join(join) = &mut step.kind else { continue };
+        let StepKind::Join(join) = &mut step.kind else {
+            continue;
+        };
         match splits_of.get(&step.id).map(Vec::as_slice) {
             Some([split]) => join.split = split.clone(),
             found => {
-                let path = cx.step_paths.get(step.id.as_str()).map(|p| child(p, "id")).unwrap_or_default();
+                let path = cx
+                    .step_paths
+                    .get(step.id.as_str())
+                    .map(|p| child(p, "id"))
+                    .unwrap_or_default();
                 let (message, hint) = match found {
                     Some(many) => (
                         format!(
                             "汇合步骤 `{}` 被多个分支步骤指向：{}",
                             step.id,
-                            many.iter().map(StepId::as_str).collect::<Vec<_>>().join("、")
+                            many.iter()
+                                .map(StepId::as_str)
+                                .collect::<Vec<_>>()
+                                .join("、")
                         ),
                         "每个汇合步骤只能属于一个 parallel 或 multi_choice 步骤".to_owned(),
                     ),
@@ -127,7 +185,13 @@ fn resolve_joins(cx: &mut Cx<'_>, steps: &mut IndexMap<StepId, Step>) {
                         format!("在 parallel 或 multi_choice 步骤里写 `join: {}`", step.id),
                     ),
                 };
-                cx.sink.push(cx.map.value_pos(&path), Code::JoinWithoutSplit, &path, message, Some(hint));
+                cx.sink.push(
+                    cx.map.value_pos(&path),
+                    Code::JoinWithoutSplit,
+                    &path,
+                    message,
+                    Some(hint),
+                );
             }
         }
     }

@@ -23,8 +23,12 @@ pub(super) fn load(
     templates: &Templates,
 ) -> Result<Process, Vec<Diagnostic>> {
     let mut sink = Sink::new(&yaml.path);
-    let Some((value, map)) = parse(&yaml.text, &mut sink) else { return Err(sink.into_vec()) };
-    let Some((mut raw, at)) = decode_process(&value, &map, &mut sink) else { return Err(sink.into_vec()) };
+    let Some((value, map)) = parse(&yaml.text, &mut sink) else {
+        return Err(sink.into_vec());
+    };
+    let Some((mut raw, at)) = decode_process(&value, &map, &mut sink) else {
+        return Err(sink.into_vec());
+    };
 
     let mut rule_files = Vec::new();
     for (i, rel) in std::mem::take(&mut raw.rules).iter().enumerate() {
@@ -40,14 +44,18 @@ pub(super) fn load(
             ),
         }
     }
-    let rules = RuleLibrary::compile(rule_files.iter().map(|f| (f.path.as_str(), f.text.as_str())))
-        .unwrap_or_else(|errors| {
-            for e in errors {
-                let message = format!("规则文件有错误：{}", e.message);
-                sink.push_in(e.path, e.line, e.column, Code::Rules, "", message, None);
-            }
-            RuleLibrary::default()
-        });
+    let rules = RuleLibrary::compile(
+        rule_files
+            .iter()
+            .map(|f| (f.path.as_str(), f.text.as_str())),
+    )
+    .unwrap_or_else(|errors| {
+        for e in errors {
+            let message = format!("规则文件有错误：{}", e.message);
+            sink.push_in(e.path, e.line, e.column, Code::Rules, "", message, None);
+        }
+        RuleLibrary::default()
+    });
 
     let mut cx = Cx {
         map: &map,
@@ -89,7 +97,9 @@ pub(super) fn normalize(path: &Path) -> PathBuf {
     for component in path.components() {
         match component {
             Component::CurDir => {}
-            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
                 out.pop();
             }
             other => out.push(other),
@@ -104,13 +114,22 @@ mod tests {
 
     #[test]
     fn normalize_collapses_dots() {
-        assert_eq!(normalize(Path::new("p/x/./rules/../r.rhai")), PathBuf::from("p/x/r.rhai"));
-        assert_eq!(normalize(Path::new("../r.rhai")), PathBuf::from("../r.rhai"));
+        assert_eq!(
+            normalize(Path::new("p/x/./rules/../r.rhai")),
+            PathBuf::from("p/x/r.rhai")
+        );
+        assert_eq!(
+            normalize(Path::new("../r.rhai")),
+            PathBuf::from("../r.rhai")
+        );
     }
 
     #[test]
     fn hash_depends_on_every_byte_and_file_boundary() {
-        let f = |text: &str| SourceFile { path: "r.rhai".into(), text: text.into() };
+        let f = |text: &str| SourceFile {
+            path: "r.rhai".into(),
+            text: text.into(),
+        };
         let a = content_hash("ab", &[f("c")]);
         assert_ne!(a, content_hash("a", &[f("bc")]));
         assert_ne!(a, content_hash("ab", &[f("d")]));

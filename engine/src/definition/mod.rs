@@ -51,8 +51,18 @@ impl fmt::Display for LoadError {
 
 impl LoadError {
     fn one(file: &str, code: &'static str, message: String) -> Self {
-        let d = Diagnostic { file: file.to_owned(), line: 1, column: 1, code, path: String::new(), message, hint: None };
-        LoadError { diagnostics: vec![d] }
+        let d = Diagnostic {
+            file: file.to_owned(),
+            line: 1,
+            column: 1,
+            code,
+            path: String::new(),
+            message,
+            hint: None,
+        };
+        LoadError {
+            diagnostics: vec![d],
+        }
     }
 }
 
@@ -71,7 +81,10 @@ pub fn load_file(path: &Path, templates: &Templates) -> Result<Process, LoadErro
     let rule_file = |rel: &str| {
         let path = load::normalize(&base.join(rel));
         let text = std::fs::read_to_string(&path).ok()?;
-        Some(SourceFile { path: path.display().to_string(), text })
+        Some(SourceFile {
+            path: path.display().to_string(),
+            text,
+        })
     };
     load::load(&SourceFile { path: file, text }, &rule_file, templates)
         .map_err(|diagnostics| LoadError { diagnostics })
@@ -88,10 +101,16 @@ pub fn load_sources(sources: &[SourceFile], templates: &Templates) -> Result<Pro
     let Some((yaml, others)) = sources.split_first() else {
         return Err(LoadError::one("", "E-YAML", "没有提供定义文件".into()));
     };
-    let base = Path::new(&yaml.path).parent().map(Path::to_path_buf).unwrap_or_default();
+    let base = Path::new(&yaml.path)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let rule_file = |rel: &str| {
         let wanted = load::normalize(&base.join(rel));
-        others.iter().find(|s| load::normalize(Path::new(&s.path)) == wanted).cloned()
+        others
+            .iter()
+            .find(|s| load::normalize(Path::new(&s.path)) == wanted)
+            .cloned()
     };
     load::load(yaml, &rule_file, templates).map_err(|diagnostics| LoadError { diagnostics })
 }
@@ -108,7 +127,14 @@ pub fn load_paths(paths: &[PathBuf], templates: &Templates) -> Result<Vec<Proces
     for path in paths {
         if path.is_dir() {
             if let Err(e) = collect(path, &mut files) {
-                diagnostics.extend(LoadError::one(&path.display().to_string(), "E-YAML", format!("无法读取目录：{e}")).diagnostics);
+                diagnostics.extend(
+                    LoadError::one(
+                        &path.display().to_string(),
+                        "E-YAML",
+                        format!("无法读取目录：{e}"),
+                    )
+                    .diagnostics,
+                );
             }
         } else {
             files.push(path.clone());
@@ -118,7 +144,10 @@ pub fn load_paths(paths: &[PathBuf], templates: &Templates) -> Result<Vec<Proces
     for file in files {
         match load_file(&file, templates) {
             Ok(p) => {
-                if let Some(first) = processes.iter().find(|q| q.id == p.id && q.version == p.version) {
+                if let Some(first) = processes
+                    .iter()
+                    .find(|q| q.id == p.id && q.version == p.version)
+                {
                     let (line, column) = version_position(&p);
                     diagnostics.push(Diagnostic {
                         file: p.file.clone(),
@@ -126,7 +155,10 @@ pub fn load_paths(paths: &[PathBuf], templates: &Templates) -> Result<Vec<Proces
                         column,
                         code: "E-VERSION",
                         path: "version".into(),
-                        message: format!("流程 `{}` 第 {} 版已经在 `{}` 中定义", p.id, p.version, first.file),
+                        message: format!(
+                            "流程 `{}` 第 {} 版已经在 `{}` 中定义",
+                            p.id, p.version, first.file
+                        ),
                         hint: Some("修改流程时请把 `version` 加一".into()),
                     });
                 } else {
@@ -136,18 +168,34 @@ pub fn load_paths(paths: &[PathBuf], templates: &Templates) -> Result<Vec<Proces
             Err(e) => diagnostics.extend(e.diagnostics),
         }
     }
-    if diagnostics.is_empty() { Ok(processes) } else { Err(LoadError { diagnostics }) }
+    if diagnostics.is_empty() {
+        Ok(processes)
+    } else {
+        Err(LoadError { diagnostics })
+    }
 }
 
 /// Where `version:` is written at the top level of a loaded definition.
 fn version_position(p: &Process) -> (usize, usize) {
     let text = p.sources.first().map_or("", |s| s.text.as_str());
-    let line = text.lines().position(|l| l.starts_with("version:")).map_or(1, |i| i + 1);
-    (line, if line == 1 && !text.starts_with("version:") { 1 } else { 10 })
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("version:"))
+        .map_or(1, |i| i + 1);
+    (
+        line,
+        if line == 1 && !text.starts_with("version:") {
+            1
+        } else {
+            10
+        },
+    )
 }
 
 fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
     entries.sort();
     for path in entries {
         if path.is_dir() {
@@ -171,7 +219,10 @@ impl Catalog {
     /// A catalog of these processes (a later one replaces an earlier one of the same
     /// id and version; [`load_paths`] already rejects such pairs).
     pub fn new(processes: Vec<Process>) -> Self {
-        let processes = processes.into_iter().map(|p| ((p.id.clone(), p.version), Arc::new(p))).collect();
+        let processes = processes
+            .into_iter()
+            .map(|p| ((p.id.clone(), p.version), Arc::new(p)))
+            .collect();
         Catalog { processes }
     }
 
@@ -182,7 +233,10 @@ impl Catalog {
 
     /// The highest version of process `id`.
     pub fn latest(&self, id: &str) -> Option<&Arc<Process>> {
-        self.processes.range((id.to_owned(), 0)..=(id.to_owned(), u32::MAX)).next_back().map(|(_, p)| p)
+        self.processes
+            .range((id.to_owned(), 0)..=(id.to_owned(), u32::MAX))
+            .next_back()
+            .map(|(_, p)| p)
     }
 
     /// Every process, ordered by id then version.

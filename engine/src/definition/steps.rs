@@ -7,8 +7,8 @@ use indexmap::IndexMap;
 
 use super::diagnostic::{Code, did_you_mean};
 use super::model::{
-    Assignment, AutoStep, Branch, ChoiceStep, Duration, EndStep, JoinStep, Outcome, SplitStep, Step, StepId,
-    StepKind, TaskStep, WaitStep,
+    Assignment, AutoStep, Branch, ChoiceStep, Duration, EndStep, JoinStep, Outcome, SplitStep,
+    Step, StepId, StepKind, TaskStep, WaitStep,
 };
 use super::raw::{RawBranch, RawOutcome, RawStep};
 use super::validate::{Cx, fields};
@@ -27,7 +27,11 @@ const KINDS: [(&str, &[&str]); 8] = [
 ];
 
 /// Builds every step; a step whose id or type is unusable is reported and left out.
-pub(super) fn build(cx: &mut Cx<'_>, raw: Vec<RawStep>, indices: &[usize]) -> IndexMap<StepId, Step> {
+pub(super) fn build(
+    cx: &mut Cx<'_>,
+    raw: Vec<RawStep>,
+    indices: &[usize],
+) -> IndexMap<StepId, Step> {
     let mut seen = HashMap::new();
     let mut ids = Vec::new();
     for (s, i) in raw.iter().zip(indices) {
@@ -42,22 +46,41 @@ pub(super) fn build(cx: &mut Cx<'_>, raw: Vec<RawStep>, indices: &[usize]) -> In
     cx.steps = ids.iter().flatten().cloned().collect();
     for (id, i) in ids.iter().zip(indices) {
         if let Some(id) = id {
-            cx.step_paths.entry(id.clone()).or_insert_with(|| item("steps", *i));
+            cx.step_paths
+                .entry(id.clone())
+                .or_insert_with(|| item("steps", *i));
         }
     }
     let mut steps = IndexMap::new();
     for ((s, i), id) in raw.into_iter().zip(indices).zip(ids) {
         let path = item("steps", *i);
-        let name = cx.required(s.name.clone(), &path, "name").unwrap_or_default();
-        let Some(kind) = cx.required(s.kind.clone(), &path, "type") else { continue };
+        let name = cx
+            .required(s.name.clone(), &path, "name")
+            .unwrap_or_default();
+        let Some(kind) = cx.required(s.kind.clone(), &path, "type") else {
+            continue;
+        };
         let Some(id) = id else { continue };
-        let Some(kind) = step_kind(cx, s, &kind, &id, &path, &name) else { continue };
-        steps.entry(StepId(id.clone())).or_insert(Step { id: StepId(id), name, kind });
+        let Some(kind) = step_kind(cx, s, &kind, &id, &path, &name) else {
+            continue;
+        };
+        steps.entry(StepId(id.clone())).or_insert(Step {
+            id: StepId(id),
+            name,
+            kind,
+        });
     }
     steps
 }
 
-fn step_kind(cx: &mut Cx<'_>, s: RawStep, kind: &str, id: &str, path: &str, name: &str) -> Option<StepKind> {
+fn step_kind(
+    cx: &mut Cx<'_>,
+    s: RawStep,
+    kind: &str,
+    id: &str,
+    path: &str,
+    name: &str,
+) -> Option<StepKind> {
     let Some((_, allowed)) = KINDS.iter().find(|(k, _)| *k == kind) else {
         let at = child(path, "type");
         let names = KINDS.map(|(k, _)| k);
@@ -84,21 +107,30 @@ fn step_kind(cx: &mut Cx<'_>, s: RawStep, kind: &str, id: &str, path: &str, name
         ("pauses_clock", s.pauses_clock.is_some()),
         ("result", s.result.is_some()),
     ];
-    for (key, _) in present.iter().filter(|(k, there)| *there && !allowed.contains(k)) {
+    for (key, _) in present
+        .iter()
+        .filter(|(k, there)| *there && !allowed.contains(k))
+    {
         let at = child(path, key);
         cx.sink.push(
             cx.map.key_pos(&at),
             Code::UnknownKey,
             &at,
             format!("`{key}` 不适用于 `{kind}` 类型的步骤"),
-            Some(format!("`{kind}` 步骤可以写的键：id、name、type、{}", allowed.join("、"))),
+            Some(format!(
+                "`{kind}` 步骤可以写的键：id、name、type、{}",
+                allowed.join("、")
+            )),
         );
     }
     let mut s = s;
     let mut step = StepCx { cx, id, path };
     Some(match kind {
         "task" => StepKind::Task(step.task(&mut s)),
-        "auto" => StepKind::Auto(AutoStep { set: step.assignments(s.set.take(), "set"), next: step.target(s.next, "next").unwrap_or_else(nowhere) }),
+        "auto" => StepKind::Auto(AutoStep {
+            set: step.assignments(s.set.take(), "set"),
+            next: step.target(s.next, "next").unwrap_or_else(nowhere),
+        }),
         "choice" => StepKind::Choice(ChoiceStep {
             branches: step.branches(s.branches.take(), true),
             otherwise: s.otherwise.map(|o| step.link(o, "otherwise")),
@@ -110,16 +142,25 @@ fn step_kind(cx: &mut Cx<'_>, s: RawStep, kind: &str, id: &str, path: &str, name
                 join: step.target(s.join.take(), "join").unwrap_or_else(nowhere),
                 otherwise: s.otherwise.map(|o| step.link(o, "otherwise")),
             };
-            if conditional { StepKind::MultiChoice(split) } else { StepKind::Parallel(split) }
+            if conditional {
+                StepKind::MultiChoice(split)
+            } else {
+                StepKind::Parallel(split)
+            }
         }
         // The split is filled in by the graph checks, which see every step.
-        "join" => StepKind::Join(JoinStep { split: StepId(String::new()), next: step.target(s.next, "next").unwrap_or_else(nowhere) }),
+        "join" => StepKind::Join(JoinStep {
+            split: StepId(String::new()),
+            next: step.target(s.next, "next").unwrap_or_else(nowhere),
+        }),
         "wait" => StepKind::Wait(WaitStep {
             on: step.events(s.on.take()),
             due: step.duration(s.due.take()),
             pauses_clock: s.pauses_clock.unwrap_or(false),
         }),
-        _ => StepKind::End(EndStep { result: s.result.take().unwrap_or_else(|| name.to_owned()) }),
+        _ => StepKind::End(EndStep {
+            result: s.result.take().unwrap_or_else(|| name.to_owned()),
+        }),
     })
 }
 
@@ -149,17 +190,35 @@ impl StepCx<'_, '_> {
     /// A step reference written at `<step>.<rel>`.
     fn link(&mut self, to: String, rel: &str) -> StepId {
         let owner = self.owner();
-        self.cx.reference(Code::UnknownStep, &owner, "步骤", &to, &child(self.path, rel));
+        self.cx.reference(
+            Code::UnknownStep,
+            &owner,
+            "步骤",
+            &to,
+            &child(self.path, rel),
+        );
         StepId(to)
     }
 
     fn task(&mut self, s: &mut RawStep) -> TaskStep {
-        let role = self.cx.required(s.role.take(), self.path, "role").unwrap_or_default();
+        let role = self
+            .cx
+            .required(s.role.take(), self.path, "role")
+            .unwrap_or_default();
         if !role.is_empty() {
             let owner = self.owner();
-            self.cx.reference(Code::UnknownRole, &owner, "角色", &role, &child(self.path, "role"));
+            self.cx.reference(
+                Code::UnknownRole,
+                &owner,
+                "角色",
+                &role,
+                &child(self.path, "role"),
+            );
         }
-        let raw_outcomes = self.cx.required(s.outcomes.take(), self.path, "outcomes").unwrap_or_default();
+        let raw_outcomes = self
+            .cx
+            .required(s.outcomes.take(), self.path, "outcomes")
+            .unwrap_or_default();
         if raw_outcomes.is_empty() && self.cx.map.contains(&child(self.path, "outcomes")) {
             let at = child(self.path, "outcomes");
             self.cx.sink.push(
@@ -170,24 +229,45 @@ impl StepCx<'_, '_> {
                 Some("例如 `outcomes: {done: {label: 办结, to: end}}`".into()),
             );
         }
-        let outcomes = raw_outcomes.into_iter().map(|(key, o)| (key.clone(), self.outcome(key, o))).collect();
+        let outcomes = raw_outcomes
+            .into_iter()
+            .map(|(key, o)| (key.clone(), self.outcome(key, o)))
+            .collect();
         let form_path = child(self.path, "form");
         let form = fields(self.cx, s.form.take().unwrap_or_default(), &form_path, &[]);
-        TaskStep { role, outcomes, form, due: self.duration(s.due.take()) }
+        TaskStep {
+            role,
+            outcomes,
+            form,
+            due: self.duration(s.due.take()),
+        }
     }
 
     fn outcome(&mut self, key: String, o: RawOutcome) -> Outcome {
         let rel = format!("outcomes.{key}");
         let path = child(self.path, &rel);
-        let label = self.cx.required(o.label, &path, "label").unwrap_or_default();
-        let target = self.target(o.to, &format!("{rel}.to")).unwrap_or_else(nowhere);
+        let label = self
+            .cx
+            .required(o.label, &path, "label")
+            .unwrap_or_default();
+        let target = self
+            .target(o.to, &format!("{rel}.to"))
+            .unwrap_or_else(nowhere);
         let owner = self.owner();
         for (i, doc) in o.documents.iter().enumerate() {
             let at = item(&child(&path, "documents"), i);
-            self.cx.reference(Code::UnknownDocument, &owner, "文书", doc, &at);
+            self.cx
+                .reference(Code::UnknownDocument, &owner, "文书", doc, &at);
         }
         let set = self.assignments(Some(o.set), &format!("{rel}.set"));
-        Outcome { key, label, target, reason_required: o.reason, documents: o.documents, set }
+        Outcome {
+            key,
+            label,
+            target,
+            reason_required: o.reason,
+            documents: o.documents,
+            set,
+        }
     }
 
     fn assignments(&mut self, set: Option<IndexMap<String, String>>, rel: &str) -> Vec<Assignment> {
@@ -202,7 +282,10 @@ impl StepCx<'_, '_> {
     }
 
     fn branches(&mut self, raw: Option<Vec<RawBranch>>, conditional: bool) -> Vec<Branch> {
-        let raw = self.cx.required(raw, self.path, "branches").unwrap_or_default();
+        let raw = self
+            .cx
+            .required(raw, self.path, "branches")
+            .unwrap_or_default();
         let list = child(self.path, "branches");
         let mut out = Vec::new();
         for (i, b) in raw.into_iter().enumerate() {
@@ -228,7 +311,11 @@ impl StepCx<'_, '_> {
             };
             let rel = format!("branches[{i}].to");
             if let Some(to) = self.target(b.to, &rel) {
-                out.push(Branch { when, label: b.label, to });
+                out.push(Branch {
+                    when,
+                    label: b.label,
+                    to,
+                });
             }
         }
         out
@@ -236,7 +323,9 @@ impl StepCx<'_, '_> {
 
     fn events(&mut self, on: Option<IndexMap<String, String>>) -> IndexMap<String, StepId> {
         let on = self.cx.required(on, self.path, "on").unwrap_or_default();
-        on.into_iter().map(|(event, to)| (event.clone(), self.link(to, &format!("on.{event}")))).collect()
+        on.into_iter()
+            .map(|(event, to)| (event.clone(), self.link(to, &format!("on.{event}"))))
+            .collect()
     }
 
     fn duration(&mut self, due: Option<String>) -> Option<Duration> {

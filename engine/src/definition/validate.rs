@@ -13,8 +13,8 @@ use crate::rules::RuleLibrary;
 use super::decode::ListIndices;
 use super::diagnostic::{Code, Sink, did_you_mean};
 use super::model::{
-    Department, Document, Example, Field, FieldType, Material, Metadata, Parameter, Process, Role, Schedule,
-    StepId,
+    Department, Document, Example, Field, FieldType, Material, Metadata, Parameter, Process, Role,
+    Schedule, StepId,
 };
 use super::raw::{RawField, RawProcess};
 use super::yaml::{SourceMap, child, item};
@@ -58,14 +58,27 @@ impl Cx<'_> {
     pub(super) fn required<T>(&mut self, value: Option<T>, path: &str, key: &str) -> Option<T> {
         // A value of the wrong type was reported and dropped while decoding; once is enough.
         if value.is_none() && !self.sink.reported(&child(path, key)) {
-            self.sink.push(self.map.value_pos(path), Code::MissingKey, path, format!("缺少必填的键 `{key}`"), None);
+            self.sink.push(
+                self.map.value_pos(path),
+                Code::MissingKey,
+                path,
+                format!("缺少必填的键 `{key}`"),
+                None,
+            );
         }
         value
     }
 
     /// Checks that `name` (written at `path`) is one of `known`; `owner` and `kind` word the
     /// message: "{owner} 引用了不存在的{kind} `{name}`".
-    pub(super) fn reference(&mut self, code: Code, owner: &str, kind: &str, name: &str, path: &str) -> bool {
+    pub(super) fn reference(
+        &mut self,
+        code: Code,
+        owner: &str,
+        kind: &str,
+        name: &str,
+        path: &str,
+    ) -> bool {
         let (known, section) = match code {
             Code::UnknownStep => (&self.steps, "steps"),
             Code::UnknownRole => (&self.roles, "roles"),
@@ -94,7 +107,13 @@ impl Cx<'_> {
     }
 
     /// Records `id` (written at `path`) in `seen`, reporting a second use.
-    pub(super) fn unique(&mut self, seen: &mut HashMap<String, usize>, what: &str, id: &str, path: &str) {
+    pub(super) fn unique(
+        &mut self,
+        seen: &mut HashMap<String, usize>,
+        what: &str,
+        id: &str,
+        path: &str,
+    ) {
         let pos = self.map.value_pos(path);
         if let Some(first) = seen.get(id) {
             self.sink.push(
@@ -114,7 +133,11 @@ impl Cx<'_> {
 /// hash and sources are filled in by the loader.
 pub(super) fn build(raw: RawProcess, at: &ListIndices, cx: &mut Cx<'_>, file: &str) -> Process {
     let id = cx.required(raw.id, "", "id").unwrap_or_default();
-    if !id.is_empty() && !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c)) {
+    if !id.is_empty()
+        && !id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+    {
         cx.sink.push(
             cx.map.value_pos("id"),
             Code::Version,
@@ -149,10 +172,20 @@ pub(super) fn build(raw: RawProcess, at: &ListIndices, cx: &mut Cx<'_>, file: &s
     let step_map = steps::build(cx, raw_steps, &at.steps);
     let start = match raw.start {
         Some(start) => {
-            cx.reference(Code::UnknownStep, "开始步骤 `start`", "步骤", &start, "start");
+            cx.reference(
+                Code::UnknownStep,
+                "开始步骤 `start`",
+                "步骤",
+                &start,
+                "start",
+            );
             StepId(start)
         }
-        None => step_map.keys().next().cloned().unwrap_or_else(|| StepId(String::new())),
+        None => step_map
+            .keys()
+            .next()
+            .cloned()
+            .unwrap_or_else(|| StepId(String::new())),
     };
     let step_map = graph::check(cx, step_map, &start);
 
@@ -162,7 +195,9 @@ pub(super) fn build(raw: RawProcess, at: &ListIndices, cx: &mut Cx<'_>, file: &s
         .into_iter()
         .zip(&at.tests)
         .map(|(t, i)| Example {
-            name: cx.required(t.name, &item("tests", *i), "name").unwrap_or_default(),
+            name: cx
+                .required(t.name, &item("tests", *i), "name")
+                .unwrap_or_default(),
             input: t.input,
             expect: t.expect,
         })
@@ -197,14 +232,25 @@ pub(super) fn build(raw: RawProcess, at: &ListIndices, cx: &mut Cx<'_>, file: &s
     }
 }
 
-fn parameters(cx: &mut Cx<'_>, raw: IndexMap<String, super::raw::RawParameter>) -> IndexMap<String, Parameter> {
+fn parameters(
+    cx: &mut Cx<'_>,
+    raw: IndexMap<String, super::raw::RawParameter>,
+) -> IndexMap<String, Parameter> {
     cx.params = raw.keys().cloned().collect();
     raw.into_iter()
         .map(|(key, p)| {
             let path = child("parameters", &key);
             let value = cx.required(p.value, &path, "value").unwrap_or_default();
             let source = cx.required(p.source, &path, "source").unwrap_or_default();
-            (key.clone(), Parameter { key, value, source, local: p.local })
+            (
+                key.clone(),
+                Parameter {
+                    key,
+                    value,
+                    source,
+                    local: p.local,
+                },
+            )
         })
         .collect()
 }
@@ -226,40 +272,81 @@ fn departments(
     cx.departments = raw.keys().cloned().collect();
     raw.into_iter()
         .map(|(key, d)| {
-            let name = cx.required(d.name, &child("departments", &key), "name").unwrap_or_default();
-            (key.clone(), Department { key, name, window: d.window, phone: d.phone })
+            let name = cx
+                .required(d.name, &child("departments", &key), "name")
+                .unwrap_or_default();
+            (
+                key.clone(),
+                Department {
+                    key,
+                    name,
+                    window: d.window,
+                    phone: d.phone,
+                },
+            )
         })
         .collect()
 }
 
-fn roles(cx: &mut Cx<'_>, raw: Option<IndexMap<String, super::raw::RawRole>>) -> IndexMap<String, Role> {
+fn roles(
+    cx: &mut Cx<'_>,
+    raw: Option<IndexMap<String, super::raw::RawRole>>,
+) -> IndexMap<String, Role> {
     let raw = cx.required(raw, "", "roles").unwrap_or_default();
     cx.roles = raw.keys().cloned().collect();
     raw.into_iter()
         .map(|(key, r)| {
             let path = child("roles", &key);
             let name = cx.required(r.name, &path, "name").unwrap_or_default();
-            let department = cx.required(r.department, &path, "department").unwrap_or_default();
+            let department = cx
+                .required(r.department, &path, "department")
+                .unwrap_or_default();
             if !department.is_empty() {
                 let owner = format!("角色 `{key}`");
-                cx.reference(Code::UnknownDepartment, &owner, "部门", &department, &child(&path, "department"));
+                cx.reference(
+                    Code::UnknownDepartment,
+                    &owner,
+                    "部门",
+                    &department,
+                    &child(&path, "department"),
+                );
             }
-            (key.clone(), Role { key, name, department })
+            (
+                key.clone(),
+                Role {
+                    key,
+                    name,
+                    department,
+                },
+            )
         })
         .collect()
 }
 
-fn documents(cx: &mut Cx<'_>, raw: IndexMap<String, super::raw::RawDocument>) -> IndexMap<String, Document> {
+fn documents(
+    cx: &mut Cx<'_>,
+    raw: IndexMap<String, super::raw::RawDocument>,
+) -> IndexMap<String, Document> {
     cx.documents = raw.keys().cloned().collect();
     raw.into_iter()
         .map(|(key, d)| {
             let path = child("documents", &key);
             let name = cx.required(d.name, &path, "name").unwrap_or_default();
-            let template = cx.required(d.template, &path, "template").unwrap_or_default();
+            let template = cx
+                .required(d.template, &path, "template")
+                .unwrap_or_default();
             if !template.is_empty() {
                 check_template(cx, &key, &template, &child(&path, "template"));
             }
-            (key.clone(), Document { key, name, template, numbered: d.numbered })
+            (
+                key.clone(),
+                Document {
+                    key,
+                    name,
+                    template,
+                    numbered: d.numbered,
+                },
+            )
         })
         .collect()
 }
@@ -287,7 +374,12 @@ fn check_template(cx: &mut Cx<'_>, key: &str, template: &str, path: &str) {
 }
 
 /// Form fields of the application form (`form`) or of a task (`steps[i].form`).
-pub(super) fn fields(cx: &mut Cx<'_>, raw: Vec<RawField>, list: &str, indices: &[usize]) -> Vec<Field> {
+pub(super) fn fields(
+    cx: &mut Cx<'_>,
+    raw: Vec<RawField>,
+    list: &str,
+    indices: &[usize],
+) -> Vec<Field> {
     let mut seen = HashMap::new();
     let mut out = Vec::new();
     for (i, f) in raw.into_iter().enumerate() {
@@ -295,7 +387,9 @@ pub(super) fn fields(cx: &mut Cx<'_>, raw: Vec<RawField>, list: &str, indices: &
         let key = cx.required(f.key, &path, "key").unwrap_or_default();
         cx.unique(&mut seen, "表单字段", &key, &child(&path, "key"));
         let label = cx.required(f.label, &path, "label").unwrap_or_default();
-        let field_type = cx.required(f.field_type, &path, "type").and_then(|t| field_type(cx, &t, &path));
+        let field_type = cx
+            .required(f.field_type, &path, "type")
+            .and_then(|t| field_type(cx, &t, &path));
         let options = f.options.unwrap_or_default();
         let is_choice = matches!(field_type, Some(FieldType::Choice | FieldType::MultiChoice));
         if is_choice && options.is_empty() {
@@ -317,13 +411,22 @@ pub(super) fn fields(cx: &mut Cx<'_>, raw: Vec<RawField>, list: &str, indices: &
         }
         let when = f.when.and_then(|w| cx.expr(&w, &child(&path, "when")));
         let field_type = field_type.unwrap_or(FieldType::Text);
-        out.push(Field { key, label, field_type, required: f.required, when, options, help: f.help });
+        out.push(Field {
+            key,
+            label,
+            field_type,
+            required: f.required,
+            when,
+            options,
+            help: f.help,
+        });
     }
     out
 }
 
 fn field_type(cx: &mut Cx<'_>, text: &str, path: &str) -> Option<FieldType> {
-    let parsed = serde_json::from_value::<FieldType>(serde_json::Value::String(text.to_owned())).ok();
+    let parsed =
+        serde_json::from_value::<FieldType>(serde_json::Value::String(text.to_owned())).ok();
     if parsed.is_none() {
         let at = child(path, "type");
         cx.sink.push(
@@ -331,13 +434,18 @@ fn field_type(cx: &mut Cx<'_>, text: &str, path: &str) -> Option<FieldType> {
             Code::Field,
             &at,
             format!("未知的字段类型 `{text}`"),
-            did_you_mean(text, FIELD_TYPES).or_else(|| Some(format!("可用的类型：{}", FIELD_TYPES.join("、")))),
+            did_you_mean(text, FIELD_TYPES)
+                .or_else(|| Some(format!("可用的类型：{}", FIELD_TYPES.join("、")))),
         );
     }
     parsed
 }
 
-fn materials(cx: &mut Cx<'_>, raw: Vec<super::raw::RawMaterial>, indices: &[usize]) -> Vec<Material> {
+fn materials(
+    cx: &mut Cx<'_>,
+    raw: Vec<super::raw::RawMaterial>,
+    indices: &[usize],
+) -> Vec<Material> {
     let mut seen = HashMap::new();
     raw.into_iter()
         .zip(indices)
@@ -347,12 +455,22 @@ fn materials(cx: &mut Cx<'_>, raw: Vec<super::raw::RawMaterial>, indices: &[usiz
             cx.unique(&mut seen, "材料", &key, &child(&path, "key"));
             let name = cx.required(m.name, &path, "name").unwrap_or_default();
             let when = m.when.and_then(|w| cx.expr(&w, &child(&path, "when")));
-            Material { key, name, copies: m.copies, when, note: m.note }
+            Material {
+                key,
+                name,
+                copies: m.copies,
+                when,
+                note: m.note,
+            }
         })
         .collect()
 }
 
-fn schedules(cx: &mut Cx<'_>, raw: Vec<super::raw::RawSchedule>, indices: &[usize]) -> Vec<Schedule> {
+fn schedules(
+    cx: &mut Cx<'_>,
+    raw: Vec<super::raw::RawSchedule>,
+    indices: &[usize],
+) -> Vec<Schedule> {
     let mut seen = HashMap::new();
     let mut out = Vec::new();
     for (s, i) in raw.into_iter().zip(indices) {
@@ -360,7 +478,9 @@ fn schedules(cx: &mut Cx<'_>, raw: Vec<super::raw::RawSchedule>, indices: &[usiz
         let id = cx.required(s.id, &path, "id").unwrap_or_default();
         cx.unique(&mut seen, "定时任务", &id, &child(&path, "id"));
         let action = cx.required(s.action, &path, "action").unwrap_or_default();
-        let Some(cron_text) = cx.required(s.cron, &path, "cron") else { continue };
+        let Some(cron_text) = cx.required(s.cron, &path, "cron") else {
+            continue;
+        };
         match cron_text::parse(&cron_text) {
             Ok(cron) => out.push(Schedule {
                 id,
@@ -377,7 +497,10 @@ fn schedules(cx: &mut Cx<'_>, raw: Vec<super::raw::RawSchedule>, indices: &[usiz
                     Code::Cron,
                     &at,
                     format!("定时表达式 `{cron_text}` 无法识别：{why}"),
-                    Some("写 5 个字段：分 时 日 月 星期，例如 `0 17 * * 1-5` 表示工作日 17:00".into()),
+                    Some(
+                        "写 5 个字段：分 时 日 月 星期，例如 `0 17 * * 1-5` 表示工作日 17:00"
+                            .into(),
+                    ),
                 );
             }
         }

@@ -23,7 +23,11 @@ pub(super) struct Pos {
 impl Pos {
     fn from_marker(m: Marker) -> Self {
         // yaml-rust2 counts columns from 0 and lines from 1.
-        Pos { line: m.line(), column: m.col() + 1, index: m.index() }
+        Pos {
+            line: m.line(),
+            column: m.col() + 1,
+            index: m.index(),
+        }
     }
 }
 
@@ -67,8 +71,16 @@ impl SourceMap {
             match parent(p) {
                 Some(up) => p = up,
                 None => {
-                    let start = Pos { line: 1, column: 1, index: 0 };
-                    return Span { key: None, value: start, style: Style::Collection };
+                    let start = Pos {
+                        line: 1,
+                        column: 1,
+                        index: 0,
+                    };
+                    return Span {
+                        key: None,
+                        value: start,
+                        style: Style::Collection,
+                    };
                 }
             }
         }
@@ -102,7 +114,11 @@ fn parent(path: &str) -> Option<&str> {
 
 /// Joins a map key onto a path the way `serde_path_to_error` prints paths.
 pub(super) fn child(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 /// Joins a list index onto a path.
@@ -133,7 +149,11 @@ pub(super) fn parse(text: &str, sink: &mut Sink) -> Option<(serde_yaml::Value, S
         Ok(Some(root)) => root,
         Ok(None) => {
             sink.push(
-                Pos { line: 1, column: 1, index: 0 },
+                Pos {
+                    line: 1,
+                    column: 1,
+                    index: 0,
+                },
                 Code::Yaml,
                 "",
                 "文件是空的".to_owned(),
@@ -162,21 +182,30 @@ fn build(text: &str) -> Result<Option<Node>, (Pos, String)> {
     let mut documents = 0;
     let mut budget = MAX_NODES;
     loop {
-        let (event, mark) = parser
-            .next_token()
-            .map_err(|e| (Pos::from_marker(*e.marker()), format!("YAML 格式错误：{}", e.info())))?;
+        let (event, mark) = parser.next_token().map_err(|e| {
+            (
+                Pos::from_marker(*e.marker()),
+                format!("YAML 格式错误：{}", e.info()),
+            )
+        })?;
         let pos = Pos::from_marker(mark);
         let done = match event {
             Event::StreamEnd => return Ok(root),
             Event::DocumentStart => {
                 documents += 1;
                 if documents > 1 {
-                    return Err((pos, "一个文件只能写一个流程定义（发现了第二个 `---` 文档）".into()));
+                    return Err((
+                        pos,
+                        "一个文件只能写一个流程定义（发现了第二个 `---` 文档）".into(),
+                    ));
                 }
                 None
             }
             Event::Scalar(text, style, anchor, _) => {
-                let node = Node { pos, kind: Kind::Scalar(text, style_of(style)) };
+                let node = Node {
+                    pos,
+                    kind: Kind::Scalar(text, style_of(style)),
+                };
                 if anchor > 0 {
                     anchors.insert(anchor, node.clone());
                 }
@@ -187,26 +216,41 @@ fn build(text: &str) -> Result<Option<Node>, (Pos, String)> {
                     .get(&id)
                     .cloned()
                     .ok_or_else(|| (pos, "别名指向未定义的锚点".to_owned()))?;
-                budget = budget.checked_sub(count(&node)).ok_or_else(|| {
-                    (pos, "别名（`*`）展开后内容过多".to_owned())
-                })?;
+                budget = budget
+                    .checked_sub(count(&node))
+                    .ok_or_else(|| (pos, "别名（`*`）展开后内容过多".to_owned()))?;
                 Some(Node { pos, ..node })
             }
             Event::SequenceStart(anchor, _) => {
                 open_anchors.push(anchor);
-                stack.push((Node { pos, kind: Kind::Seq(Vec::new()) }, None));
+                stack.push((
+                    Node {
+                        pos,
+                        kind: Kind::Seq(Vec::new()),
+                    },
+                    None,
+                ));
                 None
             }
             Event::MappingStart(anchor, _) => {
                 open_anchors.push(anchor);
-                stack.push((Node { pos, kind: Kind::Map(Vec::new()) }, None));
+                stack.push((
+                    Node {
+                        pos,
+                        kind: Kind::Map(Vec::new()),
+                    },
+                    None,
+                ));
                 None
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let anchor = open_anchors.pop().unwrap_or(0);
                 let mut node = stack.pop().map(|(n, _)| n);
                 // yaml-rust2 marks a block mapping at its first `:`; people look for the first key.
-                if let Some(Node { pos, kind: Kind::Map(entries) }) = &mut node
+                if let Some(Node {
+                    pos,
+                    kind: Kind::Map(entries),
+                }) = &mut node
                     && let Some((first, _)) = entries.first()
                     && chars.get(pos.index) != Some(&'{')
                 {
@@ -223,12 +267,30 @@ fn build(text: &str) -> Result<Option<Node>, (Pos, String)> {
         budget = budget.saturating_sub(1);
         match stack.last_mut() {
             None => root = Some(node),
-            Some((Node { kind: Kind::Seq(items), .. }, _)) => items.push(node),
-            Some((Node { kind: Kind::Map(entries), .. }, pending)) => match pending.take() {
+            Some((
+                Node {
+                    kind: Kind::Seq(items),
+                    ..
+                },
+                _,
+            )) => items.push(node),
+            Some((
+                Node {
+                    kind: Kind::Map(entries),
+                    ..
+                },
+                pending,
+            )) => match pending.take() {
                 None => *pending = Some(node),
                 Some(key) => entries.push((key, node)),
             },
-            Some((Node { kind: Kind::Scalar(..), .. }, _)) => {}
+            Some((
+                Node {
+                    kind: Kind::Scalar(..),
+                    ..
+                },
+                _,
+            )) => {}
         }
     }
 }
@@ -237,7 +299,12 @@ fn count(node: &Node) -> usize {
     match &node.kind {
         Kind::Scalar(..) => 1,
         Kind::Seq(items) => 1 + items.iter().map(count).sum::<usize>(),
-        Kind::Map(entries) => 1 + entries.iter().map(|(k, v)| count(k) + count(v)).sum::<usize>(),
+        Kind::Map(entries) => {
+            1 + entries
+                .iter()
+                .map(|(k, v)| count(k) + count(v))
+                .sum::<usize>()
+        }
     }
 }
 
@@ -263,12 +330,23 @@ fn convert(
         Kind::Scalar(_, style) => *style,
         _ => Style::Collection,
     };
-    map.spans.insert(path.to_owned(), Span { key, value: node.pos, style });
+    map.spans.insert(
+        path.to_owned(),
+        Span {
+            key,
+            value: node.pos,
+            style,
+        },
+    );
     match &node.kind {
         Kind::Scalar(text, Style::Plain) => resolve_plain(text),
         Kind::Scalar(text, _) => Value::String(text.clone()),
         Kind::Seq(items) => Value::Sequence(
-            items.iter().enumerate().map(|(i, n)| convert(n, &item(path, i), None, map, sink)).collect(),
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, n)| convert(n, &item(path, i), None, map, sink))
+                .collect(),
         ),
         Kind::Map(entries) => {
             let mut out = serde_yaml::Mapping::new();
@@ -329,7 +407,9 @@ fn resolve_plain(text: &str) -> serde_yaml::Value {
         return Value::Number(n.into());
     }
     let looks_float = digits.bytes().any(|b| b.is_ascii_digit())
-        && digits.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
+        && digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
         && digits.starts_with(|c: char| c.is_ascii_digit() || c == '.');
     if looks_float && let Ok(f) = text.parse::<f64>() {
         return Value::Number(f.into());
@@ -373,7 +453,10 @@ mod tests {
         let (v, _, sink) = parse_ok("a: 1\nb: 2\na: 3\n");
         assert_eq!(v["a"], serde_yaml::Value::Number(1.into()));
         let d = sink.into_vec();
-        assert_eq!((d[0].line, d[0].column, d[0].code), (3, 1, "E-DUPLICATE-ID"));
+        assert_eq!(
+            (d[0].line, d[0].column, d[0].code),
+            (3, 1, "E-DUPLICATE-ID")
+        );
     }
 
     #[test]

@@ -67,15 +67,28 @@ struct Broken {
 
 impl Broken {
     fn error(&self) -> RenderError {
-        let Broken { file, line, column, message } = self.clone();
-        RenderError::Syntax { file, line, column, message }
+        let Broken {
+            file,
+            line,
+            column,
+            message,
+        } = self.clone();
+        RenderError::Syntax {
+            file,
+            line,
+            column,
+            message,
+        }
     }
 }
 
 impl Templates {
     /// No templates at all (every name is unknown).
     pub fn empty() -> Self {
-        Templates { env: environment(), broken: BTreeMap::new() }
+        Templates {
+            env: environment(),
+            broken: BTreeMap::new(),
+        }
     }
 
     /// Reads every `*.j2` file under `dir` (recursively), named by its path relative to
@@ -97,13 +110,25 @@ impl Templates {
                 .map(|c| c.as_os_str().to_string_lossy())
                 .collect::<Vec<_>>()
                 .join("/");
-            let text = std::fs::read_to_string(&file)
-                .map_err(|source| RenderError::Io { path: file.display().to_string(), source })?;
+            let text = std::fs::read_to_string(&file).map_err(|source| RenderError::Io {
+                path: file.display().to_string(),
+                source,
+            })?;
             if let Err(e) = templates.env.add_template_owned(name.clone(), text.clone()) {
                 let (line, column) = position(&e, &text);
-                let message = e.detail().map_or_else(|| e.kind().to_string(), str::to_owned);
+                let message = e
+                    .detail()
+                    .map_or_else(|| e.kind().to_string(), str::to_owned);
                 let file = file.display().to_string();
-                templates.broken.insert(name, Broken { file, line, column, message });
+                templates.broken.insert(
+                    name,
+                    Broken {
+                        file,
+                        line,
+                        column,
+                        message,
+                    },
+                );
             }
         }
         Ok(templates)
@@ -124,7 +149,9 @@ impl Templates {
         }
         match self.env.get_template(name) {
             Ok(_) => Ok(()),
-            Err(_) => Err(RenderError::NotFound { name: name.to_owned() }),
+            Err(_) => Err(RenderError::NotFound {
+                name: name.to_owned(),
+            }),
         }
     }
 
@@ -137,21 +164,39 @@ impl Templates {
         if let Some(broken) = self.broken.get(name) {
             return Err(broken.error());
         }
-        let template =
-            self.env.get_template(name).map_err(|_| RenderError::NotFound { name: name.to_owned() })?;
-        template.render(minijinja::value::Serde(ctx)).map_err(|e| RenderError::Render { name: name.to_owned(), message: e.to_string() })
+        let template = self
+            .env
+            .get_template(name)
+            .map_err(|_| RenderError::NotFound {
+                name: name.to_owned(),
+            })?;
+        template
+            .render(minijinja::value::Serde(ctx))
+            .map_err(|e| RenderError::Render {
+                name: name.to_owned(),
+                message: e.to_string(),
+            })
     }
 }
 
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_auto_escape_callback(|name| if name.ends_with(".html.j2") { AutoEscape::Html } else { AutoEscape::None });
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".html.j2") {
+            AutoEscape::Html
+        } else {
+            AutoEscape::None
+        }
+    });
     env
 }
 
 fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), RenderError> {
-    let io = |source| RenderError::Io { path: dir.display().to_string(), source };
+    let io = |source| RenderError::Io {
+        path: dir.display().to_string(),
+        source,
+    };
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
         if path.is_dir() {
@@ -165,7 +210,9 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), RenderError> {
 
 /// 1-based line and column of a MiniJinja error inside `text`.
 fn position(error: &minijinja::Error, text: &str) -> (usize, usize) {
-    let Some(range) = error.range() else { return (error.line().unwrap_or(1), 1) };
+    let Some(range) = error.range() else {
+        return (error.line().unwrap_or(1), 1);
+    };
     let before = text.get(..range.start).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
@@ -190,12 +237,23 @@ mod tests {
         write(dir.path(), "bad.html.j2", "ok\n  {% if %}");
         let t = Templates::load(dir.path()).expect("loads");
         let ctx = serde_json::json!({"name": "<张三>"});
-        assert_eq!(t.render("a/notice.html.j2", &ctx).expect("renders"), "<p>&lt;张三&gt;</p>");
+        assert_eq!(
+            t.render("a/notice.html.j2", &ctx).expect("renders"),
+            "<p>&lt;张三&gt;</p>"
+        );
         assert_eq!(t.render("a/plain.txt.j2", &ctx).expect("renders"), "<张三>");
-        assert!(matches!(t.render("a/plain.txt.j2", &serde_json::json!({})), Err(RenderError::Render { .. })));
+        assert!(matches!(
+            t.render("a/plain.txt.j2", &serde_json::json!({})),
+            Err(RenderError::Render { .. })
+        ));
         assert!(t.has("bad.html.j2") && !t.has("nope.html.j2"));
-        let Err(RenderError::Syntax { line, column, .. }) = t.check("bad.html.j2") else { panic!("syntax") };
+        let Err(RenderError::Syntax { line, column, .. }) = t.check("bad.html.j2") else {
+            panic!("syntax")
+        };
         assert_eq!((line, column), (2, 9));
-        assert!(matches!(t.check("nope.html.j2"), Err(RenderError::NotFound { .. })));
+        assert!(matches!(
+            t.check("nope.html.j2"),
+            Err(RenderError::NotFound { .. })
+        ));
     }
 }

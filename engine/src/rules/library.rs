@@ -30,7 +30,9 @@ impl RuleLibrary {
     ///
     /// # Errors
     /// One [`RuleFileError`] per file that does not compile (every file is tried).
-    pub fn compile<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, Vec<RuleFileError>> {
+    pub fn compile<'a>(
+        files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, Vec<RuleFileError>> {
         let mut functions = rhai::AST::empty();
         let mut errors = Vec::new();
         for (path, text) in files {
@@ -47,7 +49,13 @@ impl RuleLibrary {
                 }
             }
         }
-        if errors.is_empty() { Ok(RuleLibrary { functions: Arc::new(functions) }) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(RuleLibrary {
+                functions: Arc::new(functions),
+            })
+        } else {
+            Err(errors)
+        }
     }
 
     /// Compiles an expression with this library's functions available to it.
@@ -62,7 +70,10 @@ impl RuleLibrary {
 
     /// Names of the library's functions.
     pub fn function_names(&self) -> Vec<String> {
-        self.functions.iter_functions().map(|f| f.name.to_owned()).collect()
+        self.functions
+            .iter_functions()
+            .map(|f| f.name.to_owned())
+            .collect()
     }
 }
 
@@ -100,11 +111,13 @@ pub fn property_reads(source: &str, variable: &str) -> Vec<(String, usize)> {
                 i += 1;
             }
             let word: String = chars[start..i].iter().collect();
-            let preceded_by_dot = start > 0 && chars[..start].iter().rev().find(|c| !c.is_whitespace()) == Some(&'.');
-            if word == variable && !preceded_by_dot {
-                if let Some(read) = read_after(&chars, i) {
-                    reads.push(read);
-                }
+            let preceded_by_dot =
+                start > 0 && chars[..start].iter().rev().find(|c| !c.is_whitespace()) == Some(&'.');
+            if word == variable
+                && !preceded_by_dot
+                && let Some(read) = read_after(&chars, i)
+            {
+                reads.push(read);
             }
             continue;
         }
@@ -189,14 +202,23 @@ mod tests {
 
     #[test]
     fn rule_file_errors_carry_their_position() {
-        let errors = RuleLibrary::compile([("ok.rhai", "fn a() { 1 }"), ("bad.rhai", "fn b() {\n  1 +\n}")])
-            .expect_err("bad");
-        assert_eq!((errors.len(), errors[0].path.as_str(), errors[0].line), (1, "bad.rhai", 3));
+        let errors = RuleLibrary::compile([
+            ("ok.rhai", "fn a() { 1 }"),
+            ("bad.rhai", "fn b() {\n  1 +\n}"),
+        ])
+        .expect_err("bad");
+        assert_eq!(
+            (errors.len(), errors[0].path.as_str(), errors[0].line),
+            (1, "bad.rhai", 3)
+        );
     }
 
     #[test]
     fn property_reads_skip_strings_and_comments() {
-        let reads = property_reads(r#"params.a + params [ "b" ] + "params.c" + x.params.d // params.e"#, "params");
+        let reads = property_reads(
+            r#"params.a + params [ "b" ] + "params.c" + x.params.d // params.e"#,
+            "params",
+        );
         assert_eq!(reads, [("a".to_owned(), 7), ("b".to_owned(), 21)]);
     }
 }

@@ -114,7 +114,11 @@ fn engine() -> &'static rhai::Engine {
 pub fn compile_expr(source: &str) -> Result<Expr, CompileError> {
     let ast = engine().compile_expression(source).map_err(|e| {
         let pos = e.position();
-        CompileError { message: e.err_type().to_string(), line: pos.line(), column: pos.position() }
+        CompileError {
+            message: e.err_type().to_string(),
+            line: pos.line(),
+            column: pos.position(),
+        }
     })?;
     Ok(Expr::new(source.to_owned(), Arc::new(ast)))
 }
@@ -160,6 +164,9 @@ impl Expr {
         scope.push_constant("today", facts.today.format("%Y-%m-%d").to_string());
         engine()
             .eval_ast_with_scope::<rhai::Dynamic>(&mut scope, self.ast())
-            .map_err(|e| RuleError::Eval { expr: self.source.clone(), message: e.to_string() })
+            .map_err(|e| RuleError::Eval {
+                expr: self.source.clone(),
+                message: e.to_string(),
+            })
     }
 }
