@@ -8,7 +8,7 @@ use serde_yaml::Value;
 
 use super::diagnostic::{Code, Sink, did_you_mean};
 use super::raw::RawProcess;
-use super::yaml::{SourceMap, child, item};
+use super::source_map::{SourceMap, child, item};
 
 /// Sections that are lists: each element decodes on its own.
 const LIST_SECTIONS: [&str; 5] = ["form", "materials", "steps", "schedules", "tests"];

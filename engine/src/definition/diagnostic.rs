@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::yaml::Pos;
+use super::source_map::Pos;
 
 /// One problem found while loading a definition.
 #[derive(Debug, Clone, PartialEq, Eq)]

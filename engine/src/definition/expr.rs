@@ -5,8 +5,8 @@
 use crate::rules::{Expr, property_reads};
 
 use super::diagnostic::{Code, did_you_mean};
+use super::source_map::{Pos, Span, Style};
 use super::validate::Cx;
-use super::yaml::{Pos, Span, Style};
 
 impl Cx<'_> {
     /// Compiles the expression written at `path`; problems are reported, `None` returned.
@@ -163,7 +163,7 @@ fn locate_block(text: &str, content: Pos, offset: usize) -> Pos {
 mod tests {
     use super::*;
 
-    fn span_of(text: &str, path: &str) -> (Span, crate::definition::yaml::SourceMap) {
+    fn span_of(text: &str, path: &str) -> (Span, crate::definition::source_map::SourceMap) {
         let mut sink = crate::definition::diagnostic::Sink::new("t.yaml");
         let (_, map) = crate::definition::yaml::parse(text, &mut sink).expect("yaml");
         (map.span(path), map)

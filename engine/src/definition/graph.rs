@@ -7,8 +7,8 @@ use indexmap::IndexMap;
 
 use super::diagnostic::Code;
 use super::model::{Step, StepId, StepKind};
+use super::source_map::child;
 use super::validate::Cx;
-use super::yaml::child;
 
 /// Runs the graph checks and fills in each join's split.
 pub(super) fn check(

@@ -12,8 +12,9 @@ use crate::rules::RuleLibrary;
 use super::decode::decode_process;
 use super::diagnostic::{Code, Diagnostic, Sink};
 use super::model::{Process, SourceFile};
+use super::source_map::item;
 use super::validate::{Cx, build};
-use super::yaml::{item, parse};
+use super::yaml::parse;
 
 /// Loads the definition in `yaml`; `rule_file` returns the rules file at a path relative to
 /// the definition, or `None` when there is none.

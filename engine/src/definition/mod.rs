@@ -6,15 +6,17 @@
 //! `steps`, `graph` and `expr`) builds the [`Process`], and `load` runs them for one file.
 //! Every problem becomes a [`Diagnostic`]; all of them are returned at once.
 
-mod cron_text;
 mod decode;
 mod diagnostic;
 mod duration;
 mod expr;
+mod form;
 mod graph;
 mod load;
 mod model;
 mod raw;
+mod schedules;
+mod source_map;
 mod steps;
 mod validate;
 mod yaml;

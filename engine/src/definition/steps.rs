@@ -6,13 +6,14 @@ use std::collections::HashMap;
 use indexmap::IndexMap;
 
 use super::diagnostic::{Code, did_you_mean};
+use super::form::fields;
 use super::model::{
     Assignment, AutoStep, Branch, ChoiceStep, Duration, EndStep, JoinStep, Outcome, SplitStep,
     Step, StepId, StepKind, TaskStep, WaitStep,
 };
 use super::raw::{RawBranch, RawOutcome, RawStep};
-use super::validate::{Cx, fields};
-use super::yaml::{child, item};
+use super::source_map::{child, item};
+use super::validate::Cx;
 
 /// Step kinds with the keys each takes besides `id`, `name` and `type`.
 const KINDS: [(&str, &[&str]); 8] = [

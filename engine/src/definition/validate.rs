@@ -12,13 +12,12 @@ use crate::rules::RuleLibrary;
 
 use super::decode::ListIndices;
 use super::diagnostic::{Code, Sink, did_you_mean};
-use super::model::{
-    Department, Document, Example, Field, FieldType, Material, Metadata, Parameter, Process, Role,
-    Schedule, StepId,
-};
-use super::raw::{RawField, RawProcess};
-use super::yaml::{SourceMap, child, item};
-use super::{cron_text, graph, steps};
+use super::form::{fields, materials};
+use super::model::{Department, Document, Example, Metadata, Parameter, Process, Role, StepId};
+use super::raw::RawProcess;
+use super::schedules::schedules;
+use super::source_map::{SourceMap, child, item};
+use super::{graph, steps};
 
 /// What validation needs while it walks one definition.
 pub(super) struct Cx<'a> {
@@ -36,22 +35,6 @@ pub(super) struct Cx<'a> {
     /// Where each step id is defined (`steps[3]`), for diagnostics about whole steps.
     pub(super) step_paths: HashMap<String, String>,
 }
-
-/// The field types a form field may have, as written in YAML.
-const FIELD_TYPES: [&str; 12] = [
-    "text",
-    "choice",
-    "multi_choice",
-    "bool",
-    "date",
-    "year_month",
-    "number",
-    "money",
-    "phone",
-    "cn_id",
-    "bank_card",
-    "address",
-];
 
 impl Cx<'_> {
     /// `value`, or a missing-key diagnostic on the mapping at `path`.
@@ -371,139 +354,4 @@ fn check_template(cx: &mut Cx<'_>, key: &str, template: &str, path: &str) {
             Some("模板放在 templates/ 目录下，这里写相对于该目录的路径，例如 `yangcheng/notice.html.j2`".into()),
         ),
     }
-}
-
-/// Form fields of the application form (`form`) or of a task (`steps[i].form`).
-pub(super) fn fields(
-    cx: &mut Cx<'_>,
-    raw: Vec<RawField>,
-    list: &str,
-    indices: &[usize],
-) -> Vec<Field> {
-    let mut seen = HashMap::new();
-    let mut out = Vec::new();
-    for (i, f) in raw.into_iter().enumerate() {
-        let path = item(list, indices.get(i).copied().unwrap_or(i));
-        let key = cx.required(f.key, &path, "key").unwrap_or_default();
-        cx.unique(&mut seen, "表单字段", &key, &child(&path, "key"));
-        let label = cx.required(f.label, &path, "label").unwrap_or_default();
-        let field_type = cx
-            .required(f.field_type, &path, "type")
-            .and_then(|t| field_type(cx, &t, &path));
-        let options = f.options.unwrap_or_default();
-        let is_choice = matches!(field_type, Some(FieldType::Choice | FieldType::MultiChoice));
-        if is_choice && options.is_empty() {
-            cx.sink.push(
-                cx.map.key_pos(&child(&path, "type")),
-                Code::Field,
-                &path,
-                format!("选择题字段 `{key}` 需要写 `options`（可选的答案）"),
-                Some("例如 `options: [管理, 生产, 灵活就业, 其他]`".into()),
-            );
-        } else if field_type.is_some() && !is_choice && cx.map.contains(&child(&path, "options")) {
-            cx.sink.push(
-                cx.map.key_pos(&child(&path, "options")),
-                Code::Field,
-                &path,
-                format!("字段 `{key}` 不是选择题，不需要 `options`"),
-                Some("只有 `type: choice` 或 `type: multi_choice` 的字段写 `options`".into()),
-            );
-        }
-        let when = f.when.and_then(|w| cx.expr(&w, &child(&path, "when")));
-        let field_type = field_type.unwrap_or(FieldType::Text);
-        out.push(Field {
-            key,
-            label,
-            field_type,
-            required: f.required,
-            when,
-            options,
-            help: f.help,
-        });
-    }
-    out
-}
-
-fn field_type(cx: &mut Cx<'_>, text: &str, path: &str) -> Option<FieldType> {
-    let parsed =
-        serde_json::from_value::<FieldType>(serde_json::Value::String(text.to_owned())).ok();
-    if parsed.is_none() {
-        let at = child(path, "type");
-        cx.sink.push(
-            cx.map.value_pos(&at),
-            Code::Field,
-            &at,
-            format!("未知的字段类型 `{text}`"),
-            did_you_mean(text, FIELD_TYPES)
-                .or_else(|| Some(format!("可用的类型：{}", FIELD_TYPES.join("、")))),
-        );
-    }
-    parsed
-}
-
-fn materials(
-    cx: &mut Cx<'_>,
-    raw: Vec<super::raw::RawMaterial>,
-    indices: &[usize],
-) -> Vec<Material> {
-    let mut seen = HashMap::new();
-    raw.into_iter()
-        .zip(indices)
-        .map(|(m, i)| {
-            let path = item("materials", *i);
-            let key = cx.required(m.key, &path, "key").unwrap_or_default();
-            cx.unique(&mut seen, "材料", &key, &child(&path, "key"));
-            let name = cx.required(m.name, &path, "name").unwrap_or_default();
-            let when = m.when.and_then(|w| cx.expr(&w, &child(&path, "when")));
-            Material {
-                key,
-                name,
-                copies: m.copies,
-                when,
-                note: m.note,
-            }
-        })
-        .collect()
-}
-
-fn schedules(
-    cx: &mut Cx<'_>,
-    raw: Vec<super::raw::RawSchedule>,
-    indices: &[usize],
-) -> Vec<Schedule> {
-    let mut seen = HashMap::new();
-    let mut out = Vec::new();
-    for (s, i) in raw.into_iter().zip(indices) {
-        let path = item("schedules", *i);
-        let id = cx.required(s.id, &path, "id").unwrap_or_default();
-        cx.unique(&mut seen, "定时任务", &id, &child(&path, "id"));
-        let action = cx.required(s.action, &path, "action").unwrap_or_default();
-        let Some(cron_text) = cx.required(s.cron, &path, "cron") else {
-            continue;
-        };
-        match cron_text::parse(&cron_text) {
-            Ok(cron) => out.push(Schedule {
-                id,
-                cron_text,
-                cron,
-                action,
-                workdays_only: s.workdays_only,
-                catch_up: s.catch_up,
-            }),
-            Err(why) => {
-                let at = child(&path, "cron");
-                cx.sink.push(
-                    cx.map.value_pos(&at),
-                    Code::Cron,
-                    &at,
-                    format!("定时表达式 `{cron_text}` 无法识别：{why}"),
-                    Some(
-                        "写 5 个字段：分 时 日 月 星期，例如 `0 17 * * 1-5` 表示工作日 17:00"
-                            .into(),
-                    ),
-                );
-            }
-        }
-    }
-    out
 }

@@ -1,9 +1,16 @@
-//! Cron expressions as policy officers write them. The ordinary 5-field crontab form
+//! Schedules and their cron expressions as policy officers write them. The ordinary 5-field crontab form
 //! (`min hour day month weekday`, weekday 0–7 with 0 and 7 = Sunday) is translated for the
 //! `cron` crate, which wants a leading seconds field and counts weekdays 1–7 from Sunday;
 //! 6- and 7-field texts are the `cron` crate's own form and pass through unchanged.
 
+use std::collections::HashMap;
 use std::str::FromStr;
+
+use super::diagnostic::Code;
+use super::model::Schedule;
+use super::raw::RawSchedule;
+use super::source_map::{child, item};
+use super::validate::Cx;
 
 /// Parses a 5-, 6- or 7-field cron text.
 pub(super) fn parse(text: &str) -> Result<cron::Schedule, String> {
@@ -66,6 +73,49 @@ fn weekday_item(item: &str) -> String {
         Some(s) => format!("{translated}/{s}"),
         None => translated,
     }
+}
+
+/// Builds the schedules, checking ids and cron texts.
+pub(super) fn schedules(
+    cx: &mut Cx<'_>,
+    raw: Vec<RawSchedule>,
+    indices: &[usize],
+) -> Vec<Schedule> {
+    let mut seen = HashMap::new();
+    let mut out = Vec::new();
+    for (s, i) in raw.into_iter().zip(indices) {
+        let path = item("schedules", *i);
+        let id = cx.required(s.id, &path, "id").unwrap_or_default();
+        cx.unique(&mut seen, "定时任务", &id, &child(&path, "id"));
+        let action = cx.required(s.action, &path, "action").unwrap_or_default();
+        let Some(cron_text) = cx.required(s.cron, &path, "cron") else {
+            continue;
+        };
+        match parse(&cron_text) {
+            Ok(cron) => out.push(Schedule {
+                id,
+                cron_text,
+                cron,
+                action,
+                workdays_only: s.workdays_only,
+                catch_up: s.catch_up,
+            }),
+            Err(why) => {
+                let at = child(&path, "cron");
+                cx.sink.push(
+                    cx.map.value_pos(&at),
+                    Code::Cron,
+                    &at,
+                    format!("定时表达式 `{cron_text}` 无法识别：{why}"),
+                    Some(
+                        "写 5 个字段：分 时 日 月 星期，例如 `0 17 * * 1-5` 表示工作日 17:00"
+                            .into(),
+                    ),
+                );
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
