@@ -258,3 +258,73 @@ fn odd_inputs_never_panic() {
         );
     }
 }
+
+#[test]
+fn rule_functions_are_callable_from_the_definitions_expressions() {
+    use lianban::definition::StepKind;
+    use lianban::rules::Facts;
+    let templates = Templates::load(&root().join("templates")).expect("templates load");
+    let demo = definition::load_file(&root().join("processes/examples/demo.yaml"), &templates)
+        .expect("loads");
+    let Some(StepKind::Auto(check)) = demo.step(&"check".into()).map(|s| &s.kind) else {
+        panic!("the demo has an auto step `check`");
+    };
+    let params: serde_json::Map<_, _> = demo
+        .parameters
+        .iter()
+        .map(|(k, p)| (k.clone(), p.value.clone()))
+        .collect();
+    let form = serde_json::json!({"level": "中级", "insured_months": 24});
+    let facts = Facts {
+        form: form.as_object().expect("object"),
+        data: &serde_json::Map::new(),
+        params: &params,
+        materials: &[],
+        today: chrono::NaiveDate::default(),
+    };
+    let values: Vec<_> = check
+        .set
+        .iter()
+        .map(|a| (a.key.as_str(), a.expr.eval(&facts).expect("evaluates")))
+        .collect();
+    assert_eq!(
+        values,
+        [
+            ("eligible", serde_json::json!(true)),
+            ("amount", serde_json::json!(1500))
+        ]
+    );
+}
+
+#[test]
+fn mutated_definitions_never_panic() {
+    // Deterministic byte edits of a real definition: every result must be Ok or diagnostics.
+    let templates = Templates::load(&root().join("templates")).expect("templates load");
+    let demo = definition::load_file(&root().join("processes/examples/demo.yaml"), &templates)
+        .expect("loads");
+    let original = demo.sources[0].text.as_bytes().to_vec();
+    let mut seed: u64 = 0x5eed;
+    let mut next = move |n: usize| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as usize % n
+    };
+    let alphabet = b" :-[]{}'\"|>#&*!\n\tabc019";
+    for _ in 0..300 {
+        let mut bytes = original.clone();
+        for _ in 0..1 + next(4) {
+            let at = next(bytes.len());
+            match next(3) {
+                0 => bytes[at] = alphabet[next(alphabet.len())],
+                1 => bytes.insert(at, alphabet[next(alphabet.len())]),
+                _ => {
+                    bytes.remove(at);
+                }
+            }
+        }
+        let mut sources = demo.sources.clone();
+        sources[0].text = String::from_utf8_lossy(&bytes).into_owned();
+        let _ = definition::load_sources(&sources, &templates);
+    }
+}
