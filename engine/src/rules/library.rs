@@ -21,7 +21,7 @@ pub struct RuleFileError {
     pub line: usize,
     /// 1-based column (1 when Rhai gives no position).
     pub column: usize,
-    /// What is wrong (Rhai's words).
+    /// What is wrong, in words a policy officer reads.
     pub message: String,
 }
 
@@ -44,7 +44,7 @@ impl RuleLibrary {
                         path: path.to_owned(),
                         line: pos.line().unwrap_or(1),
                         column: pos.position().unwrap_or(1),
-                        message: e.err_type().to_string(),
+                        message: super::in_words(e.err_type()),
                     });
                 }
             }
@@ -198,6 +198,29 @@ mod tests {
         };
         assert!(expr.eval_bool(&facts).expect("evaluates"));
         assert_eq!(lib.function_names(), ["double"]);
+    }
+
+    #[test]
+    fn documented_operators_work() {
+        // docs/definitions.zh.md promises these forms to policy officers.
+        let lib = RuleLibrary::default();
+        let empty = serde_json::Map::new();
+        let materials = ["roster".to_owned()];
+        let facts = crate::rules::Facts {
+            form: &empty,
+            data: &empty,
+            params: &empty,
+            materials: &materials,
+            today: chrono::NaiveDate::default(),
+        };
+        for source in [
+            r#""roster" in materials"#,
+            "form.missing == ()",
+            r#"today == "1970-01-01""#,
+        ] {
+            let expr = lib.compile_expr(source).expect("compiles");
+            assert!(expr.eval_bool(&facts).expect("evaluates"), "{source}");
+        }
     }
 
     #[test]

@@ -77,7 +77,7 @@ impl Expr {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct CompileError {
-    /// What is wrong (Rhai's words).
+    /// What is wrong, in words a policy officer reads.
     pub message: String,
     /// 1-based line inside the expression text, if known.
     pub line: Option<usize>,
@@ -107,6 +107,18 @@ fn engine() -> &'static rhai::Engine {
     })
 }
 
+/// A parse error in words a policy officer reads; the common cases are translated, the
+/// rest keep Rhai's own wording.
+fn in_words(error: &rhai::ParseErrorType) -> String {
+    use rhai::ParseErrorType as E;
+    match error {
+        E::UnexpectedEOF => "表达式没有写完（是不是少了运算对象或右括号？）".to_owned(),
+        E::MissingToken(token, _) => format!("这里缺少 `{token}`"),
+        E::UnknownOperator(op) => format!("不认识的运算符 `{op}`"),
+        other => other.to_string(),
+    }
+}
+
 /// Compiles an expression that uses no rule library (conditions in tests, simple values).
 ///
 /// # Errors
@@ -115,7 +127,7 @@ pub fn compile_expr(source: &str) -> Result<Expr, CompileError> {
     let ast = engine().compile_expression(source).map_err(|e| {
         let pos = e.position();
         CompileError {
-            message: e.err_type().to_string(),
+            message: in_words(e.err_type()),
             line: pos.line(),
             column: pos.position(),
         }
