@@ -119,6 +119,11 @@ fn expression_error_inside_a_block_scalar_maps_to_its_line() {
 }
 
 #[test]
+fn calls_to_functions_that_do_not_exist() {
+    assert_reports("unknown_function", &["20:54: E-RHAI"]);
+}
+
+#[test]
 fn rules_files_missing_or_not_compiling() {
     assert_reports(
         "rules_compile",

@@ -32,6 +32,20 @@ impl Cx<'_> {
             );
             ok = false;
         }
+        if compiled.is_ok() {
+            for (name, offset) in self.rules.unknown_calls(source) {
+                let known = self.rules.function_names();
+                self.sink.push(
+                    locate(self.text, span, offset),
+                    Code::Rhai,
+                    path,
+                    format!("表达式调用了不存在的函数 `{name}`"),
+                    did_you_mean(&name, known.iter().map(String::as_str))
+                        .or_else(|| Some("函数要在 `rules:` 列出的规则文件里用 `fn` 定义".into())),
+                );
+                ok = false;
+            }
+        }
         for (name, offset) in property_reads(source, "params") {
             if !self.params.contains(&name) {
                 self.sink.push(

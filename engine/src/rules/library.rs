@@ -1,7 +1,8 @@
 //! A definition's rule library: the functions of its `rules:` files, compiled once and
 //! merged into every expression of the definition so conditions can call them.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, OnceLock};
 
 use super::{CompileError, Expr, engine};
 
@@ -68,6 +69,19 @@ impl RuleLibrary {
         Ok(Expr::new(source.to_owned(), Arc::new(merged)))
     }
 
+    /// Functions `source` calls that neither this library nor the engine defines, with the
+    /// character offset of each name. Rhai only finds these when the call runs, which for a
+    /// rarely taken branch may be months after the definition went live.
+    pub fn unknown_calls(&self, source: &str) -> Vec<(String, usize)> {
+        let mine = self.function_names();
+        super::function_calls(source)
+            .into_iter()
+            .filter(|(name, _)| {
+                !mine.contains(name) && !builtin_functions().contains(name.as_str())
+            })
+            .collect()
+    }
+
     /// Names of the library's functions.
     pub fn function_names(&self) -> Vec<String> {
         self.functions
@@ -77,106 +91,20 @@ impl RuleLibrary {
     }
 }
 
-/// Properties an expression reads from one variable: `params.min_years` or
-/// `params["min_years"]` in `source` yields `("min_years", offset)`, where `offset` is the
-/// character offset of the property name. Strings and comments are skipped, so a quoted
-/// `"params.x"` is not a read.
-pub fn property_reads(source: &str, variable: &str) -> Vec<(String, usize)> {
-    let chars: Vec<char> = source.chars().collect();
-    let mut reads = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '"' || c == '`' || c == '\'' {
-            i = skip_quoted(&chars, i);
-            continue;
-        }
-        if c == '/' && chars.get(i + 1) == Some(&'/') {
-            while i < chars.len() && chars[i] != '\n' {
-                i += 1;
-            }
-            continue;
-        }
-        if c == '/' && chars.get(i + 1) == Some(&'*') {
-            i += 2;
-            while i + 1 < chars.len() && !(chars[i] == '*' && chars[i + 1] == '/') {
-                i += 1;
-            }
-            i += 2;
-            continue;
-        }
-        if is_ident_start(c) {
-            let start = i;
-            while i < chars.len() && is_ident_char(chars[i]) {
-                i += 1;
-            }
-            let word: String = chars[start..i].iter().collect();
-            let preceded_by_dot =
-                start > 0 && chars[..start].iter().rev().find(|c| !c.is_whitespace()) == Some(&'.');
-            if word == variable
-                && !preceded_by_dot
-                && let Some(read) = read_after(&chars, i)
-            {
-                reads.push(read);
-            }
-            continue;
-        }
-        i += 1;
-    }
-    reads
-}
-
-/// After `params`: `.name`, `?.name` or `["name"]`.
-fn read_after(chars: &[char], mut i: usize) -> Option<(String, usize)> {
-    let skip_ws = |mut i: usize| {
-        while i < chars.len() && chars[i].is_whitespace() {
-            i += 1;
-        }
-        i
-    };
-    i = skip_ws(i);
-    if chars.get(i) == Some(&'?') {
-        i += 1;
-    }
-    match chars.get(i) {
-        Some('.') => {
-            let start = skip_ws(i + 1);
-            let mut end = start;
-            while end < chars.len() && is_ident_char(chars[end]) {
-                end += 1;
-            }
-            (end > start).then(|| (chars[start..end].iter().collect(), start))
-        }
-        Some('[') => {
-            let quote = skip_ws(i + 1);
-            if chars.get(quote) != Some(&'"') {
-                return None;
-            }
-            let end = chars[quote + 1..].iter().position(|c| *c == '"')? + quote + 1;
-            Some((chars[quote + 1..end].iter().collect(), quote + 1))
-        }
-        _ => None,
-    }
-}
-
-fn skip_quoted(chars: &[char], start: usize) -> usize {
-    let quote = chars[start];
-    let mut i = start + 1;
-    while i < chars.len() && chars[i] != quote {
-        if chars[i] == '\\' {
-            i += 1;
-        }
-        i += 1;
-    }
-    i + 1
-}
-
-fn is_ident_start(c: char) -> bool {
-    c.is_alphabetic() || c == '_'
-}
-
-fn is_ident_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_'
+/// Names of every function the sandboxed engine provides.
+fn builtin_functions() -> &'static HashSet<String> {
+    static NAMES: OnceLock<HashSet<String>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        engine()
+            .gen_fn_signatures(true)
+            .iter()
+            .filter_map(|signature| {
+                signature
+                    .split_once('(')
+                    .map(|(name, _)| name.trim().to_owned())
+            })
+            .collect()
+    })
 }
 
 #[cfg(test)]
@@ -198,6 +126,13 @@ mod tests {
         };
         assert!(expr.eval_bool(&facts).expect("evaluates"));
         assert_eq!(lib.function_names(), ["double"]);
+    }
+
+    #[test]
+    fn unknown_calls_are_found_and_known_ones_are_not() {
+        let lib = RuleLibrary::compile([("r.rhai", "fn eligible(x) { x > 1 }")]).expect("compiles");
+        let source = "eligible(1) && contains([1], 1) && to_string(1) != \"\" && elligible(2)";
+        assert_eq!(lib.unknown_calls(source), [("elligible".to_owned(), 57)]);
     }
 
     #[test]
@@ -234,14 +169,5 @@ mod tests {
             (errors.len(), errors[0].path.as_str(), errors[0].line),
             (1, "bad.rhai", 3)
         );
-    }
-
-    #[test]
-    fn property_reads_skip_strings_and_comments() {
-        let reads = property_reads(
-            r#"params.a + params [ "b" ] + "params.c" + x.params.d // params.e"#,
-            "params",
-        );
-        assert_eq!(reads, [("a".to_owned(), 7), ("b".to_owned(), 21)]);
     }
 }

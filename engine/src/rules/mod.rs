@@ -5,8 +5,10 @@
 use std::sync::Arc;
 
 mod library;
+mod scan;
 
-pub use library::{RuleFileError, RuleLibrary, property_reads};
+pub use library::{RuleFileError, RuleLibrary};
+pub use scan::{function_calls, property_reads};
 
 use rhai::packages::Package;
 
