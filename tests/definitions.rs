@@ -140,7 +140,12 @@ fn bad_cron_duration_field_and_version() {
     assert_reports("bad_duration", &["13:10: E-DURATION"]);
     assert_reports(
         "bad_field",
-        &["9:34: E-FIELD", "10:28: E-FIELD", "11:40: E-FIELD"],
+        &[
+            "9:34: E-FIELD",
+            "10:28: E-FIELD",
+            "11:40: E-FIELD",
+            "12:54: E-FIELD",
+        ],
     );
     assert_reports("bad_version", &["1:5: E-VERSION", "2:10: E-VERSION"]);
 }

@@ -1,6 +1,7 @@
 //! Expressions inside the YAML: compiled with the definition's rule library, with Rhai's
 //! position inside the expression mapped back to the file (plain, quoted and block
-//! scalars), and `params.<key>` reads checked against the declared parameters.
+//! scalars), `params.<key>` and `form.<key>` reads checked against the declared parameters
+//! and application form fields, and calls checked against the functions that exist.
 
 use crate::rules::{Expr, property_reads};
 
@@ -55,6 +56,19 @@ impl Cx<'_> {
                     format!("表达式引用了不存在的参数 `params.{name}`"),
                     did_you_mean(&name, self.params.iter().map(String::as_str))
                         .or_else(|| Some("参数要先在 `parameters:` 里声明".into())),
+                );
+                ok = false;
+            }
+        }
+        for (name, offset) in property_reads(source, "form") {
+            if !self.form_keys.contains(&name) {
+                self.sink.push(
+                    locate(self.text, span, offset),
+                    Code::Field,
+                    path,
+                    format!("表达式引用了申请表中不存在的字段 `form.{name}`"),
+                    did_you_mean(&name, self.form_keys.iter().map(String::as_str))
+                        .or_else(|| Some("字段要先在 `form:` 里定义".into())),
                 );
                 ok = false;
             }

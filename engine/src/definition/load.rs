@@ -65,6 +65,7 @@ pub(super) fn load(
         rules,
         templates,
         params: Vec::new(),
+        form_keys: Vec::new(),
         departments: Vec::new(),
         roles: Vec::new(),
         documents: Vec::new(),

@@ -28,6 +28,8 @@ pub(super) struct Cx<'a> {
     pub(super) rules: RuleLibrary,
     pub(super) templates: &'a Templates,
     pub(super) params: Vec<String>,
+    /// Keys of the application form, which expressions read as `form.<key>`.
+    pub(super) form_keys: Vec<String>,
     pub(super) departments: Vec<String>,
     pub(super) roles: Vec<String>,
     pub(super) documents: Vec<String>,
@@ -148,6 +150,8 @@ pub(super) fn build(raw: RawProcess, at: &ListIndices, cx: &mut Cx<'_>, file: &s
     let departments = departments(cx, raw.departments);
     let roles = roles(cx, raw.roles);
     let documents = documents(cx, raw.documents);
+    // Collected first: a field's `when` may read a field written after it.
+    cx.form_keys = raw.form.iter().filter_map(|f| f.key.clone()).collect();
     let form = fields(cx, raw.form, "form", &at.form);
     let materials = materials(cx, raw.materials, &at.materials);
 
