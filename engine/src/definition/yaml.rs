@@ -37,6 +37,9 @@ enum Kind {
 /// Aliases copy their anchor's nodes; this bounds what a "billion laughs" file can cost.
 const MAX_NODES: usize = 200_000;
 
+/// Nesting deeper than any definition needs; the tree is walked recursively afterwards.
+const MAX_DEPTH: usize = 64;
+
 /// Parses `text` into its value and positions. `None` when the text is not YAML (the
 /// diagnostic is in `sink`) or holds no document.
 pub(super) fn parse(text: &str, sink: &mut Sink) -> Option<(serde_yaml::Value, SourceMap)> {
@@ -112,6 +115,9 @@ fn build(text: &str) -> Result<Option<Node>, (Pos, String)> {
                     .checked_sub(count(&node))
                     .ok_or_else(|| (pos, "别名（`*`）展开后内容过多".to_owned()))?;
                 Some(Node { pos, ..node })
+            }
+            Event::SequenceStart(..) | Event::MappingStart(..) if stack.len() >= MAX_DEPTH => {
+                return Err((pos, format!("嵌套超过 {MAX_DEPTH} 层，请检查缩进和括号")));
             }
             Event::SequenceStart(anchor, _) => {
                 open_anchors.push(anchor);
@@ -358,6 +364,14 @@ mod tests {
             assert!(parse(text, &mut sink).is_none(), "{text}");
             assert_eq!(sink.into_vec()[0].code, "E-YAML");
         }
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let text = format!("a: {}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let mut sink = Sink::new("t.yaml");
+        assert!(parse(&text, &mut sink).is_none());
+        assert_eq!(sink.into_vec()[0].code, "E-YAML");
     }
 
     #[test]
