@@ -284,7 +284,7 @@ fn got_words(got: &str) -> String {
 pub(super) fn describe(value: &Value) -> &'static str {
     match value {
         Value::Null => "空值",
-        Value::Bool(_) => " true/false",
+        Value::Bool(_) => " true/false 值",
         Value::Number(_) => "数字",
         Value::String(_) => "一段文字",
         Value::Sequence(_) => "列表",
