@@ -156,7 +156,7 @@ pub(super) fn build(raw: RawProcess, at: &ListIndices, cx: &mut Cx<'_>, file: &s
     let materials = materials(cx, raw.materials, &at.materials);
 
     let raw_steps = cx.required(raw.steps, "", "steps").unwrap_or_default();
-    if raw_steps.is_empty() && cx.map.contains("steps") && !cx.sink.reported("steps") {
+    if cx.map.contains("steps") && !cx.map.contains("steps[0]") && !cx.sink.reported("steps") {
         let pos = cx.map.value_pos("steps");
         let message = "至少要有一个步骤".to_owned();
         cx.sink.push(pos, Code::MissingKey, "steps", message, None);
