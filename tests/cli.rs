@@ -33,11 +33,18 @@ steps:
 
 #[test]
 fn check_accepts_the_shipped_definitions() {
-    let out = bin().arg("check").current_dir(repo_root()).output().expect("run check");
+    let out = bin()
+        .arg("check")
+        .current_dir(repo_root())
+        .output()
+        .expect("run check");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "check failed:\n{stdout}\n{stderr}");
-    assert!(stdout.lines().any(|l| l.contains("examples.demo")), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.contains("examples.demo")),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -53,8 +60,14 @@ fn check_reports_a_typo_with_position_and_hint() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let expected = format!("{}:3:1: error[E-UNKNOWN-KEY]", file.display());
-    assert!(stderr.contains(&expected), "expected {expected} in:\n{stderr}");
-    assert!(stderr.contains("`name`"), "did-you-mean hint missing:\n{stderr}");
+    assert!(
+        stderr.contains(&expected),
+        "expected {expected} in:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("`name`"),
+        "did-you-mean hint missing:\n{stderr}"
+    );
 }
 
 #[test]
@@ -63,10 +76,17 @@ fn migrate_falls_back_to_the_environment_url() {
     let db = dir.path().join("env.db");
     let out = bin()
         .arg("migrate")
-        .env("LIANBAN_DATABASE_URL", format!("sqlite://{}?mode=rwc", db.display()))
+        .env(
+            "LIANBAN_DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", db.display()),
+        )
         .output()
         .expect("run migrate");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(db.exists(), "database file not created");
 }
 
@@ -92,7 +112,10 @@ fn start_server(dir: &Path) -> Server {
     let mut child = bin()
         .arg("serve")
         .arg("--db")
-        .arg(format!("sqlite://{}?mode=rwc", dir.join("data/lianban.db").display()))
+        .arg(format!(
+            "sqlite://{}?mode=rwc",
+            dir.join("data/lianban.db").display()
+        ))
         .args(["--bind", &format!("127.0.0.1:{port}")])
         .arg("--processes")
         .arg(dir.join("processes"))
@@ -115,7 +138,10 @@ fn start_server(dir: &Path) -> Server {
         }
     }
     std::thread::spawn(move || for _ in lines {});
-    Server { child, base: format!("http://127.0.0.1:{port}") }
+    Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    }
 }
 
 fn versions(server: &Server) -> Vec<u64> {
@@ -151,7 +177,11 @@ fn serve_creates_the_database_and_reloads_safely() {
 
     // A broken edit is refused and the running definition stays.
     std::fs::write(&def, MINIMAL.replace("to: done", "to: dnoe")).expect("write");
-    let refused = client.post(&reload).bearer_auth("s3cret").send().expect("POST reload");
+    let refused = client
+        .post(&reload)
+        .bearer_auth("s3cret")
+        .send()
+        .expect("POST reload");
     assert_eq!(refused.status().as_u16(), 422);
     let problem: serde_json::Value = refused.json().expect("problem json");
     assert_eq!(problem["type"], "validation");
@@ -160,16 +190,31 @@ fn serve_creates_the_database_and_reloads_safely() {
     assert_eq!(versions(&server), vec![1]);
 
     // A new version through SIGHUP.
-    let v2 = MINIMAL.replace("version: 1", "version: 2").replace("最小流程", "最小流程（二版）");
+    let v2 = MINIMAL
+        .replace("version: 1", "version: 2")
+        .replace("最小流程", "最小流程（二版）");
     std::fs::write(&def, v2).expect("write");
     let pid = server.child.id().to_string();
-    assert!(Command::new("kill").args(["-HUP", &pid]).status().expect("kill").success());
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     while versions(&server) != vec![2] {
-        assert!(Instant::now() < deadline, "SIGHUP reload did not take effect");
+        assert!(
+            Instant::now() < deadline,
+            "SIGHUP reload did not take effect"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    let ok = client.post(&reload).bearer_auth("s3cret").send().expect("POST reload");
+    let ok = client
+        .post(&reload)
+        .bearer_auth("s3cret")
+        .send()
+        .expect("POST reload");
     assert_eq!(ok.status().as_u16(), 200);
 }

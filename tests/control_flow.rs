@@ -28,18 +28,29 @@ fn fixtures() -> std::path::PathBuf {
 }
 
 async fn engine(db: &TestDb, flow: &str) -> anyhow::Result<Engine> {
-    let templates = Templates::load(&fixtures().join("templates"))?;
+    let templates = Arc::new(Templates::load(&fixtures().join("templates"))?);
     let file = fixtures().join("flows").join(format!("{flow}.yaml"));
     let process = definition::load_file(&file, &templates).map_err(|e| anyhow::anyhow!("{e}"))?;
     let store = db.store().await?;
     store.register_definition(&process).await?;
     // 2026-09-30 09:00 Beijing time, a Wednesday.
-    let now = Utc.with_ymd_and_hms(2026, 9, 30, 1, 0, 0).single().context("time")?;
-    Ok(Engine::new(store, Catalog::new(vec![process]), templates, Arc::new(FixedClock(now))))
+    let now = Utc
+        .with_ymd_and_hms(2026, 9, 30, 1, 0, 0)
+        .single()
+        .context("time")?;
+    Ok(Engine::new(
+        store,
+        Catalog::new(vec![process]),
+        templates,
+        Arc::new(FixedClock(now)),
+    ))
 }
 
 fn clerk(user: &str, department: &str) -> Actor {
-    Actor { user: user.into(), department: Some(department.into()) }
+    Actor {
+        user: user.into(),
+        department: Some(department.into()),
+    }
 }
 
 fn form(name: &str) -> Map<String, Value> {
@@ -49,8 +60,16 @@ fn form(name: &str) -> Map<String, Value> {
 }
 
 async fn start(engine: &Engine, form: Map<String, Value>) -> anyhow::Result<CaseId> {
-    let process = engine.catalog().iter().next().context("one process")?.id.clone();
-    Ok(engine.start_case(&process, form, vec![], &clerk("window", "shebao")).await?)
+    let process = engine
+        .catalog()
+        .iter()
+        .next()
+        .context("one process")?
+        .id
+        .clone();
+    Ok(engine
+        .start_case(&process, form, vec![], &clerk("window", "shebao"))
+        .await?)
 }
 
 /// Open (or claimed) tasks of the case, in creation order.
@@ -59,14 +78,21 @@ async fn open(engine: &Engine, case: CaseId) -> anyhow::Result<Vec<TaskRecord>> 
         statuses: vec![TaskStatus::Open, TaskStatus::Claimed],
         ..TaskQuery::default()
     };
-    let mut tasks: Vec<_> =
-        engine.list_tasks(&query).await?.into_iter().filter(|t| t.case_id == case).collect();
+    let mut tasks: Vec<_> = engine
+        .list_tasks(&query)
+        .await?
+        .into_iter()
+        .filter(|t| t.case_id == case)
+        .collect();
     tasks.sort_by_key(|t| t.created_at);
     Ok(tasks)
 }
 
+/// Step ids of the tasks, sorted: branches created at the same instant have no order.
 fn steps(tasks: &[TaskRecord]) -> Vec<&str> {
-    tasks.iter().map(|t| t.step.as_str()).collect()
+    let mut steps: Vec<&str> = tasks.iter().map(|t| t.step.as_str()).collect();
+    steps.sort_unstable();
+    steps
 }
 
 /// Claims and completes the open task at `step` as a clerk of its department.
@@ -88,16 +114,32 @@ async fn finish_with(
         .with_context(|| format!("no open task at {step}"))?;
     let actor = clerk(&format!("{}-clerk", task.department), &task.department);
     engine.claim(task.id, &actor).await?;
-    engine.complete(task.id, &actor, outcome, Map::new(), reason.map(str::to_owned)).await?;
+    engine
+        .complete(
+            task.id,
+            &actor,
+            outcome,
+            Map::new(),
+            reason.map(str::to_owned),
+        )
+        .await?;
     Ok(())
 }
 
 async fn status(engine: &Engine, case: CaseId) -> anyhow::Result<CaseStatus> {
-    Ok(engine.get_case(case).await?.context("case exists")?.state.status)
+    Ok(engine
+        .get_case(case)
+        .await?
+        .context("case exists")?
+        .state
+        .status)
 }
 
 fn completed(result: &str, step: &str) -> CaseStatus {
-    CaseStatus::Completed { result: result.into(), step: step.into() }
+    CaseStatus::Completed {
+        result: result.into(),
+        step: step.into(),
+    }
 }
 
 db_test!(sequence, |db| {
@@ -124,7 +166,7 @@ db_test!(parallel_split_and_synchronization, |db| {
     let engine = engine(&db, "parallel").await?;
     let case = start(&engine, form("李四")).await?;
     finish(&engine, case, "accept", "accept").await?;
-    assert_eq!(steps(&open(&engine, case).await?), ["medical", "fund"]);
+    assert_eq!(steps(&open(&engine, case).await?), ["fund", "medical"]);
     finish(&engine, case, "fund", "done").await?;
     // The join waits for the other branch.
     assert_eq!(steps(&open(&engine, case).await?), ["medical"]);
@@ -165,7 +207,10 @@ async fn multi_choice_case(
     f.insert("joint_fund".into(), json!(fund));
     let case = start(engine, f).await?;
     finish(engine, case, "accept", "accept").await?;
-    let branches = steps(&open(engine, case).await?).into_iter().map(str::to_owned).collect();
+    let branches = steps(&open(engine, case).await?)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     Ok((case, branches))
 }
 
@@ -183,7 +228,7 @@ db_test!(multi_choice_and_synchronizing_merge, |db| {
     assert_eq!(steps(&open(&engine, one).await?), ["archive"]);
     // Two branches: the join waits for both.
     let (two, taken) = multi_choice_case(&engine, true, true).await?;
-    assert_eq!(taken, ["medical", "fund"]);
+    assert_eq!(taken, ["fund", "medical"]);
     finish(&engine, two, "medical", "done").await?;
     assert_eq!(steps(&open(&engine, two).await?), ["fund"]);
     finish(&engine, two, "fund", "done").await?;
@@ -196,9 +241,14 @@ db_test!(structured_loop_through_supplements, |db| {
     let case = start(&engine, form("孙八")).await?;
     let first = open(&engine, case).await?[0].id;
     finish(&engine, case, "accept", "supplement").await?;
-    assert!(open(&engine, case).await?.is_empty(), "waiting on the applicant, no task");
+    assert!(
+        open(&engine, case).await?.is_empty(),
+        "waiting on the applicant, no task"
+    );
     let clerk = clerk("window", "shebao");
-    engine.deliver(case, "supplied", Map::new(), vec!["id_card".into()], &clerk).await?;
+    engine
+        .deliver(case, "supplied", Map::new(), vec!["id_card".into()], &clerk)
+        .await?;
     let again = open(&engine, case).await?;
     assert_eq!(steps(&again), ["accept"]);
     assert_ne!(again[0].id, first, "a new visit is a new task");
@@ -216,14 +266,24 @@ db_test!(cancel_case_cancels_open_tasks, |db| {
     let case = start(&engine, form("周九")).await?;
     let tasks = open(&engine, case).await?;
     assert_eq!(tasks.len(), 2);
-    engine.cancel(case, "申请人撤回申请", &clerk("window", "shebao")).await?;
+    engine
+        .cancel(case, "申请人撤回申请", &clerk("window", "shebao"))
+        .await?;
     assert!(open(&engine, case).await?.is_empty());
     let all = engine.list_tasks(&TaskQuery::default()).await?;
     let mine: Vec<_> = all.iter().filter(|t| t.case_id == case).collect();
-    assert!(mine.iter().all(|t| t.status == TaskStatus::Cancelled), "{mine:?}");
-    assert!(matches!(status(&engine, case).await?, CaseStatus::Cancelled { .. }));
+    assert!(
+        mine.iter().all(|t| t.status == TaskStatus::Cancelled),
+        "{mine:?}"
+    );
+    assert!(matches!(
+        status(&engine, case).await?,
+        CaseStatus::Cancelled { .. }
+    ));
     // An ended case takes no more commands, and nothing changes.
-    let err = engine.claim(tasks[0].id, &clerk("yibao-clerk", "yibao")).await;
+    let err = engine
+        .claim(tasks[0].id, &clerk("yibao-clerk", "yibao"))
+        .await;
     assert!(matches!(err, Err(EngineError::Runtime(_))), "{err:?}");
     Ok(())
 });
@@ -231,12 +291,18 @@ db_test!(cancel_case_cancels_open_tasks, |db| {
 db_test!(explicit_termination_ends_other_branches, |db| {
     let engine = engine(&db, "termination").await?;
     let case = start(&engine, form("吴十")).await?;
-    assert_eq!(steps(&open(&engine, case).await?), ["medical", "fund"]);
+    assert_eq!(steps(&open(&engine, case).await?), ["fund", "medical"]);
     let refused = finish_with(&engine, case, "medical", "reject", None).await;
     assert!(refused.is_err(), "a refusal needs a written reason");
     finish_with(&engine, case, "medical", "reject", Some("缴费记录不全")).await?;
-    assert!(open(&engine, case).await?.is_empty(), "the fund task was cancelled");
-    assert_eq!(status(&engine, case).await?, completed("不予办理", "refused"));
+    assert!(
+        open(&engine, case).await?.is_empty(),
+        "the fund task was cancelled"
+    );
+    assert_eq!(
+        status(&engine, case).await?,
+        completed("不予办理", "refused")
+    );
     Ok(())
 });
 
@@ -245,18 +311,26 @@ db_test!(waits_for_an_external_event, |db| {
     let case = start(&engine, form("郑十一")).await?;
     finish(&engine, case, "ask", "sent").await?;
     let actor = clerk("veterans-clerk", "veterans");
-    let wrong = engine.deliver(case, "withdrawn", Map::new(), vec![], &actor).await;
+    let wrong = engine
+        .deliver(case, "withdrawn", Map::new(), vec![], &actor)
+        .await;
     assert!(matches!(wrong, Err(EngineError::Runtime(_))), "{wrong:?}");
     let mut reply = Map::new();
     reply.insert("enlisted".into(), json!("1985-10"));
-    engine.deliver(case, "replied", reply, vec![], &actor).await?;
+    engine
+        .deliver(case, "replied", reply, vec![], &actor)
+        .await?;
     assert_eq!(steps(&open(&engine, case).await?), ["confirm"]);
     let record = engine.get_case(case).await?.context("case")?;
     assert_eq!(record.state.data.get("enlisted"), Some(&json!("1985-10")));
     let history = engine.history(case).await?;
     let last = history.last().context("history")?;
     assert_eq!(last.action, "deliver");
-    assert!(last.data_changed.contains_key("data.enlisted"), "{:?}", last.data_changed);
+    assert!(
+        last.data_changed.contains_key("data.enlisted"),
+        "{:?}",
+        last.data_changed
+    );
     Ok(())
 });
 
@@ -275,7 +349,10 @@ db_test!(two_clerks_complete_one_task_at_once, |db| {
         assert_eq!(wins, 1, "exactly one completion wins: {ra:?} {rb:?}");
         let loser = if ra.is_ok() { rb } else { ra };
         assert!(
-            matches!(loser, Err(EngineError::Conflict { .. }) | Err(EngineError::Runtime(_))),
+            matches!(
+                loser,
+                Err(EngineError::Conflict { .. }) | Err(EngineError::Runtime(_))
+            ),
             "{loser:?}"
         );
         let history = engine.history(case).await?;

@@ -1,1 +1,340 @@
-//! definitions
+//! Definition loading: every broken fixture reports exactly its diagnostics (file, line,
+//! column, code), every definition under `processes/` loads clean, and the content hash
+//! follows every byte of the definition and its rule files.
+
+use std::path::{Path, PathBuf};
+
+use lianban::definition::{self, Catalog, SourceFile};
+use lianban::documents::Templates;
+
+/// The repository root (tests run in the `tests/` package directory).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repository root")
+        .to_path_buf()
+}
+
+fn broken_templates() -> Templates {
+    Templates::load(Path::new("fixtures/broken/templates")).expect("fixture templates load")
+}
+
+/// `file:line:col: CODE` for each diagnostic of fixture `name`.
+fn diagnostics(name: &str) -> Vec<String> {
+    let path = PathBuf::from(format!("fixtures/broken/{name}.yaml"));
+    let error =
+        definition::load_file(&path, &broken_templates()).expect_err("fixture must not load");
+    error
+        .diagnostics
+        .iter()
+        .map(|d| format!("{}:{}:{}: {}", d.file, d.line, d.column, d.code))
+        .collect()
+}
+
+/// Asserts that fixture `name` reports exactly `expected`, given as `line:col: CODE` (or
+/// with a file of its own, for problems inside rules files and templates).
+fn assert_reports(name: &str, expected: &[&str]) {
+    let expected: Vec<String> = expected
+        .iter()
+        .map(|e| {
+            if e.contains(".rhai:") || e.contains(".j2:") {
+                (*e).to_owned()
+            } else {
+                format!("fixtures/broken/{name}.yaml:{e}")
+            }
+        })
+        .collect();
+    assert_eq!(diagnostics(name), expected, "fixture {name}");
+}
+
+#[test]
+fn yaml_syntax_error_is_one_diagnostic_at_its_place() {
+    assert_reports("yaml_syntax", &["9:3: E-YAML"]);
+}
+
+#[test]
+fn empty_file_and_list_root_are_diagnostics() {
+    assert_reports("empty", &["1:1: E-YAML"]);
+    assert_reports("not_a_mapping", &["1:1: E-TYPE"]);
+}
+
+#[test]
+fn unknown_key_suggests_the_closest_key() {
+    assert_reports(
+        "unknown_key",
+        &["9:5: E-MISSING-KEY", "10:5: E-UNKNOWN-KEY"],
+    );
+    let path = Path::new("fixtures/broken/unknown_key.yaml");
+    let error = definition::load_file(path, &broken_templates()).expect_err("broken");
+    assert_eq!(
+        error.diagnostics[1].to_string(),
+        "fixtures/broken/unknown_key.yaml:10:5: error[E-UNKNOWN-KEY]: 未知的键 `nmae`\n  = 提示: 是不是想写 `name`？"
+    );
+}
+
+#[test]
+fn missing_required_key() {
+    assert_reports("missing_key", &["9:5: E-MISSING-KEY"]);
+}
+
+#[test]
+fn wrong_value_types_are_reported_once_each() {
+    assert_reports("wrong_type", &["5:13: E-TYPE", "13:10: E-TYPE"]);
+}
+
+#[test]
+fn duplicate_step_id() {
+    assert_reports("duplicate_id", &["16:10: E-DUPLICATE-ID"]);
+}
+
+#[test]
+fn unknown_references() {
+    assert_reports("unknown_step", &["15:30: E-UNKNOWN-STEP"]);
+    assert_reports("unknown_role", &["12:11: E-UNKNOWN-ROLE"]);
+    assert_reports("unknown_department", &["7:34: E-UNKNOWN-DEPARTMENT"]);
+    assert_reports("unknown_document", &["14:47: E-UNKNOWN-DOCUMENT"]);
+    assert_reports("unknown_template", &["9:33: E-UNKNOWN-TEMPLATE"]);
+    assert_reports("unknown_parameter", &["11:59: E-UNKNOWN-PARAMETER"]);
+}
+
+#[test]
+fn template_syntax_error_points_into_the_template() {
+    assert_reports(
+        "template_syntax",
+        &["fixtures/broken/templates/broken.html.j2:2:10: E-TEMPLATE"],
+    );
+}
+
+#[test]
+fn flow_graph_problems() {
+    assert_reports("unreachable", &["15:9: E-UNREACHABLE"]);
+    assert_reports("no_end", &["16:9: E-NO-END"]);
+    assert_reports("join_without_split", &["15:10: E-JOIN-WITHOUT-SPLIT"]);
+    assert_reports("split_join", &["20:11: E-SPLIT-JOIN"]);
+}
+
+#[test]
+fn expression_error_inside_a_block_scalar_maps_to_its_line() {
+    assert_reports("rhai_block", &["22:23: E-RHAI"]);
+}
+
+#[test]
+fn calls_to_functions_that_do_not_exist() {
+    assert_reports("unknown_function", &["20:54: E-RHAI"]);
+}
+
+#[test]
+fn rules_files_missing_or_not_compiling() {
+    assert_reports(
+        "rules_compile",
+        &[
+            "8:25: E-RULES",
+            "fixtures/broken/rules/bad.rhai:4:1: E-RULES",
+        ],
+    );
+}
+
+#[test]
+fn bad_cron_duration_field_and_version() {
+    assert_reports("bad_cron", &["17:22: E-CRON", "18:24: E-CRON"]);
+    assert_reports("bad_duration", &["13:10: E-DURATION"]);
+    assert_reports(
+        "bad_field",
+        &[
+            "9:34: E-FIELD",
+            "10:28: E-FIELD",
+            "11:40: E-FIELD",
+            "12:54: E-FIELD",
+        ],
+    );
+    assert_reports("bad_version", &["1:5: E-VERSION", "2:10: E-VERSION"]);
+}
+
+#[test]
+fn several_errors_are_all_reported_at_once_in_file_order() {
+    assert_reports(
+        "several",
+        &[
+            "5:17: E-UNKNOWN-KEY",
+            "13:10: E-DURATION",
+            "15:31: E-UNKNOWN-STEP",
+            "16:39: E-UNKNOWN-KEY",
+            "17:9: E-UNREACHABLE",
+            "20:5: E-UNKNOWN-KEY",
+            "21:30: E-RHAI",
+            "25:59: E-UNKNOWN-KEY",
+        ],
+    );
+}
+
+#[test]
+fn every_broken_fixture_is_asserted() {
+    // A fixture added without an assertion above would silently test nothing.
+    let mut names: Vec<String> = std::fs::read_dir("fixtures/broken")
+        .expect("fixtures")
+        .filter_map(|e| {
+            let path = e.expect("entry").path();
+            if path.extension()? != "yaml" {
+                return None;
+            }
+            Some(path.file_stem()?.to_string_lossy().into_owned())
+        })
+        .collect();
+    names.sort();
+    let source = include_str!("definitions.rs");
+    for name in names {
+        assert!(
+            source.contains(&format!("\"{name}\"")),
+            "fixture {name} has no assertion"
+        );
+    }
+}
+
+#[test]
+fn every_definition_under_processes_loads_clean() {
+    let templates = Templates::load(&root().join("templates")).expect("templates load");
+    let processes = definition::load_paths(&[root().join("processes")], &templates)
+        .unwrap_or_else(|e| panic!("definitions under processes/ must load clean:\n{e}"));
+    assert!(!processes.is_empty());
+    let catalog = Catalog::new(processes);
+    let demo = catalog
+        .latest("examples.demo")
+        .expect("the example is in the catalog");
+    assert_eq!(demo.version, 1);
+    assert!(catalog.get("examples.demo", 1).is_some());
+    assert_eq!(demo.sources.len(), 2, "definition and its rules file");
+    assert!(demo.sources[0].path.ends_with("demo.yaml"));
+}
+
+#[test]
+fn loading_from_sources_matches_loading_from_disk_and_the_hash_follows_every_byte() {
+    let templates = Templates::load(&root().join("templates")).expect("templates load");
+    let from_disk = definition::load_file(&root().join("processes/examples/demo.yaml"), &templates)
+        .expect("loads");
+    let again =
+        definition::load_sources(&from_disk.sources, &templates).expect("reloads from sources");
+    assert_eq!(again.content_hash, from_disk.content_hash);
+    assert_eq!(again.steps.len(), from_disk.steps.len());
+
+    let mut changed: Vec<SourceFile> = from_disk.sources.clone();
+    changed[0].text = changed[0].text.replacen("name: 受理", "name: 受理 ", 1);
+    let yaml_changed = definition::load_sources(&changed, &templates).expect("still loads");
+    assert_ne!(yaml_changed.content_hash, from_disk.content_hash);
+
+    let mut changed = from_disk.sources.clone();
+    changed[1].text.push(' ');
+    let rules_changed = definition::load_sources(&changed, &templates).expect("still loads");
+    assert_ne!(rules_changed.content_hash, from_disk.content_hash);
+}
+
+#[test]
+fn the_same_id_and_version_twice_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let demo = root().join("processes/examples");
+    for copy in ["a", "b"] {
+        let target = dir.path().join(copy);
+        std::fs::create_dir_all(target.join("rules")).expect("mkdir");
+        std::fs::copy(demo.join("demo.yaml"), target.join("demo.yaml")).expect("copy");
+        std::fs::copy(demo.join("rules/demo.rhai"), target.join("rules/demo.rhai")).expect("copy");
+    }
+    let templates = Templates::load(&root().join("templates")).expect("templates load");
+    let error =
+        definition::load_paths(&[dir.path().to_path_buf()], &templates).expect_err("duplicate");
+    let codes: Vec<_> = error.diagnostics.iter().map(|d| (d.code, d.line)).collect();
+    assert_eq!(codes, [("E-VERSION", 4)]);
+}
+
+#[test]
+fn odd_inputs_never_panic() {
+    let templates = Templates::empty();
+    for text in [
+        "",
+        "42",
+        "[1, 2]",
+        "id: [\n",
+        "steps: 3",
+        "steps: [1, 'a', {}]",
+        "? [a]\n: b",
+        "id: &a x\nname: *a",
+        "\t",
+    ] {
+        let sources = [SourceFile {
+            path: "odd.yaml".into(),
+            text: text.into(),
+        }];
+        assert!(
+            definition::load_sources(&sources, &templates).is_err(),
+            "{text:?}"
+        );
+    }
+}
+
+#[test]
+fn rule_functions_are_callable_from_the_definitions_expressions() {
+    use lianban::definition::StepKind;
+    use lianban::rules::Facts;
+    let templates = Templates::load(&root().join("templates")).expect("templates load");
+    let demo = definition::load_file(&root().join("processes/examples/demo.yaml"), &templates)
+        .expect("loads");
+    let Some(StepKind::Auto(check)) = demo.step(&"check".into()).map(|s| &s.kind) else {
+        panic!("the demo has an auto step `check`");
+    };
+    let params: serde_json::Map<_, _> = demo
+        .parameters
+        .iter()
+        .map(|(k, p)| (k.clone(), p.value.clone()))
+        .collect();
+    let form = serde_json::json!({"level": "中级", "insured_months": 24});
+    let facts = Facts {
+        form: form.as_object().expect("object"),
+        data: &serde_json::Map::new(),
+        params: &params,
+        materials: &[],
+        today: chrono::NaiveDate::default(),
+    };
+    let values: Vec<_> = check
+        .set
+        .iter()
+        .map(|a| (a.key.as_str(), a.expr.eval(&facts).expect("evaluates")))
+        .collect();
+    assert_eq!(
+        values,
+        [
+            ("eligible", serde_json::json!(true)),
+            ("amount", serde_json::json!(1500))
+        ]
+    );
+}
+
+#[test]
+fn mutated_definitions_never_panic() {
+    // Deterministic byte edits of a real definition: every result must be Ok or diagnostics.
+    let templates = Templates::load(&root().join("templates")).expect("templates load");
+    let demo = definition::load_file(&root().join("processes/examples/demo.yaml"), &templates)
+        .expect("loads");
+    let original = demo.sources[0].text.as_bytes().to_vec();
+    let mut seed: u64 = 0x5eed;
+    let mut next = move |n: usize| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as usize % n
+    };
+    let alphabet = b" :-[]{}'\"|>#&*!\n\tabc019";
+    for _ in 0..300 {
+        let mut bytes = original.clone();
+        for _ in 0..1 + next(4) {
+            let at = next(bytes.len());
+            match next(3) {
+                0 => bytes[at] = alphabet[next(alphabet.len())],
+                1 => bytes.insert(at, alphabet[next(alphabet.len())]),
+                _ => {
+                    bytes.remove(at);
+                }
+            }
+        }
+        let mut sources = demo.sources.clone();
+        sources[0].text = String::from_utf8_lossy(&bytes).into_owned();
+        let _ = definition::load_sources(&sources, &templates);
+    }
+}

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use lianban::definition::{Catalog, Templates};
+use lianban::definition::Catalog;
+use lianban::documents::Templates;
 use lianban::runtime::{CaseId, CaseStatus, Event, TaskId, TaskStatus};
 use lianban::scheduler::SystemClock;
 use lianban::store::{
@@ -593,7 +594,7 @@ db_test!(engine_reports_what_it_cannot_find, |db| {
     let engine = Engine::new(
         store.clone(),
         Catalog::default(),
-        Templates::default(),
+        std::sync::Arc::new(Templates::empty()),
         Arc::new(SystemClock),
     );
     let wang = clerk("wang", "shebao");

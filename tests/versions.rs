@@ -43,7 +43,10 @@ fn settings(db: &TestDb, dir: &Path) -> Settings {
 }
 
 fn clerk() -> Actor {
-    Actor { user: "clerk1".into(), department: Some("shebao".into()) }
+    Actor {
+        user: "clerk1".into(),
+        department: Some("shebao".into()),
+    }
 }
 
 db_test!(versions_are_immutable_once_cases_run, |db| {
@@ -54,17 +57,32 @@ db_test!(versions_are_immutable_once_cases_run, |db| {
     std::fs::write(&file, V1)?;
     let app = App::build(settings(&db, dir.path())).await?;
     let engine = app.engine();
-    let old_case = engine.start_case("test.versions", Map::new(), vec![], &clerk()).await?;
+    let old_case = engine
+        .start_case("test.versions", Map::new(), vec![], &clerk())
+        .await?;
 
     // Same version, other content: refused, the running definition stays.
     std::fs::write(&file, V1.replace("name: 版本测试", "name: 版本测试（改）"))?;
-    let err = app.reload().await.expect_err("changed content under the same version");
+    let err = app
+        .reload()
+        .await
+        .expect_err("changed content under the same version");
     assert!(
         matches!(err, ReloadError::Store(StoreError::VersionChanged { .. })),
         "{err:?}"
     );
-    assert!(err.to_string().contains("版本"), "the message says to raise the version: {err}");
-    assert_eq!(engine.catalog().latest("test.versions").context("v1")?.version, 1);
+    assert!(
+        err.to_string().contains("version 改为 2"),
+        "the message says to raise the version: {err}"
+    );
+    assert_eq!(
+        engine
+            .catalog()
+            .latest("test.versions")
+            .context("v1")?
+            .version,
+        1
+    );
 
     // Starting the service on that database with the changed file is refused too.
     let again = App::build(settings(&db, dir.path())).await;
@@ -73,18 +91,25 @@ db_test!(versions_are_immutable_once_cases_run, |db| {
     // A new version: new cases use it, the running case stays on v1 even with v1's file gone.
     std::fs::write(&file, v2())?;
     app.reload().await?;
-    let new_case = engine.start_case("test.versions", Map::new(), vec![], &clerk()).await?;
+    let new_case = engine
+        .start_case("test.versions", Map::new(), vec![], &clerk())
+        .await?;
     let new_record = engine.get_case(new_case).await?.context("new case")?;
     assert_eq!(new_record.state.version, 2);
 
-    let query = TaskQuery { statuses: vec![TaskStatus::Open], ..TaskQuery::default() };
+    let query = TaskQuery {
+        statuses: vec![TaskStatus::Open],
+        ..TaskQuery::default()
+    };
     let task = engine
         .list_tasks(&query)
         .await?
         .into_iter()
         .find(|t| t.case_id == old_case)
         .context("old case task")?;
-    engine.complete(task.id, &clerk(), "ok", Map::new(), None).await?;
+    engine
+        .complete(task.id, &clerk(), "ok", Map::new(), None)
+        .await?;
     let old = engine.get_case(old_case).await?.context("old case")?;
     assert_eq!(old.state.version, 1);
     assert!(
@@ -104,9 +129,23 @@ db_test!(broken_reload_keeps_old_definitions, |db| {
     let app = App::build(settings(&db, dir.path())).await?;
     std::fs::write(&file, v2().replace("to: review}", "to: reveiw}"))?;
     let err = app.reload().await.expect_err("broken definition");
-    let ReloadError::Definitions(load) = err else { anyhow::bail!("expected diagnostics") };
-    assert!(load.diagnostics.iter().any(|d| d.code == "E-UNKNOWN-STEP"), "{load}");
-    assert_eq!(app.engine().catalog().latest("test.versions").context("v1")?.version, 1);
-    app.engine().start_case("test.versions", Map::new(), vec![], &clerk()).await?;
+    let ReloadError::Definitions(load) = err else {
+        anyhow::bail!("expected diagnostics")
+    };
+    assert!(
+        load.diagnostics.iter().any(|d| d.code == "E-UNKNOWN-STEP"),
+        "{load}"
+    );
+    assert_eq!(
+        app.engine()
+            .catalog()
+            .latest("test.versions")
+            .context("v1")?
+            .version,
+        1
+    );
+    app.engine()
+        .start_case("test.versions", Map::new(), vec![], &clerk())
+        .await?;
     Ok(())
 });

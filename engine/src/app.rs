@@ -88,8 +88,17 @@ impl App {
         let (templates, processes) = load_all(&settings)?;
         register_all(&store, &processes).await?;
         tracing::info!(definitions = processes.len(), "definitions loaded");
-        let engine = Engine::new(store, Catalog::new(processes), (*templates).clone(), clock);
-        Ok(Arc::new(App { settings, engine, templates: RwLock::new(templates) }))
+        let engine = Engine::new(
+            store,
+            Catalog::new(processes),
+            Arc::clone(&templates),
+            clock,
+        );
+        Ok(Arc::new(App {
+            settings,
+            engine,
+            templates: RwLock::new(templates),
+        }))
     }
 
     /// The library API over cases and tasks.
@@ -117,7 +126,10 @@ impl App {
     /// [`ReloadError`]; the old definitions keep running.
     pub async fn reload(&self) -> Result<Vec<Arc<Process>>, ReloadError> {
         let templates = Arc::new(Templates::load(&self.settings.templates_dir)?);
-        let processes = definition::load_paths(&[self.settings.processes_dir.clone()], &templates)?;
+        let processes = definition::load_paths(
+            std::slice::from_ref(&self.settings.processes_dir),
+            &templates,
+        )?;
         register_all(self.engine.store(), &processes).await?;
         let catalog = Catalog::new(processes);
         let now_in_force: Vec<Arc<Process>> = catalog.iter().cloned().collect();
@@ -147,8 +159,9 @@ impl App {
 fn load_all(settings: &Settings) -> anyhow::Result<(Arc<Templates>, Vec<Process>)> {
     let templates = Templates::load(&settings.templates_dir)
         .with_context(|| format!("模板目录 {} 加载失败", settings.templates_dir.display()))?;
-    let processes = definition::load_paths(&[settings.processes_dir.clone()], &templates)
-        .map_err(|e| anyhow::anyhow!("流程定义有误，服务未启动：\n{e}"))?;
+    let processes =
+        definition::load_paths(std::slice::from_ref(&settings.processes_dir), &templates)
+            .map_err(|e| anyhow::anyhow!("流程定义有误，服务未启动：\n{e}"))?;
     Ok((Arc::new(templates), processes))
 }
 

@@ -61,7 +61,13 @@ fn main() -> ExitCode {
     init_tracing();
     match cli.command {
         Command::Check { paths, templates } => check(paths, &templates),
-        Command::Serve { db, bind, processes, templates, admin_token } => {
+        Command::Serve {
+            db,
+            bind,
+            processes,
+            templates,
+            admin_token,
+        } => {
             let settings = Settings {
                 database_url: db.url,
                 processes_dir: processes,
@@ -77,7 +83,10 @@ fn main() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LIANBAN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn run_async<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
@@ -99,7 +108,11 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
 }
 
 fn check(paths: Vec<PathBuf>, templates_dir: &std::path::Path) -> ExitCode {
-    let paths = if paths.is_empty() { vec![PathBuf::from("processes")] } else { paths };
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from("processes")]
+    } else {
+        paths
+    };
     let templates = match lianban::documents::Templates::load(templates_dir) {
         Ok(t) => t,
         Err(e) => {
@@ -144,7 +157,11 @@ fn summary(p: &lianban::definition::Process) -> String {
 }
 
 fn display_paths(paths: &[PathBuf]) -> String {
-    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 async fn serve(settings: Settings, bind: String) -> anyhow::Result<()> {

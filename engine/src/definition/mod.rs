@@ -1,8 +1,258 @@
 //! Process definitions: YAML in, a validated [`Process`] out. This is the only module that
 //! uses `serde_yaml`; it knows nothing of storage or HTTP.
+//!
+//! The stages, in order: `yaml` parses the text into values and a map of positions,
+//! `decode` reads the values into the `raw` structs piece by piece, `validate` (with
+//! `steps`, `graph` and `expr`) builds the [`Process`], and `load` runs them for one file.
+//! Every problem becomes a [`Diagnostic`]; all of them are returned at once.
 
-mod catalog_stub; // STUB: replaced at merge
+mod decode;
+mod diagnostic;
+mod duration;
+mod expr;
+mod form;
+mod graph;
+mod load;
 mod model;
+mod raw;
+mod schedules;
+mod source_map;
+mod steps;
+mod validate;
+mod yaml;
 
-pub use catalog_stub::{Catalog, LoadError, Templates, load_sources}; // STUB: replaced at merge
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::documents::Templates;
+
+pub use diagnostic::Diagnostic;
+pub use duration::ParseDurationError;
 pub use model::*;
+
+/// A definition (or several) that failed to load, with every problem found.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct LoadError {
+    /// The problems, in file order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.diagnostics.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl LoadError {
+    fn one(file: &str, code: &'static str, message: String) -> Self {
+        let d = Diagnostic {
+            file: file.to_owned(),
+            line: 1,
+            column: 1,
+            code,
+            path: String::new(),
+            message,
+            hint: None,
+        };
+        LoadError {
+            diagnostics: vec![d],
+        }
+    }
+}
+
+/// Loads one definition file and the rule files it names (relative to it).
+///
+/// Template names are checked against `templates`. The file's path is kept as given, for
+/// messages and [`Process::file`].
+///
+/// # Errors
+/// A [`LoadError`] with every problem found, including an unreadable file.
+pub fn load_file(path: &Path, templates: &Templates) -> Result<Process, LoadError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| LoadError::one(&file, "E-YAML", format!("无法读取文件：{e}")))?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let rule_file = |rel: &str| {
+        let path = load::normalize(&base.join(rel));
+        let text = std::fs::read_to_string(&path).ok()?;
+        Some(SourceFile {
+            path: path.display().to_string(),
+            text,
+        })
+    };
+    load::load(&SourceFile { path: file, text }, &rule_file, templates)
+        .map_err(|diagnostics| LoadError { diagnostics })
+}
+
+/// Loads a definition from files held in memory, e.g. an old version kept in the database.
+///
+/// The first source is the definition; its `rules:` paths are resolved relative to its path
+/// among the other sources.
+///
+/// # Errors
+/// A [`LoadError`] with every problem found; an empty `sources` is an error too.
+pub fn load_sources(sources: &[SourceFile], templates: &Templates) -> Result<Process, LoadError> {
+    let Some((yaml, others)) = sources.split_first() else {
+        return Err(LoadError::one("", "E-YAML", "没有提供定义文件".into()));
+    };
+    let base = Path::new(&yaml.path)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let rule_file = |rel: &str| {
+        let wanted = load::normalize(&base.join(rel));
+        others
+            .iter()
+            .find(|s| load::normalize(Path::new(&s.path)) == wanted)
+            .cloned()
+    };
+    load::load(yaml, &rule_file, templates).map_err(|diagnostics| LoadError { diagnostics })
+}
+
+/// Loads every definition under `paths`: each is a file or a directory searched recursively
+/// for `*.yaml`/`*.yml` (working-day calendars under a `calendars/` directory are skipped).
+///
+/// # Errors
+/// A [`LoadError`] with the problems of every file, and one for each (id, version) that two
+/// files declare.
+pub fn load_paths(paths: &[PathBuf], templates: &Templates) -> Result<Vec<Process>, LoadError> {
+    let mut files = Vec::new();
+    let mut diagnostics = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            if let Err(e) = collect(path, &mut files) {
+                diagnostics.extend(
+                    LoadError::one(
+                        &path.display().to_string(),
+                        "E-YAML",
+                        format!("无法读取目录：{e}"),
+                    )
+                    .diagnostics,
+                );
+            }
+        } else {
+            files.push(path.clone());
+        }
+    }
+    let mut processes: Vec<Process> = Vec::new();
+    for file in files {
+        match load_file(&file, templates) {
+            Ok(p) => {
+                if let Some(first) = processes
+                    .iter()
+                    .find(|q| q.id == p.id && q.version == p.version)
+                {
+                    let (line, column) = version_position(&p);
+                    diagnostics.push(Diagnostic {
+                        file: p.file.clone(),
+                        line,
+                        column,
+                        code: "E-VERSION",
+                        path: "version".into(),
+                        message: format!(
+                            "流程 `{}` 第 {} 版已经在 `{}` 中定义",
+                            p.id, p.version, first.file
+                        ),
+                        hint: Some("修改流程时请把 `version` 加一".into()),
+                    });
+                } else {
+                    processes.push(p);
+                }
+            }
+            Err(e) => diagnostics.extend(e.diagnostics),
+        }
+    }
+    if diagnostics.is_empty() {
+        Ok(processes)
+    } else {
+        Err(LoadError { diagnostics })
+    }
+}
+
+/// Where `version:` is written at the top level of a loaded definition.
+fn version_position(p: &Process) -> (usize, usize) {
+    let text = p.sources.first().map_or("", |s| s.text.as_str());
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("version:"))
+        .map_or(1, |i| i + 1);
+    (
+        line,
+        if line == 1 && !text.starts_with("version:") {
+            1
+        } else {
+            10
+        },
+    )
+}
+
+fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n != "calendars") {
+                collect(&path, files)?;
+            }
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The loaded definitions, by (id, version).
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    processes: BTreeMap<(String, u32), Arc<Process>>,
+}
+
+impl Catalog {
+    /// A catalog of these processes (a later one replaces an earlier one of the same
+    /// id and version; [`load_paths`] already rejects such pairs).
+    pub fn new(processes: Vec<Process>) -> Self {
+        let processes = processes
+            .into_iter()
+            .map(|p| ((p.id.clone(), p.version), Arc::new(p)))
+            .collect();
+        Catalog { processes }
+    }
+
+    /// The process `id` at `version`.
+    pub fn get(&self, id: &str, version: u32) -> Option<Arc<Process>> {
+        self.processes.get(&(id.to_owned(), version)).cloned()
+    }
+
+    /// The highest version of process `id`.
+    pub fn latest(&self, id: &str) -> Option<Arc<Process>> {
+        self.processes
+            .range((id.to_owned(), 0)..=(id.to_owned(), u32::MAX))
+            .next_back()
+            .map(|(_, p)| Arc::clone(p))
+    }
+
+    /// Every process, ordered by id then version.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Process>> {
+        self.processes.values()
+    }
+
+    /// How many (id, version) pairs the catalog holds.
+    pub fn len(&self) -> usize {
+        self.processes.len()
+    }
+
+    /// Whether the catalog is empty.
+    pub fn is_empty(&self) -> bool {
+        self.processes.is_empty()
+    }
+}

@@ -381,7 +381,8 @@ pub struct Schedule {
     pub id: String,
     /// The expression as the policy officer wrote it (5 or 6 fields).
     pub cron_text: String,
-    /// Parsed schedule (seconds field added when the author wrote 5 fields).
+    /// Parsed schedule. For a 5-field crontab text a seconds field is added and weekday
+    /// numbers are moved to the `cron` crate's counting (crontab 1 = Monday is its 2).
     pub cron: cron::Schedule,
     /// Action name the scheduler performs.
     pub action: String,

@@ -1,2 +1,259 @@
 //! Documents: notices, letters and tables rendered with MiniJinja. The only place templates
-//! are parsed or rendered.
+//! are parsed or rendered. Templates are read once from a directory into one shared
+//! environment with strict undefined values, so a misspelt variable fails loudly instead of
+//! printing nothing on an official notice.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+
+/// Why a template could not be loaded, found or rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The templates directory (or a file in it) could not be read.
+    #[error("无法读取模板 {path}：{source}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No template has this name.
+    #[error("模板 `{name}` 不存在")]
+    NotFound {
+        /// The template name asked for.
+        name: String,
+    },
+    /// The template text does not parse.
+    #[error("{file}:{line}:{column}: 模板语法错误：{message}")]
+    Syntax {
+        /// Path of the template file.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// MiniJinja's description.
+        message: String,
+    },
+    /// Rendering failed (for example an undefined variable).
+    #[error("渲染模板 `{name}` 出错：{message}")]
+    Render {
+        /// The template name.
+        name: String,
+        /// MiniJinja's description.
+        message: String,
+    },
+}
+
+/// All templates of a templates directory, parsed once.
+#[derive(Debug)]
+pub struct Templates {
+    env: Environment<'static>,
+    /// Templates that did not parse, by name, reported by [`Templates::check`].
+    broken: BTreeMap<String, Broken>,
+}
+
+/// Where and why a template did not parse.
+#[derive(Debug, Clone)]
+struct Broken {
+    file: String,
+    line: usize,
+    column: usize,
+    message: String,
+}
+
+impl Broken {
+    fn error(&self) -> RenderError {
+        let Broken {
+            file,
+            line,
+            column,
+            message,
+        } = self.clone();
+        RenderError::Syntax {
+            file,
+            line,
+            column,
+            message,
+        }
+    }
+}
+
+impl Templates {
+    /// No templates at all (every name is unknown).
+    pub fn empty() -> Self {
+        Templates {
+            env: environment(),
+            broken: BTreeMap::new(),
+        }
+    }
+
+    /// Reads every `*.j2` file under `dir` (recursively), named by its path relative to
+    /// `dir` with `/` separators. A template that does not parse is kept aside and reported
+    /// by [`Templates::check`], so one bad template does not stop the others from loading.
+    ///
+    /// # Errors
+    /// [`RenderError::Io`] when the directory or a file cannot be read.
+    pub fn load(dir: &Path) -> Result<Templates, RenderError> {
+        let mut templates = Templates::empty();
+        let mut files = Vec::new();
+        collect(dir, &mut files)?;
+        files.sort();
+        for file in files {
+            let name = file
+                .strip_prefix(dir)
+                .unwrap_or(&file)
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            let text = std::fs::read_to_string(&file).map_err(|source| RenderError::Io {
+                path: file.display().to_string(),
+                source,
+            })?;
+            if let Err(e) = templates.env.add_template_owned(name.clone(), text.clone()) {
+                let (line, column) = position(&e, &text);
+                let message = e
+                    .detail()
+                    .map_or_else(|| e.kind().to_string(), str::to_owned);
+                let file = file.display().to_string();
+                templates.broken.insert(
+                    name,
+                    Broken {
+                        file,
+                        line,
+                        column,
+                        message,
+                    },
+                );
+            }
+        }
+        Ok(templates)
+    }
+
+    /// Whether a template of this name exists (parsed or not).
+    pub fn has(&self, name: &str) -> bool {
+        self.broken.contains_key(name) || self.env.get_template(name).is_ok()
+    }
+
+    /// Checks that a template exists and parses.
+    ///
+    /// # Errors
+    /// [`RenderError::NotFound`] or [`RenderError::Syntax`] (with the template file's position).
+    pub fn check(&self, name: &str) -> Result<(), RenderError> {
+        if let Some(broken) = self.broken.get(name) {
+            return Err(broken.error());
+        }
+        match self.env.get_template(name) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(RenderError::NotFound {
+                name: name.to_owned(),
+            }),
+        }
+    }
+
+    /// Renders a template with a JSON context.
+    ///
+    /// # Errors
+    /// [`RenderError::NotFound`], [`RenderError::Syntax`] for a template that did not parse,
+    /// [`RenderError::Render`] when rendering fails (an undefined variable, for example).
+    pub fn render(&self, name: &str, ctx: &serde_json::Value) -> Result<String, RenderError> {
+        if let Some(broken) = self.broken.get(name) {
+            return Err(broken.error());
+        }
+        let template = self
+            .env
+            .get_template(name)
+            .map_err(|_| RenderError::NotFound {
+                name: name.to_owned(),
+            })?;
+        template
+            .render(minijinja::value::Serde(ctx))
+            .map_err(|e| RenderError::Render {
+                name: name.to_owned(),
+                message: e.to_string(),
+            })
+    }
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".html.j2") {
+            AutoEscape::Html
+        } else {
+            AutoEscape::None
+        }
+    });
+    env
+}
+
+fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), RenderError> {
+    let io = |source| RenderError::Io {
+        path: dir.display().to_string(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        if path.is_dir() {
+            collect(&path, files)?;
+        } else if path.extension().is_some_and(|e| e == "j2") {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// 1-based line and column of a MiniJinja error inside `text`.
+fn position(error: &minijinja::Error, text: &str) -> (usize, usize) {
+    let Some(range) = error.range() else {
+        return (error.line().unwrap_or(1), 1);
+    };
+    let before = text.get(..range.start).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+
+    #[test]
+    fn loads_renders_escapes_and_reports_broken_templates() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), "a/notice.html.j2", "<p>{{ name }}</p>");
+        write(dir.path(), "a/plain.txt.j2", "{{ name }}");
+        write(dir.path(), "bad.html.j2", "ok\n  {% if %}");
+        let t = Templates::load(dir.path()).expect("loads");
+        let ctx = serde_json::json!({"name": "<张三>"});
+        assert_eq!(
+            t.render("a/notice.html.j2", &ctx).expect("renders"),
+            "<p>&lt;张三&gt;</p>"
+        );
+        assert_eq!(t.render("a/plain.txt.j2", &ctx).expect("renders"), "<张三>");
+        assert!(matches!(
+            t.render("a/plain.txt.j2", &serde_json::json!({})),
+            Err(RenderError::Render { .. })
+        ));
+        assert!(t.has("bad.html.j2") && !t.has("nope.html.j2"));
+        let Err(RenderError::Syntax { line, column, .. }) = t.check("bad.html.j2") else {
+            panic!("syntax")
+        };
+        assert_eq!((line, column), (2, 9));
+        assert!(matches!(
+            t.check("nope.html.j2"),
+            Err(RenderError::NotFound { .. })
+        ));
+    }
+}

@@ -4,6 +4,12 @@
 
 use std::sync::Arc;
 
+mod library;
+mod scan;
+
+pub use library::{RuleFileError, RuleLibrary};
+pub use scan::{function_calls, property_reads};
+
 use rhai::packages::Package;
 
 use chrono::NaiveDate;
@@ -73,7 +79,7 @@ impl Expr {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct CompileError {
-    /// What is wrong (Rhai's words).
+    /// What is wrong, in words a policy officer reads.
     pub message: String,
     /// 1-based line inside the expression text, if known.
     pub line: Option<usize>,
@@ -103,6 +109,18 @@ fn engine() -> &'static rhai::Engine {
     })
 }
 
+/// A parse error in words a policy officer reads; the common cases are translated, the
+/// rest keep Rhai's own wording.
+fn in_words(error: &rhai::ParseErrorType) -> String {
+    use rhai::ParseErrorType as E;
+    match error {
+        E::UnexpectedEOF => "表达式没有写完（是不是少了运算对象或右括号？）".to_owned(),
+        E::MissingToken(token, _) => format!("这里缺少 `{token}`"),
+        E::UnknownOperator(op) => format!("不认识的运算符 `{op}`"),
+        other => other.to_string(),
+    }
+}
+
 /// Compiles an expression that uses no rule library (conditions in tests, simple values).
 ///
 /// # Errors
@@ -111,7 +129,7 @@ pub fn compile_expr(source: &str) -> Result<Expr, CompileError> {
     let ast = engine().compile_expression(source).map_err(|e| {
         let pos = e.position();
         CompileError {
-            message: e.to_string(),
+            message: in_words(e.err_type()),
             line: pos.line(),
             column: pos.position(),
         }

@@ -10,7 +10,8 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::{CaseRecord, Change, HistoryEntry, Store, StoreError, TaskQuery, TaskRecord};
-use crate::definition::{Catalog, LoadError, Process, Templates, load_sources};
+use crate::definition::{Catalog, LoadError, Process, load_sources};
+use crate::documents::Templates;
 use crate::runtime::{self, Actor, CaseId, Command, RuntimeError, TaskId, Transition};
 use crate::scheduler::Clock;
 
@@ -72,7 +73,7 @@ pub struct Engine {
 struct Inner {
     store: Store,
     catalog: RwLock<Arc<Catalog>>,
-    templates: Templates,
+    templates: Arc<Templates>,
     clock: Arc<dyn Clock>,
     /// Old versions rebuilt from stored sources, with their content hash.
     reloaded: Mutex<HashMap<(String, u32), Arc<Process>>>,
@@ -93,7 +94,7 @@ impl Engine {
     pub fn new(
         store: Store,
         catalog: Catalog,
-        templates: Templates,
+        templates: Arc<Templates>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Engine {

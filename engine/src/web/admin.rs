@@ -39,7 +39,9 @@ pub(super) async fn list_processes(State(app): State<Arc<App>>) -> Json<Value> {
 /// Reload needs the admin token until accounts exist; without a configured token it is off.
 fn authorize_admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(expected) = app.settings().admin_token.as_deref() else {
-        return Err(ApiError::Forbidden("未配置管理令牌（--admin-token），管理接口已关闭"));
+        return Err(ApiError::Forbidden(
+            "未配置管理令牌（--admin-token），管理接口已关闭",
+        ));
     };
     let given = headers
         .get(axum::http::header::AUTHORIZATION)
@@ -74,7 +76,10 @@ pub(super) async fn reload(
         Err(ReloadError::Store(crate::store::StoreError::VersionChanged { .. }))
         | Err(ReloadError::Templates(_)) => {
             let message = "重新加载被拒绝，原定义继续生效";
-            Err(ApiError::Validation { title: message.into(), extra: json!({}) })
+            Err(ApiError::Validation {
+                title: message.into(),
+                extra: json!({}),
+            })
         }
         Err(ReloadError::Store(e)) => Err(ApiError::Internal(e.into())),
     }

@@ -61,14 +61,23 @@ impl IntoResponse for ApiError {
             "title": title,
             "status": status.as_u16(),
         });
-        if let (ApiError::Validation { extra: Value::Object(extra), .. }, Value::Object(b)) =
-            (&self, &mut body)
+        if let (
+            ApiError::Validation {
+                extra: Value::Object(extra),
+                ..
+            },
+            Value::Object(b),
+        ) = (&self, &mut body)
         {
             for (k, v) in extra {
                 b.insert(k.clone(), v.clone());
             }
         }
-        (status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string())
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body.to_string(),
+        )
             .into_response()
     }
 }

@@ -1,0 +1,140 @@
+//! The loading pipeline for one definition: parse, decode, compile its rule files,
+//! validate, then hash and keep the sources. Where the rule files come from (disk or the
+//! database) is the caller's business, given as a function.
+
+use std::path::{Component, Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::documents::Templates;
+use crate::rules::RuleLibrary;
+
+use super::decode::decode_process;
+use super::diagnostic::{Code, Diagnostic, Sink};
+use super::model::{Process, SourceFile};
+use super::source_map::item;
+use super::validate::{Cx, build};
+use super::yaml::parse;
+
+/// Loads the definition in `yaml`; `rule_file` returns the rules file at a path relative to
+/// the definition, or `None` when there is none.
+pub(super) fn load(
+    yaml: &SourceFile,
+    rule_file: &dyn Fn(&str) -> Option<SourceFile>,
+    templates: &Templates,
+) -> Result<Process, Vec<Diagnostic>> {
+    let mut sink = Sink::new(&yaml.path);
+    let Some((value, map)) = parse(&yaml.text, &mut sink) else {
+        return Err(sink.into_vec());
+    };
+    let Some((mut raw, at)) = decode_process(&value, &map, &mut sink) else {
+        return Err(sink.into_vec());
+    };
+
+    let mut rule_files = Vec::new();
+    for (i, rel) in std::mem::take(&mut raw.rules).iter().enumerate() {
+        let path = item("rules", i);
+        match rule_file(rel) {
+            Some(file) => rule_files.push(file),
+            None => sink.push(
+                map.value_pos(&path),
+                Code::Rules,
+                &path,
+                format!("规则文件 `{rel}` 不存在"),
+                Some("路径相对于本定义文件所在的目录，例如 `rules/retirement.rhai`".into()),
+            ),
+        }
+    }
+    let rules = RuleLibrary::compile(
+        rule_files
+            .iter()
+            .map(|f| (f.path.as_str(), f.text.as_str())),
+    )
+    .unwrap_or_else(|errors| {
+        for e in errors {
+            let message = format!("规则文件有错误：{}", e.message);
+            sink.push_in(e.path, e.line, e.column, Code::Rules, "", message, None);
+        }
+        RuleLibrary::default()
+    });
+
+    let mut cx = Cx {
+        map: &map,
+        sink: &mut sink,
+        text: &yaml.text,
+        rules,
+        templates,
+        params: Vec::new(),
+        form_keys: Vec::new(),
+        departments: Vec::new(),
+        roles: Vec::new(),
+        documents: Vec::new(),
+        steps: Vec::new(),
+        step_paths: Default::default(),
+    };
+    let mut process = build(raw, &at, &mut cx, &yaml.path);
+    if !sink.is_empty() {
+        return Err(sink.into_vec());
+    }
+    rule_files.sort_by(|a, b| a.path.cmp(&b.path));
+    process.content_hash = content_hash(&yaml.text, &rule_files);
+    process.sources = std::iter::once(yaml.clone()).chain(rule_files).collect();
+    Ok(process)
+}
+
+/// SHA-256 (hex) over the definition text and its rule files' texts in path order. Each
+/// text is length-prefixed so that moving bytes between files changes the hash.
+fn content_hash(yaml: &str, rule_files: &[SourceFile]) -> String {
+    let mut hasher = Sha256::new();
+    for text in std::iter::once(yaml).chain(rule_files.iter().map(|f| f.text.as_str())) {
+        hasher.update((text.len() as u64).to_le_bytes());
+        hasher.update(text.as_bytes());
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// `a/./b/../c` → `a/c`, without touching the file system (the sources may not be on disk).
+pub(super) fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_collapses_dots() {
+        assert_eq!(
+            normalize(Path::new("p/x/./rules/../r.rhai")),
+            PathBuf::from("p/x/r.rhai")
+        );
+        assert_eq!(
+            normalize(Path::new("../r.rhai")),
+            PathBuf::from("../r.rhai")
+        );
+    }
+
+    #[test]
+    fn hash_depends_on_every_byte_and_file_boundary() {
+        let f = |text: &str| SourceFile {
+            path: "r.rhai".into(),
+            text: text.into(),
+        };
+        let a = content_hash("ab", &[f("c")]);
+        assert_ne!(a, content_hash("a", &[f("bc")]));
+        assert_ne!(a, content_hash("ab", &[f("d")]));
+        assert_eq!(a, content_hash("ab", &[f("c")]));
+    }
+}

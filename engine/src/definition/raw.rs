@@ -1,0 +1,183 @@
+//! The definition as written: serde structs that mirror `docs/definition-format.md` key for
+//! key and reject unknown keys. Nothing is resolved or checked here beyond value types;
+//! required keys are `Option` so that the validator can report every missing one at once.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+/// A whole definition file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProcess {
+    pub(super) id: Option<String>,
+    pub(super) version: Option<i64>,
+    pub(super) name: Option<String>,
+    pub(super) calendar: Option<String>,
+    #[serde(default)]
+    pub(super) metadata: RawMetadata,
+    pub(super) departments: Option<IndexMap<String, RawDepartment>>,
+    pub(super) roles: Option<IndexMap<String, RawRole>>,
+    #[serde(default)]
+    pub(super) rules: Vec<String>,
+    #[serde(default)]
+    pub(super) parameters: IndexMap<String, RawParameter>,
+    #[serde(default)]
+    pub(super) form: Vec<RawField>,
+    #[serde(default)]
+    pub(super) materials: Vec<RawMaterial>,
+    #[serde(default)]
+    pub(super) documents: IndexMap<String, RawDocument>,
+    pub(super) start: Option<String>,
+    pub(super) steps: Option<Vec<RawStep>>,
+    #[serde(default)]
+    pub(super) schedules: Vec<RawSchedule>,
+    #[serde(default)]
+    pub(super) tests: Vec<RawExample>,
+}
+
+/// `metadata:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMetadata {
+    #[serde(default)]
+    pub(super) authority: Vec<String>,
+    pub(super) document_number: Option<String>,
+    #[serde(default)]
+    pub(super) legal_basis: Vec<String>,
+    pub(super) acceptance: Option<String>,
+    pub(super) location: Option<String>,
+    #[serde(default)]
+    pub(super) contacts: IndexMap<String, String>,
+}
+
+/// One entry of `departments:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDepartment {
+    pub(super) name: Option<String>,
+    pub(super) window: Option<String>,
+    pub(super) phone: Option<String>,
+}
+
+/// One entry of `roles:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRole {
+    pub(super) name: Option<String>,
+    pub(super) department: Option<String>,
+}
+
+/// One entry of `parameters:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawParameter {
+    pub(super) value: Option<serde_json::Value>,
+    pub(super) source: Option<String>,
+    #[serde(default)]
+    pub(super) local: bool,
+}
+
+/// A form field (application form or a task's decision form).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawField {
+    pub(super) key: Option<String>,
+    pub(super) label: Option<String>,
+    #[serde(rename = "type")]
+    pub(super) field_type: Option<String>,
+    #[serde(default)]
+    pub(super) required: bool,
+    pub(super) when: Option<String>,
+    pub(super) options: Option<Vec<String>>,
+    pub(super) help: Option<String>,
+}
+
+/// One entry of `materials:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMaterial {
+    pub(super) key: Option<String>,
+    pub(super) name: Option<String>,
+    pub(super) copies: Option<u32>,
+    pub(super) when: Option<String>,
+    pub(super) note: Option<String>,
+}
+
+/// One entry of `documents:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDocument {
+    pub(super) name: Option<String>,
+    pub(super) template: Option<String>,
+    pub(super) numbered: Option<String>,
+}
+
+/// One step; which keys apply depends on `type` (checked by the validator, which can then
+/// say "`role` does not apply to an `auto` step" instead of a bare "unknown key").
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStep {
+    pub(super) id: Option<String>,
+    pub(super) name: Option<String>,
+    #[serde(rename = "type")]
+    pub(super) kind: Option<String>,
+    pub(super) role: Option<String>,
+    pub(super) due: Option<String>,
+    pub(super) form: Option<Vec<RawField>>,
+    pub(super) outcomes: Option<IndexMap<String, RawOutcome>>,
+    pub(super) set: Option<IndexMap<String, String>>,
+    pub(super) next: Option<String>,
+    pub(super) branches: Option<Vec<RawBranch>>,
+    pub(super) otherwise: Option<String>,
+    pub(super) join: Option<String>,
+    pub(super) on: Option<IndexMap<String, String>>,
+    pub(super) pauses_clock: Option<bool>,
+    pub(super) result: Option<String>,
+}
+
+/// One outcome of a task.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOutcome {
+    pub(super) label: Option<String>,
+    pub(super) to: Option<String>,
+    #[serde(default)]
+    pub(super) reason: bool,
+    #[serde(default)]
+    pub(super) documents: Vec<String>,
+    #[serde(default)]
+    pub(super) set: IndexMap<String, String>,
+}
+
+/// One branch of a choice, multi-choice or parallel step.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBranch {
+    pub(super) when: Option<String>,
+    pub(super) to: Option<String>,
+    pub(super) label: Option<String>,
+}
+
+/// One entry of `schedules:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSchedule {
+    pub(super) id: Option<String>,
+    pub(super) cron: Option<String>,
+    pub(super) action: Option<String>,
+    #[serde(default)]
+    pub(super) workdays_only: bool,
+    #[serde(default)]
+    pub(super) catch_up: bool,
+}
+
+/// One entry of `tests:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawExample {
+    pub(super) name: Option<String>,
+    #[serde(default)]
+    pub(super) input: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub(super) expect: serde_json::Map<String, serde_json::Value>,
+}

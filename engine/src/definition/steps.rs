@@ -1,0 +1,349 @@
+//! Steps: the kind each `type` selects, the keys that kind takes, and the references it
+//! makes (steps, roles, documents) and the expressions it holds.
+
+use std::collections::HashMap;
+
+use indexmap::IndexMap;
+
+use super::diagnostic::{Code, did_you_mean};
+use super::form::fields;
+use super::model::{
+    Assignment, AutoStep, Branch, ChoiceStep, Duration, EndStep, JoinStep, Outcome, SplitStep,
+    Step, StepId, StepKind, TaskStep, WaitStep,
+};
+use super::raw::{RawBranch, RawOutcome, RawStep};
+use super::source_map::{child, item};
+use super::validate::Cx;
+
+/// Step kinds with the keys each takes besides `id`, `name` and `type`.
+const KINDS: [(&str, &[&str]); 8] = [
+    ("task", &["role", "due", "form", "outcomes"]),
+    ("auto", &["set", "next"]),
+    ("choice", &["branches", "otherwise"]),
+    ("multi_choice", &["branches", "join", "otherwise"]),
+    ("parallel", &["branches", "join"]),
+    ("join", &["next"]),
+    ("wait", &["on", "due", "pauses_clock"]),
+    ("end", &["result"]),
+];
+
+/// Builds every step; a step whose id or type is unusable is reported and left out.
+pub(super) fn build(
+    cx: &mut Cx<'_>,
+    raw: Vec<RawStep>,
+    indices: &[usize],
+) -> IndexMap<StepId, Step> {
+    let mut seen = HashMap::new();
+    let mut ids = Vec::new();
+    for (s, i) in raw.iter().zip(indices) {
+        let path = item("steps", *i);
+        if let Some(id) = cx.required(s.id.clone(), &path, "id") {
+            cx.unique(&mut seen, "步骤", &id, &child(&path, "id"));
+            ids.push(Some(id));
+        } else {
+            ids.push(None);
+        }
+    }
+    cx.steps = ids.iter().flatten().cloned().collect();
+    for (id, i) in ids.iter().zip(indices) {
+        if let Some(id) = id {
+            cx.step_paths
+                .entry(id.clone())
+                .or_insert_with(|| item("steps", *i));
+        }
+    }
+    let mut steps = IndexMap::new();
+    for ((s, i), id) in raw.into_iter().zip(indices).zip(ids) {
+        let path = item("steps", *i);
+        let name = cx
+            .required(s.name.clone(), &path, "name")
+            .unwrap_or_default();
+        let Some(kind) = cx.required(s.kind.clone(), &path, "type") else {
+            continue;
+        };
+        let Some(id) = id else { continue };
+        let Some(kind) = step_kind(cx, s, &kind, &id, &path, &name) else {
+            continue;
+        };
+        steps.entry(StepId(id.clone())).or_insert(Step {
+            id: StepId(id),
+            name,
+            kind,
+        });
+    }
+    steps
+}
+
+fn step_kind(
+    cx: &mut Cx<'_>,
+    s: RawStep,
+    kind: &str,
+    id: &str,
+    path: &str,
+    name: &str,
+) -> Option<StepKind> {
+    let Some((_, allowed)) = KINDS.iter().find(|(k, _)| *k == kind) else {
+        let at = child(path, "type");
+        let names = KINDS.map(|(k, _)| k);
+        cx.sink.push(
+            cx.map.value_pos(&at),
+            Code::Type,
+            &at,
+            format!("未知的步骤类型 `{kind}`"),
+            did_you_mean(kind, names).or_else(|| Some(format!("可用的类型：{}", names.join("、")))),
+        );
+        return None;
+    };
+    let present = [
+        ("role", s.role.is_some()),
+        ("due", s.due.is_some()),
+        ("form", s.form.is_some()),
+        ("outcomes", s.outcomes.is_some()),
+        ("set", s.set.is_some()),
+        ("next", s.next.is_some()),
+        ("branches", s.branches.is_some()),
+        ("otherwise", s.otherwise.is_some()),
+        ("join", s.join.is_some()),
+        ("on", s.on.is_some()),
+        ("pauses_clock", s.pauses_clock.is_some()),
+        ("result", s.result.is_some()),
+    ];
+    for (key, _) in present
+        .iter()
+        .filter(|(k, there)| *there && !allowed.contains(k))
+    {
+        let at = child(path, key);
+        cx.sink.push(
+            cx.map.key_pos(&at),
+            Code::UnknownKey,
+            &at,
+            format!("`{key}` 不适用于 `{kind}` 类型的步骤"),
+            Some(format!(
+                "`{kind}` 步骤可以写的键：id、name、type、{}",
+                allowed.join("、")
+            )),
+        );
+    }
+    let mut s = s;
+    let mut step = StepCx { cx, id, path };
+    Some(match kind {
+        "task" => StepKind::Task(step.task(&mut s)),
+        "auto" => StepKind::Auto(AutoStep {
+            set: step.assignments(s.set.take(), "set"),
+            next: step.target(s.next, "next").unwrap_or_else(nowhere),
+        }),
+        "choice" => StepKind::Choice(ChoiceStep {
+            branches: step.branches(s.branches.take(), true),
+            otherwise: s.otherwise.map(|o| step.link(o, "otherwise")),
+        }),
+        "multi_choice" | "parallel" => {
+            let conditional = kind == "multi_choice";
+            let split = SplitStep {
+                branches: step.branches(s.branches.take(), conditional),
+                join: step.target(s.join.take(), "join").unwrap_or_else(nowhere),
+                otherwise: s.otherwise.map(|o| step.link(o, "otherwise")),
+            };
+            if conditional {
+                StepKind::MultiChoice(split)
+            } else {
+                StepKind::Parallel(split)
+            }
+        }
+        // The split is filled in by the graph checks, which see every step.
+        "join" => StepKind::Join(JoinStep {
+            split: StepId(String::new()),
+            next: step.target(s.next, "next").unwrap_or_else(nowhere),
+        }),
+        "wait" => StepKind::Wait(WaitStep {
+            on: step.events(s.on.take()),
+            due: step.duration(s.due.take()),
+            pauses_clock: s.pauses_clock.unwrap_or(false),
+        }),
+        _ => StepKind::End(EndStep {
+            result: s.result.take().unwrap_or_else(|| name.to_owned()),
+        }),
+    })
+}
+
+/// Placeholder for a required step reference that is missing (already reported).
+fn nowhere() -> StepId {
+    StepId(String::new())
+}
+
+/// One step being built: the context plus where the step is.
+struct StepCx<'c, 'a> {
+    cx: &'c mut Cx<'a>,
+    id: &'c str,
+    path: &'c str,
+}
+
+impl StepCx<'_, '_> {
+    fn owner(&self) -> String {
+        format!("步骤 `{}`", self.id)
+    }
+
+    /// A required step reference under `key`.
+    fn target(&mut self, value: Option<String>, key: &str) -> Option<StepId> {
+        let value = self.cx.required(value, self.path, key)?;
+        Some(self.link(value, key))
+    }
+
+    /// A step reference written at `<step>.<rel>`.
+    fn link(&mut self, to: String, rel: &str) -> StepId {
+        let owner = self.owner();
+        self.cx.reference(
+            Code::UnknownStep,
+            &owner,
+            "步骤",
+            &to,
+            &child(self.path, rel),
+        );
+        StepId(to)
+    }
+
+    fn task(&mut self, s: &mut RawStep) -> TaskStep {
+        let role = self
+            .cx
+            .required(s.role.take(), self.path, "role")
+            .unwrap_or_default();
+        if !role.is_empty() {
+            let owner = self.owner();
+            self.cx.reference(
+                Code::UnknownRole,
+                &owner,
+                "角色",
+                &role,
+                &child(self.path, "role"),
+            );
+        }
+        let raw_outcomes = self
+            .cx
+            .required(s.outcomes.take(), self.path, "outcomes")
+            .unwrap_or_default();
+        if raw_outcomes.is_empty() && self.cx.map.contains(&child(self.path, "outcomes")) {
+            let at = child(self.path, "outcomes");
+            self.cx.sink.push(
+                self.cx.map.value_pos(&at),
+                Code::MissingKey,
+                &at,
+                "任务步骤至少要有一个结果（outcomes）".into(),
+                Some("例如 `outcomes: {done: {label: 办结, to: end}}`".into()),
+            );
+        }
+        let outcomes = raw_outcomes
+            .into_iter()
+            .map(|(key, o)| (key.clone(), self.outcome(key, o)))
+            .collect();
+        let form_path = child(self.path, "form");
+        let form = fields(self.cx, s.form.take().unwrap_or_default(), &form_path, &[]);
+        TaskStep {
+            role,
+            outcomes,
+            form,
+            due: self.duration(s.due.take()),
+        }
+    }
+
+    fn outcome(&mut self, key: String, o: RawOutcome) -> Outcome {
+        let rel = format!("outcomes.{key}");
+        let path = child(self.path, &rel);
+        let label = self
+            .cx
+            .required(o.label, &path, "label")
+            .unwrap_or_default();
+        let target = self
+            .target(o.to, &format!("{rel}.to"))
+            .unwrap_or_else(nowhere);
+        let owner = self.owner();
+        for (i, doc) in o.documents.iter().enumerate() {
+            let at = item(&child(&path, "documents"), i);
+            self.cx
+                .reference(Code::UnknownDocument, &owner, "文书", doc, &at);
+        }
+        let set = self.assignments(Some(o.set), &format!("{rel}.set"));
+        Outcome {
+            key,
+            label,
+            target,
+            reason_required: o.reason,
+            documents: o.documents,
+            set,
+        }
+    }
+
+    fn assignments(&mut self, set: Option<IndexMap<String, String>>, rel: &str) -> Vec<Assignment> {
+        let base = child(self.path, rel);
+        set.unwrap_or_default()
+            .into_iter()
+            .filter_map(|(key, source)| {
+                let expr = self.cx.expr(&source, &child(&base, &key))?;
+                Some(Assignment { key, expr })
+            })
+            .collect()
+    }
+
+    fn branches(&mut self, raw: Option<Vec<RawBranch>>, conditional: bool) -> Vec<Branch> {
+        let raw = self
+            .cx
+            .required(raw, self.path, "branches")
+            .unwrap_or_default();
+        let list = child(self.path, "branches");
+        let mut out = Vec::new();
+        for (i, b) in raw.into_iter().enumerate() {
+            let path = item(&list, i);
+            let when = match (conditional, b.when) {
+                (true, None) => {
+                    self.cx.required(None::<()>, &path, "when");
+                    None
+                }
+                (true, Some(w)) => self.cx.expr(&w, &child(&path, "when")),
+                (false, Some(_)) => {
+                    let at = child(&path, "when");
+                    self.cx.sink.push(
+                        self.cx.map.key_pos(&at),
+                        Code::UnknownKey,
+                        &at,
+                        "`parallel` 步骤的每个分支都会执行，分支不写 `when`".into(),
+                        Some("需要按条件选择分支时，改用 `type: multi_choice`".into()),
+                    );
+                    None
+                }
+                (false, None) => None,
+            };
+            let rel = format!("branches[{i}].to");
+            if let Some(to) = self.target(b.to, &rel) {
+                out.push(Branch {
+                    when,
+                    label: b.label,
+                    to,
+                });
+            }
+        }
+        out
+    }
+
+    fn events(&mut self, on: Option<IndexMap<String, String>>) -> IndexMap<String, StepId> {
+        let on = self.cx.required(on, self.path, "on").unwrap_or_default();
+        on.into_iter()
+            .map(|(event, to)| (event.clone(), self.link(to, &format!("on.{event}"))))
+            .collect()
+    }
+
+    fn duration(&mut self, due: Option<String>) -> Option<Duration> {
+        let text = due?;
+        match Duration::parse(&text) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                let at = child(self.path, "due");
+                self.cx.sink.push(
+                    self.cx.map.value_pos(&at),
+                    Code::Duration,
+                    &at,
+                    e.to_string(),
+                    Some("写成 `N workdays`（工作日）、`N days`（自然日）或 `N hours`（小时），N 为正整数".into()),
+                );
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,366 @@
+//! [`RawProcess`] → [`Process`]: required keys, ids, references, expressions, templates,
+//! schedules. Every problem is reported and building goes on with a placeholder, so one
+//! run finds them all; the loader throws the result away when anything was reported.
+//! Steps live in `steps.rs`, the flow graph checks in `graph.rs`.
+
+use std::collections::HashMap;
+
+use indexmap::IndexMap;
+
+use crate::documents::{RenderError, Templates};
+use crate::rules::RuleLibrary;
+
+use super::decode::ListIndices;
+use super::diagnostic::{Code, Sink, did_you_mean};
+use super::form::{fields, materials};
+use super::model::{Department, Document, Example, Metadata, Parameter, Process, Role, StepId};
+use super::raw::RawProcess;
+use super::schedules::schedules;
+use super::source_map::{SourceMap, child, item};
+use super::{graph, steps};
+
+/// What validation needs while it walks one definition.
+pub(super) struct Cx<'a> {
+    pub(super) map: &'a SourceMap,
+    pub(super) sink: &'a mut Sink,
+    /// The definition text, to map positions inside expressions.
+    pub(super) text: &'a str,
+    pub(super) rules: RuleLibrary,
+    pub(super) templates: &'a Templates,
+    pub(super) params: Vec<String>,
+    /// Keys of the application form, which expressions read as `form.<key>`.
+    pub(super) form_keys: Vec<String>,
+    pub(super) departments: Vec<String>,
+    pub(super) roles: Vec<String>,
+    pub(super) documents: Vec<String>,
+    pub(super) steps: Vec<String>,
+    /// Where each step id is defined (`steps[3]`), for diagnostics about whole steps.
+    pub(super) step_paths: HashMap<String, String>,
+}
+
+impl Cx<'_> {
+    /// `value`, or a missing-key diagnostic on the mapping at `path`.
+    pub(super) fn required<T>(&mut self, value: Option<T>, path: &str, key: &str) -> Option<T> {
+        // A value of the wrong type was reported and dropped while decoding; once is enough.
+        if value.is_none() && !self.sink.reported(&child(path, key)) {
+            self.sink.push(
+                self.map.value_pos(path),
+                Code::MissingKey,
+                path,
+                format!("缺少必填的键 `{key}`"),
+                None,
+            );
+        }
+        value
+    }
+
+    /// Checks that `name` (written at `path`) is one of `known`; `owner` and `kind` word the
+    /// message: "{owner} 引用了不存在的{kind} `{name}`".
+    pub(super) fn reference(
+        &mut self,
+        code: Code,
+        owner: &str,
+        kind: &str,
+        name: &str,
+        path: &str,
+    ) -> bool {
+        let (known, section) = match code {
+            Code::UnknownStep => (&self.steps, "steps"),
+            Code::UnknownRole => (&self.roles, "roles"),
+            Code::UnknownDepartment => (&self.departments, "departments"),
+            Code::UnknownDocument => (&self.documents, "documents"),
+            _ => (&self.params, "parameters"),
+        };
+        if known.iter().any(|k| k == name) {
+            return true;
+        }
+        let hint = did_you_mean(name, known.iter().map(String::as_str)).or_else(|| {
+            Some(if known.is_empty() {
+                format!("{kind}要先在 `{section}:` 里定义")
+            } else {
+                format!("可以引用的{kind}：{}", known.join("、"))
+            })
+        });
+        self.sink.push(
+            self.map.value_pos(path),
+            code,
+            path,
+            format!("{owner} 引用了不存在的{kind} `{name}`"),
+            hint,
+        );
+        false
+    }
+
+    /// Records `id` (written at `path`) in `seen`, reporting a second use.
+    pub(super) fn unique(
+        &mut self,
+        seen: &mut HashMap<String, usize>,
+        what: &str,
+        id: &str,
+        path: &str,
+    ) {
+        let pos = self.map.value_pos(path);
+        if let Some(first) = seen.get(id) {
+            self.sink.push(
+                pos,
+                Code::DuplicateId,
+                path,
+                format!("{what} `{id}` 重复定义（第 {first} 行已经有了）"),
+                Some("每个标识只能用一次，请改名或删除其中一个".into()),
+            );
+        } else {
+            seen.insert(id.to_owned(), pos.line);
+        }
+    }
+}
+
+/// Builds the process; `file` is the definition path for [`Process::file`]. The content
+/// hash and sources are filled in by the loader.
+pub(super) fn build(raw: RawProcess, at: &ListIndices, cx: &mut Cx<'_>, file: &str) -> Process {
+    let id = cx.required(raw.id, "", "id").unwrap_or_default();
+    if !id.is_empty()
+        && !id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+    {
+        cx.sink.push(
+            cx.map.value_pos("id"),
+            Code::Version,
+            "id",
+            format!("流程标识 `{id}` 只能由小写字母、数字和 `.`、`_`、`-` 组成"),
+            Some("例如 `yangcheng.retirement`".into()),
+        );
+    }
+    let version = match cx.required(raw.version, "", "version") {
+        Some(v) => u32::try_from(v).ok().filter(|v| *v > 0).unwrap_or_else(|| {
+            cx.sink.push(
+                cx.map.value_pos("version"),
+                Code::Version,
+                "version",
+                format!("版本号应当是正整数，这里写的是 {v}"),
+                Some("第一版写 `version: 1`，每次修改已启用的流程时加一".into()),
+            );
+            0
+        }),
+        None => 0,
+    };
+    let name = cx.required(raw.name, "", "name").unwrap_or_default();
+
+    let parameters = parameters(cx, raw.parameters);
+    let departments = departments(cx, raw.departments);
+    let roles = roles(cx, raw.roles);
+    let documents = documents(cx, raw.documents);
+    // Collected first: a field's `when` may read a field written after it.
+    cx.form_keys = raw.form.iter().filter_map(|f| f.key.clone()).collect();
+    let form = fields(cx, raw.form, "form", &at.form);
+    let materials = materials(cx, raw.materials, &at.materials);
+
+    let raw_steps = cx.required(raw.steps, "", "steps").unwrap_or_default();
+    if cx.map.contains("steps") && !cx.map.contains("steps[0]") && !cx.sink.reported("steps") {
+        let pos = cx.map.value_pos("steps");
+        let message = "至少要有一个步骤".to_owned();
+        cx.sink.push(pos, Code::MissingKey, "steps", message, None);
+    }
+    let step_map = steps::build(cx, raw_steps, &at.steps);
+    let start = match raw.start {
+        Some(start) => {
+            cx.reference(
+                Code::UnknownStep,
+                "开始步骤 `start`",
+                "步骤",
+                &start,
+                "start",
+            );
+            StepId(start)
+        }
+        None => step_map
+            .keys()
+            .next()
+            .cloned()
+            .unwrap_or_else(|| StepId(String::new())),
+    };
+    let step_map = graph::check(cx, step_map, &start);
+
+    let schedules = schedules(cx, raw.schedules, &at.schedules);
+    let tests = raw
+        .tests
+        .into_iter()
+        .zip(&at.tests)
+        .map(|(t, i)| Example {
+            name: cx
+                .required(t.name, &item("tests", *i), "name")
+                .unwrap_or_default(),
+            input: t.input,
+            expect: t.expect,
+        })
+        .collect();
+    let m = raw.metadata;
+    Process {
+        id,
+        version,
+        name,
+        content_hash: String::new(),
+        file: file.to_owned(),
+        calendar: raw.calendar,
+        metadata: Metadata {
+            authority: m.authority,
+            document_number: m.document_number,
+            legal_basis: m.legal_basis,
+            acceptance: m.acceptance,
+            location: m.location,
+            contacts: m.contacts,
+        },
+        departments,
+        roles,
+        form,
+        materials,
+        parameters,
+        start,
+        steps: step_map,
+        documents,
+        schedules,
+        tests,
+        sources: Vec::new(),
+    }
+}
+
+fn parameters(
+    cx: &mut Cx<'_>,
+    raw: IndexMap<String, super::raw::RawParameter>,
+) -> IndexMap<String, Parameter> {
+    cx.params = raw.keys().cloned().collect();
+    raw.into_iter()
+        .map(|(key, p)| {
+            let path = child("parameters", &key);
+            let value = cx.required(p.value, &path, "value").unwrap_or_default();
+            let source = cx.required(p.source, &path, "source").unwrap_or_default();
+            (
+                key.clone(),
+                Parameter {
+                    key,
+                    value,
+                    source,
+                    local: p.local,
+                },
+            )
+        })
+        .collect()
+}
+
+fn departments(
+    cx: &mut Cx<'_>,
+    raw: Option<IndexMap<String, super::raw::RawDepartment>>,
+) -> IndexMap<String, Department> {
+    let raw = cx.required(raw, "", "departments").unwrap_or_default();
+    if raw.is_empty() && cx.map.contains("departments") {
+        cx.sink.push(
+            cx.map.value_pos("departments"),
+            Code::MissingKey,
+            "departments",
+            "至少要有一个部门".into(),
+            None,
+        );
+    }
+    cx.departments = raw.keys().cloned().collect();
+    raw.into_iter()
+        .map(|(key, d)| {
+            let name = cx
+                .required(d.name, &child("departments", &key), "name")
+                .unwrap_or_default();
+            (
+                key.clone(),
+                Department {
+                    key,
+                    name,
+                    window: d.window,
+                    phone: d.phone,
+                },
+            )
+        })
+        .collect()
+}
+
+fn roles(
+    cx: &mut Cx<'_>,
+    raw: Option<IndexMap<String, super::raw::RawRole>>,
+) -> IndexMap<String, Role> {
+    let raw = cx.required(raw, "", "roles").unwrap_or_default();
+    cx.roles = raw.keys().cloned().collect();
+    raw.into_iter()
+        .map(|(key, r)| {
+            let path = child("roles", &key);
+            let name = cx.required(r.name, &path, "name").unwrap_or_default();
+            let department = cx
+                .required(r.department, &path, "department")
+                .unwrap_or_default();
+            if !department.is_empty() {
+                let owner = format!("角色 `{key}`");
+                cx.reference(
+                    Code::UnknownDepartment,
+                    &owner,
+                    "部门",
+                    &department,
+                    &child(&path, "department"),
+                );
+            }
+            (
+                key.clone(),
+                Role {
+                    key,
+                    name,
+                    department,
+                },
+            )
+        })
+        .collect()
+}
+
+fn documents(
+    cx: &mut Cx<'_>,
+    raw: IndexMap<String, super::raw::RawDocument>,
+) -> IndexMap<String, Document> {
+    cx.documents = raw.keys().cloned().collect();
+    raw.into_iter()
+        .map(|(key, d)| {
+            let path = child("documents", &key);
+            let name = cx.required(d.name, &path, "name").unwrap_or_default();
+            let template = cx
+                .required(d.template, &path, "template")
+                .unwrap_or_default();
+            if !template.is_empty() {
+                check_template(cx, &key, &template, &child(&path, "template"));
+            }
+            (
+                key.clone(),
+                Document {
+                    key,
+                    name,
+                    template,
+                    numbered: d.numbered,
+                },
+            )
+        })
+        .collect()
+}
+
+fn check_template(cx: &mut Cx<'_>, key: &str, template: &str, path: &str) {
+    match cx.templates.check(template) {
+        Ok(()) => {}
+        Err(RenderError::Syntax { file, line, column, message }) => cx.sink.push_in(
+            file,
+            line,
+            column,
+            Code::Template,
+            path,
+            format!("文书 `{key}` 的模板 `{template}` 有语法错误：{message}"),
+            None,
+        ),
+        Err(_) => cx.sink.push(
+            cx.map.value_pos(path),
+            Code::UnknownTemplate,
+            path,
+            format!("文书 `{key}` 引用了不存在的模板 `{template}`"),
+            Some("模板放在 templates/ 目录下，这里写相对于该目录的路径，例如 `yangcheng/notice.html.j2`".into()),
+        ),
+    }
+}
