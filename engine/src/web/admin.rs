@@ -73,14 +73,11 @@ pub(super) async fn reload(
                 "diagnostics": e.diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>()
             }),
         }),
-        Err(ReloadError::Store(crate::store::StoreError::VersionChanged { .. }))
-        | Err(ReloadError::Templates(_)) => {
-            let message = "重新加载被拒绝，原定义继续生效";
-            Err(ApiError::Validation {
-                title: message.into(),
-                extra: json!({}),
-            })
-        }
+        Err(e @ ReloadError::Store(crate::store::StoreError::VersionChanged { .. }))
+        | Err(e @ ReloadError::Templates(_)) => Err(ApiError::Validation {
+            title: "重新加载被拒绝，原定义继续生效".into(),
+            extra: json!({ "detail": e.to_string() }),
+        }),
         Err(ReloadError::Store(e)) => Err(ApiError::Internal(e.into())),
     }
 }
