@@ -150,12 +150,17 @@ impl Expr {
         })
     }
 
-    /// Evaluates a condition.
+    /// Evaluates a condition; `()` (an absent value) counts as false.
     ///
     /// # Errors
     /// [`RuleError::NotBool`] when the result is not a boolean, [`RuleError::Eval`] on failure.
     pub fn eval_bool(&self, facts: &Facts<'_>) -> Result<bool, RuleError> {
         let value = self.eval_dynamic(facts)?;
+        // An unanswered question (a missing map property reads as `()`) counts as "no", so
+        // `when: form.joint_fund` works before the applicant has ticked anything.
+        if value.is_unit() {
+            return Ok(false);
+        }
         value.as_bool().map_err(|got| RuleError::NotBool {
             expr: self.source.clone(),
             got: got.to_owned(),
@@ -182,5 +187,29 @@ impl Expr {
                 expr: self.source.clone(),
                 message: e.to_string(),
             })
+    }
+}
+
+#[cfg(test)]
+mod condition_tests {
+    use super::*;
+
+    #[test]
+    fn an_absent_answer_is_false_and_a_number_is_an_error() {
+        let empty = Map::new();
+        let facts = Facts {
+            form: &empty,
+            data: &empty,
+            params: &empty,
+            materials: &[],
+            today: NaiveDate::from_ymd_opt(2026, 1, 5).expect("date"),
+        };
+        let absent = compile_expr("form.joint_fund").expect("compiles");
+        assert!(!absent.eval_bool(&facts).expect("evaluates"));
+        let number = compile_expr("1 + 1").expect("compiles");
+        assert!(matches!(
+            number.eval_bool(&facts),
+            Err(RuleError::NotBool { .. })
+        ));
     }
 }
