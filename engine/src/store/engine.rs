@@ -10,10 +10,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::issuing::{self, Completion};
-use super::{
-    CaseRecord, Change, DocumentId, DocumentRecord, HistoryEntry, Store, StoreError, TaskQuery,
-    TaskRecord,
-};
+use super::{CaseRecord, Change, HistoryEntry, Store, StoreError, TaskQuery, TaskRecord};
 use crate::definition::{Catalog, LoadError, Process, load_sources};
 use crate::documents::{RenderError, Templates};
 use crate::runtime::{self, Actor, CaseId, Command, RuntimeError, TaskId, Transition};
@@ -306,37 +303,6 @@ impl Engine {
     /// [`EngineError::Store`].
     pub async fn history(&self, case: CaseId) -> Result<Vec<HistoryEntry>, EngineError> {
         Ok(self.inner.store.history(case).await?)
-    }
-
-    /// The documents a case issued, oldest first.
-    ///
-    /// # Errors
-    /// [`EngineError::Store`].
-    pub async fn list_documents(&self, case: CaseId) -> Result<Vec<DocumentRecord>, EngineError> {
-        Ok(self.inner.store.list_documents(case).await?)
-    }
-
-    /// One issued document of a case.
-    ///
-    /// # Errors
-    /// [`EngineError::Store`].
-    pub async fn get_document(
-        &self,
-        case: CaseId,
-        id: DocumentId,
-    ) -> Result<Option<DocumentRecord>, EngineError> {
-        Ok(self.inner.store.get_document(case, id).await?)
-    }
-
-    /// Second supplement requests (二次补正) of a department, or of all, newest first.
-    ///
-    /// # Errors
-    /// [`EngineError::Store`].
-    pub async fn list_second_supplements(
-        &self,
-        department: Option<&str>,
-    ) -> Result<Vec<DocumentRecord>, EngineError> {
-        Ok(self.inner.store.list_second_supplements(department).await?)
     }
 
     async fn on_task(
