@@ -203,8 +203,21 @@ fn every_definition_under_processes_loads_clean() {
         .expect("the example is in the catalog");
     assert_eq!(demo.version, 1);
     assert!(catalog.get("examples.demo", 1).is_some());
-    assert_eq!(demo.sources.len(), 2, "definition and its rules file");
-    assert!(demo.sources[0].path.ends_with("demo.yaml"));
+    let paths: Vec<&str> = demo.sources.iter().map(|s| s.path.as_str()).collect();
+    assert_eq!(
+        paths.len(),
+        3,
+        "definition, its table file and rules file: {paths:?}"
+    );
+    assert!(paths[0].ends_with("demo.yaml"));
+    assert!(paths[1].ends_with("data/bank_bins.yaml"));
+    assert!(paths[2].ends_with("rules/demo.rhai"));
+    // The example file is loaded, but it is not part of the version.
+    assert!(
+        demo.tests
+            .iter()
+            .any(|t| t.file.ends_with("demo.tests.yaml"))
+    );
 }
 
 #[test]
@@ -222,10 +235,20 @@ fn loading_from_sources_matches_loading_from_disk_and_the_hash_follows_every_byt
     let yaml_changed = definition::load_sources(&changed, &templates).expect("still loads");
     assert_ne!(yaml_changed.content_hash, from_disk.content_hash);
 
-    let mut changed = from_disk.sources.clone();
-    changed[1].text.push(' ');
-    let rules_changed = definition::load_sources(&changed, &templates).expect("still loads");
-    assert_ne!(rules_changed.content_hash, from_disk.content_hash);
+    for i in [1, 2] {
+        // The table file, then the rules file.
+        let mut changed = from_disk.sources.clone();
+        changed[i].text.push(' ');
+        let other_changed = definition::load_sources(&changed, &templates).expect("still loads");
+        assert_ne!(other_changed.content_hash, from_disk.content_hash, "{i}");
+    }
+    // Loaded from sources (an old version), the table data is there; the example file is not.
+    assert_eq!(
+        again.tables["bank_bins"].data,
+        from_disk.tables["bank_bins"].data
+    );
+    assert!(again.tests.iter().all(|t| !t.file.ends_with(".tests.yaml")));
+    assert!(from_disk.tests.len() > again.tests.len());
 }
 
 #[test]
@@ -235,8 +258,15 @@ fn the_same_id_and_version_twice_is_an_error() {
     for copy in ["a", "b"] {
         let target = dir.path().join(copy);
         std::fs::create_dir_all(target.join("rules")).expect("mkdir");
-        std::fs::copy(demo.join("demo.yaml"), target.join("demo.yaml")).expect("copy");
-        std::fs::copy(demo.join("rules/demo.rhai"), target.join("rules/demo.rhai")).expect("copy");
+        std::fs::create_dir_all(target.join("data")).expect("mkdir");
+        for file in [
+            "demo.yaml",
+            "rules/demo.rhai",
+            "data/bank_bins.yaml",
+            "demo.tests.yaml",
+        ] {
+            std::fs::copy(demo.join(file), target.join(file)).expect("copy");
+        }
     }
     let templates = Templates::load(&root().join("templates")).expect("templates load");
     let error =
