@@ -144,6 +144,101 @@ fn the_demo_examples_hold() {
     assert!(demo.tests[1].file.ends_with("demo.tests.yaml"));
     for example in &demo.tests {
         check_expect(&demo, example);
+        check_run(&demo, example);
+    }
+}
+
+/// Drives the example's `run:` in memory and checks `expect_run:`.
+fn check_run(process: &Process, example: &definition::Example) {
+    use lianban::runtime::{Actor, CaseId, CaseStatus, Command, Effect, TaskStatus, apply, start};
+    let Some(expect) = &example.expect_run else {
+        return;
+    };
+    let name = &example.name;
+    let now = chrono::DateTime::parse_from_rfc3339("2026-03-02T09:00:00+08:00")
+        .expect("time")
+        .to_utc();
+    let actor = Actor::system();
+    let id = CaseId(uuid::Uuid::nil());
+    let started = start(
+        process,
+        id,
+        example.input.clone(),
+        example.materials.clone(),
+        &actor,
+        now,
+    )
+    .unwrap_or_else(|e| panic!("{name}: start: {e}"));
+    let mut state = started.state;
+    let mut documents: Vec<String> = Vec::new();
+    let mut issued = |effects: &[Effect]| {
+        for effect in effects {
+            if let Effect::IssueDocument { document, .. } = effect {
+                documents.push(document.clone());
+            }
+        }
+    };
+    issued(&started.effects);
+    for action in &example.run {
+        let command = match action {
+            definition::RunAction::Complete {
+                step,
+                outcome,
+                data,
+                reason,
+            } => {
+                let task = state
+                    .tasks
+                    .iter()
+                    .find(|t| &t.step == step && t.status == TaskStatus::Open)
+                    .unwrap_or_else(|| panic!("{name}: no open task at {step}"));
+                Command::Complete {
+                    task: task.id,
+                    outcome: outcome.clone(),
+                    data: data.clone(),
+                    reason: reason.clone(),
+                }
+            }
+            definition::RunAction::Deliver {
+                event,
+                materials,
+                data,
+            } => Command::Deliver {
+                event: event.clone(),
+                data: data.clone(),
+                materials: materials.clone(),
+            },
+            definition::RunAction::Cancel { reason } => Command::Cancel {
+                reason: reason.clone(),
+            },
+        };
+        let t = apply(process, &state, &actor, command, now)
+            .unwrap_or_else(|e| panic!("{name}: {action:?}: {e}"));
+        issued(&t.effects);
+        state = t.state;
+    }
+    let result = match &state.status {
+        CaseStatus::Active => "active".to_owned(),
+        CaseStatus::Completed { result, .. } => result.clone(),
+        CaseStatus::Cancelled { .. } => "cancelled".to_owned(),
+    };
+    if let Some(want) = &expect.result {
+        assert_eq!(&result, want, "{name}");
+    }
+    if let Some(want) = &expect.open_tasks {
+        let open: Vec<_> = state
+            .tasks
+            .iter()
+            .filter(|t| matches!(t.status, TaskStatus::Open | TaskStatus::Claimed))
+            .map(|t| t.step.clone())
+            .collect();
+        assert_eq!(&open, want, "{name}");
+    }
+    if let Some(want) = &expect.documents {
+        assert_eq!(&documents, want, "{name}");
+    }
+    for (key, want) in &expect.data {
+        assert_eq!(state.data.get(key), Some(want), "{name}: data.{key}");
     }
 }
 
