@@ -7,7 +7,8 @@ use chrono::NaiveDate;
 use serde_json::{Map, Value};
 
 use super::diagnostic::{Code, Sink, did_you_mean};
-use super::model::{Example, ExpectRun, Process, RunAction, StepId, StepKind};
+use super::example_model::{Example, ExpectRun, RunAction};
+use super::model::{Process, StepId, StepKind};
 use super::raw::{RawAction, RawExample, RawExpectRun};
 use super::source_map::{SourceMap, child, item};
 

@@ -9,6 +9,7 @@
 mod decode;
 mod diagnostic;
 mod duration;
+mod example_model;
 mod examples;
 mod expr;
 mod form;
@@ -32,6 +33,7 @@ use crate::documents::Templates;
 
 pub use diagnostic::Diagnostic;
 pub use duration::ParseDurationError;
+pub use example_model::{Example, ExpectRun, RunAction};
 pub use model::*;
 
 /// A definition (or several) that failed to load, with every problem found.
