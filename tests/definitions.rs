@@ -436,3 +436,32 @@ fn a_sibling_tests_file_is_checked_with_its_own_positions() {
         ],
     );
 }
+
+#[test]
+fn odd_example_files_and_tables_never_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let definition = std::fs::read_to_string("fixtures/broken/bad_tests_file.yaml").expect("read");
+    let definition = format!("{definition}tables:\n  t: {{source: 测试, file: data/t.yaml}}\n");
+    std::fs::create_dir_all(dir.path().join("data")).expect("mkdir");
+    let path = dir.path().join("p.yaml");
+    std::fs::write(&path, definition).expect("write");
+    for text in [
+        "",
+        "42",
+        "{a: 1}",
+        "- 1\n- [x]",
+        "- name: a\n  run: 3",
+        "- name: a\n  run: [{}]",
+        "- name: a\n  at: [1]\n  expect: {materials_include: 3, error_fields: [1]}",
+        "- name: a\n  run: [{complete: done, outcome: x}, {cancel: [1]}]",
+        "- name: a\n  expect_run: {open_tasks: 3, documents: [[]], data: 1}",
+        "- {name: 例, input: {name: 张三}, run: [{deliver: x, materials: [y], outcome: z}]}",
+        "- name: a\n  input: [1]\n",
+    ] {
+        std::fs::write(dir.path().join("p.tests.yaml"), text).expect("write");
+        for table in ["", ": [", "{1: 2, [a]: b}", "!!binary aGk=", "~"] {
+            std::fs::write(dir.path().join("data/t.yaml"), table).expect("write");
+            let _ = definition::load_file(&path, &Templates::empty());
+        }
+    }
+}
