@@ -411,9 +411,10 @@ fn examples_are_checked_against_the_process() {
             "31:37: E-EXAMPLE",
             "32:19: E-EXAMPLE",
             "33:9: E-EXAMPLE",
-            "34:26: E-EXAMPLE",
-            "34:44: E-UNKNOWN-STEP",
-            "34:63: E-UNKNOWN-DOCUMENT",
+            "34:38: E-EXAMPLE",
+            "35:26: E-EXAMPLE",
+            "35:44: E-UNKNOWN-STEP",
+            "35:63: E-UNKNOWN-DOCUMENT",
         ],
     );
     let m = messages("bad_example");
@@ -424,6 +425,11 @@ fn examples_are_checked_against_the_process() {
     );
     assert!(m[3].contains("是不是想写 `accept`？"), "{}", m[3]);
     assert!(m[4].contains("可以引用的办理结果：done、wait"), "{}", m[4]);
+    assert!(
+        m[7].contains("`outcome` 不适用于 `deliver` 操作"),
+        "{}",
+        m[7]
+    );
 }
 
 #[test]
