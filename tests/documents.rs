@@ -244,7 +244,7 @@ db_test!(
             .await
             .expect_err("a second request needs a reason");
         assert!(
-            matches!(&error, EngineError::SecondSupplementReasonRequired { items } if items == "住房公积金汇缴变更清册"),
+            matches!(&error, EngineError::SecondSupplementReasonRequired(e) if e.items == "住房公积金汇缴变更清册"),
             "{error:?}"
         );
         assert!(error.to_string().contains("二次补正"), "{error}");
