@@ -278,4 +278,39 @@ mod tests {
         assert_eq!(numbering_year(new_year), 2027);
         assert_eq!(duration_text(Duration::Workdays(5)), "5个工作日");
     }
+
+    fn item(key: &str, name: &str) -> MissingMaterial {
+        MissingMaterial {
+            key: key.into(),
+            name: name.into(),
+            copies: None,
+            why: None,
+        }
+    }
+
+    #[test]
+    fn only_items_beyond_the_first_request_need_a_reason() {
+        let first = vec!["roster".to_owned()];
+        let roster = [item("roster", "花名表")];
+        let more = [
+            item("roster", "花名表"),
+            item("fund", "清册"),
+            item("card", "银行卡"),
+        ];
+        assert_eq!(beyond_first_request(None, &more, None), Ok(vec![]));
+        assert_eq!(
+            beyond_first_request(Some(&first), &roster, None),
+            Ok(vec![])
+        );
+        assert_eq!(
+            beyond_first_request(Some(&first), &more, Some("  ")),
+            Err(SecondRequestWithoutReason {
+                items: "清册、银行卡".into()
+            })
+        );
+        assert_eq!(
+            beyond_first_request(Some(&first), &more, Some("新增申请")),
+            Ok(vec!["fund".to_owned(), "card".to_owned()])
+        );
+    }
 }
