@@ -9,10 +9,11 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::definition::RequiredMaterial;
 use crate::definition::{self, LoadError, Process};
 use crate::documents::{RenderError, Templates};
 use crate::rules::Facts;
-use crate::runtime::{FieldError, RequiredMaterial, required_materials, validate_form};
+use crate::runtime::{FieldError, validate_form};
 
 /// Keys of the output the `evaluate:` map may not use.
 const RESERVED: [&str; 4] = ["errors", "materials", "evaluate_error", "materials_error"];
@@ -67,7 +68,7 @@ pub fn evaluate(process: &Process, input: &Map<String, Value>, today: NaiveDate)
         materials: &[],
         today,
     };
-    let (materials, materials_error) = match required_materials(process, &facts) {
+    let (materials, materials_error) = match process.required_materials(&facts) {
         Ok(list) => (list, None),
         Err(e) => (Vec::new(), Some(e.to_string())),
     };

@@ -15,6 +15,7 @@ mod expr;
 mod form;
 mod graph;
 mod load;
+mod materials;
 mod model;
 mod raw;
 mod schedules;
@@ -34,6 +35,7 @@ use crate::documents::Templates;
 pub use diagnostic::Diagnostic;
 pub use duration::ParseDurationError;
 pub use example_model::{Example, ExpectRun, RunAction};
+pub use materials::RequiredMaterial;
 pub use model::*;
 
 /// A definition (or several) that failed to load, with every problem found.

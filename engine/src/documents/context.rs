@@ -6,10 +6,9 @@
 use chrono::NaiveDate;
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Asia::Shanghai;
-use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::definition::{Duration, Outcome, Process, StepId, StepKind};
+use crate::definition::{Duration, Outcome, Process, RequiredMaterial, StepId, StepKind};
 use crate::rules::{Facts, RuleError};
 
 /// The parts of a case a document shows. Plain borrowed data, so documents need nothing of
@@ -42,17 +41,7 @@ pub struct TaskView {
 }
 
 /// A material the rules require that has not been received, as a notice lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MissingMaterial {
-    /// Material key.
-    pub key: String,
-    /// Name as on the notice.
-    pub name: String,
-    /// Number of copies, if counted.
-    pub copies: Option<u32>,
-    /// Why it applies to this applicant, if the definition says.
-    pub why: Option<String>,
-}
+pub type MissingMaterial = RequiredMaterial;
 
 /// The materials whose `when` holds (or that have none) over the case, minus those received,
 /// in definition order. This is the complete list a supplement notice owes the applicant.
@@ -74,25 +63,8 @@ pub fn missing_materials(
         materials: case.materials,
         today,
     };
-    let mut missing = Vec::new();
-    for material in &process.materials {
-        if case.materials.contains(&material.key) {
-            continue;
-        }
-        let required = match &material.when {
-            Some(when) => when.eval_bool(&facts)?,
-            None => true,
-        };
-        if required {
-            missing.push(MissingMaterial {
-                key: material.key.clone(),
-                name: material.name.clone(),
-                copies: material.copies,
-                // `why` explains the requirement; older definitions only wrote a `note`.
-                why: material.why.clone().or_else(|| material.note.clone()),
-            });
-        }
-    }
+    let mut missing = process.required_materials(&facts)?;
+    missing.retain(|m| !case.materials.contains(&m.key));
     Ok(missing)
 }
 

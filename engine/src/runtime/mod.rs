@@ -19,15 +19,14 @@ mod decision;
 mod flow;
 mod form;
 mod machine;
-mod materials;
 mod run;
 mod tasks;
 #[cfg(test)]
 mod tests;
 
+pub use crate::definition::RequiredMaterial;
 pub use form::{FieldError, validate_form};
 pub use machine::{apply, start};
-pub use materials::{RequiredMaterial, required_materials};
 
 /// Identifier of a case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{Flow, expr, field, map};
 use crate::definition::{FieldType, Material, Table};
-use crate::runtime::{FieldError, RuntimeError, required_materials, start, validate_form};
+use crate::runtime::{FieldError, RuntimeError, start, validate_form};
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 3, 2).expect("date")
@@ -216,7 +216,7 @@ fn materials_follow_their_conditions() {
         list.into_iter().map(|m| m.key).collect::<Vec<_>>()
     };
     assert_eq!(
-        keys(required_materials(&flow.process, &facts).expect("evaluates")),
+        keys(flow.process.required_materials(&facts).expect("evaluates")),
         ["id_card"]
     );
     let form = map(json!({"post": "管理"}));
@@ -224,7 +224,7 @@ fn materials_follow_their_conditions() {
         form: &form,
         ..facts
     };
-    let all = required_materials(&flow.process, &facts).expect("evaluates");
+    let all = flow.process.required_materials(&facts).expect("evaluates");
     assert_eq!(all[1].why.as_deref(), Some("单位职工需单位确认"));
     assert_eq!(keys(all), ["id_card", "roster"]);
 }
