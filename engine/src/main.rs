@@ -86,6 +86,26 @@ enum Command {
         #[arg(long, default_value = "templates")]
         templates: PathBuf,
     },
+    /// Working days in a calendar: `--from DATE --add N` prints the date N working days
+    /// later; `--between A B` the working days after A up to and including B.
+    #[command(group(clap::ArgGroup::new("query").required(true).args(["from", "between"])))]
+    Workdays {
+        /// Calendar name, e.g. cn-mainland (the file processes/calendars/NAME.yaml).
+        #[arg(long)]
+        calendar: String,
+        /// Start date (YYYY-MM-DD), not counted.
+        #[arg(long, requires = "add")]
+        from: Option<chrono::NaiveDate>,
+        /// Working days to add (negative: go back).
+        #[arg(long, requires = "from", allow_negative_numbers = true)]
+        add: Option<i64>,
+        /// Two dates A B.
+        #[arg(long, num_args = 2, value_names = ["A", "B"], conflicts_with_all = ["from", "add"])]
+        between: Option<Vec<chrono::NaiveDate>>,
+        /// Directory of process definitions (calendars are in its calendars/).
+        #[arg(long, default_value = "processes")]
+        processes: PathBuf,
+    },
     /// Preview a document for an application form given as JSON; prints the HTML.
     Render {
         /// Process id, e.g. yangcheng.retirement.
@@ -135,6 +155,13 @@ fn main() -> ExitCode {
             templates,
         } => report(evaluate(&process, &input, at, &processes, &templates)),
         Command::Test { paths, templates } => test(paths, &templates),
+        Command::Workdays {
+            calendar,
+            from,
+            add,
+            between,
+            processes,
+        } => report(workdays(&calendar, from.zip(add), between, &processes)),
         Command::Render {
             process,
             document,
@@ -301,6 +328,23 @@ fn render(
     let now = chrono::Utc::now();
     let rendered = lianban::documents::preview(found, &templates, document, &form, now)?;
     println!("{}", rendered.html);
+    Ok(())
+}
+
+/// `lianban workdays`: prints the answer; a year without calendar data is an error.
+fn workdays(
+    calendar: &str,
+    add: Option<(chrono::NaiveDate, i64)>,
+    between: Option<Vec<chrono::NaiveDate>>,
+    processes: &std::path::Path,
+) -> anyhow::Result<()> {
+    use lianban::scheduler::workdays::{Query, answer};
+    let query = match (add, between.as_deref()) {
+        (Some((from, n)), _) => Query::Add { from, n },
+        (None, Some(&[from, to])) => Query::Between { from, to },
+        _ => anyhow::bail!("请写 --from 日期 --add 天数，或 --between 日期 日期"),
+    };
+    println!("{}", answer(processes, calendar, query)?);
     Ok(())
 }
 

@@ -61,6 +61,7 @@ pub fn process(id: &str, version: u32, hash: &str) -> Process {
         content_hash: hash.into(),
         file: format!("processes/test/{id}.yaml"),
         calendar: None,
+        calendar_data: None,
         metadata: Metadata::default(),
         departments,
         roles,

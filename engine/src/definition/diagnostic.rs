@@ -67,6 +67,8 @@ pub(super) enum Code {
     Table,
     UnknownTable,
     Example,
+    Calendar,
+    UnknownCalendar,
 }
 
 impl Code {
@@ -97,6 +99,8 @@ impl Code {
             Code::Table => "E-TABLE",
             Code::UnknownTable => "E-UNKNOWN-TABLE",
             Code::Example => "E-EXAMPLE",
+            Code::Calendar => "E-CALENDAR",
+            Code::UnknownCalendar => "E-UNKNOWN-CALENDAR",
         }
     }
 }

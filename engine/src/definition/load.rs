@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::documents::Templates;
 use crate::rules::RuleLibrary;
 
+use super::calendar::{self, Calendars};
 use super::decode::{Decoder, decode_process, describe};
 use super::diagnostic::{Code, Diagnostic, Sink};
 use super::example_model::Example;
@@ -22,11 +23,13 @@ use super::yaml::parse;
 /// Loads the definition in `yaml`; `rule_file` returns a rules or table file at a path
 /// relative to the definition, or `None` when there is none. `tests` is the sibling
 /// `*.tests.yaml`, if any: its examples are checked and added, but it is not a source.
+/// `calendars` are those the definition's `calendar:` may name.
 pub(super) fn load(
     yaml: &SourceFile,
     rule_file: &dyn Fn(&str) -> Option<SourceFile>,
     tests: Option<&SourceFile>,
     templates: &Templates,
+    calendars: &Calendars,
 ) -> Result<Process, Vec<Diagnostic>> {
     let mut sink = Sink::new(&yaml.path);
     let Some((value, map)) = parse(&yaml.text, &mut sink) else {
@@ -83,6 +86,7 @@ pub(super) fn load(
     let raw_tests = std::mem::take(&mut raw.tests);
     let mut process = build(raw, &at, &mut cx, &yaml.path);
     process.tables = tables;
+    process.calendar_data = calendar::resolve(process.calendar.as_deref(), calendars, &map, &mut sink);
     let mut place = Place {
         file: &yaml.path,
         map: &map,

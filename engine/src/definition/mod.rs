@@ -6,6 +6,7 @@
 //! `steps`, `graph` and `expr`) builds the [`Process`], and `load` runs them for one file.
 //! Every problem becomes a [`Diagnostic`]; all of them are returned at once.
 
+mod calendar;
 mod decode;
 mod diagnostic;
 mod duration;
@@ -25,13 +26,17 @@ mod tables;
 mod validate;
 mod yaml;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::documents::Templates;
 
+pub use calendar::{
+    Calendar, CalendarError, CalendarYear, Calendars, DAY_ENDS, Holiday, load_calendar,
+    load_calendars, parse_calendar,
+};
 pub use diagnostic::Diagnostic;
 pub use duration::ParseDurationError;
 pub use example_model::{Example, ExpectRun, RunAction};
@@ -77,12 +82,31 @@ impl LoadError {
 /// Loads one definition file, the rule and table files it names (relative to it) and its
 /// sibling example file `<name>.tests.yaml` when there is one.
 ///
-/// Template names are checked against `templates`. The file's path is kept as given, for
-/// messages and [`Process::file`].
+/// Template names are checked against `templates`; the `calendar:` it names is looked up in
+/// the nearest `calendars/` directory at or above the file's directory. The file's path is
+/// kept as given, for messages and [`Process::file`].
 ///
 /// # Errors
-/// A [`LoadError`] with every problem found, including an unreadable file.
+/// A [`LoadError`] with every problem found, including an unreadable file and the problems
+/// of the calendar files beside the one it uses.
 pub fn load_file(path: &Path, templates: &Templates) -> Result<Process, LoadError> {
+    let (calendars, mut diagnostics) = calendar::calendars_near(path);
+    match load_file_with(path, templates, &calendars) {
+        Ok(process) if diagnostics.is_empty() => Ok(process),
+        Ok(_) => Err(LoadError { diagnostics }),
+        Err(e) => {
+            diagnostics.splice(0..0, e.diagnostics);
+            Err(LoadError { diagnostics })
+        }
+    }
+}
+
+/// [`load_file`] with the calendars already loaded.
+fn load_file_with(
+    path: &Path,
+    templates: &Templates,
+    calendars: &Calendars,
+) -> Result<Process, LoadError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| LoadError::one(&file, "E-YAML", format!("无法读取文件：{e}")))?;
@@ -116,6 +140,7 @@ pub fn load_file(path: &Path, templates: &Templates) -> Result<Process, LoadErro
         &rule_file,
         tests.as_ref(),
         templates,
+        calendars,
     )
     .map_err(|diagnostics| LoadError { diagnostics })
 }
@@ -139,7 +164,8 @@ fn is_tests_file(path: &Path) -> bool {
 /// Loads a definition from files held in memory, e.g. an old version kept in the database.
 ///
 /// The first source is the definition; its `rules:` paths are resolved relative to its path
-/// among the other sources.
+/// among the other sources. Calendars are not part of a version: the one it names is looked
+/// up on disk, in the nearest `calendars/` directory above the definition's path.
 ///
 /// # Errors
 /// A [`LoadError`] with every problem found; an empty `sources` is an error too.
@@ -158,14 +184,23 @@ pub fn load_sources(sources: &[SourceFile], templates: &Templates) -> Result<Pro
             .find(|s| load::normalize(Path::new(&s.path)) == wanted)
             .cloned()
     };
+    let (calendars, mut diagnostics) = calendar::calendars_near(Path::new(&yaml.path));
     // Example files are not part of a version, so an old version is loaded without them.
-    load::load(yaml, &rule_file, None, templates).map_err(|diagnostics| LoadError { diagnostics })
+    match load::load(yaml, &rule_file, None, templates, &calendars) {
+        Ok(process) if diagnostics.is_empty() => Ok(process),
+        Ok(_) => Err(LoadError { diagnostics }),
+        Err(mut own) => {
+            own.append(&mut diagnostics);
+            Err(LoadError { diagnostics: own })
+        }
+    }
 }
 
 /// Loads every definition under `paths`: each is a file or a directory searched recursively
 /// for `*.yaml`/`*.yml` (working-day calendars under a `calendars/` directory, table data
 /// under a `data/` directory and example files `*.tests.yaml` are skipped; a definition
-/// loads its own tables and example file).
+/// loads its own tables and example file). Each `calendars/` directory serving a definition
+/// or a given directory is loaded once and all its files are checked.
 ///
 /// # Errors
 /// A [`LoadError`] with the problems of every file, and one for each (id, version) that two
@@ -189,9 +224,28 @@ pub fn load_paths(paths: &[PathBuf], templates: &Templates) -> Result<Vec<Proces
             files.push(path.clone());
         }
     }
+    let mut calendar_dirs: HashMap<Option<PathBuf>, Calendars> = HashMap::new();
+    let mut calendars_for = |path: &Path, diagnostics: &mut Vec<Diagnostic>| {
+        let dir = calendar::nearest_dir(path);
+        calendar_dirs
+            .entry(dir.clone())
+            .or_insert_with(|| {
+                let (calendars, problems) = match &dir {
+                    Some(dir) => calendar::load_dir(dir),
+                    None => (Calendars::default(), Vec::new()),
+                };
+                diagnostics.extend(problems);
+                calendars
+            })
+            .clone()
+    };
+    for path in paths.iter().filter(|p| p.is_dir()) {
+        calendars_for(path, &mut diagnostics);
+    }
     let mut processes: Vec<Process> = Vec::new();
     for file in files {
-        match load_file(&file, templates) {
+        let calendars = calendars_for(&file, &mut diagnostics);
+        match load_file_with(&file, templates, &calendars) {
             Ok(p) => {
                 if let Some(first) = processes
                     .iter()

@@ -2,10 +2,12 @@
 //! every script compiled and every schedule parsed. Nothing here knows YAML or storage.
 
 use std::fmt;
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+use super::calendar::Calendar;
 use super::example_model::Example;
 use crate::rules::Expr;
 
@@ -48,6 +50,9 @@ pub struct Process {
     pub file: String,
     /// Name of the working-day calendar the definition counts in.
     pub calendar: Option<String>,
+    /// The calendar named by `calendar`, resolved when the definition loaded. It is not
+    /// part of the version: a year added to the calendar applies to running cases too.
+    pub calendar_data: Option<Arc<Calendar>>,
     /// Issuing authority, legal basis, contacts and other descriptive data.
     pub metadata: Metadata,
     /// Departments by key (e.g. `shebao`).

@@ -193,6 +193,7 @@ pub(super) fn build(raw: RawProcess, at: &ListIndices, cx: &mut Cx<'_>, file: &s
         content_hash: String::new(),
         file: file.to_owned(),
         calendar: raw.calendar,
+        calendar_data: None,
         metadata: Metadata {
             authority: m.authority,
             document_number: m.document_number,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::definition::StepId;
+use crate::definition::{Duration, StepId};
 
 mod decision;
 mod flow;
@@ -281,6 +281,16 @@ pub enum Event {
         task: TaskId,
         /// Its step.
         step: StepId,
+    },
+    /// A task's working-day due time could not be computed (no calendar, or a count into a
+    /// year without calendar data); the task was created without a due time.
+    DeadlineUnknown {
+        /// The task.
+        task: TaskId,
+        /// Its time limit as written.
+        due: Duration,
+        /// Why, in Chinese.
+        reason: String,
     },
     /// A task was claimed.
     TaskClaimed {

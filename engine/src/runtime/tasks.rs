@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::run::Run;
 use super::{Actor, Effect, Event, RuntimeError, Task, TaskId, TaskStatus, Token};
-use crate::definition::{Duration, Step, TaskStep};
+use crate::definition::{Duration, Process, Step, TaskStep};
 
 impl Run<'_> {
     /// Creates the task a token waits on at a task step and parks the token there.
@@ -34,6 +34,7 @@ impl Run<'_> {
             &self.state.id.0,
             format!("task/{seq}").as_bytes(),
         ));
+        let due = spec.due.map(|d| (d, due_at(self.process, d, self.now)));
         self.state.tasks.push(Task {
             id,
             step: step.id.clone(),
@@ -43,7 +44,7 @@ impl Run<'_> {
             status: TaskStatus::Open,
             claimed_by: None,
             created_at: self.now,
-            due_at: due_at(spec.due, self.now),
+            due_at: due.as_ref().and_then(|(_, at)| at.as_ref().ok().copied()),
             closed_at: None,
             outcome: None,
             completed_by: None,
@@ -54,6 +55,15 @@ impl Run<'_> {
             task: id,
             step: step.id.clone(),
         });
+        if let Some((due, Err(reason))) = due {
+            // Recorded, not refused: the case goes on and the history shows the gap.
+            tracing::warn!(task_id = %id.0, process = %self.process.id, %due, "{reason}");
+            self.events.push(Event::DeadlineUnknown {
+                task: id,
+                due,
+                reason,
+            });
+        }
         self.effects.push(Effect::CreateTask { task: id });
         Ok(())
     }
@@ -205,14 +215,26 @@ impl Run<'_> {
     }
 }
 
-/// When a task created `now` is due. Working days need the process calendar, which the
-/// scheduler owns (the runtime reads no calendar data), so those deadlines are left `None`
-/// here and filled in by the caller once the calendar exists.
-fn due_at(due: Option<Duration>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let delta = match due? {
-        Duration::Days(n) => TimeDelta::try_days(i64::from(n))?,
-        Duration::Hours(n) => TimeDelta::try_hours(i64::from(n))?,
-        Duration::Workdays(_) => return None,
+/// When a task created `now` with `due` is due; for working days, in the process calendar
+/// (see [`crate::definition::Calendar::due_at`]). `Err` says why a working-day due time is
+/// unknown: no calendar, or a count into a year without calendar data. Never a guess.
+fn due_at(process: &Process, due: Duration, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    let out_of_range = || "时限超出可以计算的范围".to_owned();
+    let delta = match due {
+        Duration::Days(n) => TimeDelta::try_days(i64::from(n)),
+        Duration::Hours(n) => TimeDelta::try_hours(i64::from(n)),
+        Duration::Workdays(n) => {
+            return match (&process.calendar_data, &process.calendar) {
+                (Some(calendar), _) => calendar.due_at(now, n).map_err(|e| e.to_string()),
+                (None, Some(name)) => Err(format!("工作日历 `{name}` 没有加载，不能计算工作日")),
+                (None, None) => Err(format!(
+                    "流程 `{}` 没有指定工作日历（`calendar:`），不能计算工作日",
+                    process.id
+                )),
+            };
+        }
     };
-    now.checked_add_signed(delta)
+    delta
+        .and_then(|d| now.checked_add_signed(d))
+        .ok_or_else(out_of_range)
 }

@@ -1,4 +1,9 @@
-//! Time: the injected [`Clock`], deadlines and schedules.
+//! Time: the injected [`Clock`], deadlines and schedules, and the `lianban workdays`
+//! questions. Working-day arithmetic itself lives with the calendar data in
+//! [`crate::definition::Calendar`], because the pure runtime needs it for task due times and
+//! must not depend on this module.
+
+pub mod workdays;
 
 use chrono::{DateTime, Utc};
 

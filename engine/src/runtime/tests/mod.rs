@@ -129,6 +129,7 @@ impl Flow {
                 content_hash: String::new(),
                 file: "test.yaml".into(),
                 calendar: None,
+                calendar_data: None,
                 metadata: Metadata::default(),
                 departments,
                 roles,
