@@ -1,11 +1,10 @@
 //! Commands on tasks: claiming, completing with outcomes, reasons and decision forms,
 //! deadlines, the facts rules see, and refusals that leave the state untouched.
 
-use chrono::{TimeDelta, TimeZone};
+use chrono::TimeZone;
 use serde_json::json;
 
 use super::*;
-use crate::definition::Duration;
 use crate::runtime::{Effect, Event};
 
 fn single() -> Process {
@@ -295,28 +294,6 @@ fn a_failing_rule_refuses_the_command_and_leaves_the_state_as_it_was() {
         now(),
     );
     assert!(matches!(err, Err(RuntimeError::Rule(_))));
-}
-
-#[test]
-fn due_times_are_computed_for_days_and_hours_but_not_workdays() {
-    let due = |duration: Option<Duration>| {
-        let task = TaskStep {
-            due: duration,
-            ..spec("shebao_clerk", vec![outcome("ok", "done")])
-        };
-        let process = Flow::new().task_spec("t", task).end("done", "办结").build();
-        begin(&process, json!({})).state.tasks[0].due_at
-    };
-    assert_eq!(
-        due(Some(Duration::Days(3))),
-        Some(now() + TimeDelta::days(3))
-    );
-    assert_eq!(
-        due(Some(Duration::Hours(4))),
-        Some(now() + TimeDelta::hours(4))
-    );
-    assert_eq!(due(Some(Duration::Workdays(1))), None);
-    assert_eq!(due(None), None);
 }
 
 #[test]

@@ -17,6 +17,7 @@ use crate::definition::{
 use crate::rules::{Expr, compile_expr};
 
 mod commands;
+mod deadlines;
 mod form;
 mod patterns;
 

@@ -1,0 +1,109 @@
+//! Task due times: calendar days and hours, working days in the process calendar, and a
+//! working-day count that cannot be made (no calendar, or a year without data), which
+//! leaves the due time unknown and says so in the events instead of guessing.
+
+use std::sync::Arc;
+
+use chrono::{TimeDelta, TimeZone};
+use serde_json::json;
+
+use super::*;
+use crate::definition::{Duration, SourceFile, parse_calendar};
+use crate::runtime::Event;
+
+fn process(due: Option<Duration>, calendar: bool) -> Process {
+    let task = TaskStep {
+        due,
+        ..spec("shebao_clerk", vec![outcome("ok", "done")])
+    };
+    let mut process = Flow::new().task_spec("t", task).end("done", "办结").build();
+    if calendar {
+        let file = SourceFile {
+            path: "calendars/cn-mainland.yaml".into(),
+            text: include_str!("../../../../processes/calendars/cn-mainland.yaml").into(),
+        };
+        process.calendar = Some("cn-mainland".into());
+        process.calendar_data = Some(Arc::new(parse_calendar(&file).expect("calendar")));
+    }
+    process
+}
+
+fn started(process: &Process, at: DateTime<Utc>) -> Transition {
+    start(process, case_id(), map(json!({})), Vec::new(), &clerk("张三"), at).expect("starts")
+}
+
+fn beijing(y: i32, m: u32, d: u32, h: u32, min: u32, s: u32) -> DateTime<Utc> {
+    chrono_tz::Asia::Shanghai
+        .with_ymd_and_hms(y, m, d, h, min, s)
+        .single()
+        .expect("valid time")
+        .with_timezone(&Utc)
+}
+
+fn unknown_deadlines(t: &Transition) -> Vec<&Event> {
+    t.events
+        .iter()
+        .filter(|e| matches!(e, Event::DeadlineUnknown { .. }))
+        .collect()
+}
+
+#[test]
+fn days_and_hours_are_added_to_the_creation_time() {
+    let due = |d| started(&process(Some(d), false), now()).state.tasks[0].due_at;
+    assert_eq!(due(Duration::Days(3)), Some(now() + TimeDelta::days(3)));
+    assert_eq!(due(Duration::Hours(4)), Some(now() + TimeDelta::hours(4)));
+    let none = started(&process(None, false), now());
+    assert_eq!(none.state.tasks[0].due_at, None);
+    assert!(unknown_deadlines(&none).is_empty());
+}
+
+#[test]
+fn working_days_end_at_the_close_of_the_nth_working_day_in_beijing() {
+    let p = process(Some(Duration::Workdays(1)), true);
+    // Monday 2026-03-02 09:00 → end of Tuesday.
+    let t = started(&p, now());
+    assert_eq!(t.state.tasks[0].due_at, Some(beijing(2026, 3, 3, 23, 59, 59)));
+    assert!(unknown_deadlines(&t).is_empty());
+    // 国庆 2026: Wednesday 09-30 16:00 → Thursday 10-08, after the holiday.
+    let t = started(&p, beijing(2026, 9, 30, 16, 0, 0));
+    assert_eq!(t.state.tasks[0].due_at, Some(beijing(2026, 10, 8, 23, 59, 59)));
+    // Friday 2025-09-26 afternoon → the 调休 Sunday 09-28; five days → 10-10.
+    let t = started(&p, beijing(2025, 9, 26, 15, 0, 0));
+    assert_eq!(t.state.tasks[0].due_at, Some(beijing(2025, 9, 28, 23, 59, 59)));
+    let p5 = process(Some(Duration::Workdays(5)), true);
+    let t = started(&p5, beijing(2025, 9, 26, 15, 0, 0));
+    assert_eq!(t.state.tasks[0].due_at, Some(beijing(2025, 10, 10, 23, 59, 59)));
+    // 春节 2026: Friday 02-13 → 调休 Saturday 02-14 → after the break, 02-24.
+    let p2 = process(Some(Duration::Workdays(2)), true);
+    let t = started(&p2, beijing(2026, 2, 13, 17, 0, 0));
+    assert_eq!(t.state.tasks[0].due_at, Some(beijing(2026, 2, 24, 23, 59, 59)));
+}
+
+#[test]
+fn a_count_into_a_year_without_data_starts_the_case_and_records_why() {
+    let p = process(Some(Duration::Workdays(3)), true);
+    let t = started(&p, beijing(2026, 12, 29, 10, 0, 0));
+    assert_eq!(t.state.tasks[0].due_at, None);
+    let task = t.state.tasks[0].id;
+    match unknown_deadlines(&t).as_slice() {
+        [Event::DeadlineUnknown { task: id, due, reason }] => {
+            assert_eq!((*id, *due), (task, Duration::Workdays(3)));
+            assert!(reason.contains("2027 年"), "{reason}");
+        }
+        other => panic!("expected one DeadlineUnknown, got {other:?}"),
+    }
+    // The event follows the task's creation, so the history reads in order.
+    let created = t.events.iter().position(|e| matches!(e, Event::TaskCreated { .. }));
+    let unknown = t.events.iter().position(|e| matches!(e, Event::DeadlineUnknown { .. }));
+    assert!(created < unknown);
+}
+
+#[test]
+fn working_days_without_a_calendar_are_unknown_not_guessed() {
+    let t = started(&process(Some(Duration::Workdays(1)), false), now());
+    assert_eq!(t.state.tasks[0].due_at, None);
+    match unknown_deadlines(&t).as_slice() {
+        [Event::DeadlineUnknown { reason, .. }] => assert!(reason.contains("calendar"), "{reason}"),
+        other => panic!("expected one DeadlineUnknown, got {other:?}"),
+    }
+}
