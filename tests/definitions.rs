@@ -268,6 +268,13 @@ fn the_same_id_and_version_twice_is_an_error() {
             std::fs::copy(demo.join(file), target.join(file)).expect("copy");
         }
     }
+    // The demo counts in `cn-mainland`, which must sit in a `calendars/` directory above it.
+    std::fs::create_dir_all(dir.path().join("calendars")).expect("mkdir");
+    std::fs::copy(
+        root().join("processes/calendars/cn-mainland.yaml"),
+        dir.path().join("calendars/cn-mainland.yaml"),
+    )
+    .expect("copy calendar");
     let templates = Templates::load(&root().join("templates")).expect("templates load");
     let error =
         definition::load_paths(&[dir.path().to_path_buf()], &templates).expect_err("duplicate");

@@ -121,6 +121,12 @@ fn a_failing_evaluate_rule_is_reported_in_the_output() {
     for file in ["rules/demo.rhai", "data/bank_bins.yaml"] {
         std::fs::copy(demo.join(file), dir.path().join(file)).expect("copy");
     }
+    std::fs::create_dir_all(dir.path().join("calendars")).expect("mkdir");
+    std::fs::copy(
+        repo_root().join("processes/calendars/cn-mainland.yaml"),
+        dir.path().join("calendars/cn-mainland.yaml"),
+    )
+    .expect("copy calendar");
     let processes = dir.path().to_str().expect("utf8");
     let out = json_of(&evaluate(
         "examples.demo",

@@ -86,7 +86,8 @@ pub(super) fn load(
     let raw_tests = std::mem::take(&mut raw.tests);
     let mut process = build(raw, &at, &mut cx, &yaml.path);
     process.tables = tables;
-    process.calendar_data = calendar::resolve(process.calendar.as_deref(), calendars, &map, &mut sink);
+    process.calendar_data =
+        calendar::resolve(process.calendar.as_deref(), calendars, &map, &mut sink);
     let mut place = Place {
         file: &yaml.path,
         map: &map,

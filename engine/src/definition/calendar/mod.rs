@@ -115,7 +115,9 @@ impl Calendar {
     /// # Errors
     /// [`CalendarError::NoDataForYear`] when the calendar has no data for the date's year.
     pub fn is_workday(&self, date: NaiveDate) -> Result<bool, CalendarError> {
-        let year = self.year(date.year()).ok_or_else(|| self.no_data(date.year()))?;
+        let year = self
+            .year(date.year())
+            .ok_or_else(|| self.no_data(date.year()))?;
         if year.workdays.contains(&date) {
             return Ok(true);
         }
@@ -134,8 +136,12 @@ impl Calendar {
         let mut left = n.unsigned_abs();
         let mut day = date;
         while left > 0 {
-            day = if n > 0 { day.succ_opt() } else { day.pred_opt() }
-                .ok_or(CalendarError::OutOfRange)?;
+            day = if n > 0 {
+                day.succ_opt()
+            } else {
+                day.pred_opt()
+            }
+            .ok_or(CalendarError::OutOfRange)?;
             if self.is_workday(day)? {
                 left -= 1;
             }

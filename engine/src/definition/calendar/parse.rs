@@ -97,13 +97,22 @@ impl Cx<'_> {
         let raw: RawCalendar = self.decoder().decode(value, "")?;
         let Some(raw_years) = raw.years.filter(|y| !y.is_empty()) else {
             let hint = "例如 `years: {2026: {source: 国办发明电〔2025〕7号, holidays: [...], workdays: [...]}}`";
-            self.report(Code::MissingKey, "", "缺少 `years`（各年的节假日安排）".into(), Some(hint));
+            self.report(
+                Code::MissingKey,
+                "",
+                "缺少 `years`（各年的节假日安排）".into(),
+                Some(hint),
+            );
             return None;
         };
         let mut years = BTreeMap::new();
         for (key, value) in raw_years {
             let path = child("years", &key);
-            let Some(year) = key.parse::<i32>().ok().filter(|y| (1949..=9999).contains(y)) else {
+            let Some(year) = key
+                .parse::<i32>()
+                .ok()
+                .filter(|y| (1949..=9999).contains(y))
+            else {
                 let pos = self.map.key_pos(&path);
                 let message = format!("`{key}` 不是年份");
                 let hint = Some("每年一节，键写四位数年份，如 `2026:`".to_owned());
@@ -125,7 +134,12 @@ impl Cx<'_> {
             String::new()
         });
         let holidays = self.holidays(year, raw.holidays.as_ref(), &child(path, "holidays"));
-        let workdays = self.workdays(year, raw.workdays.as_ref(), &child(path, "workdays"), &holidays);
+        let workdays = self.workdays(
+            year,
+            raw.workdays.as_ref(),
+            &child(path, "workdays"),
+            &holidays,
+        );
         Some(CalendarYear {
             year,
             source,
@@ -141,12 +155,23 @@ impl Cx<'_> {
         for (h, i) in raw.into_iter().zip(indices) {
             let at = item(path, i);
             let name = h.name.unwrap_or_else(|| {
-                self.report(Code::MissingKey, &at, "假期缺少 `name`（如 春节）".into(), None);
+                self.report(
+                    Code::MissingKey,
+                    &at,
+                    "假期缺少 `name`（如 春节）".into(),
+                    None,
+                );
                 String::new()
             });
             let Some(from) = h.from else {
-                let hint = "写成 `{name: 春节, from: 2026-02-15, to: 2026-02-23}`；只放一天的只写 `from`";
-                self.report(Code::MissingKey, &at, "假期缺少 `from`（第一天）".into(), Some(hint));
+                let hint =
+                    "写成 `{name: 春节, from: 2026-02-15, to: 2026-02-23}`；只放一天的只写 `from`";
+                self.report(
+                    Code::MissingKey,
+                    &at,
+                    "假期缺少 `from`（第一天）".into(),
+                    Some(hint),
+                );
                 continue;
             };
             let from = self.date(year, &from, &child(&at, "from"));
@@ -154,13 +179,16 @@ impl Cx<'_> {
                 Some(to) => self.date(year, to, &child(&at, "to")),
                 None => from,
             };
-            let (Some(from), Some(to)) = (from, to) else { continue };
+            let (Some(from), Some(to)) = (from, to) else {
+                continue;
+            };
             if to < from {
                 let message = format!("假期的最后一天 {to} 早于第一天 {from}");
                 self.report(Code::Calendar, &child(&at, "to"), message, None);
                 continue;
             }
-            if let Some((other, other_at)) = out.iter().find(|(o, _)| o.from <= to && from <= o.to) {
+            if let Some((other, other_at)) = out.iter().find(|(o, _)| o.from <= to && from <= o.to)
+            {
                 let line = self.map.value_pos(other_at).line;
                 let message = format!(
                     "假期 {name}（{from} 至 {to}）与第 {line} 行的 {}（{} 至 {}）重叠",
@@ -185,15 +213,23 @@ impl Cx<'_> {
         let mut out = BTreeSet::new();
         for (v, i) in raw.into_iter().zip(indices) {
             let at = item(path, i);
-            let Some(date) = self.date(year, &v, &at) else { continue };
+            let Some(date) = self.date(year, &v, &at) else {
+                continue;
+            };
             if !matches!(date.weekday(), Weekday::Sat | Weekday::Sun) {
                 let message = format!(
                     "{date} 是{}，本来就上班；`workdays` 只写调休上班的星期六、星期日",
                     weekday_name(date.weekday())
                 );
                 self.report(Code::Calendar, &at, message, None);
-            } else if let Some((h, _)) = holidays.iter().find(|(h, _)| h.from <= date && date <= h.to) {
-                let message = format!("{date} 在假期 {}（{} 至 {}）之内，不能又是调休上班日", h.name, h.from, h.to);
+            } else if let Some((h, _)) = holidays
+                .iter()
+                .find(|(h, _)| h.from <= date && date <= h.to)
+            {
+                let message = format!(
+                    "{date} 在假期 {}（{} 至 {}）之内，不能又是调休上班日",
+                    h.name, h.from, h.to
+                );
                 self.report(Code::Calendar, &at, message, None);
             } else if !out.insert(date) {
                 self.report(Code::DuplicateId, &at, format!("{date} 重复出现"), None);
@@ -211,12 +247,22 @@ impl Cx<'_> {
         };
         let Ok(date) = NaiveDate::parse_from_str(&text, "%Y-%m-%d") else {
             let message = format!("`{text}` 不是有效的日期");
-            self.report(Code::Calendar, path, message, Some("日期写成 YYYY-MM-DD，如 2026-10-01"));
+            self.report(
+                Code::Calendar,
+                path,
+                message,
+                Some("日期写成 YYYY-MM-DD，如 2026-10-01"),
+            );
             return None;
         };
         if date.year() != year {
             let message = format!("{date} 不在 {year} 年之内");
-            self.report(Code::Calendar, path, message, Some("每个日期写在它所在年份的那一节里"));
+            self.report(
+                Code::Calendar,
+                path,
+                message,
+                Some("每个日期写在它所在年份的那一节里"),
+            );
             return None;
         }
         Some(date)

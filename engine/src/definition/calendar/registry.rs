@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{Calendar, parse_calendar};
+use crate::definition::LoadError;
 use crate::definition::diagnostic::{Code, Diagnostic, Sink, did_you_mean};
 use crate::definition::model::SourceFile;
 use crate::definition::source_map::SourceMap;
-use crate::definition::LoadError;
 
 /// The calendars of one `calendars/` directory, by name.
 #[derive(Debug, Clone, Default)]
@@ -65,14 +65,20 @@ pub(in crate::definition) fn load_dir(dir: &Path) -> (Calendars, Vec<Diagnostic>
         ..Calendars::default()
     };
     let mut diagnostics = Vec::new();
-    let entries = std::fs::read_dir(dir)
-        .and_then(|entries| entries.map(|e| e.map(|e| e.path())).collect::<Result<Vec<_>, _>>());
+    let entries = std::fs::read_dir(dir).and_then(|entries| {
+        entries
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<Vec<_>, _>>()
+    });
     let mut paths = match entries {
         Ok(paths) => paths,
         Err(e) => {
             let file = dir.display().to_string();
             let message = format!("无法读取工作日历目录：{e}");
-            return (calendars, LoadError::one(&file, "E-YAML", message).diagnostics);
+            return (
+                calendars,
+                LoadError::one(&file, "E-YAML", message).diagnostics,
+            );
         }
     };
     paths.sort();

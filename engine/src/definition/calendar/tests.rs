@@ -26,8 +26,14 @@ fn the_shipped_calendar_has_both_years_with_their_sources_and_248_working_days()
     assert_eq!(cal.name, "cn-mainland");
     let sources: Vec<_> = cal.years().map(|y| (y.year, y.source.as_str())).collect();
     assert_eq!(sources.len(), 2);
-    assert!(sources[0].1.contains("国办发明电〔2024〕12号"), "{sources:?}");
-    assert!(sources[1].1.contains("国办发明电〔2025〕7号"), "{sources:?}");
+    assert!(
+        sources[0].1.contains("国办发明电〔2024〕12号"),
+        "{sources:?}"
+    );
+    assert!(
+        sources[1].1.contains("国办发明电〔2025〕7号"),
+        "{sources:?}"
+    );
     for year in [2025, 2026] {
         let first = NaiveDate::from_ymd_opt(year, 1, 1).expect("date");
         let count = first
@@ -168,7 +174,11 @@ fn between_counts_after_the_first_day_up_to_the_last_and_inverts_add() {
             let n = cal.workdays_between(start, day).expect("data");
             assert_eq!(cal.add_workdays(start, n), Ok(day), "{day}");
             let back = cal.workdays_between(day, start).expect("data");
-            assert_eq!((back, cal.add_workdays(day, back)), (-n, Ok(start)), "{day}");
+            assert_eq!(
+                (back, cal.add_workdays(day, back)),
+                (-n, Ok(start)),
+                "{day}"
+            );
         }
     }
 }
@@ -177,22 +187,41 @@ fn between_counts_after_the_first_day_up_to_the_last_and_inverts_add() {
 fn a_year_without_data_is_an_error_naming_it_never_a_guess() {
     let cal = cn();
     let err = cal.add_workdays(d("2026-12-31"), 1).expect_err("2027");
-    assert!(matches!(err, CalendarError::NoDataForYear { year: 2027, .. }));
+    assert!(matches!(
+        err,
+        CalendarError::NoDataForYear { year: 2027, .. }
+    ));
     assert!(err.to_string().contains("2027 年"), "{err}");
     assert!(cal.is_workday(d("2024-12-31")).is_err());
-    assert!(cal.workdays_between(d("2026-12-01"), d("2027-01-05")).is_err());
+    assert!(
+        cal.workdays_between(d("2026-12-01"), d("2027-01-05"))
+            .is_err()
+    );
     // The start day is not counted, so it may lie in a year without data.
-    assert_eq!(cal.workdays_between(d("2024-12-31"), d("2025-01-02")), Ok(1));
+    assert_eq!(
+        cal.workdays_between(d("2024-12-31"), d("2025-01-02")),
+        Ok(1)
+    );
 }
 
 #[test]
 fn due_times_end_the_nth_working_day_in_beijing() {
     let cal = cn();
-    let utc = |y, m, day, h, min| Utc.with_ymd_and_hms(y, m, day, h, min, 0).single().expect("time");
+    let utc = |y, m, day, h, min| {
+        Utc.with_ymd_and_hms(y, m, day, h, min, 0)
+            .single()
+            .expect("time")
+    };
     // 2025-09-30 15:00 Beijing (the last working day before 国庆): due 2025-10-09 23:59:59.
-    assert_eq!(cal.due_at(utc(2025, 9, 30, 7, 0), 1), Ok(utc(2025, 10, 9, 15, 59) + chrono::TimeDelta::seconds(59)));
+    assert_eq!(
+        cal.due_at(utc(2025, 9, 30, 7, 0), 1),
+        Ok(utc(2025, 10, 9, 15, 59) + chrono::TimeDelta::seconds(59))
+    );
     // 2026-09-30 17:30 UTC is already 10-01 in Beijing: one working day is still 10-08.
-    assert_eq!(cal.due_at(utc(2026, 9, 30, 17, 30), 1), Ok(utc(2026, 10, 8, 15, 59) + chrono::TimeDelta::seconds(59)));
+    assert_eq!(
+        cal.due_at(utc(2026, 9, 30, 17, 30), 1),
+        Ok(utc(2026, 10, 8, 15, 59) + chrono::TimeDelta::seconds(59))
+    );
     assert!(cal.due_at(utc(2026, 12, 31, 2, 0), 1).is_err());
 }
 
@@ -249,4 +278,18 @@ years:
 fn a_file_without_years_is_one_diagnostic() {
     assert_eq!(diagnostics("name: 空\n"), [(1, 1, "E-MISSING-KEY")]);
     assert_eq!(diagnostics("nmae: 空\nyears: {}\n").len(), 2);
+}
+
+#[test]
+fn a_definition_gets_the_calendar_of_the_nearest_calendars_directory() {
+    let templates =
+        crate::documents::Templates::load(std::path::Path::new("../templates")).expect("templates");
+    let demo = crate::definition::load_file(
+        std::path::Path::new("../processes/examples/demo.yaml"),
+        &templates,
+    )
+    .expect("demo loads");
+    let calendar = demo.calendar_data.expect("calendar resolved");
+    assert_eq!(calendar.name, "cn-mainland");
+    assert_eq!(calendar.file, "../processes/calendars/cn-mainland.yaml");
 }

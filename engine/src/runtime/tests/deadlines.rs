@@ -29,7 +29,15 @@ fn process(due: Option<Duration>, calendar: bool) -> Process {
 }
 
 fn started(process: &Process, at: DateTime<Utc>) -> Transition {
-    start(process, case_id(), map(json!({})), Vec::new(), &clerk("张三"), at).expect("starts")
+    start(
+        process,
+        case_id(),
+        map(json!({})),
+        Vec::new(),
+        &clerk("张三"),
+        at,
+    )
+    .expect("starts")
 }
 
 fn beijing(y: i32, m: u32, d: u32, h: u32, min: u32, s: u32) -> DateTime<Utc> {
@@ -62,21 +70,36 @@ fn working_days_end_at_the_close_of_the_nth_working_day_in_beijing() {
     let p = process(Some(Duration::Workdays(1)), true);
     // Monday 2026-03-02 09:00 → end of Tuesday.
     let t = started(&p, now());
-    assert_eq!(t.state.tasks[0].due_at, Some(beijing(2026, 3, 3, 23, 59, 59)));
+    assert_eq!(
+        t.state.tasks[0].due_at,
+        Some(beijing(2026, 3, 3, 23, 59, 59))
+    );
     assert!(unknown_deadlines(&t).is_empty());
     // 国庆 2026: Wednesday 09-30 16:00 → Thursday 10-08, after the holiday.
     let t = started(&p, beijing(2026, 9, 30, 16, 0, 0));
-    assert_eq!(t.state.tasks[0].due_at, Some(beijing(2026, 10, 8, 23, 59, 59)));
+    assert_eq!(
+        t.state.tasks[0].due_at,
+        Some(beijing(2026, 10, 8, 23, 59, 59))
+    );
     // Friday 2025-09-26 afternoon → the 调休 Sunday 09-28; five days → 10-10.
     let t = started(&p, beijing(2025, 9, 26, 15, 0, 0));
-    assert_eq!(t.state.tasks[0].due_at, Some(beijing(2025, 9, 28, 23, 59, 59)));
+    assert_eq!(
+        t.state.tasks[0].due_at,
+        Some(beijing(2025, 9, 28, 23, 59, 59))
+    );
     let p5 = process(Some(Duration::Workdays(5)), true);
     let t = started(&p5, beijing(2025, 9, 26, 15, 0, 0));
-    assert_eq!(t.state.tasks[0].due_at, Some(beijing(2025, 10, 10, 23, 59, 59)));
+    assert_eq!(
+        t.state.tasks[0].due_at,
+        Some(beijing(2025, 10, 10, 23, 59, 59))
+    );
     // 春节 2026: Friday 02-13 → 调休 Saturday 02-14 → after the break, 02-24.
     let p2 = process(Some(Duration::Workdays(2)), true);
     let t = started(&p2, beijing(2026, 2, 13, 17, 0, 0));
-    assert_eq!(t.state.tasks[0].due_at, Some(beijing(2026, 2, 24, 23, 59, 59)));
+    assert_eq!(
+        t.state.tasks[0].due_at,
+        Some(beijing(2026, 2, 24, 23, 59, 59))
+    );
 }
 
 #[test]
@@ -86,15 +109,27 @@ fn a_count_into_a_year_without_data_starts_the_case_and_records_why() {
     assert_eq!(t.state.tasks[0].due_at, None);
     let task = t.state.tasks[0].id;
     match unknown_deadlines(&t).as_slice() {
-        [Event::DeadlineUnknown { task: id, due, reason }] => {
+        [
+            Event::DeadlineUnknown {
+                task: id,
+                due,
+                reason,
+            },
+        ] => {
             assert_eq!((*id, *due), (task, Duration::Workdays(3)));
             assert!(reason.contains("2027 年"), "{reason}");
         }
         other => panic!("expected one DeadlineUnknown, got {other:?}"),
     }
     // The event follows the task's creation, so the history reads in order.
-    let created = t.events.iter().position(|e| matches!(e, Event::TaskCreated { .. }));
-    let unknown = t.events.iter().position(|e| matches!(e, Event::DeadlineUnknown { .. }));
+    let created = t
+        .events
+        .iter()
+        .position(|e| matches!(e, Event::TaskCreated { .. }));
+    let unknown = t
+        .events
+        .iter()
+        .position(|e| matches!(e, Event::DeadlineUnknown { .. }));
     assert!(created < unknown);
 }
 
