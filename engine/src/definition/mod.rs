@@ -4,7 +4,9 @@
 //! The stages, in order: `yaml` parses the text into values and a map of positions,
 //! `decode` reads the values into the `raw` structs piece by piece, `validate` (with
 //! `steps`, `graph` and `expr`) builds the [`Process`], and `load` runs them for one file.
-//! Every problem becomes a [`Diagnostic`]; all of them are returned at once.
+//! Every problem becomes a [`Diagnostic`]; all of them are returned at once. Working-day
+//! calendars (`calendars/*.yaml`) are loaded by `calendar` beside the definitions and
+//! resolved into [`Process::calendar_data`].
 
 mod calendar;
 mod decode;
