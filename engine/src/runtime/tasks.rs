@@ -57,7 +57,13 @@ impl Run<'_> {
         });
         if let Some((due, Err(reason))) = due {
             // Recorded, not refused: the case goes on and the history shows the gap.
-            tracing::warn!(task_id = %id.0, process = %self.process.id, %due, "{reason}");
+            tracing::warn!(
+                case_id = %self.state.id.0,
+                task_id = %id.0,
+                process = %self.process.id,
+                %due,
+                "{reason}"
+            );
             self.events.push(Event::DeadlineUnknown {
                 task: id,
                 due,

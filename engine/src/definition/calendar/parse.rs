@@ -13,7 +13,7 @@ use serde_yaml::Value;
 
 use super::{Calendar, CalendarYear, Holiday};
 use crate::definition::LoadError;
-use crate::definition::decode::Decoder;
+use crate::definition::decode::{Decoder, describe};
 use crate::definition::diagnostic::{Code, Sink};
 use crate::definition::model::SourceFile;
 use crate::definition::source_map::{SourceMap, child, item};
@@ -243,7 +243,7 @@ impl Cx<'_> {
         let text = match value {
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
-            other => format!("{other:?}"),
+            other => describe(other).trim().to_owned(),
         };
         let Ok(date) = NaiveDate::parse_from_str(&text, "%Y-%m-%d") else {
             let message = format!("`{text}` 不是有效的日期");
