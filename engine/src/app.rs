@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::accounts::Role;
 use crate::definition::{self, Catalog, LoadError, Process};
-use crate::documents::Templates;
+use crate::documents::{Pages, Templates};
 use crate::scheduler::{Clock, SystemClock};
 use crate::store::{Engine, NewAccount, Store, StoreError};
 
@@ -29,6 +29,9 @@ pub struct Settings {
     pub admin_token: Option<String>,
     /// Mark cookies `Secure` (the service is reached over https, e.g. behind a proxy).
     pub secure_cookies: bool,
+    /// Factor on the pause before answering repeated failed logins: 1.0 in service; tests
+    /// that count failures set 0.0 instead of waiting.
+    pub login_slowdown: f64,
 }
 
 impl Settings {
@@ -40,6 +43,7 @@ impl Settings {
             templates_dir: PathBuf::from("templates"),
             admin_token: None,
             secure_cookies: false,
+            login_slowdown: 1.0,
         }
     }
 }
@@ -64,6 +68,7 @@ pub struct App {
     settings: Settings,
     engine: Engine,
     templates: RwLock<Arc<Templates>>,
+    pages: Pages,
 }
 
 impl App {
@@ -102,12 +107,18 @@ impl App {
             settings,
             engine,
             templates: RwLock::new(templates),
+            pages: Pages::builtin().context("内置页面模板有误")?,
         }))
     }
 
     /// The library API over cases and tasks.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The web layer's built-in pages.
+    pub fn pages(&self) -> &Pages {
+        &self.pages
     }
 
     /// The settings the app was built with.

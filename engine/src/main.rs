@@ -181,6 +181,7 @@ fn main() -> ExitCode {
                 templates_dir: templates,
                 admin_token,
                 secure_cookies,
+                login_slowdown: 1.0,
             };
             report(run_async(serve(settings, bind, demo)))
         }

@@ -121,6 +121,11 @@ impl Engine {
         }
     }
 
+    /// The current time of the engine's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.clock.now()
+    }
+
     /// The store underneath.
     pub fn store(&self) -> &Store {
         &self.inner.store

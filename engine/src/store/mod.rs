@@ -203,6 +203,15 @@ impl Store {
         Ok(())
     }
 
+    /// Checks that the database answers.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await?;
+        Ok(())
+    }
+
     /// Whether this store runs on SQLite (as opposed to PostgreSQL).
     pub fn is_sqlite(&self) -> bool {
         self.db.get_database_backend() == DbBackend::Sqlite

@@ -196,6 +196,8 @@ pub struct TaskRecord {
 /// filter any value matches (OR).
 #[derive(Debug, Clone, Default)]
 pub struct TaskQuery {
+    /// Only tasks of this case.
+    pub case: Option<CaseId>,
     /// Only tasks of these roles.
     pub roles: Vec<String>,
     /// Only tasks of these departments.

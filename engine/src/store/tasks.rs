@@ -46,6 +46,9 @@ impl Store {
         if let Some(user) = &query.claimed_by {
             select = select.filter(task::Column::ClaimedBy.eq(user.clone()));
         }
+        if let Some(case) = query.case {
+            select = select.filter(task::Column::CaseId.eq(case.to_string()));
+        }
         if query.unclaimed {
             select = select.filter(task::Column::ClaimedBy.is_null());
         }
