@@ -181,7 +181,7 @@ db_test!(departments_see_only_their_part, |db| {
     assert_eq!(yibao.case(&joint).await?.status, 200);
     let listed = yibao.cases("").await?.ok()?;
     let ids: Vec<String> = listed.as_array().into_iter().flatten().map(id).collect();
-    assert_eq!(ids, [joint.clone()]);
+    assert_eq!(ids, std::slice::from_ref(&joint));
     let shebao_cases = shebao.cases("").await?.ok()?;
     assert_eq!(shebao_cases.as_array().map(Vec::len), Some(2));
 

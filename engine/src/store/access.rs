@@ -79,10 +79,7 @@ impl Store {
         // serializes), so a concurrent command cannot take the same history number. The
         // revision is untouched, so no command's compare-and-set is disturbed.
         let locked = case::Entity::update_many()
-            .col_expr(
-                case::Column::Revision,
-                Expr::col(case::Column::Revision).into(),
-            )
+            .col_expr(case::Column::Revision, Expr::col(case::Column::Revision))
             .filter(case::Column::Id.eq(case.to_string()))
             .exec(&txn)
             .await?;
