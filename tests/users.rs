@@ -149,14 +149,20 @@ fn serve_demo_prints_working_passwords_once() {
 
     let (child, _) = serve(false);
     let plain = stop(child);
-    assert!(!plain.contains("密码"), "no demo accounts by default: {plain}");
+    assert!(
+        !plain.contains("密码"),
+        "no demo accounts by default: {plain}"
+    );
 
     let (child, base) = serve(true);
     let client = reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    let page = client.get(format!("{base}/login")).send().expect("login page");
+    let page = client
+        .get(format!("{base}/login"))
+        .send()
+        .expect("login page");
     let csrf = page
         .headers()
         .get_all("set-cookie")
@@ -167,7 +173,13 @@ fn serve_demo_prints_working_passwords_once() {
         .expect("csrf cookie")
         .to_owned();
     let printed = stop(child);
-    for user in ["jiuye_clerk", "shebao_clerk", "caizheng_clerk", "supervisor", "admin"] {
+    for user in [
+        "jiuye_clerk",
+        "shebao_clerk",
+        "caizheng_clerk",
+        "supervisor",
+        "admin",
+    ] {
         assert!(
             printed.lines().any(|l| l.trim_start().starts_with(user)),
             "{user} missing: {printed}"
@@ -177,7 +189,11 @@ fn serve_demo_prints_working_passwords_once() {
         .lines()
         .find(|l| l.trim_start().starts_with("shebao_clerk"))
         .unwrap_or_default();
-    let password = line.split_whitespace().last().unwrap_or_default().to_owned();
+    let password = line
+        .split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .to_owned();
     assert_eq!(password.len(), 16, "{line}");
 
     // The printed password signs in (on a fresh server over the same database).
@@ -186,12 +202,19 @@ fn serve_demo_prints_working_passwords_once() {
         .post(format!("{base}/login"))
         .header("accept", "application/json")
         .header("cookie", format!("lianban_login_csrf={csrf}"))
-        .form(&[("username", "shebao_clerk"), ("password", &password), ("csrf", &csrf)])
+        .form(&[
+            ("username", "shebao_clerk"),
+            ("password", &password),
+            ("csrf", &csrf),
+        ])
         .send()
         .expect("login");
     let status = reply.status().as_u16();
     let again = stop(child);
     assert_eq!(status, 200);
-    assert!(again.contains("均已存在"), "passwords are shown only once: {again}");
+    assert!(
+        again.contains("均已存在"),
+        "passwords are shown only once: {again}"
+    );
     assert!(!again.contains(&password));
 }

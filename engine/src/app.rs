@@ -235,12 +235,15 @@ impl App {
                 continue;
             }
             let password = demo_password();
+            let clear = password.clone();
+            let hash = tokio::task::spawn_blocking(move || crate::accounts::hash_password(&clear))
+                .await??;
             let new = NewAccount {
                 username: username.clone(),
                 name,
                 department: department.clone(),
                 roles: roles.clone(),
-                password_hash: crate::accounts::hash_password(&password)?,
+                password_hash: hash,
             };
             store.create_account(&new, chrono::Utc::now()).await?;
             created.push(DemoAccount {

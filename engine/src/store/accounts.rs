@@ -228,7 +228,8 @@ impl Store {
         Ok(())
     }
 
-    /// Stores a new session under the hash of its token.
+    /// Stores a new session under the hash of its token, and removes the account's expired
+    /// ones.
     ///
     /// # Errors
     /// [`StoreError::Database`].
@@ -250,6 +251,13 @@ impl Store {
         };
         session::Entity::insert(row)
             .exec_without_returning(&self.db)
+            .await?;
+        // Expired sessions of the account go when it signs in again: the table stays
+        // small without a sweeper.
+        session::Entity::delete_many()
+            .filter(session::Column::UserId.eq(user.to_string()))
+            .filter(session::Column::ExpiresAt.lte(now))
+            .exec(&self.db)
             .await?;
         Ok(())
     }
