@@ -7,10 +7,11 @@ use std::sync::{Arc, RwLock};
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 
+use crate::accounts::Role;
 use crate::definition::{self, Catalog, LoadError, Process};
-use crate::documents::Templates;
+use crate::documents::{Pages, Templates};
 use crate::scheduler::{Clock, SystemClock};
-use crate::store::{Engine, Store, StoreError};
+use crate::store::{Engine, NewAccount, Store, StoreError};
 
 /// The embedded default database: a SQLite file created on first run.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/lianban.db?mode=rwc";
@@ -26,6 +27,11 @@ pub struct Settings {
     pub templates_dir: PathBuf,
     /// Bearer token that allows the admin calls (reload); admin calls are refused without one.
     pub admin_token: Option<String>,
+    /// Mark cookies `Secure` (the service is reached over https, e.g. behind a proxy).
+    pub secure_cookies: bool,
+    /// Factor on the pause before answering repeated failed logins: 1.0 in service; tests
+    /// that count failures set 0.0 instead of waiting.
+    pub login_slowdown: f64,
 }
 
 impl Settings {
@@ -36,6 +42,8 @@ impl Settings {
             processes_dir: PathBuf::from("processes"),
             templates_dir: PathBuf::from("templates"),
             admin_token: None,
+            secure_cookies: false,
+            login_slowdown: 1.0,
         }
     }
 }
@@ -60,6 +68,7 @@ pub struct App {
     settings: Settings,
     engine: Engine,
     templates: RwLock<Arc<Templates>>,
+    pages: Pages,
 }
 
 impl App {
@@ -98,12 +107,18 @@ impl App {
             settings,
             engine,
             templates: RwLock::new(templates),
+            pages: Pages::builtin().context("内置页面模板有误")?,
         }))
     }
 
     /// The library API over cases and tasks.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The web layer's built-in pages.
+    pub fn pages(&self) -> &Pages {
+        &self.pages
     }
 
     /// The settings the app was built with.
@@ -155,6 +170,101 @@ impl App {
         crate::web::serve(listener, router, shutdown_signal()).await?;
         Ok(())
     }
+}
+
+/// An account `serve --demo` created, with its one-time password.
+#[derive(Debug, Clone)]
+pub struct DemoAccount {
+    /// User name.
+    pub username: String,
+    /// Department key.
+    pub department: String,
+    /// Roles.
+    pub roles: Vec<Role>,
+    /// The generated password (shown once, never stored in clear).
+    pub password: String,
+}
+
+impl App {
+    /// Creates the demo accounts that are missing: one clerk per department of the loaded
+    /// definitions (`<department>_clerk`), a supervisor (`supervisor`) and an admin
+    /// (`admin`) of the first department, each with a random password. Accounts that
+    /// exist are left alone (and not returned).
+    ///
+    /// # Errors
+    /// A database error, or a password that cannot be hashed.
+    pub async fn seed_demo_accounts(&self) -> anyhow::Result<Vec<DemoAccount>> {
+        let mut departments: Vec<(String, String)> = Vec::new();
+        for process in self.engine.catalog().iter() {
+            for department in process.departments.values() {
+                if !departments.iter().any(|(k, _)| k == &department.key) {
+                    departments.push((department.key.clone(), department.name.clone()));
+                }
+            }
+        }
+        let Some((first, first_name)) = departments.first().cloned() else {
+            return Ok(Vec::new());
+        };
+        let mut wanted: Vec<(String, String, String, Vec<Role>)> = departments
+            .iter()
+            .map(|(key, name)| {
+                (
+                    format!("{key}_clerk"),
+                    format!("{name}经办人"),
+                    key.clone(),
+                    vec![Role::Clerk],
+                )
+            })
+            .collect();
+        wanted.push((
+            "supervisor".into(),
+            format!("{first_name}负责人"),
+            first.clone(),
+            vec![Role::Supervisor],
+        ));
+        wanted.push((
+            "admin".into(),
+            "系统管理员".into(),
+            first,
+            vec![Role::Admin],
+        ));
+        let store = self.engine.store();
+        let mut created = Vec::new();
+        for (username, name, department, roles) in wanted {
+            if store.get_account(&username).await?.is_some() {
+                continue;
+            }
+            let password = demo_password();
+            let clear = password.clone();
+            let hash = tokio::task::spawn_blocking(move || crate::accounts::hash_password(&clear))
+                .await??;
+            let new = NewAccount {
+                username: username.clone(),
+                name,
+                department: department.clone(),
+                roles: roles.clone(),
+                password_hash: hash,
+            };
+            store.create_account(&new, chrono::Utc::now()).await?;
+            created.push(DemoAccount {
+                username,
+                department,
+                roles,
+                password,
+            });
+        }
+        Ok(created)
+    }
+}
+
+/// 16 characters from an alphabet without look-alikes (no 0/O, 1/l/I).
+fn demo_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    use rand::Rng as _;
+    let mut rng = rand::rng();
+    (0..16)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
 }
 
 fn load_all(settings: &Settings) -> anyhow::Result<(Arc<Templates>, Vec<Process>)> {

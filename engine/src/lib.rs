@@ -12,13 +12,17 @@
 //! - [`web`] translates HTTP into commands.
 //! - [`evaluate`] answers "what do the rules say about this application" without a case.
 //! - [`casebook`] runs the example cases written next to each definition (`lianban test`).
+//! - [`accounts`] says who may see and do what, and hashes passwords; [`privacy`] masks
+//!   ID and phone numbers in lists and logs.
 //! - [`app`] wires settings, store, scheduler and web together for `main` and for tests.
 
+pub mod accounts;
 pub mod app;
 pub mod casebook;
 pub mod definition;
 pub mod documents;
 pub mod evaluate;
+pub mod privacy;
 pub mod rules;
 pub mod runtime;
 pub mod scheduler;

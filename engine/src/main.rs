@@ -7,6 +7,9 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use lianban::app::{self, App, Settings};
 
+#[path = "cli/users.rs"]
+mod users;
+
 /// lianban（联办）：由 YAML 流程定义驱动的联办工作流引擎。
 #[derive(Debug, Parser)]
 #[command(name = "lianban", version, about)]
@@ -48,6 +51,18 @@ enum Command {
         /// Token that authorizes admin calls such as POST /api/v1/admin/reload.
         #[arg(long, env = "LIANBAN_ADMIN_TOKEN", hide_env_values = true)]
         admin_token: Option<String>,
+        /// Mark cookies Secure: set this when users reach the service over https.
+        #[arg(long)]
+        secure_cookies: bool,
+        /// Create demo accounts (one clerk per department, a supervisor and an admin) when
+        /// missing, and print their passwords once.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manage the accounts of clerks, supervisors and admins.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
     },
     /// Evaluate an application against a process's rules, without starting a case.
     ///
@@ -126,6 +141,46 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create an account; the password is read from standard input (one line).
+    Add {
+        #[command(flatten)]
+        db: DbArg,
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// Department key as in the definitions, e.g. shebao.
+        #[arg(long)]
+        department: String,
+        /// Roles: clerk, supervisor, admin (comma separated or repeated).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Display name (default: the user name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List the accounts.
+    List {
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Disable an account and end its sessions.
+    Disable {
+        #[command(flatten)]
+        db: DbArg,
+        /// Login name.
+        username: String,
+    },
+    /// Set a new password, read from standard input; ends the account's sessions.
+    Passwd {
+        #[command(flatten)]
+        db: DbArg,
+        /// Login name.
+        username: String,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
@@ -137,15 +192,20 @@ fn main() -> ExitCode {
             processes,
             templates,
             admin_token,
+            secure_cookies,
+            demo,
         } => {
             let settings = Settings {
                 database_url: db.url,
                 processes_dir: processes,
                 templates_dir: templates,
                 admin_token,
+                secure_cookies,
+                login_slowdown: 1.0,
             };
-            report(run_async(serve(settings, bind)))
+            report(run_async(serve(settings, bind, demo)))
         }
+        Command::User { command } => report(run_async(users::run(command))),
         Command::Migrate { db } => report(run_async(migrate(db.url))),
         Command::Evaluate {
             process,
@@ -258,12 +318,15 @@ fn display_paths(paths: &[PathBuf]) -> String {
         .join(", ")
 }
 
-async fn serve(settings: Settings, bind: String) -> anyhow::Result<()> {
+async fn serve(settings: Settings, bind: String, demo: bool) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&bind)
         .await
         .with_context(|| format!("无法监听 {bind}"))?;
     tracing::info!(db = %app::redact_url(&settings.database_url), "starting");
     let app = App::build(settings).await?;
+    if demo {
+        users::print_demo(&app.seed_demo_accounts().await?);
+    }
     app.serve(listener).await
 }
 

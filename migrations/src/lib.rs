@@ -10,6 +10,7 @@ mod m20261129_000002_create_cases;
 mod m20261129_000003_create_tasks;
 mod m20261129_000004_create_history;
 mod m20261129_000005_create_documents;
+mod m20261129_000006_create_accounts;
 
 /// Every migration of lianban, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_create_tasks::Migration),
             Box::new(m20261129_000004_create_history::Migration),
             Box::new(m20261129_000005_create_documents::Migration),
+            Box::new(m20261129_000006_create_accounts::Migration),
         ]
     }
 }

@@ -14,6 +14,7 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 
 mod context;
 mod issue;
+mod pages;
 
 pub use context::{
     CaseView, MissingMaterial, SecondRequestWithoutReason, TaskView, beyond_first_request,
@@ -21,6 +22,7 @@ pub use context::{
     preview_number,
 };
 pub use issue::{Draft, Rendered, preview};
+pub use pages::Pages;
 
 /// Why a template could not be loaded, found or rendered.
 #[derive(Debug, thiserror::Error)]

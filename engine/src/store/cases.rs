@@ -186,6 +186,9 @@ impl Store {
         if let Some(process) = &query.process {
             select = select.filter(case::Column::ProcessId.eq(process.clone()));
         }
+        if let Some(department) = &query.department {
+            select = select.filter(super::access::takes_part(department));
+        }
         let select = select
             .order_by_desc(case::Column::UpdatedAt)
             .order_by_asc(case::Column::Id);
@@ -283,18 +286,10 @@ async fn append_history(
     change: &Change<'_>,
 ) -> Result<(), StoreError> {
     let new = &change.transition.state;
-    let last: Option<i64> = history::Entity::find()
-        .select_only()
-        .column(history::Column::Seq)
-        .filter(history::Column::CaseId.eq(new.id.to_string()))
-        .order_by_desc(history::Column::Seq)
-        .into_tuple()
-        .one(txn)
-        .await?;
     let row = history::ActiveModel {
         id: NotSet,
         case_id: Set(new.id.to_string()),
-        seq: Set(last.unwrap_or(0) + 1),
+        seq: Set(next_seq(txn, new.id).await?),
         at: Set(change.at),
         actor: Set(change.actor.user.clone()),
         actor_department: Set(change.actor.department.clone()),
@@ -310,6 +305,20 @@ async fn append_history(
         .exec_without_returning(txn)
         .await?;
     Ok(())
+}
+
+/// The number of the case's next history row. The caller must hold the case row (it wrote
+/// it in this transaction), so no other writer takes the same number.
+pub(super) async fn next_seq(txn: &DatabaseTransaction, case: CaseId) -> Result<i64, StoreError> {
+    let last: Option<i64> = history::Entity::find()
+        .select_only()
+        .column(history::Column::Seq)
+        .filter(history::Column::CaseId.eq(case.to_string()))
+        .order_by_desc(history::Column::Seq)
+        .into_tuple()
+        .one(txn)
+        .await?;
+    Ok(last.unwrap_or(0) + 1)
 }
 
 pub(super) fn parse_case_id(table: &'static str, id: &str) -> Result<CaseId, StoreError> {

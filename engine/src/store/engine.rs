@@ -121,6 +121,11 @@ impl Engine {
         }
     }
 
+    /// The current time of the engine's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.clock.now()
+    }
+
     /// The store underneath.
     pub fn store(&self) -> &Store {
         &self.inner.store
@@ -191,6 +196,7 @@ impl Engine {
         // v7: ids sort by creation time, which keeps the primary-key index append-mostly.
         let id = CaseId(Uuid::now_v7());
         let now = self.inner.clock.now();
+        let title = crate::privacy::case_title(&process, &form);
         let transition = runtime::start(&process, id, form, materials, actor, now)?;
         let change = Change {
             process: &process,
@@ -199,7 +205,10 @@ impl Engine {
             action: "start",
             at: now,
         };
-        self.inner.store.insert_case(&change, None).await?;
+        self.inner
+            .store
+            .insert_case(&change, title.as_deref())
+            .await?;
         Ok(id)
     }
 

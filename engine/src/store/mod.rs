@@ -1,5 +1,5 @@
-//! Persistence through sea-orm: definition versions, cases, tasks, history and issued
-//! documents, on SQLite (the default) or PostgreSQL. This is the only module that imports
+//! Persistence through sea-orm: definition versions, cases, tasks, history, issued
+//! documents, accounts and sessions, on SQLite (the default) or PostgreSQL. This is the only module that imports
 //! `sea_orm`; it stores what the runtime decided and decides nothing itself. Every
 //! transition is written in one transaction together with its history row and the
 //! documents it issued.
@@ -18,6 +18,8 @@ use sea_orm::{
 
 use crate::runtime::{CaseId, TaskId};
 
+mod access;
+mod accounts;
 mod cases;
 mod definitions;
 mod documents;
@@ -27,6 +29,7 @@ mod issuing;
 mod records;
 mod tasks;
 
+pub use accounts::{NewAccount, SessionRecord};
 pub use engine::{Engine, EngineError};
 pub use records::{
     CaseQuery, CaseRecord, CaseSummary, Change, DocumentId, DocumentRecord, HistoryEntry,
@@ -99,6 +102,9 @@ pub enum StoreError {
     /// The case does not exist.
     #[error("办件 {0} 不存在")]
     NotFound(CaseId),
+    /// An account with this user name exists already.
+    #[error("用户名 {0} 已被使用")]
+    UsernameTaken(String),
     /// A definition's content changed while cases already run on its version.
     #[error(
         "流程 {process} 第 {version} 版已有办件在办理，不能修改其内容：请把定义文件中的 version 改为 {next} 后重新加载",
@@ -194,6 +200,15 @@ impl Store {
     /// [`StoreError::Database`] when a migration fails.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Checks that the database answers.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await?;
         Ok(())
     }
 

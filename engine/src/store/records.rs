@@ -153,6 +153,8 @@ pub struct CaseQuery {
     pub statuses: Vec<String>,
     /// Only cases of this process.
     pub process: Option<String>,
+    /// Only cases this department takes part in (has or had a task, or started).
+    pub department: Option<String>,
     /// At most this many (all when `None`).
     pub limit: Option<u64>,
     /// Skip this many.
@@ -194,6 +196,8 @@ pub struct TaskRecord {
 /// filter any value matches (OR).
 #[derive(Debug, Clone, Default)]
 pub struct TaskQuery {
+    /// Only tasks of this case.
+    pub case: Option<CaseId>,
     /// Only tasks of these roles.
     pub roles: Vec<String>,
     /// Only tasks of these departments.
@@ -202,6 +206,10 @@ pub struct TaskQuery {
     pub statuses: Vec<TaskStatus>,
     /// Only tasks claimed by this user.
     pub claimed_by: Option<String>,
+    /// Only tasks claimed by nobody.
+    pub unclaimed: bool,
+    /// Only tasks at these steps.
+    pub steps: Vec<String>,
     /// At most this many (all when `None`).
     pub limit: Option<u64>,
     /// Skip this many.

@@ -46,6 +46,15 @@ impl Store {
         if let Some(user) = &query.claimed_by {
             select = select.filter(task::Column::ClaimedBy.eq(user.clone()));
         }
+        if let Some(case) = query.case {
+            select = select.filter(task::Column::CaseId.eq(case.to_string()));
+        }
+        if query.unclaimed {
+            select = select.filter(task::Column::ClaimedBy.is_null());
+        }
+        if !query.steps.is_empty() {
+            select = select.filter(task::Column::Step.is_in(query.steps.clone()));
+        }
         // SQLite sorts NULL first and PostgreSQL last; sorting on `IS NULL` first makes both
         // put tasks without a due time at the end. (SQLite keeps times as RFC 3339 text in
         // UTC, which sorts in time order.)

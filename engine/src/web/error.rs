@@ -5,6 +5,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::runtime::RuntimeError;
+use crate::store::{EngineError, StoreError};
+
 /// An error on its way to an HTTP client.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -16,9 +19,23 @@ pub enum ApiError {
         /// Extra members of the problem document (e.g. diagnostics).
         extra: Value,
     },
+    /// The request cannot be read (malformed JSON, a bad query); 400.
+    #[error("{title}")]
+    BadRequest {
+        /// Short description.
+        title: String,
+        /// Extra members (e.g. `errors: [{field, message}]`).
+        extra: Value,
+    },
+    /// The body is larger than the limit; 413.
+    #[error("请求体过大")]
+    TooLarge,
     /// Authentication missing or wrong.
-    #[error("未授权")]
+    #[error("未登录或登录已过期，请重新登录")]
     Unauthorized,
+    /// A login was refused; the message never says whether the user exists.
+    #[error("{0}")]
+    LoginFailed(&'static str),
     /// Not allowed.
     #[error("{0}")]
     Forbidden(&'static str),
@@ -37,7 +54,11 @@ impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::Validation { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "validation"),
-            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "validation"),
+            ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too-large"),
+            ApiError::Unauthorized | ApiError::LoginFailed(_) => {
+                (StatusCode::UNAUTHORIZED, "unauthorized")
+            }
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
@@ -65,6 +86,10 @@ impl IntoResponse for ApiError {
             ApiError::Validation {
                 extra: Value::Object(extra),
                 ..
+            }
+            | ApiError::BadRequest {
+                extra: Value::Object(extra),
+                ..
             },
             Value::Object(b),
         ) = (&self, &mut body)
@@ -79,5 +104,63 @@ impl IntoResponse for ApiError {
             body.to_string(),
         )
             .into_response()
+    }
+}
+
+impl ApiError {
+    /// A 422 naming one field.
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        ApiError::Validation {
+            title: format!("字段“{field}”：{message}"),
+            extra: json!({"errors": [{"field": field, "message": message}]}),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound(_) => ApiError::NotFound("办件不存在".into()),
+            StoreError::Conflict { case } => {
+                ApiError::Conflict(format!("办件 {case} 已被他人修改，请刷新后重试"))
+            }
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(error: EngineError) -> Self {
+        match error {
+            EngineError::Runtime(RuntimeError::InvalidForm(errors)) => ApiError::Validation {
+                title: format!("申请表有 {} 处需要更正", errors.len()),
+                extra: json!({ "errors": errors }),
+            },
+            EngineError::Runtime(RuntimeError::InvalidField { field, message }) => {
+                ApiError::field(&format!("data.{field}"), message)
+            }
+            EngineError::Runtime(e @ RuntimeError::ReasonRequired { .. }) => {
+                ApiError::field("reason", e.to_string())
+            }
+            EngineError::Runtime(e @ RuntimeError::UnknownOutcome { .. }) => {
+                ApiError::field("outcome", e.to_string())
+            }
+            EngineError::Runtime(
+                e @ (RuntimeError::ClaimedByOther { .. }
+                | RuntimeError::TaskClosed { .. }
+                | RuntimeError::CaseEnded(_)
+                | RuntimeError::NotWaiting(_)),
+            ) => ApiError::Conflict(e.to_string()),
+            e @ EngineError::Conflict(_) => ApiError::Conflict(e.to_string()),
+            e @ (EngineError::CaseNotFound(_) | EngineError::TaskNotFound(_)) => {
+                ApiError::NotFound(e.to_string())
+            }
+            e @ EngineError::UnknownProcess { .. } => ApiError::field("process", e.to_string()),
+            e @ EngineError::SecondSupplementReasonRequired(_) => {
+                ApiError::field("reason", e.to_string())
+            }
+            other => ApiError::Internal(other.into()),
+        }
     }
 }

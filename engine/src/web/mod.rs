@@ -1,31 +1,98 @@
 //! HTTP: translates requests into engine calls and results into JSON. The only module that
-//! imports axum; it decides nothing about cases itself.
+//! imports axum; it decides nothing about cases itself, and asks [`crate::accounts`] who
+//! may see and do what.
+//!
+//! Files: `session` (cookies, tokens, the [`Identity`] extractor and CSRF), `login` (login
+//! and logout, with `throttle` slowing and locking repeated failures), `input` (JSON and
+//! query input whose errors name the field), `tasks` (inbox, claim, unclaim, complete),
+//! `cases` (cases and their documents), `admin` (health, definitions, reload).
 
 mod admin;
+mod cases;
 mod error;
+mod input;
+mod login;
+mod session;
+mod tasks;
+mod throttle;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRef, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
 use tokio::net::TcpListener;
 
 pub use error::ApiError;
+pub use session::Identity;
 
 use crate::app::App;
 
+/// Largest request body accepted (JSON forms are small; documents are not uploaded here).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub(crate) struct Ctx {
+    app: Arc<App>,
+    throttle: Arc<throttle::Throttle>,
+}
+
+impl FromRef<Ctx> for Arc<App> {
+    fn from_ref(ctx: &Ctx) -> Self {
+        Arc::clone(&ctx.app)
+    }
+}
+
 /// The application's routes.
 pub fn router(app: Arc<App>) -> Router {
+    let ctx = Ctx {
+        app,
+        throttle: Arc::default(),
+    };
     Router::new()
         .route("/healthz", get(admin::health))
+        .route("/readyz", get(ready))
+        .route("/login", get(login::page).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/api/v1/session", get(login::current))
+        .route("/api/v1/inbox", get(tasks::inbox))
+        .route("/api/v1/tasks/{id}/claim", post(tasks::claim))
+        .route("/api/v1/tasks/{id}/unclaim", post(tasks::unclaim))
+        .route("/api/v1/tasks/{id}/complete", post(tasks::complete))
+        .route("/api/v1/cases", get(cases::list).post(cases::start))
+        .route("/api/v1/cases/{id}", get(cases::get))
+        .route("/api/v1/cases/{id}/documents", get(cases::documents))
+        .route("/api/v1/cases/{id}/documents/{doc}", get(cases::document))
         .route("/api/v1/processes", get(admin::list_processes))
         .route("/api/v1/admin/reload", post(admin::reload))
         .fallback(admin::not_found)
-        .with_state(app)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(ctx)
 }
 
-/// Serves the router until `shutdown` resolves, finishing requests in flight.
+/// `/readyz`: 200 when the database answers, 503 otherwise.
+async fn ready(State(ctx): State<Ctx>) -> axum::response::Response {
+    match ctx.app.engine().store().ping().await {
+        Ok(()) => Json(json!({"status": "ready"})).into_response(),
+        Err(e) => {
+            tracing::warn!(error = ?e, "database not reachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Serves the router until `shutdown` resolves, finishing requests in flight. Handlers see
+/// the client's address (login throttling).
 ///
 /// # Errors
 /// When accepting connections fails.
@@ -34,7 +101,10 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

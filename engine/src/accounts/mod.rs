@@ -1,0 +1,254 @@
+//! Accounts of the people who work cases: who they are (department, roles), what they may
+//! see and do, how their passwords are hashed and how failed logins slow down and lock.
+//! Pure: no storage and no HTTP; `store` keeps the rows, `web` asks the questions here.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+mod password;
+
+pub use password::{PasswordError, hash_password, validate_password, verify_password};
+
+/// Identifier of an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserId(pub Uuid);
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// What an account may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    /// 经办人: works the tasks of their department's roles.
+    Clerk,
+    /// 科室负责人: sees everything of their department and can release others' claims.
+    Supervisor,
+    /// 管理员: manages accounts and definitions.
+    Admin,
+}
+
+impl Role {
+    /// The word stored and typed on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Clerk => "clerk",
+            Role::Supervisor => "supervisor",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// The Chinese name shown to people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Clerk => "经办人",
+            Role::Supervisor => "负责人",
+            Role::Admin => "管理员",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A role word that is not `clerk`, `supervisor` or `admin`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("未知角色 `{0}`，可选：clerk（经办人）、supervisor（负责人）、admin（管理员）")]
+pub struct UnknownRole(pub String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "clerk" => Ok(Role::Clerk),
+            "supervisor" => Ok(Role::Supervisor),
+            "admin" => Ok(Role::Admin),
+            other => Err(UnknownRole(other.to_owned())),
+        }
+    }
+}
+
+/// Parses `clerk,supervisor` into sorted, distinct roles.
+///
+/// # Errors
+/// [`UnknownRole`] for the first word that is not a role.
+pub fn parse_roles(text: &str) -> Result<Vec<Role>, UnknownRole> {
+    let mut roles = text
+        .split(',')
+        .filter(|w| !w.trim().is_empty())
+        .map(Role::from_str)
+        .collect::<Result<Vec<_>, _>>()?;
+    roles.sort();
+    roles.dedup();
+    Ok(roles)
+}
+
+/// Roles as stored: `clerk,supervisor`.
+pub fn roles_text(roles: &[Role]) -> String {
+    roles
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// An account as stored (without its password hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Its id.
+    pub id: UserId,
+    /// Login name, unique.
+    pub username: String,
+    /// Name shown in the history and on notices.
+    pub name: String,
+    /// Department key (as in the definitions: `shebao`, `yibao` …).
+    pub department: String,
+    /// What the account may do.
+    pub roles: Vec<Role>,
+    /// A disabled account cannot sign in and its sessions stop working.
+    pub disabled: bool,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// Failed logins since the last successful one.
+    pub failed_logins: i32,
+    /// Locked until this time after too many failed logins.
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+impl Account {
+    /// Whether the account is locked at `now`.
+    pub fn is_locked(&self, now: DateTime<Utc>) -> bool {
+        self.locked_until.is_some_and(|until| until > now)
+    }
+}
+
+/// The signed-in person a request acts for: what permissions are checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// Login name (also the history's actor).
+    pub user: String,
+    /// Display name.
+    pub name: String,
+    /// Department key.
+    pub department: String,
+    /// Roles.
+    pub roles: Vec<Role>,
+}
+
+impl Principal {
+    /// The principal of an account.
+    pub fn of(account: &Account) -> Self {
+        Principal {
+            user: account.username.clone(),
+            name: account.name.clone(),
+            department: account.department.clone(),
+            roles: account.roles.clone(),
+        }
+    }
+
+    /// Whether the principal has this role.
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// Whether the principal works cases at all (clerk or supervisor).
+    pub fn works_cases(&self) -> bool {
+        self.has(Role::Clerk) || self.has(Role::Supervisor)
+    }
+
+    /// Whether the principal may see and act on a task of `department`: clerks and
+    /// supervisors of that department only.
+    pub fn may_work_task(&self, department: &str) -> bool {
+        self.works_cases() && self.department == department
+    }
+
+    /// Whether the principal may see a case in which these departments take part (had a
+    /// task, or started it).
+    pub fn may_see_case<'a>(&self, departments: impl IntoIterator<Item = &'a str>) -> bool {
+        self.works_cases() && departments.into_iter().any(|d| d == self.department)
+    }
+
+    /// Whether the principal may give back a task that someone else claimed.
+    pub fn may_release_others(&self) -> bool {
+        self.has(Role::Supervisor)
+    }
+
+    /// Whether the principal manages accounts and definitions.
+    pub fn is_admin(&self) -> bool {
+        self.has(Role::Admin)
+    }
+}
+
+/// Failed logins before each further attempt is answered more slowly.
+pub const SLOW_AFTER: i32 = 5;
+/// Failed logins that lock the account.
+pub const LOCK_AFTER: i32 = 10;
+/// How long a locked account stays locked.
+pub const LOCK_FOR: chrono::Duration = chrono::Duration::minutes(15);
+/// The longest pause before answering a login.
+pub const MAX_DELAY: Duration = Duration::from_secs(8);
+
+/// How long to pause before answering a login after `failures` recent failures (of the
+/// account or of the client address, whichever is higher): nothing up to [`SLOW_AFTER`],
+/// then doubling from half a second, at most [`MAX_DELAY`].
+pub fn login_delay(failures: i32) -> Duration {
+    if failures < SLOW_AFTER {
+        return Duration::ZERO;
+    }
+    let steps = u32::try_from(failures - SLOW_AFTER)
+        .unwrap_or(u32::MAX)
+        .min(8);
+    Duration::from_millis(500u64.saturating_mul(1u64 << steps)).min(MAX_DELAY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_parse_sorted_and_distinct() {
+        assert_eq!(
+            parse_roles("supervisor, clerk,clerk").expect("roles"),
+            [Role::Clerk, Role::Supervisor]
+        );
+        assert!(parse_roles("boss").is_err());
+        assert_eq!(roles_text(&[Role::Clerk, Role::Admin]), "clerk,admin");
+    }
+
+    #[test]
+    fn delays_grow_then_cap() {
+        assert_eq!(login_delay(4), Duration::ZERO);
+        assert_eq!(login_delay(5), Duration::from_millis(500));
+        assert_eq!(login_delay(6), Duration::from_secs(1));
+        assert_eq!(login_delay(50), MAX_DELAY);
+    }
+
+    #[test]
+    fn clerks_see_only_their_department() {
+        let p = Principal {
+            user: "yibao_clerk".into(),
+            name: "医保经办".into(),
+            department: "yibao".into(),
+            roles: vec![Role::Clerk],
+        };
+        assert!(p.may_work_task("yibao"));
+        assert!(!p.may_work_task("gongjijin"));
+        assert!(p.may_see_case(["shebao", "yibao"]));
+        assert!(!p.may_see_case(["shebao"]));
+        let admin = Principal {
+            roles: vec![Role::Admin],
+            ..p
+        };
+        assert!(!admin.may_work_task("yibao"));
+    }
+}

@@ -1,0 +1,159 @@
+//! `lianban user …`: account management on the command line, and the demo accounts of
+//! `serve --demo`. Passwords come from standard input, never from arguments (which other
+//! users of the machine can see).
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+
+use anyhow::{Context as _, bail};
+use lianban::accounts::{self, Role};
+use lianban::app::{DemoAccount, redact_url};
+use lianban::store::{NewAccount, Store};
+
+use super::UserCommand;
+
+/// Runs one `user` subcommand.
+pub(super) async fn run(command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add {
+            db,
+            username,
+            department,
+            roles,
+            name,
+        } => {
+            let username = username.trim().to_owned();
+            if username.is_empty() || username.chars().any(char::is_whitespace) {
+                bail!("用户名不能为空，也不能包含空格");
+            }
+            let roles = parse_roles(&roles)?;
+            let password = read_password("密码")?;
+            accounts::validate_password(&password, &username)?;
+            let store = open(&db.url).await?;
+            let new = NewAccount {
+                name: name.unwrap_or_else(|| username.clone()),
+                username,
+                department: department.trim().to_owned(),
+                roles,
+                password_hash: hash(password).await?,
+            };
+            let account = store.create_account(&new, chrono::Utc::now()).await?;
+            println!(
+                "已创建用户 {}（{}，部门 {}，角色 {}）",
+                account.username,
+                account.name,
+                account.department,
+                accounts::roles_text(&account.roles)
+            );
+        }
+        UserCommand::List { db } => {
+            let store = open(&db.url).await?;
+            let now = chrono::Utc::now();
+            println!(
+                "{:<20} {:<16} {:<12} {:<24} 状态",
+                "用户名", "姓名", "部门", "角色"
+            );
+            for a in store.list_accounts().await? {
+                let state = if a.disabled {
+                    "已停用"
+                } else if a.is_locked(now) {
+                    "已锁定"
+                } else {
+                    "正常"
+                };
+                println!(
+                    "{:<20} {:<16} {:<12} {:<24} {state}",
+                    a.username,
+                    a.name,
+                    a.department,
+                    accounts::roles_text(&a.roles)
+                );
+            }
+        }
+        UserCommand::Disable { db, username } => {
+            let store = open(&db.url).await?;
+            if !store.set_disabled(&username, true).await? {
+                bail!("没有用户 {username}");
+            }
+            println!("已停用用户 {username}，其登录会话已全部失效");
+        }
+        UserCommand::Passwd { db, username } => {
+            let store = open(&db.url).await?;
+            if store.get_account(&username).await?.is_none() {
+                bail!("没有用户 {username}");
+            }
+            let password = read_password("新密码")?;
+            accounts::validate_password(&password, &username)?;
+            store
+                .set_password(&username, &hash(password).await?)
+                .await?;
+            println!("已为用户 {username} 设置新密码，其登录会话已全部失效");
+        }
+    }
+    Ok(())
+}
+
+/// Prints the demo accounts created now, with their passwords, once.
+pub(super) fn print_demo(created: &[DemoAccount]) {
+    if created.is_empty() {
+        println!("演示账号均已存在，未新建（密码只在创建时显示一次）。");
+        return;
+    }
+    println!("已创建演示账号（密码只显示这一次，请妥善保存）：");
+    for a in created {
+        println!(
+            "  {:<20} 部门 {:<12} 角色 {:<12} 密码 {}",
+            a.username,
+            a.department,
+            accounts::roles_text(&a.roles),
+            a.password
+        );
+    }
+    let _ = std::io::stdout().flush();
+}
+
+fn parse_roles(words: &[String]) -> anyhow::Result<Vec<Role>> {
+    let roles = accounts::parse_roles(&words.join(","))?;
+    if roles.is_empty() {
+        bail!("至少需要一个角色：clerk、supervisor 或 admin");
+    }
+    Ok(roles)
+}
+
+async fn open(url: &str) -> anyhow::Result<Store> {
+    let store = Store::connect(url)
+        .await
+        .with_context(|| format!("打开数据库 {} 失败", redact_url(url)))?;
+    store.migrate().await.context("数据库迁移失败")?;
+    Ok(store)
+}
+
+async fn hash(password: String) -> anyhow::Result<String> {
+    Ok(tokio::task::spawn_blocking(move || accounts::hash_password(&password)).await??)
+}
+
+/// Reads one line from standard input; on a terminal it asks and turns echo off.
+fn read_password(prompt: &str) -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    let terminal = stdin.is_terminal();
+    if terminal {
+        eprint!("{prompt}：");
+        let _ = std::io::stderr().flush();
+        set_echo(false);
+    }
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    if terminal {
+        set_echo(true);
+        eprintln!();
+    }
+    read.context("无法从标准输入读取密码")?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+/// Turns terminal echo on or off through `stty` (best effort: without it, input echoes).
+fn set_echo(on: bool) {
+    let _ = std::process::Command::new("stty")
+        .arg(if on { "echo" } else { "-echo" })
+        .stdin(std::process::Stdio::inherit())
+        .status();
+}

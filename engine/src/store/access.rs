@@ -1,0 +1,119 @@
+//! Who takes part in a case, and the history rows that record a look rather than a change
+//! (`view`): what the web layer needs to decide visibility and to keep every view on record.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect,
+};
+use serde_json::{Map, Value};
+
+use super::cases::next_seq;
+use super::entity::{case, history, task};
+use super::{Store, StoreError};
+use crate::runtime::{Actor, CaseId};
+
+/// Cases in which `department` takes part: it has or had a task there, or started the case.
+pub(super) fn takes_part(department: &str) -> Condition {
+    let tasks = Query::select()
+        .column(task::Column::CaseId)
+        .from(task::Entity)
+        .and_where(Expr::col((task::Entity, task::Column::Department)).eq(department))
+        .to_owned();
+    let started = Query::select()
+        .column(history::Column::CaseId)
+        .from(history::Entity)
+        .and_where(Expr::col((history::Entity, history::Column::Seq)).eq(1))
+        .and_where(Expr::col((history::Entity, history::Column::ActorDepartment)).eq(department))
+        .to_owned();
+    Condition::any()
+        .add(case::Column::Id.in_subquery(tasks))
+        .add(case::Column::Id.in_subquery(started))
+}
+
+impl Store {
+    /// The departments taking part in a case: those of its tasks (open or closed) and the
+    /// department that started it, each once.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn case_departments(&self, case: CaseId) -> Result<Vec<String>, StoreError> {
+        let mut departments: Vec<String> = task::Entity::find()
+            .select_only()
+            .column(task::Column::Department)
+            .filter(task::Column::CaseId.eq(case.to_string()))
+            .distinct()
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let starter: Option<Option<String>> = history::Entity::find()
+            .select_only()
+            .column(history::Column::ActorDepartment)
+            .filter(history::Column::CaseId.eq(case.to_string()))
+            .filter(history::Column::Seq.eq(1))
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        if let Some(Some(department)) = starter
+            && !departments.contains(&department)
+        {
+            departments.push(department);
+        }
+        Ok(departments)
+    }
+
+    /// Appends a `view` row to the case's history: who looked, when; the state is
+    /// unchanged (from = to, no events). Returns `false` when the case does not exist.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn record_view(
+        &self,
+        case: CaseId,
+        actor: &Actor,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let txn = self.begin_write().await?;
+        // A no-op write locks the case row (PostgreSQL; SQLite's write transaction already
+        // serializes), so a concurrent command cannot take the same history number. The
+        // revision is untouched, so no command's compare-and-set is disturbed.
+        let locked = case::Entity::update_many()
+            .col_expr(case::Column::Revision, Expr::col(case::Column::Revision))
+            .filter(case::Column::Id.eq(case.to_string()))
+            .exec(&txn)
+            .await?;
+        if locked.rows_affected == 0 {
+            return Ok(false);
+        }
+        let position: Option<(String, String)> = case::Entity::find_by_id(case.to_string())
+            .select_only()
+            .columns([case::Column::Status, case::Column::CurrentSteps])
+            .into_tuple()
+            .one(&txn)
+            .await?;
+        let Some((status, steps)) = position else {
+            return Ok(false);
+        };
+        let row = history::ActiveModel {
+            id: NotSet,
+            case_id: Set(case.to_string()),
+            seq: Set(next_seq(&txn, case).await?),
+            at: Set(at),
+            actor: Set(actor.user.clone()),
+            actor_department: Set(actor.department.clone()),
+            action: Set("view".to_owned()),
+            from_status: Set(Some(status.clone())),
+            from_steps: Set(Some(steps.clone())),
+            to_status: Set(status),
+            to_steps: Set(steps),
+            events: Set(Value::Array(Vec::new())),
+            data_changed: Set(Value::Object(Map::new())),
+        };
+        history::Entity::insert(row)
+            .exec_without_returning(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+}

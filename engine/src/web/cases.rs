@@ -1,0 +1,256 @@
+//! `/api/v1/cases…`: start a case, list the department's cases (personal data masked), get
+//! one case in full (recorded in its history as a `view`), and its documents. A case the
+//! caller's department takes no part in answers 404.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::input::{JsonBody, QueryParams};
+use super::tasks::{case_position, limit, task_json};
+use super::{ApiError, Ctx, Identity};
+use crate::runtime::CaseId;
+use crate::store::{CaseQuery, CaseRecord, CaseSummary, DocumentId, HistoryEntry, TaskQuery};
+
+fn not_found() -> ApiError {
+    ApiError::NotFound("办件不存在".into())
+}
+
+/// The case id, if the caller's department takes part in the case; otherwise 404.
+async fn visible_case(ctx: &Ctx, identity: &Identity, id: &str) -> Result<CaseId, ApiError> {
+    let id = Uuid::parse_str(id).map(CaseId).map_err(|_| not_found())?;
+    let departments = ctx.app.engine().store().case_departments(id).await?;
+    if !identity
+        .principal()
+        .may_see_case(departments.iter().map(String::as_str))
+    {
+        return Err(not_found());
+    }
+    Ok(id)
+}
+
+fn summary_json(c: &CaseSummary) -> Value {
+    json!({
+        "id": c.id,
+        "process": c.process,
+        "version": c.version,
+        "status": c.status,
+        "result": c.result,
+        "current_steps": c.current_steps,
+        "title": c.title,
+        "started_at": c.started_at,
+        "updated_at": c.updated_at,
+    })
+}
+
+fn history_json(h: &HistoryEntry) -> Value {
+    json!({
+        "seq": h.seq,
+        "at": h.at,
+        "actor": h.actor.user,
+        "actor_department": h.actor.department,
+        "action": h.action,
+        "from_status": h.from_status,
+        "from_steps": h.from_steps,
+        "to_status": h.to_status,
+        "to_steps": h.to_steps,
+        "events": h.events,
+        "data_changed": h.data_changed,
+    })
+}
+
+async fn case_tasks(ctx: &Ctx, case: CaseId) -> Result<Vec<Value>, ApiError> {
+    let query = TaskQuery {
+        case: Some(case),
+        ..TaskQuery::default()
+    };
+    let tasks = ctx.app.engine().list_tasks(&query).await?;
+    Ok(tasks.iter().map(task_json).collect())
+}
+
+fn case_json(record: &CaseRecord, tasks: Vec<Value>, history: Option<Vec<Value>>) -> Value {
+    let state = &record.state;
+    let mut out = case_position(state);
+    if let Value::Object(map) = &mut out {
+        let mut more = Map::new();
+        more.insert("process".into(), json!(state.process));
+        more.insert("version".into(), json!(state.version));
+        more.insert("title".into(), json!(record.title));
+        more.insert("form".into(), Value::Object(state.form.clone()));
+        more.insert("data".into(), Value::Object(state.data.clone()));
+        more.insert("materials".into(), json!(state.materials));
+        more.insert("started_at".into(), json!(state.started_at));
+        more.insert("ended_at".into(), json!(state.ended_at));
+        more.insert("tasks".into(), Value::Array(tasks));
+        if let Some(history) = history {
+            more.insert("history".into(), Value::Array(history));
+        }
+        map.extend(more);
+    }
+    out
+}
+
+/// One case in full: state, tasks and history. The view itself is recorded first, so the
+/// history returned ends with it.
+pub(super) async fn get(
+    State(ctx): State<Ctx>,
+    identity: Identity,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = visible_case(&ctx, &identity, &id).await?;
+    let engine = ctx.app.engine();
+    let record = engine.get_case(id).await?.ok_or_else(not_found)?;
+    engine
+        .store()
+        .record_view(id, &identity.actor(), engine.now())
+        .await?;
+    let history = engine.history(id).await?.iter().map(history_json).collect();
+    let tasks = case_tasks(&ctx, id).await?;
+    Ok(Json(case_json(&record, tasks, Some(history))))
+}
+
+/// Query of `GET /api/v1/cases`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ListParams {
+    status: Option<String>,
+    process: Option<String>,
+    limit: Option<u64>,
+    offset: Option<u64>,
+}
+
+/// The cases the caller's department takes part in, most recently changed first. Titles
+/// carry masked ID numbers only.
+pub(super) async fn list(
+    State(ctx): State<Ctx>,
+    identity: Identity,
+    QueryParams(params): QueryParams<ListParams>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    if !identity.principal().works_cases() {
+        return Err(ApiError::Forbidden("只有经办人和负责人可以查看办件"));
+    }
+    let statuses = match params.status.as_deref() {
+        None | Some("") => Vec::new(),
+        Some(s @ ("active" | "completed" | "cancelled")) => vec![s.to_owned()],
+        Some(_) => {
+            return Err(ApiError::field(
+                "status",
+                "应为 active、completed 或 cancelled",
+            ));
+        }
+    };
+    let query = CaseQuery {
+        statuses,
+        process: params.process.filter(|p| !p.is_empty()),
+        department: Some(identity.department.clone()),
+        limit: Some(limit(params.limit)?),
+        offset: params.offset.unwrap_or(0),
+    };
+    let cases = ctx.app.engine().store().list_cases(&query).await?;
+    Ok(Json(cases.iter().map(summary_json).collect()))
+}
+
+/// Body of `POST /api/v1/cases`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct StartBody {
+    process: String,
+    #[serde(default)]
+    form: Map<String, Value>,
+    #[serde(default)]
+    materials: Vec<String>,
+}
+
+/// Starts a case: 201 with the case and its open tasks; every form problem at once as 422.
+pub(super) async fn start(
+    State(ctx): State<Ctx>,
+    identity: Identity,
+    JsonBody(body): JsonBody<StartBody>,
+) -> Result<Response, ApiError> {
+    let principal = identity.principal();
+    if !principal.works_cases() {
+        return Err(ApiError::Forbidden("只有经办人和负责人可以受理办件"));
+    }
+    let engine = ctx.app.engine();
+    let Some(process) = engine.catalog().latest(&body.process) else {
+        return Err(ApiError::field(
+            "process",
+            format!("没有流程 {}", body.process),
+        ));
+    };
+    if !process.departments.contains_key(&identity.department) {
+        return Err(ApiError::Forbidden("本部门不参与该流程，不能受理"));
+    }
+    let id = engine
+        .start_case(&body.process, body.form, body.materials, &identity.actor())
+        .await?;
+    let record = engine.get_case(id).await?.ok_or_else(not_found)?;
+    let tasks = case_tasks(&ctx, id).await?;
+    let out = case_json(&record, tasks, None);
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+/// The documents a case issued (without their HTML).
+pub(super) async fn documents(
+    State(ctx): State<Ctx>,
+    identity: Identity,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    let id = visible_case(&ctx, &identity, &id).await?;
+    let documents = ctx.app.engine().store().list_documents(id).await?;
+    Ok(Json(
+        documents
+            .iter()
+            .map(|d| {
+                json!({
+                    "id": d.id.to_string(),
+                    "key": d.key,
+                    "name": d.name,
+                    "number": d.number,
+                    "issued_at": d.issued_at,
+                    "issued_by": d.issued_by,
+                    "step": d.step,
+                    "department": d.department,
+                    "content_hash": d.content_hash,
+                })
+            })
+            .collect(),
+    ))
+}
+
+/// One issued document as HTML, exactly as issued; the view is recorded in the history.
+pub(super) async fn document(
+    State(ctx): State<Ctx>,
+    identity: Identity,
+    Path((id, doc)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id = visible_case(&ctx, &identity, &id).await?;
+    let doc = Uuid::parse_str(&doc)
+        .map(DocumentId)
+        .map_err(|_| ApiError::NotFound("文书不存在".into()))?;
+    let engine = ctx.app.engine();
+    let document = engine
+        .store()
+        .get_document(id, doc)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("文书不存在".into()))?;
+    engine
+        .store()
+        .record_view(id, &identity.actor(), engine.now())
+        .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+            ),
+        ],
+        document.html,
+    )
+        .into_response())
+}

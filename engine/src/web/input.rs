@@ -1,0 +1,84 @@
+//! Reading request input so that every mistake is a 4xx naming the field: JSON bodies
+//! (malformed → 400, wrong type or unknown field → 422 with the field's path, too large →
+//! 413) and query strings (400).
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::ApiError;
+
+/// A JSON body read with the field path of any error.
+#[derive(Debug)]
+pub(super) struct JsonBody<T>(pub(super) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::TooLarge
+            } else {
+                ApiError::BadRequest {
+                    title: "无法读取请求体".into(),
+                    extra: json!({}),
+                }
+            }
+        })?;
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let value: Result<T, _> = serde_path_to_error::deserialize(&mut de);
+        match value {
+            Ok(value) => match de.end() {
+                Ok(()) => Ok(JsonBody(value)),
+                Err(e) => Err(malformed("", &e.to_string())),
+            },
+            Err(e) => {
+                let field = e.path().to_string();
+                let inner = e.into_inner();
+                let message = inner.to_string();
+                if inner.is_data() {
+                    Err(ApiError::Validation {
+                        title: format!("字段“{field}”有误：{message}"),
+                        extra: json!({"errors": [{"field": field, "message": message}]}),
+                    })
+                } else {
+                    Err(malformed(&field, &message))
+                }
+            }
+        }
+    }
+}
+
+fn malformed(field: &str, message: &str) -> ApiError {
+    ApiError::BadRequest {
+        title: format!("请求体不是有效的 JSON：{message}"),
+        extra: json!({"errors": [{"field": field, "message": message}]}),
+    }
+}
+
+/// A query string; an unknown parameter or a bad value is a 400 that names it.
+#[derive(Debug)]
+pub(super) struct QueryParams<T>(pub(super) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(QueryParams)
+            .map_err(|e| {
+                let field = e.path().to_string();
+                let message = e.into_inner().to_string();
+                ApiError::BadRequest {
+                    title: format!("查询参数有误：{message}"),
+                    extra: json!({"errors": [{"field": field, "message": message}]}),
+                }
+            })
+    }
+}

@@ -1,0 +1,267 @@
+//! `GET /login`, `POST /login`, `POST /logout`. Login checks the form's CSRF token against
+//! a pre-session cookie, verifies the password on a blocking thread, slows down after
+//! repeated failures and locks after more, and answers every failure with the same words
+//! whether or not the user exists. A successful login always starts a new session (the
+//! token a browser brought is never promoted).
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::{Form, Json};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::session::{
+    CSRF_HEADER, LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL, cookie, new_token, same_secret,
+    session_identity, set_cookie, token_hash,
+};
+use super::{ApiError, Ctx};
+use crate::accounts::{self, Account, LOCK_AFTER, LOCK_FOR, login_delay};
+
+const WRONG: &str = "用户名或密码错误";
+const LOCKED: &str = "连续登录失败次数过多，该账号已锁定 15 分钟，请稍后再试或联系管理员";
+
+/// The login form.
+#[derive(Debug, Deserialize)]
+pub(super) struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// A form that carries only the CSRF token (logout).
+#[derive(Debug, Deserialize)]
+pub(super) struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"))
+}
+
+/// The login page, with a fresh pre-session CSRF token in a cookie and in the form.
+pub(super) async fn page(State(ctx): State<Ctx>) -> Result<Response, ApiError> {
+    render(&ctx, StatusCode::OK, None, "")
+}
+
+fn render(
+    ctx: &Ctx,
+    status: StatusCode,
+    error: Option<&str>,
+    username: &str,
+) -> Result<Response, ApiError> {
+    let csrf = new_token();
+    let html = ctx
+        .app
+        .pages()
+        .render_page(
+            "web/login.html.j2",
+            &json!({"error": error, "csrf": csrf, "username": username}),
+        )
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let secure = ctx.app.settings().secure_cookies;
+    let cookie = set_cookie(LOGIN_CSRF_COOKIE, &csrf, "/login", 3600, secure);
+    Ok((status, [(header::SET_COOKIE, cookie)], Html(html)).into_response())
+}
+
+/// A failed login, as a page or as problem+json.
+fn refuse(
+    ctx: &Ctx,
+    json: bool,
+    message: &'static str,
+    username: &str,
+) -> Result<Response, ApiError> {
+    if json {
+        return Ok(ApiError::LoginFailed(message).into_response());
+    }
+    render(ctx, StatusCode::UNAUTHORIZED, Some(message), username)
+}
+
+/// Checks a login and starts a session.
+pub(super) async fn submit(
+    State(ctx): State<Ctx>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    let json = wants_json(&headers);
+    let Ok(Form(form)) = form else {
+        return refuse(&ctx, json, WRONG, "");
+    };
+    let expected = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !same_secret(&form.csrf, expected) {
+        return Err(ApiError::Forbidden("登录页面已过期，请刷新后重新登录"));
+    }
+    let username = form.username.trim().to_owned();
+    let engine = ctx.app.engine();
+    let store = engine.store();
+    let now = engine.now();
+    let address = peer.ip();
+    let row = store.login_row(&username).await?;
+    let account_failures = row.as_ref().map_or(0, |(a, _)| a.failed_logins);
+    let failures = ctx
+        .throttle
+        .failures(address, &username, now)
+        .max(account_failures);
+    let delay = login_delay(failures).mul_f64(ctx.app.settings().login_slowdown);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let locked = ctx.throttle.name_locked(&username, now)
+        || row.as_ref().is_some_and(|(a, _)| a.is_locked(now));
+    if locked {
+        ctx.throttle.fail(address, &username, now);
+        return refuse(&ctx, json, LOCKED, &username);
+    }
+    let (account, hash) = match row {
+        Some((account, hash)) => (Some(account), hash),
+        None => (None, dummy_hash().to_owned()),
+    };
+    let password = form.password;
+    let matches = tokio::task::spawn_blocking(move || accounts::verify_password(&password, &hash))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    match account {
+        Some(account) if matches && !account.disabled => {
+            ctx.throttle.succeed(&username);
+            store.record_login_success(account.id).await?;
+            start_session(&ctx, &headers, &account, json).await
+        }
+        account => {
+            let mut now_locked = ctx.throttle.fail(address, &username, now);
+            if let Some(account) = account {
+                let counted = store
+                    .record_login_failure(account.id, LOCK_AFTER, now + LOCK_FOR)
+                    .await?;
+                now_locked |= counted >= LOCK_AFTER;
+            }
+            tracing::info!(user = %username, %address, "login failed");
+            refuse(
+                &ctx,
+                json,
+                if now_locked { LOCKED } else { WRONG },
+                &username,
+            )
+        }
+    }
+}
+
+/// A hash to verify against when the user does not exist, so that the answer takes as long.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| accounts::hash_password("lianban-no-such-user").unwrap_or_default())
+}
+
+async fn start_session(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    account: &Account,
+    json: bool,
+) -> Result<Response, ApiError> {
+    let store = ctx.app.engine().store();
+    let now = ctx.app.engine().now();
+    // A token the browser already had is dropped, never reused: no session fixation.
+    if let Some(old) = cookie(headers, SESSION_COOKIE) {
+        store.delete_session(&token_hash(old)).await?;
+    }
+    let token = new_token();
+    let csrf = new_token();
+    store
+        .create_session(
+            &token_hash(&token),
+            account.id,
+            &csrf,
+            now,
+            now + SESSION_TTL,
+        )
+        .await?;
+    tracing::info!(user = %account.username, "login");
+    let secure = ctx.app.settings().secure_cookies;
+    let session = set_cookie(
+        SESSION_COOKIE,
+        &token,
+        "/",
+        SESSION_TTL.num_seconds(),
+        secure,
+    );
+    let clear = set_cookie(LOGIN_CSRF_COOKIE, "", "/login", 0, secure);
+    let mut response = if json {
+        Json(json!({
+            "user": account.username,
+            "name": account.name,
+            "department": account.department,
+            "roles": account.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+            "csrf": csrf,
+        }))
+        .into_response()
+    } else {
+        (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response()
+    };
+    let h = response.headers_mut();
+    for value in [session, clear] {
+        if let Ok(value) = value.parse() {
+            h.append(header::SET_COOKIE, value);
+        }
+    }
+    Ok(response)
+}
+
+/// Ends the session; the CSRF token comes in the form field `csrf` or `X-CSRF-Token`.
+pub(super) async fn logout(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    if let Some((hash, identity)) = session_identity(&ctx, &headers).await? {
+        let given = match &form {
+            Ok(Form(f)) if !f.csrf.is_empty() => f.csrf.as_str(),
+            _ => headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default(),
+        };
+        if !same_secret(given, &identity.csrf) {
+            return Err(ApiError::Forbidden(
+                "缺少或错误的 CSRF 令牌，请刷新页面后重试",
+            ));
+        }
+        ctx.app.engine().store().delete_session(&hash).await?;
+    }
+    let secure = ctx.app.settings().secure_cookies;
+    let clear = set_cookie(SESSION_COOKIE, "", "/", 0, secure);
+    let status = if wants_json(&headers) {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::SEE_OTHER
+    };
+    Ok((
+        status,
+        [
+            (header::SET_COOKIE, clear),
+            (header::LOCATION, "/login".into()),
+        ],
+    )
+        .into_response())
+}
+
+/// `GET /api/v1/session`: who is signed in, and the CSRF token API clients send back.
+pub(super) async fn current(identity: super::Identity) -> Json<serde_json::Value> {
+    Json(json!({
+        "user": identity.user,
+        "name": identity.name,
+        "department": identity.department,
+        "roles": identity.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        "csrf": identity.csrf,
+    }))
+}

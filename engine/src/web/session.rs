@@ -1,0 +1,182 @@
+//! Sessions from the browser's side: the cookies, the 256-bit tokens (stored only as their
+//! SHA-256), and the [`Identity`] extractor that turns a session cookie into the person a
+//! request acts for, checking the CSRF token of every request that may change something.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use sha2::{Digest as _, Sha256};
+
+use super::{ApiError, Ctx};
+use crate::accounts::{Principal, Role};
+use crate::runtime::Actor;
+
+/// The session cookie.
+pub(super) const SESSION_COOKIE: &str = "lianban_session";
+/// The pre-session cookie that carries the login form's CSRF token.
+pub(super) const LOGIN_CSRF_COOKIE: &str = "lianban_login_csrf";
+/// The header API clients send the session's CSRF token in.
+pub(super) const CSRF_HEADER: &str = "x-csrf-token";
+/// How long a session lasts.
+pub(super) const SESSION_TTL: chrono::Duration = chrono::Duration::hours(12);
+
+/// A fresh random 256-bit token, hex encoded.
+pub(super) fn new_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    hex::encode(bytes)
+}
+
+/// What the database keeps of a token.
+pub(super) fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The value of a cookie in the request, if sent.
+pub(super) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, `Secure` when configured.
+pub(super) fn set_cookie(
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: i64,
+    secure: bool,
+) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
+}
+
+/// Compares two secrets in time independent of where they differ.
+pub(super) fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// The signed-in person a request acts for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// Login name.
+    pub user: String,
+    /// Display name.
+    pub name: String,
+    /// Department key.
+    pub department: String,
+    /// Roles.
+    pub roles: Vec<Role>,
+    /// The session's CSRF token.
+    pub(super) csrf: String,
+}
+
+impl Identity {
+    /// What permissions are checked against.
+    pub fn principal(&self) -> Principal {
+        Principal {
+            user: self.user.clone(),
+            name: self.name.clone(),
+            department: self.department.clone(),
+            roles: self.roles.clone(),
+        }
+    }
+
+    /// Who the history records.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user: self.user.clone(),
+            department: Some(self.department.clone()),
+        }
+    }
+}
+
+/// The identity of a request's session cookie, without the CSRF check (for handlers that
+/// read the token from a form field themselves).
+pub(super) async fn session_identity(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+) -> Result<Option<(String, Identity)>, ApiError> {
+    let Some(token) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let hash = token_hash(token);
+    let engine = ctx.app.engine();
+    let Some(session) = engine.store().get_session(&hash, engine.now()).await? else {
+        return Ok(None);
+    };
+    let a = session.account;
+    Ok(Some((
+        hash,
+        Identity {
+            user: a.username,
+            name: a.name,
+            department: a.department,
+            roles: a.roles,
+            csrf: session.csrf,
+        },
+    )))
+}
+
+impl FromRequestParts<Ctx> for Identity {
+    type Rejection = ApiError;
+
+    /// 401 without a live session; 403 when a request other than GET/HEAD lacks the
+    /// session's CSRF token in `X-CSRF-Token`.
+    async fn from_request_parts(parts: &mut Parts, ctx: &Ctx) -> Result<Self, ApiError> {
+        let (_, identity) = session_identity(ctx, &parts.headers)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        if !matches!(parts.method, Method::GET | Method::HEAD) {
+            let given = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if !same_secret(given, &identity.csrf) {
+                return Err(ApiError::Forbidden(
+                    "缺少或错误的 CSRF 令牌，请刷新页面后重试",
+                ));
+            }
+        }
+        Ok(identity)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn reads_cookies_from_every_header() {
+        let mut headers = HeaderMap::new();
+        headers.append(header::COOKIE, HeaderValue::from_static("a=1; b=2"));
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("lianban_session=xyz"),
+        );
+        assert_eq!(cookie(&headers, "b"), Some("2"));
+        assert_eq!(cookie(&headers, SESSION_COOKIE), Some("xyz"));
+        assert_eq!(cookie(&headers, "c"), None);
+    }
+
+    #[test]
+    fn tokens_are_long_and_hashed() {
+        let t = new_token();
+        assert_eq!(t.len(), 64);
+        assert_ne!(t, new_token());
+        assert_eq!(token_hash(&t).len(), 64);
+        assert_ne!(token_hash(&t), t);
+        assert!(set_cookie("n", "v", "/", 10, true).ends_with("; Secure"));
+    }
+}

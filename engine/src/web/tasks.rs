@@ -1,0 +1,204 @@
+//! `/api/v1/inbox` and `/api/v1/tasks/{id}/…`: a department's open tasks, claim, unclaim
+//! and complete. A task of another department answers 404, as if it did not exist.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::input::{JsonBody, QueryParams};
+use super::{ApiError, Ctx, Identity};
+use crate::runtime::{CaseState, CaseStatus, TaskId, TaskStatus};
+use crate::store::{TaskQuery, TaskRecord};
+
+/// The JSON of a task (inbox rows, case pages, command answers).
+pub(super) fn task_json(t: &TaskRecord) -> Value {
+    json!({
+        "id": t.id,
+        "case_id": t.case_id,
+        "step": t.step,
+        "step_name": t.step_name,
+        "role": t.role,
+        "department": t.department,
+        "status": t.status,
+        "claimed_by": t.claimed_by,
+        "created_at": t.created_at,
+        "due": t.due_at,
+        "closed_at": t.closed_at,
+        "outcome": t.outcome,
+        "completed_by": t.completed_by,
+    })
+}
+
+/// `active`, `completed` or `cancelled`.
+pub(super) fn status_word(status: &CaseStatus) -> &'static str {
+    match status {
+        CaseStatus::Active => "active",
+        CaseStatus::Completed { .. } => "completed",
+        CaseStatus::Cancelled { .. } => "cancelled",
+    }
+}
+
+/// Query of `GET /api/v1/inbox`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct InboxParams {
+    status: Option<String>,
+    step: Option<String>,
+    claimed: Option<String>,
+    limit: Option<u64>,
+    offset: Option<u64>,
+}
+
+/// Page size when none is asked for, and the largest allowed.
+pub(super) const DEFAULT_LIMIT: u64 = 50;
+pub(super) const MAX_LIMIT: u64 = 500;
+
+/// Checks `limit`: 1 to [`MAX_LIMIT`].
+pub(super) fn limit(limit: Option<u64>) -> Result<u64, ApiError> {
+    match limit.unwrap_or(DEFAULT_LIMIT) {
+        n @ 1..=MAX_LIMIT => Ok(n),
+        _ => Err(ApiError::field("limit", format!("应为 1 到 {MAX_LIMIT}"))),
+    }
+}
+
+/// The caller's department's open tasks, soonest due first.
+pub(super) async fn inbox(
+    State(ctx): State<Ctx>,
+    identity: Identity,
+    QueryParams(params): QueryParams<InboxParams>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    if !identity.principal().works_cases() {
+        return Err(ApiError::Forbidden("只有经办人和负责人有待办事项"));
+    }
+    let statuses = match params.status.as_deref() {
+        None | Some("") => vec![TaskStatus::Open, TaskStatus::Claimed],
+        Some("open") => vec![TaskStatus::Open],
+        Some("claimed") => vec![TaskStatus::Claimed],
+        Some(_) => return Err(ApiError::field("status", "应为 open 或 claimed")),
+    };
+    let (claimed_by, unclaimed) = match params.claimed.as_deref() {
+        None | Some("") => (None, false),
+        Some("me") => (Some(identity.user.clone()), false),
+        Some("none") => (None, true),
+        Some(_) => return Err(ApiError::field("claimed", "应为 me 或 none")),
+    };
+    let query = TaskQuery {
+        departments: vec![identity.department.clone()],
+        statuses,
+        claimed_by,
+        unclaimed,
+        steps: params.step.into_iter().filter(|s| !s.is_empty()).collect(),
+        limit: Some(limit(params.limit)?),
+        offset: params.offset.unwrap_or(0),
+        ..TaskQuery::default()
+    };
+    let tasks = ctx.app.engine().list_tasks(&query).await?;
+    Ok(Json(tasks.iter().map(task_json).collect()))
+}
+
+/// The task, if the caller may work it; otherwise 404 (existence is not revealed).
+async fn visible_task(ctx: &Ctx, identity: &Identity, id: &str) -> Result<TaskRecord, ApiError> {
+    let not_found = || ApiError::NotFound("任务不存在".into());
+    let id = Uuid::parse_str(id).map(TaskId).map_err(|_| not_found())?;
+    let task = ctx
+        .app
+        .engine()
+        .store()
+        .get_task(id)
+        .await?
+        .ok_or_else(not_found)?;
+    if !identity.principal().may_work_task(&task.department) {
+        return Err(not_found());
+    }
+    Ok(task)
+}
+
+async fn reread(ctx: &Ctx, id: TaskId) -> Result<Value, ApiError> {
+    let task = ctx.app.engine().store().get_task(id).await?;
+    Ok(task.as_ref().map_or(Value::Null, task_json))
+}
+
+/// Takes a task.
+pub(super) async fn claim(
+    State(ctx): State<Ctx>,
+    identity: Identity,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let task = visible_task(&ctx, &identity, &id).await?;
+    ctx.app.engine().claim(task.id, &identity.actor()).await?;
+    Ok(Json(reread(&ctx, task.id).await?))
+}
+
+/// Gives a task back to its role; a supervisor may also release another clerk's claim.
+pub(super) async fn unclaim(
+    State(ctx): State<Ctx>,
+    identity: Identity,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let task = visible_task(&ctx, &identity, &id).await?;
+    let engine = ctx.app.engine();
+    let someone_else = task
+        .claimed_by
+        .as_ref()
+        .is_some_and(|h| *h != identity.user);
+    if someone_else && identity.principal().may_release_others() {
+        engine.reassign(task.id, None, &identity.actor()).await?;
+    } else {
+        engine.unclaim(task.id, &identity.actor()).await?;
+    }
+    Ok(Json(reread(&ctx, task.id).await?))
+}
+
+/// Body of `POST /api/v1/tasks/{id}/complete`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CompleteBody {
+    outcome: String,
+    #[serde(default)]
+    data: Map<String, Value>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Finishes a task with an outcome; a concurrent completion that lost answers 409.
+pub(super) async fn complete(
+    State(ctx): State<Ctx>,
+    identity: Identity,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<CompleteBody>,
+) -> Result<Json<Value>, ApiError> {
+    let task = visible_task(&ctx, &identity, &id).await?;
+    let reason = body.reason.filter(|r| !r.trim().is_empty());
+    let transition = ctx
+        .app
+        .engine()
+        .complete(task.id, &identity.actor(), &body.outcome, body.data, reason)
+        .await?;
+    Ok(Json(json!({
+        "task": reread(&ctx, task.id).await?,
+        "case": case_position(&transition.state),
+    })))
+}
+
+/// Where a case stands: id, status, result and current steps.
+pub(super) fn case_position(state: &CaseState) -> Value {
+    let result = match &state.status {
+        CaseStatus::Active => None,
+        CaseStatus::Completed { result, .. } => Some(result.clone()),
+        CaseStatus::Cancelled { reason } => Some(reason.clone()),
+    };
+    let mut steps: Vec<&str> = Vec::new();
+    for token in &state.tokens {
+        if !steps.contains(&token.step.as_str()) {
+            steps.push(token.step.as_str());
+        }
+    }
+    json!({
+        "id": state.id,
+        "status": status_word(&state.status),
+        "result": result,
+        "current_steps": steps,
+    })
+}

@@ -1,0 +1,413 @@
+//! [`TestApp`]: the real app on a loopback port with a fresh database, and a signed-in
+//! [`Clerk`] with one method per endpoint, so a web test reads like a clerk's day.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use lianban::accounts::{self, Role};
+use lianban::app::{App, Settings};
+use lianban::store::NewAccount;
+use reqwest::header::{HeaderMap, SET_COOKIE};
+use serde_json::Value;
+
+use crate::TestDb;
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// An HTTP answer: status, headers, text and (when it parses) JSON.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// The body as text.
+    pub text: String,
+    /// The body as JSON (`Null` when it is not JSON).
+    pub json: Value,
+}
+
+impl Reply {
+    async fn read(response: reqwest::Response) -> anyhow::Result<Reply> {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await?;
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Ok(Reply {
+            status,
+            headers,
+            text,
+            json,
+        })
+    }
+
+    /// The JSON body of a 2xx answer.
+    ///
+    /// # Errors
+    /// Any other status, with the body.
+    pub fn ok(self) -> anyhow::Result<Value> {
+        if !(200..300).contains(&self.status) {
+            bail!("expected success, got {}: {}", self.status, self.text);
+        }
+        Ok(self.json)
+    }
+
+    /// The problem document's `type` (empty when there is none).
+    pub fn problem(&self) -> &str {
+        self.json["type"].as_str().unwrap_or_default()
+    }
+
+    /// The value of a cookie this answer sets.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next())
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_owned())
+    }
+}
+
+/// The app served on `127.0.0.1:0`.
+#[derive(Debug)]
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The app itself (for its store).
+    pub app: Arc<App>,
+    client: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl TestApp {
+    /// Builds the app on a fresh database with the definitions of `processes` (relative to
+    /// the repository) and the repository's templates; login delays are off.
+    ///
+    /// # Errors
+    /// When the app does not build or the port cannot be bound.
+    pub async fn start(db: &TestDb, processes: &str) -> anyhow::Result<TestApp> {
+        let mut settings = Settings::new(db.url.clone());
+        settings.processes_dir = repo().join(processes);
+        settings.templates_dir = repo().join("templates");
+        settings.login_slowdown = 0.0;
+        let app = App::build(settings).await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let router = lianban::web::router(Arc::clone(&app));
+        let server = tokio::spawn(async move {
+            let _ = lianban::web::serve(listener, router, std::future::pending()).await;
+        });
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(TestApp {
+            base,
+            app,
+            client,
+            server,
+        })
+    }
+
+    /// Creates an account; returns its password.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn add_user(
+        &self,
+        username: &str,
+        department: &str,
+        role: Role,
+    ) -> anyhow::Result<String> {
+        let password = format!("pw-{username}-2026");
+        let new = NewAccount {
+            username: username.to_owned(),
+            name: format!("{username}（测试）"),
+            department: department.to_owned(),
+            roles: vec![role],
+            password_hash: accounts::hash_password(&password)?,
+        };
+        self.app
+            .engine()
+            .store()
+            .create_account(&new, chrono::Utc::now())
+            .await?;
+        Ok(password)
+    }
+
+    /// `GET` without a session.
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn get(&self, path: &str) -> anyhow::Result<Reply> {
+        Reply::read(
+            self.client
+                .get(format!("{}{path}", self.base))
+                .send()
+                .await?,
+        )
+        .await
+    }
+
+    /// `GET /login`: the page, and the pre-session CSRF cookie it sets.
+    ///
+    /// # Errors
+    /// Transport errors, or no CSRF cookie.
+    pub async fn login_page(&self) -> anyhow::Result<(Reply, String)> {
+        let reply = self.get("/login").await?;
+        let csrf = reply
+            .cookie("lianban_login_csrf")
+            .context("login page sets no CSRF cookie")?;
+        Ok((reply, csrf))
+    }
+
+    /// `POST /login` as JSON, sending `cookies` as they are (e.g. a planted session).
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn post_login(
+        &self,
+        username: &str,
+        password: &str,
+        csrf: &str,
+        cookies: &str,
+    ) -> anyhow::Result<Reply> {
+        let response = self
+            .client
+            .post(format!("{}/login", self.base))
+            .header("accept", "application/json")
+            .header("cookie", cookies)
+            .form(&[
+                ("username", username),
+                ("password", password),
+                ("csrf", csrf),
+            ])
+            .send()
+            .await?;
+        Reply::read(response).await
+    }
+
+    /// Opens the login page and logs in (a fresh browser).
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn try_login(&self, username: &str, password: &str) -> anyhow::Result<Reply> {
+        let (_, csrf) = self.login_page().await?;
+        let cookies = format!("lianban_login_csrf={csrf}");
+        self.post_login(username, password, &csrf, &cookies).await
+    }
+
+    /// Logs in and returns the signed-in clerk.
+    ///
+    /// # Errors
+    /// When the login is refused.
+    pub async fn login(&self, username: &str, password: &str) -> anyhow::Result<Clerk> {
+        let reply = self.try_login(username, password).await?;
+        let cookie = reply
+            .cookie("lianban_session")
+            .with_context(|| format!("no session cookie: {} {}", reply.status, reply.text))?;
+        let body = reply.ok()?;
+        Ok(Clerk {
+            base: self.base.clone(),
+            client: self.client.clone(),
+            user: username.to_owned(),
+            session: cookie,
+            csrf: body["csrf"].as_str().unwrap_or_default().to_owned(),
+        })
+    }
+
+    /// Adds an account and logs it in.
+    ///
+    /// # Errors
+    /// As [`TestApp::add_user`] and [`TestApp::login`].
+    pub async fn clerk(
+        &self,
+        username: &str,
+        department: &str,
+        role: Role,
+    ) -> anyhow::Result<Clerk> {
+        let password = self.add_user(username, department, role).await?;
+        self.login(username, &password).await
+    }
+}
+
+/// A signed-in person: their session cookie and CSRF token.
+#[derive(Debug, Clone)]
+pub struct Clerk {
+    base: String,
+    client: reqwest::Client,
+    /// User name.
+    pub user: String,
+    /// The session token (the cookie's value).
+    pub session: String,
+    /// The session's CSRF token.
+    pub csrf: String,
+}
+
+impl Clerk {
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .header("cookie", format!("lianban_session={}", self.session))
+    }
+
+    async fn get(&self, path: &str) -> anyhow::Result<Reply> {
+        Reply::read(self.request(reqwest::Method::GET, path).send().await?).await
+    }
+
+    async fn post(&self, path: &str, body: Option<&Value>) -> anyhow::Result<Reply> {
+        let mut request = self
+            .request(reqwest::Method::POST, path)
+            .header("x-csrf-token", &self.csrf);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        Reply::read(request.send().await?).await
+    }
+
+    /// `POST` with a raw body and no CSRF token unless given.
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+        csrf: Option<&str>,
+    ) -> anyhow::Result<Reply> {
+        let mut request = self
+            .request(reqwest::Method::POST, path)
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(csrf) = csrf {
+            request = request.header("x-csrf-token", csrf);
+        }
+        Reply::read(request.send().await?).await
+    }
+
+    /// `GET /api/v1/session`.
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn whoami(&self) -> anyhow::Result<Reply> {
+        self.get("/api/v1/session").await
+    }
+
+    /// `GET /api/v1/inbox?{query}`.
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn inbox(&self, query: &str) -> anyhow::Result<Reply> {
+        self.get(&format!("/api/v1/inbox?{query}")).await
+    }
+
+    /// `POST /api/v1/tasks/{task}/claim`.
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn claim(&self, task: &str) -> anyhow::Result<Reply> {
+        self.post(&format!("/api/v1/tasks/{task}/claim"), None)
+            .await
+    }
+
+    /// `POST /api/v1/tasks/{task}/unclaim`.
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn unclaim(&self, task: &str) -> anyhow::Result<Reply> {
+        self.post(&format!("/api/v1/tasks/{task}/unclaim"), None)
+            .await
+    }
+
+    /// `POST /api/v1/tasks/{task}/complete` with `{"outcome": …}` and more.
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn complete(&self, task: &str, body: &Value) -> anyhow::Result<Reply> {
+        self.post(&format!("/api/v1/tasks/{task}/complete"), Some(body))
+            .await
+    }
+
+    /// `POST /api/v1/cases`.
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn start(&self, body: &Value) -> anyhow::Result<Reply> {
+        self.post("/api/v1/cases", Some(body)).await
+    }
+
+    /// `GET /api/v1/cases/{id}`.
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn case(&self, id: &str) -> anyhow::Result<Reply> {
+        self.get(&format!("/api/v1/cases/{id}")).await
+    }
+
+    /// `GET /api/v1/cases?{query}`.
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn cases(&self, query: &str) -> anyhow::Result<Reply> {
+        self.get(&format!("/api/v1/cases?{query}")).await
+    }
+
+    /// `GET /api/v1/cases/{id}/documents`.
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn documents(&self, case: &str) -> anyhow::Result<Reply> {
+        self.get(&format!("/api/v1/cases/{case}/documents")).await
+    }
+
+    /// `GET /api/v1/cases/{case}/documents/{doc}`.
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn document(&self, case: &str, doc: &str) -> anyhow::Result<Reply> {
+        self.get(&format!("/api/v1/cases/{case}/documents/{doc}"))
+            .await
+    }
+
+    /// `POST /logout` with the CSRF token in the header.
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn logout(&self) -> anyhow::Result<Reply> {
+        let request = self
+            .request(reqwest::Method::POST, "/logout")
+            .header("accept", "application/json")
+            .header("x-csrf-token", &self.csrf);
+        Reply::read(request.send().await?).await
+    }
+
+    /// The id of the one open task at `step` in this clerk's inbox.
+    ///
+    /// # Errors
+    /// When there is not exactly one.
+    pub async fn task_at(&self, case: &str, step: &str) -> anyhow::Result<String> {
+        let inbox = self.inbox(&format!("step={step}")).await?.ok()?;
+        let ids: Vec<&str> = inbox
+            .as_array()
+            .context("inbox is not a list")?
+            .iter()
+            .filter(|t| t["case_id"] == case)
+            .filter_map(|t| t["id"].as_str())
+            .collect();
+        match ids.as_slice() {
+            [one] => Ok((*one).to_owned()),
+            other => bail!("{} has {} tasks at {step}: {inbox}", self.user, other.len()),
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! Acceptance tests of `lianban user …` on a real SQLite file: the password comes from
+//! standard input, weak passwords are refused, and `list` shows a disabled account.
+
+use std::io::Write as _;
+use std::process::{Command, Output, Stdio};
+
+fn user(db: &str, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lianban"))
+        .arg("user")
+        .args(args)
+        .args(["--db", db])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run lianban user");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write password");
+    child.wait_with_output().expect("wait")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn add_list_disable_and_passwd() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("u.db").display());
+    let add = |username: &str, role: &str, password: &str| {
+        user(
+            &db,
+            &[
+                "add",
+                "--username",
+                username,
+                "--department",
+                "yibao",
+                "--role",
+                role,
+                "--name",
+                "王医保",
+            ],
+            password,
+        )
+    };
+
+    let out = add("yibao_wang", "clerk", "医保窗口-2026\n");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        !text(&out).contains("医保窗口-2026"),
+        "password echoed: {}",
+        text(&out)
+    );
+
+    for (weak, why) in [("\n", "至少需要 8 个字符"), ("12345678\n", "过于简单")] {
+        let out = add("yibao_li", "clerk", weak);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(text(&out).contains(why), "{}", text(&out));
+    }
+    let out = add("yibao_wang", "clerk", "another-pass-1\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("已被使用"), "{}", text(&out));
+    let out = add("yibao_zhao", "boss", "another-pass-1\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("未知角色"), "{}", text(&out));
+
+    let list = user(&db, &["list"], "");
+    let listed = text(&list);
+    assert!(list.status.success(), "{listed}");
+    let line = listed
+        .lines()
+        .find(|l| l.starts_with("yibao_wang"))
+        .unwrap_or_else(|| panic!("account missing: {listed}"));
+    assert!(line.contains("王医保") && line.contains("yibao") && line.contains("clerk"));
+    assert!(line.contains("正常"), "{line}");
+    assert!(!listed.contains("argon2"), "hash leaked: {listed}");
+
+    let out = user(&db, &["disable", "yibao_wang"], "");
+    assert!(out.status.success(), "{}", text(&out));
+    let listed = text(&user(&db, &["list"], ""));
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("yibao_wang") && l.contains("已停用")),
+        "{listed}"
+    );
+    let out = user(&db, &["disable", "nobody"], "");
+    assert_eq!(out.status.code(), Some(1));
+
+    let out = user(&db, &["passwd", "yibao_wang"], "short\n");
+    assert_eq!(out.status.code(), Some(1));
+    let out = user(&db, &["passwd", "yibao_wang"], "新的医保密码-2027\n");
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// `serve --demo` seeds one clerk per department of the loaded definitions, a supervisor
+/// and an admin, prints each password once, and a printed password signs in.
+#[test]
+fn serve_demo_prints_working_passwords_once() {
+    use std::io::{BufRead as _, BufReader};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("d.db").display());
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let serve = |demo: bool| {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lianban"));
+        command
+            .args(["serve", "--db", &db, "--bind", &format!("127.0.0.1:{port}")])
+            .arg("--processes")
+            .arg(root.join("processes/examples"))
+            .arg("--templates")
+            .arg(root.join("templates"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if demo {
+            command.arg("--demo");
+        }
+        let mut child = command.spawn().expect("spawn serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        loop {
+            match lines.next() {
+                Some(Ok(line)) if line.contains("listening") => break,
+                Some(Ok(_)) => continue,
+                _ => panic!("serve exited before listening: {:?}", child.try_wait()),
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        (child, format!("http://127.0.0.1:{port}"))
+    };
+    let stop = |mut child: std::process::Child| {
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("wait");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    let (child, _) = serve(false);
+    let plain = stop(child);
+    assert!(
+        !plain.contains("密码"),
+        "no demo accounts by default: {plain}"
+    );
+
+    let (child, base) = serve(true);
+    let client = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let page = client
+        .get(format!("{base}/login"))
+        .send()
+        .expect("login page");
+    let csrf = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("lianban_login_csrf="))
+        .and_then(|v| v.split(';').next())
+        .expect("csrf cookie")
+        .to_owned();
+    let printed = stop(child);
+    for user in [
+        "jiuye_clerk",
+        "shebao_clerk",
+        "caizheng_clerk",
+        "supervisor",
+        "admin",
+    ] {
+        assert!(
+            printed.lines().any(|l| l.trim_start().starts_with(user)),
+            "{user} missing: {printed}"
+        );
+    }
+    let line = printed
+        .lines()
+        .find(|l| l.trim_start().starts_with("shebao_clerk"))
+        .unwrap_or_default();
+    let password = line
+        .split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(password.len(), 16, "{line}");
+
+    // The printed password signs in (on a fresh server over the same database).
+    let (child, base) = serve(true);
+    let reply = client
+        .post(format!("{base}/login"))
+        .header("accept", "application/json")
+        .header("cookie", format!("lianban_login_csrf={csrf}"))
+        .form(&[
+            ("username", "shebao_clerk"),
+            ("password", &password),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .expect("login");
+    let status = reply.status().as_u16();
+    let again = stop(child);
+    assert_eq!(status, 200);
+    assert!(
+        again.contains("均已存在"),
+        "passwords are shown only once: {again}"
+    );
+    assert!(!again.contains(&password));
+}

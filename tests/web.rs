@@ -1,0 +1,402 @@
+//! End-to-end tests of the web service over real HTTP on loopback: login, lockout, session
+//! fixation, CSRF, department permissions, the demo process walked through the JSON API by
+//! the right departments' clerks, concurrent completion, masking and the `view` history.
+//! Every test runs on SQLite and on PostgreSQL.
+
+use lianban::accounts::Role;
+use lianban_tests::db_test;
+use lianban_tests::web::{Clerk, TestApp};
+use serde_json::{Value, json};
+
+const WRONG: &str = "用户名或密码错误";
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap_or_default().to_owned()
+}
+
+fn joint_form(medical: bool, fund: bool) -> Value {
+    json!({
+        "process": "web.joint",
+        "form": {
+            "name": "张三",
+            "id_number": "11010519491231002X",
+            "phone": "13812345678",
+            "joint_medical": medical,
+            "joint_fund": fund,
+        },
+    })
+}
+
+db_test!(login_good_bad_and_lockout_without_enumeration, |db| {
+    let app = TestApp::start(&db, "tests/fixtures/web").await?;
+    let password = app.add_user("shebao_li", "shebao", Role::Clerk).await?;
+
+    let (page, _) = app.login_page().await?;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("name=\"csrf\""), "{}", page.text);
+
+    let good = app.try_login("shebao_li", &password).await?;
+    assert_eq!(good.status, 200, "{}", good.text);
+    let set = good
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("lianban_session="))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/"));
+    assert!(!set.contains("Secure"), "not behind https: {set}");
+
+    let bad = app.try_login("shebao_li", "wrong-password").await?;
+    let unknown = app.try_login("nobody_here", "wrong-password").await?;
+    assert_eq!((bad.status, unknown.status), (401, 401));
+    assert_eq!(bad.json["title"], WRONG);
+    assert_eq!(unknown.json, bad.json, "unknown users answer alike");
+    assert!(bad.cookie("lianban_session").is_none());
+
+    // Ten failures in a row lock the account; the right password no longer opens it.
+    for _ in 0..9 {
+        app.try_login("shebao_li", "wrong-password").await?;
+    }
+    let locked = app.try_login("shebao_li", &password).await?;
+    assert_eq!(locked.status, 401, "{}", locked.text);
+    let message = locked.json["title"].as_str().unwrap_or_default().to_owned();
+    assert!(message.contains("锁定"), "{message}");
+    let account = app.app.engine().store().get_account("shebao_li").await?;
+    assert!(account.is_some_and(|a| a.locked_until.is_some()));
+
+    // An unknown name locks the same way, with the same words.
+    for _ in 0..10 {
+        app.try_login("nobody_here", "wrong-password").await?;
+    }
+    let ghost = app.try_login("nobody_here", "wrong-password").await?;
+    assert_eq!(ghost.json["title"], message.as_str());
+    Ok(())
+});
+
+db_test!(login_starts_a_new_session_and_logout_ends_it, |db| {
+    let app = TestApp::start(&db, "tests/fixtures/web").await?;
+    let password = app.add_user("yibao_wang", "yibao", Role::Clerk).await?;
+
+    // A session id planted before login is never promoted.
+    let (_, csrf) = app.login_page().await?;
+    let planted = "a".repeat(64);
+    let cookies = format!("lianban_login_csrf={csrf}; lianban_session={planted}");
+    let reply = app
+        .post_login("yibao_wang", &password, &csrf, &cookies)
+        .await?;
+    let first = reply.cookie("lianban_session").unwrap_or_default();
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_ne!(first, planted);
+
+    // Logging in again from a signed-in browser replaces its session.
+    let (_, csrf) = app.login_page().await?;
+    let cookies = format!("lianban_login_csrf={csrf}; lianban_session={first}");
+    let reply = app
+        .post_login("yibao_wang", &password, &csrf, &cookies)
+        .await?;
+    let second = reply.cookie("lianban_session").unwrap_or_default();
+    assert!(!second.is_empty() && second != first);
+
+    let clerk = app.login("yibao_wang", &password).await?;
+    assert_eq!(clerk.whoami().await?.ok()?["department"], "yibao");
+    let mut stale = clerk.clone();
+    stale.session = first;
+    assert_eq!(stale.whoami().await?.status, 401);
+
+    // Logout needs the CSRF token, then the session is gone.
+    let mut forged = clerk.clone();
+    forged.csrf = "0".repeat(64);
+    assert_eq!(forged.logout().await?.status, 403);
+    assert_eq!(clerk.logout().await?.status, 204);
+    let after = clerk.whoami().await?;
+    assert_eq!((after.status, after.problem()), (401, "unauthorized"));
+    Ok(())
+});
+
+db_test!(csrf_is_required_for_changes, |db| {
+    let app = TestApp::start(&db, "tests/fixtures/web").await?;
+    let clerk = app.clerk("shebao_li", "shebao", Role::Clerk).await?;
+    let case = clerk.start(&joint_form(false, false)).await?.ok()?;
+    let task = clerk.task_at(&id(&case), "accept").await?;
+    let path = format!("/api/v1/tasks/{task}/claim");
+
+    let missing = clerk.post_raw(&path, "", None).await?;
+    assert_eq!((missing.status, missing.problem()), (403, "forbidden"));
+    let wrong = clerk.post_raw(&path, "", Some(&"f".repeat(64))).await?;
+    assert_eq!(wrong.status, 403);
+    assert_eq!(clerk.claim(&task).await?.status, 200);
+
+    // The login form needs its pre-session token too.
+    let password = app.add_user("yibao_wang", "yibao", Role::Clerk).await?;
+    let no_cookie = app.post_login("yibao_wang", &password, "x", "").await?;
+    assert_eq!(no_cookie.status, 403);
+    assert!(no_cookie.cookie("lianban_session").is_none());
+
+    let anonymous = app.get("/api/v1/inbox").await?;
+    assert_eq!(
+        (anonymous.status, anonymous.problem()),
+        (401, "unauthorized")
+    );
+    assert_eq!(app.get("/readyz").await?.status, 200);
+    Ok(())
+});
+
+db_test!(departments_see_only_their_part, |db| {
+    let app = TestApp::start(&db, "tests/fixtures/web").await?;
+    let shebao = app.clerk("shebao_li", "shebao", Role::Clerk).await?;
+    let yibao = app.clerk("yibao_wang", "yibao", Role::Clerk).await?;
+    let yibao2 = app.clerk("yibao_zhao", "yibao", Role::Clerk).await?;
+    let fund = app.clerk("gjj_chen", "gongjijin", Role::Clerk).await?;
+    let boss = app.clerk("yibao_boss", "yibao", Role::Supervisor).await?;
+
+    let joint = id(&shebao.start(&joint_form(true, true)).await?.ok()?);
+    let alone = id(&shebao.start(&joint_form(false, false)).await?.ok()?);
+    let accept = shebao.task_at(&joint, "accept").await?;
+
+    // Before the hand-off 医保 has nothing, and guessing ids gives 404, not 403.
+    assert_eq!(yibao.inbox("").await?.ok()?, json!([]));
+    let guess = yibao.claim(&accept).await?;
+    assert_eq!((guess.status, guess.problem()), (404, "not-found"));
+    assert_eq!(yibao.case(&joint).await?.status, 404);
+    assert_eq!(yibao.claim("not-a-uuid").await?.status, 404);
+
+    shebao
+        .complete(&accept, &json!({"outcome": "accept"}))
+        .await?
+        .ok()?;
+    let alone_accept = shebao.task_at(&alone, "accept").await?;
+    shebao
+        .complete(&alone_accept, &json!({"outcome": "accept"}))
+        .await?
+        .ok()?;
+
+    let medical = yibao.task_at(&joint, "medical").await?;
+    let fund_task = fund.task_at(&joint, "fund").await?;
+    // 医保 cannot open the 公积金 task, nor the case 医保 takes no part in.
+    assert_eq!(yibao.claim(&fund_task).await?.status, 404);
+    assert_eq!(fund.claim(&medical).await?.status, 404);
+    assert_eq!(yibao.case(&alone).await?.status, 404);
+    assert_eq!(yibao.case(&joint).await?.status, 200);
+    let listed = yibao.cases("").await?.ok()?;
+    let ids: Vec<String> = listed.as_array().into_iter().flatten().map(id).collect();
+    assert_eq!(ids, std::slice::from_ref(&joint));
+    let shebao_cases = shebao.cases("").await?.ok()?;
+    assert_eq!(shebao_cases.as_array().map(Vec::len), Some(2));
+
+    // A clerk's claim holds against colleagues; the supervisor sees it and can release it.
+    yibao.claim(&medical).await?.ok()?;
+    let taken = yibao2.claim(&medical).await?;
+    assert_eq!((taken.status, taken.problem()), (409, "conflict"));
+    assert_eq!(yibao2.unclaim(&medical).await?.status, 409);
+    let seen = boss.inbox("claimed=me").await?.ok()?;
+    assert_eq!(seen, json!([]));
+    let all = boss.inbox("status=claimed").await?.ok()?;
+    assert_eq!(all[0]["claimed_by"], "yibao_wang");
+    let released = boss.unclaim(&medical).await?.ok()?;
+    assert_eq!(released["status"], "open");
+    assert_eq!(released["claimed_by"], Value::Null);
+    assert_eq!(
+        yibao.inbox("claimed=none").await?.ok()?[0]["id"],
+        medical.as_str()
+    );
+    Ok(())
+});
+
+db_test!(concurrent_completion_lets_exactly_one_win, |db| {
+    let app = TestApp::start(&db, "tests/fixtures/web").await?;
+    let a = app.clerk("shebao_a", "shebao", Role::Clerk).await?;
+    let b = app.clerk("shebao_b", "shebao", Role::Clerk).await?;
+    let case = id(&a.start(&joint_form(false, false)).await?.ok()?);
+    let task = a.task_at(&case, "accept").await?;
+    let body = json!({"outcome": "accept"});
+    let (ra, rb) = tokio::join!(a.complete(&task, &body), b.complete(&task, &body));
+    let mut statuses = [ra?.status, rb?.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409]);
+    let case = a.case(&case).await?.ok()?;
+    let completions = case["history"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|h| h["action"] == "complete")
+        .count();
+    assert_eq!(completions, 1);
+    Ok(())
+});
+
+db_test!(bad_input_is_a_4xx_naming_the_field, |db| {
+    let app = TestApp::start(&db, "tests/fixtures/web").await?;
+    let clerk = app.clerk("shebao_li", "shebao", Role::Clerk).await?;
+    let csrf = Some(clerk.csrf.as_str());
+
+    let malformed = clerk
+        .post_raw("/api/v1/cases", "{\"process\": ", csrf)
+        .await?;
+    assert_eq!((malformed.status, malformed.problem()), (400, "validation"));
+    let unknown = clerk
+        .post_raw(
+            "/api/v1/cases",
+            r#"{"process": "web.joint", "colour": 1}"#,
+            csrf,
+        )
+        .await?;
+    assert_eq!(unknown.status, 422, "{}", unknown.text);
+    assert!(unknown.text.contains("colour"), "{}", unknown.text);
+    let wrong_type = clerk
+        .post_raw(
+            "/api/v1/cases",
+            r#"{"process": "web.joint", "form": []}"#,
+            csrf,
+        )
+        .await?;
+    assert_eq!(wrong_type.status, 422);
+    assert_eq!(wrong_type.json["errors"][0]["field"], "form");
+    let huge = format!("{{\"process\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    assert_eq!(
+        clerk.post_raw("/api/v1/cases", huge, csrf).await?.status,
+        413
+    );
+
+    let bad_form = clerk
+        .start(&json!({"process": "web.joint", "form": {"id_number": "110105194912310021", "phone": "123"}}))
+        .await?;
+    assert_eq!(bad_form.status, 422, "{}", bad_form.text);
+    let fields: Vec<&str> = bad_form.json["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert_eq!(fields, ["name", "id_number", "phone"], "{}", bad_form.text);
+    let no_process = clerk.start(&json!({"process": "nope"})).await?;
+    assert_eq!(no_process.json["errors"][0]["field"], "process");
+
+    let case = id(&clerk.start(&joint_form(false, false)).await?.ok()?);
+    let task = clerk.task_at(&case, "accept").await?;
+    let outcome = clerk.complete(&task, &json!({"outcome": 5})).await?;
+    assert_eq!(
+        outcome.json["errors"][0]["field"], "outcome",
+        "{}",
+        outcome.text
+    );
+    let unknown_outcome = clerk.complete(&task, &json!({"outcome": "maybe"})).await?;
+    assert_eq!(unknown_outcome.status, 422);
+    let no_reason = clerk.complete(&task, &json!({"outcome": "reject"})).await?;
+    assert_eq!(
+        no_reason.json["errors"][0]["field"], "reason",
+        "{}",
+        no_reason.text
+    );
+    let bad_query = clerk.inbox("limit=lots").await?;
+    assert_eq!(bad_query.status, 400);
+    assert_eq!(bad_query.json["errors"][0]["field"], "limit");
+    assert_eq!(clerk.inbox("colour=red").await?.status, 400);
+    Ok(())
+});
+
+db_test!(the_demo_process_walks_through_the_api, |db| {
+    let app = TestApp::start(&db, "processes/examples").await?;
+    let jiuye = app.clerk("jiuye_clerk", "jiuye", Role::Clerk).await?;
+    let shebao = app.clerk("shebao_clerk", "shebao", Role::Clerk).await?;
+    let caizheng = app.clerk("caizheng_clerk", "caizheng", Role::Clerk).await?;
+
+    let started = jiuye
+        .start(&json!({
+            "process": "examples.demo",
+            "form": {
+                "name": "李四", "id_number": "11010519491231002X", "gender": "女",
+                "level": "中级", "insured_months": 24, "pay_to_card": false,
+                "need_invoice": true, "notify_sms": true, "phone": "13812345678",
+            },
+            "materials": ["certificate"],
+        }))
+        .await?;
+    assert_eq!(started.status, 201, "{}", started.text);
+    let case = id(&started.json);
+    assert_eq!(started.json["status"], "active");
+    assert_eq!(started.json["tasks"][0]["step"], "accept");
+
+    let step = |who: &Clerk, at: &'static str, outcome: &'static str| {
+        let (who, case) = (who.clone(), case.clone());
+        async move {
+            let task = who.task_at(&case, at).await?;
+            who.claim(&task).await?.ok()?;
+            who.complete(&task, &json!({"outcome": outcome}))
+                .await?
+                .ok()
+        }
+    };
+    step(&jiuye, "accept", "accept").await?;
+    step(&shebao, "verify_insurance", "done").await?;
+    step(&jiuye, "verify_certificate", "done").await?;
+    step(&caizheng, "invoice", "done").await?;
+    step(&jiuye, "sms", "done").await?;
+    let last = step(&caizheng, "pay", "paid").await?;
+    assert_eq!(last["case"]["status"], "completed", "{last}");
+    assert_eq!(last["case"]["result"], "办结");
+
+    // Lists mask personal data; the case itself shows it to those who take part.
+    let listed = caizheng.cases("status=completed").await?.ok()?;
+    let title = listed[0]["title"].as_str().unwrap_or_default();
+    assert_eq!(title, "李四 110105********002X");
+    assert!(!listed.to_string().contains("11010519491231002X"));
+    let full = shebao.case(&case).await?.ok()?;
+    assert_eq!(full["form"]["id_number"], "11010519491231002X");
+    assert_eq!(full["form"]["phone"], "13812345678");
+
+    // Every look at the case is on record.
+    let again = jiuye.case(&case).await?.ok()?;
+    let views: Vec<&Value> = again["history"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|h| h["action"] == "view")
+        .collect();
+    assert_eq!(views.len(), 2);
+    assert_eq!(views[0]["actor"], "shebao_clerk");
+    assert_eq!(views[1]["actor_department"], "jiuye");
+    assert_eq!(again["status"], "completed");
+    assert_eq!(jiuye.documents(&case).await?.ok()?, json!([]));
+    Ok(())
+});
+
+db_test!(supplement_notices_are_listed_and_fetched, |db| {
+    let app = TestApp::start(&db, "processes/examples").await?;
+    let jiuye = app.clerk("jiuye_clerk", "jiuye", Role::Clerk).await?;
+    let case = id(&jiuye
+        .start(&json!({
+            "process": "examples.demo",
+            "form": {"name": "王五", "id_number": "11010519491231002X", "gender": "女",
+                     "level": "初级", "insured_months": 24, "pay_to_card": false},
+            "materials": [],
+        }))
+        .await?
+        .ok()?);
+    let task = jiuye.task_at(&case, "accept").await?;
+    jiuye
+        .complete(&task, &json!({"outcome": "supplement"}))
+        .await?
+        .ok()?;
+    let documents = jiuye.documents(&case).await?.ok()?;
+    assert_eq!(documents[0]["key"], "supplement_notice", "{documents}");
+    let html = jiuye.document(&case, &id(&documents[0])).await?;
+    assert_eq!(html.status, 200);
+    assert!(html.text.contains("一次性补正材料告知书"));
+    assert!(
+        html.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/html"))
+    );
+    let history = jiuye.case(&case).await?.ok()?;
+    let views = history["history"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|h| h["action"] == "view")
+        .count();
+    assert_eq!(views, 2, "the document and the case page");
+    Ok(())
+});
