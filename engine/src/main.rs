@@ -54,6 +54,24 @@ enum Command {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Preview a document for an application form given as JSON; prints the HTML.
+    Render {
+        /// Process id, e.g. yangcheng.retirement.
+        #[arg(long)]
+        process: String,
+        /// Document key in the definition, e.g. supplement_notice.
+        #[arg(long)]
+        document: String,
+        /// JSON file holding the application form (an object).
+        #[arg(long)]
+        input: PathBuf,
+        /// Directory of process definitions.
+        #[arg(long, default_value = "processes")]
+        processes: PathBuf,
+        /// Directory of templates.
+        #[arg(long, default_value = "templates")]
+        templates: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -77,6 +95,13 @@ fn main() -> ExitCode {
             report(run_async(serve(settings, bind)))
         }
         Command::Migrate { db } => report(run_async(migrate(db.url))),
+        Command::Render {
+            process,
+            document,
+            input,
+            processes,
+            templates,
+        } => report(render(&process, &document, &input, &processes, &templates)),
     }
 }
 
@@ -181,5 +206,40 @@ async fn migrate(url: String) -> anyhow::Result<()> {
         .with_context(|| format!("打开数据库 {} 失败", app::redact_url(&url)))?;
     store.migrate().await.context("数据库迁移失败")?;
     println!("数据库迁移完成：{}", app::redact_url(&url));
+    Ok(())
+}
+
+/// `lianban render`: the document as a case with this form would issue it, numbered
+/// `…第0000号（预览）` and without drawing from any sequence.
+fn render(
+    process: &str,
+    document: &str,
+    input: &std::path::Path,
+    processes: &std::path::Path,
+    templates: &std::path::Path,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(input)
+        .with_context(|| format!("无法读取输入文件 {}", input.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("输入文件 {} 不是有效的 JSON", input.display()))?;
+    let serde_json::Value::Object(form) = value else {
+        anyhow::bail!(
+            "输入文件 {} 应是一个 JSON 对象（申请表各字段）",
+            input.display()
+        );
+    };
+    let templates = lianban::documents::Templates::load(templates)?;
+    let catalog = lianban::definition::load_paths(&[processes.to_path_buf()], &templates)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let Some(found) = catalog
+        .iter()
+        .filter(|p| p.id == process)
+        .max_by_key(|p| p.version)
+    else {
+        anyhow::bail!("没有流程 {process}（在 {} 中）", processes.display());
+    };
+    let now = chrono::Utc::now();
+    let rendered = lianban::documents::preview(found, &templates, document, &form, now)?;
+    println!("{}", rendered.html);
     Ok(())
 }

@@ -1,6 +1,7 @@
-//! The database schema of lianban as sea-orm migrations: definition versions, cases, tasks
-//! and the append-only history. The schema is portable between SQLite and PostgreSQL; this
-//! crate knows nothing of the runtime's types (the engine's `store` module maps them).
+//! The database schema of lianban as sea-orm migrations: definition versions, cases, tasks,
+//! the append-only history, and issued documents with their number sequences. The schema is
+//! portable between SQLite and PostgreSQL; this crate knows nothing of the runtime's types
+//! (the engine's `store` module maps them).
 
 pub use sea_orm_migration::prelude::*;
 
@@ -8,6 +9,7 @@ mod m20261129_000001_create_definitions;
 mod m20261129_000002_create_cases;
 mod m20261129_000003_create_tasks;
 mod m20261129_000004_create_history;
+mod m20261129_000005_create_documents;
 
 /// Every migration of lianban, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -21,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_create_cases::Migration),
             Box::new(m20261129_000003_create_tasks::Migration),
             Box::new(m20261129_000004_create_history::Migration),
+            Box::new(m20261129_000005_create_documents::Migration),
         ]
     }
 }

@@ -2,11 +2,24 @@
 //! are parsed or rendered. Templates are read once from a directory into one shared
 //! environment with strict undefined values, so a misspelt variable fails loudly instead of
 //! printing nothing on an official notice.
+//!
+//! `context` builds what a template sees from a case (the contract in `docs/documents.md`)
+//! and computes the missing materials of a supplement notice; `issue` turns that into a
+//! [`Draft`] that the store numbers and renders inside the transaction that stores it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+
+mod context;
+mod issue;
+
+pub use context::{
+    CaseView, MissingMaterial, TaskView, duration_text, format_number, is_supplement_request,
+    missing_materials, numbering_year, preview_number,
+};
+pub use issue::{Draft, Rendered, preview};
 
 /// Why a template could not be loaded, found or rendered.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +51,17 @@ pub enum RenderError {
         /// MiniJinja's description.
         message: String,
     },
+    /// The definition has no document with this key.
+    #[error("流程 {process} 没有文书 `{key}`")]
+    UnknownDocument {
+        /// Process id.
+        process: String,
+        /// The key asked for.
+        key: String,
+    },
+    /// A material condition failed while listing the missing materials.
+    #[error("计算缺少的材料时出错：{0}")]
+    Rule(#[from] crate::rules::RuleError),
     /// Rendering failed (for example an undefined variable).
     #[error("渲染模板 `{name}` 出错：{message}")]
     Render {
@@ -153,6 +177,14 @@ impl Templates {
                 name: name.to_owned(),
             }),
         }
+    }
+
+    /// The source text of a template, for hashing what an issued document was rendered from.
+    pub fn source(&self, name: &str) -> Option<String> {
+        self.env
+            .get_template(name)
+            .ok()
+            .map(|t| t.source().to_owned())
     }
 
     /// Renders a template with a JSON context.

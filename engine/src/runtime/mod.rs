@@ -334,6 +334,15 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// A supplement request asked for materials the case's first request did not list
+    /// (二次补正, against the 一次性告知 promise). Recorded by the store's engine, which
+    /// compares supplement notices; the runtime itself never emits it.
+    SecondSupplementRequested {
+        /// Material keys not in the first request.
+        items: Vec<String>,
+        /// The clerk's written reason.
+        reason: String,
+    },
 }
 
 /// Something the caller must do after persisting (imperative).

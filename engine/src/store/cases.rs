@@ -1,5 +1,6 @@
 //! Cases and their history: every transition is one transaction that compare-and-sets the
-//! case row, upserts the task rows it touched and appends one history row.
+//! case row, upserts the task rows it touched, appends one history row and stores the
+//! documents it issued.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -11,7 +12,11 @@ use uuid::Uuid;
 
 use super::entity::{case, history};
 use super::records::{case_result, case_status_word, current_steps, data_changes, split_steps};
-use super::{CaseQuery, CaseRecord, CaseSummary, Change, HistoryEntry, Store, StoreError, page};
+use super::{
+    CaseQuery, CaseRecord, CaseSummary, Change, DocumentRecord, HistoryEntry, NewDocument, Store,
+    StoreError, page,
+};
+use crate::documents::Templates;
 use crate::runtime::{Actor, CaseId, CaseState};
 
 impl Store {
@@ -59,6 +64,34 @@ impl Store {
         expected_revision: i64,
         change: &Change<'_>,
     ) -> Result<i64, StoreError> {
+        let (revision, _) = self.save(expected_revision, change, None).await?;
+        Ok(revision)
+    }
+
+    /// As [`Store::save_transition`], and in the same transaction numbers, renders and
+    /// stores the documents the transition issued. Returns the new revision and the stored
+    /// documents.
+    ///
+    /// # Errors
+    /// As [`Store::save_transition`], and [`StoreError::Render`] when a document does not
+    /// render. Nothing is written on any error, and no number is used up.
+    pub async fn save_transition_issuing(
+        &self,
+        expected_revision: i64,
+        change: &Change<'_>,
+        documents: &[NewDocument],
+        templates: &Templates,
+    ) -> Result<(i64, Vec<DocumentRecord>), StoreError> {
+        self.save(expected_revision, change, Some((documents, templates)))
+            .await
+    }
+
+    async fn save(
+        &self,
+        expected_revision: i64,
+        change: &Change<'_>,
+        issuing: Option<(&[NewDocument], &Templates)>,
+    ) -> Result<(i64, Vec<DocumentRecord>), StoreError> {
         let state = &change.transition.state;
         let id = state.id;
         let txn = self.begin_write().await?;
@@ -88,8 +121,15 @@ impl Store {
         }
         self.upsert_tasks(&txn, Some(&old_state), change).await?;
         append_history(&txn, Some(&old_state), change).await?;
+        let documents = match issuing {
+            Some((documents, templates)) => {
+                self.insert_documents(&txn, id, documents, templates)
+                    .await?
+            }
+            None => Vec::new(),
+        };
         txn.commit().await?;
-        Ok(revision)
+        Ok((revision, documents))
     }
 
     /// The stored case, with the revision to save against.

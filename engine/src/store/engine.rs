@@ -9,9 +9,13 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::{CaseRecord, Change, HistoryEntry, Store, StoreError, TaskQuery, TaskRecord};
+use super::issuing::{self, Completion};
+use super::{
+    CaseRecord, Change, DocumentId, DocumentRecord, HistoryEntry, Store, StoreError, TaskQuery,
+    TaskRecord,
+};
 use crate::definition::{Catalog, LoadError, Process, load_sources};
-use crate::documents::Templates;
+use crate::documents::{RenderError, Templates};
 use crate::runtime::{self, Actor, CaseId, Command, RuntimeError, TaskId, Transition};
 use crate::scheduler::Clock;
 
@@ -49,6 +53,19 @@ pub enum EngineError {
         #[source]
         source: LoadError,
     },
+    /// A document the command issues could not be prepared or rendered; nothing was
+    /// written.
+    #[error("文书无法生成，本次操作未保存：{0}")]
+    Document(#[source] RenderError),
+    /// A supplement request asks for materials the case's first request did not list
+    /// (二次补正) and gives no written reason.
+    #[error(
+        "本次补正要求的材料“{items}”不在首次一次性补正告知书中，属于二次补正：请填写书面理由（将记录在案，供监督检查）"
+    )]
+    SecondSupplementReasonRequired {
+        /// Names of the materials not asked for the first time, joined with 、.
+        items: String,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
@@ -59,6 +76,7 @@ impl From<StoreError> for EngineError {
         match error {
             StoreError::Conflict { case } => EngineError::Conflict(case),
             StoreError::NotFound(case) => EngineError::CaseNotFound(case),
+            StoreError::Render(error) => EngineError::Document(error),
             other => EngineError::Store(other),
         }
     }
@@ -290,6 +308,37 @@ impl Engine {
         Ok(self.inner.store.history(case).await?)
     }
 
+    /// The documents a case issued, oldest first.
+    ///
+    /// # Errors
+    /// [`EngineError::Store`].
+    pub async fn list_documents(&self, case: CaseId) -> Result<Vec<DocumentRecord>, EngineError> {
+        Ok(self.inner.store.list_documents(case).await?)
+    }
+
+    /// One issued document of a case.
+    ///
+    /// # Errors
+    /// [`EngineError::Store`].
+    pub async fn get_document(
+        &self,
+        case: CaseId,
+        id: DocumentId,
+    ) -> Result<Option<DocumentRecord>, EngineError> {
+        Ok(self.inner.store.get_document(case, id).await?)
+    }
+
+    /// Second supplement requests (二次补正) of a department, or of all, newest first.
+    ///
+    /// # Errors
+    /// [`EngineError::Store`].
+    pub async fn list_second_supplements(
+        &self,
+        department: Option<&str>,
+    ) -> Result<Vec<DocumentRecord>, EngineError> {
+        Ok(self.inner.store.list_second_supplements(department).await?)
+    }
+
     async fn on_task(
         &self,
         task: TaskId,
@@ -322,7 +371,11 @@ impl Engine {
             .ok_or(EngineError::CaseNotFound(case))?;
         let process = self.process_for(&record).await?;
         let now = self.inner.clock.now();
-        let transition = runtime::apply(&process, &record.state, actor, command, now)?;
+        let completion = Completion::of(&command);
+        let mut transition = runtime::apply(&process, &record.state, actor, command, now)?;
+        let store = &self.inner.store;
+        let documents =
+            issuing::prepare(store, &process, completion, &mut transition, actor, now).await?;
         let change = Change {
             process: &process,
             transition: &transition,
@@ -330,10 +383,14 @@ impl Engine {
             action,
             at: now,
         };
-        self.inner
-            .store
-            .save_transition(record.revision, &change)
-            .await?;
+        if documents.is_empty() {
+            store.save_transition(record.revision, &change).await?;
+        } else {
+            let templates = &self.inner.templates;
+            store
+                .save_transition_issuing(record.revision, &change, &documents, templates)
+                .await?;
+        }
         Ok(transition)
     }
 

@@ -1,7 +1,8 @@
-//! Persistence through sea-orm: definition versions, cases, tasks and history, on SQLite
-//! (the default) or PostgreSQL. This is the only module that imports `sea_orm`; it stores
-//! what the runtime decided and decides nothing itself. Every transition is written in one
-//! transaction together with its history row.
+//! Persistence through sea-orm: definition versions, cases, tasks, history and issued
+//! documents, on SQLite (the default) or PostgreSQL. This is the only module that imports
+//! `sea_orm`; it stores what the runtime decided and decides nothing itself. Every
+//! transition is written in one transaction together with its history row and the
+//! documents it issued.
 //!
 //! [`Engine`] on top of [`Store`] is the library API that tests and the web layer share.
 
@@ -19,14 +20,17 @@ use crate::runtime::{CaseId, TaskId};
 
 mod cases;
 mod definitions;
+mod documents;
 mod engine;
 mod entity;
+mod issuing;
 mod records;
 mod tasks;
 
 pub use engine::{Engine, EngineError};
 pub use records::{
-    CaseQuery, CaseRecord, CaseSummary, Change, HistoryEntry, Registration, TaskQuery, TaskRecord,
+    CaseQuery, CaseRecord, CaseSummary, Change, DocumentId, DocumentRecord, HistoryEntry,
+    NewDocument, Registration, SecondRequest, TaskQuery, TaskRecord,
 };
 
 /// The default database: a SQLite file under `data/`, created when missing.
@@ -133,6 +137,9 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// A document of the transition could not be rendered; the transition was not saved.
+    #[error(transparent)]
+    Render(#[from] crate::documents::RenderError),
     /// The database refused or failed.
     #[error("数据库错误")]
     Database(#[from] DbErr),

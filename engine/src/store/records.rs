@@ -5,7 +5,82 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::definition::{Process, StepId};
+use crate::documents::Draft;
 use crate::runtime::{Actor, CaseId, CaseState, CaseStatus, Event, TaskId, TaskStatus, Transition};
+
+/// Identifier of an issued document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DocumentId(pub uuid::Uuid);
+
+impl std::fmt::Display for DocumentId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A document to issue with a transition: the draft (rendered and numbered inside the
+/// transaction) and what the case history needs to know about it.
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    /// Its id.
+    pub id: DocumentId,
+    /// Kind, template and context.
+    pub draft: Draft,
+    /// The step whose outcome issued it.
+    pub step: StepId,
+    /// That step's department.
+    pub department: Option<String>,
+    /// Who issued it.
+    pub issued_by: String,
+    /// For a supplement request: the keys of the materials found missing.
+    pub missing: Option<Vec<String>>,
+    /// For a second supplement request (二次补正): what was new, and why.
+    pub second_request: Option<SecondRequest>,
+}
+
+/// What makes a supplement request a second one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecondRequest {
+    /// Material keys that the case's first request did not list.
+    pub items: Vec<String>,
+    /// The clerk's written reason.
+    pub reason: String,
+}
+
+/// An issued document as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentRecord {
+    /// Its id.
+    pub id: DocumentId,
+    /// The case that issued it.
+    pub case_id: CaseId,
+    /// Document key in the definition.
+    pub key: String,
+    /// Document name.
+    pub name: String,
+    /// Its number, for numbered kinds (阳社补〔2026〕第0001号).
+    pub number: Option<String>,
+    /// Template name.
+    pub template: String,
+    /// SHA-256 of the template source it was rendered from.
+    pub template_hash: String,
+    /// SHA-256 of the HTML.
+    pub content_hash: String,
+    /// The rendered HTML, exactly as issued.
+    pub html: String,
+    /// When.
+    pub issued_at: DateTime<Utc>,
+    /// Who.
+    pub issued_by: String,
+    /// The issuing step.
+    pub step: StepId,
+    /// The issuing step's department.
+    pub department: Option<String>,
+    /// For a supplement request: the missing material keys.
+    pub missing: Option<Vec<String>>,
+    /// For a second supplement request: what was new, and why.
+    pub second_request: Option<SecondRequest>,
+}
 
 /// What [`Store::register_definition`](super::Store::register_definition) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,5 +7,7 @@
 
 pub(super) mod case;
 pub(super) mod definition_version;
+pub(super) mod document;
+pub(super) mod document_sequence;
 pub(super) mod history;
 pub(super) mod task;

@@ -1,0 +1,224 @@
+//! What a document template sees: the context built from a case, the process, the issuing
+//! task and the materials still missing; and how document numbers are written. The shape is
+//! the contract documented in `docs/documents.md`; templates render with strict undefined
+//! values, so every key listed there is always present (possibly `null`).
+
+use chrono::NaiveDate;
+use chrono::{DateTime, Datelike, Utc};
+use chrono_tz::Asia::Shanghai;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::definition::{Duration, Outcome, Process, StepId, StepKind};
+use crate::rules::{Facts, RuleError};
+
+/// The parts of a case a document shows. Plain borrowed data, so documents need nothing of
+/// the runtime (which depends on this module, not the other way round).
+#[derive(Debug, Clone, Copy)]
+pub struct CaseView<'a> {
+    /// Case id as text.
+    pub id: &'a str,
+    /// Application form values.
+    pub form: &'a Map<String, Value>,
+    /// Case data written by steps and decisions.
+    pub data: &'a Map<String, Value>,
+    /// Keys of the materials received.
+    pub materials: &'a [String],
+    /// When the case started.
+    pub started_at: DateTime<Utc>,
+}
+
+/// The task whose outcome issues a document.
+#[derive(Debug, Clone)]
+pub struct TaskView {
+    /// The step of the task.
+    pub step: StepId,
+    /// The outcome chosen.
+    pub outcome: String,
+    /// The written reason given with it.
+    pub reason: Option<String>,
+    /// Who completed the task.
+    pub clerk: String,
+}
+
+/// A material the rules require that has not been received, as a notice lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MissingMaterial {
+    /// Material key.
+    pub key: String,
+    /// Name as on the notice.
+    pub name: String,
+    /// Number of copies, if counted.
+    pub copies: Option<u32>,
+    /// Why it applies to this applicant, if the definition says.
+    pub why: Option<String>,
+}
+
+/// The materials whose `when` holds (or that have none) over the case, minus those received,
+/// in definition order. This is the complete list a supplement notice owes the applicant.
+///
+/// # Errors
+/// [`RuleError`] when a material's condition fails to evaluate.
+pub fn missing_materials(
+    process: &Process,
+    case: &CaseView<'_>,
+    today: NaiveDate,
+) -> Result<Vec<MissingMaterial>, RuleError> {
+    let params: Map<String, Value> = process
+        .parameters
+        .iter()
+        .map(|(key, p)| (key.clone(), p.value.clone()))
+        .collect();
+    let facts = Facts {
+        form: case.form,
+        data: case.data,
+        params: &params,
+        materials: case.materials,
+        today,
+    };
+    let mut missing = Vec::new();
+    for material in &process.materials {
+        if case.materials.contains(&material.key) {
+            continue;
+        }
+        let required = match &material.when {
+            Some(when) => when.eval_bool(&facts)?,
+            None => true,
+        };
+        if required {
+            missing.push(MissingMaterial {
+                key: material.key.clone(),
+                name: material.name.clone(),
+                copies: material.copies,
+                why: material.note.clone(),
+            });
+        }
+    }
+    Ok(missing)
+}
+
+/// Whether choosing this outcome is a supplement request (补正): it issues at least one
+/// document and leads to a wait step that stops the legal clock. Kept as one predicate so
+/// it can later be replaced by an explicit flag in the definition.
+pub fn is_supplement_request(process: &Process, outcome: &Outcome) -> bool {
+    !outcome.documents.is_empty()
+        && process
+            .step(&outcome.target)
+            .is_some_and(|step| matches!(&step.kind, StepKind::Wait(wait) if wait.pauses_clock))
+}
+
+/// A document number: `阳社补〔2026〕第0001号`.
+pub fn format_number(prefix: &str, year: i32, seq: i64) -> String {
+    format!("{prefix}〔{year}〕第{seq:04}号")
+}
+
+/// The number shown on a preview, which never draws from the sequence.
+pub fn preview_number(prefix: &str, year: i32) -> String {
+    format!("{}（预览）", format_number(prefix, year, 0))
+}
+
+/// The year a document issued at `at` is numbered in: the county's (Beijing time) year, so
+/// a notice issued on 1 January at 07:00 local time is not numbered in the old year.
+pub fn numbering_year(at: DateTime<Utc>) -> i32 {
+    at.with_timezone(&Shanghai).year()
+}
+
+/// `5 workdays` → `5个工作日`, as a notice's deadline reads.
+pub fn duration_text(duration: Duration) -> String {
+    match duration {
+        Duration::Workdays(n) => format!("{n}个工作日"),
+        Duration::Days(n) => format!("{n}日"),
+        Duration::Hours(n) => format!("{n}小时"),
+    }
+}
+
+/// Everything of a document's context except `document.number`, which is drawn later,
+/// inside the transaction that stores the document.
+pub(super) struct Parts<'a> {
+    pub(super) process: &'a Process,
+    pub(super) key: &'a str,
+    pub(super) name: &'a str,
+    pub(super) case: &'a CaseView<'a>,
+    pub(super) task: Option<&'a TaskView>,
+    pub(super) missing: &'a [MissingMaterial],
+    pub(super) issued_at: DateTime<Utc>,
+}
+
+/// Builds the context (see `docs/documents.md`).
+pub(super) fn build(parts: &Parts<'_>) -> Value {
+    let Parts {
+        process,
+        key,
+        name,
+        case,
+        task,
+        missing,
+        issued_at,
+    } = parts;
+    let local = issued_at.with_timezone(&Shanghai);
+    let parameters: Map<String, Value> = process
+        .parameters
+        .iter()
+        .map(|(key, p)| (key.clone(), p.value.clone()))
+        .collect();
+    json!({
+        "case": {
+            "id": case.id,
+            "process": process.id,
+            "version": process.version,
+            "form": case.form,
+            "data": case.data,
+            "materials": case.materials,
+            "started_at": case.started_at.with_timezone(&Shanghai).to_rfc3339(),
+            "started_on": case.started_at.with_timezone(&Shanghai).format("%Y年%m月%d日").to_string(),
+        },
+        "process": {
+            "id": process.id,
+            "version": process.version,
+            "name": process.name,
+            "metadata": process.metadata,
+            "departments": process.departments,
+            "parameters": parameters,
+        },
+        "document": {
+            "key": key,
+            "name": name,
+            "number": Value::Null,
+            "issued_at": local.format("%Y年%m月%d日").to_string(),
+            "issued_at_iso": local.to_rfc3339(),
+        },
+        "missing": missing,
+        "task": task.map(|task| task_context(process, task)),
+    })
+}
+
+fn task_context(process: &Process, task: &TaskView) -> Value {
+    let step = process.step(&task.step);
+    let outcome = step.and_then(|step| match &step.kind {
+        StepKind::Task(spec) => spec.outcomes.get(&task.outcome),
+        _ => None,
+    });
+    let department = step
+        .and_then(|step| match &step.kind {
+            StepKind::Task(spec) => process.roles.get(&spec.role),
+            _ => None,
+        })
+        .and_then(|role| process.departments.get(&role.department));
+    // The wait step the outcome leads to carries the supplement deadline (请于N日内提交).
+    let deadline = outcome
+        .and_then(|o| process.step(&o.target))
+        .and_then(|target| match &target.kind {
+            StepKind::Wait(wait) => wait.due.map(duration_text),
+            _ => None,
+        });
+    json!({
+        "step": task.step,
+        "step_name": step.map(|s| s.name.as_str()),
+        "outcome": task.outcome,
+        "outcome_label": outcome.map(|o| o.label.as_str()),
+        "reason": task.reason,
+        "clerk": task.clerk,
+        "department": department,
+        "deadline": deadline,
+    })
+}

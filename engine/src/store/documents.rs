@@ -1,0 +1,239 @@
+//! Issued documents and their numbers. A document is numbered, rendered and stored inside
+//! the transaction that saves the transition issuing it: a refused or failed command
+//! returns its number to the sequence, so numbers stay gap-free, and a stored document
+//! always belongs to a stored transition.
+
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::cases::parse_case_id;
+use super::entity::{document, document_sequence};
+use super::{DocumentId, DocumentRecord, NewDocument, SecondRequest, Store, StoreError};
+use crate::definition::StepId;
+use crate::documents::{Templates, format_number};
+use crate::runtime::CaseId;
+
+impl Store {
+    /// Numbers, renders and inserts the documents of a transition, inside its transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::Render`] when a template fails (the caller rolls back), or
+    /// [`StoreError::Database`].
+    pub(super) async fn insert_documents(
+        &self,
+        txn: &DatabaseTransaction,
+        case: CaseId,
+        documents: &[NewDocument],
+        templates: &Templates,
+    ) -> Result<Vec<DocumentRecord>, StoreError> {
+        let mut records = Vec::with_capacity(documents.len());
+        for new in documents {
+            let draft = &new.draft;
+            let number = match &draft.prefix {
+                Some(prefix) => {
+                    let seq = next_number(txn, prefix, draft.year()).await?;
+                    Some(format_number(prefix, draft.year(), seq))
+                }
+                None => None,
+            };
+            let rendered = draft.render(templates, number)?;
+            let record = DocumentRecord {
+                id: new.id,
+                case_id: case,
+                key: draft.key.clone(),
+                name: draft.name.clone(),
+                number: rendered.number,
+                template: draft.template.clone(),
+                template_hash: rendered.template_hash,
+                content_hash: rendered.content_hash,
+                html: rendered.html,
+                issued_at: draft.issued_at,
+                issued_by: new.issued_by.clone(),
+                step: new.step.clone(),
+                department: new.department.clone(),
+                missing: new.missing.clone(),
+                second_request: new.second_request.clone(),
+            };
+            document::Entity::insert(active(&record))
+                .exec_without_returning(txn)
+                .await?;
+            records.push(record);
+        }
+        Ok(records)
+    }
+
+    /// The documents a case issued, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`], [`StoreError::Corrupt`].
+    pub async fn list_documents(&self, case: CaseId) -> Result<Vec<DocumentRecord>, StoreError> {
+        document::Entity::find()
+            .filter(document::Column::CaseId.eq(case.to_string()))
+            .order_by_asc(document::Column::IssuedAt)
+            .order_by_asc(document::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(record)
+            .collect()
+    }
+
+    /// One document of a case (`None` when it does not exist or belongs to another case).
+    ///
+    /// # Errors
+    /// [`StoreError::Database`], [`StoreError::Corrupt`].
+    pub async fn get_document(
+        &self,
+        case: CaseId,
+        id: DocumentId,
+    ) -> Result<Option<DocumentRecord>, StoreError> {
+        document::Entity::find_by_id(id.to_string())
+            .filter(document::Column::CaseId.eq(case.to_string()))
+            .one(&self.db)
+            .await?
+            .map(record)
+            .transpose()
+    }
+
+    /// The material keys of the case's first supplement request, if it made one.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`], [`StoreError::Corrupt`].
+    pub async fn first_supplement(&self, case: CaseId) -> Result<Option<Vec<String>>, StoreError> {
+        let first = document::Entity::find()
+            .filter(document::Column::CaseId.eq(case.to_string()))
+            .filter(document::Column::Missing.is_not_null())
+            .order_by_asc(document::Column::IssuedAt)
+            .order_by_asc(document::Column::Id)
+            .one(&self.db)
+            .await?;
+        Ok(first.map(record).transpose()?.and_then(|r| r.missing))
+    }
+
+    /// Second supplement requests (二次补正), newest first, of one department or of all:
+    /// the list a supervisor reviews against the 一次性告知 promise.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`], [`StoreError::Corrupt`].
+    pub async fn list_second_supplements(
+        &self,
+        department: Option<&str>,
+    ) -> Result<Vec<DocumentRecord>, StoreError> {
+        let mut select =
+            document::Entity::find().filter(document::Column::SecondReason.is_not_null());
+        if let Some(department) = department {
+            select = select.filter(document::Column::Department.eq(department));
+        }
+        select
+            .order_by_desc(document::Column::IssuedAt)
+            .order_by_asc(document::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(record)
+            .collect()
+    }
+}
+
+/// Draws the next number of `prefix` in `year`. One statement that inserts the first row or
+/// increments the existing one and returns the value: on PostgreSQL the upsert locks the row
+/// until the transaction ends, so concurrent issuers queue instead of reading the same
+/// `last`; on SQLite the write transaction (BEGIN IMMEDIATE) already serializes them.
+async fn next_number(
+    txn: &DatabaseTransaction,
+    prefix: &str,
+    year: i32,
+) -> Result<i64, StoreError> {
+    use document_sequence::Column;
+    let mut insert = Query::insert();
+    insert
+        .into_table(document_sequence::Entity)
+        .columns([Column::Prefix, Column::Year, Column::Last])
+        .values_panic([prefix.into(), year.into(), 1i64.into()])
+        .on_conflict(
+            OnConflict::columns([Column::Prefix, Column::Year])
+                .value(
+                    Column::Last,
+                    Expr::col((document_sequence::Entity, Column::Last)).add(1),
+                )
+                .to_owned(),
+        )
+        .returning_col(Column::Last);
+    let statement = txn.get_database_backend().build(&insert);
+    let row = txn
+        .query_one_raw(statement)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt {
+            table: "document_sequences",
+            id: format!("{prefix}/{year}"),
+            column: "last",
+        })?;
+    Ok(row.try_get_by_index::<i64>(0)?)
+}
+
+fn active(record: &DocumentRecord) -> document::ActiveModel {
+    let keys = |keys: &Vec<String>| Value::from(keys.clone());
+    document::ActiveModel {
+        id: Set(record.id.to_string()),
+        case_id: Set(record.case_id.to_string()),
+        key: Set(record.key.clone()),
+        name: Set(record.name.clone()),
+        number: Set(record.number.clone()),
+        template: Set(record.template.clone()),
+        template_hash: Set(record.template_hash.clone()),
+        content_hash: Set(record.content_hash.clone()),
+        html: Set(record.html.clone()),
+        issued_at: Set(record.issued_at),
+        issued_by: Set(record.issued_by.clone()),
+        step: Set(record.step.to_string()),
+        department: Set(record.department.clone()),
+        missing: Set(record.missing.as_ref().map(keys)),
+        second_items: Set(record.second_request.as_ref().map(|s| keys(&s.items))),
+        second_reason: Set(record.second_request.as_ref().map(|s| s.reason.clone())),
+    }
+}
+
+fn record(row: document::Model) -> Result<DocumentRecord, StoreError> {
+    let corrupt = |column| StoreError::Corrupt {
+        table: "documents",
+        id: row.id.clone(),
+        column,
+    };
+    let keys = |value: Option<Value>, column| -> Result<Option<Vec<String>>, StoreError> {
+        value
+            .map(|v| serde_json::from_value(v).map_err(|_| corrupt(column)))
+            .transpose()
+    };
+    let id = Uuid::parse_str(&row.id)
+        .map(DocumentId)
+        .map_err(|_| corrupt("id"))?;
+    let missing = keys(row.missing, "missing")?;
+    let second_items = keys(row.second_items, "second_items")?;
+    let second_request = match (second_items, row.second_reason) {
+        (Some(items), Some(reason)) => Some(SecondRequest { items, reason }),
+        (None, None) => None,
+        _ => return Err(corrupt("second_reason")),
+    };
+    Ok(DocumentRecord {
+        id,
+        case_id: parse_case_id("documents", &row.case_id)?,
+        key: row.key,
+        name: row.name,
+        number: row.number,
+        template: row.template,
+        template_hash: row.template_hash,
+        content_hash: row.content_hash,
+        html: row.html,
+        issued_at: row.issued_at,
+        issued_by: row.issued_by,
+        step: StepId(row.step),
+        department: row.department,
+        missing,
+        second_request,
+    })
+}
