@@ -37,7 +37,7 @@ fn assert_reports(name: &str, expected: &[&str]) {
     let expected: Vec<String> = expected
         .iter()
         .map(|e| {
-            if e.contains(".rhai:") || e.contains(".j2:") {
+            if e.contains(".rhai:") || e.contains(".j2:") || e.starts_with("fixtures/") {
                 (*e).to_owned()
             } else {
                 format!("fixtures/broken/{name}.yaml:{e}")
@@ -174,7 +174,8 @@ fn every_broken_fixture_is_asserted() {
         .expect("fixtures")
         .filter_map(|e| {
             let path = e.expect("entry").path();
-            if path.extension()? != "yaml" {
+            // `x.tests.yaml` belongs to `x.yaml` and is asserted with it.
+            if path.extension()? != "yaml" || path.to_string_lossy().ends_with(".tests.yaml") {
                 return None;
             }
             Some(path.file_stem()?.to_string_lossy().into_owned())
@@ -289,6 +290,7 @@ fn rule_functions_are_callable_from_the_definitions_expressions() {
         form: form.as_object().expect("object"),
         data: &serde_json::Map::new(),
         params: &params,
+        tables: &serde_json::Map::new(),
         materials: &[],
         today: chrono::NaiveDate::default(),
     };
@@ -337,4 +339,70 @@ fn mutated_definitions_never_panic() {
         sources[0].text = String::from_utf8_lossy(&bytes).into_owned();
         let _ = definition::load_sources(&sources, &templates);
     }
+}
+
+/// Every diagnostic of fixture `name`, in full.
+fn messages(name: &str) -> Vec<String> {
+    let path = PathBuf::from(format!("fixtures/broken/{name}.yaml"));
+    let error = definition::load_file(&path, &broken_templates()).expect_err("broken");
+    error.diagnostics.iter().map(ToString::to_string).collect()
+}
+
+#[test]
+fn tables_checks_and_evaluate_are_checked_at_load_time() {
+    assert_reports("unknown_table", &["11:62: E-UNKNOWN-TABLE"]);
+    assert_eq!(
+        messages("unknown_table")[0],
+        "fixtures/broken/unknown_table.yaml:11:62: error[E-UNKNOWN-TABLE]: 表达式引用了不存在的表 `tables.bank_binz`\n  = 提示: 是不是想写 `bank_bins`？"
+    );
+    assert_reports(
+        "bad_table",
+        &[
+            "9:9: E-TABLE",
+            "10:12: E-TABLE",
+            "11:31: E-TABLE",
+            "13:14: E-MISSING-KEY",
+            "fixtures/broken/data/broken.yaml:3:2: E-TABLE",
+        ],
+    );
+    assert_reports("bad_check", &["10:87: E-RHAI", "11:12: E-RHAI"]);
+    assert!(messages("bad_check")[1].contains("表达式调用了不存在的函数 `retirement`"));
+}
+
+#[test]
+fn examples_are_checked_against_the_process() {
+    assert_reports(
+        "bad_example",
+        &[
+            "26:9: E-EXAMPLE",
+            "27:19: E-FIELD",
+            "28:34: E-EXAMPLE",
+            "30:20: E-UNKNOWN-STEP",
+            "31:37: E-EXAMPLE",
+            "32:19: E-EXAMPLE",
+            "33:9: E-EXAMPLE",
+            "34:26: E-EXAMPLE",
+            "34:44: E-UNKNOWN-STEP",
+            "34:63: E-UNKNOWN-DOCUMENT",
+        ],
+    );
+    let m = messages("bad_example");
+    assert!(
+        m[3].contains("示例引用了不存在的任务步骤 `acept`"),
+        "{}",
+        m[3]
+    );
+    assert!(m[3].contains("是不是想写 `accept`？"), "{}", m[3]);
+    assert!(m[4].contains("可以引用的办理结果：done、wait"), "{}", m[4]);
+}
+
+#[test]
+fn a_sibling_tests_file_is_checked_with_its_own_positions() {
+    assert_reports(
+        "bad_tests_file",
+        &[
+            "fixtures/broken/bad_tests_file.tests.yaml:7:3: E-UNKNOWN-KEY",
+            "fixtures/broken/bad_tests_file.tests.yaml:9:18: E-UNKNOWN-STEP",
+        ],
+    );
 }

@@ -67,6 +67,8 @@ pub fn process(id: &str, version: u32, hash: &str) -> Process {
         form: Vec::new(),
         materials: Vec::new(),
         parameters: IndexMap::new(),
+        tables: IndexMap::new(),
+        evaluate: None,
         start: "accept".into(),
         steps,
         documents: IndexMap::new(),

@@ -64,6 +64,9 @@ pub(super) enum Code {
     Template,
     Field,
     Version,
+    Table,
+    UnknownTable,
+    Example,
 }
 
 impl Code {
@@ -91,6 +94,9 @@ impl Code {
             Code::Template => "E-TEMPLATE",
             Code::Field => "E-FIELD",
             Code::Version => "E-VERSION",
+            Code::Table => "E-TABLE",
+            Code::UnknownTable => "E-UNKNOWN-TABLE",
+            Code::Example => "E-EXAMPLE",
         }
     }
 }

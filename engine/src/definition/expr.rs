@@ -60,6 +60,19 @@ impl Cx<'_> {
                 ok = false;
             }
         }
+        for (name, offset) in property_reads(source, "tables") {
+            if !self.tables.contains(&name) {
+                self.sink.push(
+                    locate(self.text, span, offset),
+                    Code::UnknownTable,
+                    path,
+                    format!("表达式引用了不存在的表 `tables.{name}`"),
+                    did_you_mean(&name, self.tables.iter().map(String::as_str))
+                        .or_else(|| Some("表要先在 `tables:` 里定义".into())),
+                );
+                ok = false;
+            }
+        }
         for (name, offset) in property_reads(source, "form") {
             if !self.form_keys.contains(&name) {
                 self.sink.push(

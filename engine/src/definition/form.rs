@@ -61,6 +61,7 @@ pub(super) fn fields(
             );
         }
         let when = f.when.and_then(|w| cx.expr(&w, &child(&path, "when")));
+        let check = f.check.and_then(|c| cx.expr(&c, &child(&path, "check")));
         let field_type = field_type.unwrap_or(FieldType::Text);
         out.push(Field {
             key,
@@ -69,6 +70,7 @@ pub(super) fn fields(
             required: f.required,
             when,
             options,
+            check,
             help: f.help,
         });
     }
@@ -112,6 +114,7 @@ pub(super) fn materials(
                 copies: m.copies,
                 when,
                 note: m.note,
+                why: m.why,
             }
         })
         .collect()

@@ -9,18 +9,22 @@ use sha2::{Digest, Sha256};
 use crate::documents::Templates;
 use crate::rules::RuleLibrary;
 
-use super::decode::decode_process;
+use super::decode::{Decoder, decode_process, describe};
 use super::diagnostic::{Code, Diagnostic, Sink};
-use super::model::{Process, SourceFile};
+use super::examples::{Place, examples};
+use super::model::{Example, Process, SourceFile};
 use super::source_map::item;
+use super::tables::tables;
 use super::validate::{Cx, build};
 use super::yaml::parse;
 
-/// Loads the definition in `yaml`; `rule_file` returns the rules file at a path relative to
-/// the definition, or `None` when there is none.
+/// Loads the definition in `yaml`; `rule_file` returns a rules or table file at a path
+/// relative to the definition, or `None` when there is none. `tests` is the sibling
+/// `*.tests.yaml`, if any: its examples are checked and added, but it is not a source.
 pub(super) fn load(
     yaml: &SourceFile,
     rule_file: &dyn Fn(&str) -> Option<SourceFile>,
+    tests: Option<&SourceFile>,
     templates: &Templates,
 ) -> Result<Process, Vec<Diagnostic>> {
     let mut sink = Sink::new(&yaml.path);
@@ -58,6 +62,8 @@ pub(super) fn load(
         RuleLibrary::default()
     });
 
+    let (tables, table_files) = tables(std::mem::take(&mut raw.tables), &map, &mut sink, rule_file);
+
     let mut cx = Cx {
         map: &map,
         sink: &mut sink,
@@ -65,6 +71,7 @@ pub(super) fn load(
         rules,
         templates,
         params: Vec::new(),
+        tables: tables.keys().cloned().collect(),
         form_keys: Vec::new(),
         departments: Vec::new(),
         roles: Vec::new(),
@@ -72,14 +79,70 @@ pub(super) fn load(
         steps: Vec::new(),
         step_paths: Default::default(),
     };
+    let raw_tests = std::mem::take(&mut raw.tests);
     let mut process = build(raw, &at, &mut cx, &yaml.path);
-    if !sink.is_empty() {
-        return Err(sink.into_vec());
+    process.tables = tables;
+    let mut place = Place {
+        file: &yaml.path,
+        map: &map,
+        sink: &mut sink,
+        list: "tests",
+    };
+    process.tests = examples(raw_tests, &at.tests, &mut place, &process);
+    let mut diagnostics = Vec::new();
+    if let Some(file) = tests {
+        match tests_file(file, &process) {
+            Ok(more) => process.tests.extend(more),
+            Err(more) => diagnostics = more,
+        }
     }
+    if !sink.is_empty() || !diagnostics.is_empty() {
+        let mut all = sink.into_vec();
+        all.extend(diagnostics);
+        return Err(all);
+    }
+    rule_files.extend(table_files);
     rule_files.sort_by(|a, b| a.path.cmp(&b.path));
+    rule_files.dedup_by(|a, b| a.path == b.path);
     process.content_hash = content_hash(&yaml.text, &rule_files);
     process.sources = std::iter::once(yaml.clone()).chain(rule_files).collect();
     Ok(process)
+}
+
+/// The examples of a sibling `*.tests.yaml` (a YAML list in the form of `tests:`), checked
+/// against `process`; diagnostics point into that file.
+fn tests_file(file: &SourceFile, process: &Process) -> Result<Vec<Example>, Vec<Diagnostic>> {
+    let mut sink = Sink::new(&file.path);
+    let Some((value, map)) = parse(&file.text, &mut sink) else {
+        return Err(sink.into_vec());
+    };
+    if !matches!(value, serde_yaml::Value::Sequence(_)) {
+        sink.push(
+            map.value_pos(""),
+            Code::Type,
+            "",
+            format!("示例文件应当是列表，这里写的是{}", describe(&value)),
+            Some("每个示例以 `- name:` 开头".into()),
+        );
+        return Err(sink.into_vec());
+    }
+    let mut decoder = Decoder {
+        map: &map,
+        sink: &mut sink,
+    };
+    let (raw, indices) = decoder.decode_list(Some(&value), "");
+    let mut place = Place {
+        file: &file.path,
+        map: &map,
+        sink: &mut sink,
+        list: "",
+    };
+    let examples = examples(raw, &indices, &mut place, process);
+    if sink.is_empty() {
+        Ok(examples)
+    } else {
+        Err(sink.into_vec())
+    }
 }
 
 /// SHA-256 (hex) over the definition text and its rule files' texts in path order. Each

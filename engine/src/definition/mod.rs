@@ -9,6 +9,7 @@
 mod decode;
 mod diagnostic;
 mod duration;
+mod examples;
 mod expr;
 mod form;
 mod graph;
@@ -18,6 +19,7 @@ mod raw;
 mod schedules;
 mod source_map;
 mod steps;
+mod tables;
 mod validate;
 mod yaml;
 
@@ -68,7 +70,8 @@ impl LoadError {
     }
 }
 
-/// Loads one definition file and the rule files it names (relative to it).
+/// Loads one definition file, the rule and table files it names (relative to it) and its
+/// sibling example file `<name>.tests.yaml` when there is one.
 ///
 /// Template names are checked against `templates`. The file's path is kept as given, for
 /// messages and [`Process::file`].
@@ -88,8 +91,45 @@ pub fn load_file(path: &Path, templates: &Templates) -> Result<Process, LoadErro
             text,
         })
     };
-    load::load(&SourceFile { path: file, text }, &rule_file, templates)
-        .map_err(|diagnostics| LoadError { diagnostics })
+    let tests_path = tests_file_of(path);
+    let tests = match std::fs::read_to_string(&tests_path) {
+        Ok(text) => Some(SourceFile {
+            path: tests_path.display().to_string(),
+            text,
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            let file = tests_path.display().to_string();
+            return Err(LoadError::one(
+                &file,
+                "E-YAML",
+                format!("无法读取文件：{e}"),
+            ));
+        }
+    };
+    load::load(
+        &SourceFile { path: file, text },
+        &rule_file,
+        tests.as_ref(),
+        templates,
+    )
+    .map_err(|diagnostics| LoadError { diagnostics })
+}
+
+/// `dir/retirement.yaml` → `dir/retirement.tests.yaml`.
+fn tests_file_of(path: &Path) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy())
+        .unwrap_or_default();
+    path.with_file_name(format!("{stem}.tests.yaml"))
+}
+
+/// Whether `path` is an example file (`*.tests.yaml`), not a definition.
+fn is_tests_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(".tests.yaml") || n.ends_with(".tests.yml"))
 }
 
 /// Loads a definition from files held in memory, e.g. an old version kept in the database.
@@ -114,11 +154,13 @@ pub fn load_sources(sources: &[SourceFile], templates: &Templates) -> Result<Pro
             .find(|s| load::normalize(Path::new(&s.path)) == wanted)
             .cloned()
     };
-    load::load(yaml, &rule_file, templates).map_err(|diagnostics| LoadError { diagnostics })
+    // Example files are not part of a version, so an old version is loaded without them.
+    load::load(yaml, &rule_file, None, templates).map_err(|diagnostics| LoadError { diagnostics })
 }
 
 /// Loads every definition under `paths`: each is a file or a directory searched recursively
-/// for `*.yaml`/`*.yml` (working-day calendars under a `calendars/` directory are skipped).
+/// for `*.yaml`/`*.yml` (working-day calendars under a `calendars/` directory and example
+/// files `*.tests.yaml` are skipped; a definition loads its own example file).
 ///
 /// # Errors
 /// A [`LoadError`] with the problems of every file, and one for each (id, version) that two
@@ -138,7 +180,7 @@ pub fn load_paths(paths: &[PathBuf], templates: &Templates) -> Result<Vec<Proces
                     .diagnostics,
                 );
             }
-        } else {
+        } else if !is_tests_file(path) {
             files.push(path.clone());
         }
     }
@@ -204,7 +246,9 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
             if path.file_name().is_some_and(|n| n != "calendars") {
                 collect(&path, files)?;
             }
-        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml")
+            && !is_tests_file(&path)
+        {
             files.push(path);
         }
     }

@@ -59,6 +59,10 @@ pub struct Process {
     pub materials: Vec<Material>,
     /// Named constants with their source.
     pub parameters: IndexMap<String, Parameter>,
+    /// Named data for rules (`tables.<name>` in expressions), by name.
+    pub tables: IndexMap<String, Table>,
+    /// The `evaluate:` expression: a map merged into `lianban evaluate` output.
+    pub evaluate: Option<Expr>,
     /// The step a new case starts at.
     pub start: StepId,
     /// Steps by id, in file order.
@@ -67,10 +71,12 @@ pub struct Process {
     pub documents: IndexMap<String, Document>,
     /// Cron schedules.
     pub schedules: Vec<Schedule>,
-    /// Example cases written next to the definition.
+    /// Example cases: those under `tests:`, then those of the sibling `<name>.tests.yaml`.
     pub tests: Vec<Example>,
-    /// The files the definition was loaded from (definition YAML first, then rules), kept so
-    /// that cases started on this version can run after the files on disk moved on.
+    /// The files the definition was loaded from (definition YAML first, then rules and table
+    /// files by path), kept so that cases started on this version can run after the files
+    /// on disk moved on. The `*.tests.yaml` file is not among them: it is not part of the
+    /// version.
     pub sources: Vec<SourceFile>,
 }
 
@@ -91,6 +97,35 @@ impl Process {
     pub fn step(&self, id: &StepId) -> Option<&Step> {
         self.steps.get(id)
     }
+
+    /// Parameter values by key, as rules see them in `params`.
+    pub fn parameter_values(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.parameters
+            .iter()
+            .map(|(key, p)| (key.clone(), p.value.clone()))
+            .collect()
+    }
+
+    /// Table data by name, as rules see it in `tables`.
+    pub fn table_values(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.tables
+            .iter()
+            .map(|(key, t)| (key.clone(), t.data.clone()))
+            .collect()
+    }
+}
+
+/// Named data for rules, e.g. bank BIN prefixes; read-only in expressions.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Name, available to rules as `tables.<key>`.
+    pub key: String,
+    /// Where the data comes from.
+    pub source: String,
+    /// The data file (relative to the definition) when it was not written inline.
+    pub file: Option<String>,
+    /// The data.
+    pub data: serde_json::Value,
 }
 
 /// Descriptive metadata of a definition.
@@ -179,6 +214,8 @@ pub struct Field {
     pub when: Option<Expr>,
     /// Allowed values for choice fields.
     pub options: Vec<String>,
+    /// Cross-field check: `()` or `""` when fine, otherwise the message shown at the field.
+    pub check: Option<Expr>,
     /// Help text.
     pub help: Option<String>,
 }
@@ -196,6 +233,8 @@ pub struct Material {
     pub when: Option<Expr>,
     /// Why it is (or is not) required, shown on notices.
     pub note: Option<String>,
+    /// Why it applies (shown on the notice beside the material).
+    pub why: Option<String>,
 }
 
 /// A named constant.
@@ -392,13 +431,69 @@ pub struct Schedule {
     pub catch_up: bool,
 }
 
-/// An example case written next to the definition.
+/// An example case written next to the definition (or in its `*.tests.yaml`).
 #[derive(Debug, Clone)]
 pub struct Example {
     /// Name of the example.
     pub name: String,
+    /// The file it is written in.
+    pub file: String,
+    /// The line its entry starts on.
+    pub line: usize,
+    /// `today` for the rules; `None` means the real date.
+    pub at: Option<chrono::NaiveDate>,
     /// Application form input.
     pub input: serde_json::Map<String, serde_json::Value>,
-    /// Expectations, as written (interpreted by the example runner).
+    /// Expectations on the `lianban evaluate` output, as written: dotted paths to values,
+    /// plus `materials_include`, `materials_exclude` and `error_fields`.
     pub expect: serde_json::Map<String, serde_json::Value>,
+    /// Materials received at intake (for runs).
+    pub materials: Vec<String>,
+    /// Commands to drive the flow with, in order.
+    pub run: Vec<RunAction>,
+    /// What the flow must look like after `run`.
+    pub expect_run: Option<ExpectRun>,
+}
+
+/// One command of an example's `run:`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunAction {
+    /// Complete the open task at `step` with `outcome`.
+    Complete {
+        /// The step whose open task is completed.
+        step: StepId,
+        /// The outcome key.
+        outcome: String,
+        /// Decision form values.
+        data: serde_json::Map<String, serde_json::Value>,
+        /// Written reason, for outcomes that need one.
+        reason: Option<String>,
+    },
+    /// Deliver an external event to a waiting case.
+    Deliver {
+        /// The event name (a key of some wait step's `on:`).
+        event: String,
+        /// Materials received with it.
+        materials: Vec<String>,
+        /// Data that comes with the event.
+        data: serde_json::Map<String, serde_json::Value>,
+    },
+    /// Cancel the case.
+    Cancel {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The expected state after an example's `run:`; absent parts are not checked.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExpectRun {
+    /// The end result (e.g. 办结), or `active` / `cancelled`.
+    pub result: Option<String>,
+    /// Steps with open tasks at the end, exactly.
+    pub open_tasks: Option<Vec<StepId>>,
+    /// Documents issued along the way, exactly.
+    pub documents: Option<Vec<String>>,
+    /// Case data values that must be equal.
+    pub data: serde_json::Map<String, serde_json::Value>,
 }

@@ -33,6 +33,18 @@ pub(super) struct RawProcess {
     pub(super) schedules: Vec<RawSchedule>,
     #[serde(default)]
     pub(super) tests: Vec<RawExample>,
+    #[serde(default)]
+    pub(super) tables: IndexMap<String, RawTable>,
+    pub(super) evaluate: Option<String>,
+}
+
+/// One entry of `tables:`: inline `data` or a `file` relative to the definition.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTable {
+    pub(super) source: Option<String>,
+    pub(super) data: Option<serde_json::Value>,
+    pub(super) file: Option<String>,
 }
 
 /// `metadata:`.
@@ -90,6 +102,7 @@ pub(super) struct RawField {
     pub(super) when: Option<String>,
     pub(super) options: Option<Vec<String>>,
     pub(super) help: Option<String>,
+    pub(super) check: Option<String>,
 }
 
 /// One entry of `materials:`.
@@ -101,6 +114,7 @@ pub(super) struct RawMaterial {
     pub(super) copies: Option<u32>,
     pub(super) when: Option<String>,
     pub(super) note: Option<String>,
+    pub(super) why: Option<String>,
 }
 
 /// One entry of `documents:`.
@@ -171,13 +185,43 @@ pub(super) struct RawSchedule {
     pub(super) catch_up: bool,
 }
 
-/// One entry of `tests:`.
+/// One entry of `tests:` (or of a `*.tests.yaml` list).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawExample {
     pub(super) name: Option<String>,
+    pub(super) at: Option<String>,
     #[serde(default)]
     pub(super) input: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     pub(super) expect: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub(super) materials: Vec<String>,
+    #[serde(default)]
+    pub(super) run: Vec<RawAction>,
+    pub(super) expect_run: Option<RawExpectRun>,
+}
+
+/// One entry of an example's `run:`; exactly one of `complete`, `deliver`, `cancel`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAction {
+    pub(super) complete: Option<String>,
+    pub(super) outcome: Option<String>,
+    pub(super) reason: Option<String>,
+    pub(super) deliver: Option<String>,
+    pub(super) materials: Option<Vec<String>>,
+    pub(super) data: Option<serde_json::Map<String, serde_json::Value>>,
+    pub(super) cancel: Option<String>,
+}
+
+/// An example's `expect_run:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawExpectRun {
+    pub(super) result: Option<String>,
+    pub(super) open_tasks: Option<Vec<String>>,
+    pub(super) documents: Option<Vec<String>>,
+    #[serde(default)]
+    pub(super) data: serde_json::Map<String, serde_json::Value>,
 }

@@ -13,10 +13,10 @@ use crate::rules::RuleLibrary;
 use super::decode::ListIndices;
 use super::diagnostic::{Code, Sink, did_you_mean};
 use super::form::{fields, materials};
-use super::model::{Department, Document, Example, Metadata, Parameter, Process, Role, StepId};
+use super::model::{Department, Document, Metadata, Parameter, Process, Role, StepId};
 use super::raw::RawProcess;
 use super::schedules::schedules;
-use super::source_map::{SourceMap, child, item};
+use super::source_map::{SourceMap, child};
 use super::{graph, steps};
 
 /// What validation needs while it walks one definition.
@@ -28,6 +28,8 @@ pub(super) struct Cx<'a> {
     pub(super) rules: RuleLibrary,
     pub(super) templates: &'a Templates,
     pub(super) params: Vec<String>,
+    /// Names of the tables, which expressions read as `tables.<name>`.
+    pub(super) tables: Vec<String>,
     /// Keys of the application form, which expressions read as `form.<key>`.
     pub(super) form_keys: Vec<String>,
     pub(super) departments: Vec<String>,
@@ -182,18 +184,7 @@ pub(super) fn build(raw: RawProcess, at: &ListIndices, cx: &mut Cx<'_>, file: &s
     let step_map = graph::check(cx, step_map, &start);
 
     let schedules = schedules(cx, raw.schedules, &at.schedules);
-    let tests = raw
-        .tests
-        .into_iter()
-        .zip(&at.tests)
-        .map(|(t, i)| Example {
-            name: cx
-                .required(t.name, &item("tests", *i), "name")
-                .unwrap_or_default(),
-            input: t.input,
-            expect: t.expect,
-        })
-        .collect();
+    let evaluate = raw.evaluate.and_then(|e| cx.expr(&e, "evaluate"));
     let m = raw.metadata;
     Process {
         id,
@@ -219,7 +210,11 @@ pub(super) fn build(raw: RawProcess, at: &ListIndices, cx: &mut Cx<'_>, file: &s
         steps: step_map,
         documents,
         schedules,
-        tests,
+        // Tables are read by the loader (they may live in files) and examples are checked
+        // against the built process; both are filled in there.
+        tables: IndexMap::new(),
+        evaluate,
+        tests: Vec::new(),
         sources: Vec::new(),
     }
 }

@@ -38,7 +38,11 @@ impl RuleLibrary {
         let mut errors = Vec::new();
         for (path, text) in files {
             match engine().compile(text) {
-                Ok(ast) => functions = functions.merge(&ast.clone_functions_only()),
+                Ok(mut ast) => {
+                    // Errors inside a rule function then name its file.
+                    ast.set_source(path);
+                    functions = functions.merge(&ast.clone_functions_only());
+                }
                 Err(e) => {
                     let pos = e.position();
                     errors.push(RuleFileError {
@@ -121,6 +125,7 @@ mod tests {
             form: &empty,
             data: &empty,
             params: params.as_object().expect("object"),
+            tables: &empty,
             materials: &[],
             today: chrono::NaiveDate::default(),
         };
@@ -133,6 +138,8 @@ mod tests {
         let lib = RuleLibrary::compile([("r.rhai", "fn eligible(x) { x > 1 }")]).expect("compiles");
         let source = "eligible(1) && contains([1], 1) && to_string(1) != \"\" && elligible(2)";
         assert_eq!(lib.unknown_calls(source), [("elligible".to_owned(), 57)]);
+        let host = "ym(a) + ym_text(1) + ym_add(a, 1) + cn_id(b) + luhn(c) + is_blank(d)";
+        assert_eq!(lib.unknown_calls(host), []);
     }
 
     #[test]
@@ -145,6 +152,7 @@ mod tests {
             form: &empty,
             data: &empty,
             params: &empty,
+            tables: &empty,
             materials: &materials,
             today: chrono::NaiveDate::default(),
         };

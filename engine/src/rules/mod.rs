@@ -4,9 +4,13 @@
 
 use std::sync::Arc;
 
+mod checks;
+mod errors;
+mod host;
 mod library;
 mod scan;
 
+pub use checks::{CnId, cn_id, luhn, month_index, month_text};
 pub use library::{RuleFileError, RuleLibrary};
 pub use scan::{function_calls, property_reads};
 
@@ -15,7 +19,7 @@ use rhai::packages::Package;
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
 
-/// The case data a rule sees: `form`, `data`, `params`, `materials` and `today`.
+/// The case data a rule sees: `form`, `data`, `params`, `tables`, `materials` and `today`.
 #[derive(Debug, Clone, Copy)]
 pub struct Facts<'a> {
     /// Application form values.
@@ -24,6 +28,8 @@ pub struct Facts<'a> {
     pub data: &'a Map<String, Value>,
     /// The definition's parameters.
     pub params: &'a Map<String, Value>,
+    /// The definition's tables (named data, e.g. bank BIN prefixes) by name.
+    pub tables: &'a Map<String, Value>,
     /// Keys of the materials received.
     pub materials: &'a [String],
     /// The current date in the process time zone.
@@ -87,14 +93,21 @@ pub struct CompileError {
     pub column: Option<usize>,
 }
 
+/// Operations one evaluation may perform (see [`engine`]).
+const MAX_OPERATIONS: u64 = 1_000_000;
+/// How deeply rule functions may call each other.
+const MAX_CALL_LEVELS: usize = 32;
+
 /// The sandboxed engine every rule runs on: every limit set, no modules, no file access.
 fn engine() -> &'static rhai::Engine {
     static ENGINE: std::sync::OnceLock<rhai::Engine> = std::sync::OnceLock::new();
     ENGINE.get_or_init(|| {
         let mut e = rhai::Engine::new_raw();
         e.register_global_module(rhai::packages::StandardPackage::new().as_shared_module());
-        e.set_max_operations(100_000);
-        e.set_max_call_levels(32);
+        // A million operations run in well under a second and leave room for rules that
+        // walk a table month by month; an endless loop still stops quickly.
+        e.set_max_operations(MAX_OPERATIONS);
+        e.set_max_call_levels(MAX_CALL_LEVELS);
         e.set_max_expr_depths(64, 32);
         e.set_max_string_size(64 * 1024);
         e.set_max_array_size(10_000);
@@ -103,6 +116,7 @@ fn engine() -> &'static rhai::Engine {
         e.set_max_functions(512);
         e.set_max_modules(0);
         e.set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
+        host::register(&mut e);
         e.on_print(|s| tracing::info!(target: "lianban::rules", "{s}"));
         e.on_debug(|s, src, pos| tracing::debug!(target: "lianban::rules", ?src, %pos, "{s}"));
         e
@@ -178,6 +192,7 @@ impl Expr {
         scope.push_constant_dynamic("form", to_dyn(facts.form)?);
         scope.push_constant_dynamic("data", to_dyn(facts.data)?);
         scope.push_constant_dynamic("params", to_dyn(facts.params)?);
+        scope.push_constant_dynamic("tables", to_dyn(facts.tables)?);
         let materials: rhai::Array = facts.materials.iter().map(|m| m.clone().into()).collect();
         scope.push_constant("materials", materials);
         scope.push_constant("today", facts.today.format("%Y-%m-%d").to_string());
@@ -185,7 +200,7 @@ impl Expr {
             .eval_ast_with_scope::<rhai::Dynamic>(&mut scope, self.ast())
             .map_err(|e| RuleError::Eval {
                 expr: self.source.clone(),
-                message: e.to_string(),
+                message: errors::in_words(&e),
             })
     }
 }
@@ -201,6 +216,7 @@ mod condition_tests {
             form: &empty,
             data: &empty,
             params: &empty,
+            tables: &empty,
             materials: &[],
             today: NaiveDate::from_ymd_opt(2026, 1, 5).expect("date"),
         };

@@ -27,6 +27,8 @@ pub(super) struct Run<'p> {
     pub(super) now: DateTime<Utc>,
     /// `params` for rules, built once from the definition's parameters.
     params: Map<String, Value>,
+    /// `tables` for rules, built once from the definition's tables.
+    tables: Map<String, Value>,
     /// Steps entered by this command, for the runaway guard.
     steps_entered: u32,
 }
@@ -34,11 +36,8 @@ pub(super) struct Run<'p> {
 impl<'p> Run<'p> {
     /// Starts a working copy of `state`.
     pub(super) fn new(process: &'p Process, state: CaseState, now: DateTime<Utc>) -> Self {
-        let params = process
-            .parameters
-            .iter()
-            .map(|(key, parameter)| (key.clone(), parameter.value.clone()))
-            .collect();
+        let params = process.parameter_values();
+        let tables = process.table_values();
         Run {
             process,
             state,
@@ -46,6 +45,7 @@ impl<'p> Run<'p> {
             effects: Vec::new(),
             now,
             params,
+            tables,
             steps_entered: 0,
         }
     }
@@ -85,6 +85,7 @@ impl<'p> Run<'p> {
             form: &self.state.form,
             data,
             params: &self.params,
+            tables: &self.tables,
             materials: &self.state.materials,
             // The county works in Beijing time; a UTC date would flip at 08:00 local time.
             today: self.now.with_timezone(&Shanghai).date_naive(),

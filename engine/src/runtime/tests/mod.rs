@@ -59,6 +59,7 @@ pub(super) fn field(key: &str, field_type: FieldType, required: bool) -> Field {
         required,
         when: None,
         options: Vec::new(),
+        check: None,
         help: None,
     }
 }
@@ -133,6 +134,8 @@ impl Flow {
                 form: Vec::new(),
                 materials: Vec::new(),
                 parameters: IndexMap::new(),
+                tables: IndexMap::new(),
+                evaluate: None,
                 start: StepId(String::new()),
                 steps: IndexMap::new(),
                 documents,
