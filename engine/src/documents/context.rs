@@ -222,3 +222,30 @@ fn task_context(process: &Process, task: &TaskView) -> Value {
         "deadline": deadline,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn numbers_read_as_on_the_notice_and_count_in_beijing_years() {
+        assert_eq!(format_number("阳社补", 2026, 1), "阳社补〔2026〕第0001号");
+        assert_eq!(
+            format_number("阳社补", 2026, 12345),
+            "阳社补〔2026〕第12345号"
+        );
+        assert_eq!(
+            preview_number("阳社补", 2026),
+            "阳社补〔2026〕第0000号（预览）"
+        );
+        // 2026-12-31 23:30 UTC is already 2027-01-01 07:30 in Yangcheng.
+        let new_year = Utc
+            .with_ymd_and_hms(2026, 12, 31, 23, 30, 0)
+            .single()
+            .expect("time");
+        assert_eq!(numbering_year(new_year), 2027);
+        assert_eq!(duration_text(Duration::Workdays(5)), "5个工作日");
+    }
+}
