@@ -16,8 +16,12 @@ use crate::definition::{Process, StepKind};
 ///
 /// The actor is not part of the state: the store records who started the case in history.
 ///
+/// The form is checked first ([`validate_form`](super::validate_form)), with `today` the
+/// date of `now` in Beijing time.
+///
 /// # Errors
-/// [`RuntimeError`] when a rule fails on the way; nothing is created then.
+/// [`RuntimeError::InvalidForm`] listing every field with a problem; [`RuntimeError`] when
+/// a rule fails on the way. Nothing is created then.
 pub fn start(
     process: &Process,
     id: CaseId,
@@ -26,6 +30,11 @@ pub fn start(
     _actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Transition, RuntimeError> {
+    let today = now.with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let errors = super::validate_form(process, &form, today);
+    if !errors.is_empty() {
+        return Err(RuntimeError::InvalidForm(errors));
+    }
     let state = CaseState {
         id,
         process: process.id.clone(),

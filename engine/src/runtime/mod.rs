@@ -17,13 +17,17 @@ use crate::definition::StepId;
 
 mod decision;
 mod flow;
+mod form;
 mod machine;
+mod materials;
 mod run;
 mod tasks;
 #[cfg(test)]
 mod tests;
 
+pub use form::{FieldError, validate_form};
 pub use machine::{apply, start};
+pub use materials::{RequiredMaterial, required_materials};
 
 /// Identifier of a case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -425,6 +429,9 @@ pub enum RuntimeError {
         /// What is wrong.
         message: String,
     },
+    /// The application form has problems; nothing was started.
+    #[error("申请表有 {} 处需要更正：{}", .0.len(), field_list(.0))]
+    InvalidForm(Vec<FieldError>),
     /// Nobody waits for this event.
     #[error("办件当前不在等待事件 `{0}`")]
     NotWaiting(String),
@@ -455,4 +462,13 @@ pub enum RuntimeError {
     /// A task's token is missing from the case state (a corrupted state).
     #[error("任务 {0} 的令牌不在办件中，办件状态不一致")]
     LostToken(TaskId),
+}
+
+/// `field：message；field：message` for [`RuntimeError::InvalidForm`].
+fn field_list(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}：{}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("；")
 }

@@ -17,6 +17,7 @@ use crate::definition::{
 use crate::rules::{Expr, compile_expr};
 
 mod commands;
+mod form;
 mod patterns;
 
 /// A process under construction; the first step added is the start.

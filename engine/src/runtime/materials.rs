@@ -1,0 +1,47 @@
+//! Which materials a case needs: those without a `when` and those whose `when` holds for
+//! the facts given. Pure; used by `lianban evaluate` and for the 一次性告知 notice.
+
+use serde::Serialize;
+
+use crate::definition::Process;
+use crate::rules::{Facts, RuleError};
+
+/// A material the applicant must hand in, as listed on a notice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RequiredMaterial {
+    /// Material key.
+    pub key: String,
+    /// Name as on the notice.
+    pub name: String,
+    /// Number of copies, if counted.
+    pub copies: Option<u32>,
+    /// Why it applies (the definition's `why:`).
+    pub why: Option<String>,
+}
+
+/// The materials required under `facts`, in definition order.
+///
+/// # Errors
+/// [`RuleError`] of the first `when` that fails to evaluate: a list that silently left out
+/// a material would break the promise to name everything missing at once.
+pub fn required_materials(
+    process: &Process,
+    facts: &Facts<'_>,
+) -> Result<Vec<RequiredMaterial>, RuleError> {
+    let mut out = Vec::new();
+    for material in &process.materials {
+        let applies = match &material.when {
+            None => true,
+            Some(when) => when.eval_bool(facts)?,
+        };
+        if applies {
+            out.push(RequiredMaterial {
+                key: material.key.clone(),
+                name: material.name.clone(),
+                copies: material.copies,
+                why: material.why.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
