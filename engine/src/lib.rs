@@ -10,9 +10,11 @@
 //!   transition in one transaction; it is also the library API tests and the web layer share.
 //! - [`scheduler`] owns time: the clock, deadlines and schedules.
 //! - [`web`] translates HTTP into commands.
+//! - [`casebook`] runs the example cases written next to each definition (`lianban test`).
 //! - [`app`] wires settings, store, scheduler and web together for `main` and for tests.
 
 pub mod app;
+pub mod casebook;
 pub mod definition;
 pub mod documents;
 pub mod rules;

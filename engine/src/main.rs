@@ -54,6 +54,14 @@ enum Command {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Run the example cases written next to each definition (default: processes/).
+    Test {
+        /// Definition files or directories.
+        paths: Vec<PathBuf>,
+        /// Templates directory.
+        #[arg(long, default_value = "templates")]
+        templates: PathBuf,
+    },
     /// Preview a document for an application form given as JSON; prints the HTML.
     Render {
         /// Process id, e.g. yangcheng.retirement.
@@ -95,6 +103,7 @@ fn main() -> ExitCode {
             report(run_async(serve(settings, bind)))
         }
         Command::Migrate { db } => report(run_async(migrate(db.url))),
+        Command::Test { paths, templates } => test(paths, &templates),
         Command::Render {
             process,
             document,
@@ -242,4 +251,39 @@ fn render(
     let rendered = lianban::documents::preview(found, &templates, document, &form, now)?;
     println!("{}", rendered.html);
     Ok(())
+}
+
+/// `lianban test`: every example's failures, then `N passed, M failed`; exit 1 on any
+/// failure or when the definitions do not load.
+fn test(paths: Vec<PathBuf>, templates_dir: &std::path::Path) -> ExitCode {
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from("processes")]
+    } else {
+        paths
+    };
+    let templates = match lianban::documents::Templates::load(templates_dir) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match lianban::casebook::run_paths(&paths, &templates) {
+        Ok(report) => {
+            println!("{report}");
+            if report.failed() == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!(
+                "共 {} 处错误，定义未通过检查，示例未运行。",
+                e.diagnostics.len()
+            );
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -64,15 +64,13 @@ pub fn missing_materials(
     case: &CaseView<'_>,
     today: NaiveDate,
 ) -> Result<Vec<MissingMaterial>, RuleError> {
-    let params: Map<String, Value> = process
-        .parameters
-        .iter()
-        .map(|(key, p)| (key.clone(), p.value.clone()))
-        .collect();
+    let params = process.parameter_values();
+    let tables = process.table_values();
     let facts = Facts {
         form: case.form,
         data: case.data,
         params: &params,
+        tables: &tables,
         materials: case.materials,
         today,
     };
@@ -90,7 +88,8 @@ pub fn missing_materials(
                 key: material.key.clone(),
                 name: material.name.clone(),
                 copies: material.copies,
-                why: material.note.clone(),
+                // `why` explains the requirement; older definitions only wrote a `note`.
+                why: material.why.clone().or_else(|| material.note.clone()),
             });
         }
     }
@@ -156,11 +155,7 @@ pub(super) fn build(parts: &Parts<'_>) -> Value {
         issued_at,
     } = parts;
     let local = issued_at.with_timezone(&Shanghai);
-    let parameters: Map<String, Value> = process
-        .parameters
-        .iter()
-        .map(|(key, p)| (key.clone(), p.value.clone()))
-        .collect();
+    let parameters = process.parameter_values();
     json!({
         "case": {
             "id": case.id,
