@@ -159,8 +159,9 @@ pub fn load_sources(sources: &[SourceFile], templates: &Templates) -> Result<Pro
 }
 
 /// Loads every definition under `paths`: each is a file or a directory searched recursively
-/// for `*.yaml`/`*.yml` (working-day calendars under a `calendars/` directory and example
-/// files `*.tests.yaml` are skipped; a definition loads its own example file).
+/// for `*.yaml`/`*.yml` (working-day calendars under a `calendars/` directory, table files
+/// under a `data/` directory and example files `*.tests.yaml` are skipped; a definition loads
+/// its own table and example files).
 ///
 /// # Errors
 /// A [`LoadError`] with the problems of every file, and one for each (id, version) that two
@@ -243,7 +244,11 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
     entries.sort();
     for path in entries {
         if path.is_dir() {
-            if path.file_name().is_some_and(|n| n != "calendars") {
+            // Not definitions: calendars, and the tables definitions name (`file: data/…`).
+            if path
+                .file_name()
+                .is_some_and(|n| n != "calendars" && n != "data")
+            {
                 collect(&path, files)?;
             }
         } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml")
