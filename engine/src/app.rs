@@ -134,6 +134,7 @@ impl App {
         let catalog = Catalog::new(processes);
         let now_in_force: Vec<Arc<Process>> = catalog.iter().cloned().collect();
         self.engine.set_catalog(catalog);
+        self.engine.set_templates(Arc::clone(&templates));
         match self.templates.write() {
             Ok(mut t) => *t = templates,
             Err(poisoned) => *poisoned.into_inner() = templates,

@@ -10,10 +10,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::issuing::{self, Completion};
-use super::{
-    CaseRecord, Change, DocumentId, DocumentRecord, HistoryEntry, Store, StoreError, TaskQuery,
-    TaskRecord,
-};
+use super::{CaseRecord, Change, HistoryEntry, Store, StoreError, TaskQuery, TaskRecord};
 use crate::definition::{Catalog, LoadError, Process, load_sources};
 use crate::documents::{RenderError, Templates};
 use crate::runtime::{self, Actor, CaseId, Command, RuntimeError, TaskId, Transition};
@@ -91,7 +88,9 @@ pub struct Engine {
 struct Inner {
     store: Store,
     catalog: RwLock<Arc<Catalog>>,
-    templates: Arc<Templates>,
+    /// Swapped together with the catalog on reload: documents render with the templates
+    /// the definitions in force were checked against.
+    templates: RwLock<Arc<Templates>>,
     clock: Arc<dyn Clock>,
     /// Old versions rebuilt from stored sources, with their content hash.
     reloaded: Mutex<HashMap<(String, u32), Arc<Process>>>,
@@ -119,7 +118,7 @@ impl Engine {
             inner: Arc::new(Inner {
                 store,
                 catalog: RwLock::new(Arc::new(catalog)),
-                templates,
+                templates: RwLock::new(templates),
                 clock,
                 reloaded: Mutex::default(),
                 registered: Mutex::default(),
@@ -151,6 +150,26 @@ impl Engine {
             .catalog
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(catalog);
+    }
+
+    /// The templates documents render with.
+    pub fn templates(&self) -> Arc<Templates> {
+        Arc::clone(
+            &self
+                .inner
+                .templates
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// Replaces the templates (after `templates/` was reloaded with the definitions).
+    pub fn set_templates(&self, templates: Arc<Templates>) {
+        *self
+            .inner
+            .templates
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = templates;
     }
 
     /// Starts a case on the latest version of a process.
@@ -308,37 +327,6 @@ impl Engine {
         Ok(self.inner.store.history(case).await?)
     }
 
-    /// The documents a case issued, oldest first.
-    ///
-    /// # Errors
-    /// [`EngineError::Store`].
-    pub async fn list_documents(&self, case: CaseId) -> Result<Vec<DocumentRecord>, EngineError> {
-        Ok(self.inner.store.list_documents(case).await?)
-    }
-
-    /// One issued document of a case.
-    ///
-    /// # Errors
-    /// [`EngineError::Store`].
-    pub async fn get_document(
-        &self,
-        case: CaseId,
-        id: DocumentId,
-    ) -> Result<Option<DocumentRecord>, EngineError> {
-        Ok(self.inner.store.get_document(case, id).await?)
-    }
-
-    /// Second supplement requests (二次补正) of a department, or of all, newest first.
-    ///
-    /// # Errors
-    /// [`EngineError::Store`].
-    pub async fn list_second_supplements(
-        &self,
-        department: Option<&str>,
-    ) -> Result<Vec<DocumentRecord>, EngineError> {
-        Ok(self.inner.store.list_second_supplements(department).await?)
-    }
-
     async fn on_task(
         &self,
         task: TaskId,
@@ -386,9 +374,9 @@ impl Engine {
         if documents.is_empty() {
             store.save_transition(record.revision, &change).await?;
         } else {
-            let templates = &self.inner.templates;
+            let templates = self.templates();
             store
-                .save_transition_issuing(record.revision, &change, &documents, templates)
+                .save_transition_issuing(record.revision, &change, &documents, &templates)
                 .await?;
         }
         Ok(transition)
@@ -424,13 +412,12 @@ impl Engine {
             .definition_sources(id, version)
             .await?
             .ok_or_else(unknown)?;
-        let process = load_sources(&sources, &self.inner.templates).map_err(|source| {
-            EngineError::Reload {
+        let process =
+            load_sources(&sources, &self.templates()).map_err(|source| EngineError::Reload {
                 process: id.clone(),
                 version,
                 source,
-            }
-        })?;
+            })?;
         let process = Arc::new(process);
         self.reloaded().insert(key, Arc::clone(&process));
         Ok(process)

@@ -2,18 +2,51 @@
 //! context each template will see, the missing materials of a supplement notice, and the
 //! 一次性告知 check — a supplement request that asks for a material the case's first request
 //! did not list is a second request (二次补正), allowed only with a written reason and
-//! recorded in the history for supervisors.
+//! recorded in the history for supervisors. Also the Engine's queries over issued documents.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Asia::Shanghai;
 use uuid::Uuid;
 
-use super::{DocumentId, EngineError, NewDocument, SecondRequest, Store};
+use super::{DocumentId, DocumentRecord, Engine, EngineError, NewDocument, SecondRequest, Store};
 use crate::definition::{Process, StepKind};
 use crate::documents::{
     CaseView, Draft, MissingMaterial, TaskView, is_supplement_request, missing_materials,
 };
-use crate::runtime::{Actor, CaseState, Command, Effect, Event, TaskId, Transition};
+use crate::runtime::{Actor, CaseId, CaseState, Command, Effect, Event, TaskId, Transition};
+
+impl Engine {
+    /// The documents a case issued, oldest first.
+    ///
+    /// # Errors
+    /// [`EngineError::Store`].
+    pub async fn list_documents(&self, case: CaseId) -> Result<Vec<DocumentRecord>, EngineError> {
+        Ok(self.store().list_documents(case).await?)
+    }
+
+    /// One issued document of a case.
+    ///
+    /// # Errors
+    /// [`EngineError::Store`].
+    pub async fn get_document(
+        &self,
+        case: CaseId,
+        id: DocumentId,
+    ) -> Result<Option<DocumentRecord>, EngineError> {
+        Ok(self.store().get_document(case, id).await?)
+    }
+
+    /// Second supplement requests (二次补正) of a department, or of all, newest first.
+    ///
+    /// # Errors
+    /// [`EngineError::Store`].
+    pub async fn list_second_supplements(
+        &self,
+        department: Option<&str>,
+    ) -> Result<Vec<DocumentRecord>, EngineError> {
+        Ok(self.store().list_second_supplements(department).await?)
+    }
+}
 
 /// The completion a transition came from, taken from the command before it is applied.
 pub(super) struct Completion {
