@@ -361,3 +361,19 @@ db_test!(two_clerks_complete_one_task_at_once, |db| {
     }
     Ok(())
 });
+
+db_test!(a_form_with_errors_starts_nothing, |db| {
+    let engine = engine(&db, "cancel").await?;
+    let refused = start(&engine, Map::new()).await;
+    let error = refused.expect_err("the name is required");
+    match error.downcast_ref::<EngineError>() {
+        Some(EngineError::Runtime(lianban::runtime::RuntimeError::InvalidForm(errors))) => {
+            let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+            assert_eq!(fields, ["name"]);
+            assert_eq!(errors[0].message, "“姓名”为必填项");
+        }
+        other => panic!("expected InvalidForm, got {other:?}"),
+    }
+    assert!(engine.list_tasks(&TaskQuery::default()).await?.is_empty());
+    Ok(())
+});

@@ -203,8 +203,21 @@ fn every_definition_under_processes_loads_clean() {
         .expect("the example is in the catalog");
     assert_eq!(demo.version, 1);
     assert!(catalog.get("examples.demo", 1).is_some());
-    assert_eq!(demo.sources.len(), 2, "definition and its rules file");
-    assert!(demo.sources[0].path.ends_with("demo.yaml"));
+    let paths: Vec<&str> = demo.sources.iter().map(|s| s.path.as_str()).collect();
+    assert_eq!(
+        paths.len(),
+        3,
+        "definition, its table file and rules file: {paths:?}"
+    );
+    assert!(paths[0].ends_with("demo.yaml"));
+    assert!(paths[1].ends_with("data/bank_bins.yaml"));
+    assert!(paths[2].ends_with("rules/demo.rhai"));
+    // The example file is loaded, but it is not part of the version.
+    assert!(
+        demo.tests
+            .iter()
+            .any(|t| t.file.ends_with("demo.tests.yaml"))
+    );
 }
 
 #[test]
@@ -222,10 +235,20 @@ fn loading_from_sources_matches_loading_from_disk_and_the_hash_follows_every_byt
     let yaml_changed = definition::load_sources(&changed, &templates).expect("still loads");
     assert_ne!(yaml_changed.content_hash, from_disk.content_hash);
 
-    let mut changed = from_disk.sources.clone();
-    changed[1].text.push(' ');
-    let rules_changed = definition::load_sources(&changed, &templates).expect("still loads");
-    assert_ne!(rules_changed.content_hash, from_disk.content_hash);
+    for i in [1, 2] {
+        // The table file, then the rules file.
+        let mut changed = from_disk.sources.clone();
+        changed[i].text.push(' ');
+        let other_changed = definition::load_sources(&changed, &templates).expect("still loads");
+        assert_ne!(other_changed.content_hash, from_disk.content_hash, "{i}");
+    }
+    // Loaded from sources (an old version), the table data is there; the example file is not.
+    assert_eq!(
+        again.tables["bank_bins"].data,
+        from_disk.tables["bank_bins"].data
+    );
+    assert!(again.tests.iter().all(|t| !t.file.ends_with(".tests.yaml")));
+    assert!(from_disk.tests.len() > again.tests.len());
 }
 
 #[test]
@@ -235,8 +258,15 @@ fn the_same_id_and_version_twice_is_an_error() {
     for copy in ["a", "b"] {
         let target = dir.path().join(copy);
         std::fs::create_dir_all(target.join("rules")).expect("mkdir");
-        std::fs::copy(demo.join("demo.yaml"), target.join("demo.yaml")).expect("copy");
-        std::fs::copy(demo.join("rules/demo.rhai"), target.join("rules/demo.rhai")).expect("copy");
+        std::fs::create_dir_all(target.join("data")).expect("mkdir");
+        for file in [
+            "demo.yaml",
+            "rules/demo.rhai",
+            "data/bank_bins.yaml",
+            "demo.tests.yaml",
+        ] {
+            std::fs::copy(demo.join(file), target.join(file)).expect("copy");
+        }
     }
     let templates = Templates::load(&root().join("templates")).expect("templates load");
     let error =
@@ -381,9 +411,10 @@ fn examples_are_checked_against_the_process() {
             "31:37: E-EXAMPLE",
             "32:19: E-EXAMPLE",
             "33:9: E-EXAMPLE",
-            "34:26: E-EXAMPLE",
-            "34:44: E-UNKNOWN-STEP",
-            "34:63: E-UNKNOWN-DOCUMENT",
+            "34:38: E-EXAMPLE",
+            "35:26: E-EXAMPLE",
+            "35:44: E-UNKNOWN-STEP",
+            "35:63: E-UNKNOWN-DOCUMENT",
         ],
     );
     let m = messages("bad_example");
@@ -394,6 +425,11 @@ fn examples_are_checked_against_the_process() {
     );
     assert!(m[3].contains("是不是想写 `accept`？"), "{}", m[3]);
     assert!(m[4].contains("可以引用的办理结果：done、wait"), "{}", m[4]);
+    assert!(
+        m[7].contains("`outcome` 不适用于 `deliver` 操作"),
+        "{}",
+        m[7]
+    );
 }
 
 #[test]
@@ -405,4 +441,33 @@ fn a_sibling_tests_file_is_checked_with_its_own_positions() {
             "fixtures/broken/bad_tests_file.tests.yaml:9:18: E-UNKNOWN-STEP",
         ],
     );
+}
+
+#[test]
+fn odd_example_files_and_tables_never_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let definition = std::fs::read_to_string("fixtures/broken/bad_tests_file.yaml").expect("read");
+    let definition = format!("{definition}tables:\n  t: {{source: 测试, file: data/t.yaml}}\n");
+    std::fs::create_dir_all(dir.path().join("data")).expect("mkdir");
+    let path = dir.path().join("p.yaml");
+    std::fs::write(&path, definition).expect("write");
+    for text in [
+        "",
+        "42",
+        "{a: 1}",
+        "- 1\n- [x]",
+        "- name: a\n  run: 3",
+        "- name: a\n  run: [{}]",
+        "- name: a\n  at: [1]\n  expect: {materials_include: 3, error_fields: [1]}",
+        "- name: a\n  run: [{complete: done, outcome: x}, {cancel: [1]}]",
+        "- name: a\n  expect_run: {open_tasks: 3, documents: [[]], data: 1}",
+        "- {name: 例, input: {name: 张三}, run: [{deliver: x, materials: [y], outcome: z}]}",
+        "- name: a\n  input: [1]\n",
+    ] {
+        std::fs::write(dir.path().join("p.tests.yaml"), text).expect("write");
+        for table in ["", ": [", "{1: 2, [a]: b}", "!!binary aGk=", "~"] {
+            std::fs::write(dir.path().join("data/t.yaml"), table).expect("write");
+            let _ = definition::load_file(&path, &Templates::empty());
+        }
+    }
 }

@@ -44,6 +44,10 @@ fn nine_am() -> DateTime<Utc> {
 }
 
 async fn engine(db: &TestDb) -> anyhow::Result<Engine> {
+    engine_at(db, nine_am()).await
+}
+
+async fn engine_at(db: &TestDb, now: DateTime<Utc>) -> anyhow::Result<Engine> {
     let (templates, process) = load()?;
     let store = db.store().await?;
     store.register_definition(&process).await?;
@@ -51,7 +55,7 @@ async fn engine(db: &TestDb) -> anyhow::Result<Engine> {
         store,
         Catalog::new(vec![process]),
         templates,
-        Arc::new(FixedClock(nine_am())),
+        Arc::new(FixedClock(now)),
     ))
 }
 
@@ -185,6 +189,24 @@ db_test!(a_template_failure_writes_nothing_and_uses_no_number, |db| {
     Ok(())
 });
 
+db_test!(numbers_restart_each_year_in_beijing_time, |db| {
+    let engine = engine(&db).await?;
+    let case = start(&engine, "生产").await?;
+    decide(&engine, case, "supplement", Map::new(), None).await?;
+    // 2026-12-31 16:30 UTC is 2027-01-01 00:30 in Yangcheng: a new year, a new sequence.
+    let new_year = Utc
+        .with_ymd_and_hms(2026, 12, 31, 16, 30, 0)
+        .single()
+        .context("time")?;
+    let later = engine_at(&db, new_year).await?;
+    let case = start(&later, "生产").await?;
+    decide(&later, case, "supplement", Map::new(), None).await?;
+    let documents = later.list_documents(case).await?;
+    assert_eq!(documents[0].number.as_deref(), Some("测补〔2027〕第0001号"));
+    assert!(documents[0].html.contains("2027年01月01日"));
+    Ok(())
+});
+
 db_test!(numbers_are_unique_and_gap_free_under_concurrency, |db| {
     let engine = engine(&db).await?;
     let mut cases = Vec::new();
@@ -244,7 +266,7 @@ db_test!(
             .await
             .expect_err("a second request needs a reason");
         assert!(
-            matches!(&error, EngineError::SecondSupplementReasonRequired { items } if items == "住房公积金汇缴变更清册"),
+            matches!(&error, EngineError::SecondSupplementReasonRequired(e) if e.items == "住房公积金汇缴变更清册"),
             "{error:?}"
         );
         assert!(error.to_string().contains("二次补正"), "{error}");

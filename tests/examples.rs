@@ -30,7 +30,7 @@ fn failures_show_expected_and_actual() -> anyhow::Result<()> {
     let report = run_paths(&[fixtures.join("notice.yaml")], &templates)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let text = report.to_string();
-    assert_eq!((report.passed(), report.failed()), (1, 2), "{text}");
+    assert_eq!((report.passed(), report.failed()), (2, 3), "{text}");
     for expected in [
         "失败  fixtures.documents「故意写错的期望」",
         "notice.tests.yaml:",
@@ -41,9 +41,11 @@ fn failures_show_expected_and_actual() -> anyhow::Result<()> {
         "出具的文书：期望 []，实际 [supplement_notice]",
         "办件数据 data.joint_fund：期望 true，实际 （无）",
         "run 第2步（complete accept → accept）：期望 成功，实际 步骤 accept 没有待办任务（当前待办：[]）",
+        "「故意不写二次补正理由」",
+        "run 第3步（complete accept → supplement）：期望 成功，实际 本次补正要求的材料“住房公积金汇缴变更清册”不在首次一次性补正告知书中，属于二次补正",
     ] {
         assert!(text.contains(expected), "{expected}\n---\n{text}");
     }
-    assert!(text.ends_with("1 passed, 2 failed"), "{text}");
+    assert!(text.ends_with("2 passed, 3 failed"), "{text}");
     Ok(())
 }

@@ -10,6 +10,7 @@
 //!   transition in one transaction; it is also the library API tests and the web layer share.
 //! - [`scheduler`] owns time: the clock, deadlines and schedules.
 //! - [`web`] translates HTTP into commands.
+//! - [`evaluate`] answers "what do the rules say about this application" without a case.
 //! - [`casebook`] runs the example cases written next to each definition (`lianban test`).
 //! - [`app`] wires settings, store, scheduler and web together for `main` and for tests.
 
@@ -17,6 +18,7 @@ pub mod app;
 pub mod casebook;
 pub mod definition;
 pub mod documents;
+pub mod evaluate;
 pub mod rules;
 pub mod runtime;
 pub mod scheduler;

@@ -49,6 +49,30 @@ enum Command {
         #[arg(long, env = "LIANBAN_ADMIN_TOKEN", hide_env_values = true)]
         admin_token: Option<String>,
     },
+    /// Evaluate an application against a process's rules, without starting a case.
+    ///
+    /// Prints JSON: {"errors": [{field, message}], "materials": [{key, name, copies, why}],
+    /// ...the map of the definition's `evaluate:`}. Partial input is fine: field errors
+    /// are reported and the rules still run. Exit status 0 whenever the JSON is printed,
+    /// also when a rule failed (then `evaluate_error` / `materials_error` say why); 1 when
+    /// the input is not a JSON object, the process is unknown or a definition is broken.
+    Evaluate {
+        /// Process id (the latest version is used).
+        #[arg(long)]
+        process: String,
+        /// JSON file with the application form: {"field": value, ...}.
+        #[arg(long)]
+        input: PathBuf,
+        /// The date the rules see as `today` (YYYY-MM-DD); default: today in Beijing time.
+        #[arg(long)]
+        at: Option<chrono::NaiveDate>,
+        /// Directory of process definitions.
+        #[arg(long, default_value = "processes")]
+        processes: PathBuf,
+        /// Directory of templates.
+        #[arg(long, default_value = "templates")]
+        templates: PathBuf,
+    },
     /// Apply database migrations.
     Migrate {
         #[command(flatten)]
@@ -103,6 +127,13 @@ fn main() -> ExitCode {
             report(run_async(serve(settings, bind)))
         }
         Command::Migrate { db } => report(run_async(migrate(db.url))),
+        Command::Evaluate {
+            process,
+            input,
+            at,
+            processes,
+            templates,
+        } => report(evaluate(&process, &input, at, &processes, &templates)),
         Command::Test { paths, templates } => test(paths, &templates),
         Command::Render {
             process,
@@ -215,6 +246,26 @@ async fn migrate(url: String) -> anyhow::Result<()> {
         .with_context(|| format!("打开数据库 {} 失败", app::redact_url(&url)))?;
     store.migrate().await.context("数据库迁移失败")?;
     println!("数据库迁移完成：{}", app::redact_url(&url));
+    Ok(())
+}
+
+fn evaluate(
+    process: &str,
+    input: &std::path::Path,
+    at: Option<chrono::NaiveDate>,
+    processes: &std::path::Path,
+    templates: &std::path::Path,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(input)
+        .with_context(|| format!("无法读取输入文件 {}", input.display()))?;
+    let today = at.unwrap_or_else(|| {
+        chrono::Utc::now()
+            .with_timezone(&chrono_tz::Asia::Shanghai)
+            .date_naive()
+    });
+    let evaluation = lianban::evaluate::command(processes, templates, process, &text, today)
+        .with_context(|| format!("评估 {} 失败", input.display()))?;
+    println!("{}", serde_json::to_string_pretty(&evaluation)?);
     Ok(())
 }
 

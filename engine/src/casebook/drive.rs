@@ -1,7 +1,8 @@
 //! `run:` and `expect_run:` — the flow driven in memory with the pure runtime (no database),
 //! as actor `测试` at the example's clock. `complete` claims and completes the open task at
 //! a step; `deliver` and `cancel` act on the case. Issued documents are collected from the
-//! effects and rendered, so a template that fails on a real flow fails the example.
+//! effects and rendered, so a template that fails on a real flow fails the example; a
+//! second supplement request without a reason is refused as the engine refuses it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,10 +11,10 @@ use chrono_tz::Asia::Shanghai;
 use uuid::Uuid;
 
 use super::{Failure, same, shown};
-use crate::definition::{Example, Process, RunAction};
-use crate::documents::Templates;
+use crate::definition::{Example, Process, RunAction, StepKind};
 use crate::documents::{
-    CaseView, Draft, TaskView, format_number, missing_materials, numbering_year,
+    CaseView, Draft, TaskView, Templates, beyond_first_request, format_number,
+    is_supplement_request, missing_materials, numbering_year,
 };
 use crate::runtime::{
     self, Actor, CaseId, CaseState, CaseStatus, Command, Effect, TaskStatus, Transition,
@@ -56,7 +57,15 @@ pub(super) fn drive(
         let what = format!("run 第{}步（{}）", index + 1, describe(action));
         match act(process, &state, action, &actor, now) {
             Ok((transition, completed)) => {
-                documents.collect(&transition, completed, &mut failures);
+                let issued = documents.collect(&transition, completed.as_ref(), &mut failures);
+                if let Err(actual) = issued {
+                    failures.push(Failure {
+                        what,
+                        expected: "成功".into(),
+                        actual,
+                    });
+                    return failures;
+                }
                 state = transition.state;
             }
             Err(actual) => {
@@ -178,6 +187,8 @@ struct Documents<'a> {
     now: DateTime<Utc>,
     keys: Vec<String>,
     numbers: BTreeMap<String, i64>,
+    /// The material keys of the case's first supplement request.
+    first: Option<Vec<String>>,
 }
 
 impl<'a> Documents<'a> {
@@ -188,16 +199,32 @@ impl<'a> Documents<'a> {
             now,
             keys: Vec::new(),
             numbers: BTreeMap::new(),
+            first: None,
         }
     }
 
-    /// Records and renders the documents a transition issued.
+    /// Records and renders the documents a transition issued, holding a supplement
+    /// request to the case's first one as the engine does.
+    ///
+    /// # Errors
+    /// The engine's refusal of a second supplement request without a written reason.
     fn collect(
         &mut self,
         transition: &Transition,
-        task: Option<TaskView>,
+        task: Option<&TaskView>,
         failures: &mut Vec<Failure>,
-    ) {
+    ) -> Result<(), String> {
+        let issued: Vec<&String> = transition
+            .effects
+            .iter()
+            .filter_map(|effect| match effect {
+                Effect::IssueDocument { document, .. } => Some(document),
+                _ => None,
+            })
+            .collect();
+        if issued.is_empty() {
+            return Ok(());
+        }
         let state = &transition.state;
         let id = state.id.to_string();
         let case = CaseView {
@@ -207,39 +234,44 @@ impl<'a> Documents<'a> {
             materials: &state.materials,
             started_at: state.started_at,
         };
-        for effect in &transition.effects {
-            let Effect::IssueDocument { document, .. } = effect else {
-                continue;
-            };
+        let today = self.now.with_timezone(&Shanghai).date_naive();
+        let missing = missing_materials(self.process, &case, today).map_err(|e| e.to_string())?;
+        if task.is_some_and(|task| self.is_supplement(task)) {
+            let reason = task.and_then(|t| t.reason.as_deref());
+            beyond_first_request(self.first.as_deref(), &missing, reason)
+                .map_err(|e| e.to_string())?;
+            if self.first.is_none() {
+                self.first = Some(missing.iter().map(|m| m.key.clone()).collect());
+            }
+        }
+        for document in issued {
             self.keys.push(document.clone());
-            let today = self.now.with_timezone(&Shanghai).date_naive();
-            let rendered = missing_materials(self.process, &case, today)
-                .map_err(|e| e.to_string())
-                .and_then(|missing| {
-                    Draft::new(
-                        self.process,
-                        document,
-                        &case,
-                        task.as_ref(),
-                        &missing,
-                        self.now,
-                    )
-                    .map_err(|e| e.to_string())
-                })
+            let rendered = Draft::new(self.process, document, &case, task, &missing, self.now)
                 .and_then(|draft| {
                     let number = draft.prefix.as_deref().map(|prefix| {
                         let seq = self.numbers.entry(prefix.to_owned()).or_insert(0);
                         *seq += 1;
                         format_number(prefix, numbering_year(self.now), *seq)
                     });
-                    draft
-                        .render(self.templates, number)
-                        .map_err(|e| e.to_string())
+                    draft.render(self.templates, number)
                 });
-            if let Err(actual) = rendered {
+            if let Err(error) = rendered {
+                let actual = error.to_string();
                 failures.push(failure(&format!("文书 {document}"), "能够生成", &actual));
             }
         }
+        Ok(())
+    }
+
+    fn is_supplement(&self, task: &TaskView) -> bool {
+        let outcome = self
+            .process
+            .step(&task.step)
+            .and_then(|step| match &step.kind {
+                StepKind::Task(spec) => spec.outcomes.get(&task.outcome),
+                _ => None,
+            });
+        outcome.is_some_and(|o| is_supplement_request(self.process, o))
     }
 }
 

@@ -80,18 +80,8 @@ pub(super) fn check(process: &Process, example: &Example, today: NaiveDate) -> V
 
 /// The `lianban evaluate` output for the example's input, as JSON.
 fn evaluation(process: &Process, example: &Example, today: NaiveDate) -> Result<Value, String> {
-    // TEMPORARY until eval's `evaluate` lands: materials only.
-    let empty = serde_json::Map::new();
-    let case = crate::documents::CaseView {
-        id: "",
-        form: &example.input,
-        data: &empty,
-        materials: &[],
-        started_at: chrono::Utc::now(),
-    };
-    let materials =
-        crate::documents::missing_materials(process, &case, today).map_err(|e| e.to_string())?;
-    Ok(serde_json::json!({"errors": [], "materials": materials}))
+    let evaluation = crate::evaluate::evaluate(process, &example.input, today);
+    serde_json::to_value(evaluation).map_err(|e| e.to_string())
 }
 
 /// `a.b.c` into nested objects (a numeric segment indexes an array).

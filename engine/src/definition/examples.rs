@@ -7,7 +7,8 @@ use chrono::NaiveDate;
 use serde_json::{Map, Value};
 
 use super::diagnostic::{Code, Sink, did_you_mean};
-use super::model::{Example, ExpectRun, Process, RunAction, StepId, StepKind};
+use super::example_model::{Example, ExpectRun, RunAction};
+use super::model::{Process, StepId, StepKind};
 use super::raw::{RawAction, RawExample, RawExpectRun};
 use super::source_map::{SourceMap, child, item};
 
@@ -134,13 +135,9 @@ impl Check<'_, '_> {
             self.push(Code::Example, path, message, Some(hint.into()));
             return None;
         }
-        let misplaced = |key: &str, present: bool, verb: &str| {
-            present.then(|| (key.to_owned(), verb.to_owned()))
-        };
         let data = a.data.unwrap_or_default();
         let action = if let Some(step) = a.complete {
-            let bad = misplaced("materials", a.materials.is_some(), "complete");
-            self.misplaced(bad, path);
+            self.misplaced(&[("materials", a.materials.is_some())], "complete", path);
             let outcome = a.outcome.unwrap_or_else(|| {
                 self.push(
                     Code::MissingKey,
@@ -158,12 +155,11 @@ impl Check<'_, '_> {
                 reason: a.reason,
             }
         } else if let Some(event) = a.deliver {
-            for (key, present) in [
+            let keys = [
                 ("outcome", a.outcome.is_some()),
                 ("reason", a.reason.is_some()),
-            ] {
-                self.misplaced(misplaced(key, present, "deliver"), path);
-            }
+            ];
+            self.misplaced(&keys, "deliver", path);
             let events: Vec<&str> = self
                 .process
                 .steps
@@ -189,14 +185,13 @@ impl Check<'_, '_> {
                 data,
             }
         } else {
-            for (key, present) in [
+            let keys = [
                 ("outcome", a.outcome.is_some()),
                 ("reason", a.reason.is_some()),
                 ("materials", a.materials.is_some()),
                 ("data", !data.is_empty()),
-            ] {
-                self.misplaced(misplaced(key, present, "cancel"), path);
-            }
+            ];
+            self.misplaced(&keys, "cancel", path);
             RunAction::Cancel {
                 reason: a.cancel.unwrap_or_default(),
             }
@@ -204,11 +199,13 @@ impl Check<'_, '_> {
         Some(action)
     }
 
-    fn misplaced(&mut self, bad: Option<(String, String)>, path: &str) {
-        if let Some((key, verb)) = bad {
-            let at = child(path, &key);
-            let message = format!("`{key}` 不适用于 `{verb}` 操作");
-            self.push(Code::Example, &at, message, None);
+    /// Reports each key that is present but does not belong to a `verb` action.
+    fn misplaced(&mut self, keys: &[(&str, bool)], verb: &str, path: &str) {
+        for (key, present) in keys {
+            if *present {
+                let message = format!("`{key}` 不适用于 `{verb}` 操作");
+                self.push(Code::Example, &child(path, key), message, None);
+            }
         }
     }
 

@@ -11,8 +11,9 @@ use crate::rules::RuleLibrary;
 
 use super::decode::{Decoder, decode_process, describe};
 use super::diagnostic::{Code, Diagnostic, Sink};
+use super::example_model::Example;
 use super::examples::{Place, examples};
-use super::model::{Example, Process, SourceFile};
+use super::model::{Process, SourceFile};
 use super::source_map::item;
 use super::tables::tables;
 use super::validate::{Cx, build};

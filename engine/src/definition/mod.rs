@@ -9,6 +9,7 @@
 mod decode;
 mod diagnostic;
 mod duration;
+mod example_model;
 mod examples;
 mod expr;
 mod form;
@@ -32,6 +33,7 @@ use crate::documents::Templates;
 
 pub use diagnostic::Diagnostic;
 pub use duration::ParseDurationError;
+pub use example_model::{Example, ExpectRun, RunAction};
 pub use model::*;
 
 /// A definition (or several) that failed to load, with every problem found.
@@ -159,9 +161,9 @@ pub fn load_sources(sources: &[SourceFile], templates: &Templates) -> Result<Pro
 }
 
 /// Loads every definition under `paths`: each is a file or a directory searched recursively
-/// for `*.yaml`/`*.yml` (working-day calendars under a `calendars/` directory, table files
-/// under a `data/` directory and example files `*.tests.yaml` are skipped; a definition loads
-/// its own table and example files).
+/// for `*.yaml`/`*.yml` (working-day calendars under a `calendars/` directory, table data
+/// under a `data/` directory and example files `*.tests.yaml` are skipped; a definition
+/// loads its own tables and example file).
 ///
 /// # Errors
 /// A [`LoadError`] with the problems of every file, and one for each (id, version) that two
@@ -244,7 +246,7 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
     entries.sort();
     for path in entries {
         if path.is_dir() {
-            // Not definitions: calendars, and the tables definitions name (`file: data/…`).
+            // Calendars and table data (`data/`) are YAML but not definitions.
             if path
                 .file_name()
                 .is_some_and(|n| n != "calendars" && n != "data")

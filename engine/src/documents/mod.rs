@@ -16,8 +16,9 @@ mod context;
 mod issue;
 
 pub use context::{
-    CaseView, MissingMaterial, TaskView, duration_text, format_number, is_supplement_request,
-    missing_materials, numbering_year, preview_number,
+    CaseView, MissingMaterial, SecondRequestWithoutReason, TaskView, beyond_first_request,
+    duration_text, format_number, is_supplement_request, missing_materials, numbering_year,
+    preview_number,
 };
 pub use issue::{Draft, Rendered, preview};
 

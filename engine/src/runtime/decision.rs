@@ -1,13 +1,13 @@
 //! Checking a task's decision form before it is written into case data: no keys the form
-//! does not define, required fields present (when they apply), and small type checks per
-//! field type. Deeper format checks (ID numbers, bank cards) belong to the form layer.
+//! does not define, required fields present (when they apply), the built-in checks of each
+//! field type (shared with the application form) and the fields' `check:` expressions.
 
-use chrono::NaiveDate;
 use serde_json::{Map, Value};
 
 use super::RuntimeError;
+use super::form::{check_message, is_blank, type_problem};
 use super::run::Run;
-use crate::definition::{Field, FieldType};
+use crate::definition::Field;
 
 impl Run<'_> {
     /// Checks decision values against the task's form.
@@ -42,6 +42,12 @@ impl Run<'_> {
                     if let Some(message) = type_problem(field, value) {
                         return Err(invalid(&field.key, message));
                     }
+                    if let Some(check) = &field.check {
+                        let result = check.eval(&self.facts_with(&seen))?;
+                        if let Some(message) = check_message(field, result) {
+                            return Err(invalid(&field.key, message));
+                        }
+                    }
                 }
             }
         }
@@ -54,58 +60,4 @@ fn invalid(field: &str, message: String) -> RuntimeError {
         field: field.to_owned(),
         message,
     }
-}
-
-/// Absent in all but name: null, blank text or an empty selection.
-fn is_blank(value: &Value) -> bool {
-    match value {
-        Value::Null => true,
-        Value::String(s) => s.trim().is_empty(),
-        Value::Array(items) => items.is_empty(),
-        _ => false,
-    }
-}
-
-/// What is wrong with a value for this field type, if anything.
-fn type_problem(field: &Field, value: &Value) -> Option<String> {
-    let ok = match field.field_type {
-        FieldType::Text
-        | FieldType::Address
-        | FieldType::Phone
-        | FieldType::CnId
-        | FieldType::BankCard => value.is_string(),
-        FieldType::Number | FieldType::Money => value.is_number(),
-        FieldType::Bool => value.is_boolean(),
-        FieldType::Date => value.as_str().is_some_and(is_date),
-        FieldType::YearMonth => value
-            .as_str()
-            .is_some_and(|s| s.len() == 7 && is_date(&format!("{s}-01"))),
-        FieldType::Choice => value.as_str().is_some_and(|s| is_option(field, s)),
-        FieldType::MultiChoice => value.as_array().is_some_and(|items| {
-            items
-                .iter()
-                .all(|item| item.as_str().is_some_and(|s| is_option(field, s)))
-        }),
-    };
-    if ok {
-        return None;
-    }
-    Some(match field.field_type {
-        FieldType::Number | FieldType::Money => "应为数字".to_owned(),
-        FieldType::Bool => "应为是或否（true/false）".to_owned(),
-        FieldType::Date => "应为日期，格式 YYYY-MM-DD".to_owned(),
-        FieldType::YearMonth => "应为年月，格式 YYYY-MM".to_owned(),
-        FieldType::Choice | FieldType::MultiChoice => {
-            format!("应从以下选项中选择：{}", field.options.join("、"))
-        }
-        _ => "应为文字".to_owned(),
-    })
-}
-
-fn is_date(text: &str) -> bool {
-    text.len() == 10 && NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
-}
-
-fn is_option(field: &Field, value: &str) -> bool {
-    field.options.iter().any(|o| o == value)
 }

@@ -72,20 +72,28 @@ fn field_problem(field: &Field, value: Option<&Value>, facts: &Facts<'_>) -> Opt
     }
     let check = field.check.as_ref()?;
     match check.eval(facts) {
-        Ok(Value::Null | Value::Bool(true)) => None,
-        Ok(Value::String(s)) if s.trim().is_empty() => None,
-        Ok(Value::String(s)) => Some(s),
-        Ok(Value::Bool(false)) => Some(format!("“{}”不符合要求", field.label)),
-        Ok(other) => Some(format!(
-            "“{}”的检查规则应返回提示文字或空值，实际返回了 {other}",
-            field.label
-        )),
+        Ok(result) => check_message(field, result),
         Err(e) => Some(format!("“{}”的检查规则出错：{e}", field.label)),
     }
 }
 
+/// What a `check:` result means: `()`, blank text or `true` are fine, text is the message,
+/// `false` a generic one.
+pub(super) fn check_message(field: &Field, result: Value) -> Option<String> {
+    match result {
+        Value::Null | Value::Bool(true) => None,
+        Value::String(s) if s.trim().is_empty() => None,
+        Value::String(s) => Some(s),
+        Value::Bool(false) => Some(format!("“{}”不符合要求", field.label)),
+        other => Some(format!(
+            "“{}”的检查规则应返回提示文字或空值，实际返回了 {other}",
+            field.label
+        )),
+    }
+}
+
 /// Absent in all but name: null, blank text or an empty selection.
-pub(crate) fn is_blank(value: &Value) -> bool {
+pub(super) fn is_blank(value: &Value) -> bool {
     match value {
         Value::Null => true,
         Value::String(s) => s.trim().is_empty(),
@@ -95,7 +103,7 @@ pub(crate) fn is_blank(value: &Value) -> bool {
 }
 
 /// The built-in check of the field's type.
-fn type_problem(field: &Field, value: &Value) -> Option<String> {
+pub(super) fn type_problem(field: &Field, value: &Value) -> Option<String> {
     let text = value.as_str().map(str::trim);
     let wants_text = || Some("应为文字".to_owned());
     match field.field_type {

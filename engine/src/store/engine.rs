@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::issuing::{self, Completion};
 use super::{CaseRecord, Change, HistoryEntry, Store, StoreError, TaskQuery, TaskRecord};
 use crate::definition::{Catalog, LoadError, Process, load_sources};
-use crate::documents::{RenderError, Templates};
+use crate::documents::{RenderError, SecondRequestWithoutReason, Templates};
 use crate::runtime::{self, Actor, CaseId, Command, RuntimeError, TaskId, Transition};
 use crate::scheduler::Clock;
 
@@ -56,13 +56,8 @@ pub enum EngineError {
     Document(#[source] RenderError),
     /// A supplement request asks for materials the case's first request did not list
     /// (二次补正) and gives no written reason.
-    #[error(
-        "本次补正要求的材料“{items}”不在首次一次性补正告知书中，属于二次补正：请填写书面理由（将记录在案，供监督检查）"
-    )]
-    SecondSupplementReasonRequired {
-        /// Names of the materials not asked for the first time, joined with 、.
-        items: String,
-    },
+    #[error(transparent)]
+    SecondSupplementReasonRequired(#[from] SecondRequestWithoutReason),
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),

@@ -11,7 +11,8 @@ use uuid::Uuid;
 use super::{DocumentId, DocumentRecord, Engine, EngineError, NewDocument, SecondRequest, Store};
 use crate::definition::{Process, StepKind};
 use crate::documents::{
-    CaseView, Draft, MissingMaterial, TaskView, is_supplement_request, missing_materials,
+    CaseView, Draft, MissingMaterial, TaskView, beyond_first_request, is_supplement_request,
+    missing_materials,
 };
 use crate::runtime::{Actor, CaseId, CaseState, Command, Effect, Event, TaskId, Transition};
 
@@ -162,26 +163,16 @@ async fn second_request(
     missing: &[MissingMaterial],
     completion: &Completion,
 ) -> Result<Option<SecondRequest>, EngineError> {
-    let Some(first) = store.first_supplement(state.id).await? else {
-        return Ok(None);
-    };
-    let new: Vec<&MissingMaterial> = missing.iter().filter(|m| !first.contains(&m.key)).collect();
-    if new.is_empty() {
-        return Ok(None);
-    }
-    let Some(reason) = completion.reason.clone() else {
-        return Err(EngineError::SecondSupplementReasonRequired {
-            items: new
-                .iter()
-                .map(|m| m.name.as_str())
-                .collect::<Vec<_>>()
-                .join("、"),
-        });
-    };
-    Ok(Some(SecondRequest {
-        items: new.iter().map(|m| m.key.clone()).collect(),
-        reason,
-    }))
+    let first = store.first_supplement(state.id).await?;
+    let reason = completion.reason.as_deref();
+    let items = beyond_first_request(first.as_deref(), missing, reason)?;
+    Ok(match reason {
+        Some(reason) if !items.is_empty() => Some(SecondRequest {
+            items,
+            reason: reason.to_owned(),
+        }),
+        _ => None,
+    })
 }
 
 /// The case as documents see it.

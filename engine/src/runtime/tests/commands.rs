@@ -188,8 +188,14 @@ fn review() -> Process {
         when: Some(expr(r#"data.verdict == "不符合""#)),
         ..field("detail", FieldType::Text, true)
     };
+    let opinion = Field {
+        check: Some(expr(
+            r#"if data.opinion.len() > 20 { "意见请控制在20字以内" }"#,
+        )),
+        ..field("opinion", FieldType::Text, true)
+    };
     task.form = vec![
-        field("opinion", FieldType::Text, true),
+        opinion,
         verdict,
         detail,
         field("amount", FieldType::Money, false),
@@ -232,6 +238,16 @@ fn the_decision_form_is_checked_before_anything_changes() {
     assert_eq!(field_error(try_with(bad_month)), "start");
     let unknown = json!({"opinion": "同意", "verdict": "符合", "eligible": true});
     assert_eq!(field_error(try_with(unknown)), "eligible");
+    let long = json!({"opinion": "同意".repeat(11), "verdict": "符合"});
+    match try_with(long) {
+        Err(RuntimeError::InvalidField { field, message }) => {
+            assert_eq!(
+                (field.as_str(), message.as_str()),
+                ("opinion", "意见请控制在20字以内")
+            );
+        }
+        other => panic!("expected the check to refuse, got {other:?}"),
+    }
 }
 
 #[test]
