@@ -188,10 +188,39 @@ pub(super) fn build(parts: &Parts<'_>) -> Value {
             "number": Value::Null,
             "issued_at": local.format("%Y年%m月%d日").to_string(),
             "issued_at_iso": local.to_rfc3339(),
+            "deadline": task.and_then(|t| deadline_date(process, t, local.date_naive())),
         },
         "missing": missing,
         "task": task.map(|task| task_context(process, task)),
     })
+}
+
+/// The wait step the issuing outcome leads to, with its time limit.
+fn following_wait_due(process: &Process, task: &TaskView) -> Option<Duration> {
+    let step = process.step(&task.step)?;
+    let StepKind::Task(spec) = &step.kind else {
+        return None;
+    };
+    let target = process.step(&spec.outcomes.get(&task.outcome)?.target)?;
+    match &target.kind {
+        StepKind::Wait(wait) => wait.due,
+        _ => None,
+    }
+}
+
+/// The last day (`YYYY-MM-DD`, Beijing) to answer a notice: its issue date plus the wait
+/// step's time limit, counted in the process calendar. `None` when there is no limit or the
+/// calendar cannot count that far — the notice then shows only "N个工作日", never a guess.
+fn deadline_date(process: &Process, task: &TaskView, issued: NaiveDate) -> Option<String> {
+    let date = match following_wait_due(process, task)? {
+        Duration::Workdays(n) => {
+            let calendar = process.calendar_data.as_ref()?;
+            calendar.add_workdays(issued, i64::from(n)).ok()?
+        }
+        Duration::Days(n) => issued.checked_add_days(chrono::Days::new(u64::from(n)))?,
+        Duration::Hours(_) => return None,
+    };
+    Some(date.format("%Y-%m-%d").to_string())
 }
 
 fn task_context(process: &Process, task: &TaskView) -> Value {
@@ -207,12 +236,7 @@ fn task_context(process: &Process, task: &TaskView) -> Value {
         })
         .and_then(|role| process.departments.get(&role.department));
     // The wait step the outcome leads to carries the supplement deadline (请于N日内提交).
-    let deadline = outcome
-        .and_then(|o| process.step(&o.target))
-        .and_then(|target| match &target.kind {
-            StepKind::Wait(wait) => wait.due.map(duration_text),
-            _ => None,
-        });
+    let deadline = following_wait_due(process, task).map(duration_text);
     json!({
         "step": task.step,
         "step_name": step.map(|s| s.name.as_str()),
