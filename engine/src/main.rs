@@ -129,9 +129,13 @@ enum Command {
         /// Document key in the definition, e.g. supplement_notice.
         #[arg(long)]
         document: String,
-        /// JSON file holding the application form (an object).
+        /// JSON file: an application form (an object), or the rows of a table document such
+        /// as 附件4 推送信息表 (an array of forms or of {form, data}).
         #[arg(long)]
         input: PathBuf,
+        /// For a table document: the receiving department's key, e.g. yibao.
+        #[arg(long)]
+        department: Option<String>,
         /// Directory of process definitions.
         #[arg(long, default_value = "processes")]
         processes: PathBuf,
@@ -226,9 +230,17 @@ fn main() -> ExitCode {
             process,
             document,
             input,
+            department,
             processes,
             templates,
-        } => report(render(&process, &document, &input, &processes, &templates)),
+        } => report(render(
+            &process,
+            &document,
+            &input,
+            department.as_deref(),
+            &processes,
+            &templates,
+        )),
     }
 }
 
@@ -365,6 +377,7 @@ fn render(
     process: &str,
     document: &str,
     input: &std::path::Path,
+    department: Option<&str>,
     processes: &std::path::Path,
     templates: &std::path::Path,
 ) -> anyhow::Result<()> {
@@ -372,12 +385,6 @@ fn render(
         .with_context(|| format!("无法读取输入文件 {}", input.display()))?;
     let value: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("输入文件 {} 不是有效的 JSON", input.display()))?;
-    let serde_json::Value::Object(form) = value else {
-        anyhow::bail!(
-            "输入文件 {} 应是一个 JSON 对象（申请表各字段）",
-            input.display()
-        );
-    };
     let templates = lianban::documents::Templates::load(templates)?;
     let catalog = lianban::definition::load_paths(&[processes.to_path_buf()], &templates)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -389,7 +396,19 @@ fn render(
         anyhow::bail!("没有流程 {process}（在 {} 中）", processes.display());
     };
     let now = chrono::Utc::now();
-    let rendered = lianban::documents::preview(found, &templates, document, &form, now)?;
+    // One object is one applicant's form; an array is the rows of a table document (附件4).
+    let rendered = match value {
+        serde_json::Value::Object(form) => {
+            lianban::documents::preview(found, &templates, document, &form, now)?
+        }
+        serde_json::Value::Array(rows) => {
+            lianban::documents::preview_table(found, &templates, document, rows, department, now)?
+        }
+        _ => anyhow::bail!(
+            "输入文件 {} 应是一个 JSON 对象（申请表各字段）或对象数组（表格的各行）",
+            input.display()
+        ),
+    };
     println!("{}", rendered.html);
     Ok(())
 }

@@ -133,6 +133,54 @@ pub fn preview(
     form: &Map<String, Value>,
     now: DateTime<Utc>,
 ) -> Result<Rendered, RenderError> {
+    let (draft, number) = preview_draft(process, key, form, now)?;
+    draft.render(templates, number)
+}
+
+/// Renders a table document (such as 附件4 推送信息表) over many cases at once: the
+/// template receives `rows` (each a case's `{form, data}` or a bare form) and, when given,
+/// `department` (the receiving department of the definition), besides the preview context.
+///
+/// # Errors
+/// [`RenderError::UnknownDocument`], [`RenderError::UnknownDepartment`], or the
+/// template's [`RenderError`].
+pub fn preview_table(
+    process: &Process,
+    templates: &Templates,
+    key: &str,
+    rows: Vec<Value>,
+    department: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Rendered, RenderError> {
+    let department = match department {
+        None => Value::Null,
+        Some(d) => {
+            let found =
+                process
+                    .departments
+                    .get(d)
+                    .ok_or_else(|| RenderError::UnknownDepartment {
+                        process: process.id.clone(),
+                        department: d.to_owned(),
+                    })?;
+            serde_json::to_value(found).unwrap_or(Value::Null)
+        }
+    };
+    let (mut draft, number) = preview_draft(process, key, &Map::new(), now)?;
+    if let Some(context) = draft.context.as_object_mut() {
+        context.insert("rows".into(), Value::Array(rows));
+        context.insert("department".into(), department);
+    }
+    draft.render(templates, number)
+}
+
+/// The draft `lianban render` shows, with its preview number.
+fn preview_draft(
+    process: &Process,
+    key: &str,
+    form: &Map<String, Value>,
+    now: DateTime<Utc>,
+) -> Result<(Draft, Option<String>), RenderError> {
     let data = Map::new();
     let case = CaseView {
         id: "00000000-0000-0000-0000-000000000000",
@@ -161,7 +209,7 @@ pub fn preview(
         .prefix
         .as_deref()
         .map(|prefix| context::preview_number(prefix, draft.year()));
-    draft.render(templates, number)
+    Ok((draft, number))
 }
 
 fn sha256(text: &str) -> String {

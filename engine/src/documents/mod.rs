@@ -21,7 +21,7 @@ pub use context::{
     duration_text, format_number, is_supplement_request, missing_materials, numbering_year,
     preview_number,
 };
-pub use issue::{Draft, Rendered, preview};
+pub use issue::{Draft, Rendered, preview, preview_table};
 pub use pages::Pages;
 
 /// Why a template could not be loaded, found or rendered.
@@ -61,6 +61,14 @@ pub enum RenderError {
         process: String,
         /// The key asked for.
         key: String,
+    },
+    /// The definition has no department with this key.
+    #[error("流程 {process} 没有部门 `{department}`")]
+    UnknownDepartment {
+        /// Process id.
+        process: String,
+        /// The key asked for.
+        department: String,
     },
     /// A material condition failed while listing the missing materials.
     #[error("计算缺少的材料时出错：{0}")]
