@@ -138,6 +138,11 @@ fn rules_files_missing_or_not_compiling() {
 fn bad_cron_duration_field_and_version() {
     assert_reports("bad_cron", &["17:22: E-CRON", "18:24: E-CRON"]);
     assert_reports("bad_duration", &["13:10: E-DURATION"]);
+    // A time limit may name a whole-number parameter; a typo or a non-number is reported.
+    assert_reports(
+        "param_duration",
+        &["16:10: E-UNKNOWN-PARAMETER", "23:10: E-DURATION"],
+    );
     assert_reports(
         "bad_field",
         &[

@@ -75,6 +75,7 @@ pub(super) fn load(
         rules,
         templates,
         params: Vec::new(),
+        param_numbers: Default::default(),
         tables: tables.keys().cloned().collect(),
         form_keys: Vec::new(),
         departments: Vec::new(),

@@ -331,16 +331,48 @@ impl StepCx<'_, '_> {
 
     fn duration(&mut self, due: Option<String>) -> Option<Duration> {
         let text = due?;
-        match Duration::parse(&text) {
+        let at = child(self.path, "due");
+        // `params.days_accept workdays`: the time limit lives once, as a parameter the
+        // policy officer (and the UI) sees with its source.
+        let resolved = match text.trim().strip_prefix("params.") {
+            Some(rest) => {
+                let (key, unit) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+                if !self.cx.params.iter().any(|p| p == key) {
+                    let hint = did_you_mean(key, self.cx.params.iter().map(String::as_str));
+                    self.cx.sink.push(
+                        self.cx.map.value_pos(&at),
+                        Code::UnknownParameter,
+                        &at,
+                        format!("时限引用了不存在的参数 `{key}`"),
+                        hint,
+                    );
+                    return None;
+                }
+                match self.cx.param_numbers.get(key) {
+                    Some(n) => format!("{n} {}", unit.trim()),
+                    None => {
+                        self.cx.sink.push(
+                            self.cx.map.value_pos(&at),
+                            Code::Duration,
+                            &at,
+                            format!("参数 `{key}` 的值不是正整数，不能用作时限"),
+                            Some("时限参数写成 `{value: 5, source: …}`".into()),
+                        );
+                        return None;
+                    }
+                }
+            }
+            None => text.clone(),
+        };
+        match Duration::parse(&resolved) {
             Ok(d) => Some(d),
-            Err(e) => {
-                let at = child(self.path, "due");
+            Err(_) => {
                 self.cx.sink.push(
                     self.cx.map.value_pos(&at),
                     Code::Duration,
                     &at,
-                    e.to_string(),
-                    Some("写成 `N workdays`（工作日）、`N days`（自然日）或 `N hours`（小时），N 为正整数".into()),
+                    format!("无法识别的时限 `{text}`"),
+                    Some("写成 `N workdays`（工作日）、`N days`（自然日）或 `N hours`（小时），N 为正整数；也可写 `params.参数名 workdays`".into()),
                 );
                 None
             }

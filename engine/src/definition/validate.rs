@@ -28,6 +28,8 @@ pub(super) struct Cx<'a> {
     pub(super) rules: RuleLibrary,
     pub(super) templates: &'a Templates,
     pub(super) params: Vec<String>,
+    /// Whole-number parameter values, for durations written as `params.<key> workdays`.
+    pub(super) param_numbers: HashMap<String, u32>,
     /// Names of the tables, which expressions read as `tables.<name>`.
     pub(super) tables: Vec<String>,
     /// Keys of the application form, which expressions read as `form.<key>`.
@@ -225,6 +227,13 @@ fn parameters(
     raw: IndexMap<String, super::raw::RawParameter>,
 ) -> IndexMap<String, Parameter> {
     cx.params = raw.keys().cloned().collect();
+    cx.param_numbers = raw
+        .iter()
+        .filter_map(|(key, p)| {
+            let n = p.value.as_ref()?.as_u64()?;
+            Some((key.clone(), u32::try_from(n).ok()?))
+        })
+        .collect();
     raw.into_iter()
         .map(|(key, p)| {
             let path = child("parameters", &key);
