@@ -483,3 +483,33 @@ fn odd_example_files_and_tables_never_panic() {
         }
     }
 }
+
+#[test]
+fn a_failing_rule_names_where_the_definition_writes_it() {
+    let yaml = "id: t.rule\nversion: 1\nname: 测试\ndepartments:\n  d: {name: 部门}\nroles:\n  r: {name: 经办, department: d}\nsteps:\n  - id: calc\n    name: 计算\n    type: auto\n    set: {x: '1 / 0'}\n    next: done\n  - {id: done, name: 办结, type: end, result: 办结}\n";
+    let sources = [SourceFile {
+        path: "t/rule.yaml".into(),
+        text: yaml.into(),
+    }];
+    let process = definition::load_sources(&sources, &Templates::empty()).expect("loads");
+    let step = process.steps.values().next().expect("a step");
+    let definition::StepKind::Auto(auto) = &step.kind else {
+        panic!("auto step")
+    };
+    let expr = &auto.set[0].expr;
+    assert_eq!(expr.origin(), Some("t/rule.yaml:12:15"));
+    let empty = serde_json::Map::new();
+    let facts = lianban::rules::Facts {
+        form: &empty,
+        data: &empty,
+        params: &empty,
+        tables: &empty,
+        materials: &[],
+        today: chrono::NaiveDate::from_ymd_opt(2026, 1, 5).expect("date"),
+    };
+    let err = expr.eval(&facts).expect_err("division by zero");
+    assert!(
+        err.to_string().contains("`1 / 0`（t/rule.yaml:12:15）"),
+        "{err}"
+    );
+}

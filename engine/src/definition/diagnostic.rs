@@ -113,6 +113,11 @@ pub(super) struct Sink {
 }
 
 impl Sink {
+    /// The file the diagnostics are about.
+    pub(super) fn file(&self) -> &str {
+        &self.file
+    }
+
     pub(super) fn new(file: &str) -> Self {
         Sink {
             file: file.to_owned(),

@@ -86,7 +86,14 @@ impl Cx<'_> {
                 ok = false;
             }
         }
-        if ok { compiled.ok() } else { None }
+        if !ok {
+            return None;
+        }
+        // Where the expression stands, so a failure while a case runs names the place a
+        // policy officer opens (an endless loop in a rule reports no position of its own).
+        let at = locate(self.text, span, 0);
+        let origin = format!("{}:{}:{}", self.sink.file(), at.line, at.column);
+        compiled.ok().map(|expr| expr.with_origin(origin))
     }
 }
 

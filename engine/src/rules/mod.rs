@@ -41,21 +41,23 @@ pub struct Facts<'a> {
 pub struct Expr {
     source: String,
     ast: Arc<rhai::AST>,
+    /// `file:line:col` of the expression in its definition, when compiled from one.
+    origin: Option<String>,
 }
 
 /// Why a rule failed to evaluate.
 #[derive(Debug, thiserror::Error)]
 pub enum RuleError {
     /// The script raised an error or hit a limit.
-    #[error("规则 `{expr}` 运行出错：{message}")]
+    #[error("规则 {expr} 运行出错：{message}")]
     Eval {
-        /// The expression text.
+        /// The expression text in backticks, with where it is written when known.
         expr: String,
         /// The Rhai error, in words.
         message: String,
     },
     /// A condition did not produce true/false.
-    #[error("条件 `{expr}` 的结果应为 true/false，实际为 {got}")]
+    #[error("条件 {expr} 的结果应为 true/false，实际为 {got}")]
     NotBool {
         /// The expression text.
         expr: String,
@@ -67,7 +69,30 @@ pub enum RuleError {
 impl Expr {
     /// Wraps an already compiled AST; used by the compiler in this module.
     pub(crate) fn new(source: String, ast: Arc<rhai::AST>) -> Self {
-        Expr { source, ast }
+        Expr {
+            source,
+            ast,
+            origin: None,
+        }
+    }
+
+    /// The same expression, remembering where the definition wrote it.
+    pub(crate) fn with_origin(mut self, origin: String) -> Self {
+        self.origin = Some(origin);
+        self
+    }
+
+    /// `file:line:col` of the expression in its definition, if known.
+    pub fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
+    }
+
+    /// How error messages name the expression: its text, and where it is written.
+    fn named(&self) -> String {
+        match &self.origin {
+            Some(at) => format!("`{}`（{at}）", self.source),
+            None => format!("`{}`", self.source),
+        }
     }
 
     /// The expression as written in the definition.
@@ -159,7 +184,7 @@ impl Expr {
     pub fn eval(&self, facts: &Facts<'_>) -> Result<Value, RuleError> {
         let value = self.eval_dynamic(facts)?;
         rhai::serde::from_dynamic::<Value>(&value).map_err(|e| RuleError::Eval {
-            expr: self.source.clone(),
+            expr: self.named(),
             message: e.to_string(),
         })
     }
@@ -176,7 +201,7 @@ impl Expr {
             return Ok(false);
         }
         value.as_bool().map_err(|got| RuleError::NotBool {
-            expr: self.source.clone(),
+            expr: self.named(),
             got: got.to_owned(),
         })
     }
@@ -184,7 +209,7 @@ impl Expr {
     fn eval_dynamic(&self, facts: &Facts<'_>) -> Result<rhai::Dynamic, RuleError> {
         let to_dyn = |v: &Map<String, Value>| {
             rhai::serde::to_dynamic(v).map_err(|e| RuleError::Eval {
-                expr: self.source.clone(),
+                expr: self.named(),
                 message: e.to_string(),
             })
         };
@@ -199,7 +224,7 @@ impl Expr {
         engine()
             .eval_ast_with_scope::<rhai::Dynamic>(&mut scope, self.ast())
             .map_err(|e| RuleError::Eval {
-                expr: self.source.clone(),
+                expr: self.named(),
                 message: errors::in_words(&e),
             })
     }
