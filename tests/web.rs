@@ -400,3 +400,50 @@ db_test!(supplement_notices_are_listed_and_fetched, |db| {
     assert_eq!(views, 2, "the document and the case page");
     Ok(())
 });
+
+db_test!(
+    supplied_materials_loop_back_and_a_case_can_be_withdrawn,
+    |db| {
+        let app = TestApp::start(&db, "processes/examples").await?;
+        let jiuye = app.clerk("jiuye_clerk", "jiuye", Role::Clerk).await?;
+        let form = json!({"name": "赵六", "id_number": "11010519491231002X", "gender": "女",
+                      "level": "初级", "insured_months": 24, "pay_to_card": false});
+        let case = id(&jiuye
+            .start(&json!({"process": "examples.demo", "form": form, "materials": []}))
+            .await?
+            .ok()?);
+        let first = jiuye.task_at(&case, "accept").await?;
+        jiuye
+            .complete(&first, &json!({"outcome": "supplement"}))
+            .await?
+            .ok()?;
+        // Not waiting for a reply: 409; the wrong body shape: 422 naming the field.
+        let wrong = jiuye.deliver(&case, "replied", &json!({})).await?;
+        assert_eq!(wrong.status, 409, "{}", wrong.text);
+        let typo = jiuye
+            .deliver(&case, "supplied", &json!({"materails": []}))
+            .await?;
+        assert_eq!(typo.status, 422, "{}", typo.text);
+        let back = jiuye
+            .deliver(&case, "supplied", &json!({"materials": ["certificate"]}))
+            .await?
+            .ok()?;
+        assert_eq!(back["case"]["current_steps"], json!(["accept"]), "{back}");
+        let again = jiuye.task_at(&case, "accept").await?;
+        assert_ne!(again, first, "a new 受理 task after the supplement");
+
+        // Another department cannot touch the case.
+        let other = app.clerk("caizheng_clerk", "caizheng", Role::Clerk).await?;
+        assert_eq!(other.cancel(&case, "试试").await?.status, 404);
+
+        let blank = jiuye.cancel(&case, "  ").await?;
+        assert_eq!(blank.status, 422, "{}", blank.text);
+        let withdrawn = jiuye.cancel(&case, "申请人撤回申请").await?.ok()?;
+        assert_eq!(withdrawn["case"]["status"], "cancelled", "{withdrawn}");
+        assert_eq!(
+            jiuye.inbox("").await?.ok()?.as_array().map(Vec::len),
+            Some(0)
+        );
+        Ok(())
+    }
+);

@@ -339,6 +339,25 @@ impl Clerk {
             .await
     }
 
+    /// `POST /api/v1/cases/{id}/events/{event}`.
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn deliver(&self, case: &str, event: &str, body: &Value) -> anyhow::Result<Reply> {
+        self.post(&format!("/api/v1/cases/{case}/events/{event}"), Some(body))
+            .await
+    }
+
+    /// `POST /api/v1/cases/{id}/cancel`.
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn cancel(&self, case: &str, reason: &str) -> anyhow::Result<Reply> {
+        let body = serde_json::json!({ "reason": reason });
+        self.post(&format!("/api/v1/cases/{case}/cancel"), Some(&body))
+            .await
+    }
+
     /// `POST /api/v1/cases`.
     ///
     /// # Errors

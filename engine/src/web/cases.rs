@@ -254,3 +254,63 @@ pub(super) async fn document(
     )
         .into_response())
 }
+
+/// Body of `POST /api/v1/cases/{id}/events/{event}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EventBody {
+    #[serde(default)]
+    data: Map<String, Value>,
+    #[serde(default)]
+    materials: Vec<String>,
+}
+
+/// Delivers an external event to a case waiting for it — the applicant handed in what was
+/// missing (`supplied`), a department replied (`replied`): 200 with where the case stands,
+/// 409 when the case is not waiting for that event.
+pub(super) async fn deliver(
+    State(ctx): State<Ctx>,
+    identity: Identity,
+    Path((id, event)): Path<(String, String)>,
+    JsonBody(body): JsonBody<EventBody>,
+) -> Result<Json<Value>, ApiError> {
+    if !identity.principal().works_cases() {
+        return Err(ApiError::Forbidden("只有经办人和负责人可以办理办件"));
+    }
+    let case = visible_case(&ctx, &identity, &id).await?;
+    let transition = ctx
+        .app
+        .engine()
+        .deliver(case, &event, body.data, body.materials, &identity.actor())
+        .await?;
+    Ok(Json(json!({ "case": case_position(&transition.state) })))
+}
+
+/// Body of `POST /api/v1/cases/{id}/cancel`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CancelBody {
+    reason: String,
+}
+
+/// Cancels a case (撤件) with a written reason; its open tasks are cancelled.
+pub(super) async fn cancel(
+    State(ctx): State<Ctx>,
+    identity: Identity,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<CancelBody>,
+) -> Result<Json<Value>, ApiError> {
+    if !identity.principal().works_cases() {
+        return Err(ApiError::Forbidden("只有经办人和负责人可以办理办件"));
+    }
+    if body.reason.trim().is_empty() {
+        return Err(ApiError::field("reason", "撤件需要填写理由"));
+    }
+    let case = visible_case(&ctx, &identity, &id).await?;
+    let transition = ctx
+        .app
+        .engine()
+        .cancel(case, body.reason.trim(), &identity.actor())
+        .await?;
+    Ok(Json(json!({ "case": case_position(&transition.state) })))
+}

@@ -67,6 +67,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/tasks/{id}/complete", post(tasks::complete))
         .route("/api/v1/cases", get(cases::list).post(cases::start))
         .route("/api/v1/cases/{id}", get(cases::get))
+        .route("/api/v1/cases/{id}/events/{event}", post(cases::deliver))
+        .route("/api/v1/cases/{id}/cancel", post(cases::cancel))
         .route("/api/v1/cases/{id}/documents", get(cases::documents))
         .route("/api/v1/cases/{id}/documents/{doc}", get(cases::document))
         .route("/api/v1/processes", get(admin::list_processes))
