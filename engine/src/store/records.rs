@@ -210,6 +210,9 @@ pub struct TaskQuery {
     pub unclaimed: bool,
     /// Only tasks at these steps.
     pub steps: Vec<String>,
+    /// Only tasks due before this time (overdue or due soon); tasks without a due time
+    /// never match.
+    pub due_before: Option<DateTime<Utc>>,
     /// At most this many (all when `None`).
     pub limit: Option<u64>,
     /// Skip this many.

@@ -55,6 +55,9 @@ impl Store {
         if !query.steps.is_empty() {
             select = select.filter(task::Column::Step.is_in(query.steps.clone()));
         }
+        if let Some(before) = query.due_before {
+            select = select.filter(task::Column::DueAt.lt(before));
+        }
         // SQLite sorts NULL first and PostgreSQL last; sorting on `IS NULL` first makes both
         // put tasks without a due time at the end. (SQLite keeps times as RFC 3339 text in
         // UTC, which sorts in time order.)

@@ -1,0 +1,199 @@
+//! The clerks' HTML pages: inbox, task, case and definitions, rendered from the built-in
+//! templates under `templates/web/` ([`crate::documents::Pages`]). Pages decide nothing
+//! about cases: they read through the store and act through the same engine calls as the
+//! JSON API, with the same permission checks.
+//!
+//! A page without a session redirects to `/login?next=…`; every form that changes
+//! something carries the session's CSRF token in a `csrf` field, checked here. Files:
+//! `inbox` (list, claim, unclaim), `task` (task page, complete), `case` (case page,
+//! printing issued documents), `definitions` (supervisors and admins), `view` (turning
+//! records into what the templates show: Beijing time, Chinese words, masking).
+
+mod case;
+mod definitions;
+mod fields;
+mod inbox;
+mod task;
+mod view;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use super::session::{same_secret, session_identity};
+use super::{ApiError, Ctx, Identity};
+use crate::accounts::Role;
+
+/// The stylesheet of every page, served at `/static/app.css`.
+const APP_CSS: &str = include_str!("../../../../templates/web/static/app.css");
+
+/// The page routes.
+pub(super) fn routes() -> Router<Ctx> {
+    Router::new()
+        .route("/", get(root))
+        .route("/static/app.css", get(stylesheet))
+        .route("/inbox", get(inbox::page))
+        .route("/tasks/{id}", get(task::page))
+        .route("/tasks/{id}/claim", post(inbox::claim))
+        .route("/tasks/{id}/unclaim", post(inbox::unclaim))
+        .route("/tasks/{id}/complete", post(task::complete))
+        .route("/cases/{id}", get(case::page))
+        .route("/cases/{id}/print/{doc}", get(case::print))
+        .route("/definitions", get(definitions::page))
+}
+
+/// A signed-in person on a page. Without a live session the request is redirected to the
+/// login page, which sends the person back here afterwards.
+#[derive(Debug, Clone)]
+pub(super) struct PageUser(pub(super) Identity);
+
+/// Where to go back to after login: only a path on this site (`/…`, never `//host`).
+pub(super) fn safe_next(next: &str) -> Option<&str> {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.chars().any(char::is_control);
+    ok.then_some(next)
+}
+
+impl FromRequestParts<Ctx> for PageUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &Ctx) -> Result<Self, Response> {
+        match session_identity(ctx, &parts.headers).await {
+            Ok(Some((_, identity))) => Ok(PageUser(identity)),
+            Ok(None) => {
+                let here = parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/", |p| p.as_str())
+                    .to_owned();
+                let next: String = form_urlencoded::byte_serialize(here.as_bytes()).collect();
+                Err(Redirect::to(&format!("/login?next={next}")).into_response())
+            }
+            Err(e) => Err(e.into_response()),
+        }
+    }
+}
+
+impl OptionalFromRequestParts<Ctx> for PageUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &Ctx) -> Result<Option<Self>, Response> {
+        match session_identity(ctx, &parts.headers).await {
+            Ok(found) => Ok(found.map(|(_, identity)| PageUser(identity))),
+            Err(e) => Err(e.into_response()),
+        }
+    }
+}
+
+impl PageUser {
+    /// Checks the `csrf` field of a form against the session's token.
+    ///
+    /// # Errors
+    /// [`ApiError::Forbidden`] when it is missing or wrong.
+    pub(super) fn check_csrf(&self, given: &str) -> Result<(), ApiError> {
+        if same_secret(given, &self.0.csrf) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(
+                "缺少或错误的 CSRF 令牌，请刷新页面后重试",
+            ))
+        }
+    }
+
+    /// Whether the person may see definitions (supervisors and admins).
+    pub(super) fn oversees(&self) -> bool {
+        self.0
+            .roles
+            .iter()
+            .any(|r| matches!(r, Role::Supervisor | Role::Admin))
+    }
+}
+
+/// The department's display name, from the first definition that names it.
+pub(super) fn department_name(ctx: &Ctx, key: &str) -> String {
+    ctx.app
+        .engine()
+        .catalog()
+        .iter()
+        .find_map(|p| p.departments.get(key).map(|d| d.name.clone()))
+        .unwrap_or_else(|| key.to_owned())
+}
+
+/// Renders a page inside the layout: `page` is the page's own context; the layout gets
+/// `me` (name, department, roles, CSRF token, what the menu shows) and `title`.
+pub(super) fn render(
+    ctx: &Ctx,
+    user: &PageUser,
+    status: StatusCode,
+    template: &str,
+    title: &str,
+    page: Value,
+) -> Result<Response, ApiError> {
+    let me = &user.0;
+    let context = json!({
+        "title": title,
+        "me": {
+            "user": me.user,
+            "name": me.name,
+            "department": department_name(ctx, &me.department),
+            "roles": me.roles.iter().map(|r| r.label()).collect::<Vec<_>>(),
+            "csrf": me.csrf,
+            "oversees": user.oversees(),
+        },
+        "page": page,
+    });
+    let html = ctx
+        .app
+        .pages()
+        .render_page(template, &context)
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok((
+        status,
+        [(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; script-src 'none'; object-src 'none'; frame-ancestors 'none'; form-action 'self'",
+        )],
+        Html(html),
+    )
+        .into_response())
+}
+
+/// `GET /`: the inbox when signed in, else the login page.
+async fn root(user: Option<PageUser>) -> Redirect {
+    match user {
+        Some(_) => Redirect::to("/inbox"),
+        None => Redirect::to("/login"),
+    }
+}
+
+/// `GET /static/app.css`.
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        APP_CSS,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next("/tasks/1?x=2"), Some("/tasks/1?x=2"));
+        assert_eq!(safe_next("//evil.example/"), None);
+        assert_eq!(safe_next("/\\evil.example"), None);
+        assert_eq!(safe_next("https://evil.example/"), None);
+        assert_eq!(safe_next(""), None);
+    }
+}
