@@ -120,7 +120,9 @@ db_test!(pages_without_a_session_send_to_login_and_back, |db| {
     let login = app.get("/login?next=%2Finbox%3Fstatus%3Dopen").await?;
     // (MiniJinja escapes `/` in attribute values as `&#x2f;`; browsers read it back.)
     assert!(
-        login.text.contains(r#"name="next" value="&#x2f;inbox?status=open""#),
+        login
+            .text
+            .contains(r#"name="next" value="&#x2f;inbox?status=open""#),
         "{}",
         login.text
     );
@@ -351,3 +353,151 @@ db_test!(definitions_page_is_for_supervisors, |db| {
     let _ = shown.text.find("流程定义").context("menu")?;
     Ok(())
 });
+
+/// The fields of a form post: `form.<key>` for each application value.
+fn form_fields<'a>(values: &'a [(&'a str, &'a str)]) -> Vec<(String, &'a str)> {
+    values
+        .iter()
+        .map(|(k, v)| (format!("form.{k}"), *v))
+        .collect()
+}
+
+db_test!(intake_shows_field_errors_and_starts_a_good_case, |db| {
+    let app = TestApp::start(&db, "tests/fixtures/web").await?;
+    let shebao = app.clerk("shebao_li", "shebao", Role::Clerk).await?;
+    let yibao = app.clerk("yibao_wang", "yibao", Role::Clerk).await?;
+    let page = Browser::of(&app, &shebao)?;
+    let choose = page.get("/intake").await?;
+    assert!(
+        choose.text.contains("/intake?process=web.joint"),
+        "{}",
+        choose.text
+    );
+    let form = page.get("/intake?process=web.joint").await?;
+    assert_eq!(form.status, 200);
+    assert!(form.text.contains(r#"name="form.id_number""#) && form.text.contains("开始办理"));
+    let denied = Browser::of(&app, &yibao)?
+        .get("/intake?process=web.joint")
+        .await?;
+    assert_eq!(denied.status, 403);
+
+    let bad = form_fields(&[
+        ("name", SCRIPT),
+        ("id_number", "110105194912310021"),
+        ("phone", "12345"),
+    ]);
+    let mut fields: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    fields.extend([("process", "web.joint"), ("action", "start")]);
+    let refused = page.post("/intake", &fields, true).await?;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert!(refused.text.contains(r#"<div class="field invalid">"#));
+    assert!(
+        refused.text.contains("校验"),
+        "the check character is named: {}",
+        refused.text
+    );
+    assert!(refused.text.contains("&lt;script&gt;") && !refused.text.contains(SCRIPT));
+    assert_eq!(shebao.cases("").await?.ok()?, json!([]));
+    assert_eq!(page.post("/intake", &fields, false).await?.status, 403);
+
+    let good = form_fields(&[
+        ("name", "张三"),
+        ("id_number", FULL_ID),
+        ("joint_medical", "true"),
+    ]);
+    let mut fields: Vec<(&str, &str)> = good.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    fields.extend([("process", "web.joint"), ("action", "start")]);
+    let started = page.post("/intake", &fields, true).await?;
+    assert_eq!(started.status, 303, "{}", started.text);
+    let cases = shebao.cases("").await?.ok()?;
+    let case = id(&cases[0]);
+    assert_eq!(started.location, format!("/cases/{case}"));
+    assert_eq!(
+        shebao.case(&case).await?.ok()?["form"]["joint_medical"],
+        true
+    );
+    Ok(())
+});
+
+db_test!(
+    intake_of_the_retirement_lists_materials_and_prints_the_forms,
+    |db| {
+        let app = TestApp::start(&db, "processes").await?;
+        let shebao = app.clerk("shebao_li", "shebao", Role::Clerk).await?;
+        let page = Browser::of(&app, &shebao)?;
+        let form = page.get("/intake?process=yangcheng.retirement").await?;
+        assert_eq!(form.status, 200, "{}", form.text);
+        assert!(
+            form.text.contains("居民身份证（原件）") && form.text.contains("身份证号里的出生日期")
+        );
+
+        let values = form_fields(&[
+            ("name", "张三"),
+            ("gender", "男"),
+            ("id_number", "140522196412150317"),
+            ("birth", "1964-12"),
+            ("post", "生产"),
+            ("employer", "阳城县某煤业有限公司"),
+            ("address", "阳城县凤城镇"),
+            ("phone", "13935600000"),
+            ("veteran", "false"),
+            ("item", "企业职工正常退休信息确认、待遇计发"),
+            ("delivery", "现场自取"),
+            ("retirement_type", "正常退休"),
+        ]);
+        let mut fields: Vec<(&str, &str)> = values.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        fields.extend([
+            ("process", "yangcheng.retirement"),
+            ("materials", "id_card"),
+        ]);
+        let refreshed = page
+            .post(
+                "/intake",
+                &[fields.clone(), vec![("action", "refresh")]].concat(),
+                true,
+            )
+            .await?;
+        assert_eq!(refreshed.status, 200, "{}", refreshed.text);
+        assert!(
+            refreshed.text.contains(r#"value="id_card" checked"#),
+            "{}",
+            refreshed.text
+        );
+        assert_eq!(
+            shebao.cases("").await?.ok()?,
+            json!([]),
+            "refreshing starts nothing"
+        );
+
+        let started = page
+            .post(
+                "/intake",
+                &[fields, vec![("action", "start")]].concat(),
+                true,
+            )
+            .await?;
+        assert_eq!(started.status, 303, "{}", started.text);
+        let shown = page.get(&started.location).await?;
+        assert!(shown.text.contains("一次性告知单"), "{}", shown.text);
+        let case = started.location.trim_start_matches("/cases/").to_owned();
+        let notice = page.get(&format!("/cases/{case}/preview/notice")).await?;
+        assert_eq!(notice.status, 200, "{}", notice.text);
+        assert!(notice.text.contains("张三"));
+        assert_eq!(
+            page.get(&format!("/cases/{case}/preview/supplement_notice"))
+                .await?
+                .status,
+            404
+        );
+
+        let task = shebao.task_at(&case, "accept").await?;
+        let task_page = page.get(&format!("/tasks/{task}")).await?;
+        assert!(
+            task_page.text.contains("规则测算") && task_page.text.contains("2024-12"),
+            "{}",
+            task_page.text
+        );
+        assert!(task_page.text.contains("✔ 已收"));
+        Ok(())
+    }
+);

@@ -38,6 +38,10 @@ const PAGES: &[(&str, &str)] = &[
         include_str!("../../../templates/web/case.html.j2"),
     ),
     (
+        "web/intake.html.j2",
+        include_str!("../../../templates/web/intake.html.j2"),
+    ),
+    (
         "web/definitions.html.j2",
         include_str!("../../../templates/web/definitions.html.j2"),
     ),

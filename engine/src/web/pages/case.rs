@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::view::{case_status_text, history_row, step_names, task_row, today, value_text};
 use super::{PageUser, department_name, render};
 use crate::definition::{Process, StepKind};
+use crate::documents::{CaseView, Draft, missing_materials};
 use crate::evaluate::evaluate;
 use crate::privacy::masked_form;
 use crate::runtime::{CaseId, CaseStatus};
@@ -190,6 +191,13 @@ pub(super) async fn page(
             row
         })
         .collect();
+    let previews: Vec<Value> = process
+        .as_deref()
+        .map(previewable)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(key, name)| json!({"key": key, "name": name}))
+        .collect();
     let title = format!("办件 {}", facts["title"].as_str().unwrap_or_default());
     render(
         &ctx,
@@ -197,8 +205,79 @@ pub(super) async fn page(
         StatusCode::OK,
         "web/case.html.j2",
         &title,
-        json!({"case": facts, "tasks": tasks}),
+        json!({"case": facts, "tasks": tasks, "previews": previews}),
     )
+}
+
+/// The documents of a definition that render from the case alone: unnumbered, and issued
+/// by no outcome (申请表, 一次性告知单 …). They are rendered on request, never stored.
+pub(super) fn previewable(process: &Process) -> Vec<(&str, &str)> {
+    let issued: Vec<&str> = process
+        .steps
+        .values()
+        .filter_map(|s| match &s.kind {
+            StepKind::Task(t) => Some(t.outcomes.values()),
+            _ => None,
+        })
+        .flatten()
+        .flat_map(|o| o.documents.iter().map(String::as_str))
+        .collect();
+    process
+        .documents
+        .values()
+        .filter(|d| d.numbered.is_none() && !issued.contains(&d.key.as_str()))
+        .map(|d| (d.key.as_str(), d.name.as_str()))
+        .collect()
+}
+
+/// `GET /cases/{id}/preview/{doc}`: a document of [`previewable`] rendered from the case
+/// as it is now, for printing (申请表, 一次性告知单). The view is recorded.
+pub(super) async fn preview(
+    State(ctx): State<Ctx>,
+    user: PageUser,
+    Path((id, key)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id: CaseId = visible_case(&ctx, &user.0, &id).await?;
+    let missing = || ApiError::NotFound("文书不存在".into());
+    let engine = ctx.app.engine();
+    let record = engine.get_case(id).await?.ok_or_else(missing)?;
+    let process = process_of(&ctx, &record).ok_or_else(missing)?;
+    if !previewable(&process).iter().any(|(k, _)| *k == key) {
+        return Err(missing());
+    }
+    let state = &record.state;
+    let case_id = state.id.to_string();
+    let view = CaseView {
+        id: &case_id,
+        form: &state.form,
+        data: &state.data,
+        materials: &state.materials,
+        started_at: state.started_at,
+    };
+    let now = engine.now();
+    let render_error = |e: crate::documents::RenderError| ApiError::Internal(e.into());
+    let lacking =
+        missing_materials(&process, &view, today(now)).map_err(|e| ApiError::Internal(e.into()))?;
+    let draft = Draft::new(&process, &key, &view, None, &lacking, now).map_err(render_error)?;
+    let rendered = draft
+        .render(&engine.templates(), None)
+        .map_err(render_error)?;
+    engine.store().record_view(id, &user.0.actor(), now).await?;
+    Ok(printable(rendered.html))
+}
+
+fn printable(html: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+            ),
+        ],
+        html,
+    )
+        .into_response()
 }
 
 /// An issued document's HTML as stored, for printing; the view is recorded.
@@ -222,15 +301,5 @@ pub(super) async fn print(
         .store()
         .record_view(id, &user.0.actor(), engine.now())
         .await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
-            ),
-        ],
-        document.html,
-    )
-        .into_response())
+    Ok(printable(document.html))
 }

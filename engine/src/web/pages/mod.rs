@@ -6,13 +6,15 @@
 //! A page without a session redirects to `/login?next=…`; every form that changes
 //! something carries the session's CSRF token in a `csrf` field, checked here. Files:
 //! `inbox` (list, claim, unclaim), `task` (task page, complete), `case` (case page,
-//! printing issued documents), `definitions` (supervisors and admins), `view` (turning
+//! printing issued documents and previews), `intake` (the window's application form),
+//! `fields` (form fields between HTML and JSON), `definitions` (supervisors and admins), `view` (turning
 //! records into what the templates show: Beijing time, Chinese words, masking).
 
 mod case;
 mod definitions;
 mod fields;
 mod inbox;
+mod intake;
 mod task;
 mod view;
 
@@ -43,6 +45,8 @@ pub(super) fn routes() -> Router<Ctx> {
         .route("/tasks/{id}/complete", post(task::complete))
         .route("/cases/{id}", get(case::page))
         .route("/cases/{id}/print/{doc}", get(case::print))
+        .route("/intake", get(intake::page).post(intake::submit))
+        .route("/cases/{id}/preview/{doc}", get(case::preview))
         .route("/definitions", get(definitions::page))
 }
 
@@ -145,6 +149,7 @@ pub(super) fn render(
             "roles": me.roles.iter().map(|r| r.label()).collect::<Vec<_>>(),
             "csrf": me.csrf,
             "oversees": user.oversees(),
+            "intake": !intake::startable(ctx, &user.0).is_empty(),
         },
         "page": page,
     });
