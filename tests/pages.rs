@@ -183,6 +183,35 @@ db_test!(inbox_lists_the_department_masked_and_claims_by_form, |db| {
     let other = Browser::of(&app, &yibao)?.get("/inbox").await?;
     assert!(!other.text.contains(&task) && other.text.contains("没有符合条件的待办事项"));
 
+    // Search by the exact name or ID number (either case of the check character).
+    let mut other = application("李四");
+    other["form"]["id_number"] = json!("110105195001010012");
+    let other_case = id(&shebao.start(&other).await?.ok()?);
+    for q in [
+        FULL_ID,
+        "11010519491231002x",
+        "%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+    ] {
+        let found = page.get(&format!("/inbox?q={q}")).await?;
+        assert!(found.text.contains(&task), "{q}: {}", found.text);
+        assert!(!found.text.contains("李四"), "{q}");
+    }
+    let by_name = page.get("/inbox?q=%E6%9D%8E%E5%9B%9B").await?;
+    assert!(by_name.text.contains("李四") && !by_name.text.contains(&task));
+    assert!(
+        !page.get("/inbox?q=110105").await?.text.contains(&task),
+        "no partial match"
+    );
+    let search = page.get(&format!("/cases?q={FULL_ID}")).await?;
+    assert!(
+        search.text.contains(&format!("/cases/{case}")),
+        "{}",
+        search.text
+    );
+    assert!(search.text.contains(MASKED_ID) && !search.text.contains(&other_case));
+    let all = page.get("/cases?status=active").await?;
+    assert!(all.text.contains(&case) && all.text.contains(&other_case));
+
     // A form without the CSRF token changes nothing.
     let forged = page
         .post(&format!("/tasks/{task}/claim"), &[], false)

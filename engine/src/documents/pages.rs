@@ -42,6 +42,10 @@ const PAGES: &[(&str, &str)] = &[
         include_str!("../../../templates/web/intake.html.j2"),
     ),
     (
+        "web/cases.html.j2",
+        include_str!("../../../templates/web/cases.html.j2"),
+    ),
+    (
         "web/definitions.html.j2",
         include_str!("../../../templates/web/definitions.html.j2"),
     ),

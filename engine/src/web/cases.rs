@@ -153,6 +153,7 @@ pub(super) async fn list(
         department: Some(identity.department.clone()),
         limit: Some(limit(params.limit)?),
         offset: params.offset.unwrap_or(0),
+        search: None,
     };
     let cases = ctx.app.engine().store().list_cases(&query).await?;
     Ok(Json(cases.iter().map(summary_json).collect()))

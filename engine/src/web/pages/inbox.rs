@@ -29,6 +29,9 @@ pub(super) struct InboxFilters {
     claimed: String,
     #[serde(default)]
     due: String,
+    /// An applicant's exact name or ID number.
+    #[serde(default)]
+    q: String,
     #[serde(default)]
     page: Option<u64>,
 }
@@ -65,6 +68,7 @@ pub(super) async fn page(
             "soon" => Some(now + chrono::Duration::hours(24)),
             _ => None,
         },
+        search: Some(filters.q.trim().to_owned()).filter(|q| !q.is_empty()),
         // One extra row says whether there is a next page.
         limit: Some(PAGE_SIZE + 1),
         offset: (page_no - 1) * PAGE_SIZE,
@@ -88,6 +92,7 @@ pub(super) async fn page(
             .append_pair("status", &filters.status)
             .append_pair("claimed", &filters.claimed)
             .append_pair("due", &filters.due)
+            .append_pair("q", &filters.q)
             .append_pair("page", &n.to_string())
             .finish();
         format!("/inbox?{q}")
@@ -100,6 +105,7 @@ pub(super) async fn page(
             "status": filters.status,
             "claimed": filters.claimed,
             "due": filters.due,
+            "q": filters.q,
         },
         "page": page_no,
         "prev": (page_no > 1).then(|| link(page_no - 1)),

@@ -6,7 +6,7 @@
 //! A page without a session redirects to `/login?next=…`; every form that changes
 //! something carries the session's CSRF token in a `csrf` field, checked here. Files:
 //! `inbox` (list, claim, unclaim), `task` (task page, complete), `case` (case page,
-//! printing issued documents and previews), `intake` (the window's application form),
+//! printing issued documents and previews), `intake` (the window's application form), `search` (办件查询),
 //! `fields` (form fields between HTML and JSON), `definitions` (supervisors and admins), `view` (turning
 //! records into what the templates show: Beijing time, Chinese words, masking).
 
@@ -15,6 +15,7 @@ mod definitions;
 mod fields;
 mod inbox;
 mod intake;
+mod search;
 mod task;
 mod view;
 
@@ -43,6 +44,7 @@ pub(super) fn routes() -> Router<Ctx> {
         .route("/tasks/{id}/claim", post(inbox::claim))
         .route("/tasks/{id}/unclaim", post(inbox::unclaim))
         .route("/tasks/{id}/complete", post(task::complete))
+        .route("/cases", get(search::page))
         .route("/cases/{id}", get(case::page))
         .route("/cases/{id}/print/{doc}", get(case::print))
         .route("/intake", get(intake::page).post(intake::submit))
