@@ -365,6 +365,9 @@ db_test!(definitions_page_is_for_supervisors, |db| {
     let boss = app.clerk("shebao_boss", "shebao", Role::Supervisor).await?;
     let denied = Browser::of(&app, &clerk)?.get("/definitions").await?;
     assert_eq!(denied.status, 403);
+    assert!(
+        denied.text.contains("只有负责人和管理员可以查看流程定义") && denied.text.contains("<html")
+    );
     let inbox = Browser::of(&app, &clerk)?.get("/inbox").await?;
     assert!(!inbox.text.contains("href=\"/definitions\""));
     let shown = Browser::of(&app, &boss)?.get("/definitions").await?;

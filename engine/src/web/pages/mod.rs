@@ -50,6 +50,52 @@ pub(super) fn routes() -> Router<Ctx> {
         .route("/intake", get(intake::page).post(intake::submit))
         .route("/cases/{id}/preview/{doc}", get(case::preview))
         .route("/definitions", get(definitions::page))
+        .layer(axum::middleware::map_response(html_errors))
+}
+
+/// Problem documents from page routes become a short HTML page with the same status and
+/// words, and a way back; the JSON API keeps its problem+json.
+async fn html_errors(response: Response) -> Response {
+    let problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !problem {
+        return response;
+    }
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let title = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v["title"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "请求未能完成".to_owned());
+    let html = format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{code} · 联办</title>\
+         <link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><main><h1>{code}</h1>\
+         <p class=\"error\" role=\"alert\">{message}</p><p><a href=\"/inbox\">返回收件箱</a></p>\
+         </main></body></html>",
+        code = status.as_u16(),
+        message = escape(&title),
+    );
+    (status, Html(html)).into_response()
+}
+
+/// HTML-escapes text for element content and attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A signed-in person on a page. Without a live session the request is redirected to the
@@ -193,7 +239,12 @@ async fn stylesheet() -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::safe_next;
+    use super::{escape, safe_next};
+
+    #[test]
+    fn error_text_is_escaped() {
+        assert_eq!(escape("<b>&\"'"), "&lt;b&gt;&amp;&quot;&#x27;");
+    }
 
     #[test]
     fn next_stays_on_this_site() {
