@@ -8,83 +8,13 @@ use anyhow::Context as _;
 use lianban::accounts::Role;
 use lianban::runtime::CaseId;
 use lianban_tests::db_test;
-use lianban_tests::web::{Clerk, TestApp};
+use lianban_tests::pages::Browser;
+use lianban_tests::web::TestApp;
 use serde_json::{Value, json};
 
 const FULL_ID: &str = "11010519491231002X";
 const MASKED_ID: &str = "110105********002X";
 const SCRIPT: &str = "<script>alert(1)</script>";
-
-/// A page answer: status, `Location` and body.
-#[derive(Debug)]
-struct Page {
-    status: u16,
-    location: String,
-    text: String,
-}
-
-/// A browser-like client for one signed-in clerk: the session cookie on every request,
-/// forms posted as `application/x-www-form-urlencoded`, redirects not followed.
-struct Browser {
-    base: String,
-    session: String,
-    csrf: String,
-    client: reqwest::Client,
-}
-
-impl Browser {
-    fn of(app: &TestApp, clerk: &Clerk) -> anyhow::Result<Browser> {
-        Ok(Browser {
-            base: app.base.clone(),
-            session: clerk.session.clone(),
-            csrf: clerk.csrf.clone(),
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()?,
-        })
-    }
-
-    async fn read(response: reqwest::Response) -> anyhow::Result<Page> {
-        let status = response.status().as_u16();
-        let location = response
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        Ok(Page {
-            status,
-            location,
-            text: response.text().await?,
-        })
-    }
-
-    async fn get(&self, path: &str) -> anyhow::Result<Page> {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .header("cookie", format!("lianban_session={}", self.session))
-            .send()
-            .await?;
-        Browser::read(response).await
-    }
-
-    /// Posts a form; the session's CSRF token is added unless `csrf` is false.
-    async fn post(&self, path: &str, fields: &[(&str, &str)], csrf: bool) -> anyhow::Result<Page> {
-        let mut form: Vec<(&str, &str)> = fields.to_vec();
-        if csrf {
-            form.push(("csrf", &self.csrf));
-        }
-        let response = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .header("cookie", format!("lianban_session={}", self.session))
-            .form(&form)
-            .send()
-            .await?;
-        Browser::read(response).await
-    }
-}
 
 fn id(v: &Value) -> String {
     v["id"].as_str().unwrap_or_default().to_owned()

@@ -181,7 +181,18 @@ pub(super) async fn page(
         .iter()
         .map(|t| {
             let mut row = task_row(t, None, now);
+            let outcome = t.outcome.as_ref().map(|key| {
+                process
+                    .as_deref()
+                    .and_then(|p| p.step(&t.step))
+                    .and_then(|s| match &s.kind {
+                        StepKind::Task(task) => task.outcomes.get(key).map(|o| o.label.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| key.clone())
+            });
             if let Value::Object(map) = &mut row {
+                map.insert("outcome".into(), json!(outcome));
                 map.insert(
                     "department".into(),
                     json!(department_name(&ctx, &t.department)),

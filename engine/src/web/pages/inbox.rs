@@ -110,7 +110,7 @@ pub(super) async fn page(
         "page": page_no,
         "prev": (page_no > 1).then(|| link(page_no - 1)),
         "next": more.then(|| link(page_no + 1)),
-        "back": "/inbox",
+        "back": link(page_no),
     });
     render(
         &ctx,
