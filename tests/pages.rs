@@ -81,6 +81,13 @@ db_test!(pages_without_a_session_send_to_login_and_back, |db| {
         assert_eq!(reply.status().as_u16(), 303);
         assert_eq!(reply.headers()["location"], expected);
     }
+    let stale = browser
+        .post(format!("{}/tasks/abc/claim", app.base))
+        .form(&[("csrf", "x")])
+        .send()
+        .await?;
+    assert_eq!(stale.status().as_u16(), 303);
+    assert_eq!(stale.headers()["location"], "/login?next=%2Finbox");
     let css = app.get("/static/app.css").await?;
     assert_eq!(css.status, 200);
     assert!(

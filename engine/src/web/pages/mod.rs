@@ -119,11 +119,13 @@ impl FromRequestParts<Ctx> for PageUser {
         match session_identity(ctx, &parts.headers).await {
             Ok(Some((_, identity))) => Ok(PageUser(identity)),
             Ok(None) => {
-                let here = parts
-                    .uri
-                    .path_and_query()
-                    .map_or("/", |p| p.as_str())
-                    .to_owned();
+                // A form posted after the session ended cannot be replayed by a GET: such a
+                // browser goes back to the inbox after signing in.
+                let here = if parts.method == axum::http::Method::GET {
+                    parts.uri.path_and_query().map_or("/", |p| p.as_str())
+                } else {
+                    "/inbox"
+                };
                 let next: String = form_urlencoded::byte_serialize(here.as_bytes()).collect();
                 Err(Redirect::to(&format!("/login?next={next}")).into_response())
             }
