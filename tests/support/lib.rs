@@ -20,6 +20,7 @@ use lianban::store::{Store, StoreOptions};
 use sea_orm::{ConnectionTrait, Database};
 
 pub mod fixtures;
+pub mod pages;
 pub mod web;
 
 #[doc(hidden)]

@@ -1,4 +1,4 @@
-//! The web layer's own pages (login, later the inbox): MiniJinja templates under
+//! The web layer's own pages (login, inbox, task, case, definitions): MiniJinja templates under
 //! `templates/web/`, built into the binary so the service works whatever templates
 //! directory the definitions use. Same settings as documents: strict undefined values,
 //! HTML escaping for `*.html.j2`.
@@ -8,10 +8,48 @@ use minijinja::Environment;
 use super::{RenderError, environment};
 
 /// The built-in page templates, by name (`web/login.html.j2`).
-const PAGES: &[(&str, &str)] = &[(
-    "web/login.html.j2",
-    include_str!("../../../templates/web/login.html.j2"),
-)];
+const PAGES: &[(&str, &str)] = &[
+    (
+        "web/login.html.j2",
+        include_str!("../../../templates/web/login.html.j2"),
+    ),
+    (
+        "web/_layout.html.j2",
+        include_str!("../../../templates/web/_layout.html.j2"),
+    ),
+    (
+        "web/_fields.html.j2",
+        include_str!("../../../templates/web/_fields.html.j2"),
+    ),
+    (
+        "web/_case.html.j2",
+        include_str!("../../../templates/web/_case.html.j2"),
+    ),
+    (
+        "web/inbox.html.j2",
+        include_str!("../../../templates/web/inbox.html.j2"),
+    ),
+    (
+        "web/task.html.j2",
+        include_str!("../../../templates/web/task.html.j2"),
+    ),
+    (
+        "web/case.html.j2",
+        include_str!("../../../templates/web/case.html.j2"),
+    ),
+    (
+        "web/intake.html.j2",
+        include_str!("../../../templates/web/intake.html.j2"),
+    ),
+    (
+        "web/cases.html.j2",
+        include_str!("../../../templates/web/cases.html.j2"),
+    ),
+    (
+        "web/definitions.html.j2",
+        include_str!("../../../templates/web/definitions.html.j2"),
+    ),
+];
 
 /// The parsed page templates.
 #[derive(Debug)]
@@ -69,7 +107,7 @@ mod tests {
         let html = pages
             .render_page(
                 "web/login.html.j2",
-                &serde_json::json!({"error": null, "csrf": "t0k", "username": "<b>"}),
+                &serde_json::json!({"error": null, "csrf": "t0k", "username": "<b>", "next": ""}),
             )
             .expect("render");
         assert!(html.contains("value=\"t0k\""));

@@ -33,6 +33,32 @@ pub(super) fn takes_part(department: &str) -> Condition {
 }
 
 impl Store {
+    /// The list titles (masked) of the given cases, by case id; cases without a title are
+    /// left out. One query for a page of inbox rows, by primary key.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn case_titles(
+        &self,
+        cases: &[CaseId],
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        if cases.is_empty() {
+            return Ok(std::collections::HashMap::new());
+        }
+        let ids: Vec<String> = cases.iter().map(ToString::to_string).collect();
+        let rows: Vec<(String, Option<String>)> = case::Entity::find()
+            .select_only()
+            .columns([case::Column::Id, case::Column::Title])
+            .filter(case::Column::Id.is_in(ids))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, title)| title.map(|t| (id, t)))
+            .collect())
+    }
+
     /// The departments taking part in a case: those of its tasks (open or closed) and the
     /// department that started it, each once.
     ///

@@ -189,6 +189,19 @@ impl Store {
         if let Some(department) = &query.department {
             select = select.filter(super::access::takes_part(department));
         }
+        if let Some(term) = query
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            // Indexed columns, see the migration that added them.
+            select = select.filter(
+                sea_orm::Condition::any()
+                    .add(case::Column::ApplicantName.eq(term))
+                    .add(case::Column::IdKey.eq(crate::privacy::id_search_key(term))),
+            );
+        }
         let select = select
             .order_by_desc(case::Column::UpdatedAt)
             .order_by_asc(case::Column::Id);
@@ -261,7 +274,11 @@ impl Store {
 /// The case columns that follow from the state (everything but id, revision and the
 /// columns fixed at start).
 fn case_columns(state: &CaseState, change: &Change<'_>) -> Result<case::ActiveModel, StoreError> {
+    // Re-derived on every change: a supplement may correct the form.
+    let (name, id_key) = crate::privacy::search_keys(change.process, &state.form);
     Ok(case::ActiveModel {
+        applicant_name: Set(name),
+        id_key: Set(id_key),
         id: NotSet,
         process_id: NotSet,
         version: NotSet,

@@ -155,6 +155,8 @@ pub struct CaseQuery {
     pub process: Option<String>,
     /// Only cases this department takes part in (has or had a task, or started).
     pub department: Option<String>,
+    /// Only cases whose applicant has exactly this name or ID number.
+    pub search: Option<String>,
     /// At most this many (all when `None`).
     pub limit: Option<u64>,
     /// Skip this many.
@@ -210,6 +212,11 @@ pub struct TaskQuery {
     pub unclaimed: bool,
     /// Only tasks at these steps.
     pub steps: Vec<String>,
+    /// Only tasks due before this time (overdue or due soon); tasks without a due time
+    /// never match.
+    pub due_before: Option<DateTime<Utc>>,
+    /// Only tasks of cases whose applicant has exactly this name or ID number.
+    pub search: Option<String>,
     /// At most this many (all when `None`).
     pub limit: Option<u64>,
     /// Skip this many.

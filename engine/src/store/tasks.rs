@@ -1,13 +1,14 @@
 //! Task rows: the inbox's projection of the tasks in case states.
 
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder,
 };
 use uuid::Uuid;
 
 use super::cases::parse_case_id;
-use super::entity::task;
+use super::entity::{case, task};
 use super::records::{parse_task_status, task_status_word};
 use super::{Change, Store, StoreError, TaskQuery, TaskRecord, page};
 use crate::definition::StepId;
@@ -54,6 +55,29 @@ impl Store {
         }
         if !query.steps.is_empty() {
             select = select.filter(task::Column::Step.is_in(query.steps.clone()));
+        }
+        if let Some(term) = query
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            // Both columns are indexed: the subquery is two index lookups, not a scan.
+            let cases = Query::select()
+                .column(case::Column::Id)
+                .from(case::Entity)
+                .cond_where(
+                    Condition::any()
+                        .add(Expr::col(case::Column::ApplicantName).eq(term))
+                        .add(
+                            Expr::col(case::Column::IdKey).eq(crate::privacy::id_search_key(term)),
+                        ),
+                )
+                .to_owned();
+            select = select.filter(task::Column::CaseId.in_subquery(cases));
+        }
+        if let Some(before) = query.due_before {
+            select = select.filter(task::Column::DueAt.lt(before));
         }
         // SQLite sorts NULL first and PostgreSQL last; sorting on `IS NULL` first makes both
         // put tasks without a due time at the end. (SQLite keeps times as RFC 3339 text in

@@ -21,7 +21,11 @@ fn not_found() -> ApiError {
 }
 
 /// The case id, if the caller's department takes part in the case; otherwise 404.
-async fn visible_case(ctx: &Ctx, identity: &Identity, id: &str) -> Result<CaseId, ApiError> {
+pub(super) async fn visible_case(
+    ctx: &Ctx,
+    identity: &Identity,
+    id: &str,
+) -> Result<CaseId, ApiError> {
     let id = Uuid::parse_str(id).map(CaseId).map_err(|_| not_found())?;
     let departments = ctx.app.engine().store().case_departments(id).await?;
     if !identity
@@ -149,6 +153,7 @@ pub(super) async fn list(
         department: Some(identity.department.clone()),
         limit: Some(limit(params.limit)?),
         offset: params.offset.unwrap_or(0),
+        search: None,
     };
     let cases = ctx.app.engine().store().list_cases(&query).await?;
     Ok(Json(cases.iter().map(summary_json).collect()))

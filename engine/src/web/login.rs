@@ -8,13 +8,14 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 
 use axum::extract::rejection::FormRejection;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::{Form, Json};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::pages::safe_next;
 use super::session::{
     CSRF_HEADER, LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL, cookie, new_token, same_secret,
     session_identity, set_cookie, token_hash,
@@ -34,6 +35,16 @@ pub(super) struct LoginForm {
     password: String,
     #[serde(default)]
     csrf: String,
+    /// Where to go after login (a path on this site; anything else is ignored).
+    #[serde(default)]
+    next: String,
+}
+
+/// Query of `GET /login`.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct LoginQuery {
+    #[serde(default)]
+    next: String,
 }
 
 /// A form that carries only the CSRF token (logout).
@@ -51,8 +62,11 @@ fn wants_json(headers: &HeaderMap) -> bool {
 }
 
 /// The login page, with a fresh pre-session CSRF token in a cookie and in the form.
-pub(super) async fn page(State(ctx): State<Ctx>) -> Result<Response, ApiError> {
-    render(&ctx, StatusCode::OK, None, "")
+pub(super) async fn page(
+    State(ctx): State<Ctx>,
+    Query(query): Query<LoginQuery>,
+) -> Result<Response, ApiError> {
+    render(&ctx, StatusCode::OK, None, "", &query.next)
 }
 
 fn render(
@@ -60,14 +74,16 @@ fn render(
     status: StatusCode,
     error: Option<&str>,
     username: &str,
+    next: &str,
 ) -> Result<Response, ApiError> {
     let csrf = new_token();
+    let next = safe_next(next).unwrap_or_default();
     let html = ctx
         .app
         .pages()
         .render_page(
             "web/login.html.j2",
-            &json!({"error": error, "csrf": csrf, "username": username}),
+            &json!({"error": error, "csrf": csrf, "username": username, "next": next}),
         )
         .map_err(|e| ApiError::Internal(e.into()))?;
     let secure = ctx.app.settings().secure_cookies;
@@ -81,11 +97,12 @@ fn refuse(
     json: bool,
     message: &'static str,
     username: &str,
+    next: &str,
 ) -> Result<Response, ApiError> {
     if json {
         return Ok(ApiError::LoginFailed(message).into_response());
     }
-    render(ctx, StatusCode::UNAUTHORIZED, Some(message), username)
+    render(ctx, StatusCode::UNAUTHORIZED, Some(message), username, next)
 }
 
 /// Checks a login and starts a session.
@@ -97,7 +114,7 @@ pub(super) async fn submit(
 ) -> Result<Response, ApiError> {
     let json = wants_json(&headers);
     let Ok(Form(form)) = form else {
-        return refuse(&ctx, json, WRONG, "");
+        return refuse(&ctx, json, WRONG, "", "");
     };
     let expected = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
     if expected.is_empty() || !same_secret(&form.csrf, expected) {
@@ -122,7 +139,7 @@ pub(super) async fn submit(
         || row.as_ref().is_some_and(|(a, _)| a.is_locked(now));
     if locked {
         ctx.throttle.fail(address, &username, now);
-        return refuse(&ctx, json, LOCKED, &username);
+        return refuse(&ctx, json, LOCKED, &username, &form.next);
     }
     let (account, hash) = match row {
         Some((account, hash)) => (Some(account), hash),
@@ -136,7 +153,8 @@ pub(super) async fn submit(
         Some(account) if matches && !account.disabled => {
             ctx.throttle.succeed(&username);
             store.record_login_success(account.id).await?;
-            start_session(&ctx, &headers, &account, json).await
+            let next = safe_next(&form.next).unwrap_or("/inbox");
+            start_session(&ctx, &headers, &account, json, next).await
         }
         account => {
             let mut now_locked = ctx.throttle.fail(address, &username, now);
@@ -152,6 +170,7 @@ pub(super) async fn submit(
                 json,
                 if now_locked { LOCKED } else { WRONG },
                 &username,
+                &form.next,
             )
         }
     }
@@ -168,6 +187,7 @@ async fn start_session(
     headers: &HeaderMap,
     account: &Account,
     json: bool,
+    next: &str,
 ) -> Result<Response, ApiError> {
     let store = ctx.app.engine().store();
     let now = ctx.app.engine().now();
@@ -206,7 +226,7 @@ async fn start_session(
         }))
         .into_response()
     } else {
-        (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response()
+        (StatusCode::SEE_OTHER, [(header::LOCATION, next)]).into_response()
     };
     let h = response.headers_mut();
     for value in [session, clear] {

@@ -5,13 +5,15 @@
 //! Files: `session` (cookies, tokens, the [`Identity`] extractor and CSRF), `login` (login
 //! and logout, with `throttle` slowing and locking repeated failures), `input` (JSON and
 //! query input whose errors name the field), `tasks` (inbox, claim, unclaim, complete),
-//! `cases` (cases and their documents), `admin` (health, definitions, reload).
+//! `cases` (cases and their documents), `admin` (health, definitions, reload), `pages`
+//! (the clerks' HTML pages).
 
 mod admin;
 mod cases;
 mod error;
 mod input;
 mod login;
+mod pages;
 mod session;
 mod tasks;
 mod throttle;
@@ -73,6 +75,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/cases/{id}/documents/{doc}", get(cases::document))
         .route("/api/v1/processes", get(admin::list_processes))
         .route("/api/v1/admin/reload", post(admin::reload))
+        .merge(pages::routes())
         .fallback(admin::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(ctx)

@@ -99,7 +99,11 @@ pub(super) async fn inbox(
 }
 
 /// The task, if the caller may work it; otherwise 404 (existence is not revealed).
-async fn visible_task(ctx: &Ctx, identity: &Identity, id: &str) -> Result<TaskRecord, ApiError> {
+pub(super) async fn visible_task(
+    ctx: &Ctx,
+    identity: &Identity,
+    id: &str,
+) -> Result<TaskRecord, ApiError> {
     let not_found = || ApiError::NotFound("任务不存在".into());
     let id = Uuid::parse_str(id).map(TaskId).map_err(|_| not_found())?;
     let task = ctx

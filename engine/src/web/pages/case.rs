@@ -1,0 +1,316 @@
+//! `GET /cases/{id}`: where a case is, its timeline, its documents and (for those allowed)
+//! the applicant's data in full; each view is recorded in the case history.
+//! `GET /cases/{id}/print/{doc}` serves an issued document's stored HTML for printing.
+//! [`facts`] is the part the task page shows too.
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::view::{case_status_text, history_row, step_names, task_row, today, value_text};
+use super::{PageUser, department_name, render};
+use crate::definition::{Process, StepKind};
+use crate::documents::{CaseView, Draft, missing_materials};
+use crate::evaluate::evaluate;
+use crate::privacy::masked_form;
+use crate::runtime::{CaseId, CaseStatus};
+use crate::store::{CaseRecord, DocumentId, TaskQuery};
+use crate::web::cases::visible_case;
+use crate::web::{ApiError, Ctx};
+
+/// Labels of the keys case data can have: the decision fields of the task steps.
+fn data_label(process: &Process, key: &str) -> String {
+    process
+        .steps
+        .values()
+        .filter_map(|s| match &s.kind {
+            StepKind::Task(t) => t.form.iter().find(|f| f.key == key),
+            _ => None,
+        })
+        .map(|f| f.label.clone())
+        .next()
+        .unwrap_or_else(|| key.to_owned())
+}
+
+/// What the task and case pages both show of a case: the application form (masked unless
+/// `full`), materials required and received, what the rules computed, the issued documents
+/// and the timeline.
+pub(super) async fn facts(
+    ctx: &Ctx,
+    record: &CaseRecord,
+    process: Option<&Process>,
+    full: bool,
+) -> Result<Value, ApiError> {
+    let engine = ctx.app.engine();
+    let state = &record.state;
+    let form = match (process, full) {
+        (Some(p), false) => masked_form(p, &state.form),
+        _ => state.form.clone(),
+    };
+    let applicant: Vec<Value> = process
+        .map(|p| {
+            p.form
+                .iter()
+                .filter_map(|f| {
+                    form.get(&f.key)
+                        .map(|v| json!({"label": f.label, "value": value_text(v)}))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let evaluation = process.map(|p| evaluate(p, &state.form, today(engine.now())));
+    let materials: Vec<Value> = evaluation
+        .as_ref()
+        .map(|e| {
+            e.materials
+                .iter()
+                .map(|m| {
+                    json!({
+                        "name": m.name,
+                        "copies": m.copies,
+                        "why": m.why,
+                        "received": state.materials.contains(&m.key),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let computed: Vec<Value> = state
+        .data
+        .iter()
+        .map(|(k, v)| {
+            let label = process.map_or_else(|| k.clone(), |p| data_label(p, k));
+            json!({"label": label, "value": value_text(v)})
+        })
+        .collect();
+    let evaluated: Vec<Value> = match (process, &evaluation) {
+        (Some(p), Some(e)) if p.evaluate.is_some() => e
+            .values
+            .iter()
+            .map(|(k, v)| json!({"label": k, "value": value_text(v)}))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let documents: Vec<Value> = engine
+        .store()
+        .list_documents(state.id)
+        .await?
+        .iter()
+        .map(|d| {
+            json!({
+                "id": d.id.to_string(),
+                "name": d.name,
+                "number": d.number,
+                "issued_at": super::view::time(d.issued_at),
+                "issued_by": d.issued_by,
+            })
+        })
+        .collect();
+    let history: Vec<Value> = engine
+        .history(state.id)
+        .await?
+        .iter()
+        .map(|h| history_row(h, process))
+        .collect();
+    let status = match &state.status {
+        CaseStatus::Active => "active",
+        CaseStatus::Completed { .. } => "completed",
+        CaseStatus::Cancelled { .. } => "cancelled",
+    };
+    let result = match &state.status {
+        CaseStatus::Active => None,
+        CaseStatus::Completed { result, .. } => Some(result.clone()),
+        CaseStatus::Cancelled { reason } => Some(reason.clone()),
+    };
+    Ok(json!({
+        "id": state.id.to_string(),
+        "title": record.title.as_deref().unwrap_or("（无标题）"),
+        "process": process.map_or_else(|| state.process.clone(), |p| p.name.clone()),
+        "version": state.version,
+        "status": case_status_text(status),
+        "result": result,
+        "steps": step_names(process, state.tokens.iter().map(|t| &t.step)),
+        "started_at": super::view::time(state.started_at),
+        "applicant": applicant,
+        "materials": materials,
+        "computed": computed,
+        "evaluated": evaluated,
+        "documents": documents,
+        "history": history,
+    }))
+}
+
+/// The definition version a case runs on, when it is loaded.
+pub(super) fn process_of(ctx: &Ctx, record: &CaseRecord) -> Option<std::sync::Arc<Process>> {
+    ctx.app
+        .engine()
+        .catalog()
+        .get(&record.state.process, record.state.version)
+        .filter(|p| p.content_hash == record.content_hash)
+}
+
+/// The case page; the view is recorded before the history is read, so it shows.
+pub(super) async fn page(
+    State(ctx): State<Ctx>,
+    user: PageUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = visible_case(&ctx, &user.0, &id).await?;
+    let engine = ctx.app.engine();
+    let record = engine
+        .get_case(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("办件不存在".into()))?;
+    engine
+        .store()
+        .record_view(id, &user.0.actor(), engine.now())
+        .await?;
+    let process = process_of(&ctx, &record);
+    // Whoever may see the case (their department takes part) sees it in full here.
+    let facts = facts(&ctx, &record, process.as_deref(), true).await?;
+    let tasks = engine
+        .list_tasks(&TaskQuery {
+            case: Some(id),
+            ..TaskQuery::default()
+        })
+        .await?;
+    let now = engine.now();
+    let tasks: Vec<Value> = tasks
+        .iter()
+        .map(|t| {
+            let mut row = task_row(t, None, now);
+            let outcome = t.outcome.as_ref().map(|key| {
+                process
+                    .as_deref()
+                    .and_then(|p| p.step(&t.step))
+                    .and_then(|s| match &s.kind {
+                        StepKind::Task(task) => task.outcomes.get(key).map(|o| o.label.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| key.clone())
+            });
+            if let Value::Object(map) = &mut row {
+                map.insert("outcome".into(), json!(outcome));
+                map.insert(
+                    "department".into(),
+                    json!(department_name(&ctx, &t.department)),
+                );
+                map.insert("mine".into(), json!(t.department == user.0.department));
+            }
+            row
+        })
+        .collect();
+    let previews: Vec<Value> = process
+        .as_deref()
+        .map(previewable)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(key, name)| json!({"key": key, "name": name}))
+        .collect();
+    let title = format!("办件 {}", facts["title"].as_str().unwrap_or_default());
+    render(
+        &ctx,
+        &user,
+        StatusCode::OK,
+        "web/case.html.j2",
+        &title,
+        json!({"case": facts, "tasks": tasks, "previews": previews}),
+    )
+}
+
+/// The documents of a definition that render from the case alone: unnumbered, and issued
+/// by no outcome (申请表, 一次性告知单 …). They are rendered on request, never stored.
+pub(super) fn previewable(process: &Process) -> Vec<(&str, &str)> {
+    let issued: Vec<&str> = process
+        .steps
+        .values()
+        .filter_map(|s| match &s.kind {
+            StepKind::Task(t) => Some(t.outcomes.values()),
+            _ => None,
+        })
+        .flatten()
+        .flat_map(|o| o.documents.iter().map(String::as_str))
+        .collect();
+    process
+        .documents
+        .values()
+        .filter(|d| d.numbered.is_none() && !issued.contains(&d.key.as_str()))
+        .map(|d| (d.key.as_str(), d.name.as_str()))
+        .collect()
+}
+
+/// `GET /cases/{id}/preview/{doc}`: a document of [`previewable`] rendered from the case
+/// as it is now, for printing (申请表, 一次性告知单). The view is recorded.
+pub(super) async fn preview(
+    State(ctx): State<Ctx>,
+    user: PageUser,
+    Path((id, key)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id: CaseId = visible_case(&ctx, &user.0, &id).await?;
+    let missing = || ApiError::NotFound("文书不存在".into());
+    let engine = ctx.app.engine();
+    let record = engine.get_case(id).await?.ok_or_else(missing)?;
+    let process = process_of(&ctx, &record).ok_or_else(missing)?;
+    if !previewable(&process).iter().any(|(k, _)| *k == key) {
+        return Err(missing());
+    }
+    let state = &record.state;
+    let case_id = state.id.to_string();
+    let view = CaseView {
+        id: &case_id,
+        form: &state.form,
+        data: &state.data,
+        materials: &state.materials,
+        started_at: state.started_at,
+    };
+    let now = engine.now();
+    let render_error = |e: crate::documents::RenderError| ApiError::Internal(e.into());
+    let lacking =
+        missing_materials(&process, &view, today(now)).map_err(|e| ApiError::Internal(e.into()))?;
+    let draft = Draft::new(&process, &key, &view, None, &lacking, now).map_err(render_error)?;
+    let rendered = draft
+        .render(&engine.templates(), None)
+        .map_err(render_error)?;
+    engine.store().record_view(id, &user.0.actor(), now).await?;
+    Ok(printable(rendered.html))
+}
+
+fn printable(html: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+            ),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+/// An issued document's HTML as stored, for printing; the view is recorded.
+pub(super) async fn print(
+    State(ctx): State<Ctx>,
+    user: PageUser,
+    Path((id, doc)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id: CaseId = visible_case(&ctx, &user.0, &id).await?;
+    let missing = || ApiError::NotFound("文书不存在".into());
+    let doc = Uuid::parse_str(&doc)
+        .map(DocumentId)
+        .map_err(|_| missing())?;
+    let engine = ctx.app.engine();
+    let document = engine
+        .store()
+        .get_document(id, doc)
+        .await?
+        .ok_or_else(missing)?;
+    engine
+        .store()
+        .record_view(id, &user.0.actor(), engine.now())
+        .await?;
+    Ok(printable(document.html))
+}

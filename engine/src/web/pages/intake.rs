@@ -1,0 +1,187 @@
+//! `GET /intake` and `POST /intake`: the window that starts cases. The application form is
+//! drawn from the definition's `form:`; the materials this applicant must bring come from
+//! the rules (`evaluate`), recomputed when the clerk presses 更新材料清单
+//! (`action=refresh`, which starts nothing); 开始办理 (`action=start`) checks the whole form
+//! on the server — `when` conditions included — and starts the case, or shows every
+//! problem at its field with 422.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::fields::{describe, posted, values};
+use super::view::today;
+use super::{PageUser, render};
+use crate::definition::{Process, StepKind};
+use crate::evaluate::evaluate;
+use crate::runtime::RuntimeError;
+use crate::store::EngineError;
+use crate::web::{ApiError, Ctx, Identity};
+
+/// Application fields are posted as `form.<key>`.
+const FORM: &str = "form.";
+
+/// Whether `identity` may start cases of `process`: their department takes part and the
+/// process's first task belongs to one of its roles.
+pub(super) fn may_start(process: &Process, identity: &Identity) -> bool {
+    if !identity.principal().works_cases()
+        || !process.departments.contains_key(&identity.department)
+    {
+        return false;
+    }
+    match process.step(&process.start).map(|s| &s.kind) {
+        Some(StepKind::Task(task)) => process
+            .roles
+            .get(&task.role)
+            .is_some_and(|r| r.department == identity.department),
+        // A process that does not open with a task is started by any department in it.
+        _ => true,
+    }
+}
+
+/// The latest versions of the processes this person may start.
+pub(super) fn startable(ctx: &Ctx, identity: &Identity) -> Vec<Arc<Process>> {
+    let catalog = ctx.app.engine().catalog();
+    let mut ids: Vec<&str> = catalog.iter().map(|p| p.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.into_iter()
+        .filter_map(|id| catalog.latest(id))
+        .filter(|p| may_start(p, identity))
+        .collect()
+}
+
+/// Query of `GET /intake`.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct IntakeQuery {
+    #[serde(default)]
+    process: String,
+}
+
+fn process_for(ctx: &Ctx, user: &PageUser, id: &str) -> Result<Arc<Process>, ApiError> {
+    let process = ctx
+        .app
+        .engine()
+        .catalog()
+        .latest(id)
+        .ok_or_else(|| ApiError::NotFound("没有这个流程".into()))?;
+    if !may_start(&process, &user.0) {
+        return Err(ApiError::Forbidden("本部门不是该事项的受理窗口"));
+    }
+    Ok(process)
+}
+
+/// What the page shows: the fields with values and errors, and the materials checklist.
+fn show(
+    ctx: &Ctx,
+    user: &PageUser,
+    status: StatusCode,
+    process: &Process,
+    form: &Map<String, Value>,
+    received: &[String],
+    errors: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
+    let evaluation = evaluate(process, form, today(ctx.app.engine().now()));
+    let materials: Vec<Value> = evaluation
+        .materials
+        .iter()
+        .map(|m| {
+            json!({
+                "key": m.key,
+                "name": m.name,
+                "copies": m.copies,
+                "why": m.why,
+                "received": received.contains(&m.key),
+            })
+        })
+        .collect();
+    let page = json!({
+        "process": {"id": process.id, "name": process.name, "version": process.version},
+        "fields": describe(&process.form, FORM, form, errors),
+        "materials": materials,
+        "materials_error": evaluation.materials_error.is_some(),
+        "invalid": !errors.is_empty(),
+    });
+    let title = format!("新建申请 · {}", process.name);
+    render(ctx, user, status, "web/intake.html.j2", &title, page)
+}
+
+/// The intake page: the form of `?process=`, or the list of processes this window starts.
+pub(super) async fn page(
+    State(ctx): State<Ctx>,
+    user: PageUser,
+    Query(query): Query<IntakeQuery>,
+) -> Result<Response, ApiError> {
+    if query.process.is_empty() {
+        let list: Vec<Value> = startable(&ctx, &user.0)
+            .iter()
+            .map(|p| json!({"id": p.id, "name": p.name, "version": p.version}))
+            .collect();
+        let page = json!({"choose": list});
+        return render(
+            &ctx,
+            &user,
+            StatusCode::OK,
+            "web/intake.html.j2",
+            "新建申请",
+            page,
+        );
+    }
+    let process = process_for(&ctx, &user, &query.process)?;
+    show(
+        &ctx,
+        &user,
+        StatusCode::OK,
+        &process,
+        &Map::new(),
+        &[],
+        &HashMap::new(),
+    )
+}
+
+/// Refreshes the checklist, or starts the case and goes to its page.
+pub(super) async fn submit(
+    State(ctx): State<Ctx>,
+    user: PageUser,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    user.check_csrf(posted(&pairs, "csrf"))?;
+    let process = process_for(&ctx, &user, posted(&pairs, "process"))?;
+    let form = values(&process.form, FORM, &pairs);
+    let received: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "materials")
+        .map(|(_, v)| v.clone())
+        .filter(|v| process.materials.iter().any(|m| m.key == *v))
+        .collect();
+    if posted(&pairs, "action") != "start" {
+        return show(
+            &ctx,
+            &user,
+            StatusCode::OK,
+            &process,
+            &form,
+            &received,
+            &HashMap::new(),
+        );
+    }
+    let engine = ctx.app.engine();
+    let result = engine
+        .start_case(&process.id, form.clone(), received.clone(), &user.0.actor())
+        .await;
+    match result {
+        Ok(id) => Ok(Redirect::to(&format!("/cases/{id}")).into_response()),
+        Err(EngineError::Runtime(RuntimeError::InvalidForm(problems))) => {
+            let errors = problems.into_iter().map(|e| (e.field, e.message)).collect();
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            show(&ctx, &user, status, &process, &form, &received, &errors)
+        }
+        Err(e) => Err(e.into()),
+    }
+}

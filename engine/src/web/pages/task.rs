@@ -1,0 +1,196 @@
+//! `GET /tasks/{id}`: the task with its case (masked), one button per outcome the step
+//! allows, the step's decision form and a reason where the outcome requires one.
+//! `POST /tasks/{id}/complete`: completes it; a field problem re-renders the page with 422
+//! and the message at the field.
+
+use std::collections::HashMap;
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::{Map, Value, json};
+
+use super::case::{facts, process_of};
+use super::fields::{describe, posted, values};
+use super::view::task_row;
+use super::{PageUser, render};
+use crate::definition::{StepKind, TaskStep};
+use crate::runtime::{RuntimeError, TaskStatus};
+use crate::store::{EngineError, TaskRecord};
+use crate::web::tasks::visible_task;
+use crate::web::{ApiError, Ctx};
+
+/// Decision fields are posted as `data.<key>`.
+const DATA: &str = "data.";
+
+/// What a failed submit brings back to the page.
+#[derive(Debug, Default)]
+struct Attempt {
+    values: Map<String, Value>,
+    reason: String,
+    errors: HashMap<String, String>,
+    message: Option<String>,
+}
+
+async fn show(
+    ctx: &Ctx,
+    user: &PageUser,
+    task: &TaskRecord,
+    status: StatusCode,
+    attempt: &Attempt,
+) -> Result<Response, ApiError> {
+    let engine = ctx.app.engine();
+    let record = engine
+        .get_case(task.case_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("办件不存在".into()))?;
+    let process = process_of(ctx, &record);
+    let step: Option<&TaskStep> = process
+        .as_deref()
+        .and_then(|p| p.step(&task.step))
+        .and_then(|s| match &s.kind {
+            StepKind::Task(t) => Some(t),
+            _ => None,
+        });
+    let outcomes: Vec<Value> = step
+        .map(|s| {
+            s.outcomes
+                .values()
+                .map(|o| json!({"key": o.key, "label": o.label, "reason": o.reason_required}))
+                .collect()
+        })
+        .unwrap_or_default();
+    let needs_reason = outcomes.iter().any(|o| o["reason"] == true);
+    let fields = step.map_or_else(Vec::new, |s| {
+        describe(&s.form, DATA, &attempt.values, &attempt.errors)
+    });
+    let mut row = task_row(task, record.title.as_deref(), engine.now());
+    if let Value::Object(map) = &mut row {
+        map.insert(
+            "mine".into(),
+            json!(task.claimed_by.as_deref() == Some(user.0.user.as_str())),
+        );
+        map.insert(
+            "workable".into(),
+            json!(matches!(
+                task.status,
+                TaskStatus::Open | TaskStatus::Claimed
+            )),
+        );
+    }
+    let case = facts(ctx, &record, process.as_deref(), false).await?;
+    let title = format!(
+        "{} · {}",
+        task.step_name,
+        case["title"].as_str().unwrap_or_default()
+    );
+    render(
+        ctx,
+        user,
+        status,
+        "web/task.html.j2",
+        &title,
+        json!({
+            "task": row,
+            "case": case,
+            "outcomes": outcomes,
+            "needs_reason": needs_reason,
+            "fields": fields,
+            "reason": attempt.reason,
+            "reason_error": attempt.errors.get("reason"),
+            "message": attempt.message,
+            "back": format!("/tasks/{}", task.id),
+        }),
+    )
+}
+
+/// The task page.
+pub(super) async fn page(
+    State(ctx): State<Ctx>,
+    user: PageUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let task = visible_task(&ctx, &user.0, &id).await?;
+    show(&ctx, &user, &task, StatusCode::OK, &Attempt::default()).await
+}
+
+/// Completes the task with the chosen outcome; to the case page when done.
+pub(super) async fn complete(
+    State(ctx): State<Ctx>,
+    user: PageUser,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    user.check_csrf(posted(&pairs, "csrf"))?;
+    let task = visible_task(&ctx, &user.0, &id).await?;
+    let engine = ctx.app.engine();
+    let record = engine
+        .get_case(task.case_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("办件不存在".into()))?;
+    let fields = process_of(&ctx, &record)
+        .as_deref()
+        .and_then(|p| p.step(&task.step))
+        .and_then(|s| match &s.kind {
+            StepKind::Task(t) => Some(t.form.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let data = values(&fields, DATA, &pairs);
+    let outcome = posted(&pairs, "outcome").to_owned();
+    let reason = posted(&pairs, "reason").trim().to_owned();
+    let result = engine
+        .complete(
+            task.id,
+            &user.0.actor(),
+            &outcome,
+            data.clone(),
+            (!reason.is_empty()).then(|| reason.clone()),
+        )
+        .await;
+    let mut attempt = Attempt {
+        values: data,
+        reason,
+        ..Attempt::default()
+    };
+    match result {
+        Ok(_) => Ok(Redirect::to(&format!("/cases/{}", task.case_id)).into_response()),
+        Err(EngineError::Runtime(RuntimeError::InvalidField { field, message })) => {
+            attempt.errors.insert(field, message);
+            attempt.message = Some("请更正标出的字段后重新提交".into());
+            show(
+                &ctx,
+                &user,
+                &task,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &attempt,
+            )
+            .await
+        }
+        Err(EngineError::Runtime(e @ RuntimeError::ReasonRequired { .. })) => {
+            attempt.errors.insert("reason".into(), e.to_string());
+            attempt.message = Some("该办理结果须填写理由".into());
+            show(
+                &ctx,
+                &user,
+                &task,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &attempt,
+            )
+            .await
+        }
+        Err(e @ EngineError::SecondSupplementReasonRequired(_)) => {
+            attempt.errors.insert("reason".into(), e.to_string());
+            show(
+                &ctx,
+                &user,
+                &task,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &attempt,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
