@@ -195,7 +195,7 @@ pub(super) async fn page(
                 map.insert("outcome".into(), json!(outcome));
                 map.insert(
                     "department".into(),
-                    json!(department_name(&ctx, &t.department)),
+                    json!(department_name(&ctx, process.as_deref(), &t.department)),
                 );
                 map.insert("mine".into(), json!(t.department == user.0.department));
             }

@@ -30,7 +30,13 @@ fn step_json(ctx: &Ctx, process: &Process, step: &Step) -> Value {
         StepKind::Task(t) => {
             let role = process.roles.get(&t.role).map_or_else(
                 || t.role.clone(),
-                |r| format!("{}（{}）", r.name, department_name(ctx, &r.department)),
+                |r| {
+                    format!(
+                        "{}（{}）",
+                        r.name,
+                        department_name(ctx, Some(process), &r.department)
+                    )
+                },
             );
             let outcomes: Vec<String> = t
                 .outcomes

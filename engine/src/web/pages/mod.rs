@@ -30,6 +30,7 @@ use serde_json::{Value, json};
 use super::session::{same_secret, session_identity};
 use super::{ApiError, Ctx, Identity};
 use crate::accounts::Role;
+use crate::definition::Process;
 
 /// The stylesheet of every page, served at `/static/app.css`.
 const APP_CSS: &str = include_str!("../../../../templates/web/static/app.css");
@@ -169,8 +170,12 @@ impl PageUser {
     }
 }
 
-/// The department's display name, from the first definition that names it.
-pub(super) fn department_name(ctx: &Ctx, key: &str) -> String {
+/// The department's display name: from `process` when the page is about one (two counties
+/// may both call a department `shebao`), else from the first definition that names it.
+pub(super) fn department_name(ctx: &Ctx, process: Option<&Process>, key: &str) -> String {
+    if let Some(department) = process.and_then(|p| p.departments.get(key)) {
+        return department.name.clone();
+    }
     ctx.app
         .engine()
         .catalog()
@@ -195,7 +200,7 @@ pub(super) fn render(
         "me": {
             "user": me.user,
             "name": me.name,
-            "department": department_name(ctx, &me.department),
+            "department": department_name(ctx, None, &me.department),
             "roles": me.roles.iter().map(|r| r.label()).collect::<Vec<_>>(),
             "csrf": me.csrf,
             "oversees": user.oversees(),
