@@ -37,7 +37,7 @@ pub(super) async fn list_processes(State(app): State<Arc<App>>) -> Json<Value> {
 }
 
 /// Reload needs the admin token until accounts exist; without a configured token it is off.
-fn authorize_admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn authorize_admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(expected) = app.settings().admin_token.as_deref() else {
         return Err(ApiError::Forbidden(
             "未配置管理令牌（--admin-token），管理接口已关闭",
