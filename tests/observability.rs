@@ -1,6 +1,7 @@
 //! End-to-end tests of what operators read: Prometheus `/metrics` (request counters by
 //! route template, latency, open and overdue tasks by department, loopback or admin token
-//! only). Every test runs on SQLite and on PostgreSQL.
+//! only), and the OpenAPI document at `/api/openapi.json` against docs/api.md. Every test
+//! runs on SQLite and on PostgreSQL.
 
 use chrono::Duration;
 use lianban::accounts::Role;
@@ -88,5 +89,55 @@ db_test!(metrics_are_not_for_the_public, |db| {
         .send()
         .await?;
     assert_eq!(proxied.status(), 403, "no admin token configured");
+    Ok(())
+});
+
+/// `(METHOD, /api/v1/…)` of every route in the tables of docs/api.md.
+fn documented_routes() -> anyhow::Result<Vec<(String, String)>> {
+    let docs = std::fs::read_to_string(lianban_tests::web::repo().join("docs/api.md"))?;
+    let mut routes = Vec::new();
+    for line in docs.lines().filter(|l| l.starts_with("| `")) {
+        let cell = line.split('`').nth(1).unwrap_or_default();
+        let Some((method, path)) = cell.split_once(' ') else {
+            continue;
+        };
+        let path = path.split('?').next().unwrap_or_default();
+        if path.starts_with("/api/v1/") {
+            routes.push((method.to_lowercase(), path.to_owned()));
+        }
+    }
+    Ok(routes)
+}
+
+db_test!(openapi_lists_every_documented_route, |db| {
+    let app = TestApp::start(&db, "processes/examples").await?;
+    let reply = reqwest::get(format!("{}/api/openapi.json", app.base)).await?;
+    assert_eq!(reply.status(), 200);
+    let doc: serde_json::Value = reply.json().await?;
+    let version = doc["openapi"].as_str().unwrap_or_default();
+    assert!(version.starts_with("3."), "{version}");
+    let routes = documented_routes()?;
+    assert!(routes.len() >= 14, "{routes:?}");
+    for (method, path) in &routes {
+        let operation = &doc["paths"][path][method];
+        assert!(
+            operation.is_object(),
+            "{method} {path} missing from the document"
+        );
+        assert!(
+            operation["responses"]
+                .as_object()
+                .is_some_and(|r| r.keys().any(|code| code.starts_with('2'))),
+            "{method} {path} has no success answer"
+        );
+    }
+    // Errors are documented as problem+json with the shared schema.
+    let not_found = &doc["paths"]["/api/v1/cases/{id}"]["get"]["responses"]["404"];
+    assert_eq!(
+        not_found["content"]["application/problem+json"]["schema"]["$ref"],
+        "#/components/schemas/Problem",
+        "{not_found}"
+    );
+    assert!(doc["components"]["schemas"]["StartBody"].is_object());
     Ok(())
 });

@@ -6,7 +6,8 @@
 //! and logout, with `throttle` slowing and locking repeated failures), `input` (JSON and
 //! query input whose errors name the field), `tasks` (inbox, claim, unclaim, complete),
 //! `cases` (cases and their documents), `admin` (health, definitions, reload), `metrics`
-//! (Prometheus: requests, latencies, open and overdue tasks), `pages` (the clerks' HTML
+//! (Prometheus: requests, latencies, open and overdue tasks), `openapi` (the JSON API's
+//! OpenAPI document), `pages` (the clerks' HTML
 //! pages).
 
 mod admin;
@@ -15,6 +16,7 @@ mod error;
 mod input;
 mod login;
 mod metrics;
+mod openapi;
 mod pages;
 mod session;
 mod tasks;
@@ -67,6 +69,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(metrics::scrape))
         .route("/login", get(login::page).post(login::submit))
         .route("/logout", post(login::logout))
+        .route("/api/openapi.json", get(openapi::document))
         .route("/api/v1/session", get(login::current))
         .route("/api/v1/inbox", get(tasks::inbox))
         .route("/api/v1/tasks/{id}/claim", post(tasks::claim))
