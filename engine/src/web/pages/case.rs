@@ -183,7 +183,12 @@ pub(super) async fn show(
     let process = process_of(ctx, &record);
     // Whoever may see the case (their department takes part) sees it in full here.
     let facts = facts(ctx, &record, process.as_deref(), true).await?;
-    let actions = actions(ctx, &record, process.as_deref())?;
+    // Only those who may act see the forms (an admin reading the case does not).
+    let actions = if user.0.principal().works_cases() {
+        actions(ctx, &record, process.as_deref())?
+    } else {
+        json!({})
+    };
     let tasks = engine
         .list_tasks(&TaskQuery {
             case: Some(id),
