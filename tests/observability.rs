@@ -92,6 +92,29 @@ db_test!(metrics_are_not_for_the_public, |db| {
     Ok(())
 });
 
+db_test!(metrics_from_afar_need_the_admin_token, |db| {
+    let app = TestApp::start_with(&db, "processes/examples", |s| {
+        s.admin_token = Some("metrics-secret".into());
+    })
+    .await?;
+    let client = reqwest::Client::new();
+    let scrape = |token: Option<&'static str>| {
+        let mut request = client
+            .get(format!("{}/metrics", app.base))
+            .header("x-forwarded-for", "203.0.113.9");
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    assert_eq!(scrape(None).await?.status(), 401);
+    assert_eq!(scrape(Some("wrong")).await?.status(), 401);
+    let allowed = scrape(Some("metrics-secret")).await?;
+    assert_eq!(allowed.status(), 200);
+    assert!(allowed.text().await?.contains("# EOF"));
+    Ok(())
+});
+
 /// `(METHOD, /api/v1/…)` of every route in the tables of docs/api.md.
 fn documented_routes() -> anyhow::Result<Vec<(String, String)>> {
     let docs = std::fs::read_to_string(lianban_tests::web::repo().join("docs/api.md"))?;
