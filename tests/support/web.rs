@@ -98,10 +98,24 @@ impl TestApp {
     /// # Errors
     /// When the app does not build or the port cannot be bound.
     pub async fn start(db: &TestDb, processes: &str) -> anyhow::Result<TestApp> {
+        TestApp::start_with(db, processes, |_| {}).await
+    }
+
+    /// Like [`TestApp::start`], with `configure` changing the settings last (e.g. the
+    /// admin token).
+    ///
+    /// # Errors
+    /// When the app does not build or the port cannot be bound.
+    pub async fn start_with(
+        db: &TestDb,
+        processes: &str,
+        configure: impl FnOnce(&mut Settings),
+    ) -> anyhow::Result<TestApp> {
         let mut settings = Settings::new(db.url.clone());
         settings.processes_dir = repo().join(processes);
         settings.templates_dir = repo().join("templates");
         settings.login_slowdown = 0.0;
+        configure(&mut settings);
         let app = App::build(settings).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);

@@ -35,6 +35,7 @@ pub use records::{
     CaseQuery, CaseRecord, CaseSummary, Change, DocumentId, DocumentRecord, HistoryEntry,
     NewDocument, Registration, SecondRequest, TaskQuery, TaskRecord,
 };
+pub use tasks::DepartmentLoad;
 
 /// The default database: a SQLite file under `data/`, created when missing.
 pub const DEFAULT_URL: &str = "sqlite://data/lianban.db?mode=rwc";

@@ -30,6 +30,14 @@ fn process_json(p: &Process) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/processes",
+    tag = "definitions",
+    responses(
+        (status = 200, description = "the definitions in force", body = super::openapi::Processes),
+    )
+)]
 pub(super) async fn list_processes(State(app): State<Arc<App>>) -> Json<Value> {
     let catalog = app.engine().catalog();
     let list: Vec<Value> = catalog.iter().map(|p| process_json(p)).collect();
@@ -37,7 +45,7 @@ pub(super) async fn list_processes(State(app): State<Arc<App>>) -> Json<Value> {
 }
 
 /// Reload needs the admin token until accounts exist; without a configured token it is off.
-fn authorize_admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn authorize_admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(expected) = app.settings().admin_token.as_deref() else {
         return Err(ApiError::Forbidden(
             "未配置管理令牌（--admin-token），管理接口已关闭",
@@ -57,6 +65,17 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/reload",
+    tag = "definitions",
+    responses(
+        (status = 200, description = "the definitions after reloading", body = super::openapi::Reloaded),
+        (status = 401, description = "the admin token is missing or wrong", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "no admin token is configured", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "the definitions have errors; the old ones stay in force", body = super::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(super) async fn reload(
     State(app): State<Arc<App>>,
     headers: HeaderMap,

@@ -100,6 +100,18 @@ fn case_json(record: &CaseRecord, tasks: Vec<Value>, history: Option<Vec<Value>>
 
 /// One case in full: state, tasks and history. The view itself is recorded first, so the
 /// history returned ends with it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{id}",
+    tag = "cases",
+    params(("id" = String, Path, description = "case id (UUID)")),
+    responses(
+        (status = 200, description = "the case in full, with its history; the view is recorded", body = super::openapi::Case),
+        (status = 401, description = "no or expired session, unknown API key", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such case, or the caller's department takes no part in it", body = super::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(super) async fn get(
     State(ctx): State<Ctx>,
     identity: Identity,
@@ -118,7 +130,8 @@ pub(super) async fn get(
 }
 
 /// Query of `GET /api/v1/cases`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ListParams {
     status: Option<String>,
@@ -129,6 +142,19 @@ pub(super) struct ListParams {
 
 /// The cases the caller's department takes part in, most recently changed first. Titles
 /// carry masked ID numbers only.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases",
+    tag = "cases",
+    params(ListParams),
+    responses(
+        (status = 200, description = "the cases the caller's department takes part in", body = Vec<super::openapi::CaseSummary>),
+        (status = 400, description = "a query parameter is unreadable", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "no or expired session, unknown API key", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "a query parameter is out of range (names it)", body = super::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(super) async fn list(
     State(ctx): State<Ctx>,
     identity: Identity,
@@ -160,7 +186,7 @@ pub(super) async fn list(
 }
 
 /// Body of `POST /api/v1/cases`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct StartBody {
     process: String,
@@ -171,6 +197,19 @@ pub(super) struct StartBody {
 }
 
 /// Starts a case: 201 with the case and its open tasks; every form problem at once as 422.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases",
+    tag = "cases",
+    request_body = StartBody,
+    responses(
+        (status = 201, description = "the case with its open tasks (no history)", body = super::openapi::Case),
+        (status = 400, description = "unreadable JSON", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "no or expired session, unknown API key", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "unknown process, or form problems listed in `errors`", body = super::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(super) async fn start(
     State(ctx): State<Ctx>,
     identity: Identity,
@@ -200,6 +239,18 @@ pub(super) async fn start(
 }
 
 /// The documents a case issued (without their HTML).
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{id}/documents",
+    tag = "documents",
+    params(("id" = String, Path, description = "case id (UUID)")),
+    responses(
+        (status = 200, description = "the documents the case issued", body = Vec<super::openapi::Document>),
+        (status = 401, description = "no or expired session, unknown API key", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such case, or the caller's department takes no part in it", body = super::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(super) async fn documents(
     State(ctx): State<Ctx>,
     identity: Identity,
@@ -228,6 +279,18 @@ pub(super) async fn documents(
 }
 
 /// One issued document as HTML, exactly as issued; the view is recorded in the history.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{id}/documents/{doc}",
+    tag = "documents",
+    params(("id" = String, Path, description = "case id (UUID)"), ("doc" = String, Path, description = "document id (UUID)")),
+    responses(
+        (status = 200, description = "the document's HTML as issued; the view is recorded", body = String, content_type = "text/html"),
+        (status = 401, description = "no or expired session, unknown API key", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such case or document, or not the caller's", body = super::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(super) async fn document(
     State(ctx): State<Ctx>,
     identity: Identity,
@@ -261,7 +324,7 @@ pub(super) async fn document(
 }
 
 /// Body of `POST /api/v1/cases/{id}/events/{event}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct EventBody {
     #[serde(default)]
@@ -273,6 +336,22 @@ pub(super) struct EventBody {
 /// Delivers an external event to a case waiting for it — the applicant handed in what was
 /// missing (`supplied`), a department replied (`replied`): 200 with where the case stands,
 /// 409 when the case is not waiting for that event.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{id}/events/{event}",
+    tag = "cases",
+    params(("id" = String, Path, description = "case id (UUID)"), ("event" = String, Path, description = "the event, e.g. `supplied`, `replied`")),
+    request_body = EventBody,
+    responses(
+        (status = 200, description = "where the case went", body = super::openapi::CaseMoved),
+        (status = 400, description = "unreadable JSON", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "no or expired session, unknown API key", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such case, or the caller's department takes no part in it", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "the case is not waiting for that event", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "a body field is unknown or of the wrong type", body = super::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(super) async fn deliver(
     State(ctx): State<Ctx>,
     identity: Identity,
@@ -292,13 +371,29 @@ pub(super) async fn deliver(
 }
 
 /// Body of `POST /api/v1/cases/{id}/cancel`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct CancelBody {
     reason: String,
 }
 
 /// Cancels a case (撤件) with a written reason; its open tasks are cancelled.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{id}/cancel",
+    tag = "cases",
+    params(("id" = String, Path, description = "case id (UUID)")),
+    request_body = CancelBody,
+    responses(
+        (status = 200, description = "the case, cancelled", body = super::openapi::CaseMoved),
+        (status = 400, description = "unreadable JSON", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "no or expired session, unknown API key", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such case, or the caller's department takes no part in it", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "the case has ended", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "the reason is missing or blank", body = super::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(super) async fn cancel(
     State(ctx): State<Ctx>,
     identity: Identity,

@@ -276,6 +276,15 @@ pub(super) async fn logout(
 }
 
 /// `GET /api/v1/session`: who is signed in, and the CSRF token API clients send back.
+#[utoipa::path(
+    get,
+    path = "/api/v1/session",
+    tag = "session",
+    responses(
+        (status = 200, description = "who is signed in", body = super::openapi::Session),
+        (status = 401, description = "no or expired session, unknown API key", body = super::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(super) async fn current(identity: super::Identity) -> Json<serde_json::Value> {
     Json(json!({
         "user": identity.user,

@@ -5,14 +5,18 @@
 //! Files: `session` (cookies, tokens, the [`Identity`] extractor and CSRF), `login` (login
 //! and logout, with `throttle` slowing and locking repeated failures), `input` (JSON and
 //! query input whose errors name the field), `tasks` (inbox, claim, unclaim, complete),
-//! `cases` (cases and their documents), `admin` (health, definitions, reload), `pages`
-//! (the clerks' HTML pages).
+//! `cases` (cases and their documents), `admin` (health, definitions, reload), `metrics`
+//! (Prometheus: requests, latencies, open and overdue tasks), `openapi` (the JSON API's
+//! OpenAPI document), `pages` (the clerks' HTML
+//! pages).
 
 mod admin;
 mod cases;
 mod error;
 mod input;
 mod login;
+mod metrics;
+mod openapi;
 mod pages;
 mod session;
 mod tasks;
@@ -43,6 +47,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 pub(crate) struct Ctx {
     app: Arc<App>,
     throttle: Arc<throttle::Throttle>,
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl FromRef<Ctx> for Arc<App> {
@@ -56,12 +61,15 @@ pub fn router(app: Arc<App>) -> Router {
     let ctx = Ctx {
         app,
         throttle: Arc::default(),
+        metrics: Arc::default(),
     };
     Router::new()
         .route("/healthz", get(admin::health))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics::scrape))
         .route("/login", get(login::page).post(login::submit))
         .route("/logout", post(login::logout))
+        .route("/api/openapi.json", get(openapi::document))
         .route("/api/v1/session", get(login::current))
         .route("/api/v1/inbox", get(tasks::inbox))
         .route("/api/v1/tasks/{id}/claim", post(tasks::claim))
@@ -77,6 +85,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/admin/reload", post(admin::reload))
         .merge(pages::routes())
         .fallback(admin::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            ctx.clone(),
+            metrics::track,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(ctx)
 }

@@ -41,7 +41,8 @@ pub(super) fn status_word(status: &CaseStatus) -> &'static str {
 }
 
 /// Query of `GET /api/v1/inbox`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct InboxParams {
     status: Option<String>,
@@ -64,6 +65,19 @@ pub(super) fn limit(limit: Option<u64>) -> Result<u64, ApiError> {
 }
 
 /// The caller's department's open tasks, soonest due first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/inbox",
+    tag = "tasks",
+    params(InboxParams),
+    responses(
+        (status = 200, description = "the department's open tasks, soonest due first", body = Vec<super::openapi::Task>),
+        (status = 400, description = "a query parameter is unreadable", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "no or expired session, unknown API key", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "a query parameter is out of range (names it)", body = super::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(super) async fn inbox(
     State(ctx): State<Ctx>,
     identity: Identity,
@@ -125,6 +139,19 @@ async fn reread(ctx: &Ctx, id: TaskId) -> Result<Value, ApiError> {
 }
 
 /// Takes a task.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{id}/claim",
+    tag = "tasks",
+    params(("id" = String, Path, description = "task id (UUID)")),
+    responses(
+        (status = 200, description = "the task, claimed", body = super::openapi::Task),
+        (status = 401, description = "no or expired session, unknown API key", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such task, or another department's", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "someone else holds it, or it is closed", body = super::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(super) async fn claim(
     State(ctx): State<Ctx>,
     identity: Identity,
@@ -136,6 +163,19 @@ pub(super) async fn claim(
 }
 
 /// Gives a task back to its role; a supervisor may also release another clerk's claim.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{id}/unclaim",
+    tag = "tasks",
+    params(("id" = String, Path, description = "task id (UUID)")),
+    responses(
+        (status = 200, description = "the task, released", body = super::openapi::Task),
+        (status = 401, description = "no or expired session, unknown API key", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such task, or another department's", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "the task is closed", body = super::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(super) async fn unclaim(
     State(ctx): State<Ctx>,
     identity: Identity,
@@ -156,7 +196,7 @@ pub(super) async fn unclaim(
 }
 
 /// Body of `POST /api/v1/tasks/{id}/complete`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct CompleteBody {
     outcome: String,
@@ -167,6 +207,22 @@ pub(super) struct CompleteBody {
 }
 
 /// Finishes a task with an outcome; a concurrent completion that lost answers 409.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{id}/complete",
+    tag = "tasks",
+    params(("id" = String, Path, description = "task id (UUID)")),
+    request_body = CompleteBody,
+    responses(
+        (status = 200, description = "the task and where its case went", body = super::openapi::Completed),
+        (status = 400, description = "unreadable JSON", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "no or expired session, unknown API key", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such task, or another department's", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "another completion won, or the task is closed", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "unknown outcome, a bad field, or a required reason missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(super) async fn complete(
     State(ctx): State<Ctx>,
     identity: Identity,

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::actions::{Refusal, actions};
 use super::view::{case_status_text, history_row, step_names, task_row, today, value_text};
 use super::{PageUser, department_name, render};
 use crate::definition::{Process, StepKind};
@@ -158,6 +159,18 @@ pub(super) async fn page(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = visible_case(&ctx, &user.0, &id).await?;
+    show(&ctx, &user, id, StatusCode::OK, &Refusal::default()).await
+}
+
+/// Renders the case page of a visible case with `status`, and what a refused action
+/// ([`super::actions`]) brings back.
+pub(super) async fn show(
+    ctx: &Ctx,
+    user: &PageUser,
+    id: CaseId,
+    status: StatusCode,
+    refusal: &Refusal,
+) -> Result<Response, ApiError> {
     let engine = ctx.app.engine();
     let record = engine
         .get_case(id)
@@ -167,9 +180,15 @@ pub(super) async fn page(
         .store()
         .record_view(id, &user.0.actor(), engine.now())
         .await?;
-    let process = process_of(&ctx, &record);
+    let process = process_of(ctx, &record);
     // Whoever may see the case (their department takes part) sees it in full here.
-    let facts = facts(&ctx, &record, process.as_deref(), true).await?;
+    let facts = facts(ctx, &record, process.as_deref(), true).await?;
+    // Only those who may act see the forms (an admin reading the case does not).
+    let actions = if user.0.principal().works_cases() {
+        actions(ctx, &record, process.as_deref())?
+    } else {
+        json!({})
+    };
     let tasks = engine
         .list_tasks(&TaskQuery {
             case: Some(id),
@@ -195,7 +214,7 @@ pub(super) async fn page(
                 map.insert("outcome".into(), json!(outcome));
                 map.insert(
                     "department".into(),
-                    json!(department_name(&ctx, process.as_deref(), &t.department)),
+                    json!(department_name(ctx, process.as_deref(), &t.department)),
                 );
                 map.insert("mine".into(), json!(t.department == user.0.department));
             }
@@ -211,12 +230,19 @@ pub(super) async fn page(
         .collect();
     let title = format!("办件 {}", facts["title"].as_str().unwrap_or_default());
     render(
-        &ctx,
-        &user,
-        StatusCode::OK,
+        ctx,
+        user,
+        status,
         "web/case.html.j2",
         &title,
-        json!({"case": facts, "tasks": tasks, "previews": previews}),
+        json!({
+            "case": facts,
+            "tasks": tasks,
+            "previews": previews,
+            "actions": actions,
+            "message": refusal.message,
+            "reason": refusal.reason,
+        }),
     )
 }
 

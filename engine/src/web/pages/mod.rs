@@ -6,10 +6,11 @@
 //! A page without a session redirects to `/login?next=…`; every form that changes
 //! something carries the session's CSRF token in a `csrf` field, checked here. Files:
 //! `inbox` (list, claim, unclaim), `task` (task page, complete), `case` (case page,
-//! printing issued documents and previews), `intake` (the window's application form), `search` (办件查询),
+//! printing issued documents and previews), `actions` (the case page's forms: events, 撤件), `intake` (the window's application form), `search` (办件查询),
 //! `fields` (form fields between HTML and JSON), `definitions` (supervisors and admins), `view` (turning
 //! records into what the templates show: Beijing time, Chinese words, masking).
 
+mod actions;
 mod case;
 mod definitions;
 mod fields;
@@ -48,6 +49,8 @@ pub(super) fn routes() -> Router<Ctx> {
         .route("/cases", get(search::page))
         .route("/cases/{id}", get(case::page))
         .route("/cases/{id}/print/{doc}", get(case::print))
+        .route("/cases/{id}/events/{event}", post(actions::deliver))
+        .route("/cases/{id}/cancel", post(actions::cancel))
         .route("/intake", get(intake::page).post(intake::submit))
         .route("/cases/{id}/preview/{doc}", get(case::preview))
         .route("/definitions", get(definitions::page))
