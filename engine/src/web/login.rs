@@ -282,7 +282,7 @@ pub(super) async fn logout(
     tag = "session",
     responses(
         (status = 200, description = "who is signed in", body = super::openapi::Session),
-        (status = 401, description = "no or expired session, unknown API key", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
 pub(super) async fn current(identity: super::Identity) -> Json<serde_json::Value> {
