@@ -183,15 +183,15 @@ pub(super) struct Reloaded {
     processes: Vec<ProcessInfo>,
 }
 
-/// Adds the two ways of signing requests: an API key, or the session cookie (with the
-/// CSRF header on changes).
+/// Adds the two ways of signing requests: the session cookie (with the CSRF header on
+/// changes), and the operator's admin token (`--admin-token`) for the admin calls.
 struct Security;
 
 impl Modify for Security {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
-            "api_key",
+            "admin_token",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
         components.add_security_scheme(
@@ -226,7 +226,7 @@ impl Modify for Security {
     ),
     components(schemas(Problem, FieldProblem)),
     modifiers(&Security),
-    security(("api_key" = []), ("session" = []))
+    security(("session" = []), ("admin_token" = []))
 )]
 struct ApiDoc;
 
