@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 use lianban::accounts::{self, Role};
 use lianban::app::{App, Settings};
+use lianban::scheduler::{Clock, SystemClock};
 use lianban::store::NewAccount;
 use reqwest::header::{HeaderMap, SET_COOKIE};
 use serde_json::Value;
@@ -111,12 +112,26 @@ impl TestApp {
         processes: &str,
         configure: impl FnOnce(&mut Settings),
     ) -> anyhow::Result<TestApp> {
+        TestApp::start_with_clock(db, processes, Arc::new(SystemClock), configure).await
+    }
+
+    /// Like [`TestApp::start_with`], on a clock the test controls (a
+    /// [`lianban::scheduler::ManualClock`], so deadlines pass without sleeping).
+    ///
+    /// # Errors
+    /// When the app does not build or the port cannot be bound.
+    pub async fn start_with_clock(
+        db: &TestDb,
+        processes: &str,
+        clock: Arc<dyn Clock>,
+        configure: impl FnOnce(&mut Settings),
+    ) -> anyhow::Result<TestApp> {
         let mut settings = Settings::new(db.url.clone());
         settings.processes_dir = repo().join(processes);
         settings.templates_dir = repo().join("templates");
         settings.login_slowdown = 0.0;
         configure(&mut settings);
-        let app = App::build(settings).await?;
+        let app = App::build_with_clock(settings, clock).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let router = lianban::web::router(Arc::clone(&app));
