@@ -336,6 +336,7 @@ async fn serve(settings: Settings, bind: String, demo: bool) -> anyhow::Result<(
         .with_context(|| format!("无法监听 {bind}"))?;
     tracing::info!(db = %app::redact_url(&settings.database_url), "starting");
     let app = App::build(settings).await?;
+    let _background = lianban::scheduler::start(app.engine())?; // schedules and outbox delivery
     if demo {
         users::print_demo(&app.seed_demo_accounts().await?);
     }

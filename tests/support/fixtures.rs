@@ -25,6 +25,7 @@ pub fn process(id: &str, version: u32, hash: &str) -> Process {
                 name: name.into(),
                 window: None,
                 phone: None,
+                system: None,
             };
             (key.to_owned(), department)
         })

@@ -69,6 +69,8 @@ pub(super) enum Code {
     Example,
     Calendar,
     UnknownCalendar,
+    UnknownAction,
+    System,
 }
 
 impl Code {
@@ -101,6 +103,8 @@ impl Code {
             Code::Example => "E-EXAMPLE",
             Code::Calendar => "E-CALENDAR",
             Code::UnknownCalendar => "E-UNKNOWN-CALENDAR",
+            Code::UnknownAction => "E-UNKNOWN-ACTION",
+            Code::System => "E-SYSTEM",
         }
     }
 }

@@ -162,6 +162,19 @@ pub struct Department {
     pub window: Option<String>,
     /// Phone number.
     pub phone: Option<String>,
+    /// The department's own system, when messages are pushed to it (`docs/push.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<DepartmentSystem>,
+}
+
+/// Where a department's system receives pushed messages. The secret itself is never in a
+/// definition: only the name of the environment variable that holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DepartmentSystem {
+    /// `https://…` (or `http://` for a receiver on the same machine) endpoint.
+    pub url: String,
+    /// Name of the environment variable holding the HMAC signing secret.
+    pub secret_env: String,
 }
 
 /// A role that human tasks are assigned to.
@@ -419,6 +432,9 @@ pub struct Document {
     pub numbered: Option<String>,
 }
 
+/// The actions a schedule can name; an unknown one is a definition error.
+pub const ACTIONS: &[&str] = &["push_tables"];
+
 /// A cron schedule.
 #[derive(Debug, Clone)]
 pub struct Schedule {
@@ -429,9 +445,13 @@ pub struct Schedule {
     /// Parsed schedule. For a 5-field crontab text a seconds field is added and weekday
     /// numbers are moved to the `cron` crate's counting (crontab 1 = Monday is its 2).
     pub cron: cron::Schedule,
-    /// Action name the scheduler performs.
+    /// Action name the scheduler performs (one of [`ACTIONS`]).
     pub action: String,
-    /// Fire only on working days.
+    /// The table document an action such as `push_tables` issues (defaults to
+    /// `push_table`).
+    pub document: Option<String>,
+    /// Fire only on working days of the definition's calendar; the day of the week then
+    /// comes from the calendar (调休 weekend working days fire, holidays do not).
     pub workdays_only: bool,
     /// After downtime, run a missed firing once (true) or skip it (false).
     pub catch_up: bool,

@@ -69,6 +69,16 @@ pub(super) struct RawDepartment {
     pub(super) name: Option<String>,
     pub(super) window: Option<String>,
     pub(super) phone: Option<String>,
+    pub(super) system: Option<RawSystem>,
+}
+
+/// A department's `system:`: where its own system receives pushed messages. Only
+/// non-secret data lives in the definition; the signing key is read from `secret_env`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSystem {
+    pub(super) url: Option<String>,
+    pub(super) secret_env: Option<String>,
 }
 
 /// One entry of `roles:`.
@@ -179,6 +189,7 @@ pub(super) struct RawSchedule {
     pub(super) id: Option<String>,
     pub(super) cron: Option<String>,
     pub(super) action: Option<String>,
+    pub(super) document: Option<String>,
     #[serde(default)]
     pub(super) workdays_only: bool,
     #[serde(default)]

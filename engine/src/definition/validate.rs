@@ -272,6 +272,10 @@ fn departments(
             let name = cx
                 .required(d.name, &child("departments", &key), "name")
                 .unwrap_or_default();
+            let system_path = child(&child("departments", &key), "system");
+            let system = d
+                .system
+                .and_then(|s| super::schedules::system(cx, s, &system_path));
             (
                 key.clone(),
                 Department {
@@ -279,6 +283,7 @@ fn departments(
                     name,
                     window: d.window,
                     phone: d.phone,
+                    system,
                 },
             )
         })

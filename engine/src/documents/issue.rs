@@ -152,6 +152,33 @@ pub fn preview_table(
     department: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Rendered, RenderError> {
+    let (draft, number) = table_parts(process, key, rows, department, now)?;
+    draft.render(templates, number)
+}
+
+/// The draft of a table document (such as 附件4 推送信息表) over many cases, as the push
+/// schedule issues it: the store draws its number (the definition's prefix) and renders
+/// it in the transaction that stores it. The template sees what [`preview_table`] gives.
+///
+/// # Errors
+/// [`RenderError::UnknownDocument`], [`RenderError::UnknownDepartment`].
+pub fn table_draft(
+    process: &Process,
+    key: &str,
+    rows: Vec<Value>,
+    department: &str,
+    issued_at: DateTime<Utc>,
+) -> Result<Draft, RenderError> {
+    table_parts(process, key, rows, Some(department), issued_at).map(|(draft, _)| draft)
+}
+
+fn table_parts(
+    process: &Process,
+    key: &str,
+    rows: Vec<Value>,
+    department: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(Draft, Option<String>), RenderError> {
     let department = match department {
         None => Value::Null,
         Some(d) => {
@@ -171,7 +198,7 @@ pub fn preview_table(
         context.insert("rows".into(), Value::Array(rows));
         context.insert("department".into(), department);
     }
-    draft.render(templates, number)
+    Ok((draft, number))
 }
 
 /// The draft `lianban render` shows, with its preview number.

@@ -15,13 +15,15 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 mod context;
 mod issue;
 mod pages;
+mod tables;
 
 pub use context::{
     CaseView, MissingMaterial, SecondRequestWithoutReason, TaskView, beyond_first_request,
     duration_text, format_number, is_supplement_request, missing_materials, numbering_year,
     preview_number,
 };
-pub use issue::{Draft, Rendered, preview, preview_table};
+pub use issue::{Draft, Rendered, preview, preview_table, table_draft};
+pub use tables::{SheetError, table_cells, to_csv, to_xlsx};
 pub use pages::Pages;
 
 /// Why a template could not be loaded, found or rendered.

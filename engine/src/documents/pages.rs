@@ -49,6 +49,14 @@ const PAGES: &[(&str, &str)] = &[
         "web/definitions.html.j2",
         include_str!("../../../templates/web/definitions.html.j2"),
     ),
+    (
+        "web/push_tables.html.j2",
+        include_str!("../../../templates/web/push_tables.html.j2"),
+    ),
+    (
+        "web/outbox.html.j2",
+        include_str!("../../../templates/web/outbox.html.j2"),
+    ),
 ];
 
 /// The parsed page templates.

@@ -356,6 +356,32 @@ pub enum Event {
         /// The clerk's written reason.
         reason: String,
     },
+    /// A message about the case reached a department's own system (recorded by the outbox
+    /// worker; the runtime never emits it).
+    PushDelivered {
+        /// The receiving department.
+        department: String,
+        /// The message id (its `Idempotency-Key`).
+        message: String,
+        /// The HTTP status the department's system answered.
+        status: u16,
+        /// The receipt id the system answered with, if any.
+        receipt: Option<String>,
+        /// Delivery attempts it took.
+        attempts: u32,
+    },
+    /// Delivery of a message to a department's system gave up after its last retry (it is
+    /// in the dead-letter list, where an admin can requeue it).
+    PushFailed {
+        /// The receiving department.
+        department: String,
+        /// The message id.
+        message: String,
+        /// Delivery attempts made.
+        attempts: u32,
+        /// The last error.
+        error: String,
+    },
 }
 
 /// Something the caller must do after persisting (imperative).

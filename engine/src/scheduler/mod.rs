@@ -3,7 +3,12 @@
 //! [`crate::definition::Calendar`], because the pure runtime needs it for task due times and
 //! must not depend on this module.
 
+pub mod outbox;
+pub mod schedules;
 pub mod workdays;
+
+pub use outbox::{OutboxPolicy, OutboxWorker, Secrets};
+pub use schedules::run_due;
 
 use chrono::{DateTime, Utc};
 
@@ -59,4 +64,33 @@ impl Clock for ManualClock {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// How often the background loop looks for due schedules and messages.
+const TICK: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Starts the background work of `serve`: cron schedules ([`run_due`]) and outbox delivery
+/// ([`OutboxWorker`]) on the engine's clock, every few seconds. The signing secrets of the
+/// department systems are read from the environment now, so a missing one stops the start
+/// instead of failing a delivery at night.
+///
+/// # Errors
+/// [`outbox::MissingSecret`], or an HTTP client that cannot be built.
+pub fn start(engine: &crate::store::Engine) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let secrets = Secrets::from_env(&engine.catalog())?;
+    let worker = OutboxWorker::new(engine.clone(), secrets, OutboxPolicy::default())?;
+    let engine = engine.clone();
+    Ok(tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(TICK);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(e) = run_due(&engine, engine.now()).await {
+                tracing::error!(error = ?e, "schedules could not run");
+            }
+            if let Err(e) = worker.run_once(engine.now()).await {
+                tracing::error!(error = ?e, "outbox delivery round failed");
+            }
+        }
+    }))
 }

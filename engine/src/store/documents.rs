@@ -144,7 +144,7 @@ impl Store {
 /// increments the existing one and returns the value: on PostgreSQL the upsert locks the row
 /// until the transaction ends, so concurrent issuers queue instead of reading the same
 /// `last`; on SQLite the write transaction (BEGIN IMMEDIATE) already serializes them.
-async fn next_number(
+pub(super) async fn next_number(
     txn: &DatabaseTransaction,
     prefix: &str,
     year: i32,

@@ -26,7 +26,10 @@ mod documents;
 mod engine;
 mod entity;
 mod issuing;
+mod outbox;
+mod push_tables;
 mod records;
+mod schedule_runs;
 mod tasks;
 
 pub use accounts::{NewAccount, SessionRecord};
@@ -35,6 +38,9 @@ pub use records::{
     CaseQuery, CaseRecord, CaseSummary, Change, DocumentId, DocumentRecord, HistoryEntry,
     NewDocument, Registration, SecondRequest, TaskQuery, TaskRecord,
 };
+pub use outbox::{OutboxMessage, OutboxStatus, Receipt};
+pub use push_tables::{NewPushTable, PushTableRecord, PushTableSummary};
+pub use schedule_runs::{RunStatus, ScheduleRun};
 pub use tasks::DepartmentLoad;
 
 /// The default database: a SQLite file under `data/`, created when missing.

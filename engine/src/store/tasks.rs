@@ -184,6 +184,8 @@ impl Store {
                 })?;
             upsert(txn, new, task, step_name(change, &task.step)).await?;
         }
+        // Messages to department systems commit (or roll back) with the tasks they announce.
+        super::outbox::enqueue(txn, change).await?;
         Ok(())
     }
 }
@@ -236,7 +238,7 @@ async fn upsert(
     Ok(())
 }
 
-fn task_record(row: task::Model) -> Result<TaskRecord, StoreError> {
+pub(super) fn task_record(row: task::Model) -> Result<TaskRecord, StoreError> {
     let corrupt = |column| StoreError::Corrupt {
         table: "tasks",
         id: row.id.clone(),

@@ -18,6 +18,7 @@ mod login;
 mod metrics;
 mod openapi;
 mod pages;
+mod push;
 mod session;
 mod tasks;
 mod throttle;
@@ -83,6 +84,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/cases/{id}/documents/{doc}", get(cases::document))
         .route("/api/v1/processes", get(admin::list_processes))
         .route("/api/v1/admin/reload", post(admin::reload))
+        .route("/api/v1/push-tables", get(push::list))
+        .route("/api/v1/push-tables/{id}", get(push::get))
+        .route("/api/v1/admin/outbox", get(push::outbox))
+        .route("/api/v1/admin/outbox/{id}/retry", post(push::retry))
         .merge(pages::routes())
         .fallback(admin::not_found)
         .layer(axum::middleware::from_fn_with_state(

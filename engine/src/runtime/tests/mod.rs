@@ -101,6 +101,7 @@ impl Flow {
                     name: dept_name.into(),
                     window: None,
                     phone: None,
+                    system: None,
                 },
             );
             roles.insert(

@@ -13,3 +13,6 @@ pub(super) mod history;
 pub(super) mod session;
 pub(super) mod task;
 pub(super) mod user;
+pub(super) mod outbox;
+pub(super) mod push_table;
+pub(super) mod schedule_run;

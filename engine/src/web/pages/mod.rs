@@ -16,6 +16,7 @@ mod definitions;
 mod fields;
 mod inbox;
 mod intake;
+mod push_tables;
 mod search;
 mod task;
 mod view;
@@ -54,6 +55,10 @@ pub(super) fn routes() -> Router<Ctx> {
         .route("/intake", get(intake::page).post(intake::submit))
         .route("/cases/{id}/preview/{doc}", get(case::preview))
         .route("/definitions", get(definitions::page))
+        .route("/push-tables", get(push_tables::page))
+        .route("/push-tables/{file}", get(push_tables::file))
+        .route("/outbox", get(push_tables::outbox))
+        .route("/outbox/{id}/retry", post(push_tables::retry))
         .layer(axum::middleware::map_response(html_errors))
 }
 

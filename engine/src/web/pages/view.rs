@@ -93,6 +93,7 @@ pub(super) fn action_text(action: &str) -> &str {
         "view" => "查看办件",
         "timer" | "deadline" => "期限到达",
         "schedule" => "定时任务",
+        "push" => "推送至部门系统",
         other => other,
     }
 }

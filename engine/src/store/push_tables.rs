@@ -1,0 +1,267 @@
+//! Push tables (附件4 推送信息表): one per receiving department and day, numbered with the
+//! document numbering (gap-free per prefix and year) and stored with its rows and HTML in
+//! one transaction, so a number is only used by a table that was stored.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::documents::next_number;
+use super::entity::{case, push_table, task};
+use super::{Store, StoreError, TaskRecord};
+use crate::documents::{Draft, Templates, format_number};
+
+/// A push table about to be stored (its number is drawn when it is).
+#[derive(Debug, Clone)]
+pub struct NewPushTable {
+    /// Process id.
+    pub process_id: String,
+    /// Receiving department key.
+    pub department: String,
+    /// Beijing date the table is for.
+    pub day: chrono::NaiveDate,
+    /// Tasks created after this instant …
+    pub window_start: DateTime<Utc>,
+    /// … and at or before this one are the rows.
+    pub window_end: DateTime<Utc>,
+    /// The rows the template receives (`{case_id, form, data}` each).
+    pub rows: Vec<Value>,
+    /// The table document, ready to be numbered and rendered.
+    pub draft: Draft,
+    /// The schedule run that issued it.
+    pub run_id: Option<Uuid>,
+}
+
+/// A stored push table without its rows and HTML (lists).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushTableSummary {
+    /// Id.
+    pub id: Uuid,
+    /// Process id.
+    pub process_id: String,
+    /// Document key in the definition.
+    pub document: String,
+    /// Document name.
+    pub name: String,
+    /// Receiving department key.
+    pub department: String,
+    /// Beijing date, `YYYY-MM-DD`.
+    pub day: String,
+    /// Printed number, when the document kind is numbered.
+    pub number: Option<String>,
+    /// How many cases it lists.
+    pub row_count: i32,
+    /// SHA-256 (hex) of the HTML.
+    pub content_hash: String,
+    /// When it was issued.
+    pub issued_at: DateTime<Utc>,
+}
+
+/// A stored push table in full.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushTableRecord {
+    /// What lists show.
+    pub summary: PushTableSummary,
+    /// The tasks created in (start, end] are its rows.
+    pub window: (DateTime<Utc>, DateTime<Utc>),
+    /// The rows (full ID numbers: the receiving department needs them).
+    pub rows: Value,
+    /// The rendered, printable HTML.
+    pub html: String,
+}
+
+impl Store {
+    /// The tasks at any of `steps` of cases of `process_id` created in (`after`, `until`],
+    /// oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`], [`StoreError::Corrupt`].
+    pub async fn tasks_created_between(
+        &self,
+        process_id: &str,
+        steps: &[String],
+        after: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<TaskRecord>, StoreError> {
+        if steps.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cases = Query::select()
+            .column(case::Column::Id)
+            .from(case::Entity)
+            .and_where(Expr::col((case::Entity, case::Column::ProcessId)).eq(process_id))
+            .to_owned();
+        let rows = task::Entity::find()
+            .filter(task::Column::Step.is_in(steps.to_vec()))
+            .filter(task::Column::CreatedAt.gt(after))
+            .filter(task::Column::CreatedAt.lte(until))
+            .filter(task::Column::CaseId.in_subquery(cases))
+            .order_by_asc(task::Column::CreatedAt)
+            .order_by_asc(task::Column::Id)
+            .all(&self.db)
+            .await?;
+        rows.into_iter().map(super::tasks::task_record).collect()
+    }
+
+    /// Numbers, renders and stores a push table in one transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::Render`] (nothing stored, no number used), [`StoreError::Database`]
+    /// (including a second table for the same department, document and day).
+    pub async fn insert_push_table(
+        &self,
+        new: &NewPushTable,
+        templates: &Templates,
+    ) -> Result<PushTableSummary, StoreError> {
+        let txn = self.begin_write().await?;
+        let draft = &new.draft;
+        let number = match &draft.prefix {
+            Some(prefix) => {
+                let seq = next_number(&txn, prefix, draft.year()).await?;
+                Some(format_number(prefix, draft.year(), seq))
+            }
+            None => None,
+        };
+        let rendered = draft.render(templates, number)?;
+        let id = Uuid::now_v7();
+        let row_count = i32::try_from(new.rows.len()).unwrap_or(i32::MAX);
+        let row = push_table::ActiveModel {
+            id: Set(id.to_string()),
+            process_id: Set(new.process_id.clone()),
+            document: Set(draft.key.clone()),
+            name: Set(draft.name.clone()),
+            department: Set(new.department.clone()),
+            day: Set(new.day.to_string()),
+            number: Set(rendered.number.clone()),
+            window_start: Set(new.window_start),
+            window_end: Set(new.window_end),
+            rows: Set(Value::Array(new.rows.clone())),
+            row_count: Set(row_count),
+            html: Set(rendered.html),
+            content_hash: Set(rendered.content_hash.clone()),
+            template_hash: Set(rendered.template_hash),
+            issued_at: Set(draft.issued_at),
+            run_id: Set(new.run_id.map(|r| r.to_string())),
+        };
+        push_table::Entity::insert(row)
+            .exec_without_returning(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(PushTableSummary {
+            id,
+            process_id: new.process_id.clone(),
+            document: draft.key.clone(),
+            name: draft.name.clone(),
+            department: new.department.clone(),
+            day: new.day.to_string(),
+            number: rendered.number,
+            row_count,
+            content_hash: rendered.content_hash,
+            issued_at: draft.issued_at,
+        })
+    }
+
+    /// Push tables for any of `departments` (all when empty), newest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`], [`StoreError::Corrupt`].
+    pub async fn list_push_tables(
+        &self,
+        departments: &[String],
+        limit: u64,
+    ) -> Result<Vec<PushTableSummary>, StoreError> {
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            i32,
+            String,
+            DateTime<Utc>,
+        );
+        use push_table::Column;
+        let mut select = push_table::Entity::find().select_only().columns([
+            Column::Id,
+            Column::ProcessId,
+            Column::Document,
+            Column::Name,
+            Column::Department,
+            Column::Day,
+            Column::Number,
+            Column::RowCount,
+            Column::ContentHash,
+            Column::IssuedAt,
+        ]);
+        if !departments.is_empty() {
+            select = select.filter(Column::Department.is_in(departments.to_vec()));
+        }
+        let rows: Vec<Row> = select
+            .order_by_desc(Column::IssuedAt)
+            .order_by_asc(Column::Department)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(
+                |(id, process_id, document, name, department, day, number, row_count, hash, at)| {
+                    Ok(PushTableSummary {
+                        id: parse_id(&id)?,
+                        process_id,
+                        document,
+                        name,
+                        department,
+                        day,
+                        number,
+                        row_count,
+                        content_hash: hash,
+                        issued_at: at,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// One push table in full.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`], [`StoreError::Corrupt`].
+    pub async fn get_push_table(&self, id: Uuid) -> Result<Option<PushTableRecord>, StoreError> {
+        let Some(row) = push_table::Entity::find_by_id(id.to_string())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(PushTableRecord {
+            summary: PushTableSummary {
+                id: parse_id(&row.id)?,
+                process_id: row.process_id,
+                document: row.document,
+                name: row.name,
+                department: row.department,
+                day: row.day,
+                number: row.number,
+                row_count: row.row_count,
+                content_hash: row.content_hash,
+                issued_at: row.issued_at,
+            },
+            window: (row.window_start, row.window_end),
+            rows: row.rows,
+            html: row.html,
+        }))
+    }
+}
+
+fn parse_id(id: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(id).map_err(|_| StoreError::Corrupt {
+        table: "push_tables",
+        id: id.to_owned(),
+        column: "id",
+    })
+}

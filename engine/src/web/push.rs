@@ -1,0 +1,202 @@
+//! Push tables (附件4) and the outbox, over JSON: `GET /api/v1/push-tables` (the tables the
+//! caller may see, without their rows), `GET /api/v1/push-tables/{id}` (one table with its
+//! rows; ID numbers in full, which is the table's purpose), and for admins the outbox:
+//! `GET /api/v1/admin/outbox?status=dead` and `POST /api/v1/admin/outbox/{id}/retry`.
+//! Who may see which table is [`crate::accounts::Principal::may_see_push_table`].
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::input::QueryParams;
+use super::{ApiError, Ctx, Identity};
+use crate::accounts::Principal;
+use crate::definition::StepKind;
+use crate::store::{OutboxMessage, OutboxStatus, PushTableRecord, PushTableSummary};
+
+/// How many tables or messages a list shows.
+const LIST_LIMIT: u64 = 200;
+
+/// The lead department of a process: the department of its start step's role (社保 for the
+/// retirement process), which issues the push tables.
+pub(super) fn lead_department(ctx: &Ctx, process_id: &str) -> Option<String> {
+    let process = ctx.app.engine().catalog().latest(process_id)?;
+    let step = process.step(&process.start)?;
+    let StepKind::Task(task) = &step.kind else {
+        return None;
+    };
+    process.roles.get(&task.role).map(|r| r.department.clone())
+}
+
+/// The push tables `principal` may see, newest first.
+pub(super) async fn visible_tables(
+    ctx: &Ctx,
+    principal: &Principal,
+) -> Result<Vec<PushTableSummary>, ApiError> {
+    let tables = ctx
+        .app
+        .engine()
+        .store()
+        .list_push_tables(&[], LIST_LIMIT)
+        .await?;
+    Ok(tables
+        .into_iter()
+        .filter(|t| {
+            principal.may_see_push_table(
+                &t.department,
+                lead_department(ctx, &t.process_id).as_deref(),
+            )
+        })
+        .collect())
+}
+
+/// One push table, if `principal` may see it; otherwise (or when there is none) 404.
+pub(super) async fn visible_table(
+    ctx: &Ctx,
+    principal: &Principal,
+    id: &str,
+) -> Result<PushTableRecord, ApiError> {
+    let missing = || ApiError::NotFound("推送信息表不存在".into());
+    let id = Uuid::parse_str(id).map_err(|_| missing())?;
+    let table = ctx
+        .app
+        .engine()
+        .store()
+        .get_push_table(id)
+        .await?
+        .ok_or_else(missing)?;
+    let lead = lead_department(ctx, &table.summary.process_id);
+    if !principal.may_see_push_table(&table.summary.department, lead.as_deref()) {
+        return Err(missing());
+    }
+    Ok(table)
+}
+
+pub(super) fn summary_json(t: &PushTableSummary) -> Value {
+    json!({
+        "id": t.id,
+        "process": t.process_id,
+        "document": t.document,
+        "name": t.name,
+        "department": t.department,
+        "day": t.day,
+        "number": t.number,
+        "rows": t.row_count,
+        "content_hash": t.content_hash,
+        "issued_at": t.issued_at,
+    })
+}
+
+/// `GET /api/v1/push-tables`.
+pub(super) async fn list(
+    State(ctx): State<Ctx>,
+    identity: Identity,
+) -> Result<Json<Value>, ApiError> {
+    let tables = visible_tables(&ctx, &identity.principal()).await?;
+    Ok(Json(Value::Array(tables.iter().map(summary_json).collect())))
+}
+
+/// `GET /api/v1/push-tables/{id}`.
+pub(super) async fn get(
+    State(ctx): State<Ctx>,
+    identity: Identity,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let table = visible_table(&ctx, &identity.principal(), &id).await?;
+    let mut out = summary_json(&table.summary);
+    if let Value::Object(map) = &mut out {
+        map.insert("window_start".into(), json!(table.window.0));
+        map.insert("window_end".into(), json!(table.window.1));
+        map.insert("cases".into(), table.rows);
+    }
+    Ok(Json(out))
+}
+
+/// `?status=` of the outbox list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct OutboxQuery {
+    /// `pending`, `delivered` or `dead`; all when absent.
+    #[serde(default)]
+    pub(super) status: Option<String>,
+}
+
+/// The status asked for, or a 400 naming the allowed words.
+pub(super) fn parse_status(word: Option<&str>) -> Result<Option<OutboxStatus>, ApiError> {
+    match word.filter(|w| !w.is_empty()) {
+        None => Ok(None),
+        Some(w) => OutboxStatus::parse(w).map(Some).ok_or_else(|| ApiError::BadRequest {
+            title: format!("status 只能是 pending、delivered 或 dead，不能是 `{w}`"),
+            extra: json!({"errors": [{"field": "status", "message": "取值无效"}]}),
+        }),
+    }
+}
+
+pub(super) fn require_admin(identity: &Identity) -> Result<(), ApiError> {
+    if identity.principal().is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("只有系统管理员可以查看和重推推送队列"))
+    }
+}
+
+/// A message as lists show it: no body (it carries the applicant's data), no secret name.
+pub(super) fn message_json(m: &OutboxMessage) -> Value {
+    json!({
+        "id": m.id,
+        "case_id": m.case_id,
+        "process": m.process_id,
+        "department": m.department,
+        "task_id": m.task_id,
+        "type": m.kind,
+        "status": m.status.as_str(),
+        "attempts": m.attempts,
+        "next_attempt_at": m.next_attempt_at,
+        "last_error": m.last_error,
+        "created_at": m.created_at,
+        "delivered_at": m.delivered_at,
+        "receipt": m.receipt,
+    })
+}
+
+/// `GET /api/v1/admin/outbox?status=dead`.
+pub(super) async fn outbox(
+    State(ctx): State<Ctx>,
+    identity: Identity,
+    QueryParams(query): QueryParams<OutboxQuery>,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&identity)?;
+    let status = parse_status(query.status.as_deref())?;
+    let messages = ctx
+        .app
+        .engine()
+        .store()
+        .list_outbox(status, None, LIST_LIMIT)
+        .await?;
+    Ok(Json(Value::Array(messages.iter().map(message_json).collect())))
+}
+
+/// Requeues a dead message; 404 when there is no dead message with this id.
+pub(super) async fn requeue(ctx: &Ctx, identity: &Identity, id: &str) -> Result<(), ApiError> {
+    require_admin(identity)?;
+    let missing = || ApiError::NotFound("没有这条失败的推送消息".into());
+    let id = Uuid::parse_str(id).map_err(|_| missing())?;
+    let engine = ctx.app.engine();
+    if !engine.store().requeue_outbox(id, engine.now()).await? {
+        return Err(missing());
+    }
+    tracing::info!(message = %id, user = %identity.user, "dead message requeued");
+    Ok(())
+}
+
+/// `POST /api/v1/admin/outbox/{id}/retry` (CSRF-checked by [`Identity`]).
+pub(super) async fn retry(
+    State(ctx): State<Ctx>,
+    identity: Identity,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    requeue(&ctx, &identity, &id).await?;
+    Ok(Json(json!({"id": id, "status": "pending"})))
+}
