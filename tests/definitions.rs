@@ -136,7 +136,16 @@ fn rules_files_missing_or_not_compiling() {
 
 #[test]
 fn bad_cron_duration_field_and_version() {
-    assert_reports("bad_cron", &["17:22: E-CRON", "18:24: E-CRON"]);
+    // `push_tables` needs a table document; `report` is no action the engine knows.
+    assert_reports(
+        "bad_cron",
+        &[
+            "17:22: E-CRON",
+            "17:46: E-UNKNOWN-DOCUMENT",
+            "18:24: E-CRON",
+            "18:46: E-UNKNOWN-ACTION",
+        ],
+    );
     assert_reports("bad_duration", &["13:10: E-DURATION"]);
     // A time limit may name a whole-number parameter; a typo or a non-number is reported.
     assert_reports(
@@ -167,6 +176,7 @@ fn several_errors_are_all_reported_at_once_in_file_order() {
             "17:9: E-UNREACHABLE",
             "20:5: E-UNKNOWN-KEY",
             "21:30: E-RHAI",
+            "25:46: E-UNKNOWN-DOCUMENT",
             "25:59: E-UNKNOWN-KEY",
         ],
     );
@@ -512,4 +522,28 @@ fn a_failing_rule_names_where_the_definition_writes_it() {
         err.to_string().contains("`1 / 0`（t/rule.yaml:12:15）"),
         "{err}"
     );
+}
+
+#[test]
+fn department_systems_and_schedule_actions_are_checked() {
+    // A URL that is not http(s), an environment variable name that is not one, a system
+    // without its secret's variable; a table document that does not exist and a weekday
+    // field that the calendar cannot honour under `workdays_only`.
+    let got = diagnostics("bad_system");
+    let codes: Vec<&str> = got
+        .iter()
+        .map(|d| d.rsplit(": ").next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "E-SYSTEM",
+            "E-SYSTEM",
+            "E-MISSING-KEY",
+            "E-CRON",
+            "E-UNKNOWN-DOCUMENT"
+        ],
+        "{got:?}"
+    );
+    assert!(got[0].contains(":6:31:"), "{got:?}");
 }

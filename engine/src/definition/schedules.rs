@@ -272,7 +272,10 @@ mod tests {
     #[test]
     fn workdays_only_leaves_the_days_to_the_calendar() {
         assert_eq!(any_weekday("0 17 * * 1-5").as_deref(), Ok("0 17 * * *"));
-        assert_eq!(any_weekday("0 0 17 * * Mon-Fri").as_deref(), Ok("0 0 17 * * *"));
+        assert_eq!(
+            any_weekday("0 0 17 * * Mon-Fri").as_deref(),
+            Ok("0 0 17 * * *")
+        );
         assert_eq!(any_weekday("0 17 * * *").as_deref(), Ok("0 17 * * *"));
         assert_eq!(any_weekday("0 17 * * 1"), Err("1".to_owned()));
     }

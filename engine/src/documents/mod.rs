@@ -23,8 +23,8 @@ pub use context::{
     preview_number,
 };
 pub use issue::{Draft, Rendered, preview, preview_table, table_draft};
-pub use tables::{SheetError, table_cells, to_csv, to_xlsx};
 pub use pages::Pages;
+pub use tables::{SheetError, table_cells, to_csv, to_xlsx};
 
 /// Why a template could not be loaded, found or rendered.
 #[derive(Debug, thiserror::Error)]

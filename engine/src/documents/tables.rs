@@ -24,7 +24,9 @@ pub fn table_cells(html: &str) -> Vec<Vec<String>> {
     let Some(start) = lower.find("<table") else {
         return Vec::new();
     };
-    let end = lower[start..].find("</table>").map_or(html.len(), |e| start + e);
+    let end = lower[start..]
+        .find("</table>")
+        .map_or(html.len(), |e| start + e);
     let mut rows = Vec::new();
     let mut at = start;
     while let Some(tr) = find_tag(&lower, at, end, "tr") {
@@ -139,7 +141,10 @@ pub fn to_xlsx(sheet: &str, rows: &[Vec<String>]) -> Result<Vec<u8>, SheetError>
             } else {
                 worksheet.write_string(r, c, cell)?;
             }
-            let width = cell.chars().map(|ch| if ch.is_ascii() { 1 } else { 2 }).sum();
+            let width = cell
+                .chars()
+                .map(|ch| if ch.is_ascii() { 1 } else { 2 })
+                .sum();
             let i = usize::from(c);
             if widths.len() <= i {
                 widths.resize(i + 1, 0);
@@ -194,7 +199,10 @@ mod tests {
 
     #[test]
     fn csv_has_a_bom_and_quotes_commas() {
-        let rows = vec![vec!["姓名".to_owned(), "单位".to_owned()], vec!["张三".to_owned(), "a,b".to_owned()]];
+        let rows = vec![
+            vec!["姓名".to_owned(), "单位".to_owned()],
+            vec!["张三".to_owned(), "a,b".to_owned()],
+        ];
         let csv = to_csv(&rows).expect("csv");
         assert!(csv.starts_with(&[0xEF, 0xBB, 0xBF]));
         let text = String::from_utf8(csv[3..].to_vec()).expect("utf-8");
@@ -203,7 +211,10 @@ mod tests {
 
     #[test]
     fn xlsx_is_a_zip() {
-        let rows = vec![vec!["身份证号".to_owned()], vec!["140522196501151012".to_owned()]];
+        let rows = vec![
+            vec!["身份证号".to_owned()],
+            vec!["140522196501151012".to_owned()],
+        ];
         let bytes = to_xlsx("推送信息表:医保", &rows).expect("xlsx");
         assert!(bytes.starts_with(b"PK"));
         assert_eq!(sheet_name("a[b]:c"), "abc");

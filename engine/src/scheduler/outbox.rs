@@ -303,10 +303,7 @@ mod tests {
     #[test]
     fn signature_is_hmac_sha256_over_timestamp_dot_body() {
         // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
-        assert_eq!(
-            sign("Jefe", 0, "what do ya want for nothing?").len(),
-            64
-        );
+        assert_eq!(sign("Jefe", 0, "what do ya want for nothing?").len(), 64);
         let mut mac = Hmac::<Sha256>::new_from_slice(b"Jefe").expect("key");
         mac.update(b"what do ya want for nothing?");
         assert_eq!(

@@ -129,7 +129,14 @@ async fn fire(
     };
     if late && !schedule.catch_up && unknown_day.is_none() {
         let claimed = store
-            .claim_schedule_run(&process.id, &schedule.id, fire_time, RunStatus::Skipped, true, now)
+            .claim_schedule_run(
+                &process.id,
+                &schedule.id,
+                fire_time,
+                RunStatus::Skipped,
+                true,
+                now,
+            )
             .await?;
         if claimed.is_some() {
             tracing::warn!(process = %process.id, schedule = %schedule.id, %fire_time, "missed firing skipped (catch_up: false)");
@@ -137,7 +144,14 @@ async fn fire(
         return Ok(claimed.map(|_| firing(RunStatus::Skipped, None, None)));
     }
     let Some(run) = store
-        .claim_schedule_run(&process.id, &schedule.id, fire_time, RunStatus::Running, late, now)
+        .claim_schedule_run(
+            &process.id,
+            &schedule.id,
+            fire_time,
+            RunStatus::Running,
+            late,
+            now,
+        )
         .await?
     else {
         return Ok(None); // another replica (or an earlier call) has it
@@ -252,7 +266,9 @@ async fn push_tables(
         for case in cases {
             if let Some(record) = store.get_case(case).await? {
                 let state = record.state;
-                rows.push(json!({"case_id": case.to_string(), "form": state.form, "data": state.data}));
+                rows.push(
+                    json!({"case_id": case.to_string(), "form": state.form, "data": state.data}),
+                );
             }
         }
         let draft = table_draft(process, key, rows.clone(), &department, now)?;

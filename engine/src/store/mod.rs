@@ -34,12 +34,12 @@ mod tasks;
 
 pub use accounts::{NewAccount, SessionRecord};
 pub use engine::{Engine, EngineError};
+pub use outbox::{OutboxMessage, OutboxStatus, Receipt};
+pub use push_tables::{NewPushTable, PushTableRecord, PushTableSummary};
 pub use records::{
     CaseQuery, CaseRecord, CaseSummary, Change, DocumentId, DocumentRecord, HistoryEntry,
     NewDocument, Registration, SecondRequest, TaskQuery, TaskRecord,
 };
-pub use outbox::{OutboxMessage, OutboxStatus, Receipt};
-pub use push_tables::{NewPushTable, PushTableRecord, PushTableSummary};
 pub use schedule_runs::{RunStatus, ScheduleRun};
 pub use tasks::DepartmentLoad;
 

@@ -8,8 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -99,7 +98,10 @@ pub struct Receipt {
 
 /// Inserts one message per task the change created for a department with a `system:`,
 /// inside the change's transaction.
-pub(super) async fn enqueue(txn: &DatabaseTransaction, change: &Change<'_>) -> Result<(), StoreError> {
+pub(super) async fn enqueue(
+    txn: &DatabaseTransaction,
+    change: &Change<'_>,
+) -> Result<(), StoreError> {
     let state = &change.transition.state;
     for effect in &change.transition.effects {
         let Effect::CreateTask { task } = effect else {
@@ -156,7 +158,9 @@ pub(super) async fn enqueue(txn: &DatabaseTransaction, change: &Change<'_>) -> R
             delivered_at: Set(None),
             receipt: Set(None),
         };
-        outbox::Entity::insert(row).exec_without_returning(txn).await?;
+        outbox::Entity::insert(row)
+            .exec_without_returning(txn)
+            .await?;
     }
     Ok(())
 }
@@ -233,12 +237,24 @@ impl Store {
             "at": now.to_rfc3339(),
         });
         let updated = outbox::Entity::update_many()
-            .col_expr(outbox::Column::Status, Expr::value(OutboxStatus::Delivered.as_str()))
-            .col_expr(outbox::Column::Attempts, Expr::value(i32::try_from(attempts).unwrap_or(i32::MAX)))
+            .col_expr(
+                outbox::Column::Status,
+                Expr::value(OutboxStatus::Delivered.as_str()),
+            )
+            .col_expr(
+                outbox::Column::Attempts,
+                Expr::value(i32::try_from(attempts).unwrap_or(i32::MAX)),
+            )
             .col_expr(outbox::Column::DeliveredAt, Expr::value(Some(now)))
             .col_expr(outbox::Column::Receipt, Expr::value(receipt_json))
-            .col_expr(outbox::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
-            .col_expr(outbox::Column::LastError, Expr::value(Option::<String>::None))
+            .col_expr(
+                outbox::Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(
+                outbox::Column::LastError,
+                Expr::value(Option::<String>::None),
+            )
             .filter(held_by(message, worker))
             .exec(&txn)
             .await?;
@@ -279,10 +295,22 @@ impl Store {
         };
         let updated = outbox::Entity::update_many()
             .col_expr(outbox::Column::Status, Expr::value(status.as_str()))
-            .col_expr(outbox::Column::Attempts, Expr::value(i32::try_from(attempts).unwrap_or(i32::MAX)))
-            .col_expr(outbox::Column::NextAttemptAt, Expr::value(retry_at.unwrap_or(now)))
-            .col_expr(outbox::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
-            .col_expr(outbox::Column::LastError, Expr::value(Some(error.to_owned())))
+            .col_expr(
+                outbox::Column::Attempts,
+                Expr::value(i32::try_from(attempts).unwrap_or(i32::MAX)),
+            )
+            .col_expr(
+                outbox::Column::NextAttemptAt,
+                Expr::value(retry_at.unwrap_or(now)),
+            )
+            .col_expr(
+                outbox::Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(
+                outbox::Column::LastError,
+                Expr::value(Some(error.to_owned())),
+            )
             .filter(held_by(message, worker))
             .exec(&txn)
             .await?;
@@ -337,10 +365,16 @@ impl Store {
     /// [`StoreError::Database`].
     pub async fn requeue_outbox(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let updated = outbox::Entity::update_many()
-            .col_expr(outbox::Column::Status, Expr::value(OutboxStatus::Pending.as_str()))
+            .col_expr(
+                outbox::Column::Status,
+                Expr::value(OutboxStatus::Pending.as_str()),
+            )
             .col_expr(outbox::Column::Attempts, Expr::value(0))
             .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
-            .col_expr(outbox::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(
+                outbox::Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
             .filter(outbox::Column::Id.eq(id.to_string()))
             .filter(outbox::Column::Status.eq(OutboxStatus::Dead.as_str()))
             .exec(&self.db)
@@ -395,7 +429,9 @@ async fn append_push_history(
         events: Set(serde_json::to_value(vec![event])?),
         data_changed: Set(Value::Object(Map::new())),
     };
-    history::Entity::insert(row).exec_without_returning(txn).await?;
+    history::Entity::insert(row)
+        .exec_without_returning(txn)
+        .await?;
     Ok(())
 }
 

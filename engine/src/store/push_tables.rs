@@ -99,6 +99,7 @@ impl Store {
             .filter(task::Column::CreatedAt.lte(until))
             .filter(task::Column::CaseId.in_subquery(cases))
             .order_by_asc(task::Column::CreatedAt)
+            .order_by_asc(task::Column::CaseId)
             .order_by_asc(task::Column::Id)
             .all(&self.db)
             .await?;

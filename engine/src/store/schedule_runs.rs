@@ -101,9 +101,10 @@ impl Store {
             result: Set(None),
         };
         use schedule_run::Column;
-        let on_conflict = OnConflict::columns([Column::ProcessId, Column::ScheduleId, Column::FireTime])
-            .do_nothing()
-            .to_owned();
+        let on_conflict =
+            OnConflict::columns([Column::ProcessId, Column::ScheduleId, Column::FireTime])
+                .do_nothing()
+                .to_owned();
         let inserted = schedule_run::Entity::insert(row)
             .on_conflict(on_conflict)
             .exec_without_returning(&self.db)

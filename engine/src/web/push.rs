@@ -95,7 +95,9 @@ pub(super) async fn list(
     identity: Identity,
 ) -> Result<Json<Value>, ApiError> {
     let tables = visible_tables(&ctx, &identity.principal()).await?;
-    Ok(Json(Value::Array(tables.iter().map(summary_json).collect())))
+    Ok(Json(Value::Array(
+        tables.iter().map(summary_json).collect(),
+    )))
 }
 
 /// `GET /api/v1/push-tables/{id}`.
@@ -127,10 +129,12 @@ pub(super) struct OutboxQuery {
 pub(super) fn parse_status(word: Option<&str>) -> Result<Option<OutboxStatus>, ApiError> {
     match word.filter(|w| !w.is_empty()) {
         None => Ok(None),
-        Some(w) => OutboxStatus::parse(w).map(Some).ok_or_else(|| ApiError::BadRequest {
-            title: format!("status 只能是 pending、delivered 或 dead，不能是 `{w}`"),
-            extra: json!({"errors": [{"field": "status", "message": "取值无效"}]}),
-        }),
+        Some(w) => OutboxStatus::parse(w)
+            .map(Some)
+            .ok_or_else(|| ApiError::BadRequest {
+                title: format!("status 只能是 pending、delivered 或 dead，不能是 `{w}`"),
+                extra: json!({"errors": [{"field": "status", "message": "取值无效"}]}),
+            }),
     }
 }
 
@@ -175,7 +179,9 @@ pub(super) async fn outbox(
         .store()
         .list_outbox(status, None, LIST_LIMIT)
         .await?;
-    Ok(Json(Value::Array(messages.iter().map(message_json).collect())))
+    Ok(Json(Value::Array(
+        messages.iter().map(message_json).collect(),
+    )))
 }
 
 /// Requeues a dead message; 404 when there is no dead message with this id.

@@ -14,7 +14,7 @@ use super::view::time;
 use super::{PageUser, department_name, render};
 use crate::documents::{table_cells, to_csv, to_xlsx};
 use crate::store::OutboxStatus;
-use crate::web::push::{parse_status, require_admin, requeue, visible_table, visible_tables};
+use crate::web::push::{parse_status, requeue, require_admin, visible_table, visible_tables};
 use crate::web::{ApiError, Ctx};
 
 /// `GET /push-tables`.
@@ -144,10 +144,14 @@ pub(super) async fn outbox(
             })
         })
         .collect();
-    let statuses: Vec<Value> = [OutboxStatus::Dead, OutboxStatus::Pending, OutboxStatus::Delivered]
-        .into_iter()
-        .map(|s| json!({"key": s.as_str(), "label": label(s), "current": Some(s) == status}))
-        .collect();
+    let statuses: Vec<Value> = [
+        OutboxStatus::Dead,
+        OutboxStatus::Pending,
+        OutboxStatus::Delivered,
+    ]
+    .into_iter()
+    .map(|s| json!({"key": s.as_str(), "label": label(s), "current": Some(s) == status}))
+    .collect();
     render(
         &ctx,
         &user,
