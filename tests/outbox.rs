@@ -391,7 +391,10 @@ db_test!(
         )
         .await?;
         assert_eq!(status, 200);
-        assert!(page.contains("推送至部门系统"), "{page}");
+        assert!(
+            page.contains("推送至部门系统：阳城县医保局已接收（HTTP 200，回执 R-1，第 3 次推送）"),
+            "{page}"
+        );
         Ok(())
     }
 );

@@ -65,7 +65,7 @@ async fn app(db: &TestDb, dir: &Path, clock: Arc<ManualClock>) -> anyhow::Result
     let mut settings = Settings::new(db.url.clone());
     settings.processes_dir = dir.to_path_buf();
     settings.templates_dir = repo().join("templates");
-    Ok(App::build_with_clock(settings, clock).await?)
+    App::build_with_clock(settings, clock).await
 }
 
 /// The firings of the retirement schedule.

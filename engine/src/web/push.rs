@@ -90,6 +90,15 @@ pub(super) fn summary_json(t: &PushTableSummary) -> Value {
 }
 
 /// `GET /api/v1/push-tables`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/push-tables",
+    tag = "push",
+    responses(
+        (status = 200, description = "the push tables the caller may see, newest first, without their rows: [{id, process, document, name, department, day, number, rows, content_hash, issued_at}]"),
+        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(super) async fn list(
     State(ctx): State<Ctx>,
     identity: Identity,
@@ -101,6 +110,17 @@ pub(super) async fn list(
 }
 
 /// `GET /api/v1/push-tables/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/push-tables/{id}",
+    tag = "push",
+    params(("id" = String, Path, description = "push table id (UUID)")),
+    responses(
+        (status = 200, description = "the table with window_start, window_end and cases [{case_id, form, data}] (ID numbers in full)"),
+        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such table, or not the caller's to see", body = super::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(super) async fn get(
     State(ctx): State<Ctx>,
     identity: Identity,
@@ -166,6 +186,18 @@ pub(super) fn message_json(m: &OutboxMessage) -> Value {
 }
 
 /// `GET /api/v1/admin/outbox?status=dead`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/outbox",
+    tag = "push",
+    params(("status" = Option<String>, Query, description = "pending, delivered or dead; all when absent")),
+    responses(
+        (status = 200, description = "messages to department systems, newest first, without their bodies: [{id, case_id, process, department, task_id, type, status, attempts, next_attempt_at, last_error, created_at, delivered_at, receipt}]"),
+        (status = 400, description = "an unknown status", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not an admin", body = super::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(super) async fn outbox(
     State(ctx): State<Ctx>,
     identity: Identity,
@@ -198,6 +230,18 @@ pub(super) async fn requeue(ctx: &Ctx, identity: &Identity, id: &str) -> Result<
 }
 
 /// `POST /api/v1/admin/outbox/{id}/retry` (CSRF-checked by [`Identity`]).
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/outbox/{id}/retry",
+    tag = "push",
+    params(("id" = String, Path, description = "message id (UUID)")),
+    responses(
+        (status = 200, description = "the dead message is pending again, due now: {id, status}"),
+        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not an admin, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no dead message with this id", body = super::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(super) async fn retry(
     State(ctx): State<Ctx>,
     identity: Identity,

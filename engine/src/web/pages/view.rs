@@ -98,6 +98,41 @@ pub(super) fn action_text(action: &str) -> &str {
     }
 }
 
+/// The timeline words of a delivery (or dead letter) to a department's system, with the
+/// receipt: `推送至部门系统：阳城县医保局已接收（HTTP 200，回执 R-1，第 3 次推送）`.
+fn push_text(entry: &HistoryEntry, process: Option<&Process>) -> Option<String> {
+    let name = |key: &str| {
+        process
+            .and_then(|p| p.departments.get(key))
+            .map_or_else(|| key.to_owned(), |d| d.name.clone())
+    };
+    entry.events.iter().find_map(|event| match event {
+        crate::runtime::Event::PushDelivered {
+            department,
+            status,
+            receipt,
+            attempts,
+            ..
+        } => Some(format!(
+            "推送至部门系统：{}已接收（HTTP {status}{}，第 {attempts} 次推送）",
+            name(department),
+            receipt
+                .as_deref()
+                .map(|r| format!("，回执 {r}"))
+                .unwrap_or_default()
+        )),
+        crate::runtime::Event::PushFailed {
+            department,
+            attempts,
+            ..
+        } => Some(format!(
+            "推送至部门系统失败：{} 共推送 {attempts} 次未成功，已转入推送队列待管理员处理",
+            name(department)
+        )),
+        _ => None,
+    })
+}
+
 /// 办理中, 已办结, 已撤件.
 pub(super) fn case_status_text(status: &str) -> &str {
     match status {
@@ -130,7 +165,7 @@ pub(super) fn history_row(entry: &HistoryEntry, process: Option<&Process>) -> Va
         "at": time(entry.at),
         "actor": entry.actor.user,
         "department": entry.actor.department,
-        "action": action_text(&entry.action),
+        "action": push_text(entry, process).unwrap_or_else(|| action_text(&entry.action).to_owned()),
         "view": entry.action == "view",
         "to_steps": if moved { step_names(process, &entry.to_steps) } else { Vec::new() },
         "status": if entry.from_status.as_deref() != Some(entry.to_status.as_str()) {
