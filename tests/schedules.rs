@@ -437,6 +437,14 @@ db_test!(push_tables_go_to_each_receiving_department_only, |db| {
         !cases.contains(&friday.to_string().as_str())
             && !cases.contains(&fund.to_string().as_str())
     );
+    // Opening the table is a look at each case it lists, on that case's record.
+    let history = engine.history(both).await?;
+    assert!(
+        history
+            .iter()
+            .any(|h| h.action == "view" && h.actor.user == "yibao1"),
+        "{history:?}"
+    );
     // Another department's table is not there for them.
     let (status, _, _) = bytes(&app, &gjj.session, &format!("/api/v1/push-tables/{id}")).await?;
     assert_eq!(status, 404);

@@ -74,6 +74,31 @@ pub(super) async fn visible_table(
     Ok(table)
 }
 
+/// Records a `view` in the history of every case the table lists: opening a table reads
+/// those cases' personal data, and every read of a case is on its record.
+pub(super) async fn record_views(
+    ctx: &Ctx,
+    identity: &Identity,
+    table: &PushTableRecord,
+) -> Result<(), ApiError> {
+    let engine = ctx.app.engine();
+    let now = engine.now();
+    let actor = identity.actor();
+    for row in table.rows.as_array().into_iter().flatten() {
+        let Some(case) = row["case_id"]
+            .as_str()
+            .and_then(|id| Uuid::parse_str(id).ok())
+        else {
+            continue;
+        };
+        engine
+            .store()
+            .record_view(crate::runtime::CaseId(case), &actor, now)
+            .await?;
+    }
+    Ok(())
+}
+
 pub(super) fn summary_json(t: &PushTableSummary) -> Value {
     json!({
         "id": t.id,
@@ -127,6 +152,7 @@ pub(super) async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let table = visible_table(&ctx, &identity.principal(), &id).await?;
+    record_views(&ctx, &identity, &table).await?;
     let mut out = summary_json(&table.summary);
     if let Value::Object(map) = &mut out {
         map.insert("window_start".into(), json!(table.window.0));

@@ -14,7 +14,9 @@ use super::view::time;
 use super::{PageUser, department_name, render};
 use crate::documents::{table_cells, to_csv, to_xlsx};
 use crate::store::OutboxStatus;
-use crate::web::push::{parse_status, requeue, require_admin, visible_table, visible_tables};
+use crate::web::push::{
+    parse_status, record_views, requeue, require_admin, visible_table, visible_tables,
+};
 use crate::web::{ApiError, Ctx};
 
 /// `GET /push-tables`.
@@ -55,6 +57,7 @@ pub(super) async fn file(
         _ => (file.as_str(), None),
     };
     let table = visible_table(&ctx, &user.0.principal(), id).await?;
+    record_views(&ctx, &user.0, &table).await?;
     let summary = &table.summary;
     tracing::info!(table = %summary.id, department = %summary.department, user = %user.0.user, format = kind.unwrap_or("html"), "push table opened");
     let Some(kind) = kind else {
