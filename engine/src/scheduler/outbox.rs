@@ -238,13 +238,24 @@ impl OutboxWorker {
 
     /// One POST; `Err` is the reason in Chinese (status and a bit of the answer).
     async fn send(&self, message: &OutboxMessage, now: DateTime<Utc>) -> Result<Receipt, String> {
+        // The definition in force wins over what was stored with the message, so a corrected
+        // address (after a reload) also reaches messages already queued or requeued.
+        let current = self
+            .engine
+            .catalog()
+            .latest(&message.process_id)
+            .and_then(|p| p.departments.get(&message.department)?.system.clone());
+        let (url, secret_env) = match &current {
+            Some(system) => (system.url.as_str(), system.secret_env.as_str()),
+            None => (message.url.as_str(), message.secret_env.as_str()),
+        };
         let env_secret;
-        let secret = match self.secrets.get(&message.secret_env) {
+        let secret = match self.secrets.get(secret_env) {
             Some(secret) => secret,
             None => {
                 // A system added by a reload after startup: its secret may be set now.
-                env_secret = std::env::var(&message.secret_env)
-                    .map_err(|_| format!("环境变量 {} 未设置签名密钥", message.secret_env))?;
+                env_secret = std::env::var(secret_env)
+                    .map_err(|_| format!("环境变量 {secret_env} 未设置签名密钥"))?;
                 env_secret.as_str()
             }
         };
@@ -252,7 +263,7 @@ impl OutboxWorker {
         let signature = sign(secret, timestamp, &message.body);
         let response = self
             .client
-            .post(&message.url)
+            .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(IDEMPOTENCY_HEADER, message.id.to_string())
             .header(TIMESTAMP_HEADER, timestamp.to_string())

@@ -246,7 +246,10 @@ async fn push_tables(
     let previous = store
         .latest_schedule_run(&process.id, &schedule.id, before, &[RunStatus::Finished])
         .await?;
-    let window_start = previous.map_or_else(|| start_of_day(day), |p| p.fire_time);
+    let window_start = match previous {
+        Some(run) => run.fire_time,
+        None => start_of_day(day).unwrap_or(fire_time - Duration::days(1)),
+    };
     let key = schedule.document.as_deref().unwrap_or("push_table");
     let mut issued = Vec::new();
     for (department, steps) in receiving_steps(process) {
@@ -299,8 +302,9 @@ async fn push_tables(
     }))
 }
 
-fn start_of_day(day: NaiveDate) -> DateTime<Utc> {
+/// 00:00 Beijing time of `day` (always exists: Beijing has no daylight saving time).
+fn start_of_day(day: NaiveDate) -> Option<DateTime<Utc>> {
     day.and_hms_opt(0, 0, 0)
         .and_then(|t| t.and_local_timezone(Shanghai).earliest())
-        .map_or_else(Utc::now, |t| t.with_timezone(&Utc))
+        .map(|t| t.with_timezone(&Utc))
 }
