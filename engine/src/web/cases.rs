@@ -20,17 +20,20 @@ fn not_found() -> ApiError {
     ApiError::NotFound("办件不存在".into())
 }
 
-/// The case id, if the caller's department takes part in the case; otherwise 404.
+/// The case id, if the caller's department takes part in the case (and the case's process
+/// is of the caller's county, when the caller has one); otherwise 404.
 pub(super) async fn visible_case(
     ctx: &Ctx,
     identity: &Identity,
     id: &str,
 ) -> Result<CaseId, ApiError> {
     let id = Uuid::parse_str(id).map(CaseId).map_err(|_| not_found())?;
-    let departments = ctx.app.engine().store().case_departments(id).await?;
+    let Some((county, departments)) = ctx.app.engine().store().case_scope(id).await? else {
+        return Err(not_found());
+    };
     if !identity
         .principal()
-        .may_see_case(departments.iter().map(String::as_str))
+        .may_see_case(departments.iter().map(String::as_str), &county)
     {
         return Err(not_found());
     }
@@ -177,6 +180,7 @@ pub(super) async fn list(
         statuses,
         process: params.process.filter(|p| !p.is_empty()),
         department: Some(identity.department.clone()),
+        county: identity.county.clone(),
         limit: Some(limit(params.limit)?),
         offset: params.offset.unwrap_or(0),
         search: None,
@@ -226,7 +230,9 @@ pub(super) async fn start(
             format!("没有流程 {}", body.process),
         ));
     };
-    if !process.departments.contains_key(&identity.department) {
+    if !process.departments.contains_key(&identity.department)
+        || !principal.in_county(crate::accounts::county_of(&process.id))
+    {
         return Err(ApiError::Forbidden("本部门不参与该流程，不能受理"));
     }
     let id = engine

@@ -1,5 +1,6 @@
 //! `/api/v1/inbox` and `/api/v1/tasks/{id}/…`: a department's open tasks, claim, unclaim
-//! and complete. A task of another department answers 404, as if it did not exist.
+//! and complete. A task of another department (or, for an account limited to a county,
+//! of another county) answers 404, as if it did not exist.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -100,6 +101,7 @@ pub(super) async fn inbox(
     };
     let query = TaskQuery {
         departments: vec![identity.department.clone()],
+        county: identity.county.clone(),
         statuses,
         claimed_by,
         unclaimed,
@@ -127,7 +129,10 @@ pub(super) async fn visible_task(
         .get_task(id)
         .await?
         .ok_or_else(not_found)?;
-    if !identity.principal().may_work_task(&task.department) {
+    if !identity
+        .principal()
+        .may_work_task(&task.department, &task.county)
+    {
         return Err(not_found());
     }
     Ok(task)
