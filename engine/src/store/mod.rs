@@ -32,6 +32,7 @@ mod tasks;
 
 pub use accounts::{NewAccount, SessionRecord};
 pub use apikeys::{ApiKeyRecord, NewApiKey};
+pub use definitions::StoredVersion;
 pub use engine::{Engine, EngineError};
 pub use records::{
     CaseQuery, CaseRecord, CaseSummary, Change, DocumentId, DocumentRecord, HistoryEntry,

@@ -110,8 +110,7 @@ fn case_json(record: &CaseRecord, tasks: Vec<Value>, history: Option<Vec<Value>>
     params(("id" = String, Path, description = "case id (UUID)")),
     responses(
         (status = 200, description = "the case in full, with its history; the view is recorded", body = super::openapi::Case),
-        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::AuthProblems,
         (status = 404, description = "no such case, or the caller's department takes no part in it", body = super::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -153,8 +152,7 @@ pub(super) struct ListParams {
     responses(
         (status = 200, description = "the cases the caller's department takes part in", body = Vec<super::openapi::CaseSummary>),
         (status = 400, description = "a query parameter is unreadable", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::AuthProblems,
         (status = 422, description = "a query parameter is out of range (names it)", body = super::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -209,8 +207,7 @@ pub(super) struct StartBody {
     responses(
         (status = 201, description = "the case with its open tasks (no history)", body = super::openapi::Case),
         (status = 400, description = "unreadable JSON", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::AuthProblems,
         (status = 422, description = "unknown process, or form problems listed in `errors`", body = super::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -252,8 +249,7 @@ pub(super) async fn start(
     params(("id" = String, Path, description = "case id (UUID)")),
     responses(
         (status = 200, description = "the documents the case issued", body = Vec<super::openapi::Document>),
-        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::AuthProblems,
         (status = 404, description = "no such case, or the caller's department takes no part in it", body = super::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -292,8 +288,7 @@ pub(super) async fn documents(
     params(("id" = String, Path, description = "case id (UUID)"), ("doc" = String, Path, description = "document id (UUID)")),
     responses(
         (status = 200, description = "the document's HTML as issued; the view is recorded", body = String, content_type = "text/html"),
-        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::AuthProblems,
         (status = 404, description = "no such case or document, or not the caller's", body = super::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -351,8 +346,7 @@ pub(super) struct EventBody {
     responses(
         (status = 200, description = "where the case went", body = super::openapi::CaseMoved),
         (status = 400, description = "unreadable JSON", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::AuthProblems,
         (status = 404, description = "no such case, or the caller's department takes no part in it", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "the case is not waiting for that event", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 422, description = "a body field is unknown or of the wrong type", body = super::openapi::Problem, content_type = "application/problem+json"),
@@ -393,8 +387,7 @@ pub(super) struct CancelBody {
     responses(
         (status = 200, description = "the case, cancelled", body = super::openapi::CaseMoved),
         (status = 400, description = "unreadable JSON", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::AuthProblems,
         (status = 404, description = "no such case, or the caller's department takes no part in it", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "the case has ended", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 422, description = "the reason is missing or blank", body = super::openapi::Problem, content_type = "application/problem+json"),

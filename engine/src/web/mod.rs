@@ -12,6 +12,7 @@
 
 mod admin;
 mod cases;
+mod definitions;
 mod error;
 mod input;
 mod login;
@@ -83,6 +84,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/cases/{id}/documents/{doc}", get(cases::document))
         .route("/api/v1/processes", get(admin::list_processes))
         .route("/api/v1/admin/reload", post(admin::reload))
+        .route("/api/v1/processes/validate", post(definitions::validate))
+        .route("/api/v1/processes/{id}", get(definitions::get))
         .merge(pages::routes())
         .fallback(admin::not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -74,8 +74,7 @@ pub(super) fn limit(limit: Option<u64>) -> Result<u64, ApiError> {
     responses(
         (status = 200, description = "the department's open tasks, soonest due first", body = Vec<super::openapi::Task>),
         (status = 400, description = "a query parameter is unreadable", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::AuthProblems,
         (status = 422, description = "a query parameter is out of range (names it)", body = super::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -151,8 +150,7 @@ async fn reread(ctx: &Ctx, id: TaskId) -> Result<Value, ApiError> {
     params(("id" = String, Path, description = "task id (UUID)")),
     responses(
         (status = 200, description = "the task, claimed", body = super::openapi::Task),
-        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::AuthProblems,
         (status = 404, description = "no such task, or another department's", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "someone else holds it, or it is closed", body = super::openapi::Problem, content_type = "application/problem+json"),
     )
@@ -175,8 +173,7 @@ pub(super) async fn claim(
     params(("id" = String, Path, description = "task id (UUID)")),
     responses(
         (status = 200, description = "the task, released", body = super::openapi::Task),
-        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::AuthProblems,
         (status = 404, description = "no such task, or another department's", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "the task is closed", body = super::openapi::Problem, content_type = "application/problem+json"),
     )
@@ -221,8 +218,7 @@ pub(super) struct CompleteBody {
     responses(
         (status = 200, description = "the task and where its case went", body = super::openapi::Completed),
         (status = 400, description = "unreadable JSON", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::AuthProblems,
         (status = 404, description = "no such task, or another department's", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "another completion won, or the task is closed", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 422, description = "unknown outcome, a bad field, or a required reason missing", body = super::openapi::Problem, content_type = "application/problem+json"),
