@@ -140,6 +140,9 @@ pub(super) fn check_scope(department: &str, scope: &ScopeArgs) -> anyhow::Result
         Some(dir) => (dir.clone(), true),
         None => (std::path::PathBuf::from("processes"), false),
     };
+    if explicit && !dir.exists() {
+        bail!("无法加载流程定义 {}：目录或文件不存在", dir.display());
+    }
     if !explicit && !dir.is_dir() {
         eprintln!(
             "提示：未找到流程定义目录 {}，未核对部门和县区（可用 --processes 指定）",
