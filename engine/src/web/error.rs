@@ -75,7 +75,9 @@ impl IntoResponse for ApiError {
         let (status, code) = self.parts();
         let title = match &self {
             ApiError::Internal(e) => {
-                tracing::error!(error = ?e, "request failed");
+                // An error chain may quote a form value (a rule's failure, a row).
+                let error = crate::privacy::mask_text(&format!("{e:?}"));
+                tracing::error!(%error, "request failed");
                 "服务器内部错误，请稍后重试或联系管理员".to_owned()
             }
             other => other.to_string(),

@@ -5,7 +5,8 @@
 //! Files: `session` (cookies, tokens, the [`Identity`] extractor and CSRF), `login` (login
 //! and logout, with `throttle` slowing and locking repeated failures), `input` (JSON and
 //! query input whose errors name the field), `tasks` (inbox, claim, unclaim, complete),
-//! `cases` (cases and their documents), `admin` (health, definitions, reload), `metrics`
+//! `cases` (cases and their documents), `admin` (health, definitions, reload),
+//! `definitions` (a definition in detail, validating YAML), `metrics`
 //! (Prometheus: requests, latencies, open and overdue tasks), `openapi` (the JSON API's
 //! OpenAPI document), `pages` (the clerks' HTML
 //! pages).
