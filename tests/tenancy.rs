@@ -2,7 +2,8 @@
 //! (examples, qinshui and yangcheng all declare a `shebao`): an account or API key of one
 //! county sees and works only that county's tasks and cases, in the JSON API and on the
 //! pages, its page header names its own county's department, and `serve --demo` seeds
-//! accounts per county. (Refusing an ambiguous `user add --department shebao` is tested
+//! accounts per county; the migration fills the county of tasks and cases stored before it.
+//! (Refusing an ambiguous `user add --department shebao` is tested
 //! with the binary in tests/users.rs.) Every test runs on SQLite and on PostgreSQL.
 
 use lianban::accounts::{self, Role};
@@ -79,9 +80,17 @@ db_test!(a_county_clerk_sees_only_that_county, |db| {
     assert_eq!((foreign.status, foreign.problem()), (403, "forbidden"));
 
     let yc_inbox = yangcheng.inbox("").await?.ok()?;
-    assert_eq!(ids(&yc_inbox, "case_id"), [yc_case.clone()], "{yc_inbox}");
+    assert_eq!(
+        ids(&yc_inbox, "case_id"),
+        std::slice::from_ref(&yc_case),
+        "{yc_inbox}"
+    );
     let qs_inbox = qinshui.inbox("").await?.ok()?;
-    assert_eq!(ids(&qs_inbox, "case_id"), [qs_case.clone()], "{qs_inbox}");
+    assert_eq!(
+        ids(&qs_inbox, "case_id"),
+        std::slice::from_ref(&qs_case),
+        "{qs_inbox}"
+    );
     // An account without a county keeps the single-county behaviour: every shebao task.
     assert_eq!(
         everywhere.inbox("").await?.ok()?.as_array().map(Vec::len),
@@ -101,7 +110,7 @@ db_test!(a_county_clerk_sees_only_that_county, |db| {
     assert_eq!(yangcheng.documents(&qs_case).await?.status, 404);
     assert_eq!(
         ids(&yangcheng.cases("").await?.ok()?, "id"),
-        [yc_case.clone()]
+        std::slice::from_ref(&yc_case)
     );
     assert_eq!(yangcheng.case(&yc_case).await?.status, 200);
     yangcheng.claim(&yc_task).await?.ok()?;
@@ -169,7 +178,11 @@ db_test!(a_county_api_key_sees_only_that_county, |db| {
             .send()
     };
     let inbox: Value = get("/api/v1/inbox".into()).await?.json().await?;
-    assert_eq!(ids(&inbox, "case_id"), [yc_case.clone()], "{inbox}");
+    assert_eq!(
+        ids(&inbox, "case_id"),
+        std::slice::from_ref(&yc_case),
+        "{inbox}"
+    );
     assert_eq!(get(format!("/api/v1/cases/{qs_case}")).await?.status(), 404);
     assert_eq!(get(format!("/api/v1/cases/{yc_case}")).await?.status(), 200);
     Ok(())
@@ -205,5 +218,61 @@ db_test!(demo_accounts_are_seeded_per_county, |db| {
     );
     // Seeding again creates nothing.
     assert!(app.app.seed_demo_accounts().await?.is_empty());
+    Ok(())
+});
+
+db_test!(the_migration_backfills_counties, |db| {
+    use lianban::store::{CaseQuery, TaskQuery};
+    use lianban_migrations::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, Database};
+
+    // A database from before counties, with one case and its task.
+    let conn = Database::connect(db.url.as_str()).await?;
+    Migrator::up(&conn, Some(7)).await?;
+    let case = uuid::Uuid::now_v7();
+    let task = uuid::Uuid::now_v7();
+    let at = "'2026-11-02T09:00:00+00:00'";
+    for sql in [
+        format!(
+            "INSERT INTO definition_versions (process_id, version, content_hash, name, sources, loaded_at) \
+             VALUES ('yangcheng.retirement', 1, 'h', '阳城', '[]', {at})"
+        ),
+        format!(
+            "INSERT INTO cases (id, process_id, version, content_hash, status, current_steps, state, revision, started_at, updated_at) \
+             VALUES ('{case}', 'yangcheng.retirement', 1, 'h', 'active', 'accept', '{{}}', 1, {at}, {at})"
+        ),
+        format!(
+            "INSERT INTO tasks (id, case_id, step, step_name, role, department, status, created_at) \
+             VALUES ('{task}', '{case}', 'accept', '受理', 'shebao_clerk', 'shebao', 'open', {at})"
+        ),
+    ] {
+        conn.execute_unprepared(&sql).await?;
+    }
+    conn.close().await?;
+
+    let store = db.store().await?;
+    let scoped = |county: &str| TaskQuery {
+        county: Some(county.to_owned()),
+        departments: vec!["shebao".into()],
+        ..TaskQuery::default()
+    };
+    let tasks = store.list_tasks(&scoped("yangcheng")).await?;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(
+        (tasks[0].id.0, tasks[0].county.as_str()),
+        (task, "yangcheng")
+    );
+    assert!(store.list_tasks(&scoped("qinshui")).await?.is_empty());
+    let cases = store
+        .list_cases(&CaseQuery {
+            county: Some("yangcheng".into()),
+            ..CaseQuery::default()
+        })
+        .await?;
+    assert_eq!(cases.len(), 1);
+    assert_eq!(
+        store.case_scope(cases[0].id).await?.map(|s| s.0),
+        Some("yangcheng".into())
+    );
     Ok(())
 });
