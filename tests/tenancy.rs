@@ -138,6 +138,14 @@ db_test!(a_county_clerk_sees_only_that_county, |db| {
         inbox.text
     );
     assert!(!inbox.text.contains("沁水县社会保险中心"));
+    let intake = page.get("/intake?process=qinshui.retirement").await?;
+    assert_eq!(intake.status, 403);
+    assert_eq!(
+        page.get("/intake?process=yangcheng.retirement")
+            .await?
+            .status,
+        200
+    );
     let search = page.get("/cases").await?;
     assert!(search.text.contains("阳城张三") && !search.text.contains("沁水李四"));
     let qs_page = Browser::of(&app, &qinshui)?.get("/inbox").await?;

@@ -7,19 +7,17 @@
 use std::path::{Path, PathBuf};
 
 use axum::Json;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequestParts, Path as UrlPath, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::{Value, json};
 
 use super::session::bearer;
 use super::{ApiError, Ctx, Identity, admin};
 use crate::accounts::{API_KEY_PREFIX, Role, county_of};
 use crate::definition::{Diagnostic, Process, SourceFile, Step, StepKind};
-
-/// Largest definition accepted for validation.
-const VALIDATE_LIMIT: usize = 1024 * 1024;
 
 /// Who may read definitions through the API: the admin token, or a signed-in supervisor or
 /// admin (with the CSRF token on a POST, as for every cookie request).
@@ -330,11 +328,19 @@ pub(super) async fn validate(
     State(ctx): State<Ctx>,
     _who: Overseer,
     headers: HeaderMap,
-    body: Body,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let bytes: Bytes = axum::body::to_bytes(body, VALIDATE_LIMIT)
-        .await
-        .map_err(|_| ApiError::TooLarge)?;
+    // The router's body limit (1 MiB) applies to this extractor.
+    let bytes = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge
+        } else {
+            ApiError::BadRequest {
+                title: "无法读取请求体".into(),
+                extra: json!({}),
+            }
+        }
+    })?;
     let text = yaml_text(&headers, &bytes)?;
     let (path, others) = placement(&ctx, &text);
     let mut sources = vec![SourceFile {
