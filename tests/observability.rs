@@ -1,6 +1,7 @@
 //! End-to-end tests of what operators read: Prometheus `/metrics` (request counters by
 //! route template, latency, open and overdue tasks by department, loopback or admin token
-//! only), and the OpenAPI document at `/api/openapi.json` against docs/api.md. Every test
+//! only), the OpenAPI document at `/api/openapi.json` against docs/api.md, and the log of a
+//! server handling personal data (no full ID or phone number at any level). Every test
 //! runs on SQLite and on PostgreSQL.
 
 use chrono::Duration;
@@ -162,5 +163,125 @@ db_test!(openapi_lists_every_documented_route, |db| {
         "{not_found}"
     );
     assert!(doc["components"]["schemas"]["StartBody"].is_object());
+    // 401 and 403 are the shared answers, also problem+json.
+    let unauthorized = &doc["paths"]["/api/v1/inbox"]["get"]["responses"]["401"];
+    assert_eq!(
+        unauthorized["content"]["application/problem+json"]["schema"]["$ref"],
+        "#/components/schemas/Problem",
+        "{unauthorized}"
+    );
+    assert!(doc["paths"]["/api/v1/cases/{id}"]["get"]["responses"]["403"].is_object());
+    // Department systems sign with an API key, the operator with the admin token.
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["api_key"]["scheme"], "bearer", "{schemes}");
+    assert_eq!(schemes["admin_token"]["scheme"], "bearer", "{schemes}");
+    assert_eq!(
+        doc["paths"]["/api/v1/admin/reload"]["post"]["security"],
+        json!([{"admin_token": []}])
+    );
+    Ok(())
+});
+
+/// Everything the test process logs, from the moment [`capture_logs`] is first called.
+static LOGS: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> =
+    std::sync::OnceLock::new();
+
+/// A `MakeWriter` appending to [`LOGS`].
+#[derive(Clone)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut buffer) = self.0.lock() {
+            buffer.extend_from_slice(bytes);
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+
+    fn make_writer(&'a self) -> LogBuffer {
+        self.clone()
+    }
+}
+
+/// Installs, once for the whole test process, a subscriber that records every event at
+/// every level, of lianban and of the libraries (database, HTTP), as text.
+fn capture_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    LOGS.get_or_init(|| {
+        let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
+            .with_ansi(false)
+            .with_writer(LogBuffer(std::sync::Arc::clone(&buffer)))
+            .finish();
+        // Another test of this binary may not have installed one; if one is installed
+        // anyway, the assertion on a non-empty log below says so.
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        buffer
+    })
+    .clone()
+}
+
+db_test!(logs_carry_no_full_id_number_or_phone, |db| {
+    const ID: &str = "140522196412150317";
+    const PHONE: &str = "13935600000";
+    let logs = capture_logs();
+    let app = TestApp::start(&db, "processes/yangcheng").await?;
+    let shebao = app.clerk("shebao_li", "shebao", Role::Clerk).await?;
+    let form = json!({
+        "name": "张三", "gender": "男", "id_number": ID, "birth": "1964-12", "post": "生产",
+        "employer": "阳城县某煤业有限公司", "address": "阳城县凤城镇", "phone": PHONE,
+        "veteran": false, "item": "企业职工正常退休信息确认、待遇计发",
+        "delivery": "现场自取", "retirement_type": "正常退休",
+    });
+    // A form with a mistake, then the intake, the lists, the case, and the 受理.
+    let mut wrong = form.clone();
+    wrong["gender"] = json!("女");
+    let refused = shebao
+        .start(&json!({"process": "yangcheng.retirement", "form": wrong, "materials": []}))
+        .await?;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    let case = shebao
+        .start(&json!({"process": "yangcheng.retirement", "form": form,
+                       "materials": ["application", "id_card"]}))
+        .await?
+        .ok()?;
+    let case = case["id"].as_str().unwrap_or_default().to_owned();
+    shebao.cases("").await?.ok()?;
+    shebao.case(&case).await?.ok()?;
+    let accept = shebao.task_at(&case, "accept").await?;
+    shebao.claim(&accept).await?.ok()?;
+    shebao
+        .complete(&accept, &json!({"outcome": "supplement"}))
+        .await?
+        .ok()?;
+    shebao.documents(&case).await?.ok()?;
+    // A failed login and a search by the number itself.
+    app.try_login(ID, PHONE).await?;
+    let page = lianban_tests::pages::Browser::of(&app, &shebao)?;
+    page.get(&format!("/inbox?q={ID}")).await?;
+    page.get(&format!("/cases?q={ID}")).await?;
+
+    let text = logs
+        .lock()
+        .map(|l| String::from_utf8_lossy(&l).into_owned())
+        .unwrap_or_default();
+    assert!(
+        text.contains("definitions loaded"),
+        "the server's log was captured: {text}"
+    );
+    assert!(!text.contains(ID), "full ID number in the log:\n{text}");
+    assert!(
+        text.contains("140522********0317"),
+        "the failed login is logged, masked"
+    );
+    assert!(!text.contains(PHONE), "full phone in the log:\n{text}");
     Ok(())
 });

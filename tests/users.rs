@@ -1,5 +1,8 @@
-//! Acceptance tests of `lianban user …` on a real SQLite file: the password comes from
-//! standard input, weak passwords are refused, and `list` shows a disabled account.
+//! Acceptance tests of `lianban user …` and `lianban apikey …` on a real SQLite file: the
+//! password comes from standard input, weak passwords are refused, `list` shows a disabled
+//! account, a department is checked against the definitions (several counties declaring it
+//! need `--county`), and an API key is printed once, works on a server and stops working
+//! when revoked.
 
 use std::io::Write as _;
 use std::process::{Command, Output, Stdio};
@@ -217,4 +220,215 @@ fn serve_demo_prints_working_passwords_once() {
         "passwords are shown only once: {again}"
     );
     assert!(!again.contains(&password));
+}
+
+fn repo() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn lianban(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lianban"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run lianban");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
+}
+
+/// `user add` checks the department against the definitions: one that several counties
+/// declare needs `--county`, and the account keeps its county.
+#[test]
+fn user_add_checks_department_and_county() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("c.db").display());
+    let processes = repo().join("processes");
+    let templates = repo().join("templates");
+    let add = |username: &str, department: &str, county: Option<&str>| {
+        let mut args = vec![
+            "user",
+            "add",
+            "--db",
+            &db,
+            "--username",
+            username,
+            "--department",
+            department,
+            "--role",
+            "clerk",
+            "--processes",
+            processes.to_str().unwrap_or_default(),
+            "--templates",
+            templates.to_str().unwrap_or_default(),
+        ];
+        if let Some(county) = county {
+            args.extend(["--county", county]);
+        }
+        lianban(&args, "阳城社保窗口-2026\n")
+    };
+
+    let out = add("shebao_wang", "shebao", None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("多个县区") && text(&out).contains("examples、qinshui、yangcheng"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("--county"), "{}", text(&out));
+    let out = add("gongan_wang", "gongan", Some("yangcheng"));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("qinshui"), "{}", text(&out));
+    let out = add("nobody_wang", "renshe", None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("没有任何流程定义"), "{}", text(&out));
+
+    let out = add("yc_shebao_wang", "shebao", Some("yangcheng"));
+    assert!(out.status.success(), "{}", text(&out));
+    // A department only one county declares needs no county.
+    let out = add("qs_gongan_li", "gongan", None);
+    assert!(out.status.success(), "{}", text(&out));
+    let listed = text(&user(&db, &["list"], ""));
+    let line = listed
+        .lines()
+        .find(|l| l.starts_with("yc_shebao_wang"))
+        .unwrap_or_default();
+    assert!(line.contains("yangcheng"), "{listed}");
+    let line = listed
+        .lines()
+        .find(|l| l.starts_with("qs_gongan_li"))
+        .unwrap_or_default();
+    assert!(line.contains("全部"), "{listed}");
+
+    let out = lianban(
+        &[
+            "user",
+            "add",
+            "--db",
+            &db,
+            "--username",
+            "x_wang",
+            "--department",
+            "shebao",
+            "--role",
+            "clerk",
+            "--processes",
+            "/nonexistent/processes",
+        ],
+        "阳城社保窗口-2026\n",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("无法加载流程定义"), "{}", text(&out));
+}
+
+/// `apikey create` prints only the key; the key works on a server over the same database
+/// until `apikey revoke`; `apikey list` never shows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apikey_create_list_use_and_revoke() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("k.db").display());
+    let processes = repo().join("processes/examples");
+    let templates = repo().join("templates");
+    let create = |name: &str, department: &str| {
+        lianban(
+            &[
+                "apikey",
+                "create",
+                "--db",
+                &db,
+                "--department",
+                department,
+                "--name",
+                name,
+                "--processes",
+                processes.to_str().unwrap_or_default(),
+                "--templates",
+                templates.to_str().unwrap_or_default(),
+            ],
+            "",
+        )
+    };
+    let out = create("jiuye-system", "jiuye");
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let key = stdout.trim().to_owned();
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "only the key on stdout: {stdout}"
+    );
+    assert!(key.starts_with("lbk_") && key.len() == 68, "{key}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("只显示这一次"));
+    let again = create("jiuye-system", "jiuye");
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again).contains("已被使用"), "{}", text(&again));
+    let unknown = create("renshe-system", "renshe");
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        text(&unknown).contains("没有任何流程定义"),
+        "{}",
+        text(&unknown)
+    );
+    let bad_name = create("医保 系统", "jiuye");
+    assert_eq!(bad_name.status.code(), Some(1));
+
+    let list = || text(&lianban(&["apikey", "list", "--db", &db], ""));
+    let listed = list();
+    let line = listed
+        .lines()
+        .find(|l| l.starts_with("jiuye-system"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("jiuye") && line.contains("从未") && line.contains("有效"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&key[4..20]), "key leaked: {listed}");
+
+    // A server over the same database takes the key.
+    let mut settings = lianban::app::Settings::new(db.clone());
+    settings.processes_dir = processes.clone();
+    settings.templates_dir = templates.clone();
+    let app = lianban::app::App::build(settings).await.expect("app");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let router = lianban::web::router(app);
+    let server = tokio::spawn(async move {
+        let _ = lianban::web::serve(listener, router, std::future::pending()).await;
+    });
+    let client = reqwest::Client::new();
+    let inbox = || {
+        client
+            .get(format!("{base}/api/v1/inbox"))
+            .bearer_auth(&key)
+            .send()
+    };
+    assert_eq!(inbox().await.expect("inbox").status(), 200);
+    assert!(
+        list()
+            .lines()
+            .any(|l| l.starts_with("jiuye-system") && !l.contains("从未")),
+        "last use noted"
+    );
+
+    let out = lianban(
+        &["apikey", "revoke", "--db", &db, "--name", "jiuye-system"],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(inbox().await.expect("inbox").status(), 401);
+    assert!(list().contains("已吊销"));
+    let out = lianban(
+        &["apikey", "revoke", "--db", &db, "--name", "jiuye-system"],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    server.abort();
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests of the web service over real HTTP on loopback: login, lockout, session
 //! fixation, CSRF, department permissions, the demo process walked through the JSON API by
-//! the right departments' clerks, concurrent completion, masking and the `view` history.
+//! the right departments' clerks, concurrent completion, masking and the `view` history, and
+//! the definitions API (detail and validation, for supervisors, admins and the admin token).
 //! Every test runs on SQLite and on PostgreSQL.
 
 use lianban::accounts::Role;
@@ -444,6 +445,243 @@ db_test!(
             jiuye.inbox("").await?.ok()?.as_array().map(Vec::len),
             Some(0)
         );
+        Ok(())
+    }
+);
+
+/// A request to the definitions API as a signed-in person (`clerk`), with the admin token,
+/// or with nothing; POSTs carry the session's CSRF token unless `csrf` is false.
+async fn definitions_call(
+    app: &TestApp,
+    who: Option<&Clerk>,
+    token: Option<&str>,
+    post: Option<(&str, String)>,
+    path: &str,
+    csrf: bool,
+) -> anyhow::Result<(u16, Value)> {
+    let client = reqwest::Client::new();
+    let url = format!("{}{path}", app.base);
+    let mut request = match &post {
+        Some((content_type, body)) => client
+            .post(url)
+            .header("content-type", *content_type)
+            .body(body.clone()),
+        None => client.get(url),
+    };
+    if let Some(clerk) = who {
+        request = request.header("cookie", format!("lianban_session={}", clerk.session));
+        if csrf {
+            request = request.header("x-csrf-token", &clerk.csrf);
+        }
+    }
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await?;
+    let status = response.status().as_u16();
+    let text = response.text().await?;
+    Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+}
+
+db_test!(definitions_api_shows_and_validates_definitions, |db| {
+    let app = TestApp::start_with(&db, "tests/fixtures/web", |s| {
+        s.admin_token = Some("operator-secret".into());
+    })
+    .await?;
+    let boss = app.clerk("shebao_boss", "shebao", Role::Supervisor).await?;
+    let clerk = app.clerk("shebao_li", "shebao", Role::Clerk).await?;
+    let path = "/api/v1/processes/web.joint";
+
+    let (status, detail) = definitions_call(&app, Some(&boss), None, None, path, false).await?;
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(detail["county"], "web");
+    assert_eq!(detail["version"], 1);
+    let accept = &detail["steps"][0];
+    assert_eq!(
+        (
+            &accept["id"],
+            &accept["type"],
+            &accept["role"],
+            &accept["department"]
+        ),
+        (
+            &json!("accept"),
+            &json!("task"),
+            &json!("shebao_clerk"),
+            &json!("shebao")
+        )
+    );
+    assert_eq!(accept["outcomes"][1]["reason_required"], true, "{accept}");
+    assert_eq!(detail["departments"][1]["name"], "医保局");
+    assert_eq!(detail["versions"][0]["in_force"], true, "{detail}");
+    assert_eq!(detail["versions"][0]["cases"], 0);
+    let (status, _) =
+        definitions_call(&app, None, Some("operator-secret"), None, path, false).await?;
+    assert_eq!(status, 200);
+    let (status, _) = definitions_call(&app, Some(&clerk), None, None, path, false).await?;
+    assert_eq!(status, 403);
+    let (status, _) = definitions_call(&app, None, None, None, path, false).await?;
+    assert_eq!(status, 401);
+    let (status, _) = definitions_call(&app, None, Some("wrong"), None, path, false).await?;
+    assert_eq!(status, 401);
+    let (status, missing) = definitions_call(
+        &app,
+        Some(&boss),
+        None,
+        None,
+        "/api/v1/processes/nowhere.nothing",
+        false,
+    )
+    .await?;
+    assert_eq!((status, &missing["type"]), (404, &json!("not-found")));
+
+    let validate = "/api/v1/processes/validate";
+    let good =
+        std::fs::read_to_string(lianban_tests::web::repo().join("tests/fixtures/web/joint.yaml"))?;
+    let yaml = Some(("text/yaml", good.clone()));
+    let (status, answer) =
+        definitions_call(&app, Some(&boss), None, yaml.clone(), validate, true).await?;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["valid"], true);
+    assert_eq!(answer["summary"]["id"], "web.joint");
+    assert_eq!(answer["summary"]["stored_versions"], json!([1]));
+    let wrapped = Some(("application/json", json!({"yaml": good}).to_string()));
+    let (status, _) = definitions_call(
+        &app,
+        None,
+        Some("operator-secret"),
+        wrapped,
+        validate,
+        false,
+    )
+    .await?;
+    assert_eq!(status, 200);
+    // A session POST needs its CSRF token; a clerk may not validate.
+    let (status, _) =
+        definitions_call(&app, Some(&boss), None, yaml.clone(), validate, false).await?;
+    assert_eq!(status, 403);
+    let (status, _) = definitions_call(&app, Some(&clerk), None, yaml, validate, true).await?;
+    assert_eq!(status, 403);
+
+    // Broken: an unknown role, reported at its line and column.
+    let broken = good.replace("role: yibao_clerk", "role: yibao_clrk");
+    let line = broken
+        .lines()
+        .position(|l| l.contains("yibao_clrk"))
+        .map(|i| i + 1)
+        .unwrap_or_default();
+    let (status, problem) = definitions_call(
+        &app,
+        Some(&boss),
+        None,
+        Some(("application/yaml", broken)),
+        validate,
+        true,
+    )
+    .await?;
+    assert_eq!(
+        (status, &problem["type"]),
+        (422, &json!("validation")),
+        "{problem}"
+    );
+    let first = &problem["diagnostics"][0];
+    assert_eq!(first["line"], line, "{problem}");
+    assert!(first["column"].as_u64().is_some_and(|c| c > 1), "{problem}");
+    assert!(
+        first["code"].as_str().is_some_and(|c| c.starts_with("E-")),
+        "{problem}"
+    );
+    assert!(
+        first["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("yibao_clrk")),
+        "{problem}"
+    );
+    let (status, problem) = definitions_call(
+        &app,
+        Some(&boss),
+        None,
+        Some(("text/yaml", "id: [unclosed\n".into())),
+        validate,
+        true,
+    )
+    .await?;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["diagnostics"][0]["code"], "E-YAML", "{problem}");
+    assert!(
+        problem["diagnostics"][0]["line"]
+            .as_u64()
+            .is_some_and(|l| l >= 1)
+    );
+    let (status, _) = definitions_call(
+        &app,
+        Some(&boss),
+        None,
+        Some(("application/json", json!({"yml": "x"}).to_string())),
+        validate,
+        true,
+    )
+    .await?;
+    assert_eq!(status, 422);
+    let (status, problem) = definitions_call(
+        &app,
+        Some(&boss),
+        None,
+        Some(("text/yaml", format!("# {}\n", "长".repeat(400_000)))),
+        validate,
+        true,
+    )
+    .await?;
+    assert_eq!((status, &problem["type"]), (413, &json!("too-large")));
+    // Validating changed nothing.
+    let (_, after) = definitions_call(&app, Some(&boss), None, None, path, false).await?;
+    assert_eq!(after["versions"], detail["versions"]);
+    Ok(())
+});
+
+db_test!(
+    validation_uses_the_servers_rules_and_stored_versions,
+    |db| {
+        let app = TestApp::start(&db, "processes").await?;
+        let boss = app.clerk("shebao_boss", "shebao", Role::Supervisor).await?;
+        let validate = "/api/v1/processes/validate";
+        let text = std::fs::read_to_string(
+            lianban_tests::web::repo().join("processes/yangcheng/retirement.yaml"),
+        )?;
+        // Its rules file and calendar are the server's.
+        let (status, answer) = definitions_call(
+            &app,
+            Some(&boss),
+            None,
+            Some(("text/yaml", text.clone())),
+            validate,
+            true,
+        )
+        .await?;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["summary"]["county"], "yangcheng");
+
+        // Once a case runs on version 1, changed content under version 1 is refused.
+        let clerk = app.clerk("shebao_li", "shebao", Role::Clerk).await?;
+        let form = json!({"process": "yangcheng.retirement", "materials": [], "form": {
+        "name": "张三", "gender": "男", "id_number": "140522196412150317", "birth": "1964-12",
+        "post": "生产", "employer": "阳城县某煤业有限公司", "address": "阳城县凤城镇",
+        "phone": "13935600000", "veteran": false, "item": "企业职工正常退休信息确认、待遇计发",
+        "delivery": "现场自取", "retirement_type": "正常退休"}});
+        clerk.start(&form).await?.ok()?;
+        let changed = text.replacen("name: 阳城县", "name: 山西省阳城县", 1);
+        let (status, problem) = definitions_call(
+            &app,
+            Some(&boss),
+            None,
+            Some(("text/yaml", changed)),
+            validate,
+            true,
+        )
+        .await?;
+        assert_eq!(status, 422, "{problem}");
+        assert_eq!(problem["diagnostics"][0]["code"], "E-VERSION", "{problem}");
+        assert_eq!(problem["diagnostics"][0]["path"], "version");
         Ok(())
     }
 );

@@ -179,59 +179,101 @@ pub struct DemoAccount {
     pub username: String,
     /// Department key.
     pub department: String,
+    /// County the account is limited to (only when several counties are loaded).
+    pub county: Option<String>,
     /// Roles.
     pub roles: Vec<Role>,
     /// The generated password (shown once, never stored in clear).
     pub password: String,
 }
 
+/// A demo account to create when missing.
+struct Wanted {
+    username: String,
+    name: String,
+    department: String,
+    county: Option<String>,
+    roles: Vec<Role>,
+}
+
 impl App {
-    /// Creates the demo accounts that are missing: one clerk per department of the loaded
-    /// definitions (`<department>_clerk`), a supervisor (`supervisor`) and an admin
-    /// (`admin`) of the first department, each with a random password. Accounts that
-    /// exist are left alone (and not returned).
+    /// Creates the demo accounts that are missing, each with a random password, and returns
+    /// those created (accounts that exist are left alone).
+    ///
+    /// With the definitions of one county loaded: one clerk per department
+    /// (`<department>_clerk`), a supervisor (`supervisor`) and an admin (`admin`) of the
+    /// first department, none limited to a county. With several counties (department keys
+    /// repeat across counties): per county `<county>_<department>_clerk` and
+    /// `<county>_supervisor`, limited to that county so that no demo clerk sees another
+    /// county's work, and one `admin`.
     ///
     /// # Errors
     /// A database error, or a password that cannot be hashed.
     pub async fn seed_demo_accounts(&self) -> anyhow::Result<Vec<DemoAccount>> {
-        let mut departments: Vec<(String, String)> = Vec::new();
+        // (county, department key, department name), in catalog order, each once.
+        let mut departments: Vec<(String, String, String)> = Vec::new();
         for process in self.engine.catalog().iter() {
+            let county = crate::accounts::county_of(&process.id);
             for department in process.departments.values() {
-                if !departments.iter().any(|(k, _)| k == &department.key) {
-                    departments.push((department.key.clone(), department.name.clone()));
+                if !departments
+                    .iter()
+                    .any(|(c, k, _)| c == county && k == &department.key)
+                {
+                    departments.push((
+                        county.to_owned(),
+                        department.key.clone(),
+                        department.name.clone(),
+                    ));
                 }
             }
         }
-        let Some((first, first_name)) = departments.first().cloned() else {
+        let Some((_, first, _)) = departments.first().cloned() else {
             return Ok(Vec::new());
         };
-        let mut wanted: Vec<(String, String, String, Vec<Role>)> = departments
-            .iter()
-            .map(|(key, name)| {
-                (
-                    format!("{key}_clerk"),
-                    format!("{name}经办人"),
-                    key.clone(),
-                    vec![Role::Clerk],
-                )
-            })
-            .collect();
-        wanted.push((
-            "supervisor".into(),
-            format!("{first_name}负责人"),
-            first.clone(),
-            vec![Role::Supervisor],
-        ));
-        wanted.push((
-            "admin".into(),
-            "系统管理员".into(),
-            first,
-            vec![Role::Admin],
-        ));
+        let mut counties: Vec<String> = departments.iter().map(|(c, _, _)| c.clone()).collect();
+        counties.sort();
+        counties.dedup();
+        let several = counties.len() > 1;
+        let mut wanted: Vec<Wanted> = Vec::new();
+        for county in &counties {
+            let mut ours = departments.iter().filter(|(c, _, _)| c == county);
+            let Some((_, lead, lead_name)) = ours.clone().next() else {
+                continue;
+            };
+            let prefix = if several {
+                format!("{county}_")
+            } else {
+                String::new()
+            };
+            let scope = several.then(|| county.clone());
+            for (_, key, name) in ours.by_ref() {
+                wanted.push(Wanted {
+                    username: format!("{prefix}{key}_clerk"),
+                    name: format!("{name}经办人"),
+                    department: key.clone(),
+                    county: scope.clone(),
+                    roles: vec![Role::Clerk],
+                });
+            }
+            wanted.push(Wanted {
+                username: format!("{prefix}supervisor"),
+                name: format!("{lead_name}负责人"),
+                department: lead.clone(),
+                county: scope,
+                roles: vec![Role::Supervisor],
+            });
+        }
+        wanted.push(Wanted {
+            username: "admin".into(),
+            name: "系统管理员".into(),
+            department: first,
+            county: None,
+            roles: vec![Role::Admin],
+        });
         let store = self.engine.store();
         let mut created = Vec::new();
-        for (username, name, department, roles) in wanted {
-            if store.get_account(&username).await?.is_some() {
+        for w in wanted {
+            if store.get_account(&w.username).await?.is_some() {
                 continue;
             }
             let password = demo_password();
@@ -239,17 +281,19 @@ impl App {
             let hash = tokio::task::spawn_blocking(move || crate::accounts::hash_password(&clear))
                 .await??;
             let new = NewAccount {
-                username: username.clone(),
-                name,
-                department: department.clone(),
-                roles: roles.clone(),
+                username: w.username.clone(),
+                name: w.name,
+                department: w.department.clone(),
+                county: w.county.clone(),
+                roles: w.roles.clone(),
                 password_hash: hash,
             };
             store.create_account(&new, chrono::Utc::now()).await?;
             created.push(DemoAccount {
-                username,
-                department,
-                roles,
+                username: w.username,
+                department: w.department,
+                county: w.county,
+                roles: w.roles,
                 password,
             });
         }

@@ -10,6 +10,9 @@ use lianban::app::{self, App, Settings};
 #[path = "cli/users.rs"]
 mod users;
 
+#[path = "cli/apikeys.rs"]
+mod apikeys;
+
 /// lianban（联办）：由 YAML 流程定义驱动的联办工作流引擎。
 #[derive(Debug, Parser)]
 #[command(name = "lianban", version, about)]
@@ -63,6 +66,11 @@ enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Manage the API keys of departments' own systems (`Authorization: Bearer KEY`).
+    Apikey {
+        #[command(subcommand)]
+        command: ApikeyCommand,
     },
     /// Evaluate an application against a process's rules, without starting a case.
     ///
@@ -163,6 +171,8 @@ enum UserCommand {
         /// Display name (default: the user name).
         #[arg(long)]
         name: Option<String>,
+        #[command(flatten)]
+        scope: ScopeArgs,
     },
     /// List the accounts.
     List {
@@ -182,6 +192,56 @@ enum UserCommand {
         db: DbArg,
         /// Login name.
         username: String,
+    },
+}
+
+/// Where an account or key works, checked against the definitions.
+#[derive(Debug, clap::Args)]
+struct ScopeArgs {
+    /// County (the first part of the process ids, e.g. yangcheng): the account works only
+    /// on that county's processes. Needed when several counties declare the department.
+    #[arg(long)]
+    county: Option<String>,
+    /// Directory of process definitions to check the department against (default:
+    /// processes, skipped with a warning when it does not exist).
+    #[arg(long)]
+    processes: Option<PathBuf>,
+    /// Directory of templates (needed to load the definitions).
+    #[arg(long, default_value = "templates")]
+    templates: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+enum ApikeyCommand {
+    /// Create a key with the rights of the department's clerks; prints only the key (once).
+    Create {
+        #[command(flatten)]
+        db: DbArg,
+        /// Department key as in the definitions, e.g. yibao.
+        #[arg(long)]
+        department: String,
+        /// Name of the key (letters, digits, - _ .); default: department and a random suffix.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+    /// List the keys (never the keys themselves).
+    List {
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Revoke a key: requests with it are refused from now on.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["name", "id"])))]
+    Revoke {
+        #[command(flatten)]
+        db: DbArg,
+        /// Name of the key.
+        #[arg(long)]
+        name: Option<String>,
+        /// Id of the key.
+        #[arg(long)]
+        id: Option<String>,
     },
 }
 
@@ -210,6 +270,7 @@ fn main() -> ExitCode {
             report(run_async(serve(settings, bind, demo)))
         }
         Command::User { command } => report(run_async(users::run(command))),
+        Command::Apikey { command } => report(run_async(apikeys::run(command))),
         Command::Migrate { db } => report(run_async(migrate(db.url))),
         Command::Evaluate {
             process,

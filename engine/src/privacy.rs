@@ -51,6 +51,45 @@ pub fn mask_bank_card(card: &str) -> String {
     mask(card, 0, 4)
 }
 
+/// Free text (a log line, an error chain, a name typed into the login form) with every
+/// number that looks like personal data masked: 15 or 18 character ID numbers, 11 digit
+/// mobile numbers starting with 1, and 16 to 19 digit card numbers. Only whole numbers
+/// count (not digits inside a longer word such as a UUID), so ids in logs stay readable.
+pub fn mask_text(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let starts_word = i == 0 || !chars[i - 1].is_ascii_alphanumeric();
+        if !(chars[i].is_ascii_digit() && starts_word) {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let mut end = i;
+        while end < chars.len() && chars[end].is_ascii_digit() {
+            end += 1;
+        }
+        // The check character of an ID number may be X.
+        if end - i == 17 && chars.get(end).is_some_and(|c| matches!(c, 'X' | 'x')) {
+            end += 1;
+        }
+        let ends_word = chars.get(end).is_none_or(|c| !c.is_ascii_alphanumeric());
+        let number: String = chars[i..end].iter().collect();
+        let masked = match number.len() {
+            _ if !ends_word => number,
+            15 | 18 => mask_id_number(&number),
+            11 if number.starts_with('1') => mask_phone(&number),
+            16..=19 => mask_bank_card(&number),
+            n if n > 19 => mask(&number, 0, 4),
+            _ => number,
+        };
+        out.push_str(&masked);
+        i = end;
+    }
+    out
+}
+
 /// The key an ID number is searched by: the SHA-256 (hex) of the number trimmed and with
 /// a lower-case check character `x` made upper-case. Kept next to the case so that a search
 /// by ID number is an index lookup; it reveals nothing the row's state does not hold.
@@ -103,6 +142,21 @@ pub fn case_title(process: &Process, form: &Map<String, Value>) -> Option<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn free_text_loses_whole_numbers_only() {
+        assert_eq!(
+            super::mask_text("user=140522196412150317 phone 13935600000, id 11010519491231002X"),
+            "user=140522********0317 phone 139****0000, id 110105********002X"
+        );
+        assert_eq!(
+            super::mask_text("card 6222021234567890123 at 2026-11-29 tel 0356-4223292"),
+            "card ***************0123 at 2026-11-29 tel 0356-4223292"
+        );
+        let uuid = "019ad3c1-2b7e-7c11-9e3f-139356000001";
+        assert_eq!(super::mask_text(uuid), uuid);
+        assert_eq!(super::mask_text("第12345678901号"), "第123****8901号");
+    }
 
     #[test]
     fn masks_keep_the_ends() {

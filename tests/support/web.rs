@@ -159,11 +159,27 @@ impl TestApp {
         department: &str,
         role: Role,
     ) -> anyhow::Result<String> {
+        self.add_user_in(username, department, None, role).await
+    }
+
+    /// Creates an account limited to `county` (all counties when `None`); returns its
+    /// password.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn add_user_in(
+        &self,
+        username: &str,
+        department: &str,
+        county: Option<&str>,
+        role: Role,
+    ) -> anyhow::Result<String> {
         let password = format!("pw-{username}-2026");
         let new = NewAccount {
             username: username.to_owned(),
             name: format!("{username}（测试）"),
             department: department.to_owned(),
+            county: county.map(str::to_owned),
             roles: vec![role],
             password_hash: accounts::hash_password(&password)?,
         };

@@ -9,8 +9,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+mod apikey;
 mod password;
 
+pub use apikey::{API_KEY_PREFIX, api_key_hash, new_api_key, valid_key_name};
 pub use password::{PasswordError, hash_password, validate_password, verify_password};
 
 /// Identifier of an account.
@@ -113,6 +115,9 @@ pub struct Account {
     pub name: String,
     /// Department key (as in the definitions: `shebao`, `yibao` …).
     pub department: String,
+    /// The county whose processes the account works on (`yangcheng`); `None` for every
+    /// county (a single-county deployment).
+    pub county: Option<String>,
     /// What the account may do.
     pub roles: Vec<Role>,
     /// A disabled account cannot sign in and its sessions stop working.
@@ -141,6 +146,8 @@ pub struct Principal {
     pub name: String,
     /// Department key.
     pub department: String,
+    /// County the principal is limited to; `None` for every county.
+    pub county: Option<String>,
     /// Roles.
     pub roles: Vec<Role>,
 }
@@ -152,6 +159,7 @@ impl Principal {
             user: account.username.clone(),
             name: account.name.clone(),
             department: account.department.clone(),
+            county: account.county.clone(),
             roles: account.roles.clone(),
         }
     }
@@ -166,16 +174,27 @@ impl Principal {
         self.has(Role::Clerk) || self.has(Role::Supervisor)
     }
 
-    /// Whether the principal may see and act on a task of `department`: clerks and
-    /// supervisors of that department only.
-    pub fn may_work_task(&self, department: &str) -> bool {
-        self.works_cases() && self.department == department
+    /// Whether the principal works in `county` (always, without a county of its own).
+    pub fn in_county(&self, county: &str) -> bool {
+        self.county.as_deref().is_none_or(|c| c == county)
     }
 
-    /// Whether the principal may see a case in which these departments take part (had a
-    /// task, or started it).
-    pub fn may_see_case<'a>(&self, departments: impl IntoIterator<Item = &'a str>) -> bool {
-        self.works_cases() && departments.into_iter().any(|d| d == self.department)
+    /// Whether the principal may see and act on a task of `department` in a process of
+    /// `county`: clerks and supervisors of that department (and county) only.
+    pub fn may_work_task(&self, department: &str, county: &str) -> bool {
+        self.works_cases() && self.department == department && self.in_county(county)
+    }
+
+    /// Whether the principal may see a case of a process of `county` in which these
+    /// departments take part (had a task, or started it).
+    pub fn may_see_case<'a>(
+        &self,
+        departments: impl IntoIterator<Item = &'a str>,
+        county: &str,
+    ) -> bool {
+        self.works_cases()
+            && self.in_county(county)
+            && departments.into_iter().any(|d| d == self.department)
     }
 
     /// Whether the principal may give back a task that someone else claimed.
@@ -196,6 +215,91 @@ impl Principal {
         self.department == receiving
             || (issuing == Some(self.department.as_str())
                 && (self.has(Role::Supervisor) || self.has(Role::Admin)))
+    }
+}
+
+/// The county of a process: the first segment of its id (`yangcheng.retirement` →
+/// `yangcheng`), which is also its folder under `processes/`. Department keys are unique
+/// only within one county.
+pub fn county_of(process_id: &str) -> &str {
+    process_id.split('.').next().unwrap_or(process_id)
+}
+
+/// Why a department (and county) given for an account or API key does not fit the loaded
+/// definitions.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScopeError {
+    /// No definition of any county declares the department.
+    #[error("没有任何流程定义声明部门 `{department}`；已声明的部门：{known}")]
+    UnknownDepartment {
+        /// The department given.
+        department: String,
+        /// The departments declared, `county.department`, comma separated.
+        known: String,
+    },
+    /// No definition of the county declares the department.
+    #[error("县区 `{county}` 的流程定义没有部门 `{department}`；声明了该部门的县区：{counties}")]
+    NotInCounty {
+        /// The department given.
+        department: String,
+        /// The county given.
+        county: String,
+        /// Counties that do declare it (may be empty: `无`).
+        counties: String,
+    },
+    /// Several counties declare the department and no county was given.
+    #[error("部门 `{department}` 在多个县区的流程定义中都有：{counties}；请用 --county 指定县区")]
+    Ambiguous {
+        /// The department given.
+        department: String,
+        /// The counties declaring it.
+        counties: String,
+    },
+}
+
+/// Checks a department (and optional county) against the `(county, department)` pairs the
+/// loaded definitions declare. A bare department is fine when one county declares it.
+///
+/// # Errors
+/// [`ScopeError`] naming what the definitions do declare.
+pub fn check_scope<'a>(
+    department: &str,
+    county: Option<&str>,
+    declared: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<(), ScopeError> {
+    let declared: Vec<(&str, &str)> = declared.into_iter().collect();
+    let mut counties: Vec<&str> = declared
+        .iter()
+        .filter(|(_, d)| *d == department)
+        .map(|(c, _)| *c)
+        .collect();
+    counties.sort_unstable();
+    counties.dedup();
+    match county {
+        Some(county) if counties.contains(&county) => Ok(()),
+        Some(county) => Err(ScopeError::NotInCounty {
+            department: department.to_owned(),
+            county: county.to_owned(),
+            counties: if counties.is_empty() {
+                "无".to_owned()
+            } else {
+                counties.join("、")
+            },
+        }),
+        None if counties.is_empty() => {
+            let mut known: Vec<String> = declared.iter().map(|(c, d)| format!("{c}.{d}")).collect();
+            known.sort();
+            known.dedup();
+            Err(ScopeError::UnknownDepartment {
+                department: department.to_owned(),
+                known: known.join("、"),
+            })
+        }
+        None if counties.len() > 1 => Err(ScopeError::Ambiguous {
+            department: department.to_owned(),
+            counties: counties.join("、"),
+        }),
+        None => Ok(()),
     }
 }
 
@@ -249,16 +353,51 @@ mod tests {
             user: "yibao_clerk".into(),
             name: "医保经办".into(),
             department: "yibao".into(),
+            county: None,
             roles: vec![Role::Clerk],
         };
-        assert!(p.may_work_task("yibao"));
-        assert!(!p.may_work_task("gongjijin"));
-        assert!(p.may_see_case(["shebao", "yibao"]));
-        assert!(!p.may_see_case(["shebao"]));
+        assert!(p.may_work_task("yibao", "qinshui"));
+        assert!(!p.may_work_task("gongjijin", "qinshui"));
+        assert!(p.may_see_case(["shebao", "yibao"], "qinshui"));
+        assert!(!p.may_see_case(["shebao"], "qinshui"));
         let admin = Principal {
             roles: vec![Role::Admin],
+            ..p.clone()
+        };
+        assert!(!admin.may_work_task("yibao", "qinshui"));
+        let scoped = Principal {
+            county: Some("yangcheng".into()),
             ..p
         };
-        assert!(!admin.may_work_task("yibao"));
+        assert!(scoped.may_work_task("yibao", "yangcheng"));
+        assert!(!scoped.may_work_task("yibao", "qinshui"));
+        assert!(!scoped.may_see_case(["yibao"], "qinshui"));
+    }
+
+    #[test]
+    fn counties_come_from_process_ids() {
+        assert_eq!(county_of("yangcheng.retirement"), "yangcheng");
+        assert_eq!(county_of("examples.demo"), "examples");
+        assert_eq!(county_of("plain"), "plain");
+    }
+
+    #[test]
+    fn scopes_are_checked_against_the_definitions() {
+        let declared = [
+            ("yangcheng", "shebao"),
+            ("qinshui", "shebao"),
+            ("qinshui", "gongan"),
+        ];
+        assert_eq!(check_scope("gongan", None, declared), Ok(()));
+        assert_eq!(check_scope("shebao", Some("qinshui"), declared), Ok(()));
+        let ambiguous = check_scope("shebao", None, declared).expect_err("two counties");
+        assert!(
+            ambiguous.to_string().contains("qinshui、yangcheng"),
+            "{ambiguous}"
+        );
+        let wrong = check_scope("gongan", Some("yangcheng"), declared).expect_err("not there");
+        assert!(wrong.to_string().contains("qinshui"), "{wrong}");
+        let unknown = check_scope("caizheng", None, declared).expect_err("nobody");
+        assert!(unknown.to_string().contains("qinshui.gongan"), "{unknown}");
     }
 }

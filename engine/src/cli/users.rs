@@ -9,7 +9,7 @@ use lianban::accounts::{self, Role};
 use lianban::app::{DemoAccount, redact_url};
 use lianban::store::{NewAccount, Store};
 
-use super::UserCommand;
+use super::{ScopeArgs, UserCommand};
 
 /// Runs one `user` subcommand.
 pub(super) async fn run(command: UserCommand) -> anyhow::Result<()> {
@@ -20,28 +20,34 @@ pub(super) async fn run(command: UserCommand) -> anyhow::Result<()> {
             department,
             roles,
             name,
+            scope,
         } => {
             let username = username.trim().to_owned();
-            if username.is_empty() || username.chars().any(char::is_whitespace) {
-                bail!("用户名不能为空，也不能包含空格");
+            // `:` is kept for other actors of the history (`apikey:<name>`).
+            if username.is_empty() || username.chars().any(|c| c.is_whitespace() || c == ':') {
+                bail!("用户名不能为空，也不能包含空格或冒号");
             }
             let roles = parse_roles(&roles)?;
+            let department = department.trim().to_owned();
+            let county = check_scope(&department, &scope)?;
             let password = read_password("密码")?;
             accounts::validate_password(&password, &username)?;
             let store = open(&db.url).await?;
             let new = NewAccount {
                 name: name.unwrap_or_else(|| username.clone()),
                 username,
-                department: department.trim().to_owned(),
+                department,
+                county,
                 roles,
                 password_hash: hash(password).await?,
             };
             let account = store.create_account(&new, chrono::Utc::now()).await?;
             println!(
-                "已创建用户 {}（{}，部门 {}，角色 {}）",
+                "已创建用户 {}（{}，部门 {}，县区 {}，角色 {}）",
                 account.username,
                 account.name,
                 account.department,
+                account.county.as_deref().unwrap_or("全部"),
                 accounts::roles_text(&account.roles)
             );
         }
@@ -49,8 +55,8 @@ pub(super) async fn run(command: UserCommand) -> anyhow::Result<()> {
             let store = open(&db.url).await?;
             let now = chrono::Utc::now();
             println!(
-                "{:<20} {:<16} {:<12} {:<24} 状态",
-                "用户名", "姓名", "部门", "角色"
+                "{:<20} {:<16} {:<12} {:<12} {:<24} 状态",
+                "用户名", "姓名", "部门", "县区", "角色"
             );
             for a in store.list_accounts().await? {
                 let state = if a.disabled {
@@ -61,10 +67,11 @@ pub(super) async fn run(command: UserCommand) -> anyhow::Result<()> {
                     "正常"
                 };
                 println!(
-                    "{:<20} {:<16} {:<12} {:<24} {state}",
+                    "{:<20} {:<16} {:<12} {:<12} {:<24} {state}",
                     a.username,
                     a.name,
                     a.department,
+                    a.county.as_deref().unwrap_or("全部"),
                     accounts::roles_text(&a.roles)
                 );
             }
@@ -101,14 +108,66 @@ pub(super) fn print_demo(created: &[DemoAccount]) {
     println!("已创建演示账号（密码只显示这一次，请妥善保存）：");
     for a in created {
         println!(
-            "  {:<20} 部门 {:<12} 角色 {:<12} 密码 {}",
+            "  {:<28} 部门 {:<10} 县区 {:<10} 角色 {:<12} 密码 {}",
             a.username,
             a.department,
+            a.county.as_deref().unwrap_or("全部"),
             accounts::roles_text(&a.roles),
             a.password
         );
     }
     let _ = std::io::stdout().flush();
+}
+
+/// Checks the department (and county) against the definitions and returns the county to
+/// store. Definitions come from `--processes`, else from `processes/` when it exists; a
+/// given directory that does not load is an error, a missing default only a warning.
+///
+/// # Errors
+/// A department no definition declares, one several counties declare without `--county`,
+/// or definitions that cannot be loaded.
+pub(super) fn check_scope(department: &str, scope: &ScopeArgs) -> anyhow::Result<Option<String>> {
+    if department.is_empty() {
+        bail!("部门不能为空");
+    }
+    let county = scope
+        .county
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned);
+    let (dir, explicit) = match &scope.processes {
+        Some(dir) => (dir.clone(), true),
+        None => (std::path::PathBuf::from("processes"), false),
+    };
+    if explicit && !dir.exists() {
+        bail!("无法加载流程定义 {}：目录或文件不存在", dir.display());
+    }
+    if !explicit && !dir.is_dir() {
+        eprintln!(
+            "提示：未找到流程定义目录 {}，未核对部门和县区（可用 --processes 指定）",
+            dir.display()
+        );
+        return Ok(county);
+    }
+    let templates = lianban::documents::Templates::load(&scope.templates).with_context(|| {
+        format!(
+            "无法加载模板目录 {}，不能核对部门（可用 --templates 指定）",
+            scope.templates.display()
+        )
+    })?;
+    let processes = lianban::definition::load_paths(std::slice::from_ref(&dir), &templates)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("无法加载流程定义 {}，不能核对部门", dir.display()))?;
+    let declared: Vec<(&str, &str)> = processes
+        .iter()
+        .flat_map(|p| {
+            let county = accounts::county_of(&p.id);
+            p.departments.keys().map(move |d| (county, d.as_str()))
+        })
+        .collect();
+    accounts::check_scope(department, county.as_deref(), declared)?;
+    Ok(county)
 }
 
 fn parse_roles(words: &[String]) -> anyhow::Result<Vec<Role>> {
@@ -119,7 +178,7 @@ fn parse_roles(words: &[String]) -> anyhow::Result<Vec<Role>> {
     Ok(roles)
 }
 
-async fn open(url: &str) -> anyhow::Result<Store> {
+pub(super) async fn open(url: &str) -> anyhow::Result<Store> {
     let store = Store::connect(url)
         .await
         .with_context(|| format!("打开数据库 {} 失败", redact_url(url)))?;

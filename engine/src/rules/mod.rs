@@ -142,8 +142,15 @@ fn engine() -> &'static rhai::Engine {
         e.set_max_modules(0);
         e.set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
         host::register(&mut e);
-        e.on_print(|s| tracing::info!(target: "lianban::rules", "{s}"));
-        e.on_debug(|s, src, pos| tracing::debug!(target: "lianban::rules", ?src, %pos, "{s}"));
+        // A rule may print a form value; the log gets it masked.
+        e.on_print(|s| {
+            let s = crate::privacy::mask_text(s);
+            tracing::info!(target: "lianban::rules", "{s}");
+        });
+        e.on_debug(|s, src, pos| {
+            let s = crate::privacy::mask_text(s);
+            tracing::debug!(target: "lianban::rules", ?src, %pos, "{s}");
+        });
         e
     })
 }

@@ -89,6 +89,31 @@ impl Store {
         Ok(departments)
     }
 
+    /// Who may see a case: the county of its process and the departments taking part (as
+    /// [`Store::case_departments`]); `None` when the case does not exist.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn case_scope(
+        &self,
+        case: CaseId,
+    ) -> Result<Option<(String, Vec<String>)>, StoreError> {
+        let process: Option<String> = case::Entity::find_by_id(case.to_string())
+            .select_only()
+            .column(case::Column::ProcessId)
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        let Some(process) = process else {
+            return Ok(None);
+        };
+        let departments = self.case_departments(case).await?;
+        Ok(Some((
+            crate::accounts::county_of(&process).to_owned(),
+            departments,
+        )))
+    }
+
     /// Appends a `view` row to the case's history: who looked, when; the state is
     /// unchanged (from = to, no events). Returns `false` when the case does not exist.
     ///

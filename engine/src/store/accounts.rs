@@ -21,6 +21,8 @@ pub struct NewAccount {
     pub name: String,
     /// Department key.
     pub department: String,
+    /// County the account is limited to; `None` for every county.
+    pub county: Option<String>,
     /// Roles.
     pub roles: Vec<Role>,
     /// The argon2id PHC string.
@@ -61,6 +63,7 @@ impl Store {
             created_at: Set(now),
             failed_logins: Set(0),
             locked_until: Set(None),
+            county: Set(new.county.clone()),
         };
         let model = match user::Entity::insert(row)
             .exec_with_returning(&self.db)
@@ -332,6 +335,7 @@ fn account(row: user::Model) -> Result<Account, StoreError> {
         username: row.username,
         name: row.display_name,
         department: row.department,
+        county: row.county,
         disabled: row.disabled,
         created_at: row.created_at,
         failed_logins: row.failed_logins,

@@ -40,6 +40,7 @@ impl Store {
             title: Set(title.map(str::to_owned)),
             revision: Set(1),
             started_at: Set(state.started_at),
+            county: Set(Some(crate::accounts::county_of(&state.process).to_owned())),
             ..case_columns(state, change)?
         };
         let txn = self.begin_write().await?;
@@ -186,6 +187,9 @@ impl Store {
         if let Some(process) = &query.process {
             select = select.filter(case::Column::ProcessId.eq(process.clone()));
         }
+        if let Some(county) = &query.county {
+            select = select.filter(case::Column::County.eq(county.clone()));
+        }
         if let Some(department) = &query.department {
             select = select.filter(super::access::takes_part(department));
         }
@@ -292,6 +296,7 @@ fn case_columns(state: &CaseState, change: &Change<'_>) -> Result<case::ActiveMo
         started_at: NotSet,
         updated_at: Set(change.at),
         ended_at: Set(state.ended_at),
+        county: NotSet,
     })
 }
 

@@ -1,16 +1,75 @@
 //! Definition versions: which (process, version) exists, with what content. A version is
 //! immutable once a case runs on it; before that, a policy officer may still fix it.
 
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    TryInsertResult,
+    QueryOrder, QuerySelect, TryInsertResult,
 };
 
 use super::entity::{case, definition_version};
 use super::{Registration, Store, StoreError};
 use crate::definition::{Process, SourceFile};
 
+/// A stored version of a process, for the definitions API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredVersion {
+    /// Version number.
+    pub version: u32,
+    /// SHA-256 of its sources.
+    pub content_hash: String,
+    /// Its name.
+    pub name: String,
+    /// When it was last registered.
+    pub loaded_at: chrono::DateTime<chrono::Utc>,
+    /// Cases (of any status) started on it.
+    pub cases: u64,
+}
+
 impl Store {
+    /// Every stored version of a process, oldest first, with the number of cases on each.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`], [`StoreError::Corrupt`].
+    pub async fn definition_versions(
+        &self,
+        process: &str,
+    ) -> Result<Vec<StoredVersion>, StoreError> {
+        let rows = definition_version::Entity::find()
+            .filter(definition_version::Column::ProcessId.eq(process))
+            .order_by_asc(definition_version::Column::Version)
+            .all(&self.db)
+            .await?;
+        let counts: Vec<(i64, i64)> = case::Entity::find()
+            .select_only()
+            .column(case::Column::Version)
+            .column_as(Expr::col(case::Column::Id).count(), "n")
+            .filter(case::Column::ProcessId.eq(process))
+            .group_by(case::Column::Version)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                let cases = counts
+                    .iter()
+                    .find(|(v, _)| *v == row.version)
+                    .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or_default());
+                Ok(StoredVersion {
+                    version: u32::try_from(row.version).map_err(|_| StoreError::Corrupt {
+                        table: "definition_versions",
+                        id: row.process_id.clone(),
+                        column: "version",
+                    })?,
+                    content_hash: row.content_hash,
+                    name: row.name,
+                    loaded_at: row.loaded_at,
+                    cases,
+                })
+            })
+            .collect()
+    }
+
     /// Records a process version and its sources. New → stored; same content hash → nothing
     /// to do; different hash → replaced if no case runs on that version yet.
     ///

@@ -20,6 +20,7 @@ use crate::runtime::{CaseId, TaskId};
 
 mod access;
 mod accounts;
+mod apikeys;
 mod cases;
 mod definitions;
 mod documents;
@@ -33,6 +34,8 @@ mod schedule_runs;
 mod tasks;
 
 pub use accounts::{NewAccount, SessionRecord};
+pub use apikeys::{ApiKeyRecord, NewApiKey};
+pub use definitions::StoredVersion;
 pub use engine::{Engine, EngineError};
 pub use outbox::{OutboxMessage, OutboxStatus, Receipt};
 pub use push_tables::{NewPushTable, PushTableRecord, PushTableSummary};
@@ -112,6 +115,9 @@ pub enum StoreError {
     /// An account with this user name exists already.
     #[error("用户名 {0} 已被使用")]
     UsernameTaken(String),
+    /// An API key with this name exists already.
+    #[error("API 密钥名称 {0} 已被使用")]
+    NameTaken(String),
     /// A definition's content changed while cases already run on its version.
     #[error(
         "流程 {process} 第 {version} 版已有办件在办理，不能修改其内容：请把定义文件中的 version 改为 {next} 后重新加载",

@@ -155,6 +155,8 @@ pub struct CaseQuery {
     pub process: Option<String>,
     /// Only cases this department takes part in (has or had a task, or started).
     pub department: Option<String>,
+    /// Only cases of processes of this county (`yangcheng`).
+    pub county: Option<String>,
     /// Only cases whose applicant has exactly this name or ID number.
     pub search: Option<String>,
     /// At most this many (all when `None`).
@@ -178,6 +180,9 @@ pub struct TaskRecord {
     pub role: String,
     /// Department of the role.
     pub department: String,
+    /// County of the case's process (`yangcheng`); with the department it says whose
+    /// task it is.
+    pub county: String,
     /// Status.
     pub status: TaskStatus,
     /// Who claimed it.
@@ -204,6 +209,8 @@ pub struct TaskQuery {
     pub roles: Vec<String>,
     /// Only tasks of these departments.
     pub departments: Vec<String>,
+    /// Only tasks of cases of processes of this county.
+    pub county: Option<String>,
     /// Only tasks in these statuses.
     pub statuses: Vec<TaskStatus>,
     /// Only tasks claimed by this user.

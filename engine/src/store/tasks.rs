@@ -49,6 +49,9 @@ impl Store {
         if !query.roles.is_empty() {
             select = select.filter(task::Column::Role.is_in(query.roles.clone()));
         }
+        if let Some(county) = &query.county {
+            select = select.filter(task::Column::County.eq(county.clone()));
+        }
         if !query.departments.is_empty() {
             select = select.filter(task::Column::Department.is_in(query.departments.clone()));
         }
@@ -217,6 +220,7 @@ async fn upsert(
         closed_at: Set(task.closed_at),
         outcome: Set(task.outcome.clone()),
         completed_by: Set(task.completed_by.clone()),
+        county: Set(Some(crate::accounts::county_of(&state.process).to_owned())),
     };
     let on_conflict = OnConflict::column(task::Column::Id)
         .update_columns([
@@ -255,6 +259,9 @@ pub(super) fn task_record(row: task::Model) -> Result<TaskRecord, StoreError> {
         step_name: row.step_name,
         role: row.role,
         department: row.department,
+        // Rows of cases whose process id has no county cannot exist after the migration's
+        // backfill; an empty county matches no scoped account.
+        county: row.county.unwrap_or_default(),
         status,
         claimed_by: row.claimed_by,
         created_at: row.created_at,

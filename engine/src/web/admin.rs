@@ -1,4 +1,5 @@
-//! Service routes: health, the definitions in force, and the admin reload call.
+//! Service routes: health, the definitions in force, and the admin reload call (the admin
+//! token only: an API key or a session never reloads).
 
 use std::sync::Arc;
 
@@ -36,7 +37,8 @@ fn process_json(p: &Process) -> Value {
     tag = "definitions",
     responses(
         (status = 200, description = "the definitions in force", body = super::openapi::Processes),
-    )
+    ),
+    security(())
 )]
 pub(super) async fn list_processes(State(app): State<Arc<App>>) -> Json<Value> {
     let catalog = app.engine().catalog();
@@ -74,7 +76,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         (status = 401, description = "the admin token is missing or wrong", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 403, description = "no admin token is configured", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 422, description = "the definitions have errors; the old ones stay in force", body = super::openapi::Problem, content_type = "application/problem+json"),
-    )
+    ),
+    security(("admin_token" = []))
 )]
 pub(super) async fn reload(
     State(app): State<Arc<App>>,

@@ -20,17 +20,20 @@ fn not_found() -> ApiError {
     ApiError::NotFound("办件不存在".into())
 }
 
-/// The case id, if the caller's department takes part in the case; otherwise 404.
+/// The case id, if the caller's department takes part in the case (and the case's process
+/// is of the caller's county, when the caller has one); otherwise 404.
 pub(super) async fn visible_case(
     ctx: &Ctx,
     identity: &Identity,
     id: &str,
 ) -> Result<CaseId, ApiError> {
     let id = Uuid::parse_str(id).map(CaseId).map_err(|_| not_found())?;
-    let departments = ctx.app.engine().store().case_departments(id).await?;
+    let Some((county, departments)) = ctx.app.engine().store().case_scope(id).await? else {
+        return Err(not_found());
+    };
     if !identity
         .principal()
-        .may_see_case(departments.iter().map(String::as_str))
+        .may_see_case(departments.iter().map(String::as_str), &county)
     {
         return Err(not_found());
     }
@@ -107,8 +110,7 @@ fn case_json(record: &CaseRecord, tasks: Vec<Value>, history: Option<Vec<Value>>
     params(("id" = String, Path, description = "case id (UUID)")),
     responses(
         (status = 200, description = "the case in full, with its history; the view is recorded", body = super::openapi::Case),
-        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::AuthProblems,
         (status = 404, description = "no such case, or the caller's department takes no part in it", body = super::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -150,8 +152,7 @@ pub(super) struct ListParams {
     responses(
         (status = 200, description = "the cases the caller's department takes part in", body = Vec<super::openapi::CaseSummary>),
         (status = 400, description = "a query parameter is unreadable", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::AuthProblems,
         (status = 422, description = "a query parameter is out of range (names it)", body = super::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -177,6 +178,7 @@ pub(super) async fn list(
         statuses,
         process: params.process.filter(|p| !p.is_empty()),
         department: Some(identity.department.clone()),
+        county: identity.county.clone(),
         limit: Some(limit(params.limit)?),
         offset: params.offset.unwrap_or(0),
         search: None,
@@ -205,8 +207,7 @@ pub(super) struct StartBody {
     responses(
         (status = 201, description = "the case with its open tasks (no history)", body = super::openapi::Case),
         (status = 400, description = "unreadable JSON", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::AuthProblems,
         (status = 422, description = "unknown process, or form problems listed in `errors`", body = super::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -226,7 +227,9 @@ pub(super) async fn start(
             format!("没有流程 {}", body.process),
         ));
     };
-    if !process.departments.contains_key(&identity.department) {
+    if !process.departments.contains_key(&identity.department)
+        || !principal.in_county(crate::accounts::county_of(&process.id))
+    {
         return Err(ApiError::Forbidden("本部门不参与该流程，不能受理"));
     }
     let id = engine
@@ -246,8 +249,7 @@ pub(super) async fn start(
     params(("id" = String, Path, description = "case id (UUID)")),
     responses(
         (status = 200, description = "the documents the case issued", body = Vec<super::openapi::Document>),
-        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::AuthProblems,
         (status = 404, description = "no such case, or the caller's department takes no part in it", body = super::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -286,8 +288,7 @@ pub(super) async fn documents(
     params(("id" = String, Path, description = "case id (UUID)"), ("doc" = String, Path, description = "document id (UUID)")),
     responses(
         (status = 200, description = "the document's HTML as issued; the view is recorded", body = String, content_type = "text/html"),
-        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::AuthProblems,
         (status = 404, description = "no such case or document, or not the caller's", body = super::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -345,8 +346,7 @@ pub(super) struct EventBody {
     responses(
         (status = 200, description = "where the case went", body = super::openapi::CaseMoved),
         (status = 400, description = "unreadable JSON", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::AuthProblems,
         (status = 404, description = "no such case, or the caller's department takes no part in it", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "the case is not waiting for that event", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 422, description = "a body field is unknown or of the wrong type", body = super::openapi::Problem, content_type = "application/problem+json"),
@@ -387,8 +387,7 @@ pub(super) struct CancelBody {
     responses(
         (status = 200, description = "the case, cancelled", body = super::openapi::CaseMoved),
         (status = 400, description = "unreadable JSON", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::AuthProblems,
         (status = 404, description = "no such case, or the caller's department takes no part in it", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "the case has ended", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 422, description = "the reason is missing or blank", body = super::openapi::Problem, content_type = "application/problem+json"),

@@ -33,6 +33,9 @@ pub enum ApiError {
     /// Authentication missing or wrong.
     #[error("未登录或登录已过期，请重新登录")]
     Unauthorized,
+    /// An `Authorization: Bearer` key that is unknown or revoked.
+    #[error("API 密钥无效或已被吊销")]
+    BadApiKey,
     /// A login was refused; the message never says whether the user exists.
     #[error("{0}")]
     LoginFailed(&'static str),
@@ -56,7 +59,7 @@ impl ApiError {
             ApiError::Validation { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "validation"),
             ApiError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "validation"),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too-large"),
-            ApiError::Unauthorized | ApiError::LoginFailed(_) => {
+            ApiError::Unauthorized | ApiError::BadApiKey | ApiError::LoginFailed(_) => {
                 (StatusCode::UNAUTHORIZED, "unauthorized")
             }
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
@@ -72,7 +75,9 @@ impl IntoResponse for ApiError {
         let (status, code) = self.parts();
         let title = match &self {
             ApiError::Internal(e) => {
-                tracing::error!(error = ?e, "request failed");
+                // An error chain may quote a form value (a rule's failure, a row).
+                let error = crate::privacy::mask_text(&format!("{e:?}"));
+                tracing::error!(%error, "request failed");
                 "服务器内部错误，请稍后重试或联系管理员".to_owned()
             }
             other => other.to_string(),

@@ -164,7 +164,9 @@ pub(super) async fn submit(
                     .await?;
                 now_locked |= counted >= LOCK_AFTER;
             }
-            tracing::info!(user = %username, %address, "login failed");
+            // People type their ID or phone number into the user name field.
+            let user = crate::privacy::mask_text(&username);
+            tracing::info!(%user, %address, "login failed");
             refuse(
                 &ctx,
                 json,

@@ -5,13 +5,15 @@
 //! Files: `session` (cookies, tokens, the [`Identity`] extractor and CSRF), `login` (login
 //! and logout, with `throttle` slowing and locking repeated failures), `input` (JSON and
 //! query input whose errors name the field), `tasks` (inbox, claim, unclaim, complete),
-//! `cases` (cases and their documents), `admin` (health, definitions, reload), `metrics`
+//! `cases` (cases and their documents), `admin` (health, definitions, reload),
+//! `definitions` (a definition in detail, validating YAML), `metrics`
 //! (Prometheus: requests, latencies, open and overdue tasks), `openapi` (the JSON API's
 //! OpenAPI document), `pages` (the clerks' HTML
 //! pages).
 
 mod admin;
 mod cases;
+mod definitions;
 mod error;
 mod input;
 mod login;
@@ -88,6 +90,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/push-tables/{id}", get(push::get))
         .route("/api/v1/admin/outbox", get(push::outbox))
         .route("/api/v1/admin/outbox/{id}/retry", post(push::retry))
+        .route("/api/v1/processes/validate", post(definitions::validate))
+        .route("/api/v1/processes/{id}", get(definitions::get))
         .merge(pages::routes())
         .fallback(admin::not_found)
         .layer(axum::middleware::from_fn_with_state(

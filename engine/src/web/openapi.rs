@@ -30,6 +30,19 @@ pub(super) struct Problem {
     errors: Option<Vec<FieldProblem>>,
 }
 
+/// The answers every signed-in route shares, written once: a missing or bad credential
+/// (401) and a credential that may not do this (403). Each route adds its own 400, 404, 409
+/// and 422 with what they mean there.
+#[derive(utoipa::IntoResponses)]
+pub(super) enum AuthProblems {
+    /// no or expired session, or an unknown or revoked API key
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// the role may not do this, or a cookie request lacks its CSRF token
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+}
+
 /// One field problem of a [`Problem`].
 #[derive(ToSchema)]
 pub(super) struct FieldProblem {
@@ -183,8 +196,152 @@ pub(super) struct Reloaded {
     processes: Vec<ProcessInfo>,
 }
 
-/// Adds the two ways of signing requests: the session cookie (with the CSRF header on
-/// changes), and the operator's admin token (`--admin-token`) for the admin calls.
+/// A department in a definition.
+#[derive(ToSchema)]
+pub(super) struct DepartmentInfo {
+    key: String,
+    name: String,
+    window: Option<String>,
+    phone: Option<String>,
+}
+
+/// An outcome of a task step.
+#[derive(ToSchema)]
+pub(super) struct OutcomeInfo {
+    key: String,
+    label: String,
+    /// The step it leads to.
+    to: String,
+    reason_required: bool,
+    /// Keys of the documents it issues.
+    documents: Vec<String>,
+}
+
+/// A step of a definition.
+#[derive(ToSchema)]
+pub(super) struct StepInfo {
+    id: String,
+    name: String,
+    /// `task`, `auto`, `choice`, `multi_choice`, `parallel`, `join`, `wait`, `end`.
+    r#type: String,
+    /// Task steps: the role, and its department.
+    role: Option<String>,
+    department: Option<String>,
+    /// Task and wait steps: the time limit as written (`5 workdays`).
+    due: Option<String>,
+    /// Task steps: the outcomes a clerk chooses from.
+    outcomes: Vec<OutcomeInfo>,
+    /// Other steps: where they lead, `{to}` with `when` (a condition) or `event`.
+    next: Vec<Value>,
+    /// End steps: the result.
+    result: Option<String>,
+}
+
+/// A parameter of a definition.
+#[derive(ToSchema)]
+pub(super) struct ParameterInfo {
+    key: String,
+    value: Value,
+    /// The regulation it comes from, or that it is a local setting.
+    source: String,
+    local: bool,
+}
+
+/// A document a definition's cases can issue.
+#[derive(ToSchema)]
+pub(super) struct DocumentInfo {
+    key: String,
+    name: String,
+    template: String,
+    numbered: bool,
+}
+
+/// A version of a process stored in the database.
+#[derive(ToSchema)]
+pub(super) struct StoredVersion {
+    version: u32,
+    name: String,
+    content_hash: String,
+    loaded_at: DateTime<Utc>,
+    /// Cases started on it.
+    cases: u64,
+    /// Whether this version is loaded now.
+    in_force: bool,
+}
+
+/// The latest loaded version of a process in detail, with the stored versions.
+#[derive(ToSchema)]
+pub(super) struct ProcessDetail {
+    id: String,
+    version: u32,
+    name: String,
+    /// The first part of the id (`yangcheng`).
+    county: String,
+    content_hash: String,
+    departments: Vec<DepartmentInfo>,
+    steps: Vec<StepInfo>,
+    parameters: Vec<ParameterInfo>,
+    documents: Vec<DocumentInfo>,
+    versions: Vec<StoredVersion>,
+}
+
+/// What a valid definition declares.
+#[derive(ToSchema)]
+pub(super) struct ValidSummary {
+    id: String,
+    version: u32,
+    name: String,
+    county: String,
+    content_hash: String,
+    /// Number of steps.
+    steps: usize,
+    /// Department keys.
+    departments: Vec<String>,
+    /// Number of materials.
+    materials: usize,
+    /// Number of documents.
+    documents: usize,
+    /// Versions of this id already stored.
+    stored_versions: Vec<u32>,
+}
+
+/// `{valid: true, summary}`.
+#[derive(ToSchema)]
+pub(super) struct Validated {
+    valid: bool,
+    summary: ValidSummary,
+}
+
+/// One problem of a definition, at a line and column of the uploaded text (or of `file`).
+#[derive(ToSchema)]
+pub(super) struct DefinitionDiagnostic {
+    /// Stable code, e.g. `E-UNKNOWN-KEY`.
+    code: String,
+    message: String,
+    hint: Option<String>,
+    /// 1-based.
+    line: usize,
+    /// 1-based, in characters.
+    column: usize,
+    /// YAML path, e.g. `steps[3].role`.
+    path: String,
+    /// `null` for the uploaded text; else the rule file or template.
+    file: Option<String>,
+}
+
+/// A problem document listing every problem of a definition.
+#[derive(ToSchema)]
+pub(super) struct Invalid {
+    r#type: String,
+    title: String,
+    status: u16,
+    valid: bool,
+    diagnostics: Vec<DefinitionDiagnostic>,
+}
+
+/// Adds the ways of signing requests: the session cookie (with the CSRF header on
+/// changes), a department system's API key, and the operator's admin token
+/// (`--admin-token`) for the admin calls.
 struct Security;
 
 impl Modify for Security {
@@ -192,7 +349,29 @@ impl Modify for Security {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "admin_token",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The operator's token (`lianban serve --admin-token`): reload, metrics \
+                         from afar, definitions. Never a clerk.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("lbk_<64 hex>")
+                    .description(Some(
+                        "A department system's key (`lianban apikey create`): the rights of \
+                         that department's clerks, in its county; no CSRF token needed. \
+                         Never admin.",
+                    ))
+                    .build(),
+            ),
         );
         components.add_security_scheme(
             "session",
@@ -222,6 +401,8 @@ impl Modify for Security {
         super::cases::documents,
         super::cases::document,
         super::admin::list_processes,
+        super::definitions::get,
+        super::definitions::validate,
         super::admin::reload,
         super::push::list,
         super::push::get,
@@ -230,7 +411,7 @@ impl Modify for Security {
     ),
     components(schemas(Problem, FieldProblem)),
     modifiers(&Security),
-    security(("session" = []), ("admin_token" = []))
+    security(("session" = []), ("api_key" = []))
 )]
 struct ApiDoc;
 

@@ -1,6 +1,7 @@
 //! Sessions from the browser's side: the cookies, the 256-bit tokens (stored only as their
-//! SHA-256), and the [`Identity`] extractor that turns a session cookie into the person a
-//! request acts for, checking the CSRF token of every request that may change something.
+//! SHA-256), and the [`Identity`] extractor that turns a session cookie — or a department
+//! system's API key sent as `Authorization: Bearer` — into the person a request acts for,
+//! checking the CSRF token of every cookie request that may change something.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -8,7 +9,7 @@ use axum::http::{HeaderMap, Method, header};
 use sha2::{Digest as _, Sha256};
 
 use super::{ApiError, Ctx};
-use crate::accounts::{Principal, Role};
+use crate::accounts::{API_KEY_PREFIX, Principal, Role, api_key_hash};
 use crate::runtime::Actor;
 
 /// The session cookie.
@@ -56,9 +57,21 @@ pub(super) fn set_cookie(
     format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
 }
 
-/// Compares two secrets in time independent of where they differ.
+/// The token of an `Authorization: Bearer …` header, if the request sends one.
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Compares two secrets in time independent of where they differ. An empty secret never
+/// matches (an identity without a CSRF token must not pass a CSRF check).
 pub(super) fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
+    !b.is_empty()
+        && a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
@@ -74,9 +87,11 @@ pub struct Identity {
     pub name: String,
     /// Department key.
     pub department: String,
+    /// County the person (or key) is limited to; `None` for every county.
+    pub county: Option<String>,
     /// Roles.
     pub roles: Vec<Role>,
-    /// The session's CSRF token.
+    /// The session's CSRF token (empty for an API key, which needs none).
     pub(super) csrf: String,
 }
 
@@ -87,6 +102,7 @@ impl Identity {
             user: self.user.clone(),
             name: self.name.clone(),
             department: self.department.clone(),
+            county: self.county.clone(),
             roles: self.roles.clone(),
         }
     }
@@ -121,18 +137,50 @@ pub(super) async fn session_identity(
             user: a.username,
             name: a.name,
             department: a.department,
+            county: a.county,
             roles: a.roles,
             csrf: session.csrf,
         },
     )))
 }
 
+/// The identity of an API key: a clerk of the key's department (and county), recorded in
+/// the history as `apikey:<name>`. `None` for an unknown or revoked key.
+async fn api_key_identity(ctx: &Ctx, key: &str) -> Result<Option<Identity>, ApiError> {
+    // Anything without the prefix (the admin token, a session token) is no API key; it is
+    // not even looked up.
+    if !key.starts_with(API_KEY_PREFIX) {
+        return Ok(None);
+    }
+    let engine = ctx.app.engine();
+    let Some(record) = engine
+        .store()
+        .get_api_key(&api_key_hash(key), engine.now())
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Identity {
+        user: format!("apikey:{}", record.name),
+        name: format!("{}（系统对接）", record.name),
+        department: record.department,
+        county: record.county,
+        roles: vec![Role::Clerk],
+        csrf: String::new(),
+    }))
+}
+
 impl FromRequestParts<Ctx> for Identity {
     type Rejection = ApiError;
 
-    /// 401 without a live session; 403 when a request other than GET/HEAD lacks the
-    /// session's CSRF token in `X-CSRF-Token`.
+    /// With `Authorization: Bearer`: the API key's identity, 401 for an unknown or revoked
+    /// key (no CSRF check: no cookie is involved, and a browser never adds the header on
+    /// its own). Otherwise the session cookie's: 401 without a live session; 403 when a
+    /// request other than GET/HEAD lacks the session's CSRF token in `X-CSRF-Token`.
     async fn from_request_parts(parts: &mut Parts, ctx: &Ctx) -> Result<Self, ApiError> {
+        if let Some(key) = bearer(&parts.headers) {
+            return api_key_identity(ctx, key).await?.ok_or(ApiError::BadApiKey);
+        }
         let (_, identity) = session_identity(ctx, &parts.headers)
             .await?
             .ok_or(ApiError::Unauthorized)?;
@@ -178,5 +226,20 @@ mod tests {
         assert_eq!(token_hash(&t).len(), 64);
         assert_ne!(token_hash(&t), t);
         assert!(set_cookie("n", "v", "/", 10, true).ends_with("; Secure"));
+    }
+
+    #[test]
+    fn bearer_tokens_and_empty_secrets() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(bearer(&headers), None);
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer lbk_abc"),
+        );
+        assert_eq!(bearer(&headers), Some("lbk_abc"));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic xyz"));
+        assert_eq!(bearer(&headers), None);
+        assert!(!same_secret("", ""));
+        assert!(same_secret("abc", "abc"));
     }
 }

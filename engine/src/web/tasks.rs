@@ -1,5 +1,6 @@
 //! `/api/v1/inbox` and `/api/v1/tasks/{id}/…`: a department's open tasks, claim, unclaim
-//! and complete. A task of another department answers 404, as if it did not exist.
+//! and complete. A task of another department (or, for an account limited to a county,
+//! of another county) answers 404, as if it did not exist.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -73,8 +74,7 @@ pub(super) fn limit(limit: Option<u64>) -> Result<u64, ApiError> {
     responses(
         (status = 200, description = "the department's open tasks, soonest due first", body = Vec<super::openapi::Task>),
         (status = 400, description = "a query parameter is unreadable", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::AuthProblems,
         (status = 422, description = "a query parameter is out of range (names it)", body = super::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -100,6 +100,7 @@ pub(super) async fn inbox(
     };
     let query = TaskQuery {
         departments: vec![identity.department.clone()],
+        county: identity.county.clone(),
         statuses,
         claimed_by,
         unclaimed,
@@ -127,7 +128,10 @@ pub(super) async fn visible_task(
         .get_task(id)
         .await?
         .ok_or_else(not_found)?;
-    if !identity.principal().may_work_task(&task.department) {
+    if !identity
+        .principal()
+        .may_work_task(&task.department, &task.county)
+    {
         return Err(not_found());
     }
     Ok(task)
@@ -146,8 +150,7 @@ async fn reread(ctx: &Ctx, id: TaskId) -> Result<Value, ApiError> {
     params(("id" = String, Path, description = "task id (UUID)")),
     responses(
         (status = 200, description = "the task, claimed", body = super::openapi::Task),
-        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::AuthProblems,
         (status = 404, description = "no such task, or another department's", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "someone else holds it, or it is closed", body = super::openapi::Problem, content_type = "application/problem+json"),
     )
@@ -170,8 +173,7 @@ pub(super) async fn claim(
     params(("id" = String, Path, description = "task id (UUID)")),
     responses(
         (status = 200, description = "the task, released", body = super::openapi::Task),
-        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::AuthProblems,
         (status = 404, description = "no such task, or another department's", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "the task is closed", body = super::openapi::Problem, content_type = "application/problem+json"),
     )
@@ -216,8 +218,7 @@ pub(super) struct CompleteBody {
     responses(
         (status = 200, description = "the task and where its case went", body = super::openapi::Completed),
         (status = 400, description = "unreadable JSON", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not allowed, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::AuthProblems,
         (status = 404, description = "no such task, or another department's", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "another completion won, or the task is closed", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 422, description = "unknown outcome, a bad field, or a required reason missing", body = super::openapi::Problem, content_type = "application/problem+json"),

@@ -21,6 +21,7 @@ pub struct Model {
     pub ended_at: Option<DateTimeUtc>,
     pub applicant_name: Option<String>,
     pub id_key: Option<String>,
+    pub county: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

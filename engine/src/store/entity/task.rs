@@ -19,6 +19,7 @@ pub struct Model {
     pub closed_at: Option<DateTimeUtc>,
     pub outcome: Option<String>,
     pub completed_by: Option<String>,
+    pub county: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

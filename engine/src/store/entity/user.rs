@@ -16,6 +16,7 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub failed_logins: i32,
     pub locked_until: Option<DateTimeUtc>,
+    pub county: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -56,6 +56,7 @@ pub(super) async fn page(
     let page_no = filters.page.unwrap_or(1).max(1);
     let query = TaskQuery {
         departments: vec![me.department.clone()],
+        county: me.county.clone(),
         statuses,
         claimed_by: (filters.claimed == "me").then(|| me.user.clone()),
         unclaimed: filters.claimed == "none",

@@ -32,6 +32,9 @@ const FORM: &str = "form.";
 pub(super) fn may_start(process: &Process, identity: &Identity) -> bool {
     if !identity.principal().works_cases()
         || !process.departments.contains_key(&identity.department)
+        || !identity
+            .principal()
+            .in_county(crate::accounts::county_of(&process.id))
     {
         return false;
     }

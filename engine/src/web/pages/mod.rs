@@ -192,6 +192,21 @@ pub(super) fn department_name(ctx: &Ctx, process: Option<&Process>, key: &str) -
         .unwrap_or_else(|| key.to_owned())
 }
 
+/// The name of the person's own department, for the page header: from a definition of
+/// their county when they have one (each county names its `shebao` differently).
+fn home_department_name(ctx: &Ctx, me: &Identity) -> String {
+    let Some(county) = me.county.as_deref() else {
+        return department_name(ctx, None, &me.department);
+    };
+    ctx.app
+        .engine()
+        .catalog()
+        .iter()
+        .filter(|p| crate::accounts::county_of(&p.id) == county)
+        .find_map(|p| p.departments.get(&me.department).map(|d| d.name.clone()))
+        .unwrap_or_else(|| me.department.clone())
+}
+
 /// Renders a page inside the layout: `page` is the page's own context; the layout gets
 /// `me` (name, department, roles, CSRF token, what the menu shows) and `title`.
 pub(super) fn render(
@@ -208,7 +223,7 @@ pub(super) fn render(
         "me": {
             "user": me.user,
             "name": me.name,
-            "department": department_name(ctx, None, &me.department),
+            "department": home_department_name(ctx, me),
             "roles": me.roles.iter().map(|r| r.label()).collect::<Vec<_>>(),
             "csrf": me.csrf,
             "oversees": user.oversees(),

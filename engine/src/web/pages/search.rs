@@ -44,6 +44,7 @@ pub(super) async fn page(
     let query = CaseQuery {
         statuses: status,
         department: Some(user.0.department.clone()),
+        county: user.0.county.clone(),
         search: Some(params.q.trim().to_owned()).filter(|q| !q.is_empty()),
         limit: Some(PAGE_SIZE + 1),
         offset: (page_no - 1) * PAGE_SIZE,

@@ -1,0 +1,286 @@
+//! County scoping over real HTTP on loopback, with every county of `processes/` loaded
+//! (examples, qinshui and yangcheng all declare a `shebao`): an account or API key of one
+//! county sees and works only that county's tasks and cases, in the JSON API and on the
+//! pages, its page header names its own county's department, and `serve --demo` seeds
+//! accounts per county; the migration fills the county of tasks and cases stored before it.
+//! (Refusing an ambiguous `user add --department shebao` is tested
+//! with the binary in tests/users.rs.) Every test runs on SQLite and on PostgreSQL.
+
+use lianban::accounts::{self, Role};
+use lianban::store::NewApiKey;
+use lianban_tests::db_test;
+use lianban_tests::pages::Browser;
+use lianban_tests::web::{Clerk, TestApp};
+use serde_json::{Value, json};
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap_or_default().to_owned()
+}
+
+/// A retirement application both counties' forms accept.
+fn application(process: &str, name: &str) -> Value {
+    json!({
+        "process": process,
+        "form": {
+            "name": name,
+            "gender": "男",
+            "id_number": "140522196412150317",
+            "birth": "1964-12",
+            "post": "生产",
+            "employer": "某煤业有限公司",
+            "address": "凤城镇",
+            "phone": "13935600000",
+            "veteran": false,
+            "item": "企业职工正常退休信息确认、待遇计发",
+            "delivery": "现场自取",
+            "retirement_type": "正常退休",
+        },
+        "materials": [],
+    })
+}
+
+async fn county_clerk(
+    app: &TestApp,
+    username: &str,
+    county: Option<&str>,
+) -> anyhow::Result<Clerk> {
+    let password = app
+        .add_user_in(username, "shebao", county, Role::Clerk)
+        .await?;
+    app.login(username, &password).await
+}
+
+fn ids(list: &Value, key: &str) -> Vec<String> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v[key].as_str().map(str::to_owned))
+        .collect()
+}
+
+db_test!(a_county_clerk_sees_only_that_county, |db| {
+    let app = TestApp::start(&db, "processes").await?;
+    let yangcheng = county_clerk(&app, "yc_shebao", Some("yangcheng")).await?;
+    let qinshui = county_clerk(&app, "qs_shebao", Some("qinshui")).await?;
+    let everywhere = county_clerk(&app, "any_shebao", None).await?;
+
+    let yc_case = yangcheng
+        .start(&application("yangcheng.retirement", "阳城张三"))
+        .await?;
+    assert_eq!(yc_case.status, 201, "{}", yc_case.text);
+    let yc_case = id(&yc_case.json);
+    let qs_case = id(&qinshui
+        .start(&application("qinshui.retirement", "沁水李四"))
+        .await?
+        .ok()?);
+    // Another county's process cannot be started either.
+    let foreign = yangcheng
+        .start(&application("qinshui.retirement", "沁水王五"))
+        .await?;
+    assert_eq!((foreign.status, foreign.problem()), (403, "forbidden"));
+
+    let yc_inbox = yangcheng.inbox("").await?.ok()?;
+    assert_eq!(
+        ids(&yc_inbox, "case_id"),
+        std::slice::from_ref(&yc_case),
+        "{yc_inbox}"
+    );
+    let qs_inbox = qinshui.inbox("").await?.ok()?;
+    assert_eq!(
+        ids(&qs_inbox, "case_id"),
+        std::slice::from_ref(&qs_case),
+        "{qs_inbox}"
+    );
+    // An account without a county keeps the single-county behaviour: every shebao task.
+    assert_eq!(
+        everywhere.inbox("").await?.ok()?.as_array().map(Vec::len),
+        Some(2)
+    );
+
+    // Guessing the other county's ids answers exactly as for another department.
+    let qs_task = ids(&qs_inbox, "id").pop().unwrap_or_default();
+    let yc_task = ids(&yc_inbox, "id").pop().unwrap_or_default();
+    let claim = yangcheng.claim(&qs_task).await?;
+    assert_eq!((claim.status, claim.problem()), (404, "not-found"));
+    let complete = yangcheng
+        .complete(&qs_task, &json!({"outcome": "accept"}))
+        .await?;
+    assert_eq!(complete.status, 404);
+    assert_eq!(yangcheng.case(&qs_case).await?.status, 404);
+    assert_eq!(yangcheng.documents(&qs_case).await?.status, 404);
+    assert_eq!(
+        ids(&yangcheng.cases("").await?.ok()?, "id"),
+        std::slice::from_ref(&yc_case)
+    );
+    assert_eq!(yangcheng.case(&yc_case).await?.status, 200);
+    yangcheng.claim(&yc_task).await?.ok()?;
+
+    // The pages ask the same questions.
+    let page = Browser::of(&app, &yangcheng)?;
+    assert_eq!(page.get(&format!("/tasks/{qs_task}")).await?.status, 404);
+    assert_eq!(page.get(&format!("/cases/{qs_case}")).await?.status, 404);
+    let refused = page
+        .post(
+            &format!("/tasks/{qs_task}/claim"),
+            &[("back", "/inbox")],
+            true,
+        )
+        .await?;
+    assert_eq!(refused.status, 404);
+    let inbox = page.get("/inbox").await?;
+    assert_eq!(inbox.status, 200);
+    assert!(inbox.text.contains("阳城张三"), "{}", inbox.text);
+    assert!(!inbox.text.contains("沁水李四"), "{}", inbox.text);
+    // The header names the department of the account's own county.
+    assert!(
+        inbox.text.contains("阳城县社保中心企业保险股"),
+        "{}",
+        inbox.text
+    );
+    assert!(!inbox.text.contains("沁水县社会保险中心"));
+    let intake = page.get("/intake?process=qinshui.retirement").await?;
+    assert_eq!(intake.status, 403);
+    assert_eq!(
+        page.get("/intake?process=yangcheng.retirement")
+            .await?
+            .status,
+        200
+    );
+    let search = page.get("/cases").await?;
+    assert!(search.text.contains("阳城张三") && !search.text.contains("沁水李四"));
+    let qs_page = Browser::of(&app, &qinshui)?.get("/inbox").await?;
+    assert!(
+        qs_page.text.contains("沁水县社会保险中心"),
+        "{}",
+        qs_page.text
+    );
+    Ok(())
+});
+
+db_test!(a_county_api_key_sees_only_that_county, |db| {
+    let app = TestApp::start(&db, "processes").await?;
+    let yangcheng = county_clerk(&app, "yc_shebao", Some("yangcheng")).await?;
+    let qinshui = county_clerk(&app, "qs_shebao", Some("qinshui")).await?;
+    let yc_case = id(&yangcheng
+        .start(&application("yangcheng.retirement", "阳城张三"))
+        .await?
+        .ok()?);
+    let qs_case = id(&qinshui
+        .start(&application("qinshui.retirement", "沁水李四"))
+        .await?
+        .ok()?);
+    let key = accounts::new_api_key();
+    let new = NewApiKey {
+        name: "yangcheng.shebao-system".into(),
+        key_hash: accounts::api_key_hash(&key),
+        department: "shebao".into(),
+        county: Some("yangcheng".into()),
+    };
+    let store = app.app.engine().store();
+    store.create_api_key(&new, chrono::Utc::now()).await?;
+    let client = reqwest::Client::new();
+    let get = |path: String| {
+        client
+            .get(format!("{}{path}", app.base))
+            .bearer_auth(&key)
+            .send()
+    };
+    let inbox: Value = get("/api/v1/inbox".into()).await?.json().await?;
+    assert_eq!(
+        ids(&inbox, "case_id"),
+        std::slice::from_ref(&yc_case),
+        "{inbox}"
+    );
+    assert_eq!(get(format!("/api/v1/cases/{qs_case}")).await?.status(), 404);
+    assert_eq!(get(format!("/api/v1/cases/{yc_case}")).await?.status(), 200);
+    Ok(())
+});
+
+db_test!(demo_accounts_are_seeded_per_county, |db| {
+    let app = TestApp::start(&db, "processes").await?;
+    let created = app.app.seed_demo_accounts().await?;
+    let find = |name: &str| created.iter().find(|a| a.username == name).cloned();
+    let yc = find("yangcheng_shebao_clerk").ok_or_else(|| anyhow::anyhow!("{created:?}"))?;
+    assert_eq!(yc.county.as_deref(), Some("yangcheng"));
+    assert!(find("qinshui_shebao_clerk").is_some());
+    assert!(
+        find("qinshui_gongan_clerk").is_some(),
+        "qinshui's own departments"
+    );
+    assert!(find("yangcheng_gongan_clerk").is_none());
+    assert!(find("yangcheng_supervisor").is_some_and(|a| a.county.as_deref() == Some("yangcheng")));
+    assert!(find("admin").is_some_and(|a| a.county.is_none()));
+    assert!(find("shebao_clerk").is_none(), "no clerk of every county");
+
+    let qs = find("qinshui_shebao_clerk").ok_or_else(|| anyhow::anyhow!("{created:?}"))?;
+    let qinshui = app.login(&qs.username, &qs.password).await?;
+    qinshui
+        .start(&application("qinshui.retirement", "沁水李四"))
+        .await?
+        .ok()?;
+    let yangcheng = app.login(&yc.username, &yc.password).await?;
+    assert_eq!(yangcheng.inbox("").await?.ok()?, json!([]));
+    assert_eq!(
+        qinshui.inbox("").await?.ok()?.as_array().map(Vec::len),
+        Some(1)
+    );
+    // Seeding again creates nothing.
+    assert!(app.app.seed_demo_accounts().await?.is_empty());
+    Ok(())
+});
+
+db_test!(the_migration_backfills_counties, |db| {
+    use lianban::store::{CaseQuery, TaskQuery};
+    use lianban_migrations::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, Database};
+
+    // A database from before counties, with one case and its task.
+    let conn = Database::connect(db.url.as_str()).await?;
+    Migrator::up(&conn, Some(7)).await?;
+    let case = uuid::Uuid::now_v7();
+    let task = uuid::Uuid::now_v7();
+    let at = "'2026-11-02T09:00:00+00:00'";
+    for sql in [
+        format!(
+            "INSERT INTO definition_versions (process_id, version, content_hash, name, sources, loaded_at) \
+             VALUES ('yangcheng.retirement', 1, 'h', '阳城', '[]', {at})"
+        ),
+        format!(
+            "INSERT INTO cases (id, process_id, version, content_hash, status, current_steps, state, revision, started_at, updated_at) \
+             VALUES ('{case}', 'yangcheng.retirement', 1, 'h', 'active', 'accept', '{{}}', 1, {at}, {at})"
+        ),
+        format!(
+            "INSERT INTO tasks (id, case_id, step, step_name, role, department, status, created_at) \
+             VALUES ('{task}', '{case}', 'accept', '受理', 'shebao_clerk', 'shebao', 'open', {at})"
+        ),
+    ] {
+        conn.execute_unprepared(&sql).await?;
+    }
+    conn.close().await?;
+
+    let store = db.store().await?;
+    let scoped = |county: &str| TaskQuery {
+        county: Some(county.to_owned()),
+        departments: vec!["shebao".into()],
+        ..TaskQuery::default()
+    };
+    let tasks = store.list_tasks(&scoped("yangcheng")).await?;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(
+        (tasks[0].id.0, tasks[0].county.as_str()),
+        (task, "yangcheng")
+    );
+    assert!(store.list_tasks(&scoped("qinshui")).await?.is_empty());
+    let cases = store
+        .list_cases(&CaseQuery {
+            county: Some("yangcheng".into()),
+            ..CaseQuery::default()
+        })
+        .await?;
+    assert_eq!(cases.len(), 1);
+    assert_eq!(
+        store.case_scope(cases[0].id).await?.map(|s| s.0),
+        Some("yangcheng".into())
+    );
+    Ok(())
+});
