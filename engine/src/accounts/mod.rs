@@ -209,12 +209,18 @@ impl Principal {
 
     /// Whether the principal may see a push table (附件4) sent to `receiving` by the
     /// process's lead department `issuing`: anyone of the receiving department, and
-    /// supervisors and admins of the issuing one. The table lists ID numbers in full, so
-    /// other departments' clerks do not see it.
-    pub fn may_see_push_table(&self, receiving: &str, issuing: Option<&str>) -> bool {
-        self.department == receiving
-            || (issuing == Some(self.department.as_str())
-                && (self.has(Role::Supervisor) || self.has(Role::Admin)))
+    /// supervisors and admins of the issuing one, always within the process's county. The
+    /// table lists ID numbers in full, so other departments' clerks do not see it.
+    pub fn may_see_push_table(
+        &self,
+        receiving: &str,
+        issuing: Option<&str>,
+        county: &str,
+    ) -> bool {
+        self.in_county(county)
+            && (self.department == receiving
+                || (issuing == Some(self.department.as_str())
+                    && (self.has(Role::Supervisor) || self.has(Role::Admin))))
     }
 }
 

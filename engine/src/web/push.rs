@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::input::QueryParams;
 use super::{ApiError, Ctx, Identity};
-use crate::accounts::Principal;
+use crate::accounts::{Principal, county_of};
 use crate::definition::StepKind;
 use crate::store::{OutboxMessage, OutboxStatus, PushTableRecord, PushTableSummary};
 
@@ -47,6 +47,7 @@ pub(super) async fn visible_tables(
             principal.may_see_push_table(
                 &t.department,
                 lead_department(ctx, &t.process_id).as_deref(),
+                county_of(&t.process_id),
             )
         })
         .collect())
@@ -68,7 +69,11 @@ pub(super) async fn visible_table(
         .await?
         .ok_or_else(missing)?;
     let lead = lead_department(ctx, &table.summary.process_id);
-    if !principal.may_see_push_table(&table.summary.department, lead.as_deref()) {
+    if !principal.may_see_push_table(
+        &table.summary.department,
+        lead.as_deref(),
+        county_of(&table.summary.process_id),
+    ) {
         return Err(missing());
     }
     Ok(table)
