@@ -69,6 +69,7 @@ pub(super) enum Code {
     Example,
     Calendar,
     UnknownCalendar,
+    Escalation,
 }
 
 impl Code {
@@ -101,6 +102,7 @@ impl Code {
             Code::Example => "E-EXAMPLE",
             Code::Calendar => "E-CALENDAR",
             Code::UnknownCalendar => "E-UNKNOWN-CALENDAR",
+            Code::Escalation => "E-ESCALATION",
         }
     }
 }

@@ -49,6 +49,8 @@ pub(super) fn spec(role: &str, outcomes: Vec<Outcome>) -> TaskStep {
         outcomes: outcomes.into_iter().map(|o| (o.key.clone(), o)).collect(),
         form: Vec::new(),
         due: None,
+        warn: None,
+        escalate: Vec::new(),
     }
 }
 
@@ -143,6 +145,7 @@ impl Flow {
                 steps: IndexMap::new(),
                 documents,
                 schedules: Vec::new(),
+                time_limits: Default::default(),
                 tests: Vec::new(),
                 sources: Vec::new(),
             },
