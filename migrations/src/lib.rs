@@ -12,6 +12,7 @@ mod m20261129_000004_create_history;
 mod m20261129_000005_create_documents;
 mod m20261129_000006_create_accounts;
 mod m20261129_000007_add_case_search;
+mod m20261129_000201_create_timers;
 
 /// Every migration of lianban, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000005_create_documents::Migration),
             Box::new(m20261129_000006_create_accounts::Migration),
             Box::new(m20261129_000007_add_case_search::Migration),
+            Box::new(m20261129_000201_create_timers::Migration),
         ]
     }
 }

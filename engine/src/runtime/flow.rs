@@ -61,9 +61,12 @@ impl Run<'_> {
                 self.split(step, split, token, taken)
             }
             StepKind::Join(join) => self.join(step, join, token),
-            StepKind::Wait(_) => {
+            StepKind::Wait(wait) => {
                 // Parked until `Deliver` brings one of the events the step waits for.
                 self.state.tokens.push(token);
+                if wait.pauses_clock {
+                    self.pause_clock(&step.id);
+                }
                 Ok(Vec::new())
             }
             StepKind::End(end) => {

@@ -13,9 +13,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::definition::{Duration, StepId};
+use crate::definition::{Duration, EscalateOn, StepId};
 
+mod clock;
 mod decision;
+mod escalate;
 mod flow;
 mod form;
 mod machine;
@@ -26,6 +28,7 @@ mod tests;
 
 pub use crate::definition::RequiredMaterial;
 pub use form::{FieldError, validate_form};
+pub use escalate::fire;
 pub use machine::{apply, start};
 
 /// Identifier of a case.
@@ -124,6 +127,9 @@ pub struct Task {
     pub created_at: DateTime<Utc>,
     /// When it is due, if the step has a due time that can be computed.
     pub due_at: Option<DateTime<Utc>>,
+    /// When its warning period starts (the step's `warn` before `due_at`), if it has one.
+    #[serde(default)]
+    pub warn_at: Option<DateTime<Utc>>,
     /// When it was completed or cancelled.
     pub closed_at: Option<DateTime<Utc>>,
     /// Outcome chosen.
@@ -191,6 +197,70 @@ pub struct CaseState {
     pub started_at: DateTime<Utc>,
     /// When it ended.
     pub ended_at: Option<DateTime<Utc>>,
+    /// The case's legal and promised deadlines and whether their clock is stopped.
+    /// Defaulted so states saved before time limits existed still read.
+    #[serde(default)]
+    pub clock: CaseClock,
+}
+
+/// The case-level clock: its legal (法定) and promised (承诺) deadlines, which move later by
+/// the working time the case spends waiting on the applicant or another party.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseClock {
+    /// End of the legal time limit, when the definition sets one and it can be computed.
+    pub legal_due: Option<DateTime<Utc>>,
+    /// End of the promised time limit, likewise.
+    pub promised_due: Option<DateTime<Utc>>,
+    /// Since when the clock is stopped (a token waits at a `pauses_clock` step).
+    pub paused_since: Option<DateTime<Utc>>,
+    /// Working days (or, without a calendar, whole days) the clock has been stopped so far.
+    pub paused_workdays: i64,
+}
+
+/// Which case time limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseLimit {
+    /// 法定时限.
+    Legal,
+    /// 承诺时限.
+    Promised,
+}
+
+impl CaseLimit {
+    /// The key used in timers and events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseLimit::Legal => "legal",
+            CaseLimit::Promised => "promised",
+        }
+    }
+
+    /// The Chinese name.
+    pub fn label(self) -> &'static str {
+        match self {
+            CaseLimit::Legal => "法定时限",
+            CaseLimit::Promised => "承诺时限",
+        }
+    }
+}
+
+/// A moment the engine acts on by itself: a durable timer firing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Firing {
+    /// A task entered its warning period or became overdue.
+    Task {
+        /// The task.
+        task: TaskId,
+        /// Which moment.
+        on: EscalateOn,
+    },
+    /// A case time limit ran out.
+    Case {
+        /// Which limit.
+        limit: CaseLimit,
+    },
 }
 
 /// One passage through a step.
@@ -347,6 +417,56 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// The case clock stopped: a token reached a wait step that pauses it (补正, replies).
+    ClockPaused {
+        /// The wait step.
+        step: StepId,
+    },
+    /// The case clock runs again; its deadlines moved later by the time it stood.
+    ClockResumed {
+        /// The wait step that was left.
+        step: StepId,
+        /// Working days (without a calendar: whole days) the clock stood this time.
+        workdays: i64,
+        /// The legal deadline now.
+        legal_due: Option<DateTime<Utc>>,
+        /// The promised deadline now.
+        promised_due: Option<DateTime<Utc>>,
+    },
+    /// A task entered its warning period or passed its due time.
+    DeadlineReached {
+        /// The task.
+        task: TaskId,
+        /// Which moment.
+        on: EscalateOn,
+        /// The task's due time.
+        due_at: Option<DateTime<Utc>>,
+    },
+    /// A case time limit ran out while the case was still open.
+    CaseLimitReached {
+        /// Which limit.
+        limit: CaseLimit,
+        /// When it ran out.
+        due_at: DateTime<Utc>,
+    },
+    /// The supervisors of a department were sent an in-app notice.
+    SupervisorNotified {
+        /// The department.
+        department: String,
+        /// The task concerned, if any.
+        task: Option<TaskId>,
+        /// The notice text.
+        message: String,
+    },
+    /// An escalation gave a task to another role.
+    TaskEscalated {
+        /// The task.
+        task: TaskId,
+        /// The role it went to.
+        role: String,
+        /// That role's department.
+        department: String,
+    },
     /// A supplement request asked for materials the case's first request did not list
     /// (二次补正, against the 一次性告知 promise). Recorded by the store's engine, which
     /// compares supplement notices; the runtime itself never emits it.
@@ -371,6 +491,17 @@ pub enum Effect {
     UpdateTask {
         /// The task.
         task: TaskId,
+    },
+    /// Store an in-app notice for the supervisors of a department.
+    Notify {
+        /// The department.
+        department: String,
+        /// The task concerned, if any.
+        task: Option<TaskId>,
+        /// `warning`, `overdue`, `legal` or `promised`.
+        kind: String,
+        /// The notice text (no personal data).
+        message: String,
     },
     /// Issue a document.
     IssueDocument {

@@ -35,6 +35,10 @@ impl Run<'_> {
             format!("task/{seq}").as_bytes(),
         ));
         let due = spec.due.map(|d| (d, due_at(self.process, d, self.now)));
+        let due_at = due.as_ref().and_then(|(_, at)| at.as_ref().ok().copied());
+        let warn_at = due_at
+            .zip(spec.warn)
+            .and_then(|(due, warn)| super::clock::warn_at(self.process, due, warn, self.now));
         self.state.tasks.push(Task {
             id,
             step: step.id.clone(),
@@ -44,7 +48,8 @@ impl Run<'_> {
             status: TaskStatus::Open,
             claimed_by: None,
             created_at: self.now,
-            due_at: due.as_ref().and_then(|(_, at)| at.as_ref().ok().copied()),
+            due_at,
+            warn_at,
             closed_at: None,
             outcome: None,
             completed_by: None,
@@ -224,7 +229,7 @@ impl Run<'_> {
 /// When a task created `now` with `due` is due; for working days, in the process calendar
 /// (see [`crate::definition::Calendar::due_at`]). `Err` says why a working-day due time is
 /// unknown: no calendar, or a count into a year without calendar data. Never a guess.
-fn due_at(process: &Process, due: Duration, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+pub(super) fn due_at(process: &Process, due: Duration, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
     let out_of_range = || "时限超出可以计算的范围".to_owned();
     let delta = match due {
         Duration::Days(n) => TimeDelta::try_days(i64::from(n)),

@@ -3,6 +3,7 @@
 //! [`crate::definition::Calendar`], because the pure runtime needs it for task due times and
 //! must not depend on this module.
 
+pub mod timers;
 pub mod workdays;
 
 use chrono::{DateTime, Utc};

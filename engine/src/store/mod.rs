@@ -25,9 +25,11 @@ mod definitions;
 mod documents;
 mod engine;
 mod entity;
+mod firing;
 mod issuing;
 mod records;
 mod tasks;
+mod timers;
 
 pub use accounts::{NewAccount, SessionRecord};
 pub use engine::{Engine, EngineError};
@@ -36,6 +38,7 @@ pub use records::{
     NewDocument, Registration, SecondRequest, TaskQuery, TaskRecord,
 };
 pub use tasks::DepartmentLoad;
+pub use timers::{NoticeRecord, TimerLost, TimerRecord};
 
 /// The default database: a SQLite file under `data/`, created when missing.
 pub const DEFAULT_URL: &str = "sqlite://data/lianban.db?mode=rwc";
@@ -147,6 +150,9 @@ pub enum StoreError {
     /// A document of the transition could not be rendered; the transition was not saved.
     #[error(transparent)]
     Render(#[from] crate::documents::RenderError),
+    /// A claimed timer was taken over or removed before it could be marked fired.
+    #[error(transparent)]
+    TimerLost(#[from] TimerLost),
     /// The database refused or failed.
     #[error("数据库错误")]
     Database(#[from] DbErr),

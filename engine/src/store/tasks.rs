@@ -91,6 +91,9 @@ impl Store {
         if let Some(before) = query.due_before {
             select = select.filter(task::Column::DueAt.lt(before));
         }
+        if let Some(at) = query.warned_at {
+            select = select.filter(task::Column::WarnAt.lte(at));
+        }
         // SQLite sorts NULL first and PostgreSQL last; sorting on `IS NULL` first makes both
         // put tasks without a due time at the end. (SQLite keeps times as RFC 3339 text in
         // UTC, which sorts in time order.)
@@ -215,6 +218,7 @@ async fn upsert(
         closed_at: Set(task.closed_at),
         outcome: Set(task.outcome.clone()),
         completed_by: Set(task.completed_by.clone()),
+        warn_at: Set(task.warn_at),
     };
     let on_conflict = OnConflict::column(task::Column::Id)
         .update_columns([
@@ -227,6 +231,7 @@ async fn upsert(
             task::Column::ClosedAt,
             task::Column::Outcome,
             task::Column::CompletedBy,
+            task::Column::WarnAt,
         ])
         .to_owned();
     task::Entity::insert(row)
@@ -260,5 +265,6 @@ fn task_record(row: task::Model) -> Result<TaskRecord, StoreError> {
         closed_at: row.closed_at,
         outcome: row.outcome,
         completed_by: row.completed_by,
+        warn_at: row.warn_at,
     })
 }

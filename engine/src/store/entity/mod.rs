@@ -10,6 +10,8 @@ pub(super) mod definition_version;
 pub(super) mod document;
 pub(super) mod document_sequence;
 pub(super) mod history;
+pub(super) mod notice;
 pub(super) mod session;
 pub(super) mod task;
+pub(super) mod timer;
 pub(super) mod user;

@@ -19,6 +19,7 @@ pub struct Model {
     pub closed_at: Option<DateTimeUtc>,
     pub outcome: Option<String>,
     pub completed_by: Option<String>,
+    pub warn_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
