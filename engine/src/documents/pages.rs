@@ -49,6 +49,10 @@ const PAGES: &[(&str, &str)] = &[
         "web/definitions.html.j2",
         include_str!("../../../templates/web/definitions.html.j2"),
     ),
+    (
+        "web/overdue.html.j2",
+        include_str!("../../../templates/web/overdue.html.j2"),
+    ),
 ];
 
 /// The parsed page templates.

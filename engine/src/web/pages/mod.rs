@@ -16,6 +16,7 @@ mod definitions;
 mod fields;
 mod inbox;
 mod intake;
+mod overdue;
 mod search;
 mod task;
 mod view;
@@ -54,6 +55,7 @@ pub(super) fn routes() -> Router<Ctx> {
         .route("/intake", get(intake::page).post(intake::submit))
         .route("/cases/{id}/preview/{doc}", get(case::preview))
         .route("/definitions", get(definitions::page))
+        .route("/overdue", get(overdue::page))
         .layer(axum::middleware::map_response(html_errors))
 }
 
