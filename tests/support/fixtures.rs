@@ -74,6 +74,7 @@ pub fn process(id: &str, version: u32, hash: &str) -> Process {
         steps,
         documents: IndexMap::new(),
         schedules: Vec::new(),
+        time_limits: Default::default(),
         tests: Vec::new(),
         sources: vec![SourceFile {
             path: format!("processes/test/{id}.yaml"),
@@ -99,6 +100,8 @@ fn task_step(id: &str, name: &str, role: &str, next: &str) -> Step {
             outcomes: IndexMap::from([("done".to_owned(), outcome)]),
             form: Vec::new(),
             due: None,
+            warn: None,
+            escalate: Vec::new(),
         }),
     }
 }
@@ -130,6 +133,7 @@ pub fn open_task(step: &str, role: &str, department: &str, created: DateTime<Utc
         claimed_by: None,
         created_at: created,
         due_at: None,
+        warn_at: None,
         closed_at: None,
         outcome: None,
         completed_by: None,
@@ -164,6 +168,7 @@ pub fn start(process: &Process, form: Map<String, Value>, now: DateTime<Utc>) ->
         next_seq: 2,
         started_at: now,
         ended_at: None,
+        clock: Default::default(),
     };
     Transition {
         state,

@@ -17,7 +17,10 @@ use super::validate::Cx;
 
 /// Step kinds with the keys each takes besides `id`, `name` and `type`.
 const KINDS: [(&str, &[&str]); 8] = [
-    ("task", &["role", "due", "warn", "escalate", "form", "outcomes"]),
+    (
+        "task",
+        &["role", "due", "warn", "escalate", "form", "outcomes"],
+    ),
     ("auto", &["set", "next"]),
     ("choice", &["branches", "otherwise"]),
     ("multi_choice", &["branches", "join", "otherwise"]),
@@ -248,7 +251,10 @@ impl StepCx<'_, '_> {
         let escalate = self.escalations(s.escalate.take(), &outcomes);
         if due.is_none() && !self.cx.sink.reported(&child(self.path, "due")) {
             // Without a due time there is neither a warning period nor an overdue moment.
-            for (key, given) in [("warn", self.cx.map.contains(&warn_at)), ("escalate", !escalate.is_empty())] {
+            for (key, given) in [
+                ("warn", self.cx.map.contains(&warn_at)),
+                ("escalate", !escalate.is_empty()),
+            ] {
                 if given {
                     let at = child(self.path, key);
                     self.cx.sink.push(
@@ -298,7 +304,11 @@ impl StepCx<'_, '_> {
                 }
                 None => None,
             };
-            let given = [e.notify.is_some(), e.reassign.is_some(), e.outcome.is_some()];
+            let given = [
+                e.notify.is_some(),
+                e.reassign.is_some(),
+                e.outcome.is_some(),
+            ];
             if given.iter().filter(|g| **g).count() != 1 {
                 self.cx.sink.push(
                     self.cx.map.value_pos(&path),
@@ -335,7 +345,10 @@ impl StepCx<'_, '_> {
             } else if let Some(role) = e.reassign {
                 let owner = self.owner();
                 let at = child(&path, "reassign");
-                if !self.cx.reference(Code::UnknownRole, &owner, "角色", &role, &at) {
+                if !self
+                    .cx
+                    .reference(Code::UnknownRole, &owner, "角色", &role, &at)
+                {
                     continue;
                 }
                 EscalateAction::Reassign(role)
@@ -343,14 +356,13 @@ impl StepCx<'_, '_> {
                 let key = e.outcome.unwrap_or_default();
                 let at = child(&path, "outcome");
                 let Some(outcome) = outcomes.get(&key) else {
-                    let hint = did_you_mean(&key, outcomes.keys().map(String::as_str)).or_else(
-                        || {
+                    let hint =
+                        did_you_mean(&key, outcomes.keys().map(String::as_str)).or_else(|| {
                             Some(format!(
                                 "可选的结果：{}",
                                 outcomes.keys().cloned().collect::<Vec<_>>().join("、")
                             ))
-                        },
-                    );
+                        });
                     self.cx.sink.push(
                         self.cx.map.value_pos(&at),
                         Code::Escalation,

@@ -130,7 +130,8 @@ fn fire_case(run: &mut Run<'_>, limit: CaseLimit) {
     let Some(due) = due.filter(|d| *d <= run.now) else {
         return;
     };
-    run.events.push(Event::CaseLimitReached { limit, due_at: due });
+    run.events
+        .push(Event::CaseLimitReached { limit, due_at: due });
     // The departments holding the case's open tasks answer for it now.
     let mut departments: Vec<String> = Vec::new();
     for task in &run.state.tasks {

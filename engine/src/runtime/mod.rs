@@ -27,8 +27,8 @@ mod tasks;
 mod tests;
 
 pub use crate::definition::RequiredMaterial;
-pub use form::{FieldError, validate_form};
 pub use escalate::fire;
+pub use form::{FieldError, validate_form};
 pub use machine::{apply, start};
 
 /// Identifier of a case.

@@ -229,7 +229,11 @@ impl Run<'_> {
 /// When a task created `now` with `due` is due; for working days, in the process calendar
 /// (see [`crate::definition::Calendar::due_at`]). `Err` says why a working-day due time is
 /// unknown: no calendar, or a count into a year without calendar data. Never a guess.
-pub(super) fn due_at(process: &Process, due: Duration, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+pub(super) fn due_at(
+    process: &Process,
+    due: Duration,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, String> {
     let out_of_range = || "时限超出可以计算的范围".to_owned();
     let delta = match due {
         Duration::Days(n) => TimeDelta::try_days(i64::from(n)),

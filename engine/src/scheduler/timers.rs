@@ -42,7 +42,10 @@ pub async fn fire_due(engine: &Engine, now: DateTime<Utc>) -> Result<usize, Engi
             break;
         }
         for timer in &due {
-            if !store.claim_timer(&timer.id, &owner, now, now + LEASE).await? {
+            if !store
+                .claim_timer(&timer.id, &owner, now, now + LEASE)
+                .await?
+            {
                 continue; // another worker has it
             }
             match engine.fire_timer(timer, &owner, now).await {

@@ -84,8 +84,13 @@ impl Store {
         documents: &[NewDocument],
         templates: &Templates,
     ) -> Result<(i64, Vec<DocumentRecord>), StoreError> {
-        self.save(expected_revision, change, Some((documents, templates)), None)
-            .await
+        self.save(
+            expected_revision,
+            change,
+            Some((documents, templates)),
+            None,
+        )
+        .await
     }
 
     /// As [`Store::save_transition_issuing`] for a timer's firing: in the same transaction

@@ -61,8 +61,7 @@ impl Engine {
                 _ => None,
             });
             let documents =
-                issuing::prepare(store, &process, completion, &mut transition, &actor, now)
-                    .await?;
+                issuing::prepare(store, &process, completion, &mut transition, &actor, now).await?;
             let change = Change {
                 process: &process,
                 transition: &transition,

@@ -7,9 +7,8 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set,
-    ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -17,7 +16,9 @@ use super::cases::parse_case_id;
 use super::entity::{notice, timer};
 use super::{Change, Store, StoreError, page};
 use crate::definition::EscalateOn;
-use crate::runtime::{CaseId, CaseLimit, CaseState, CaseStatus, Effect, Firing, TaskId, TaskStatus};
+use crate::runtime::{
+    CaseId, CaseLimit, CaseState, CaseStatus, Effect, Firing, TaskId, TaskStatus,
+};
 
 /// A timer that is due, as the worker sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,7 +134,9 @@ pub(super) async fn sync_timers(
             fired_at: Set(None),
             created_at: Set(at),
         };
-        timer::Entity::insert(row).exec_without_returning(txn).await?;
+        timer::Entity::insert(row)
+            .exec_without_returning(txn)
+            .await?;
     }
     Ok(())
 }
@@ -163,7 +166,9 @@ pub(super) async fn insert_notices(
             message: Set(message.clone()),
             created_at: Set(change.at),
         };
-        notice::Entity::insert(row).exec_without_returning(txn).await?;
+        notice::Entity::insert(row)
+            .exec_without_returning(txn)
+            .await?;
     }
     Ok(())
 }
@@ -302,16 +307,17 @@ impl Store {
         .await?;
         rows.into_iter()
             .map(|row| {
-                let task_id = match &row.task_id {
-                    Some(t) => Some(Uuid::parse_str(t).map(TaskId).map_err(|_| {
-                        StoreError::Corrupt {
-                            table: "notices",
-                            id: row.id.clone(),
-                            column: "task_id",
-                        }
-                    })?),
-                    None => None,
-                };
+                let task_id =
+                    match &row.task_id {
+                        Some(t) => Some(Uuid::parse_str(t).map(TaskId).map_err(|_| {
+                            StoreError::Corrupt {
+                                table: "notices",
+                                id: row.id.clone(),
+                                column: "task_id",
+                            }
+                        })?),
+                        None => None,
+                    };
                 Ok(NoticeRecord {
                     department: row.department,
                     case_id: parse_case_id("notices", &row.case_id)?,

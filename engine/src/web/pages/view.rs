@@ -234,9 +234,10 @@ fn deadline_notes(entry: &HistoryEntry, process: Option<&Process>) -> Vec<String
         .events
         .iter()
         .filter_map(|event| match event {
-            Event::ClockPaused { step } => {
-                Some(format!("办件计时暂停（{}，不计入办理时限）", step_name(step)))
-            }
+            Event::ClockPaused { step } => Some(format!(
+                "办件计时暂停（{}，不计入办理时限）",
+                step_name(step)
+            )),
             Event::ClockResumed { step, workdays, .. } => Some(format!(
                 "办件恢复计时（{}结束，时限顺延 {workdays} 个工作日）",
                 step_name(step)
@@ -250,9 +251,7 @@ fn deadline_notes(entry: &HistoryEntry, process: Option<&Process>) -> Vec<String
             ),
             Event::CaseLimitReached { limit, .. } => Some(format!("办件已超过{}", limit.label())),
             Event::SupervisorNotified { message, .. } => Some(format!("已通知负责人：{message}")),
-            Event::TaskEscalated { role, .. } => {
-                Some(format!("任务已转交{}", role_name(role)))
-            }
+            Event::TaskEscalated { role, .. } => Some(format!("任务已转交{}", role_name(role))),
             _ => None,
         })
         .collect()
@@ -295,11 +294,20 @@ mod tests {
             due_class(Some(at), None, at - chrono::Duration::hours(1)),
             "warning"
         );
-        assert_eq!(due_class(Some(at), None, at - chrono::Duration::days(3)), "");
+        assert_eq!(
+            due_class(Some(at), None, at - chrono::Duration::days(3)),
+            ""
+        );
         assert_eq!(due_class(None, None, at), "");
         // With its own warning time, a task is in warning from then on, not 24 hours ahead.
         let warn = Some(at - chrono::Duration::days(2));
-        assert_eq!(due_class(Some(at), warn, at - chrono::Duration::days(3)), "");
-        assert_eq!(due_class(Some(at), warn, at - chrono::Duration::days(1)), "warning");
+        assert_eq!(
+            due_class(Some(at), warn, at - chrono::Duration::days(3)),
+            ""
+        );
+        assert_eq!(
+            due_class(Some(at), warn, at - chrono::Duration::days(1)),
+            "warning"
+        );
     }
 }
