@@ -5,13 +5,11 @@
 //! save the firing and mark the timer fired in one transaction. A worker that dies mid-way
 //! leaves a lease that runs out, after which another pass takes the timer over.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
-use crate::app::App;
 use crate::store::{Engine, EngineError};
 
 /// How long a claim holds before another worker may take the timer over.
@@ -66,15 +64,14 @@ pub async fn fire_due(engine: &Engine, now: DateTime<Utc>) -> Result<usize, Engi
     Ok(fired)
 }
 
-/// Starts the worker of `serve`: a pass every few seconds at the app clock's time.
-pub fn spawn(app: Arc<App>) -> tokio::task::JoinHandle<()> {
+/// Starts the worker of `serve`: a pass every few seconds at the engine clock's time.
+pub fn spawn(engine: Engine) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let engine = app.engine();
-            match fire_due(engine, engine.now()).await {
+            match fire_due(&engine, engine.now()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(fired = n, "timers fired"),
                 Err(e) => tracing::error!(error = %e, "timer pass failed"),
