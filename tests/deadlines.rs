@@ -423,6 +423,42 @@ db_test!(
     }
 );
 
+db_test!(an_expired_supplement_wait_only_notifies, |db| {
+    let dir = processes()?;
+    let clock = Arc::new(ManualClock::new(beijing(2026, 3, 2, 9, 0, 0)));
+    let app = build(&db, dir.path(), Arc::clone(&clock)).await?;
+    let engine = app.engine();
+    let case = start(engine, "钱九").await?;
+    let accept = only_task(engine, case).await?;
+    engine
+        .complete(accept.id, &clerk(), "supplement", Map::new(), None)
+        .await?;
+    // Five working days from Monday 03-02: the end of Monday 03-09.
+    assert_eq!(fire_due(engine, beijing(2026, 3, 9, 23, 59, 58)).await?, 0);
+    assert_eq!(fire_due(engine, beijing(2026, 3, 9, 23, 59, 59)).await?, 1);
+    let events = deadline_events(engine, case).await?;
+    assert!(
+        matches!(
+            events.last(),
+            Some((actor, Event::SupervisorNotified { department, task: None, message }))
+                if actor == "system" && department == "shebao" && message.contains("等待补正")
+        ),
+        "{events:?}"
+    );
+    // Still waiting, clock still stopped: a person decides what happens next.
+    let record = engine.get_case(case).await?.context("case")?;
+    assert_eq!(record.state.tokens.len(), 1);
+    assert_eq!(record.state.tokens[0].step.as_str(), "supplement_wait");
+    assert!(record.state.clock.paused_since.is_some());
+    let notices = engine.store().list_notices(&[], 10).await?;
+    assert_eq!(
+        notices.iter().map(|n| n.kind.as_str()).collect::<Vec<_>>(),
+        ["wait"]
+    );
+    assert_eq!(fire_due(engine, beijing(2026, 3, 20, 0, 0, 0)).await?, 0);
+    Ok(())
+});
+
 db_test!(timers_survive_a_restart_and_fire_once, |db| {
     let dir = processes()?;
     let clock = Arc::new(ManualClock::new(beijing(2026, 3, 6, 10, 0, 0)));
@@ -599,7 +635,13 @@ steps:
     type: task
     role: clerk
     warn: 1 workday
-    outcomes: {ok: {label: 通过, to: end}}
+    outcomes: {ok: {label: 通过, to: w}}
+  - id: w
+    name: 等待
+    type: wait
+    on: {back: end}
+    due: 3 workdays
+    escalate: [{on: overdue, reassign: clerk}]
   - {id: end, name: 办结, type: end}
 "#;
     let templates = Templates::load(&repo().join("templates")).expect("templates");
@@ -625,6 +667,7 @@ steps:
             (18, "E-ESCALATION", "steps[0].escalate[4]"),
             (19, "E-ESCALATION", "steps[0].escalate[5]"),
             (27, "E-DURATION", "steps[1].warn"),
+            (34, "E-ESCALATION", "steps[2].escalate"),
         ],
         "{error}"
     );

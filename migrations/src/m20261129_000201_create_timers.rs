@@ -19,9 +19,10 @@ impl MigrationTrait for Migration {
                     .table(Timers::Table)
                     .col(string_len(Timers::Id, 36).primary_key())
                     .col(string_len(Timers::CaseId, 36))
-                    // A task id, or `case` for the case's own limits.
+                    // A task id, `wait-<token>` for a wait step's due time, or `case` for
+                    // the case's own limits.
                     .col(string_len(Timers::Subject, 36))
-                    // 'warning' | 'overdue' | 'legal' | 'promised'
+                    // 'warning' | 'overdue' | 'wait' | 'legal' | 'promised'
                     .col(string_len(Timers::Kind, 16))
                     .col(timestamp_with_time_zone(Timers::FireAt))
                     .col(string_len_null(Timers::Owner, 64))

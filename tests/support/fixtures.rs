@@ -158,6 +158,7 @@ pub fn start(process: &Process, form: Map<String, Value>, now: DateTime<Utc>) ->
         data: Map::new(),
         materials: vec!["id_card".into()],
         tokens: vec![Token {
+            due_at: None,
             id: 1,
             step: "accept".into(),
             frames: Vec::new(),

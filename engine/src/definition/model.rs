@@ -460,6 +460,9 @@ pub struct WaitStep {
     pub due: Option<Duration>,
     /// Whether the case's legal clock stops while waiting (补正, replies).
     pub pauses_clock: bool,
+    /// What the engine does when `due` passes while the case still waits (only
+    /// `on: overdue` with `notify`: a wait never decides by itself).
+    pub escalate: Vec<Escalation>,
 }
 
 /// End of the case.

@@ -26,7 +26,7 @@ const KINDS: [(&str, &[&str]); 8] = [
     ("multi_choice", &["branches", "join", "otherwise"]),
     ("parallel", &["branches", "join"]),
     ("join", &["next"]),
-    ("wait", &["on", "due", "pauses_clock"]),
+    ("wait", &["on", "due", "pauses_clock", "escalate"]),
     ("end", &["result"]),
 ];
 
@@ -159,11 +159,17 @@ fn step_kind(
             split: StepId(String::new()),
             next: step.target(s.next, "next").unwrap_or_else(nowhere),
         }),
-        "wait" => StepKind::Wait(WaitStep {
-            on: step.events(s.on.take()),
-            due: step.duration(s.due.take()),
-            pauses_clock: s.pauses_clock.unwrap_or(false),
-        }),
+        "wait" => {
+            let on = step.events(s.on.take());
+            let due = step.duration(s.due.take());
+            let escalate = step.wait_escalations(s.escalate.take(), due.is_some());
+            StepKind::Wait(WaitStep {
+                on,
+                due,
+                pauses_clock: s.pauses_clock.unwrap_or(false),
+                escalate,
+            })
+        }
         _ => StepKind::End(EndStep {
             result: s.result.take().unwrap_or_else(|| name.to_owned()),
         }),
@@ -275,6 +281,40 @@ impl StepCx<'_, '_> {
             warn: due.and(warn),
             escalate,
         }
+    }
+
+    /// A wait step's `escalate:`: the same syntax, but only `on: overdue` with `notify` — a
+    /// wait has no warning period, and whether the case moves on stays with a person.
+    fn wait_escalations(
+        &mut self,
+        raw: Option<Vec<RawEscalation>>,
+        has_due: bool,
+    ) -> Vec<Escalation> {
+        let given = raw.is_some();
+        let list = self.escalations(raw, &IndexMap::new());
+        let at = child(self.path, "escalate");
+        if given && !has_due && !self.cx.sink.reported(&child(self.path, "due")) {
+            self.cx.sink.push(
+                self.cx.map.key_pos(&at),
+                Code::Duration,
+                &at,
+                format!("步骤 `{}` 没有时限（due），`escalate` 不会生效", self.id),
+                Some("先给步骤写 `due: N workdays`".into()),
+            );
+        }
+        let (kept, refused): (Vec<_>, Vec<_>) = list.into_iter().partition(|e| {
+            e.on == EscalateOn::Overdue && e.action == EscalateAction::NotifySupervisor
+        });
+        if !refused.is_empty() {
+            self.cx.sink.push(
+                self.cx.map.value_pos(&at),
+                Code::Escalation,
+                &at,
+                "等待步骤只能在超期时通知负责人：`{on: overdue, notify: supervisor}`".into(),
+                Some("等待申请人或其他部门时，是否退件、转办由人决定".into()),
+            );
+        }
+        kept
     }
 
     /// `escalate:` entries: `on: warning|overdue` and exactly one of `notify: supervisor`,

@@ -35,6 +35,7 @@ pub fn fire(
     }
     match firing {
         Firing::Task { task, on } => fire_task(&mut run, task, on)?,
+        Firing::Wait { token } => fire_wait(&mut run, token),
         Firing::Case { limit } => fire_case(&mut run, limit),
     }
     Ok(run.finish())
@@ -116,6 +117,44 @@ fn fire_task(run: &mut Run<'_>, id: TaskId, on: EscalateOn) -> Result<(), Runtim
         }
     }
     Ok(())
+}
+
+fn fire_wait(run: &mut Run<'_>, token: u32) {
+    let process = run.process;
+    let Some((step, due)) = run.state.tokens.iter().find_map(|t| {
+        let due = t.due_at.filter(|d| t.id == token && *d <= run.now)?;
+        Some((process.step(&t.step)?, due))
+    }) else {
+        return;
+    };
+    let StepKind::Wait(wait) = &step.kind else {
+        return;
+    };
+    run.events.push(Event::WaitOverdue {
+        step: step.id.clone(),
+        due_at: due,
+    });
+    if wait.escalate.is_empty() {
+        return;
+    }
+    // The department whose decision sent the case to wait (the last task closed).
+    let department = run
+        .state
+        .tasks
+        .iter()
+        .filter(|t| t.closed_at.is_some())
+        .max_by_key(|t| t.closed_at)
+        .map(|t| t.department.clone())
+        .or_else(|| process.departments.keys().next().cloned());
+    let Some(department) = department else {
+        return;
+    };
+    let message = format!(
+        "“{}”已超过期限（{}），办件仍在等待，请跟进处理",
+        step.name,
+        day_text(due)
+    );
+    run.notify(department, None, "wait", message);
 }
 
 fn fire_case(run: &mut Run<'_>, limit: CaseLimit) {

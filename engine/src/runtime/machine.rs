@@ -59,6 +59,7 @@ pub fn start(
         id: run.next_seq(),
         step: process.start.clone(),
         frames: Vec::new(),
+        due_at: None,
     };
     run.advance(token)?;
     Ok(run.finish())

@@ -149,6 +149,9 @@ pub struct Token {
     pub step: StepId,
     /// Split frames the token is inside, innermost last.
     pub frames: Vec<u32>,
+    /// When the wait it is parked at runs out (a wait step's `due`), if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<DateTime<Utc>>,
 }
 
 /// Bookkeeping of one split's activation, so its join waits only for the branches taken.
@@ -255,6 +258,11 @@ pub enum Firing {
         task: TaskId,
         /// Which moment.
         on: EscalateOn,
+    },
+    /// A wait step's time ran out (e.g. the applicant did not supply in time).
+    Wait {
+        /// The waiting token.
+        token: u32,
     },
     /// A case time limit ran out.
     Case {
@@ -442,6 +450,14 @@ pub enum Event {
         /// The task's due time.
         due_at: Option<DateTime<Utc>>,
     },
+    /// A wait step's time ran out while the case still waited there. Nothing moves: the
+    /// people concerned are told and decide.
+    WaitOverdue {
+        /// The wait step.
+        step: StepId,
+        /// When it ran out.
+        due_at: DateTime<Utc>,
+    },
     /// A case time limit ran out while the case was still open.
     CaseLimitReached {
         /// Which limit.
@@ -498,7 +514,7 @@ pub enum Effect {
         department: String,
         /// The task concerned, if any.
         task: Option<TaskId>,
-        /// `warning`, `overdue`, `legal` or `promised`.
+        /// `warning`, `overdue`, `wait`, `legal` or `promised`.
         kind: String,
         /// The notice text (no personal data).
         message: String,

@@ -42,7 +42,7 @@ pub struct NoticeRecord {
     pub case_id: CaseId,
     /// The task, if the notice is about one.
     pub task_id: Option<TaskId>,
-    /// `warning`, `overdue`, `legal` or `promised`.
+    /// `warning`, `overdue`, `wait`, `legal` or `promised`.
     pub kind: String,
     /// The text.
     pub message: String,
@@ -75,6 +75,11 @@ fn wanted(state: &CaseState) -> Vec<(String, &'static str, DateTime<Utc>)> {
                 // equal after a round trip or a fired timer would be made again.
                 out.push((task.id.to_string(), kind, at.trunc_subsecs(0)));
             }
+        }
+    }
+    for token in &state.tokens {
+        if let Some(at) = token.due_at {
+            out.push((format!("wait-{}", token.id), "wait", at.trunc_subsecs(0)));
         }
     }
     if state.clock.paused_since.is_none() {
@@ -351,6 +356,14 @@ fn timer_record(row: timer::Model) -> Result<TimerRecord, StoreError> {
         "promised" => Firing::Case {
             limit: CaseLimit::Promised,
         },
+        "wait" => {
+            let token = row
+                .subject
+                .strip_prefix("wait-")
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| corrupt("subject"))?;
+            Firing::Wait { token }
+        }
         kind => {
             let on = match kind {
                 "warning" => EscalateOn::Warning,

@@ -241,6 +241,7 @@ impl Flow {
                 .collect(),
             due: None,
             pauses_clock: true,
+            escalate: Vec::new(),
         };
         self.step(id, StepKind::Wait(wait))
     }

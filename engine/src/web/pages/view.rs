@@ -250,6 +250,9 @@ fn deadline_notes(entry: &HistoryEntry, process: Option<&Process>) -> Vec<String
                 .to_owned(),
             ),
             Event::CaseLimitReached { limit, .. } => Some(format!("办件已超过{}", limit.label())),
+            Event::WaitOverdue { step, .. } => {
+                Some(format!("“{}”已超过期限，仍在等待", step_name(step)))
+            }
             Event::SupervisorNotified { message, .. } => Some(format!("已通知负责人：{message}")),
             Event::TaskEscalated { role, .. } => Some(format!("任务已转交{}", role_name(role))),
             _ => None,
