@@ -675,3 +675,44 @@ steps:
     assert!(text.contains("需要书面理由"), "{text}");
     assert!(text.contains("notify: supervisor"), "{text}");
 }
+
+#[test]
+fn due_and_due_date_together_are_refused() {
+    let text = r#"id: test.dated
+version: 1
+name: 按规则算到期日期
+departments: {shebao: {name: 社保}}
+roles: {clerk: {name: 经办, department: shebao}}
+steps:
+  - id: a
+    name: 受理
+    type: task
+    role: clerk
+    due: 2 workdays
+    due_date: '"2026-03-20"'
+    outcomes: {ok: {label: 通过, to: end}}
+  - {id: end, name: 办结, type: end}
+"#;
+    let templates = Templates::load(&repo().join("templates")).expect("templates");
+    let source = SourceFile {
+        path: "dated/flow.yaml".into(),
+        text: text.into(),
+    };
+    let error = load_sources(&[source], &templates).expect_err("refused");
+    let found: Vec<(usize, &str, &str)> = error
+        .diagnostics
+        .iter()
+        .map(|d| (d.line, d.code, d.path.as_str()))
+        .collect();
+    assert_eq!(found, [(12, "E-DURATION", "steps[0].due_date")], "{error}");
+    // Alone, `due_date` loads.
+    let fine = SourceFile {
+        path: "dated/flow.yaml".into(),
+        text: text.replace("    due: 2 workdays\n", ""),
+    };
+    let process = load_sources(&[fine], &templates).expect("loads");
+    assert!(matches!(
+        &process.steps[0].kind,
+        lianban::definition::StepKind::Task(t) if t.due_date.is_some() && t.due.is_none()
+    ));
+}

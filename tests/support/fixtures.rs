@@ -100,6 +100,7 @@ fn task_step(id: &str, name: &str, role: &str, next: &str) -> Step {
             outcomes: IndexMap::from([("done".to_owned(), outcome)]),
             form: Vec::new(),
             due: None,
+            due_date: None,
             warn: None,
             escalate: Vec::new(),
         }),

@@ -313,6 +313,9 @@ pub struct TaskStep {
     pub form: Vec<Field>,
     /// Due time after the task is created.
     pub due: Option<Duration>,
+    /// Instead of `due`: an expression computing the due date (`"YYYY-MM-DD"`) when the
+    /// task is created; the task is due at the end of that day, Beijing time.
+    pub due_date: Option<Expr>,
     /// How long before the due time the task enters its warning period (the step's own
     /// `warn`, else the definition's `time_limits.warn`).
     pub warn: Option<Duration>,

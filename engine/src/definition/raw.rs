@@ -159,6 +159,7 @@ pub(super) struct RawStep {
     pub(super) kind: Option<String>,
     pub(super) role: Option<String>,
     pub(super) due: Option<String>,
+    pub(super) due_date: Option<String>,
     pub(super) warn: Option<String>,
     pub(super) escalate: Option<Vec<RawEscalation>>,
     pub(super) form: Option<Vec<RawField>>,

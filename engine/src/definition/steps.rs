@@ -19,7 +19,9 @@ use super::validate::Cx;
 const KINDS: [(&str, &[&str]); 8] = [
     (
         "task",
-        &["role", "due", "warn", "escalate", "form", "outcomes"],
+        &[
+            "role", "due", "due_date", "warn", "escalate", "form", "outcomes",
+        ],
     ),
     ("auto", &["set", "next"]),
     ("choice", &["branches", "otherwise"]),
@@ -100,6 +102,7 @@ fn step_kind(
     let present = [
         ("role", s.role.is_some()),
         ("due", s.due.is_some()),
+        ("due_date", s.due_date.is_some()),
         ("warn", s.warn.is_some()),
         ("escalate", s.escalate.is_some()),
         ("form", s.form.is_some()),
@@ -248,6 +251,21 @@ impl StepCx<'_, '_> {
         let form_path = child(self.path, "form");
         let form = fields(self.cx, s.form.take().unwrap_or_default(), &form_path, &[]);
         let due = self.duration(s.due.take());
+        let date_at = child(self.path, "due_date");
+        let due_date = s.due_date.take().and_then(|e| self.cx.expr(&e, &date_at));
+        if due.is_some() && due_date.is_some() {
+            self.cx.sink.push(
+                self.cx.map.key_pos(&date_at),
+                Code::Duration,
+                &date_at,
+                "`due` 和 `due_date` 只能写一个".into(),
+                Some(
+                    "固定时限写 `due: N workdays`；按规则算出到期日期时写 `due_date: '表达式'`"
+                        .into(),
+                ),
+            );
+        }
+        let dated = due.is_some() || self.cx.map.contains(&date_at);
         let own_warn = s.warn.take();
         let warn_at = child(self.path, "warn");
         let warn = match own_warn {
@@ -255,7 +273,7 @@ impl StepCx<'_, '_> {
             None => self.cx.default_warn,
         };
         let escalate = self.escalations(s.escalate.take(), &outcomes);
-        if due.is_none() && !self.cx.sink.reported(&child(self.path, "due")) {
+        if !dated && !self.cx.sink.reported(&child(self.path, "due")) {
             // Without a due time there is neither a warning period nor an overdue moment.
             for (key, given) in [
                 ("warn", self.cx.map.contains(&warn_at)),
@@ -278,7 +296,8 @@ impl StepCx<'_, '_> {
             outcomes,
             form,
             due,
-            warn: due.and(warn),
+            due_date,
+            warn: warn.filter(|_| dated),
             escalate,
         }
     }

@@ -370,6 +370,14 @@ pub enum Event {
         /// Why, in Chinese.
         reason: String,
     },
+    /// A task's `due_date` expression gave no date (it failed, or returned something that
+    /// is not `YYYY-MM-DD`); the task was created without a due time.
+    DueDateUnknown {
+        /// The task.
+        task: TaskId,
+        /// Why, in Chinese.
+        reason: String,
+    },
     /// A task was claimed.
     TaskClaimed {
         /// The task.

@@ -142,3 +142,59 @@ fn working_days_without_a_calendar_are_unknown_not_guessed() {
         other => panic!("expected one DeadlineUnknown, got {other:?}"),
     }
 }
+
+fn dated(source: &str, warn: Option<Duration>) -> Process {
+    let mut p = process(None, true);
+    if let Some(StepKind::Task(task)) = p.steps.get_mut(&StepId::from("t")).map(|s| &mut s.kind) {
+        task.due_date = Some(expr(source));
+        task.warn = warn;
+    }
+    p
+}
+
+#[test]
+fn a_due_date_computed_by_a_rule_ends_that_day_and_warns_before_it() {
+    let p = dated(r#""2026-03-20""#, Some(Duration::Workdays(1)));
+    let t = started(&p, now());
+    assert_eq!(
+        t.state.tasks[0].due_at,
+        Some(beijing(2026, 3, 20, 23, 59, 59))
+    );
+    assert_eq!(
+        t.state.tasks[0].warn_at,
+        Some(beijing(2026, 3, 19, 23, 59, 59))
+    );
+    assert!(
+        !t.events
+            .iter()
+            .any(|e| matches!(e, Event::DueDateUnknown { .. }))
+    );
+}
+
+#[test]
+fn a_due_date_rule_without_a_date_leaves_the_due_time_empty_and_says_why() {
+    let t = started(&dated("42", None), now());
+    assert_eq!(t.state.tasks[0].due_at, None);
+    match t
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::DueDateUnknown { .. }))
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [Event::DueDateUnknown { reason, .. }] => {
+            assert!(reason.contains("YYYY-MM-DD"), "{reason}")
+        }
+        other => panic!("expected one DueDateUnknown, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_task_born_inside_its_warning_period_is_in_it_from_the_start() {
+    let mut p = process(Some(Duration::Hours(4)), false);
+    if let Some(StepKind::Task(task)) = p.steps.get_mut(&StepId::from("t")).map(|s| &mut s.kind) {
+        task.warn = Some(Duration::Days(1));
+    }
+    let t = started(&p, now());
+    assert_eq!(t.state.tasks[0].warn_at, Some(now()));
+}

@@ -49,6 +49,7 @@ pub(super) fn spec(role: &str, outcomes: Vec<Outcome>) -> TaskStep {
         outcomes: outcomes.into_iter().map(|o| (o.key.clone(), o)).collect(),
         form: Vec::new(),
         due: None,
+        due_date: None,
         warn: None,
         escalate: Vec::new(),
     }

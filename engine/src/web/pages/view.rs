@@ -250,6 +250,7 @@ fn deadline_notes(entry: &HistoryEntry, process: Option<&Process>) -> Vec<String
                 .to_owned(),
             ),
             Event::CaseLimitReached { limit, .. } => Some(format!("办件已超过{}", limit.label())),
+            Event::DueDateUnknown { reason, .. } => Some(format!("到期日期无法计算：{reason}")),
             Event::WaitOverdue { step, .. } => {
                 Some(format!("“{}”已超过期限，仍在等待", step_name(step)))
             }
