@@ -3,8 +3,10 @@
 //! no I/O and reads no clock; the store persists a transition in one transaction.
 //!
 //! Files: `machine` (the commands), `flow` (tokens through automatic steps, splits and
-//! joins), `tasks` (task lifecycle), `decision` (decision-form checks), `run` (one
-//! command's working copy: a clone of the state, so a refused command changes nothing).
+//! joins), `tasks` (task lifecycle), `decision` (decision-form checks), `clock` (warning
+//! times and the case's legal/promised clock, stopped at `pauses_clock` waits), `escalate`
+//! (what a timer firing does: [`fire`]), `run` (one command's working copy: a clone of the
+//! state, so a refused command changes nothing).
 
 use std::fmt;
 
