@@ -164,6 +164,7 @@ impl App {
     /// When the server fails.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) -> anyhow::Result<()> {
         spawn_reload_on_sighup(Arc::clone(&self));
+        crate::scheduler::timers::spawn(self.engine().clone());
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "listening");
         let router = crate::web::router(Arc::clone(&self));

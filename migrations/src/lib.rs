@@ -13,6 +13,7 @@ mod m20261129_000005_create_documents;
 mod m20261129_000006_create_accounts;
 mod m20261129_000007_add_case_search;
 mod m20261129_000101_add_county_and_api_keys;
+mod m20261129_000201_create_timers;
 mod m20261129_000301_create_push;
 
 /// Every migration of lianban, oldest first.
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000006_create_accounts::Migration),
             Box::new(m20261129_000007_add_case_search::Migration),
             Box::new(m20261129_000101_add_county_and_api_keys::Migration),
+            Box::new(m20261129_000201_create_timers::Migration),
             Box::new(m20261129_000301_create_push::Migration),
         ]
     }

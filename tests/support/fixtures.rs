@@ -75,6 +75,7 @@ pub fn process(id: &str, version: u32, hash: &str) -> Process {
         steps,
         documents: IndexMap::new(),
         schedules: Vec::new(),
+        time_limits: Default::default(),
         tests: Vec::new(),
         sources: vec![SourceFile {
             path: format!("processes/test/{id}.yaml"),
@@ -100,6 +101,9 @@ fn task_step(id: &str, name: &str, role: &str, next: &str) -> Step {
             outcomes: IndexMap::from([("done".to_owned(), outcome)]),
             form: Vec::new(),
             due: None,
+            due_date: None,
+            warn: None,
+            escalate: Vec::new(),
         }),
     }
 }
@@ -131,6 +135,7 @@ pub fn open_task(step: &str, role: &str, department: &str, created: DateTime<Utc
         claimed_by: None,
         created_at: created,
         due_at: None,
+        warn_at: None,
         closed_at: None,
         outcome: None,
         completed_by: None,
@@ -155,6 +160,7 @@ pub fn start(process: &Process, form: Map<String, Value>, now: DateTime<Utc>) ->
         data: Map::new(),
         materials: vec!["id_card".into()],
         tokens: vec![Token {
+            due_at: None,
             id: 1,
             step: "accept".into(),
             frames: Vec::new(),
@@ -165,6 +171,7 @@ pub fn start(process: &Process, form: Map<String, Value>, now: DateTime<Utc>) ->
         next_seq: 2,
         started_at: now,
         ended_at: None,
+        clock: Default::default(),
     };
     Transition {
         state,

@@ -211,12 +211,7 @@ impl Principal {
     /// process's lead department `issuing`: anyone of the receiving department, and
     /// supervisors and admins of the issuing one, always within the process's county. The
     /// table lists ID numbers in full, so other departments' clerks do not see it.
-    pub fn may_see_push_table(
-        &self,
-        receiving: &str,
-        issuing: Option<&str>,
-        county: &str,
-    ) -> bool {
+    pub fn may_see_push_table(&self, receiving: &str, issuing: Option<&str>, county: &str) -> bool {
         self.in_county(county)
             && (self.department == receiving
                 || (issuing == Some(self.department.as_str())

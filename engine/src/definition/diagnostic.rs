@@ -71,6 +71,7 @@ pub(super) enum Code {
     UnknownCalendar,
     UnknownAction,
     System,
+    Escalation,
 }
 
 impl Code {
@@ -105,6 +106,7 @@ impl Code {
             Code::UnknownCalendar => "E-UNKNOWN-CALENDAR",
             Code::UnknownAction => "E-UNKNOWN-ACTION",
             Code::System => "E-SYSTEM",
+            Code::Escalation => "E-ESCALATION",
         }
     }
 }

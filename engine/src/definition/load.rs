@@ -83,6 +83,7 @@ pub(super) fn load(
         documents: Vec::new(),
         steps: Vec::new(),
         step_paths: Default::default(),
+        default_warn: None,
     };
     let raw_tests = std::mem::take(&mut raw.tests);
     let mut process = build(raw, &at, &mut cx, &yaml.path);

@@ -77,6 +77,8 @@ pub struct Process {
     pub documents: IndexMap<String, Document>,
     /// Cron schedules.
     pub schedules: Vec<Schedule>,
+    /// The case's legal and promised time limits and the default task warning period.
+    pub time_limits: TimeLimits,
     /// Example cases: those under `tests:`, then those of the sibling `<name>.tests.yaml`.
     pub tests: Vec<Example>,
     /// The files the definition was loaded from (definition YAML first, then rules and table
@@ -324,6 +326,70 @@ pub struct TaskStep {
     pub form: Vec<Field>,
     /// Due time after the task is created.
     pub due: Option<Duration>,
+    /// Instead of `due`: an expression computing the due date (`"YYYY-MM-DD"`) when the
+    /// task is created; the task is due at the end of that day, Beijing time.
+    pub due_date: Option<Expr>,
+    /// How long before the due time the task enters its warning period (the step's own
+    /// `warn`, else the definition's `time_limits.warn`).
+    pub warn: Option<Duration>,
+    /// What the engine does when the task's warning period starts or it becomes overdue.
+    pub escalate: Vec<Escalation>,
+}
+
+/// The case-level time limits of a definition (`time_limits:`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeLimits {
+    /// The legal time limit (法定时限), counted from the start of the case.
+    pub legal: Option<Duration>,
+    /// The promised time limit (承诺时限), usually shorter than the legal one.
+    pub promised: Option<Duration>,
+    /// Default warning period of task steps that do not set `warn` themselves.
+    pub warn: Option<Duration>,
+}
+
+/// When an escalation applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalateOn {
+    /// The task entered its warning period.
+    Warning,
+    /// The task passed its due time.
+    Overdue,
+}
+
+impl EscalateOn {
+    /// The key as written in definitions.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EscalateOn::Warning => "warning",
+            EscalateOn::Overdue => "overdue",
+        }
+    }
+}
+
+/// One `escalate:` entry of a task step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Escalation {
+    /// When it applies.
+    pub on: EscalateOn,
+    /// What the engine does.
+    pub action: EscalateAction,
+}
+
+/// What an escalation does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EscalateAction {
+    /// Leave an in-app notice for the supervisors of the task's department.
+    NotifySupervisor,
+    /// Give the task to another role (unclaimed), e.g. a reviewer.
+    Reassign(String),
+    /// Complete the task with this outcome, as the system, with this written reason.
+    Outcome {
+        /// Outcome key of the step.
+        key: String,
+        /// Written reason (required when the outcome requires one).
+        reason: Option<String>,
+    },
 }
 
 /// An outcome of a human task.
@@ -410,6 +476,9 @@ pub struct WaitStep {
     pub due: Option<Duration>,
     /// Whether the case's legal clock stops while waiting (补正, replies).
     pub pauses_clock: bool,
+    /// What the engine does when `due` passes while the case still waits (only
+    /// `on: overdue` with `notify`: a wait never decides by itself).
+    pub escalate: Vec<Escalation>,
 }
 
 /// End of the case.

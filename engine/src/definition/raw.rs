@@ -36,6 +36,28 @@ pub(super) struct RawProcess {
     #[serde(default)]
     pub(super) tables: IndexMap<String, RawTable>,
     pub(super) evaluate: Option<String>,
+    pub(super) time_limits: Option<RawTimeLimits>,
+}
+
+/// `time_limits:`: durations as text, resolved like a step's `due`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTimeLimits {
+    pub(super) legal: Option<String>,
+    pub(super) promised: Option<String>,
+    pub(super) warn: Option<String>,
+}
+
+/// One entry of a task step's `escalate:`; `on` plus exactly one of `notify`, `reassign`,
+/// `outcome`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEscalation {
+    pub(super) on: Option<String>,
+    pub(super) notify: Option<String>,
+    pub(super) reassign: Option<String>,
+    pub(super) outcome: Option<String>,
+    pub(super) reason: Option<String>,
 }
 
 /// One entry of `tables:`: inline `data` or a `file` relative to the definition.
@@ -147,6 +169,9 @@ pub(super) struct RawStep {
     pub(super) kind: Option<String>,
     pub(super) role: Option<String>,
     pub(super) due: Option<String>,
+    pub(super) due_date: Option<String>,
+    pub(super) warn: Option<String>,
+    pub(super) escalate: Option<Vec<RawEscalation>>,
     pub(super) form: Option<Vec<RawField>>,
     pub(super) outcomes: Option<IndexMap<String, RawOutcome>>,
     pub(super) set: Option<IndexMap<String, String>>,

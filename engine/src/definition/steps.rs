@@ -8,22 +8,27 @@ use indexmap::IndexMap;
 use super::diagnostic::{Code, did_you_mean};
 use super::form::fields;
 use super::model::{
-    Assignment, AutoStep, Branch, ChoiceStep, Duration, EndStep, JoinStep, Outcome, SplitStep,
-    Step, StepId, StepKind, TaskStep, WaitStep,
+    Assignment, AutoStep, Branch, ChoiceStep, Duration, EndStep, EscalateAction, EscalateOn,
+    Escalation, JoinStep, Outcome, SplitStep, Step, StepId, StepKind, TaskStep, WaitStep,
 };
-use super::raw::{RawBranch, RawOutcome, RawStep};
+use super::raw::{RawBranch, RawEscalation, RawOutcome, RawStep};
 use super::source_map::{child, item};
 use super::validate::Cx;
 
 /// Step kinds with the keys each takes besides `id`, `name` and `type`.
 const KINDS: [(&str, &[&str]); 8] = [
-    ("task", &["role", "due", "form", "outcomes"]),
+    (
+        "task",
+        &[
+            "role", "due", "due_date", "warn", "escalate", "form", "outcomes",
+        ],
+    ),
     ("auto", &["set", "next"]),
     ("choice", &["branches", "otherwise"]),
     ("multi_choice", &["branches", "join", "otherwise"]),
     ("parallel", &["branches", "join"]),
     ("join", &["next"]),
-    ("wait", &["on", "due", "pauses_clock"]),
+    ("wait", &["on", "due", "pauses_clock", "escalate"]),
     ("end", &["result"]),
 ];
 
@@ -97,6 +102,9 @@ fn step_kind(
     let present = [
         ("role", s.role.is_some()),
         ("due", s.due.is_some()),
+        ("due_date", s.due_date.is_some()),
+        ("warn", s.warn.is_some()),
+        ("escalate", s.escalate.is_some()),
         ("form", s.form.is_some()),
         ("outcomes", s.outcomes.is_some()),
         ("set", s.set.is_some()),
@@ -154,11 +162,17 @@ fn step_kind(
             split: StepId(String::new()),
             next: step.target(s.next, "next").unwrap_or_else(nowhere),
         }),
-        "wait" => StepKind::Wait(WaitStep {
-            on: step.events(s.on.take()),
-            due: step.duration(s.due.take()),
-            pauses_clock: s.pauses_clock.unwrap_or(false),
-        }),
+        "wait" => {
+            let on = step.events(s.on.take());
+            let due = step.duration(s.due.take());
+            let escalate = step.wait_escalations(s.escalate.take(), due.is_some());
+            StepKind::Wait(WaitStep {
+                on,
+                due,
+                pauses_clock: s.pauses_clock.unwrap_or(false),
+                escalate,
+            })
+        }
         _ => StepKind::End(EndStep {
             result: s.result.take().unwrap_or_else(|| name.to_owned()),
         }),
@@ -236,12 +250,207 @@ impl StepCx<'_, '_> {
             .collect();
         let form_path = child(self.path, "form");
         let form = fields(self.cx, s.form.take().unwrap_or_default(), &form_path, &[]);
+        let due = self.duration(s.due.take());
+        let date_at = child(self.path, "due_date");
+        let due_date = s.due_date.take().and_then(|e| self.cx.expr(&e, &date_at));
+        if due.is_some() && due_date.is_some() {
+            self.cx.sink.push(
+                self.cx.map.key_pos(&date_at),
+                Code::Duration,
+                &date_at,
+                "`due` 和 `due_date` 只能写一个".into(),
+                Some(
+                    "固定时限写 `due: N workdays`；按规则算出到期日期时写 `due_date: '表达式'`"
+                        .into(),
+                ),
+            );
+        }
+        let dated = due.is_some() || self.cx.map.contains(&date_at);
+        let own_warn = s.warn.take();
+        let warn_at = child(self.path, "warn");
+        let warn = match own_warn {
+            Some(text) => self.cx.duration(&text, &warn_at),
+            None => self.cx.default_warn,
+        };
+        let escalate = self.escalations(s.escalate.take(), &outcomes);
+        if !dated && !self.cx.sink.reported(&child(self.path, "due")) {
+            // Without a due time there is neither a warning period nor an overdue moment.
+            for (key, given) in [
+                ("warn", self.cx.map.contains(&warn_at)),
+                ("escalate", !escalate.is_empty()),
+            ] {
+                if given {
+                    let at = child(self.path, key);
+                    self.cx.sink.push(
+                        self.cx.map.key_pos(&at),
+                        Code::Duration,
+                        &at,
+                        format!("步骤 `{}` 没有时限（due），`{key}` 不会生效", self.id),
+                        Some("先给步骤写 `due: N workdays`".into()),
+                    );
+                }
+            }
+        }
         TaskStep {
             role,
             outcomes,
             form,
-            due: self.duration(s.due.take()),
+            due,
+            due_date,
+            warn: warn.filter(|_| dated),
+            escalate,
         }
+    }
+
+    /// A wait step's `escalate:`: the same syntax, but only `on: overdue` with `notify` — a
+    /// wait has no warning period, and whether the case moves on stays with a person.
+    fn wait_escalations(
+        &mut self,
+        raw: Option<Vec<RawEscalation>>,
+        has_due: bool,
+    ) -> Vec<Escalation> {
+        let given = raw.is_some();
+        let list = self.escalations(raw, &IndexMap::new());
+        let at = child(self.path, "escalate");
+        if given && !has_due && !self.cx.sink.reported(&child(self.path, "due")) {
+            self.cx.sink.push(
+                self.cx.map.key_pos(&at),
+                Code::Duration,
+                &at,
+                format!("步骤 `{}` 没有时限（due），`escalate` 不会生效", self.id),
+                Some("先给步骤写 `due: N workdays`".into()),
+            );
+        }
+        let (kept, refused): (Vec<_>, Vec<_>) = list.into_iter().partition(|e| {
+            e.on == EscalateOn::Overdue && e.action == EscalateAction::NotifySupervisor
+        });
+        if !refused.is_empty() {
+            self.cx.sink.push(
+                self.cx.map.value_pos(&at),
+                Code::Escalation,
+                &at,
+                "等待步骤只能在超期时通知负责人：`{on: overdue, notify: supervisor}`".into(),
+                Some("等待申请人或其他部门时，是否退件、转办由人决定".into()),
+            );
+        }
+        kept
+    }
+
+    /// `escalate:` entries: `on: warning|overdue` and exactly one of `notify: supervisor`,
+    /// `reassign: <role>`, `outcome: <key>` (with `reason` when the outcome needs one).
+    fn escalations(
+        &mut self,
+        raw: Option<Vec<RawEscalation>>,
+        outcomes: &IndexMap<String, Outcome>,
+    ) -> Vec<Escalation> {
+        let list = child(self.path, "escalate");
+        let mut out = Vec::new();
+        for (i, e) in raw.unwrap_or_default().into_iter().enumerate() {
+            let path = item(&list, i);
+            let on = match self.cx.required(e.on, &path, "on").as_deref() {
+                Some("warning") => Some(EscalateOn::Warning),
+                Some("overdue") => Some(EscalateOn::Overdue),
+                Some(other) => {
+                    let at = child(&path, "on");
+                    self.cx.sink.push(
+                        self.cx.map.value_pos(&at),
+                        Code::Escalation,
+                        &at,
+                        format!("未知的升级时机 `{other}`"),
+                        Some("写 `on: warning`（进入预警期）或 `on: overdue`（超期）".into()),
+                    );
+                    None
+                }
+                None => None,
+            };
+            let given = [
+                e.notify.is_some(),
+                e.reassign.is_some(),
+                e.outcome.is_some(),
+            ];
+            if given.iter().filter(|g| **g).count() != 1 {
+                self.cx.sink.push(
+                    self.cx.map.value_pos(&path),
+                    Code::Escalation,
+                    &path,
+                    "每条升级规则只能做一件事：`notify`、`reassign`、`outcome` 三选一".into(),
+                    Some("例如 `{on: overdue, notify: supervisor}`".into()),
+                );
+                continue;
+            }
+            if e.reason.is_some() && e.outcome.is_none() {
+                let at = child(&path, "reason");
+                self.cx.sink.push(
+                    self.cx.map.key_pos(&at),
+                    Code::Escalation,
+                    &at,
+                    "`reason` 只用于 `outcome` 升级规则".into(),
+                    None,
+                );
+            }
+            let action = if let Some(who) = e.notify {
+                if who != "supervisor" {
+                    let at = child(&path, "notify");
+                    self.cx.sink.push(
+                        self.cx.map.value_pos(&at),
+                        Code::Escalation,
+                        &at,
+                        format!("不能通知 `{who}`"),
+                        Some("目前只能写 `notify: supervisor`（任务所在部门的负责人）".into()),
+                    );
+                    continue;
+                }
+                EscalateAction::NotifySupervisor
+            } else if let Some(role) = e.reassign {
+                let owner = self.owner();
+                let at = child(&path, "reassign");
+                if !self
+                    .cx
+                    .reference(Code::UnknownRole, &owner, "角色", &role, &at)
+                {
+                    continue;
+                }
+                EscalateAction::Reassign(role)
+            } else {
+                let key = e.outcome.unwrap_or_default();
+                let at = child(&path, "outcome");
+                let Some(outcome) = outcomes.get(&key) else {
+                    let hint =
+                        did_you_mean(&key, outcomes.keys().map(String::as_str)).or_else(|| {
+                            Some(format!(
+                                "可选的结果：{}",
+                                outcomes.keys().cloned().collect::<Vec<_>>().join("、")
+                            ))
+                        });
+                    self.cx.sink.push(
+                        self.cx.map.value_pos(&at),
+                        Code::Escalation,
+                        &at,
+                        format!("步骤 `{}` 没有办理结果 `{key}`", self.id),
+                        hint,
+                    );
+                    continue;
+                };
+                let reason = e.reason.filter(|r| !r.trim().is_empty());
+                if outcome.reason_required && reason.is_none() {
+                    self.cx.sink.push(
+                        self.cx.map.value_pos(&path),
+                        Code::Escalation,
+                        &path,
+                        format!("办理结果 `{key}` 需要书面理由，自动办理时也要写 `reason`"),
+                        Some(format!(
+                            "例如 `{{on: overdue, outcome: {key}, reason: \"逾期未补正\"}}`"
+                        )),
+                    );
+                    continue;
+                }
+                EscalateAction::Outcome { key, reason }
+            };
+            if let Some(on) = on {
+                out.push(Escalation { on, action });
+            }
+        }
+        out
     }
 
     fn outcome(&mut self, key: String, o: RawOutcome) -> Outcome {
@@ -332,50 +541,6 @@ impl StepCx<'_, '_> {
     fn duration(&mut self, due: Option<String>) -> Option<Duration> {
         let text = due?;
         let at = child(self.path, "due");
-        // `params.days_accept workdays`: the time limit lives once, as a parameter the
-        // policy officer (and the UI) sees with its source.
-        let resolved = match text.trim().strip_prefix("params.") {
-            Some(rest) => {
-                let (key, unit) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-                if !self.cx.params.iter().any(|p| p == key) {
-                    let hint = did_you_mean(key, self.cx.params.iter().map(String::as_str));
-                    self.cx.sink.push(
-                        self.cx.map.value_pos(&at),
-                        Code::UnknownParameter,
-                        &at,
-                        format!("时限引用了不存在的参数 `{key}`"),
-                        hint,
-                    );
-                    return None;
-                }
-                match self.cx.param_numbers.get(key) {
-                    Some(n) => format!("{n} {}", unit.trim()),
-                    None => {
-                        self.cx.sink.push(
-                            self.cx.map.value_pos(&at),
-                            Code::Duration,
-                            &at,
-                            format!("参数 `{key}` 的值不是正整数，不能用作时限"),
-                            Some("时限参数写成 `{value: 5, source: …}`".into()),
-                        );
-                        return None;
-                    }
-                }
-            }
-            None => text.clone(),
-        };
-        match Duration::parse(&resolved) {
-            Ok(d) => Some(d),
-            Err(_) => {
-                self.cx.sink.push(
-                    self.cx.map.value_pos(&at),
-                    Code::Duration,
-                    &at,
-                    format!("无法识别的时限 `{text}`"),
-                    Some("写成 `N workdays`（工作日）、`N days`（自然日）或 `N hours`（小时），N 为正整数；也可写 `params.参数名 workdays`".into()),
-                );
-                None
-            }
-        }
+        self.cx.duration(&text, &at)
     }
 }

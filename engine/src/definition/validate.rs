@@ -13,7 +13,9 @@ use crate::rules::RuleLibrary;
 use super::decode::ListIndices;
 use super::diagnostic::{Code, Sink, did_you_mean};
 use super::form::{fields, materials};
-use super::model::{Department, Document, Metadata, Parameter, Process, Role, StepId};
+use super::model::{
+    Department, Document, Duration, Metadata, Parameter, Process, Role, StepId, TimeLimits,
+};
 use super::raw::RawProcess;
 use super::schedules::schedules;
 use super::source_map::{SourceMap, child};
@@ -40,6 +42,8 @@ pub(super) struct Cx<'a> {
     pub(super) steps: Vec<String>,
     /// Where each step id is defined (`steps[3]`), for diagnostics about whole steps.
     pub(super) step_paths: HashMap<String, String>,
+    /// `time_limits.warn`: the warning period of task steps without their own `warn`.
+    pub(super) default_warn: Option<Duration>,
 }
 
 impl Cx<'_> {
@@ -93,6 +97,54 @@ impl Cx<'_> {
             hint,
         );
         false
+    }
+
+    /// A duration written at `at`: `N workdays|days|hours`, or `params.<key> <unit>` with a
+    /// whole-number parameter, so a time limit lives once, as a parameter with its source.
+    pub(super) fn duration(&mut self, text: &str, at: &str) -> Option<Duration> {
+        let resolved = match text.trim().strip_prefix("params.") {
+            Some(rest) => {
+                let (key, unit) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+                if !self.params.iter().any(|p| p == key) {
+                    let hint = did_you_mean(key, self.params.iter().map(String::as_str));
+                    self.sink.push(
+                        self.map.value_pos(at),
+                        Code::UnknownParameter,
+                        at,
+                        format!("时限引用了不存在的参数 `{key}`"),
+                        hint,
+                    );
+                    return None;
+                }
+                match self.param_numbers.get(key) {
+                    Some(n) => format!("{n} {}", unit.trim()),
+                    None => {
+                        self.sink.push(
+                            self.map.value_pos(at),
+                            Code::Duration,
+                            at,
+                            format!("参数 `{key}` 的值不是正整数，不能用作时限"),
+                            Some("时限参数写成 `{value: 5, source: …}`".into()),
+                        );
+                        return None;
+                    }
+                }
+            }
+            None => text.to_owned(),
+        };
+        match Duration::parse(&resolved) {
+            Ok(d) => Some(d),
+            Err(_) => {
+                self.sink.push(
+                    self.map.value_pos(at),
+                    Code::Duration,
+                    at,
+                    format!("无法识别的时限 `{text}`"),
+                    Some("写成 `N workdays`（工作日）、`N days`（自然日）或 `N hours`（小时），N 为正整数；也可写 `params.参数名 workdays`".into()),
+                );
+                None
+            }
+        }
     }
 
     /// Records `id` (written at `path`) in `seen`, reporting a second use.
@@ -159,6 +211,8 @@ pub(super) fn build(raw: RawProcess, at: &ListIndices, cx: &mut Cx<'_>, file: &s
     let form = fields(cx, raw.form, "form", &at.form);
     let materials = materials(cx, raw.materials, &at.materials);
 
+    let time_limits = time_limits(cx, raw.time_limits.unwrap_or_default());
+    cx.default_warn = time_limits.warn;
     let raw_steps = cx.required(raw.steps, "", "steps").unwrap_or_default();
     if cx.map.contains("steps") && !cx.map.contains("steps[0]") && !cx.sink.reported("steps") {
         let pos = cx.map.value_pos("steps");
@@ -213,6 +267,7 @@ pub(super) fn build(raw: RawProcess, at: &ListIndices, cx: &mut Cx<'_>, file: &s
         steps: step_map,
         documents,
         schedules,
+        time_limits,
         // Tables are read by the loader (they may live in files) and examples are checked
         // against the built process; both are filled in there.
         tables: IndexMap::new(),
@@ -250,6 +305,18 @@ fn parameters(
             )
         })
         .collect()
+}
+
+fn time_limits(cx: &mut Cx<'_>, raw: super::raw::RawTimeLimits) -> TimeLimits {
+    let mut one = |text: Option<String>, key: &str| {
+        let text = text?;
+        cx.duration(&text, &child("time_limits", key))
+    };
+    TimeLimits {
+        legal: one(raw.legal, "legal"),
+        promised: one(raw.promised, "promised"),
+        warn: one(raw.warn, "warn"),
+    }
 }
 
 fn departments(

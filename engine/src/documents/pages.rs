@@ -57,6 +57,10 @@ const PAGES: &[(&str, &str)] = &[
         "web/outbox.html.j2",
         include_str!("../../../templates/web/outbox.html.j2"),
     ),
+    (
+        "web/overdue.html.j2",
+        include_str!("../../../templates/web/overdue.html.j2"),
+    ),
 ];
 
 /// The parsed page templates.

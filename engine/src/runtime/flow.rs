@@ -11,7 +11,12 @@ use crate::definition::{
 impl Token {
     /// The same thread of control, now at `step`.
     pub(super) fn moved_to(self, step: StepId) -> Token {
-        Token { step, ..self }
+        // A wait's due time belongs to that visit of that wait.
+        Token {
+            step,
+            due_at: None,
+            ..self
+        }
     }
 }
 
@@ -61,9 +66,15 @@ impl Run<'_> {
                 self.split(step, split, token, taken)
             }
             StepKind::Join(join) => self.join(step, join, token),
-            StepKind::Wait(_) => {
+            StepKind::Wait(wait) => {
                 // Parked until `Deliver` brings one of the events the step waits for.
-                self.state.tokens.push(token);
+                let due_at = wait
+                    .due
+                    .and_then(|due| super::tasks::due_at(self.process, due, self.now).ok());
+                self.state.tokens.push(Token { due_at, ..token });
+                if wait.pauses_clock {
+                    self.pause_clock(&step.id);
+                }
                 Ok(Vec::new())
             }
             StepKind::End(end) => {
@@ -142,6 +153,7 @@ impl Run<'_> {
                 id: self.next_seq(),
                 step: branch.to.clone(),
                 frames: frames.clone(),
+                due_at: None,
             });
         }
         Ok(tokens)

@@ -50,13 +50,16 @@ pub fn start(
         next_seq: 0,
         started_at: now,
         ended_at: None,
+        clock: Default::default(),
     };
     let mut run = Run::new(process, state, now);
     run.events.push(Event::CaseStarted);
+    run.start_clock();
     let token = Token {
         id: run.next_seq(),
         step: process.start.clone(),
         frames: Vec::new(),
+        due_at: None,
     };
     run.advance(token)?;
     Ok(run.finish())
@@ -85,7 +88,7 @@ pub fn apply(
             outcome,
             data,
             reason,
-        } => complete(&mut run, actor, task, &outcome, data, reason)?,
+        } => complete(&mut run, actor, task, &outcome, data, reason, true)?,
         Command::Deliver {
             event,
             data,
@@ -98,17 +101,24 @@ pub fn apply(
 
 /// Finishes a task: checks holder, outcome, reason and decision form, writes the decision
 /// and the outcome's values, issues its documents and moves the token to the target.
-fn complete(
+/// `by_person` is false for an escalation's default outcome: the system acts whoever holds
+/// the task, and with no decision values.
+pub(super) fn complete(
     run: &mut Run<'_>,
     actor: &Actor,
     id: TaskId,
     outcome_key: &str,
     values: Map<String, Value>,
     reason: Option<String>,
+    by_person: bool,
 ) -> Result<(), RuntimeError> {
     let process = run.process;
     let task = run.workable_task(id)?.clone();
-    if let Some(holder) = task.claimed_by.as_ref().filter(|h| **h != actor.user) {
+    if let Some(holder) = task
+        .claimed_by
+        .as_ref()
+        .filter(|h| by_person && **h != actor.user)
+    {
         return Err(RuntimeError::ClaimedByOther {
             task: id,
             holder: holder.clone(),
@@ -134,7 +144,9 @@ fn complete(
             outcome: outcome.label.clone(),
         });
     }
-    run.check_decision(&spec.form, &values)?;
+    if by_person {
+        run.check_decision(&spec.form, &values)?;
+    }
     run.close_task(id, actor, outcome_key, reason)?;
     run.state
         .data
@@ -178,6 +190,9 @@ fn deliver(
     };
     let token = run.state.tokens.remove(index);
     run.events.push(Event::EventReceived { event });
+    if matches!(&step.kind, StepKind::Wait(w) if w.pauses_clock) {
+        run.resume_clock(&step.id);
+    }
     run.state
         .data
         .extend(values.iter().map(|(k, v)| (k.clone(), v.clone())));

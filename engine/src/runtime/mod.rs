@@ -3,8 +3,10 @@
 //! no I/O and reads no clock; the store persists a transition in one transaction.
 //!
 //! Files: `machine` (the commands), `flow` (tokens through automatic steps, splits and
-//! joins), `tasks` (task lifecycle), `decision` (decision-form checks), `run` (one
-//! command's working copy: a clone of the state, so a refused command changes nothing).
+//! joins), `tasks` (task lifecycle), `decision` (decision-form checks), `clock` (warning
+//! times and the case's legal/promised clock, stopped at `pauses_clock` waits), `escalate`
+//! (what a timer firing does: [`fire`]), `run` (one command's working copy: a clone of the
+//! state, so a refused command changes nothing).
 
 use std::fmt;
 
@@ -13,9 +15,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::definition::{Duration, StepId};
+use crate::definition::{Duration, EscalateOn, StepId};
 
+mod clock;
 mod decision;
+mod escalate;
 mod flow;
 mod form;
 mod machine;
@@ -25,6 +29,7 @@ mod tasks;
 mod tests;
 
 pub use crate::definition::RequiredMaterial;
+pub use escalate::fire;
 pub use form::{FieldError, validate_form};
 pub use machine::{apply, start};
 
@@ -124,6 +129,9 @@ pub struct Task {
     pub created_at: DateTime<Utc>,
     /// When it is due, if the step has a due time that can be computed.
     pub due_at: Option<DateTime<Utc>>,
+    /// When its warning period starts (the step's `warn` before `due_at`), if it has one.
+    #[serde(default)]
+    pub warn_at: Option<DateTime<Utc>>,
     /// When it was completed or cancelled.
     pub closed_at: Option<DateTime<Utc>>,
     /// Outcome chosen.
@@ -143,6 +151,9 @@ pub struct Token {
     pub step: StepId,
     /// Split frames the token is inside, innermost last.
     pub frames: Vec<u32>,
+    /// When the wait it is parked at runs out (a wait step's `due`), if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<DateTime<Utc>>,
 }
 
 /// Bookkeeping of one split's activation, so its join waits only for the branches taken.
@@ -191,6 +202,75 @@ pub struct CaseState {
     pub started_at: DateTime<Utc>,
     /// When it ended.
     pub ended_at: Option<DateTime<Utc>>,
+    /// The case's legal and promised deadlines and whether their clock is stopped.
+    /// Defaulted so states saved before time limits existed still read.
+    #[serde(default)]
+    pub clock: CaseClock,
+}
+
+/// The case-level clock: its legal (法定) and promised (承诺) deadlines, which move later by
+/// the working time the case spends waiting on the applicant or another party.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseClock {
+    /// End of the legal time limit, when the definition sets one and it can be computed.
+    pub legal_due: Option<DateTime<Utc>>,
+    /// End of the promised time limit, likewise.
+    pub promised_due: Option<DateTime<Utc>>,
+    /// Since when the clock is stopped (a token waits at a `pauses_clock` step).
+    pub paused_since: Option<DateTime<Utc>>,
+    /// Working days (or, without a calendar, whole days) the clock has been stopped so far.
+    pub paused_workdays: i64,
+}
+
+/// Which case time limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseLimit {
+    /// 法定时限.
+    Legal,
+    /// 承诺时限.
+    Promised,
+}
+
+impl CaseLimit {
+    /// The key used in timers and events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseLimit::Legal => "legal",
+            CaseLimit::Promised => "promised",
+        }
+    }
+
+    /// The Chinese name.
+    pub fn label(self) -> &'static str {
+        match self {
+            CaseLimit::Legal => "法定时限",
+            CaseLimit::Promised => "承诺时限",
+        }
+    }
+}
+
+/// A moment the engine acts on by itself: a durable timer firing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Firing {
+    /// A task entered its warning period or became overdue.
+    Task {
+        /// The task.
+        task: TaskId,
+        /// Which moment.
+        on: EscalateOn,
+    },
+    /// A wait step's time ran out (e.g. the applicant did not supply in time).
+    Wait {
+        /// The waiting token.
+        token: u32,
+    },
+    /// A case time limit ran out.
+    Case {
+        /// Which limit.
+        limit: CaseLimit,
+    },
 }
 
 /// One passage through a step.
@@ -292,6 +372,14 @@ pub enum Event {
         /// Why, in Chinese.
         reason: String,
     },
+    /// A task's `due_date` expression gave no date (it failed, or returned something that
+    /// is not `YYYY-MM-DD`); the task was created without a due time.
+    DueDateUnknown {
+        /// The task.
+        task: TaskId,
+        /// Why, in Chinese.
+        reason: String,
+    },
     /// A task was claimed.
     TaskClaimed {
         /// The task.
@@ -347,6 +435,64 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// The case clock stopped: a token reached a wait step that pauses it (补正, replies).
+    ClockPaused {
+        /// The wait step.
+        step: StepId,
+    },
+    /// The case clock runs again; its deadlines moved later by the time it stood.
+    ClockResumed {
+        /// The wait step that was left.
+        step: StepId,
+        /// Working days (without a calendar: whole days) the clock stood this time.
+        workdays: i64,
+        /// The legal deadline now.
+        legal_due: Option<DateTime<Utc>>,
+        /// The promised deadline now.
+        promised_due: Option<DateTime<Utc>>,
+    },
+    /// A task entered its warning period or passed its due time.
+    DeadlineReached {
+        /// The task.
+        task: TaskId,
+        /// Which moment.
+        on: EscalateOn,
+        /// The task's due time.
+        due_at: Option<DateTime<Utc>>,
+    },
+    /// A wait step's time ran out while the case still waited there. Nothing moves: the
+    /// people concerned are told and decide.
+    WaitOverdue {
+        /// The wait step.
+        step: StepId,
+        /// When it ran out.
+        due_at: DateTime<Utc>,
+    },
+    /// A case time limit ran out while the case was still open.
+    CaseLimitReached {
+        /// Which limit.
+        limit: CaseLimit,
+        /// When it ran out.
+        due_at: DateTime<Utc>,
+    },
+    /// The supervisors of a department were sent an in-app notice.
+    SupervisorNotified {
+        /// The department.
+        department: String,
+        /// The task concerned, if any.
+        task: Option<TaskId>,
+        /// The notice text.
+        message: String,
+    },
+    /// An escalation gave a task to another role.
+    TaskEscalated {
+        /// The task.
+        task: TaskId,
+        /// The role it went to.
+        role: String,
+        /// That role's department.
+        department: String,
+    },
     /// A supplement request asked for materials the case's first request did not list
     /// (二次补正, against the 一次性告知 promise). Recorded by the store's engine, which
     /// compares supplement notices; the runtime itself never emits it.
@@ -397,6 +543,17 @@ pub enum Effect {
     UpdateTask {
         /// The task.
         task: TaskId,
+    },
+    /// Store an in-app notice for the supervisors of a department.
+    Notify {
+        /// The department.
+        department: String,
+        /// The task concerned, if any.
+        task: Option<TaskId>,
+        /// `warning`, `overdue`, `wait`, `legal` or `promised`.
+        kind: String,
+        /// The notice text (no personal data).
+        message: String,
     },
     /// Issue a document.
     IssueDocument {

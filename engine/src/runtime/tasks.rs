@@ -35,6 +35,14 @@ impl Run<'_> {
             format!("task/{seq}").as_bytes(),
         ));
         let due = spec.due.map(|d| (d, due_at(self.process, d, self.now)));
+        let dated = spec.due_date.as_ref().map(|e| self.due_date(e));
+        let due_at = due
+            .as_ref()
+            .and_then(|(_, at)| at.as_ref().ok().copied())
+            .or_else(|| dated.as_ref().and_then(|d| d.as_ref().ok().copied()));
+        let warn_at = due_at
+            .zip(spec.warn)
+            .and_then(|(due, warn)| super::clock::warn_at(self.process, due, warn, self.now));
         self.state.tasks.push(Task {
             id,
             step: step.id.clone(),
@@ -44,7 +52,8 @@ impl Run<'_> {
             status: TaskStatus::Open,
             claimed_by: None,
             created_at: self.now,
-            due_at: due.as_ref().and_then(|(_, at)| at.as_ref().ok().copied()),
+            due_at,
+            warn_at,
             closed_at: None,
             outcome: None,
             completed_by: None,
@@ -70,8 +79,28 @@ impl Run<'_> {
                 reason,
             });
         }
+        if let Some(Err(reason)) = dated {
+            tracing::warn!(case_id = %self.state.id.0, task_id = %id.0, process = %self.process.id, "{reason}");
+            self.events.push(Event::DueDateUnknown { task: id, reason });
+        }
         self.effects.push(Effect::CreateTask { task: id });
         Ok(())
+    }
+
+    /// The end (Beijing time) of the day a `due_date` expression computes. `Err` says, in
+    /// Chinese, why there is no date: the expression failed or gave no `YYYY-MM-DD`.
+    fn due_date(&self, expr: &crate::rules::Expr) -> Result<DateTime<Utc>, String> {
+        let value = expr
+            .eval(&self.facts())
+            .map_err(|e| format!("到期日期无法计算：{e}"))?;
+        let text = value.as_str().unwrap_or_default();
+        let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map_err(|_| format!("到期日期表达式应返回 YYYY-MM-DD 格式的日期，实际为 {value}"))?;
+        day.and_time(crate::definition::DAY_ENDS)
+            .and_local_timezone(chrono_tz::Asia::Shanghai)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| format!("到期日期 {text} 超出可以计算的范围"))
     }
 
     /// The task with this id, if it can still be worked (open or claimed).
@@ -224,7 +253,11 @@ impl Run<'_> {
 /// When a task created `now` with `due` is due; for working days, in the process calendar
 /// (see [`crate::definition::Calendar::due_at`]). `Err` says why a working-day due time is
 /// unknown: no calendar, or a count into a year without calendar data. Never a guess.
-fn due_at(process: &Process, due: Duration, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+pub(super) fn due_at(
+    process: &Process,
+    due: Duration,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, String> {
     let out_of_range = || "时限超出可以计算的范围".to_owned();
     let delta = match due {
         Duration::Days(n) => TimeDelta::try_days(i64::from(n)),

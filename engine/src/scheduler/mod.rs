@@ -5,6 +5,7 @@
 
 pub mod outbox;
 pub mod schedules;
+pub mod timers;
 pub mod workdays;
 
 pub use outbox::{OutboxPolicy, OutboxWorker, Secrets};

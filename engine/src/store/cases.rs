@@ -48,6 +48,8 @@ impl Store {
             .exec_without_returning(&txn)
             .await?;
         self.upsert_tasks(&txn, None, change).await?;
+        super::timers::sync_timers(&txn, state, change.at).await?;
+        super::timers::insert_notices(&txn, change).await?;
         append_history(&txn, None, change).await?;
         txn.commit().await?;
         Ok(1)
@@ -65,7 +67,7 @@ impl Store {
         expected_revision: i64,
         change: &Change<'_>,
     ) -> Result<i64, StoreError> {
-        let (revision, _) = self.save(expected_revision, change, None).await?;
+        let (revision, _) = self.save(expected_revision, change, None, None).await?;
         Ok(revision)
     }
 
@@ -83,8 +85,34 @@ impl Store {
         documents: &[NewDocument],
         templates: &Templates,
     ) -> Result<(i64, Vec<DocumentRecord>), StoreError> {
-        self.save(expected_revision, change, Some((documents, templates)))
-            .await
+        self.save(
+            expected_revision,
+            change,
+            Some((documents, templates)),
+            None,
+        )
+        .await
+    }
+
+    /// As [`Store::save_transition_issuing`] for a timer's firing: in the same transaction
+    /// the timer `(id, owner)` claimed is marked fired, so the firing is saved exactly once.
+    ///
+    /// # Errors
+    /// As [`Store::save_transition_issuing`], and [`StoreError::TimerLost`] when the timer
+    /// is no longer ours (nothing is written then).
+    pub async fn save_firing(
+        &self,
+        expected_revision: i64,
+        change: &Change<'_>,
+        documents: &[NewDocument],
+        templates: &Templates,
+        timer: (&str, &str),
+    ) -> Result<i64, StoreError> {
+        let issuing = (!documents.is_empty()).then_some((documents, templates));
+        let (revision, _) = self
+            .save(expected_revision, change, issuing, Some(timer))
+            .await?;
+        Ok(revision)
     }
 
     async fn save(
@@ -92,6 +120,7 @@ impl Store {
         expected_revision: i64,
         change: &Change<'_>,
         issuing: Option<(&[NewDocument], &Templates)>,
+        fired: Option<(&str, &str)>,
     ) -> Result<(i64, Vec<DocumentRecord>), StoreError> {
         let state = &change.transition.state;
         let id = state.id;
@@ -121,6 +150,11 @@ impl Store {
             return Err(StoreError::Conflict { case: id });
         }
         self.upsert_tasks(&txn, Some(&old_state), change).await?;
+        if let Some((timer, owner)) = fired {
+            super::timers::mark_fired(&txn, timer, owner, change.at).await?;
+        }
+        super::timers::sync_timers(&txn, state, change.at).await?;
+        super::timers::insert_notices(&txn, change).await?;
         append_history(&txn, Some(&old_state), change).await?;
         let documents = match issuing {
             Some((documents, templates)) => {

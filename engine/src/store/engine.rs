@@ -388,7 +388,10 @@ impl Engine {
 
     /// The exact definition a case runs on: the catalog's when its content hash matches,
     /// otherwise the version rebuilt from the sources stored when the case started.
-    async fn process_for(&self, record: &CaseRecord) -> Result<Arc<Process>, EngineError> {
+    pub(super) async fn process_for(
+        &self,
+        record: &CaseRecord,
+    ) -> Result<Arc<Process>, EngineError> {
         let (id, version) = (&record.state.process, record.state.version);
         let hash = &record.content_hash;
         if let Some(process) = self

@@ -26,12 +26,14 @@ mod definitions;
 mod documents;
 mod engine;
 mod entity;
+mod firing;
 mod issuing;
 mod outbox;
 mod push_tables;
 mod records;
 mod schedule_runs;
 mod tasks;
+mod timers;
 
 pub use accounts::{NewAccount, SessionRecord};
 pub use apikeys::{ApiKeyRecord, NewApiKey};
@@ -45,6 +47,7 @@ pub use records::{
 };
 pub use schedule_runs::{RunStatus, ScheduleRun};
 pub use tasks::DepartmentLoad;
+pub use timers::{NoticeRecord, TimerLost, TimerRecord};
 
 /// The default database: a SQLite file under `data/`, created when missing.
 pub const DEFAULT_URL: &str = "sqlite://data/lianban.db?mode=rwc";
@@ -159,6 +162,9 @@ pub enum StoreError {
     /// A document of the transition could not be rendered; the transition was not saved.
     #[error(transparent)]
     Render(#[from] crate::documents::RenderError),
+    /// A claimed timer was taken over or removed before it could be marked fired.
+    #[error(transparent)]
+    TimerLost(#[from] TimerLost),
     /// The database refused or failed.
     #[error("数据库错误")]
     Database(#[from] DbErr),

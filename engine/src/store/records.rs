@@ -197,6 +197,8 @@ pub struct TaskRecord {
     pub outcome: Option<String>,
     /// Who completed it.
     pub completed_by: Option<String>,
+    /// When its warning period starts, if it has one.
+    pub warn_at: Option<DateTime<Utc>>,
 }
 
 /// Which tasks to list. Each non-empty filter must hold (they combine with AND); within a
@@ -222,6 +224,8 @@ pub struct TaskQuery {
     /// Only tasks due before this time (overdue or due soon); tasks without a due time
     /// never match.
     pub due_before: Option<DateTime<Utc>>,
+    /// Only tasks whose warning period started by this time (in warning or overdue).
+    pub warned_at: Option<DateTime<Utc>>,
     /// Only tasks of cases whose applicant has exactly this name or ID number.
     pub search: Option<String>,
     /// At most this many (all when `None`).

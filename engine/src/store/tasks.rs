@@ -94,6 +94,9 @@ impl Store {
         if let Some(before) = query.due_before {
             select = select.filter(task::Column::DueAt.lt(before));
         }
+        if let Some(at) = query.warned_at {
+            select = select.filter(task::Column::WarnAt.lte(at));
+        }
         // SQLite sorts NULL first and PostgreSQL last; sorting on `IS NULL` first makes both
         // put tasks without a due time at the end. (SQLite keeps times as RFC 3339 text in
         // UTC, which sorts in time order.)
@@ -221,6 +224,7 @@ async fn upsert(
         outcome: Set(task.outcome.clone()),
         completed_by: Set(task.completed_by.clone()),
         county: Set(Some(crate::accounts::county_of(&state.process).to_owned())),
+        warn_at: Set(task.warn_at),
     };
     let on_conflict = OnConflict::column(task::Column::Id)
         .update_columns([
@@ -233,6 +237,7 @@ async fn upsert(
             task::Column::ClosedAt,
             task::Column::Outcome,
             task::Column::CompletedBy,
+            task::Column::WarnAt,
         ])
         .to_owned();
     task::Entity::insert(row)
@@ -269,5 +274,6 @@ pub(super) fn task_record(row: task::Model) -> Result<TaskRecord, StoreError> {
         closed_at: row.closed_at,
         outcome: row.outcome,
         completed_by: row.completed_by,
+        warn_at: row.warn_at,
     })
 }

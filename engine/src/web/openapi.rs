@@ -78,6 +78,10 @@ pub(super) struct Task {
     claimed_by: Option<String>,
     created_at: DateTime<Utc>,
     due: Option<DateTime<Utc>>,
+    /// When the task's warning period starts (the step's `warn` before `due`).
+    warn_at: Option<DateTime<Utc>>,
+    /// Inbox rows only: whether the task is past its due time now.
+    overdue: Option<bool>,
     closed_at: Option<DateTime<Utc>>,
     outcome: Option<String>,
     completed_by: Option<String>,

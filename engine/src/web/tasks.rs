@@ -26,6 +26,7 @@ pub(super) fn task_json(t: &TaskRecord) -> Value {
         "claimed_by": t.claimed_by,
         "created_at": t.created_at,
         "due": t.due_at,
+        "warn_at": t.warn_at,
         "closed_at": t.closed_at,
         "outcome": t.outcome,
         "completed_by": t.completed_by,
@@ -109,8 +110,22 @@ pub(super) async fn inbox(
         offset: params.offset.unwrap_or(0),
         ..TaskQuery::default()
     };
-    let tasks = ctx.app.engine().list_tasks(&query).await?;
-    Ok(Json(tasks.iter().map(task_json).collect()))
+    let engine = ctx.app.engine();
+    let now = engine.now();
+    let tasks = engine.list_tasks(&query).await?;
+    Ok(Json(
+        tasks
+            .iter()
+            .map(|t| {
+                let mut row = task_json(t);
+                if let Value::Object(map) = &mut row {
+                    let overdue = t.due_at.is_some_and(|due| due < now);
+                    map.insert("overdue".into(), json!(overdue));
+                }
+                row
+            })
+            .collect(),
+    ))
 }
 
 /// The task, if the caller may work it; otherwise 404 (existence is not revealed).

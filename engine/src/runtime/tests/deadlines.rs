@@ -1,6 +1,7 @@
 //! Task due times: calendar days and hours, working days in the process calendar, and a
 //! working-day count that cannot be made (no calendar, or a year without data), which
-//! leaves the due time unknown and says so in the events instead of guessing.
+//! leaves the due time unknown and says so in the events instead of guessing. Also due
+//! dates computed by rules, warning times, and the case clock stopping at a wait.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use serde_json::json;
 
 use super::*;
 use crate::definition::{Duration, SourceFile, parse_calendar};
-use crate::runtime::Event;
+use crate::runtime::{CaseClock, Event};
 
 fn process(due: Option<Duration>, calendar: bool) -> Process {
     let task = TaskStep {
@@ -141,4 +142,99 @@ fn working_days_without_a_calendar_are_unknown_not_guessed() {
         [Event::DeadlineUnknown { reason, .. }] => assert!(reason.contains("calendar"), "{reason}"),
         other => panic!("expected one DeadlineUnknown, got {other:?}"),
     }
+}
+
+fn dated(source: &str, warn: Option<Duration>) -> Process {
+    let mut p = process(None, true);
+    if let Some(StepKind::Task(task)) = p.steps.get_mut(&StepId::from("t")).map(|s| &mut s.kind) {
+        task.due_date = Some(expr(source));
+        task.warn = warn;
+    }
+    p
+}
+
+#[test]
+fn a_due_date_computed_by_a_rule_ends_that_day_and_warns_before_it() {
+    let p = dated(r#""2026-03-20""#, Some(Duration::Workdays(1)));
+    let t = started(&p, now());
+    assert_eq!(
+        t.state.tasks[0].due_at,
+        Some(beijing(2026, 3, 20, 23, 59, 59))
+    );
+    assert_eq!(
+        t.state.tasks[0].warn_at,
+        Some(beijing(2026, 3, 19, 23, 59, 59))
+    );
+    assert!(
+        !t.events
+            .iter()
+            .any(|e| matches!(e, Event::DueDateUnknown { .. }))
+    );
+}
+
+#[test]
+fn a_due_date_rule_without_a_date_leaves_the_due_time_empty_and_says_why() {
+    let t = started(&dated("42", None), now());
+    assert_eq!(t.state.tasks[0].due_at, None);
+    match t
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::DueDateUnknown { .. }))
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [Event::DueDateUnknown { reason, .. }] => {
+            assert!(reason.contains("YYYY-MM-DD"), "{reason}")
+        }
+        other => panic!("expected one DueDateUnknown, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_task_born_inside_its_warning_period_is_in_it_from_the_start() {
+    let mut p = process(Some(Duration::Hours(4)), false);
+    if let Some(StepKind::Task(task)) = p.steps.get_mut(&StepId::from("t")).map(|s| &mut s.kind) {
+        task.warn = Some(Duration::Days(1));
+    }
+    let t = started(&p, now());
+    assert_eq!(t.state.tasks[0].warn_at, Some(now()));
+}
+
+#[test]
+fn without_a_calendar_a_stopped_clock_moves_the_limits_by_the_time_that_passed() {
+    let mut p = Flow::new()
+        .task("t", "shebao_clerk", &[("wait", "w")])
+        .wait("w", &[("back", "done")])
+        .end("done", "办结")
+        .build();
+    p.time_limits.legal = Some(Duration::Days(10));
+    let t = started(&p, now());
+    assert_eq!(t.state.clock.legal_due, Some(now() + TimeDelta::days(10)));
+    let waiting = finished(&p, &t.state, "t", "wait");
+    assert_eq!(waiting.clock.paused_since, Some(now()));
+    let later = now() + TimeDelta::days(2);
+    let command = Command::Deliver {
+        event: "back".into(),
+        data: Map::new(),
+        materials: Vec::new(),
+    };
+    let resumed = apply(&p, &waiting, &Actor::system(), command, later).expect("delivered");
+    let clock = &resumed.state.clock;
+    assert_eq!(clock.paused_since, None);
+    assert_eq!(clock.legal_due, Some(now() + TimeDelta::days(12)));
+    assert!(resumed.events.iter().any(
+        |e| matches!(e, Event::ClockResumed { workdays: 2, step, .. } if step.as_str() == "w")
+    ));
+}
+
+#[test]
+fn a_case_without_time_limits_never_stops_a_clock() {
+    let p = Flow::new()
+        .task("t", "shebao_clerk", &[("wait", "w")])
+        .wait("w", &[("back", "done")])
+        .end("done", "办结")
+        .build();
+    let t = started(&p, now());
+    let waiting = finished(&p, &t.state, "t", "wait");
+    assert_eq!(waiting.clock, CaseClock::default());
 }

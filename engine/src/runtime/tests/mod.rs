@@ -49,6 +49,9 @@ pub(super) fn spec(role: &str, outcomes: Vec<Outcome>) -> TaskStep {
         outcomes: outcomes.into_iter().map(|o| (o.key.clone(), o)).collect(),
         form: Vec::new(),
         due: None,
+        due_date: None,
+        warn: None,
+        escalate: Vec::new(),
     }
 }
 
@@ -144,6 +147,7 @@ impl Flow {
                 steps: IndexMap::new(),
                 documents,
                 schedules: Vec::new(),
+                time_limits: Default::default(),
                 tests: Vec::new(),
                 sources: Vec::new(),
             },
@@ -239,6 +243,7 @@ impl Flow {
                 .collect(),
             due: None,
             pauses_clock: true,
+            escalate: Vec::new(),
         };
         self.step(id, StepKind::Wait(wait))
     }

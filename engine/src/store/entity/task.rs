@@ -20,6 +20,7 @@ pub struct Model {
     pub outcome: Option<String>,
     pub completed_by: Option<String>,
     pub county: Option<String>,
+    pub warn_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -140,6 +140,12 @@ pub(super) async fn facts(
         "evaluated": evaluated,
         "documents": documents,
         "history": history,
+        "clock": super::view::case_clock(
+            &state.clock,
+            engine.now(),
+            process.and_then(|p| p.calendar_data.as_deref()),
+            status == "active",
+        ),
     }))
 }
 
@@ -199,7 +205,8 @@ pub(super) async fn show(
     let tasks: Vec<Value> = tasks
         .iter()
         .map(|t| {
-            let mut row = task_row(t, None, now);
+            let calendar = process.as_deref().and_then(|p| p.calendar_data.as_deref());
+            let mut row = task_row(t, None, now, calendar);
             let outcome = t.outcome.as_ref().map(|key| {
                 process
                     .as_deref()

@@ -8,7 +8,7 @@ use axum::response::{Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::view::task_row;
+use super::view::{calendar_for, task_row};
 use super::{PageUser, render, safe_next};
 use crate::runtime::TaskStatus;
 use crate::store::TaskQuery;
@@ -64,11 +64,9 @@ pub(super) async fn page(
             .into_iter()
             .filter(|s| !s.is_empty())
             .collect(),
-        due_before: match filters.due.as_str() {
-            "overdue" => Some(now),
-            "soon" => Some(now + chrono::Duration::hours(24)),
-            _ => None,
-        },
+        due_before: (filters.due == "overdue").then_some(now),
+        // "Soon" is the warning period each step declares (`warn`), overdue ones included.
+        warned_at: (filters.due == "soon").then_some(now),
         search: Some(filters.q.trim().to_owned()).filter(|q| !q.is_empty()),
         // One extra row says whether there is a next page.
         limit: Some(PAGE_SIZE + 1),
@@ -80,11 +78,12 @@ pub(super) async fn page(
     tasks.truncate(usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX));
     let ids: Vec<_> = tasks.iter().map(|t| t.case_id).collect();
     let titles = engine.store().case_titles(&ids).await?;
+    let processes: Vec<_> = engine.catalog().iter().cloned().collect();
     let rows: Vec<Value> = tasks
         .iter()
         .map(|t| {
             let title = titles.get(&t.case_id.to_string()).map(String::as_str);
-            task_row(t, title, now)
+            task_row(t, title, now, calendar_for(&processes, t))
         })
         .collect();
     let link = |n: u64| {

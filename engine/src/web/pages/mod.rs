@@ -16,6 +16,7 @@ mod definitions;
 mod fields;
 mod inbox;
 mod intake;
+mod overdue;
 mod push_tables;
 mod search;
 mod task;
@@ -59,6 +60,7 @@ pub(super) fn routes() -> Router<Ctx> {
         .route("/push-tables/{file}", get(push_tables::file))
         .route("/outbox", get(push_tables::outbox))
         .route("/outbox/{id}/retry", post(push_tables::retry))
+        .route("/overdue", get(overdue::page))
         .layer(axum::middleware::map_response(html_errors))
 }
 

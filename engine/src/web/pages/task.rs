@@ -65,7 +65,8 @@ async fn show(
     let fields = step.map_or_else(Vec::new, |s| {
         describe(&s.form, DATA, &attempt.values, &attempt.errors)
     });
-    let mut row = task_row(task, record.title.as_deref(), engine.now());
+    let calendar = process.as_deref().and_then(|p| p.calendar_data.as_deref());
+    let mut row = task_row(task, record.title.as_deref(), engine.now(), calendar);
     if let Value::Object(map) = &mut row {
         map.insert(
             "mine".into(),

@@ -5,11 +5,12 @@
 use chrono::{DateTime, FixedOffset, Offset as _, Utc};
 use serde_json::{Value, json};
 
-use crate::definition::Process;
-use crate::runtime::TaskStatus;
+use crate::definition::{Calendar, EscalateOn, Process, StepKind};
+use crate::runtime::{CaseClock, CaseLimit, Event, TaskStatus};
 use crate::store::{HistoryEntry, TaskRecord};
 
-/// Tasks due within this many hours are flagged as due soon.
+/// Without a warning time of their own, tasks due within this many hours are flagged as
+/// due soon.
 const WARN_HOURS: i64 = 24;
 
 fn beijing() -> FixedOffset {
@@ -41,13 +42,98 @@ pub(super) fn value_text(value: &Value) -> String {
     }
 }
 
-/// `overdue`, `warning` or `""`, for a due time seen at `now`.
-pub(super) fn due_class(due: Option<DateTime<Utc>>, now: DateTime<Utc>) -> &'static str {
-    match due {
-        Some(due) if due < now => "overdue",
-        Some(due) if due < now + chrono::Duration::hours(WARN_HOURS) => "warning",
+/// `overdue`, `warning` or `""`, for a due time (and the start of its warning period, when
+/// the step sets one) seen at `now`.
+pub(super) fn due_class(
+    due: Option<DateTime<Utc>>,
+    warn: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> &'static str {
+    match (due, warn) {
+        (Some(due), _) if due < now => "overdue",
+        (Some(_), Some(warn)) if warn <= now => "warning",
+        (Some(due), None) if due < now + chrono::Duration::hours(WARN_HOURS) => "warning",
         _ => "",
     }
+}
+
+/// How much time is left, in working days on `calendar` (calendar days without one):
+/// 还剩 2 个工作日, 今天到期, 已超期 3 个工作日.
+pub(super) fn due_text(
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+    calendar: Option<&Calendar>,
+) -> String {
+    let (due_day, today) = (today(due), today(now));
+    let count = |a, b| match calendar {
+        Some(c) => c.workdays_between(a, b).ok().map(|n| (n, "个工作日")),
+        None => Some(((b - a).num_days(), "天")),
+    };
+    if due < now {
+        return match count(due_day, today) {
+            Some((n, unit)) if n > 0 => format!("已超期 {n} {unit}"),
+            _ => "已超期".to_owned(),
+        };
+    }
+    if due_day == today {
+        return "今天到期".to_owned();
+    }
+    match count(today, due_day) {
+        Some((n, unit)) => format!("还剩 {n} {unit}"),
+        None => String::new(),
+    }
+}
+
+/// The calendar a task counts in: its definition's (found by step and role), else the
+/// first loaded one.
+pub(super) fn calendar_for<'a>(
+    processes: &'a [std::sync::Arc<Process>],
+    task: &TaskRecord,
+) -> Option<&'a Calendar> {
+    let owns = |p: &Process| {
+        p.step(&task.step)
+            .is_some_and(|s| matches!(&s.kind, StepKind::Task(_)))
+            && p.roles.contains_key(&task.role)
+    };
+    processes
+        .iter()
+        .find(|p| owns(p) && p.calendar_data.is_some())
+        .or_else(|| processes.iter().find(|p| p.calendar_data.is_some()))
+        .and_then(|p| p.calendar_data.as_deref())
+}
+
+/// The case's time limits for the case and task pages: each deadline with its days left,
+/// and whether the clock is stopped.
+pub(super) fn case_clock(
+    clock: &CaseClock,
+    now: DateTime<Utc>,
+    calendar: Option<&Calendar>,
+    open: bool,
+) -> Value {
+    let limit = |limit: CaseLimit, due: Option<DateTime<Utc>>| {
+        due.map(|due| {
+            let running = open && clock.paused_since.is_none();
+            json!({
+                "label": limit.label(),
+                "due": time(due),
+                "left": if running { due_text(due, now, calendar) } else { String::new() },
+                "class": if running { due_class(Some(due), None, now) } else { "" },
+            })
+        })
+    };
+    let limits: Vec<Value> = [
+        limit(CaseLimit::Promised, clock.promised_due),
+        limit(CaseLimit::Legal, clock.legal_due),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    json!({
+        "limits": limits,
+        "paused": open && clock.paused_since.is_some(),
+        "paused_since": clock.paused_since.map(time),
+        "paused_workdays": clock.paused_workdays,
+    })
 }
 
 /// 待认领, 已认领, 已办结, 已取消.
@@ -60,8 +146,15 @@ pub(super) fn task_status_text(status: &TaskStatus) -> &'static str {
     }
 }
 
-/// A task row: id, case, step name, status, claimant, due time and its class.
-pub(super) fn task_row(task: &TaskRecord, title: Option<&str>, now: DateTime<Utc>) -> Value {
+/// A task row: id, case, step name, status, claimant, due time, the time left in words
+/// (working days on `calendar`) and the warning/overdue class.
+pub(super) fn task_row(
+    task: &TaskRecord,
+    title: Option<&str>,
+    now: DateTime<Utc>,
+    calendar: Option<&Calendar>,
+) -> Value {
+    let open = task.closed_at.is_none();
     json!({
         "id": task.id.to_string(),
         "case_id": task.case_id.to_string(),
@@ -73,7 +166,9 @@ pub(super) fn task_row(task: &TaskRecord, title: Option<&str>, now: DateTime<Utc
         "status": task_status_text(&task.status),
         "claimed_by": task.claimed_by,
         "due": task.due_at.map(time),
-        "due_class": if task.closed_at.is_none() { due_class(task.due_at, now) } else { "" },
+        "due_left": task.due_at.filter(|_| open).map(|d| due_text(d, now, calendar)),
+        "warn_at": task.warn_at.map(time),
+        "due_class": if open { due_class(task.due_at, task.warn_at, now) } else { "" },
         "outcome": task.outcome,
         "completed_by": task.completed_by,
         "closed_at": task.closed_at.map(time),
@@ -91,7 +186,7 @@ pub(super) fn action_text(action: &str) -> &str {
         "deliver" => "收到补正或外部信息",
         "cancel" => "撤件",
         "view" => "查看办件",
-        "timer" | "deadline" => "期限到达",
+        "timer" | "deadline" => "时限到达（系统）",
         "schedule" => "定时任务",
         "push" => "推送至部门系统",
         other => other,
@@ -158,10 +253,55 @@ pub(super) fn step_names<'a>(
         .collect()
 }
 
+/// The deadline events of a history row in words: the clock stopping and running again,
+/// warnings, overdue tasks and limits, notices and escalations.
+fn deadline_notes(entry: &HistoryEntry, process: Option<&Process>) -> Vec<String> {
+    let step_name = |step: &crate::definition::StepId| {
+        step_names(process, std::iter::once(step))
+            .pop()
+            .unwrap_or_default()
+    };
+    let role_name = |role: &str| {
+        process
+            .and_then(|p| p.roles.get(role))
+            .map_or_else(|| role.to_owned(), |r| r.name.clone())
+    };
+    entry
+        .events
+        .iter()
+        .filter_map(|event| match event {
+            Event::ClockPaused { step } => Some(format!(
+                "办件计时暂停（{}，不计入办理时限）",
+                step_name(step)
+            )),
+            Event::ClockResumed { step, workdays, .. } => Some(format!(
+                "办件恢复计时（{}结束，时限顺延 {workdays} 个工作日）",
+                step_name(step)
+            )),
+            Event::DeadlineReached { on, .. } => Some(
+                match on {
+                    EscalateOn::Warning => "任务进入预警期",
+                    EscalateOn::Overdue => "任务已超期",
+                }
+                .to_owned(),
+            ),
+            Event::CaseLimitReached { limit, .. } => Some(format!("办件已超过{}", limit.label())),
+            Event::DueDateUnknown { reason, .. } => Some(format!("到期日期无法计算：{reason}")),
+            Event::WaitOverdue { step, .. } => {
+                Some(format!("“{}”已超过期限，仍在等待", step_name(step)))
+            }
+            Event::SupervisorNotified { message, .. } => Some(format!("已通知负责人：{message}")),
+            Event::TaskEscalated { role, .. } => Some(format!("任务已转交{}", role_name(role))),
+            _ => None,
+        })
+        .collect()
+}
+
 /// One timeline row: when, who (and department), what, and where the case went.
 pub(super) fn history_row(entry: &HistoryEntry, process: Option<&Process>) -> Value {
     let moved = entry.from_steps != entry.to_steps;
     json!({
+        "notes": deadline_notes(entry, process),
         "at": time(entry.at),
         "actor": entry.actor.user,
         "department": entry.actor.department,
@@ -187,14 +327,27 @@ mod tests {
             .expect("time");
         assert_eq!(time(at), "2026-11-29 18:00");
         assert_eq!(
-            due_class(Some(at), at + chrono::Duration::hours(1)),
+            due_class(Some(at), None, at + chrono::Duration::hours(1)),
             "overdue"
         );
         assert_eq!(
-            due_class(Some(at), at - chrono::Duration::hours(1)),
+            due_class(Some(at), None, at - chrono::Duration::hours(1)),
             "warning"
         );
-        assert_eq!(due_class(Some(at), at - chrono::Duration::days(3)), "");
-        assert_eq!(due_class(None, at), "");
+        assert_eq!(
+            due_class(Some(at), None, at - chrono::Duration::days(3)),
+            ""
+        );
+        assert_eq!(due_class(None, None, at), "");
+        // With its own warning time, a task is in warning from then on, not 24 hours ahead.
+        let warn = Some(at - chrono::Duration::days(2));
+        assert_eq!(
+            due_class(Some(at), warn, at - chrono::Duration::days(3)),
+            ""
+        );
+        assert_eq!(
+            due_class(Some(at), warn, at - chrono::Duration::days(1)),
+            "warning"
+        );
     }
 }

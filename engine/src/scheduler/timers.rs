@@ -1,0 +1,81 @@
+//! The timer worker: fires due durable timers (task warnings and due times, case limits)
+//! exactly once, also with several instances on one database. A pass lists due timers,
+//! claims each with a compare-and-set lease (an `UPDATE … WHERE fired_at IS NULL AND
+//! (lease_until IS NULL OR lease_until < now)` that must touch one row), and lets the engine
+//! save the firing and mark the timer fired in one transaction. A worker that dies mid-way
+//! leaves a lease that runs out, after which another pass takes the timer over.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use uuid::Uuid;
+
+use crate::store::{Engine, EngineError};
+
+/// How long a claim holds before another worker may take the timer over.
+const LEASE: TimeDelta = TimeDelta::seconds(60);
+
+/// Timers taken per query; a pass keeps going until none are left.
+const BATCH: u64 = 100;
+
+/// How often `serve` looks for due timers.
+const TICK: Duration = Duration::from_secs(5);
+
+/// Fires every timer due at `now` that no live lease holds; returns how many this call
+/// fired. Each call is its own lease owner, so concurrent calls (in one process or on
+/// several instances) never fire the same timer twice.
+///
+/// # Errors
+/// [`EngineError::Store`] when the database fails. A firing the runtime refuses is logged
+/// and left to be retried when its lease ends; it does not stop the pass.
+pub async fn fire_due(engine: &Engine, now: DateTime<Utc>) -> Result<usize, EngineError> {
+    let owner = Uuid::now_v7().to_string();
+    let store = engine.store();
+    let mut fired = 0;
+    // Timers this pass could not finish keep their lease, so they do not come back in
+    // the next batch and the loop ends.
+    loop {
+        let due = store.due_timers(now, BATCH).await?;
+        if due.is_empty() {
+            break;
+        }
+        for timer in &due {
+            if !store
+                .claim_timer(&timer.id, &owner, now, now + LEASE)
+                .await?
+            {
+                continue; // another worker has it
+            }
+            match engine.fire_timer(timer, &owner, now).await {
+                Ok(true) => fired += 1,
+                Ok(false) => {}
+                Err(EngineError::Store(e)) => return Err(EngineError::Store(e)),
+                Err(e) => {
+                    tracing::error!(
+                        case_id = %timer.case_id,
+                        timer = %timer.id,
+                        error = %e,
+                        "timer could not fire; retried when its lease ends"
+                    );
+                }
+            }
+        }
+    }
+    Ok(fired)
+}
+
+/// Starts the worker of `serve`: a pass every few seconds at the engine clock's time.
+pub fn spawn(engine: Engine) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match fire_due(&engine, engine.now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(fired = n, "timers fired"),
+                Err(e) => tracing::error!(error = %e, "timer pass failed"),
+            }
+        }
+    })
+}

@@ -1,0 +1,91 @@
+//! [`Engine::fire_timer`]: one claimed timer carried out — the runtime decides what the
+//! moment means for the case, and the change is saved together with marking the timer
+//! fired, as the system.
+
+use chrono::{DateTime, Utc};
+use serde_json::Map;
+
+use super::issuing::{self, Completion};
+use super::{Change, Engine, EngineError, StoreError, TimerRecord};
+use crate::runtime::{self, Actor, Command, Event};
+
+/// How often a firing is retried when a clerk changed the case at the same moment.
+const CONFLICT_RETRIES: usize = 5;
+
+impl Engine {
+    /// Carries out a timer that `owner` claimed, at `now`: records the moment in the case
+    /// history (actor `system`) with whatever the step's escalations do, and marks the timer
+    /// fired in the same transaction. Returns whether this call fired it (false when another
+    /// instance took it over, or the case moved on so it no longer applies and it was only
+    /// marked).
+    ///
+    /// # Errors
+    /// [`EngineError::Runtime`] when an escalation cannot be carried out (e.g. a default
+    /// outcome's rule fails; the timer stays unfired and is retried when its lease ends),
+    /// [`EngineError::Store`].
+    pub async fn fire_timer(
+        &self,
+        timer: &TimerRecord,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, EngineError> {
+        let store = self.store();
+        let actor = Actor::system();
+        for _ in 0..CONFLICT_RETRIES {
+            let record = store
+                .get_case(timer.case_id)
+                .await?
+                .ok_or(EngineError::CaseNotFound(timer.case_id))?;
+            let process = self.process_for(&record).await?;
+            let mut transition = runtime::fire(&process, &record.state, timer.firing, now)?;
+            if transition.events.is_empty() {
+                store.finish_timer(&timer.id, owner, now).await?;
+                return Ok(false);
+            }
+            // A default outcome issues its documents as a clerk's would.
+            let completion = transition.events.iter().find_map(|e| match e {
+                Event::TaskCompleted { task, outcome } => {
+                    let reason = transition
+                        .state
+                        .tasks
+                        .iter()
+                        .find(|t| t.id == *task)
+                        .and_then(|t| t.reason.clone());
+                    Completion::of(&Command::Complete {
+                        task: *task,
+                        outcome: outcome.clone(),
+                        data: Map::new(),
+                        reason,
+                    })
+                }
+                _ => None,
+            });
+            let documents =
+                issuing::prepare(store, &process, completion, &mut transition, &actor, now).await?;
+            let change = Change {
+                process: &process,
+                transition: &transition,
+                actor: &actor,
+                action: "timer",
+                at: now,
+            };
+            let templates = self.templates();
+            match store
+                .save_firing(
+                    record.revision,
+                    &change,
+                    &documents,
+                    &templates,
+                    (&timer.id, owner),
+                )
+                .await
+            {
+                Ok(_) => return Ok(true),
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(StoreError::TimerLost(_)) => return Ok(false),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(EngineError::Conflict(timer.case_id))
+    }
+}

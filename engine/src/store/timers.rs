@@ -1,0 +1,395 @@
+//! Durable timers and supervisor notices. A case's timers follow its state: every transition
+//! reconciles them in its own transaction (open tasks have a warning and a due timer, an
+//! active case whose clock runs has its legal and promised ones; anything else unfired is
+//! removed). The worker claims a due timer with a compare-and-set lease and marks it fired
+//! in the transaction that saves what the firing changed, so each fires exactly once.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+use super::cases::parse_case_id;
+use super::entity::{case, notice, timer};
+use super::{Change, Store, StoreError, page};
+use crate::definition::EscalateOn;
+use crate::runtime::{
+    CaseId, CaseLimit, CaseState, CaseStatus, Effect, Firing, TaskId, TaskStatus,
+};
+
+/// A timer that is due, as the worker sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimerRecord {
+    /// Row id.
+    pub id: String,
+    /// The case.
+    pub case_id: CaseId,
+    /// What fires.
+    pub firing: Firing,
+    /// When it is due.
+    pub fire_at: DateTime<Utc>,
+}
+
+/// An in-app notice for the supervisors of a department.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeRecord {
+    /// The department.
+    pub department: String,
+    /// The case.
+    pub case_id: CaseId,
+    /// The task, if the notice is about one.
+    pub task_id: Option<TaskId>,
+    /// `warning`, `overdue`, `wait`, `legal` or `promised`.
+    pub kind: String,
+    /// The text.
+    pub message: String,
+    /// When it was left.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Why marking a claimed timer fired failed: another worker took it over after our lease
+/// ran out, or the case's state removed it. The transaction is rolled back.
+#[derive(Debug, thiserror::Error)]
+#[error("定时器 {0} 已不归本实例处理")]
+pub struct TimerLost(pub String);
+
+/// The subject of the case's own timers.
+const CASE: &str = "case";
+
+/// (subject, kind, fire_at) of every timer the state calls for.
+fn wanted(state: &CaseState) -> Vec<(String, &'static str, DateTime<Utc>)> {
+    let mut out = Vec::new();
+    if state.status != CaseStatus::Active {
+        return out;
+    }
+    for task in &state.tasks {
+        if !matches!(task.status, TaskStatus::Open | TaskStatus::Claimed) {
+            continue;
+        }
+        for (kind, at) in [("warning", task.warn_at), ("overdue", task.due_at)] {
+            if let Some(at) = at {
+                // Whole seconds: PostgreSQL keeps microseconds, and the moment must compare
+                // equal after a round trip or a fired timer would be made again.
+                out.push((task.id.to_string(), kind, at.trunc_subsecs(0)));
+            }
+        }
+    }
+    for token in &state.tokens {
+        if let Some(at) = token.due_at {
+            out.push((format!("wait-{}", token.id), "wait", at.trunc_subsecs(0)));
+        }
+    }
+    if state.clock.paused_since.is_none() {
+        for (kind, at) in [
+            (CaseLimit::Legal.as_str(), state.clock.legal_due),
+            (CaseLimit::Promised.as_str(), state.clock.promised_due),
+        ] {
+            if let Some(at) = at {
+                out.push((CASE.to_owned(), kind, at.trunc_subsecs(0)));
+            }
+        }
+    }
+    out
+}
+
+/// Makes the case's timers match its state, in the transaction of the change: unfired
+/// timers no longer called for are removed (a task closed, a deadline moved, the clock
+/// stopped), missing ones are added. Fired timers are kept, so a moment fires only once.
+pub(super) async fn sync_timers(
+    txn: &DatabaseTransaction,
+    state: &CaseState,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let case_id = state.id.to_string();
+    let existing = timer::Entity::find()
+        .filter(timer::Column::CaseId.eq(case_id.clone()))
+        .all(txn)
+        .await?;
+    let wanted = wanted(state);
+    let same = |row: &timer::Model, (subject, kind, fire_at): &(String, &str, DateTime<Utc>)| {
+        row.subject == *subject && row.kind == *kind && row.fire_at.trunc_subsecs(0) == *fire_at
+    };
+    let stale: Vec<String> = existing
+        .iter()
+        .filter(|row| row.fired_at.is_none() && !wanted.iter().any(|w| same(row, w)))
+        .map(|row| row.id.clone())
+        .collect();
+    if !stale.is_empty() {
+        timer::Entity::delete_many()
+            .filter(timer::Column::Id.is_in(stale))
+            .exec(txn)
+            .await?;
+    }
+    for w in &wanted {
+        if existing.iter().any(|row| same(row, w)) {
+            continue;
+        }
+        let (subject, kind, fire_at) = w;
+        let row = timer::ActiveModel {
+            id: Set(Uuid::now_v7().to_string()),
+            case_id: Set(case_id.clone()),
+            subject: Set(subject.clone()),
+            kind: Set((*kind).to_owned()),
+            fire_at: Set(*fire_at),
+            owner: Set(None),
+            lease_until: Set(None),
+            fired_at: Set(None),
+            created_at: Set(at),
+        };
+        timer::Entity::insert(row)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Stores the notices a change's effects ask for.
+pub(super) async fn insert_notices(
+    txn: &DatabaseTransaction,
+    change: &Change<'_>,
+) -> Result<(), StoreError> {
+    let case_id = change.transition.state.id.to_string();
+    for effect in &change.transition.effects {
+        let Effect::Notify {
+            department,
+            task,
+            kind,
+            message,
+        } = effect
+        else {
+            continue;
+        };
+        let row = notice::ActiveModel {
+            id: Set(Uuid::now_v7().to_string()),
+            department: Set(department.clone()),
+            case_id: Set(case_id.clone()),
+            task_id: Set(task.map(|t| t.to_string())),
+            kind: Set(kind.clone()),
+            message: Set(message.clone()),
+            created_at: Set(change.at),
+        };
+        notice::Entity::insert(row)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Marks a timer this owner claimed as fired, in the caller's transaction.
+///
+/// # Errors
+/// [`StoreError::TimerLost`] when the timer is gone, fired, or claimed by someone else.
+pub(super) async fn mark_fired(
+    txn: &DatabaseTransaction,
+    id: &str,
+    owner: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let updated = timer::Entity::update_many()
+        .col_expr(timer::Column::FiredAt, Expr::value(now))
+        .filter(timer::Column::Id.eq(id))
+        .filter(timer::Column::Owner.eq(owner))
+        .filter(timer::Column::FiredAt.is_null())
+        .exec(txn)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(StoreError::TimerLost(TimerLost(id.to_owned())));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Unfired timers due at `now` that nobody holds a live lease on, soonest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`], [`StoreError::Corrupt`].
+    pub async fn due_timers(
+        &self,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<TimerRecord>, StoreError> {
+        let rows = timer::Entity::find()
+            .filter(timer::Column::FiredAt.is_null())
+            .filter(timer::Column::FireAt.lte(now))
+            .filter(free(now))
+            .order_by_asc(timer::Column::FireAt)
+            .order_by_asc(timer::Column::Id);
+        let rows = page(rows, Some(limit), 0).all(&self.db).await?;
+        rows.into_iter().map(timer_record).collect()
+    }
+
+    /// Every timer of a case, fired or not, oldest moment first: (kind, fire_at, fired_at).
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn case_timers(
+        &self,
+        case: CaseId,
+    ) -> Result<Vec<(String, DateTime<Utc>, Option<DateTime<Utc>>)>, StoreError> {
+        Ok(timer::Entity::find()
+            .select_only()
+            .column(timer::Column::Kind)
+            .column(timer::Column::FireAt)
+            .column(timer::Column::FiredAt)
+            .filter(timer::Column::CaseId.eq(case.to_string()))
+            .order_by_asc(timer::Column::FireAt)
+            .order_by_asc(timer::Column::Kind)
+            .into_tuple()
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Claims a due timer for `owner` until `lease_until`, by compare-and-set: only an
+    /// unfired timer whose lease is absent or ran out can be taken. Returns whether this
+    /// owner got it.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn claim_timer(
+        &self,
+        id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let updated = timer::Entity::update_many()
+            .col_expr(timer::Column::Owner, Expr::value(owner))
+            .col_expr(timer::Column::LeaseUntil, Expr::value(lease_until))
+            .filter(timer::Column::Id.eq(id))
+            .filter(timer::Column::FiredAt.is_null())
+            .filter(free(now))
+            .exec(&self.db)
+            .await?;
+        Ok(updated.rows_affected == 1)
+    }
+
+    /// Marks a claimed timer fired when its firing changed nothing (the task was closed
+    /// meanwhile, the case ended). Returns whether it was still ours.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn finish_timer(
+        &self,
+        id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let txn = self.begin_write().await?;
+        match mark_fired(&txn, id, owner, now).await {
+            Ok(()) => {
+                txn.commit().await?;
+                Ok(true)
+            }
+            Err(StoreError::TimerLost(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Notices for the supervisors of these departments (all when empty), of cases of
+    /// `county` when given (department keys are unique only within a county), newest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`], [`StoreError::Corrupt`].
+    pub async fn list_notices(
+        &self,
+        departments: &[String],
+        county: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<NoticeRecord>, StoreError> {
+        let mut select = notice::Entity::find();
+        if !departments.is_empty() {
+            select = select.filter(notice::Column::Department.is_in(departments.to_vec()));
+        }
+        if let Some(county) = county {
+            let cases = sea_orm::sea_query::Query::select()
+                .column(case::Column::Id)
+                .from(case::Entity)
+                .and_where(case::Column::County.eq(county))
+                .to_owned();
+            select = select.filter(notice::Column::CaseId.in_subquery(cases));
+        }
+        let rows = page(
+            select
+                .order_by_desc(notice::Column::CreatedAt)
+                .order_by_desc(notice::Column::Id),
+            Some(limit),
+            0,
+        )
+        .all(&self.db)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let task_id =
+                    match &row.task_id {
+                        Some(t) => Some(Uuid::parse_str(t).map(TaskId).map_err(|_| {
+                            StoreError::Corrupt {
+                                table: "notices",
+                                id: row.id.clone(),
+                                column: "task_id",
+                            }
+                        })?),
+                        None => None,
+                    };
+                Ok(NoticeRecord {
+                    department: row.department,
+                    case_id: parse_case_id("notices", &row.case_id)?,
+                    task_id,
+                    kind: row.kind,
+                    message: row.message,
+                    created_at: row.created_at,
+                })
+            })
+            .collect()
+    }
+}
+
+/// No live lease: never claimed, or the claim ran out (its holder died or stalled).
+fn free(now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(timer::Column::LeaseUntil.is_null())
+        .add(timer::Column::LeaseUntil.lt(now))
+}
+
+fn timer_record(row: timer::Model) -> Result<TimerRecord, StoreError> {
+    let corrupt = |column| StoreError::Corrupt {
+        table: "timers",
+        id: row.id.clone(),
+        column,
+    };
+    let firing = match row.kind.as_str() {
+        "legal" => Firing::Case {
+            limit: CaseLimit::Legal,
+        },
+        "promised" => Firing::Case {
+            limit: CaseLimit::Promised,
+        },
+        "wait" => {
+            let token = row
+                .subject
+                .strip_prefix("wait-")
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| corrupt("subject"))?;
+            Firing::Wait { token }
+        }
+        kind => {
+            let on = match kind {
+                "warning" => EscalateOn::Warning,
+                "overdue" => EscalateOn::Overdue,
+                _ => return Err(corrupt("kind")),
+            };
+            let task = Uuid::parse_str(&row.subject)
+                .map(TaskId)
+                .map_err(|_| corrupt("subject"))?;
+            Firing::Task { task, on }
+        }
+    };
+    Ok(TimerRecord {
+        case_id: parse_case_id("timers", &row.case_id)?,
+        id: row.id,
+        firing,
+        fire_at: row.fire_at,
+    })
+}
