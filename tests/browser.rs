@@ -90,6 +90,9 @@ async fn start_driver() -> anyhow::Result<(Driver, Client)> {
     let child = Command::new(CHROMEDRIVER)
         .arg(format!("--port={port}"))
         .arg("--allowed-ips=127.0.0.1")
+        // Chromium on Linux takes its UI locale (the month picker's words) from LANGUAGE.
+        .env("LANGUAGE", "zh_CN:zh")
+        .env("LANG", "zh_CN.UTF-8")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0)
@@ -111,6 +114,7 @@ async fn start_driver() -> anyhow::Result<(Driver, Client)> {
                 format!("--user-data-dir={profile_dir}"),
                 "--lang=zh-CN", "--hide-scrollbars", "--force-device-scale-factor=1",
             ],
+            "prefs": {"intl": {"accept_languages": "zh-CN,zh"}},
         }
     });
     let caps = match caps {
@@ -264,20 +268,20 @@ impl Walk {
         Ok(())
     }
 
-    /// A full-page PNG: the window grows to the page's height for the shot.
+    /// A full-page PNG: the window grows to the page's height (plus what the window
+    /// itself takes) for the shot.
     async fn shot(&self, name: &str) -> anyhow::Result<()> {
         let height = self
             .c
             .execute(
-                "return Math.ceil(document.documentElement.scrollHeight);",
+                "return Math.ceil(document.documentElement.scrollHeight \
+                   + window.outerHeight - window.innerHeight);",
                 vec![],
             )
             .await?
             .as_u64()
             .unwrap_or(u64::from(HEIGHT));
-        let height = u32::try_from(height)
-            .unwrap_or(HEIGHT)
-            .clamp(HEIGHT, 8000);
+        let height = u32::try_from(height).unwrap_or(HEIGHT).clamp(HEIGHT, 9000);
         self.c.set_window_size(WIDTH, height).await?;
         let png = self.c.screenshot().await?;
         self.c.set_window_size(WIDTH, HEIGHT).await?;
