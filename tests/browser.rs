@@ -331,7 +331,7 @@ impl Walk {
     async fn claim_from_inbox(&self, step_name: &str) -> anyhow::Result<String> {
         self.goto("/inbox").await?;
         self.expect(&[step_name, "待认领"]).await?;
-        let row = format!("//tr[td[normalize-space()='{step_name}']]");
+        let row = format!("//tr[td[normalize-space()='{step_name}']][td/a[starts-with(., '张三')]]");
         self.submit(Locator::XPath(&format!(
             "{row}//button[normalize-space()='认领']"
         )))
@@ -373,17 +373,31 @@ async fn walk(db: TestDb) -> anyhow::Result<()> {
     let (driver, client) = start_driver().await?;
 
     // A working Tuesday morning in Yangcheng (09:05 Beijing time), so deadlines are stable.
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 12, 1, 1, 5, 0)
-            .single()
-            .context("a valid start time")?,
-    ));
+    let start = Utc
+        .with_ymd_and_hms(2026, 12, 1, 1, 5, 0)
+        .single()
+        .context("a valid start time")?;
+    let clock = Arc::new(ManualClock::new(start));
     let app = TestApp::start_with_clock(&db, "processes/yangcheng", clock.clone(), |_| {}).await?;
     let shebao = app.add_user("shebao_li", "shebao", Role::Clerk).await?;
     let reviewer = app.add_user("shebao_zhao", "shebao", Role::Clerk).await?;
     let yibao = app.add_user("yibao_wang", "yibao", Role::Clerk).await?;
     let gjj = app.add_user("gjj_chen", "gjj", Role::Clerk).await?;
     let veterans = app.add_user("veterans_liu", "veterans", Role::Clerk).await?;
+
+    // Two earlier applications wait at 受理 in the shebao inbox: one overdue, one due today.
+    let earlier = app.login("shebao_li", &shebao).await?;
+    for (at, form) in [
+        (Utc.with_ymd_and_hms(2026, 11, 26, 2, 0, 0), other_applicant("李梅", "140522197004150427", "女", "1970-04")),
+        (Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0), other_applicant("王强", "140522196504150314", "男", "1965-04")),
+    ] {
+        clock.set(at.single().context("a valid time")?);
+        earlier
+            .start(&json!({"process": "yangcheng.retirement", "form": form}))
+            .await?
+            .ok()?;
+    }
+    clock.set(start);
 
     let w = Walk {
         c: client.clone(),
@@ -399,6 +413,16 @@ async fn walk(db: TestDb) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A plain application (no veteran, no joint items) from retirement.tests.yaml's examples.
+fn other_applicant(name: &str, id_number: &str, gender: &str, birth: &str) -> Value {
+    json!({
+        "name": name, "gender": gender, "id_number": id_number, "birth": birth,
+        "post": "其他", "employer": "阳城县某煤业有限公司", "address": "阳城县凤城镇",
+        "phone": "13935600000", "veteran": false, "item": "企业职工正常退休信息确认、待遇计发",
+        "delivery": "现场自取", "retirement_type": "正常退休",
+    })
+}
+
 async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<()> {
     let [shebao, reviewer, yibao, gjj, veterans] = pw else {
         bail!("five passwords expected");
@@ -411,8 +435,8 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
     assert!(w.path().await?.starts_with("/login"));
     w.shot("01-login").await?;
     w.login("shebao_li", shebao).await?;
-    w.expect(&["没有符合条件的待办事项", "新建申请", "办件查询"])
-        .await?;
+    let first = w.expect(&["李梅", "王强", "已超期", "即将到期"]).await?;
+    assert!(!first.contains("张三"), "{first}");
 
     // 2. Intake: choose the process, see the checklist follow the form.
     w.submit(Locator::LinkText("新建申请")).await?;
@@ -647,7 +671,8 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
     w.expect(&["办结通知书", "张三"]).await?;
     w.shot("13-completion-notice").await?;
     w.goto("/inbox").await?;
-    w.expect(&["没有符合条件的待办事项"]).await?;
+    let last = w.expect(&["李梅", "王强"]).await?;
+    assert!(!last.contains("张三"), "{last}");
     w.logout().await?;
     Ok(())
 }
