@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use chrono::{TimeZone as _, Utc};
+use fantoccini::wd::{PrintConfiguration, PrintMargins, PrintSize};
 use fantoccini::{Client, ClientBuilder, Locator};
 use lianban::accounts::Role;
 use lianban::scheduler::ManualClock;
@@ -232,6 +233,17 @@ impl Walk {
         Ok(())
     }
 
+    async fn fill_named(&self, name: &str, value: &str) -> anyhow::Result<()> {
+        let field = self
+            .c
+            .find(Locator::Css(&format!("input[name='{name}']")))
+            .await
+            .with_context(|| format!("no input {name}"))?;
+        field.clear().await?;
+        field.send_keys(value).await?;
+        Ok(())
+    }
+
     async fn choose(&self, id: &str, value: &str) -> anyhow::Result<()> {
         self.c
             .find(Locator::XPath(&format!("//*[@id='{id}']")))
@@ -291,6 +303,32 @@ impl Walk {
             std::fs::write(guide.join(&file), &png)?;
         }
         Ok(())
+    }
+
+    /// Prints the page as the browser would on A4 paper (backgrounds off, the page's own
+    /// margins), saves the PDF beside the screenshots and returns its number of pages.
+    async fn print_a4(&self, name: &str) -> anyhow::Result<usize> {
+        let config = PrintConfiguration::builder()
+            .size(PrintSize::A4)
+            .margins(PrintMargins {
+                top: 0.0,
+                bottom: 0.0,
+                left: 0.0,
+                right: 0.0,
+            })
+            .background(false)
+            .build()
+            .map_err(|e| anyhow::anyhow!("print settings: {e}"))?;
+        let pdf = self.c.print(config).await?;
+        std::fs::write(self.shots.join(format!("{name}.pdf")), &pdf)?;
+        // The page tree's `/Count` (Chromium writes it uncompressed) is the number of pages.
+        let text = String::from_utf8_lossy(&pdf);
+        let count = text
+            .split("/Count ")
+            .nth(1)
+            .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect::<String>())
+            .context("the PDF has no page count")?;
+        Ok(count.parse()?)
     }
 
     /// Whether the page is wider than the window (a horizontal scroll bar).
@@ -526,6 +564,9 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
     w.goto(&format!("/cases/{case}/preview/notice")).await?;
     w.expect(&["一次性告知单", "1寸彩色照片"]).await?;
     w.shot("05-notice").await?;
+    let pages = w.print_a4("05-notice").await?;
+    // A short notice for the applicant to take home: one sheet of A4.
+    assert_eq!(pages, 1, "the 一次性告知单 printed to {pages} A4 pages");
 
     // 3. Inbox: the 受理 task; claim it; the papers are short, so 一次性告知补正.
     later(10);
@@ -667,9 +708,21 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
     }
     assert!(!w.scrolls_sideways().await?, "the case page scrolls sideways");
     w.shot("12-case-done").await?;
+    w.print_a4("12-case-done").await?;
     w.follow("办结通知书").await?;
     w.expect(&["办结通知书", "张三"]).await?;
     w.shot("13-completion-notice").await?;
+    w.print_a4("13-completion-notice").await?;
+    // 办件查询 finds it by the full ID number.
+    w.goto("/inbox").await?;
+    w.submit(Locator::XPath("//header//a[normalize-space()='办件查询']"))
+        .await?;
+    w.fill_named("q", ID_NUMBER).await?;
+    w.submit(Locator::XPath("//button[normalize-space()='查询']"))
+        .await?;
+    let found = w.expect(&["张三", "已办结：办结"]).await?;
+    assert!(found.contains(MASKED_ID) && !found.contains("李梅"), "{found}");
+    w.shot("14-case-search").await?;
     w.goto("/inbox").await?;
     let last = w.expect(&["李梅", "王强"]).await?;
     assert!(!last.contains("张三"), "{last}");
