@@ -48,7 +48,7 @@ const BAD_ID: &str = "140522196501151013";
 struct Driver {
     child: Child,
     port: u16,
-    _profile: tempfile::TempDir,
+    profile: tempfile::TempDir,
 }
 
 impl Drop for Driver {
@@ -100,12 +100,12 @@ async fn start_driver() -> anyhow::Result<(Driver, Client)> {
         .spawn()
         .with_context(|| format!("starting {CHROMEDRIVER}: {INSTALL_HINT}"))?;
     let profile = tempfile::tempdir()?;
-    let driver = Driver {
+    let mut driver = Driver {
         child,
         port,
-        _profile: profile,
+        profile,
     };
-    let profile_dir = driver._profile.path().display().to_string();
+    let profile_dir = driver.profile.path().display().to_string();
     let caps = json!({
         "goog:chromeOptions": {
             "binary": CHROMIUM,
@@ -133,8 +133,10 @@ async fn start_driver() -> anyhow::Result<(Driver, Client)> {
             .await
         {
             Ok(client) => break client,
-            Err(e) if started.elapsed() < PATIENCE => {
-                let _ = e;
+            Err(e) if driver.child.try_wait()?.is_some() => {
+                bail!("{CHROMEDRIVER} exited at once ({e}): {INSTALL_HINT}")
+            }
+            Err(_) if started.elapsed() < PATIENCE => {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             Err(e) => bail!("no WebDriver session from {CHROMEDRIVER} on {url}: {e}"),
@@ -210,10 +212,11 @@ impl Walk {
                     vec![],
                 )
                 .await;
-            if let Ok(Value::Array(v)) = state {
-                if v.first() == Some(&json!("complete")) && v.get(1) == Some(&json!("")) {
-                    return Ok(());
-                }
+            if let Ok(Value::Array(v)) = state
+                && v.first() == Some(&json!("complete"))
+                && v.get(1) == Some(&json!(""))
+            {
+                return Ok(());
             }
             if started.elapsed() > PATIENCE {
                 bail!("clicking {button:?} led to no new page");
@@ -256,7 +259,10 @@ impl Walk {
 
     /// `<input type=month>` takes locale-dependent keystrokes; set it as the picker would.
     async fn month(&self, id: &str, value: &str) -> anyhow::Result<()> {
-        let field = self.c.find(Locator::XPath(&format!("//*[@id='{id}']"))).await?;
+        let field = self
+            .c
+            .find(Locator::XPath(&format!("//*[@id='{id}']")))
+            .await?;
         let arg = serde_json::to_value(&field)?;
         self.c
             .execute(
@@ -326,7 +332,11 @@ impl Walk {
         let count = text
             .split("/Count ")
             .nth(1)
-            .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect::<String>())
+            .map(|rest| {
+                rest.chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+            })
             .context("the PDF has no page count")?;
         Ok(count.parse()?)
     }
@@ -369,14 +379,17 @@ impl Walk {
     async fn claim_from_inbox(&self, step_name: &str) -> anyhow::Result<String> {
         self.goto("/inbox").await?;
         self.expect(&[step_name, "待认领"]).await?;
-        let row = format!("//tr[td[normalize-space()='{step_name}']][td/a[starts-with(., '张三')]]");
+        let row =
+            format!("//tr[td[normalize-space()='{step_name}']][td/a[starts-with(., '张三')]]");
         self.submit(Locator::XPath(&format!(
             "{row}//button[normalize-space()='认领']"
         )))
         .await?;
         self.expect(&["已认领"]).await?;
-        self.submit(Locator::XPath(&format!("{row}//a[normalize-space()='办理']")))
-            .await?;
+        self.submit(Locator::XPath(&format!(
+            "{row}//a[normalize-space()='办理']"
+        )))
+        .await?;
         self.expect(&["办理", step_name]).await
     }
 
@@ -387,8 +400,10 @@ impl Walk {
     }
 
     async fn outcome(&self, key: &str) -> anyhow::Result<()> {
-        self.submit(Locator::Css(&format!("button[name=outcome][value='{key}']")))
-            .await
+        self.submit(Locator::Css(&format!(
+            "button[name=outcome][value='{key}']"
+        )))
+        .await
     }
 }
 
@@ -421,13 +436,21 @@ async fn walk(db: TestDb) -> anyhow::Result<()> {
     let reviewer = app.add_user("shebao_zhao", "shebao", Role::Clerk).await?;
     let yibao = app.add_user("yibao_wang", "yibao", Role::Clerk).await?;
     let gjj = app.add_user("gjj_chen", "gjj", Role::Clerk).await?;
-    let veterans = app.add_user("veterans_liu", "veterans", Role::Clerk).await?;
+    let veterans = app
+        .add_user("veterans_liu", "veterans", Role::Clerk)
+        .await?;
 
     // Two earlier applications wait at 受理 in the shebao inbox: one overdue, one due today.
     let earlier = app.login("shebao_li", &shebao).await?;
     for (at, form) in [
-        (Utc.with_ymd_and_hms(2026, 11, 26, 2, 0, 0), other_applicant("李梅", "140522197004150427", "女", "1970-04")),
-        (Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0), other_applicant("王强", "140522196504150314", "男", "1965-04")),
+        (
+            Utc.with_ymd_and_hms(2026, 11, 26, 2, 0, 0),
+            other_applicant("李梅", "140522197004150427", "女", "1970-04"),
+        ),
+        (
+            Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0),
+            other_applicant("王强", "140522196504150314", "男", "1965-04"),
+        ),
     ] {
         clock.set(at.single().context("a valid time")?);
         earlier
@@ -480,7 +503,9 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
     w.submit(Locator::LinkText("新建申请")).await?;
     w.expect(&["请选择要受理的事项"]).await?;
     w.follow("企业职工退休").await?;
-    let blank = w.expect(&["申请表", "应交材料（一次性告知）", "更新材料清单"]).await?;
+    let blank = w
+        .expect(&["申请表", "应交材料（一次性告知）", "更新材料清单"])
+        .await?;
     assert!(!blank.contains("晋城市住房公积金汇缴变更清册"), "{blank}");
     w.fill("f-form.name", "张三").await?;
     w.choose("f-form.gender", "男").await?;
@@ -495,7 +520,8 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
     w.fill("f-form.veteran_archive", "阳城县人武部").await?;
     w.choose("f-form.veteran_placed", "true").await?;
     w.choose("f-form.veteran_archive_complete", "false").await?;
-    w.choose("f-form.item", "企业职工正常退休信息确认、待遇计发").await?;
+    w.choose("f-form.item", "企业职工正常退休信息确认、待遇计发")
+        .await?;
     w.choose("f-form.joint_medical", "true").await?;
     w.choose("f-form.joint_fund", "true").await?;
     w.fill("f-form.bank_card", "6228480048081234568").await?;
@@ -519,9 +545,7 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
     }
     // (1寸彩色照片 not handed in yet: it comes with the 补正 below.)
     w.submit(Locator::Css("button[value=start]")).await?;
-    let invalid = w
-        .expect(&["申请表有需要更正的地方", "未开始办理"])
-        .await?;
+    let invalid = w.expect(&["申请表有需要更正的地方", "未开始办理"]).await?;
     assert!(w.path().await?.starts_with("/intake"));
     let error = w
         .c
@@ -534,7 +558,11 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
         .await?;
     assert!(error.contains("校验"), "{error} / {invalid}");
     // What was typed and ticked stays.
-    let kept = w.c.find(Locator::XPath("//*[@id='f-form.name']")).await?.prop("value").await?;
+    let kept =
+        w.c.find(Locator::XPath("//*[@id='f-form.name']"))
+            .await?
+            .prop("value")
+            .await?;
     assert_eq!(kept.as_deref(), Some("张三"));
     assert!(
         w.c.find(Locator::Css("input[name=materials][value=roster]"))
@@ -552,7 +580,10 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
         .with_context(|| format!("not on a case page: {path}"))?
         .to_owned();
     // The title (as in lists) is masked; the case page itself shows the application in full.
-    assert!(case_page.contains(&format!("张三 {MASKED_ID}")), "{case_page}");
+    assert!(
+        case_page.contains(&format!("张三 {MASKED_ID}")),
+        "{case_page}"
+    );
     assert!(case_page.contains("✘ 未收") && case_page.contains("1寸彩色照片"));
     w.shot("03-case-started").await?;
 
@@ -572,11 +603,20 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
     later(10);
     w.goto("/inbox").await?;
     let inbox = w.expect(&["张三", "受理", "待认领"]).await?;
-    assert!(inbox.contains(MASKED_ID) && !inbox.contains(ID_NUMBER), "{inbox}");
+    assert!(
+        inbox.contains(MASKED_ID) && !inbox.contains(ID_NUMBER),
+        "{inbox}"
+    );
     w.shot("06-inbox").await?;
     let task = w.claim_from_inbox("受理").await?;
-    assert!(task.contains("1寸彩色照片") && task.contains("放弃认领"), "{task}");
-    assert!(!w.scrolls_sideways().await?, "the task page scrolls sideways");
+    assert!(
+        task.contains("1寸彩色照片") && task.contains("放弃认领"),
+        "{task}"
+    );
+    assert!(
+        !w.scrolls_sideways().await?,
+        "the task page scrolls sideways"
+    );
     w.shot("07-task").await?;
     w.fill("f-data.accept_remark", "缺1寸彩色照片2张，已一次性告知")
         .await?;
@@ -624,9 +664,9 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
     w.shot("10-veteran-letter").await?;
     later(60 * 3);
     w.goto(&format!("/cases/{case}")).await?;
-    w.submit(Locator::XPath(&format!(
-        "//button[starts-with(normalize-space(),'已收到答复')]"
-    )))
+    w.submit(Locator::XPath(
+        "//button[starts-with(normalize-space(),'已收到答复')]",
+    ))
     .await?;
     w.expect(&["退役军人信息确认（复函）"]).await?;
     w.logout().await?;
@@ -662,9 +702,8 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
     w.claim_from_inbox("企业职工医疗缴费年限认定").await?;
     w.outcome("refuse").await?;
     let refused = w.expect(&["理由"]).await?;
-    let reason_error = w
-        .c
-        .find(Locator::XPath(
+    let reason_error =
+        w.c.find(Locator::XPath(
             "//div[contains(@class,'invalid')][.//textarea[@id='reason']]/div[@class='error']",
         ))
         .await
@@ -706,7 +745,10 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
     ] {
         assert!(done.contains(text), "case page lacks {text}: {done}");
     }
-    assert!(!w.scrolls_sideways().await?, "the case page scrolls sideways");
+    assert!(
+        !w.scrolls_sideways().await?,
+        "the case page scrolls sideways"
+    );
     w.shot("12-case-done").await?;
     w.print_a4("12-case-done").await?;
     w.follow("办结通知书").await?;
@@ -721,7 +763,10 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
     w.submit(Locator::XPath("//button[normalize-space()='查询']"))
         .await?;
     let found = w.expect(&["张三", "已办结：办结"]).await?;
-    assert!(found.contains(MASKED_ID) && !found.contains("李梅"), "{found}");
+    assert!(
+        found.contains(MASKED_ID) && !found.contains("李梅"),
+        "{found}"
+    );
     w.shot("14-case-search").await?;
     w.goto("/inbox").await?;
     let last = w.expect(&["李梅", "王强"]).await?;
