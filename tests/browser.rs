@@ -439,6 +439,9 @@ async fn walk(db: TestDb) -> anyhow::Result<()> {
     let veterans = app
         .add_user("veterans_liu", "veterans", Role::Clerk)
         .await?;
+    let head = app
+        .add_user("shebao_sun", "shebao", Role::Supervisor)
+        .await?;
 
     // Two earlier applications wait at 受理 in the shebao inbox: one overdue, one due today.
     let earlier = app.login("shebao_li", &shebao).await?;
@@ -466,7 +469,12 @@ async fn walk(db: TestDb) -> anyhow::Result<()> {
         shots,
         guide,
     };
-    let result = steps(&w, &clock, &[&shebao, &reviewer, &yibao, &gjj, &veterans]).await;
+    let result = steps(
+        &w,
+        &clock,
+        &[&shebao, &reviewer, &yibao, &gjj, &veterans, &head],
+    )
+    .await;
     let closed = client.close().await;
     drop(driver);
     result?;
@@ -485,8 +493,8 @@ fn other_applicant(name: &str, id_number: &str, gender: &str, birth: &str) -> Va
 }
 
 async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<()> {
-    let [shebao, reviewer, yibao, gjj, veterans] = pw else {
-        bail!("five passwords expected");
+    let [shebao, reviewer, yibao, gjj, veterans, head] = pw else {
+        bail!("six passwords expected");
     };
     let later = |minutes: i64| clock.advance(chrono::Duration::minutes(minutes));
 
@@ -771,6 +779,19 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
     w.goto("/inbox").await?;
     let last = w.expect(&["李梅", "王强"]).await?;
     assert!(!last.contains("张三"), "{last}");
+    w.logout().await?;
+
+    // 10. The department head looks at the loaded definition (本地设置 and all).
+    w.login("shebao_sun", head).await?;
+    w.submit(Locator::XPath("//header//a[normalize-space()='流程定义']"))
+        .await?;
+    w.expect(&["阳城县企业职工退休", "本地设置", "一次性补正材料告知书"])
+        .await?;
+    assert!(
+        !w.scrolls_sideways().await?,
+        "the definitions page scrolls sideways"
+    );
+    w.shot("15-definitions").await?;
     w.logout().await?;
     Ok(())
 }
