@@ -29,8 +29,9 @@ use lianban_tests::web::{TestApp, repo};
 use lianban_tests::{Backend, TestDb};
 use serde_json::{Value, json};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// Debian's paths; `LIANBAN_CHROMIUM` and `LIANBAN_CHROMEDRIVER` point elsewhere.
+const CHROMIUM: (&str, &str) = ("LIANBAN_CHROMIUM", "/usr/bin/chromium");
+const CHROMEDRIVER: (&str, &str) = ("LIANBAN_CHROMEDRIVER", "/usr/bin/chromedriver");
 const INSTALL_HINT: &str = "run `.ci/run` (it installs them) or \
     `apt-get install -y chromium chromium-driver fonts-noto-cjk`";
 /// How long to wait for the browser to show something before giving up.
@@ -63,9 +64,13 @@ impl Drop for Driver {
     }
 }
 
+fn tool((env, default): (&str, &str)) -> String {
+    std::env::var(env).unwrap_or_else(|_| default.to_owned())
+}
+
 fn require_tools() -> anyhow::Result<()> {
-    for tool in [CHROMIUM, CHROMEDRIVER] {
-        if !Path::new(tool).exists() {
+    for tool in [tool(CHROMIUM), tool(CHROMEDRIVER)] {
+        if !Path::new(&tool).exists() {
             bail!("the browser test needs {tool}, which is missing: {INSTALL_HINT}");
         }
     }
@@ -87,8 +92,9 @@ fn free_port() -> anyhow::Result<u16> {
 async fn start_driver() -> anyhow::Result<(Driver, Client)> {
     use std::os::unix::process::CommandExt as _;
     require_tools()?;
+    let (chromium, chromedriver) = (tool(CHROMIUM), tool(CHROMEDRIVER));
     let port = free_port()?;
-    let child = Command::new(CHROMEDRIVER)
+    let child = Command::new(&chromedriver)
         .arg(format!("--port={port}"))
         .arg("--allowed-ips=127.0.0.1")
         // Chromium on Linux takes its UI locale (the month picker's words) from LANGUAGE.
@@ -98,7 +104,7 @@ async fn start_driver() -> anyhow::Result<(Driver, Client)> {
         .stderr(Stdio::null())
         .process_group(0)
         .spawn()
-        .with_context(|| format!("starting {CHROMEDRIVER}: {INSTALL_HINT}"))?;
+        .with_context(|| format!("starting {chromedriver}: {INSTALL_HINT}"))?;
     let profile = tempfile::tempdir()?;
     let mut driver = Driver {
         child,
@@ -108,7 +114,7 @@ async fn start_driver() -> anyhow::Result<(Driver, Client)> {
     let profile_dir = driver.profile.path().display().to_string();
     let caps = json!({
         "goog:chromeOptions": {
-            "binary": CHROMIUM,
+            "binary": chromium,
             "args": [
                 "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 format!("--window-size={WIDTH},{HEIGHT}"),
@@ -134,12 +140,12 @@ async fn start_driver() -> anyhow::Result<(Driver, Client)> {
         {
             Ok(client) => break client,
             Err(e) if driver.child.try_wait()?.is_some() => {
-                bail!("{CHROMEDRIVER} exited at once ({e}): {INSTALL_HINT}")
+                bail!("{chromedriver} exited at once ({e}): {INSTALL_HINT}")
             }
             Err(_) if started.elapsed() < PATIENCE => {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            Err(e) => bail!("no WebDriver session from {CHROMEDRIVER} on {url}: {e}"),
+            Err(e) => bail!("no WebDriver session from {chromedriver} on {url}: {e}"),
         }
     };
     Ok((driver, client))
