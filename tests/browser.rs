@@ -350,6 +350,26 @@ impl Walk {
         Ok(count.parse()?)
     }
 
+    /// Puts a long unbroken value (as rule results and file names can be) into the first
+    /// element matching `css` and tells whether the page then fits the window. The page is
+    /// loaded again afterwards, so nothing of it stays.
+    async fn fits_long_value(&self, css: &str) -> anyhow::Result<bool> {
+        let element = self
+            .c
+            .find(Locator::Css(css))
+            .await
+            .with_context(|| format!("no {css}"))?;
+        self.c
+            .execute(
+                "arguments[0].textContent = arguments[1];",
+                vec![serde_json::to_value(&element)?, json!("x".repeat(400))],
+            )
+            .await?;
+        let fits = !self.scrolls_sideways().await?;
+        self.c.refresh().await?;
+        Ok(fits)
+    }
+
     /// Whether the page is wider than the window (a horizontal scroll bar).
     async fn scrolls_sideways(&self) -> anyhow::Result<bool> {
         let wide = self
@@ -635,13 +655,14 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
         "{task}"
     );
     w.shot("07-task").await?;
-    // A long unbroken value (a file path) must wrap on the case page, not widen it.
+    // A long web address wraps on every page (each shot checks the width).
     w.fill(
         "f-data.accept_remark",
-        "缺1寸彩色照片2张，已一次性告知；扫描件：archive_2026_12_shebao_window_4_retirement_scans_zhangsan_retirement_application_\
-         materials_scan_batch_0001_pages_001_to_012_checked_by_shebao_li_20261201.pdf",
+        "缺1寸彩色照片2张。照片可交到窗口，也可在网上上传：https://yangcheng.example.cn/\
+         zwfw/retirement/supplement/upload?case=20261201_0001&materials=photos_1inch_color_2\
+         &window=shebao_4&lang=zh_CN",
     )
-        .await?;
+    .await?;
     w.outcome("supplement").await?;
     w.expect(&["等待补正材料", "一次性补正材料告知书"]).await?;
     w.follow("一次性补正材料告知书").await?;
@@ -768,10 +789,18 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
         assert!(done.contains(text), "case page lacks {text}: {done}");
     }
     w.shot("12-case-done").await?;
+    assert!(
+        w.fits_long_value("dl.facts dd").await?,
+        "a long value widens the case page"
+    );
     w.print_a4("12-case-done").await?;
     w.follow("办结通知书").await?;
     w.expect(&["办结通知书", "张三"]).await?;
     w.shot("13-completion-notice").await?;
+    assert!(
+        w.fits_long_value("p").await?,
+        "a long value widens the 办结通知书"
+    );
     w.print_a4("13-completion-notice").await?;
     // 办件查询 finds it by the full ID number.
     w.goto("/inbox").await?;
