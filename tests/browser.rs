@@ -4,7 +4,9 @@
 //! ticks materials, starts the case, issues a 一次性补正告知 and takes the supplement, accepts;
 //! the veteran's file is incomplete, so the 退役军人信息确认函 goes out and the veterans clerk
 //! answers it; a shebao reviewer confirms the retirement; yibao refuses its joint item (with
-//! the required reason) and gjj completes its own; shebao delivers 办结.
+//! the required reason) and gjj completes its own; shebao delivers 办结 and finds the case
+//! in 办件查询; the department head opens the definitions page. Every page shot must fit
+//! 1366 px without sideways scrolling, and the notices print to A4.
 //!
 //! Full-page screenshots land in `<repo>/target/screenshots/`; with
 //! `LIANBAN_GUIDE_SCREENSHOTS=1` they are also copied to `docs/images/` for the clerk's guide.
