@@ -539,7 +539,9 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
     assert!(w.path().await?.starts_with("/login"));
     w.shot("01-login").await?;
     w.login("shebao_li", shebao).await?;
-    let first = w.expect(&["李梅", "王强", "已超期", "今天到期（预警）"]).await?;
+    let first = w
+        .expect(&["李梅", "王强", "已超期", "今天到期（预警）"])
+        .await?;
     assert!(!first.contains("张三"), "{first}");
 
     // 2. Intake: choose the process, see the checklist follow the form.

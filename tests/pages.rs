@@ -467,6 +467,13 @@ db_test!(
             task_page.text
         );
         assert!(task_page.text.contains("✔ 已收"));
+        // The rules' summary is shown in the clerk's words, not as the raw rule data.
+        assert!(
+            task_page.text.contains("测算结论") && task_page.text.contains("法定退休时间"),
+            "{}",
+            task_page.text
+        );
+        assert!(!task_page.text.contains("minimum_contribution"));
         Ok(())
     }
 );

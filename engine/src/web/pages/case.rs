@@ -87,11 +87,7 @@ pub(super) async fn facts(
         })
         .collect();
     let evaluated: Vec<Value> = match (process, &evaluation) {
-        (Some(p), Some(e)) if p.evaluate.is_some() => e
-            .values
-            .iter()
-            .map(|(k, v)| json!({"label": k, "value": value_text(v)}))
-            .collect(),
+        (Some(p), Some(e)) if p.evaluate.is_some() => evaluated_rows(&e.values),
         _ => Vec::new(),
     };
     let documents: Vec<Value> = engine
@@ -346,4 +342,34 @@ pub(super) async fn print(
         .record_view(id, &user.0.actor(), engine.now())
         .await?;
     Ok(printable(document.html))
+}
+
+/// What the rules computed, as label/value rows. A definition whose `evaluate:` returns a
+/// `summary` (a list of `[label, text]` pairs, written in the clerk's words) is shown by it,
+/// followed by the `reasons` as 说明; otherwise every value is listed under its key, which
+/// is exact but meant for the policy officer rather than the clerk.
+fn evaluated_rows(values: &serde_json::Map<String, Value>) -> Vec<Value> {
+    let summary: Option<Vec<Value>> = values.get("summary").and_then(Value::as_array).map(|rows| {
+        rows.iter()
+            .filter_map(|row| match row.as_array().map(Vec::as_slice) {
+                Some([label, value]) => Some(json!({
+                    "label": value_text(label),
+                    "value": value_text(value),
+                })),
+                _ => None,
+            })
+            .collect()
+    });
+    match summary {
+        Some(mut rows) => {
+            if let Some(reasons) = values.get("reasons").filter(|r| !r.is_null()) {
+                rows.push(json!({"label": "说明", "value": value_text(reasons)}));
+            }
+            rows
+        }
+        None => values
+            .iter()
+            .map(|(k, v)| json!({"label": k, "value": value_text(v)}))
+            .collect(),
+    }
 }
