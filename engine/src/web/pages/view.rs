@@ -297,6 +297,28 @@ fn deadline_notes(entry: &HistoryEntry, process: Option<&Process>) -> Vec<String
         .collect()
 }
 
+/// A completion in words with the step and the outcome the clerk chose:
+/// `办理完成（受理：一次性告知补正）`. The step is the one the case left whose task offers
+/// that outcome (in a parallel part several steps are open at once).
+fn completion_text(entry: &HistoryEntry, process: Option<&Process>) -> Option<String> {
+    if entry.action != "complete" {
+        return None;
+    }
+    let outcome = entry.events.iter().find_map(|event| match event {
+        Event::TaskCompleted { outcome, .. } => Some(outcome),
+        _ => None,
+    })?;
+    let process = process?;
+    entry.from_steps.iter().find_map(|id| {
+        let step = process.step(id)?;
+        let crate::definition::StepKind::Task(task) = &step.kind else {
+            return None;
+        };
+        let chosen = task.outcomes.get(outcome.as_str())?;
+        Some(format!("办理完成（{}：{}）", step.name, chosen.label))
+    })
+}
+
 /// One timeline row: when, who (and department), what, and where the case went.
 pub(super) fn history_row(entry: &HistoryEntry, process: Option<&Process>) -> Value {
     let moved = entry.from_steps != entry.to_steps;
@@ -304,8 +326,14 @@ pub(super) fn history_row(entry: &HistoryEntry, process: Option<&Process>) -> Va
         "notes": deadline_notes(entry, process),
         "at": time(entry.at),
         "actor": entry.actor.user,
-        "department": entry.actor.department,
-        "action": push_text(entry, process).unwrap_or_else(|| action_text(&entry.action).to_owned()),
+        "department": entry.actor.department.as_deref().map(|key| {
+            process
+                .and_then(|p| p.departments.get(key))
+                .map_or_else(|| key.to_owned(), |d| d.name.clone())
+        }),
+        "action": push_text(entry, process)
+            .or_else(|| completion_text(entry, process))
+            .unwrap_or_else(|| action_text(&entry.action).to_owned()),
         "view": entry.action == "view",
         "to_steps": if moved { step_names(process, &entry.to_steps) } else { Vec::new() },
         "status": if entry.from_status.as_deref() != Some(entry.to_status.as_str()) {
