@@ -23,7 +23,8 @@ struct Cli {
 
 #[derive(Debug, clap::Args)]
 struct DbArg {
-    /// Database URL: sqlite://path?mode=rwc or postgres://user@host/db.
+    /// Database: a SQLite file path or sqlite:// URL (created when missing), or
+    /// postgres://user@host/db.
     #[arg(long = "db", env = "LIANBAN_DATABASE_URL", default_value = app::DEFAULT_DATABASE_URL)]
     url: String,
 }

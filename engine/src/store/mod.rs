@@ -173,6 +173,29 @@ pub enum StoreError {
     Serialization(#[from] serde_json::Error),
 }
 
+/// The URL to connect to for what an operator typed: `postgres://…` as given; a
+/// `sqlite:` URL gains `mode=rwc` (create the file when missing) unless it names a mode; a
+/// plain path (`/var/lib/lianban/l.db`) is a SQLite file. Without this, `sqlite:///x.db`
+/// fails on a new install with SQLite's bare "unable to open database file".
+pub fn database_url(input: &str) -> String {
+    let input = input.trim();
+    if input.starts_with("postgres://") || input.starts_with("postgresql://") {
+        return input.to_owned();
+    }
+    let url = if input.starts_with("sqlite:") {
+        input.to_owned()
+    } else {
+        format!("sqlite://{input}")
+    };
+    if url.contains("mode=") || url.contains(":memory:") {
+        url
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
 impl Store {
     /// Connects with the default [`StoreOptions`].
     ///
@@ -189,6 +212,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::CreateDir`] or [`StoreError::Database`].
     pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Store, StoreError> {
+        let url = &database_url(url);
         let mut connect = ConnectOptions::new(url);
         connect
             .max_connections(options.max_connections)
@@ -312,4 +336,31 @@ fn page<S: sea_orm::QuerySelect>(select: S, limit: Option<u64>, offset: u64) -> 
     select
         .limit(limit.unwrap_or(i64::MAX.unsigned_abs()))
         .offset(offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::database_url;
+
+    #[test]
+    fn typed_database_urls_open_or_create_sqlite_files() {
+        assert_eq!(database_url("/tmp/l.db"), "sqlite:///tmp/l.db?mode=rwc");
+        assert_eq!(database_url("data/l.db"), "sqlite://data/l.db?mode=rwc");
+        assert_eq!(
+            database_url("sqlite:///tmp/l.db"),
+            "sqlite:///tmp/l.db?mode=rwc"
+        );
+        assert_eq!(
+            database_url("sqlite://x.db?cache=shared"),
+            "sqlite://x.db?cache=shared&mode=rwc"
+        );
+        assert_eq!(
+            database_url("sqlite://x.db?mode=ro"),
+            "sqlite://x.db?mode=ro"
+        );
+        assert_eq!(
+            database_url("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+    }
 }
