@@ -60,11 +60,11 @@ db_test!(metrics_count_requests_and_open_tasks, |db| {
         "{text}"
     );
     assert!(
-        text.contains(r#"lianban_open_tasks{department="jiuye"} 1"#),
+        text.contains(r#"lianban_open_tasks{county="examples",department="jiuye"} 1"#),
         "{text}"
     );
     assert!(
-        text.contains(r#"lianban_overdue_tasks{department="jiuye"} 0"#),
+        text.contains(r#"lianban_overdue_tasks{county="examples",department="jiuye"} 0"#),
         "{text}"
     );
     assert!(text.trim_end().ends_with("# EOF"));

@@ -18,6 +18,8 @@ use crate::runtime::{CaseState, Effect, Task, TaskId, TaskStatus};
 /// A department's open work, for the metrics gauges.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DepartmentLoad {
+    /// County of the department (department keys are unique only within a county).
+    pub county: String,
     /// Department key.
     pub department: String,
     /// Tasks open or claimed.
@@ -111,10 +113,10 @@ impl Store {
         rows.into_iter().map(task_record).collect()
     }
 
-    /// How many tasks each department has open (open or claimed), and how many of those
-    /// are past due at `now`; departments without open tasks are absent. Two grouped
-    /// counts over the `(department, status, due_at)` index, cheap enough for every
-    /// metrics scrape.
+    /// How many tasks each department of each county has open (open or claimed), and how
+    /// many of those are past due at `now`; departments without open tasks are absent. Two
+    /// grouped counts over the `(county, department, status, due_at)` index, cheap enough
+    /// for every metrics scrape.
     ///
     /// # Errors
     /// [`StoreError::Database`].
@@ -126,6 +128,7 @@ impl Store {
         let counts = |overdue: bool| {
             let mut select = task::Entity::find()
                 .select_only()
+                .column(task::Column::County)
                 .column(task::Column::Department)
                 .column_as(Expr::col(task::Column::Id).count(), "n")
                 .filter(task::Column::Status.is_in(open_words));
@@ -133,20 +136,22 @@ impl Store {
                 select = select.filter(task::Column::DueAt.lt(now));
             }
             select
+                .group_by(task::Column::County)
                 .group_by(task::Column::Department)
-                .into_tuple::<(String, i64)>()
+                .into_tuple::<(Option<String>, String, i64)>()
                 .all(&self.db)
         };
         let open = counts(false).await?;
         let overdue = counts(true).await?;
         Ok(open
             .into_iter()
-            .map(|(department, n)| {
+            .map(|(county, department, n)| {
                 let late = overdue
                     .iter()
-                    .find(|(d, _)| *d == department)
-                    .map_or(0, |(_, n)| *n);
+                    .find(|(c, d, _)| *c == county && *d == department)
+                    .map_or(0, |(_, _, n)| *n);
                 DepartmentLoad {
+                    county: county.unwrap_or_default(),
                     department,
                     open: u64::try_from(n).unwrap_or_default(),
                     overdue: u64::try_from(late).unwrap_or_default(),

@@ -43,6 +43,7 @@ struct RouteLabels {
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DepartmentLabels {
+    county: String,
     department: String,
 }
 
@@ -142,6 +143,7 @@ pub(super) async fn scrape(State(ctx): State<Ctx>, request: Request) -> Result<R
     let overdue = Family::<DepartmentLabels, Gauge>::default();
     for load in loads {
         let labels = DepartmentLabels {
+            county: load.county,
             department: load.department,
         };
         open.get_or_create(&labels)
@@ -151,10 +153,14 @@ pub(super) async fn scrape(State(ctx): State<Ctx>, request: Request) -> Result<R
             .set(i64::try_from(load.overdue).unwrap_or(i64::MAX));
     }
     let mut gauges = Registry::with_prefix("lianban");
-    gauges.register("open_tasks", "Open or claimed tasks by department", open);
+    gauges.register(
+        "open_tasks",
+        "Open or claimed tasks by county and department",
+        open,
+    );
     gauges.register(
         "overdue_tasks",
-        "Open or claimed tasks past their due time by department",
+        "Open or claimed tasks past their due time by county and department",
         overdue,
     );
     let mut body = String::new();
