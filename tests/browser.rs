@@ -572,8 +572,8 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
     w.fill("f-form.bank_card", "6228480048081234568").await?;
     w.choose("f-form.delivery", "现场自取").await?;
     w.choose("f-form.retirement_type", "正常退休").await?;
-    w.submit(Locator::Css("button[value=refresh]")).await?;
-    // The 公积金 item asks for one more paper; the list follows what was typed.
+    // The 公积金 item asks for one more paper; the list follows what was typed, without
+    // pressing 更新材料清单 (static/intake.js posts the form and swaps the checklist).
     w.expect(&["晋城市住房公积金汇缴变更清册", "职工正常退休信息确认花名表"])
         .await?;
     for m in [

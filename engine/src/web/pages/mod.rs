@@ -37,12 +37,15 @@ use crate::definition::Process;
 
 /// The stylesheet of every page, served at `/static/app.css`.
 const APP_CSS: &str = include_str!("../../../../templates/web/static/app.css");
+/// The intake window's live materials checklist, served at `/static/intake.js`.
+const INTAKE_JS: &str = include_str!("../../../../templates/web/static/intake.js");
 
 /// The page routes.
 pub(super) fn routes() -> Router<Ctx> {
     Router::new()
         .route("/", get(root))
         .route("/static/app.css", get(stylesheet))
+        .route("/static/intake.js", get(intake_script))
         .route("/inbox", get(inbox::page))
         .route("/tasks/{id}", get(task::page))
         .route("/tasks/{id}/claim", post(inbox::claim))
@@ -242,7 +245,8 @@ pub(super) fn render(
         status,
         [(
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; script-src 'none'; object-src 'none'; frame-ancestors 'none'; form-action 'self'",
+            // Scripts only from our own static files (the intake's live checklist); never inline.
+            "default-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; form-action 'self'",
         )],
         Html(html),
     )
@@ -265,6 +269,18 @@ async fn stylesheet() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         APP_CSS,
+    )
+        .into_response()
+}
+
+/// `GET /static/intake.js`.
+async fn intake_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        INTAKE_JS,
     )
         .into_response()
 }

@@ -1,0 +1,61 @@
+// The intake window's materials checklist follows the application form as the clerk types:
+// the form is posted as "更新材料清单" would post it, and only the checklist of the answer is
+// put in place. Without JavaScript the button does the same with a whole page.
+(function () {
+  "use strict";
+  var form = document.querySelector("form[data-live-materials]");
+  var list = document.getElementById("materials");
+  if (!form || !list || !window.fetch || !window.DOMParser) {
+    return;
+  }
+  var timer = null;
+  var latest = 0;
+
+  function refresh() {
+    var body = new URLSearchParams(new FormData(form));
+    body.set("action", "refresh");
+    var ticket = ++latest;
+    list.setAttribute("aria-busy", "true");
+    // form.action would be the buttons named "action", not the attribute.
+    fetch(form.getAttribute("action"), {
+      method: "POST",
+      body: body,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" }
+    })
+      .then(function (answer) {
+        return answer.ok ? answer.text() : null;
+      })
+      .then(function (html) {
+        // A slower earlier answer must not overwrite a newer one.
+        if (html === null || ticket !== latest) {
+          return;
+        }
+        var page = new DOMParser().parseFromString(html, "text/html");
+        var fresh = page.getElementById("materials");
+        if (fresh) {
+          list.replaceChildren.apply(list, Array.prototype.slice.call(fresh.childNodes));
+        }
+      })
+      .catch(function () {
+        // The button still works; nothing to tell the clerk here.
+      })
+      .then(function () {
+        if (ticket === latest) {
+          list.removeAttribute("aria-busy");
+        }
+      });
+  }
+
+  function later(event) {
+    // Ticking a material changes nothing the rules look at.
+    if (event.target && event.target.name === "materials") {
+      return;
+    }
+    window.clearTimeout(timer);
+    timer = window.setTimeout(refresh, 400);
+  }
+
+  form.addEventListener("input", later);
+  form.addEventListener("change", later);
+})();
