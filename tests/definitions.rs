@@ -547,3 +547,49 @@ fn department_systems_and_schedule_actions_are_checked() {
     );
     assert!(got[0].contains(":6:31:"), "{got:?}");
 }
+
+/// `outcomes:` on a decision field names outcomes of its own step; the application form
+/// cannot use it.
+#[test]
+fn field_outcomes_must_be_outcomes_of_the_step() {
+    let text = r#"id: test.outcomes
+version: 1
+name: 结果专属字段
+departments: {shebao: {name: 社保}}
+roles: {clerk: {name: 经办, department: shebao}}
+form:
+  - {key: name, label: 姓名, type: text, outcomes: [ok]}
+steps:
+  - id: a
+    name: 确认
+    type: task
+    role: clerk
+    form:
+      - {key: date, label: 退休时间, type: year_month, required: true, outcomes: [confirm]}
+      - {key: note, label: 说明, type: text, outcomes: [refuse, confrim]}
+    outcomes:
+      confirm: {label: 确认, to: end}
+      refuse: {label: 不予办理, to: end, reason: true}
+  - {id: end, name: 办结, type: end}
+"#;
+    let templates = Templates::load(&root().join("templates")).expect("templates");
+    let source = SourceFile {
+        path: "bad/outcomes.yaml".into(),
+        text: text.into(),
+    };
+    let error = definition::load_sources(&[source], &templates).expect_err("refused");
+    let found: Vec<(usize, &str, &str)> = error
+        .diagnostics
+        .iter()
+        .map(|d| (d.line, d.code, d.path.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (7, "E-FIELD", "form[0].outcomes"),
+            (15, "E-FIELD", "steps[0].form[1].outcomes[1]"),
+        ],
+        "{error}"
+    );
+    assert!(error.to_string().contains("confirm"), "{error}");
+}

@@ -72,6 +72,7 @@ pub(super) fn fields(
             options,
             check,
             help: f.help,
+            outcomes: f.outcomes.unwrap_or_default(),
         });
     }
     out

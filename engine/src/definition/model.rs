@@ -239,6 +239,17 @@ pub struct Field {
     pub check: Option<Expr>,
     /// Help text.
     pub help: Option<String>,
+    /// A task's decision form only: the outcome keys this field belongs to; empty for every
+    /// outcome. A field of other outcomes is neither required nor shown as theirs, so a
+    /// confirmation can require what a refusal does not ask for.
+    pub outcomes: Vec<String>,
+}
+
+impl Field {
+    /// Whether the field belongs to the decision `outcome`.
+    pub fn serves(&self, outcome: &str) -> bool {
+        self.outcomes.is_empty() || self.outcomes.iter().any(|o| o == outcome)
+    }
 }
 
 /// A material the applicant hands in.

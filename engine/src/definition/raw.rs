@@ -135,6 +135,8 @@ pub(super) struct RawField {
     pub(super) options: Option<Vec<String>>,
     pub(super) help: Option<String>,
     pub(super) check: Option<String>,
+    /// Task forms only: the outcomes the field belongs to (all when absent).
+    pub(super) outcomes: Option<Vec<String>>,
 }
 
 /// One entry of `materials:`.

@@ -244,12 +244,32 @@ impl StepCx<'_, '_> {
                 Some("例如 `outcomes: {done: {label: 办结, to: end}}`".into()),
             );
         }
-        let outcomes = raw_outcomes
+        let outcomes: IndexMap<String, Outcome> = raw_outcomes
             .into_iter()
             .map(|(key, o)| (key.clone(), self.outcome(key, o)))
             .collect();
         let form_path = child(self.path, "form");
         let form = fields(self.cx, s.form.take().unwrap_or_default(), &form_path, &[]);
+        for (i, field) in form.iter().enumerate() {
+            for (j, key) in field.outcomes.iter().enumerate() {
+                if outcomes.contains_key(key) {
+                    continue;
+                }
+                let at = item(&child(&item(&form_path, i), "outcomes"), j);
+                let known: Vec<&str> = outcomes.keys().map(String::as_str).collect();
+                self.cx.sink.push(
+                    self.cx.map.value_pos(&at),
+                    Code::Field,
+                    &at,
+                    format!(
+                        "字段 `{}` 的 `outcomes` 里有本步骤没有的结果 `{key}`",
+                        field.key
+                    ),
+                    did_you_mean(key, known.iter().copied())
+                        .or_else(|| Some(format!("本步骤的结果：{}", known.join("、")))),
+                );
+            }
+        }
         let due = self.duration(s.due.take());
         let date_at = child(self.path, "due_date");
         let due_date = s.due_date.take().and_then(|e| self.cx.expr(&e, &date_at));

@@ -18,7 +18,7 @@ use super::model::{
 };
 use super::raw::RawProcess;
 use super::schedules::schedules;
-use super::source_map::{SourceMap, child};
+use super::source_map::{SourceMap, child, item};
 use super::{graph, steps};
 
 /// What validation needs while it walks one definition.
@@ -209,6 +209,21 @@ pub(super) fn build(raw: RawProcess, at: &ListIndices, cx: &mut Cx<'_>, file: &s
     // Collected first: a field's `when` may read a field written after it.
     cx.form_keys = raw.form.iter().filter_map(|f| f.key.clone()).collect();
     let form = fields(cx, raw.form, "form", &at.form);
+    for (i, field) in form.iter().enumerate() {
+        if !field.outcomes.is_empty() {
+            let path = child(
+                &item("form", at.form.get(i).copied().unwrap_or(i)),
+                "outcomes",
+            );
+            cx.sink.push(
+                cx.map.key_pos(&path),
+                Code::Field,
+                &path,
+                format!("申请表字段 `{}` 不能写 `outcomes`", field.key),
+                Some("`outcomes` 只用于任务步骤的表单，说明字段属于哪些办理结果".into()),
+            );
+        }
+    }
     let materials = materials(cx, raw.materials, &at.materials);
 
     let time_limits = time_limits(cx, raw.time_limits.unwrap_or_default());

@@ -19,6 +19,7 @@ impl Run<'_> {
         &self,
         fields: &[Field],
         values: &Map<String, Value>,
+        outcome: &str,
     ) -> Result<(), RuntimeError> {
         // Decision values land in case data under their keys; a key the form does not define
         // could overwrite what a rule computed, so it is refused rather than ignored.
@@ -29,10 +30,11 @@ impl Run<'_> {
         let mut seen = self.state.data.clone();
         seen.extend(values.iter().map(|(k, v)| (k.clone(), v.clone())));
         for field in fields {
-            let applies = match &field.when {
-                None => true,
-                Some(when) => when.eval_bool(&self.facts_with(&seen))?,
-            };
+            let applies = field.serves(outcome)
+                && match &field.when {
+                    None => true,
+                    Some(when) => when.eval_bool(&self.facts_with(&seen))?,
+                };
             match values.get(&field.key).filter(|v| !is_blank(v)) {
                 None if field.required && applies => {
                     return Err(invalid(&field.key, format!("“{}”为必填项", field.label)));

@@ -145,7 +145,7 @@ pub(super) fn complete(
         });
     }
     if by_person {
-        run.check_decision(&spec.form, &values)?;
+        run.check_decision(&spec.form, &values, outcome_key)?;
     }
     run.close_task(id, actor, outcome_key, reason)?;
     run.state

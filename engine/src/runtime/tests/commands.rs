@@ -360,3 +360,44 @@ fn start_records_events_and_effects_in_order() {
     let err = apply(&process, &started.state, &clerk("张三"), command, now());
     assert!(matches!(err, Err(RuntimeError::NoSuchTask(id)) if id == missing));
 }
+
+/// 退休信息确认: the retirement date is required to confirm, not to refuse.
+#[test]
+fn a_field_of_one_outcome_is_required_only_for_that_outcome() {
+    let mut task = spec(
+        "shebao_clerk",
+        vec![outcome("confirm", "done"), outcome("refuse", "declined")],
+    );
+    task.form = vec![Field {
+        outcomes: vec!["confirm".into()],
+        ..field("retirement_date", FieldType::YearMonth, true)
+    }];
+    let process = Flow::new()
+        .task_spec("accept", task)
+        .end("done", "办结")
+        .end("declined", "不予办理")
+        .build();
+    let state = begin(&process, json!({})).state;
+    assert_eq!(
+        field_error(complete(&process, &state, "李", "confirm", json!({}), None)),
+        "retirement_date"
+    );
+    let refused = complete(&process, &state, "李", "refuse", json!({}), None).expect("refuses");
+    assert!(matches!(
+        refused.state.status,
+        crate::runtime::CaseStatus::Completed { .. }
+    ));
+    let confirmed = complete(
+        &process,
+        &state,
+        "李",
+        "confirm",
+        json!({"retirement_date": "2025-02"}),
+        None,
+    )
+    .expect("confirms");
+    assert_eq!(
+        confirmed.state.data.get("retirement_date"),
+        Some(&json!("2025-02"))
+    );
+}

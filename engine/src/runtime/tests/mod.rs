@@ -66,6 +66,7 @@ pub(super) fn field(key: &str, field_type: FieldType, required: bool) -> Field {
         options: Vec::new(),
         check: None,
         help: None,
+        outcomes: Vec::new(),
     }
 }
 

@@ -63,7 +63,25 @@ async fn show(
         .unwrap_or_default();
     let needs_reason = outcomes.iter().any(|o| o["reason"] == true);
     let fields = step.map_or_else(Vec::new, |s| {
-        describe(&s.form, DATA, &attempt.values, &attempt.errors)
+        let mut described = describe(&s.form, DATA, &attempt.values, &attempt.errors);
+        // A field of some outcomes says which, instead of a star that would claim it is
+        // always required.
+        for (shown, field) in described.iter_mut().zip(&s.form) {
+            if field.outcomes.is_empty() {
+                continue;
+            }
+            let labels: Vec<&str> = field
+                .outcomes
+                .iter()
+                .filter_map(|key| s.outcomes.get(key).map(|o| o.label.as_str()))
+                .collect();
+            if let Value::Object(map) = shown {
+                map.insert("only_for".into(), json!(labels.join("”或“")));
+                map.insert("only_required".into(), json!(field.required));
+                map.insert("required".into(), json!(false));
+            }
+        }
+        described
     });
     let calendar = process.as_deref().and_then(|p| p.calendar_data.as_deref());
     let mut row = task_row(task, record.title.as_deref(), engine.now(), calendar);
