@@ -18,6 +18,7 @@ mod m20261129_000101_add_county_and_api_keys;
 mod m20261129_000201_create_timers;
 mod m20261129_000301_create_push;
 mod m20261129_000601_chain_history;
+mod m20261129_000602_create_idempotency;
 
 /// Every migration of lianban, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000201_create_timers::Migration),
             Box::new(m20261129_000301_create_push::Migration),
             Box::new(m20261129_000601_chain_history::Migration),
+            Box::new(m20261129_000602_create_idempotency::Migration),
         ]
     }
 }
