@@ -11,7 +11,7 @@ use crate::accounts::Role;
 use crate::definition::{self, Catalog, LoadError, Process};
 use crate::documents::{Pages, Templates};
 use crate::scheduler::{Clock, SystemClock};
-use crate::store::{Engine, NewAccount, Store, StoreError};
+use crate::store::{Engine, NewAccount, Store, StoreError, StoreOptions};
 
 /// The embedded default database: a SQLite file created on first run.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/lianban.db?mode=rwc";
@@ -32,6 +32,9 @@ pub struct Settings {
     /// Factor on the pause before answering repeated failed logins: 1.0 in service; tests
     /// that count failures set 0.0 instead of waiting.
     pub login_slowdown: f64,
+    /// Connection pool and timeouts: how long a request waits for the database before it
+    /// is answered 503.
+    pub store: StoreOptions,
 }
 
 impl Settings {
@@ -44,6 +47,7 @@ impl Settings {
             admin_token: None,
             secure_cookies: false,
             login_slowdown: 1.0,
+            store: StoreOptions::default(),
         }
     }
 }
@@ -90,7 +94,7 @@ impl App {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Arc<App>> {
-        let store = Store::connect(&settings.database_url)
+        let store = Store::connect_with(&settings.database_url, settings.store.clone())
             .await
             .with_context(|| format!("打开数据库 {} 失败", redact_url(&settings.database_url)))?;
         store.migrate().await.context("数据库迁移失败")?;

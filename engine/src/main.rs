@@ -320,6 +320,7 @@ fn main() -> ExitCode {
                 admin_token,
                 secure_cookies,
                 login_slowdown: 1.0,
+                store: Default::default(),
             };
             report(run_async(serve(settings, bind, demo)))
         }
