@@ -73,6 +73,8 @@ pub struct App {
     engine: Engine,
     templates: RwLock<Arc<Templates>>,
     pages: Pages,
+    /// Set once the HTTP server has stopped: background workers finish their pass and end.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl App {
@@ -112,6 +114,7 @@ impl App {
             engine,
             templates: RwLock::new(templates),
             pages: Pages::builtin().context("内置页面模板有误")?,
+            stopping: tokio::sync::watch::Sender::new(false),
         }))
     }
 
@@ -168,12 +171,34 @@ impl App {
     /// When the server fails.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) -> anyhow::Result<()> {
         spawn_reload_on_sighup(Arc::clone(&self));
-        crate::scheduler::timers::spawn(self.engine().clone());
+        let timers = crate::scheduler::timers::spawn_until(self.engine().clone(), self.stopped());
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "listening");
         let router = crate::web::router(Arc::clone(&self));
-        crate::web::serve(listener, router, shutdown_signal()).await?;
+        // On SIGTERM: stop accepting, finish the requests in flight, then the workers.
+        let served = crate::web::serve(listener, router, shutdown_signal()).await;
+        self.stop();
+        if let Err(e) = timers.await {
+            tracing::warn!(error = %e, "timer worker ended abnormally");
+        }
+        served?;
+        tracing::info!("stopped");
         Ok(())
+    }
+
+    /// Tells the background workers to stop after their current pass.
+    pub fn stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Resolves once [`App::stop`] was called: what background workers wait on (e.g.
+    /// [`crate::scheduler::start_until`]).
+    pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut stopping = self.stopping.subscribe();
+        async move {
+            // An error means the app is gone: stop as well.
+            let _ = stopping.wait_for(|stop| *stop).await;
+        }
     }
 }
 

@@ -488,11 +488,17 @@ async fn serve(settings: Settings, bind: String, demo: bool) -> anyhow::Result<(
         .with_context(|| format!("无法监听 {bind}"))?;
     tracing::info!(db = %app::redact_url(&settings.database_url), "starting");
     let app = App::build(settings).await?;
-    let _background = lianban::scheduler::start(app.engine())?; // schedules and outbox delivery
+    // Schedules and outbox delivery; they stop after the HTTP server (see App::serve).
+    let background = lianban::scheduler::start_until(app.engine(), app.stopped())?;
     if demo {
         users::print_demo(&app.seed_demo_accounts().await?);
     }
-    app.serve(listener).await
+    let served = std::sync::Arc::clone(&app).serve(listener).await;
+    app.stop();
+    if let Err(e) = background.await {
+        tracing::warn!(error = %e, "background worker ended abnormally");
+    }
+    served
 }
 
 async fn migrate(url: String) -> anyhow::Result<()> {

@@ -32,6 +32,7 @@ mod entity;
 mod firing;
 mod idempotency;
 mod issuing;
+mod leases;
 mod outbox;
 mod push_tables;
 mod records;
