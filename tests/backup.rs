@@ -189,7 +189,30 @@ async fn backup_while_writing_then_restore_and_verify() -> anyhow::Result<()> {
         &url(&target),
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("未通过完整性检查"), "{}", text(&out));
     assert!(!target.exists() || std::fs::metadata(&target)?.len() == 0);
+    // So is a file that is no database at all.
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, "这不是数据库".repeat(100))?;
+    let out = lianban(&[
+        "restore",
+        "--from",
+        junk.to_str().unwrap_or_default(),
+        "--db",
+        &url(&target),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("未通过完整性检查"), "{}", text(&out));
+    // PostgreSQL is not backed up this way (and is not touched).
+    let pg = lianban(&[
+        "backup",
+        "--db",
+        "postgres://nobody@127.0.0.1:1/none",
+        "--to",
+        "x.db",
+    ]);
+    assert_eq!(pg.status.code(), Some(1));
+    assert!(text(&pg).contains("pg_dump"), "{}", text(&pg));
     Ok(())
 }
 

@@ -50,7 +50,13 @@ pub(crate) async fn verify(url: &str, case: Option<&str>) -> anyhow::Result<bool
 
 /// `backup`: a consistent copy of a SQLite database, also while it is in use.
 pub(crate) async fn backup(url: &str, to: &Path) -> anyhow::Result<()> {
-    let store = open(url).await?;
+    if !url.starts_with("sqlite:") {
+        return Err(lianban::store::BackupError::NotSqlite.into());
+    }
+    // Not migrated: a backup copies the database as it is and changes nothing.
+    let store = Store::connect(url)
+        .await
+        .with_context(|| format!("打开数据库 {} 失败", redact_url(url)))?;
     store.backup_to(to).await?;
     println!("已备份到 {}", to.display());
     Ok(())

@@ -84,8 +84,21 @@ pub async fn restore(from: &Path, to: &Path, force: bool) -> Result<(), BackupEr
     if !from.is_file() {
         return Err(BackupError::Missing(from.display().to_string()));
     }
-    let source = Database::connect(format!("sqlite://{}?mode=ro", utf8(from)?)).await?;
-    let report = integrity_check(&source).await?;
+    let damaged = |e: &dyn std::fmt::Display| BackupError::Damaged {
+        path: from.display().to_string(),
+        report: format!("无法作为 SQLite 数据库读取（{e}）"),
+    };
+    // A file that is no database at all fails to open or fails the check's query.
+    let source = Database::connect(format!("sqlite://{}?mode=ro", utf8(from)?))
+        .await
+        .map_err(|e| damaged(&e))?;
+    let report = match integrity_check(&source).await {
+        Ok(report) => report,
+        Err(e) => {
+            source.close().await?;
+            return Err(damaged(&e));
+        }
+    };
     if report != "ok" {
         source.close().await?;
         return Err(BackupError::Damaged {
