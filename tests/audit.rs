@@ -268,3 +268,34 @@ fn sha(text: &str) -> String {
     use sha2::Digest as _;
     hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }
+
+db_test!(the_migration_chains_the_history_written_before_it, |db| {
+    use lianban_migrations::{Migrator, MigratorTrait};
+    let engine = engine(&db).await?;
+    let a = closed_case(&engine).await?;
+    let b = closed_case(&engine).await?;
+    // Back to the schema before the chain (the rows stay, their hashes and heads go) …
+    let conn = Database::connect(db.url.as_str()).await?;
+    Migrator::down(&conn, Some(2)).await?;
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT COUNT(*) FROM history",
+        ))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no count"))?;
+    assert_eq!(row.try_get_by_index::<i64>(0)?, 10);
+    // … and forward again: the existing rows are chained in order.
+    Migrator::up(&conn, None).await?;
+    conn.close().await?;
+    let report = engine.store().verify_history(None).await?;
+    assert!(report.intact(), "{report:?}");
+    assert_eq!((report.cases, report.entries), (2, 10));
+    // The chain continues from the backfilled head, and protects the old rows too.
+    engine.store().record_view(a, &clerk(), engine.now()).await?;
+    assert_eq!(engine.store().verify_history(Some(a)).await?.entries, 6);
+    let update = format!("UPDATE history SET actor = '李四' WHERE case_id = '{b}' AND seq = 1");
+    assert!(raw(&db, &update).await.is_err(), "the triggers are back");
+    assert!(engine.store().verify_history(None).await?.intact());
+    Ok(())
+});
