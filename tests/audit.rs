@@ -292,10 +292,39 @@ db_test!(the_migration_chains_the_history_written_before_it, |db| {
     assert!(report.intact(), "{report:?}");
     assert_eq!((report.cases, report.entries), (2, 10));
     // The chain continues from the backfilled head, and protects the old rows too.
-    engine.store().record_view(a, &clerk(), engine.now()).await?;
+    engine
+        .store()
+        .record_view(a, &clerk(), engine.now())
+        .await?;
     assert_eq!(engine.store().verify_history(Some(a)).await?.entries, 6);
     let update = format!("UPDATE history SET actor = '李四' WHERE case_id = '{b}' AND seq = 1");
     assert!(raw(&db, &update).await.is_err(), "the triggers are back");
     assert!(engine.store().verify_history(None).await?.intact());
+    Ok(())
+});
+
+db_test!(a_stopping_worker_gives_its_timer_leases_back, |db| {
+    // Not history, but the other half of a clean stop: what `serve` does after SIGTERM.
+    let engine = engine(&db).await?;
+    let case = closed_case(&engine).await?;
+    raw(
+        &db,
+        &format!(
+            "INSERT INTO timers (id, case_id, subject, kind, fire_at, created_at) VALUES \
+             ('t1', '{case}', 'task', 'due', '2026-09-30T01:00:00+00:00', '2026-09-30T01:00:00+00:00')"
+        ),
+    )
+    .await?;
+    let store = engine.store();
+    let now = engine.now();
+    let lease = now + chrono::Duration::seconds(60);
+    assert!(store.claim_timer("t1", "worker-a", now, lease).await?);
+    assert_eq!(store.held_leases().await?, 1);
+    assert!(!store.claim_timer("t1", "worker-b", now, lease).await?);
+    assert_eq!(store.release_timer_leases("worker-b").await?, 0);
+    assert_eq!(store.release_timer_leases("worker-a").await?, 1);
+    assert_eq!(store.held_leases().await?, 0);
+    // Another worker takes it at once, without waiting for the lease to run out.
+    assert!(store.claim_timer("t1", "worker-b", now, lease).await?);
     Ok(())
 });
