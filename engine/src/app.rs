@@ -11,7 +11,7 @@ use crate::accounts::Role;
 use crate::definition::{self, Catalog, LoadError, Process};
 use crate::documents::{Pages, Templates};
 use crate::scheduler::{Clock, SystemClock};
-use crate::store::{Engine, NewAccount, Store, StoreError};
+use crate::store::{Engine, NewAccount, Store, StoreError, StoreOptions};
 
 /// The embedded default database: a SQLite file created on first run.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/lianban.db?mode=rwc";
@@ -32,6 +32,9 @@ pub struct Settings {
     /// Factor on the pause before answering repeated failed logins: 1.0 in service; tests
     /// that count failures set 0.0 instead of waiting.
     pub login_slowdown: f64,
+    /// Connection pool and timeouts: how long a request waits for the database before it
+    /// is answered 503.
+    pub store: StoreOptions,
 }
 
 impl Settings {
@@ -44,6 +47,7 @@ impl Settings {
             admin_token: None,
             secure_cookies: false,
             login_slowdown: 1.0,
+            store: StoreOptions::default(),
         }
     }
 }
@@ -69,6 +73,8 @@ pub struct App {
     engine: Engine,
     templates: RwLock<Arc<Templates>>,
     pages: Pages,
+    /// Set once the HTTP server has stopped: background workers finish their pass and end.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl App {
@@ -90,7 +96,7 @@ impl App {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Arc<App>> {
-        let store = Store::connect(&settings.database_url)
+        let store = Store::connect_with(&settings.database_url, settings.store.clone())
             .await
             .with_context(|| format!("打开数据库 {} 失败", redact_url(&settings.database_url)))?;
         store.migrate().await.context("数据库迁移失败")?;
@@ -108,6 +114,7 @@ impl App {
             engine,
             templates: RwLock::new(templates),
             pages: Pages::builtin().context("内置页面模板有误")?,
+            stopping: tokio::sync::watch::Sender::new(false),
         }))
     }
 
@@ -164,12 +171,34 @@ impl App {
     /// When the server fails.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) -> anyhow::Result<()> {
         spawn_reload_on_sighup(Arc::clone(&self));
-        crate::scheduler::timers::spawn(self.engine().clone());
+        let timers = crate::scheduler::timers::spawn_until(self.engine().clone(), self.stopped());
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "listening");
         let router = crate::web::router(Arc::clone(&self));
-        crate::web::serve(listener, router, shutdown_signal()).await?;
+        // On SIGTERM: stop accepting, finish the requests in flight, then the workers.
+        let served = crate::web::serve(listener, router, shutdown_signal()).await;
+        self.stop();
+        if let Err(e) = timers.await {
+            tracing::warn!(error = %e, "timer worker ended abnormally");
+        }
+        served?;
+        tracing::info!("stopped");
         Ok(())
+    }
+
+    /// Tells the background workers to stop after their current pass.
+    pub fn stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Resolves once [`App::stop`] was called: what background workers wait on (e.g.
+    /// [`crate::scheduler::start_until`]).
+    pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut stopping = self.stopping.subscribe();
+        async move {
+            // An error means the app is gone: stop as well.
+            let _ = stopping.wait_for(|stop| *stop).await;
+        }
     }
 }
 

@@ -13,6 +13,9 @@ mod users;
 #[path = "cli/apikeys.rs"]
 mod apikeys;
 
+#[path = "cli/evidence.rs"]
+mod evidence;
+
 /// lianban（联办）：由 YAML 流程定义驱动的联办工作流引擎。
 #[derive(Debug, Parser)]
 #[command(name = "lianban", version, about)]
@@ -152,6 +155,57 @@ enum Command {
         #[arg(long, default_value = "templates")]
         templates: PathBuf,
     },
+    /// Check the hash chain of case histories.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Copy a SQLite database consistently, also while `serve` runs on it.
+    Backup {
+        #[command(flatten)]
+        db: DbArg,
+        /// The backup file to write (must not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Restore a backup file into a SQLite database (stop the service first).
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        #[command(flatten)]
+        db: DbArg,
+        /// Replace a database that is not empty.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Export closed cases for the archive: JSON, documents and a manifest of hashes.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["case", "closed_before"])))]
+    Export {
+        #[command(flatten)]
+        db: DbArg,
+        /// One case id.
+        #[arg(long)]
+        case: Option<String>,
+        /// Every closed case that ended before this day (YYYY-MM-DD, Beijing time).
+        #[arg(long)]
+        closed_before: Option<chrono::NaiveDate>,
+        /// Directory to write into.
+        #[arg(long)]
+        to: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk every case's history chain; exit 1 when an entry was changed or removed.
+    Verify {
+        #[command(flatten)]
+        db: DbArg,
+        /// Only this case.
+        #[arg(long)]
+        case: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -267,6 +321,7 @@ fn main() -> ExitCode {
                 admin_token,
                 secure_cookies,
                 login_slowdown: 1.0,
+                store: Default::default(),
             };
             report(run_async(serve(settings, bind, demo)))
         }
@@ -303,7 +358,43 @@ fn main() -> ExitCode {
             &processes,
             &templates,
         )),
+        Command::Audit {
+            command: AuditCommand::Verify { db, case },
+        } => match run_async_value(evidence::verify(&db.url, case.as_deref())) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => report(Err(e)),
+        },
+        Command::Backup { db, to } => report(run_async(evidence::backup(&db.url, &to))),
+        Command::Restore { from, db, force } => {
+            report(run_async(evidence::restore(&from, &db.url, force)))
+        }
+        Command::Export {
+            db,
+            case,
+            closed_before,
+            to,
+        } => {
+            let selection = match (case, closed_before) {
+                (Some(case), _) => evidence::Selection::Case(case),
+                (None, Some(day)) => evidence::Selection::ClosedBefore(day),
+                (None, None) => {
+                    return report(Err(anyhow::anyhow!("请写 --case 或 --closed-before")));
+                }
+            };
+            report(run_async(evidence::export(&db.url, selection, &to)))
+        }
     }
+}
+
+fn run_async_value<T, F: std::future::Future<Output = anyhow::Result<T>>>(
+    f: F,
+) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(f)
 }
 
 fn init_tracing() {
@@ -398,11 +489,17 @@ async fn serve(settings: Settings, bind: String, demo: bool) -> anyhow::Result<(
         .with_context(|| format!("无法监听 {bind}"))?;
     tracing::info!(db = %app::redact_url(&settings.database_url), "starting");
     let app = App::build(settings).await?;
-    let _background = lianban::scheduler::start(app.engine())?; // schedules and outbox delivery
+    // Schedules and outbox delivery; they stop after the HTTP server (see App::serve).
+    let background = lianban::scheduler::start_until(app.engine(), app.stopped())?;
     if demo {
         users::print_demo(&app.seed_demo_accounts().await?);
     }
-    app.serve(listener).await
+    let served = std::sync::Arc::clone(&app).serve(listener).await;
+    app.stop();
+    if let Err(e) = background.await {
+        tracing::warn!(error = %e, "background worker ended abnormally");
+    }
+    served
 }
 
 async fn migrate(url: String) -> anyhow::Result<()> {

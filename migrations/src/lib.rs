@@ -5,6 +5,8 @@
 
 pub use sea_orm_migration::prelude::*;
 
+pub mod chain;
+
 mod m20261129_000001_create_definitions;
 mod m20261129_000002_create_cases;
 mod m20261129_000003_create_tasks;
@@ -15,6 +17,8 @@ mod m20261129_000007_add_case_search;
 mod m20261129_000101_add_county_and_api_keys;
 mod m20261129_000201_create_timers;
 mod m20261129_000301_create_push;
+mod m20261129_000601_chain_history;
+mod m20261129_000602_create_idempotency;
 
 /// Every migration of lianban, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -34,6 +38,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000101_add_county_and_api_keys::Migration),
             Box::new(m20261129_000201_create_timers::Migration),
             Box::new(m20261129_000301_create_push::Migration),
+            Box::new(m20261129_000601_chain_history::Migration),
+            Box::new(m20261129_000602_create_idempotency::Migration),
         ]
     }
 }

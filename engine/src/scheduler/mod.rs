@@ -78,20 +78,40 @@ const TICK: std::time::Duration = std::time::Duration::from_secs(15);
 /// # Errors
 /// [`outbox::MissingSecret`], or an HTTP client that cannot be built.
 pub fn start(engine: &crate::store::Engine) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    start_until(engine, std::future::pending())
+}
+
+/// Like [`start`], until `stop` resolves: the round under way finishes, the outbox leases
+/// the worker still holds are given back, and the task ends.
+///
+/// # Errors
+/// As [`start`].
+pub fn start_until(
+    engine: &crate::store::Engine,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let secrets = Secrets::from_env(&engine.catalog())?;
     let worker = OutboxWorker::new(engine.clone(), secrets, OutboxPolicy::default())?;
     let engine = engine.clone();
     Ok(tokio::spawn(async move {
         let mut ticks = tokio::time::interval(TICK);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(stop);
         loop {
-            ticks.tick().await;
+            tokio::select! {
+                _ = ticks.tick() => {}
+                () = &mut stop => break,
+            }
             if let Err(e) = run_due(&engine, engine.now()).await {
                 tracing::error!(error = ?e, "schedules could not run");
             }
             if let Err(e) = worker.run_once(engine.now()).await {
                 tracing::error!(error = ?e, "outbox delivery round failed");
             }
+        }
+        match engine.store().release_outbox_leases(worker.id()).await {
+            Ok(n) => tracing::info!(released = n, "background worker stopped"),
+            Err(e) => tracing::warn!(error = %e, "outbox leases not released; they run out"),
         }
     }))
 }

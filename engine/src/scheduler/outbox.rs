@@ -194,6 +194,11 @@ impl OutboxWorker {
         })
     }
 
+    /// The name its leases are taken in.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
     /// Claims the messages due at `now` and tries each once.
     ///
     /// # Errors

@@ -29,7 +29,20 @@ const TICK: Duration = Duration::from_secs(5);
 /// [`EngineError::Store`] when the database fails. A firing the runtime refuses is logged
 /// and left to be retried when its lease ends; it does not stop the pass.
 pub async fn fire_due(engine: &Engine, now: DateTime<Utc>) -> Result<usize, EngineError> {
-    let owner = Uuid::now_v7().to_string();
+    fire_due_as(engine, now, &Uuid::now_v7().to_string()).await
+}
+
+/// Like [`fire_due`], with the leases taken in the name of `owner`, so a worker that stops
+/// can give back what it still holds ([`crate::store::Store::release_timer_leases`]).
+/// Passes sharing an owner must not run concurrently.
+///
+/// # Errors
+/// As [`fire_due`].
+pub async fn fire_due_as(
+    engine: &Engine,
+    now: DateTime<Utc>,
+    owner: &str,
+) -> Result<usize, EngineError> {
     let store = engine.store();
     let mut fired = 0;
     // Timers this pass could not finish keep their lease, so they do not come back in
@@ -41,12 +54,12 @@ pub async fn fire_due(engine: &Engine, now: DateTime<Utc>) -> Result<usize, Engi
         }
         for timer in &due {
             if !store
-                .claim_timer(&timer.id, &owner, now, now + LEASE)
+                .claim_timer(&timer.id, owner, now, now + LEASE)
                 .await?
             {
                 continue; // another worker has it
             }
-            match engine.fire_timer(timer, &owner, now).await {
+            match engine.fire_timer(timer, owner, now).await {
                 Ok(true) => fired += 1,
                 Ok(false) => {}
                 Err(EngineError::Store(e)) => return Err(EngineError::Store(e)),
@@ -66,16 +79,35 @@ pub async fn fire_due(engine: &Engine, now: DateTime<Utc>) -> Result<usize, Engi
 
 /// Starts the worker of `serve`: a pass every few seconds at the engine clock's time.
 pub fn spawn(engine: Engine) -> tokio::task::JoinHandle<()> {
+    spawn_until(engine, std::future::pending())
+}
+
+/// Like [`spawn`], until `stop` resolves: the pass under way finishes, the leases the
+/// worker still holds are given back (so another instance takes those timers at once,
+/// not when the leases run out), and the task ends.
+pub fn spawn_until(
+    engine: Engine,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let owner = Uuid::now_v7().to_string();
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(stop);
         loop {
-            tick.tick().await;
-            match fire_due(&engine, engine.now()).await {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = &mut stop => break,
+            }
+            match fire_due_as(&engine, engine.now(), &owner).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(fired = n, "timers fired"),
                 Err(e) => tracing::error!(error = %e, "timer pass failed"),
             }
+        }
+        match engine.store().release_timer_leases(&owner).await {
+            Ok(n) => tracing::info!(released = n, "timer worker stopped"),
+            Err(e) => tracing::warn!(error = %e, "timer leases not released; they run out"),
         }
     })
 }

@@ -3,13 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{
-    ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect,
-};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::{Map, Value};
 
-use super::cases::next_seq;
 use super::entity::{case, history, task};
 use super::{Store, StoreError};
 use crate::runtime::{Actor, CaseId};
@@ -146,24 +142,20 @@ impl Store {
         let Some((status, steps)) = position else {
             return Ok(false);
         };
-        let row = history::ActiveModel {
-            id: NotSet,
-            case_id: Set(case.to_string()),
-            seq: Set(next_seq(&txn, case).await?),
-            at: Set(at),
-            actor: Set(actor.user.clone()),
-            actor_department: Set(actor.department.clone()),
-            action: Set("view".to_owned()),
-            from_status: Set(Some(status.clone())),
-            from_steps: Set(Some(steps.clone())),
-            to_status: Set(status),
-            to_steps: Set(steps),
-            events: Set(Value::Array(Vec::new())),
-            data_changed: Set(Value::Object(Map::new())),
+        let entry = super::audit::NewEntry {
+            case_id: case,
+            at,
+            actor: actor.user.clone(),
+            actor_department: actor.department.clone(),
+            action: "view".to_owned(),
+            from_status: Some(status.clone()),
+            from_steps: Some(steps.clone()),
+            to_status: status,
+            to_steps: steps,
+            events: Value::Array(Vec::new()),
+            data_changed: Value::Object(Map::new()),
         };
-        history::Entity::insert(row)
-            .exec_without_returning(&txn)
-            .await?;
+        super::audit::append(&txn, entry).await?;
         txn.commit().await?;
         Ok(true)
     }

@@ -334,47 +334,28 @@ fn case_columns(state: &CaseState, change: &Change<'_>) -> Result<case::ActiveMo
     })
 }
 
-/// Appends the history row of a change, numbered after the case's last one. The caller
-/// holds the case row (it just wrote it), so no other writer can take the same number.
+/// Appends the history entry of a change. The caller holds the case row (it just wrote
+/// it), as [`super::audit::append`] requires.
 async fn append_history(
     txn: &DatabaseTransaction,
     old: Option<&CaseState>,
     change: &Change<'_>,
 ) -> Result<(), StoreError> {
     let new = &change.transition.state;
-    let row = history::ActiveModel {
-        id: NotSet,
-        case_id: Set(new.id.to_string()),
-        seq: Set(next_seq(txn, new.id).await?),
-        at: Set(change.at),
-        actor: Set(change.actor.user.clone()),
-        actor_department: Set(change.actor.department.clone()),
-        action: Set(change.action.to_owned()),
-        from_status: Set(old.map(|s| case_status_word(&s.status).to_owned())),
-        from_steps: Set(old.map(current_steps)),
-        to_status: Set(case_status_word(&new.status).to_owned()),
-        to_steps: Set(current_steps(new)),
-        events: Set(serde_json::to_value(&change.transition.events)?),
-        data_changed: Set(Value::Object(data_changes(old, new))),
+    let entry = super::audit::NewEntry {
+        case_id: new.id,
+        at: change.at,
+        actor: change.actor.user.clone(),
+        actor_department: change.actor.department.clone(),
+        action: change.action.to_owned(),
+        from_status: old.map(|s| case_status_word(&s.status).to_owned()),
+        from_steps: old.map(current_steps),
+        to_status: case_status_word(&new.status).to_owned(),
+        to_steps: current_steps(new),
+        events: serde_json::to_value(&change.transition.events)?,
+        data_changed: Value::Object(data_changes(old, new)),
     };
-    history::Entity::insert(row)
-        .exec_without_returning(txn)
-        .await?;
-    Ok(())
-}
-
-/// The number of the case's next history row. The caller must hold the case row (it wrote
-/// it in this transaction), so no other writer takes the same number.
-pub(super) async fn next_seq(txn: &DatabaseTransaction, case: CaseId) -> Result<i64, StoreError> {
-    let last: Option<i64> = history::Entity::find()
-        .select_only()
-        .column(history::Column::Seq)
-        .filter(history::Column::CaseId.eq(case.to_string()))
-        .order_by_desc(history::Column::Seq)
-        .into_tuple()
-        .one(txn)
-        .await?;
-    Ok(last.unwrap_or(0) + 1)
+    super::audit::append(txn, entry).await
 }
 
 pub(super) fn parse_case_id(table: &'static str, id: &str) -> Result<CaseId, StoreError> {

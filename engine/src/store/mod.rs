@@ -21,24 +21,34 @@ use crate::runtime::{CaseId, TaskId};
 mod access;
 mod accounts;
 mod apikeys;
+mod archive;
+mod audit;
+mod backup;
 mod cases;
 mod definitions;
 mod documents;
 mod engine;
 mod entity;
 mod firing;
+mod idempotency;
 mod issuing;
+mod leases;
 mod outbox;
 mod push_tables;
 mod records;
 mod schedule_runs;
 mod tasks;
 mod timers;
+mod unavailable;
 
 pub use accounts::{NewAccount, SessionRecord};
 pub use apikeys::{ApiKeyRecord, NewApiKey};
+pub use archive::{Archived, ArchivedDocument, CaseArchive};
+pub use audit::{AuditReport, BrokenLink, Problem};
+pub use backup::{BackupError, restore};
 pub use definitions::StoredVersion;
 pub use engine::{Engine, EngineError};
+pub use idempotency::{KeyClaim, KeyUse, StoredAnswer};
 pub use outbox::{OutboxMessage, OutboxStatus, Receipt};
 pub use push_tables::{NewPushTable, PushTableRecord, PushTableSummary};
 pub use records::{
@@ -78,6 +88,11 @@ pub struct StoreOptions {
     pub sqlite_busy_timeout: Duration,
     /// Size of the connection pool.
     pub max_connections: u32,
+    /// How long a request waits for a pooled connection before it fails (503).
+    pub acquire_timeout: Duration,
+    /// PostgreSQL only: the server cancels a statement that runs (or waits for a lock)
+    /// longer than this, so a stuck database fails requests instead of hanging them.
+    pub statement_timeout: Duration,
 }
 
 impl Default for StoreOptions {
@@ -86,6 +101,8 @@ impl Default for StoreOptions {
             sqlite_synchronous: Synchronous::Full,
             sqlite_busy_timeout: Duration::from_secs(5),
             max_connections: 8,
+            acquire_timeout: Duration::from_secs(3),
+            statement_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -216,6 +233,8 @@ impl Store {
         let mut connect = ConnectOptions::new(url);
         connect
             .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .statement_timeout(options.statement_timeout)
             // Statements are traced by sea-orm's spans; sqlx's own log would repeat them.
             .sqlx_logging(false);
         if url.starts_with("sqlite:") {

@@ -7,14 +7,14 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::cases::{next_seq, parse_case_id};
-use super::entity::{case, history, outbox};
+use super::cases::parse_case_id;
+use super::entity::{case, outbox};
 use super::{Change, Store, StoreError};
 use crate::runtime::{CaseId, Effect, Event};
 
@@ -414,25 +414,20 @@ async fn append_push_history(
     let Some((status, steps)) = position else {
         return Ok(());
     };
-    let row = history::ActiveModel {
-        id: NotSet,
-        case_id: Set(case_id.to_string()),
-        seq: Set(next_seq(txn, case_id).await?),
-        at: Set(at),
-        actor: Set("system".to_owned()),
-        actor_department: Set(None),
-        action: Set("push".to_owned()),
-        from_status: Set(Some(status.clone())),
-        from_steps: Set(Some(steps.clone())),
-        to_status: Set(status),
-        to_steps: Set(steps),
-        events: Set(serde_json::to_value(vec![event])?),
-        data_changed: Set(Value::Object(Map::new())),
+    let entry = super::audit::NewEntry {
+        case_id,
+        at,
+        actor: "system".to_owned(),
+        actor_department: None,
+        action: "push".to_owned(),
+        from_status: Some(status.clone()),
+        from_steps: Some(steps.clone()),
+        to_status: status,
+        to_steps: steps,
+        events: serde_json::to_value(vec![event])?,
+        data_changed: Value::Object(Map::new()),
     };
-    history::Entity::insert(row)
-        .exec_without_returning(txn)
-        .await?;
-    Ok(())
+    super::audit::append(txn, entry).await
 }
 
 fn message(row: outbox::Model) -> Result<OutboxMessage, StoreError> {

@@ -8,6 +8,9 @@ use serde_json::{Value, json};
 use crate::runtime::RuntimeError;
 use crate::store::{EngineError, StoreError};
 
+/// What a 503 tells the client to wait before retrying.
+const RETRY_AFTER_SECONDS: &str = "5";
+
 /// An error on its way to an HTTP client.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -48,6 +51,10 @@ pub enum ApiError {
     /// A concurrent change won.
     #[error("{0}")]
     Conflict(String),
+    /// The database is down, slow or busy; nothing was written and a retry is safe (503
+    /// with Retry-After).
+    #[error("系统繁忙，数据库暂时无法访问，请稍后重试")]
+    Unavailable,
     /// Anything else; details are logged, not sent.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -65,6 +72,7 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -103,12 +111,19 @@ impl IntoResponse for ApiError {
                 b.insert(k.clone(), v.clone());
             }
         }
-        (
+        let mut response = (
             status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             body.to_string(),
         )
-            .into_response()
+            .into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
+        }
+        response
     }
 }
 
@@ -129,6 +144,10 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(_) => ApiError::NotFound("办件不存在".into()),
             StoreError::Conflict { case } => {
                 ApiError::Conflict(format!("办件 {case} 已被他人修改，请刷新后重试"))
+            }
+            other if other.is_unavailable() => {
+                tracing::warn!(error = %crate::privacy::mask_text(&format!("{other:?}")), "database unavailable");
+                ApiError::Unavailable
             }
             other => ApiError::Internal(other.into()),
         }
@@ -165,6 +184,7 @@ impl From<EngineError> for ApiError {
             e @ EngineError::SecondSupplementReasonRequired(_) => {
                 ApiError::field("reason", e.to_string())
             }
+            EngineError::Store(e) if e.is_unavailable() => ApiError::from(e),
             other => ApiError::Internal(other.into()),
         }
     }

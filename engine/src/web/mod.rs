@@ -15,12 +15,14 @@ mod admin;
 mod cases;
 mod definitions;
 mod error;
+mod idempotency;
 mod input;
 mod login;
 mod metrics;
 mod openapi;
 mod pages;
 mod push;
+mod security;
 mod session;
 mod tasks;
 mod throttle;
@@ -96,9 +98,14 @@ pub fn router(app: Arc<App>) -> Router {
         .fallback(admin::not_found)
         .layer(axum::middleware::from_fn_with_state(
             ctx.clone(),
+            idempotency::layer,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            ctx.clone(),
             metrics::track,
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(security::headers))
         .with_state(ctx)
 }
 

@@ -19,6 +19,8 @@ pub struct Model {
     pub to_steps: String,
     pub events: Json,
     pub data_changed: Json,
+    pub prev_hash: Option<String>,
+    pub hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,8 @@ pub(super) mod definition_version;
 pub(super) mod document;
 pub(super) mod document_sequence;
 pub(super) mod history;
+pub(super) mod history_head;
+pub(super) mod idempotency_key;
 pub(super) mod notice;
 pub(super) mod outbox;
 pub(super) mod push_table;

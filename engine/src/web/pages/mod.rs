@@ -245,8 +245,9 @@ pub(super) fn render(
         status,
         [(
             header::CONTENT_SECURITY_POLICY,
-            // Scripts only from our own static files (the intake's live checklist); never inline.
-            "default-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; form-action 'self'",
+            // Scripts and styles only from our own static files (the intake's live
+            // checklist, app.css); never inline.
+            crate::web::security::CONTENT_SECURITY_POLICY,
         )],
         Html(html),
     )

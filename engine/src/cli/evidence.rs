@@ -1,0 +1,191 @@
+//! `lianban audit verify`, `backup`, `restore` and `export`: the commands that keep the
+//! record of cases as evidence.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use lianban::app::redact_url;
+use lianban::runtime::CaseId;
+use lianban::store::{Archived, Store};
+use sha2::{Digest as _, Sha256};
+
+async fn open(url: &str) -> anyhow::Result<Store> {
+    let store = Store::connect(url)
+        .await
+        .with_context(|| format!("打开数据库 {} 失败", redact_url(url)))?;
+    store.migrate().await.context("数据库迁移失败")?;
+    Ok(store)
+}
+
+fn case_id(text: &str) -> anyhow::Result<CaseId> {
+    uuid::Uuid::parse_str(text)
+        .map(CaseId)
+        .map_err(|_| anyhow::anyhow!("办件编号 {text} 格式不对（应为 UUID）"))
+}
+
+/// `audit verify`: prints the first broken entry of each case; `Ok(false)` when any.
+pub(crate) async fn verify(url: &str, case: Option<&str>) -> anyhow::Result<bool> {
+    let case = case.map(case_id).transpose()?;
+    let store = open(url).await?;
+    let report = store.verify_history(case).await?;
+    for broken in &report.broken {
+        println!("{broken}");
+    }
+    if report.intact() {
+        println!(
+            "已校验 {} 个办件、{} 条记录，历史记录完整",
+            report.cases, report.entries
+        );
+    } else {
+        println!(
+            "已校验 {} 个办件、{} 条记录，其中 {} 个办件的历史记录被改动",
+            report.cases,
+            report.entries,
+            report.broken.len()
+        );
+    }
+    Ok(report.intact())
+}
+
+/// `backup`: a consistent copy of a SQLite database, also while it is in use.
+pub(crate) async fn backup(url: &str, to: &Path) -> anyhow::Result<()> {
+    if !url.starts_with("sqlite:") {
+        return Err(lianban::store::BackupError::NotSqlite.into());
+    }
+    // Not migrated: a backup copies the database as it is and changes nothing.
+    let store = Store::connect(url)
+        .await
+        .with_context(|| format!("打开数据库 {} 失败", redact_url(url)))?;
+    store.backup_to(to).await?;
+    println!("已备份到 {}", to.display());
+    Ok(())
+}
+
+/// `restore`: a backup file into a SQLite database.
+pub(crate) async fn restore(from: &Path, url: &str, force: bool) -> anyhow::Result<()> {
+    let Some(path) = sqlite_path(url) else {
+        bail!(
+            "只能恢复到 SQLite 数据库（sqlite://文件路径）；PostgreSQL 请用 pg_restore（见 docs/operations.md）"
+        );
+    };
+    lianban::store::restore(from, &path, force).await?;
+    // The restored copy is migrated now rather than at the next start, so it is ready.
+    let restored = open(url).await?;
+    let report = restored.verify_history(None).await?;
+    println!(
+        "已从 {} 恢复到 {}：{} 个办件",
+        from.display(),
+        path.display(),
+        report.cases
+    );
+    if !report.intact() {
+        for broken in &report.broken {
+            println!("{broken}");
+        }
+        bail!("恢复的数据库中有办件历史记录被改动");
+    }
+    Ok(())
+}
+
+/// The file of a `sqlite://path?…` URL; `None` for other databases and in-memory ones.
+fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?.trim_start_matches("//");
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.starts_with(':')).then(|| PathBuf::from(path))
+}
+
+/// Which cases to export.
+pub(crate) enum Selection {
+    /// One case.
+    Case(String),
+    /// Every closed case that ended before this day (Beijing time).
+    ClosedBefore(chrono::NaiveDate),
+}
+
+/// `export`: each chosen closed case as `DIR/<case>/case.json` and
+/// `DIR/<case>/documents/<key>-<id>.html`, and `DIR/manifest.json` with the SHA-256 of
+/// every file.
+pub(crate) async fn export(url: &str, selection: Selection, dir: &Path) -> anyhow::Result<()> {
+    let store = open(url).await?;
+    let ids = match &selection {
+        Selection::Case(id) => vec![case_id(id)?],
+        Selection::ClosedBefore(day) => {
+            let midnight = day
+                .and_hms_opt(0, 0, 0)
+                .and_then(|t| t.and_local_timezone(chrono_tz::Asia::Shanghai).single())
+                .context("日期无效")?;
+            store
+                .closed_before(midnight.with_timezone(&chrono::Utc))
+                .await?
+        }
+    };
+    let manifest_path = dir.join("manifest.json");
+    if manifest_path.exists() {
+        bail!(
+            "{} 已有导出的档案（manifest.json），请换一个目录",
+            dir.display()
+        );
+    }
+    // Read everything first: an open or unknown case fails the export before any file.
+    let mut archives = Vec::new();
+    for id in ids {
+        match store.archive(id).await? {
+            Archived::NotFound => bail!("办件 {id} 不存在"),
+            Archived::Open => bail!("办件 {id} 尚未办结，不能归档导出"),
+            Archived::Ready(archive) => archives.push(archive),
+        }
+    }
+    let mut files = BTreeMap::new();
+    for archive in &archives {
+        let case_dir = dir.join(&archive.case_id);
+        std::fs::create_dir_all(case_dir.join("documents"))
+            .with_context(|| format!("无法创建目录 {}", case_dir.display()))?;
+        let json = serde_json::to_string_pretty(&archive.record)?;
+        let name = format!("{}/case.json", archive.case_id);
+        write(dir, &name, json.as_bytes(), &mut files)?;
+        for doc in &archive.html {
+            let name = format!(
+                "{}/documents/{}-{}.html",
+                archive.case_id,
+                safe(&doc.key),
+                safe(&doc.id)
+            );
+            write(dir, &name, doc.html.as_bytes(), &mut files)?;
+        }
+    }
+    let manifest = serde_json::json!({
+        "exported_at": chrono::Utc::now().to_rfc3339(),
+        "cases": archives.iter().map(|a| a.case_id.clone()).collect::<Vec<_>>(),
+        "files": files,
+    });
+    std::fs::write(&manifest_path, serde_json::to_string_pretty(&manifest)?)
+        .with_context(|| format!("无法写入 {}", manifest_path.display()))?;
+    println!("已导出 {} 个办件到 {}", archives.len(), dir.display());
+    Ok(())
+}
+
+fn write(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    files: &mut BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).with_context(|| format!("无法写入 {}", path.display()))?;
+    files.insert(name.to_owned(), hex::encode(Sha256::digest(bytes)));
+    Ok(())
+}
+
+/// A file-name part: keys and ids are plain already; anything else becomes `_`.
+fn safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
