@@ -22,6 +22,7 @@ mod access;
 mod accounts;
 mod apikeys;
 mod cases;
+mod dashboard;
 mod definitions;
 mod documents;
 mod engine;
@@ -37,6 +38,7 @@ mod timers;
 
 pub use accounts::{NewAccount, SessionRecord};
 pub use apikeys::{ApiKeyRecord, NewApiKey};
+pub use dashboard::{ClosedTask, StepCount, SupplementCounts, TaskCounts};
 pub use definitions::StoredVersion;
 pub use engine::{Engine, EngineError};
 pub use outbox::{OutboxMessage, OutboxStatus, Receipt};

@@ -12,6 +12,8 @@
 
 mod actions;
 mod case;
+mod charts;
+mod dashboard;
 mod definitions;
 mod fields;
 mod inbox;
@@ -34,6 +36,8 @@ use super::session::{same_secret, session_identity};
 use super::{ApiError, Ctx, Identity};
 use crate::accounts::Role;
 use crate::definition::Process;
+
+pub(super) use dashboard::api as dashboard_api;
 
 /// The stylesheet of every page, served at `/static/app.css`.
 const APP_CSS: &str = include_str!("../../../../templates/web/static/app.css");
@@ -61,6 +65,9 @@ pub(super) fn routes() -> Router<Ctx> {
         .route("/outbox", get(push_tables::outbox))
         .route("/outbox/{id}/retry", post(push_tables::retry))
         .route("/overdue", get(overdue::page))
+        .route("/dashboard", get(dashboard::page))
+        .route("/dashboard.csv", get(dashboard::export_csv))
+        .route("/dashboard.xlsx", get(dashboard::export_xlsx))
         .layer(axum::middleware::map_response(html_errors))
 }
 
