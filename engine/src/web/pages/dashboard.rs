@@ -12,10 +12,10 @@
 
 use std::collections::BTreeMap;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Asia::Shanghai;
 use serde::{Deserialize, Serialize};
@@ -415,8 +415,8 @@ async fn figures(ctx: &Ctx, me: &Identity, params: &Params) -> Result<Figures, A
             .dashboard_supplements(county, department, from, to)
             .await?;
         #[allow(clippy::cast_precision_loss)] // counts far below 2^52
-        let share = (requested > 0)
-            .then(|| (second as f64 * 1000.0 / requested as f64).round() / 10.0);
+        let share =
+            (requested > 0).then(|| (second as f64 * 1000.0 / requested as f64).round() / 10.0);
         departments.push(DepartmentFigures {
             county: unit.county,
             department: unit.department,
@@ -544,9 +544,8 @@ pub(super) async fn page(
 /// open the list: the inbox and case list show the viewer's own department) and charts.
 fn section(me: &Identity, d: &DepartmentFigures, show_county: bool) -> Value {
     let principal = me.principal();
-    let linked = principal.works_cases()
-        && me.department == d.department
-        && principal.in_county(&d.county);
+    let linked =
+        principal.works_cases() && me.department == d.department && principal.in_county(&d.county);
     let href = |path: &str, pairs: &[(&str, &str)]| linked.then(|| link(path, pairs));
     let t = &d.tasks;
     #[allow(clippy::cast_precision_loss)] // counts far below 2^52
@@ -676,16 +675,8 @@ fn rows(figures: &Figures) -> Vec<Vec<String>> {
             push("办理时长中位数（工作日）", &item, h.median.to_string());
             push("办理时长90%分位（工作日）", &item, h.p90.to_string());
         }
-        push(
-            "需补正办件数",
-            &window,
-            d.supplements.requested.to_string(),
-        );
-        push(
-            "二次补正办件数",
-            &window,
-            d.supplements.second.to_string(),
-        );
+        push("需补正办件数", &window, d.supplements.requested.to_string());
+        push("二次补正办件数", &window, d.supplements.second.to_string());
         push(
             "二次补正占比（%）",
             &window,
@@ -780,7 +771,11 @@ async fn export(
     };
     let stem = format!("{}_{}", figures.period.from, figures.period.to);
     let name: String = form_urlencoded::byte_serialize(
-        format!("督办看板-{}至{}.{kind}", figures.period.from, figures.period.to).as_bytes(),
+        format!(
+            "督办看板-{}至{}.{kind}",
+            figures.period.from, figures.period.to
+        )
+        .as_bytes(),
     )
     .collect();
     let disposition =
