@@ -450,6 +450,21 @@ async fn figures(ctx: &Ctx, me: &Identity, params: &Params) -> Result<Figures, A
 }
 
 /// `GET /api/v1/dashboard?period=&department=`: the figures as JSON.
+#[utoipa::path(
+    get,
+    path = "/api/v1/dashboard",
+    tag = "dashboard",
+    params(
+        ("period" = Option<String>, Query, description = "this_month, last_month or 90d (default): the window of the handling-time, supplement and refusal figures"),
+        ("department" = Option<String>, Query, description = "admins: one department key instead of all"),
+    ),
+    responses(
+        (status = 200, description = "{period: {key, label, from, to}, now, week_from, month_from, departments: [{county, department, name, tasks: {open, claimed, due_soon, overdue}, steps: [{step, name, cases}], finished_week, finished_month, handling: [{step, name, tasks, median, p90}] (working days), supplements: {requested, second, share}, refusals: [{step, step_name, outcome, label, count}], refusal_reasons: [{case_id, step_name, label, reason, at}]}]}"),
+        (status = 400, description = "an unknown period, or (admins) an unknown department", body = crate::web::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "no or expired session", body = crate::web::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not a supervisor or admin", body = crate::web::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub(in crate::web) async fn api(
     State(ctx): State<Ctx>,
     me: Identity,

@@ -13,7 +13,7 @@
 mod actions;
 mod case;
 mod charts;
-mod dashboard;
+pub(super) mod dashboard;
 mod definitions;
 mod fields;
 mod inbox;
@@ -36,8 +36,6 @@ use super::session::{same_secret, session_identity};
 use super::{ApiError, Ctx, Identity};
 use crate::accounts::Role;
 use crate::definition::Process;
-
-pub(super) use dashboard::api as dashboard_api;
 
 /// The stylesheet of every page, served at `/static/app.css`.
 const APP_CSS: &str = include_str!("../../../../templates/web/static/app.css");
