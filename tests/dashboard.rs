@@ -384,6 +384,14 @@ db_test!(the_page_links_charts_and_downloads, |db| {
 
     let inbox = browser.get("/inbox?due=overdue").await?;
     assert_eq!(inbox.status, 200);
+    // 本周办结 (B) and 本月办结 (A, B, C) open the case list filtered the same way.
+    assert!(text.contains(r#"<a href="/cases?status=completed&amp;ended=week">1</a>"#));
+    assert!(text.contains(r#"<a href="/cases?status=completed&amp;ended=month">3</a>"#));
+    let rows = |page: &str| page.matches(r#"<a href="/cases/"#).count();
+    let week = browser.get("/cases?status=completed&ended=week").await?;
+    assert_eq!(rows(&week.text), 1, "{}", week.text);
+    let month = browser.get("/cases?status=completed&ended=month").await?;
+    assert_eq!(rows(&month.text), 3, "{}", month.text);
 
     let client = reqwest::Client::new();
     let download = |path: &str| {

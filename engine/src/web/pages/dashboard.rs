@@ -101,13 +101,13 @@ fn beijing_midnight(date: NaiveDate) -> DateTime<Utc> {
 }
 
 /// The first moment of the Beijing month containing `at`.
-fn month_start(at: DateTime<Utc>) -> DateTime<Utc> {
+pub(super) fn month_start(at: DateTime<Utc>) -> DateTime<Utc> {
     let day = at.with_timezone(&Shanghai).date_naive();
     beijing_midnight(day.with_day(1).unwrap_or(day))
 }
 
 /// The first moment of the Beijing week (Monday) containing `at`.
-fn week_start(at: DateTime<Utc>) -> DateTime<Utc> {
+pub(super) fn week_start(at: DateTime<Utc>) -> DateTime<Utc> {
     let day = at.with_timezone(&Shanghai).date_naive();
     let monday = day - Duration::days(i64::from(day.weekday().num_days_from_monday()));
     beijing_midnight(monday)
@@ -619,7 +619,8 @@ fn section(me: &Identity, d: &DepartmentFigures, show_county: bool) -> Value {
             "claimed": href("/inbox", &[("status", "claimed")]),
             "soon": href("/inbox", &[("due", "soon")]),
             "overdue": href("/inbox", &[("due", "overdue")]),
-            "finished": href("/cases", &[("status", "completed")]),
+            "finished_week": href("/cases", &[("status", "completed"), ("ended", "week")]),
+            "finished_month": href("/cases", &[("status", "completed"), ("ended", "month")]),
         },
         "finished_week": d.finished_week,
         "finished_month": d.finished_month,
