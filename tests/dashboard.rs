@@ -272,8 +272,9 @@ db_test!(figures_match_a_hand_computed_history, |db| {
     assert_eq!(figures["period"]["to"], "2026-11-26");
     assert_eq!(figures["week_from"], "2026-11-23");
     assert_eq!(figures["month_from"], "2026-11-01");
-    // A supervisor sees their own department only.
+    // A supervisor sees their own department only, and no county-wide figures.
     assert_eq!(figures["departments"].as_array().map(Vec::len), Some(1));
+    assert_eq!(figures["counties"], json!([]));
     let shebao = department(&figures, "alpha", "shebao")?;
     // Open: D, F; claimed: E; warned (overdue included): E; overdue: E.
     assert_eq!(
@@ -327,6 +328,14 @@ db_test!(figures_match_a_hand_computed_history, |db| {
         json!({"requested": 0, "second": 0, "share": null})
     );
     assert_eq!(yibao["refusals"][0]["count"], 1);
+    // Active in alpha: D, E, F at 受理 and H waiting for its supplement.
+    assert_eq!(
+        figures["counties"],
+        json!([{"county": "alpha", "steps": [
+            {"step": "accept", "name": "受理", "cases": 3},
+            {"step": "supplement_wait", "name": "等待补正", "cases": 1},
+        ]}])
+    );
     let reason = yibao["refusal_reasons"][0]["reason"]
         .as_str()
         .context("reason")?;
@@ -381,6 +390,22 @@ db_test!(the_page_links_charts_and_downloads, |db| {
     assert!(text.contains(r#"<a href="/inbox?step=accept">"#));
     assert!(page.text.contains("50%（1/2）"));
     assert!(page.text.contains(r#"href="/dashboard"#));
+
+    // An admin's page has the county-wide chart and a department selector, and no links
+    // into an inbox they do not have.
+    let admin = login(&app, "alpha_admin", "shebao", Some("alpha"), Role::Admin).await?;
+    let admin_page = Browser::of(&app, &admin)?
+        .get("/dashboard?department=yibao")
+        .await?;
+    assert_eq!(admin_page.status, 200, "{}", admin_page.text);
+    assert!(admin_page.text.contains("在办办件当前环节（alpha）"));
+    assert!(admin_page.text.contains("等待补正"));
+    assert!(
+        admin_page
+            .text
+            .contains(r#"<option value="yibao" selected>"#)
+    );
+    assert!(!admin_page.text.contains("inbox?"));
 
     let inbox = browser.get("/inbox?due=overdue").await?;
     assert_eq!(inbox.status, 200);

@@ -319,6 +319,39 @@ impl Store {
         })
     }
 
+    /// Active cases of `county` by the step(s) they are at, wait steps included, most
+    /// first: one grouped count over the `active` range of `cases (county, status,
+    /// ended_at)`, then split per step (a case at two parallel steps counts at both).
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn dashboard_case_steps(
+        &self,
+        county: &str,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows: Vec<(String, i64)> = case::Entity::find()
+            .select_only()
+            .column(case::Column::CurrentSteps)
+            .column_as(Expr::col(case::Column::Id).count(), "n")
+            .filter(case::Column::County.eq(county))
+            .filter(case::Column::Status.eq("active"))
+            .group_by(case::Column::CurrentSteps)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut steps: Vec<(String, u64)> = Vec::new();
+        for (current, n) in rows {
+            for step in super::records::split_steps(&current) {
+                match steps.iter_mut().find(|(s, _)| *s == step.as_str()) {
+                    Some((_, total)) => *total += count(n),
+                    None => steps.push((step.to_string(), count(n))),
+                }
+            }
+        }
+        steps.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(steps)
+    }
+
     /// The written reason given when `task` of `case` was completed, read from the case's
     /// state (the task rows do not keep it). `None` when the case or task is gone or no
     /// reason was written.

@@ -130,6 +130,16 @@ pub(in crate::web) struct Figures {
     month_from: String,
     /// One entry per department in scope.
     departments: Vec<DepartmentFigures>,
+    /// Admins only (empty for supervisors): per county, active cases by the step they are
+    /// at, wait steps (等待补正 …) included.
+    counties: Vec<CountySteps>,
+}
+
+/// A county's active cases by current step.
+#[derive(Debug, Serialize)]
+struct CountySteps {
+    county: String,
+    steps: Vec<StepFigure>,
 }
 
 /// The window as shown and exported.
@@ -435,6 +445,29 @@ async fn figures(ctx: &Ctx, me: &Identity, params: &Params) -> Result<Figures, A
             refusal_reasons,
         });
     }
+    let mut counties: Vec<CountySteps> = Vec::new();
+    if me.roles.contains(&Role::Admin) {
+        let mut names: Vec<String> = departments.iter().map(|d| d.county.clone()).collect();
+        names.sort_unstable();
+        names.dedup();
+        for county in names {
+            let steps = store
+                .dashboard_case_steps(&county)
+                .await?
+                .into_iter()
+                .map(|(step, cases)| {
+                    let id = StepId(step.clone());
+                    let name = processes
+                        .iter()
+                        .filter(|p| county_of(&p.id) == county)
+                        .find_map(|p| p.step(&id).map(|s| s.name.clone()))
+                        .unwrap_or_else(|| step.clone());
+                    StepFigure { step, name, cases }
+                })
+                .collect();
+            counties.push(CountySteps { county, steps });
+        }
+    }
     Ok(Figures {
         period: PeriodInfo {
             key: params.period.key(),
@@ -446,6 +479,7 @@ async fn figures(ctx: &Ctx, me: &Identity, params: &Params) -> Result<Figures, A
         week_from: beijing_date(week),
         month_from: beijing_date(month),
         departments,
+        counties,
     })
 }
 
@@ -459,7 +493,7 @@ async fn figures(ctx: &Ctx, me: &Identity, params: &Params) -> Result<Figures, A
         ("department" = Option<String>, Query, description = "admins: one department key instead of all"),
     ),
     responses(
-        (status = 200, description = "{period: {key, label, from, to}, now, week_from, month_from, departments: [{county, department, name, tasks: {open, claimed, due_soon, overdue}, steps: [{step, name, cases}], finished_week, finished_month, handling: [{step, name, tasks, median, p90}] (working days), supplements: {requested, second, share}, refusals: [{step, step_name, outcome, label, count}], refusal_reasons: [{case_id, step_name, label, reason, at}]}]}"),
+        (status = 200, description = "{period: {key, label, from, to}, now, week_from, month_from, departments: [{county, department, name, tasks: {open, claimed, due_soon, overdue}, steps: [{step, name, cases}], finished_week, finished_month, handling: [{step, name, tasks, median, p90}] (working days), supplements: {requested, second, share}, refusals: [{step, step_name, outcome, label, count}], refusal_reasons: [{case_id, step_name, label, reason, at}]}], counties (admins only): [{county, steps: [{step, name, cases}]}]}"),
         (status = 400, description = "an unknown period, or (admins) an unknown department", body = crate::web::openapi::Problem, content_type = "application/problem+json"),
         (status = 401, description = "no or expired session", body = crate::web::openapi::Problem, content_type = "application/problem+json"),
         (status = 403, description = "not a supervisor or admin", body = crate::web::openapi::Problem, content_type = "application/problem+json"),
@@ -505,6 +539,27 @@ pub(super) async fn page(
         .iter()
         .map(|d| section(me, d, counties > 1))
         .collect();
+    #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+    let county_charts: Vec<Value> = figures
+        .counties
+        .iter()
+        .map(|c| {
+            let rows: Vec<Row> = c
+                .steps
+                .iter()
+                .map(|s| Row {
+                    label: s.name.clone(),
+                    values: vec![s.cases as f64],
+                    href: None,
+                })
+                .collect();
+            json!({
+                "county": c.county,
+                "steps": c.steps,
+                "chart": bar_chart("办件当前环节", &["办件数"], &rows, "件"),
+            })
+        })
+        .collect();
     let admin = me.roles.contains(&Role::Admin);
     let choices: Vec<Value> = if admin {
         let mut seen: Vec<(String, String)> = Vec::new();
@@ -534,6 +589,7 @@ pub(super) async fn page(
         "week_from": figures.week_from,
         "month_from": figures.month_from,
         "sections": sections,
+        "counties": county_charts,
         "admin": admin,
         "departments": choices,
         "department": params.department.trim(),
@@ -658,6 +714,17 @@ fn rows(figures: &Figures) -> Vec<Vec<String>> {
         "{}（{} 至 {}）",
         figures.period.label, figures.period.from, figures.period.to
     );
+    for c in &figures.counties {
+        for s in &c.steps {
+            out.push(vec![
+                c.county.clone(),
+                "全部".to_owned(),
+                "在办办件当前环节".to_owned(),
+                s.name.clone(),
+                s.cases.to_string(),
+            ]);
+        }
+    }
     for d in &figures.departments {
         let mut push = |figure: &str, item: &str, value: String| {
             out.push(vec![
