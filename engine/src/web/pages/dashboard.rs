@@ -696,7 +696,7 @@ fn section(me: &Identity, d: &DepartmentFigures, show_county: bool) -> Value {
             "各步骤办理时长（工作日）",
             &["中位数", "90% 分位"],
             &handling_rows,
-            "天",
+            "个工作日",
         ),
     })
 }
