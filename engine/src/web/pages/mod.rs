@@ -9,6 +9,8 @@
 //! printing issued documents and previews), `actions` (the case page's forms: events, 撤件), `intake` (the window's application form), `search` (办件查询),
 //! `fields` (form fields between HTML and JSON), `definitions` (supervisors and admins), `view` (turning
 //! records into what the templates show: Beijing time, Chinese words, masking).
+//! `dashboard` (督办看板 for supervisors and admins, its exports and JSON API) draws its
+//! charts with `charts` (SVG on the server, no JavaScript).
 
 mod actions;
 mod case;
