@@ -17,6 +17,7 @@ mod m20261129_000007_add_case_search;
 mod m20261129_000101_add_county_and_api_keys;
 mod m20261129_000201_create_timers;
 mod m20261129_000301_create_push;
+mod m20261129_000401_add_dashboard_indexes;
 mod m20261129_000601_chain_history;
 mod m20261129_000602_create_idempotency;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000101_add_county_and_api_keys::Migration),
             Box::new(m20261129_000201_create_timers::Migration),
             Box::new(m20261129_000301_create_push::Migration),
+            Box::new(m20261129_000401_add_dashboard_indexes::Migration),
             Box::new(m20261129_000601_chain_history::Migration),
             Box::new(m20261129_000602_create_idempotency::Migration),
         ]

@@ -227,6 +227,9 @@ impl Store {
         if let Some(department) = &query.department {
             select = select.filter(super::access::takes_part(department));
         }
+        if let Some(since) = query.ended_since {
+            select = select.filter(case::Column::EndedAt.gte(since));
+        }
         if let Some(term) = query
             .search
             .as_deref()

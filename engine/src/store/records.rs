@@ -159,6 +159,8 @@ pub struct CaseQuery {
     pub county: Option<String>,
     /// Only cases whose applicant has exactly this name or ID number.
     pub search: Option<String>,
+    /// Only cases that ended at or after this instant (the dashboard's 本周/本月办结).
+    pub ended_since: Option<DateTime<Utc>>,
     /// At most this many (all when `None`).
     pub limit: Option<u64>,
     /// Skip this many.

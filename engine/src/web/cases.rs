@@ -182,6 +182,7 @@ pub(super) async fn list(
         limit: Some(limit(params.limit)?),
         offset: params.offset.unwrap_or(0),
         search: None,
+        ended_since: None,
     };
     let cases = ctx.app.engine().store().list_cases(&query).await?;
     Ok(Json(cases.iter().map(summary_json).collect()))

@@ -94,6 +94,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/admin/outbox/{id}/retry", post(push::retry))
         .route("/api/v1/processes/validate", post(definitions::validate))
         .route("/api/v1/processes/{id}", get(definitions::get))
+        .route("/api/v1/dashboard", get(pages::dashboard::api))
         .merge(pages::routes())
         .fallback(admin::not_found)
         .layer(axum::middleware::from_fn_with_state(

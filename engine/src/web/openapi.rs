@@ -412,6 +412,7 @@ impl Modify for Security {
         super::push::get,
         super::push::outbox,
         super::push::retry,
+        super::pages::dashboard::api,
     ),
     components(schemas(Problem, FieldProblem)),
     modifiers(&Security),

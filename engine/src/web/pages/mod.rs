@@ -9,9 +9,13 @@
 //! printing issued documents and previews), `actions` (the case page's forms: events, 撤件), `intake` (the window's application form), `search` (办件查询),
 //! `fields` (form fields between HTML and JSON), `definitions` (supervisors and admins), `view` (turning
 //! records into what the templates show: Beijing time, Chinese words, masking).
+//! `dashboard` (督办看板 for supervisors and admins, its exports and JSON API) draws its
+//! charts with `charts` (SVG on the server, no JavaScript).
 
 mod actions;
 mod case;
+mod charts;
+pub(super) mod dashboard;
 mod definitions;
 mod fields;
 mod inbox;
@@ -64,6 +68,9 @@ pub(super) fn routes() -> Router<Ctx> {
         .route("/outbox", get(push_tables::outbox))
         .route("/outbox/{id}/retry", post(push_tables::retry))
         .route("/overdue", get(overdue::page))
+        .route("/dashboard", get(dashboard::page))
+        .route("/dashboard.csv", get(dashboard::export_csv))
+        .route("/dashboard.xlsx", get(dashboard::export_xlsx))
         .layer(axum::middleware::map_response(html_errors))
 }
 

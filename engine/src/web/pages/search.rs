@@ -23,6 +23,9 @@ pub(super) struct SearchParams {
     status: String,
     #[serde(default)]
     q: String,
+    /// `week` or `month`: only cases that ended this week or month (Beijing time).
+    #[serde(default)]
+    ended: String,
     #[serde(default)]
     page: Option<u64>,
 }
@@ -41,8 +44,15 @@ pub(super) async fn page(
         s @ ("active" | "completed" | "cancelled") => vec![s.to_owned()],
         _ => Vec::new(),
     };
+    let now = ctx.app.engine().now();
+    let ended_since = match params.ended.as_str() {
+        "week" => Some(super::dashboard::week_start(now)),
+        "month" => Some(super::dashboard::month_start(now)),
+        _ => None,
+    };
     let query = CaseQuery {
         statuses: status,
+        ended_since,
         department: Some(user.0.department.clone()),
         county: user.0.county.clone(),
         search: Some(params.q.trim().to_owned()).filter(|q| !q.is_empty()),
@@ -73,13 +83,14 @@ pub(super) async fn page(
         let q: String = form_urlencoded::Serializer::new(String::new())
             .append_pair("status", &params.status)
             .append_pair("q", &params.q)
+            .append_pair("ended", &params.ended)
             .append_pair("page", &n.to_string())
             .finish();
         format!("/cases?{q}")
     };
     let page = json!({
         "rows": rows,
-        "filters": {"status": params.status, "q": params.q},
+        "filters": {"status": params.status, "q": params.q, "ended": params.ended},
         "page": page_no,
         "prev": (page_no > 1).then(|| link(page_no - 1)),
         "next": more.then(|| link(page_no + 1)),
