@@ -28,3 +28,4 @@ pub mod runtime;
 pub mod scheduler;
 pub mod store;
 pub mod web;
+pub mod diagram;
