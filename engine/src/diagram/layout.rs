@@ -419,7 +419,12 @@ pub fn layout_with_notes(process: &Process, notes: &HashMap<StepId, Vec<String>>
                 StepKind::Task(_) => None,
             };
             let lines = wrap(&s.name, BOX_W - 16.0, NAME_FONT);
-            let note = notes.get(&s.id).cloned().unwrap_or_default();
+            let note: Vec<String> = notes
+                .get(&s.id)
+                .into_iter()
+                .flatten()
+                .flat_map(|n| wrap(n, BOX_W - 12.0, NOTE_FONT))
+                .collect();
             let h = BOX_PAD * 2.0
                 + lines.len() as f64 * (NAME_FONT + 3.0)
                 + caption.as_ref().map_or(0.0, |_| NOTE_FONT + 4.0)

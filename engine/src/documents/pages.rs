@@ -61,6 +61,10 @@ const PAGES: &[(&str, &str)] = &[
         "web/overdue.html.j2",
         include_str!("../../../templates/web/overdue.html.j2"),
     ),
+    (
+        "web/diagram.html.j2",
+        include_str!("../../../templates/web/diagram.html.j2"),
+    ),
 ];
 
 /// The parsed page templates.
