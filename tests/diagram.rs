@@ -485,6 +485,9 @@ db_test!(case_map_shows_done_current_and_skipped, |db| {
     assert_eq!(class_of("confirm"), "step done");
     assert_eq!(class_of("completion"), "step current");
     assert_eq!(class_of("done"), "step pending");
+    // No branch taken: the case went on past the join, which counts as passed.
+    assert_eq!(class_of("joint"), "step done");
+    assert_eq!(class_of("joint_done"), "step done");
     // No joint items: both branches and the veteran path were passed by.
     for skipped in ["medical", "fund", "veteran_request", "supplement_wait", "refused"] {
         assert_eq!(class_of(skipped), "step skipped", "{skipped}");

@@ -274,9 +274,9 @@ fn step_box(s: &mut String, b: &BoxGeom, mark: Option<&Mark>, case_map: bool) {
             };
             let _ = write!(
                 s,
-                "<text x=\"{}\" y=\"{}\" font-size=\"12\" font-weight=\"bold\" fill=\"{stroke}\">{symbol}</text>",
-                fmt(r.x + 6.0),
-                fmt(r.y + 13.0)
+                "<text x=\"{}\" y=\"{}\" font-size=\"11\" font-weight=\"bold\" fill=\"{stroke}\">{symbol}</text>",
+                fmt(r.x + 14.0),
+                fmt(r.y + 11.0)
             );
         }
         Shape::Wait => {

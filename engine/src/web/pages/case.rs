@@ -278,7 +278,25 @@ fn case_map(process: &Process, record: &CaseRecord, tasks: &[TaskRecord]) -> Str
             .collect()
     };
     let current: HashSet<&StepId> = state.tokens.iter().map(|t| &t.step).collect();
-    let trail: Vec<&StepId> = state.trail.iter().map(|v| &v.step).collect();
+    // A multi-choice that took no branch goes straight on after its join: the join counts
+    // as passed, so the path stays unbroken on the map.
+    let mut trail: Vec<&StepId> = Vec::new();
+    for (i, visit) in state.trail.iter().enumerate() {
+        trail.push(&visit.step);
+        let Some(StepKind::MultiChoice(split)) = process.step(&visit.step).map(|s| &s.kind) else {
+            continue;
+        };
+        let after_join = match process.step(&split.join).map(|s| &s.kind) {
+            Some(StepKind::Join(j)) => Some(&j.next),
+            _ => None,
+        };
+        if split.otherwise.is_none()
+            && after_join.is_some()
+            && state.trail.get(i + 1).map(|v| &v.step) == after_join
+        {
+            trail.push(&split.join);
+        }
+    }
     let mut taken: Vec<(StepId, StepId)> = Vec::new();
     for (j, to) in trail.iter().enumerate() {
         if let Some(from) = trail[..j]
@@ -320,7 +338,10 @@ fn case_map(process: &Process, record: &CaseRecord, tasks: &[TaskRecord]) -> Str
     for task in tasks {
         if let (Some(by), Some(at)) = (&task.completed_by, task.closed_at) {
             // The last completion shows (a step done again after 补正 shows the latest).
-            notes.insert(task.step.clone(), vec![format!("{by} {}", super::view::time(at))]);
+            // `YYYY-MM-DD HH:MM` without the year, so that it fits a box.
+            let when = super::view::time(at);
+            let when = when.get(5..).unwrap_or(&when);
+            notes.insert(task.step.clone(), vec![format!("{by} {when}")]);
         }
     }
     diagram::case_svg(process, &marks, &notes)
