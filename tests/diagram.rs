@@ -163,7 +163,10 @@ fn check_map(process: &Process) {
             }
             StepKind::Choice(c) => {
                 for b in &c.branches {
-                    let label = b.label.clone().or_else(|| b.when.as_ref().map(|w| w.source().to_owned()));
+                    let label = b
+                        .label
+                        .clone()
+                        .or_else(|| b.when.as_ref().map(|w| w.source().to_owned()));
                     expected.push((from.clone(), b.to.0.clone(), label));
                 }
                 if let Some(o) = &c.otherwise {
@@ -194,7 +197,11 @@ fn check_map(process: &Process) {
             .edges
             .iter()
             .find(|e| e.from.0 == *from && e.to.0 == *to && e.label.as_ref() == label.as_ref());
-        assert!(edge.is_some(), "{}: edge {from} → {to} ({label:?})", process.id);
+        assert!(
+            edge.is_some(),
+            "{}: edge {from} → {to} ({label:?})",
+            process.id
+        );
         if let Some(label) = label {
             assert!(
                 drawn.contains(label.as_str()),
@@ -247,7 +254,11 @@ fn no_overlaps(process: &Process, layout: &Layout) {
             );
         }
         for m in &labels[i + 1..] {
-            assert!(!l.overlaps(m), "{}: labels {l:?} and {m:?} overlap", process.id);
+            assert!(
+                !l.overlaps(m),
+                "{}: labels {l:?} and {m:?} overlap",
+                process.id
+            );
         }
     }
     // Edges run between boxes, never through one: every segment misses every box other
@@ -294,7 +305,12 @@ fn a_definition_three_times_the_retirement_draws_readably() {
     check_map(&process);
     // The three copies stack down the page: each 受理 sits below the previous 办结送达.
     let layout = diagram::layout(&process);
-    let y = |id: &str| layout.box_of(&StepId(id.into())).map(|b| b.rect.y).unwrap_or_default();
+    let y = |id: &str| {
+        layout
+            .box_of(&StepId(id.into()))
+            .map(|b| b.rect.y)
+            .unwrap_or_default()
+    };
     assert!(y("c2_accept") > y("c1_completion") && y("c3_accept") > y("c2_completion"));
 }
 
@@ -343,7 +359,11 @@ fn untrusted_names_are_escaped() {
     process.name = "</title><script>x</script>".into();
     let svg = diagram::svg(&process);
     assert!(!svg.contains("<script"), "{svg}");
-    assert!(texts(&svg).iter().any(|t| t == "<script>alert(1)</script>&\"'"));
+    assert!(
+        texts(&svg)
+            .iter()
+            .any(|t| t == "<script>alert(1)</script>&\"'")
+    );
 }
 
 #[test]
@@ -392,10 +412,15 @@ db_test!(definition_maps_are_served_to_their_county, |db| {
         .await?;
     let clerk = app.login("yc_li", &password).await?;
     let page = Browser::of(&app, &clerk)?;
-    let svg = page.get("/definitions/yangcheng.retirement/diagram.svg").await?;
+    let svg = page
+        .get("/definitions/yangcheng.retirement/diagram.svg")
+        .await?;
     assert_eq!(svg.status, 200, "{}", svg.text);
     let raw = reqwest::Client::new()
-        .get(format!("{}/definitions/yangcheng.retirement/diagram.svg", app.base))
+        .get(format!(
+            "{}/definitions/yangcheng.retirement/diagram.svg",
+            app.base
+        ))
         .header("cookie", format!("lianban_session={}", clerk.session))
         .send()
         .await?;
@@ -404,20 +429,32 @@ db_test!(definition_maps_are_served_to_their_county, |db| {
             .to_str()?
             .starts_with("image/svg+xml")
     );
-    assert!(texts(&svg.text).iter().any(|t| t == "退休信息确认、待遇计发"));
+    assert!(
+        texts(&svg.text)
+            .iter()
+            .any(|t| t == "退休信息确认、待遇计发")
+    );
     let v1 = page
         .get("/definitions/yangcheng.retirement/diagram.svg?version=1")
         .await?;
     assert_eq!(v1.text, svg.text);
     for (path, status) in [
-        ("/definitions/yangcheng.retirement/diagram.svg?version=9", 404),
-        ("/definitions/yangcheng.retirement/diagram.svg?version=x", 400),
+        (
+            "/definitions/yangcheng.retirement/diagram.svg?version=9",
+            404,
+        ),
+        (
+            "/definitions/yangcheng.retirement/diagram.svg?version=x",
+            400,
+        ),
         ("/definitions/qinshui.retirement/diagram.svg", 404),
         ("/definitions/nope/diagram", 404),
     ] {
         assert_eq!(page.get(path).await?.status, status, "{path}");
     }
-    let print = page.get("/definitions/yangcheng.retirement/diagram").await?;
+    let print = page
+        .get("/definitions/yangcheng.retirement/diagram")
+        .await?;
     assert_eq!(print.status, 200);
     assert!(print.text.contains("附件3 流程图") && print.text.contains("@page { size: A4"));
     assert!(print.text.contains("<svg") && print.text.contains("阳城县企业职工退休"));
@@ -429,7 +466,12 @@ db_test!(definition_maps_are_served_to_their_county, |db| {
     let boss = app.login("yc_boss", &password).await?;
     let defs = Browser::of(&app, &boss)?.get("/definitions").await?;
     assert_eq!(defs.status, 200);
-    assert!(defs.text.contains("<svg") && defs.text.contains("/definitions/yangcheng.retirement/diagram"));
+    assert!(
+        defs.text.contains("<svg")
+            && defs
+                .text
+                .contains("/definitions/yangcheng.retirement/diagram")
+    );
     assert!(!defs.text.contains("qinshui.retirement"));
     Ok(())
 });
@@ -481,7 +523,11 @@ db_test!(case_map_shows_done_current_and_skipped, |db| {
             .unwrap_or_default()
     };
     assert_eq!(class_of("accept"), "step done");
-    assert!(text_of("accept").contains("yc_wang"), "{}", text_of("accept"));
+    assert!(
+        text_of("accept").contains("yc_wang"),
+        "{}",
+        text_of("accept")
+    );
     assert_eq!(class_of("confirm"), "step done");
     assert_eq!(class_of("completion"), "step current");
     assert_eq!(class_of("done"), "step pending");
@@ -489,7 +535,13 @@ db_test!(case_map_shows_done_current_and_skipped, |db| {
     assert_eq!(class_of("joint"), "step done");
     assert_eq!(class_of("joint_done"), "step done");
     // No joint items: both branches and the veteran path were passed by.
-    for skipped in ["medical", "fund", "veteran_request", "supplement_wait", "refused"] {
+    for skipped in [
+        "medical",
+        "fund",
+        "veteran_request",
+        "supplement_wait",
+        "refused",
+    ] {
         assert_eq!(class_of(skipped), "step skipped", "{skipped}");
     }
     // Applicant data stays out of the map.

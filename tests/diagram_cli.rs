@@ -21,7 +21,11 @@ fn diagram(args: &[&str]) -> std::process::Output {
 #[test]
 fn diagram_writes_the_map_as_svg() {
     let out = diagram(&["--process", "yangcheng.retirement"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let svg = String::from_utf8(out.stdout).expect("UTF-8");
     assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
     assert!(svg.contains("<title>阳城县企业职工退休“一件事一次办” 流程图"));

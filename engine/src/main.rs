@@ -331,11 +331,7 @@ fn main() -> ExitCode {
             templates,
             db,
         } => report(run_async(diagram(
-            process,
-            version,
-            processes,
-            templates,
-            db,
+            process, version, processes, templates, db,
         ))),
     }
 }

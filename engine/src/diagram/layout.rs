@@ -261,7 +261,8 @@ pub fn layout(process: &Process) -> Layout {
 pub fn layout_with_notes(process: &Process, notes: &HashMap<StepId, Vec<String>>) -> Layout {
     let steps: Vec<_> = process.steps.values().collect();
     let n = steps.len();
-    let index: HashMap<&StepId, usize> = steps.iter().enumerate().map(|(i, s)| (&s.id, i)).collect();
+    let index: HashMap<&StepId, usize> =
+        steps.iter().enumerate().map(|(i, s)| (&s.id, i)).collect();
     let links = links(process, &index);
     let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (e, l) in links.iter().enumerate() {
@@ -389,14 +390,21 @@ pub fn layout_with_notes(process: &Process, notes: &HashMap<StepId, Vec<String>>
             lane_keys.push(key.clone());
         }
     }
-    if lane_key.iter().any(|k| k.as_deref().is_none_or(str::is_empty)) || lane_keys.is_empty() {
+    if lane_key
+        .iter()
+        .any(|k| k.as_deref().is_none_or(str::is_empty))
+        || lane_keys.is_empty()
+    {
         lane_keys.push(String::new());
     }
     let lane_of: Vec<usize> = lane_key
         .iter()
         .map(|k| {
             let k = k.as_deref().unwrap_or("");
-            lane_keys.iter().position(|x| x == k).unwrap_or(lane_keys.len() - 1)
+            lane_keys
+                .iter()
+                .position(|x| x == k)
+                .unwrap_or(lane_keys.len() - 1)
         })
         .collect();
 
@@ -493,7 +501,12 @@ pub fn layout_with_notes(process: &Process, notes: &HashMap<StepId, Vec<String>>
         lanes.push(Lane {
             key: key.clone(),
             name,
-            rect: Rect { x, y: 0.0, w, h: 0.0 },
+            rect: Rect {
+                x,
+                y: 0.0,
+                w,
+                h: 0.0,
+            },
         });
         x += w;
     }
@@ -502,13 +515,21 @@ pub fn layout_with_notes(process: &Process, notes: &HashMap<StepId, Vec<String>>
     // Horizontal placement: per layer, boxes of a cell near their predecessors, in order.
     let inner = |li: usize| {
         let r = lanes[li].rect;
-        (r.x + LANE_PAD, r.x + r.w - LANE_PAD - channel_tracks[li] as f64 * TRACK - if channel_tracks[li] > 0 { 8.0 } else { 0.0 })
+        (
+            r.x + LANE_PAD,
+            r.x + r.w
+                - LANE_PAD
+                - channel_tracks[li] as f64 * TRACK
+                - if channel_tracks[li] > 0 { 8.0 } else { 0.0 },
+        )
     };
     let mut cx: Vec<f64> = vec![0.0; n];
     let mut placed = vec![false; n];
     for ly in 0..layers {
         for li in 0..lanes_n {
-            let Some(cell) = cells.get(&(li, ly)) else { continue };
+            let Some(cell) = cells.get(&(li, ly)) else {
+                continue;
+            };
             let (lo, hi) = inner(li);
             let mid = (lo + hi) / 2.0;
             let mut wanted: Vec<(f64, usize)> = cell
@@ -539,7 +560,11 @@ pub fn layout_with_notes(process: &Process, notes: &HashMap<StepId, Vec<String>>
                         } else {
                             -(rank / 2.0)
                         };
-                        let px = if lane_of[l.from] == li { cx[l.from] } else { mid };
+                        let px = if lane_of[l.from] == li {
+                            cx[l.from]
+                        } else {
+                            mid
+                        };
                         sum += px + spread * (BOX_W + BOX_GAP);
                         count += 1.0;
                     }
@@ -548,7 +573,10 @@ pub fn layout_with_notes(process: &Process, notes: &HashMap<StepId, Vec<String>>
                 .collect();
             wanted.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             let half = BOX_W / 2.0;
-            let mut xs: Vec<f64> = wanted.iter().map(|w| w.0.clamp(lo + half, hi - half)).collect();
+            let mut xs: Vec<f64> = wanted
+                .iter()
+                .map(|w| w.0.clamp(lo + half, hi - half))
+                .collect();
             for i in 1..xs.len() {
                 xs[i] = xs[i].max(xs[i - 1] + BOX_W + BOX_GAP);
             }
@@ -568,7 +596,12 @@ pub fn layout_with_notes(process: &Process, notes: &HashMap<StepId, Vec<String>>
     // Labels wrap to fit; exits spread along the bottom of their box.
     let mut label_lines: Vec<Vec<String>> = links
         .iter()
-        .map(|l| l.label.as_deref().map(|t| wrap(t, LABEL_MAX, LABEL_FONT)).unwrap_or_default())
+        .map(|l| {
+            l.label
+                .as_deref()
+                .map(|t| wrap(t, LABEL_MAX, LABEL_FONT))
+                .unwrap_or_default()
+        })
         .collect();
     let mut exit_x: Vec<f64> = vec![0.0; links.len()];
     for v in 0..n {
@@ -613,7 +646,9 @@ pub fn layout_with_notes(process: &Process, notes: &HashMap<StepId, Vec<String>>
         y += row_h[ly];
         // Gutter under row ly.
         let gutter_top = y + 6.0;
-        let leaving: Vec<usize> = (0..links.len()).filter(|&e| layer[links[e].from] == ly).collect();
+        let leaving: Vec<usize> = (0..links.len())
+            .filter(|&e| layer[links[e].from] == ly)
+            .collect();
         let stubs: Vec<(f64, usize)> = leaving.iter().map(|&e| (exit_x[e], e)).collect();
         let mut placed_labels: Vec<Rect> = Vec::new();
         let mut zone_bottom = gutter_top;
@@ -630,7 +665,11 @@ pub fn layout_with_notes(process: &Process, notes: &HashMap<StepId, Vec<String>>
             let mut best: Option<(f64, Rect)> = None;
             for row in 0..8 {
                 for side in [1.0, -1.0] {
-                    let x = if side > 0.0 { exit_x[e] + 3.0 } else { exit_x[e] - 3.0 - w };
+                    let x = if side > 0.0 {
+                        exit_x[e] + 3.0
+                    } else {
+                        exit_x[e] - 3.0 - w
+                    };
                     let r = Rect {
                         x: x.max(1.0).min(width - w - 1.0),
                         y: gutter_top + row as f64 * (LABEL_LINE + 1.0),
@@ -722,7 +761,8 @@ pub fn layout_with_notes(process: &Process, notes: &HashMap<StepId, Vec<String>>
             let points = if routed_long(e) {
                 let li = lane_of[l.to];
                 let r = lanes[li].rect;
-                let channel = r.x + r.w - 6.0 - channel_of.get(&e).copied().unwrap_or(0) as f64 * TRACK;
+                let channel =
+                    r.x + r.w - 6.0 - channel_of.get(&e).copied().unwrap_or(0) as f64 * TRACK;
                 vec![
                     (sx, sy),
                     (sx, exit_y[e]),
@@ -762,7 +802,10 @@ pub fn layout_with_notes(process: &Process, notes: &HashMap<StepId, Vec<String>>
 fn simplify(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
     let mut out: Vec<(f64, f64)> = Vec::with_capacity(points.len());
     for p in points {
-        if out.last().is_some_and(|q| (q.0 - p.0).abs() < 0.01 && (q.1 - p.1).abs() < 0.01) {
+        if out
+            .last()
+            .is_some_and(|q| (q.0 - p.0).abs() < 0.01 && (q.1 - p.1).abs() < 0.01)
+        {
             continue;
         }
         if out.len() >= 2 {

@@ -12,7 +12,9 @@ mod layout;
 mod svg;
 mod text;
 
-pub use layout::{BoxGeom, EdgeGeom, Lane, Layout, Rect, Shape, event_label, layout, layout_with_notes};
+pub use layout::{
+    BoxGeom, EdgeGeom, Lane, Layout, Rect, Shape, event_label, layout, layout_with_notes,
+};
 pub use svg::{Mark, Marks};
 
 use std::collections::HashMap;
@@ -21,7 +23,10 @@ use crate::definition::{Process, StepId};
 
 /// The map's title: the definition's name, id and version.
 fn title(process: &Process) -> String {
-    format!("{} 流程图（{} 第 {} 版）", process.name, process.id, process.version)
+    format!(
+        "{} 流程图（{} 第 {} 版）",
+        process.name, process.id, process.version
+    )
 }
 
 /// The plain map of a definition as an SVG document.
@@ -32,5 +37,9 @@ pub fn svg(process: &Process) -> String {
 /// A case's map: `marks` says which steps are done, current or skipped and which edges
 /// the case took; `notes` adds small lines to boxes (the clerk and time of a done step).
 pub fn case_svg(process: &Process, marks: &Marks, notes: &HashMap<StepId, Vec<String>>) -> String {
-    svg::render(&layout_with_notes(process, notes), &title(process), Some(marks))
+    svg::render(
+        &layout_with_notes(process, notes),
+        &title(process),
+        Some(marks),
+    )
 }

@@ -52,7 +52,13 @@ fn fmt(v: f64) -> String {
 fn path_d(points: &[(f64, f64)]) -> String {
     let mut d = String::new();
     for (i, (x, y)) in points.iter().enumerate() {
-        let _ = write!(d, "{}{} {} ", if i == 0 { "M" } else { "L" }, fmt(*x), fmt(*y));
+        let _ = write!(
+            d,
+            "{}{} {} ",
+            if i == 0 { "M" } else { "L" },
+            fmt(*x),
+            fmt(*y)
+        );
     }
     d.trim_end().to_owned()
 }
@@ -75,7 +81,10 @@ pub(super) fn render(layout: &Layout, title: &str, marks: Option<&Marks>) -> Str
          <marker id=\"arrow-taken\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\">\
          <path d=\"M0 0 L10 5 L0 10 z\" fill=\"#1b7f3b\"/></marker></defs>\n",
     );
-    let _ = writeln!(s, "<rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{h}\" fill=\"#ffffff\"/>");
+    let _ = writeln!(
+        s,
+        "<rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{h}\" fill=\"#ffffff\"/>"
+    );
     // Lanes.
     for (i, lane) in layout.lanes.iter().enumerate() {
         let r = lane.rect;
@@ -103,7 +112,11 @@ pub(super) fn render(layout: &Layout, title: &str, marks: Option<&Marks>) -> Str
                 s,
                 "<tspan x=\"{}\" dy=\"{}\">{}</tspan>",
                 fmt(r.x + r.w / 2.0),
-                if k == 0 { "0".to_owned() } else { fmt(NAME_FONT + 2.0) },
+                if k == 0 {
+                    "0".to_owned()
+                } else {
+                    fmt(NAME_FONT + 2.0)
+                },
                 escape(line)
             );
         }
@@ -134,7 +147,12 @@ pub(super) fn render(layout: &Layout, title: &str, marks: Option<&Marks>) -> Str
         label(&mut s, e);
     }
     for b in &layout.boxes {
-        step_box(&mut s, b, marks.and_then(|m| m.steps.get(&b.step)), marks.is_some());
+        step_box(
+            &mut s,
+            b,
+            marks.and_then(|m| m.steps.get(&b.step)),
+            marks.is_some(),
+        );
     }
     s.push_str("</svg>\n");
     s
@@ -186,7 +204,11 @@ fn label(s: &mut String, e: &EdgeGeom) {
             s,
             "<tspan x=\"{}\" dy=\"{}\">{}</tspan>",
             fmt(r.x + 3.0),
-            if k == 0 { "0".to_owned() } else { fmt(LABEL_FONT + 2.0) },
+            if k == 0 {
+                "0".to_owned()
+            } else {
+                fmt(LABEL_FONT + 2.0)
+            },
             escape(line)
         );
     }
@@ -198,7 +220,9 @@ fn step_box(s: &mut String, b: &BoxGeom, mark: Option<&Mark>, case_map: bool) {
     let (mut fill, mut stroke) = match b.shape {
         Shape::Task => ("#e3efff", "#2f6db5"),
         Shape::Auto => ("#eef0f3", "#5b6675"),
-        Shape::Choice | Shape::MultiChoice | Shape::Parallel | Shape::Join => ("#fff6dc", "#b58a1b"),
+        Shape::Choice | Shape::MultiChoice | Shape::Parallel | Shape::Join => {
+            ("#fff6dc", "#b58a1b")
+        }
         Shape::Wait => ("#ffffff", "#6b5bb5"),
         Shape::End => {
             if b.caption.as_deref() == Some("结束") && b.name == "办结"
@@ -243,17 +267,27 @@ fn step_box(s: &mut String, b: &BoxGeom, mark: Option<&Mark>, case_map: bool) {
         "<g class=\"step{class}\" data-step=\"{}\" opacity=\"{opacity}\"><title>{}{}</title>",
         escape(b.step.as_str()),
         escape(&b.name),
-        mark.map(|m| format!("（{}）", m.word())).unwrap_or_default()
+        mark.map(|m| format!("（{}）", m.word()))
+            .unwrap_or_default()
     );
     let (x, y, w, h) = (fmt(r.x), fmt(r.y), fmt(r.w), fmt(r.h));
     match b.shape {
         Shape::Task => {
-            let _ = write!(s, "<rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{h}\" rx=\"8\" fill=\"{fill}\" stroke=\"{stroke}\" stroke-width=\"{stroke_w}\"{extra}/>");
+            let _ = write!(
+                s,
+                "<rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{h}\" rx=\"8\" fill=\"{fill}\" stroke=\"{stroke}\" stroke-width=\"{stroke_w}\"{extra}/>"
+            );
         }
         Shape::Auto => {
-            let _ = write!(s, "<rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{h}\" fill=\"{fill}\" stroke=\"{stroke}\" stroke-width=\"{stroke_w}\"{extra}/>\
+            let _ = write!(
+                s,
+                "<rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{h}\" fill=\"{fill}\" stroke=\"{stroke}\" stroke-width=\"{stroke_w}\"{extra}/>\
                 <rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"{stroke}\" stroke-width=\"0.8\"/>",
-                fmt(r.x + 3.0), fmt(r.y + 3.0), fmt(r.w - 6.0), fmt(r.h - 6.0));
+                fmt(r.x + 3.0),
+                fmt(r.y + 3.0),
+                fmt(r.w - 6.0),
+                fmt(r.h - 6.0)
+            );
         }
         Shape::Choice | Shape::MultiChoice | Shape::Parallel | Shape::Join => {
             let k = 12.0;
@@ -265,8 +299,15 @@ fn step_box(s: &mut String, b: &BoxGeom, mark: Option<&Mark>, case_map: bool) {
                 (r.x + k, r.y + r.h),
                 (r.x, r.y + r.h / 2.0),
             ];
-            let p: Vec<String> = pts.iter().map(|(a, b)| format!("{},{}", fmt(*a), fmt(*b))).collect();
-            let _ = write!(s, "<polygon points=\"{}\" fill=\"{fill}\" stroke=\"{stroke}\" stroke-width=\"{stroke_w}\"{extra}/>", p.join(" "));
+            let p: Vec<String> = pts
+                .iter()
+                .map(|(a, b)| format!("{},{}", fmt(*a), fmt(*b)))
+                .collect();
+            let _ = write!(
+                s,
+                "<polygon points=\"{}\" fill=\"{fill}\" stroke=\"{stroke}\" stroke-width=\"{stroke_w}\"{extra}/>",
+                p.join(" ")
+            );
             let symbol = match b.shape {
                 Shape::Choice => "×",
                 Shape::MultiChoice => "○",
@@ -280,11 +321,22 @@ fn step_box(s: &mut String, b: &BoxGeom, mark: Option<&Mark>, case_map: bool) {
             );
         }
         Shape::Wait => {
-            let dash = if extra.is_empty() { " stroke-dasharray=\"6 3\"" } else { extra };
-            let _ = write!(s, "<rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{h}\" rx=\"4\" fill=\"{fill}\" stroke=\"{stroke}\" stroke-width=\"{stroke_w}\"{dash}/>");
+            let dash = if extra.is_empty() {
+                " stroke-dasharray=\"6 3\""
+            } else {
+                extra
+            };
+            let _ = write!(
+                s,
+                "<rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{h}\" rx=\"4\" fill=\"{fill}\" stroke=\"{stroke}\" stroke-width=\"{stroke_w}\"{dash}/>"
+            );
         }
         Shape::End => {
-            let _ = write!(s, "<rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{h}\" rx=\"{}\" fill=\"{fill}\" stroke=\"{stroke}\" stroke-width=\"3\"{extra}/>", fmt(r.h / 2.0));
+            let _ = write!(
+                s,
+                "<rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{h}\" rx=\"{}\" fill=\"{fill}\" stroke=\"{stroke}\" stroke-width=\"3\"{extra}/>",
+                fmt(r.h / 2.0)
+            );
         }
     }
     let cx = fmt(r.x + r.w / 2.0);
@@ -299,7 +351,11 @@ fn step_box(s: &mut String, b: &BoxGeom, mark: Option<&Mark>, case_map: bool) {
         let _ = write!(
             s,
             "<tspan x=\"{cx}\" dy=\"{}\">{}</tspan>",
-            if k == 0 { "0".to_owned() } else { fmt(NAME_FONT + 3.0) },
+            if k == 0 {
+                "0".to_owned()
+            } else {
+                fmt(NAME_FONT + 3.0)
+            },
             escape(line)
         );
     }

@@ -80,7 +80,10 @@ mod tests {
 
     #[test]
     fn cjk_wraps_by_em_and_keeps_punctuation() {
-        assert_eq!(wrap("退休信息确认、待遇计发", 6.0 * 13.0, 13.0), vec!["退休信息确认、", "待遇计发"]);
+        assert_eq!(
+            wrap("退休信息确认、待遇计发", 6.0 * 13.0, 13.0),
+            vec!["退休信息确认、", "待遇计发"]
+        );
         assert_eq!(width("ab", 10.0), 11.2);
         assert_eq!(escape("<a&'\">\u{1}"), "&lt;a&amp;&#39;&quot;&gt;");
     }

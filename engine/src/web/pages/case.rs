@@ -241,9 +241,7 @@ pub(super) async fn show(
         .into_iter()
         .map(|(key, name)| json!({"key": key, "name": name}))
         .collect();
-    let map = process
-        .as_deref()
-        .map(|p| case_map(p, &record, &records));
+    let map = process.as_deref().map(|p| case_map(p, &record, &records));
     let title = format!("办件 {}", facts["title"].as_str().unwrap_or_default());
     render(
         ctx,
@@ -271,11 +269,7 @@ fn case_map(process: &Process, record: &CaseRecord, tasks: &[TaskRecord]) -> Str
     let state = &record.state;
     let edges: HashSet<(StepId, StepId)> = {
         let layout = diagram::layout(process);
-        layout
-            .edges
-            .into_iter()
-            .map(|e| (e.from, e.to))
-            .collect()
+        layout.edges.into_iter().map(|e| (e.from, e.to)).collect()
     };
     let current: HashSet<&StepId> = state.tokens.iter().map(|t| &t.step).collect();
     // A multi-choice that took no branch goes straight on after its join: the join counts

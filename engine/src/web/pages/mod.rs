@@ -61,7 +61,10 @@ pub(super) fn routes() -> Router<Ctx> {
         .route("/outbox", get(push_tables::outbox))
         .route("/outbox/{id}/retry", post(push_tables::retry))
         .route("/overdue", get(overdue::page))
-        .route("/definitions/{id}/diagram.svg", get(definitions::diagram_svg))
+        .route(
+            "/definitions/{id}/diagram.svg",
+            get(definitions::diagram_svg),
+        )
         .route("/definitions/{id}/diagram", get(definitions::diagram_page))
         .layer(axum::middleware::map_response(html_errors))
 }
