@@ -546,7 +546,22 @@ db_test!(case_map_shows_done_current_and_skipped, |db| {
     }
     // Applicant data stays out of the map.
     assert!(!svg.contains("阳城张三") && !svg.contains("140522196412150317"));
-    assert!(svg.contains("class=\"edge\""));
+    let edge_class = |title: &str| {
+        doc.descendants()
+            .find(|n| {
+                n.has_tag_name("path")
+                    && n.children()
+                        .any(|c| c.has_tag_name("title") && c.text() == Some(title))
+            })
+            .and_then(|n| n.attribute("class"))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(edge_class("accept → route_veteran"), "edge taken");
+    assert_eq!(edge_class("route_veteran → confirm"), "edge taken");
+    assert_eq!(edge_class("route_veteran → veteran_request"), "edge");
+    assert_eq!(edge_class("confirm → declined"), "edge");
+    assert_eq!(edge_class("supplement_wait → accept"), "edge back");
 
     // The 一次性告知单 print pack carries the map as 附件3.
     let notice = Browser::of(&app, &clerk)?

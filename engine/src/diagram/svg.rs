@@ -38,6 +38,10 @@ pub struct Marks {
     pub steps: HashMap<StepId, Mark>,
     /// Edges the case took, as (from, to).
     pub taken: Vec<(StepId, StepId)>,
+    /// The labels of the outcomes chosen at task steps, as (from, label): an edge leaving a
+    /// task step counts as taken only with one of them (认定完成 and 不予办理 may both lead
+    /// to the same join).
+    pub outcomes: Vec<(StepId, String)>,
 }
 
 fn fmt(v: f64) -> String {
@@ -159,7 +163,16 @@ pub(super) fn render(layout: &Layout, title: &str, marks: Option<&Marks>) -> Str
 }
 
 fn edge(s: &mut String, e: &EdgeGeom, marks: Option<&Marks>) {
-    let taken = marks.is_some_and(|m| m.taken.iter().any(|(a, b)| *a == e.from && *b == e.to));
+    let taken = marks.is_some_and(|m| {
+        let chosen: Vec<&String> = m
+            .outcomes
+            .iter()
+            .filter(|(step, _)| *step == e.from)
+            .map(|(_, label)| label)
+            .collect();
+        m.taken.iter().any(|(a, b)| *a == e.from && *b == e.to)
+            && (chosen.is_empty() || e.label.as_ref().is_none_or(|l| chosen.contains(&l)))
+    });
     let (stroke, width, marker) = if taken {
         ("#1b7f3b", "2.5", "arrow-taken")
     } else if marks.is_some() {
@@ -174,8 +187,9 @@ fn edge(s: &mut String, e: &EdgeGeom, marks: Option<&Marks>) {
     };
     let _ = writeln!(
         s,
-        "<path class=\"edge{}\" d=\"{}\" fill=\"none\" stroke=\"{stroke}\" stroke-width=\"{width}\"{dash} marker-end=\"url(#{marker})\"><title>{} → {}</title></path>",
+        "<path class=\"edge{}{}\" d=\"{}\" fill=\"none\" stroke=\"{stroke}\" stroke-width=\"{width}\"{dash} marker-end=\"url(#{marker})\"><title>{} → {}</title></path>",
         if e.back { " back" } else { "" },
+        if taken { " taken" } else { "" },
         path_d(&e.points),
         escape(e.from.as_str()),
         escape(e.to.as_str()),

@@ -328,6 +328,17 @@ fn case_map(process: &Process, record: &CaseRecord, tasks: &[TaskRecord]) -> Str
         marks.steps.insert(step.clone(), mark);
     }
     marks.taken = taken;
+    for task in tasks {
+        let label = task.outcome.as_ref().and_then(|key| {
+            match process.step(&task.step).map(|s| &s.kind) {
+                Some(StepKind::Task(t)) => t.outcomes.get(key).map(|o| o.label.clone()),
+                _ => None,
+            }
+        });
+        if let Some(label) = label {
+            marks.outcomes.push((task.step.clone(), label));
+        }
+    }
     let mut notes: HashMap<StepId, Vec<String>> = HashMap::new();
     for task in tasks {
         if let (Some(by), Some(at)) = (&task.completed_by, task.closed_at) {
