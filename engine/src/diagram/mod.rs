@@ -29,9 +29,14 @@ fn title(process: &Process) -> String {
     )
 }
 
+/// What tells this map's marker ids from another's on the same page.
+fn key(process: &Process) -> String {
+    format!("{}-v{}", process.id, process.version)
+}
+
 /// The plain map of a definition as an SVG document.
 pub fn svg(process: &Process) -> String {
-    svg::render(&layout(process), &title(process), None)
+    svg::render(&layout(process), &title(process), &key(process), None)
 }
 
 /// A case's map: `marks` says which steps are done, current or skipped and which edges
@@ -40,6 +45,7 @@ pub fn case_svg(process: &Process, marks: &Marks, notes: &HashMap<StepId, Vec<St
     svg::render(
         &layout_with_notes(process, notes),
         &title(process),
+        &format!("case-{}", key(process)),
         Some(marks),
     )
 }

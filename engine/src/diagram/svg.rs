@@ -69,7 +69,14 @@ fn path_d(points: &[(f64, f64)]) -> String {
 
 /// Renders `layout` with `title` (in `<title>` and as a heading); `marks` turns it into a
 /// case map.
-pub(super) fn render(layout: &Layout, title: &str, marks: Option<&Marks>) -> String {
+///
+/// `key` makes the marker ids unique when several maps are inlined in one page (it is
+/// reduced to ASCII letters, digits and `-`).
+pub(super) fn render(layout: &Layout, title: &str, key: &str, marks: Option<&Marks>) -> String {
+    let key: String = key
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
     let mut s = String::new();
     let w = fmt(layout.width);
     let h = fmt(layout.height);
@@ -79,10 +86,11 @@ pub(super) fn render(layout: &Layout, title: &str, marks: Option<&Marks>) -> Str
          font-family=\"{FONTS}\" role=\"img\" aria-label=\"{t}\" class=\"flow-map\">\n<title>{t}</title>\n",
         t = escape(title)
     );
-    s.push_str(
-        "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\">\
+    let _ = write!(
+        s,
+        "<defs><marker id=\"arrow-{key}\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\">\
          <path d=\"M0 0 L10 5 L0 10 z\" fill=\"#444\"/></marker>\
-         <marker id=\"arrow-taken\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\">\
+         <marker id=\"arrow-taken-{key}\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\">\
          <path d=\"M0 0 L10 5 L0 10 z\" fill=\"#1b7f3b\"/></marker></defs>\n",
     );
     let _ = writeln!(
@@ -132,7 +140,7 @@ pub(super) fn render(layout: &Layout, title: &str, marks: Option<&Marks>) -> Str
         s,
         "<g class=\"start\"><circle cx=\"{}\" cy=\"{}\" r=\"7\" fill=\"#1f2d3d\"/>\
          <text x=\"{}\" y=\"{}\" font-size=\"{}\" text-anchor=\"end\" fill=\"#1f2d3d\">开始</text>\
-         <path d=\"M{} {} L{} {}\" stroke=\"#444\" stroke-width=\"1.5\" fill=\"none\" marker-end=\"url(#arrow)\"/></g>",
+         <path d=\"M{} {} L{} {}\" stroke=\"#444\" stroke-width=\"1.5\" fill=\"none\" marker-end=\"url(#arrow-{key})\"/></g>",
         fmt(sx),
         fmt(sy),
         fmt(sx - 11.0),
@@ -145,7 +153,7 @@ pub(super) fn render(layout: &Layout, title: &str, marks: Option<&Marks>) -> Str
     );
     // Edges under boxes, labels over edges.
     for e in &layout.edges {
-        edge(&mut s, e, marks);
+        edge(&mut s, e, &key, marks);
     }
     for e in &layout.edges {
         label(&mut s, e);
@@ -162,7 +170,7 @@ pub(super) fn render(layout: &Layout, title: &str, marks: Option<&Marks>) -> Str
     s
 }
 
-fn edge(s: &mut String, e: &EdgeGeom, marks: Option<&Marks>) {
+fn edge(s: &mut String, e: &EdgeGeom, key: &str, marks: Option<&Marks>) {
     let taken = marks.is_some_and(|m| {
         let chosen: Vec<&String> = m
             .outcomes
@@ -187,7 +195,7 @@ fn edge(s: &mut String, e: &EdgeGeom, marks: Option<&Marks>) {
     };
     let _ = writeln!(
         s,
-        "<path class=\"edge{}{}\" d=\"{}\" fill=\"none\" stroke=\"{stroke}\" stroke-width=\"{width}\"{dash} marker-end=\"url(#{marker})\"><title>{} → {}</title></path>",
+        "<path class=\"edge{}{}\" d=\"{}\" fill=\"none\" stroke=\"{stroke}\" stroke-width=\"{width}\"{dash} marker-end=\"url(#{marker}-{key})\"><title>{} → {}</title></path>",
         if e.back { " back" } else { "" },
         if taken { " taken" } else { "" },
         path_d(&e.points),

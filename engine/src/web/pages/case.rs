@@ -329,12 +329,13 @@ fn case_map(process: &Process, record: &CaseRecord, tasks: &[TaskRecord]) -> Str
     }
     marks.taken = taken;
     for task in tasks {
-        let label = task.outcome.as_ref().and_then(|key| {
-            match process.step(&task.step).map(|s| &s.kind) {
-                Some(StepKind::Task(t)) => t.outcomes.get(key).map(|o| o.label.clone()),
-                _ => None,
-            }
-        });
+        let label =
+            task.outcome
+                .as_ref()
+                .and_then(|key| match process.step(&task.step).map(|s| &s.kind) {
+                    Some(StepKind::Task(t)) => t.outcomes.get(key).map(|o| o.label.clone()),
+                    _ => None,
+                });
         if let Some(label) = label {
             marks.outcomes.push((task.step.clone(), label));
         }
