@@ -86,12 +86,12 @@ pub(super) fn render(layout: &Layout, title: &str, key: &str, marks: Option<&Mar
          font-family=\"{FONTS}\" role=\"img\" aria-label=\"{t}\" class=\"flow-map\">\n<title>{t}</title>\n",
         t = escape(title)
     );
-    let _ = write!(
+    let _ = writeln!(
         s,
         "<defs><marker id=\"arrow-{key}\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\">\
          <path d=\"M0 0 L10 5 L0 10 z\" fill=\"#444\"/></marker>\
          <marker id=\"arrow-taken-{key}\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\">\
-         <path d=\"M0 0 L10 5 L0 10 z\" fill=\"#1b7f3b\"/></marker></defs>\n",
+         <path d=\"M0 0 L10 5 L0 10 z\" fill=\"#1b7f3b\"/></marker></defs>",
     );
     let _ = writeln!(
         s,
