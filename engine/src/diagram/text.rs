@@ -84,7 +84,7 @@ mod tests {
             wrap("退休信息确认、待遇计发", 6.0 * 13.0, 13.0),
             vec!["退休信息确认、", "待遇计发"]
         );
-        assert_eq!(width("ab", 10.0), 11.2);
+        assert!((width("ab", 10.0) - 11.2).abs() < 1e-9);
         assert_eq!(escape("<a&'\">\u{1}"), "&lt;a&amp;&#39;&quot;&gt;");
     }
 }
