@@ -24,7 +24,8 @@ db_test!(supplement_delivered_through_the_case_page, |db| {
         .ok()?);
     let browser = Browser::of(&app, &jiuye)?;
     let page = browser.get(&format!("/cases/{case}")).await?;
-    assert!(!page.text.contains("补正材料已收齐"), "not waiting yet");
+    // (The page's process map names the event on its edge; the form is what must be absent.)
+    assert!(!page.text.contains("/events/supplied"), "not waiting yet");
     assert!(
         page.text.contains("撤件理由"),
         "an active case can be withdrawn"

@@ -10,6 +10,7 @@
 //!   transition in one transaction; it is also the library API tests and the web layer share.
 //! - [`scheduler`] owns time: the clock, deadlines and schedules.
 //! - [`web`] translates HTTP into commands.
+//! - [`diagram`] draws a definition's process map (附件3 流程图) as SVG, plain or for a case.
 //! - [`evaluate`] answers "what do the rules say about this application" without a case.
 //! - [`casebook`] runs the example cases written next to each definition (`lianban test`).
 //! - [`accounts`] says who may see and do what, and hashes passwords; [`privacy`] masks
@@ -20,6 +21,7 @@ pub mod accounts;
 pub mod app;
 pub mod casebook;
 pub mod definition;
+pub mod diagram;
 pub mod documents;
 pub mod evaluate;
 pub mod privacy;

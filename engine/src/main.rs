@@ -194,6 +194,28 @@ enum Command {
         #[arg(long)]
         to: PathBuf,
     },
+    /// Draw a process map (附件3 流程图) as SVG on standard output.
+    ///
+    /// The latest version under `--processes` by default; `--version N` takes that version
+    /// from there, else (with `--db`) the version as the service stored it. Exit status 1
+    /// when the process or version is unknown.
+    Diagram {
+        /// Process id, e.g. yangcheng.retirement.
+        #[arg(long)]
+        process: String,
+        /// Version number (default: the latest under `--processes`).
+        #[arg(long)]
+        version: Option<u32>,
+        /// Directory of process definitions.
+        #[arg(long, default_value = "processes")]
+        processes: PathBuf,
+        /// Directory of templates.
+        #[arg(long, default_value = "templates")]
+        templates: PathBuf,
+        /// Database to read a stored version from when it is not under `--processes`.
+        #[arg(long)]
+        db: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -384,6 +406,15 @@ fn main() -> ExitCode {
             };
             report(run_async(evidence::export(&db.url, selection, &to)))
         }
+        Command::Diagram {
+            process,
+            version,
+            processes,
+            templates,
+            db,
+        } => report(run_async(diagram(
+            process, version, processes, templates, db,
+        ))),
     }
 }
 
@@ -395,6 +426,43 @@ fn run_async_value<T, F: std::future::Future<Output = anyhow::Result<T>>>(
         .build()
         .context("cannot start the async runtime")?
         .block_on(f)
+}
+
+/// `lianban diagram`: the process map of one definition version, as SVG on stdout.
+async fn diagram(
+    process: String,
+    version: Option<u32>,
+    processes: PathBuf,
+    templates: PathBuf,
+    db: Option<String>,
+) -> anyhow::Result<()> {
+    let templates = lianban::documents::Templates::load(&templates)?;
+    let catalog = lianban::definition::load_paths(std::slice::from_ref(&processes), &templates)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let on_disk = catalog
+        .iter()
+        .filter(|p| p.id == process && version.is_none_or(|v| p.version == v))
+        .max_by_key(|p| p.version);
+    let found = match (on_disk, version, db) {
+        (Some(p), _, _) => p.clone(),
+        (None, Some(v), Some(url)) => {
+            let store = lianban::store::Store::connect(&url)
+                .await
+                .with_context(|| "无法连接数据库".to_owned())?;
+            let Some((_, sources)) = store.definition_sources(&process, v).await? else {
+                anyhow::bail!("数据库中没有流程 {process} 的第 {v} 版");
+            };
+            lianban::definition::load_sources(&sources, &templates)
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+        }
+        (None, Some(v), None) => anyhow::bail!(
+            "{} 中没有流程 {process} 的第 {v} 版（已存入数据库的版本请加 --db 读取）",
+            processes.display()
+        ),
+        (None, None, _) => anyhow::bail!("没有流程 {process}（在 {} 中）", processes.display()),
+    };
+    print!("{}", lianban::diagram::svg(&found));
+    Ok(())
 }
 
 fn init_tracing() {

@@ -192,6 +192,8 @@ pub(super) fn build(parts: &Parts<'_>) -> Value {
         },
         "missing": missing,
         "task": task.map(|task| task_context(process, task)),
+        // The process map (附件3 流程图) as inline SVG, for the 一次性告知单 print pack.
+        "flow_svg": crate::diagram::svg(process),
     })
 }
 

@@ -65,6 +65,10 @@ const PAGES: &[(&str, &str)] = &[
         "web/dashboard.html.j2",
         include_str!("../../../templates/web/dashboard.html.j2"),
     ),
+    (
+        "web/diagram.html.j2",
+        include_str!("../../../templates/web/diagram.html.j2"),
+    ),
 ];
 
 /// The parsed page templates.

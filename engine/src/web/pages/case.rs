@@ -1,7 +1,9 @@
 //! `GET /cases/{id}`: where a case is, its timeline, its documents and (for those allowed)
 //! the applicant's data in full; each view is recorded in the case history.
 //! `GET /cases/{id}/print/{doc}` serves an issued document's stored HTML for printing.
-//! [`facts`] is the part the task page shows too.
+//! [`facts`] is the part the task page shows too. The page also draws the case's process
+//! map ([`case_map`]): done, current and skipped steps, the path taken, and the clerk and
+//! time of each done task.
 
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -12,12 +14,15 @@ use uuid::Uuid;
 use super::actions::{Refusal, actions};
 use super::view::{case_status_text, history_row, step_names, task_row, today, value_text};
 use super::{PageUser, department_name, render};
-use crate::definition::{Process, StepKind};
+use std::collections::{HashMap, HashSet};
+
+use crate::definition::{Process, StepId, StepKind};
+use crate::diagram::{self, Mark, Marks};
 use crate::documents::{CaseView, Draft, missing_materials};
 use crate::evaluate::evaluate;
 use crate::privacy::masked_form;
 use crate::runtime::{CaseId, CaseStatus};
-use crate::store::{CaseRecord, DocumentId, TaskQuery};
+use crate::store::{CaseRecord, DocumentId, TaskQuery, TaskRecord};
 use crate::web::cases::visible_case;
 use crate::web::{ApiError, Ctx};
 
@@ -198,7 +203,8 @@ pub(super) async fn show(
         })
         .await?;
     let now = engine.now();
-    let tasks: Vec<Value> = tasks
+    let records = tasks;
+    let tasks: Vec<Value> = records
         .iter()
         .map(|t| {
             let calendar = process.as_deref().and_then(|p| p.calendar_data.as_deref());
@@ -231,6 +237,7 @@ pub(super) async fn show(
         .into_iter()
         .map(|(key, name)| json!({"key": key, "name": name}))
         .collect();
+    let map = process.as_deref().map(|p| case_map(p, &record, &records));
     let title = format!("办件 {}", facts["title"].as_str().unwrap_or_default());
     render(
         ctx,
@@ -242,11 +249,104 @@ pub(super) async fn show(
             "case": facts,
             "tasks": tasks,
             "previews": previews,
+            "map": map,
             "actions": actions,
             "message": refusal.message,
             "reason": refusal.reason,
         }),
     )
+}
+
+/// The case's process map: steps on its trail are done (the task steps with the clerk who
+/// completed them and when), the steps its tokens are at are current, the steps it can no
+/// longer reach are skipped; an edge is taken when the trail went from its source to its
+/// target. Only user names and times appear: no applicant data.
+fn case_map(process: &Process, record: &CaseRecord, tasks: &[TaskRecord]) -> String {
+    let state = &record.state;
+    let edges: HashSet<(StepId, StepId)> = {
+        let layout = diagram::layout(process);
+        layout.edges.into_iter().map(|e| (e.from, e.to)).collect()
+    };
+    let current: HashSet<&StepId> = state.tokens.iter().map(|t| &t.step).collect();
+    // A multi-choice that took no branch goes straight on after its join: the join counts
+    // as passed, so the path stays unbroken on the map.
+    let mut trail: Vec<&StepId> = Vec::new();
+    for (i, visit) in state.trail.iter().enumerate() {
+        trail.push(&visit.step);
+        let Some(StepKind::MultiChoice(split)) = process.step(&visit.step).map(|s| &s.kind) else {
+            continue;
+        };
+        let after_join = match process.step(&split.join).map(|s| &s.kind) {
+            Some(StepKind::Join(j)) => Some(&j.next),
+            _ => None,
+        };
+        if split.otherwise.is_none()
+            && after_join.is_some()
+            && state.trail.get(i + 1).map(|v| &v.step) == after_join
+        {
+            trail.push(&split.join);
+        }
+    }
+    let mut taken: Vec<(StepId, StepId)> = Vec::new();
+    for (j, to) in trail.iter().enumerate() {
+        if let Some(from) = trail[..j]
+            .iter()
+            .rev()
+            .find(|from| edges.contains(&((**from).clone(), (*to).clone())))
+        {
+            let pair = ((*from).clone(), (*to).clone());
+            if !taken.contains(&pair) {
+                taken.push(pair);
+            }
+        }
+    }
+    // Steps still ahead: reachable from where the case is now.
+    let mut ahead: HashSet<StepId> = HashSet::new();
+    let mut queue: Vec<StepId> = current.iter().map(|s| (*s).clone()).collect();
+    while let Some(step) = queue.pop() {
+        for (from, to) in &edges {
+            if *from == step && ahead.insert(to.clone()) {
+                queue.push(to.clone());
+            }
+        }
+    }
+    let mut marks = Marks::default();
+    for step in process.steps.keys() {
+        let mark = if current.contains(step) {
+            Mark::Current
+        } else if trail.contains(&step) {
+            Mark::Done
+        } else if ahead.contains(step) {
+            continue;
+        } else {
+            Mark::Skipped
+        };
+        marks.steps.insert(step.clone(), mark);
+    }
+    marks.taken = taken;
+    for task in tasks {
+        let label =
+            task.outcome
+                .as_ref()
+                .and_then(|key| match process.step(&task.step).map(|s| &s.kind) {
+                    Some(StepKind::Task(t)) => t.outcomes.get(key).map(|o| o.label.clone()),
+                    _ => None,
+                });
+        if let Some(label) = label {
+            marks.outcomes.push((task.step.clone(), label));
+        }
+    }
+    let mut notes: HashMap<StepId, Vec<String>> = HashMap::new();
+    for task in tasks {
+        if let (Some(by), Some(at)) = (&task.completed_by, task.closed_at) {
+            // The last completion shows (a step done again after 补正 shows the latest).
+            // `YYYY-MM-DD HH:MM` without the year, so that it fits a box.
+            let when = super::view::time(at);
+            let when = when.get(5..).unwrap_or(&when);
+            notes.insert(task.step.clone(), vec![format!("{by} {when}")]);
+        }
+    }
+    diagram::case_svg(process, &marks, &notes)
 }
 
 /// The documents of a definition that render from the case alone: unnumbered, and issued

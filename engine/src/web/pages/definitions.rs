@@ -1,10 +1,18 @@
 //! `GET /definitions` (supervisors and admins): each loaded definition and version, its
 //! steps (kind, role, time limit, outcomes), parameters (with the 本地设置 badge for local
-//! settings) and documents. Read from the catalog; nothing here changes anything.
+//! settings) and documents, with each definition's process map. Read from the catalog;
+//! nothing here changes anything.
+//!
+//! `GET /definitions/{id}/diagram.svg?version=N` serves the plain map (附件3 流程图) as
+//! SVG and `GET /definitions/{id}/diagram` a page that prints it on A4, to any signed-in
+//! person of the definition's county (clerks see it on case pages too).
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::view::value_text;
@@ -76,6 +84,7 @@ fn process_json(ctx: &Ctx, process: &Process) -> Value {
         "name": process.name,
         "file": process.file,
         "hash": process.content_hash.get(..12).unwrap_or(&process.content_hash),
+        "diagram": crate::diagram::svg(process),
         "departments": process.departments.values().map(|d| d.name.clone()).collect::<Vec<_>>(),
         "steps": process.steps.values().map(|s| step_json(ctx, process, s)).collect::<Vec<_>>(),
         "parameters": process.parameters.values().map(|p| json!({
@@ -99,7 +108,11 @@ pub(super) async fn page(State(ctx): State<Ctx>, user: PageUser) -> Result<Respo
         return Err(ApiError::Forbidden("只有负责人和管理员可以查看流程定义"));
     }
     let catalog = ctx.app.engine().catalog();
-    let mut processes: Vec<_> = catalog.iter().collect();
+    let county = user.0.county.as_deref();
+    let mut processes: Vec<_> = catalog
+        .iter()
+        .filter(|p| county.is_none_or(|c| crate::accounts::county_of(&p.id) == c))
+        .collect();
     processes.sort_by(|a, b| a.id.cmp(&b.id).then(b.version.cmp(&a.version)));
     let list: Vec<Value> = processes.iter().map(|p| process_json(&ctx, p)).collect();
     render(
@@ -110,4 +123,92 @@ pub(super) async fn page(State(ctx): State<Ctx>, user: PageUser) -> Result<Respo
         "流程定义",
         json!({"processes": list}),
     )
+}
+
+/// The definition `id` at `?version=N` (default: the latest), when the person's county
+/// may see it; anything else is 404 so that other counties' ids stay unknown.
+fn visible_definition(
+    ctx: &Ctx,
+    user: &PageUser,
+    id: &str,
+    query: &HashMap<String, String>,
+) -> Result<Arc<Process>, ApiError> {
+    let missing = || ApiError::NotFound("流程定义不存在".into());
+    if user
+        .0
+        .county
+        .as_deref()
+        .is_some_and(|c| crate::accounts::county_of(id) != c)
+    {
+        return Err(missing());
+    }
+    let catalog = ctx.app.engine().catalog();
+    match query.get("version") {
+        None => catalog.latest(id).ok_or_else(missing),
+        Some(text) => {
+            let version: u32 = text.trim().parse().map_err(|_| ApiError::BadRequest {
+                title: "version 应是正整数版本号".into(),
+                extra: json!({"errors": [{"field": "version", "message": "版本号应是正整数"}]}),
+            })?;
+            catalog.get(id, version).ok_or_else(missing)
+        }
+    }
+}
+
+/// `GET /definitions/{id}/diagram.svg`: the plain process map.
+pub(super) async fn diagram_svg(
+    State(ctx): State<Ctx>,
+    user: PageUser,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let process = visible_definition(&ctx, &user, &id, &query)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'",
+            ),
+        ],
+        crate::diagram::svg(&process),
+    )
+        .into_response())
+}
+
+/// `GET /definitions/{id}/diagram`: the map on its own page for printing on A4 (landscape
+/// when the map is wider than tall), titled 附件3 流程图.
+pub(super) async fn diagram_page(
+    State(ctx): State<Ctx>,
+    user: PageUser,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let process = visible_definition(&ctx, &user, &id, &query)?;
+    let layout = crate::diagram::layout(&process);
+    let html = ctx
+        .app
+        .pages()
+        .render_page(
+            "web/diagram.html.j2",
+            &json!({
+                "name": process.name,
+                "id": process.id,
+                "version": process.version,
+                "landscape": layout.width > layout.height,
+                "svg": crate::diagram::svg(&process),
+            }),
+        )
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+            ),
+        ],
+        html,
+    )
+        .into_response())
 }

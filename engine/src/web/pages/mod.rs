@@ -71,6 +71,11 @@ pub(super) fn routes() -> Router<Ctx> {
         .route("/dashboard", get(dashboard::page))
         .route("/dashboard.csv", get(dashboard::export_csv))
         .route("/dashboard.xlsx", get(dashboard::export_xlsx))
+        .route(
+            "/definitions/{id}/diagram.svg",
+            get(definitions::diagram_svg),
+        )
+        .route("/definitions/{id}/diagram", get(definitions::diagram_page))
         .layer(axum::middleware::map_response(html_errors))
 }
 
