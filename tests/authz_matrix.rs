@@ -1,0 +1,370 @@
+//! The authorization matrix: every route of the router, asked by every kind of caller —
+//! anonymous, a clerk of each of the four departments, a 社保 supervisor, an admin, a 医保
+//! department system's API key, and a 社保 clerk of another county — gets the status this
+//! table says. The routes are read from the router's source, so a route added without a row
+//! here fails the test. Ids are real: the case and task belong to 阳城 社保, so every other
+//! department (and county) guessing them gets 404, never the case.
+//!
+//! Changing requests run on a fresh case per caller, so one caller's success does not change
+//! what the next one sees. Runs on SQLite and on PostgreSQL.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use lianban::accounts::{self, Role};
+use lianban::store::NewApiKey;
+use lianban_tests::web::{Clerk, Reply, TestApp, repo};
+use lianban_tests::{TestDb, db_test};
+use serde_json::{Value, json};
+
+/// The callers, in column order.
+const CALLERS: [&str; 9] = [
+    "anonymous",
+    "shebao",
+    "yibao",
+    "gjj",
+    "veterans",
+    "supervisor",
+    "admin",
+    "apikey",
+    "county",
+];
+
+/// `method path → expected status per caller` (columns as in [`CALLERS`]). `303` is the
+/// page redirect to the login page (or from `/` onwards).
+const MATRIX: &[(&str, &str, [u16; 9])] = &[
+    // method, route,                                anon shebao yibao gjj vet  sup  admin key county
+    ("GET", "/healthz", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/readyz", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    // Metrics are open on loopback only (the test client is on loopback).
+    ("GET", "/metrics", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/login", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    // Without the login page's CSRF cookie no login is even tried.
+    ("POST", "/login", [403, 403, 403, 403, 403, 403, 403, 403, 403]),
+    ("GET", "/api/openapi.json", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/api/v1/session", [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/api/v1/inbox", [401, 200, 200, 200, 200, 200, 403, 200, 200]),
+    ("POST", "/api/v1/tasks/{id}/claim", [401, 200, 404, 404, 404, 200, 404, 404, 404]),
+    ("POST", "/api/v1/tasks/{id}/unclaim", [401, 409, 404, 404, 404, 409, 404, 404, 404]),
+    ("POST", "/api/v1/tasks/{id}/complete", [401, 422, 404, 404, 404, 422, 404, 404, 404]),
+    ("GET", "/api/v1/cases", [401, 200, 200, 200, 200, 200, 403, 200, 200]),
+    ("POST", "/api/v1/cases", [401, 201, 403, 403, 403, 201, 403, 403, 404]),
+    ("GET", "/api/v1/cases/{id}", [401, 200, 404, 404, 404, 200, 404, 404, 404]),
+    ("POST", "/api/v1/cases/{id}/events/{event}", [401, 409, 404, 404, 404, 409, 404, 404, 404]),
+    ("POST", "/api/v1/cases/{id}/cancel", [401, 200, 404, 404, 404, 200, 404, 404, 404]),
+    ("GET", "/api/v1/cases/{id}/documents", [401, 200, 404, 404, 404, 200, 404, 404, 404]),
+    ("GET", "/api/v1/cases/{id}/documents/{doc}", [401, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("GET", "/api/v1/processes", [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("POST", "/api/v1/admin/reload", [401, 403, 403, 403, 403, 403, 200, 403, 403]),
+    ("GET", "/api/v1/push-tables", [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/api/v1/push-tables/{id}", [401, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("GET", "/api/v1/admin/outbox", [401, 403, 403, 403, 403, 403, 200, 403, 403]),
+    ("POST", "/api/v1/admin/outbox/{id}/retry", [401, 403, 403, 403, 403, 403, 404, 403, 403]),
+    ("POST", "/api/v1/processes/validate", [401, 403, 403, 403, 403, 200, 200, 403, 403]),
+    ("GET", "/api/v1/processes/{id}", [401, 403, 403, 403, 403, 200, 200, 403, 403]),
+    // Pages: without a session (an API key is no session) they send to the login page.
+    ("GET", "/", [303, 303, 303, 303, 303, 303, 303, 303, 303]),
+    ("GET", "/static/app.css", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/inbox", [303, 200, 200, 200, 200, 200, 403, 303, 200]),
+    ("GET", "/tasks/{id}", [303, 200, 404, 404, 404, 200, 404, 303, 404]),
+    ("POST", "/tasks/{id}/claim", [303, 303, 404, 404, 404, 303, 404, 303, 404]),
+    ("POST", "/tasks/{id}/unclaim", [303, 409, 404, 404, 404, 409, 404, 303, 404]),
+    ("POST", "/tasks/{id}/complete", [303, 422, 404, 404, 404, 422, 404, 303, 404]),
+    ("GET", "/cases", [303, 200, 200, 200, 200, 200, 403, 303, 200]),
+    ("GET", "/cases/{id}", [303, 200, 404, 404, 404, 200, 404, 303, 404]),
+    ("GET", "/cases/{id}/print/{doc}", [303, 200, 404, 404, 404, 200, 404, 303, 404]),
+    ("POST", "/cases/{id}/events/{event}", [303, 409, 404, 404, 404, 409, 404, 303, 404]),
+    ("POST", "/cases/{id}/cancel", [303, 303, 404, 404, 404, 303, 404, 303, 404]),
+    ("GET", "/intake", [303, 200, 403, 403, 403, 200, 403, 303, 200]),
+    ("POST", "/intake", [303, 303, 403, 403, 403, 303, 403, 303, 422]),
+    ("GET", "/cases/{id}/preview/{doc}", [303, 200, 404, 404, 404, 200, 404, 303, 404]),
+    ("GET", "/definitions", [303, 403, 403, 403, 403, 200, 200, 303, 403]),
+    ("GET", "/push-tables", [303, 200, 200, 200, 200, 200, 200, 303, 200]),
+    ("GET", "/push-tables/{file}", [303, 404, 404, 404, 404, 404, 404, 303, 404]),
+    ("GET", "/outbox", [303, 403, 403, 403, 403, 403, 200, 303, 403]),
+    ("POST", "/outbox/{id}/retry", [303, 403, 403, 403, 403, 403, 404, 303, 403]),
+    ("GET", "/overdue", [303, 200, 200, 200, 200, 200, 403, 303, 200]),
+    // Last: it ends the caller's session.
+    ("POST", "/logout", [401, 204, 204, 204, 204, 204, 204, 401, 204]),
+];
+
+/// Every `METHOD path` the router declares, read from its source.
+fn declared_routes() -> BTreeSet<String> {
+    let mut routes = BTreeSet::new();
+    for file in ["engine/src/web/mod.rs", "engine/src/web/pages/mod.rs"] {
+        let text = std::fs::read_to_string(repo().join(file)).expect("router source");
+        for line in text.lines() {
+            let Some(rest) = line.trim().strip_prefix(".route(\"") else {
+                continue;
+            };
+            let Some((path, handlers)) = rest.split_once('"') else {
+                continue;
+            };
+            for method in ["get", "post", "put", "patch", "delete"] {
+                let called = format!("{method}(");
+                let found = handlers.match_indices(&called).any(|(at, _)| {
+                    at == 0 || matches!(handlers.as_bytes()[at - 1], b' ' | b'.' | b',')
+                });
+                if found {
+                    routes.insert(format!("{} {path}", method.to_uppercase()));
+                }
+            }
+        }
+    }
+    routes
+}
+
+#[test]
+fn the_matrix_covers_every_route_of_the_router() {
+    let declared = declared_routes();
+    assert!(declared.len() > 40, "{declared:?}");
+    let covered: BTreeSet<String> = MATRIX.iter().map(|(m, p, _)| format!("{m} {p}")).collect();
+    let missing: Vec<_> = declared.difference(&covered).collect();
+    let stale: Vec<_> = covered.difference(&declared).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "routes without a row in the matrix: {missing:?}; rows without a route: {stale:?}"
+    );
+}
+
+/// One caller: how it authenticates.
+#[derive(Debug, Clone)]
+enum Caller {
+    Anonymous,
+    Session(Clerk),
+    Key(String),
+}
+
+/// A retirement application for 阳城 (as tests/tenancy.rs).
+fn application(process: &str) -> Value {
+    json!({
+        "process": process,
+        "form": {
+            "name": "张三",
+            "gender": "男",
+            "id_number": "140522196412150317",
+            "birth": "1964-12",
+            "post": "生产",
+            "employer": "某煤业有限公司",
+            "address": "凤城镇",
+            "phone": "13935600000",
+            "veteran": false,
+            "item": "企业职工正常退休信息确认、待遇计发",
+            "delivery": "现场自取",
+            "retirement_type": "正常退休",
+        },
+        "materials": [],
+    })
+}
+
+/// The same application as a page form.
+fn intake_form() -> Vec<(String, String)> {
+    let app = application("yangcheng.retirement");
+    let mut fields = vec![("process".to_owned(), "yangcheng.retirement".to_owned())];
+    if let Some(form) = app["form"].as_object() {
+        for (k, v) in form {
+            let v = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            fields.push((k.clone(), v));
+        }
+    }
+    fields
+}
+
+struct World {
+    app: TestApp,
+    client: reqwest::Client,
+    starter: Clerk,
+}
+
+impl World {
+    /// A fresh 阳城 case started by 社保, and its open `accept` task.
+    async fn case(&self) -> anyhow::Result<(String, String)> {
+        let case = self
+            .starter
+            .start(&application("yangcheng.retirement"))
+            .await?
+            .ok()?;
+        let case = case["id"].as_str().unwrap_or_default().to_owned();
+        let task = self.starter.task_at(&case, "accept").await?;
+        Ok((case, task))
+    }
+
+    async fn send(
+        &self,
+        caller: &Caller,
+        method: &str,
+        path: &str,
+        page_form: Option<Vec<(String, String)>>,
+        json_body: Option<Value>,
+    ) -> anyhow::Result<Reply> {
+        let method = reqwest::Method::from_bytes(method.as_bytes())?;
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.app.base));
+        let mut form = page_form;
+        match caller {
+            Caller::Anonymous => {}
+            Caller::Key(key) => request = request.bearer_auth(key),
+            Caller::Session(clerk) => {
+                request = request
+                    .header("cookie", format!("lianban_session={}", clerk.session))
+                    .header("x-csrf-token", &clerk.csrf);
+                if let Some(form) = form.as_mut() {
+                    form.push(("csrf".into(), clerk.csrf.clone()));
+                }
+            }
+        }
+        if let Some(form) = form {
+            request = request.form(&form);
+        } else if let Some(body) = json_body {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await?;
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Ok(Reply {
+            status,
+            headers,
+            text,
+            json,
+        })
+    }
+}
+
+async fn callers(app: &TestApp) -> anyhow::Result<Vec<Caller>> {
+    let mut callers = vec![Caller::Anonymous];
+    for (user, department, role) in [
+        ("m_shebao", "shebao", Role::Clerk),
+        ("m_yibao", "yibao", Role::Clerk),
+        ("m_gjj", "gjj", Role::Clerk),
+        ("m_veterans", "veterans", Role::Clerk),
+        ("m_boss", "shebao", Role::Supervisor),
+        ("m_admin", "shebao", Role::Admin),
+    ] {
+        let password = app
+            .add_user_in(user, department, Some("yangcheng"), role)
+            .await?;
+        callers.push(Caller::Session(app.login(user, &password).await?));
+    }
+    let key = accounts::new_api_key();
+    let new = NewApiKey {
+        name: "yibao-system".into(),
+        key_hash: accounts::api_key_hash(&key),
+        department: "yibao".into(),
+        county: Some("yangcheng".into()),
+    };
+    app.app
+        .engine()
+        .store()
+        .create_api_key(&new, chrono::Utc::now())
+        .await?;
+    callers.push(Caller::Key(key));
+    let password = app
+        .add_user_in("m_qinshui", "shebao", Some("qinshui"), Role::Clerk)
+        .await?;
+    callers.push(Caller::Session(app.login("m_qinshui", &password).await?));
+    Ok(callers)
+}
+
+/// The concrete path and body of a row for one caller, on `case` and `task`.
+fn request_for(
+    route: &str,
+    case: &str,
+    task: &str,
+) -> (String, Option<Vec<(String, String)>>, Option<Value>) {
+    let nobody = uuid::Uuid::new_v4().to_string();
+    let path = route
+        .replace("/api/v1/tasks/{id}", &format!("/api/v1/tasks/{task}"))
+        .replace("/tasks/{id}", &format!("/tasks/{task}"))
+        .replace("/cases/{id}", &format!("/cases/{case}"))
+        .replace("{event}", "supplied")
+        .replace("documents/{doc}", "documents/notice")
+        .replace("{doc}", "application_form")
+        .replace("/api/v1/processes/{id}", "/api/v1/processes/yangcheng.retirement")
+        .replace("{file}", "nothing.csv")
+        .replace("{id}", &nobody);
+    let string = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    let (form, json) = match route {
+        "/login" => (Some(string(&[("username", "m_shebao"), ("password", "x")])), None),
+        "/api/v1/tasks/{id}/complete" => (None, Some(json!({"outcome": "no-such-outcome"}))),
+        "/api/v1/cases" => (None, Some(application("yangcheng.retirement"))),
+        "/api/v1/cases/{id}/events/{event}" => (None, Some(json!({}))),
+        "/api/v1/cases/{id}/cancel" => (None, Some(json!({"reason": "申请人撤回"}))),
+        "/api/v1/processes/validate" => (
+            None,
+            Some(json!({"files": [{"path": "x.yaml", "text": "id: x"}]})),
+        ),
+        "/tasks/{id}/complete" => (Some(string(&[("outcome", "no-such-outcome")])), None),
+        "/cases/{id}/cancel" => (Some(string(&[("reason", "申请人撤回")])), None),
+        "/intake" => (Some(intake_form()), None),
+        r if r.starts_with('/') && !r.starts_with("/api/") => (Some(Vec::new()), None),
+        _ => (None, None),
+    };
+    (path, form, json)
+}
+
+db_test!(every_route_answers_every_caller_as_the_matrix_says, |db| {
+    run_matrix(&db).await
+});
+
+async fn run_matrix(db: &TestDb) -> anyhow::Result<()> {
+    let app = TestApp::start(db, "processes").await?;
+    let password = app
+        .add_user_in("m_starter", "shebao", Some("yangcheng"), Role::Clerk)
+        .await?;
+    let starter = app.login("m_starter", &password).await?;
+    let world = World {
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?,
+        starter,
+        app,
+    };
+    let callers = callers(&world.app).await?;
+    let (case, task) = world.case().await?;
+    let mut wrong = String::new();
+    let mut table = String::new();
+    for (method, route, expected) in MATRIX {
+        let mut row = Vec::new();
+        for (i, caller) in callers.iter().enumerate() {
+            // A changing request gets a case of its own; reads share one.
+            let (case, task) = if *method == "POST" && route.contains("{id}") {
+                world.case().await?
+            } else {
+                (case.clone(), task.clone())
+            };
+            let (path, form, json) = request_for(route, &case, &task);
+            let reply = world.send(caller, method, &path, form, json).await?;
+            row.push(reply.status);
+            if reply.status >= 500 {
+                let _ = writeln!(wrong, "{method} {route} as {}: {} {}", CALLERS[i], reply.status, reply.text);
+            } else if reply.status != expected[i] {
+                let _ = writeln!(
+                    wrong,
+                    "{method} {route} as {}: expected {}, got {} {}",
+                    CALLERS[i],
+                    expected[i],
+                    reply.status,
+                    reply.text.chars().take(200).collect::<String>()
+                );
+            }
+            // Nobody but 社保 of 阳城 ever sees the case's applicant.
+            if !matches!(i, 1 | 5) && reply.text.contains("140522196412150317") {
+                let _ = writeln!(wrong, "{method} {route} as {} shows the ID number", CALLERS[i]);
+            }
+        }
+        let _ = writeln!(table, "(\"{method}\", \"{route}\", {row:?}),");
+    }
+    assert!(wrong.is_empty(), "{wrong}\nobserved:\n{table}");
+    Ok(())
+}
