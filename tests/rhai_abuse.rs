@@ -130,7 +130,7 @@ db_test!(abusive_rules_at_the_start_are_stopped_and_no_case_is_stored, |db| {
         ("deep", "函数调用层数超过上限"),
         ("string", "数据超过大小上限"),
         ("array", "数据超过大小上限"),
-        ("map", "数据超过大小上限"),
+        ("map", "超过上限"),
         ("indirect", "运算次数超过上限"),
     ] {
         let error = rule_error(
@@ -171,7 +171,7 @@ db_test!(abusive_rules_on_completion_leave_the_task_and_case_untouched, |db| {
         ("deep", "函数调用层数超过上限"),
         ("string", "数据超过大小上限"),
         ("array", "数据超过大小上限"),
-        ("map", "数据超过大小上限"),
+        ("map", "超过上限"),
     ] {
         let error = rule_error(
             engine
@@ -179,8 +179,8 @@ db_test!(abusive_rules_on_completion_leave_the_task_and_case_untouched, |db| {
                 .await,
         )?;
         assert!(error.contains(words), "{outcome}: {error}");
-        // The error names the expression that ran the rule, so the author can find it.
-        assert!(error.contains("accept") || error.contains("受理"), "{outcome}: {error}");
+        // The error says where the expression that ran the rule is written.
+        assert!(error.contains("abuse.yaml:"), "{outcome}: {error}");
     }
     let after = engine.get_case(case).await?.context("the case")?;
     assert_eq!(format!("{before:?}"), format!("{after:?}"));
@@ -239,7 +239,7 @@ fn rule_functions_reaching_for_files_or_modules_find_nothing_there() {
         "sneaky.rhai",
         concat!(
             "fn read() { open_file(\"/etc/passwd\") }\n",
-            "fn module() { import \"/etc/passwd\" as p; p::x }\n",
+            "fn importer() { import \"/etc/passwd\" as p; p::x }\n",
             "fn shell() { system(\"ls\") }\n",
             "fn dynamic() { call(Fn(\"open_file\"), \"/etc/passwd\") }\n",
         ),
@@ -257,7 +257,7 @@ fn rule_functions_reaching_for_files_or_modules_find_nothing_there() {
     };
     for (call, words) in [
         ("read()", "open_file"),
-        ("module()", "/etc/passwd"),
+        ("importer()", "不能导入模块"),
         ("shell()", "system"),
         ("dynamic()", "open_file"),
     ] {
