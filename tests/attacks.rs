@@ -55,7 +55,10 @@ fn injected(text: &str) -> Option<&'static str> {
 async fn start(app: &TestApp) -> anyhow::Result<(Clerk, Browser, String, String)> {
     let shebao = app.clerk("x_shebao", "shebao", Role::Clerk).await?;
     let case = shebao
-        .start(&application(&format!("张三{SCRIPT}"), &format!("凤城镇{IMG}")))
+        .start(&application(
+            &format!("张三{SCRIPT}"),
+            &format!("凤城镇{IMG}"),
+        ))
         .await?;
     anyhow::ensure!(case.status == 201, "{}", case.text);
     let case = id(&case.json);
@@ -64,64 +67,72 @@ async fn start(app: &TestApp) -> anyhow::Result<(Clerk, Browser, String, String)
     Ok((shebao, browser, case, task))
 }
 
-db_test!(script_typed_into_a_form_is_inert_everywhere_it_is_shown, |db| {
-    let app = TestApp::start(&db, "processes/yangcheng").await?;
-    let (shebao, browser, case, task) = start(&app).await?;
-    let mut pages = vec![
-        "/inbox".to_owned(),
-        "/inbox?q=张三".to_owned(),
-        format!("/tasks/{task}"),
-        format!("/cases/{case}"),
-        "/cases".to_owned(),
-        "/cases?q=张三".to_owned(),
-        "/overdue".to_owned(),
-    ];
-    // Every document the process can issue, as previewed for this case.
-    let process = app
-        .app
-        .engine()
-        .catalog()
-        .latest("yangcheng.retirement")
-        .ok_or_else(|| anyhow::anyhow!("the process"))?;
-    for key in process.documents.keys() {
-        pages.push(format!("/cases/{case}/preview/{key}"));
-    }
-    // And the one the 补正 outcome issues, printed and fetched through the API.
-    shebao.claim(&task).await?.ok()?;
-    shebao
-        .complete(&task, &json!({"outcome": "supplement"}))
-        .await?
-        .ok()?;
-    pages.push(format!("/cases/{case}/print/supplement_notice"));
-    let mut shown = 0;
-    for path in &pages {
-        let reply = browser.get(path).await?;
-        assert!(reply.status < 500, "{path}: {} {}", reply.status, reply.text);
-        if reply.status == 200 {
-            shown += 1;
-            if let Some(found) = injected(&reply.text) {
-                panic!("{path} carries `{found}` unescaped");
+db_test!(
+    script_typed_into_a_form_is_inert_everywhere_it_is_shown,
+    |db| {
+        let app = TestApp::start(&db, "processes/yangcheng").await?;
+        let (shebao, browser, case, task) = start(&app).await?;
+        let mut pages = vec![
+            "/inbox".to_owned(),
+            "/inbox?q=张三".to_owned(),
+            format!("/tasks/{task}"),
+            format!("/cases/{case}"),
+            "/cases".to_owned(),
+            "/cases?q=张三".to_owned(),
+            "/overdue".to_owned(),
+        ];
+        // Every document the process can issue, as previewed for this case.
+        let process = app
+            .app
+            .engine()
+            .catalog()
+            .latest("yangcheng.retirement")
+            .ok_or_else(|| anyhow::anyhow!("the process"))?;
+        for key in process.documents.keys() {
+            pages.push(format!("/cases/{case}/preview/{key}"));
+        }
+        // And the one the 补正 outcome issues, printed and fetched through the API.
+        shebao.claim(&task).await?.ok()?;
+        shebao
+            .complete(&task, &json!({"outcome": "supplement"}))
+            .await?
+            .ok()?;
+        pages.push(format!("/cases/{case}/print/supplement_notice"));
+        let mut shown = 0;
+        for path in &pages {
+            let reply = browser.get(path).await?;
+            assert!(
+                reply.status < 500,
+                "{path}: {} {}",
+                reply.status,
+                reply.text
+            );
+            if reply.status == 200 {
+                shown += 1;
+                if let Some(found) = injected(&reply.text) {
+                    panic!("{path} carries `{found}` unescaped");
+                }
             }
         }
-    }
-    assert!(shown >= 8, "only {shown} of {} pages showed", pages.len());
-    // The case page shows the name, escaped: the value is kept, just made harmless.
-    let page = browser.get(&format!("/cases/{case}")).await?;
-    assert!(page.text.contains("&lt;script&gt;"), "{}", page.text);
-    let documents = shebao.documents(&case).await?.ok()?;
-    let mut shown = 0;
-    for document in documents.as_array().into_iter().flatten() {
-        let key = document["key"].as_str().unwrap_or_default();
-        let reply = shebao.document(&case, &id(document)).await?;
-        assert_eq!(reply.status, 200, "{key}: {}", reply.text);
-        shown += 1;
-        if let Some(found) = injected(&reply.text) {
-            panic!("document {key} carries `{found}` unescaped");
+        assert!(shown >= 8, "only {shown} of {} pages showed", pages.len());
+        // The case page shows the name, escaped: the value is kept, just made harmless.
+        let page = browser.get(&format!("/cases/{case}")).await?;
+        assert!(page.text.contains("&lt;script&gt;"), "{}", page.text);
+        let documents = shebao.documents(&case).await?.ok()?;
+        let mut shown = 0;
+        for document in documents.as_array().into_iter().flatten() {
+            let key = document["key"].as_str().unwrap_or_default();
+            let reply = shebao.document(&case, &id(document)).await?;
+            assert_eq!(reply.status, 200, "{key}: {}", reply.text);
+            shown += 1;
+            if let Some(found) = injected(&reply.text) {
+                panic!("document {key} carries `{found}` unescaped");
+            }
         }
+        assert_eq!(shown, 1, "the supplement notice was issued: {documents}");
+        Ok(())
     }
-    assert_eq!(shown, 1, "the supplement notice was issued: {documents}");
-    Ok(())
-});
+);
 
 const INJECTIONS: [&str; 6] = [
     "' OR 1=1 --",
@@ -164,7 +175,12 @@ db_test!(sql_injection_in_every_filter_finds_nothing_extra, |db| {
             (&yibao, format!("status={a}")),
         ] {
             let reply = clerk.inbox(&query).await?;
-            assert!(matches!(reply.status, 200 | 400 | 422), "inbox?{query}: {} {}", reply.status, reply.text);
+            assert!(
+                matches!(reply.status, 200 | 400 | 422),
+                "inbox?{query}: {} {}",
+                reply.status,
+                reply.text
+            );
             if reply.status == 200 {
                 assert_eq!(reply.json, json!([]), "inbox?{query}");
             }
@@ -176,7 +192,12 @@ db_test!(sql_injection_in_every_filter_finds_nothing_extra, |db| {
             (&yibao, format!("status={a}")),
         ] {
             let reply = clerk.cases(&query).await?;
-            assert!(matches!(reply.status, 200 | 400 | 422), "cases?{query}: {} {}", reply.status, reply.text);
+            assert!(
+                matches!(reply.status, 200 | 400 | 422),
+                "cases?{query}: {} {}",
+                reply.status,
+                reply.text
+            );
             if reply.status == 200 {
                 assert_eq!(reply.json, json!([]), "cases?{query}");
             }
@@ -200,15 +221,26 @@ db_test!(sql_injection_in_every_filter_finds_nothing_extra, |db| {
             (&admin_pages, format!("/outbox?status={a}"), false),
         ] {
             let reply = who.get(&path).await?;
-            assert!(matches!(reply.status, 200 | 400 | 403 | 422), "{path}: {} {}", reply.status, reply.text);
+            assert!(
+                matches!(reply.status, 200 | 400 | 403 | 422),
+                "{path}: {} {}",
+                reply.status,
+                reply.text
+            );
             if !may_list {
-                assert!(!reply.text.contains(&case) && !reply.text.contains(&task), "{path} lists the case");
+                assert!(
+                    !reply.text.contains(&case) && !reply.text.contains(&task),
+                    "{path} lists the case"
+                );
             }
         }
     }
     // The tables are all still there and hold what they held.
     assert_eq!(shebao.task_at(&case, "accept").await?, task);
-    assert_eq!(shebao.cases("").await?.ok()?.as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        shebao.cases("").await?.ok()?.as_array().map(Vec::len),
+        Some(1)
+    );
     Ok(())
 });
 
@@ -219,12 +251,16 @@ async fn raw_get(base: &str, target: &str, cookie: Option<&str>) -> anyhow::Resu
     let cookie = cookie
         .map(|c| format!("Cookie: lianban_session={c}\r\n"))
         .unwrap_or_default();
-    let request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n{cookie}Connection: close\r\n\r\n");
+    let request =
+        format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n{cookie}Connection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await?;
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).await?;
     let answer = String::from_utf8_lossy(&answer);
-    anyhow::ensure!(!answer.contains("root:x:0:0"), "{target} served /etc/passwd");
+    anyhow::ensure!(
+        !answer.contains("root:x:0:0"),
+        "{target} served /etc/passwd"
+    );
     let status = answer
         .split_whitespace()
         .nth(1)
@@ -259,18 +295,22 @@ db_test!(no_name_in_a_path_reaches_outside_its_place, |db| {
         ] {
             let status = raw_get(&app.base, &target, session).await?;
             // 403: the definitions API is not for clerks, whatever the name.
-            assert!(
-                matches!(status, 400 | 403 | 404),
-                "{target}: {status}"
-            );
+            assert!(matches!(status, 400 | 403 | 404), "{target}: {status}");
         }
     }
     // A definition naming a template outside the templates directory does not load.
-    let text = std::fs::read_to_string(lianban_tests::web::repo().join("processes/yangcheng/retirement.yaml"))?;
-    let climbing = text.replacen("template: yangcheng/notice.html.j2", "template: ../../../etc/passwd", 1);
+    let text = std::fs::read_to_string(
+        lianban_tests::web::repo().join("processes/yangcheng/retirement.yaml"),
+    )?;
+    let climbing = text.replacen(
+        "template: yangcheng/notice.html.j2",
+        "template: ../../../etc/passwd",
+        1,
+    );
     anyhow::ensure!(climbing != text, "the definition names the notice template");
     let path = lianban_tests::web::repo().join("processes/yangcheng/retirement.yaml");
-    let templates = lianban::documents::Templates::load(&lianban_tests::web::repo().join("templates"))?;
+    let templates =
+        lianban::documents::Templates::load(&lianban_tests::web::repo().join("templates"))?;
     let refused = lianban::definition::load_sources(
         &[lianban::definition::SourceFile {
             path: path.display().to_string(),
@@ -289,63 +329,75 @@ db_test!(no_name_in_a_path_reaches_outside_its_place, |db| {
     Ok(())
 });
 
-db_test!(page_forms_without_the_session_token_are_refused_and_change_nothing, |db| {
-    let app = TestApp::start(&db, "processes/yangcheng").await?;
-    let (shebao, browser, case, task) = start(&app).await?;
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
-    let post = |path: String, csrf: Option<&str>, fields: Vec<(&str, &str)>| {
-        let mut fields: Vec<(String, String)> = fields
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+db_test!(
+    page_forms_without_the_session_token_are_refused_and_change_nothing,
+    |db| {
+        let app = TestApp::start(&db, "processes/yangcheng").await?;
+        let (shebao, browser, case, task) = start(&app).await?;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let post = |path: String, csrf: Option<&str>, fields: Vec<(&str, &str)>| {
+            let mut fields: Vec<(String, String)> = fields
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            if let Some(csrf) = csrf {
+                fields.push(("csrf".into(), csrf.to_owned()));
+            }
+            client
+                .post(format!("{}{path}", app.base))
+                .header("cookie", format!("lianban_session={}", shebao.session))
+                // What a forged cross-site form would carry.
+                .header("origin", "https://evil.example")
+                .form(&fields)
+                .send()
+        };
+        let forged = "f".repeat(64);
+        for csrf in [None, Some(forged.as_str()), Some("")] {
+            for (path, fields) in [
+                (format!("/tasks/{task}/claim"), vec![]),
+                (
+                    format!("/tasks/{task}/complete"),
+                    vec![("outcome", "reject"), ("reason", "伪造")],
+                ),
+                (format!("/cases/{case}/cancel"), vec![("reason", "伪造")]),
+                (format!("/cases/{case}/events/supplied"), vec![]),
+                (
+                    "/intake".to_owned(),
+                    vec![("process", "yangcheng.retirement"), ("action", "start")],
+                ),
+            ] {
+                let reply = post(path.clone(), csrf, fields).await?;
+                assert_eq!(reply.status().as_u16(), 403, "{path} with {csrf:?}");
+            }
+        }
+        // Nothing happened: the task is still open and unclaimed, the case active, one case.
+        let case_now = shebao.case(&case).await?.ok()?;
+        assert_eq!(case_now["status"], "active");
+        let tasks = shebao.inbox("").await?.ok()?;
+        assert_eq!(tasks[0]["status"], "open", "{tasks}");
+        assert_eq!(
+            shebao.cases("").await?.ok()?.as_array().map(Vec::len),
+            Some(1)
+        );
+        // The cookie a browser holds cannot be read by scripts nor sent by other sites' forms.
+        let login = app.try_login("x_shebao", "pw-x_shebao-2026").await?;
+        let set_cookie: Vec<String> = login
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .filter(|v| v.starts_with("lianban_session="))
             .collect();
-        if let Some(csrf) = csrf {
-            fields.push(("csrf".into(), csrf.to_owned()));
-        }
-        client
-            .post(format!("{}{path}", app.base))
-            .header("cookie", format!("lianban_session={}", shebao.session))
-            // What a forged cross-site form would carry.
-            .header("origin", "https://evil.example")
-            .form(&fields)
-            .send()
-    };
-    let forged = "f".repeat(64);
-    for csrf in [None, Some(forged.as_str()), Some("")] {
-        for (path, fields) in [
-            (format!("/tasks/{task}/claim"), vec![]),
-            (format!("/tasks/{task}/complete"), vec![("outcome", "reject"), ("reason", "伪造")]),
-            (format!("/cases/{case}/cancel"), vec![("reason", "伪造")]),
-            (format!("/cases/{case}/events/supplied"), vec![]),
-            ("/intake".to_owned(), vec![("process", "yangcheng.retirement"), ("action", "start")]),
-        ] {
-            let reply = post(path.clone(), csrf, fields).await?;
-            assert_eq!(reply.status().as_u16(), 403, "{path} with {csrf:?}");
-        }
+        assert_eq!(set_cookie.len(), 1, "{set_cookie:?}");
+        let attributes = set_cookie[0].to_ascii_lowercase();
+        assert!(attributes.contains("httponly"), "{attributes}");
+        assert!(
+            attributes.contains("samesite=strict") || attributes.contains("samesite=lax"),
+            "{attributes}"
+        );
+        drop(browser);
+        Ok(())
     }
-    // Nothing happened: the task is still open and unclaimed, the case active, one case.
-    let case_now = shebao.case(&case).await?.ok()?;
-    assert_eq!(case_now["status"], "active");
-    let tasks = shebao.inbox("").await?.ok()?;
-    assert_eq!(tasks[0]["status"], "open", "{tasks}");
-    assert_eq!(shebao.cases("").await?.ok()?.as_array().map(Vec::len), Some(1));
-    // The cookie a browser holds cannot be read by scripts nor sent by other sites' forms.
-    let login = app.try_login("x_shebao", "pw-x_shebao-2026").await?;
-    let set_cookie: Vec<String> = login
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok().map(str::to_owned))
-        .filter(|v| v.starts_with("lianban_session="))
-        .collect();
-    assert_eq!(set_cookie.len(), 1, "{set_cookie:?}");
-    let attributes = set_cookie[0].to_ascii_lowercase();
-    assert!(attributes.contains("httponly"), "{attributes}");
-    assert!(
-        attributes.contains("samesite=strict") || attributes.contains("samesite=lax"),
-        "{attributes}"
-    );
-    drop(browser);
-    Ok(())
-});
+);

@@ -33,6 +33,7 @@ const CALLERS: [&str; 9] = [
 
 /// `method path → expected status per caller` (columns as in [`CALLERS`]). `303` is the
 /// page redirect to the login page (or from `/` onwards).
+#[rustfmt::skip]
 const MATRIX: &[(&str, &str, [u16; 9])] = &[
     // method, route,                                anon shebao yibao gjj vet  sup  admin key county
     ("GET", "/healthz", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
@@ -221,7 +222,7 @@ impl World {
         caller: &Caller,
         method: &str,
         path: &str,
-        page_form: Option<Vec<(String, String)>>,
+        page_form: Option<PageForm>,
         json_body: Option<Value>,
     ) -> anyhow::Result<Reply> {
         let method = reqwest::Method::from_bytes(method.as_bytes())?;
@@ -295,12 +296,11 @@ async fn callers(app: &TestApp) -> anyhow::Result<Vec<Caller>> {
     Ok(callers)
 }
 
+/// Fields of a page form.
+type PageForm = Vec<(String, String)>;
+
 /// The concrete path and body of a row for one caller, on `case` and `task`.
-fn request_for(
-    route: &str,
-    case: &str,
-    task: &str,
-) -> (String, Option<Vec<(String, String)>>, Option<Value>) {
+fn request_for(route: &str, case: &str, task: &str) -> (String, Option<PageForm>, Option<Value>) {
     let nobody = uuid::Uuid::new_v4().to_string();
     let path = route
         .replace("/api/v1/tasks/{id}", &format!("/api/v1/tasks/{task}"))
@@ -309,7 +309,10 @@ fn request_for(
         .replace("{event}", "supplied")
         .replace("documents/{doc}", "documents/notice")
         .replace("{doc}", "application_form")
-        .replace("/api/v1/processes/{id}", "/api/v1/processes/yangcheng.retirement")
+        .replace(
+            "/api/v1/processes/{id}",
+            "/api/v1/processes/yangcheng.retirement",
+        )
         .replace("{file}", "nothing.csv")
         .replace("{id}", &nobody);
     let string = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
@@ -319,7 +322,10 @@ fn request_for(
             .collect()
     };
     let (form, json) = match route {
-        "/login" => (Some(string(&[("username", "m_shebao"), ("password", "x")])), None),
+        "/login" => (
+            Some(string(&[("username", "m_shebao"), ("password", "x")])),
+            None,
+        ),
         "/api/v1/tasks/{id}/complete" => (None, Some(json!({"outcome": "no-such-outcome"}))),
         "/api/v1/cases" => (None, Some(application("yangcheng.retirement"))),
         "/api/v1/cases/{id}/events/{event}" => (None, Some(json!({}))),
@@ -371,7 +377,11 @@ async fn run_matrix(db: &TestDb) -> anyhow::Result<()> {
             let reply = world.send(caller, method, &path, form, json).await?;
             row.push(reply.status);
             if reply.status >= 500 {
-                let _ = writeln!(wrong, "{method} {route} as {}: {} {}", CALLERS[i], reply.status, reply.text);
+                let _ = writeln!(
+                    wrong,
+                    "{method} {route} as {}: {} {}",
+                    CALLERS[i], reply.status, reply.text
+                );
             } else if reply.status != expected[i] {
                 let _ = writeln!(
                     wrong,
@@ -386,7 +396,11 @@ async fn run_matrix(db: &TestDb) -> anyhow::Result<()> {
             // gets back what they sent).
             let started = *method == "POST" && *route == "/api/v1/cases";
             if !started && !matches!(i, 1 | 5) && reply.text.contains("140522196412150317") {
-                let _ = writeln!(wrong, "{method} {route} as {} shows the ID number", CALLERS[i]);
+                let _ = writeln!(
+                    wrong,
+                    "{method} {route} as {} shows the ID number",
+                    CALLERS[i]
+                );
             }
         }
         let _ = writeln!(table, "(\"{method}\", \"{route}\", {row:?}),");

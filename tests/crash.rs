@@ -77,7 +77,8 @@ fn receiver() -> (String, Arc<Mutex<BTreeSet<String>>>) {
             if let (Some(key), Ok(mut seen)) = (key, keep.lock()) {
                 seen.insert(key);
             }
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}");
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}");
         }
     });
     (url, seen)
@@ -85,10 +86,13 @@ fn receiver() -> (String, Arc<Mutex<BTreeSet<String>>>) {
 
 /// The 联办 test flow with 医保's system at the receiver.
 fn processes(dir: &Path, url: &str) {
-    let text = std::fs::read_to_string(repo().join("tests/fixtures/web/joint.yaml")).expect("fixture");
+    let text =
+        std::fs::read_to_string(repo().join("tests/fixtures/web/joint.yaml")).expect("fixture");
     let old = "yibao: {name: 医保局}";
     assert!(text.contains(old), "the fixture's yibao line changed");
-    let new = format!("yibao: {{name: 医保局, system: {{url: \"{url}\", secret_env: LIANBAN_SECRET_YIBAO}}}}");
+    let new = format!(
+        "yibao: {{name: 医保局, system: {{url: \"{url}\", secret_env: LIANBAN_SECRET_YIBAO}}}}"
+    );
     std::fs::create_dir_all(dir.join("crash")).expect("mkdir");
     std::fs::write(dir.join("crash/joint.yaml"), text.replacen(old, &new, 1)).expect("write");
 }
@@ -143,7 +147,11 @@ fn api_key(db: &str, department: &str, processes: &Path) -> String {
         .arg(repo().join("templates"))
         .output()
         .expect("apikey create");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
@@ -183,8 +191,14 @@ fn drive(
         }
         let id = task["id"].as_str().unwrap_or_default();
         let department = task["department"].as_str().unwrap_or_default();
-        let Some(key) = keys.get(department) else { continue };
-        let outcome = if task["step"] == "accept" { "accept" } else { "done" };
+        let Some(key) = keys.get(department) else {
+            continue;
+        };
+        let outcome = if task["step"] == "accept" {
+            "accept"
+        } else {
+            "done"
+        };
         let Ok(answer) = client
             .post(format!("{base}/api/v1/tasks/{id}/complete"))
             .bearer_auth(key)
@@ -196,20 +210,29 @@ fn drive(
             }
             return None;
         };
-        if answer.status().is_success() {
-            if let Ok(mut ledger) = ledger.lock() {
-                let before = ledger.acknowledged.insert(id.to_owned(), outcome.to_owned());
-                assert!(before.is_none(), "task {id} was completed twice with 2xx");
-            }
+        if answer.status().is_success()
+            && let Ok(mut ledger) = ledger.lock()
+        {
+            let before = ledger
+                .acknowledged
+                .insert(id.to_owned(), outcome.to_owned());
+            assert!(before.is_none(), "task {id} was completed twice with 2xx");
         }
     }
     Some(false)
 }
 
+/// A stored task: id, step, status, outcome.
+#[derive(Debug, Clone)]
+struct TaskRow(String, String, String, Option<String>);
+
 async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<sea_orm::QueryResult> {
-    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql.to_owned()))
-        .await
-        .expect(sql)
+    db.query_all_raw(Statement::from_string(
+        db.get_database_backend(),
+        sql.to_owned(),
+    ))
+    .await
+    .expect(sql)
 }
 
 fn run(db_url: &str) {
@@ -217,8 +240,15 @@ fn run(db_url: &str) {
     let processes_dir = dir.path().join("processes");
     let (hook, delivered_to_receiver) = receiver();
     processes(&processes_dir, &hook);
-    let migrated = bin().args(["migrate", "--db", db_url]).output().expect("migrate");
-    assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
+    let migrated = bin()
+        .args(["migrate", "--db", db_url])
+        .output()
+        .expect("migrate");
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
     let keys: HashMap<&'static str, String> = ["shebao", "yibao", "gongjijin"]
         .into_iter()
         .map(|d| (d, api_key(db_url, d, &processes_dir)))
@@ -257,7 +287,12 @@ fn run(db_url: &str) {
     let keys = Arc::new(keys);
     let drivers: Vec<_> = (0..4)
         .map(|n| {
-            let (base, keys, ledger, done) = (base.clone(), Arc::clone(&keys), Arc::clone(&ledger), Arc::clone(&done));
+            let (base, keys, ledger, done) = (
+                base.clone(),
+                Arc::clone(&keys),
+                Arc::clone(&ledger),
+                Arc::clone(&done),
+            );
             let mine: Vec<String> = cases.iter().skip(n).step_by(4).cloned().collect();
             std::thread::spawn(move || {
                 let client = reqwest::blocking::Client::builder()
@@ -267,7 +302,8 @@ fn run(db_url: &str) {
                     .expect("client");
                 let deadline = Instant::now() + Duration::from_secs(120);
                 let mut open: Vec<String> = mine;
-                while !open.is_empty() && Instant::now() < deadline && !done.load(Ordering::SeqCst) {
+                while !open.is_empty() && Instant::now() < deadline && !done.load(Ordering::SeqCst)
+                {
                     open.retain(|case| drive(&base, &keys, case, &ledger, &client) != Some(true));
                     if !open.is_empty() {
                         std::thread::sleep(Duration::from_millis(20));
@@ -290,7 +326,10 @@ fn run(db_url: &str) {
         unfinished.extend(driver.join().expect("driver"));
     }
     done.store(true, Ordering::SeqCst);
-    assert!(unfinished.is_empty(), "cases never finished: {unfinished:?}");
+    assert!(
+        unfinished.is_empty(),
+        "cases never finished: {unfinished:?}"
+    );
     let interrupted = ledger.lock().map(|l| l.interrupted).unwrap_or(0);
     assert!(interrupted > 0, "no kill hit a completion in flight");
 
@@ -299,45 +338,82 @@ fn run(db_url: &str) {
     let _ = server.child.wait();
     drop(server);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let db = runtime.block_on(Database::connect(db_url)).expect("connect");
+    let db = runtime
+        .block_on(Database::connect(db_url))
+        .expect("connect");
     let now = chrono::Utc::now();
-    let outbox = runtime.block_on(rows(&db, "SELECT id, task_id, status, lease_until FROM outbox"));
+    let outbox = runtime.block_on(rows(
+        &db,
+        "SELECT id, task_id, status, lease_until FROM outbox",
+    ));
     let _server = serve(db_url, port, &processes_dir);
 
     // Every acknowledged completion is there, with its outcome.
-    let ledger = ledger.lock().map(|l| l.acknowledged.clone()).unwrap_or_default();
-    assert!(ledger.len() >= CASES, "only {} completions acknowledged", ledger.len());
-    let tasks = runtime.block_on(rows(&db, "SELECT id, case_id, step, status, outcome FROM tasks"));
-    let mut per_case: HashMap<String, Vec<(String, String, String, Option<String>)>> = HashMap::new();
+    let ledger = ledger
+        .lock()
+        .map(|l| l.acknowledged.clone())
+        .unwrap_or_default();
+    assert!(
+        ledger.len() >= CASES,
+        "only {} completions acknowledged",
+        ledger.len()
+    );
+    let tasks = runtime.block_on(rows(
+        &db,
+        "SELECT id, case_id, step, status, outcome FROM tasks",
+    ));
+    let mut per_case: HashMap<String, Vec<TaskRow>> = HashMap::new();
     for row in &tasks {
         let get = |c: &str| row.try_get::<String>("", c).unwrap_or_default();
         let outcome = row.try_get::<Option<String>>("", "outcome").ok().flatten();
-        per_case
-            .entry(get("case_id"))
-            .or_default()
-            .push((get("id"), get("step"), get("status"), outcome));
+        per_case.entry(get("case_id")).or_default().push(TaskRow(
+            get("id"),
+            get("step"),
+            get("status"),
+            outcome,
+        ));
     }
     let by_id: HashMap<&str, &Option<String>> = per_case
         .values()
         .flatten()
-        .map(|(id, _, _, outcome)| (id.as_str(), outcome))
+        .map(|TaskRow(id, _, _, outcome)| (id.as_str(), outcome))
         .collect();
     for (task, outcome) in &ledger {
-        assert_eq!(by_id.get(task.as_str()).and_then(|o| o.as_deref()), Some(outcome.as_str()), "acknowledged completion of {task} lost");
+        assert_eq!(
+            by_id.get(task.as_str()).and_then(|o| o.as_deref()),
+            Some(outcome.as_str()),
+            "acknowledged completion of {task} lost"
+        );
     }
     // Each case has the tasks its flow implies, all completed, each completed once.
-    let history = runtime.block_on(rows(&db, "SELECT case_id, action FROM history WHERE action = 'complete'"));
+    let history = runtime.block_on(rows(
+        &db,
+        "SELECT case_id, action FROM history WHERE action = 'complete'",
+    ));
     let mut completes: HashMap<String, usize> = HashMap::new();
     for row in &history {
-        *completes.entry(row.try_get::<String>("", "case_id").unwrap_or_default()).or_default() += 1;
+        *completes
+            .entry(row.try_get::<String>("", "case_id").unwrap_or_default())
+            .or_default() += 1;
     }
     for case in &cases {
         let tasks = per_case.get(case).cloned().unwrap_or_default();
         assert_eq!(tasks.len(), shape[case], "case {case} has tasks {tasks:?}");
         let steps: BTreeSet<&str> = tasks.iter().map(|t| t.1.as_str()).collect();
-        assert_eq!(steps.len(), tasks.len(), "a step doubled in {case}: {tasks:?}");
-        assert!(tasks.iter().all(|t| t.2 == "completed"), "{case}: {tasks:?}");
-        assert_eq!(completes.get(case).copied().unwrap_or(0), tasks.len(), "{case}: completions in the history");
+        assert_eq!(
+            steps.len(),
+            tasks.len(),
+            "a step doubled in {case}: {tasks:?}"
+        );
+        assert!(
+            tasks.iter().all(|t| t.2 == "completed"),
+            "{case}: {tasks:?}"
+        );
+        assert_eq!(
+            completes.get(case).copied().unwrap_or(0),
+            tasks.len(),
+            "{case}: completions in the history"
+        );
     }
     // One outbox message per 医保 task; the restarted server delivers what was pending.
     let medical: BTreeSet<String> = per_case
@@ -350,8 +426,15 @@ fn run(db_url: &str) {
         .iter()
         .filter_map(|r| r.try_get::<Option<String>>("", "task_id").ok().flatten())
         .collect();
-    assert_eq!(message_tasks.len(), medical.len(), "outbox messages: {message_tasks:?}");
-    assert_eq!(message_tasks.iter().cloned().collect::<BTreeSet<_>>(), medical);
+    assert_eq!(
+        message_tasks.len(),
+        medical.len(),
+        "outbox messages: {message_tasks:?}"
+    );
+    assert_eq!(
+        message_tasks.iter().cloned().collect::<BTreeSet<_>>(),
+        medical
+    );
     // Messages a killed server held a lease on wait for it to run out (minutes); the others
     // must arrive now.
     let due: BTreeSet<String> = outbox
@@ -369,11 +452,18 @@ fn run(db_url: &str) {
     assert!(!due.is_empty(), "no message to deliver after the restart");
     let deadline = Instant::now() + Duration::from_secs(45);
     loop {
-        let seen = delivered_to_receiver.lock().map(|s| s.clone()).unwrap_or_default();
+        let seen = delivered_to_receiver
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default();
         if due.is_subset(&seen) {
             break;
         }
-        assert!(Instant::now() < deadline, "not delivered after the restart: {:?}", due.difference(&seen).collect::<Vec<_>>());
+        assert!(
+            Instant::now() < deadline,
+            "not delivered after the restart: {:?}",
+            due.difference(&seen).collect::<Vec<_>>()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -381,7 +471,10 @@ fn run(db_url: &str) {
 #[test]
 fn killed_mid_flight_on_sqlite_loses_and_doubles_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("crash.db").display());
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("crash.db").display()
+    );
     run(&url);
 }
 
@@ -391,14 +484,18 @@ fn killed_mid_flight_on_postgres_loses_and_doubles_nothing() {
         .expect("TEST_POSTGRES_URL must name the PostgreSQL server for the crash test");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let name = format!("lianban_crash_{}", uuid::Uuid::new_v4().simple());
-    let admin = runtime.block_on(Database::connect(server.as_str())).expect("connect");
+    let admin = runtime
+        .block_on(Database::connect(server.as_str()))
+        .expect("connect");
     runtime
         .block_on(admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")))
         .expect("create database");
     let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
     let url = format!("{base}/{name}");
     let outcome = std::panic::catch_unwind(|| run(&url));
-    let _ = runtime.block_on(admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")));
+    let _ = runtime.block_on(
+        admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")),
+    );
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }

@@ -236,7 +236,10 @@ fn runner(cases: u32) -> TestRunner {
         max_shrink_iters: 200,
         ..Config::default()
     };
-    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &[42u8; 32]))
+    TestRunner::new_with_rng(
+        config,
+        TestRng::from_seed(RngAlgorithm::ChaCha, &[42u8; 32]),
+    )
 }
 
 fn templates() -> Templates {
@@ -259,18 +262,16 @@ fn the_seed_corpus_itself_loads_or_fails_with_positioned_diagnostics() {
 fn mutated_definitions_never_panic_and_always_say_where() {
     let templates = templates();
     let seeds = seeds();
-    let strategy = (
-        0..seeds.len(),
-        prop::collection::vec(mutation(), 1..4),
-    );
+    let strategy = (0..seeds.len(), prop::collection::vec(mutation(), 1..4));
     runner(300)
         .run(&strategy, |(which, mutations)| {
             let seed = &seeds[which];
             let text = mutations
                 .iter()
                 .fold(seed.definition.text.clone(), |t, m| apply(&t, m));
-            load(seed, &text, &templates)
-                .map_err(|why| TestCaseError::fail(format!("{}: {why}\n---\n{text}", seed.definition.path)))
+            load(seed, &text, &templates).map_err(|why| {
+                TestCaseError::fail(format!("{}: {why}\n---\n{text}", seed.definition.path))
+            })
         })
         .expect("no panics, diagnostics with positions");
 }
@@ -278,9 +279,33 @@ fn mutated_definitions_never_panic_and_always_say_where() {
 /// Random YAML documents built from keys the loader knows, nested a few levels.
 fn random_document() -> impl Strategy<Value = String> {
     let key = prop::sample::select(vec![
-        "id", "version", "name", "departments", "roles", "steps", "form", "rules", "tables",
-        "documents", "schedules", "calendar", "params", "type", "to", "next", "outcomes",
-        "when", "due", "role", "template", "branches", "join", "set", "cron", "file", "data",
+        "id",
+        "version",
+        "name",
+        "departments",
+        "roles",
+        "steps",
+        "form",
+        "rules",
+        "tables",
+        "documents",
+        "schedules",
+        "calendar",
+        "params",
+        "type",
+        "to",
+        "next",
+        "outcomes",
+        "when",
+        "due",
+        "role",
+        "template",
+        "branches",
+        "join",
+        "set",
+        "cron",
+        "file",
+        "data",
     ]);
     let leaf = odd_value().boxed();
     let tree = leaf.prop_recursive(4, 40, 6, move |inner| {
@@ -339,15 +364,24 @@ fn rules_and_table_files_outside_the_definition_directory_are_refused_at_check()
         others: Vec::new(),
     };
     for (line, wanted) in [
-        ("rules: [../../../../etc/passwd]", "不在本定义文件所在的目录内"),
+        (
+            "rules: [../../../../etc/passwd]",
+            "不在本定义文件所在的目录内",
+        ),
         ("rules: [/etc/passwd]", "不在本定义文件所在的目录内"),
-        ("rules: [rules/../../qinshui/rules/retirement.rhai]", "不在本定义文件所在的目录内"),
+        (
+            "rules: [rules/../../qinshui/rules/retirement.rhai]",
+            "不在本定义文件所在的目录内",
+        ),
     ] {
         let text = seed
             .definition
             .text
             .replace("rules: [rules/retirement.rhai]", line);
-        assert_ne!(text, seed.definition.text, "the shipped definition names its rules");
+        assert_ne!(
+            text, seed.definition.text,
+            "the shipped definition names its rules"
+        );
         let mut sources = vec![SourceFile {
             path: seed.definition.path.clone(),
             text,
@@ -371,7 +405,10 @@ fn rules_and_table_files_outside_the_definition_directory_are_refused_at_check()
         .definition
         .text
         .replace("file: data/bank_bins.yaml", "file: ../../../etc/passwd");
-    assert_ne!(text, seed.definition.text, "the shipped definition has a table file");
+    assert_ne!(
+        text, seed.definition.text,
+        "the shipped definition has a table file"
+    );
     let sources = [SourceFile {
         path: seed.definition.path.clone(),
         text,

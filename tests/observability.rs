@@ -320,6 +320,9 @@ db_test!(logs_carry_no_full_id_number_or_phone, |db| {
         assert!(!text.contains(secret), "{what} in the log:\n{text}");
     }
     // Nor their longer prefixes (a key logged cut short still gives most of it away).
-    assert!(!text.contains(&key[..key.len() - 8]), "most of an API key in the log");
+    assert!(
+        !text.contains(&key[..key.len() - 8]),
+        "most of an API key in the log"
+    );
     Ok(())
 });

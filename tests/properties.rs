@@ -67,7 +67,11 @@ fn every_generated_valid_id_number_is_accepted_with_its_birth_date_and_gender() 
             prop_assert_eq!(id.birth, birth);
             prop_assert_eq!(&id.number, &number);
             let sequence_digit = number[16..17].parse::<u32>().unwrap_or(0);
-            let gender = if sequence_digit % 2 == 1 { "男" } else { "女" };
+            let gender = if sequence_digit % 2 == 1 {
+                "男"
+            } else {
+                "女"
+            };
             prop_assert_eq!(id.gender, gender);
             // A lowercase x and surrounding spaces are the same number.
             let loose = format!("  {}  ", number.to_lowercase());
@@ -139,9 +143,15 @@ fn luhn_digit(body: &str) -> char {
             .iter()
             .rev()
             .enumerate()
-            .map(|(i, &x)| if i % 2 == 1 { (x * 2) / 10 + (x * 2) % 10 } else { x })
+            .map(|(i, &x)| {
+                if i % 2 == 1 {
+                    (x * 2) / 10 + (x * 2) % 10
+                } else {
+                    x
+                }
+            })
             .sum();
-        if sum % 10 == 0 {
+        if sum.is_multiple_of(10) {
             return char::from_digit(d, 10).unwrap_or('0');
         }
     }
@@ -171,7 +181,13 @@ fn bank_cards_pass_luhn_exactly_when_their_check_digit_is_right() {
             Ok(())
         })
         .expect("Luhn");
-    for text in ["", " ", "4111-1111-1111-1111", "411111111111111a", "４１１１"] {
+    for text in [
+        "",
+        " ",
+        "4111-1111-1111-1111",
+        "411111111111111a",
+        "４１１１",
+    ] {
         assert!(!luhn(text), "{text:?} passed Luhn");
     }
 }
@@ -200,7 +216,15 @@ fn year_months_round_trip_and_impossible_dates_are_refused() {
             Ok(())
         })
         .expect("year-months");
-    for text in ["2025-13", "2025-00", "2025-1", "25-01", "2025/01", "2025-02-30", ""] {
+    for text in [
+        "2025-13",
+        "2025-00",
+        "2025-1",
+        "25-01",
+        "2025/01",
+        "2025-02-30",
+        "",
+    ] {
         assert!(month_index(text).is_err(), "{text:?} accepted");
     }
 }
@@ -265,7 +289,9 @@ fn working_day_arithmetic_is_monotonic() {
             // between(start, ·) grows with the end day.
             let d1 = start + chrono::Duration::days(small);
             let d2 = start + chrono::Duration::days(large);
-            prop_assert!(cal.workdays_between(start, d1).ok() <= cal.workdays_between(start, d2).ok());
+            prop_assert!(
+                cal.workdays_between(start, d1).ok() <= cal.workdays_between(start, d2).ok()
+            );
             Ok(())
         })
         .expect("monotonic");

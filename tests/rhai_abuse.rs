@@ -121,83 +121,96 @@ fn rule_error(result: Result<impl std::fmt::Debug, EngineError>) -> anyhow::Resu
     }
 }
 
-db_test!(abusive_rules_at_the_start_are_stopped_and_no_case_is_stored, |db| {
-    let dir = tempfile::tempdir()?;
-    let process = load(dir.path(), DEFINITION, RULES).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let engine = engine(&db, process).await?;
-    for (mode, words) in [
-        ("spin", "运算次数超过上限"),
-        ("deep", "函数调用层数超过上限"),
-        ("string", "数据超过大小上限"),
-        ("array", "数据超过大小上限"),
-        ("map", "超过上限"),
-        ("indirect", "运算次数超过上限"),
-    ] {
-        let error = rule_error(
+db_test!(
+    abusive_rules_at_the_start_are_stopped_and_no_case_is_stored,
+    |db| {
+        let dir = tempfile::tempdir()?;
+        let process = load(dir.path(), DEFINITION, RULES).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let engine = engine(&db, process).await?;
+        for (mode, words) in [
+            ("spin", "运算次数超过上限"),
+            ("deep", "函数调用层数超过上限"),
+            ("string", "数据超过大小上限"),
+            ("array", "数据超过大小上限"),
+            ("map", "超过上限"),
+            ("indirect", "运算次数超过上限"),
+        ] {
+            let error = rule_error(
+                engine
+                    .start_case("abuse.rules", form(mode), vec![], &clerk())
+                    .await,
+            )?;
+            assert!(error.contains(words), "{mode}: {error}");
+        }
+        let cases = engine.store().list_cases(&CaseQuery::default()).await?;
+        assert!(cases.is_empty(), "cases were stored: {cases:?}");
+        // The same definition still works for harmless input.
+        engine
+            .start_case("abuse.rules", form("none"), vec![], &clerk())
+            .await?;
+        assert_eq!(
             engine
-                .start_case("abuse.rules", form(mode), vec![], &clerk())
-                .await,
-        )?;
-        assert!(error.contains(words), "{mode}: {error}");
+                .store()
+                .list_cases(&CaseQuery::default())
+                .await?
+                .len(),
+            1
+        );
+        Ok(())
     }
-    let cases = engine.store().list_cases(&CaseQuery::default()).await?;
-    assert!(cases.is_empty(), "cases were stored: {cases:?}");
-    // The same definition still works for harmless input.
-    engine
-        .start_case("abuse.rules", form("none"), vec![], &clerk())
-        .await?;
-    assert_eq!(engine.store().list_cases(&CaseQuery::default()).await?.len(), 1);
-    Ok(())
-});
+);
 
-db_test!(abusive_rules_on_completion_leave_the_task_and_case_untouched, |db| {
-    let dir = tempfile::tempdir()?;
-    let process = load(dir.path(), DEFINITION, RULES).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let engine = engine(&db, process).await?;
-    let case = engine
-        .start_case("abuse.rules", form("none"), vec![], &clerk())
-        .await?;
-    let task = engine
-        .list_tasks(&TaskQuery::default())
-        .await?
-        .into_iter()
-        .find(|t| t.case_id == case)
-        .context("the accept task")?;
-    engine.claim(task.id, &clerk()).await?;
-    let before = engine.get_case(case).await?.context("the case")?;
-    let history_before = engine.history(case).await?.len();
-    for (outcome, words) in [
-        ("spin", "运算次数超过上限"),
-        ("deep", "函数调用层数超过上限"),
-        ("string", "数据超过大小上限"),
-        ("array", "数据超过大小上限"),
-        ("map", "超过上限"),
-    ] {
-        let error = rule_error(
-            engine
-                .complete(task.id, &clerk(), outcome, Map::new(), None)
-                .await,
-        )?;
-        assert!(error.contains(words), "{outcome}: {error}");
-        // The error says where the expression that ran the rule is written.
-        assert!(error.contains("abuse.yaml:"), "{outcome}: {error}");
+db_test!(
+    abusive_rules_on_completion_leave_the_task_and_case_untouched,
+    |db| {
+        let dir = tempfile::tempdir()?;
+        let process = load(dir.path(), DEFINITION, RULES).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let engine = engine(&db, process).await?;
+        let case = engine
+            .start_case("abuse.rules", form("none"), vec![], &clerk())
+            .await?;
+        let task = engine
+            .list_tasks(&TaskQuery::default())
+            .await?
+            .into_iter()
+            .find(|t| t.case_id == case)
+            .context("the accept task")?;
+        engine.claim(task.id, &clerk()).await?;
+        let before = engine.get_case(case).await?.context("the case")?;
+        let history_before = engine.history(case).await?.len();
+        for (outcome, words) in [
+            ("spin", "运算次数超过上限"),
+            ("deep", "函数调用层数超过上限"),
+            ("string", "数据超过大小上限"),
+            ("array", "数据超过大小上限"),
+            ("map", "超过上限"),
+        ] {
+            let error = rule_error(
+                engine
+                    .complete(task.id, &clerk(), outcome, Map::new(), None)
+                    .await,
+            )?;
+            assert!(error.contains(words), "{outcome}: {error}");
+            // The error says where the expression that ran the rule is written.
+            assert!(error.contains("abuse.yaml:"), "{outcome}: {error}");
+        }
+        let after = engine.get_case(case).await?.context("the case")?;
+        assert_eq!(format!("{before:?}"), format!("{after:?}"));
+        assert_eq!(engine.history(case).await?.len(), history_before);
+        let open = engine
+            .list_tasks(&TaskQuery::default())
+            .await?
+            .into_iter()
+            .find(|t| t.id == task.id)
+            .context("the task")?;
+        assert_eq!(open.status, TaskStatus::Claimed);
+        // A harmless outcome still completes it.
+        engine
+            .complete(task.id, &clerk(), "fine", Map::new(), None)
+            .await?;
+        Ok(())
     }
-    let after = engine.get_case(case).await?.context("the case")?;
-    assert_eq!(format!("{before:?}"), format!("{after:?}"));
-    assert_eq!(engine.history(case).await?.len(), history_before);
-    let open = engine
-        .list_tasks(&TaskQuery::default())
-        .await?
-        .into_iter()
-        .find(|t| t.id == task.id)
-        .context("the task")?;
-    assert_eq!(open.status, TaskStatus::Claimed);
-    // A harmless outcome still completes it.
-    engine
-        .complete(task.id, &clerk(), "fine", Map::new(), None)
-        .await?;
-    Ok(())
-});
+);
 
 #[test]
 fn calls_to_what_is_not_exposed_are_refused_when_the_definition_is_checked() {

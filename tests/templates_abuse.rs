@@ -85,7 +85,10 @@ fn reading_a_value_that_is_not_there_fails_and_names_it() {
     let (_dir, t) = templates(&[
         ("typo.html.j2", "{{ case.from.name }}"),
         ("missing.txt.j2", "{{ nothing_here }}"),
-        ("loop.txt.j2", "{% for x in not_a_list %}{{ x }}{% endfor %}"),
+        (
+            "loop.txt.j2",
+            "{% for x in not_a_list %}{{ x }}{% endfor %}",
+        ),
     ]);
     for (name, words) in [
         ("typo.html.j2", "undefined"),
@@ -119,7 +122,10 @@ fn includes_cannot_reach_outside_the_templates_directory() {
     for name in ["up.html.j2", "abs.html.j2", "rel.html.j2"] {
         let e = render_error(&t, name);
         assert!(!e.contains("TOP-SECRET") && !e.contains("root:"), "{e}");
-        assert!(e.contains("not found") || e.contains("不存在"), "{name}: {e}");
+        assert!(
+            e.contains("not found") || e.contains("不存在"),
+            "{name}: {e}"
+        );
     }
     // And a name from a definition that climbs out is simply not a template.
     assert!(!t.has("../../etc/passwd"));

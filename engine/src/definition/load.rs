@@ -208,7 +208,12 @@ mod tests {
 
     #[test]
     fn names_outside_the_definition_dir_are_recognised() {
-        for rel in ["../r.rhai", "rules/../../r.rhai", "/etc/passwd", "rules\\..\\x"] {
+        for rel in [
+            "../r.rhai",
+            "rules/../../r.rhai",
+            "/etc/passwd",
+            "rules\\..\\x",
+        ] {
             assert!(leaves_definition_dir(rel), "{rel}");
         }
         for rel in ["rules/r.rhai", "./data/t.yaml", "r..rhai"] {
