@@ -5,6 +5,9 @@
 //! here fails the test. Ids are real: the case and task belong to 阳城 社保, so every other
 //! department (and county) guessing them gets 404, never the case.
 //!
+//! A second test takes every route with a task or case id to a 医保 clerk and key holding
+//! the id of a 公积金 task and of a case 医保 takes no part in: 404 everywhere.
+//!
 //! Changing requests run on a fresh case per caller, so one caller's success does not change
 //! what the next one sees. Runs on SQLite and on PostgreSQL.
 
@@ -408,3 +411,98 @@ async fn run_matrix(db: &TestDb) -> anyhow::Result<()> {
     assert!(wrong.is_empty(), "{wrong}\nobserved:\n{table}");
     Ok(())
 }
+
+db_test!(
+    guessed_ids_of_other_departments_are_404_on_every_route,
+    |db| {
+        let app = TestApp::start(&db, "tests/fixtures/web").await?;
+        let shebao = app.clerk("g_shebao", "shebao", Role::Clerk).await?;
+        let yibao = app.clerk("g_yibao", "yibao", Role::Clerk).await?;
+        let form = |medical: bool, fund: bool| {
+            json!({"process": "web.joint", "form": {"name": "张三", "id_number": "11010519491231002X",
+            "phone": "13812345678", "joint_medical": medical, "joint_fund": fund}})
+        };
+        let joint = shebao.start(&form(true, true)).await?.ok()?;
+        let joint = joint["id"].as_str().unwrap_or_default().to_owned();
+        let alone = shebao.start(&form(false, false)).await?.ok()?;
+        let alone = alone["id"].as_str().unwrap_or_default().to_owned();
+        let accept = shebao.task_at(&joint, "accept").await?;
+        shebao
+            .complete(&accept, &json!({"outcome": "accept"}))
+            .await?
+            .ok()?;
+        let fund = {
+            let query = TaskQuery {
+                case: Some(CaseId(joint.parse()?)),
+                steps: vec!["fund".into()],
+                ..TaskQuery::default()
+            };
+            let tasks = app.app.engine().list_tasks(&query).await?;
+            tasks
+                .first()
+                .map(|t| t.id.0.to_string())
+                .unwrap_or_default()
+        };
+        anyhow::ensure!(!fund.is_empty(), "the 公积金 task exists");
+        let key = accounts::new_api_key();
+        let new = NewApiKey {
+            name: "yibao-system".into(),
+            key_hash: accounts::api_key_hash(&key),
+            department: "yibao".into(),
+            county: None,
+        };
+        app.app
+            .engine()
+            .store()
+            .create_api_key(&new, chrono::Utc::now())
+            .await?;
+        let world = World {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+            starter: shebao,
+            app,
+        };
+        // Every route that takes a task id, on the 公积金 task; every route that takes a case
+        // id, on the case 医保 takes no part in.
+        let mut wrong = Vec::new();
+        for (method, route, _) in MATRIX {
+            let on_task = route.contains("tasks/{id}");
+            let on_case = route.contains("cases/{id}");
+            if !on_task && !on_case {
+                continue;
+            }
+            let (path, form, json) = request_for(route, &alone, &fund);
+            for caller in [Caller::Session(yibao.clone()), Caller::Key(key.clone())] {
+                let is_page = !route.starts_with("/api/");
+                if is_page && matches!(caller, Caller::Key(_)) {
+                    continue;
+                }
+                let reply = world
+                    .send(&caller, method, &path, form.clone(), json.clone())
+                    .await?;
+                if reply.status != 404 {
+                    wrong.push(format!(
+                        "{method} {path} as {caller:?}: {} {}",
+                        reply.status, reply.text
+                    ));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+        // Nothing changed on the 公积金 task.
+        let task = world
+            .app
+            .app
+            .engine()
+            .list_tasks(&TaskQuery {
+                case: Some(CaseId(joint.parse()?)),
+                steps: vec!["fund".into()],
+                ..TaskQuery::default()
+            })
+            .await?;
+        assert_eq!(task.len(), 1);
+        assert_eq!(task[0].status, lianban::runtime::TaskStatus::Open);
+        Ok(())
+    }
+);
