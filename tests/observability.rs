@@ -268,6 +268,32 @@ db_test!(logs_carry_no_full_id_number_or_phone, |db| {
     let page = lianban_tests::pages::Browser::of(&app, &shebao)?;
     page.get(&format!("/inbox?q={ID}")).await?;
     page.get(&format!("/cases?q={ID}")).await?;
+    // Secrets in flight: a password typed wrong, the clerk's own password, the session and
+    // CSRF tokens on every request above, and an API key, good and bad.
+    const TYPO: &str = "Typo-Secret-2026!";
+    app.try_login("shebao_li", TYPO).await?;
+    let key = lianban::accounts::new_api_key();
+    let new = lianban::store::NewApiKey {
+        name: "yibao-system".into(),
+        key_hash: lianban::accounts::api_key_hash(&key),
+        department: "yibao".into(),
+        county: None,
+    };
+    app.app
+        .engine()
+        .store()
+        .create_api_key(&new, chrono::Utc::now())
+        .await?;
+    let client = reqwest::Client::new();
+    let bad_key = format!("{key}x");
+    for bearer in [&key, &bad_key] {
+        client
+            .get(format!("{}/api/v1/inbox", app.base))
+            .bearer_auth(bearer)
+            .send()
+            .await?;
+    }
+    let password = "pw-shebao_li-2026";
 
     let text = logs
         .lock()
@@ -283,5 +309,20 @@ db_test!(logs_carry_no_full_id_number_or_phone, |db| {
         "the failed login is logged, masked"
     );
     assert!(!text.contains(PHONE), "full phone in the log:\n{text}");
+    for (what, secret) in [
+        ("a mistyped password", TYPO),
+        ("a password", password),
+        ("a session token", shebao.session.as_str()),
+        ("a CSRF token", shebao.csrf.as_str()),
+        ("an API key", key.as_str()),
+        ("a wrong API key", bad_key.as_str()),
+    ] {
+        assert!(!text.contains(secret), "{what} in the log:\n{text}");
+    }
+    // Nor their longer prefixes (a key logged cut short still gives most of it away).
+    assert!(
+        !text.contains(&key[..key.len() - 8]),
+        "most of an API key in the log"
+    );
     Ok(())
 });

@@ -42,6 +42,16 @@ pub(super) fn load(
     let mut rule_files = Vec::new();
     for (i, rel) in std::mem::take(&mut raw.rules).iter().enumerate() {
         let path = item("rules", i);
+        if leaves_definition_dir(rel) {
+            sink.push(
+                map.value_pos(&path),
+                Code::Rules,
+                &path,
+                format!("规则文件 `{rel}` 不在本定义文件所在的目录内"),
+                Some("只能引用本定义目录下的文件，不能写绝对路径或 `..`".into()),
+            );
+            continue;
+        }
         match rule_file(rel) {
             Some(file) => rule_files.push(file),
             None => sink.push(
@@ -165,6 +175,17 @@ fn content_hash(yaml: &str, rule_files: &[SourceFile]) -> String {
 }
 
 /// `a/./b/../c` → `a/c`, without touching the file system (the sources may not be on disk).
+/// Whether a file a definition names (`rules:`, a table's `file:`) could lie outside the
+/// definition's own directory: an absolute path, a drive or root, or any `..`. Such names
+/// are refused before anything is read, so a definition cannot pull in (and echo back in a
+/// diagnostic) a file the author was not meant to see.
+pub(super) fn leaves_definition_dir(rel: &str) -> bool {
+    rel.contains('\\')
+        || Path::new(rel)
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+}
+
 pub(super) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for component in path.components() {
@@ -184,6 +205,21 @@ pub(super) fn normalize(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_outside_the_definition_dir_are_recognised() {
+        for rel in [
+            "../r.rhai",
+            "rules/../../r.rhai",
+            "/etc/passwd",
+            "rules\\..\\x",
+        ] {
+            assert!(leaves_definition_dir(rel), "{rel}");
+        }
+        for rel in ["rules/r.rhai", "./data/t.yaml", "r..rhai"] {
+            assert!(!leaves_definition_dir(rel), "{rel}");
+        }
+    }
 
     #[test]
     fn normalize_collapses_dots() {

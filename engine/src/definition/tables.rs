@@ -35,6 +35,17 @@ pub(super) fn tables(
         });
         let data = match (t.data, &t.file) {
             (Some(data), None) => data,
+            (None, Some(rel)) if super::load::leaves_definition_dir(rel) => {
+                let at = child(&path, "file");
+                sink.push(
+                    map.value_pos(&at),
+                    Code::Table,
+                    &at,
+                    format!("表 `{key}` 的数据文件 `{rel}` 不在本定义文件所在的目录内"),
+                    Some("只能引用本定义目录下的文件，不能写绝对路径或 `..`".into()),
+                );
+                serde_json::Value::Null
+            }
             (None, Some(rel)) => {
                 let at = child(&path, "file");
                 match fetch(rel) {

@@ -219,14 +219,40 @@ impl Templates {
             .render(minijinja::value::Serde(ctx))
             .map_err(|e| RenderError::Render {
                 name: name.to_owned(),
-                message: e.to_string(),
+                message: render_message(&e),
             })
     }
 }
 
+/// A render error in words: an include or macro wraps the error that stopped it, so the
+/// innermost cause (running out of fuel, recursing too deep, an undefined value) is what
+/// the author needs, next to where the outermost one happened.
+fn render_message(error: &minijinja::Error) -> String {
+    let mut root: &dyn std::error::Error = error;
+    while let Some(inner) = root.source() {
+        root = inner;
+    }
+    let root_kind = root
+        .downcast_ref::<minijinja::Error>()
+        .map(minijinja::Error::kind);
+    if root_kind == Some(minijinja::ErrorKind::OutOfFuel) {
+        format!("模板运算步数超过上限（{DOCUMENT_FUEL} 步），是不是写了死循环或过大的循环？")
+    } else if std::ptr::addr_eq(root, error) {
+        error.to_string()
+    } else {
+        format!("{error}（原因：{root}）")
+    }
+}
+
+/// Instructions one document render may execute. Templates come with definitions, so a
+/// loop nested too deeply (`range` alone caps at 100 000 items) must stop rather than hold a
+/// request and a database transaction for hours; real notices need a few thousand.
+pub const DOCUMENT_FUEL: u64 = 5_000_000;
+
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(DOCUMENT_FUEL));
     env.set_auto_escape_callback(|name| {
         if name.ends_with(".html.j2") {
             AutoEscape::Html

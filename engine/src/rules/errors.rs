@@ -31,6 +31,11 @@ pub(super) fn in_words(error: &EvalAltResult) -> String {
         E::ErrorStackOverflow(_) => {
             format!("函数调用层数超过上限（{MAX_CALL_LEVELS} 层），是不是写了无限递归？")
         }
+        // Imports are switched off (no module may be loaded), so any `import` ends here.
+        E::ErrorTooManyModules(pos) => with_pos(
+            "规则不能导入模块（import），请把需要的函数写在规则文件里".into(),
+            *pos,
+        ),
         E::ErrorDataTooLarge(what, pos) => with_pos(format!("数据超过大小上限（{what}）"), *pos),
         E::ErrorRuntime(message, pos) => with_pos(message.to_string(), *pos),
         E::ErrorFunctionNotFound(signature, pos) => with_pos(

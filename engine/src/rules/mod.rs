@@ -141,6 +141,9 @@ fn engine() -> &'static rhai::Engine {
         e.set_max_functions(512);
         e.set_max_modules(0);
         e.set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
+        // `eval` would run text built at run time, past the check of which functions a
+        // definition calls; rules never need it, so a rules file using it does not compile.
+        e.disable_symbol("eval");
         host::register(&mut e);
         // A rule may print a form value; the log gets it masked.
         e.on_print(|s| {

@@ -37,9 +37,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 Err(e) => Err(malformed("", &e.to_string())),
             },
             Err(e) => {
-                let field = e.path().to_string();
+                let mut field = e.path().to_string();
                 let inner = e.into_inner();
-                let message = inner.to_string();
+                let mut message = inner.to_string();
+                // A missing field is reported at the object that lacks it (path `.`); the
+                // client needs the field's own name.
+                if let Some(missing) = missing_field(&message) {
+                    field = if field == "." {
+                        missing.to_owned()
+                    } else {
+                        format!("{field}.{missing}")
+                    };
+                    message = format!("缺少必填字段“{missing}”");
+                }
                 if inner.is_data() {
                     Err(ApiError::Validation {
                         title: format!("字段“{field}”有误：{message}"),
@@ -51,6 +61,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             }
         }
     }
+}
+
+/// The name in serde's "missing field `name`" message.
+fn missing_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("missing field `")?;
+    rest.split_once('`').map(|(name, _)| name)
 }
 
 fn malformed(field: &str, message: &str) -> ApiError {

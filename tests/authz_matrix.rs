@@ -1,0 +1,508 @@
+//! The authorization matrix: every route of the router, asked by every kind of caller —
+//! anonymous, a clerk of each of the four departments, a 社保 supervisor, an admin, a 医保
+//! department system's API key, and a 社保 clerk of another county — gets the status this
+//! table says. The routes are read from the router's source, so a route added without a row
+//! here fails the test. Ids are real: the case and task belong to 阳城 社保, so every other
+//! department (and county) guessing them gets 404, never the case.
+//!
+//! A second test takes every route with a task or case id to a 医保 clerk and key holding
+//! the id of a 公积金 task and of a case 医保 takes no part in: 404 everywhere.
+//!
+//! Changing requests run on a fresh case per caller, so one caller's success does not change
+//! what the next one sees. Runs on SQLite and on PostgreSQL.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use lianban::accounts::{self, Role};
+use lianban::runtime::CaseId;
+use lianban::store::{NewApiKey, TaskQuery};
+use lianban_tests::web::{Clerk, Reply, TestApp, repo};
+use lianban_tests::{TestDb, db_test};
+use serde_json::{Value, json};
+
+/// The callers, in column order.
+const CALLERS: [&str; 9] = [
+    "anonymous",
+    "shebao",
+    "yibao",
+    "gjj",
+    "veterans",
+    "supervisor",
+    "admin",
+    "apikey",
+    "county",
+];
+
+/// `method path → expected status per caller` (columns as in [`CALLERS`]). `303` is the
+/// page redirect to the login page (or from `/` onwards).
+#[rustfmt::skip]
+const MATRIX: &[(&str, &str, [u16; 9])] = &[
+    // method, route,                                anon shebao yibao gjj vet  sup  admin key county
+    ("GET", "/healthz", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/readyz", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    // Metrics are open on loopback only (the test client is on loopback).
+    ("GET", "/metrics", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/login", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    // Without the login page's CSRF cookie no login is even tried.
+    ("POST", "/login", [403, 403, 403, 403, 403, 403, 403, 403, 403]),
+    ("GET", "/api/openapi.json", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/api/v1/session", [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/api/v1/inbox", [401, 200, 200, 200, 200, 200, 403, 200, 200]),
+    ("POST", "/api/v1/tasks/{id}/claim", [401, 200, 404, 404, 404, 200, 404, 404, 404]),
+    // Giving back a task nobody holds is a no-op.
+    ("POST", "/api/v1/tasks/{id}/unclaim", [401, 200, 404, 404, 404, 200, 404, 404, 404]),
+    ("POST", "/api/v1/tasks/{id}/complete", [401, 422, 404, 404, 404, 422, 404, 404, 404]),
+    ("GET", "/api/v1/cases", [401, 200, 200, 200, 200, 200, 403, 200, 200]),
+    // Through the API any department of the process may start a case (the intake page only offers
+    // it to the department of the first task); another county may not.
+    ("POST", "/api/v1/cases", [401, 201, 201, 201, 201, 201, 403, 201, 403]),
+    ("GET", "/api/v1/cases/{id}", [401, 200, 404, 404, 404, 200, 404, 404, 404]),
+    // Nothing waits for `supplied` on a case at `accept`. An admin works no cases at all.
+    ("POST", "/api/v1/cases/{id}/events/{event}", [401, 409, 404, 404, 404, 409, 403, 404, 404]),
+    ("POST", "/api/v1/cases/{id}/cancel", [401, 200, 404, 404, 404, 200, 403, 404, 404]),
+    ("GET", "/api/v1/cases/{id}/documents", [401, 200, 404, 404, 404, 200, 404, 404, 404]),
+    ("GET", "/api/v1/cases/{id}/documents/{doc}", [401, 404, 404, 404, 404, 404, 404, 404, 404]),
+    // The definitions in force are public (no personal data).
+    ("GET", "/api/v1/processes", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    // Reload takes the operator's admin token, not a role; without one configured it is off.
+    ("POST", "/api/v1/admin/reload", [403, 403, 403, 403, 403, 403, 403, 403, 403]),
+    ("GET", "/api/v1/push-tables", [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/api/v1/push-tables/{id}", [401, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("GET", "/api/v1/admin/outbox", [401, 403, 403, 403, 403, 403, 200, 403, 403]),
+    ("POST", "/api/v1/admin/outbox/{id}/retry", [401, 403, 403, 403, 403, 403, 404, 403, 403]),
+    // The body is a definition with problems: 422 means the caller was let in.
+    ("POST", "/api/v1/processes/validate", [401, 403, 403, 403, 403, 422, 422, 403, 403]),
+    ("GET", "/api/v1/processes/{id}", [401, 403, 403, 403, 403, 200, 200, 403, 403]),
+    // Pages: without a session (an API key is no session) they send to the login page.
+    ("GET", "/", [303, 303, 303, 303, 303, 303, 303, 303, 303]),
+    ("GET", "/static/app.css", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/inbox", [303, 200, 200, 200, 200, 200, 403, 303, 200]),
+    ("GET", "/tasks/{id}", [303, 200, 404, 404, 404, 200, 404, 303, 404]),
+    ("POST", "/tasks/{id}/claim", [303, 303, 404, 404, 404, 303, 404, 303, 404]),
+    ("POST", "/tasks/{id}/unclaim", [303, 303, 404, 404, 404, 303, 404, 303, 404]),
+    ("POST", "/tasks/{id}/complete", [303, 422, 404, 404, 404, 422, 404, 303, 404]),
+    ("GET", "/cases", [303, 200, 200, 200, 200, 200, 403, 303, 200]),
+    ("GET", "/cases/{id}", [303, 200, 404, 404, 404, 200, 404, 303, 404]),
+    // Only issued documents print; the application form was not issued.
+    ("GET", "/cases/{id}/print/{doc}", [303, 404, 404, 404, 404, 404, 404, 303, 404]),
+    ("POST", "/cases/{id}/events/{event}", [303, 409, 404, 404, 404, 409, 404, 303, 404]),
+    ("POST", "/cases/{id}/cancel", [303, 303, 404, 404, 404, 303, 404, 303, 404]),
+    // The page lists what the caller may start (maybe nothing).
+    ("GET", "/intake", [303, 200, 200, 200, 200, 200, 200, 303, 200]),
+    // Starting from the page is for the window of the first task (社保) only.
+    ("POST", "/intake", [303, 303, 403, 403, 403, 303, 403, 303, 403]),
+    ("GET", "/cases/{id}/preview/{doc}", [303, 200, 404, 404, 404, 200, 404, 303, 404]),
+    ("GET", "/definitions", [303, 403, 403, 403, 403, 200, 200, 303, 403]),
+    ("GET", "/push-tables", [303, 200, 200, 200, 200, 200, 200, 303, 200]),
+    ("GET", "/push-tables/{file}", [303, 404, 404, 404, 404, 404, 404, 303, 404]),
+    ("GET", "/outbox", [303, 403, 403, 403, 403, 403, 200, 303, 403]),
+    ("POST", "/outbox/{id}/retry", [303, 403, 403, 403, 403, 403, 404, 303, 403]),
+    // Overdue supervision is for supervisors and admins.
+    ("GET", "/overdue", [303, 403, 403, 403, 403, 200, 200, 303, 403]),
+    // Last: it ends the caller's session. A page form is answered with a redirect.
+    ("POST", "/logout", [303, 303, 303, 303, 303, 303, 303, 303, 303]),
+];
+
+/// Every `METHOD path` the router declares, read from its source.
+fn declared_routes() -> BTreeSet<String> {
+    let mut routes = BTreeSet::new();
+    for file in ["engine/src/web/mod.rs", "engine/src/web/pages/mod.rs"] {
+        let text = std::fs::read_to_string(repo().join(file)).expect("router source");
+        for line in text.lines() {
+            let Some(rest) = line.trim().strip_prefix(".route(\"") else {
+                continue;
+            };
+            let Some((path, handlers)) = rest.split_once('"') else {
+                continue;
+            };
+            for method in ["get", "post", "put", "patch", "delete"] {
+                let called = format!("{method}(");
+                let found = handlers.match_indices(&called).any(|(at, _)| {
+                    at == 0 || matches!(handlers.as_bytes()[at - 1], b' ' | b'.' | b',')
+                });
+                if found {
+                    routes.insert(format!("{} {path}", method.to_uppercase()));
+                }
+            }
+        }
+    }
+    routes
+}
+
+#[test]
+fn the_matrix_covers_every_route_of_the_router() {
+    let declared = declared_routes();
+    assert!(declared.len() > 40, "{declared:?}");
+    let covered: BTreeSet<String> = MATRIX.iter().map(|(m, p, _)| format!("{m} {p}")).collect();
+    let missing: Vec<_> = declared.difference(&covered).collect();
+    let stale: Vec<_> = covered.difference(&declared).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "routes without a row in the matrix: {missing:?}; rows without a route: {stale:?}"
+    );
+}
+
+/// One caller: how it authenticates.
+#[derive(Debug, Clone)]
+enum Caller {
+    Anonymous,
+    Session(Clerk),
+    Key(String),
+}
+
+/// A retirement application for 阳城 (as tests/tenancy.rs).
+fn application(process: &str) -> Value {
+    json!({
+        "process": process,
+        "form": {
+            "name": "张三",
+            "gender": "男",
+            "id_number": "140522196412150317",
+            "birth": "1964-12",
+            "post": "生产",
+            "employer": "某煤业有限公司",
+            "address": "凤城镇",
+            "phone": "13935600000",
+            "veteran": false,
+            "item": "企业职工正常退休信息确认、待遇计发",
+            "delivery": "现场自取",
+            "retirement_type": "正常退休",
+        },
+        "materials": [],
+    })
+}
+
+/// The same application as a page form.
+fn intake_form() -> Vec<(String, String)> {
+    let app = application("yangcheng.retirement");
+    let mut fields = vec![
+        ("process".to_owned(), "yangcheng.retirement".to_owned()),
+        ("action".to_owned(), "start".to_owned()),
+    ];
+    if let Some(form) = app["form"].as_object() {
+        for (k, v) in form {
+            let v = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            fields.push((format!("form.{k}"), v));
+        }
+    }
+    fields
+}
+
+struct World {
+    app: TestApp,
+    client: reqwest::Client,
+    starter: Clerk,
+}
+
+impl World {
+    /// A fresh 阳城 case started by 社保, and its open `accept` task.
+    async fn case(&self) -> anyhow::Result<(String, String)> {
+        let case = self
+            .starter
+            .start(&application("yangcheng.retirement"))
+            .await?
+            .ok()?;
+        let case = case["id"].as_str().unwrap_or_default().to_owned();
+        let query = TaskQuery {
+            case: Some(CaseId(case.parse()?)),
+            ..TaskQuery::default()
+        };
+        let tasks = self.app.app.engine().list_tasks(&query).await?;
+        let task = tasks
+            .iter()
+            .find(|t| t.step.as_str() == "accept")
+            .map(|t| t.id.0.to_string())
+            .unwrap_or_default();
+        Ok((case, task))
+    }
+
+    async fn send(
+        &self,
+        caller: &Caller,
+        method: &str,
+        path: &str,
+        page_form: Option<PageForm>,
+        json_body: Option<Value>,
+    ) -> anyhow::Result<Reply> {
+        let method = reqwest::Method::from_bytes(method.as_bytes())?;
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.app.base));
+        let mut form = page_form;
+        match caller {
+            Caller::Anonymous => {}
+            Caller::Key(key) => request = request.bearer_auth(key),
+            Caller::Session(clerk) => {
+                request = request
+                    .header("cookie", format!("lianban_session={}", clerk.session))
+                    .header("x-csrf-token", &clerk.csrf);
+                if let Some(form) = form.as_mut() {
+                    form.push(("csrf".into(), clerk.csrf.clone()));
+                }
+            }
+        }
+        if let Some(form) = form {
+            request = request.form(&form);
+        } else if let Some(body) = json_body {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await?;
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Ok(Reply {
+            status,
+            headers,
+            text,
+            json,
+        })
+    }
+}
+
+async fn callers(app: &TestApp) -> anyhow::Result<Vec<Caller>> {
+    let mut callers = vec![Caller::Anonymous];
+    for (user, department, role) in [
+        ("m_shebao", "shebao", Role::Clerk),
+        ("m_yibao", "yibao", Role::Clerk),
+        ("m_gjj", "gjj", Role::Clerk),
+        ("m_veterans", "veterans", Role::Clerk),
+        ("m_boss", "shebao", Role::Supervisor),
+        ("m_admin", "shebao", Role::Admin),
+    ] {
+        let password = app
+            .add_user_in(user, department, Some("yangcheng"), role)
+            .await?;
+        callers.push(Caller::Session(app.login(user, &password).await?));
+    }
+    let key = accounts::new_api_key();
+    let new = NewApiKey {
+        name: "yibao-system".into(),
+        key_hash: accounts::api_key_hash(&key),
+        department: "yibao".into(),
+        county: Some("yangcheng".into()),
+    };
+    app.app
+        .engine()
+        .store()
+        .create_api_key(&new, chrono::Utc::now())
+        .await?;
+    callers.push(Caller::Key(key));
+    let password = app
+        .add_user_in("m_qinshui", "shebao", Some("qinshui"), Role::Clerk)
+        .await?;
+    callers.push(Caller::Session(app.login("m_qinshui", &password).await?));
+    Ok(callers)
+}
+
+/// Fields of a page form.
+type PageForm = Vec<(String, String)>;
+
+/// The concrete path and body of a row for one caller, on `case` and `task`.
+fn request_for(route: &str, case: &str, task: &str) -> (String, Option<PageForm>, Option<Value>) {
+    let nobody = uuid::Uuid::new_v4().to_string();
+    let path = route
+        .replace("/api/v1/tasks/{id}", &format!("/api/v1/tasks/{task}"))
+        .replace("/tasks/{id}", &format!("/tasks/{task}"))
+        .replace("/cases/{id}", &format!("/cases/{case}"))
+        .replace("{event}", "supplied")
+        .replace("documents/{doc}", "documents/notice")
+        .replace("{doc}", "application_form")
+        .replace(
+            "/api/v1/processes/{id}",
+            "/api/v1/processes/yangcheng.retirement",
+        )
+        .replace("{file}", "nothing.csv")
+        .replace("{id}", &nobody);
+    let string = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    let (form, json) = match route {
+        "/login" => (
+            Some(string(&[("username", "m_shebao"), ("password", "x")])),
+            None,
+        ),
+        "/api/v1/tasks/{id}/complete" => (None, Some(json!({"outcome": "no-such-outcome"}))),
+        "/api/v1/cases" => (None, Some(application("yangcheng.retirement"))),
+        "/api/v1/cases/{id}/events/{event}" => (None, Some(json!({}))),
+        "/api/v1/cases/{id}/cancel" => (None, Some(json!({"reason": "申请人撤回"}))),
+        "/api/v1/processes/validate" => (
+            None,
+            Some(json!({"files": [{"path": "x.yaml", "text": "id: x"}]})),
+        ),
+        "/tasks/{id}/complete" => (Some(string(&[("outcome", "no-such-outcome")])), None),
+        "/cases/{id}/cancel" => (Some(string(&[("reason", "申请人撤回")])), None),
+        "/intake" => (Some(intake_form()), None),
+        r if r.starts_with('/') && !r.starts_with("/api/") => (Some(Vec::new()), None),
+        _ => (None, None),
+    };
+    (path, form, json)
+}
+
+db_test!(every_route_answers_every_caller_as_the_matrix_says, |db| {
+    run_matrix(&db).await
+});
+
+async fn run_matrix(db: &TestDb) -> anyhow::Result<()> {
+    let app = TestApp::start(db, "processes").await?;
+    let password = app
+        .add_user_in("m_starter", "shebao", Some("yangcheng"), Role::Clerk)
+        .await?;
+    let starter = app.login("m_starter", &password).await?;
+    let world = World {
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?,
+        starter,
+        app,
+    };
+    let callers = callers(&world.app).await?;
+    let (case, task) = world.case().await?;
+    let mut wrong = String::new();
+    let mut table = String::new();
+    for (method, route, expected) in MATRIX {
+        let mut row = Vec::new();
+        for (i, caller) in callers.iter().enumerate() {
+            // A changing request gets a case of its own; reads share one.
+            let (case, task) = if *method == "POST" && route.contains("{id}") {
+                world.case().await?
+            } else {
+                (case.clone(), task.clone())
+            };
+            let (path, form, json) = request_for(route, &case, &task);
+            let reply = world.send(caller, method, &path, form, json).await?;
+            row.push(reply.status);
+            if reply.status >= 500 {
+                let _ = writeln!(
+                    wrong,
+                    "{method} {route} as {}: {} {}",
+                    CALLERS[i], reply.status, reply.text
+                );
+            } else if reply.status != expected[i] {
+                let _ = writeln!(
+                    wrong,
+                    "{method} {route} as {}: expected {}, got {} {}",
+                    CALLERS[i],
+                    expected[i],
+                    reply.status,
+                    reply.text.chars().take(200).collect::<String>()
+                );
+            }
+            // Nobody but 社保 of 阳城 ever sees the case's applicant (whoever starts a case
+            // gets back what they sent).
+            let started = *method == "POST" && *route == "/api/v1/cases";
+            if !started && !matches!(i, 1 | 5) && reply.text.contains("140522196412150317") {
+                let _ = writeln!(
+                    wrong,
+                    "{method} {route} as {} shows the ID number",
+                    CALLERS[i]
+                );
+            }
+        }
+        let _ = writeln!(table, "(\"{method}\", \"{route}\", {row:?}),");
+    }
+    assert!(wrong.is_empty(), "{wrong}\nobserved:\n{table}");
+    Ok(())
+}
+
+db_test!(
+    guessed_ids_of_other_departments_are_404_on_every_route,
+    |db| {
+        let app = TestApp::start(&db, "tests/fixtures/web").await?;
+        let shebao = app.clerk("g_shebao", "shebao", Role::Clerk).await?;
+        let yibao = app.clerk("g_yibao", "yibao", Role::Clerk).await?;
+        let form = |medical: bool, fund: bool| {
+            json!({"process": "web.joint", "form": {"name": "张三", "id_number": "11010519491231002X",
+            "phone": "13812345678", "joint_medical": medical, "joint_fund": fund}})
+        };
+        let joint = shebao.start(&form(true, true)).await?.ok()?;
+        let joint = joint["id"].as_str().unwrap_or_default().to_owned();
+        let alone = shebao.start(&form(false, false)).await?.ok()?;
+        let alone = alone["id"].as_str().unwrap_or_default().to_owned();
+        let accept = shebao.task_at(&joint, "accept").await?;
+        shebao
+            .complete(&accept, &json!({"outcome": "accept"}))
+            .await?
+            .ok()?;
+        let fund = {
+            let query = TaskQuery {
+                case: Some(CaseId(joint.parse()?)),
+                steps: vec!["fund".into()],
+                ..TaskQuery::default()
+            };
+            let tasks = app.app.engine().list_tasks(&query).await?;
+            tasks
+                .first()
+                .map(|t| t.id.0.to_string())
+                .unwrap_or_default()
+        };
+        anyhow::ensure!(!fund.is_empty(), "the 公积金 task exists");
+        let key = accounts::new_api_key();
+        let new = NewApiKey {
+            name: "yibao-system".into(),
+            key_hash: accounts::api_key_hash(&key),
+            department: "yibao".into(),
+            county: None,
+        };
+        app.app
+            .engine()
+            .store()
+            .create_api_key(&new, chrono::Utc::now())
+            .await?;
+        let world = World {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+            starter: shebao,
+            app,
+        };
+        // Every route that takes a task id, on the 公积金 task; every route that takes a case
+        // id, on the case 医保 takes no part in.
+        let mut wrong = Vec::new();
+        for (method, route, _) in MATRIX {
+            let on_task = route.contains("tasks/{id}");
+            let on_case = route.contains("cases/{id}");
+            if !on_task && !on_case {
+                continue;
+            }
+            let (path, form, json) = request_for(route, &alone, &fund);
+            for caller in [Caller::Session(yibao.clone()), Caller::Key(key.clone())] {
+                let is_page = !route.starts_with("/api/");
+                if is_page && matches!(caller, Caller::Key(_)) {
+                    continue;
+                }
+                let reply = world
+                    .send(&caller, method, &path, form.clone(), json.clone())
+                    .await?;
+                if reply.status != 404 {
+                    wrong.push(format!(
+                        "{method} {path} as {caller:?}: {} {}",
+                        reply.status, reply.text
+                    ));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+        // Nothing changed on the 公积金 task.
+        let task = world
+            .app
+            .app
+            .engine()
+            .list_tasks(&TaskQuery {
+                case: Some(CaseId(joint.parse()?)),
+                steps: vec!["fund".into()],
+                ..TaskQuery::default()
+            })
+            .await?;
+        assert_eq!(task.len(), 1);
+        assert_eq!(task[0].status, lianban::runtime::TaskStatus::Open);
+        Ok(())
+    }
+);
