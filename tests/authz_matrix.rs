@@ -68,6 +68,7 @@ const MATRIX: &[(&str, &str, [u16; 9])] = &[
     // Reload takes the operator's admin token, not a role; without one configured it is off.
     ("POST", "/api/v1/admin/reload", [403, 403, 403, 403, 403, 403, 403, 403, 403]),
     ("GET", "/api/v1/push-tables", [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/api/v1/dashboard", [401, 403, 403, 403, 403, 200, 200, 403, 403]),
     ("GET", "/api/v1/push-tables/{id}", [401, 404, 404, 404, 404, 404, 404, 404, 404]),
     ("GET", "/api/v1/admin/outbox", [401, 403, 403, 403, 403, 403, 200, 403, 403]),
     ("POST", "/api/v1/admin/outbox/{id}/retry", [401, 403, 403, 403, 403, 403, 404, 403, 403]),
@@ -100,15 +101,49 @@ const MATRIX: &[(&str, &str, [u16; 9])] = &[
     ("POST", "/outbox/{id}/retry", [303, 403, 403, 403, 403, 403, 404, 303, 403]),
     // Overdue supervision is for supervisors and admins.
     ("GET", "/overdue", [303, 403, 403, 403, 403, 200, 200, 303, 403]),
+    ("GET", "/dashboard", [303, 403, 403, 403, 403, 200, 200, 303, 403]),
+    ("GET", "/dashboard.csv", [303, 403, 403, 403, 403, 200, 200, 303, 403]),
+    ("GET", "/dashboard.xlsx", [303, 403, 403, 403, 403, 200, 200, 303, 403]),
+    // The process map has no personal data: anyone signed in of the definition's county.
+    ("GET", "/definitions/{id}/diagram", [303, 200, 200, 200, 200, 200, 200, 303, 404]),
+    ("GET", "/definitions/{id}/diagram.svg", [303, 200, 200, 200, 200, 200, 200, 303, 404]),
+    ("GET", "/static/intake.js", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
     // Last: it ends the caller's session. A page form is answered with a redirect.
     ("POST", "/logout", [303, 303, 303, 303, 303, 303, 303, 303, 303]),
 ];
+
+/// `.route(` calls that rustfmt spread over several lines, put on one line each.
+fn collapse_route_calls(text: &str) -> String {
+    let mut out = String::new();
+    let mut pending: Option<String> = None;
+    for line in text.lines() {
+        let t = line.trim();
+        match pending.as_mut() {
+            Some(call) => {
+                call.push_str(t);
+                if t.starts_with(')') {
+                    out.push_str(call);
+                    out.push('\n');
+                    pending = None;
+                }
+            }
+            None if t == ".route(" => pending = Some(t.to_owned()),
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
 
 /// Every `METHOD path` the router declares, read from its source.
 fn declared_routes() -> BTreeSet<String> {
     let mut routes = BTreeSet::new();
     for file in ["engine/src/web/mod.rs", "engine/src/web/pages/mod.rs"] {
         let text = std::fs::read_to_string(repo().join(file)).expect("router source");
+        // rustfmt breaks a long `.route(` call over several lines: join it back up.
+        let text = collapse_route_calls(&text);
         for line in text.lines() {
             let Some(rest) = line.trim().strip_prefix(".route(\"") else {
                 continue;
@@ -316,6 +351,7 @@ fn request_for(route: &str, case: &str, task: &str) -> (String, Option<PageForm>
             "/api/v1/processes/{id}",
             "/api/v1/processes/yangcheng.retirement",
         )
+        .replace("/definitions/{id}", "/definitions/yangcheng.retirement")
         .replace("{file}", "nothing.csv")
         .replace("{id}", &nobody);
     let string = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {

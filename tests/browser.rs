@@ -638,11 +638,12 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
     w.expect(&["申请表", "张三"]).await?;
     w.shot("04-application-form").await?;
     w.goto(&format!("/cases/{case}/preview/notice")).await?;
-    w.expect(&["一次性告知单", "1寸彩色照片"]).await?;
+    w.expect(&["一次性告知单", "1寸彩色照片", "附件3"]).await?;
     w.shot("05-notice").await?;
     let pages = w.print_a4("05-notice").await?;
-    // A short notice for the applicant to take home: one sheet of A4.
-    assert_eq!(pages, 1, "the 一次性告知单 printed to {pages} A4 pages");
+    // For the applicant to take home: the notice on one sheet of A4, the 附件3 process map
+    // on the next.
+    assert_eq!(pages, 2, "the 一次性告知单 printed to {pages} A4 pages");
 
     // 3. Inbox: the 受理 task; claim it; the papers are short, so 一次性告知补正.
     later(10);
