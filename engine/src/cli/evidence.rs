@@ -50,6 +50,8 @@ pub(crate) async fn verify(url: &str, case: Option<&str>) -> anyhow::Result<bool
 
 /// `backup`: a consistent copy of a SQLite database, also while it is in use.
 pub(crate) async fn backup(url: &str, to: &Path) -> anyhow::Result<()> {
+    // A plain file path names a SQLite database, as for every other command.
+    let url = &lianban::store::database_url(url);
     if !url.starts_with("sqlite:") {
         return Err(lianban::store::BackupError::NotSqlite.into());
     }
@@ -64,6 +66,7 @@ pub(crate) async fn backup(url: &str, to: &Path) -> anyhow::Result<()> {
 
 /// `restore`: a backup file into a SQLite database.
 pub(crate) async fn restore(from: &Path, url: &str, force: bool) -> anyhow::Result<()> {
+    let url = &lianban::store::database_url(url);
     let Some(path) = sqlite_path(url) else {
         bail!(
             "只能恢复到 SQLite 数据库（sqlite://文件路径）；PostgreSQL 请用 pg_restore（见 docs/operations.md）"
