@@ -244,6 +244,7 @@ pub(super) fn render(
             "roles": me.roles.iter().map(|r| r.label()).collect::<Vec<_>>(),
             "csrf": me.csrf,
             "oversees": user.oversees(),
+            "admin": me.roles.contains(&Role::Admin),
             "intake": !intake::startable(ctx, &user.0).is_empty(),
         },
         "page": page,
