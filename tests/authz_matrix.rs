@@ -87,6 +87,7 @@ const MATRIX: &[(&str, &str, [u16; 9])] = &[
     ("GET", "/cases/{id}", [303, 200, 404, 404, 404, 200, 404, 303, 404]),
     // Only issued documents print; the application form was not issued.
     ("GET", "/cases/{id}/print/{doc}", [303, 404, 404, 404, 404, 404, 404, 303, 404]),
+    ("GET", "/cases/{id}/download/{doc}", [303, 404, 404, 404, 404, 404, 404, 303, 404]),
     ("POST", "/cases/{id}/events/{event}", [303, 409, 404, 404, 404, 409, 404, 303, 404]),
     ("POST", "/cases/{id}/cancel", [303, 303, 404, 404, 404, 303, 404, 303, 404]),
     // The page lists what the caller may start (maybe nothing).

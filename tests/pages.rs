@@ -474,6 +474,50 @@ db_test!(
             task_page.text
         );
         assert!(!task_page.text.contains("minimum_contribution"));
+
+        // 一次性告知补正 issues the 补正告知书; the case page offers it to print and to keep.
+        page.post(&format!("/tasks/{task}/claim"), &[], true)
+            .await?;
+        let asked = page
+            .post(
+                &format!("/tasks/{task}/complete"),
+                &[("outcome", "supplement")],
+                true,
+            )
+            .await?;
+        assert_eq!(asked.status, 303, "{}", asked.text);
+        let docs = shebao.documents(&case).await?.ok()?;
+        let notice_id = docs
+            .as_array()
+            .and_then(|all| all.iter().find(|d| d["key"] == "supplement_notice"))
+            .and_then(|d| d["id"].as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("no 补正告知书 among {docs}"))?;
+        let shown = page.get(&format!("/cases/{case}")).await?;
+        assert!(
+            shown
+                .text
+                .contains(&format!("/cases/{case}/download/{notice_id}")),
+            "{}",
+            shown.text
+        );
+        let printed = page
+            .get(&format!("/cases/{case}/print/{notice_id}"))
+            .await?;
+        let kept = page
+            .get(&format!("/cases/{case}/download/{notice_id}"))
+            .await?;
+        assert_eq!(kept.status, 200);
+        assert_eq!(kept.text, printed.text, "the file is the stored document");
+        let disposition = kept
+            .headers
+            .get("content-disposition")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert!(
+            disposition.starts_with("attachment;") && disposition.contains("filename*=UTF-8''"),
+            "{disposition}"
+        );
         Ok(())
     }
 );

@@ -12,6 +12,8 @@ pub struct Page {
     pub location: String,
     /// The body.
     pub text: String,
+    /// Every header of the answer.
+    pub headers: reqwest::header::HeaderMap,
 }
 
 /// A browser-like client for one signed-in clerk: the session cookie on every request,
@@ -48,9 +50,11 @@ impl Browser {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
+        let headers = response.headers().clone();
         Ok(Page {
             status,
             location,
+            headers,
             text: response.text().await?,
         })
     }

@@ -444,6 +444,46 @@ pub(super) async fn print(
     Ok(printable(document.html))
 }
 
+/// An issued document's HTML as stored, as a file to keep (`Content-Disposition:
+/// attachment`, named after the document and its number); the view is recorded.
+pub(super) async fn download(
+    State(ctx): State<Ctx>,
+    user: PageUser,
+    Path((id, doc)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id: CaseId = visible_case(&ctx, &user.0, &id).await?;
+    let missing = || ApiError::NotFound("文书不存在".into());
+    let doc = Uuid::parse_str(&doc)
+        .map(DocumentId)
+        .map_err(|_| missing())?;
+    let engine = ctx.app.engine();
+    let document = engine
+        .store()
+        .get_document(id, doc)
+        .await?
+        .ok_or_else(missing)?;
+    engine
+        .store()
+        .record_view(id, &user.0.actor(), engine.now())
+        .await?;
+    let stem = match &document.number {
+        Some(number) => format!("{}-{number}", document.name),
+        None => document.name.clone(),
+    };
+    let name: String = form_urlencoded::byte_serialize(format!("{stem}.html").as_bytes()).collect();
+    let disposition = format!(
+        "attachment; filename=\"{}.html\"; filename*=UTF-8''{name}",
+        document.key
+    );
+    let mut response = printable(document.html);
+    if let Ok(value) = header::HeaderValue::from_str(&disposition) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
 /// What the rules computed, as label/value rows. A definition whose `evaluate:` returns a
 /// `summary` (a list of `[label, text]` pairs, written in the clerk's words) is shown by it,
 /// followed by the `reasons` as 说明; otherwise every value is listed under its key, which

@@ -58,6 +58,7 @@ pub(super) fn routes() -> Router<Ctx> {
         .route("/cases", get(search::page))
         .route("/cases/{id}", get(case::page))
         .route("/cases/{id}/print/{doc}", get(case::print))
+        .route("/cases/{id}/download/{doc}", get(case::download))
         .route("/cases/{id}/events/{event}", post(actions::deliver))
         .route("/cases/{id}/cancel", post(actions::cancel))
         .route("/intake", get(intake::page).post(intake::submit))
