@@ -231,6 +231,12 @@ impl Store {
         Ok(())
     }
 
+    /// The connection pool itself, for `lianban bench` (its raw-write bound must go through
+    /// the very connection the engine uses) and for the EXPLAIN review of the hot queries.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
     /// Whether this store runs on SQLite (as opposed to PostgreSQL).
     pub fn is_sqlite(&self) -> bool {
         self.db.get_database_backend() == DbBackend::Sqlite
