@@ -26,6 +26,7 @@ mod definitions;
 mod documents;
 mod engine;
 mod entity;
+mod explain;
 mod firing;
 mod issuing;
 mod outbox;
@@ -39,6 +40,7 @@ pub use accounts::{NewAccount, SessionRecord};
 pub use apikeys::{ApiKeyRecord, NewApiKey};
 pub use definitions::StoredVersion;
 pub use engine::{Engine, EngineError};
+pub use explain::QueryPlan;
 pub use outbox::{OutboxMessage, OutboxStatus, Receipt};
 pub use push_tables::{NewPushTable, PushTableRecord, PushTableSummary};
 pub use records::{

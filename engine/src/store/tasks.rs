@@ -45,72 +45,75 @@ impl Store {
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
     pub async fn list_tasks(&self, query: &TaskQuery) -> Result<Vec<TaskRecord>, StoreError> {
-        let mut select = task::Entity::find();
-        if !query.roles.is_empty() {
-            select = select.filter(task::Column::Role.is_in(query.roles.clone()));
-        }
-        if let Some(county) = &query.county {
-            select = select.filter(task::Column::County.eq(county.clone()));
-        }
-        if !query.departments.is_empty() {
-            select = select.filter(task::Column::Department.is_in(query.departments.clone()));
-        }
-        if !query.statuses.is_empty() {
-            let words = query.statuses.iter().map(|s| task_status_word(*s));
-            select = select.filter(task::Column::Status.is_in(words));
-        }
-        if let Some(user) = &query.claimed_by {
-            select = select.filter(task::Column::ClaimedBy.eq(user.clone()));
-        }
-        if let Some(case) = query.case {
-            select = select.filter(task::Column::CaseId.eq(case.to_string()));
-        }
-        if query.unclaimed {
-            select = select.filter(task::Column::ClaimedBy.is_null());
-        }
-        if !query.steps.is_empty() {
-            select = select.filter(task::Column::Step.is_in(query.steps.clone()));
-        }
-        if let Some(term) = query
-            .search
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-        {
-            // Both columns are indexed: the subquery is two index lookups, not a scan.
-            let cases = Query::select()
-                .column(case::Column::Id)
-                .from(case::Entity)
-                .cond_where(
-                    Condition::any()
-                        .add(Expr::col(case::Column::ApplicantName).eq(term))
-                        .add(
-                            Expr::col(case::Column::IdKey).eq(crate::privacy::id_search_key(term)),
-                        ),
-                )
-                .to_owned();
-            select = select.filter(task::Column::CaseId.in_subquery(cases));
-        }
-        if let Some(before) = query.due_before {
-            select = select.filter(task::Column::DueAt.lt(before));
-        }
-        if let Some(at) = query.warned_at {
-            select = select.filter(task::Column::WarnAt.lte(at));
-        }
-        // SQLite sorts NULL first and PostgreSQL last; sorting on `IS NULL` first makes both
-        // put tasks without a due time at the end. (SQLite keeps times as RFC 3339 text in
-        // UTC, which sorts in time order.)
-        let select = select
-            .order_by_asc(Expr::col(task::Column::DueAt).is_null())
-            .order_by_asc(task::Column::DueAt)
-            .order_by_asc(task::Column::CreatedAt)
-            .order_by_asc(task::Column::Id);
-        let rows = page(select, query.limit, query.offset)
-            .all(&self.db)
-            .await?;
+        let rows = tasks_select(query).all(&self.db).await?;
         rows.into_iter().map(task_record).collect()
     }
+}
 
+/// The inbox's query, shared with the EXPLAIN review so that it checks this very query.
+pub(super) fn tasks_select(query: &TaskQuery) -> sea_orm::Select<task::Entity> {
+    let mut select = task::Entity::find();
+    if !query.roles.is_empty() {
+        select = select.filter(task::Column::Role.is_in(query.roles.clone()));
+    }
+    if let Some(county) = &query.county {
+        select = select.filter(task::Column::County.eq(county.clone()));
+    }
+    if !query.departments.is_empty() {
+        select = select.filter(task::Column::Department.is_in(query.departments.clone()));
+    }
+    if !query.statuses.is_empty() {
+        let words = query.statuses.iter().map(|s| task_status_word(*s));
+        select = select.filter(task::Column::Status.is_in(words));
+    }
+    if let Some(user) = &query.claimed_by {
+        select = select.filter(task::Column::ClaimedBy.eq(user.clone()));
+    }
+    if let Some(case) = query.case {
+        select = select.filter(task::Column::CaseId.eq(case.to_string()));
+    }
+    if query.unclaimed {
+        select = select.filter(task::Column::ClaimedBy.is_null());
+    }
+    if !query.steps.is_empty() {
+        select = select.filter(task::Column::Step.is_in(query.steps.clone()));
+    }
+    if let Some(term) = query
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        // Both columns are indexed: the subquery is two index lookups, not a scan.
+        let cases = Query::select()
+            .column(case::Column::Id)
+            .from(case::Entity)
+            .cond_where(
+                Condition::any()
+                    .add(Expr::col(case::Column::ApplicantName).eq(term))
+                    .add(Expr::col(case::Column::IdKey).eq(crate::privacy::id_search_key(term))),
+            )
+            .to_owned();
+        select = select.filter(task::Column::CaseId.in_subquery(cases));
+    }
+    if let Some(before) = query.due_before {
+        select = select.filter(task::Column::DueAt.lt(before));
+    }
+    if let Some(at) = query.warned_at {
+        select = select.filter(task::Column::WarnAt.lte(at));
+    }
+    // SQLite sorts NULL first and PostgreSQL last; sorting on `IS NULL` first makes both
+    // put tasks without a due time at the end. (SQLite keeps times as RFC 3339 text in
+    // UTC, which sorts in time order.)
+    let select = select
+        .order_by_asc(Expr::col(task::Column::DueAt).is_null())
+        .order_by_asc(task::Column::DueAt)
+        .order_by_asc(task::Column::CreatedAt)
+        .order_by_asc(task::Column::Id);
+    page(select, query.limit, query.offset)
+}
+
+impl Store {
     /// How many tasks each department has open (open or claimed), and how many of those
     /// are past due at `now`; departments without open tasks are absent. Two grouped
     /// counts over the `(department, status, due_at)` index, cheap enough for every
