@@ -15,6 +15,7 @@ mod m20261129_000007_add_case_search;
 mod m20261129_000101_add_county_and_api_keys;
 mod m20261129_000201_create_timers;
 mod m20261129_000301_create_push;
+mod m20261129_000501_add_inbox_order;
 
 /// Every migration of lianban, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000101_add_county_and_api_keys::Migration),
             Box::new(m20261129_000201_create_timers::Migration),
             Box::new(m20261129_000301_create_push::Migration),
+            Box::new(m20261129_000501_add_inbox_order::Migration),
         ]
     }
 }

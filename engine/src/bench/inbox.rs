@@ -110,6 +110,10 @@ pub async fn seed(store: &Store, process: &Process, cases: u64, open: u64) -> an
 
 fn postgres_seed(hash: &str, cases: u64, first_open: u64) -> Vec<String> {
     let last = cases.saturating_sub(1);
+    // The format of `store::tasks::inbox_order`.
+    let created = "to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+    let due = "to_char((t + INTERVAL '5 days') AT TIME ZONE 'UTC', \
+               'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
     let series = format!(
         "(SELECT i, TIMESTAMPTZ '2026-01-01 00:00:00+00' + i * INTERVAL '1 second' AS t, \
          i >= {first_open} AS running FROM generate_series(0, {last}) AS i) AS n"
@@ -127,7 +131,8 @@ fn postgres_seed(hash: &str, cases: u64, first_open: u64) -> Vec<String> {
         ),
         format!(
             "INSERT INTO tasks (id, case_id, step, step_name, role, department, status, \
-             claimed_by, created_at, due_at, closed_at, outcome, completed_by, county, warn_at) \
+             claimed_by, created_at, due_at, closed_at, outcome, completed_by, county, warn_at, \
+             inbox_order) \
              SELECT lpad(to_hex(i), 8, '0') || '-0000-7000-9000-000000000000', \
              lpad(to_hex(i), 8, '0') || '-0000-7000-8000-000000000000', 'accept', '受理', \
              (ARRAY['shebao_clerk','yibao_clerk','gjj_clerk'])[i % 3 + 1], \
@@ -135,8 +140,10 @@ fn postgres_seed(hash: &str, cases: u64, first_open: u64) -> Vec<String> {
              CASE WHEN running THEN 'open' ELSE 'completed' END, NULL, t, \
              CASE WHEN i % 2 = 0 THEN t + INTERVAL '5 days' END, \
              CASE WHEN running THEN NULL ELSE t END, CASE WHEN running THEN NULL ELSE 'accept' END, \
-             CASE WHEN running THEN NULL ELSE 'seed' END, 'bench', NULL FROM {series} \
-             WHERE {cases} > 0"
+             CASE WHEN running THEN NULL ELSE 'seed' END, 'bench', NULL, \
+             CASE WHEN NOT running THEN NULL \
+             WHEN i % 2 = 0 THEN '0|' || {due} || '|' || {created} ELSE '1|' || {created} END \
+             FROM {series} WHERE {cases} > 0"
         ),
         "ANALYZE".to_owned(),
     ]
@@ -162,7 +169,8 @@ fn sqlite_seed(hash: &str, cases: u64, first_open: u64) -> Vec<String> {
         ),
         format!(
             "{numbers} INSERT INTO tasks (id, case_id, step, step_name, role, department, status, \
-             claimed_by, created_at, due_at, closed_at, outcome, completed_by, county, warn_at) \
+             claimed_by, created_at, due_at, closed_at, outcome, completed_by, county, warn_at, \
+             inbox_order) \
              SELECT printf('%08x-0000-7000-9000-000000000000', i), \
              printf('%08x-0000-7000-8000-000000000000', i), 'accept', '受理', \
              CASE i % 3 WHEN 0 THEN 'shebao_clerk' WHEN 1 THEN 'yibao_clerk' ELSE 'gjj_clerk' END, \
@@ -170,7 +178,11 @@ fn sqlite_seed(hash: &str, cases: u64, first_open: u64) -> Vec<String> {
              CASE WHEN running THEN 'open' ELSE 'completed' END, NULL, t, \
              CASE WHEN i % 2 = 0 THEN strftime('%Y-%m-%dT%H:%M:%S+00:00', 1767225600 + i + 432000, 'unixepoch') END, \
              CASE WHEN running THEN NULL ELSE t END, CASE WHEN running THEN NULL ELSE 'accept' END, \
-             CASE WHEN running THEN NULL ELSE 'seed' END, 'bench', NULL FROM m"
+             CASE WHEN running THEN NULL ELSE 'seed' END, 'bench', NULL, \
+             CASE WHEN NOT running THEN NULL \
+             WHEN i % 2 = 0 THEN '0|' || strftime('%Y-%m-%dT%H:%M:%S.000000Z', 1767225600 + i + 432000, 'unixepoch') \
+             || '|' || strftime('%Y-%m-%dT%H:%M:%S.000000Z', 1767225600 + i, 'unixepoch') \
+             ELSE '1|' || strftime('%Y-%m-%dT%H:%M:%S.000000Z', 1767225600 + i, 'unixepoch') END FROM m"
         ),
         "ANALYZE".to_owned(),
     ]

@@ -62,7 +62,20 @@ pub(super) fn tasks_select(query: &TaskQuery) -> sea_orm::Select<task::Entity> {
     if !query.departments.is_empty() {
         select = select.filter(task::Column::Department.is_in(query.departments.clone()));
     }
-    if !query.statuses.is_empty() {
+    // Open and claimed tasks carry the inbox's sort key, and only they do: the inbox (only
+    // open work) reads the key's index in order and stops after one page.
+    let open_only = !query.statuses.is_empty()
+        && query
+            .statuses
+            .iter()
+            .all(|s| matches!(s, TaskStatus::Open | TaskStatus::Claimed));
+    let both_open = open_only
+        && query.statuses.contains(&TaskStatus::Open)
+        && query.statuses.contains(&TaskStatus::Claimed);
+    if open_only {
+        select = select.filter(task::Column::InboxOrder.is_not_null());
+    }
+    if !query.statuses.is_empty() && !both_open {
         let words = query.statuses.iter().map(|s| task_status_word(*s));
         select = select.filter(task::Column::Status.is_in(words));
     }
@@ -101,6 +114,13 @@ pub(super) fn tasks_select(query: &TaskQuery) -> sea_orm::Select<task::Entity> {
     }
     if let Some(at) = query.warned_at {
         select = select.filter(task::Column::WarnAt.lte(at));
+    }
+    if open_only {
+        // The same order as below, spelled as one key (see `inbox_order`).
+        let select = select
+            .order_by_asc(task::Column::InboxOrder)
+            .order_by_asc(task::Column::Id);
+        return page(select, query.limit, query.offset);
     }
     // SQLite sorts NULL first and PostgreSQL last; sorting on `IS NULL` first makes both
     // put tasks without a due time at the end. (SQLite keeps times as RFC 3339 text in
@@ -228,6 +248,7 @@ async fn upsert(
         completed_by: Set(task.completed_by.clone()),
         county: Set(Some(crate::accounts::county_of(&state.process).to_owned())),
         warn_at: Set(task.warn_at),
+        inbox_order: Set(inbox_order(task)),
     };
     let on_conflict = OnConflict::column(task::Column::Id)
         .update_columns([
@@ -241,6 +262,7 @@ async fn upsert(
             task::Column::Outcome,
             task::Column::CompletedBy,
             task::Column::WarnAt,
+            task::Column::InboxOrder,
         ])
         .to_owned();
     task::Entity::insert(row)
@@ -248,6 +270,22 @@ async fn upsert(
         .exec_without_returning(txn)
         .await?;
     Ok(())
+}
+
+/// The inbox's sort key of an open or claimed task, `None` once it is closed: tasks with a
+/// due time first, soonest first, then oldest first, as text that sorts the same on both
+/// backends (`0|<due>|<created>` or `1|<created>`, fixed-width UTC times). Migration
+/// `m20261129_000501_add_inbox_order` fills existing rows with the same format.
+fn inbox_order(task: &Task) -> Option<String> {
+    const FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
+    if !matches!(task.status, TaskStatus::Open | TaskStatus::Claimed) {
+        return None;
+    }
+    let created = task.created_at.format(FORMAT);
+    Some(match task.due_at {
+        Some(due) => format!("0|{}|{created}", due.format(FORMAT)),
+        None => format!("1|{created}"),
+    })
 }
 
 pub(super) fn task_record(row: task::Model) -> Result<TaskRecord, StoreError> {
