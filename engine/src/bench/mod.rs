@@ -264,7 +264,7 @@ fn percentile_ms(samples: &mut [Duration], p: f64) -> f64 {
 /// Progress on standard error, about every tenth of the way.
 fn progress(label: &str, done: usize, total: usize) {
     let step = (total / 10).max(1);
-    if done % step == 0 || done == total {
+    if done.is_multiple_of(step) || done == total {
         eprintln!("  {label}: {done}/{total}");
     }
 }
@@ -291,10 +291,10 @@ mod tests {
         assert_eq!(rate.to_string(), "sqlite_full.c1.cases_per_s: 1234 cases/s");
         let ms = Figure {
             name: "x.inbox_p99_ms".into(),
-            value: 3.14159,
+            value: 12.5,
             unit: "ms",
         };
-        assert_eq!(ms.to_string(), "x.inbox_p99_ms: 3.14 ms");
+        assert_eq!(ms.to_string(), "x.inbox_p99_ms: 12.50 ms");
     }
 
     #[test]

@@ -385,7 +385,7 @@ async fn raw_case(
         ..Default::default()
     };
     for statements in transactions {
-        let txn = db.begin_with_options(options.clone()).await?;
+        let txn = db.begin_with_options(options).await?;
         for statement in statements {
             txn.execute_raw(statement).await?;
         }

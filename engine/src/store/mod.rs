@@ -82,6 +82,39 @@ pub struct StoreOptions {
     pub max_connections: u32,
 }
 
+impl StoreOptions {
+    /// The defaults, changed by the environment: `LIANBAN_DB_MAX_CONNECTIONS` (pool size,
+    /// 1 to 1000) and `LIANBAN_SQLITE_SYNCHRONOUS` (`full` or `normal`). Every command that
+    /// opens the database reads them, so `serve` and `migrate` agree.
+    ///
+    /// # Errors
+    /// [`StoreError::Setting`] for a value that is not one of those.
+    pub fn from_env() -> Result<StoreOptions, StoreError> {
+        StoreOptions::from_vars(|name| std::env::var(name).ok())
+    }
+
+    fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<StoreOptions, StoreError> {
+        let mut options = StoreOptions::default();
+        let read = |name: &'static str| var(name).map(|v| (name, v));
+        if let Some((name, value)) = read("LIANBAN_DB_MAX_CONNECTIONS") {
+            options.max_connections = value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or(StoreError::Setting { name, value })?;
+        }
+        if let Some((name, value)) = read("LIANBAN_SQLITE_SYNCHRONOUS") {
+            options.sqlite_synchronous = match value.trim().to_ascii_lowercase().as_str() {
+                "full" => Synchronous::Full,
+                "normal" => Synchronous::Normal,
+                _ => return Err(StoreError::Setting { name, value }),
+            };
+        }
+        Ok(options)
+    }
+}
+
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
@@ -167,6 +200,16 @@ pub enum StoreError {
     /// A claimed timer was taken over or removed before it could be marked fired.
     #[error(transparent)]
     TimerLost(#[from] TimerLost),
+    /// An environment setting of the connection has a value it cannot take.
+    #[error(
+        "环境变量 {name} 的值 {value:?} 无效（池大小应为 1 到 1000，synchronous 应为 full 或 normal）"
+    )]
+    Setting {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+    },
     /// The database refused or failed.
     #[error("数据库错误")]
     Database(#[from] DbErr),
@@ -176,12 +219,14 @@ pub enum StoreError {
 }
 
 impl Store {
-    /// Connects with the default [`StoreOptions`].
+    /// Connects with [`StoreOptions::from_env`] (the defaults unless the environment says
+    /// otherwise).
     ///
     /// # Errors
-    /// [`StoreError::Database`] when the database cannot be reached or opened.
+    /// [`StoreError::Setting`], or [`StoreError::Database`] when the database cannot be
+    /// reached or opened.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        Store::connect_with(url, StoreOptions::default()).await
+        Store::connect_with(url, StoreOptions::from_env()?).await
     }
 
     /// Connects to a `sqlite:` or `postgres:` URL. For SQLite the file's directory is
@@ -320,4 +365,43 @@ fn page<S: sea_orm::QuerySelect>(select: S, limit: Option<u64>, offset: u64) -> 
     select
         .limit(limit.unwrap_or(i64::MAX.unsigned_abs()))
         .offset(offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(vars: &[(&str, &str)]) -> Result<StoreOptions, StoreError> {
+        StoreOptions::from_vars(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn pool_size_and_synchronous_come_from_the_environment() {
+        let default = options(&[]).expect("defaults");
+        assert_eq!(default.max_connections, 8);
+        assert_eq!(default.sqlite_synchronous, Synchronous::Full);
+        let set = options(&[
+            ("LIANBAN_DB_MAX_CONNECTIONS", "32"),
+            ("LIANBAN_SQLITE_SYNCHRONOUS", "NORMAL"),
+        ])
+        .expect("valid");
+        assert_eq!(set.max_connections, 32);
+        assert_eq!(set.sqlite_synchronous, Synchronous::Normal);
+    }
+
+    #[test]
+    fn a_bad_setting_is_named() {
+        for (name, value) in [
+            ("LIANBAN_DB_MAX_CONNECTIONS", "0"),
+            ("LIANBAN_DB_MAX_CONNECTIONS", "many"),
+            ("LIANBAN_SQLITE_SYNCHRONOUS", "off"),
+        ] {
+            let error = options(&[(name, value)]).expect_err("refused");
+            assert!(error.to_string().contains(name), "{error}");
+        }
+    }
 }
