@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 
 use crate::store::{Store, Synchronous};
 
@@ -60,7 +60,7 @@ impl FreshDb {
             }
             Target::Postgres(server) => {
                 let name = format!("lianban_bench_{suffix}");
-                let admin = Database::connect(server.as_str())
+                let admin = admin(server)
                     .await
                     .with_context(|| format!("无法连接 PostgreSQL {}", redact(server)))?;
                 admin
@@ -99,7 +99,7 @@ impl FreshDb {
         }
         if let Some((server, name)) = &self.postgres {
             let dropped = async {
-                let admin = Database::connect(server.as_str()).await?;
+                let admin = admin(server).await?;
                 // FORCE ends the pool connections that may still be closing.
                 admin
                     .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
@@ -112,6 +112,14 @@ impl FreshDb {
             }
         }
     }
+}
+
+/// A connection to the server for CREATE and DROP DATABASE, quiet: sqlx would log the
+/// DROP, which waits for the pool's connections to close, as a slow statement.
+async fn admin(server: &str) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    let mut options = ConnectOptions::new(server);
+    options.sqlx_logging(false).max_connections(1);
+    Database::connect(options).await
 }
 
 /// The server URL with its database path replaced by `name` (query kept).

@@ -20,8 +20,32 @@ use crate::store::{Engine, Store, TaskQuery, TaskRecord};
 /// Tasks a standard case completes: 受理, 医保, 公积金.
 pub(super) const TASKS_PER_CASE: usize = 3;
 
+/// Where one case's time went, by engine call (summed over the case's calls).
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Breakdown {
+    /// `start_case`.
+    pub(super) start: Duration,
+    /// The three inbox lists that find the case's tasks.
+    pub(super) lists: Duration,
+    /// The three claims.
+    pub(super) claims: Duration,
+    /// The three completions.
+    pub(super) completions: Duration,
+}
+
+impl Breakdown {
+    fn add(&mut self, other: &Breakdown) {
+        self.start += other.start;
+        self.lists += other.lists;
+        self.claims += other.claims;
+        self.completions += other.completions;
+    }
+}
+
 /// What an engine run measured.
 pub(super) struct EngineRun {
+    /// Summed over all cases: where the time went.
+    pub(super) breakdown: Breakdown,
     /// Wall time of the whole run.
     pub(super) elapsed: Duration,
     /// Per case: complete 受理 → 医保's inbox shows the new task.
@@ -61,26 +85,30 @@ pub(super) async fn engine_run(
             tokio::spawn(async move {
                 let mut handoff = Vec::new();
                 let mut ids = Vec::new();
+                let mut breakdown = Breakdown::default();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= cases {
                         break;
                     }
-                    let (case, latency) = one_case(&engine, w, i).await?;
+                    let (case, latency, spent) = one_case(&engine, w, i).await?;
                     handoff.push(latency);
+                    breakdown.add(&spent);
                     ids.push(case);
                     progress(&label, done.fetch_add(1, Ordering::Relaxed) + 1, cases);
                 }
-                anyhow::Ok((handoff, ids))
+                anyhow::Ok((handoff, ids, breakdown))
             })
         })
         .collect();
     let mut handoff = Vec::with_capacity(cases);
     let mut ids = Vec::with_capacity(cases);
+    let mut breakdown = Breakdown::default();
     for worker in workers {
-        let (h, i) = worker.await.context("基准测试工作线程异常退出")??;
+        let (h, i, b) = worker.await.context("基准测试工作线程异常退出")??;
         handoff.extend(h);
         ids.extend(i);
+        breakdown.add(&b);
     }
     let elapsed = started.elapsed();
     // Outside the timing: every case must have reached its end, or the figure is void.
@@ -98,13 +126,18 @@ pub(super) async fn engine_run(
         }
     }
     Ok(EngineRun {
+        breakdown,
         elapsed,
         handoff,
         state,
     })
 }
 
-async fn one_case(engine: &Engine, worker: usize, i: usize) -> anyhow::Result<(CaseId, Duration)> {
+async fn one_case(
+    engine: &Engine,
+    worker: usize,
+    i: usize,
+) -> anyhow::Result<(CaseId, Duration, Breakdown)> {
     let window = clerk(format!("window{worker}"), "shebao");
     let shebao = clerk(format!("shebao{worker}"), "shebao");
     let yibao = clerk(format!("yibao{worker}"), "yibao");
@@ -112,27 +145,44 @@ async fn one_case(engine: &Engine, worker: usize, i: usize) -> anyhow::Result<(C
     let mut form = Map::new();
     form.insert("name".into(), json!(format!("职工{i}")));
     form.insert("years".into(), json!(20));
+    let mut spent = Breakdown::default();
+    let mut clock = Instant::now();
+    // Adds the time since the last mark to one bucket.
+    let mut mark = |bucket: &mut Duration| {
+        let now = Instant::now();
+        *bucket += now - clock;
+        clock = now;
+    };
     let case = engine
         .start_case(STANDARD_PROCESS, form, vec![], &window)
         .await?;
+    mark(&mut spent.start);
     let accept = inbox_task(engine, case, "shebao").await?;
+    mark(&mut spent.lists);
     engine.claim(accept.id, &shebao).await?;
+    mark(&mut spent.claims);
     let before = Instant::now();
     engine
         .complete(accept.id, &shebao, "accept", Map::new(), None)
         .await?;
+    mark(&mut spent.completions);
     let medical = inbox_task(engine, case, "yibao").await?;
     let latency = before.elapsed();
     let fund = inbox_task(engine, case, "gjj").await?;
+    mark(&mut spent.lists);
     engine.claim(medical.id, &yibao).await?;
+    mark(&mut spent.claims);
     engine
         .complete(medical.id, &yibao, "done", Map::new(), None)
         .await?;
+    mark(&mut spent.completions);
     engine.claim(fund.id, &gjj).await?;
+    mark(&mut spent.claims);
     engine
         .complete(fund.id, &gjj, "done", Map::new(), None)
         .await?;
-    Ok((case, latency))
+    mark(&mut spent.completions);
+    Ok((case, latency, spent))
 }
 
 /// The case's open task in a department's inbox (the inbox query, narrowed to the case).
