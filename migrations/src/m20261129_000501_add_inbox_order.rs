@@ -108,3 +108,25 @@ enum Tasks {
     CreatedAt,
     InboxOrder,
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_orm_migration::sea_orm::prelude::ChronoDateTimeUtc;
+
+    use super::key;
+
+    fn at(text: &str) -> ChronoDateTimeUtc {
+        text.parse().expect("RFC 3339 time")
+    }
+
+    /// The engine's `store::tasks::inbox_order` pins the same strings.
+    #[test]
+    fn backfilled_keys_have_the_engines_format() {
+        let created = at("2026-03-05T01:00:00Z");
+        assert_eq!(
+            key(Some(at("2026-03-06T02:00:00Z")), created),
+            "0|2026-03-06T02:00:00.000000Z|2026-03-05T01:00:00.000000Z"
+        );
+        assert_eq!(key(None, created), "1|2026-03-05T01:00:00.000000Z");
+    }
+}

@@ -318,3 +318,52 @@ pub(super) fn task_record(row: task::Model) -> Result<TaskRecord, StoreError> {
         warn_at: row.warn_at,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn task(status: TaskStatus, due: Option<DateTime<Utc>>) -> Task {
+        let created = Utc
+            .with_ymd_and_hms(2026, 3, 5, 1, 0, 0)
+            .single()
+            .expect("valid time");
+        Task {
+            id: TaskId(Uuid::nil()),
+            step: StepId::from("accept"),
+            role: "clerk".into(),
+            department: "shebao".into(),
+            token: 0,
+            status,
+            claimed_by: None,
+            created_at: created,
+            due_at: due,
+            warn_at: None,
+            closed_at: None,
+            outcome: None,
+            completed_by: None,
+            reason: None,
+        }
+    }
+
+    /// The migration `m20261129_000501_add_inbox_order` pins the same strings, so rows it
+    /// backfills sort with the rows the engine writes.
+    #[test]
+    fn the_inbox_key_puts_due_tasks_first_in_a_fixed_format() {
+        let due = Utc
+            .with_ymd_and_hms(2026, 3, 6, 2, 0, 0)
+            .single()
+            .expect("valid time");
+        assert_eq!(
+            inbox_order(&task(TaskStatus::Open, Some(due))).as_deref(),
+            Some("0|2026-03-06T02:00:00.000000Z|2026-03-05T01:00:00.000000Z")
+        );
+        assert_eq!(
+            inbox_order(&task(TaskStatus::Claimed, None)).as_deref(),
+            Some("1|2026-03-05T01:00:00.000000Z")
+        );
+        assert_eq!(inbox_order(&task(TaskStatus::Completed, Some(due))), None);
+    }
+}
