@@ -156,7 +156,7 @@ enum Command {
     /// always; PostgreSQL too when --db or LIANBAN_BENCH_POSTGRES names a server.
     Bench {
         /// PostgreSQL server URL; a fresh database is created on it and dropped afterwards.
-        #[arg(long = "db", env = "LIANBAN_BENCH_POSTGRES")]
+        #[arg(long = "db", env = "LIANBAN_BENCH_POSTGRES", hide_env_values = true)]
         db: Option<String>,
         /// Cases per workload run.
         #[arg(long, default_value_t = 1000)]
