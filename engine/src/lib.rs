@@ -15,10 +15,12 @@
 //! - [`casebook`] runs the example cases written next to each definition (`lianban test`).
 //! - [`accounts`] says who may see and do what, and hashes passwords; [`privacy`] masks
 //!   ID and phone numbers in lists and logs.
+//! - [`bench`] measures the engine on real databases (`lianban bench`).
 //! - [`app`] wires settings, store, scheduler and web together for `main` and for tests.
 
 pub mod accounts;
 pub mod app;
+pub mod bench;
 pub mod casebook;
 pub mod definition;
 pub mod diagram;

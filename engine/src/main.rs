@@ -216,6 +216,32 @@ enum Command {
         #[arg(long)]
         db: Option<String>,
     },
+    /// Measure the engine: the standard workload on fresh databases, one `name: value unit`
+    /// line per figure (progress on standard error). SQLite with synchronous FULL and NORMAL
+    /// always; PostgreSQL too when --db or LIANBAN_BENCH_POSTGRES names a server.
+    Bench {
+        /// PostgreSQL server URL; a fresh database is created on it and dropped afterwards.
+        #[arg(long = "db", env = "LIANBAN_BENCH_POSTGRES", hide_env_values = true)]
+        db: Option<String>,
+        /// Cases per workload run.
+        #[arg(long, default_value_t = 1000)]
+        cases: usize,
+        /// Concurrency levels (comma separated).
+        #[arg(long, value_delimiter = ',', default_values_t = [1, 16])]
+        concurrency: Vec<usize>,
+        /// Cases seeded for the inbox figures (0 skips them).
+        #[arg(long, default_value_t = 1_000_000)]
+        inbox_cases: u64,
+        /// Of those, cases with an open task.
+        #[arg(long, default_value_t = 100_000)]
+        inbox_open: u64,
+        /// Inbox queries timed per database.
+        #[arg(long, default_value_t = 1000)]
+        inbox_queries: usize,
+        /// Open cases for the serve memory figure (0 skips it).
+        #[arg(long, default_value_t = 100_000)]
+        rss_cases: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -365,6 +391,27 @@ fn main() -> ExitCode {
             between,
             processes,
         } => report(workdays(&calendar, from.zip(add), between, &processes)),
+        Command::Bench {
+            db,
+            cases,
+            concurrency,
+            inbox_cases,
+            inbox_open,
+            inbox_queries,
+            rss_cases,
+        } => {
+            let options = lianban::bench::Options {
+                postgres: db,
+                cases,
+                concurrency,
+                inbox_cases,
+                inbox_open: inbox_open.min(inbox_cases),
+                inbox_queries,
+                rss_cases,
+                binary: None,
+            };
+            report(run_async(bench(options)))
+        }
         Command::Render {
             process,
             document,
@@ -568,6 +615,16 @@ async fn serve(settings: Settings, bind: String, demo: bool) -> anyhow::Result<(
         tracing::warn!(error = %e, "background worker ended abnormally");
     }
     served
+}
+
+/// `lianban bench`: figures on standard output as they come.
+async fn bench(options: lianban::bench::Options) -> anyhow::Result<()> {
+    if let Some(url) = &options.postgres
+        && !url.starts_with("postgres")
+    {
+        anyhow::bail!("--db 应是 PostgreSQL 服务器地址（postgres://…）；SQLite 总在临时文件上测");
+    }
+    lianban::bench::run(&options, &mut |figure| println!("{figure}")).await
 }
 
 async fn migrate(url: String) -> anyhow::Result<()> {

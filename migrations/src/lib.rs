@@ -18,6 +18,7 @@ mod m20261129_000101_add_county_and_api_keys;
 mod m20261129_000201_create_timers;
 mod m20261129_000301_create_push;
 mod m20261129_000401_add_dashboard_indexes;
+mod m20261129_000501_add_inbox_order;
 mod m20261129_000601_chain_history;
 mod m20261129_000602_create_idempotency;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000201_create_timers::Migration),
             Box::new(m20261129_000301_create_push::Migration),
             Box::new(m20261129_000401_add_dashboard_indexes::Migration),
+            Box::new(m20261129_000501_add_inbox_order::Migration),
             Box::new(m20261129_000601_chain_history::Migration),
             Box::new(m20261129_000602_create_idempotency::Migration),
         ]

@@ -30,6 +30,7 @@ mod definitions;
 mod documents;
 mod engine;
 mod entity;
+mod explain;
 mod firing;
 mod idempotency;
 mod issuing;
@@ -50,6 +51,7 @@ pub use backup::{BackupError, restore};
 pub use dashboard::{ClosedTask, StepCount, SupplementCounts, TaskCounts};
 pub use definitions::StoredVersion;
 pub use engine::{Engine, EngineError};
+pub use explain::QueryPlan;
 pub use idempotency::{KeyClaim, KeyUse, StoredAnswer};
 pub use outbox::{OutboxMessage, OutboxStatus, Receipt};
 pub use push_tables::{NewPushTable, PushTableRecord, PushTableSummary};
@@ -95,6 +97,39 @@ pub struct StoreOptions {
     /// PostgreSQL only: the server cancels a statement that runs (or waits for a lock)
     /// longer than this, so a stuck database fails requests instead of hanging them.
     pub statement_timeout: Duration,
+}
+
+impl StoreOptions {
+    /// The defaults, changed by the environment: `LIANBAN_DB_MAX_CONNECTIONS` (pool size,
+    /// 1 to 1000) and `LIANBAN_SQLITE_SYNCHRONOUS` (`full` or `normal`). Every command that
+    /// opens the database reads them, so `serve` and `migrate` agree.
+    ///
+    /// # Errors
+    /// [`StoreError::Setting`] for a value that is not one of those.
+    pub fn from_env() -> Result<StoreOptions, StoreError> {
+        StoreOptions::from_vars(|name| std::env::var(name).ok())
+    }
+
+    fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<StoreOptions, StoreError> {
+        let mut options = StoreOptions::default();
+        let read = |name: &'static str| var(name).map(|v| (name, v));
+        if let Some((name, value)) = read("LIANBAN_DB_MAX_CONNECTIONS") {
+            options.max_connections = value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or(StoreError::Setting { name, value })?;
+        }
+        if let Some((name, value)) = read("LIANBAN_SQLITE_SYNCHRONOUS") {
+            options.sqlite_synchronous = match value.trim().to_ascii_lowercase().as_str() {
+                "full" => Synchronous::Full,
+                "normal" => Synchronous::Normal,
+                _ => return Err(StoreError::Setting { name, value }),
+            };
+        }
+        Ok(options)
+    }
 }
 
 impl Default for StoreOptions {
@@ -184,6 +219,16 @@ pub enum StoreError {
     /// A claimed timer was taken over or removed before it could be marked fired.
     #[error(transparent)]
     TimerLost(#[from] TimerLost),
+    /// An environment setting of the connection has a value it cannot take.
+    #[error(
+        "环境变量 {name} 的值 {value:?} 无效（池大小应为 1 到 1000，synchronous 应为 full 或 normal）"
+    )]
+    Setting {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+    },
     /// The database refused or failed.
     #[error("数据库错误")]
     Database(#[from] DbErr),
@@ -216,12 +261,14 @@ pub fn database_url(input: &str) -> String {
 }
 
 impl Store {
-    /// Connects with the default [`StoreOptions`].
+    /// Connects with [`StoreOptions::from_env`] (the defaults unless the environment says
+    /// otherwise).
     ///
     /// # Errors
-    /// [`StoreError::Database`] when the database cannot be reached or opened.
+    /// [`StoreError::Setting`], or [`StoreError::Database`] when the database cannot be
+    /// reached or opened.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        Store::connect_with(url, StoreOptions::default()).await
+        Store::connect_with(url, StoreOptions::from_env()?).await
     }
 
     /// Connects to a `sqlite:` or `postgres:` URL. For SQLite the file's directory is
@@ -274,6 +321,12 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.db.ping().await?;
         Ok(())
+    }
+
+    /// The connection pool itself, for `lianban bench` (its raw-write bound must go through
+    /// the very connection the engine uses) and for the EXPLAIN review of the hot queries.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
     }
 
     /// Whether this store runs on SQLite (as opposed to PostgreSQL).
@@ -361,7 +414,7 @@ fn page<S: sea_orm::QuerySelect>(select: S, limit: Option<u64>, offset: u64) -> 
 
 #[cfg(test)]
 mod tests {
-    use super::database_url;
+    use super::*;
 
     #[test]
     fn typed_database_urls_open_or_create_sqlite_files() {
@@ -383,5 +436,39 @@ mod tests {
             database_url("postgres://postgres@127.0.0.1/test"),
             "postgres://postgres@127.0.0.1/test"
         );
+    }
+
+    fn options(vars: &[(&str, &str)]) -> Result<StoreOptions, StoreError> {
+        StoreOptions::from_vars(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn pool_size_and_synchronous_come_from_the_environment() {
+        let default = options(&[]).expect("defaults");
+        assert_eq!(default.max_connections, 8);
+        assert_eq!(default.sqlite_synchronous, Synchronous::Full);
+        let set = options(&[
+            ("LIANBAN_DB_MAX_CONNECTIONS", "32"),
+            ("LIANBAN_SQLITE_SYNCHRONOUS", "NORMAL"),
+        ])
+        .expect("valid");
+        assert_eq!(set.max_connections, 32);
+        assert_eq!(set.sqlite_synchronous, Synchronous::Normal);
+    }
+
+    #[test]
+    fn a_bad_setting_is_named() {
+        for (name, value) in [
+            ("LIANBAN_DB_MAX_CONNECTIONS", "0"),
+            ("LIANBAN_DB_MAX_CONNECTIONS", "many"),
+            ("LIANBAN_SQLITE_SYNCHRONOUS", "off"),
+        ] {
+            let error = options(&[(name, value)]).expect_err("refused");
+            assert!(error.to_string().contains(name), "{error}");
+        }
     }
 }

@@ -165,6 +165,24 @@ pub(super) async fn enqueue(
     Ok(())
 }
 
+/// The delivery worker's scan (ids of due, unleased pending messages), shared with the
+/// EXPLAIN review so that it checks this very query.
+pub(super) fn due_outbox_select(now: DateTime<Utc>, limit: u64) -> sea_orm::Select<outbox::Entity> {
+    outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::Id)
+        .filter(outbox::Column::Status.eq(OutboxStatus::Pending.as_str()))
+        .filter(outbox::Column::NextAttemptAt.lte(now))
+        .filter(
+            Condition::any()
+                .add(outbox::Column::LeaseUntil.is_null())
+                .add(outbox::Column::LeaseUntil.lt(now)),
+        )
+        .order_by_asc(outbox::Column::NextAttemptAt)
+        .order_by_asc(outbox::Column::Id)
+        .limit(limit)
+}
+
 impl Store {
     /// Claims up to `limit` due messages for `worker` until `lease_until`: each with a
     /// compare-and-set UPDATE that succeeds only while the message is pending, due and not
@@ -184,15 +202,7 @@ impl Store {
                 .add(outbox::Column::LeaseUntil.is_null())
                 .add(outbox::Column::LeaseUntil.lt(now))
         };
-        let ids: Vec<String> = outbox::Entity::find()
-            .select_only()
-            .column(outbox::Column::Id)
-            .filter(outbox::Column::Status.eq(OutboxStatus::Pending.as_str()))
-            .filter(outbox::Column::NextAttemptAt.lte(now))
-            .filter(free())
-            .order_by_asc(outbox::Column::NextAttemptAt)
-            .order_by_asc(outbox::Column::Id)
-            .limit(limit)
+        let ids: Vec<String> = due_outbox_select(now, limit)
             .into_tuple()
             .all(&self.db)
             .await?;

@@ -47,72 +47,95 @@ impl Store {
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
     pub async fn list_tasks(&self, query: &TaskQuery) -> Result<Vec<TaskRecord>, StoreError> {
-        let mut select = task::Entity::find();
-        if !query.roles.is_empty() {
-            select = select.filter(task::Column::Role.is_in(query.roles.clone()));
-        }
-        if let Some(county) = &query.county {
-            select = select.filter(task::Column::County.eq(county.clone()));
-        }
-        if !query.departments.is_empty() {
-            select = select.filter(task::Column::Department.is_in(query.departments.clone()));
-        }
-        if !query.statuses.is_empty() {
-            let words = query.statuses.iter().map(|s| task_status_word(*s));
-            select = select.filter(task::Column::Status.is_in(words));
-        }
-        if let Some(user) = &query.claimed_by {
-            select = select.filter(task::Column::ClaimedBy.eq(user.clone()));
-        }
-        if let Some(case) = query.case {
-            select = select.filter(task::Column::CaseId.eq(case.to_string()));
-        }
-        if query.unclaimed {
-            select = select.filter(task::Column::ClaimedBy.is_null());
-        }
-        if !query.steps.is_empty() {
-            select = select.filter(task::Column::Step.is_in(query.steps.clone()));
-        }
-        if let Some(term) = query
-            .search
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-        {
-            // Both columns are indexed: the subquery is two index lookups, not a scan.
-            let cases = Query::select()
-                .column(case::Column::Id)
-                .from(case::Entity)
-                .cond_where(
-                    Condition::any()
-                        .add(Expr::col(case::Column::ApplicantName).eq(term))
-                        .add(
-                            Expr::col(case::Column::IdKey).eq(crate::privacy::id_search_key(term)),
-                        ),
-                )
-                .to_owned();
-            select = select.filter(task::Column::CaseId.in_subquery(cases));
-        }
-        if let Some(before) = query.due_before {
-            select = select.filter(task::Column::DueAt.lt(before));
-        }
-        if let Some(at) = query.warned_at {
-            select = select.filter(task::Column::WarnAt.lte(at));
-        }
-        // SQLite sorts NULL first and PostgreSQL last; sorting on `IS NULL` first makes both
-        // put tasks without a due time at the end. (SQLite keeps times as RFC 3339 text in
-        // UTC, which sorts in time order.)
-        let select = select
-            .order_by_asc(Expr::col(task::Column::DueAt).is_null())
-            .order_by_asc(task::Column::DueAt)
-            .order_by_asc(task::Column::CreatedAt)
-            .order_by_asc(task::Column::Id);
-        let rows = page(select, query.limit, query.offset)
-            .all(&self.db)
-            .await?;
+        let rows = tasks_select(query).all(&self.db).await?;
         rows.into_iter().map(task_record).collect()
     }
+}
 
+/// The inbox's query, shared with the EXPLAIN review so that it checks this very query.
+pub(super) fn tasks_select(query: &TaskQuery) -> sea_orm::Select<task::Entity> {
+    let mut select = task::Entity::find();
+    if !query.roles.is_empty() {
+        select = select.filter(task::Column::Role.is_in(query.roles.clone()));
+    }
+    if let Some(county) = &query.county {
+        select = select.filter(task::Column::County.eq(county.clone()));
+    }
+    if !query.departments.is_empty() {
+        select = select.filter(task::Column::Department.is_in(query.departments.clone()));
+    }
+    // Open and claimed tasks carry the inbox's sort key, and only they do: the inbox (only
+    // open work) reads the key's index in order and stops after one page.
+    let open_only = !query.statuses.is_empty()
+        && query
+            .statuses
+            .iter()
+            .all(|s| matches!(s, TaskStatus::Open | TaskStatus::Claimed));
+    let both_open = open_only
+        && query.statuses.contains(&TaskStatus::Open)
+        && query.statuses.contains(&TaskStatus::Claimed);
+    if open_only {
+        select = select.filter(task::Column::InboxOrder.is_not_null());
+    }
+    if !query.statuses.is_empty() && !both_open {
+        let words = query.statuses.iter().map(|s| task_status_word(*s));
+        select = select.filter(task::Column::Status.is_in(words));
+    }
+    if let Some(user) = &query.claimed_by {
+        select = select.filter(task::Column::ClaimedBy.eq(user.clone()));
+    }
+    if let Some(case) = query.case {
+        select = select.filter(task::Column::CaseId.eq(case.to_string()));
+    }
+    if query.unclaimed {
+        select = select.filter(task::Column::ClaimedBy.is_null());
+    }
+    if !query.steps.is_empty() {
+        select = select.filter(task::Column::Step.is_in(query.steps.clone()));
+    }
+    if let Some(term) = query
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        // Both columns are indexed: the subquery is two index lookups, not a scan.
+        let cases = Query::select()
+            .column(case::Column::Id)
+            .from(case::Entity)
+            .cond_where(
+                Condition::any()
+                    .add(Expr::col(case::Column::ApplicantName).eq(term))
+                    .add(Expr::col(case::Column::IdKey).eq(crate::privacy::id_search_key(term))),
+            )
+            .to_owned();
+        select = select.filter(task::Column::CaseId.in_subquery(cases));
+    }
+    if let Some(before) = query.due_before {
+        select = select.filter(task::Column::DueAt.lt(before));
+    }
+    if let Some(at) = query.warned_at {
+        select = select.filter(task::Column::WarnAt.lte(at));
+    }
+    if open_only {
+        // The same order as below, spelled as one key (see `inbox_order`).
+        let select = select
+            .order_by_asc(task::Column::InboxOrder)
+            .order_by_asc(task::Column::Id);
+        return page(select, query.limit, query.offset);
+    }
+    // SQLite sorts NULL first and PostgreSQL last; sorting on `IS NULL` first makes both
+    // put tasks without a due time at the end. (SQLite keeps times as RFC 3339 text in
+    // UTC, which sorts in time order.)
+    let select = select
+        .order_by_asc(Expr::col(task::Column::DueAt).is_null())
+        .order_by_asc(task::Column::DueAt)
+        .order_by_asc(task::Column::CreatedAt)
+        .order_by_asc(task::Column::Id);
+    page(select, query.limit, query.offset)
+}
+
+impl Store {
     /// How many tasks each department of each county has open (open or claimed), and how
     /// many of those are past due at `now`; departments without open tasks are absent. Two
     /// grouped counts over the `(county, department, status, due_at)` index, cheap enough
@@ -230,6 +253,7 @@ async fn upsert(
         completed_by: Set(task.completed_by.clone()),
         county: Set(Some(crate::accounts::county_of(&state.process).to_owned())),
         warn_at: Set(task.warn_at),
+        inbox_order: Set(inbox_order(task)),
     };
     let on_conflict = OnConflict::column(task::Column::Id)
         .update_columns([
@@ -243,6 +267,7 @@ async fn upsert(
             task::Column::Outcome,
             task::Column::CompletedBy,
             task::Column::WarnAt,
+            task::Column::InboxOrder,
         ])
         .to_owned();
     task::Entity::insert(row)
@@ -250,6 +275,22 @@ async fn upsert(
         .exec_without_returning(txn)
         .await?;
     Ok(())
+}
+
+/// The inbox's sort key of an open or claimed task, `None` once it is closed: tasks with a
+/// due time first, soonest first, then oldest first, as text that sorts the same on both
+/// backends (`0|<due>|<created>` or `1|<created>`, fixed-width UTC times). Migration
+/// `m20261129_000501_add_inbox_order` fills existing rows with the same format.
+fn inbox_order(task: &Task) -> Option<String> {
+    const FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
+    if !matches!(task.status, TaskStatus::Open | TaskStatus::Claimed) {
+        return None;
+    }
+    let created = task.created_at.format(FORMAT);
+    Some(match task.due_at {
+        Some(due) => format!("0|{}|{created}", due.format(FORMAT)),
+        None => format!("1|{created}"),
+    })
 }
 
 pub(super) fn task_record(row: task::Model) -> Result<TaskRecord, StoreError> {
@@ -281,4 +322,53 @@ pub(super) fn task_record(row: task::Model) -> Result<TaskRecord, StoreError> {
         completed_by: row.completed_by,
         warn_at: row.warn_at,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn task(status: TaskStatus, due: Option<DateTime<Utc>>) -> Task {
+        let created = Utc
+            .with_ymd_and_hms(2026, 3, 5, 1, 0, 0)
+            .single()
+            .expect("valid time");
+        Task {
+            id: TaskId(Uuid::nil()),
+            step: StepId::from("accept"),
+            role: "clerk".into(),
+            department: "shebao".into(),
+            token: 0,
+            status,
+            claimed_by: None,
+            created_at: created,
+            due_at: due,
+            warn_at: None,
+            closed_at: None,
+            outcome: None,
+            completed_by: None,
+            reason: None,
+        }
+    }
+
+    /// The migration `m20261129_000501_add_inbox_order` pins the same strings, so rows it
+    /// backfills sort with the rows the engine writes.
+    #[test]
+    fn the_inbox_key_puts_due_tasks_first_in_a_fixed_format() {
+        let due = Utc
+            .with_ymd_and_hms(2026, 3, 6, 2, 0, 0)
+            .single()
+            .expect("valid time");
+        assert_eq!(
+            inbox_order(&task(TaskStatus::Open, Some(due))).as_deref(),
+            Some("0|2026-03-06T02:00:00.000000Z|2026-03-05T01:00:00.000000Z")
+        );
+        assert_eq!(
+            inbox_order(&task(TaskStatus::Claimed, None)).as_deref(),
+            Some("1|2026-03-05T01:00:00.000000Z")
+        );
+        assert_eq!(inbox_order(&task(TaskStatus::Completed, Some(due))), None);
+    }
 }

@@ -21,6 +21,8 @@ pub struct Model {
     pub completed_by: Option<String>,
     pub county: Option<String>,
     pub warn_at: Option<DateTimeUtc>,
+    /// The inbox's sort key while the task is open or claimed, NULL once closed.
+    pub inbox_order: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

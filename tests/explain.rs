@@ -1,0 +1,107 @@
+//! EXPLAIN review of the hot paths on a seeded database: the inbox, the timer scan and the
+//! outbox scan must be index lookups, never a sequential scan of cases, tasks, timers or the
+//! outbox. The plans are those of the exact statements the store runs
+//! (`Store::explain_hot_paths`); the data is seeded the way `lianban bench` seeds it, with
+//! one timer and one outbox message per case, most of them done.
+
+use chrono::Utc;
+use lianban::bench::{self, inbox};
+use lianban::store::QueryPlan;
+use lianban_tests::{Backend, db_test};
+use sea_orm::ConnectionTrait;
+
+/// Large enough that the planners' choice depends on the indexes, small enough for a test.
+const CASES: u64 = 20_000;
+const OPEN: u64 = 1_000;
+
+const HOT_TABLES: [&str; 4] = ["tasks", "cases", "timers", "outbox"];
+
+db_test!(hot_paths_use_indexes, |db| {
+    let store = db.store().await?;
+    let process = bench::standard_process()?;
+    store.register_definition(&process).await?;
+    inbox::seed(&store, &process, CASES, OPEN).await?;
+    let conn = store.connection();
+    // One timer and one message per case: pending only for running cases.
+    conn.execute_unprepared(
+        "INSERT INTO timers (id, case_id, subject, kind, fire_at, owner, lease_until, \
+         fired_at, created_at) SELECT replace(id, '-8000-', '-a000-'), id, 'case', 'legal', \
+         started_at, NULL, NULL, ended_at, started_at FROM cases",
+    )
+    .await?;
+    conn.execute_unprepared(
+        "INSERT INTO outbox (id, case_id, process_id, department, task_id, kind, url, \
+         secret_env, body, status, attempts, next_attempt_at, lease_until, leased_by, \
+         last_error, created_at, delivered_at, receipt) SELECT replace(id, '-8000-', '-b000-'), \
+         id, process_id, 'yibao', NULL, 'task', 'http://127.0.0.1:9/', 'BENCH_SECRET', '{}', \
+         CASE WHEN ended_at IS NULL THEN 'pending' ELSE 'delivered' END, 0, started_at, NULL, \
+         NULL, NULL, started_at, ended_at, NULL FROM cases",
+    )
+    .await?;
+    conn.execute_unprepared("ANALYZE").await?;
+
+    for page in [1, 20] {
+        let plans = store
+            .explain_hot_paths(&inbox::inbox_query("yibao", page), Utc::now())
+            .await?;
+        assert_eq!(
+            plans.iter().map(|p| p.name).collect::<Vec<_>>(),
+            ["inbox", "timers", "outbox"]
+        );
+        for plan in &plans {
+            check(db.backend, plan);
+        }
+    }
+    Ok(())
+});
+
+/// No sequential scan of a hot table, and the path's own table is read through an index.
+fn check(backend: Backend, plan: &QueryPlan) {
+    let text = plan.plan.join("\n");
+    // Shown with --nocapture: docs/performance.md quotes these plans.
+    eprintln!("{backend:?} {}:\n{text}\n", plan.name);
+    let table = match plan.name {
+        "inbox" => "tasks",
+        other => other,
+    };
+    for hot in HOT_TABLES {
+        let full_scan = match backend {
+            Backend::Postgres => format!("Seq Scan on {hot}"),
+            Backend::Sqlite => format!("SCAN {hot}"),
+        };
+        assert!(
+            !plan
+                .plan
+                .iter()
+                .any(|line| line.trim_start().starts_with(&full_scan)
+                    || line.contains(&format!("-> {full_scan}"))),
+            "{}: sequential scan of {hot}\nSQL: {}\nplan:\n{text}",
+            plan.name,
+            plan.sql
+        );
+    }
+    let indexed = match backend {
+        Backend::Postgres => {
+            text.contains(&format!("Index Scan using idx_{table}"))
+                || text.contains(&format!("Index Only Scan using idx_{table}"))
+                || text.contains(&format!("Bitmap Index Scan on idx_{table}"))
+        }
+        Backend::Sqlite => {
+            text.contains(&format!("SEARCH {table} USING INDEX idx_{table}"))
+                || text.contains(&format!("SEARCH {table} USING COVERING INDEX idx_{table}"))
+        }
+    };
+    if plan.name == "inbox" {
+        // The page comes from the index in order: no sort of the department's open tasks.
+        assert!(
+            !text.contains("Sort") && !text.contains("TEMP B-TREE"),
+            "inbox sorts instead of reading the index in order\nSQL: {}\nplan:\n{text}",
+            plan.sql
+        );
+    }
+    assert!(
+        indexed,
+        "{}: {table} not read through an index\nSQL: {}\nplan:\n{text}",
+        plan.name, plan.sql
+    );
+}
