@@ -420,15 +420,16 @@ fn printable(html: String) -> Response {
         .into_response()
 }
 
-/// An issued document's HTML as stored, for printing; the view is recorded.
-pub(super) async fn print(
-    State(ctx): State<Ctx>,
-    user: PageUser,
-    Path((id, doc)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let id: CaseId = visible_case(&ctx, &user.0, &id).await?;
+/// An issued document of a case the user may see, its reading recorded in the history.
+async fn stored_document(
+    ctx: &Ctx,
+    user: &PageUser,
+    id: &str,
+    doc: &str,
+) -> Result<crate::store::DocumentRecord, ApiError> {
+    let id: CaseId = visible_case(ctx, &user.0, id).await?;
     let missing = || ApiError::NotFound("文书不存在".into());
-    let doc = Uuid::parse_str(&doc)
+    let doc = Uuid::parse_str(doc)
         .map(DocumentId)
         .map_err(|_| missing())?;
     let engine = ctx.app.engine();
@@ -441,6 +442,16 @@ pub(super) async fn print(
         .store()
         .record_view(id, &user.0.actor(), engine.now())
         .await?;
+    Ok(document)
+}
+
+/// An issued document's HTML as stored, for printing; the view is recorded.
+pub(super) async fn print(
+    State(ctx): State<Ctx>,
+    user: PageUser,
+    Path((id, doc)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let document = stored_document(&ctx, &user, &id, &doc).await?;
     Ok(printable(document.html))
 }
 
@@ -451,30 +462,13 @@ pub(super) async fn download(
     user: PageUser,
     Path((id, doc)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let id: CaseId = visible_case(&ctx, &user.0, &id).await?;
-    let missing = || ApiError::NotFound("文书不存在".into());
-    let doc = Uuid::parse_str(&doc)
-        .map(DocumentId)
-        .map_err(|_| missing())?;
-    let engine = ctx.app.engine();
-    let document = engine
-        .store()
-        .get_document(id, doc)
-        .await?
-        .ok_or_else(missing)?;
-    engine
-        .store()
-        .record_view(id, &user.0.actor(), engine.now())
-        .await?;
+    let document = stored_document(&ctx, &user, &id, &doc).await?;
     let stem = match &document.number {
         Some(number) => format!("{}-{number}", document.name),
         None => document.name.clone(),
     };
-    let name: String = form_urlencoded::byte_serialize(format!("{stem}.html").as_bytes()).collect();
-    let disposition = format!(
-        "attachment; filename=\"{}.html\"; filename*=UTF-8''{name}",
-        document.key
-    );
+    let disposition =
+        super::view::attachment(&format!("{}.html", document.key), &format!("{stem}.html"));
     let mut response = printable(document.html);
     if let Ok(value) = header::HeaderValue::from_str(&disposition) {
         response

@@ -853,16 +853,13 @@ async fn export(
         )
     };
     let stem = format!("{}_{}", figures.period.from, figures.period.to);
-    let name: String = form_urlencoded::byte_serialize(
-        format!(
+    let disposition = super::view::attachment(
+        &format!("dashboard-{stem}.{kind}"),
+        &format!(
             "督办看板-{}至{}.{kind}",
             figures.period.from, figures.period.to
-        )
-        .as_bytes(),
-    )
-    .collect();
-    let disposition =
-        format!("attachment; filename=\"dashboard-{stem}.{kind}\"; filename*=UTF-8''{name}");
+        ),
+    );
     tracing::info!(user = %user.0.user, format = kind, period = figures.period.key, "dashboard exported");
     Ok((
         [

@@ -92,9 +92,8 @@ pub(super) async fn file(
             "csv",
         ),
     };
-    let name: String =
-        form_urlencoded::byte_serialize(format!("{stem}.{ext}").as_bytes()).collect();
-    let disposition = format!("attachment; filename=\"push-table.{ext}\"; filename*=UTF-8''{name}");
+    let disposition =
+        super::view::attachment(&format!("push-table.{ext}"), &format!("{stem}.{ext}"));
     Ok((
         [
             (header::CONTENT_TYPE, mime.to_owned()),

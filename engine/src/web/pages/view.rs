@@ -175,6 +175,16 @@ pub(super) fn task_row(
     })
 }
 
+/// `Content-Disposition` of a download: an ASCII `fallback` file name for old clients and
+/// the real (often Chinese) `name` as RFC 5987 `filename*`.
+pub(super) fn attachment(fallback: &str, name: &str) -> String {
+    // form_urlencoded writes a space as `+`, which `filename*` would keep literally.
+    let encoded: String = form_urlencoded::byte_serialize(name.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20");
+    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+}
+
 /// The Chinese word for a history action.
 pub(super) fn action_text(action: &str) -> &str {
     match action {
