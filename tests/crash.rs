@@ -314,12 +314,20 @@ fn run(db_url: &str) {
         })
         .collect();
     let mut rng = StdRng::seed_from_u64(20261129);
-    for _ in 0..KILLS {
+    let interrupted = |ledger: &Mutex<Ledger>| ledger.lock().map(|l| l.interrupted).unwrap_or(0);
+    // At least KILLS kills; more (up to a bound) while none has yet caught a completion in
+    // flight, since on a quiet machine a kill can fall between two requests.
+    let mut kills = 0;
+    while (kills < KILLS || interrupted(&ledger) == 0)
+        && kills < 10 * KILLS
+        && !drivers.iter().all(std::thread::JoinHandle::is_finished)
+    {
         std::thread::sleep(Duration::from_millis(rng.random_range(50..250)));
         server.child.kill().expect("SIGKILL");
         let _ = server.child.wait();
         drop(server);
         server = serve(db_url, port, &processes_dir);
+        kills += 1;
     }
     let mut unfinished = Vec::new();
     for driver in drivers {
@@ -330,8 +338,10 @@ fn run(db_url: &str) {
         unfinished.is_empty(),
         "cases never finished: {unfinished:?}"
     );
-    let interrupted = ledger.lock().map(|l| l.interrupted).unwrap_or(0);
-    assert!(interrupted > 0, "no kill hit a completion in flight");
+    assert!(
+        interrupted(&ledger) > 0,
+        "none of {kills} kills hit a completion in flight"
+    );
 
     // One last kill, so that delivery of what is pending is the restarted server's job.
     server.child.kill().expect("SIGKILL");
