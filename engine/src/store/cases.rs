@@ -67,7 +67,9 @@ impl Store {
         expected_revision: i64,
         change: &Change<'_>,
     ) -> Result<i64, StoreError> {
-        let (revision, _) = self.save(expected_revision, change, None, None).await?;
+        let (revision, _) = self
+            .save(expected_revision, change, None, None, None)
+            .await?;
         Ok(revision)
     }
 
@@ -90,6 +92,7 @@ impl Store {
             change,
             Some((documents, templates)),
             None,
+            None,
         )
         .await
     }
@@ -110,9 +113,30 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let issuing = (!documents.is_empty()).then_some((documents, templates));
         let (revision, _) = self
-            .save(expected_revision, change, issuing, Some(timer))
+            .save(expected_revision, change, issuing, Some(timer), None)
             .await?;
         Ok(revision)
+    }
+
+    /// As [`Store::save_transition_issuing`] (without documents when `documents` is
+    /// empty) for a caller that read the case at `expected_revision` and still holds that
+    /// state: it is not read again inside the write transaction. The revision check of the
+    /// UPDATE guarantees the stored state is the one held, since every save moves the
+    /// revision; on SQLite this keeps the single writer's lock shorter.
+    ///
+    /// # Errors
+    /// As [`Store::save_transition_issuing`].
+    pub(super) async fn save_transition_from(
+        &self,
+        before: &CaseState,
+        expected_revision: i64,
+        change: &Change<'_>,
+        documents: &[NewDocument],
+        templates: &Templates,
+    ) -> Result<(i64, Vec<DocumentRecord>), StoreError> {
+        let issuing = (!documents.is_empty()).then_some((documents, templates));
+        self.save(expected_revision, change, issuing, None, Some(before))
+            .await
     }
 
     async fn save(
@@ -121,18 +145,24 @@ impl Store {
         change: &Change<'_>,
         issuing: Option<(&[NewDocument], &Templates)>,
         fired: Option<(&str, &str)>,
+        before: Option<&CaseState>,
     ) -> Result<(i64, Vec<DocumentRecord>), StoreError> {
         let state = &change.transition.state;
         let id = state.id;
         let txn = self.begin_write().await?;
-        let old = case::Entity::find_by_id(id.to_string())
-            .one(&txn)
-            .await?
-            .ok_or(StoreError::NotFound(id))?;
-        if old.revision != expected_revision {
-            return Err(StoreError::Conflict { case: id });
-        }
-        let old_state: CaseState = serde_json::from_value(old.state)?;
+        let old_state: std::borrow::Cow<'_, CaseState> = match before {
+            Some(held) => std::borrow::Cow::Borrowed(held),
+            None => {
+                let old = case::Entity::find_by_id(id.to_string())
+                    .one(&txn)
+                    .await?
+                    .ok_or(StoreError::NotFound(id))?;
+                if old.revision != expected_revision {
+                    return Err(StoreError::Conflict { case: id });
+                }
+                std::borrow::Cow::Owned(serde_json::from_value(old.state)?)
+            }
+        };
         let revision = expected_revision + 1;
         let row = case::ActiveModel {
             revision: Set(revision),
@@ -149,13 +179,13 @@ impl Store {
         if updated.rows_affected == 0 {
             return Err(StoreError::Conflict { case: id });
         }
-        self.upsert_tasks(&txn, Some(&old_state), change).await?;
+        self.upsert_tasks(&txn, Some(&*old_state), change).await?;
         if let Some((timer, owner)) = fired {
             super::timers::mark_fired(&txn, timer, owner, change.at).await?;
         }
         super::timers::sync_timers(&txn, state, change.at).await?;
         super::timers::insert_notices(&txn, change).await?;
-        append_history(&txn, Some(&old_state), change).await?;
+        append_history(&txn, Some(&*old_state), change).await?;
         let documents = match issuing {
             Some((documents, templates)) => {
                 self.insert_documents(&txn, id, documents, templates)

@@ -375,14 +375,16 @@ impl Engine {
             action,
             at: now,
         };
-        if documents.is_empty() {
-            store.save_transition(record.revision, &change).await?;
-        } else {
-            let templates = self.templates();
-            store
-                .save_transition_issuing(record.revision, &change, &documents, &templates)
-                .await?;
-        }
+        let templates = self.templates();
+        store
+            .save_transition_from(
+                &record.state,
+                record.revision,
+                &change,
+                &documents,
+                &templates,
+            )
+            .await?;
         Ok(transition)
     }
 
