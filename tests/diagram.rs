@@ -183,7 +183,7 @@ fn check_map(process: &Process) {
                     expected.push((
                         from.clone(),
                         to.0.clone(),
-                        Some(diagram::event_label(event).to_owned()),
+                        Some(lianban::definition::event_label(event).to_owned()),
                     ));
                 }
             }

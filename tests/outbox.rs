@@ -15,16 +15,16 @@ use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use hmac::{Hmac, Mac};
 use lianban::accounts::Role;
-use lianban::runtime::{Actor, CaseId, Event, TaskStatus};
+use lianban::runtime::{CaseId, Event};
 use lianban::scheduler::outbox::DeliveryReport;
 use lianban::scheduler::{ManualClock, OutboxPolicy, OutboxWorker, Secrets};
-use lianban::store::{Engine, OutboxStatus, TaskQuery};
+use lianban::store::{Engine, OutboxStatus};
 use lianban_tests::db_test;
+use lianban_tests::retirement::start_confirmed;
 use lianban_tests::web::{TestApp, repo};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use sha2::Sha256;
 
-const PROCESS: &str = "yangcheng.retirement";
 const SECRET: &str = "test-secret-of-yibao";
 
 fn beijing(y: i32, m: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
@@ -180,84 +180,9 @@ fn worker(engine: &Engine) -> anyhow::Result<OutboxWorker> {
     Ok(OutboxWorker::new(engine.clone(), secrets, policy())?)
 }
 
-fn window() -> Actor {
-    Actor {
-        user: "window".into(),
-        department: Some("shebao".into()),
-    }
-}
-
-async fn complete(
-    engine: &Engine,
-    case: CaseId,
-    step: &str,
-    outcome: &str,
-    data: Value,
-) -> anyhow::Result<()> {
-    let query = TaskQuery {
-        case: Some(case),
-        statuses: vec![TaskStatus::Open],
-        steps: vec![step.to_owned()],
-        ..TaskQuery::default()
-    };
-    let task = engine
-        .list_tasks(&query)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("no open {step} task"))?;
-    engine.claim(task.id, &window()).await?;
-    let data = match data {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    };
-    engine
-        .complete(task.id, &window(), outcome, data, None)
-        .await?;
-    Ok(())
-}
-
-/// Starts, accepts and confirms a retirement (male applicant, valid ID number).
+/// Starts, accepts and confirms a retirement of 张三 with ID number `id`.
 async fn confirmed(engine: &Engine, id: &str, medical: bool, fund: bool) -> anyhow::Result<CaseId> {
-    let form = json!({
-        "name": "张三", "gender": "男", "employer": "阳城县某煤业有限公司", "id_number": id,
-        "birth": format!("{}-{}", &id[6..10], &id[10..12]), "address": "阳城县凤城镇",
-        "post": "生产", "phone": "13800000000", "veteran": false,
-        "item": "企业职工正常退休信息确认、待遇计发", "joint_medical": medical, "joint_fund": fund,
-        "bank_card": "6228480048081234568", "delivery": "现场自取", "retirement_type": "正常退休"
-    });
-    let Value::Object(form) = form else {
-        anyhow::bail!("form is an object");
-    };
-    let materials = [
-        "application",
-        "id_card",
-        "photos",
-        "personnel_file",
-        "bank_card",
-        "confirmation_form",
-        "roster",
-        "publicity_form",
-        "fund_change_list",
-    ];
-    let case = engine
-        .start_case(
-            PROCESS,
-            form,
-            materials.map(String::from).to_vec(),
-            &window(),
-        )
-        .await?;
-    complete(engine, case, "accept", "accept", json!({})).await?;
-    complete(
-        engine,
-        case,
-        "confirm",
-        "confirm",
-        json!({"retirement_date": "2025-02", "pension_monthly": 3000}),
-    )
-    .await?;
-    Ok(case)
+    start_confirmed(engine, "张三", id, medical, fund).await
 }
 
 async fn request(

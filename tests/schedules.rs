@@ -13,15 +13,14 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use lianban::accounts::Role;
 use lianban::app::{App, Settings};
-use lianban::runtime::{Actor, CaseId, TaskStatus};
+use lianban::runtime::CaseId;
 use lianban::scheduler::schedules::Firing;
 use lianban::scheduler::{ManualClock, run_due};
-use lianban::store::{Engine, RunStatus, TaskQuery};
+use lianban::store::{Engine, RunStatus};
+use lianban_tests::retirement::{PROCESS, start_confirmed};
 use lianban_tests::web::{TestApp, repo};
 use lianban_tests::{TestDb, db_test};
-use serde_json::{Map, Value, json};
-
-const PROCESS: &str = "yangcheng.retirement";
+use serde_json::Value;
 
 /// `y-m-d h:mi` Beijing time.
 fn beijing(y: i32, m: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
@@ -223,62 +222,7 @@ db_test!(downtime_without_catch_up_is_one_skip, |db| {
 
 // ---- push tables ----
 
-fn window() -> Actor {
-    Actor {
-        user: "window".into(),
-        department: Some("shebao".into()),
-    }
-}
-
-fn application(name: &str, id: &str, medical: bool, fund: bool) -> Map<String, Value> {
-    // The 17th digit of the ID number is odd for men.
-    let odd = id[16..17].parse::<u32>().unwrap_or_default() % 2 == 1;
-    let gender = if odd { "男" } else { "女" };
-    let form = json!({
-        "name": name, "gender": gender, "employer": "阳城县某煤业有限公司", "id_number": id,
-        "birth": format!("19{}-{}", &id[8..10], &id[10..12]), "address": "阳城县凤城镇",
-        "post": "生产", "phone": "13800000000", "veteran": false,
-        "item": "企业职工正常退休信息确认、待遇计发", "joint_medical": medical, "joint_fund": fund,
-        "bank_card": "6228480048081234568", "delivery": "现场自取", "retirement_type": "正常退休"
-    });
-    match form {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
-}
-
-/// Completes the case's open task at `step`.
-async fn complete(
-    engine: &Engine,
-    case: CaseId,
-    step: &str,
-    outcome: &str,
-    data: Value,
-) -> anyhow::Result<()> {
-    let query = TaskQuery {
-        case: Some(case),
-        statuses: vec![TaskStatus::Open],
-        steps: vec![step.to_owned()],
-        ..TaskQuery::default()
-    };
-    let task = engine
-        .list_tasks(&query)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("no open {step} task"))?;
-    engine.claim(task.id, &window()).await?;
-    let data = match data {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    };
-    engine
-        .complete(task.id, &window(), outcome, data, None)
-        .await?;
-    Ok(())
-}
-
-/// Starts, accepts and confirms a retirement at the clock's time.
+/// Starts, accepts and confirms a retirement ten minutes after the clock's time.
 async fn confirmed(
     engine: &Engine,
     clock: &ManualClock,
@@ -287,36 +231,8 @@ async fn confirmed(
     medical: bool,
     fund: bool,
 ) -> anyhow::Result<CaseId> {
-    let materials = [
-        "application",
-        "id_card",
-        "photos",
-        "personnel_file",
-        "bank_card",
-        "confirmation_form",
-        "roster",
-        "publicity_form",
-        "fund_change_list",
-    ];
     clock.advance(chrono::Duration::minutes(10));
-    let case = engine
-        .start_case(
-            PROCESS,
-            application(name, id, medical, fund),
-            materials.map(String::from).to_vec(),
-            &window(),
-        )
-        .await?;
-    complete(engine, case, "accept", "accept", json!({})).await?;
-    complete(
-        engine,
-        case,
-        "confirm",
-        "confirm",
-        json!({"retirement_date": "2026-12", "pension_monthly": 3000}),
-    )
-    .await?;
-    Ok(case)
+    start_confirmed(engine, name, id, medical, fund).await
 }
 
 async fn bytes(app: &TestApp, session: &str, path: &str) -> anyhow::Result<(u16, String, Vec<u8>)> {

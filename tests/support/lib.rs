@@ -21,6 +21,7 @@ use sea_orm::{ConnectionTrait, Database};
 
 pub mod fixtures;
 pub mod pages;
+pub mod retirement;
 pub mod web;
 
 #[doc(hidden)]

@@ -492,6 +492,17 @@ pub struct WaitStep {
     pub escalate: Vec<Escalation>,
 }
 
+/// Clerks' words for the events wait steps name (the map's edges, the case page's
+/// buttons); an event without one shows its key.
+pub fn event_label(event: &str) -> &str {
+    match event {
+        "supplied" => "补正材料已收齐",
+        "replied" => "已收到答复",
+        "withdrawn" => "申请人撤回",
+        other => other,
+    }
+}
+
 /// End of the case.
 #[derive(Debug, Clone)]
 pub struct EndStep {

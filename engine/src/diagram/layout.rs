@@ -159,16 +159,6 @@ impl Layout {
     }
 }
 
-/// Clerks' words for the events wait steps name; an unknown event shows its key.
-pub fn event_label(event: &str) -> &str {
-    match event {
-        "supplied" => "补正材料已收齐",
-        "replied" => "已收到答复",
-        "withdrawn" => "申请人撤回",
-        other => other,
-    }
-}
-
 /// A logical edge before layout.
 struct Link {
     from: usize,
@@ -242,7 +232,11 @@ fn links(process: &Process, index: &HashMap<&StepId, usize>) -> Vec<Link> {
             StepKind::Join(j) => push(&j.next, None, false),
             StepKind::Wait(w) => {
                 for (event, to) in &w.on {
-                    push(to, Some(event_label(event).to_owned()), false);
+                    push(
+                        to,
+                        Some(crate::definition::event_label(event).to_owned()),
+                        false,
+                    );
                 }
             }
             StepKind::End(_) => {}

@@ -12,9 +12,7 @@ mod layout;
 mod svg;
 mod text;
 
-pub use layout::{
-    BoxGeom, EdgeGeom, Lane, Layout, Rect, Shape, event_label, layout, layout_with_notes,
-};
+pub use layout::{BoxGeom, EdgeGeom, Lane, Layout, Rect, Shape, layout, layout_with_notes};
 pub use svg::{Mark, Marks};
 
 use std::collections::HashMap;

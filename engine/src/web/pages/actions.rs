@@ -21,16 +21,6 @@ use crate::store::{CaseRecord, EngineError};
 use crate::web::cases::visible_case;
 use crate::web::{ApiError, Ctx};
 
-/// Clerks' words for the events the definitions use; an unknown event shows its key.
-fn event_label(event: &str) -> &str {
-    match event {
-        "supplied" => "补正材料已收齐",
-        "replied" => "已收到答复",
-        "withdrawn" => "申请人撤回",
-        other => other,
-    }
-}
-
 /// The case page's action forms: one per event of each wait step the case is at
 /// (labelled with where it leads), the materials still missing as checkboxes, and whether
 /// the case may be withdrawn (only while it is active).
@@ -54,7 +44,7 @@ pub(super) fn actions(
         .flatten()
         .map(|(event, to)| {
             let target = process.step(to).map_or(to.0.as_str(), |s| s.name.as_str());
-            json!({"key": event, "label": format!("{} → {target}", event_label(event))})
+            json!({"key": event, "label": format!("{} → {target}", crate::definition::event_label(event))})
         })
         .collect();
     let materials: Vec<Value> = if events.is_empty() {
