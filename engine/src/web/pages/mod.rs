@@ -255,17 +255,9 @@ pub(super) fn render(
         .pages()
         .render_page(template, &context)
         .map_err(|e| ApiError::Internal(e.into()))?;
-    Ok((
-        status,
-        [(
-            header::CONTENT_SECURITY_POLICY,
-            // Scripts and styles only from our own static files (the intake's live
-            // checklist, app.css); never inline.
-            crate::web::security::CONTENT_SECURITY_POLICY,
-        )],
-        Html(html),
-    )
-        .into_response())
+    // The security layer adds the service's CSP (scripts and styles from our own static
+    // files only) to every page.
+    Ok((status, Html(html)).into_response())
 }
 
 /// `GET /`: the inbox when signed in, else the login page.
