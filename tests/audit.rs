@@ -204,6 +204,63 @@ db_test!(new_entries_chain_on_after_a_restart, |db| {
     Ok(())
 });
 
+db_test!(
+    views_between_reading_and_saving_a_case_lose_no_command,
+    |db| {
+        // A command appends after the chain head it read with the case; a view recorded in
+        // between moves the head, and the command must then save after the new head rather
+        // than fail or fork the chain.
+        let engine = engine(&db).await?;
+        let mut form = Map::new();
+        form.insert("name".into(), json!("张三"));
+        form.insert("post".into(), json!("管理"));
+        let case = engine
+            .start_case("fixtures.documents", form, vec!["id_card".into()], &clerk())
+            .await?;
+        let query = TaskQuery {
+            case: Some(case),
+            ..TaskQuery::default()
+        };
+        let task = engine
+            .list_tasks(&query)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("no task"))?;
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let viewer = {
+            let (store, done, now) = (engine.store().clone(), Arc::clone(&done), engine.now());
+            tokio::spawn(async move {
+                let mut views = 0_u64;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    store.record_view(case, &clerk(), now).await?;
+                    views += 1;
+                    tokio::task::yield_now().await;
+                }
+                anyhow::Ok(views)
+            })
+        };
+        let rounds = 25;
+        for _ in 0..rounds {
+            engine.claim(task.id, &clerk()).await?;
+            engine.unclaim(task.id, &clerk()).await?;
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let views = viewer.await??;
+        let report = engine.store().verify_history(Some(case)).await?;
+        assert!(report.intact(), "{report:?}");
+        assert_eq!(report.entries, 1 + 2 * rounds + views);
+        let commands = engine
+            .history(case)
+            .await?
+            .iter()
+            .filter(|h| h.action == "claim" || h.action == "unclaim")
+            .count();
+        assert_eq!(commands as u64, 2 * rounds);
+        Ok(())
+    }
+);
+
 db_test!(a_closed_case_archives_with_hashes_and_documents, |db| {
     let engine = engine(&db).await?;
     let case = closed_case(&engine).await?;

@@ -1,8 +1,13 @@
 //! Two real `lianban serve` replicas on one PostgreSQL database share the work safely:
 //! a session made on one is valid on the other, cases started on both are seen by both,
 //! each task completed through both at once is completed exactly once (2xx on one replica,
-//! 409 on the other), and every outbox message is delivered once to the department's
-//! system, although both replicas run delivery workers.
+//! 409 on the other), every outbox message is delivered once to the department's system,
+//! every overdue timer fires once and every schedule firing runs once, although both
+//! replicas run delivery, timer and schedule workers.
+//!
+//! Time is not simulated inside the binaries (they run on the system clock): the test moves
+//! the overdue timers' `fire_at` into the past in the database, and the retirement
+//! definition's push-table schedule is edited to fire every ten seconds.
 //!
 //! Needs `TEST_POSTGRES_URL` (a server where the user may `CREATE DATABASE`); fails without
 //! it, like the other PostgreSQL tests.
@@ -23,12 +28,53 @@ const SECRET: &str = "replica-test-secret";
 const PASSWORD: &str = "Replica-Test-2026";
 const CASES_PER_REPLICA: usize = 6;
 
-/// The bench's standard process with the 医保局's system at `hook`.
+/// The bench's standard process with the 医保局's system at `hook`, and an overdue
+/// escalation (notify the supervisor) on the 医保 task.
 fn definition(hook: &str) -> String {
-    lianban::bench::STANDARD_YAML.replace(
-        "  yibao: {name: 医保局}",
-        &format!("  yibao: {{name: 医保局, system: {{url: \"{hook}\", secret_env: LIANBAN_SECRET_YIBAO}}}}"),
-    )
+    lianban::bench::STANDARD_YAML
+        .replace(
+            "  yibao: {name: 医保局}",
+            &format!("  yibao: {{name: 医保局, system: {{url: \"{hook}\", secret_env: LIANBAN_SECRET_YIBAO}}}}"),
+        )
+        .replace(
+            "    role: yibao_clerk\n",
+            "    role: yibao_clerk\n    due: 2 hours\n    escalate: [{on: overdue, notify: supervisor}]\n",
+        )
+}
+
+/// The 阳城 retirement definition (and the calendars) with its daily push-table schedule
+/// firing every ten seconds instead (six fields: seconds first), on any day.
+fn retirement(processes: &Path) -> anyhow::Result<()> {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for sub in ["yangcheng", "calendars"] {
+        copy_dir(&repo.join("processes").join(sub), &processes.join(sub))?;
+    }
+    let file = processes.join("yangcheng/retirement.yaml");
+    let text = std::fs::read_to_string(&file)?;
+    let daily = r#"cron: "0 17 * * 1-5", action: push_tables, workdays_only: true"#;
+    ensure!(
+        text.contains(daily),
+        "the retirement schedule changed; update this test"
+    );
+    std::fs::write(
+        &file,
+        text.replace(daily, r#"cron: "*/10 * * * * *", action: push_tables"#),
+    )?;
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
 }
 
 struct Replica {
@@ -61,7 +107,7 @@ async fn start_replica(url: &str, dir: &Path) -> anyhow::Result<Replica> {
         .arg("--processes")
         .arg(dir.join("processes"))
         .arg("--templates")
-        .arg(dir.join("templates"))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates"))
         .env("LIANBAN_SECRET_YIBAO", SECRET)
         .env("LIANBAN_LOG", "warn")
         .stdout(Stdio::null())
@@ -94,11 +140,18 @@ async fn start_replica(url: &str, dir: &Path) -> anyhow::Result<Replica> {
 fn add_user(url: &str, dir: &Path, username: &str, department: &str) -> anyhow::Result<()> {
     let mut child = bin()
         .args(["user", "add", "--db", url, "--username", username])
-        .args(["--department", department, "--role", "clerk"])
+        .args([
+            "--department",
+            department,
+            "--role",
+            "clerk",
+            "--county",
+            "bench",
+        ])
         .arg("--processes")
         .arg(dir.join("processes"))
         .arg("--templates")
-        .arg(dir.join("templates"))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates"))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -237,11 +290,11 @@ async fn scenario(url: &str) -> anyhow::Result<()> {
     let (hook, seen) = receiver().await?;
     let dir = tempfile::tempdir()?;
     std::fs::create_dir_all(dir.path().join("processes"))?;
-    std::fs::create_dir_all(dir.path().join("templates"))?;
     std::fs::write(
         dir.path().join("processes/standard.yaml"),
         definition(&hook),
     )?;
+    retirement(&dir.path().join("processes"))?;
     // Migrations run once, before the replicas start (as docs/deployment.md says).
     let migrate = bin().args(["migrate", "--db", url]).output()?;
     ensure!(
@@ -375,6 +428,8 @@ async fn scenario(url: &str) -> anyhow::Result<()> {
         );
     }
 
+    overdue_timers_fire_once(url, cases.len()).await?;
+
     // The 医保 tasks announced to the 医保局's system: one message per case, each delivered
     // once although both replicas deliver. Both replicas' workers run on their own tick;
     // wait (bounded) until every message arrived.
@@ -403,6 +458,105 @@ async fn scenario(url: &str) -> anyhow::Result<()> {
         seen.values().all(|n| *n == 1),
         "a message was delivered twice: {seen:?}"
     );
+    schedule_firings_run_once(url).await?;
     drop((a, b));
+    Ok(())
+}
+
+/// Polls `count` (bounded) until it reaches `want`.
+async fn wait_for(
+    what: &str,
+    want: i64,
+    mut count: impl AsyncFnMut() -> anyhow::Result<i64>,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let n = count().await?;
+        if n >= want {
+            return Ok(());
+        }
+        ensure!(Instant::now() < deadline, "{what}: {n} of {want}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> anyhow::Result<i64> {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            sql.to_owned(),
+        ))
+        .await?
+        .context("a count")?;
+    Ok(row.try_get_by_index(0)?)
+}
+
+/// Makes each 医保 task's overdue timer due now, in the database; both replicas' timer
+/// workers scan for it, and each fires once: one fired timer and one overdue notice to the
+/// 医保局 per task.
+async fn overdue_timers_fire_once(url: &str, tasks: usize) -> anyhow::Result<()> {
+    let db = Database::connect(url).await?;
+    let past = chrono::Utc::now() - chrono::Duration::minutes(1);
+    let moved = db
+        .execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "UPDATE timers SET fire_at = $1 WHERE kind = 'overdue' AND fired_at IS NULL",
+            [past.into()],
+        ))
+        .await?
+        .rows_affected();
+    ensure!(
+        moved == tasks as u64,
+        "{moved} overdue timers for {tasks} tasks"
+    );
+    let want = i64::try_from(tasks)?;
+    wait_for("overdue timers fired", want, async || {
+        count(
+            &db,
+            "SELECT count(*) FROM timers WHERE kind = 'overdue' AND fired_at IS NOT NULL",
+        )
+        .await
+    })
+    .await?;
+    let notices = count(
+        &db,
+        "SELECT count(*) FROM notices WHERE kind = 'overdue' AND department = 'yibao'",
+    )
+    .await?;
+    let per_task = count(
+        &db,
+        "SELECT count(DISTINCT task_id) FROM notices WHERE kind = 'overdue'",
+    )
+    .await?;
+    ensure!(
+        notices == want && per_task == want,
+        "{notices} overdue notices for {per_task} of {tasks} tasks"
+    );
+    Ok(())
+}
+
+/// The retirement schedule fires every ten seconds and both replicas look every few
+/// seconds: every firing has one run, recorded by one replica, and none failed.
+async fn schedule_firings_run_once(url: &str) -> anyhow::Result<()> {
+    let db = Database::connect(url).await?;
+    let runs = "SELECT count(*) FROM schedule_runs WHERE process_id = 'yangcheng.retirement'";
+    wait_for("schedule firings", 3, async || count(&db, runs).await).await?;
+    let firings = count(
+        &db,
+        "SELECT count(DISTINCT fire_time) FROM schedule_runs \
+         WHERE process_id = 'yangcheng.retirement'",
+    )
+    .await?;
+    let total = count(&db, runs).await?;
+    let failed = count(
+        &db,
+        "SELECT count(*) FROM schedule_runs \
+         WHERE process_id = 'yangcheng.retirement' AND status = 'failed'",
+    )
+    .await?;
+    ensure!(
+        firings == total && failed == 0,
+        "{total} runs for {firings} firings, {failed} failed"
+    );
     Ok(())
 }

@@ -6,10 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use chrono::Utc;
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, SqliteTransactionMode, Statement,
-    TransactionOptions, TransactionTrait, Value,
-};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 use serde_json::{Map, json};
 
 use super::{STANDARD_PROCESS, progress};
@@ -225,7 +222,7 @@ pub(super) async fn raw_run(
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
-            let db = store.connection().clone();
+            let store = store.clone();
             let next = Arc::clone(&next);
             let done = Arc::clone(&done);
             let label = label.clone();
@@ -237,7 +234,7 @@ pub(super) async fn raw_run(
                     if i >= cases {
                         break;
                     }
-                    raw_case(&db, &hash, &state).await?;
+                    raw_case(&store, &hash, &state).await?;
                     progress(&label, done.fetch_add(1, Ordering::Relaxed) + 1, cases);
                 }
                 anyhow::Ok(())
@@ -263,16 +260,17 @@ const CLAIM_TASK: &str = "UPDATE tasks SET status = 'claimed', claimed_by = ? WH
 const COMPLETE_TASK: &str = "UPDATE tasks SET status = 'completed', closed_at = ?, outcome = ?, \
     completed_by = ? WHERE id = ?";
 const INSERT_HISTORY: &str = "INSERT INTO history (case_id, seq, at, actor, actor_department, \
-    action, from_status, from_steps, to_status, to_steps, events, data_changed) \
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    action, from_status, from_steps, to_status, to_steps, events, data_changed, prev_hash, \
+    hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+const INSERT_HEAD: &str = "INSERT INTO history_heads (case_id, seq, hash) VALUES (?, 1, ?)";
+const UPDATE_HEAD: &str =
+    "UPDATE history_heads SET seq = ?, hash = ? WHERE case_id = ? AND seq = ?";
+/// A hash of the size the chain stores (SHA-256, hex).
+const HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One standard case's rows, raw.
-async fn raw_case(
-    db: &DatabaseConnection,
-    hash: &str,
-    state: &serde_json::Value,
-) -> anyhow::Result<()> {
-    let backend = db.get_database_backend();
+async fn raw_case(store: &Store, hash: &str, state: &serde_json::Value) -> anyhow::Result<()> {
+    let backend = store.connection().get_database_backend();
     let stmt = |sql: &str, values: Vec<Value>| {
         Statement::from_sql_and_values(backend, placeholders(backend, sql), values)
     };
@@ -304,8 +302,25 @@ async fn raw_case(
                 s(to),
                 json(&events),
                 json(&changed),
+                if seq == 1 {
+                    Value::String(None)
+                } else {
+                    s(HASH)
+                },
+                s(HASH),
             ],
         )
+    };
+    // The chain's head moves with every entry; the raw program knows the previous seq.
+    let head = |seq: i64| {
+        if seq == 1 {
+            stmt(INSERT_HEAD, vec![s(&case), s(HASH)])
+        } else {
+            stmt(
+                UPDATE_HEAD,
+                vec![seq.into(), s(HASH), s(&case), (seq - 1).into()],
+            )
+        }
     };
     let update_case = |revision: i64, status: &str, steps: &str, ended: bool| {
         let ended_at: Value = if ended {
@@ -430,15 +445,13 @@ async fn raw_case(
             history(7, "complete", "gjj", "gjj", "fund", "", "completed"),
         ],
     ];
-    let options = TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    };
-    for statements in transactions {
-        let txn = db.begin_with_options(options).await?;
+    for (seq, statements) in (1..).zip(transactions) {
+        // The engine's own way in: on SQLite the same in-process writer queue.
+        let txn = store.begin_write().await?;
         for statement in statements {
             txn.execute_raw(statement).await?;
         }
+        txn.execute_raw(head(seq)).await?;
         txn.commit().await?;
     }
     Ok(())

@@ -128,7 +128,7 @@ impl Store {
         let locked = case::Entity::update_many()
             .col_expr(case::Column::Revision, Expr::col(case::Column::Revision))
             .filter(case::Column::Id.eq(case.to_string()))
-            .exec(&txn)
+            .exec(&*txn)
             .await?;
         if locked.rows_affected == 0 {
             return Ok(false);
@@ -137,7 +137,7 @@ impl Store {
             .select_only()
             .columns([case::Column::Status, case::Column::CurrentSteps])
             .into_tuple()
-            .one(&txn)
+            .one(&*txn)
             .await?;
         let Some((status, steps)) = position else {
             return Ok(false);

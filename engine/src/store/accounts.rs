@@ -196,10 +196,10 @@ impl Store {
                 Expr::col(user::Column::FailedLogins).add(1),
             )
             .filter(user::Column::Id.eq(id.to_string()))
-            .exec(&txn)
+            .exec(&*txn)
             .await?;
         let failures = user::Entity::find_by_id(id.to_string())
-            .one(&txn)
+            .one(&*txn)
             .await?
             .map_or(0, |row| row.failed_logins);
         if failures >= lock_after {
@@ -207,7 +207,7 @@ impl Store {
                 .col_expr(user::Column::FailedLogins, Expr::value(0))
                 .col_expr(user::Column::LockedUntil, Expr::value(Some(lock_until)))
                 .filter(user::Column::Id.eq(id.to_string()))
-                .exec(&txn)
+                .exec(&*txn)
                 .await?;
         }
         txn.commit().await?;

@@ -12,10 +12,12 @@ use chrono::{DateTime, SubsecRound as _, Utc};
 use lianban_migrations::chain::{EntryFields, entry_hash};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{
-    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
 };
 use serde_json::Value;
 
+use super::batch::Batch;
 use super::entity::{case, history, history_head};
 use super::{Store, StoreError};
 use crate::runtime::CaseId;
@@ -36,18 +38,57 @@ pub(super) struct NewEntry {
     pub(super) data_changed: Value,
 }
 
+/// The latest entry of a case's history chain, as read with the case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    pub(super) seq: i64,
+    pub(super) hash: String,
+}
+
+impl From<history_head::Model> for ChainHead {
+    fn from(row: history_head::Model) -> Self {
+        ChainHead {
+            seq: row.seq,
+            hash: row.hash,
+        }
+    }
+}
+
+/// The case's chain head, read in `txn`.
+pub(super) async fn read_head(
+    txn: &DatabaseTransaction,
+    case: CaseId,
+) -> Result<Option<ChainHead>, StoreError> {
+    Ok(history_head::Entity::find_by_id(case.to_string())
+        .one(txn)
+        .await?
+        .map(ChainHead::from))
+}
+
 /// Appends an entry to its case's history, numbered and chained after the case's head. This
-/// is the only code that writes `history`.
+/// and [`append_after`] are the only code that writes `history`.
 ///
 /// The caller must hold the case row in `txn` (it wrote or no-op-updated it), so no other
 /// writer reads the same head.
 pub(super) async fn append(txn: &DatabaseTransaction, entry: NewEntry) -> Result<(), StoreError> {
+    let case = entry.case_id;
+    let head = read_head(txn, case).await?;
+    let mut batch = Batch::new(txn.get_database_backend());
+    append_after(&mut batch, head.as_ref(), entry);
+    if !batch.run(txn).await? {
+        return Err(StoreError::Conflict { case });
+    }
+    Ok(())
+}
+
+/// Adds to `batch` the statements that append `entry` after `head`, the head the caller
+/// read. When the head moved since, the head's UPDATE changes no row (and the entry's
+/// number is taken), so the batch fails and nothing is written.
+pub(super) fn append_after(batch: &mut Batch, head: Option<&ChainHead>, entry: NewEntry) {
+    let backend = batch.backend();
     let case_id = entry.case_id.to_string();
-    let head = history_head::Entity::find_by_id(case_id.clone())
-        .one(txn)
-        .await?;
-    let seq = head.as_ref().map_or(0, |h| h.seq) + 1;
-    let prev_hash = head.as_ref().map(|h| h.hash.clone());
+    let seq = head.map_or(0, |h| h.seq) + 1;
+    let prev_hash = head.map(|h| h.hash.clone());
     // Stored at the precision both backends keep, so the hash reads back the same.
     let at = entry.at.trunc_subsecs(6);
     let hash = entry_hash(
@@ -84,30 +125,24 @@ pub(super) async fn append(txn: &DatabaseTransaction, entry: NewEntry) -> Result
         prev_hash: Set(prev_hash),
         hash: Set(Some(hash.clone())),
     };
-    history::Entity::insert(row)
-        .exec_without_returning(txn)
-        .await?;
-    match head {
-        Some(old) => {
-            history_head::Entity::update_many()
-                .col_expr(history_head::Column::Seq, seq.into())
-                .col_expr(history_head::Column::Hash, hash.into())
-                .filter(history_head::Column::CaseId.eq(case_id))
-                .filter(history_head::Column::Seq.eq(old.seq))
-                .exec(txn)
-                .await?;
-        }
-        None => {
-            history_head::Entity::insert(history_head::ActiveModel {
-                case_id: Set(case_id),
-                seq: Set(seq),
-                hash: Set(hash),
-            })
-            .exec_without_returning(txn)
-            .await?;
-        }
-    }
-    Ok(())
+    let head_write = match head {
+        Some(old) => history_head::Entity::update_many()
+            .col_expr(history_head::Column::Seq, seq.into())
+            .col_expr(history_head::Column::Hash, hash.into())
+            .filter(history_head::Column::CaseId.eq(case_id))
+            .filter(history_head::Column::Seq.eq(old.seq))
+            .build(backend),
+        None => history_head::Entity::insert(history_head::ActiveModel {
+            case_id: Set(case_id),
+            seq: Set(seq),
+            hash: Set(hash),
+        })
+        .build(backend),
+    };
+    // The head first: when it moved, its UPDATE fails the batch before the entry's insert
+    // meets the taken number.
+    batch.push(head_write, 1);
+    batch.push(history::Entity::insert(row).build(backend), 1);
 }
 
 /// What [`Store::verify_history`] found.

@@ -3,21 +3,24 @@
 //! documents it issued.
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::entity::{case, history};
+use super::audit::ChainHead;
+use super::batch::Batch;
+use super::entity::{case, history, history_head, task};
 use super::records::{case_result, case_status_word, current_steps, data_changes, split_steps};
 use super::{
     CaseQuery, CaseRecord, CaseSummary, Change, DocumentRecord, HistoryEntry, NewDocument, Store,
     StoreError, page,
 };
 use crate::documents::Templates;
-use crate::runtime::{Actor, CaseId, CaseState};
+use crate::runtime::{Actor, CaseId, CaseState, TaskId};
 
 impl Store {
     /// Persists the transition that started a case: the case row (revision 1), its tasks and
@@ -44,13 +47,15 @@ impl Store {
             ..case_columns(state, change)?
         };
         let txn = self.begin_write().await?;
-        case::Entity::insert(row)
-            .exec_without_returning(&txn)
-            .await?;
-        self.upsert_tasks(&txn, None, change).await?;
-        super::timers::sync_timers(&txn, state, change.at).await?;
-        super::timers::insert_notices(&txn, change).await?;
-        append_history(&txn, None, change).await?;
+        let mut batch = Batch::new(txn.get_database_backend());
+        batch.push(case::Entity::insert(row).build(batch.backend()), 1);
+        self.upsert_tasks(&mut batch, None, change)?;
+        super::timers::sync_timers(&txn, &mut batch, None, state, change.at).await?;
+        super::timers::insert_notices(&mut batch, change);
+        append_history(&mut batch, None, None, change)?;
+        if !batch.run(&txn).await? {
+            return Err(StoreError::Conflict { case: state.id });
+        }
         txn.commit().await?;
         Ok(1)
     }
@@ -129,14 +134,21 @@ impl Store {
     pub(super) async fn save_transition_from(
         &self,
         before: &CaseState,
+        head: Option<&ChainHead>,
         expected_revision: i64,
         change: &Change<'_>,
         documents: &[NewDocument],
         templates: &Templates,
     ) -> Result<(i64, Vec<DocumentRecord>), StoreError> {
         let issuing = (!documents.is_empty()).then_some((documents, templates));
-        self.save(expected_revision, change, issuing, None, Some(before))
-            .await
+        self.save(
+            expected_revision,
+            change,
+            issuing,
+            None,
+            Some((before, head)),
+        )
+        .await
     }
 
     async fn save(
@@ -145,16 +157,50 @@ impl Store {
         change: &Change<'_>,
         issuing: Option<(&[NewDocument], &Templates)>,
         fired: Option<(&str, &str)>,
-        before: Option<&CaseState>,
+        before: Option<(&CaseState, Option<&ChainHead>)>,
+    ) -> Result<(i64, Vec<DocumentRecord>), StoreError> {
+        // With the state and chain head the caller read, everything goes in one batch. If
+        // the head moved since (a clerk's view was recorded), the batch fails and the save
+        // is made again reading the head under the case's lock; a real conflict fails
+        // there too.
+        if let Some((held, Some(head))) = before {
+            let known = Known {
+                state: held,
+                head: Some(head),
+            };
+            match self
+                .save_once(expected_revision, change, issuing, fired, Some(known))
+                .await
+            {
+                Ok(saved) => return Ok(saved),
+                Err(error) => tracing::debug!(
+                    case = %change.transition.state.id,
+                    %error,
+                    "saving again with the chain head read under the case's lock"
+                ),
+            }
+        }
+        let known = before.map(|(state, _)| Known { state, head: None });
+        self.save_once(expected_revision, change, issuing, fired, known)
+            .await
+    }
+
+    async fn save_once(
+        &self,
+        expected_revision: i64,
+        change: &Change<'_>,
+        issuing: Option<(&[NewDocument], &Templates)>,
+        fired: Option<(&str, &str)>,
+        known: Option<Known<'_>>,
     ) -> Result<(i64, Vec<DocumentRecord>), StoreError> {
         let state = &change.transition.state;
         let id = state.id;
         let txn = self.begin_write().await?;
-        let old_state: std::borrow::Cow<'_, CaseState> = match before {
-            Some(held) => std::borrow::Cow::Borrowed(held),
+        let old_state: std::borrow::Cow<'_, CaseState> = match &known {
+            Some(known) => std::borrow::Cow::Borrowed(known.state),
             None => {
                 let old = case::Entity::find_by_id(id.to_string())
-                    .one(&txn)
+                    .one(&*txn)
                     .await?
                     .ok_or(StoreError::NotFound(id))?;
                 if old.revision != expected_revision {
@@ -168,24 +214,37 @@ impl Store {
             revision: Set(revision),
             ..case_columns(state, change)?
         };
-        // The revision check is repeated in the UPDATE itself: on PostgreSQL the read above
-        // takes no lock, so only the conditional write decides who wins.
-        let updated = case::Entity::update_many()
+        // The revision check is in the UPDATE itself: on PostgreSQL the read above takes
+        // no lock, so only the conditional write decides who wins.
+        let update = case::Entity::update_many()
             .set(row)
             .filter(case::Column::Id.eq(id.to_string()))
             .filter(case::Column::Revision.eq(expected_revision))
-            .exec(&txn)
-            .await?;
-        if updated.rows_affected == 0 {
-            return Err(StoreError::Conflict { case: id });
-        }
-        self.upsert_tasks(&txn, Some(&*old_state), change).await?;
+            .build(txn.get_database_backend());
+        let mut batch = Batch::new(txn.get_database_backend());
+        let head = match known.and_then(|k| k.head) {
+            Some(head) => {
+                batch.push(update, 1);
+                Some(head.clone())
+            }
+            None => {
+                // Written first, so the case row is ours before the head is read.
+                if txn.execute_raw(update).await?.rows_affected() == 0 {
+                    return Err(StoreError::Conflict { case: id });
+                }
+                super::audit::read_head(&txn, id).await?
+            }
+        };
+        self.upsert_tasks(&mut batch, Some(&*old_state), change)?;
         if let Some((timer, owner)) = fired {
             super::timers::mark_fired(&txn, timer, owner, change.at).await?;
         }
-        super::timers::sync_timers(&txn, state, change.at).await?;
-        super::timers::insert_notices(&txn, change).await?;
-        append_history(&txn, Some(&*old_state), change).await?;
+        super::timers::sync_timers(&txn, &mut batch, Some(&*old_state), state, change.at).await?;
+        super::timers::insert_notices(&mut batch, change);
+        append_history(&mut batch, head.as_ref(), Some(&*old_state), change)?;
+        if !batch.run(&txn).await? {
+            return Err(StoreError::Conflict { case: id });
+        }
         let documents = match issuing {
             Some((documents, templates)) => {
                 self.insert_documents(&txn, id, documents, templates)
@@ -202,19 +261,30 @@ impl Store {
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Serialization`].
     pub async fn get_case(&self, id: CaseId) -> Result<Option<CaseRecord>, StoreError> {
-        let Some(row) = case::Entity::find_by_id(id.to_string())
+        let row = case::Entity::find_by_id(id.to_string())
+            .find_also_related(history_head::Entity)
             .one(&self.db)
-            .await?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(CaseRecord {
-            state: serde_json::from_value(row.state)?,
-            revision: row.revision,
-            content_hash: row.content_hash,
-            title: row.title,
-            updated_at: row.updated_at,
-        }))
+            .await?;
+        row.map(case_record).transpose()
+    }
+
+    /// The case a task belongs to, read in one query (the task's row is not needed to run
+    /// a command on it: the case state holds the task). `None` when no such task exists.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`], [`StoreError::Serialization`].
+    pub async fn get_case_of_task(&self, task: TaskId) -> Result<Option<CaseRecord>, StoreError> {
+        let of_task = Query::select()
+            .column(task::Column::CaseId)
+            .from(task::Entity)
+            .and_where(task::Column::Id.eq(task.to_string()))
+            .to_owned();
+        let row = case::Entity::find()
+            .filter(case::Column::Id.in_subquery(of_task))
+            .find_also_related(history_head::Entity)
+            .one(&self.db)
+            .await?;
+        row.map(case_record).transpose()
     }
 
     /// Cases matching the query, most recently changed first.
@@ -342,6 +412,19 @@ impl Store {
     }
 }
 
+fn case_record(
+    (row, head): (case::Model, Option<history_head::Model>),
+) -> Result<CaseRecord, StoreError> {
+    Ok(CaseRecord {
+        chain_head: head.map(ChainHead::from),
+        state: serde_json::from_value(row.state)?,
+        revision: row.revision,
+        content_hash: row.content_hash,
+        title: row.title,
+        updated_at: row.updated_at,
+    })
+}
+
 /// The case columns that follow from the state (everything but id, revision and the
 /// columns fixed at start).
 fn case_columns(state: &CaseState, change: &Change<'_>) -> Result<case::ActiveModel, StoreError> {
@@ -367,10 +450,11 @@ fn case_columns(state: &CaseState, change: &Change<'_>) -> Result<case::ActiveMo
     })
 }
 
-/// Appends the history entry of a change. The caller holds the case row (it just wrote
-/// it), as [`super::audit::append`] requires.
-async fn append_history(
-    txn: &DatabaseTransaction,
+/// Adds the history entry of a change to `batch`, after `head`. The case row's write comes
+/// first in the same transaction, as [`super::audit::append`] requires.
+fn append_history(
+    batch: &mut Batch,
+    head: Option<&ChainHead>,
     old: Option<&CaseState>,
     change: &Change<'_>,
 ) -> Result<(), StoreError> {
@@ -388,7 +472,16 @@ async fn append_history(
         events: serde_json::to_value(&change.transition.events)?,
         data_changed: Value::Object(data_changes(old, new)),
     };
-    super::audit::append(txn, entry).await
+    super::audit::append_after(batch, head, entry);
+    Ok(())
+}
+
+/// What the caller of a save read before it: the state (at the expected revision) and,
+/// when it has it, the chain head.
+#[derive(Clone, Copy)]
+struct Known<'a> {
+    state: &'a CaseState,
+    head: Option<&'a ChainHead>,
 }
 
 pub(super) fn parse_case_id(table: &'static str, id: &str) -> Result<CaseId, StoreError> {

@@ -91,14 +91,14 @@ impl Store {
         // primary key lets one win and the other falls through to the comparison below.
         let inserted = definition_version::Entity::insert(row.clone())
             .on_conflict_do_nothing()
-            .exec_without_returning(&txn)
+            .exec_without_returning(&*txn)
             .await?;
         if matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
             txn.commit().await?;
             return Ok(Registration::Inserted);
         }
         let stored = definition_version::Entity::find_by_id((process.id.clone(), version))
-            .one(&txn)
+            .one(&*txn)
             .await?
             .ok_or_else(|| StoreError::Corrupt {
                 table: "definition_versions",
@@ -109,13 +109,13 @@ impl Store {
             txn.commit().await?;
             return Ok(Registration::Unchanged);
         }
-        if count_cases(&txn, &process.id, version).await? > 0 {
+        if count_cases(&*txn, &process.id, version).await? > 0 {
             return Err(StoreError::VersionChanged {
                 process: process.id.clone(),
                 version: process.version,
             });
         }
-        definition_version::Entity::update(row).exec(&txn).await?;
+        definition_version::Entity::update(row).exec(&*txn).await?;
         txn.commit().await?;
         Ok(Registration::Updated)
     }

@@ -341,10 +341,10 @@ impl Engine {
         let record = self
             .inner
             .store
-            .get_task(task)
+            .get_case_of_task(task)
             .await?
             .ok_or(EngineError::TaskNotFound(task))?;
-        self.run(record.case_id, actor, command, action).await
+        self.apply(record, actor, command, action).await
     }
 
     /// Load, decide, compare-and-set: the one path every command on a case takes.
@@ -361,6 +361,18 @@ impl Engine {
             .get_case(case)
             .await?
             .ok_or(EngineError::CaseNotFound(case))?;
+        self.apply(record, actor, command, action).await
+    }
+
+    /// Decides a command on the case as read and saves it if the case is still at the
+    /// revision read.
+    async fn apply(
+        &self,
+        record: CaseRecord,
+        actor: &Actor,
+        command: Command,
+        action: &str,
+    ) -> Result<Transition, EngineError> {
         let process = self.process_for(&record).await?;
         let now = self.inner.clock.now();
         let completion = Completion::of(&command);
@@ -379,6 +391,7 @@ impl Engine {
         store
             .save_transition_from(
                 &record.state,
+                record.chain_head.as_ref(),
                 record.revision,
                 &change,
                 &documents,

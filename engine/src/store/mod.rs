@@ -7,6 +7,7 @@
 //! [`Engine`] on top of [`Store`] is the library API that tests and the web layer share.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use lianban_migrations::{Migrator, MigratorTrait};
@@ -24,6 +25,7 @@ mod apikeys;
 mod archive;
 mod audit;
 mod backup;
+mod batch;
 mod cases;
 mod dashboard;
 mod definitions;
@@ -46,7 +48,7 @@ mod unavailable;
 pub use accounts::{NewAccount, SessionRecord};
 pub use apikeys::{ApiKeyRecord, NewApiKey};
 pub use archive::{Archived, ArchivedDocument, CaseArchive};
-pub use audit::{AuditReport, BrokenLink, Problem};
+pub use audit::{AuditReport, BrokenLink, ChainHead, Problem};
 pub use backup::{BackupError, restore};
 pub use dashboard::{ClosedTask, StepCount, SupplementCounts, TaskCounts};
 pub use definitions::StoredVersion;
@@ -70,6 +72,31 @@ pub const DEFAULT_URL: &str = "sqlite://data/lianban.db?mode=rwc";
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// SQLite only: the queue for its single writer (see [`Store::begin_write`]).
+    writer: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// A write transaction, holding SQLite's in-process writer turn until it is committed or
+/// dropped (rolled back). Derefs to the transaction; generic sea-orm calls take `&*txn`.
+pub(crate) struct WriteTxn {
+    // Declared first so the transaction ends before the turn passes to the next writer.
+    txn: DatabaseTransaction,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for WriteTxn {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+impl WriteTxn {
+    /// Commits, then lets the next writer in.
+    pub(crate) async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
 }
 
 /// How SQLite syncs to disk at commit.
@@ -302,7 +329,9 @@ impl Store {
             });
         }
         let db = Database::connect(connect).await?;
-        Ok(Store { db })
+        let writer = (db.get_database_backend() == DbBackend::Sqlite)
+            .then(|| Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Store { db, writer })
     }
 
     /// Applies every pending migration.
@@ -355,14 +384,23 @@ impl Store {
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock at `BEGIN` (IMMEDIATE),
-    /// so a transaction that reads before it writes waits in the busy handler instead of
-    /// failing when it later tries to upgrade.
-    async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
+    /// so a transaction that reads before it writes waits instead of failing when it later
+    /// tries to upgrade; and writers of this process first queue for their turn in memory.
+    /// SQLite has one writer per database, and a connection refused the lock waits in its
+    /// busy handler, which sleeps in steps of up to 100 ms however soon the lock frees; a
+    /// FIFO turn hands the lock over as soon as the previous commit returns. Other
+    /// processes (a CLI command, a second server) still meet the busy timeout.
+    pub(crate) async fn begin_write(&self) -> Result<WriteTxn, StoreError> {
+        let turn = match &self.writer {
+            Some(writer) => Some(Arc::clone(writer).lock_owned().await),
+            None => None,
+        };
         let options = TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..Default::default()
         };
-        Ok(self.db.begin_with_options(options).await?)
+        let txn = self.db.begin_with_options(options).await?;
+        Ok(WriteTxn { txn, _turn: turn })
     }
 }
 

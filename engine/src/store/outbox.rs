@@ -8,11 +8,12 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    QueryOrder, QuerySelect, QueryTrait,
 };
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use super::batch::Batch;
 use super::cases::parse_case_id;
 use super::entity::{case, outbox};
 use super::{Change, Store, StoreError};
@@ -98,10 +99,7 @@ pub struct Receipt {
 
 /// Inserts one message per task the change created for a department with a `system:`,
 /// inside the change's transaction.
-pub(super) async fn enqueue(
-    txn: &DatabaseTransaction,
-    change: &Change<'_>,
-) -> Result<(), StoreError> {
+pub(super) fn enqueue(batch: &mut Batch, change: &Change<'_>) -> Result<(), StoreError> {
     let state = &change.transition.state;
     for effect in &change.transition.effects {
         let Effect::CreateTask { task } = effect else {
@@ -158,9 +156,7 @@ pub(super) async fn enqueue(
             delivered_at: Set(None),
             receipt: Set(None),
         };
-        outbox::Entity::insert(row)
-            .exec_without_returning(txn)
-            .await?;
+        batch.push(outbox::Entity::insert(row).build(batch.backend()), 1);
     }
     Ok(())
 }
@@ -266,7 +262,7 @@ impl Store {
                 Expr::value(Option::<String>::None),
             )
             .filter(held_by(message, worker))
-            .exec(&txn)
+            .exec(&*txn)
             .await?;
         if updated.rows_affected == 0 {
             return Ok(false);
@@ -322,7 +318,7 @@ impl Store {
                 Expr::value(Some(error.to_owned())),
             )
             .filter(held_by(message, worker))
-            .exec(&txn)
+            .exec(&*txn)
             .await?;
         if updated.rows_affected == 0 {
             return Ok(false);

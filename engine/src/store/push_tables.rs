@@ -147,7 +147,7 @@ impl Store {
             run_id: Set(new.run_id.map(|r| r.to_string())),
         };
         push_table::Entity::insert(row)
-            .exec_without_returning(&txn)
+            .exec_without_returning(&*txn)
             .await?;
         txn.commit().await?;
         Ok(PushTableSummary {

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use super::audit::ChainHead;
 use crate::definition::{Process, StepId};
 use crate::documents::Draft;
 use crate::runtime::{Actor, CaseId, CaseState, CaseStatus, Event, TaskId, TaskStatus, Transition};
@@ -121,6 +122,9 @@ pub struct CaseRecord {
     pub title: Option<String>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// The head of the case's history as read with it: a save appends after it without
+    /// reading it again, unless it moved meanwhile.
+    pub chain_head: Option<ChainHead>,
 }
 
 /// A case as listed (no state).

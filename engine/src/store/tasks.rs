@@ -3,11 +3,12 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Statement,
 };
 use uuid::Uuid;
 
+use super::batch::Batch;
 use super::cases::parse_case_id;
 use super::entity::{case, task};
 use super::records::{parse_task_status, task_status_word};
@@ -186,9 +187,9 @@ impl Store {
     /// Writes the task rows a change touched: those its effects name, and any task whose
     /// state differs from before. The second set is what keeps the inbox equal to the case
     /// state even when an effect is missing.
-    pub(super) async fn upsert_tasks(
+    pub(super) fn upsert_tasks(
         &self,
-        txn: &DatabaseTransaction,
+        batch: &mut Batch,
         old: Option<&CaseState>,
         change: &Change<'_>,
     ) -> Result<(), StoreError> {
@@ -216,11 +217,13 @@ impl Store {
                     case: new.id,
                     task: id,
                 })?;
-            upsert(txn, new, task, step_name(change, &task.step)).await?;
+            batch.push(
+                upsert(batch.backend(), new, task, step_name(change, &task.step)),
+                1,
+            );
         }
         // Messages to department systems commit (or roll back) with the tasks they announce.
-        super::outbox::enqueue(txn, change).await?;
-        Ok(())
+        super::outbox::enqueue(batch, change)
     }
 }
 
@@ -231,12 +234,8 @@ fn step_name(change: &Change<'_>, step: &StepId) -> String {
         .map_or_else(|| step.to_string(), |s| s.name.clone())
 }
 
-async fn upsert(
-    txn: &DatabaseTransaction,
-    state: &CaseState,
-    task: &Task,
-    step_name: String,
-) -> Result<(), StoreError> {
+/// The statement that writes a task's row, whether it is new or not.
+fn upsert(backend: DbBackend, state: &CaseState, task: &Task, step_name: String) -> Statement {
     let row = task::ActiveModel {
         id: Set(task.id.to_string()),
         case_id: Set(state.id.to_string()),
@@ -272,9 +271,7 @@ async fn upsert(
         .to_owned();
     task::Entity::insert(row)
         .on_conflict(on_conflict)
-        .exec_without_returning(txn)
-        .await?;
-    Ok(())
+        .build(backend)
 }
 
 /// The inbox's sort key of an open or claimed task, `None` once it is closed: tasks with a

@@ -8,10 +8,11 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    QueryOrder, QuerySelect, QueryTrait,
 };
 use uuid::Uuid;
 
+use super::batch::Batch;
 use super::cases::parse_case_id;
 use super::entity::{case, notice, timer};
 use super::{Change, Store, StoreError, page};
@@ -98,17 +99,32 @@ fn wanted(state: &CaseState) -> Vec<(String, &'static str, DateTime<Utc>)> {
 /// Makes the case's timers match its state, in the transaction of the change: unfired
 /// timers no longer called for are removed (a task closed, a deadline moved, the clock
 /// stopped), missing ones are added. Fired timers are kept, so a moment fires only once.
+/// The existing timers are read in `txn`; the writes go into `batch`.
+///
+/// `before` is the state the case's timers were last made to match (the stored state the
+/// change started from, `None` for a new case). When it calls for the very same timers,
+/// nothing is read or written: most transitions (a claim, a completion inside a parallel
+/// branch) move no deadline.
 pub(super) async fn sync_timers(
     txn: &DatabaseTransaction,
+    batch: &mut Batch,
+    before: Option<&CaseState>,
     state: &CaseState,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    let wanted = wanted(state);
+    let unchanged = match before {
+        Some(before) => self::wanted(before) == wanted,
+        None => wanted.is_empty(),
+    };
+    if unchanged {
+        return Ok(());
+    }
     let case_id = state.id.to_string();
     let existing = timer::Entity::find()
         .filter(timer::Column::CaseId.eq(case_id.clone()))
         .all(txn)
         .await?;
-    let wanted = wanted(state);
     let same = |row: &timer::Model, (subject, kind, fire_at): &(String, &str, DateTime<Utc>)| {
         row.subject == *subject && row.kind == *kind && row.fire_at.trunc_subsecs(0) == *fire_at
     };
@@ -118,10 +134,11 @@ pub(super) async fn sync_timers(
         .map(|row| row.id.clone())
         .collect();
     if !stale.is_empty() {
-        timer::Entity::delete_many()
+        let rows = stale.len() as u64;
+        let delete = timer::Entity::delete_many()
             .filter(timer::Column::Id.is_in(stale))
-            .exec(txn)
-            .await?;
+            .build(batch.backend());
+        batch.push(delete, rows);
     }
     for w in &wanted {
         if existing.iter().any(|row| same(row, w)) {
@@ -139,18 +156,13 @@ pub(super) async fn sync_timers(
             fired_at: Set(None),
             created_at: Set(at),
         };
-        timer::Entity::insert(row)
-            .exec_without_returning(txn)
-            .await?;
+        batch.push(timer::Entity::insert(row).build(batch.backend()), 1);
     }
     Ok(())
 }
 
-/// Stores the notices a change's effects ask for.
-pub(super) async fn insert_notices(
-    txn: &DatabaseTransaction,
-    change: &Change<'_>,
-) -> Result<(), StoreError> {
+/// Adds the notices a change's effects ask for to `batch`.
+pub(super) fn insert_notices(batch: &mut Batch, change: &Change<'_>) {
     let case_id = change.transition.state.id.to_string();
     for effect in &change.transition.effects {
         let Effect::Notify {
@@ -171,11 +183,8 @@ pub(super) async fn insert_notices(
             message: Set(message.clone()),
             created_at: Set(change.at),
         };
-        notice::Entity::insert(row)
-            .exec_without_returning(txn)
-            .await?;
+        batch.push(notice::Entity::insert(row).build(batch.backend()), 1);
     }
-    Ok(())
 }
 
 /// Marks a timer this owner claimed as fired, in the caller's transaction.

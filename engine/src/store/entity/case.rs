@@ -25,6 +25,16 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    /// The head of the case's history chain (read with the case to append after it).
+    #[sea_orm(has_one = "super::history_head::Entity")]
+    HistoryHead,
+}
+
+impl Related<super::history_head::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::HistoryHead.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}
