@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use sea_orm::{ConnectionTrait, DbBackend};
+use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
 
 use super::{Figure, FreshDb, Options, Target, percentile_ms};
 use crate::definition::Process;
@@ -100,11 +100,19 @@ pub async fn seed(store: &Store, process: &Process, cases: u64, open: u64) -> an
         DbBackend::Postgres => postgres_seed(&hash, cases, first_open),
         _ => sqlite_seed(&hash, cases, first_open),
     };
+    // One transaction, so that on PostgreSQL the pool's statement timeout (meant for
+    // requests, not for writing a million rows) can be lifted for it alone.
+    let txn = db.begin().await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared("SET LOCAL statement_timeout = 0")
+            .await?;
+    }
     for sql in statements {
-        db.execute_unprepared(&sql)
+        txn.execute_unprepared(&sql)
             .await
             .with_context(|| format!("填充数据失败：{}", &sql[..sql.len().min(60)]))?;
     }
+    txn.commit().await?;
     Ok(())
 }
 
