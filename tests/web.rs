@@ -263,6 +263,10 @@ db_test!(bad_input_is_a_4xx_naming_the_field, |db| {
         match clerk.post_raw("/api/v1/cases", huge.clone(), csrf).await {
             Ok(reply) => {
                 answered = Some(reply.status);
+                assert_eq!(
+                    reply.headers.get("connection").map(|v| v.as_bytes()),
+                    Some(&b"close"[..])
+                );
                 break;
             }
             Err(e) if format!("{e:?}").contains("connection closed") => continue,
@@ -270,6 +274,7 @@ db_test!(bad_input_is_a_4xx_naming_the_field, |db| {
         }
     }
     assert_eq!(answered, Some(413));
+    // The next request goes on a new connection: the refusal said `Connection: close`.
 
     let bad_form = clerk
         .start(&json!({"process": "web.joint", "form": {"id_number": "110105194912310021", "phone": "123"}}))

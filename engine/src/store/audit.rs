@@ -11,6 +11,7 @@
 use chrono::{DateTime, SubsecRound as _, Utc};
 use lianban_migrations::chain::{EntryFields, entry_hash};
 use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::sea_query::SubQueryStatement;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait,
@@ -85,7 +86,6 @@ pub(super) async fn append(txn: &DatabaseTransaction, entry: NewEntry) -> Result
 /// read. When the head moved since, the head's UPDATE changes no row (and the entry's
 /// number is taken), so the batch fails and nothing is written.
 pub(super) fn append_after(batch: &mut Batch, head: Option<&ChainHead>, entry: NewEntry) {
-    let backend = batch.backend();
     let case_id = entry.case_id.to_string();
     let seq = head.map_or(0, |h| h.seq) + 1;
     let prev_hash = head.map(|h| h.hash.clone());
@@ -125,24 +125,26 @@ pub(super) fn append_after(batch: &mut Batch, head: Option<&ChainHead>, entry: N
         prev_hash: Set(prev_hash),
         hash: Set(Some(hash.clone())),
     };
-    let head_write = match head {
+    let head_write: SubQueryStatement = match head {
         Some(old) => history_head::Entity::update_many()
             .col_expr(history_head::Column::Seq, seq.into())
             .col_expr(history_head::Column::Hash, hash.into())
             .filter(history_head::Column::CaseId.eq(case_id))
             .filter(history_head::Column::Seq.eq(old.seq))
-            .build(backend),
+            .into_query()
+            .into(),
         None => history_head::Entity::insert(history_head::ActiveModel {
             case_id: Set(case_id),
             seq: Set(seq),
             hash: Set(hash),
         })
-        .build(backend),
+        .into_query()
+        .into(),
     };
     // The head first: when it moved, its UPDATE fails the batch before the entry's insert
     // meets the taken number.
     batch.push(head_write, 1);
-    batch.push(history::Entity::insert(row).build(backend), 1);
+    batch.push(history::Entity::insert(row).into_query(), 1);
 }
 
 /// What [`Store::verify_history`] found.

@@ -1,26 +1,33 @@
-//! The writes of one transition, collected and then sent together.
+//! The writes of one transition, collected and then sent in one call.
 //!
 //! A transition writes a handful of rows (the case, its tasks, one history entry and the
 //! chain head, sometimes timers, notices and outbox messages). Sent one statement at a time
 //! each costs a round trip to the database connection; on SQLite that is a hand-over to
 //! the connection's worker thread and back, which the profile in `docs/performance.md`
-//! shows costs more than SQLite's own work. SQLite runs several `;`-separated statements
-//! in one call, binding the `?` parameters in order, so the whole batch is one round trip
-//! there. PostgreSQL's extended protocol takes one statement per message, so there the
-//! statements still go one by one.
+//! shows costs more than SQLite's own work. So a batch goes as one call:
 //!
-//! Every statement carries the number of rows it must change. A batch whose changes differ
+//! - SQLite runs several `;`-separated statements in one call, binding the `?` parameters in
+//!   order, and reports their changes summed.
+//! - PostgreSQL's extended protocol takes one statement per message, but one statement may
+//!   carry several writes as data-modifying `WITH` queries. Each write returns a row per
+//!   row it changed, and the statement selects their count.
+//!
+//! Every write carries the number of rows it must change. A batch whose changes differ
 //! from the sum (a compare-and-set that found another revision, a chain head that moved)
 //! reports it, and the caller drops the transaction, which undoes the whole batch.
 
+use sea_orm::sea_query::{
+    Alias, CommonTableExpression, Expr, PostgresQueryBuilder, Query, QueryBuilder, ReturningClause,
+    SqliteQueryBuilder, SubQueryStatement, Values, WithClause,
+};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
 
 use super::StoreError;
 
-/// Statements to run in one transaction, each with the rows it must change.
+/// Writes to run in one transaction, each with the rows it must change.
 pub(super) struct Batch {
     backend: DbBackend,
-    statements: Vec<(Statement, u64)>,
+    writes: Vec<(SubQueryStatement, u64)>,
 }
 
 impl Batch {
@@ -28,48 +35,97 @@ impl Batch {
     pub(super) fn new(backend: DbBackend) -> Batch {
         Batch {
             backend,
-            statements: Vec::new(),
+            writes: Vec::new(),
         }
     }
 
-    /// The backend statements are built for.
-    pub(super) fn backend(&self) -> DbBackend {
-        self.backend
+    /// Adds an INSERT, UPDATE or DELETE that must change exactly `rows` rows.
+    pub(super) fn push(&mut self, write: impl Into<SubQueryStatement>, rows: u64) {
+        self.writes.push((write.into(), rows));
     }
 
-    /// Adds a statement that must change exactly `rows` rows.
-    pub(super) fn push(&mut self, statement: Statement, rows: u64) {
-        self.statements.push((statement, rows));
-    }
-
-    /// Runs the statements in order. `Ok(false)` when some statement changed another number
-    /// of rows than it must (the caller rolls back); on PostgreSQL the first such statement
-    /// ends the batch.
+    /// Runs the writes in one call. `Ok(false)` when they changed another number of rows
+    /// than they must (the caller rolls back).
     pub(super) async fn run(self, txn: &DatabaseTransaction) -> Result<bool, StoreError> {
-        if self.statements.is_empty() {
-            return Ok(true);
-        }
-        if self.backend != DbBackend::Sqlite || self.statements.len() == 1 {
-            for (statement, rows) in self.statements {
-                if txn.execute_raw(statement).await?.rows_affected() != rows {
-                    return Ok(false);
+        let expected: u64 = self.writes.iter().map(|(_, rows)| rows).sum();
+        match self.writes.len() {
+            0 => Ok(true),
+            1 => {
+                let (sql, values) = build(&self.writes[0].0, self.backend);
+                let statement = Statement::from_sql_and_values(self.backend, sql, values.0);
+                Ok(txn.execute_raw(statement).await?.rows_affected() == expected)
+            }
+            _ if self.backend == DbBackend::Postgres => {
+                let statement = counted_with(self.writes);
+                let changed: i64 = match txn.query_one_raw(statement).await? {
+                    Some(row) => row.try_get_by_index(0)?,
+                    None => return Ok(false),
+                };
+                Ok(u64::try_from(changed).ok() == Some(expected))
+            }
+            _ => {
+                let mut sql = String::new();
+                let mut values = Vec::new();
+                for (write, _) in &self.writes {
+                    let (text, bound) = build(write, self.backend);
+                    sql.push_str(&text);
+                    sql.push_str(";\n");
+                    values.extend(bound.0);
                 }
+                let joined = Statement::from_sql_and_values(self.backend, sql, values);
+                Ok(txn.execute_raw(joined).await?.rows_affected() == expected)
             }
-            return Ok(true);
         }
-        let mut sql = String::new();
-        let mut values = Vec::new();
-        let mut expected = 0;
-        for (statement, rows) in self.statements {
-            sql.push_str(&statement.sql);
-            sql.push_str(";\n");
-            if let Some(v) = statement.values {
-                values.extend(v.0);
-            }
-            expected += rows;
-        }
-        let joined = Statement::from_sql_and_values(DbBackend::Sqlite, sql, values);
-        // SQLite reports the changes of all the statements summed.
-        Ok(txn.execute_raw(joined).await?.rows_affected() == expected)
+    }
+}
+
+/// `WITH w0 AS (<write> RETURNING 1), w1 AS (…) SELECT (SELECT count(*) FROM w0) + …`:
+/// every write runs (PostgreSQL runs each data-modifying `WITH` query exactly once), and
+/// the statement answers how many rows they changed together.
+fn counted_with(writes: Vec<(SubQueryStatement, u64)>) -> Statement {
+    let mut with = WithClause::new();
+    let mut counts = Vec::with_capacity(writes.len());
+    for (i, (write, _)) in writes.into_iter().enumerate() {
+        let name = format!("w{i}");
+        with.cte(
+            CommonTableExpression::new()
+                .table_name(Alias::new(name.clone()))
+                .query(returning_one(write))
+                .to_owned(),
+        );
+        counts.push(format!("(SELECT count(*) FROM {name})"));
+    }
+    let select = Query::select()
+        .expr(Expr::cust(counts.join(" + ")))
+        .to_owned();
+    let (sql, values) = with.query(select).build(PostgresQueryBuilder);
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values.0)
+}
+
+/// The write with `RETURNING 1`, one row per row it changed.
+fn returning_one(write: SubQueryStatement) -> SubQueryStatement {
+    let one = || ReturningClause::Exprs(vec![Expr::cust("1")]);
+    match write {
+        SubQueryStatement::InsertStatement(mut s) => s.returning(one()).to_owned().into(),
+        SubQueryStatement::UpdateStatement(mut s) => s.returning(one()).to_owned().into(),
+        SubQueryStatement::DeleteStatement(mut s) => s.returning(one()).to_owned().into(),
+        other => other,
+    }
+}
+
+fn build(write: &SubQueryStatement, backend: DbBackend) -> (String, Values) {
+    match backend {
+        DbBackend::Postgres => build_with(write, PostgresQueryBuilder),
+        _ => build_with(write, SqliteQueryBuilder),
+    }
+}
+
+fn build_with(write: &SubQueryStatement, builder: impl QueryBuilder) -> (String, Values) {
+    match write {
+        SubQueryStatement::SelectStatement(s) => s.build(builder),
+        SubQueryStatement::InsertStatement(s) => s.build(builder),
+        SubQueryStatement::UpdateStatement(s) => s.build(builder),
+        SubQueryStatement::DeleteStatement(s) => s.build(builder),
+        SubQueryStatement::WithStatement(s) => s.build(builder),
     }
 }

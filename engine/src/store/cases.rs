@@ -48,7 +48,7 @@ impl Store {
         };
         let txn = self.begin_write().await?;
         let mut batch = Batch::new(txn.get_database_backend());
-        batch.push(case::Entity::insert(row).build(batch.backend()), 1);
+        batch.push(case::Entity::insert(row).into_query(), 1);
         self.upsert_tasks(&mut batch, None, change)?;
         super::timers::sync_timers(&txn, &mut batch, None, state, change.at).await?;
         super::timers::insert_notices(&mut batch, change);
@@ -220,7 +220,7 @@ impl Store {
             .set(row)
             .filter(case::Column::Id.eq(id.to_string()))
             .filter(case::Column::Revision.eq(expected_revision))
-            .build(txn.get_database_backend());
+            .into_query();
         let mut batch = Batch::new(txn.get_database_backend());
         let head = match known.and_then(|k| k.head) {
             Some(head) => {
@@ -229,6 +229,7 @@ impl Store {
             }
             None => {
                 // Written first, so the case row is ours before the head is read.
+                let update = txn.get_database_backend().build(&update);
                 if txn.execute_raw(update).await?.rows_affected() == 0 {
                     return Err(StoreError::Conflict { case: id });
                 }

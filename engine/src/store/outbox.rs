@@ -156,7 +156,7 @@ pub(super) fn enqueue(batch: &mut Batch, change: &Change<'_>) -> Result<(), Stor
             delivered_at: Set(None),
             receipt: Set(None),
         };
-        batch.push(outbox::Entity::insert(row).build(batch.backend()), 1);
+        batch.push(outbox::Entity::insert(row).into_query(), 1);
     }
     Ok(())
 }

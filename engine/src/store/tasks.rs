@@ -1,10 +1,10 @@
 //! Task rows: the inbox's projection of the tasks in case states.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, InsertStatement, OnConflict, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DbBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Statement,
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
 };
 use uuid::Uuid;
 
@@ -217,10 +217,7 @@ impl Store {
                     case: new.id,
                     task: id,
                 })?;
-            batch.push(
-                upsert(batch.backend(), new, task, step_name(change, &task.step)),
-                1,
-            );
+            batch.push(upsert(new, task, step_name(change, &task.step)), 1);
         }
         // Messages to department systems commit (or roll back) with the tasks they announce.
         super::outbox::enqueue(batch, change)
@@ -235,7 +232,7 @@ fn step_name(change: &Change<'_>, step: &StepId) -> String {
 }
 
 /// The statement that writes a task's row, whether it is new or not.
-fn upsert(backend: DbBackend, state: &CaseState, task: &Task, step_name: String) -> Statement {
+fn upsert(state: &CaseState, task: &Task, step_name: String) -> InsertStatement {
     let row = task::ActiveModel {
         id: Set(task.id.to_string()),
         case_id: Set(state.id.to_string()),
@@ -271,7 +268,7 @@ fn upsert(backend: DbBackend, state: &CaseState, task: &Task, step_name: String)
         .to_owned();
     task::Entity::insert(row)
         .on_conflict(on_conflict)
-        .build(backend)
+        .into_query()
 }
 
 /// The inbox's sort key of an open or claimed task, `None` once it is closed: tasks with a

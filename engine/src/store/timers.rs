@@ -137,7 +137,7 @@ pub(super) async fn sync_timers(
         let rows = stale.len() as u64;
         let delete = timer::Entity::delete_many()
             .filter(timer::Column::Id.is_in(stale))
-            .build(batch.backend());
+            .into_query();
         batch.push(delete, rows);
     }
     for w in &wanted {
@@ -156,7 +156,7 @@ pub(super) async fn sync_timers(
             fired_at: Set(None),
             created_at: Set(at),
         };
-        batch.push(timer::Entity::insert(row).build(batch.backend()), 1);
+        batch.push(timer::Entity::insert(row).into_query(), 1);
     }
     Ok(())
 }
@@ -183,7 +183,7 @@ pub(super) fn insert_notices(batch: &mut Batch, change: &Change<'_>) {
             message: Set(message.clone()),
             created_at: Set(change.at),
         };
-        batch.push(notice::Entity::insert(row).build(batch.backend()), 1);
+        batch.push(notice::Entity::insert(row).into_query(), 1);
     }
 }
 

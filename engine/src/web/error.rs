@@ -123,6 +123,15 @@ impl IntoResponse for ApiError {
                 axum::http::HeaderValue::from_static(RETRY_AFTER_SECONDS),
             );
         }
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            // The rest of the body is left unread, so the server closes the connection
+            // after this answer; saying so keeps a client from sending its next request
+            // on a connection that is about to close.
+            response.headers_mut().insert(
+                header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
         response
     }
 }
