@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use lianban::definition::{self, Catalog};
 use lianban::documents::Templates;
-use lianban::runtime::{Actor, CaseId, TaskStatus};
+use lianban::runtime::{Actor, CaseId, TaskId, TaskStatus};
 use lianban::scheduler::Clock;
 use lianban::store::{Archived, BrokenLink, Engine, Problem, TaskQuery};
 use lianban_tests::{Backend, TestDb, db_test};
@@ -55,9 +55,8 @@ async fn engine(db: &TestDb) -> anyhow::Result<Engine> {
     ))
 }
 
-/// A case with five entries: start, claim, complete (issuing a supplement notice), view,
-/// cancel; so it is closed and has a document.
-async fn closed_case(engine: &Engine) -> anyhow::Result<CaseId> {
+/// A started case (one entry) and its open task.
+async fn started_case(engine: &Engine) -> anyhow::Result<(CaseId, TaskId)> {
     let mut form = Map::new();
     form.insert("name".into(), json!("张三"));
     form.insert("post".into(), json!("管理"));
@@ -75,9 +74,16 @@ async fn closed_case(engine: &Engine) -> anyhow::Result<CaseId> {
         .into_iter()
         .next()
         .ok_or_else(|| anyhow::anyhow!("no open task"))?;
-    engine.claim(task.id, &clerk()).await?;
+    Ok((case, task.id))
+}
+
+/// A case with five entries: start, claim, complete (issuing a supplement notice), view,
+/// cancel; so it is closed and has a document.
+async fn closed_case(engine: &Engine) -> anyhow::Result<CaseId> {
+    let (case, task) = started_case(engine).await?;
+    engine.claim(task, &clerk()).await?;
     engine
-        .complete(task.id, &clerk(), "supplement", Map::new(), None)
+        .complete(task, &clerk(), "supplement", Map::new(), None)
         .await?;
     engine
         .store()
@@ -211,22 +217,7 @@ db_test!(
         // between moves the head, and the command must then save after the new head rather
         // than fail or fork the chain.
         let engine = engine(&db).await?;
-        let mut form = Map::new();
-        form.insert("name".into(), json!("张三"));
-        form.insert("post".into(), json!("管理"));
-        let case = engine
-            .start_case("fixtures.documents", form, vec!["id_card".into()], &clerk())
-            .await?;
-        let query = TaskQuery {
-            case: Some(case),
-            ..TaskQuery::default()
-        };
-        let task = engine
-            .list_tasks(&query)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or_else(|| anyhow::anyhow!("no task"))?;
+        let (case, task) = started_case(&engine).await?;
         let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let viewer = {
             let (store, done, now) = (engine.store().clone(), Arc::clone(&done), engine.now());
@@ -242,8 +233,8 @@ db_test!(
         };
         let rounds = 25;
         for _ in 0..rounds {
-            engine.claim(task.id, &clerk()).await?;
-            engine.unclaim(task.id, &clerk()).await?;
+            engine.claim(task, &clerk()).await?;
+            engine.unclaim(task, &clerk()).await?;
         }
         done.store(true, std::sync::atomic::Ordering::Relaxed);
         let views = viewer.await??;

@@ -6,7 +6,6 @@
 //! message twice. Time is a manual clock passed to each round.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -20,6 +19,7 @@ use lianban::scheduler::outbox::DeliveryReport;
 use lianban::scheduler::{ManualClock, OutboxPolicy, OutboxWorker, Secrets};
 use lianban::store::{Engine, OutboxStatus};
 use lianban_tests::db_test;
+use lianban_tests::files::copy_dir;
 use lianban_tests::retirement::start_confirmed;
 use lianban_tests::web::{TestApp, repo};
 use serde_json::{Value, json};
@@ -131,20 +131,6 @@ async fn receive(
 }
 
 // ---- the service ----
-
-fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), target)?;
-        }
-    }
-    Ok(())
-}
 
 /// The 阳城 definition with the 医保局's system at the receiver.
 fn processes(receiver: &Receiver) -> anyhow::Result<tempfile::TempDir> {

@@ -24,6 +24,10 @@ use axum::http::{HeaderMap, StatusCode};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 
+#[path = "support/files.rs"]
+pub mod files;
+use files::copy_dir;
+
 const SECRET: &str = "replica-test-secret";
 const PASSWORD: &str = "Replica-Test-2026";
 const CASES_PER_REPLICA: usize = 6;
@@ -60,20 +64,6 @@ fn retirement(processes: &Path) -> anyhow::Result<()> {
         &file,
         text.replace(daily, r#"cron: "*/10 * * * * *", action: push_tables"#),
     )?;
-    Ok(())
-}
-
-fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), target)?;
-        }
-    }
     Ok(())
 }
 

@@ -17,6 +17,7 @@ use lianban::runtime::CaseId;
 use lianban::scheduler::schedules::Firing;
 use lianban::scheduler::{ManualClock, run_due};
 use lianban::store::{Engine, RunStatus};
+use lianban_tests::files::copy_dir;
 use lianban_tests::retirement::{PROCESS, start_confirmed};
 use lianban_tests::web::{TestApp, repo};
 use lianban_tests::{TestDb, db_test};
@@ -31,20 +32,6 @@ fn beijing(y: i32, m: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
         .single()
         .map(|t| t.with_timezone(&Utc))
         .expect("a valid Beijing time")
-}
-
-fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), target)?;
-        }
-    }
-    Ok(())
 }
 
 /// The 阳城 definition and the calendars in a temporary processes directory, the

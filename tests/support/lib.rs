@@ -19,6 +19,7 @@ use futures::FutureExt;
 use lianban::store::{Store, StoreOptions};
 use sea_orm::{ConnectionTrait, Database};
 
+pub mod files;
 pub mod fixtures;
 pub mod pages;
 pub mod retirement;
