@@ -7,7 +7,7 @@
 use lianban::accounts::Role;
 use lianban::runtime::CaseId;
 use lianban_tests::db_test;
-use lianban_tests::web::{Clerk, TestApp};
+use lianban_tests::web::{Clerk, TestApp, send_refused_body};
 use serde_json::{Value, json};
 
 fn joint_form() -> Value {
@@ -188,14 +188,15 @@ db_test!(
         let mut wrong = Vec::new();
         for endpoint in &endpoints {
             for body in common().iter().chain(&endpoint.specific) {
-                let response = client
-                    .post(format!("{}{}", app.base, endpoint.path))
-                    .header("cookie", format!("lianban_session={}", clerk.session))
-                    .header("x-csrf-token", &clerk.csrf)
-                    .header("content-type", body.content_type)
-                    .body(body.body.clone())
-                    .send()
-                    .await?;
+                let response = send_refused_body(|| {
+                    client
+                        .post(format!("{}{}", app.base, endpoint.path))
+                        .header("cookie", format!("lianban_session={}", clerk.session))
+                        .header("x-csrf-token", &clerk.csrf)
+                        .header("content-type", body.content_type)
+                        .body(body.body.clone())
+                })
+                .await?;
                 let status = response.status().as_u16();
                 let content_type = response
                     .headers()
@@ -299,13 +300,14 @@ db_test!(page_forms_too_large_or_malformed_are_refused, |db| {
                 "application/json",
             ),
         ] {
-            let reply = client
-                .post(format!("{}{path}", app.base))
-                .header("cookie", format!("lianban_session={}", clerk.session))
-                .header("content-type", content_type)
-                .body(body)
-                .send()
-                .await?;
+            let reply = send_refused_body(|| {
+                client
+                    .post(format!("{}{path}", app.base))
+                    .header("cookie", format!("lianban_session={}", clerk.session))
+                    .header("content-type", content_type)
+                    .body(body.clone())
+            })
+            .await?;
             let status = reply.status().as_u16();
             assert!((400..500).contains(&status), "{path} ({what}): {status}");
             if what == "too large" {

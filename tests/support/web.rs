@@ -475,3 +475,33 @@ impl Clerk {
         }
     }
 }
+
+/// Sends a request whose body the server refuses before reading it all (413). The server
+/// answers and closes the connection at once; on a loaded machine the client may still be
+/// writing the body and see only the close (a broken pipe, a reset, "connection closed").
+/// That is the refusal as much as the answer is, but the test wants to read the answer, so
+/// the request is sent again (up to five times) until the answer arrives first.
+///
+/// # Errors
+/// Any other transport error, or five closes in a row.
+pub async fn send_refused_body(
+    request: impl Fn() -> reqwest::RequestBuilder,
+) -> anyhow::Result<reqwest::Response> {
+    let mut last = None;
+    for _ in 0..5 {
+        match request().send().await {
+            Ok(response) => return Ok(response),
+            Err(e) => {
+                let text = format!("{e:?}");
+                let closed = ["Broken pipe", "connection closed", "reset by peer"]
+                    .iter()
+                    .any(|sign| text.contains(sign));
+                if !closed {
+                    return Err(e.into());
+                }
+                last = Some(e);
+            }
+        }
+    }
+    Err(last.map_or_else(|| anyhow::anyhow!("no answer"), Into::into))
+}
