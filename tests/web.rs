@@ -6,7 +6,7 @@
 
 use lianban::accounts::Role;
 use lianban_tests::db_test;
-use lianban_tests::web::{Clerk, TestApp};
+use lianban_tests::web::{Clerk, TestApp, closed_early};
 use serde_json::{Value, json};
 
 const WRONG: &str = "用户名或密码错误";
@@ -269,13 +269,7 @@ db_test!(bad_input_is_a_4xx_naming_the_field, |db| {
                 );
                 break;
             }
-            Err(e)
-                if ["Broken pipe", "connection closed", "reset by peer"]
-                    .iter()
-                    .any(|sign| format!("{e:?}").contains(sign)) =>
-            {
-                continue;
-            }
+            Err(e) if closed_early(&e) => continue,
             Err(e) => return Err(e),
         }
     }

@@ -492,16 +492,22 @@ pub async fn send_refused_body(
         match request().send().await {
             Ok(response) => return Ok(response),
             Err(e) => {
-                let text = format!("{e:?}");
-                let closed = ["Broken pipe", "connection closed", "reset by peer"]
-                    .iter()
-                    .any(|sign| text.contains(sign));
-                if !closed {
-                    return Err(e.into());
+                let e = anyhow::Error::from(e);
+                if !closed_early(&e) {
+                    return Err(e);
                 }
                 last = Some(e);
             }
         }
     }
-    Err(last.map_or_else(|| anyhow::anyhow!("no answer"), Into::into))
+    Err(last.unwrap_or_else(|| anyhow::anyhow!("no answer")))
+}
+
+/// Whether a request failed because the server closed the connection while the client
+/// was still sending (see [`send_refused_body`]); the causes' messages say so.
+pub fn closed_early(error: &anyhow::Error) -> bool {
+    let text = format!("{error:?}");
+    ["Broken pipe", "connection closed", "reset by peer"]
+        .iter()
+        .any(|sign| text.contains(sign))
 }

@@ -124,31 +124,28 @@ impl Store {
     }
 
     /// As [`Store::save_transition_issuing`] (without documents when `documents` is
-    /// empty) for a caller that read the case at `expected_revision` and still holds that
-    /// state: it is not read again inside the write transaction. The revision check of the
-    /// UPDATE guarantees the stored state is the one held, since every save moves the
-    /// revision; on SQLite this keeps the single writer's lock shorter.
+    /// empty) for a caller that read the case as `record` and still holds it: neither the
+    /// state nor the chain head is read again inside the write transaction. The revision
+    /// check of the UPDATE guarantees the stored state is the one held, since every save
+    /// moves the revision; a head that moved meanwhile (a recorded view) makes the save run
+    /// once more, reading the head under the case's lock.
     ///
     /// # Errors
     /// As [`Store::save_transition_issuing`].
     pub(super) async fn save_transition_from(
         &self,
-        before: &CaseState,
-        head: Option<&ChainHead>,
-        expected_revision: i64,
+        record: &CaseRecord,
         change: &Change<'_>,
         documents: &[NewDocument],
         templates: &Templates,
     ) -> Result<(i64, Vec<DocumentRecord>), StoreError> {
         let issuing = (!documents.is_empty()).then_some((documents, templates));
-        self.save(
-            expected_revision,
-            change,
-            issuing,
-            None,
-            Some((before, head)),
-        )
-        .await
+        let known = Known {
+            state: &record.state,
+            head: record.chain_head.as_ref(),
+        };
+        self.save(record.revision, change, issuing, None, Some(known))
+            .await
     }
 
     async fn save(
@@ -157,19 +154,14 @@ impl Store {
         change: &Change<'_>,
         issuing: Option<(&[NewDocument], &Templates)>,
         fired: Option<(&str, &str)>,
-        before: Option<(&CaseState, Option<&ChainHead>)>,
+        known: Option<Known<'_>>,
     ) -> Result<(i64, Vec<DocumentRecord>), StoreError> {
-        // With the state and chain head the caller read, everything goes in one batch. If
-        // the head moved since (a clerk's view was recorded), the batch fails and the save
-        // is made again reading the head under the case's lock; a real conflict fails
-        // there too.
-        if let Some((held, Some(head))) = before {
-            let known = Known {
-                state: held,
-                head: Some(head),
-            };
+        // With the head the caller read, everything goes in one batch. If the head moved
+        // since, the batch fails and the save is made again reading the head under the
+        // case's lock; a real conflict fails there too.
+        if known.is_some_and(|k| k.head.is_some()) {
             match self
-                .save_once(expected_revision, change, issuing, fired, Some(known))
+                .save_once(expected_revision, change, issuing, fired, known)
                 .await
             {
                 Ok(saved) => return Ok(saved),
@@ -180,8 +172,8 @@ impl Store {
                 ),
             }
         }
-        let known = before.map(|(state, _)| Known { state, head: None });
-        self.save_once(expected_revision, change, issuing, fired, known)
+        let without_head = known.map(|k| Known { head: None, ..k });
+        self.save_once(expected_revision, change, issuing, fired, without_head)
             .await
     }
 

@@ -389,14 +389,7 @@ impl Engine {
         };
         let templates = self.templates();
         store
-            .save_transition_from(
-                &record.state,
-                record.chain_head.as_ref(),
-                record.revision,
-                &change,
-                &documents,
-                &templates,
-            )
+            .save_transition_from(&record, &change, &documents, &templates)
             .await?;
         Ok(transition)
     }
