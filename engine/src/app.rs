@@ -150,7 +150,7 @@ impl App {
         let templates = Arc::new(Templates::load(&self.settings.templates_dir)?);
         let processes = definition::load_paths(
             std::slice::from_ref(&self.settings.processes_dir),
-            &templates,
+            &*templates,
         )?;
         register_all(self.engine.store(), &processes).await?;
         let catalog = Catalog::new(processes);

@@ -18,17 +18,13 @@
 //! - [`bench`] measures the engine on real databases (`lianban bench`).
 //! - [`app`] wires settings, store, scheduler and web together for `main` and for tests.
 
-pub mod accounts;
+pub use lianban_core::{
+    accounts, definition, diagram, documents, evaluate, privacy, rules, runtime,
+};
+
 pub mod app;
 pub mod bench;
 pub mod casebook;
-pub mod definition;
-pub mod diagram;
-pub mod documents;
-pub mod evaluate;
-pub mod privacy;
-pub mod rules;
-pub mod runtime;
 pub mod scheduler;
 pub mod store;
 pub mod web;

@@ -422,7 +422,7 @@ fn case_record(
 /// columns fixed at start).
 fn case_columns(state: &CaseState, change: &Change<'_>) -> Result<case::ActiveModel, StoreError> {
     // Re-derived on every change: a supplement may correct the form.
-    let (name, id_key) = crate::privacy::search_keys(change.process, &state.form);
+    let (name, id_key) = change.process.search_keys(&state.form);
     Ok(case::ActiveModel {
         applicant_name: Set(name),
         id_key: Set(id_key),

@@ -196,7 +196,7 @@ impl Engine {
         // v7: ids sort by creation time, which keeps the primary-key index append-mostly.
         let id = CaseId(Uuid::now_v7());
         let now = self.inner.clock.now();
-        let title = crate::privacy::case_title(&process, &form);
+        let title = process.case_title(&form);
         let transition = runtime::start(&process, id, form, materials, actor, now)?;
         let change = Change {
             process: &process,
@@ -428,7 +428,7 @@ impl Engine {
             .await?
             .ok_or_else(unknown)?;
         let process =
-            load_sources(&sources, &self.templates()).map_err(|source| EngineError::Reload {
+            load_sources(&sources, &*self.templates()).map_err(|source| EngineError::Reload {
                 process: id.clone(),
                 version,
                 source,

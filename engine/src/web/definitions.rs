@@ -349,7 +349,7 @@ pub(super) async fn validate(
     }];
     sources.extend(others);
     let templates = ctx.app.templates();
-    let process = match crate::definition::load_sources(&sources, &templates) {
+    let process = match crate::definition::load_sources(&sources, &*templates) {
         Ok(process) => process,
         Err(e) => {
             return Err(invalid(

@@ -20,7 +20,6 @@ use crate::definition::{Process, StepId, StepKind};
 use crate::diagram::{self, Mark, Marks};
 use crate::documents::{CaseView, Draft, missing_materials};
 use crate::evaluate::evaluate;
-use crate::privacy::masked_form;
 use crate::runtime::{CaseId, CaseStatus};
 use crate::store::{CaseRecord, DocumentId, TaskQuery, TaskRecord};
 use crate::web::cases::visible_case;
@@ -52,7 +51,7 @@ pub(super) async fn facts(
     let engine = ctx.app.engine();
     let state = &record.state;
     let form = match (process, full) {
-        (Some(p), false) => masked_form(p, &state.form),
+        (Some(p), false) => p.masked_form(&state.form),
         _ => state.form.clone(),
     };
     let applicant: Vec<Value> = process

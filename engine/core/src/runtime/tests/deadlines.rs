@@ -21,7 +21,7 @@ fn process(due: Option<Duration>, calendar: bool) -> Process {
     if calendar {
         let file = SourceFile {
             path: "calendars/cn-mainland.yaml".into(),
-            text: include_str!("../../../../processes/calendars/cn-mainland.yaml").into(),
+            text: include_str!("../../../../../processes/calendars/cn-mainland.yaml").into(),
         };
         process.calendar = Some("cn-mainland".into());
         process.calendar_data = Some(Arc::new(parse_calendar(&file).expect("calendar")));

@@ -6,7 +6,7 @@ use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::documents::Templates;
+use super::TemplateCheck;
 use crate::rules::RuleLibrary;
 
 use super::calendar::{self, Calendars};
@@ -28,7 +28,7 @@ pub(super) fn load(
     yaml: &SourceFile,
     rule_file: &dyn Fn(&str) -> Option<SourceFile>,
     tests: Option<&SourceFile>,
-    templates: &Templates,
+    templates: &dyn TemplateCheck,
     calendars: &Calendars,
 ) -> Result<Process, Vec<Diagnostic>> {
     let mut sink = Sink::new(&yaml.path);

@@ -1,9 +1,9 @@
 //! Personal data in lists and logs: ID numbers and phone numbers are masked everywhere but
 //! the case page of a user allowed to see the case (`140522********1234`, `138****5678`).
-
-use serde_json::{Map, Value};
-
-use crate::definition::{FieldType, Process};
+//!
+//! This module knows numbers and text only, so the rules host can mask what a rule prints
+//! without depending on definitions; which form fields hold personal data is the
+//! definition's to say (`Process::masked_form`, `Process::case_title`).
 
 /// Masks a resident ID number: the first six (the region) and the last four characters
 /// stay, everything between becomes `*`. Short values are masked whole.
@@ -25,24 +25,6 @@ fn mask(value: &str, head: usize, tail: usize) -> String {
     let mut out: String = chars[..head].iter().collect();
     out.extend(std::iter::repeat_n('*', chars.len() - head - tail));
     out.extend(&chars[chars.len() - tail..]);
-    out
-}
-
-/// A form with every ID-number and phone field of the process masked (for lists, logs and
-/// people who may not see the case in full). Other fields are kept.
-pub fn masked_form(process: &Process, form: &Map<String, Value>) -> Map<String, Value> {
-    let mut out = form.clone();
-    for field in &process.form {
-        let masker: fn(&str) -> String = match field.field_type {
-            FieldType::CnId => mask_id_number,
-            FieldType::Phone => mask_phone,
-            FieldType::BankCard => mask_bank_card,
-            _ => continue,
-        };
-        if let Some(Value::String(text)) = out.get_mut(&field.key) {
-            *text = masker(text);
-        }
-    }
     out
 }
 
@@ -96,47 +78,6 @@ pub fn mask_text(text: &str) -> String {
 pub fn id_search_key(id: &str) -> String {
     use sha2::{Digest as _, Sha256};
     hex::encode(Sha256::digest(id.trim().to_uppercase().as_bytes()))
-}
-
-/// What a case is searched by: the applicant's name (the first text field, trimmed, at
-/// most 128 characters) and [`id_search_key`] of the first ID field.
-pub fn search_keys(
-    process: &Process,
-    form: &Map<String, Value>,
-) -> (Option<String>, Option<String>) {
-    let first = |kind: FieldType| {
-        process
-            .form
-            .iter()
-            .filter(|f| f.field_type == kind)
-            .find_map(|f| form.get(&f.key).and_then(Value::as_str))
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-    };
-    let name = first(FieldType::Text).map(|n| n.chars().take(128).collect());
-    (name, first(FieldType::CnId).map(id_search_key))
-}
-
-/// The one-line title of a case for lists: the applicant's name (the first text field)
-/// and the masked ID number (the first ID field), e.g. `张三 110105********002X`.
-pub fn case_title(process: &Process, form: &Map<String, Value>) -> Option<String> {
-    let first = |kind: FieldType| {
-        process
-            .form
-            .iter()
-            .filter(|f| f.field_type == kind)
-            .find_map(|f| form.get(&f.key).and_then(Value::as_str))
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-    };
-    let parts: Vec<String> = [
-        first(FieldType::Text).map(str::to_owned),
-        first(FieldType::CnId).map(mask_id_number),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    (!parts.is_empty()).then(|| parts.join(" "))
 }
 
 #[cfg(test)]

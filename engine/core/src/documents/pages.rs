@@ -11,63 +11,63 @@ use super::{RenderError, environment};
 const PAGES: &[(&str, &str)] = &[
     (
         "web/login.html.j2",
-        include_str!("../../../templates/web/login.html.j2"),
+        include_str!("../../../../templates/web/login.html.j2"),
     ),
     (
         "web/_layout.html.j2",
-        include_str!("../../../templates/web/_layout.html.j2"),
+        include_str!("../../../../templates/web/_layout.html.j2"),
     ),
     (
         "web/_fields.html.j2",
-        include_str!("../../../templates/web/_fields.html.j2"),
+        include_str!("../../../../templates/web/_fields.html.j2"),
     ),
     (
         "web/_case.html.j2",
-        include_str!("../../../templates/web/_case.html.j2"),
+        include_str!("../../../../templates/web/_case.html.j2"),
     ),
     (
         "web/inbox.html.j2",
-        include_str!("../../../templates/web/inbox.html.j2"),
+        include_str!("../../../../templates/web/inbox.html.j2"),
     ),
     (
         "web/task.html.j2",
-        include_str!("../../../templates/web/task.html.j2"),
+        include_str!("../../../../templates/web/task.html.j2"),
     ),
     (
         "web/case.html.j2",
-        include_str!("../../../templates/web/case.html.j2"),
+        include_str!("../../../../templates/web/case.html.j2"),
     ),
     (
         "web/intake.html.j2",
-        include_str!("../../../templates/web/intake.html.j2"),
+        include_str!("../../../../templates/web/intake.html.j2"),
     ),
     (
         "web/cases.html.j2",
-        include_str!("../../../templates/web/cases.html.j2"),
+        include_str!("../../../../templates/web/cases.html.j2"),
     ),
     (
         "web/definitions.html.j2",
-        include_str!("../../../templates/web/definitions.html.j2"),
+        include_str!("../../../../templates/web/definitions.html.j2"),
     ),
     (
         "web/push_tables.html.j2",
-        include_str!("../../../templates/web/push_tables.html.j2"),
+        include_str!("../../../../templates/web/push_tables.html.j2"),
     ),
     (
         "web/outbox.html.j2",
-        include_str!("../../../templates/web/outbox.html.j2"),
+        include_str!("../../../../templates/web/outbox.html.j2"),
     ),
     (
         "web/overdue.html.j2",
-        include_str!("../../../templates/web/overdue.html.j2"),
+        include_str!("../../../../templates/web/overdue.html.j2"),
     ),
     (
         "web/dashboard.html.j2",
-        include_str!("../../../templates/web/dashboard.html.j2"),
+        include_str!("../../../../templates/web/dashboard.html.j2"),
     ),
     (
         "web/diagram.html.j2",
-        include_str!("../../../templates/web/diagram.html.j2"),
+        include_str!("../../../../templates/web/diagram.html.j2"),
     ),
 ];
 

@@ -20,11 +20,13 @@ mod graph;
 mod load;
 mod materials;
 mod model;
+mod personal;
 mod raw;
 mod schedules;
 mod source_map;
 mod steps;
 mod tables;
+mod templates;
 mod validate;
 mod yaml;
 
@@ -32,8 +34,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-use crate::documents::Templates;
 
 pub use calendar::{
     Calendar, CalendarError, CalendarYear, Calendars, DAY_ENDS, Holiday, load_calendar,
@@ -44,6 +44,7 @@ pub use duration::ParseDurationError;
 pub use example_model::{Example, ExpectRun, RunAction};
 pub use materials::RequiredMaterial;
 pub use model::*;
+pub use templates::{TemplateCheck, TemplateProblem};
 
 /// A definition (or several) that failed to load, with every problem found.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -91,7 +92,7 @@ impl LoadError {
 /// # Errors
 /// A [`LoadError`] with every problem found, including an unreadable file and the problems
 /// of the calendar files beside the one it uses.
-pub fn load_file(path: &Path, templates: &Templates) -> Result<Process, LoadError> {
+pub fn load_file(path: &Path, templates: &dyn TemplateCheck) -> Result<Process, LoadError> {
     let (calendars, mut diagnostics) = calendar::calendars_near(path);
     match load_file_with(path, templates, &calendars) {
         Ok(process) if diagnostics.is_empty() => Ok(process),
@@ -106,7 +107,7 @@ pub fn load_file(path: &Path, templates: &Templates) -> Result<Process, LoadErro
 /// [`load_file`] with the calendars already loaded.
 fn load_file_with(
     path: &Path,
-    templates: &Templates,
+    templates: &dyn TemplateCheck,
     calendars: &Calendars,
 ) -> Result<Process, LoadError> {
     let file = path.display().to_string();
@@ -171,7 +172,10 @@ fn is_tests_file(path: &Path) -> bool {
 ///
 /// # Errors
 /// A [`LoadError`] with every problem found; an empty `sources` is an error too.
-pub fn load_sources(sources: &[SourceFile], templates: &Templates) -> Result<Process, LoadError> {
+pub fn load_sources(
+    sources: &[SourceFile],
+    templates: &dyn TemplateCheck,
+) -> Result<Process, LoadError> {
     let Some((yaml, others)) = sources.split_first() else {
         return Err(LoadError::one("", "E-YAML", "没有提供定义文件".into()));
     };
@@ -207,7 +211,10 @@ pub fn load_sources(sources: &[SourceFile], templates: &Templates) -> Result<Pro
 /// # Errors
 /// A [`LoadError`] with the problems of every file, and one for each (id, version) that two
 /// files declare.
-pub fn load_paths(paths: &[PathBuf], templates: &Templates) -> Result<Vec<Process>, LoadError> {
+pub fn load_paths(
+    paths: &[PathBuf],
+    templates: &dyn TemplateCheck,
+) -> Result<Vec<Process>, LoadError> {
     let mut files = Vec::new();
     let mut diagnostics = Vec::new();
     for path in paths {

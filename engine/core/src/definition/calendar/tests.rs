@@ -6,7 +6,7 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use super::*;
 use crate::definition::model::SourceFile;
 
-const SHIPPED: &str = include_str!("../../../../processes/calendars/cn-mainland.yaml");
+const SHIPPED: &str = include_str!("../../../../../processes/calendars/cn-mainland.yaml");
 
 fn cn() -> Calendar {
     let file = SourceFile {
@@ -282,14 +282,14 @@ fn a_file_without_years_is_one_diagnostic() {
 
 #[test]
 fn a_definition_gets_the_calendar_of_the_nearest_calendars_directory() {
-    let templates =
-        crate::documents::Templates::load(std::path::Path::new("../templates")).expect("templates");
+    let templates = crate::documents::Templates::load(std::path::Path::new("../../templates"))
+        .expect("templates");
     let demo = crate::definition::load_file(
-        std::path::Path::new("../processes/examples/demo.yaml"),
+        std::path::Path::new("../../processes/examples/demo.yaml"),
         &templates,
     )
     .expect("demo loads");
     let calendar = demo.calendar_data.expect("calendar resolved");
     assert_eq!(calendar.name, "cn-mainland");
-    assert_eq!(calendar.file, "../processes/calendars/cn-mainland.yaml");
+    assert_eq!(calendar.file, "../../processes/calendars/cn-mainland.yaml");
 }

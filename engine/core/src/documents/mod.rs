@@ -224,6 +224,27 @@ impl Templates {
     }
 }
 
+impl crate::definition::TemplateCheck for Templates {
+    fn check_template(&self, name: &str) -> Result<(), crate::definition::TemplateProblem> {
+        use crate::definition::TemplateProblem;
+        match self.check(name) {
+            Ok(()) => Ok(()),
+            Err(RenderError::Syntax {
+                file,
+                line,
+                column,
+                message,
+            }) => Err(TemplateProblem::Syntax {
+                file,
+                line,
+                column,
+                message,
+            }),
+            Err(_) => Err(TemplateProblem::Missing),
+        }
+    }
+}
+
 /// A render error in words: an include or macro wraps the error that stopped it, so the
 /// innermost cause (running out of fuel, recursing too deep, an undefined value) is what
 /// the author needs, next to where the outermost one happened.

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use indexmap::IndexMap;
 
-use crate::documents::{RenderError, Templates};
+use super::{TemplateCheck, TemplateProblem};
 use crate::rules::RuleLibrary;
 
 use super::decode::ListIndices;
@@ -28,7 +28,7 @@ pub(super) struct Cx<'a> {
     /// The definition text, to map positions inside expressions.
     pub(super) text: &'a str,
     pub(super) rules: RuleLibrary,
-    pub(super) templates: &'a Templates,
+    pub(super) templates: &'a dyn TemplateCheck,
     pub(super) params: Vec<String>,
     /// Whole-number parameter values, for durations written as `params.<key> workdays`.
     pub(super) param_numbers: HashMap<String, u32>,
@@ -436,9 +436,9 @@ fn documents(
 }
 
 fn check_template(cx: &mut Cx<'_>, key: &str, template: &str, path: &str) {
-    match cx.templates.check(template) {
+    match cx.templates.check_template(template) {
         Ok(()) => {}
-        Err(RenderError::Syntax { file, line, column, message }) => cx.sink.push_in(
+        Err(TemplateProblem::Syntax { file, line, column, message }) => cx.sink.push_in(
             file,
             line,
             column,
@@ -447,7 +447,7 @@ fn check_template(cx: &mut Cx<'_>, key: &str, template: &str, path: &str) {
             format!("文书 `{key}` 的模板 `{template}` 有语法错误：{message}"),
             None,
         ),
-        Err(_) => cx.sink.push(
+        Err(TemplateProblem::Missing) => cx.sink.push(
             cx.map.value_pos(path),
             Code::UnknownTemplate,
             path,
