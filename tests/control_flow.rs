@@ -10,7 +10,8 @@ use lianban::definition::{self, Catalog};
 use lianban::documents::Templates;
 use lianban::runtime::{Actor, CaseId, CaseStatus, TaskStatus};
 use lianban::scheduler::Clock;
-use lianban::store::{Engine, EngineError, TaskQuery, TaskRecord};
+use lianban::service::{Engine, EngineError};
+use lianban::store::{TaskQuery, TaskRecord};
 use lianban_tests::{TestDb, db_test};
 use serde_json::{Map, Value, json};
 

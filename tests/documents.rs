@@ -12,7 +12,8 @@ use lianban::definition::{self, Catalog};
 use lianban::documents::{Templates, preview};
 use lianban::runtime::{Actor, CaseId, Event, TaskStatus};
 use lianban::scheduler::Clock;
-use lianban::store::{Engine, EngineError, TaskQuery};
+use lianban::service::{Engine, EngineError};
+use lianban::store::TaskQuery;
 use lianban_tests::{TestDb, db_test};
 use serde_json::{Map, Value, json};
 

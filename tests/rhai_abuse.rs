@@ -13,7 +13,8 @@ use lianban::documents::Templates;
 use lianban::rules::{Facts, RuleLibrary};
 use lianban::runtime::{Actor, TaskStatus};
 use lianban::scheduler::SystemClock;
-use lianban::store::{CaseQuery, Engine, EngineError, TaskQuery};
+use lianban::service::{Engine, EngineError};
+use lianban::store::{CaseQuery, TaskQuery};
 use lianban_tests::{TestDb, db_test};
 use serde_json::{Map, Value, json};
 

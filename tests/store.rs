@@ -8,9 +8,9 @@ use lianban::definition::Catalog;
 use lianban::documents::Templates;
 use lianban::runtime::{CaseId, CaseStatus, Event, TaskId, TaskStatus};
 use lianban::scheduler::SystemClock;
+use lianban::service::{Engine, EngineError};
 use lianban::store::{
-    CaseQuery, Change, Engine, EngineError, Registration, StoreError, StoreOptions, Synchronous,
-    TaskQuery,
+    CaseQuery, Change, Registration, StoreError, StoreOptions, Synchronous, TaskQuery,
 };
 use lianban_tests::fixtures::{at, clerk, edit_task, object, open_task, process, start};
 use lianban_tests::{Backend, db_test};

@@ -11,7 +11,8 @@ use crate::accounts::Role;
 use crate::definition::{self, Catalog, LoadError, Process};
 use crate::documents::{Pages, Templates};
 use crate::scheduler::{Clock, SystemClock};
-use crate::store::{Engine, NewAccount, Store, StoreError, StoreOptions};
+use crate::service::Engine;
+use crate::store::{NewAccount, Store, StoreError, StoreOptions};
 
 /// The embedded default database: a SQLite file created on first run.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/lianban.db?mode=rwc";

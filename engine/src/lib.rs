@@ -21,10 +21,11 @@
 pub use lianban_core::{
     accounts, definition, diagram, documents, evaluate, privacy, rules, runtime,
 };
+pub use lianban_store as store;
 
 pub mod app;
 pub mod bench;
 pub mod casebook;
 pub mod scheduler;
-pub mod store;
+pub mod service;
 pub mod web;

@@ -3,7 +3,8 @@
 //! confirmation (push tables, pushes to department systems).
 
 use lianban::runtime::{Actor, CaseId, TaskStatus};
-use lianban::store::{Engine, TaskQuery};
+use lianban::service::Engine;
+use lianban::store::TaskQuery;
 use serde_json::{Map, Value, json};
 
 /// The process these helpers drive.

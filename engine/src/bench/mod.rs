@@ -4,7 +4,7 @@
 //! Figures, per database setting (`sqlite_full`, `sqlite_normal`, `postgres`) and
 //! concurrency `cN`:
 //! - `cases_per_s` / `tasks_per_s`: completed cases (and their three tasks) per second through
-//!   the [`Engine`](crate::store::Engine);
+//!   the [`Engine`](crate::service::Engine);
 //! - `raw_cases_per_s`: the same rows in the same number of transactions written through the
 //!   same connection with plain statements and no engine logic — the bound the engine is
 //!   measured against — and `engine_vs_raw`, the ratio of the two;
@@ -31,7 +31,8 @@ use anyhow::Context as _;
 
 use crate::definition::{Catalog, Process, SourceFile, load_sources};
 use crate::documents::Templates;
-use crate::store::{Engine, StoreOptions, Synchronous};
+use crate::service::Engine;
+use crate::store::{StoreOptions, Synchronous};
 
 pub use databases::{FreshDb, Target};
 

@@ -12,7 +12,8 @@ use serde_json::{Map, json};
 use super::{STANDARD_PROCESS, progress};
 use crate::definition::Process;
 use crate::runtime::{Actor, CaseId, CaseStatus, TaskStatus};
-use crate::store::{Engine, Store, TaskQuery, TaskRecord};
+use crate::service::Engine;
+use crate::store::{Store, TaskQuery, TaskRecord};
 
 /// Tasks a standard case completes: 受理, 医保, 公积金.
 pub(super) const TASKS_PER_CASE: usize = 3;

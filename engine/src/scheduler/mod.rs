@@ -77,7 +77,7 @@ const TICK: std::time::Duration = std::time::Duration::from_secs(15);
 ///
 /// # Errors
 /// [`outbox::MissingSecret`], or an HTTP client that cannot be built.
-pub fn start(engine: &crate::store::Engine) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+pub fn start(engine: &crate::service::Engine) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     start_until(engine, std::future::pending())
 }
 
@@ -87,7 +87,7 @@ pub fn start(engine: &crate::store::Engine) -> anyhow::Result<tokio::task::JoinH
 /// # Errors
 /// As [`start`].
 pub fn start_until(
-    engine: &crate::store::Engine,
+    engine: &crate::service::Engine,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let secrets = Secrets::from_env(&engine.catalog())?;

@@ -15,7 +15,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::definition::Catalog;
-use crate::store::{Engine, OutboxMessage, Receipt, StoreError};
+use crate::service::Engine;
+use crate::store::{OutboxMessage, Receipt, StoreError};
 
 /// The header carrying the message id, for the receiver to deduplicate.
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";

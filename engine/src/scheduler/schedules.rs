@@ -17,7 +17,8 @@ use uuid::Uuid;
 
 use crate::definition::{Process, Schedule, StepKind};
 use crate::documents::table_draft;
-use crate::store::{Engine, NewPushTable, RunStatus, StoreError};
+use crate::service::Engine;
+use crate::store::{NewPushTable, RunStatus, StoreError};
 
 /// How late a firing may be found and still count as on time (not a catch-up).
 pub const GRACE: Duration = Duration::minutes(5);

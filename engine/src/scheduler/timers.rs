@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
-use crate::store::{Engine, EngineError};
+use crate::service::{Engine, EngineError};
 
 /// How long a claim holds before another worker may take the timer over.
 const LEASE: TimeDelta = TimeDelta::seconds(60);

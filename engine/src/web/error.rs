@@ -6,7 +6,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::runtime::RuntimeError;
-use crate::store::{EngineError, StoreError};
+use crate::service::EngineError;
+use crate::store::StoreError;
 
 /// What a 503 tells the client to wait before retrying.
 const RETRY_AFTER_SECONDS: &str = "5";

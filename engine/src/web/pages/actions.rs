@@ -17,7 +17,8 @@ use super::view::today;
 use crate::definition::{Process, StepKind};
 use crate::documents::{CaseView, missing_materials};
 use crate::runtime::{CaseStatus, RuntimeError};
-use crate::store::{CaseRecord, EngineError};
+use crate::service::EngineError;
+use crate::store::CaseRecord;
 use crate::web::cases::visible_case;
 use crate::web::{ApiError, Ctx};
 

@@ -21,7 +21,7 @@ use super::{PageUser, render};
 use crate::definition::{Process, StepKind};
 use crate::evaluate::evaluate;
 use crate::runtime::RuntimeError;
-use crate::store::EngineError;
+use crate::service::EngineError;
 use crate::web::{ApiError, Ctx, Identity};
 
 /// Application fields are posted as `form.<key>`.

@@ -17,7 +17,8 @@ use super::view::task_row;
 use super::{PageUser, render};
 use crate::definition::{StepKind, TaskStep};
 use crate::runtime::{RuntimeError, TaskStatus};
-use crate::store::{EngineError, TaskRecord};
+use crate::service::EngineError;
+use crate::store::TaskRecord;
 use crate::web::tasks::visible_task;
 use crate::web::{ApiError, Ctx};
 

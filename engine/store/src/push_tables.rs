@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::documents::next_number;
 use super::entity::{case, push_table, task};
 use super::{Store, StoreError, TaskRecord};
-use crate::documents::{Draft, Templates, format_number};
+use lianban_core::documents::{Draft, Templates, format_number};
 
 /// A push table about to be stored (its number is drawn when it is).
 #[derive(Debug, Clone)]

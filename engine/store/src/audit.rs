@@ -21,7 +21,7 @@ use serde_json::Value;
 use super::batch::Batch;
 use super::entity::{case, history, history_head};
 use super::{Store, StoreError};
-use crate::runtime::CaseId;
+use lianban_core::runtime::CaseId;
 
 /// A history entry to append; the store numbers and chains it.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::entity::{case, history, task};
 use super::{Store, StoreError};
-use crate::runtime::{Actor, CaseId};
+use lianban_core::runtime::{Actor, CaseId};
 
 /// Cases in which `department` takes part: it has or had a task there, or started the case.
 pub(super) fn takes_part(department: &str) -> Condition {
@@ -105,7 +105,7 @@ impl Store {
         };
         let departments = self.case_departments(case).await?;
         Ok(Some((
-            crate::accounts::county_of(&process).to_owned(),
+            lianban_core::accounts::county_of(&process).to_owned(),
             departments,
         )))
     }

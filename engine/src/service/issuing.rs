@@ -8,13 +8,14 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Asia::Shanghai;
 use uuid::Uuid;
 
-use super::{DocumentId, DocumentRecord, Engine, EngineError, NewDocument, SecondRequest, Store};
+use super::{Engine, EngineError};
 use crate::definition::{Process, StepKind};
 use crate::documents::{
     CaseView, Draft, MissingMaterial, TaskView, beyond_first_request, is_supplement_request,
     missing_materials,
 };
 use crate::runtime::{Actor, CaseId, CaseState, Command, Effect, Event, TaskId, Transition};
+use crate::store::{DocumentId, DocumentRecord, NewDocument, SecondRequest, Store};
 
 impl Engine {
     /// The documents a case issued, oldest first.

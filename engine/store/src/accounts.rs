@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::entity::{session, user};
 use super::{Store, StoreError};
-use crate::accounts::{self, Account, Role, UserId};
+use lianban_core::accounts::{self, Account, Role, UserId};
 
 /// An account to create.
 #[derive(Debug, Clone)]

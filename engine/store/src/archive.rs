@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::entity::{case, document, history, history_head, task};
 use super::{Store, StoreError};
-use crate::runtime::CaseId;
+use lianban_core::runtime::CaseId;
 
 /// A closed case, ready to be written to the archive.
 #[derive(Debug, Clone)]

@@ -14,9 +14,9 @@ use uuid::Uuid;
 use super::cases::parse_case_id;
 use super::entity::{document, document_sequence};
 use super::{DocumentId, DocumentRecord, NewDocument, SecondRequest, Store, StoreError};
-use crate::definition::StepId;
-use crate::documents::{Templates, format_number};
-use crate::runtime::CaseId;
+use lianban_core::definition::StepId;
+use lianban_core::documents::{Templates, format_number};
+use lianban_core::runtime::CaseId;
 
 impl Store {
     /// Numbers, renders and inserts the documents of a transition, inside its transaction.

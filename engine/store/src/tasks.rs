@@ -13,8 +13,8 @@ use super::cases::parse_case_id;
 use super::entity::{case, task};
 use super::records::{parse_task_status, task_status_word};
 use super::{Change, Store, StoreError, TaskQuery, TaskRecord, page};
-use crate::definition::StepId;
-use crate::runtime::{CaseState, Effect, Task, TaskId, TaskStatus};
+use lianban_core::definition::StepId;
+use lianban_core::runtime::{CaseState, Effect, Task, TaskId, TaskStatus};
 
 /// A department's open work, for the metrics gauges.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,7 +107,10 @@ pub(super) fn tasks_select(query: &TaskQuery) -> sea_orm::Select<task::Entity> {
             .cond_where(
                 Condition::any()
                     .add(Expr::col(case::Column::ApplicantName).eq(term))
-                    .add(Expr::col(case::Column::IdKey).eq(crate::privacy::id_search_key(term))),
+                    .add(
+                        Expr::col(case::Column::IdKey)
+                            .eq(lianban_core::privacy::id_search_key(term)),
+                    ),
             )
             .to_owned();
         select = select.filter(task::Column::CaseId.in_subquery(cases));
@@ -247,7 +250,9 @@ fn upsert(state: &CaseState, task: &Task, step_name: String) -> InsertStatement 
         closed_at: Set(task.closed_at),
         outcome: Set(task.outcome.clone()),
         completed_by: Set(task.completed_by.clone()),
-        county: Set(Some(crate::accounts::county_of(&state.process).to_owned())),
+        county: Set(Some(
+            lianban_core::accounts::county_of(&state.process).to_owned(),
+        )),
         warn_at: Set(task.warn_at),
         inbox_order: Set(inbox_order(task)),
     };

@@ -5,9 +5,11 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::audit::ChainHead;
-use crate::definition::{Process, StepId};
-use crate::documents::Draft;
-use crate::runtime::{Actor, CaseId, CaseState, CaseStatus, Event, TaskId, TaskStatus, Transition};
+use lianban_core::definition::{Process, StepId};
+use lianban_core::documents::Draft;
+use lianban_core::runtime::{
+    Actor, CaseId, CaseState, CaseStatus, Event, TaskId, TaskStatus, Transition,
+};
 
 /// Identifier of an issued document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

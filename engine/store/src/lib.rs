@@ -4,7 +4,8 @@
 //! transition is written in one transaction together with its history row and the
 //! documents it issued.
 //!
-//! [`Engine`] on top of [`Store`] is the library API that tests and the web layer share.
+//! The service (`lianban::service::Engine`) is the only caller that decides what to write;
+//! this crate carries no orchestration.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use sea_orm::{
     DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
-use crate::runtime::{CaseId, TaskId};
+use lianban_core::runtime::{CaseId, TaskId};
 
 mod access;
 mod accounts;
@@ -30,12 +31,9 @@ mod cases;
 mod dashboard;
 mod definitions;
 mod documents;
-mod engine;
 mod entity;
 mod explain;
-mod firing;
 mod idempotency;
-mod issuing;
 mod leases;
 mod outbox;
 mod push_tables;
@@ -52,7 +50,6 @@ pub use audit::{AuditReport, BrokenLink, ChainHead, Problem};
 pub use backup::{BackupError, restore};
 pub use dashboard::{ClosedTask, StepCount, SupplementCounts, TaskCounts};
 pub use definitions::StoredVersion;
-pub use engine::{Engine, EngineError};
 pub use explain::QueryPlan;
 pub use idempotency::{KeyClaim, KeyUse, StoredAnswer};
 pub use outbox::{OutboxMessage, OutboxStatus, Receipt};
@@ -78,7 +75,7 @@ pub struct Store {
 
 /// A write transaction, holding SQLite's in-process writer turn until it is committed or
 /// dropped (rolled back). Derefs to the transaction; generic sea-orm calls take `&*txn`.
-pub(crate) struct WriteTxn {
+pub struct WriteTxn {
     // Declared first so the transaction ends before the turn passes to the next writer.
     txn: DatabaseTransaction,
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
@@ -94,7 +91,7 @@ impl std::ops::Deref for WriteTxn {
 
 impl WriteTxn {
     /// Commits, then lets the next writer in.
-    pub(crate) async fn commit(self) -> Result<(), DbErr> {
+    pub async fn commit(self) -> Result<(), DbErr> {
         self.txn.commit().await
     }
 }
@@ -242,7 +239,7 @@ pub enum StoreError {
     },
     /// A document of the transition could not be rendered; the transition was not saved.
     #[error(transparent)]
-    Render(#[from] crate::documents::RenderError),
+    Render(#[from] lianban_core::documents::RenderError),
     /// A claimed timer was taken over or removed before it could be marked fired.
     #[error(transparent)]
     TimerLost(#[from] TimerLost),
@@ -390,7 +387,7 @@ impl Store {
     /// busy handler, which sleeps in steps of up to 100 ms however soon the lock frees; a
     /// FIFO turn hands the lock over as soon as the previous commit returns. Other
     /// processes (a CLI command, a second server) still meet the busy timeout.
-    pub(crate) async fn begin_write(&self) -> Result<WriteTxn, StoreError> {
+    pub async fn begin_write(&self) -> Result<WriteTxn, StoreError> {
         let turn = match &self.writer {
             Some(writer) => Some(Arc::clone(writer).lock_owned().await),
             None => None,

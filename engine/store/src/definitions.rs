@@ -9,7 +9,7 @@ use sea_orm::{
 
 use super::entity::{case, definition_version};
 use super::{Registration, Store, StoreError};
-use crate::definition::{Process, SourceFile};
+use lianban_core::definition::{Process, SourceFile};
 
 /// A stored version of a process, for the definitions API.
 #[derive(Debug, Clone, PartialEq, Eq)]

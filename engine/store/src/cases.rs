@@ -19,8 +19,8 @@ use super::{
     CaseQuery, CaseRecord, CaseSummary, Change, DocumentRecord, HistoryEntry, NewDocument, Store,
     StoreError, page,
 };
-use crate::documents::Templates;
-use crate::runtime::{Actor, CaseId, CaseState, TaskId};
+use lianban_core::documents::Templates;
+use lianban_core::runtime::{Actor, CaseId, CaseState, TaskId};
 
 impl Store {
     /// Persists the transition that started a case: the case row (revision 1), its tasks and
@@ -43,7 +43,9 @@ impl Store {
             title: Set(title.map(str::to_owned)),
             revision: Set(1),
             started_at: Set(state.started_at),
-            county: Set(Some(crate::accounts::county_of(&state.process).to_owned())),
+            county: Set(Some(
+                lianban_core::accounts::county_of(&state.process).to_owned(),
+            )),
             ..case_columns(state, change)?
         };
         let txn = self.begin_write().await?;
@@ -132,7 +134,7 @@ impl Store {
     ///
     /// # Errors
     /// As [`Store::save_transition_issuing`].
-    pub(super) async fn save_transition_from(
+    pub async fn save_transition_from(
         &self,
         record: &CaseRecord,
         change: &Change<'_>,
@@ -333,7 +335,7 @@ impl Store {
             select = select.filter(
                 sea_orm::Condition::any()
                     .add(case::Column::ApplicantName.eq(term))
-                    .add(case::Column::IdKey.eq(crate::privacy::id_search_key(term))),
+                    .add(case::Column::IdKey.eq(lianban_core::privacy::id_search_key(term))),
             );
         }
         let select = select

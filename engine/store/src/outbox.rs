@@ -17,7 +17,7 @@ use super::batch::Batch;
 use super::cases::parse_case_id;
 use super::entity::{case, outbox};
 use super::{Change, Store, StoreError};
-use crate::runtime::{CaseId, Effect, Event};
+use lianban_core::runtime::{CaseId, Effect, Event};
 
 /// Where a message is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

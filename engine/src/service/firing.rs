@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Map;
 
 use super::issuing::{self, Completion};
-use super::{Change, Engine, EngineError, StoreError, TimerRecord};
+use super::{Engine, EngineError};
 use crate::runtime::{self, Actor, Command, Event};
+use crate::store::{Change, StoreError, TimerRecord};
 
 /// How often a firing is retried when a clerk changed the case at the same moment.
 const CONFLICT_RETRIES: usize = 5;

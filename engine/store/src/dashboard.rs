@@ -13,8 +13,8 @@ use super::cases::parse_case_id;
 use super::entity::{case, document, task};
 use super::records::task_status_word;
 use super::{Store, StoreError};
-use crate::definition::StepId;
-use crate::runtime::{CaseId, TaskId, TaskStatus};
+use lianban_core::definition::StepId;
+use lianban_core::runtime::{CaseId, TaskId, TaskStatus};
 
 /// A department's open tasks by state at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]

@@ -16,8 +16,8 @@ use super::batch::Batch;
 use super::cases::parse_case_id;
 use super::entity::{case, notice, timer};
 use super::{Change, Store, StoreError, page};
-use crate::definition::EscalateOn;
-use crate::runtime::{
+use lianban_core::definition::EscalateOn;
+use lianban_core::runtime::{
     CaseId, CaseLimit, CaseState, CaseStatus, Effect, Firing, TaskId, TaskStatus,
 };
 

@@ -10,11 +10,11 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::issuing::{self, Completion};
-use super::{CaseRecord, Change, HistoryEntry, Store, StoreError, TaskQuery, TaskRecord};
 use crate::definition::{Catalog, LoadError, Process, load_sources};
 use crate::documents::{RenderError, SecondRequestWithoutReason, Templates};
 use crate::runtime::{self, Actor, CaseId, Command, RuntimeError, TaskId, Transition};
 use crate::scheduler::Clock;
+use crate::store::{CaseRecord, Change, HistoryEntry, Store, StoreError, TaskQuery, TaskRecord};
 
 /// Why a command failed. Nothing was written when this is returned.
 #[derive(Debug, thiserror::Error)]
