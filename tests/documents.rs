@@ -10,11 +10,13 @@ use anyhow::Context as _;
 use chrono::{DateTime, TimeZone, Utc};
 use lianban::definition::{self, Catalog};
 use lianban::documents::{Templates, preview};
-use lianban::runtime::{Actor, CaseId, Event, TaskStatus};
+use lianban::runtime::{Actor, CaseId, Event, RuntimeError, TaskStatus};
 use lianban::scheduler::Clock;
 use lianban::service::{Engine, EngineError};
 use lianban::store::TaskQuery;
-use lianban_tests::{TestDb, db_test};
+use lianban_migrations::{Migrator, MigratorTrait};
+use lianban_tests::{Backend, TestDb, db_test};
+use sea_orm::ConnectionTrait;
 use serde_json::{Map, Value, json};
 
 #[derive(Debug)]
@@ -267,7 +269,7 @@ db_test!(
             .await
             .expect_err("a second request needs a reason");
         assert!(
-            matches!(&error, EngineError::SecondSupplementReasonRequired(e) if e.items == "住房公积金汇缴变更清册"),
+            matches!(&error, EngineError::Runtime(RuntimeError::SecondSupplementReasonRequired { items }) if items == "住房公积金汇缴变更清册"),
             "{error:?}"
         );
         assert!(error.to_string().contains("二次补正"), "{error}");
@@ -338,3 +340,39 @@ fn a_preview_shows_every_missing_material_and_a_preview_number() -> anyhow::Resu
     assert!(preview(&process, &templates, "nope", &form("生产"), nine_am()).is_err());
     Ok(())
 }
+
+db_test!(
+    a_first_request_made_before_the_state_kept_it_is_filled_in_by_the_migration,
+    |db| {
+        let engine = engine(&db).await?;
+        let case = start(&engine, "生产").await?;
+        decide(&engine, case, "supplement", Map::new(), None).await?;
+        let first = engine.list_documents(case).await?[0].missing.clone();
+        assert!(
+            first.is_some(),
+            "the first notice records what it asked for"
+        );
+        let kept = |engine: &Engine| {
+            let engine = engine.clone();
+            async move {
+                let record = engine.get_case(case).await?.context("case")?;
+                anyhow::Ok(record.state.first_supplement)
+            }
+        };
+        assert_eq!(kept(&engine).await?, first);
+
+        // The state as the runtime saved it before it kept the first request.
+        let conn = sea_orm::Database::connect(&db.url).await?;
+        let strip = match db.backend {
+            Backend::Sqlite => "UPDATE cases SET state = json_remove(state, '$.first_supplement')",
+            Backend::Postgres => "UPDATE cases SET state = state - 'first_supplement'",
+        };
+        conn.execute_unprepared(strip).await?;
+        assert_eq!(kept(&engine).await?, None);
+
+        Migrator::down(&conn, Some(1)).await?;
+        Migrator::up(&conn, None).await?;
+        assert_eq!(kept(&engine).await?, first);
+        Ok(())
+    }
+);

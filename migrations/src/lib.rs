@@ -21,6 +21,7 @@ mod m20261129_000401_add_dashboard_indexes;
 mod m20261129_000501_add_inbox_order;
 mod m20261129_000601_chain_history;
 mod m20261129_000602_create_idempotency;
+mod m20261206_000701_keep_first_supplement_in_state;
 
 /// Every migration of lianban, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000501_add_inbox_order::Migration),
             Box::new(m20261129_000601_chain_history::Migration),
             Box::new(m20261129_000602_create_idempotency::Migration),
+            Box::new(m20261206_000701_keep_first_supplement_in_state::Migration),
         ]
     }
 }

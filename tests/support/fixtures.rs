@@ -172,6 +172,7 @@ pub fn start(process: &Process, form: Map<String, Value>, now: DateTime<Utc>) ->
         started_at: now,
         ended_at: None,
         clock: Default::default(),
+        first_supplement: None,
     };
     Transition {
         state,

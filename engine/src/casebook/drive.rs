@@ -1,8 +1,9 @@
 //! `run:` and `expect_run:` — the flow driven in memory with the pure runtime (no database),
 //! as actor `测试` at the example's clock. `complete` claims and completes the open task at
 //! a step; `deliver` and `cancel` act on the case. Issued documents are collected from the
-//! effects and rendered, so a template that fails on a real flow fails the example; a
-//! second supplement request without a reason is refused as the engine refuses it.
+//! effects and rendered, so a template that fails on a real flow fails the example. The
+//! runtime decides everything, including refusing a second supplement request without a
+//! reason, exactly as it does under `serve`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,10 +12,9 @@ use chrono_tz::Asia::Shanghai;
 use uuid::Uuid;
 
 use super::{Failure, same, shown};
-use crate::definition::{Example, Process, RunAction, StepKind};
+use crate::definition::{Example, Process, RunAction};
 use crate::documents::{
-    CaseView, Draft, TaskView, Templates, beyond_first_request, format_number,
-    is_supplement_request, missing_materials, numbering_year,
+    CaseView, Draft, TaskView, Templates, format_number, missing_materials, numbering_year,
 };
 use crate::runtime::{
     self, Actor, CaseId, CaseState, CaseStatus, Command, Effect, TaskStatus, Transition,
@@ -187,8 +187,6 @@ struct Documents<'a> {
     now: DateTime<Utc>,
     keys: Vec<String>,
     numbers: BTreeMap<String, i64>,
-    /// The material keys of the case's first supplement request.
-    first: Option<Vec<String>>,
 }
 
 impl<'a> Documents<'a> {
@@ -199,15 +197,13 @@ impl<'a> Documents<'a> {
             now,
             keys: Vec::new(),
             numbers: BTreeMap::new(),
-            first: None,
         }
     }
 
-    /// Records and renders the documents a transition issued, holding a supplement
-    /// request to the case's first one as the engine does.
+    /// Records and renders the documents a transition issued.
     ///
     /// # Errors
-    /// The engine's refusal of a second supplement request without a written reason.
+    /// A material condition that fails to evaluate.
     fn collect(
         &mut self,
         transition: &Transition,
@@ -236,14 +232,6 @@ impl<'a> Documents<'a> {
         };
         let today = self.now.with_timezone(&Shanghai).date_naive();
         let missing = missing_materials(self.process, &case, today).map_err(|e| e.to_string())?;
-        if task.is_some_and(|task| self.is_supplement(task)) {
-            let reason = task.and_then(|t| t.reason.as_deref());
-            beyond_first_request(self.first.as_deref(), &missing, reason)
-                .map_err(|e| e.to_string())?;
-            if self.first.is_none() {
-                self.first = Some(missing.iter().map(|m| m.key.clone()).collect());
-            }
-        }
         for document in issued {
             self.keys.push(document.clone());
             let rendered = Draft::new(self.process, document, &case, task, &missing, self.now)
@@ -261,17 +249,6 @@ impl<'a> Documents<'a> {
             }
         }
         Ok(())
-    }
-
-    fn is_supplement(&self, task: &TaskView) -> bool {
-        let outcome = self
-            .process
-            .step(&task.step)
-            .and_then(|step| match &step.kind {
-                StepKind::Task(spec) => spec.outcomes.get(&task.outcome),
-                _ => None,
-            });
-        outcome.is_some_and(|o| is_supplement_request(self.process, o))
     }
 }
 

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::issuing::{self, Completion};
 use crate::definition::{Catalog, LoadError, Process, load_sources};
-use crate::documents::{RenderError, SecondRequestWithoutReason, Templates};
+use crate::documents::{RenderError, Templates};
 use crate::runtime::{self, Actor, CaseId, Command, RuntimeError, TaskId, Transition};
 use crate::scheduler::Clock;
 use crate::store::{CaseRecord, Change, HistoryEntry, Store, StoreError, TaskQuery, TaskRecord};
@@ -54,10 +54,6 @@ pub enum EngineError {
     /// written.
     #[error("文书无法生成，本次操作未保存：{0}")]
     Document(#[source] RenderError),
-    /// A supplement request asks for materials the case's first request did not list
-    /// (二次补正) and gives no written reason.
-    #[error(transparent)]
-    SecondSupplementReasonRequired(#[from] SecondRequestWithoutReason),
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
@@ -376,10 +372,9 @@ impl Engine {
         let process = self.process_for(&record).await?;
         let now = self.inner.clock.now();
         let completion = Completion::of(&command);
-        let mut transition = runtime::apply(&process, &record.state, actor, command, now)?;
+        let transition = runtime::apply(&process, &record.state, actor, command, now)?;
         let store = &self.inner.store;
-        let documents =
-            issuing::prepare(store, &process, completion, &mut transition, actor, now).await?;
+        let documents = issuing::prepare(&process, completion, &transition, actor, now)?;
         let change = Change {
             process: &process,
             transition: &transition,

@@ -38,7 +38,7 @@ impl Engine {
                 .await?
                 .ok_or(EngineError::CaseNotFound(timer.case_id))?;
             let process = self.process_for(&record).await?;
-            let mut transition = runtime::fire(&process, &record.state, timer.firing, now)?;
+            let transition = runtime::fire(&process, &record.state, timer.firing, now)?;
             if transition.events.is_empty() {
                 store.finish_timer(&timer.id, owner, now).await?;
                 return Ok(false);
@@ -61,8 +61,7 @@ impl Engine {
                 }
                 _ => None,
             });
-            let documents =
-                issuing::prepare(store, &process, completion, &mut transition, &actor, now).await?;
+            let documents = issuing::prepare(&process, completion, &transition, &actor, now)?;
             let change = Change {
                 process: &process,
                 transition: &transition,

@@ -1,21 +1,17 @@
 //! The documents a command issues, prepared before the transaction that stores them: the
-//! context each template will see, the missing materials of a supplement notice, and the
-//! 一次性告知 check — a supplement request that asks for a material the case's first request
-//! did not list is a second request (二次补正), allowed only with a written reason and
-//! recorded in the history for supervisors. Also the Engine's queries over issued documents.
+//! context each template will see and the missing materials of a supplement notice. What to
+//! issue, and whether a supplement request breaks the 一次性告知 promise (二次补正), the
+//! runtime decided; this carries it out. Also the Engine's queries over issued documents.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Asia::Shanghai;
 use uuid::Uuid;
 
 use super::{Engine, EngineError};
-use crate::definition::{Process, StepKind};
-use crate::documents::{
-    CaseView, Draft, MissingMaterial, TaskView, beyond_first_request, is_supplement_request,
-    missing_materials,
-};
+use crate::definition::Process;
+use crate::documents::{CaseView, Draft, TaskView, missing_materials};
 use crate::runtime::{Actor, CaseId, CaseState, Command, Effect, Event, TaskId, Transition};
-use crate::store::{DocumentId, DocumentRecord, NewDocument, SecondRequest, Store};
+use crate::store::{DocumentId, DocumentRecord, NewDocument, SecondRequest};
 
 impl Engine {
     /// The documents a case issued, oldest first.
@@ -76,27 +72,27 @@ impl Completion {
     }
 }
 
-/// Prepares the documents `transition` issues. For a second supplement request it appends
-/// [`Event::SecondSupplementRequested`] to the transition's events, so the history row
-/// written with it records the request.
+/// Prepares the documents `transition` issues, as the runtime decided them: each
+/// [`Effect::IssueDocument`] becomes a draft with the case's missing materials, and a
+/// supplement request records what it asked for and, when the runtime found it to be a
+/// second request, the [`Event::SecondSupplementRequested`] it recorded.
 ///
 /// # Errors
-/// [`EngineError::SecondSupplementReasonRequired`] for a second request without a written
-/// reason; [`EngineError::Document`] when a material condition fails or a document is
-/// unknown; [`EngineError::Store`] when the first request cannot be read.
-pub(super) async fn prepare(
-    store: &Store,
+/// [`EngineError::Document`] when a material condition fails or a document is unknown.
+pub(super) fn prepare(
     process: &Process,
     completion: Option<Completion>,
-    transition: &mut Transition,
+    transition: &Transition,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Vec<NewDocument>, EngineError> {
-    let issued: Vec<&String> = transition
+    let issued: Vec<(&String, &Option<Vec<String>>)> = transition
         .effects
         .iter()
         .filter_map(|effect| match effect {
-            Effect::IssueDocument { document, .. } => Some(document),
+            Effect::IssueDocument {
+                document, missing, ..
+            } => Some((document, missing)),
             _ => None,
         })
         .collect();
@@ -108,32 +104,27 @@ pub(super) async fn prepare(
     let Some(task) = task else {
         return Ok(Vec::new());
     };
-    let outcome = process.step(&task.step).and_then(|step| match &step.kind {
-        StepKind::Task(spec) => spec.outcomes.get(&completion.outcome),
-        _ => None,
-    });
-    let supplement = outcome.is_some_and(|o| is_supplement_request(process, o));
     let case_id = state.id.to_string();
     let case = view(state, &case_id);
     let today = now.with_timezone(&Shanghai).date_naive();
-    // The list is computed on the state after the decision, so values the clerk just
-    // entered (and materials just received) count.
+    // The context lists the materials by name, on the state after the decision.
     let missing =
         missing_materials(process, &case, today).map_err(|e| EngineError::Document(e.into()))?;
-    let second = if supplement {
-        second_request(store, state, &missing, &completion).await?
-    } else {
-        None
-    };
+    let second = transition.events.iter().find_map(|event| match event {
+        Event::SecondSupplementRequested { items, reason } => Some(SecondRequest {
+            items: items.clone(),
+            reason: reason.clone(),
+        }),
+        _ => None,
+    });
     let task_view = TaskView {
         step: task.step.clone(),
         outcome: completion.outcome.clone(),
         reason: completion.reason.clone(),
         clerk: actor.user.clone(),
     };
-    let keys: Vec<String> = missing.iter().map(|m| m.key.clone()).collect();
     let mut documents = Vec::with_capacity(issued.len());
-    for key in issued {
+    for (key, asked) in issued {
         let draft = Draft::new(process, key, &case, Some(&task_view), &missing, now)
             .map_err(EngineError::Document)?;
         documents.push(NewDocument {
@@ -143,37 +134,11 @@ pub(super) async fn prepare(
             step: task.step.clone(),
             department: Some(task.department.clone()),
             issued_by: actor.user.clone(),
-            missing: supplement.then(|| keys.clone()),
-            second_request: second.clone(),
-        });
-    }
-    if let Some(second) = second {
-        transition.events.push(Event::SecondSupplementRequested {
-            items: second.items,
-            reason: second.reason,
+            missing: asked.clone(),
+            second_request: asked.as_ref().and(second.clone()),
         });
     }
     Ok(documents)
-}
-
-/// Compares a supplement request with the case's first one: `None` for the first request
-/// or one that asks only for what the first listed.
-async fn second_request(
-    store: &Store,
-    state: &CaseState,
-    missing: &[MissingMaterial],
-    completion: &Completion,
-) -> Result<Option<SecondRequest>, EngineError> {
-    let first = store.first_supplement(state.id).await?;
-    let reason = completion.reason.as_deref();
-    let items = beyond_first_request(first.as_deref(), missing, reason)?;
-    Ok(match reason {
-        Some(reason) if !items.is_empty() => Some(SecondRequest {
-            items,
-            reason: reason.to_owned(),
-        }),
-        _ => None,
-    })
 }
 
 /// The case as documents see it.

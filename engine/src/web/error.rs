@@ -191,7 +191,7 @@ impl From<EngineError> for ApiError {
                 ApiError::NotFound(e.to_string())
             }
             e @ EngineError::UnknownProcess { .. } => ApiError::field("process", e.to_string()),
-            e @ EngineError::SecondSupplementReasonRequired(_) => {
+            EngineError::Runtime(e @ RuntimeError::SecondSupplementReasonRequired { .. }) => {
                 ApiError::field("reason", e.to_string())
             }
             EngineError::Store(e) if e.is_unavailable() => ApiError::from(e),

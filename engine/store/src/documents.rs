@@ -100,21 +100,6 @@ impl Store {
             .transpose()
     }
 
-    /// The material keys of the case's first supplement request, if it made one.
-    ///
-    /// # Errors
-    /// [`StoreError::Database`], [`StoreError::Corrupt`].
-    pub async fn first_supplement(&self, case: CaseId) -> Result<Option<Vec<String>>, StoreError> {
-        let first = document::Entity::find()
-            .filter(document::Column::CaseId.eq(case.to_string()))
-            .filter(document::Column::Missing.is_not_null())
-            .order_by_asc(document::Column::IssuedAt)
-            .order_by_asc(document::Column::Id)
-            .one(&self.db)
-            .await?;
-        Ok(first.map(record).transpose()?.and_then(|r| r.missing))
-    }
-
     /// Second supplement requests (二次补正), newest first, of one department or of all:
     /// the list a supervisor reviews against the 一次性告知 promise.
     ///

@@ -78,41 +78,6 @@ pub fn is_supplement_request(process: &Process, outcome: &Outcome) -> bool {
             .is_some_and(|step| matches!(&step.kind, StepKind::Wait(wait) if wait.pauses_clock))
 }
 
-/// A second supplement request (二次补正) without a written reason.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "本次补正要求的材料“{items}”不在首次一次性补正告知书中，属于二次补正：请填写书面理由（将记录在案，供监督检查）"
-)]
-pub struct SecondRequestWithoutReason {
-    /// Names of the materials the first request did not list, joined with 、.
-    pub items: String,
-}
-
-/// Holds a supplement request to the 一次性告知 promise. `first` is the material keys of
-/// the case's first request (`None`: this is the first). Returns the keys beyond the first
-/// request — empty when the request keeps the promise.
-///
-/// # Errors
-/// [`SecondRequestWithoutReason`] when it asks for more than the first request and no
-/// written reason is given.
-pub fn beyond_first_request(
-    first: Option<&[String]>,
-    missing: &[MissingMaterial],
-    reason: Option<&str>,
-) -> Result<Vec<String>, SecondRequestWithoutReason> {
-    let Some(first) = first else {
-        return Ok(Vec::new());
-    };
-    let new: Vec<&MissingMaterial> = missing.iter().filter(|m| !first.contains(&m.key)).collect();
-    if !new.is_empty() && reason.is_none_or(|r| r.trim().is_empty()) {
-        let names: Vec<&str> = new.iter().map(|m| m.name.as_str()).collect();
-        return Err(SecondRequestWithoutReason {
-            items: names.join("、"),
-        });
-    }
-    Ok(new.into_iter().map(|m| m.key.clone()).collect())
-}
-
 /// A document number: `阳社补〔2026〕第0001号`.
 pub fn format_number(prefix: &str, year: i32, seq: i64) -> String {
     format!("{prefix}〔{year}〕第{seq:04}号")
@@ -275,40 +240,5 @@ mod tests {
             .expect("time");
         assert_eq!(numbering_year(new_year), 2027);
         assert_eq!(duration_text(Duration::Workdays(5)), "5个工作日");
-    }
-
-    fn item(key: &str, name: &str) -> MissingMaterial {
-        MissingMaterial {
-            key: key.into(),
-            name: name.into(),
-            copies: None,
-            why: None,
-        }
-    }
-
-    #[test]
-    fn only_items_beyond_the_first_request_need_a_reason() {
-        let first = vec!["roster".to_owned()];
-        let roster = [item("roster", "花名表")];
-        let more = [
-            item("roster", "花名表"),
-            item("fund", "清册"),
-            item("card", "银行卡"),
-        ];
-        assert_eq!(beyond_first_request(None, &more, None), Ok(vec![]));
-        assert_eq!(
-            beyond_first_request(Some(&first), &roster, None),
-            Ok(vec![])
-        );
-        assert_eq!(
-            beyond_first_request(Some(&first), &more, Some("  ")),
-            Err(SecondRequestWithoutReason {
-                items: "清册、银行卡".into()
-            })
-        );
-        assert_eq!(
-            beyond_first_request(Some(&first), &more, Some("新增申请")),
-            Ok(vec!["fund".to_owned(), "card".to_owned()])
-        );
     }
 }

@@ -18,9 +18,8 @@ mod pages;
 mod tables;
 
 pub use context::{
-    CaseView, MissingMaterial, SecondRequestWithoutReason, TaskView, beyond_first_request,
-    duration_text, format_number, is_supplement_request, missing_materials, numbering_year,
-    preview_number,
+    CaseView, MissingMaterial, TaskView, duration_text, format_number, is_supplement_request,
+    missing_materials, numbering_year, preview_number,
 };
 pub use issue::{Draft, Rendered, preview, preview_table, table_draft};
 pub use pages::Pages;

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::run::Run;
+use super::supplement;
 use super::{
     Actor, CaseId, CaseState, CaseStatus, Command, Effect, Event, RuntimeError, TaskId, Token,
     Transition,
@@ -51,6 +52,7 @@ pub fn start(
         started_at: now,
         ended_at: None,
         clock: Default::default(),
+        first_supplement: None,
     };
     let mut run = Run::new(process, state, now);
     run.events.push(Event::CaseStarted);
@@ -147,21 +149,29 @@ pub(super) fn complete(
     if by_person {
         run.check_decision(&spec.form, &values, outcome_key)?;
     }
-    run.close_task(id, actor, outcome_key, reason)?;
+    run.close_task(id, actor, outcome_key, reason.clone())?;
     run.state
         .data
         .extend(values.iter().map(|(k, v)| (k.clone(), v.clone())));
     let mut written = values;
     run.assign(&outcome.set, &mut written)?;
     run.data_written(&step.id, written);
-    for document in &outcome.documents {
-        run.effects.push(Effect::IssueDocument {
+    // The documents come before what the flow does next, though what a supplement request
+    // asks for is only known once the flow has moved on.
+    let issued_at = run.effects.len();
+    let token = run.take_token(&task)?;
+    run.advance(token.moved_to(outcome.target.clone()))?;
+    let missing = supplement::hold_promise(run, outcome, reason.as_deref())?;
+    let documents = outcome
+        .documents
+        .iter()
+        .map(|document| Effect::IssueDocument {
             document: document.clone(),
             step: step.id.clone(),
+            missing: missing.clone(),
         });
-    }
-    let token = run.take_token(&task)?;
-    run.advance(token.moved_to(outcome.target.clone()))
+    run.effects.splice(issued_at..issued_at, documents);
+    Ok(())
 }
 
 /// An external event arrives: the first token waiting for it moves on, with its data and

@@ -24,6 +24,7 @@ mod flow;
 mod form;
 mod machine;
 mod run;
+mod supplement;
 mod tasks;
 #[cfg(test)]
 mod tests;
@@ -206,6 +207,11 @@ pub struct CaseState {
     /// Defaulted so states saved before time limits existed still read.
     #[serde(default)]
     pub clock: CaseClock,
+    /// The material keys the case's first supplement request (补正) listed: the 一次性告知
+    /// promise every later request is held to. `None` until the first request; states
+    /// saved before the runtime kept it were filled in by a migration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_supplement: Option<Vec<String>>,
 }
 
 /// The case-level clock: its legal (法定) and promised (承诺) deadlines, which move later by
@@ -494,8 +500,8 @@ pub enum Event {
         department: String,
     },
     /// A supplement request asked for materials the case's first request did not list
-    /// (二次补正, against the 一次性告知 promise). Recorded by the store's engine, which
-    /// compares supplement notices; the runtime itself never emits it.
+    /// (二次补正, against the 一次性告知 promise), with the clerk's written reason: the
+    /// history keeps it for supervisors.
     SecondSupplementRequested {
         /// Material keys not in the first request.
         items: Vec<String>,
@@ -561,6 +567,9 @@ pub enum Effect {
         document: String,
         /// The step that issued it.
         step: StepId,
+        /// For a supplement request (补正): the keys of the materials it asks for, all that
+        /// were missing when it was made. The document records them.
+        missing: Option<Vec<String>>,
     },
 }
 
@@ -654,6 +663,15 @@ pub enum RuntimeError {
     /// A task's token is missing from the case state (a corrupted state).
     #[error("任务 {0} 的令牌不在办件中，办件状态不一致")]
     LostToken(TaskId),
+    /// A supplement request asks for materials the case's first request did not list
+    /// (二次补正) and gives no written reason.
+    #[error(
+        "本次补正要求的材料“{items}”不在首次一次性补正告知书中，属于二次补正：请填写书面理由（将记录在案，供监督检查）"
+    )]
+    SecondSupplementReasonRequired {
+        /// Names of the materials the first request did not list, joined with 、.
+        items: String,
+    },
 }
 
 /// `field：message；field：message` for [`RuntimeError::InvalidForm`].

@@ -200,7 +200,7 @@ pub(super) async fn complete(
             )
             .await
         }
-        Err(e @ EngineError::SecondSupplementReasonRequired(_)) => {
+        Err(EngineError::Runtime(e @ RuntimeError::SecondSupplementReasonRequired { .. })) => {
             attempt.errors.insert("reason".into(), e.to_string());
             show(
                 &ctx,

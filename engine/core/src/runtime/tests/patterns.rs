@@ -3,7 +3,8 @@
 use serde_json::json;
 
 use super::*;
-use crate::runtime::{CaseStatus, Effect, Event};
+use crate::definition::Material;
+use crate::runtime::{CaseStatus, Command, Effect, Event, RuntimeError, apply};
 
 #[test]
 fn a_sequence_runs_task_by_task_to_the_end() {
@@ -256,8 +257,10 @@ fn a_supplement_loop_creates_a_second_task() {
     let asked = finish(&process, &started.state, "accept", "supplement").expect("supplement");
     assert!(asked.effects.contains(&Effect::IssueDocument {
         document: "supplement_notice".into(),
-        step: "accept".into()
+        step: "accept".into(),
+        missing: Some(Vec::new()),
     }));
+    assert_eq!(asked.state.first_supplement, Some(Vec::new()));
     assert!(open_steps(&asked.state).is_empty());
     assert_eq!(asked.state.tokens[0].step.as_str(), "wait_supply");
 
@@ -418,4 +421,83 @@ fn the_same_commands_give_the_same_transitions() {
     let ids: Vec<_> = accepted.state.tasks.iter().map(|t| t.id).collect();
     assert_eq!(ids.len(), 3);
     assert!(ids[0] != ids[1] && ids[1] != ids[2]);
+}
+
+/// The supplement loop with two materials: the roster always, the fund's list only when the
+/// case asks for the fund's joint item.
+fn supplement_loop_with_materials() -> Process {
+    let mut process = supplement_loop();
+    let material = |key: &str, name: &str, when: Option<&str>| Material {
+        key: key.into(),
+        name: name.into(),
+        copies: None,
+        when: when.map(expr),
+        note: None,
+        why: None,
+    };
+    process.materials = vec![
+        material("roster", "花名表", None),
+        material("fund_list", "汇缴变更清册", Some("data.joint_fund == true")),
+    ];
+    process
+}
+
+#[test]
+fn a_second_supplement_request_needs_a_reason_and_is_recorded() {
+    let process = supplement_loop_with_materials();
+    let started = begin(&process, json!({}));
+    let asked = finish(&process, &started.state, "accept", "supplement").expect("first request");
+    assert_eq!(
+        asked.state.first_supplement,
+        Some(vec!["roster".to_owned()])
+    );
+    let supplied = deliver(
+        &process,
+        &asked.state,
+        "supplied",
+        json!({"joint_fund": true}),
+        &["roster"],
+    )
+    .expect("supplied");
+
+    // The fund's list was not on the first notice: a second request (二次补正).
+    let refused = finish(&process, &supplied.state, "accept", "supplement")
+        .expect_err("a second request without a reason");
+    assert!(
+        matches!(&refused, RuntimeError::SecondSupplementReasonRequired { items } if items == "汇缴变更清册"),
+        "{refused:?}"
+    );
+
+    let task = task_at(&supplied.state, "accept");
+    let asked_again = apply(
+        &process,
+        &supplied.state,
+        &clerk("李四"),
+        Command::Complete {
+            task,
+            outcome: "supplement".into(),
+            data: serde_json::Map::new(),
+            reason: Some("申请人新增提取住房公积金".into()),
+        },
+        now(),
+    )
+    .expect("a second request with a reason");
+    assert!(
+        asked_again
+            .events
+            .contains(&Event::SecondSupplementRequested {
+                items: vec!["fund_list".into()],
+                reason: "申请人新增提取住房公积金".into(),
+            })
+    );
+    assert!(asked_again.effects.contains(&Effect::IssueDocument {
+        document: "supplement_notice".into(),
+        step: "accept".into(),
+        missing: Some(vec!["fund_list".into()]),
+    }));
+    // The promise stays the first request's.
+    assert_eq!(
+        asked_again.state.first_supplement,
+        Some(vec!["roster".to_owned()])
+    );
 }
