@@ -1,5 +1,6 @@
-//! Wires settings, store, scheduler and web together: `App::build` is what `main` and the
-//! acceptance tests call, so both run exactly the same service.
+//! Wires settings, store, scheduler and web together. `lianban serve` and the acceptance
+//! tests build the service the same way, [`App::build`] then [`App::serve`] (or
+//! [`App::serve_until`]), so tests run what production runs, background workers included.
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -10,7 +11,7 @@ use tokio::net::TcpListener;
 use crate::accounts::Role;
 use crate::definition::{self, Catalog, LoadError, Process};
 use crate::documents::{Pages, Templates};
-use crate::scheduler::{Clock, SystemClock};
+use crate::scheduler::{Background, Clock, SystemClock};
 use crate::store::{Engine, NewAccount, Store, StoreError, StoreOptions};
 
 /// The embedded default database: a SQLite file created on first run.
@@ -35,6 +36,8 @@ pub struct Settings {
     /// Connection pool and timeouts: how long a request waits for the database before it
     /// is answered 503.
     pub store: StoreOptions,
+    /// Whether the background workers run while the app serves.
+    pub workers: Workers,
 }
 
 impl Settings {
@@ -48,8 +51,25 @@ impl Settings {
             secure_cookies: false,
             login_slowdown: 1.0,
             store: StoreOptions::default(),
+            workers: Workers::Run,
         }
     }
+}
+
+/// The background workers of a serving app: timers (warnings, due times, case limits),
+/// cron schedules and outbox delivery ([`Background`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Workers {
+    /// They run, as in `lianban serve`; [`App::build`] reads the department systems'
+    /// signing secrets and refuses to build without them.
+    #[default]
+    Run,
+    /// They do not run. For tests that move a [`crate::scheduler::ManualClock`] and fire
+    /// timers, schedules and deliveries themselves at the instants they choose
+    /// (`timers::fire_due`, `run_due`, `OutboxWorker::run_once`): a worker ticking on its
+    /// own would race them and fire first. Everything else is built and served as with
+    /// [`Workers::Run`].
+    Off,
 }
 
 /// Why a reload was refused; the running definitions stay in force.
@@ -73,17 +93,21 @@ pub struct App {
     engine: Engine,
     templates: RwLock<Arc<Templates>>,
     pages: Pages,
+    /// The workers to start when serving; `None` with [`Workers::Off`].
+    background: Option<Background>,
     /// Set once the HTTP server has stopped: background workers finish their pass and end.
     stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl App {
-    /// Loads templates and definitions, opens (and migrates) the database and registers the
-    /// definition versions.
+    /// Opens (and migrates) the database, loads templates and definitions, registers the
+    /// definition versions and, with [`Workers::Run`], prepares the background workers.
+    /// Nothing runs yet: [`App::serve`] starts the server and the workers.
     ///
     /// # Errors
-    /// Any definition problem (all diagnostics), a database that cannot be opened, or a
-    /// definition whose content changed under a version that cases already run on.
+    /// Any definition problem (all diagnostics), a database that cannot be opened, a
+    /// definition whose content changed under a version that cases already run on, or a
+    /// department system whose signing secret is not in the environment.
     pub async fn build(settings: Settings) -> anyhow::Result<Arc<App>> {
         Self::build_with_clock(settings, Arc::new(SystemClock)).await
     }
@@ -109,11 +133,16 @@ impl App {
             Arc::clone(&templates),
             clock,
         );
+        let background = match settings.workers {
+            Workers::Run => Some(Background::new(&engine)?),
+            Workers::Off => None,
+        };
         Ok(Arc::new(App {
             settings,
             engine,
             templates: RwLock::new(templates),
             pages: Pages::builtin().context("内置页面模板有误")?,
+            background,
             stopping: tokio::sync::watch::Sender::new(false),
         }))
     }
@@ -165,21 +194,41 @@ impl App {
         Ok(now_in_force)
     }
 
-    /// Serves HTTP on the listener until SIGTERM / Ctrl-C; reloads definitions on SIGHUP.
+    /// What `lianban serve` runs: [`App::serve_until`] SIGTERM or Ctrl-C, reloading the
+    /// definitions on SIGHUP.
+    ///
+    /// # Errors
+    /// As [`App::serve_until`].
+    pub async fn serve(self: Arc<Self>, listener: TcpListener) -> anyhow::Result<()> {
+        spawn_reload_on_sighup(Arc::clone(&self));
+        self.serve_until(listener, shutdown_signal()).await
+    }
+
+    /// Serves HTTP on the listener and runs the background workers (unless the settings
+    /// say [`Workers::Off`]) until `shutdown` resolves; then stops accepting, finishes the
+    /// requests in flight and stops the workers, which give back their leases. Tests call
+    /// this with a shutdown of their own instead of the process's signals.
     ///
     /// # Errors
     /// When the server fails.
-    pub async fn serve(self: Arc<Self>, listener: TcpListener) -> anyhow::Result<()> {
-        spawn_reload_on_sighup(Arc::clone(&self));
-        let timers = crate::scheduler::timers::spawn_until(self.engine().clone(), self.stopped());
+    pub async fn serve_until(
+        self: Arc<Self>,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let workers = self
+            .background
+            .clone()
+            .map(|background| background.spawn_until(self.stopped()));
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "listening");
         let router = crate::web::router(Arc::clone(&self));
-        // On SIGTERM: stop accepting, finish the requests in flight, then the workers.
-        let served = crate::web::serve(listener, router, shutdown_signal()).await;
+        let served = crate::web::serve(listener, router, shutdown).await;
         self.stop();
-        if let Err(e) = timers.await {
-            tracing::warn!(error = %e, "timer worker ended abnormally");
+        if let Some(workers) = workers
+            && let Err(e) = workers.await
+        {
+            tracing::warn!(error = %e, "background workers ended abnormally");
         }
         served?;
         tracing::info!("stopped");
@@ -191,8 +240,7 @@ impl App {
         self.stopping.send_replace(true);
     }
 
-    /// Resolves once [`App::stop`] was called: what background workers wait on (e.g.
-    /// [`crate::scheduler::start_until`]).
+    /// Resolves once [`App::stop`] was called: what the background workers wait on.
     pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         let mut stopping = self.stopping.subscribe();
         async move {

@@ -370,6 +370,7 @@ fn main() -> ExitCode {
                 secure_cookies,
                 login_slowdown: 1.0,
                 store: Default::default(),
+                workers: app::Workers::Run,
             };
             report(run_async(serve(settings, bind, demo)))
         }
@@ -604,17 +605,10 @@ async fn serve(settings: Settings, bind: String, demo: bool) -> anyhow::Result<(
         .with_context(|| format!("无法监听 {bind}"))?;
     tracing::info!(db = %app::redact_url(&settings.database_url), "starting");
     let app = App::build(settings).await?;
-    // Schedules and outbox delivery; they stop after the HTTP server (see App::serve).
-    let background = lianban::scheduler::start_until(app.engine(), app.stopped())?;
     if demo {
         users::print_demo(&app.seed_demo_accounts().await?);
     }
-    let served = std::sync::Arc::clone(&app).serve(listener).await;
-    app.stop();
-    if let Err(e) = background.await {
-        tracing::warn!(error = %e, "background worker ended abnormally");
-    }
-    served
+    app.serve(listener).await
 }
 
 /// `lianban bench`: figures on standard output as they come.
