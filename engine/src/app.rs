@@ -120,9 +120,12 @@ impl App {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Arc<App>> {
+        // As opened: a plain path shows as the sqlite: URL it became.
+        let url = redact_url(&crate::store::database_url(&settings.database_url));
         let store = Store::connect_with(&settings.database_url, settings.store.clone())
             .await
-            .with_context(|| format!("打开数据库 {} 失败", redact_url(&settings.database_url)))?;
+            .with_context(|| format!("打开数据库 {url} 失败"))?;
+        log_connection(&store, &url).await?;
         store.migrate().await.context("数据库迁移失败")?;
         let (templates, processes) = load_all(&settings)?;
         register_all(&store, &processes).await?;
@@ -216,6 +219,7 @@ impl App {
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        self.hint_when_no_accounts().await;
         let workers = self
             .background
             .clone()
@@ -248,6 +252,47 @@ impl App {
             let _ = stopping.wait_for(|stop| *stop).await;
         }
     }
+
+    /// Logs how to create a first account when there is none, so whoever starts a fresh
+    /// installation learns the next step from the log rather than from a login that
+    /// cannot succeed. Only a hint: a database error here is logged, not fatal.
+    async fn hint_when_no_accounts(&self) {
+        match self.engine.store().list_accounts().await {
+            Ok(accounts) if accounts.is_empty() => tracing::warn!(
+                "no accounts yet, so nobody can sign in: create one with `lianban user add \
+                 --username NAME --department KEY --role admin` (it reads the password from \
+                 standard input), or start with `lianban serve --demo` to create demo \
+                 accounts and print their passwords"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot tell whether any account exists"),
+        }
+    }
+}
+
+/// Logs the connection settings in force, read back from the database (the URL without its
+/// password), so an operator sees what a setting such as `LIANBAN_SQLITE_SYNCHRONOUS`
+/// actually changed.
+async fn log_connection(store: &Store, url: &str) -> Result<(), StoreError> {
+    let settings = store.connection_settings().await?;
+    match &settings.sqlite {
+        Some(sqlite) => tracing::info!(
+            db = %url,
+            backend = %settings.backend,
+            max_connections = settings.max_connections,
+            synchronous = %sqlite.synchronous_name(),
+            journal_mode = %sqlite.journal_mode,
+            busy_timeout_ms = sqlite.busy_timeout_ms,
+            "database opened"
+        ),
+        None => tracing::info!(
+            db = %url,
+            backend = %settings.backend,
+            max_connections = settings.max_connections,
+            "database opened"
+        ),
+    }
+    Ok(())
 }
 
 /// An account `serve --demo` created, with its one-time password.
@@ -451,21 +496,67 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// Hides the password of a database URL for messages and logs.
+/// Hides the password of a database URL for messages and logs: the one after the user
+/// name (`postgres://user:***@host/db`) and a `password=` query parameter, which
+/// PostgreSQL URLs may carry instead.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let base = match (base.find("://"), base.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let creds = &url[scheme_end + 3..at];
+            let creds = &base[scheme_end + 3..at];
             match creds.find(':') {
                 Some(colon) => format!(
                     "{}{}:***{}",
-                    &url[..scheme_end + 3],
+                    &base[..scheme_end + 3],
                     &creds[..colon],
-                    &url[at..]
+                    &base[at..]
                 ),
-                None => url.to_owned(),
+                None => base.to_owned(),
             }
         }
-        _ => url.to_owned(),
+        _ => base.to_owned(),
+    };
+    let Some(query) = query else {
+        return base;
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn a_database_password_never_shows() {
+        for (url, shown) in [
+            (
+                "postgres://lianban:s3cret@db/lianban",
+                "postgres://lianban:***@db/lianban",
+            ),
+            (
+                "postgres://lianban@db/lianban?sslmode=require&password=s3cret",
+                "postgres://lianban@db/lianban?sslmode=require&password=***",
+            ),
+            (
+                "sqlite://data/lianban.db?mode=rwc",
+                "sqlite://data/lianban.db?mode=rwc",
+            ),
+            (
+                "postgres://lianban@db/lianban",
+                "postgres://lianban@db/lianban",
+            ),
+        ] {
+            assert_eq!(redact_url(url), shown);
+        }
     }
 }

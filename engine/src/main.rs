@@ -603,7 +603,6 @@ async fn serve(settings: Settings, bind: String, demo: bool) -> anyhow::Result<(
     let listener = tokio::net::TcpListener::bind(&bind)
         .await
         .with_context(|| format!("无法监听 {bind}"))?;
-    tracing::info!(db = %app::redact_url(&settings.database_url), "starting");
     let app = App::build(settings).await?;
     if demo {
         users::print_demo(&app.seed_demo_accounts().await?);

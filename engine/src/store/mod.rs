@@ -184,6 +184,31 @@ pub struct SqliteSettings {
     pub foreign_keys: i64,
 }
 
+impl SqliteSettings {
+    /// The name of the `synchronous` level, as an operator sets it (`full`, `normal`).
+    pub fn synchronous_name(&self) -> &'static str {
+        match self.synchronous {
+            0 => "off",
+            1 => "normal",
+            2 => "full",
+            3 => "extra",
+            _ => "unknown",
+        }
+    }
+}
+
+/// The connection settings in force, read back from the pool and the database rather than
+/// taken from the options asked for, so the startup log shows what really runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionSettings {
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+    /// The most connections the pool opens.
+    pub max_connections: u32,
+    /// SQLite only: the settings of one pooled connection.
+    pub sqlite: Option<SqliteSettings>,
+}
+
 /// Why the store could not do what was asked. Nothing was written when this is returned.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -381,6 +406,26 @@ impl Store {
         };
         txn.commit().await?;
         Ok(Some(settings))
+    }
+
+    /// The settings the pool and its connections run with (see [`ConnectionSettings`]).
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn connection_settings(&self) -> Result<ConnectionSettings, StoreError> {
+        // Each pool getter panics on the other backend, so ask only the one in use.
+        let (backend, max_connections) = if self.is_sqlite() {
+            let pool = self.db.get_sqlite_connection_pool();
+            ("sqlite", pool.options().get_max_connections())
+        } else {
+            let pool = self.db.get_postgres_connection_pool();
+            ("postgres", pool.options().get_max_connections())
+        };
+        Ok(ConnectionSettings {
+            backend,
+            max_connections,
+            sqlite: self.sqlite_settings().await?,
+        })
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock at `BEGIN` (IMMEDIATE),
