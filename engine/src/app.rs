@@ -1,6 +1,8 @@
 //! Wires settings, store, scheduler and web together. `lianban serve` and the acceptance
 //! tests build the service the same way, [`App::build`] then [`App::serve`] (or
 //! [`App::serve_until`]), so tests run what production runs, background workers included.
+//! This module reads no flags and no environment itself: the binary turns them into
+//! [`Settings`].
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -8,11 +10,16 @@ use std::sync::{Arc, RwLock};
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 
-use crate::accounts::Role;
-use crate::definition::{self, Catalog, LoadError, Process};
+use crate::definition::{Catalog, LoadError, Process};
 use crate::documents::{Pages, Templates};
 use crate::scheduler::{Background, Clock, SystemClock};
-use crate::store::{Engine, NewAccount, Store, StoreError, StoreOptions};
+use crate::store::{Engine, Store, StoreError, StoreOptions};
+
+mod demo;
+mod load;
+
+pub use demo::DemoAccount;
+pub use load::{Definitions, DefinitionsError};
 
 /// The embedded default database: a SQLite file created on first run.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/lianban.db?mode=rwc";
@@ -86,6 +93,15 @@ pub enum ReloadError {
     Store(#[from] StoreError),
 }
 
+impl From<DefinitionsError> for ReloadError {
+    fn from(e: DefinitionsError) -> Self {
+        match e {
+            DefinitionsError::Templates(e) => ReloadError::Templates(e),
+            DefinitionsError::Definitions(e) => ReloadError::Definitions(e),
+        }
+    }
+}
+
 /// The running service.
 #[derive(Debug)]
 pub struct App {
@@ -127,9 +143,25 @@ impl App {
             .with_context(|| format!("打开数据库 {url} 失败"))?;
         log_connection(&store, &url).await?;
         store.migrate().await.context("数据库迁移失败")?;
-        let (templates, processes) = load_all(&settings)?;
+        let Definitions {
+            templates,
+            processes,
+        } = Definitions::load(
+            std::slice::from_ref(&settings.processes_dir),
+            &settings.templates_dir,
+        )
+        .map_err(|e| match e {
+            DefinitionsError::Templates(e) => anyhow::Error::new(e).context(format!(
+                "模板目录 {} 加载失败",
+                settings.templates_dir.display()
+            )),
+            DefinitionsError::Definitions(e) => {
+                anyhow::anyhow!("流程定义有误，服务未启动：\n{e}")
+            }
+        })?;
         register_all(&store, &processes).await?;
         tracing::info!(definitions = processes.len(), "definitions loaded");
+        let templates = Arc::new(templates);
         let engine = Engine::new(
             store,
             Catalog::new(processes),
@@ -179,11 +211,14 @@ impl App {
     /// # Errors
     /// [`ReloadError`]; the old definitions keep running.
     pub async fn reload(&self) -> Result<Vec<Arc<Process>>, ReloadError> {
-        let templates = Arc::new(Templates::load(&self.settings.templates_dir)?);
-        let processes = definition::load_paths(
+        let Definitions {
+            templates,
+            processes,
+        } = Definitions::load(
             std::slice::from_ref(&self.settings.processes_dir),
-            &templates,
+            &self.settings.templates_dir,
         )?;
+        let templates = Arc::new(templates);
         register_all(self.engine.store(), &processes).await?;
         let catalog = Catalog::new(processes);
         let now_in_force: Vec<Arc<Process>> = catalog.iter().cloned().collect();
@@ -293,154 +328,6 @@ async fn log_connection(store: &Store, url: &str) -> Result<(), StoreError> {
         ),
     }
     Ok(())
-}
-
-/// An account `serve --demo` created, with its one-time password.
-#[derive(Debug, Clone)]
-pub struct DemoAccount {
-    /// User name.
-    pub username: String,
-    /// Department key.
-    pub department: String,
-    /// County the account is limited to (only when several counties are loaded).
-    pub county: Option<String>,
-    /// Roles.
-    pub roles: Vec<Role>,
-    /// The generated password (shown once, never stored in clear).
-    pub password: String,
-}
-
-/// A demo account to create when missing.
-struct Wanted {
-    username: String,
-    name: String,
-    department: String,
-    county: Option<String>,
-    roles: Vec<Role>,
-}
-
-impl App {
-    /// Creates the demo accounts that are missing, each with a random password, and returns
-    /// those created (accounts that exist are left alone).
-    ///
-    /// With the definitions of one county loaded: one clerk per department
-    /// (`<department>_clerk`), a supervisor (`supervisor`) and an admin (`admin`) of the
-    /// first department, none limited to a county. With several counties (department keys
-    /// repeat across counties): per county `<county>_<department>_clerk` and
-    /// `<county>_supervisor`, limited to that county so that no demo clerk sees another
-    /// county's work, and one `admin`.
-    ///
-    /// # Errors
-    /// A database error, or a password that cannot be hashed.
-    pub async fn seed_demo_accounts(&self) -> anyhow::Result<Vec<DemoAccount>> {
-        // (county, department key, department name), in catalog order, each once.
-        let mut departments: Vec<(String, String, String)> = Vec::new();
-        for process in self.engine.catalog().iter() {
-            let county = crate::accounts::county_of(&process.id);
-            for department in process.departments.values() {
-                if !departments
-                    .iter()
-                    .any(|(c, k, _)| c == county && k == &department.key)
-                {
-                    departments.push((
-                        county.to_owned(),
-                        department.key.clone(),
-                        department.name.clone(),
-                    ));
-                }
-            }
-        }
-        let Some((_, first, _)) = departments.first().cloned() else {
-            return Ok(Vec::new());
-        };
-        let mut counties: Vec<String> = departments.iter().map(|(c, _, _)| c.clone()).collect();
-        counties.sort();
-        counties.dedup();
-        let several = counties.len() > 1;
-        let mut wanted: Vec<Wanted> = Vec::new();
-        for county in &counties {
-            let mut ours = departments.iter().filter(|(c, _, _)| c == county);
-            let Some((_, lead, lead_name)) = ours.clone().next() else {
-                continue;
-            };
-            let prefix = if several {
-                format!("{county}_")
-            } else {
-                String::new()
-            };
-            let scope = several.then(|| county.clone());
-            for (_, key, name) in ours.by_ref() {
-                wanted.push(Wanted {
-                    username: format!("{prefix}{key}_clerk"),
-                    name: format!("{name}经办人"),
-                    department: key.clone(),
-                    county: scope.clone(),
-                    roles: vec![Role::Clerk],
-                });
-            }
-            wanted.push(Wanted {
-                username: format!("{prefix}supervisor"),
-                name: format!("{lead_name}负责人"),
-                department: lead.clone(),
-                county: scope,
-                roles: vec![Role::Supervisor],
-            });
-        }
-        wanted.push(Wanted {
-            username: "admin".into(),
-            name: "系统管理员".into(),
-            department: first,
-            county: None,
-            roles: vec![Role::Admin],
-        });
-        let store = self.engine.store();
-        let mut created = Vec::new();
-        for w in wanted {
-            if store.get_account(&w.username).await?.is_some() {
-                continue;
-            }
-            let password = demo_password();
-            let clear = password.clone();
-            let hash = tokio::task::spawn_blocking(move || crate::accounts::hash_password(&clear))
-                .await??;
-            let new = NewAccount {
-                username: w.username.clone(),
-                name: w.name,
-                department: w.department.clone(),
-                county: w.county.clone(),
-                roles: w.roles.clone(),
-                password_hash: hash,
-            };
-            store.create_account(&new, chrono::Utc::now()).await?;
-            created.push(DemoAccount {
-                username: w.username,
-                department: w.department,
-                county: w.county,
-                roles: w.roles,
-                password,
-            });
-        }
-        Ok(created)
-    }
-}
-
-/// 16 characters from an alphabet without look-alikes (no 0/O, 1/l/I).
-fn demo_password() -> String {
-    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    use rand::Rng as _;
-    let mut rng = rand::rng();
-    (0..16)
-        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
-        .collect()
-}
-
-fn load_all(settings: &Settings) -> anyhow::Result<(Arc<Templates>, Vec<Process>)> {
-    let templates = Templates::load(&settings.templates_dir)
-        .with_context(|| format!("模板目录 {} 加载失败", settings.templates_dir.display()))?;
-    let processes =
-        definition::load_paths(std::slice::from_ref(&settings.processes_dir), &templates)
-            .map_err(|e| anyhow::anyhow!("流程定义有误，服务未启动：\n{e}"))?;
-    Ok((Arc::new(templates), processes))
 }
 
 async fn register_all(store: &Store, processes: &[Process]) -> Result<(), StoreError> {
