@@ -1,5 +1,6 @@
 //! Acceptance tests that drive the real `lianban` binary: `check`, `migrate` and `serve`
-//! (with reload on SIGHUP and through the admin call) on a real SQLite file.
+//! (with reload on SIGHUP and through the admin call, the database settings it runs with,
+//! and its hint when there is no account yet) on a real SQLite file; bad settings.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -217,4 +218,124 @@ fn serve_creates_the_database_and_reloads_safely() {
         .send()
         .expect("POST reload");
     assert_eq!(ok.status().as_u16(), 200);
+}
+
+/// Starts `serve` on a fresh SQLite file in `dir` with `env` set, and returns what it
+/// logged up to "listening"; the server is stopped afterwards.
+fn startup_log(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Vec<String> {
+    std::fs::create_dir_all(dir.join("processes")).expect("mkdir");
+    std::fs::create_dir_all(dir.join("templates")).expect("mkdir");
+    std::fs::write(dir.join("processes/minimal.yaml"), MINIMAL).expect("write");
+    let mut command = bin();
+    command
+        .arg("serve")
+        .arg("--db")
+        .arg(dir.join("settings.db"))
+        .args(["--bind", &format!("127.0.0.1:{}", free_port())])
+        .arg("--processes")
+        .arg(dir.join("processes"))
+        .arg("--templates")
+        .arg(dir.join("templates"))
+        .args(args)
+        .env_remove("LIANBAN_SQLITE_SYNCHRONOUS")
+        .env_remove("LIANBAN_DB_MAX_CONNECTIONS")
+        .env_remove("LIANBAN_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut server = Server {
+        child: command.spawn().expect("spawn serve"),
+        base: String::new(),
+    };
+    let stderr = server.child.stderr.take().expect("stderr");
+    let mut log = Vec::new();
+    for line in BufReader::new(stderr).lines() {
+        let line = line.expect("stderr line");
+        let listening = line.contains("listening");
+        log.push(line);
+        if listening {
+            return log;
+        }
+    }
+    panic!("serve exited before listening:\n{}", log.join("\n"));
+}
+
+/// The line that states the connection settings read back from the database.
+fn database_line(log: &[String]) -> &str {
+    log.iter()
+        .find(|l| l.contains("database opened"))
+        .unwrap_or_else(|| panic!("no database line in:\n{}", log.join("\n")))
+}
+
+#[test]
+fn serve_connects_with_the_database_settings_of_the_environment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = startup_log(
+        dir.path(),
+        &[
+            ("LIANBAN_SQLITE_SYNCHRONOUS", "NORMAL"),
+            ("LIANBAN_DB_MAX_CONNECTIONS", "3"),
+        ],
+        &[],
+    );
+    // Read back from a pooled connection (PRAGMA synchronous) and from the pool itself.
+    let line = database_line(&log);
+    assert!(line.contains("synchronous=normal"), "{line}");
+    assert!(line.contains("max_connections=3"), "{line}");
+    assert!(line.contains("backend=sqlite"), "{line}");
+
+    // Without them: the documented defaults.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = startup_log(dir.path(), &[], &[]);
+    let line = database_line(&log);
+    assert!(line.contains("synchronous=full"), "{line}");
+    assert!(line.contains("max_connections=8"), "{line}");
+}
+
+#[test]
+fn serve_without_accounts_says_how_to_create_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = startup_log(dir.path(), &[], &[]).join("\n");
+    assert!(log.contains("no accounts yet"), "{log}");
+    assert!(log.contains("lianban user add"), "{log}");
+    assert!(log.contains("lianban serve --demo"), "{log}");
+
+    // Once there are accounts (here the demo ones), the hint is gone.
+    let log = startup_log(dir.path(), &[], &["--demo"]).join("\n");
+    assert!(!log.contains("no accounts yet"), "{log}");
+}
+
+#[test]
+fn a_bad_setting_stops_the_command_and_names_its_variable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("never.db");
+    for (name, value) in [
+        ("LIANBAN_SQLITE_SYNCHRONOUS", "off"),
+        ("LIANBAN_DB_MAX_CONNECTIONS", "0"),
+        ("LIANBAN_DB_MAX_CONNECTIONS", "many"),
+        ("LIANBAN_LOG", "info,sqlx=loud"),
+    ] {
+        for command in ["serve", "migrate"] {
+            let mut run = bin();
+            run.arg(command).arg("--db").arg(&db).env(name, value);
+            if command == "serve" {
+                // Should the setting be accepted, serve fails at once instead of running on.
+                run.args(["--bind", "256.0.0.1:1"]);
+            }
+            let out = run.output().expect("run");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                !out.status.success(),
+                "{command} with {name}={value} ran:\n{stderr}"
+            );
+            assert!(
+                stderr.contains(name),
+                "{command} with {name}={value}:\n{stderr}"
+            );
+            assert!(!stderr.contains("panicked"), "{stderr}");
+        }
+    }
+    assert!(!db.exists(), "a refused setting must not open the database");
 }

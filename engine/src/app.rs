@@ -1,5 +1,8 @@
-//! Wires settings, store, scheduler and web together: `App::build` is what `main` and the
-//! acceptance tests call, so both run exactly the same service.
+//! Wires settings, store, scheduler and web together. `lianban serve` and the acceptance
+//! tests build the service the same way, [`App::build`] then [`App::serve`] (or
+//! [`App::serve_until`]), so tests run what production runs, background workers included.
+//! This module reads no flags and no environment itself: the binary turns them into
+//! [`Settings`].
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -7,12 +10,17 @@ use std::sync::{Arc, RwLock};
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 
-use crate::accounts::Role;
-use crate::definition::{self, Catalog, LoadError, Process};
+use crate::definition::{Catalog, LoadError, Process};
 use crate::documents::{Pages, Templates};
-use crate::scheduler::{Clock, SystemClock};
+use crate::scheduler::{Background, Clock, SystemClock};
 use crate::service::Engine;
-use crate::store::{NewAccount, Store, StoreError, StoreOptions};
+use crate::store::{Store, StoreError, StoreOptions};
+
+mod demo;
+mod load;
+
+pub use demo::DemoAccount;
+pub use load::{Definitions, DefinitionsError};
 
 /// The embedded default database: a SQLite file created on first run.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/lianban.db?mode=rwc";
@@ -36,6 +44,8 @@ pub struct Settings {
     /// Connection pool and timeouts: how long a request waits for the database before it
     /// is answered 503.
     pub store: StoreOptions,
+    /// Whether the background workers run while the app serves.
+    pub workers: Workers,
 }
 
 impl Settings {
@@ -49,8 +59,25 @@ impl Settings {
             secure_cookies: false,
             login_slowdown: 1.0,
             store: StoreOptions::default(),
+            workers: Workers::Run,
         }
     }
+}
+
+/// The background workers of a serving app: timers (warnings, due times, case limits),
+/// cron schedules and outbox delivery ([`Background`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Workers {
+    /// They run, as in `lianban serve`; [`App::build`] reads the department systems'
+    /// signing secrets and refuses to build without them.
+    #[default]
+    Run,
+    /// They do not run. For tests that move a [`crate::scheduler::ManualClock`] and fire
+    /// timers, schedules and deliveries themselves at the instants they choose
+    /// (`timers::fire_due`, `run_due`, `OutboxWorker::run_once`): a worker ticking on its
+    /// own would race them and fire first. Everything else is built and served as with
+    /// [`Workers::Run`].
+    Off,
 }
 
 /// Why a reload was refused; the running definitions stay in force.
@@ -67,6 +94,15 @@ pub enum ReloadError {
     Store(#[from] StoreError),
 }
 
+impl From<DefinitionsError> for ReloadError {
+    fn from(e: DefinitionsError) -> Self {
+        match e {
+            DefinitionsError::Templates(e) => ReloadError::Templates(e),
+            DefinitionsError::Definitions(e) => ReloadError::Definitions(e),
+        }
+    }
+}
+
 /// The running service.
 #[derive(Debug)]
 pub struct App {
@@ -74,17 +110,21 @@ pub struct App {
     engine: Engine,
     templates: RwLock<Arc<Templates>>,
     pages: Pages,
+    /// The workers to start when serving; `None` with [`Workers::Off`].
+    background: Option<Background>,
     /// Set once the HTTP server has stopped: background workers finish their pass and end.
     stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl App {
-    /// Loads templates and definitions, opens (and migrates) the database and registers the
-    /// definition versions.
+    /// Opens (and migrates) the database, loads templates and definitions, registers the
+    /// definition versions and, with [`Workers::Run`], prepares the background workers.
+    /// Nothing runs yet: [`App::serve`] starts the server and the workers.
     ///
     /// # Errors
-    /// Any definition problem (all diagnostics), a database that cannot be opened, or a
-    /// definition whose content changed under a version that cases already run on.
+    /// Any definition problem (all diagnostics), a database that cannot be opened, a
+    /// definition whose content changed under a version that cases already run on, or a
+    /// department system whose signing secret is not in the environment.
     pub async fn build(settings: Settings) -> anyhow::Result<Arc<App>> {
         Self::build_with_clock(settings, Arc::new(SystemClock)).await
     }
@@ -97,24 +137,48 @@ impl App {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Arc<App>> {
+        // As opened: a plain path shows as the sqlite: URL it became.
+        let url = redact_url(&crate::store::database_url(&settings.database_url));
         let store = Store::connect_with(&settings.database_url, settings.store.clone())
             .await
-            .with_context(|| format!("打开数据库 {} 失败", redact_url(&settings.database_url)))?;
+            .with_context(|| format!("打开数据库 {url} 失败"))?;
+        log_connection(&store, &url).await?;
         store.migrate().await.context("数据库迁移失败")?;
-        let (templates, processes) = load_all(&settings)?;
+        let Definitions {
+            templates,
+            processes,
+        } = Definitions::load(
+            std::slice::from_ref(&settings.processes_dir),
+            &settings.templates_dir,
+        )
+        .map_err(|e| match e {
+            DefinitionsError::Templates(e) => anyhow::Error::new(e).context(format!(
+                "模板目录 {} 加载失败",
+                settings.templates_dir.display()
+            )),
+            DefinitionsError::Definitions(e) => {
+                anyhow::anyhow!("流程定义有误，服务未启动：\n{e}")
+            }
+        })?;
         register_all(&store, &processes).await?;
         tracing::info!(definitions = processes.len(), "definitions loaded");
+        let templates = Arc::new(templates);
         let engine = Engine::new(
             store,
             Catalog::new(processes),
             Arc::clone(&templates),
             clock,
         );
+        let background = match settings.workers {
+            Workers::Run => Some(Background::new(&engine)?),
+            Workers::Off => None,
+        };
         Ok(Arc::new(App {
             settings,
             engine,
             templates: RwLock::new(templates),
             pages: Pages::builtin().context("内置页面模板有误")?,
+            background,
             stopping: tokio::sync::watch::Sender::new(false),
         }))
     }
@@ -148,11 +212,14 @@ impl App {
     /// # Errors
     /// [`ReloadError`]; the old definitions keep running.
     pub async fn reload(&self) -> Result<Vec<Arc<Process>>, ReloadError> {
-        let templates = Arc::new(Templates::load(&self.settings.templates_dir)?);
-        let processes = definition::load_paths(
+        let Definitions {
+            templates,
+            processes,
+        } = Definitions::load(
             std::slice::from_ref(&self.settings.processes_dir),
-            &*templates,
+            &self.settings.templates_dir,
         )?;
+        let templates = Arc::new(templates);
         register_all(self.engine.store(), &processes).await?;
         let catalog = Catalog::new(processes);
         let now_in_force: Vec<Arc<Process>> = catalog.iter().cloned().collect();
@@ -166,21 +233,42 @@ impl App {
         Ok(now_in_force)
     }
 
-    /// Serves HTTP on the listener until SIGTERM / Ctrl-C; reloads definitions on SIGHUP.
+    /// What `lianban serve` runs: [`App::serve_until`] SIGTERM or Ctrl-C, reloading the
+    /// definitions on SIGHUP.
+    ///
+    /// # Errors
+    /// As [`App::serve_until`].
+    pub async fn serve(self: Arc<Self>, listener: TcpListener) -> anyhow::Result<()> {
+        spawn_reload_on_sighup(Arc::clone(&self));
+        self.serve_until(listener, shutdown_signal()).await
+    }
+
+    /// Serves HTTP on the listener and runs the background workers (unless the settings
+    /// say [`Workers::Off`]) until `shutdown` resolves; then stops accepting, finishes the
+    /// requests in flight and stops the workers, which give back their leases. Tests call
+    /// this with a shutdown of their own instead of the process's signals.
     ///
     /// # Errors
     /// When the server fails.
-    pub async fn serve(self: Arc<Self>, listener: TcpListener) -> anyhow::Result<()> {
-        spawn_reload_on_sighup(Arc::clone(&self));
-        let timers = crate::scheduler::timers::spawn_until(self.engine().clone(), self.stopped());
+    pub async fn serve_until(
+        self: Arc<Self>,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        self.hint_when_no_accounts().await;
+        let workers = self
+            .background
+            .clone()
+            .map(|background| background.spawn_until(self.stopped()));
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "listening");
         let router = crate::web::router(Arc::clone(&self));
-        // On SIGTERM: stop accepting, finish the requests in flight, then the workers.
-        let served = crate::web::serve(listener, router, shutdown_signal()).await;
+        let served = crate::web::serve(listener, router, shutdown).await;
         self.stop();
-        if let Err(e) = timers.await {
-            tracing::warn!(error = %e, "timer worker ended abnormally");
+        if let Some(workers) = workers
+            && let Err(e) = workers.await
+        {
+            tracing::warn!(error = %e, "background workers ended abnormally");
         }
         served?;
         tracing::info!("stopped");
@@ -192,8 +280,7 @@ impl App {
         self.stopping.send_replace(true);
     }
 
-    /// Resolves once [`App::stop`] was called: what background workers wait on (e.g.
-    /// [`crate::scheduler::start_until`]).
+    /// Resolves once [`App::stop`] was called: what the background workers wait on.
     pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         let mut stopping = self.stopping.subscribe();
         async move {
@@ -201,154 +288,47 @@ impl App {
             let _ = stopping.wait_for(|stop| *stop).await;
         }
     }
-}
 
-/// An account `serve --demo` created, with its one-time password.
-#[derive(Debug, Clone)]
-pub struct DemoAccount {
-    /// User name.
-    pub username: String,
-    /// Department key.
-    pub department: String,
-    /// County the account is limited to (only when several counties are loaded).
-    pub county: Option<String>,
-    /// Roles.
-    pub roles: Vec<Role>,
-    /// The generated password (shown once, never stored in clear).
-    pub password: String,
-}
-
-/// A demo account to create when missing.
-struct Wanted {
-    username: String,
-    name: String,
-    department: String,
-    county: Option<String>,
-    roles: Vec<Role>,
-}
-
-impl App {
-    /// Creates the demo accounts that are missing, each with a random password, and returns
-    /// those created (accounts that exist are left alone).
-    ///
-    /// With the definitions of one county loaded: one clerk per department
-    /// (`<department>_clerk`), a supervisor (`supervisor`) and an admin (`admin`) of the
-    /// first department, none limited to a county. With several counties (department keys
-    /// repeat across counties): per county `<county>_<department>_clerk` and
-    /// `<county>_supervisor`, limited to that county so that no demo clerk sees another
-    /// county's work, and one `admin`.
-    ///
-    /// # Errors
-    /// A database error, or a password that cannot be hashed.
-    pub async fn seed_demo_accounts(&self) -> anyhow::Result<Vec<DemoAccount>> {
-        // (county, department key, department name), in catalog order, each once.
-        let mut departments: Vec<(String, String, String)> = Vec::new();
-        for process in self.engine.catalog().iter() {
-            let county = crate::accounts::county_of(&process.id);
-            for department in process.departments.values() {
-                if !departments
-                    .iter()
-                    .any(|(c, k, _)| c == county && k == &department.key)
-                {
-                    departments.push((
-                        county.to_owned(),
-                        department.key.clone(),
-                        department.name.clone(),
-                    ));
-                }
-            }
+    /// Logs how to create a first account when there is none, so whoever starts a fresh
+    /// installation learns the next step from the log rather than from a login that
+    /// cannot succeed. Only a hint: a database error here is logged, not fatal.
+    async fn hint_when_no_accounts(&self) {
+        match self.engine.store().list_accounts().await {
+            Ok(accounts) if accounts.is_empty() => tracing::warn!(
+                "no accounts yet, so nobody can sign in: create one with `lianban user add \
+                 --username NAME --department KEY --role admin` (it reads the password from \
+                 standard input), or start with `lianban serve --demo` to create demo \
+                 accounts and print their passwords"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot tell whether any account exists"),
         }
-        let Some((_, first, _)) = departments.first().cloned() else {
-            return Ok(Vec::new());
-        };
-        let mut counties: Vec<String> = departments.iter().map(|(c, _, _)| c.clone()).collect();
-        counties.sort();
-        counties.dedup();
-        let several = counties.len() > 1;
-        let mut wanted: Vec<Wanted> = Vec::new();
-        for county in &counties {
-            let mut ours = departments.iter().filter(|(c, _, _)| c == county);
-            let Some((_, lead, lead_name)) = ours.clone().next() else {
-                continue;
-            };
-            let prefix = if several {
-                format!("{county}_")
-            } else {
-                String::new()
-            };
-            let scope = several.then(|| county.clone());
-            for (_, key, name) in ours.by_ref() {
-                wanted.push(Wanted {
-                    username: format!("{prefix}{key}_clerk"),
-                    name: format!("{name}经办人"),
-                    department: key.clone(),
-                    county: scope.clone(),
-                    roles: vec![Role::Clerk],
-                });
-            }
-            wanted.push(Wanted {
-                username: format!("{prefix}supervisor"),
-                name: format!("{lead_name}负责人"),
-                department: lead.clone(),
-                county: scope,
-                roles: vec![Role::Supervisor],
-            });
-        }
-        wanted.push(Wanted {
-            username: "admin".into(),
-            name: "系统管理员".into(),
-            department: first,
-            county: None,
-            roles: vec![Role::Admin],
-        });
-        let store = self.engine.store();
-        let mut created = Vec::new();
-        for w in wanted {
-            if store.get_account(&w.username).await?.is_some() {
-                continue;
-            }
-            let password = demo_password();
-            let clear = password.clone();
-            let hash = tokio::task::spawn_blocking(move || crate::accounts::hash_password(&clear))
-                .await??;
-            let new = NewAccount {
-                username: w.username.clone(),
-                name: w.name,
-                department: w.department.clone(),
-                county: w.county.clone(),
-                roles: w.roles.clone(),
-                password_hash: hash,
-            };
-            store.create_account(&new, chrono::Utc::now()).await?;
-            created.push(DemoAccount {
-                username: w.username,
-                department: w.department,
-                county: w.county,
-                roles: w.roles,
-                password,
-            });
-        }
-        Ok(created)
     }
 }
 
-/// 16 characters from an alphabet without look-alikes (no 0/O, 1/l/I).
-fn demo_password() -> String {
-    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    use rand::Rng as _;
-    let mut rng = rand::rng();
-    (0..16)
-        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
-        .collect()
-}
-
-fn load_all(settings: &Settings) -> anyhow::Result<(Arc<Templates>, Vec<Process>)> {
-    let templates = Templates::load(&settings.templates_dir)
-        .with_context(|| format!("模板目录 {} 加载失败", settings.templates_dir.display()))?;
-    let processes =
-        definition::load_paths(std::slice::from_ref(&settings.processes_dir), &templates)
-            .map_err(|e| anyhow::anyhow!("流程定义有误，服务未启动：\n{e}"))?;
-    Ok((Arc::new(templates), processes))
+/// Logs the connection settings in force, read back from the database (the URL without its
+/// password), so an operator sees what a setting such as `LIANBAN_SQLITE_SYNCHRONOUS`
+/// actually changed.
+async fn log_connection(store: &Store, url: &str) -> Result<(), StoreError> {
+    let settings = store.connection_settings().await?;
+    match &settings.sqlite {
+        Some(sqlite) => tracing::info!(
+            db = %url,
+            backend = %settings.backend,
+            max_connections = settings.max_connections,
+            synchronous = %sqlite.synchronous_name(),
+            journal_mode = %sqlite.journal_mode,
+            busy_timeout_ms = sqlite.busy_timeout_ms,
+            "database opened"
+        ),
+        None => tracing::info!(
+            db = %url,
+            backend = %settings.backend,
+            max_connections = settings.max_connections,
+            "database opened"
+        ),
+    }
+    Ok(())
 }
 
 async fn register_all(store: &Store, processes: &[Process]) -> Result<(), StoreError> {
@@ -404,21 +384,67 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// Hides the password of a database URL for messages and logs.
+/// Hides the password of a database URL for messages and logs: the one after the user
+/// name (`postgres://user:***@host/db`) and a `password=` query parameter, which
+/// PostgreSQL URLs may carry instead.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let base = match (base.find("://"), base.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let creds = &url[scheme_end + 3..at];
+            let creds = &base[scheme_end + 3..at];
             match creds.find(':') {
                 Some(colon) => format!(
                     "{}{}:***{}",
-                    &url[..scheme_end + 3],
+                    &base[..scheme_end + 3],
                     &creds[..colon],
-                    &url[at..]
+                    &base[at..]
                 ),
-                None => url.to_owned(),
+                None => base.to_owned(),
             }
         }
-        _ => url.to_owned(),
+        _ => base.to_owned(),
+    };
+    let Some(query) = query else {
+        return base;
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn a_database_password_never_shows() {
+        for (url, shown) in [
+            (
+                "postgres://lianban:s3cret@db/lianban",
+                "postgres://lianban:***@db/lianban",
+            ),
+            (
+                "postgres://lianban@db/lianban?sslmode=require&password=s3cret",
+                "postgres://lianban@db/lianban?sslmode=require&password=***",
+            ),
+            (
+                "sqlite://data/lianban.db?mode=rwc",
+                "sqlite://data/lianban.db?mode=rwc",
+            ),
+            (
+                "postgres://lianban@db/lianban",
+                "postgres://lianban@db/lianban",
+            ),
+        ] {
+            assert_eq!(redact_url(url), shown);
+        }
     }
 }

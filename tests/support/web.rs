@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use lianban::accounts::{self, Role};
-use lianban::app::{App, Settings};
+use lianban::app::{App, Settings, Workers};
 use lianban::scheduler::{Clock, SystemClock};
 use lianban::store::NewAccount;
 use reqwest::header::{HeaderMap, SET_COOKIE};
@@ -88,13 +88,16 @@ pub struct TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        // The workers stop after their pass; the server need not finish its connections.
+        self.app.stop();
         self.server.abort();
     }
 }
 
 impl TestApp {
     /// Builds the app on a fresh database with the definitions of `processes` (relative to
-    /// the repository) and the repository's templates; login delays are off.
+    /// the repository) and the repository's templates, and serves it as `lianban serve`
+    /// does, background workers included; login delays are off.
     ///
     /// # Errors
     /// When the app does not build or the port cannot be bound.
@@ -112,11 +115,21 @@ impl TestApp {
         processes: &str,
         configure: impl FnOnce(&mut Settings),
     ) -> anyhow::Result<TestApp> {
-        TestApp::start_with_clock(db, processes, Arc::new(SystemClock), configure).await
+        TestApp::launch(
+            db,
+            processes,
+            Arc::new(SystemClock),
+            Workers::Run,
+            configure,
+        )
+        .await
     }
 
     /// Like [`TestApp::start_with`], on a clock the test controls (a
-    /// [`lianban::scheduler::ManualClock`], so deadlines pass without sleeping).
+    /// [`lianban::scheduler::ManualClock`], so deadlines pass without sleeping). The
+    /// background workers are off ([`Workers::Off`]): such a test fires timers, schedules
+    /// and deliveries itself at the instants it sets, and a worker ticking on its own would
+    /// race it; `configure` may turn them back on.
     ///
     /// # Errors
     /// When the app does not build or the port cannot be bound.
@@ -126,17 +139,33 @@ impl TestApp {
         clock: Arc<dyn Clock>,
         configure: impl FnOnce(&mut Settings),
     ) -> anyhow::Result<TestApp> {
+        TestApp::launch(db, processes, clock, Workers::Off, configure).await
+    }
+
+    /// Builds and serves the app the way `lianban serve` does, stopping when the
+    /// [`TestApp`] is dropped instead of on a signal.
+    async fn launch(
+        db: &TestDb,
+        processes: &str,
+        clock: Arc<dyn Clock>,
+        workers: Workers,
+        configure: impl FnOnce(&mut Settings),
+    ) -> anyhow::Result<TestApp> {
         let mut settings = Settings::new(db.url.clone());
         settings.processes_dir = repo().join(processes);
         settings.templates_dir = repo().join("templates");
         settings.login_slowdown = 0.0;
+        settings.workers = workers;
         configure(&mut settings);
         let app = App::build_with_clock(settings, clock).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
-        let router = lianban::web::router(Arc::clone(&app));
+        let serving = Arc::clone(&app);
+        let stopped = app.stopped();
         let server = tokio::spawn(async move {
-            let _ = lianban::web::serve(listener, router, std::future::pending()).await;
+            if let Err(e) = serving.serve_until(listener, stopped).await {
+                tracing::error!(error = %e, "test server failed");
+            }
         });
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

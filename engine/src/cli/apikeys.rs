@@ -6,11 +6,12 @@ use anyhow::bail;
 use lianban::accounts;
 use lianban::store::NewApiKey;
 
-use super::ApikeyCommand;
-use super::users::{check_scope, open};
+use super::args::ApikeyCommand;
+use super::open;
+use super::users::check_scope;
 
 /// Runs one `apikey` subcommand.
-pub(super) async fn run(command: ApikeyCommand) -> anyhow::Result<()> {
+pub(crate) async fn run(command: ApikeyCommand) -> anyhow::Result<()> {
     match command {
         ApikeyCommand::Create {
             db,
@@ -27,7 +28,7 @@ pub(super) async fn run(command: ApikeyCommand) -> anyhow::Result<()> {
             if !accounts::valid_key_name(&name) {
                 bail!("密钥名称只能由 1 到 64 个英文字母、数字和 - _ . 组成：{name}");
             }
-            let store = open(&db.url).await?;
+            let store = open(&db).await?;
             let key = accounts::new_api_key();
             let new = NewApiKey {
                 name,
@@ -45,7 +46,7 @@ pub(super) async fn run(command: ApikeyCommand) -> anyhow::Result<()> {
             println!("{key}");
         }
         ApikeyCommand::List { db } => {
-            let store = open(&db.url).await?;
+            let store = open(&db).await?;
             println!(
                 "{:<28} {:<12} {:<12} {:<17} {:<17} 状态",
                 "名称", "部门", "县区", "创建时间", "最近使用"
@@ -67,7 +68,7 @@ pub(super) async fn run(command: ApikeyCommand) -> anyhow::Result<()> {
         }
         ApikeyCommand::Revoke { db, name, id } => {
             let which = name.or(id).unwrap_or_default();
-            let store = open(&db.url).await?;
+            let store = open(&db).await?;
             if !store.revoke_api_key(&which, chrono::Utc::now()).await? {
                 bail!("没有有效的 API 密钥 {which}（名称或 id）");
             }

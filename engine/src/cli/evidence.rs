@@ -10,13 +10,8 @@ use lianban::runtime::CaseId;
 use lianban::store::{Archived, Store};
 use sha2::{Digest as _, Sha256};
 
-async fn open(url: &str) -> anyhow::Result<Store> {
-    let store = Store::connect(url)
-        .await
-        .with_context(|| format!("打开数据库 {} 失败", redact_url(url)))?;
-    store.migrate().await.context("数据库迁移失败")?;
-    Ok(store)
-}
+use super::args::DbArg;
+use super::open;
 
 fn case_id(text: &str) -> anyhow::Result<CaseId> {
     uuid::Uuid::parse_str(text)
@@ -25,9 +20,9 @@ fn case_id(text: &str) -> anyhow::Result<CaseId> {
 }
 
 /// `audit verify`: prints the first broken entry of each case; `Ok(false)` when any.
-pub(crate) async fn verify(url: &str, case: Option<&str>) -> anyhow::Result<bool> {
+pub(crate) async fn verify(db: &DbArg, case: Option<&str>) -> anyhow::Result<bool> {
     let case = case.map(case_id).transpose()?;
-    let store = open(url).await?;
+    let store = open(db).await?;
     let report = store.verify_history(case).await?;
     for broken in &report.broken {
         println!("{broken}");
@@ -49,14 +44,14 @@ pub(crate) async fn verify(url: &str, case: Option<&str>) -> anyhow::Result<bool
 }
 
 /// `backup`: a consistent copy of a SQLite database, also while it is in use.
-pub(crate) async fn backup(url: &str, to: &Path) -> anyhow::Result<()> {
+pub(crate) async fn backup(db: &DbArg, to: &Path) -> anyhow::Result<()> {
     // A plain file path names a SQLite database, as for every other command.
-    let url = &lianban::store::database_url(url);
+    let url = &lianban::store::database_url(&db.url);
     if !url.starts_with("sqlite:") {
         return Err(lianban::store::BackupError::NotSqlite.into());
     }
     // Not migrated: a backup copies the database as it is and changes nothing.
-    let store = Store::connect(url)
+    let store = Store::connect_with(url, db.store.options())
         .await
         .with_context(|| format!("打开数据库 {} 失败", redact_url(url)))?;
     store.backup_to(to).await?;
@@ -65,8 +60,8 @@ pub(crate) async fn backup(url: &str, to: &Path) -> anyhow::Result<()> {
 }
 
 /// `restore`: a backup file into a SQLite database.
-pub(crate) async fn restore(from: &Path, url: &str, force: bool) -> anyhow::Result<()> {
-    let url = &lianban::store::database_url(url);
+pub(crate) async fn restore(from: &Path, db: &DbArg, force: bool) -> anyhow::Result<()> {
+    let url = &lianban::store::database_url(&db.url);
     let Some(path) = sqlite_path(url) else {
         bail!(
             "只能恢复到 SQLite 数据库（sqlite://文件路径）；PostgreSQL 请用 pg_restore（见 docs/operations.md）"
@@ -74,7 +69,11 @@ pub(crate) async fn restore(from: &Path, url: &str, force: bool) -> anyhow::Resu
     };
     lianban::store::restore(from, &path, force).await?;
     // The restored copy is migrated now rather than at the next start, so it is ready.
-    let restored = open(url).await?;
+    let restored = open(&DbArg {
+        url: url.clone(),
+        store: db.store.clone(),
+    })
+    .await?;
     let report = restored.verify_history(None).await?;
     println!(
         "已从 {} 恢复到 {}：{} 个办件",
@@ -98,8 +97,8 @@ fn sqlite_path(url: &str) -> Option<PathBuf> {
     (!path.is_empty() && !path.starts_with(':')).then(|| PathBuf::from(path))
 }
 
-/// Which cases to export.
-pub(crate) enum Selection {
+/// Which cases to export: clap makes sure one of the two is given.
+enum Selection {
     /// One case.
     Case(String),
     /// Every closed case that ended before this day (Beijing time).
@@ -109,8 +108,18 @@ pub(crate) enum Selection {
 /// `export`: each chosen closed case as `DIR/<case>/case.json` and
 /// `DIR/<case>/documents/<key>-<id>.html`, and `DIR/manifest.json` with the SHA-256 of
 /// every file.
-pub(crate) async fn export(url: &str, selection: Selection, dir: &Path) -> anyhow::Result<()> {
-    let store = open(url).await?;
+pub(crate) async fn export(
+    db: &DbArg,
+    case: Option<String>,
+    closed_before: Option<chrono::NaiveDate>,
+    dir: &Path,
+) -> anyhow::Result<()> {
+    let selection = match (case, closed_before) {
+        (Some(case), _) => Selection::Case(case),
+        (None, Some(day)) => Selection::ClosedBefore(day),
+        (None, None) => bail!("请写 --case 或 --closed-before"),
+    };
+    let store = open(db).await?;
     let ids = match &selection {
         Selection::Case(id) => vec![case_id(id)?],
         Selection::ClosedBefore(day) => {

@@ -6,13 +6,14 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use anyhow::{Context as _, bail};
 use lianban::accounts::{self, Role};
-use lianban::app::{DemoAccount, redact_url};
-use lianban::store::{NewAccount, Store};
+use lianban::app::{Definitions, DefinitionsError, DemoAccount};
+use lianban::store::NewAccount;
 
-use super::{ScopeArgs, UserCommand};
+use super::args::{ScopeArgs, UserCommand};
+use super::open;
 
 /// Runs one `user` subcommand.
-pub(super) async fn run(command: UserCommand) -> anyhow::Result<()> {
+pub(crate) async fn run(command: UserCommand) -> anyhow::Result<()> {
     match command {
         UserCommand::Add {
             db,
@@ -32,7 +33,7 @@ pub(super) async fn run(command: UserCommand) -> anyhow::Result<()> {
             let county = check_scope(&department, &scope)?;
             let password = read_password("密码")?;
             accounts::validate_password(&password, &username)?;
-            let store = open(&db.url).await?;
+            let store = open(&db).await?;
             let new = NewAccount {
                 name: name.unwrap_or_else(|| username.clone()),
                 username,
@@ -52,7 +53,7 @@ pub(super) async fn run(command: UserCommand) -> anyhow::Result<()> {
             );
         }
         UserCommand::List { db } => {
-            let store = open(&db.url).await?;
+            let store = open(&db).await?;
             let now = chrono::Utc::now();
             println!(
                 "{:<20} {:<16} {:<12} {:<12} {:<24} 状态",
@@ -77,14 +78,14 @@ pub(super) async fn run(command: UserCommand) -> anyhow::Result<()> {
             }
         }
         UserCommand::Disable { db, username } => {
-            let store = open(&db.url).await?;
+            let store = open(&db).await?;
             if !store.set_disabled(&username, true).await? {
                 bail!("没有用户 {username}");
             }
             println!("已停用用户 {username}，其登录会话已全部失效");
         }
         UserCommand::Passwd { db, username } => {
-            let store = open(&db.url).await?;
+            let store = open(&db).await?;
             if store.get_account(&username).await?.is_none() {
                 bail!("没有用户 {username}");
             }
@@ -100,7 +101,7 @@ pub(super) async fn run(command: UserCommand) -> anyhow::Result<()> {
 }
 
 /// Prints the demo accounts created now, with their passwords, once.
-pub(super) fn print_demo(created: &[DemoAccount]) {
+pub(crate) fn print_demo(created: &[DemoAccount]) {
     if created.is_empty() {
         println!("演示账号均已存在，未新建（密码只在创建时显示一次）。");
         return;
@@ -126,7 +127,7 @@ pub(super) fn print_demo(created: &[DemoAccount]) {
 /// # Errors
 /// A department no definition declares, one several counties declare without `--county`,
 /// or definitions that cannot be loaded.
-pub(super) fn check_scope(department: &str, scope: &ScopeArgs) -> anyhow::Result<Option<String>> {
+pub(crate) fn check_scope(department: &str, scope: &ScopeArgs) -> anyhow::Result<Option<String>> {
     if department.is_empty() {
         bail!("部门不能为空");
     }
@@ -150,15 +151,15 @@ pub(super) fn check_scope(department: &str, scope: &ScopeArgs) -> anyhow::Result
         );
         return Ok(county);
     }
-    let templates = lianban::documents::Templates::load(&scope.templates).with_context(|| {
-        format!(
-            "无法加载模板目录 {}，不能核对部门（可用 --templates 指定）",
-            scope.templates.display()
-        )
-    })?;
-    let processes = lianban::definition::load_paths(std::slice::from_ref(&dir), &templates)
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .with_context(|| format!("无法加载流程定义 {}，不能核对部门", dir.display()))?;
+    let Definitions { processes, .. } =
+        Definitions::load(std::slice::from_ref(&dir), &scope.templates).map_err(|e| match e {
+            DefinitionsError::Templates(e) => anyhow::Error::new(e).context(format!(
+                "无法加载模板目录 {}，不能核对部门（可用 --templates 指定）",
+                scope.templates.display()
+            )),
+            DefinitionsError::Definitions(e) => anyhow::anyhow!("{e}")
+                .context(format!("无法加载流程定义 {}，不能核对部门", dir.display())),
+        })?;
     let declared: Vec<(&str, &str)> = processes
         .iter()
         .flat_map(|p| {
@@ -176,14 +177,6 @@ fn parse_roles(words: &[String]) -> anyhow::Result<Vec<Role>> {
         bail!("至少需要一个角色：clerk、supervisor 或 admin");
     }
     Ok(roles)
-}
-
-pub(super) async fn open(url: &str) -> anyhow::Result<Store> {
-    let store = Store::connect(url)
-        .await
-        .with_context(|| format!("打开数据库 {} 失败", redact_url(url)))?;
-    store.migrate().await.context("数据库迁移失败")?;
-    Ok(store)
 }
 
 async fn hash(password: String) -> anyhow::Result<String> {

@@ -70,30 +70,60 @@ impl Clock for ManualClock {
 /// How often the background loop looks for due schedules and messages.
 const TICK: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// Starts the background work of `serve`: cron schedules ([`run_due`]) and outbox delivery
-/// ([`OutboxWorker`]) on the engine's clock, every few seconds. The signing secrets of the
-/// department systems are read from the environment now, so a missing one stops the start
-/// instead of failing a delivery at night.
-///
-/// # Errors
-/// [`outbox::MissingSecret`], or an HTTP client that cannot be built.
-pub fn start(engine: &crate::service::Engine) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    start_until(engine, std::future::pending())
+/// Every background worker of `serve`, ready to start: the timer worker
+/// ([`timers::spawn_until`]), cron schedules ([`run_due`]) and outbox delivery
+/// ([`OutboxWorker`]), all on the engine's clock. Built before the service listens, because
+/// building reads the signing secrets of the department systems from the environment: a
+/// missing one stops the start instead of failing a delivery at night.
+#[derive(Debug, Clone)]
+pub struct Background {
+    engine: crate::service::Engine,
+    outbox: OutboxWorker,
 }
 
-/// Like [`start`], until `stop` resolves: the round under way finishes, the outbox leases
-/// the worker still holds are given back, and the task ends.
-///
-/// # Errors
-/// As [`start`].
-pub fn start_until(
-    engine: &crate::service::Engine,
+impl Background {
+    /// The workers of `engine`, with the secrets its catalog names.
+    ///
+    /// # Errors
+    /// [`outbox::MissingSecret`], or an HTTP client that cannot be built.
+    pub fn new(engine: &crate::service::Engine) -> anyhow::Result<Background> {
+        let secrets = Secrets::from_env(&engine.catalog())?;
+        let outbox = OutboxWorker::new(engine.clone(), secrets, OutboxPolicy::default())?;
+        Ok(Background {
+            engine: engine.clone(),
+            outbox,
+        })
+    }
+
+    /// Starts every worker; they run until `stop` resolves, then finish the pass under
+    /// way, give back the leases they still hold (so another replica takes that work at
+    /// once, not when the leases run out) and end. The handle ends when all have.
+    pub fn spawn_until(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        use futures::FutureExt as _;
+        // Each worker waits on its own copy of the one stop signal.
+        let stop = stop.shared();
+        let timers = timers::spawn_until(self.engine.clone(), stop.clone());
+        let rest = spawn_schedules_and_outbox(self.engine, self.outbox, stop);
+        tokio::spawn(async move {
+            for (name, ended) in [("timer", timers.await), ("schedule and outbox", rest.await)] {
+                if let Err(e) = ended {
+                    tracing::warn!(error = %e, worker = name, "background worker ended abnormally");
+                }
+            }
+        })
+    }
+}
+
+/// The loop of cron schedules and outbox delivery, every [`TICK`].
+fn spawn_schedules_and_outbox(
+    engine: crate::service::Engine,
+    worker: OutboxWorker,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let secrets = Secrets::from_env(&engine.catalog())?;
-    let worker = OutboxWorker::new(engine.clone(), secrets, OutboxPolicy::default())?;
-    let engine = engine.clone();
-    Ok(tokio::spawn(async move {
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
         let mut ticks = tokio::time::interval(TICK);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(stop);
@@ -113,5 +143,5 @@ pub fn start_until(
             Ok(n) => tracing::info!(released = n, "background worker stopped"),
             Err(e) => tracing::warn!(error = %e, "outbox leases not released; they run out"),
         }
-    }))
+    })
 }

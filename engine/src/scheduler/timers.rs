@@ -77,15 +77,11 @@ pub async fn fire_due_as(
     Ok(fired)
 }
 
-/// Starts the worker of `serve`: a pass every few seconds at the engine clock's time.
-pub fn spawn(engine: Engine) -> tokio::task::JoinHandle<()> {
-    spawn_until(engine, std::future::pending())
-}
-
-/// Like [`spawn`], until `stop` resolves: the pass under way finishes, the leases the
-/// worker still holds are given back (so another instance takes those timers at once,
-/// not when the leases run out), and the task ends.
-pub fn spawn_until(
+/// Starts the timer worker of `serve` (see [`super::Background`]): a pass every few
+/// seconds at the engine clock's time, until `stop` resolves; then the pass under way
+/// finishes, the leases the worker still holds are given back (so another instance takes
+/// those timers at once, not when the leases run out), and the task ends.
+pub(crate) fn spawn_until(
     engine: Engine,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {

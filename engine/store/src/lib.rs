@@ -107,6 +107,19 @@ pub enum Synchronous {
     Normal,
 }
 
+impl Synchronous {
+    /// `full` or `normal`, in any case and with surrounding blanks; `None` for anything
+    /// else (SQLite's `off` and `extra` are not offered: one risks corruption, the other
+    /// buys nothing over FULL in WAL mode).
+    pub fn parse(text: &str) -> Option<Synchronous> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "full" => Some(Synchronous::Full),
+            "normal" => Some(Synchronous::Normal),
+            _ => None,
+        }
+    }
+}
+
 /// Connection settings beyond the URL.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -124,36 +137,9 @@ pub struct StoreOptions {
 }
 
 impl StoreOptions {
-    /// The defaults, changed by the environment: `LIANBAN_DB_MAX_CONNECTIONS` (pool size,
-    /// 1 to 1000) and `LIANBAN_SQLITE_SYNCHRONOUS` (`full` or `normal`). Every command that
-    /// opens the database reads them, so `serve` and `migrate` agree.
-    ///
-    /// # Errors
-    /// [`StoreError::Setting`] for a value that is not one of those.
-    pub fn from_env() -> Result<StoreOptions, StoreError> {
-        StoreOptions::from_vars(|name| std::env::var(name).ok())
-    }
-
-    fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<StoreOptions, StoreError> {
-        let mut options = StoreOptions::default();
-        let read = |name: &'static str| var(name).map(|v| (name, v));
-        if let Some((name, value)) = read("LIANBAN_DB_MAX_CONNECTIONS") {
-            options.max_connections = value
-                .trim()
-                .parse()
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or(StoreError::Setting { name, value })?;
-        }
-        if let Some((name, value)) = read("LIANBAN_SQLITE_SYNCHRONOUS") {
-            options.sqlite_synchronous = match value.trim().to_ascii_lowercase().as_str() {
-                "full" => Synchronous::Full,
-                "normal" => Synchronous::Normal,
-                _ => return Err(StoreError::Setting { name, value }),
-            };
-        }
-        Ok(options)
-    }
+    /// The pool sizes an operator may choose (`LIANBAN_DB_MAX_CONNECTIONS`): at least one
+    /// connection, and no more than a database server is sensibly asked for by one process.
+    pub const MAX_CONNECTIONS: std::ops::RangeInclusive<u32> = 1..=1000;
 }
 
 impl Default for StoreOptions {
@@ -179,6 +165,31 @@ pub struct SqliteSettings {
     pub busy_timeout_ms: i64,
     /// `PRAGMA foreign_keys`: 1 when enforced.
     pub foreign_keys: i64,
+}
+
+impl SqliteSettings {
+    /// The name of the `synchronous` level, as an operator sets it (`full`, `normal`).
+    pub fn synchronous_name(&self) -> &'static str {
+        match self.synchronous {
+            0 => "off",
+            1 => "normal",
+            2 => "full",
+            3 => "extra",
+            _ => "unknown",
+        }
+    }
+}
+
+/// The connection settings in force, read back from the pool and the database rather than
+/// taken from the options asked for, so the startup log shows what really runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionSettings {
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+    /// The most connections the pool opens.
+    pub max_connections: u32,
+    /// SQLite only: the settings of one pooled connection.
+    pub sqlite: Option<SqliteSettings>,
 }
 
 /// Why the store could not do what was asked. Nothing was written when this is returned.
@@ -243,16 +254,6 @@ pub enum StoreError {
     /// A claimed timer was taken over or removed before it could be marked fired.
     #[error(transparent)]
     TimerLost(#[from] TimerLost),
-    /// An environment setting of the connection has a value it cannot take.
-    #[error(
-        "环境变量 {name} 的值 {value:?} 无效（池大小应为 1 到 1000，synchronous 应为 full 或 normal）"
-    )]
-    Setting {
-        /// The variable.
-        name: &'static str,
-        /// Its value.
-        value: String,
-    },
     /// The database refused or failed.
     #[error("数据库错误")]
     Database(#[from] DbErr),
@@ -285,14 +286,14 @@ pub fn database_url(input: &str) -> String {
 }
 
 impl Store {
-    /// Connects with [`StoreOptions::from_env`] (the defaults unless the environment says
-    /// otherwise).
+    /// Connects with the default [`StoreOptions`]. The operator's choices (pool size,
+    /// SQLite synchronous) reach the store through [`Store::connect_with`]: the binary
+    /// reads them with its other settings, so nothing here looks at the environment.
     ///
     /// # Errors
-    /// [`StoreError::Setting`], or [`StoreError::Database`] when the database cannot be
-    /// reached or opened.
+    /// [`StoreError::Database`] when the database cannot be reached or opened.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        Store::connect_with(url, StoreOptions::from_env()?).await
+        Store::connect_with(url, StoreOptions::default()).await
     }
 
     /// Connects to a `sqlite:` or `postgres:` URL. For SQLite the file's directory is
@@ -378,6 +379,26 @@ impl Store {
         };
         txn.commit().await?;
         Ok(Some(settings))
+    }
+
+    /// The settings the pool and its connections run with (see [`ConnectionSettings`]).
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn connection_settings(&self) -> Result<ConnectionSettings, StoreError> {
+        // Each pool getter panics on the other backend, so ask only the one in use.
+        let (backend, max_connections) = if self.is_sqlite() {
+            let pool = self.db.get_sqlite_connection_pool();
+            ("sqlite", pool.options().get_max_connections())
+        } else {
+            let pool = self.db.get_postgres_connection_pool();
+            ("postgres", pool.options().get_max_connections())
+        };
+        Ok(ConnectionSettings {
+            backend,
+            max_connections,
+            sqlite: self.sqlite_settings().await?,
+        })
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock at `BEGIN` (IMMEDIATE),
@@ -473,37 +494,14 @@ mod tests {
         );
     }
 
-    fn options(vars: &[(&str, &str)]) -> Result<StoreOptions, StoreError> {
-        StoreOptions::from_vars(|name| {
-            vars.iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| (*v).to_owned())
-        })
-    }
-
     #[test]
-    fn pool_size_and_synchronous_come_from_the_environment() {
-        let default = options(&[]).expect("defaults");
-        assert_eq!(default.max_connections, 8);
-        assert_eq!(default.sqlite_synchronous, Synchronous::Full);
-        let set = options(&[
-            ("LIANBAN_DB_MAX_CONNECTIONS", "32"),
-            ("LIANBAN_SQLITE_SYNCHRONOUS", "NORMAL"),
-        ])
-        .expect("valid");
-        assert_eq!(set.max_connections, 32);
-        assert_eq!(set.sqlite_synchronous, Synchronous::Normal);
-    }
-
-    #[test]
-    fn a_bad_setting_is_named() {
-        for (name, value) in [
-            ("LIANBAN_DB_MAX_CONNECTIONS", "0"),
-            ("LIANBAN_DB_MAX_CONNECTIONS", "many"),
-            ("LIANBAN_SQLITE_SYNCHRONOUS", "off"),
-        ] {
-            let error = options(&[(name, value)]).expect_err("refused");
-            assert!(error.to_string().contains(name), "{error}");
-        }
+    fn synchronous_is_full_or_normal() {
+        assert_eq!(Synchronous::parse(" NORMAL "), Some(Synchronous::Normal));
+        assert_eq!(Synchronous::parse("full"), Some(Synchronous::Full));
+        assert_eq!(Synchronous::parse("off"), None);
+        assert_eq!(
+            StoreOptions::default().sqlite_synchronous,
+            Synchronous::Full
+        );
     }
 }

@@ -1,0 +1,280 @@
+//! The commands that read definitions from disk: `check`, `test`, `evaluate`, `render`,
+//! `diagram` (and `workdays`, which reads their calendars). Each loads templates and
+//! definitions through [`Definitions::load`], as `serve` does, and words a failure its
+//! own way.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use lianban::app::{Definitions, DefinitionsError};
+use lianban::definition::{Catalog, Process};
+use lianban::evaluate::EvaluateError;
+
+use super::args::DiagramArgs;
+
+/// The paths given, or `processes/` when none.
+fn or_default(paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    if paths.is_empty() {
+        vec![PathBuf::from("processes")]
+    } else {
+        paths
+    }
+}
+
+/// Loads for a command that reports a failure as the error itself (`render`, `diagram`).
+fn load(processes: &Path, templates: &Path) -> anyhow::Result<Definitions> {
+    Definitions::load(&[processes.to_path_buf()], templates).map_err(|e| match e {
+        DefinitionsError::Templates(e) => e.into(),
+        // Every diagnostic, one per line, without a cause chain.
+        DefinitionsError::Definitions(e) => anyhow::anyhow!("{e}"),
+    })
+}
+
+/// `lianban check`: one line per valid definition; exit 1 with every problem, or when
+/// nothing was found.
+pub(crate) fn check(paths: Vec<PathBuf>, templates: &Path) -> ExitCode {
+    let paths = or_default(paths);
+    match Definitions::load(&paths, templates) {
+        Ok(Definitions { processes, .. }) => {
+            for p in &processes {
+                println!("{}", summary(p));
+            }
+            if processes.is_empty() {
+                eprintln!("没有找到流程定义（*.yaml）：{}", display_paths(&paths));
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        Err(DefinitionsError::Templates(e)) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+        Err(DefinitionsError::Definitions(e)) => {
+            eprintln!("{e}");
+            eprintln!("共 {} 处错误，定义未通过检查。", e.diagnostics.len());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One line per valid definition, so a policy officer sees what was checked.
+fn summary(p: &Process) -> String {
+    format!(
+        "通过  {} v{}「{}」 {}：{} 个步骤，{} 个角色，{} 个部门，{} 项材料，{} 个示例，内容摘要 {}",
+        p.id,
+        p.version,
+        p.name,
+        p.file,
+        p.steps.len(),
+        p.roles.len(),
+        p.departments.len(),
+        p.materials.len(),
+        p.tests.len(),
+        &p.content_hash[..p.content_hash.len().min(12)],
+    )
+}
+
+fn display_paths(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `lianban test`: every example's failures, then `N passed, M failed`; exit 1 on any
+/// failure or when the definitions do not load.
+pub(crate) fn test(paths: Vec<PathBuf>, templates: &Path) -> ExitCode {
+    let paths = or_default(paths);
+    let Definitions {
+        templates,
+        processes,
+    } = match Definitions::load(&paths, templates) {
+        Ok(loaded) => loaded,
+        Err(DefinitionsError::Templates(e)) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+        Err(DefinitionsError::Definitions(e)) => {
+            eprintln!("{e}");
+            eprintln!(
+                "共 {} 处错误，定义未通过检查，示例未运行。",
+                e.diagnostics.len()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut report = lianban::casebook::Report::default();
+    for process in &processes {
+        for example in &process.tests {
+            let result = lianban::casebook::run_example(process, example, &templates);
+            report.cases.push(result);
+        }
+    }
+    println!("{report}");
+    if report.failed() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `lianban evaluate`: the JSON of what the rules say about an application.
+///
+/// # Errors
+/// An unreadable or malformed input, definitions that do not load, an unknown process.
+pub(crate) fn evaluate(
+    process: &str,
+    input: &Path,
+    at: Option<chrono::NaiveDate>,
+    processes: &Path,
+    templates: &Path,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(input)
+        .with_context(|| format!("无法读取输入文件 {}", input.display()))?;
+    let today = at.unwrap_or_else(|| {
+        chrono::Utc::now()
+            .with_timezone(&chrono_tz::Asia::Shanghai)
+            .date_naive()
+    });
+    let evaluation = evaluate_text(process, &text, today, processes, templates)
+        .with_context(|| format!("评估 {} 失败", input.display()))?;
+    println!("{}", serde_json::to_string_pretty(&evaluation)?);
+    Ok(())
+}
+
+/// The input first (a typo there is the likelier mistake), then the definitions, then
+/// the process: the order `lianban::evaluate::command` checks them in.
+fn evaluate_text(
+    process_id: &str,
+    text: &str,
+    today: chrono::NaiveDate,
+    processes: &Path,
+    templates: &Path,
+) -> Result<lianban::evaluate::Evaluation, EvaluateError> {
+    let input = lianban::evaluate::parse_input(text)?;
+    let loaded = Definitions::load(&[processes.to_path_buf()], templates).map_err(|e| match e {
+        DefinitionsError::Templates(e) => EvaluateError::Templates(e),
+        DefinitionsError::Definitions(e) => EvaluateError::Definitions(e),
+    })?;
+    let catalog = Catalog::new(loaded.processes);
+    let process = catalog
+        .latest(process_id)
+        .ok_or_else(|| EvaluateError::UnknownProcess {
+            id: process_id.to_owned(),
+            known: {
+                let mut ids: Vec<&str> = catalog.iter().map(|p| p.id.as_str()).collect();
+                ids.dedup();
+                ids.join("、")
+            },
+        })?;
+    Ok(lianban::evaluate::evaluate(&process, &input, today))
+}
+
+/// `lianban render`: the document as a case with this form would issue it, numbered
+/// `…第0000号（预览）` and without drawing from any sequence.
+///
+/// # Errors
+/// An unreadable input, definitions that do not load, an unknown process or document.
+pub(crate) fn render(
+    process: &str,
+    document: &str,
+    input: &Path,
+    department: Option<&str>,
+    processes: &Path,
+    templates: &Path,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(input)
+        .with_context(|| format!("无法读取输入文件 {}", input.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("输入文件 {} 不是有效的 JSON", input.display()))?;
+    let Definitions {
+        templates,
+        processes: catalog,
+    } = load(processes, templates)?;
+    let Some(found) = catalog
+        .iter()
+        .filter(|p| p.id == process)
+        .max_by_key(|p| p.version)
+    else {
+        anyhow::bail!("没有流程 {process}（在 {} 中）", processes.display());
+    };
+    let now = chrono::Utc::now();
+    // One object is one applicant's form; an array is the rows of a table document (附件4).
+    let rendered = match value {
+        serde_json::Value::Object(form) => {
+            lianban::documents::preview(found, &templates, document, &form, now)?
+        }
+        serde_json::Value::Array(rows) => {
+            lianban::documents::preview_table(found, &templates, document, rows, department, now)?
+        }
+        _ => anyhow::bail!(
+            "输入文件 {} 应是一个 JSON 对象（申请表各字段）或对象数组（表格的各行）",
+            input.display()
+        ),
+    };
+    println!("{}", rendered.html);
+    Ok(())
+}
+
+/// `lianban workdays`: prints the answer; a year without calendar data is an error.
+///
+/// # Errors
+/// An unknown calendar, a year without data, or neither question asked.
+pub(crate) fn workdays(
+    calendar: &str,
+    add: Option<(chrono::NaiveDate, i64)>,
+    between: Option<Vec<chrono::NaiveDate>>,
+    processes: &Path,
+) -> anyhow::Result<()> {
+    use lianban::scheduler::workdays::{Query, answer};
+    let query = match (add, between.as_deref()) {
+        (Some((from, n)), _) => Query::Add { from, n },
+        (None, Some(&[from, to])) => Query::Between { from, to },
+        _ => anyhow::bail!("请写 --from 日期 --add 天数，或 --between 日期 日期"),
+    };
+    println!("{}", answer(processes, calendar, query)?);
+    Ok(())
+}
+
+/// `lianban diagram`: the process map of one definition version, as SVG on stdout.
+///
+/// # Errors
+/// Definitions that do not load, an unknown process or version, a database error.
+pub(crate) async fn diagram(args: DiagramArgs) -> anyhow::Result<()> {
+    let DiagramArgs {
+        process,
+        version,
+        processes,
+        templates,
+        db,
+        store,
+    } = args;
+    let loaded = load(&processes, &templates)?;
+    let on_disk = loaded
+        .processes
+        .iter()
+        .filter(|p| p.id == process && version.is_none_or(|v| p.version == v))
+        .max_by_key(|p| p.version);
+    let found = match (on_disk, version, db) {
+        (Some(p), _, _) => p.clone(),
+        (None, Some(v), Some(url)) => {
+            let store = lianban::store::Store::connect_with(&url, store.options())
+                .await
+                .with_context(|| "无法连接数据库".to_owned())?;
+            let Some((_, sources)) = store.definition_sources(&process, v).await? else {
+                anyhow::bail!("数据库中没有流程 {process} 的第 {v} 版");
+            };
+            lianban::definition::load_sources(&sources, &loaded.templates)
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+        }
+        (None, Some(v), None) => anyhow::bail!(
+            "{} 中没有流程 {process} 的第 {v} 版（已存入数据库的版本请加 --db 读取）",
+            processes.display()
+        ),
+        (None, None, _) => anyhow::bail!("没有流程 {process}（在 {} 中）", processes.display()),
+    };
+    print!("{}", lianban::diagram::svg(&found));
+    Ok(())
+}
