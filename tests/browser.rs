@@ -283,6 +283,7 @@ impl Walk {
     }
 
     async fn tick(&self, css: &str) -> anyhow::Result<()> {
+        self.materials_settled().await?;
         let b = self
             .c
             .find(Locator::Css(css))
@@ -292,6 +293,30 @@ impl Walk {
             b.click().await?;
         }
         Ok(())
+    }
+
+    /// Waits until the intake page's live checklist is not being refreshed (intake.js marks
+    /// it `aria-busy` from the keystroke that schedules a refresh until the answer is in):
+    /// a box found before the list is replaced is gone when it is clicked.
+    async fn materials_settled(&self) -> anyhow::Result<()> {
+        let started = Instant::now();
+        loop {
+            let busy = self
+                .c
+                .execute(
+                    "var l = document.getElementById('materials'); \
+                     return !!l && l.getAttribute('aria-busy') === 'true';",
+                    vec![],
+                )
+                .await?;
+            if busy != json!(true) {
+                return Ok(());
+            }
+            if started.elapsed() > PATIENCE {
+                bail!("the materials checklist stayed busy");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// A full-page PNG: the window grows to the page's height (plus what the window

@@ -34,6 +34,17 @@
         var page = new DOMParser().parseFromString(html, "text/html");
         var fresh = page.getElementById("materials");
         if (fresh) {
+          // What the clerk ticked while the answer was on its way stays ticked: the
+          // checklist on screen, not the one posted, is what was handed in.
+          var ticked = {};
+          list.querySelectorAll("input[name=materials]").forEach(function (box) {
+            ticked[box.value] = box.checked;
+          });
+          fresh.querySelectorAll("input[name=materials]").forEach(function (box) {
+            if (Object.prototype.hasOwnProperty.call(ticked, box.value)) {
+              box.checked = ticked[box.value];
+            }
+          });
           list.replaceChildren.apply(list, Array.prototype.slice.call(fresh.childNodes));
         }
       })
@@ -53,6 +64,8 @@
       return;
     }
     window.clearTimeout(timer);
+    // Busy from the first keystroke: the list is about to change under the pointer.
+    list.setAttribute("aria-busy", "true");
     timer = window.setTimeout(refresh, 400);
   }
 
