@@ -5,8 +5,8 @@
 //! one timer and one outbox message per case, most of them done.
 
 use chrono::Utc;
-use lianban::bench::{self, inbox};
 use lianban::store::QueryPlan;
+use lianban_bench::{self as bench, inbox};
 use lianban_tests::{Backend, db_test};
 use sea_orm::ConnectionTrait;
 

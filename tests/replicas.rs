@@ -35,7 +35,7 @@ const CASES_PER_REPLICA: usize = 6;
 /// The bench's standard process with the 医保局's system at `hook`, and an overdue
 /// escalation (notify the supervisor) on the 医保 task.
 fn definition(hook: &str) -> String {
-    lianban::bench::STANDARD_YAML
+    lianban_bench::STANDARD_YAML
         .replace(
             "  yibao: {name: 医保局}",
             &format!("  yibao: {{name: 医保局, system: {{url: \"{hook}\", secret_env: LIANBAN_SECRET_YIBAO}}}}"),

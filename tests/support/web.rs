@@ -163,7 +163,7 @@ impl TestApp {
         let serving = Arc::clone(&app);
         let stopped = app.stopped();
         let server = tokio::spawn(async move {
-            if let Err(e) = serving.serve_until(listener, stopped).await {
+            if let Err(e) = lianban::web::run_until(serving, listener, stopped).await {
                 tracing::error!(error = %e, "test server failed");
             }
         });

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 
-use crate::store::{Store, Synchronous};
+use lianban_store::{Store, Synchronous};
 
 /// A database setting the bench measures.
 #[derive(Debug, Clone)]
@@ -141,7 +141,7 @@ fn with_database(server: &str, name: &str) -> String {
 }
 
 fn redact(url: &str) -> String {
-    crate::app::redact_url(url)
+    lianban_service::app::redact_url(url)
 }
 
 #[cfg(test)]

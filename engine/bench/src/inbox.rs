@@ -7,9 +7,9 @@ use anyhow::Context as _;
 use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
 
 use super::{Figure, FreshDb, Options, Target, percentile_ms};
-use crate::definition::Process;
-use crate::runtime::TaskStatus;
-use crate::store::{Store, TaskQuery};
+use lianban_core::definition::Process;
+use lianban_core::runtime::TaskStatus;
+use lianban_store::{Store, TaskQuery};
 
 /// Rows per inbox page, as the page asks (50 and one to know whether there is a next one).
 const PAGE: u64 = 50;

@@ -4,7 +4,7 @@
 //! Figures, per database setting (`sqlite_full`, `sqlite_normal`, `postgres`) and
 //! concurrency `cN`:
 //! - `cases_per_s` / `tasks_per_s`: completed cases (and their three tasks) per second through
-//!   the [`Engine`](crate::service::Engine);
+//!   the [`Engine`](lianban_service::Engine);
 //! - `raw_cases_per_s`: the same rows in the same number of transactions written through the
 //!   same connection with plain statements and no engine logic — the bound the engine is
 //!   measured against — and `engine_vs_raw`, the ratio of the two;
@@ -29,10 +29,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use crate::definition::{Catalog, Process, SourceFile, load_sources};
-use crate::documents::Templates;
-use crate::service::Engine;
-use crate::store::{StoreOptions, Synchronous};
+use lianban_core::definition::{Catalog, Process, SourceFile, load_sources};
+use lianban_core::documents::Templates;
+use lianban_service::Engine;
+use lianban_store::{StoreOptions, Synchronous};
 
 pub use databases::{FreshDb, Target};
 
@@ -203,7 +203,7 @@ async fn engine_on(db: &FreshDb, target: &Target, process: &Process) -> anyhow::
         store,
         Catalog::new(vec![process.clone()]),
         Arc::new(Templates::empty()),
-        Arc::new(crate::scheduler::SystemClock),
+        Arc::new(lianban_service::scheduler::SystemClock),
     ))
 }
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 
 use super::{Figure, FreshDb, Options, STANDARD_YAML, Target};
-use crate::definition::Process;
-use crate::store::{NewApiKey, Synchronous};
+use lianban_core::definition::Process;
+use lianban_store::{NewApiKey, Synchronous};
 
 /// Runs `serve` on a SQLite database with `options.rss_cases` open cases.
 ///
@@ -46,12 +46,12 @@ async fn measure(
     store.register_definition(process).await?;
     eprintln!("  serve rss: seeding {} open cases", options.rss_cases);
     super::inbox::seed(&store, process, options.rss_cases, options.rss_cases).await?;
-    let key = crate::accounts::new_api_key();
+    let key = lianban_core::accounts::new_api_key();
     store
         .create_api_key(
             &NewApiKey {
                 name: "bench".to_owned(),
-                key_hash: crate::accounts::api_key_hash(&key),
+                key_hash: lianban_core::accounts::api_key_hash(&key),
                 department: "shebao".to_owned(),
                 county: Some("bench".to_owned()),
             },

@@ -10,10 +10,10 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 use serde_json::{Map, json};
 
 use super::{STANDARD_PROCESS, progress};
-use crate::definition::Process;
-use crate::runtime::{Actor, CaseId, CaseStatus, TaskStatus};
-use crate::service::Engine;
-use crate::store::{Store, TaskQuery, TaskRecord};
+use lianban_core::definition::Process;
+use lianban_core::runtime::{Actor, CaseId, CaseStatus, TaskStatus};
+use lianban_service::Engine;
+use lianban_store::{Store, TaskQuery, TaskRecord};
 
 /// Tasks a standard case completes: 受理, 医保, 公积金.
 pub(super) const TASKS_PER_CASE: usize = 3;

@@ -1,6 +1,7 @@
-//! Wires settings, store, scheduler and web together. `lianban serve` and the acceptance
-//! tests build the service the same way, [`App::build`] then [`App::serve`] (or
-//! [`App::serve_until`]), so tests run what production runs, background workers included.
+//! Wires settings, store, catalog, templates and scheduler together. `lianban serve` and
+//! the acceptance tests build the service the same way, [`App::build`] and then the web
+//! crate's `run` (or `run_until`), so tests run what production runs, background workers
+//! included.
 //! This module reads no flags and no environment itself: the binary turns them into
 //! [`Settings`].
 
@@ -8,13 +9,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use anyhow::Context as _;
-use tokio::net::TcpListener;
 
-use crate::definition::{Catalog, LoadError, Process};
-use crate::documents::{Pages, Templates};
+use crate::Engine;
 use crate::scheduler::{Background, Clock, SystemClock};
-use crate::service::Engine;
-use crate::store::{Store, StoreError, StoreOptions};
+use lianban_core::definition::{Catalog, LoadError, Process};
+use lianban_core::documents::{Pages, Templates};
+use lianban_store::{Store, StoreError, StoreOptions};
 
 mod demo;
 mod load;
@@ -85,7 +85,7 @@ pub enum Workers {
 pub enum ReloadError {
     /// A template does not load.
     #[error("模板加载失败：{0}")]
-    Templates(#[from] crate::documents::RenderError),
+    Templates(#[from] lianban_core::documents::RenderError),
     /// A definition does not validate.
     #[error("{0}")]
     Definitions(#[from] LoadError),
@@ -119,7 +119,7 @@ pub struct App {
 impl App {
     /// Opens (and migrates) the database, loads templates and definitions, registers the
     /// definition versions and, with [`Workers::Run`], prepares the background workers.
-    /// Nothing runs yet: [`App::serve`] starts the server and the workers.
+    /// Nothing runs yet: the web crate's `run` starts the server and the workers.
     ///
     /// # Errors
     /// Any definition problem (all diagnostics), a database that cannot be opened, a
@@ -138,7 +138,7 @@ impl App {
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Arc<App>> {
         // As opened: a plain path shows as the sqlite: URL it became.
-        let url = redact_url(&crate::store::database_url(&settings.database_url));
+        let url = redact_url(&lianban_store::database_url(&settings.database_url));
         let store = Store::connect_with(&settings.database_url, settings.store.clone())
             .await
             .with_context(|| format!("打开数据库 {url} 失败"))?;
@@ -233,46 +233,14 @@ impl App {
         Ok(now_in_force)
     }
 
-    /// What `lianban serve` runs: [`App::serve_until`] SIGTERM or Ctrl-C, reloading the
-    /// definitions on SIGHUP.
-    ///
-    /// # Errors
-    /// As [`App::serve_until`].
-    pub async fn serve(self: Arc<Self>, listener: TcpListener) -> anyhow::Result<()> {
-        spawn_reload_on_sighup(Arc::clone(&self));
-        self.serve_until(listener, shutdown_signal()).await
-    }
-
-    /// Serves HTTP on the listener and runs the background workers (unless the settings
-    /// say [`Workers::Off`]) until `shutdown` resolves; then stops accepting, finishes the
-    /// requests in flight and stops the workers, which give back their leases. Tests call
-    /// this with a shutdown of their own instead of the process's signals.
-    ///
-    /// # Errors
-    /// When the server fails.
-    pub async fn serve_until(
-        self: Arc<Self>,
-        listener: TcpListener,
-        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
-        self.hint_when_no_accounts().await;
-        let workers = self
-            .background
+    /// Starts the background workers (unless the settings say [`Workers::Off`]); they run
+    /// until [`App::stop`], then finish their pass and give back their leases. The web
+    /// crate's `run_until` calls this beside the HTTP server, so tests and `serve` start
+    /// the same workers.
+    pub fn spawn_workers(&self) -> Option<tokio::task::JoinHandle<()>> {
+        self.background
             .clone()
-            .map(|background| background.spawn_until(self.stopped()));
-        let addr = listener.local_addr()?;
-        tracing::info!(%addr, "listening");
-        let router = crate::web::router(Arc::clone(&self));
-        let served = crate::web::serve(listener, router, shutdown).await;
-        self.stop();
-        if let Some(workers) = workers
-            && let Err(e) = workers.await
-        {
-            tracing::warn!(error = %e, "background workers ended abnormally");
-        }
-        served?;
-        tracing::info!("stopped");
-        Ok(())
+            .map(|background| background.spawn_until(self.stopped()))
     }
 
     /// Tells the background workers to stop after their current pass.
@@ -292,7 +260,7 @@ impl App {
     /// Logs how to create a first account when there is none, so whoever starts a fresh
     /// installation learns the next step from the log rather than from a login that
     /// cannot succeed. Only a hint: a database error here is logged, not fatal.
-    async fn hint_when_no_accounts(&self) {
+    pub async fn hint_when_no_accounts(&self) {
         match self.engine.store().list_accounts().await {
             Ok(accounts) if accounts.is_empty() => tracing::warn!(
                 "no accounts yet, so nobody can sign in: create one with `lianban user add \
@@ -340,48 +308,6 @@ async fn register_all(store: &Store, processes: &[Process]) -> Result<(), StoreE
         store.register_definition(process).await?;
     }
     Ok(())
-}
-
-fn spawn_reload_on_sighup(app: Arc<App>) {
-    #[cfg(unix)]
-    tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-            tracing::warn!("cannot listen for SIGHUP; reload only through the admin call");
-            return;
-        };
-        while hangups.recv().await.is_some() {
-            tracing::info!("SIGHUP: reloading definitions");
-            if let Err(e) = app.reload().await {
-                tracing::error!("reload refused, old definitions stay in force:\n{e}");
-            }
-        }
-    });
-    #[cfg(not(unix))]
-    let _ = app;
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down");
 }
 
 /// Hides the password of a database URL for messages and logs: the one after the user

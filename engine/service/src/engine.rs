@@ -10,11 +10,11 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::issuing::{self, Completion};
-use crate::definition::{Catalog, LoadError, Process, load_sources};
-use crate::documents::{RenderError, Templates};
-use crate::runtime::{self, Actor, CaseId, Command, RuntimeError, TaskId, Transition};
 use crate::scheduler::Clock;
-use crate::store::{CaseRecord, Change, HistoryEntry, Store, StoreError, TaskQuery, TaskRecord};
+use lianban_core::definition::{Catalog, LoadError, Process, load_sources};
+use lianban_core::documents::{RenderError, Templates};
+use lianban_core::runtime::{self, Actor, CaseId, Command, RuntimeError, TaskId, Transition};
+use lianban_store::{CaseRecord, Change, HistoryEntry, Store, StoreError, TaskQuery, TaskRecord};
 
 /// Why a command failed. Nothing was written when this is returned.
 #[derive(Debug, thiserror::Error)]

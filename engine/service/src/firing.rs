@@ -7,8 +7,8 @@ use serde_json::Map;
 
 use super::issuing::{self, Completion};
 use super::{Engine, EngineError};
-use crate::runtime::{self, Actor, Command, Event};
-use crate::store::{Change, StoreError, TimerRecord};
+use lianban_core::runtime::{self, Actor, Command, Event};
+use lianban_store::{Change, StoreError, TimerRecord};
 
 /// How often a firing is retried when a clerk changed the case at the same moment.
 const CONFLICT_RETRIES: usize = 5;

@@ -8,10 +8,10 @@ use chrono_tz::Asia::Shanghai;
 use uuid::Uuid;
 
 use super::{Engine, EngineError};
-use crate::definition::Process;
-use crate::documents::{CaseView, Draft, TaskView, missing_materials};
-use crate::runtime::{Actor, CaseId, CaseState, Command, Effect, Event, TaskId, Transition};
-use crate::store::{DocumentId, DocumentRecord, NewDocument, SecondRequest};
+use lianban_core::definition::Process;
+use lianban_core::documents::{CaseView, Draft, TaskView, missing_materials};
+use lianban_core::runtime::{Actor, CaseId, CaseState, Command, Effect, Event, TaskId, Transition};
+use lianban_store::{DocumentId, DocumentRecord, NewDocument, SecondRequest};
 
 impl Engine {
     /// The documents a case issued, oldest first.

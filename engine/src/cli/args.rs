@@ -456,8 +456,8 @@ pub(crate) struct BenchArgs {
 
 impl BenchArgs {
     /// The options of the measurement.
-    pub(crate) fn options(self) -> lianban::bench::Options {
-        lianban::bench::Options {
+    pub(crate) fn options(self) -> lianban_bench::Options {
+        lianban_bench::Options {
             postgres: self.db,
             cases: self.cases,
             concurrency: self.concurrency,

@@ -19,7 +19,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.demo {
         users::print_demo(&app.seed_demo_accounts().await?);
     }
-    app.serve(listener).await
+    lianban::web::run(app, listener).await
 }
 
 /// `lianban migrate`: applies every pending migration.
@@ -36,11 +36,11 @@ pub(crate) async fn migrate(db: DbArg) -> anyhow::Result<()> {
 ///
 /// # Errors
 /// A `--db` that is not PostgreSQL, or a failing run.
-pub(crate) async fn bench(options: lianban::bench::Options) -> anyhow::Result<()> {
+pub(crate) async fn bench(options: lianban_bench::Options) -> anyhow::Result<()> {
     if let Some(url) = &options.postgres
         && !url.starts_with("postgres")
     {
         anyhow::bail!("--db 应是 PostgreSQL 服务器地址（postgres://…）；SQLite 总在临时文件上测");
     }
-    lianban::bench::run(&options, &mut |figure| println!("{figure}")).await
+    lianban_bench::run(&options, &mut |figure| println!("{figure}")).await
 }

@@ -9,8 +9,8 @@ use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
 use super::ApiError;
-use crate::app::{App, ReloadError};
-use crate::definition::Process;
+use lianban_core::definition::Process;
+use lianban_service::app::{App, ReloadError};
 
 pub(super) async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
@@ -95,7 +95,7 @@ pub(super) async fn reload(
                 "diagnostics": e.diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>()
             }),
         }),
-        Err(e @ ReloadError::Store(crate::store::StoreError::VersionChanged { .. }))
+        Err(e @ ReloadError::Store(lianban_store::StoreError::VersionChanged { .. }))
         | Err(e @ ReloadError::Templates(_)) => Err(ApiError::Validation {
             title: "重新加载被拒绝，原定义继续生效".into(),
             extra: json!({ "detail": e.to_string() }),

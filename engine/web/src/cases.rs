@@ -13,8 +13,8 @@ use uuid::Uuid;
 use super::input::{JsonBody, QueryParams};
 use super::tasks::{case_position, limit, task_json};
 use super::{ApiError, Ctx, Identity};
-use crate::runtime::CaseId;
-use crate::store::{CaseQuery, CaseRecord, CaseSummary, DocumentId, HistoryEntry, TaskQuery};
+use lianban_core::runtime::CaseId;
+use lianban_store::{CaseQuery, CaseRecord, CaseSummary, DocumentId, HistoryEntry, TaskQuery};
 
 fn not_found() -> ApiError {
     ApiError::NotFound("办件不存在".into())
@@ -229,7 +229,7 @@ pub(super) async fn start(
         ));
     };
     if !process.departments.contains_key(&identity.department)
-        || !principal.in_county(crate::accounts::county_of(&process.id))
+        || !principal.in_county(lianban_core::accounts::county_of(&process.id))
     {
         return Err(ApiError::Forbidden("本部门不参与该流程，不能受理"));
     }

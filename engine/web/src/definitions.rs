@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 
 use super::session::bearer;
 use super::{ApiError, Ctx, Identity, admin};
-use crate::accounts::{API_KEY_PREFIX, Role, county_of};
-use crate::definition::{Diagnostic, Process, SourceFile, Step, StepKind};
+use lianban_core::accounts::{API_KEY_PREFIX, Role, county_of};
+use lianban_core::definition::{Diagnostic, Process, SourceFile, Step, StepKind};
 
 /// Who may read definitions through the API: the admin token, or a signed-in supervisor or
 /// admin (with the CSRF token on a POST, as for every cookie request).
@@ -349,7 +349,7 @@ pub(super) async fn validate(
     }];
     sources.extend(others);
     let templates = ctx.app.templates();
-    let process = match crate::definition::load_sources(&sources, &*templates) {
+    let process = match lianban_core::definition::load_sources(&sources, &*templates) {
         Ok(process) => process,
         Err(e) => {
             return Err(invalid(
@@ -361,7 +361,7 @@ pub(super) async fn validate(
         }
     };
     let store = ctx.app.engine().store();
-    if let Err(e @ crate::store::StoreError::VersionChanged { .. }) =
+    if let Err(e @ lianban_store::StoreError::VersionChanged { .. }) =
         store.check_definition(&process).await
     {
         let text = &sources[0].text;

@@ -5,9 +5,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::runtime::RuntimeError;
-use crate::service::EngineError;
-use crate::store::StoreError;
+use lianban_core::runtime::RuntimeError;
+use lianban_service::EngineError;
+use lianban_store::StoreError;
 
 /// What a 503 tells the client to wait before retrying.
 const RETRY_AFTER_SECONDS: &str = "5";
@@ -85,7 +85,7 @@ impl IntoResponse for ApiError {
         let title = match &self {
             ApiError::Internal(e) => {
                 // An error chain may quote a form value (a rule's failure, a row).
-                let error = crate::privacy::mask_text(&format!("{e:?}"));
+                let error = lianban_core::privacy::mask_text(&format!("{e:?}"));
                 tracing::error!(%error, "request failed");
                 "服务器内部错误，请稍后重试或联系管理员".to_owned()
             }
@@ -156,7 +156,7 @@ impl From<StoreError> for ApiError {
                 ApiError::Conflict(format!("办件 {case} 已被他人修改，请刷新后重试"))
             }
             other if other.is_unavailable() => {
-                tracing::warn!(error = %crate::privacy::mask_text(&format!("{other:?}")), "database unavailable");
+                tracing::warn!(error = %lianban_core::privacy::mask_text(&format!("{other:?}")), "database unavailable");
                 ApiError::Unavailable
             }
             other => ApiError::Internal(other.into()),

@@ -20,7 +20,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::session::{SESSION_COOKIE, bearer, cookie, token_hash};
 use super::{ApiError, BODY_LIMIT, Ctx};
-use crate::store::{KeyClaim, KeyUse, StoredAnswer};
+use lianban_store::{KeyClaim, KeyUse, StoredAnswer};
 
 /// The request header.
 pub(super) const IDEMPOTENCY_KEY: &str = "idempotency-key";

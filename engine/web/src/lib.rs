@@ -1,5 +1,5 @@
 //! HTTP: translates requests into engine calls and results into JSON. The only module that
-//! imports axum; it decides nothing about cases itself, and asks [`crate::accounts`] who
+//! imports axum; it decides nothing about cases itself, and asks [`lianban_core::accounts`] who
 //! may see and do what.
 //!
 //! Files: `session` (cookies, tokens, the [`Identity`] extractor and CSRF), `login` (login
@@ -22,6 +22,7 @@ mod metrics;
 mod openapi;
 mod pages;
 mod push;
+mod run;
 mod security;
 mod session;
 mod tasks;
@@ -40,9 +41,10 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 pub use error::ApiError;
+pub use run::{run, run_until};
 pub use session::Identity;
 
-use crate::app::App;
+use lianban_service::app::App;
 
 /// Largest request body accepted (JSON forms are small; documents are not uploaded here).
 pub const BODY_LIMIT: usize = 1024 * 1024;

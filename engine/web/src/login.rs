@@ -21,7 +21,7 @@ use super::session::{
     session_identity, set_cookie, token_hash,
 };
 use super::{ApiError, Ctx};
-use crate::accounts::{self, Account, LOCK_AFTER, LOCK_FOR, login_delay};
+use lianban_core::accounts::{self, Account, LOCK_AFTER, LOCK_FOR, login_delay};
 
 const WRONG: &str = "用户名或密码错误";
 const LOCKED: &str = "连续登录失败次数过多，该账号已锁定 15 分钟，请稍后再试或联系管理员";
@@ -165,7 +165,7 @@ pub(super) async fn submit(
                 now_locked |= counted >= LOCK_AFTER;
             }
             // People type their ID or phone number into the user name field.
-            let user = crate::privacy::mask_text(&username);
+            let user = lianban_core::privacy::mask_text(&username);
             tracing::info!(%user, %address, "login failed");
             refuse(
                 &ctx,

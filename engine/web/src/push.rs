@@ -2,7 +2,7 @@
 //! caller may see, without their rows), `GET /api/v1/push-tables/{id}` (one table with its
 //! rows; ID numbers in full, which is the table's purpose), and for admins the outbox:
 //! `GET /api/v1/admin/outbox?status=dead` and `POST /api/v1/admin/outbox/{id}/retry`.
-//! Who may see which table is [`crate::accounts::Principal::may_see_push_table`].
+//! Who may see which table is [`lianban_core::accounts::Principal::may_see_push_table`].
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -12,9 +12,9 @@ use uuid::Uuid;
 
 use super::input::QueryParams;
 use super::{ApiError, Ctx, Identity};
-use crate::accounts::{Principal, county_of};
-use crate::definition::StepKind;
-use crate::store::{OutboxMessage, OutboxStatus, PushTableRecord, PushTableSummary};
+use lianban_core::accounts::{Principal, county_of};
+use lianban_core::definition::StepKind;
+use lianban_store::{OutboxMessage, OutboxStatus, PushTableRecord, PushTableSummary};
 
 /// How many tables or messages a list shows.
 const LIST_LIMIT: u64 = 200;
@@ -98,7 +98,7 @@ pub(super) async fn record_views(
         };
         engine
             .store()
-            .record_view(crate::runtime::CaseId(case), &actor, now)
+            .record_view(lianban_core::runtime::CaseId(case), &actor, now)
             .await?;
     }
     Ok(())

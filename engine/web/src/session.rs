@@ -9,8 +9,8 @@ use axum::http::{HeaderMap, Method, header};
 use sha2::{Digest as _, Sha256};
 
 use super::{ApiError, Ctx};
-use crate::accounts::{API_KEY_PREFIX, Principal, Role, api_key_hash};
-use crate::runtime::Actor;
+use lianban_core::accounts::{API_KEY_PREFIX, Principal, Role, api_key_hash};
+use lianban_core::runtime::Actor;
 
 /// The session cookie.
 pub(super) const SESSION_COOKIE: &str = "lianban_session";

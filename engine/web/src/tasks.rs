@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use super::input::{JsonBody, QueryParams};
 use super::{ApiError, Ctx, Identity};
-use crate::runtime::{CaseState, CaseStatus, TaskId, TaskStatus};
-use crate::store::{TaskQuery, TaskRecord};
+use lianban_core::runtime::{CaseState, CaseStatus, TaskId, TaskStatus};
+use lianban_store::{TaskQuery, TaskRecord};
 
 /// The JSON of a task (inbox rows, case pages, command answers).
 pub(super) fn task_json(t: &TaskRecord) -> Value {

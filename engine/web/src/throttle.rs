@@ -9,7 +9,7 @@ use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 
-use crate::accounts::{LOCK_AFTER, LOCK_FOR};
+use lianban_core::accounts::{LOCK_AFTER, LOCK_FOR};
 
 /// Entries older than this are forgotten.
 const WINDOW: chrono::Duration = chrono::Duration::minutes(15);

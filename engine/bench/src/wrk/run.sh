@@ -4,7 +4,7 @@
 # complete 受理 tasks (POST /api/v1/tasks/{id}/complete), as an API key of 社保 (county
 # `bench`). Usage, from the repository root:
 #
-#   engine/src/bench/wrk/run.sh [path/to/lianban] [seconds per phase] [sqlite synchronous]
+#   engine/bench/src/wrk/run.sh [path/to/lianban] [seconds per phase] [sqlite synchronous]
 #
 # Figures and the machine they came from: docs/performance.md.
 set -eu

@@ -1,8 +1,8 @@
 //! The demo accounts of `serve --demo`: one clerk per department, a supervisor and an
 //! admin, each with a random password shown once.
 
-use crate::accounts::Role;
-use crate::store::NewAccount;
+use lianban_core::accounts::Role;
+use lianban_store::NewAccount;
 
 use super::App;
 
@@ -47,7 +47,7 @@ impl App {
         // (county, department key, department name), in catalog order, each once.
         let mut departments: Vec<(String, String, String)> = Vec::new();
         for process in self.engine.catalog().iter() {
-            let county = crate::accounts::county_of(&process.id);
+            let county = lianban_core::accounts::county_of(&process.id);
             for department in process.departments.values() {
                 if !departments
                     .iter()
@@ -112,8 +112,9 @@ impl App {
             }
             let password = demo_password();
             let clear = password.clone();
-            let hash = tokio::task::spawn_blocking(move || crate::accounts::hash_password(&clear))
-                .await??;
+            let hash =
+                tokio::task::spawn_blocking(move || lianban_core::accounts::hash_password(&clear))
+                    .await??;
             let new = NewAccount {
                 username: w.username.clone(),
                 name: w.name,

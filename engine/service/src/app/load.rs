@@ -7,8 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::definition::{self, LoadError, Process};
-use crate::documents::{RenderError, Templates};
+use lianban_core::definition::{self, LoadError, Process};
+use lianban_core::documents::{RenderError, Templates};
 
 /// The templates of a directory and the definitions that validated against them.
 #[derive(Debug)]

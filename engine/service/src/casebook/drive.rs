@@ -12,11 +12,11 @@ use chrono_tz::Asia::Shanghai;
 use uuid::Uuid;
 
 use super::{Failure, same, shown};
-use crate::definition::{Example, Process, RunAction};
-use crate::documents::{
+use lianban_core::definition::{Example, Process, RunAction};
+use lianban_core::documents::{
     CaseView, Draft, TaskView, Templates, format_number, missing_materials, numbering_year,
 };
-use crate::runtime::{
+use lianban_core::runtime::{
     self, Actor, CaseId, CaseState, CaseStatus, Command, Effect, TaskStatus, Transition,
 };
 

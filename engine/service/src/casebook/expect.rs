@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use serde_json::Value;
 
 use super::{Failure, same, shown};
-use crate::definition::{Example, Process};
+use lianban_core::definition::{Example, Process};
 
 /// Checks `example.expect` against the evaluation of its input.
 pub(super) fn check(process: &Process, example: &Example, today: NaiveDate) -> Vec<Failure> {
@@ -80,7 +80,7 @@ pub(super) fn check(process: &Process, example: &Example, today: NaiveDate) -> V
 
 /// The `lianban evaluate` output for the example's input, as JSON.
 fn evaluation(process: &Process, example: &Example, today: NaiveDate) -> Result<Value, String> {
-    let evaluation = crate::evaluate::evaluate(process, &example.input, today);
+    let evaluation = lianban_core::evaluate::evaluate(process, &example.input, today);
     serde_json::to_value(evaluation).map_err(|e| e.to_string())
 }
 

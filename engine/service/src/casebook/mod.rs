@@ -13,8 +13,8 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Asia::Shanghai;
 use serde_json::Value;
 
-use crate::definition::{Example, LoadError, Process, load_paths};
-use crate::documents::Templates;
+use lianban_core::definition::{Example, LoadError, Process, load_paths};
+use lianban_core::documents::Templates;
 
 mod drive;
 mod expect;

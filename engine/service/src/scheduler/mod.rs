@@ -1,6 +1,6 @@
 //! Time: the injected [`Clock`], deadlines and schedules, and the `lianban workdays`
 //! questions. Working-day arithmetic itself lives with the calendar data in
-//! [`crate::definition::Calendar`], because the pure runtime needs it for task due times and
+//! [`lianban_core::definition::Calendar`], because the pure runtime needs it for task due times and
 //! must not depend on this module.
 
 pub mod outbox;
@@ -77,7 +77,7 @@ const TICK: std::time::Duration = std::time::Duration::from_secs(15);
 /// missing one stops the start instead of failing a delivery at night.
 #[derive(Debug, Clone)]
 pub struct Background {
-    engine: crate::service::Engine,
+    engine: crate::Engine,
     outbox: OutboxWorker,
 }
 
@@ -86,7 +86,7 @@ impl Background {
     ///
     /// # Errors
     /// [`outbox::MissingSecret`], or an HTTP client that cannot be built.
-    pub fn new(engine: &crate::service::Engine) -> anyhow::Result<Background> {
+    pub fn new(engine: &crate::Engine) -> anyhow::Result<Background> {
         let secrets = Secrets::from_env(&engine.catalog())?;
         let outbox = OutboxWorker::new(engine.clone(), secrets, OutboxPolicy::default())?;
         Ok(Background {
@@ -119,7 +119,7 @@ impl Background {
 
 /// The loop of cron schedules and outbox delivery, every [`TICK`].
 fn spawn_schedules_and_outbox(
-    engine: crate::service::Engine,
+    engine: crate::Engine,
     worker: OutboxWorker,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {

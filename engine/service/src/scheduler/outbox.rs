@@ -14,9 +14,9 @@ use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::definition::Catalog;
-use crate::service::Engine;
-use crate::store::{OutboxMessage, Receipt, StoreError};
+use crate::Engine;
+use lianban_core::definition::Catalog;
+use lianban_store::{OutboxMessage, Receipt, StoreError};
 
 /// The header carrying the message id, for the receiver to deduplicate.
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";

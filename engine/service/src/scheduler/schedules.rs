@@ -15,10 +15,10 @@ use chrono_tz::Asia::Shanghai;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::definition::{Process, Schedule, StepKind};
-use crate::documents::table_draft;
-use crate::service::Engine;
-use crate::store::{NewPushTable, RunStatus, StoreError};
+use crate::Engine;
+use lianban_core::definition::{Process, Schedule, StepKind};
+use lianban_core::documents::table_draft;
+use lianban_store::{NewPushTable, RunStatus, StoreError};
 
 /// How late a firing may be found and still count as on time (not a catch-up).
 pub const GRACE: Duration = Duration::minutes(5);
@@ -201,7 +201,7 @@ enum PushError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Render(#[from] crate::documents::RenderError),
+    Render(#[from] lianban_core::documents::RenderError),
 }
 
 /// The task steps that receive a split's branches, by the department of their role: the

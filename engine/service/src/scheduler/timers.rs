@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
-use crate::service::{Engine, EngineError};
+use crate::{Engine, EngineError};
 
 /// How long a claim holds before another worker may take the timer over.
 const LEASE: TimeDelta = TimeDelta::seconds(60);
@@ -33,7 +33,7 @@ pub async fn fire_due(engine: &Engine, now: DateTime<Utc>) -> Result<usize, Engi
 }
 
 /// Like [`fire_due`], with the leases taken in the name of `owner`, so a worker that stops
-/// can give back what it still holds ([`crate::store::Store::release_timer_leases`]).
+/// can give back what it still holds ([`lianban_store::Store::release_timer_leases`]).
 /// Passes sharing an owner must not run concurrently.
 ///
 /// # Errors

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 
-use crate::definition::{Calendar, CalendarError, LoadError, load_calendar};
+use lianban_core::definition::{Calendar, CalendarError, LoadError, load_calendar};
 
 /// A working-day question.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,13 +14,13 @@ use super::PageUser;
 use super::case::show;
 use super::fields::posted;
 use super::view::today;
-use crate::definition::{Process, StepKind};
-use crate::documents::{CaseView, missing_materials};
-use crate::runtime::{CaseStatus, RuntimeError};
-use crate::service::EngineError;
-use crate::store::CaseRecord;
-use crate::web::cases::visible_case;
-use crate::web::{ApiError, Ctx};
+use crate::cases::visible_case;
+use crate::{ApiError, Ctx};
+use lianban_core::definition::{Process, StepKind};
+use lianban_core::documents::{CaseView, missing_materials};
+use lianban_core::runtime::{CaseStatus, RuntimeError};
+use lianban_service::EngineError;
+use lianban_store::CaseRecord;
 
 /// The case page's action forms: one per event of each wait step the case is at
 /// (labelled with where it leads), the materials still missing as checkboxes, and whether
@@ -45,7 +45,7 @@ pub(super) fn actions(
         .flatten()
         .map(|(event, to)| {
             let target = process.step(to).map_or(to.0.as_str(), |s| s.name.as_str());
-            json!({"key": event, "label": format!("{} → {target}", crate::definition::event_label(event))})
+            json!({"key": event, "label": format!("{} → {target}", lianban_core::definition::event_label(event))})
         })
         .collect();
     let materials: Vec<Value> = if events.is_empty() {
@@ -82,7 +82,7 @@ async fn workable_case(
     ctx: &Ctx,
     user: &PageUser,
     id: &str,
-) -> Result<crate::runtime::CaseId, ApiError> {
+) -> Result<lianban_core::runtime::CaseId, ApiError> {
     // Visibility first, so another department learns nothing (404) even without the role.
     let case = visible_case(ctx, &user.0, id).await?;
     if !user.0.principal().works_cases() {

@@ -16,14 +16,14 @@ use super::view::{case_status_text, history_row, step_names, task_row, today, va
 use super::{PageUser, department_name, render};
 use std::collections::{HashMap, HashSet};
 
-use crate::definition::{Process, StepId, StepKind};
-use crate::diagram::{self, Mark, Marks};
-use crate::documents::{CaseView, Draft, missing_materials};
-use crate::evaluate::evaluate;
-use crate::runtime::{CaseId, CaseStatus};
-use crate::store::{CaseRecord, DocumentId, TaskQuery, TaskRecord};
-use crate::web::cases::visible_case;
-use crate::web::{ApiError, Ctx};
+use crate::cases::visible_case;
+use crate::{ApiError, Ctx};
+use lianban_core::definition::{Process, StepId, StepKind};
+use lianban_core::diagram::{self, Mark, Marks};
+use lianban_core::documents::{CaseView, Draft, missing_materials};
+use lianban_core::evaluate::evaluate;
+use lianban_core::runtime::{CaseId, CaseStatus};
+use lianban_store::{CaseRecord, DocumentId, TaskQuery, TaskRecord};
 
 /// Labels of the keys case data can have: the decision fields of the task steps.
 fn data_label(process: &Process, key: &str) -> String {
@@ -394,7 +394,7 @@ pub(super) async fn preview(
         started_at: state.started_at,
     };
     let now = engine.now();
-    let render_error = |e: crate::documents::RenderError| ApiError::Internal(e.into());
+    let render_error = |e: lianban_core::documents::RenderError| ApiError::Internal(e.into());
     let lacking =
         missing_materials(&process, &view, today(now)).map_err(|e| ApiError::Internal(e.into()))?;
     let draft = Draft::new(&process, &key, &view, None, &lacking, now).map_err(render_error)?;
@@ -425,7 +425,7 @@ async fn stored_document(
     user: &PageUser,
     id: &str,
     doc: &str,
-) -> Result<crate::store::DocumentRecord, ApiError> {
+) -> Result<lianban_store::DocumentRecord, ApiError> {
     let id: CaseId = visible_case(ctx, &user.0, id).await?;
     let missing = || ApiError::NotFound("文书不存在".into());
     let doc = Uuid::parse_str(doc)

@@ -8,7 +8,7 @@
 //! Scope: a supervisor sees their own department, an admin every department (or the one
 //! chosen with `department=`); both only in their county when they have one. Every figure
 //! is computed per (county, department) from indexed aggregates in
-//! [`crate::store::Store::dashboard_task_counts`] and its siblings; see `docs/dashboard.md`.
+//! [`lianban_store::Store::dashboard_task_counts`] and its siblings; see `docs/dashboard.md`.
 
 use std::collections::BTreeMap;
 
@@ -23,18 +23,18 @@ use serde_json::{Value, json};
 
 use super::charts::{Row, bar_chart, number};
 use super::{PageUser, render};
-use crate::accounts::{Role, county_of};
-use crate::definition::{Calendar, Outcome, Process, StepId, StepKind};
-use crate::store::{ClosedTask, SupplementCounts, TaskCounts};
-use crate::web::input::QueryParams;
-use crate::web::{ApiError, Ctx, Identity};
+use crate::input::QueryParams;
+use crate::{ApiError, Ctx, Identity};
+use lianban_core::accounts::{Role, county_of};
+use lianban_core::definition::{Calendar, Outcome, Process, StepId, StepKind};
+use lianban_store::{ClosedTask, SupplementCounts, TaskCounts};
 
 /// How many refusals are listed with their reasons, newest first, per department.
 const REASONS: usize = 20;
 
 /// The window the handling-time, supplement and refusal figures cover.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-pub(in crate::web) enum Period {
+pub(crate) enum Period {
     /// From the first of this month (Beijing) until now.
     #[serde(rename = "this_month")]
     ThisMonth,
@@ -80,7 +80,7 @@ impl Period {
 
 /// The dashboard's query string.
 #[derive(Debug, Default, Deserialize)]
-pub(in crate::web) struct Params {
+pub(crate) struct Params {
     /// The window of the handling-time, supplement and refusal figures.
     #[serde(default)]
     period: Period,
@@ -119,7 +119,7 @@ fn beijing_date(at: DateTime<Utc>) -> String {
 
 /// Every figure of the dashboard, as the JSON API returns it.
 #[derive(Debug, Serialize)]
-pub(in crate::web) struct Figures {
+pub(crate) struct Figures {
     /// The window of the windowed figures.
     period: PeriodInfo,
     /// When the figures were computed (Beijing time).
@@ -411,7 +411,7 @@ async fn figures(ctx: &Ctx, me: &Identity, params: &Params) -> Result<Figures, A
             let reason = store
                 .task_reason(task.case_id, task.id)
                 .await?
-                .map(|r| crate::privacy::mask_text(&r))
+                .map(|r| lianban_core::privacy::mask_text(&r))
                 .unwrap_or_default();
             refusal_reasons.push(RefusalReason {
                 case_id: task.case_id.to_string(),
@@ -494,12 +494,12 @@ async fn figures(ctx: &Ctx, me: &Identity, params: &Params) -> Result<Figures, A
     ),
     responses(
         (status = 200, description = "{period: {key, label, from, to}, now, week_from, month_from, departments: [{county, department, name, tasks: {open, claimed, due_soon, overdue}, steps: [{step, name, cases}], finished_week, finished_month, handling: [{step, name, tasks, median, p90}] (working days), supplements: {requested, second, share}, refusals: [{step, step_name, outcome, label, count}], refusal_reasons: [{case_id, step_name, label, reason, at}]}], counties (admins only): [{county, steps: [{step, name, cases}]}]}"),
-        (status = 400, description = "an unknown period, or (admins) an unknown department", body = crate::web::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no or expired session", body = crate::web::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "not a supervisor or admin", body = crate::web::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "an unknown period, or (admins) an unknown department", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "no or expired session", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not a supervisor or admin", body = crate::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
-pub(in crate::web) async fn api(
+pub(crate) async fn api(
     State(ctx): State<Ctx>,
     me: Identity,
     QueryParams(params): QueryParams<Params>,
@@ -848,7 +848,7 @@ async fn export(
         )
     } else {
         (
-            crate::documents::to_csv(&rows).map_err(|e| ApiError::Internal(e.into()))?,
+            lianban_core::documents::to_csv(&rows).map_err(|e| ApiError::Internal(e.into()))?,
             "text/csv; charset=utf-8",
         )
     };

@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 
 use super::view::value_text;
 use super::{PageUser, department_name, render};
-use crate::definition::{Process, Step, StepKind};
-use crate::web::{ApiError, Ctx};
+use crate::{ApiError, Ctx};
+use lianban_core::definition::{Process, Step, StepKind};
 
 fn kind_text(kind: &StepKind) -> &'static str {
     match kind {
@@ -84,7 +84,7 @@ fn process_json(ctx: &Ctx, process: &Process) -> Value {
         "name": process.name,
         "file": process.file,
         "hash": process.content_hash.get(..12).unwrap_or(&process.content_hash),
-        "diagram": crate::diagram::svg(process),
+        "diagram": lianban_core::diagram::svg(process),
         "departments": process.departments.values().map(|d| d.name.clone()).collect::<Vec<_>>(),
         "steps": process.steps.values().map(|s| step_json(ctx, process, s)).collect::<Vec<_>>(),
         "parameters": process.parameters.values().map(|p| json!({
@@ -111,7 +111,7 @@ pub(super) async fn page(State(ctx): State<Ctx>, user: PageUser) -> Result<Respo
     let county = user.0.county.as_deref();
     let mut processes: Vec<_> = catalog
         .iter()
-        .filter(|p| county.is_none_or(|c| crate::accounts::county_of(&p.id) == c))
+        .filter(|p| county.is_none_or(|c| lianban_core::accounts::county_of(&p.id) == c))
         .collect();
     processes.sort_by(|a, b| a.id.cmp(&b.id).then(b.version.cmp(&a.version)));
     let list: Vec<Value> = processes.iter().map(|p| process_json(&ctx, p)).collect();
@@ -138,7 +138,7 @@ fn visible_definition(
         .0
         .county
         .as_deref()
-        .is_some_and(|c| crate::accounts::county_of(id) != c)
+        .is_some_and(|c| lianban_core::accounts::county_of(id) != c)
     {
         return Err(missing());
     }
@@ -171,7 +171,7 @@ pub(super) async fn diagram_svg(
                 "default-src 'none'; style-src 'unsafe-inline'",
             ),
         ],
-        crate::diagram::svg(&process),
+        lianban_core::diagram::svg(&process),
     )
         .into_response())
 }
@@ -185,7 +185,7 @@ pub(super) async fn diagram_page(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let process = visible_definition(&ctx, &user, &id, &query)?;
-    let layout = crate::diagram::layout(&process);
+    let layout = lianban_core::diagram::layout(&process);
     let html = ctx
         .app
         .pages()
@@ -196,7 +196,7 @@ pub(super) async fn diagram_page(
                 "id": process.id,
                 "version": process.version,
                 "landscape": layout.width > layout.height,
-                "svg": crate::diagram::svg(&process),
+                "svg": lianban_core::diagram::svg(&process),
             }),
         )
         .map_err(|e| ApiError::Internal(e.into()))?;

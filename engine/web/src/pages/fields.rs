@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Number, Value, json};
 
-use crate::definition::{Field, FieldType};
+use lianban_core::definition::{Field, FieldType};
 
 /// The HTML input a field type is drawn with.
 fn input_kind(t: FieldType) -> &'static str {

@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 
 use super::view::{calendar_for, task_row};
 use super::{PageUser, render, safe_next};
-use crate::runtime::TaskStatus;
-use crate::store::TaskQuery;
-use crate::web::tasks::visible_task;
-use crate::web::{ApiError, Ctx};
+use crate::tasks::visible_task;
+use crate::{ApiError, Ctx};
+use lianban_core::runtime::TaskStatus;
+use lianban_store::TaskQuery;
 
 /// Rows per page.
 const PAGE_SIZE: u64 = 50;
@@ -127,7 +127,7 @@ fn department_steps(ctx: &Ctx, department: &str) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::new();
     for process in ctx.app.engine().catalog().iter() {
         for step in process.steps.values() {
-            let crate::definition::StepKind::Task(task) = &step.kind else {
+            let lianban_core::definition::StepKind::Task(task) = &step.kind else {
                 continue;
             };
             let ours = process

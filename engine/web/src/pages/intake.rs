@@ -18,11 +18,11 @@ use serde_json::{Map, Value, json};
 use super::fields::{describe, posted, values};
 use super::view::today;
 use super::{PageUser, render};
-use crate::definition::{Process, StepKind};
-use crate::evaluate::evaluate;
-use crate::runtime::RuntimeError;
-use crate::service::EngineError;
-use crate::web::{ApiError, Ctx, Identity};
+use crate::{ApiError, Ctx, Identity};
+use lianban_core::definition::{Process, StepKind};
+use lianban_core::evaluate::evaluate;
+use lianban_core::runtime::RuntimeError;
+use lianban_service::EngineError;
 
 /// Application fields are posted as `form.<key>`.
 const FORM: &str = "form.";
@@ -34,7 +34,7 @@ pub(super) fn may_start(process: &Process, identity: &Identity) -> bool {
         || !process.departments.contains_key(&identity.department)
         || !identity
             .principal()
-            .in_county(crate::accounts::county_of(&process.id))
+            .in_county(lianban_core::accounts::county_of(&process.id))
     {
         return false;
     }

@@ -1,5 +1,5 @@
 //! The clerks' HTML pages: inbox, task, case and definitions, rendered from the built-in
-//! templates under `templates/web/` ([`crate::documents::Pages`]). Pages decide nothing
+//! templates under `templates/web/` ([`lianban_core::documents::Pages`]). Pages decide nothing
 //! about cases: they read through the store and act through the same engine calls as the
 //! JSON API, with the same permission checks.
 //!
@@ -36,8 +36,8 @@ use serde_json::{Value, json};
 
 use super::session::{same_secret, session_identity};
 use super::{ApiError, Ctx, Identity};
-use crate::accounts::Role;
-use crate::definition::Process;
+use lianban_core::accounts::Role;
+use lianban_core::definition::Process;
 
 /// The stylesheet of every page, served at `/static/app.css`.
 const APP_CSS: &str = include_str!("../../../../templates/web/static/app.css");
@@ -220,7 +220,7 @@ fn home_department_name(ctx: &Ctx, me: &Identity) -> String {
         .engine()
         .catalog()
         .iter()
-        .filter(|p| crate::accounts::county_of(&p.id) == county)
+        .filter(|p| lianban_core::accounts::county_of(&p.id) == county)
         .find_map(|p| p.departments.get(&me.department).map(|d| d.name.clone()))
         .unwrap_or_else(|| me.department.clone())
 }

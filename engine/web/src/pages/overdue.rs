@@ -9,10 +9,10 @@ use serde_json::{Value, json};
 
 use super::view::{calendar_for, task_row, time};
 use super::{PageUser, department_name, render};
-use crate::accounts::Role;
-use crate::runtime::TaskStatus;
-use crate::store::TaskQuery;
-use crate::web::{ApiError, Ctx};
+use crate::{ApiError, Ctx};
+use lianban_core::accounts::Role;
+use lianban_core::runtime::TaskStatus;
+use lianban_store::TaskQuery;
 
 /// The most tasks and notices listed.
 const LIMIT: u64 = 200;

@@ -12,12 +12,12 @@ use serde_json::{Value, json};
 
 use super::view::time;
 use super::{PageUser, department_name, render};
-use crate::documents::{table_cells, to_csv, to_xlsx};
-use crate::store::OutboxStatus;
-use crate::web::push::{
+use crate::push::{
     parse_status, record_views, requeue, require_admin, visible_table, visible_tables,
 };
-use crate::web::{ApiError, Ctx};
+use crate::{ApiError, Ctx};
+use lianban_core::documents::{table_cells, to_csv, to_xlsx};
+use lianban_store::OutboxStatus;
 
 /// `GET /push-tables`.
 pub(super) async fn page(State(ctx): State<Ctx>, user: PageUser) -> Result<Response, ApiError> {

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use super::view::{case_status_text, time};
 use super::{PageUser, render};
-use crate::store::CaseQuery;
-use crate::web::{ApiError, Ctx};
+use crate::{ApiError, Ctx};
+use lianban_store::CaseQuery;
 
 /// Rows per page.
 const PAGE_SIZE: u64 = 50;

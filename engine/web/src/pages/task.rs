@@ -15,12 +15,12 @@ use super::case::{facts, process_of};
 use super::fields::{describe, posted, values};
 use super::view::task_row;
 use super::{PageUser, render};
-use crate::definition::{StepKind, TaskStep};
-use crate::runtime::{RuntimeError, TaskStatus};
-use crate::service::EngineError;
-use crate::store::TaskRecord;
-use crate::web::tasks::visible_task;
-use crate::web::{ApiError, Ctx};
+use crate::tasks::visible_task;
+use crate::{ApiError, Ctx};
+use lianban_core::definition::{StepKind, TaskStep};
+use lianban_core::runtime::{RuntimeError, TaskStatus};
+use lianban_service::EngineError;
+use lianban_store::TaskRecord;
 
 /// Decision fields are posted as `data.<key>`.
 const DATA: &str = "data.";

@@ -5,9 +5,9 @@
 use chrono::{DateTime, FixedOffset, Offset as _, Utc};
 use serde_json::{Value, json};
 
-use crate::definition::{Calendar, EscalateOn, Process, StepKind};
-use crate::runtime::{CaseClock, CaseLimit, Event, TaskStatus};
-use crate::store::{HistoryEntry, TaskRecord};
+use lianban_core::definition::{Calendar, EscalateOn, Process, StepKind};
+use lianban_core::runtime::{CaseClock, CaseLimit, Event, TaskStatus};
+use lianban_store::{HistoryEntry, TaskRecord};
 
 /// Without a warning time of their own, tasks due within this many hours are flagged as
 /// due soon.
@@ -212,7 +212,7 @@ fn push_text(entry: &HistoryEntry, process: Option<&Process>) -> Option<String> 
             .map_or_else(|| key.to_owned(), |d| d.name.clone())
     };
     entry.events.iter().find_map(|event| match event {
-        crate::runtime::Event::PushDelivered {
+        lianban_core::runtime::Event::PushDelivered {
             department,
             status,
             receipt,
@@ -226,7 +226,7 @@ fn push_text(entry: &HistoryEntry, process: Option<&Process>) -> Option<String> 
                 .map(|r| format!("，回执 {r}"))
                 .unwrap_or_default()
         )),
-        crate::runtime::Event::PushFailed {
+        lianban_core::runtime::Event::PushFailed {
             department,
             attempts,
             ..
@@ -251,7 +251,7 @@ pub(super) fn case_status_text(status: &str) -> &str {
 /// Step names for step ids (the id itself when the definition does not know it).
 pub(super) fn step_names<'a>(
     process: Option<&Process>,
-    steps: impl IntoIterator<Item = &'a crate::definition::StepId>,
+    steps: impl IntoIterator<Item = &'a lianban_core::definition::StepId>,
 ) -> Vec<String> {
     steps
         .into_iter()
@@ -266,7 +266,7 @@ pub(super) fn step_names<'a>(
 /// The deadline events of a history row in words: the clock stopping and running again,
 /// warnings, overdue tasks and limits, notices and escalations.
 fn deadline_notes(entry: &HistoryEntry, process: Option<&Process>) -> Vec<String> {
-    let step_name = |step: &crate::definition::StepId| {
+    let step_name = |step: &lianban_core::definition::StepId| {
         step_names(process, std::iter::once(step))
             .pop()
             .unwrap_or_default()
@@ -321,7 +321,7 @@ fn completion_text(entry: &HistoryEntry, process: Option<&Process>) -> Option<St
     let process = process?;
     entry.from_steps.iter().find_map(|id| {
         let step = process.step(id)?;
-        let crate::definition::StepKind::Task(task) = &step.kind else {
+        let lianban_core::definition::StepKind::Task(task) = &step.kind else {
             return None;
         };
         let chosen = task.outcomes.get(outcome.as_str())?;
