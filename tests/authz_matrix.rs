@@ -141,7 +141,7 @@ fn collapse_route_calls(text: &str) -> String {
 /// Every `METHOD path` the router declares, read from its source.
 fn declared_routes() -> BTreeSet<String> {
     let mut routes = BTreeSet::new();
-    for file in ["engine/src/web/mod.rs", "engine/src/web/pages/mod.rs"] {
+    for file in ["engine/web/src/lib.rs", "engine/web/src/pages/mod.rs"] {
         let text = std::fs::read_to_string(repo().join(file)).expect("router source");
         // rustfmt breaks a long `.route(` call over several lines: join it back up.
         let text = collapse_route_calls(&text);
