@@ -13,7 +13,7 @@
 //!
 //! The test needs `chromium`, `chromedriver` and the Noto CJK fonts; without them it fails
 //! (CI installs them in `.ci/run`). SQLite only: the pages' database behaviour is covered on
-//! both backends by tests/pages.rs.
+//! both backends by tests/acceptance/pages.rs.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
