@@ -4,8 +4,8 @@
 //! Run one module with `cargo test -p lianban-tests --test acceptance store::`, one test
 //! with its full name (`… --test acceptance store::migrations_apply_twice::sqlite`).
 //!
-//! Not here: the tests that drive the built `lianban` binary, which belong to the engine
-//! package (engine/Cargo.toml), and the log check (`tests/logs.rs`), which installs a
+//! Not here: the tests that drive the built `lianban` binary, the `binary` test of the
+//! engine package (tests/binary/), and the log check (`tests/logs.rs`), which installs a
 //! process-wide tracing subscriber and so runs in a process of its own.
 
 mod api_input;
