@@ -2,7 +2,7 @@
 //! one module per command or behaviour, in one test binary of the engine package (so that
 //! Cargo builds `lianban` for it) that links the engine once for all of them.
 //!
-//! Run one module with `cargo test -p lianban-engine --test binary cli::`.
+//! Run one module with `cargo test -p lianban-engine --test binary users::`.
 
 // Not a dependency: this package cannot depend on lianban-tests (which depends on it).
 #[path = "../support/files.rs"]
