@@ -8,8 +8,9 @@
 //!   `TEST_POSTGRES_URL` points at (e.g. `postgres://postgres@127.0.0.1:5432/test`; the user
 //!   must be allowed to `CREATE DATABASE`) and dropped afterwards, also when the test fails.
 //!   **When `TEST_POSTGRES_URL` is unset the postgres variant fails** rather than skips: CI
-//!   must not pass without having run the PostgreSQL half. Run only the SQLite half locally
-//!   with `cargo test -p lianban-tests --test store sqlite`.
+//!   must not pass without having run the PostgreSQL half. Run only the SQLite half of the
+//!   store tests locally with
+//!   `cargo test -p lianban-tests --test acceptance store:: -- --skip postgres`.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;

@@ -187,7 +187,7 @@ enum Caller {
     Key(String),
 }
 
-/// A retirement application for 阳城 (as tests/tenancy.rs).
+/// A retirement application for 阳城 (as tests/acceptance/tenancy.rs).
 fn application(process: &str) -> Value {
     json!({
         "process": process,

@@ -12,8 +12,8 @@
 //! `LIANBAN_GUIDE_SCREENSHOTS=1` they are also copied to `docs/images/` for the clerk's guide.
 //!
 //! The test needs `chromium`, `chromedriver` and the Noto CJK fonts; without them it fails
-//! (CI installs them in `.ci/run`). SQLite only: the pages' database behaviour is covered on
-//! both backends by tests/pages.rs.
+//! (`tests/run` installs them). SQLite only: the pages' database behaviour is covered on
+//! both backends by tests/acceptance/pages.rs.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -34,8 +34,8 @@ use serde_json::{Value, json};
 /// Debian's paths; `LIANBAN_CHROMIUM` and `LIANBAN_CHROMEDRIVER` point elsewhere.
 const CHROMIUM: (&str, &str) = ("LIANBAN_CHROMIUM", "/usr/bin/chromium");
 const CHROMEDRIVER: (&str, &str) = ("LIANBAN_CHROMEDRIVER", "/usr/bin/chromedriver");
-const INSTALL_HINT: &str = "run `.ci/run` (it installs them) or \
-    `apt-get install -y chromium chromium-driver fonts-noto-cjk`";
+const INSTALL_HINT: &str = "run `tests/run` (it installs them) or \
+    `apt-get install -y chromium chromium-driver chromium-l10n fonts-noto-cjk`";
 /// How long to wait for the browser to show something before giving up.
 const PATIENCE: Duration = Duration::from_secs(20);
 const WIDTH: u32 = 1366;

@@ -2,7 +2,7 @@
 //! the inbox (department only, masked), claim and unclaim as forms (CSRF checked), the task
 //! page's outcome buttons and completing through it, the case page's timeline and recorded
 //! view, escaping of user data, and the definitions page's permission. Every test runs on
-//! SQLite and on PostgreSQL. tests/browser.rs walks a whole case in a real browser.
+//! SQLite and on PostgreSQL. tests/acceptance/browser.rs walks a whole case in a real browser.
 
 use anyhow::Context as _;
 use lianban::accounts::Role;

@@ -8,7 +8,7 @@
 //! loopback receiver.
 //!
 //! Timers are not exercised here: the binary runs on the system clock, and the durable
-//! timers' lease and resume are tested on a manual clock in tests/deadlines.rs.
+//! timers' lease and resume are tested on a manual clock in tests/acceptance/deadlines.rs.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};

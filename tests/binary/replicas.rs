@@ -24,9 +24,7 @@ use axum::http::{HeaderMap, StatusCode};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 
-#[path = "support/files.rs"]
-pub mod files;
-use files::copy_dir;
+use crate::files::copy_dir;
 
 const SECRET: &str = "replica-test-secret";
 const PASSWORD: &str = "Replica-Test-2026";

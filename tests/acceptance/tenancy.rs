@@ -4,7 +4,7 @@
 //! pages, its page header names its own county's department, and `serve --demo` seeds
 //! accounts per county; the migration fills the county of tasks and cases stored before it.
 //! (Refusing an ambiguous `user add --department shebao` is tested
-//! with the binary in tests/users.rs.) Every test runs on SQLite and on PostgreSQL.
+//! with the binary in tests/binary/users.rs.) Every test runs on SQLite and on PostgreSQL.
 
 use lianban::accounts::{self, Role};
 use lianban::store::NewApiKey;

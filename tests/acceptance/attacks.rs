@@ -1,7 +1,8 @@
 //! Attacks over real HTTP on loopback: cross-site scripting through what applicants type,
 //! SQL injection through every filter, path traversal through every name that could reach
 //! a file, and forged page forms (CSRF). Login brute force, session fixation and CSRF on the
-//! JSON API are covered by tests/web.rs (`login_good_bad_and_lockout_without_enumeration`,
+//! JSON API are covered by tests/acceptance/web.rs
+//! (`login_good_bad_and_lockout_without_enumeration`,
 //! `login_starts_a_new_session_and_logout_ends_it`, `csrf_is_required_for_changes`). Every
 //! test runs on SQLite and on PostgreSQL.
 

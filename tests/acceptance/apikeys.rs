@@ -3,7 +3,7 @@
 //! a CSRF token), sees nothing of another department, stops working when revoked, never
 //! reaches the admin calls, and the history names it as `apikey:<name>`. The keys are made
 //! by the same library calls as `lianban apikey create` (the command itself is tested in
-//! tests/users.rs). Every test runs on SQLite and on PostgreSQL.
+//! tests/binary/users.rs). Every test runs on SQLite and on PostgreSQL.
 
 use lianban::accounts::{self, Role};
 use lianban::store::NewApiKey;
