@@ -1,5 +1,5 @@
 //! The query plans of the hot paths — the inbox, the timer scan and the outbox scan — as
-//! the database would run them, for the EXPLAIN review (`tests/explain.rs`) and for
+//! the database would run them, for the EXPLAIN review (`tests/acceptance/explain.rs`) and for
 //! operators checking a production database (docs/performance.md).
 
 use chrono::{DateTime, Utc};
