@@ -272,7 +272,7 @@ db_test!(
             matches!(&error, EngineError::Runtime(RuntimeError::SecondSupplementReasonRequired { items }) if items == "住房公积金汇缴变更清册"),
             "{error:?}"
         );
-        assert!(error.to_string().contains("二次补正"), "{error}");
+        assert_eq!(error.code(), "second-supplement-reason-required", "{error}");
         assert_eq!(engine.list_documents(case).await?.len(), 2);
 
         let reason = "申请人受理后新增提取住房公积金";

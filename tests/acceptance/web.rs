@@ -189,8 +189,15 @@ db_test!(departments_see_only_their_part, |db| {
     // A clerk's claim holds against colleagues; the supervisor sees it and can release it.
     yibao.claim(&medical).await?.ok()?;
     let taken = yibao2.claim(&medical).await?;
-    assert_eq!((taken.status, taken.problem()), (409, "conflict"));
-    assert_eq!(yibao2.unclaim(&medical).await?.status, 409);
+    assert_eq!(
+        (taken.status, taken.problem(), taken.code()),
+        (409, "conflict", "claimed-by-other")
+    );
+    let not_theirs = yibao2.unclaim(&medical).await?;
+    assert_eq!(
+        (not_theirs.status, not_theirs.code()),
+        (409, "claimed-by-other")
+    );
     let seen = boss.inbox("claimed=me").await?.ok()?;
     assert_eq!(seen, json!([]));
     let all = boss.inbox("status=claimed").await?.ok()?;

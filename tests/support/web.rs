@@ -62,6 +62,12 @@ impl Reply {
         self.json["type"].as_str().unwrap_or_default()
     }
 
+    /// The `code` of a problem document: the stable code of the domain error behind it
+    /// (`claimed-by-other`, `second-supplement-reason-required`…), empty when it has none.
+    pub fn code(&self) -> &str {
+        self.json["code"].as_str().unwrap_or_default()
+    }
+
     /// The value of a cookie this answer sets.
     pub fn cookie(&self, name: &str) -> Option<String> {
         self.headers

@@ -59,6 +59,22 @@ pub enum EngineError {
     Store(StoreError),
 }
 
+impl EngineError {
+    /// A stable code for the error, beside the Chinese message: the runtime's and the
+    /// store's codes pass through, so a conflict is `conflict` wherever it was found.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EngineError::Runtime(e) => e.code(),
+            EngineError::Conflict(_) => "conflict",
+            EngineError::CaseNotFound(_) | EngineError::TaskNotFound(_) => "not-found",
+            EngineError::UnknownProcess { .. } => "unknown-process",
+            EngineError::Reload { .. } => "reload",
+            EngineError::Document(_) => "document",
+            EngineError::Store(e) => e.code(),
+        }
+    }
+}
+
 impl From<StoreError> for EngineError {
     fn from(error: StoreError) -> Self {
         match error {

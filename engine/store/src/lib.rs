@@ -262,6 +262,27 @@ pub enum StoreError {
     Serialization(#[from] serde_json::Error),
 }
 
+impl StoreError {
+    /// A stable code for the error, beside the Chinese message.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Conflict { .. } => "conflict",
+            StoreError::NotFound(_) => "not-found",
+            StoreError::UsernameTaken(_) => "username-taken",
+            StoreError::NameTaken(_) => "name-taken",
+            StoreError::VersionChanged { .. } => "version-changed",
+            StoreError::MissingTask { .. } => "missing-task",
+            StoreError::Corrupt { .. } => "corrupt",
+            StoreError::CreateDir { .. } => "create-dir",
+            StoreError::Render(_) => "document",
+            StoreError::TimerLost(_) => "timer-lost",
+            StoreError::Database(_) if self.is_unavailable() => "unavailable",
+            StoreError::Database(_) => "database",
+            StoreError::Serialization(_) => "serialization",
+        }
+    }
+}
+
 /// The URL to connect to for what an operator typed: `postgres://…` as given; a
 /// `sqlite:` URL gains `mode=rwc` (create the file when missing) unless it names a mode; a
 /// plain path (`/var/lib/lianban/l.db`) is a SQLite file. Without this, `sqlite:///x.db`

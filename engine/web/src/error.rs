@@ -59,6 +59,15 @@ pub enum ApiError {
     /// Anything else; details are logged, not sent.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
+    /// A refusal of the runtime, service or store, with its stable code: the answer is the
+    /// inner error's, with `code` added to the problem document.
+    #[error("{error}")]
+    Coded {
+        /// The domain code (`RuntimeError::code` and friends), e.g. `claimed-by-other`.
+        code: &'static str,
+        /// The answer it is given as.
+        error: Box<ApiError>,
+    },
 }
 
 impl ApiError {
@@ -75,14 +84,31 @@ impl ApiError {
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::Coded { error, .. } => error.parts(),
+        }
+    }
+
+    /// This answer, carrying a domain error's stable code (not for 5xx: their bodies say
+    /// nothing of the cause).
+    fn with_code(self, code: &'static str) -> Self {
+        match self {
+            ApiError::Internal(_) | ApiError::Unavailable | ApiError::Coded { .. } => self,
+            error => ApiError::Coded {
+                code,
+                error: Box::new(error),
+            },
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code) = self.parts();
-        let title = match &self {
+        let (domain_code, this) = match self {
+            ApiError::Coded { code, error } => (Some(code), *error),
+            other => (None, other),
+        };
+        let (status, code) = this.parts();
+        let title = match &this {
             ApiError::Internal(e) => {
                 // An error chain may quote a form value (a rule's failure, a row).
                 let error = lianban_core::privacy::mask_text(&format!("{e:?}"));
@@ -96,6 +122,9 @@ impl IntoResponse for ApiError {
             "title": title,
             "status": status.as_u16(),
         });
+        if let (Some(domain_code), Value::Object(b)) = (domain_code, &mut body) {
+            b.insert("code".into(), json!(domain_code));
+        }
         if let (
             ApiError::Validation {
                 extra: Value::Object(extra),
@@ -106,7 +135,7 @@ impl IntoResponse for ApiError {
                 ..
             },
             Value::Object(b),
-        ) = (&self, &mut body)
+        ) = (&this, &mut body)
         {
             for (k, v) in extra {
                 b.insert(k.clone(), v.clone());
@@ -150,6 +179,13 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
+        let code = error.code();
+        Self::from_store(error).with_code(code)
+    }
+}
+
+impl ApiError {
+    fn from_store(error: StoreError) -> Self {
         match error {
             StoreError::NotFound(_) => ApiError::NotFound("办件不存在".into()),
             StoreError::Conflict { case } => {
@@ -166,6 +202,13 @@ impl From<StoreError> for ApiError {
 
 impl From<EngineError> for ApiError {
     fn from(error: EngineError) -> Self {
+        let code = error.code();
+        Self::from_engine(error).with_code(code)
+    }
+}
+
+impl ApiError {
+    fn from_engine(error: EngineError) -> Self {
         match error {
             EngineError::Runtime(RuntimeError::InvalidForm(errors)) => ApiError::Validation {
                 title: format!("申请表有 {} 处需要更正", errors.len()),

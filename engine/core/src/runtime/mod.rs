@@ -674,6 +674,33 @@ pub enum RuntimeError {
     },
 }
 
+impl RuntimeError {
+    /// A stable code for the refusal, beside the Chinese message: what clients and tests
+    /// match on, while the wording may change.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RuntimeError::NoSuchTask(_) => "no-such-task",
+            RuntimeError::TaskClosed { .. } => "task-closed",
+            RuntimeError::ClaimedByOther { .. } => "claimed-by-other",
+            RuntimeError::UnknownOutcome { .. } => "unknown-outcome",
+            RuntimeError::ReasonRequired { .. } => "reason-required",
+            RuntimeError::InvalidField { .. } => "invalid-field",
+            RuntimeError::InvalidForm(_) => "invalid-form",
+            RuntimeError::NotWaiting(_) => "not-waiting",
+            RuntimeError::CaseEnded(_) => "case-ended",
+            RuntimeError::Rule(_) => "rule-failed",
+            RuntimeError::Runaway(_) => "runaway",
+            RuntimeError::NoBranch(_) => "no-branch",
+            RuntimeError::UnknownStep(_) => "unknown-step",
+            RuntimeError::UnknownRole { .. } => "unknown-role",
+            RuntimeError::LostToken(_) => "lost-token",
+            RuntimeError::SecondSupplementReasonRequired { .. } => {
+                "second-supplement-reason-required"
+            }
+        }
+    }
+}
+
 /// `field：message；field：message` for [`RuntimeError::InvalidForm`].
 fn field_list(errors: &[FieldError]) -> String {
     errors
