@@ -13,21 +13,23 @@ fn root() -> PathBuf {
         .map_or_else(|| PathBuf::from(".."), Path::to_path_buf)
 }
 
-#[test]
-fn every_example_under_processes_passes() -> anyhow::Result<()> {
+#[tokio::test]
+async fn every_example_under_processes_passes() -> anyhow::Result<()> {
     let templates = Templates::load(&root().join("templates"))?;
-    let report =
-        run_paths(&[root().join("processes")], &templates).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let report = run_paths(&[root().join("processes")], templates)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     assert!(!report.cases.is_empty(), "no examples under processes/");
     assert_eq!(report.failed(), 0, "\n{report}");
     Ok(())
 }
 
-#[test]
-fn failures_show_expected_and_actual() -> anyhow::Result<()> {
+#[tokio::test]
+async fn failures_show_expected_and_actual() -> anyhow::Result<()> {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/documents");
     let templates = Templates::load(&fixtures.join("templates"))?;
-    let report = run_paths(&[fixtures.join("notice.yaml")], &templates)
+    let report = run_paths(&[fixtures.join("notice.yaml")], templates)
+        .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let text = report.to_string();
     assert_eq!((report.passed(), report.failed()), (2, 3), "{text}");

@@ -12,6 +12,7 @@ use lianban::definition::{Catalog, Process};
 use lianban::evaluate::EvaluateError;
 
 use super::args::DiagramArgs;
+use super::run_async;
 
 /// The paths given, or `processes/` when none.
 fn or_default(paths: Vec<PathBuf>) -> Vec<PathBuf> {
@@ -105,13 +106,20 @@ pub(crate) fn test(paths: Vec<PathBuf>, templates: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut report = lianban::casebook::Report::default();
-    for process in &processes {
-        for example in &process.tests {
-            let result = lianban::casebook::run_example(process, example, &templates);
-            report.cases.push(result);
+    let run = async {
+        Ok(lianban::casebook::run_processes(&processes, std::sync::Arc::new(templates)).await)
+    };
+    let report = match run_async(run) {
+        Ok(Ok(report)) => report,
+        Ok(Err(e)) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
         }
-    }
+        Err(e) => {
+            eprintln!("{e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     println!("{report}");
     if report.failed() == 0 {
         ExitCode::SUCCESS

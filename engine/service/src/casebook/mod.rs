@@ -2,19 +2,25 @@
 //! sibling `*.tests.yaml`) — `lianban test` and the test suite both call [`run_paths`].
 //!
 //! Each example is evaluated like `lianban evaluate` and its `expect:` checked (`expect`);
-//! when it has a `run:`, the flow is driven in memory with the pure runtime — no database —
-//! and `expect_run:` checked (`drive`). Failures say what was expected and what was found,
-//! in Chinese, so a policy officer can fix the definition or the example.
+//! when it has a `run:`, the flow is driven through the service — the same [`Engine`] calls
+//! `serve` makes, on a throwaway SQLite database — and `expect_run:` checked (`drive`). So
+//! an example sees exactly what a case would: the runtime's decisions, the documents the
+//! service issues and numbers, and the store's refusals. Failures say what was expected and
+//! what was found, in Chinese, so a policy officer can fix the definition or the example.
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Asia::Shanghai;
 use serde_json::Value;
 
-use lianban_core::definition::{Example, LoadError, Process, load_paths};
+use crate::Engine;
+use crate::scheduler::ManualClock;
+use lianban_core::definition::{Catalog, Example, LoadError, Process, load_paths};
 use lianban_core::documents::Templates;
+use lianban_store::{Store, StoreError, StoreOptions, Synchronous};
 
 mod drive;
 mod expect;
@@ -96,34 +102,103 @@ impl fmt::Display for Report {
     }
 }
 
+/// Why the examples could not be run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum CasebookError {
+    /// A definition (or its examples) does not load: nothing is run then.
+    #[error("{0}")]
+    Load(#[from] LoadError),
+    /// The throwaway database the examples run on could not be made.
+    #[error("示例用的临时数据库无法创建：{0}")]
+    Store(#[from] StoreError),
+    /// Its directory could not be made.
+    #[error("示例用的临时目录无法创建：{0}")]
+    Io(#[from] std::io::Error),
+}
+
 /// Loads every definition under `paths` and runs all their examples.
 ///
 /// # Errors
-/// [`LoadError`] when a definition (or its examples) does not load: nothing is run then.
-pub fn run_paths(paths: &[PathBuf], templates: &Templates) -> Result<Report, LoadError> {
-    let processes = load_paths(paths, templates)?;
+/// [`CasebookError`]: nothing is run then.
+pub async fn run_paths(paths: &[PathBuf], templates: Templates) -> Result<Report, CasebookError> {
+    let processes = load_paths(paths, &templates)?;
+    run_processes(&processes, Arc::new(templates)).await
+}
+
+/// Runs every example of `processes`, in order, each as a case of its own.
+///
+/// # Errors
+/// [`CasebookError`] when the database the examples run on cannot be made.
+pub async fn run_processes(
+    processes: &[Process],
+    templates: Arc<Templates>,
+) -> Result<Report, CasebookError> {
+    let sandbox = Sandbox::open(processes, templates).await?;
     let mut report = Report::default();
-    for process in &processes {
+    for process in processes {
         for example in &process.tests {
-            report.cases.push(run_example(process, example, templates));
+            report
+                .cases
+                .push(sandbox.run_example(process, example).await);
         }
     }
     Ok(report)
 }
 
-/// Runs one example of `process`.
-pub fn run_example(process: &Process, example: &Example, templates: &Templates) -> CaseResult {
-    let now = clock(example.at);
-    let today = now.with_timezone(&Shanghai).date_naive();
-    let mut failures = expect::check(process, example, today);
-    if !example.run.is_empty() || example.expect_run.is_some() {
-        failures.extend(drive::drive(process, example, templates, now));
+/// The service the examples run through: an [`Engine`] over a SQLite file in a temporary
+/// directory (removed when this is dropped), on a clock each example sets.
+struct Sandbox {
+    engine: Engine,
+    clock: Arc<ManualClock>,
+    _dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    async fn open(
+        processes: &[Process],
+        templates: Arc<Templates>,
+    ) -> Result<Sandbox, CasebookError> {
+        let dir = tempfile::tempdir()?;
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("examples.db").display()
+        );
+        // Nothing here outlives the run: a power cut may take the last commits with it.
+        let options = StoreOptions {
+            sqlite_synchronous: Synchronous::Normal,
+            ..StoreOptions::default()
+        };
+        let store = Store::connect_with(&url, options).await?;
+        store.migrate().await?;
+        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let engine = Engine::new(
+            store,
+            Catalog::new(processes.to_vec()),
+            templates,
+            Arc::clone(&clock) as Arc<dyn crate::scheduler::Clock>,
+        );
+        Ok(Sandbox {
+            engine,
+            clock,
+            _dir: dir,
+        })
     }
-    CaseResult {
-        process: process.id.clone(),
-        name: example.name.clone(),
-        location: format!("{}:{}", example.file, example.line),
-        failures,
+
+    /// Runs one example of `process`.
+    async fn run_example(&self, process: &Process, example: &Example) -> CaseResult {
+        let now = clock(example.at);
+        let today = now.with_timezone(&Shanghai).date_naive();
+        let mut failures = expect::check(process, example, today);
+        if !example.run.is_empty() || example.expect_run.is_some() {
+            self.clock.set(now);
+            failures.extend(drive::drive(&self.engine, process, example).await);
+        }
+        CaseResult {
+            process: process.id.clone(),
+            name: example.name.clone(),
+            location: format!("{}:{}", example.file, example.line),
+            failures,
+        }
     }
 }
 
