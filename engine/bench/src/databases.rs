@@ -4,7 +4,11 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use tokio::sync::{Mutex, MutexGuard};
 
 use lianban_store::{Store, Synchronous};
 
@@ -89,6 +93,23 @@ impl FreshDb {
         Ok(store)
     }
 
+    /// A pool of the bench's own on this database, set up exactly as the store's for
+    /// `target` ([`lianban_store::connect_options`]), for the rows written without the
+    /// engine. The store keeps its connection to itself.
+    ///
+    /// # Errors
+    /// When the database cannot be opened.
+    pub(super) async fn raw(&self, target: &Target) -> anyhow::Result<RawDb> {
+        let db = Database::connect(lianban_store::connect_options(
+            &self.url,
+            &super::store_options(target),
+        ))
+        .await
+        .with_context(|| format!("无法打开数据库 {}", redact(&self.url)))?;
+        let writer = (db.get_database_backend() == DbBackend::Sqlite).then(|| Mutex::new(()));
+        Ok(RawDb { db, writer })
+    }
+
     /// Removes the database; failures are reported on standard error, not raised, because
     /// this runs after the figures were taken.
     pub async fn remove(self) {
@@ -111,6 +132,49 @@ impl FreshDb {
                 eprintln!("警告：无法删除数据库 {name}：{e}");
             }
         }
+    }
+}
+
+/// The raw writer's pool, with a writer queue of its own on SQLite.
+///
+/// The raw bound must pay what the engine pays for SQLite's single writer and nothing
+/// more: the store queues its writers in memory (a FIFO turn, then `BEGIN IMMEDIATE`), so
+/// that the lock passes on as soon as a commit returns instead of after a busy handler's
+/// sleep. Without the same queue here, raw writers at c16 would wait in the busy handler and
+/// the bound would be lower, flattering `engine_vs_raw`. So the raw run takes its turn on
+/// this one-writer tokio mutex (fair, like the store's) and begins the same way.
+pub(super) struct RawDb {
+    db: DatabaseConnection,
+    /// SQLite only: one writer at a time, in arrival order.
+    writer: Option<Mutex<()>>,
+}
+
+impl RawDb {
+    /// The backend, to spell placeholders.
+    pub(super) fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Waits for this writer's turn (SQLite; none needed on PostgreSQL). Hold the guard
+    /// until the transaction is committed.
+    pub(super) async fn turn(&self) -> Option<MutexGuard<'_, ()>> {
+        match &self.writer {
+            Some(writer) => Some(writer.lock().await),
+            None => None,
+        }
+    }
+
+    /// Begins a write transaction as the store does: on SQLite with the write lock taken at
+    /// `BEGIN` (IMMEDIATE).
+    ///
+    /// # Errors
+    /// When the database refuses.
+    pub(super) async fn begin(&self) -> Result<DatabaseTransaction, sea_orm::DbErr> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        self.db.begin_with_options(options).await
     }
 }
 

@@ -4,12 +4,13 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
+use sea_orm::{ConnectionTrait, Database, DbBackend, TransactionTrait};
 
 use super::{Figure, FreshDb, Options, Target, percentile_ms};
 use lianban_core::definition::Process;
 use lianban_core::runtime::TaskStatus;
-use lianban_store::{Store, TaskQuery};
+use lianban_service::records::TaskQuery;
+use lianban_store::{Store, StoreOptions};
 
 /// Rows per inbox page, as the page asks (50 and one to know whether there is a next one).
 const PAGE: u64 = 50;
@@ -37,7 +38,7 @@ pub(super) async fn figures(
         options.inbox_cases, options.inbox_open
     );
     let started = Instant::now();
-    seed(&store, process, options.inbox_cases, options.inbox_open).await?;
+    seed(&db.url, process, options.inbox_cases, options.inbox_open).await?;
     eprintln!(
         "  {label} inbox: seeded in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -85,22 +86,30 @@ pub fn inbox_query(department: &str, page: u64) -> TaskQuery {
     }
 }
 
-/// Inserts `cases` cases of the standard process, each with one task of 受理 spread over
-/// the three departments; the last `open` cases run with the task open (half of those with
-/// a due time), the rest are completed. Then refreshes the planner's statistics, as
-/// autovacuum (PostgreSQL) or `PRAGMA optimize` (SQLite) would after a bulk load.
+/// Inserts into the migrated database at `url` `cases` cases of the standard process
+/// (registered already), each with one task of 受理 spread over the three departments; the
+/// last `open` cases run with the task open (half of those with a due time), the rest are
+/// completed. Then refreshes the planner's statistics, as autovacuum (PostgreSQL) or
+/// `PRAGMA optimize` (SQLite) would after a bulk load.
+///
+/// The rows go in through a connection of its own, set up as the store's: the store does
+/// not hand out its connection.
 ///
 /// # Errors
 /// Any database error.
-pub async fn seed(store: &Store, process: &Process, cases: u64, open: u64) -> anyhow::Result<()> {
-    let db = store.connection();
+pub async fn seed(url: &str, process: &Process, cases: u64, open: u64) -> anyhow::Result<()> {
+    let options = StoreOptions {
+        max_connections: 1,
+        ..StoreOptions::default()
+    };
+    let db = Database::connect(lianban_store::connect_options(url, &options)).await?;
     let hash = process.content_hash.replace('\'', "");
     let first_open = cases.saturating_sub(open);
     let statements = match db.get_database_backend() {
         DbBackend::Postgres => postgres_seed(&hash, cases, first_open),
         _ => sqlite_seed(&hash, cases, first_open),
     };
-    // One transaction, so that on PostgreSQL the pool's statement timeout (meant for
+    // One transaction, so that on PostgreSQL the statement timeout (the store's, meant for
     // requests, not for writing a million rows) can be lifted for it alone.
     let txn = db.begin().await?;
     if db.get_database_backend() == DbBackend::Postgres {
@@ -113,6 +122,7 @@ pub async fn seed(store: &Store, process: &Process, cases: u64, open: u64) -> an
             .with_context(|| format!("填充数据失败：{}", &sql[..sql.len().min(60)]))?;
     }
     txn.commit().await?;
+    db.close().await?;
     Ok(())
 }
 

@@ -5,9 +5,9 @@
 //! concurrency `cN`:
 //! - `cases_per_s` / `tasks_per_s`: completed cases (and their three tasks) per second through
 //!   the [`Engine`](lianban_service::Engine);
-//! - `raw_cases_per_s`: the same rows in the same number of transactions written through the
-//!   same connection with plain statements and no engine logic — the bound the engine is
-//!   measured against — and `engine_vs_raw`, the ratio of the two;
+//! - `raw_cases_per_s`: the same rows in the same number of transactions written with plain
+//!   statements and no engine logic, through a pool set up and queued like the store's —
+//!   the bound the engine is measured against — and `engine_vs_raw`, the ratio of the two;
 //! - `handoff_p50_ms` / `handoff_p99_ms`: from "complete 受理" until the next department's
 //!   inbox shows the new task;
 //! - `inbox_p50_ms` / `inbox_p99_ms`: the inbox query on a seeded database of many cases
@@ -137,9 +137,13 @@ async fn workload_figures(
     let engine = engine_result?;
     let raw_db = FreshDb::create(target).await?;
     let raw_result = async {
+        // The store migrates and registers the definition; the rows are then written
+        // through the bench's own pool, set up like the store's (see `RawDb`).
         let store = raw_db.store(target).await?;
         store.register_definition(process).await?;
-        workload::raw_run(&store, process, &engine.state, cases, concurrency, &prefix).await
+        store.close().await?;
+        let raw = Arc::new(raw_db.raw(target).await?);
+        workload::raw_run(&raw, process, &engine.state, cases, concurrency, &prefix).await
     }
     .await;
     raw_db.remove().await;

@@ -45,7 +45,7 @@ async fn measure(
     let store = db.store(target).await?;
     store.register_definition(process).await?;
     eprintln!("  serve rss: seeding {} open cases", options.rss_cases);
-    super::inbox::seed(&store, process, options.rss_cases, options.rss_cases).await?;
+    super::inbox::seed(&db.url, process, options.rss_cases, options.rss_cases).await?;
     let key = lianban_core::accounts::new_api_key();
     store
         .create_api_key(
@@ -58,7 +58,7 @@ async fn measure(
             chrono::Utc::now(),
         )
         .await?;
-    store.connection().clone().close().await.ok();
+    store.close().await.ok();
 
     // The definitions and (empty) templates serve loads, beside the database.
     let dir = std::env::temp_dir().join(format!(

@@ -9,11 +9,12 @@ use chrono::Utc;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 use serde_json::{Map, json};
 
+use super::databases::RawDb;
 use super::{STANDARD_PROCESS, progress};
 use lianban_core::definition::Process;
 use lianban_core::runtime::{Actor, CaseId, CaseStatus, TaskStatus};
 use lianban_service::Engine;
-use lianban_store::{Store, TaskQuery, TaskRecord};
+use lianban_service::records::{TaskQuery, TaskRecord};
 
 /// Tasks a standard case completes: 受理, 医保, 公积金.
 pub(super) const TASKS_PER_CASE: usize = 3;
@@ -202,13 +203,13 @@ async fn inbox_task(engine: &Engine, case: CaseId, department: &str) -> anyhow::
 }
 
 /// Writes the rows of `cases` standard cases with plain statements, in the same seven
-/// transactions per case the engine uses, through the store's own connection. Returns the
-/// wall time.
+/// transactions per case the engine uses, through a pool set up as the store's and queued
+/// as the store queues its writers ([`RawDb`]). Returns the wall time.
 ///
 /// # Errors
 /// Any database error.
 pub(super) async fn raw_run(
-    store: &Store,
+    raw: &Arc<RawDb>,
     process: &Process,
     state: &serde_json::Value,
     cases: usize,
@@ -223,7 +224,7 @@ pub(super) async fn raw_run(
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
-            let store = store.clone();
+            let raw = Arc::clone(raw);
             let next = Arc::clone(&next);
             let done = Arc::clone(&done);
             let label = label.clone();
@@ -235,7 +236,7 @@ pub(super) async fn raw_run(
                     if i >= cases {
                         break;
                     }
-                    raw_case(&store, &hash, &state).await?;
+                    raw_case(&raw, &hash, &state).await?;
                     progress(&label, done.fetch_add(1, Ordering::Relaxed) + 1, cases);
                 }
                 anyhow::Ok(())
@@ -270,8 +271,8 @@ const UPDATE_HEAD: &str =
 const HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One standard case's rows, raw.
-async fn raw_case(store: &Store, hash: &str, state: &serde_json::Value) -> anyhow::Result<()> {
-    let backend = store.connection().get_database_backend();
+async fn raw_case(raw: &RawDb, hash: &str, state: &serde_json::Value) -> anyhow::Result<()> {
+    let backend = raw.backend();
     let stmt = |sql: &str, values: Vec<Value>| {
         Statement::from_sql_and_values(backend, placeholders(backend, sql), values)
     };
@@ -447,8 +448,10 @@ async fn raw_case(store: &Store, hash: &str, state: &serde_json::Value) -> anyho
         ],
     ];
     for (seq, statements) in (1..).zip(transactions) {
-        // The engine's own way in: on SQLite the same in-process writer queue.
-        let txn = store.begin_write().await?;
+        // The engine's own way in: on SQLite a writer queue like the store's, the turn held
+        // until the commit returns.
+        let _turn = raw.turn().await;
+        let txn = raw.begin().await?;
         for statement in statements {
             txn.execute_raw(statement).await?;
         }

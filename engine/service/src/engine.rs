@@ -138,7 +138,10 @@ impl Engine {
         self.inner.clock.now()
     }
 
-    /// The store underneath.
+    /// The store underneath, for the service's own modules and for tests that set up or
+    /// inspect data (public only because those tests live outside this crate). The web
+    /// never calls it: its crate does not depend on the store, so every read and write it
+    /// makes is a method of `Engine`.
     pub fn store(&self) -> &Store {
         &self.inner.store
     }

@@ -3,17 +3,30 @@
 //! (issuing and numbering documents, timers, outbox) and hands the result to the store in
 //! one write. It holds the catalog and the templates once.
 //!
-//! - [`Engine`]: commands and reads over cases, tasks and issued documents.
+//! - [`Engine`]: commands and reads over cases, tasks and issued documents, and the reads
+//!   and writes the web needs beside them (accounts and sessions, idempotency keys, the
+//!   dashboard's figures, push tables and the outbox), one file per concern.
+//! - [`records`]: the plain record types those return, so callers never name the store.
 //! - [`app`]: [`app::Settings`] and [`app::App::build`], what `serve` and the tests build.
 //! - [`scheduler`]: the clock, the timer worker, cron schedules and outbox delivery.
 //! - [`casebook`]: the example cases written next to each definition (`lianban test`).
 
 pub mod app;
 pub mod casebook;
+pub mod records;
 pub mod scheduler;
 
+mod accounts;
+mod dashboard;
+mod definitions;
 mod engine;
 mod firing;
+mod idempotency;
 mod issuing;
+mod push;
+mod reads;
 
 pub use engine::{Engine, EngineError};
+/// The store's error, as [`EngineError::Store`] carries it: callers match its variants
+/// (e.g. `VersionChanged`) without depending on the store crate.
+pub use lianban_store::StoreError;

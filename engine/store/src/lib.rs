@@ -69,13 +69,15 @@ pub const DEFAULT_URL: &str = "sqlite://data/lianban.db?mode=rwc";
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
-    /// SQLite only: the queue for its single writer (see [`Store::begin_write`]).
+    /// SQLite only: the queue for its single writer (see `Store::begin_write`).
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// A write transaction, holding SQLite's in-process writer turn until it is committed or
 /// dropped (rolled back). Derefs to the transaction; generic sea-orm calls take `&*txn`.
-pub struct WriteTxn {
+/// Private to the store, like the connection itself: no caller outside writes SQL on the
+/// store's pool.
+pub(crate) struct WriteTxn {
     // Declared first so the transaction ends before the turn passes to the next writer.
     txn: DatabaseTransaction,
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
@@ -91,7 +93,7 @@ impl std::ops::Deref for WriteTxn {
 
 impl WriteTxn {
     /// Commits, then lets the next writer in.
-    pub async fn commit(self) -> Result<(), DbErr> {
+    pub(crate) async fn commit(self) -> Result<(), DbErr> {
         self.txn.commit().await
     }
 }
@@ -306,6 +308,38 @@ pub fn database_url(input: &str) -> String {
     }
 }
 
+/// The pool settings the store connects to `url` with: the pool size and timeouts of
+/// `options`, and on SQLite WAL, the chosen `synchronous`, the busy timeout and foreign
+/// keys on every pooled connection. Public so that a program measuring the database beside
+/// the store (`lianban bench`'s raw bound) opens its own pool exactly alike: the store
+/// never hands out its own connection.
+pub fn connect_options(url: &str, options: &StoreOptions) -> ConnectOptions {
+    let url = database_url(url);
+    let sqlite = url.starts_with("sqlite:");
+    let mut connect = ConnectOptions::new(url);
+    connect
+        .max_connections(options.max_connections)
+        .acquire_timeout(options.acquire_timeout)
+        .statement_timeout(options.statement_timeout)
+        // Statements are traced by sea-orm's spans; sqlx's own log would repeat them.
+        .sqlx_logging(false);
+    if sqlite {
+        let synchronous = match options.sqlite_synchronous {
+            Synchronous::Full => SqliteSynchronous::Full,
+            Synchronous::Normal => SqliteSynchronous::Normal,
+        };
+        let busy = options.sqlite_busy_timeout;
+        // Connect options apply to every connection the pool opens, not only the first.
+        connect.map_sqlx_sqlite_opts(move |opts: SqliteConnectOptions| {
+            opts.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(synchronous)
+                .busy_timeout(busy)
+                .foreign_keys(true)
+        });
+    }
+    connect
+}
+
 impl Store {
     /// Connects with the default [`StoreOptions`]. The operator's choices (pool size,
     /// SQLite synchronous) reach the store through [`Store::connect_with`]: the binary
@@ -325,29 +359,10 @@ impl Store {
     /// [`StoreError::CreateDir`] or [`StoreError::Database`].
     pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Store, StoreError> {
         let url = &database_url(url);
-        let mut connect = ConnectOptions::new(url);
-        connect
-            .max_connections(options.max_connections)
-            .acquire_timeout(options.acquire_timeout)
-            .statement_timeout(options.statement_timeout)
-            // Statements are traced by sea-orm's spans; sqlx's own log would repeat them.
-            .sqlx_logging(false);
         if url.starts_with("sqlite:") {
             create_parent_dir(url)?;
-            let synchronous = match options.sqlite_synchronous {
-                Synchronous::Full => SqliteSynchronous::Full,
-                Synchronous::Normal => SqliteSynchronous::Normal,
-            };
-            let busy = options.sqlite_busy_timeout;
-            // Connect options apply to every connection the pool opens, not only the first.
-            connect.map_sqlx_sqlite_opts(move |opts: SqliteConnectOptions| {
-                opts.journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(synchronous)
-                    .busy_timeout(busy)
-                    .foreign_keys(true)
-            });
         }
-        let db = Database::connect(connect).await?;
+        let db = Database::connect(connect_options(url, &options)).await?;
         let writer = (db.get_database_backend() == DbBackend::Sqlite)
             .then(|| Arc::new(tokio::sync::Mutex::new(())));
         Ok(Store { db, writer })
@@ -371,10 +386,14 @@ impl Store {
         Ok(())
     }
 
-    /// The connection pool itself, for `lianban bench` (its raw-write bound must go through
-    /// the very connection the engine uses) and for the EXPLAIN review of the hot queries.
-    pub fn connection(&self) -> &DatabaseConnection {
-        &self.db
+    /// Closes the pool, waiting for its connections to finish (e.g. before another process
+    /// opens the same SQLite file).
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.db.close().await?;
+        Ok(())
     }
 
     /// Whether this store runs on SQLite (as opposed to PostgreSQL).
@@ -429,7 +448,7 @@ impl Store {
     /// busy handler, which sleeps in steps of up to 100 ms however soon the lock frees; a
     /// FIFO turn hands the lock over as soon as the previous commit returns. Other
     /// processes (a CLI command, a second server) still meet the busy timeout.
-    pub async fn begin_write(&self) -> Result<WriteTxn, StoreError> {
+    pub(crate) async fn begin_write(&self) -> Result<WriteTxn, StoreError> {
         let turn = match &self.writer {
             Some(writer) => Some(Arc::clone(writer).lock_owned().await),
             None => None,

@@ -95,7 +95,7 @@ pub(super) async fn reload(
                 "diagnostics": e.diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>()
             }),
         }),
-        Err(e @ ReloadError::Store(lianban_store::StoreError::VersionChanged { .. }))
+        Err(e @ ReloadError::Store(lianban_service::StoreError::VersionChanged { .. }))
         | Err(e @ ReloadError::Templates(_)) => Err(ApiError::Validation {
             title: "重新加载被拒绝，原定义继续生效".into(),
             extra: json!({ "detail": e.to_string() }),

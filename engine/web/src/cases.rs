@@ -14,7 +14,9 @@ use super::input::{JsonBody, QueryParams};
 use super::tasks::{case_position, limit, task_json};
 use super::{ApiError, Ctx, Identity};
 use lianban_core::runtime::CaseId;
-use lianban_store::{CaseQuery, CaseRecord, CaseSummary, DocumentId, HistoryEntry, TaskQuery};
+use lianban_service::records::{
+    CaseQuery, CaseRecord, CaseSummary, DocumentId, HistoryEntry, TaskQuery,
+};
 
 fn not_found() -> ApiError {
     ApiError::NotFound("办件不存在".into())
@@ -28,7 +30,7 @@ pub(super) async fn visible_case(
     id: &str,
 ) -> Result<CaseId, ApiError> {
     let id = Uuid::parse_str(id).map(CaseId).map_err(|_| not_found())?;
-    let Some((county, departments)) = ctx.app.engine().store().case_scope(id).await? else {
+    let Some((county, departments)) = ctx.app.engine().case_scope(id).await? else {
         return Err(not_found());
     };
     if !identity
@@ -123,7 +125,6 @@ pub(super) async fn get(
     let engine = ctx.app.engine();
     let record = engine.get_case(id).await?.ok_or_else(not_found)?;
     engine
-        .store()
         .record_view(id, &identity.actor(), engine.now())
         .await?;
     let history = engine.history(id).await?.iter().map(history_json).collect();
@@ -184,7 +185,7 @@ pub(super) async fn list(
         search: None,
         ended_since: None,
     };
-    let cases = ctx.app.engine().store().list_cases(&query).await?;
+    let cases = ctx.app.engine().list_cases(&query).await?;
     Ok(Json(cases.iter().map(summary_json).collect()))
 }
 
@@ -260,7 +261,7 @@ pub(super) async fn documents(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     let id = visible_case(&ctx, &identity, &id).await?;
-    let documents = ctx.app.engine().store().list_documents(id).await?;
+    let documents = ctx.app.engine().list_documents(id).await?;
     Ok(Json(
         documents
             .iter()
@@ -304,12 +305,10 @@ pub(super) async fn document(
         .map_err(|_| ApiError::NotFound("文书不存在".into()))?;
     let engine = ctx.app.engine();
     let document = engine
-        .store()
         .get_document(id, doc)
         .await?
         .ok_or_else(|| ApiError::NotFound("文书不存在".into()))?;
     engine
-        .store()
         .record_view(id, &identity.actor(), engine.now())
         .await?;
     Ok((

@@ -18,6 +18,7 @@ use super::session::bearer;
 use super::{ApiError, Ctx, Identity, admin};
 use lianban_core::accounts::{API_KEY_PREFIX, Role, county_of};
 use lianban_core::definition::{Diagnostic, Process, SourceFile, Step, StepKind};
+use lianban_service::{EngineError, StoreError};
 
 /// Who may read definitions through the API: the admin token, or a signed-in supervisor or
 /// admin (with the CSRF token on a POST, as for every cookie request).
@@ -178,7 +179,7 @@ pub(super) async fn get(
         .catalog()
         .latest(&id)
         .ok_or_else(|| ApiError::NotFound(format!("没有流程 {id}")))?;
-    let versions = engine.store().definition_versions(&id).await?;
+    let versions = engine.definition_versions(&id).await?;
     let mut out = detail_json(&process);
     out["versions"] = versions
         .iter()
@@ -360,9 +361,9 @@ pub(super) async fn validate(
             ));
         }
     };
-    let store = ctx.app.engine().store();
-    if let Err(e @ lianban_store::StoreError::VersionChanged { .. }) =
-        store.check_definition(&process).await
+    let engine = ctx.app.engine();
+    if let Err(EngineError::Store(e @ StoreError::VersionChanged { .. })) =
+        engine.check_definition(&process).await
     {
         let text = &sources[0].text;
         let line = text
@@ -391,7 +392,7 @@ pub(super) async fn validate(
             "departments": process.departments.keys().collect::<Vec<_>>(),
             "materials": process.materials.len(),
             "documents": process.documents.len(),
-            "stored_versions": store.definition_versions(&process.id).await?.iter().map(|v| v.version).collect::<Vec<_>>(),
+            "stored_versions": engine.definition_versions(&process.id).await?.iter().map(|v| v.version).collect::<Vec<_>>(),
         },
     })))
 }

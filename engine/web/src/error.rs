@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use lianban_core::runtime::RuntimeError;
 use lianban_service::EngineError;
-use lianban_store::StoreError;
+use lianban_service::StoreError;
 
 /// What a 503 tells the client to wait before retrying.
 const RETRY_AFTER_SECONDS: &str = "5";

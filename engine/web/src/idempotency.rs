@@ -20,7 +20,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::session::{SESSION_COOKIE, bearer, cookie, token_hash};
 use super::{ApiError, BODY_LIMIT, Ctx};
-use lianban_store::{KeyClaim, KeyUse, StoredAnswer};
+use lianban_service::records::{KeyClaim, KeyUse, StoredAnswer};
 
 /// The request header.
 pub(super) const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -65,8 +65,8 @@ pub(super) async fn layer(State(ctx): State<Ctx>, request: Request, next: Next) 
         return ApiError::TooLarge.into_response();
     };
     let request_hash = hex::encode(Sha256::digest(&bytes));
-    let store = ctx.app.engine().store();
-    let now = ctx.app.engine().now();
+    let engine = ctx.app.engine();
+    let now = engine.now();
     let use_ = KeyUse {
         principal: &credential,
         key: &key,
@@ -74,7 +74,10 @@ pub(super) async fn layer(State(ctx): State<Ctx>, request: Request, next: Next) 
         request_hash: &request_hash,
     };
     let expired_before = now - chrono::Duration::hours(KEY_LIFETIME_HOURS);
-    match store.claim_idempotency_key(use_, now, expired_before).await {
+    match engine
+        .claim_idempotency_key(use_, now, expired_before)
+        .await
+    {
         Ok(KeyClaim::New) => {}
         Ok(KeyClaim::Replay(answer)) => return replay(answer),
         Ok(KeyClaim::InProgress) => {
@@ -103,7 +106,7 @@ pub(super) async fn layer(State(ctx): State<Ctx>, request: Request, next: Next) 
         || status == StatusCode::FORBIDDEN
         || status == StatusCode::TOO_MANY_REQUESTS);
     if !keep {
-        if let Err(e) = store.release_idempotency_key(&credential, &key).await {
+        if let Err(e) = engine.release_idempotency_key(&credential, &key).await {
             tracing::warn!(error = ?e, "idempotency key not released");
         }
         return response;
@@ -125,7 +128,7 @@ pub(super) async fn layer(State(ctx): State<Ctx>, request: Request, next: Next) 
             .map(str::to_owned),
         body: String::from_utf8_lossy(&bytes).into_owned(),
     };
-    if let Err(e) = store
+    if let Err(e) = engine
         .finish_idempotency_key(&credential, &key, &answer)
         .await
     {

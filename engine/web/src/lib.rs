@@ -114,7 +114,7 @@ pub fn router(app: Arc<App>) -> Router {
 
 /// `/readyz`: 200 when the database answers, 503 otherwise.
 async fn ready(State(ctx): State<Ctx>) -> axum::response::Response {
-    match ctx.app.engine().store().ping().await {
+    match ctx.app.engine().ping().await {
         Ok(()) => Json(json!({"status": "ready"})).into_response(),
         Err(e) => {
             tracing::warn!(error = ?e, "database not reachable");

@@ -122,10 +122,9 @@ pub(super) async fn submit(
     }
     let username = form.username.trim().to_owned();
     let engine = ctx.app.engine();
-    let store = engine.store();
     let now = engine.now();
     let address = peer.ip();
-    let row = store.login_row(&username).await?;
+    let row = engine.login_row(&username).await?;
     let account_failures = row.as_ref().map_or(0, |(a, _)| a.failed_logins);
     let failures = ctx
         .throttle
@@ -152,14 +151,14 @@ pub(super) async fn submit(
     match account {
         Some(account) if matches && !account.disabled => {
             ctx.throttle.succeed(&username);
-            store.record_login_success(account.id).await?;
+            engine.record_login_success(account.id).await?;
             let next = safe_next(&form.next).unwrap_or("/inbox");
             start_session(&ctx, &headers, &account, json, next).await
         }
         account => {
             let mut now_locked = ctx.throttle.fail(address, &username, now);
             if let Some(account) = account {
-                let counted = store
+                let counted = engine
                     .record_login_failure(account.id, LOCK_AFTER, now + LOCK_FOR)
                     .await?;
                 now_locked |= counted >= LOCK_AFTER;
@@ -191,15 +190,15 @@ async fn start_session(
     json: bool,
     next: &str,
 ) -> Result<Response, ApiError> {
-    let store = ctx.app.engine().store();
-    let now = ctx.app.engine().now();
+    let engine = ctx.app.engine();
+    let now = engine.now();
     // A token the browser already had is dropped, never reused: no session fixation.
     if let Some(old) = cookie(headers, SESSION_COOKIE) {
-        store.delete_session(&token_hash(old)).await?;
+        engine.delete_session(&token_hash(old)).await?;
     }
     let token = new_token();
     let csrf = new_token();
-    store
+    engine
         .create_session(
             &token_hash(&token),
             account.id,
@@ -258,7 +257,7 @@ pub(super) async fn logout(
                 "缺少或错误的 CSRF 令牌，请刷新页面后重试",
             ));
         }
-        ctx.app.engine().store().delete_session(&hash).await?;
+        ctx.app.engine().delete_session(&hash).await?;
     }
     let secure = ctx.app.settings().secure_cookies;
     let clear = set_cookie(SESSION_COOKIE, "", "/", 0, secure);

@@ -136,7 +136,7 @@ pub(super) async fn scrape(State(ctx): State<Ctx>, request: Request) -> Result<R
         authorize_admin(&ctx.app, headers)?;
     }
     let engine = ctx.app.engine();
-    let loads = engine.store().open_task_counts(engine.now()).await?;
+    let loads = engine.open_task_counts(engine.now()).await?;
     // The gauges live in a registry of their own, made per scrape: a department whose
     // tasks are all done disappears instead of lingering at its last value.
     let open = Family::<DepartmentLabels, Gauge>::default();

@@ -14,7 +14,7 @@ use super::input::QueryParams;
 use super::{ApiError, Ctx, Identity};
 use lianban_core::accounts::{Principal, county_of};
 use lianban_core::definition::StepKind;
-use lianban_store::{OutboxMessage, OutboxStatus, PushTableRecord, PushTableSummary};
+use lianban_service::records::{OutboxMessage, OutboxStatus, PushTableRecord, PushTableSummary};
 
 /// How many tables or messages a list shows.
 const LIST_LIMIT: u64 = 200;
@@ -35,12 +35,7 @@ pub(super) async fn visible_tables(
     ctx: &Ctx,
     principal: &Principal,
 ) -> Result<Vec<PushTableSummary>, ApiError> {
-    let tables = ctx
-        .app
-        .engine()
-        .store()
-        .list_push_tables(&[], LIST_LIMIT)
-        .await?;
+    let tables = ctx.app.engine().list_push_tables(&[], LIST_LIMIT).await?;
     Ok(tables
         .into_iter()
         .filter(|t| {
@@ -64,7 +59,6 @@ pub(super) async fn visible_table(
     let table = ctx
         .app
         .engine()
-        .store()
         .get_push_table(id)
         .await?
         .ok_or_else(missing)?;
@@ -97,7 +91,6 @@ pub(super) async fn record_views(
             continue;
         };
         engine
-            .store()
             .record_view(lianban_core::runtime::CaseId(case), &actor, now)
             .await?;
     }
@@ -239,7 +232,6 @@ pub(super) async fn outbox(
     let messages = ctx
         .app
         .engine()
-        .store()
         .list_outbox(status, None, LIST_LIMIT)
         .await?;
     Ok(Json(Value::Array(
@@ -253,7 +245,7 @@ pub(super) async fn requeue(ctx: &Ctx, identity: &Identity, id: &str) -> Result<
     let missing = || ApiError::NotFound("没有这条失败的推送消息".into());
     let id = Uuid::parse_str(id).map_err(|_| missing())?;
     let engine = ctx.app.engine();
-    if !engine.store().requeue_outbox(id, engine.now()).await? {
+    if !engine.requeue_outbox(id, engine.now()).await? {
         return Err(missing());
     }
     tracing::info!(message = %id, user = %identity.user, "dead message requeued");

@@ -127,7 +127,7 @@ pub(super) async fn session_identity(
     };
     let hash = token_hash(token);
     let engine = ctx.app.engine();
-    let Some(session) = engine.store().get_session(&hash, engine.now()).await? else {
+    let Some(session) = engine.get_session(&hash, engine.now()).await? else {
         return Ok(None);
     };
     let a = session.account;
@@ -153,11 +153,7 @@ async fn api_key_identity(ctx: &Ctx, key: &str) -> Result<Option<Identity>, ApiE
         return Ok(None);
     }
     let engine = ctx.app.engine();
-    let Some(record) = engine
-        .store()
-        .get_api_key(&api_key_hash(key), engine.now())
-        .await?
-    else {
+    let Some(record) = engine.get_api_key(&api_key_hash(key), engine.now()).await? else {
         return Ok(None);
     };
     Ok(Some(Identity {

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::input::{JsonBody, QueryParams};
 use super::{ApiError, Ctx, Identity};
 use lianban_core::runtime::{CaseState, CaseStatus, TaskId, TaskStatus};
-use lianban_store::{TaskQuery, TaskRecord};
+use lianban_service::records::{TaskQuery, TaskRecord};
 
 /// The JSON of a task (inbox rows, case pages, command answers).
 pub(super) fn task_json(t: &TaskRecord) -> Value {
@@ -136,13 +136,7 @@ pub(super) async fn visible_task(
 ) -> Result<TaskRecord, ApiError> {
     let not_found = || ApiError::NotFound("任务不存在".into());
     let id = Uuid::parse_str(id).map(TaskId).map_err(|_| not_found())?;
-    let task = ctx
-        .app
-        .engine()
-        .store()
-        .get_task(id)
-        .await?
-        .ok_or_else(not_found)?;
+    let task = ctx.app.engine().get_task(id).await?.ok_or_else(not_found)?;
     if !identity
         .principal()
         .may_work_task(&task.department, &task.county)
@@ -153,7 +147,7 @@ pub(super) async fn visible_task(
 }
 
 async fn reread(ctx: &Ctx, id: TaskId) -> Result<Value, ApiError> {
-    let task = ctx.app.engine().store().get_task(id).await?;
+    let task = ctx.app.engine().get_task(id).await?;
     Ok(task.as_ref().map_or(Value::Null, task_json))
 }
 

@@ -20,7 +20,7 @@ use lianban_core::definition::{Process, StepKind};
 use lianban_core::documents::{CaseView, missing_materials};
 use lianban_core::runtime::{CaseStatus, RuntimeError};
 use lianban_service::EngineError;
-use lianban_store::CaseRecord;
+use lianban_service::records::CaseRecord;
 
 /// The case page's action forms: one per event of each wait step the case is at
 /// (labelled with where it leads), the materials still missing as checkboxes, and whether

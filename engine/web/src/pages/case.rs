@@ -23,7 +23,7 @@ use lianban_core::diagram::{self, Mark, Marks};
 use lianban_core::documents::{CaseView, Draft, missing_materials};
 use lianban_core::evaluate::evaluate;
 use lianban_core::runtime::{CaseId, CaseStatus};
-use lianban_store::{CaseRecord, DocumentId, TaskQuery, TaskRecord};
+use lianban_service::records::{CaseRecord, DocumentId, TaskQuery, TaskRecord};
 
 /// Labels of the keys case data can have: the decision fields of the task steps.
 fn data_label(process: &Process, key: &str) -> String {
@@ -95,7 +95,6 @@ pub(super) async fn facts(
         _ => Vec::new(),
     };
     let documents: Vec<Value> = engine
-        .store()
         .list_documents(state.id)
         .await?
         .iter()
@@ -183,7 +182,6 @@ pub(super) async fn show(
         .await?
         .ok_or_else(|| ApiError::NotFound("办件不存在".into()))?;
     engine
-        .store()
         .record_view(id, &user.0.actor(), engine.now())
         .await?;
     let process = process_of(ctx, &record);
@@ -401,7 +399,7 @@ pub(super) async fn preview(
     let rendered = draft
         .render(&engine.templates(), None)
         .map_err(render_error)?;
-    engine.store().record_view(id, &user.0.actor(), now).await?;
+    engine.record_view(id, &user.0.actor(), now).await?;
     Ok(printable(rendered.html))
 }
 
@@ -425,20 +423,15 @@ async fn stored_document(
     user: &PageUser,
     id: &str,
     doc: &str,
-) -> Result<lianban_store::DocumentRecord, ApiError> {
+) -> Result<lianban_service::records::DocumentRecord, ApiError> {
     let id: CaseId = visible_case(ctx, &user.0, id).await?;
     let missing = || ApiError::NotFound("文书不存在".into());
     let doc = Uuid::parse_str(doc)
         .map(DocumentId)
         .map_err(|_| missing())?;
     let engine = ctx.app.engine();
-    let document = engine
-        .store()
-        .get_document(id, doc)
-        .await?
-        .ok_or_else(missing)?;
+    let document = engine.get_document(id, doc).await?.ok_or_else(missing)?;
     engine
-        .store()
         .record_view(id, &user.0.actor(), engine.now())
         .await?;
     Ok(document)

@@ -8,7 +8,7 @@
 //! Scope: a supervisor sees their own department, an admin every department (or the one
 //! chosen with `department=`); both only in their county when they have one. Every figure
 //! is computed per (county, department) from indexed aggregates in
-//! [`lianban_store::Store::dashboard_task_counts`] and its siblings; see `docs/dashboard.md`.
+//! [`lianban_service::Engine::dashboard_task_counts`] and its siblings; see `docs/dashboard.md`.
 
 use std::collections::BTreeMap;
 
@@ -27,7 +27,7 @@ use crate::input::QueryParams;
 use crate::{ApiError, Ctx, Identity};
 use lianban_core::accounts::{Role, county_of};
 use lianban_core::definition::{Calendar, Outcome, Process, StepId, StepKind};
-use lianban_store::{ClosedTask, SupplementCounts, TaskCounts};
+use lianban_service::records::{ClosedTask, SupplementCounts, TaskCounts};
 
 /// How many refusals are listed with their reasons, newest first, per department.
 const REASONS: usize = 20;
@@ -334,7 +334,6 @@ fn percentile(sorted: &[i64], p: u64) -> i64 {
 async fn figures(ctx: &Ctx, me: &Identity, params: &Params) -> Result<Figures, ApiError> {
     let units = units(ctx, me, params.department.trim())?;
     let engine = ctx.app.engine();
-    let store = engine.store();
     let now = engine.now();
     let (from, to) = params.period.window(now);
     let week = week_start(now);
@@ -343,8 +342,10 @@ async fn figures(ctx: &Ctx, me: &Identity, params: &Params) -> Result<Figures, A
     let mut departments = Vec::with_capacity(units.len());
     for unit in units {
         let (county, department) = (unit.county.as_str(), unit.department.as_str());
-        let tasks = store.dashboard_task_counts(county, department, now).await?;
-        let steps = store
+        let tasks = engine
+            .dashboard_task_counts(county, department, now)
+            .await?;
+        let steps = engine
             .dashboard_open_steps(county, department)
             .await?
             .into_iter()
@@ -354,9 +355,9 @@ async fn figures(ctx: &Ctx, me: &Identity, params: &Params) -> Result<Figures, A
                 cases: s.cases,
             })
             .collect();
-        let finished_week = store.dashboard_finished(county, department, week).await?;
-        let finished_month = store.dashboard_finished(county, department, month).await?;
-        let closed = store
+        let finished_week = engine.dashboard_finished(county, department, week).await?;
+        let finished_month = engine.dashboard_finished(county, department, month).await?;
+        let closed = engine
             .dashboard_closed_tasks(county, department, from, to)
             .await?;
         let mut by_step: BTreeMap<String, (String, Vec<i64>)> = BTreeMap::new();
@@ -408,7 +409,7 @@ async fn figures(ctx: &Ctx, me: &Identity, params: &Params) -> Result<Figures, A
             .collect();
         let mut refusal_reasons = Vec::new();
         for (task, label) in refused.iter().rev().take(REASONS) {
-            let reason = store
+            let reason = engine
                 .task_reason(task.case_id, task.id)
                 .await?
                 .map(|r| lianban_core::privacy::mask_text(&r))
@@ -421,7 +422,7 @@ async fn figures(ctx: &Ctx, me: &Identity, params: &Params) -> Result<Figures, A
                 at: super::view::time(task.closed_at),
             });
         }
-        let SupplementCounts { requested, second } = store
+        let SupplementCounts { requested, second } = engine
             .dashboard_supplements(county, department, from, to)
             .await?;
         #[allow(clippy::cast_precision_loss)] // counts far below 2^52
@@ -451,7 +452,7 @@ async fn figures(ctx: &Ctx, me: &Identity, params: &Params) -> Result<Figures, A
         names.sort_unstable();
         names.dedup();
         for county in names {
-            let steps = store
+            let steps = engine
                 .dashboard_case_steps(&county)
                 .await?
                 .into_iter()

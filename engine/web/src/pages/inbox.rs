@@ -13,7 +13,7 @@ use super::{PageUser, render, safe_next};
 use crate::tasks::visible_task;
 use crate::{ApiError, Ctx};
 use lianban_core::runtime::TaskStatus;
-use lianban_store::TaskQuery;
+use lianban_service::records::TaskQuery;
 
 /// Rows per page.
 const PAGE_SIZE: u64 = 50;
@@ -77,7 +77,7 @@ pub(super) async fn page(
     let more = tasks.len() as u64 > PAGE_SIZE;
     tasks.truncate(usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX));
     let ids: Vec<_> = tasks.iter().map(|t| t.case_id).collect();
-    let titles = engine.store().case_titles(&ids).await?;
+    let titles = engine.case_titles(&ids).await?;
     let processes: Vec<_> = engine.catalog().iter().cloned().collect();
     let rows: Vec<Value> = tasks
         .iter()

@@ -12,7 +12,7 @@ use super::{PageUser, department_name, render};
 use crate::{ApiError, Ctx};
 use lianban_core::accounts::Role;
 use lianban_core::runtime::TaskStatus;
-use lianban_store::TaskQuery;
+use lianban_service::records::TaskQuery;
 
 /// The most tasks and notices listed.
 const LIMIT: u64 = 200;
@@ -57,7 +57,7 @@ pub(super) async fn page(State(ctx): State<Ctx>, user: PageUser) -> Result<Respo
     }
     tasks.sort_by_key(|t| (t.due_at, t.created_at));
     let ids: Vec<_> = tasks.iter().map(|t| t.case_id).collect();
-    let titles = engine.store().case_titles(&ids).await?;
+    let titles = engine.case_titles(&ids).await?;
     let processes: Vec<_> = engine.catalog().iter().cloned().collect();
     let mut groups: Vec<(String, Vec<Value>)> = Vec::new();
     for task in &tasks {
@@ -84,7 +84,6 @@ pub(super) async fn page(State(ctx): State<Ctx>, user: PageUser) -> Result<Respo
         })
         .collect();
     let notices: Vec<Value> = engine
-        .store()
         .list_notices(&departments, me.county.as_deref(), LIMIT)
         .await?
         .into_iter()

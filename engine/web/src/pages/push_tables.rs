@@ -17,7 +17,7 @@ use crate::push::{
 };
 use crate::{ApiError, Ctx};
 use lianban_core::documents::{table_cells, to_csv, to_xlsx};
-use lianban_store::OutboxStatus;
+use lianban_service::records::OutboxStatus;
 
 /// `GET /push-tables`.
 pub(super) async fn page(State(ctx): State<Ctx>, user: PageUser) -> Result<Response, ApiError> {
@@ -121,10 +121,10 @@ pub(super) async fn outbox(
     require_admin(&user.0)?;
     let word = query.status.as_deref().unwrap_or("dead");
     let status = parse_status(Some(word))?;
-    let store = ctx.app.engine().store();
-    let messages = store.list_outbox(status, None, 200).await?;
+    let engine = ctx.app.engine();
+    let messages = engine.list_outbox(status, None, 200).await?;
     let cases: Vec<_> = messages.iter().map(|m| m.case_id).collect();
-    let titles = store.case_titles(&cases).await?;
+    let titles = engine.case_titles(&cases).await?;
     let label = |s: OutboxStatus| match s {
         OutboxStatus::Pending => "待推送",
         OutboxStatus::Delivered => "已送达",

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::view::{case_status_text, time};
 use super::{PageUser, render};
 use crate::{ApiError, Ctx};
-use lianban_store::CaseQuery;
+use lianban_service::records::CaseQuery;
 
 /// Rows per page.
 const PAGE_SIZE: u64 = 50;
@@ -60,7 +60,7 @@ pub(super) async fn page(
         offset: (page_no - 1) * PAGE_SIZE,
         ..CaseQuery::default()
     };
-    let mut cases = ctx.app.engine().store().list_cases(&query).await?;
+    let mut cases = ctx.app.engine().list_cases(&query).await?;
     let more = cases.len() as u64 > PAGE_SIZE;
     cases.truncate(usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX));
     let catalog = ctx.app.engine().catalog();

@@ -20,7 +20,7 @@ use crate::{ApiError, Ctx};
 use lianban_core::definition::{StepKind, TaskStep};
 use lianban_core::runtime::{RuntimeError, TaskStatus};
 use lianban_service::EngineError;
-use lianban_store::TaskRecord;
+use lianban_service::records::TaskRecord;
 
 /// Decision fields are posted as `data.<key>`.
 const DATA: &str = "data.";

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use lianban_core::definition::{Calendar, EscalateOn, Process, StepKind};
 use lianban_core::runtime::{CaseClock, CaseLimit, Event, TaskStatus};
-use lianban_store::{HistoryEntry, TaskRecord};
+use lianban_service::records::{HistoryEntry, TaskRecord};
 
 /// Without a warning time of their own, tasks due within this many hours are flagged as
 /// due soon.
