@@ -11,7 +11,7 @@ use lianban::documents::Templates;
 use lianban::runtime::{Actor, CaseId, CaseStatus, TaskStatus};
 use lianban::scheduler::Clock;
 use lianban::service::{Engine, EngineError};
-use lianban::store::{TaskQuery, TaskRecord};
+use lianban::store::{StoreError, TaskQuery, TaskRecord};
 use lianban_tests::{TestDb, db_test};
 use serde_json::{Map, Value, json};
 
@@ -352,7 +352,7 @@ db_test!(two_clerks_complete_one_task_at_once, |db| {
         assert!(
             matches!(
                 loser,
-                Err(EngineError::Conflict { .. }) | Err(EngineError::Runtime(_))
+                Err(EngineError::Store(StoreError::Conflict { .. })) | Err(EngineError::Runtime(_))
             ),
             "{loser:?}"
         );

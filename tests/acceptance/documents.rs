@@ -13,7 +13,7 @@ use lianban::documents::{Templates, preview};
 use lianban::runtime::{Actor, CaseId, Event, RuntimeError, TaskStatus};
 use lianban::scheduler::Clock;
 use lianban::service::{Engine, EngineError};
-use lianban::store::TaskQuery;
+use lianban::store::{Missing, StoreError, TaskQuery};
 use lianban_migrations::{Migrator, MigratorTrait};
 use lianban_tests::{Backend, TestDb, db_test};
 use sea_orm::ConnectionTrait;
@@ -104,7 +104,7 @@ async fn decide(
         .await?
         .into_iter()
         .find(|t| t.case_id == case)
-        .ok_or(EngineError::CaseNotFound(case))?;
+        .ok_or(StoreError::NotFound(Missing::Case(case)))?;
     engine.claim(task.id, &clerk()).await?;
     engine
         .complete(task.id, &clerk(), outcome, data, reason.map(str::to_owned))

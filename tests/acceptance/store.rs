@@ -10,7 +10,7 @@ use lianban::runtime::{CaseId, CaseStatus, Event, TaskId, TaskStatus};
 use lianban::scheduler::SystemClock;
 use lianban::service::{Engine, EngineError};
 use lianban::store::{
-    CaseQuery, Change, Registration, StoreError, StoreOptions, Synchronous, TaskQuery,
+    CaseQuery, Change, Missing, Registration, StoreError, StoreOptions, Synchronous, TaskQuery,
 };
 use lianban_tests::fixtures::{at, clerk, edit_task, object, open_task, process, start};
 use lianban_tests::{Backend, db_test};
@@ -392,7 +392,7 @@ db_test!(compare_and_set_lets_exactly_one_win, |db| {
     };
     assert!(matches!(
         store.save_transition(1, &ghost).await,
-        Err(StoreError::NotFound(_))
+        Err(StoreError::NotFound(Missing::Case(_)))
     ));
     Ok(())
 });
@@ -607,11 +607,11 @@ db_test!(engine_reports_what_it_cannot_find, |db| {
     );
     let task = TaskId(Uuid::new_v4());
     assert!(
-        matches!(engine.claim(task, &wang).await, Err(EngineError::TaskNotFound(t)) if t == task)
+        matches!(engine.claim(task, &wang).await, Err(EngineError::Store(StoreError::NotFound(Missing::Task(t)))) if t == task)
     );
     let case = CaseId(Uuid::new_v4());
     assert!(
-        matches!(engine.cancel(case, "撤件", &wang).await, Err(EngineError::CaseNotFound(c)) if c == case)
+        matches!(engine.cancel(case, "撤件", &wang).await, Err(EngineError::Store(StoreError::NotFound(Missing::Case(c)))) if c == case)
     );
 
     // A case on a version the catalog no longer has runs on the stored sources; these test

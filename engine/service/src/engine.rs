@@ -14,7 +14,9 @@ use crate::scheduler::Clock;
 use lianban_core::definition::{Catalog, LoadError, Process, load_sources};
 use lianban_core::documents::{RenderError, Templates};
 use lianban_core::runtime::{self, Actor, CaseId, Command, RuntimeError, TaskId, Transition};
-use lianban_store::{CaseRecord, Change, HistoryEntry, Store, StoreError, TaskQuery, TaskRecord};
+use lianban_store::{
+    CaseRecord, Change, HistoryEntry, Missing, Store, StoreError, TaskQuery, TaskRecord,
+};
 
 /// Why a command failed. Nothing was written when this is returned.
 #[derive(Debug, thiserror::Error)]
@@ -22,15 +24,6 @@ pub enum EngineError {
     /// The runtime refused the command.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
-    /// Someone else changed the case first; reload and try again.
-    #[error("办件 {0} 已被他人修改，请刷新后重试")]
-    Conflict(CaseId),
-    /// No such case.
-    #[error("办件 {0} 不存在")]
-    CaseNotFound(CaseId),
-    /// No such task.
-    #[error("任务 {0} 不存在")]
-    TaskNotFound(TaskId),
     /// The process (or this version of it) is not loaded and not stored.
     #[error("没有流程 {process}{}", version.map(|v| format!(" 第 {v} 版")).unwrap_or_default())]
     UnknownProcess {
@@ -65,8 +58,6 @@ impl EngineError {
     pub fn code(&self) -> &'static str {
         match self {
             EngineError::Runtime(e) => e.code(),
-            EngineError::Conflict(_) => "conflict",
-            EngineError::CaseNotFound(_) | EngineError::TaskNotFound(_) => "not-found",
             EngineError::UnknownProcess { .. } => "unknown-process",
             EngineError::Reload { .. } => "reload",
             EngineError::Document(_) => "document",
@@ -78,8 +69,6 @@ impl EngineError {
 impl From<StoreError> for EngineError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Conflict { case } => EngineError::Conflict(case),
-            StoreError::NotFound(case) => EngineError::CaseNotFound(case),
             StoreError::Render(error) => EngineError::Document(error),
             other => EngineError::Store(other),
         }
@@ -238,7 +227,8 @@ impl Engine {
     /// Takes a task.
     ///
     /// # Errors
-    /// [`EngineError::TaskNotFound`], [`EngineError::Runtime`], [`EngineError::Conflict`].
+    /// [`EngineError::Runtime`]; [`EngineError::Store`] with [`StoreError::NotFound`] or
+    /// [`StoreError::Conflict`].
     pub async fn claim(&self, task: TaskId, actor: &Actor) -> Result<Transition, EngineError> {
         self.on_task(task, actor, Command::Claim { task }, "claim")
             .await
@@ -268,7 +258,7 @@ impl Engine {
     }
 
     /// Finishes a task with an outcome. When two clerks complete the same task at once,
-    /// exactly one wins; the other gets [`EngineError::Conflict`].
+    /// exactly one wins; the other gets [`StoreError::Conflict`] (in [`EngineError::Store`]).
     ///
     /// # Errors
     /// As [`Engine::claim`].
@@ -292,7 +282,8 @@ impl Engine {
     /// Delivers an external event (e.g. the applicant supplied materials).
     ///
     /// # Errors
-    /// [`EngineError::CaseNotFound`], [`EngineError::Runtime`], [`EngineError::Conflict`].
+    /// [`EngineError::Runtime`]; [`EngineError::Store`] with [`StoreError::NotFound`] or
+    /// [`StoreError::Conflict`].
     pub async fn deliver(
         &self,
         case: CaseId,
@@ -358,7 +349,7 @@ impl Engine {
             .store
             .get_case_of_task(task)
             .await?
-            .ok_or(EngineError::TaskNotFound(task))?;
+            .ok_or(StoreError::NotFound(Missing::Task(task)))?;
         self.apply(record, actor, command, action).await
     }
 
@@ -375,7 +366,7 @@ impl Engine {
             .store
             .get_case(case)
             .await?
-            .ok_or(EngineError::CaseNotFound(case))?;
+            .ok_or(StoreError::NotFound(Missing::Case(case)))?;
         self.apply(record, actor, command, action).await
     }
 

@@ -8,7 +8,7 @@ use serde_json::Map;
 use super::issuing::{self, Completion};
 use super::{Engine, EngineError};
 use lianban_core::runtime::{self, Actor, Command, Event};
-use lianban_store::{Change, StoreError, TimerRecord};
+use lianban_store::{Change, Missing, StoreError, TimerRecord};
 
 /// How often a firing is retried when a clerk changed the case at the same moment.
 const CONFLICT_RETRIES: usize = 5;
@@ -36,7 +36,7 @@ impl Engine {
             let record = store
                 .get_case(timer.case_id)
                 .await?
-                .ok_or(EngineError::CaseNotFound(timer.case_id))?;
+                .ok_or(StoreError::NotFound(Missing::Case(timer.case_id)))?;
             let process = self.process_for(&record).await?;
             let transition = runtime::fire(&process, &record.state, timer.firing, now)?;
             if transition.events.is_empty() {
@@ -86,6 +86,9 @@ impl Engine {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(EngineError::Conflict(timer.case_id))
+        Err(StoreError::Conflict {
+            case: timer.case_id,
+        }
+        .into())
     }
 }

@@ -29,4 +29,4 @@ mod reads;
 pub use engine::{Engine, EngineError};
 /// The store's error, as [`EngineError::Store`] carries it: callers match its variants
 /// (e.g. `VersionChanged`) without depending on the store crate.
-pub use lianban_store::StoreError;
+pub use lianban_store::{Missing, StoreError};

@@ -64,7 +64,7 @@ impl Engine {
     /// Returns `false` when the case does not exist.
     ///
     /// # Errors
-    /// [`EngineError::Conflict`] when another write took the same history number,
+    /// [`crate::StoreError::Conflict`] (in [`EngineError::Store`]) when another write took the same history number,
     /// [`EngineError::Store`].
     pub async fn record_view(
         &self,

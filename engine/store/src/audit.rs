@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use super::batch::Batch;
 use super::entity::{case, history, history_head};
-use super::{Store, StoreError};
+use super::{Missing, Store, StoreError};
 use lianban_core::runtime::CaseId;
 
 /// A history entry to append; the store numbers and chains it.
@@ -213,7 +213,7 @@ impl Store {
         if let Some(case) = case
             && ids.is_empty()
         {
-            return Err(StoreError::NotFound(case));
+            return Err(StoreError::NotFound(Missing::Case(case)));
         }
         let mut report = AuditReport::default();
         for id in ids {

@@ -16,8 +16,8 @@ use super::batch::Batch;
 use super::entity::{case, history, history_head, task};
 use super::records::{case_result, case_status_word, current_steps, data_changes, split_steps};
 use super::{
-    CaseQuery, CaseRecord, CaseSummary, Change, DocumentRecord, HistoryEntry, NewDocument, Store,
-    StoreError, page,
+    CaseQuery, CaseRecord, CaseSummary, Change, DocumentRecord, HistoryEntry, Missing, NewDocument,
+    Store, StoreError, page,
 };
 use lianban_core::documents::Templates;
 use lianban_core::runtime::{Actor, CaseId, CaseState, TaskId};
@@ -196,7 +196,7 @@ impl Store {
                 let old = case::Entity::find_by_id(id.to_string())
                     .one(&*txn)
                     .await?
-                    .ok_or(StoreError::NotFound(id))?;
+                    .ok_or(StoreError::NotFound(Missing::Case(id)))?;
                 if old.revision != expected_revision {
                     return Err(StoreError::Conflict { case: id });
                 }

@@ -194,6 +194,18 @@ pub struct ConnectionSettings {
     pub sqlite: Option<SqliteSettings>,
 }
 
+/// Something a caller named that does not exist: the one "not found" of the store and of
+/// the service above it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Missing {
+    /// No such case.
+    #[error("办件 {0} 不存在")]
+    Case(CaseId),
+    /// No such task.
+    #[error("任务 {0} 不存在")]
+    Task(TaskId),
+}
+
 /// Why the store could not do what was asked. Nothing was written when this is returned.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -203,9 +215,9 @@ pub enum StoreError {
         /// The case.
         case: CaseId,
     },
-    /// The case does not exist.
-    #[error("办件 {0} 不存在")]
-    NotFound(CaseId),
+    /// The case or task a caller named does not exist.
+    #[error("{0}")]
+    NotFound(Missing),
     /// An account with this user name exists already.
     #[error("用户名 {0} 已被使用")]
     UsernameTaken(String),

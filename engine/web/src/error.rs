@@ -187,7 +187,7 @@ impl From<StoreError> for ApiError {
 impl ApiError {
     fn from_store(error: StoreError) -> Self {
         match error {
-            StoreError::NotFound(_) => ApiError::NotFound("办件不存在".into()),
+            StoreError::NotFound(missing) => ApiError::NotFound(missing.to_string()),
             StoreError::Conflict { case } => {
                 ApiError::Conflict(format!("办件 {case} 已被他人修改，请刷新后重试"))
             }
@@ -229,9 +229,8 @@ impl ApiError {
                 | RuntimeError::CaseEnded(_)
                 | RuntimeError::NotWaiting(_)),
             ) => ApiError::Conflict(e.to_string()),
-            e @ EngineError::Conflict(_) => ApiError::Conflict(e.to_string()),
-            e @ (EngineError::CaseNotFound(_) | EngineError::TaskNotFound(_)) => {
-                ApiError::NotFound(e.to_string())
+            EngineError::Store(e @ (StoreError::Conflict { .. } | StoreError::NotFound(_))) => {
+                ApiError::from_store(e)
             }
             e @ EngineError::UnknownProcess { .. } => ApiError::field("process", e.to_string()),
             EngineError::Runtime(e @ RuntimeError::SecondSupplementReasonRequired { .. }) => {
