@@ -3,7 +3,7 @@
 //! expression returns. Pure over a loaded [`Process`]; the example runner calls
 //! [`evaluate`] too. Reading files and the clock is left to [`command`]'s caller.
 
-use std::path::Path;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::definition::RequiredMaterial;
 use crate::definition::{self, LoadError, Process};
-use crate::documents::{RenderError, Templates};
+use crate::documents::RenderError;
 use crate::rules::Facts;
 use crate::runtime::{FieldError, validate_form};
 
@@ -164,25 +164,15 @@ pub fn parse_input(text: &str) -> Result<Map<String, Value>, EvaluateError> {
     }
 }
 
-/// The whole command: loads the definitions under `processes` (with `templates`), takes
-/// the latest version of `process_id` and evaluates `input` (JSON text) as of `today`.
+/// The latest version of `process_id` in `catalog`, or the error that lists the ids known.
 ///
 /// # Errors
-/// [`EvaluateError`] when the input, the definitions or the process id are wrong.
-pub fn command(
-    processes: &Path,
-    templates: &Path,
+/// [`EvaluateError::UnknownProcess`].
+pub fn latest_process(
+    catalog: &definition::Catalog,
     process_id: &str,
-    input: &str,
-    today: NaiveDate,
-) -> Result<Evaluation, EvaluateError> {
-    let input = parse_input(input)?;
-    let templates = Templates::load(templates)?;
-    let catalog = definition::Catalog::new(definition::load_paths(
-        &[processes.to_path_buf()],
-        &templates,
-    )?);
-    let process = catalog
+) -> Result<Arc<Process>, EvaluateError> {
+    catalog
         .latest(process_id)
         .ok_or_else(|| EvaluateError::UnknownProcess {
             id: process_id.to_owned(),
@@ -191,6 +181,5 @@ pub fn command(
                 ids.dedup();
                 ids.join("、")
             },
-        })?;
-    Ok(evaluate(&process, &input, today))
+        })
 }

@@ -153,7 +153,7 @@ pub(crate) fn evaluate(
 }
 
 /// The input first (a typo there is the likelier mistake), then the definitions, then
-/// the process: the order `lianban::evaluate::command` checks them in.
+/// the process.
 fn evaluate_text(
     process_id: &str,
     text: &str,
@@ -167,16 +167,7 @@ fn evaluate_text(
         DefinitionsError::Definitions(e) => EvaluateError::Definitions(e),
     })?;
     let catalog = Catalog::new(loaded.processes);
-    let process = catalog
-        .latest(process_id)
-        .ok_or_else(|| EvaluateError::UnknownProcess {
-            id: process_id.to_owned(),
-            known: {
-                let mut ids: Vec<&str> = catalog.iter().map(|p| p.id.as_str()).collect();
-                ids.dedup();
-                ids.join("、")
-            },
-        })?;
+    let process = lianban::evaluate::latest_process(&catalog, process_id)?;
     Ok(lianban::evaluate::evaluate(&process, &input, today))
 }
 
