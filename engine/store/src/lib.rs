@@ -62,9 +62,6 @@ pub use schedule_runs::{RunStatus, ScheduleRun};
 pub use tasks::DepartmentLoad;
 pub use timers::{NoticeRecord, TimerLost, TimerRecord};
 
-/// The default database: a SQLite file under `data/`, created when missing.
-pub const DEFAULT_URL: &str = "sqlite://data/lianban.db?mode=rwc";
-
 /// Handle on the database; cheap to clone (it shares one connection pool).
 #[derive(Debug, Clone)]
 pub struct Store {
