@@ -217,9 +217,10 @@ impl ApiError {
             EngineError::Runtime(RuntimeError::InvalidField { field, message }) => {
                 ApiError::field(&format!("data.{field}"), message)
             }
-            EngineError::Runtime(e @ RuntimeError::ReasonRequired { .. }) => {
-                ApiError::field("reason", e.to_string())
-            }
+            EngineError::Runtime(
+                e @ (RuntimeError::ReasonRequired { .. }
+                | RuntimeError::SecondSupplementReasonRequired { .. }),
+            ) => ApiError::field("reason", e.to_string()),
             EngineError::Runtime(e @ RuntimeError::UnknownOutcome { .. }) => {
                 ApiError::field("outcome", e.to_string())
             }
@@ -233,9 +234,6 @@ impl ApiError {
                 ApiError::from_store(e)
             }
             e @ EngineError::UnknownProcess { .. } => ApiError::field("process", e.to_string()),
-            EngineError::Runtime(e @ RuntimeError::SecondSupplementReasonRequired { .. }) => {
-                ApiError::field("reason", e.to_string())
-            }
             EngineError::Store(e) if e.is_unavailable() => ApiError::from(e),
             other => ApiError::Internal(other.into()),
         }

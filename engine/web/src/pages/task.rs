@@ -174,43 +174,28 @@ pub(super) async fn complete(
         reason,
         ..Attempt::default()
     };
+    // A refusal the clerk can mend shows the form again, with the reason at its field.
     match result {
-        Ok(_) => Ok(Redirect::to(&format!("/cases/{}", task.case_id)).into_response()),
+        Ok(_) => return Ok(Redirect::to(&format!("/cases/{}", task.case_id)).into_response()),
         Err(EngineError::Runtime(RuntimeError::InvalidField { field, message })) => {
             attempt.errors.insert(field, message);
             attempt.message = Some("请更正标出的字段后重新提交".into());
-            show(
-                &ctx,
-                &user,
-                &task,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &attempt,
-            )
-            .await
         }
         Err(EngineError::Runtime(e @ RuntimeError::ReasonRequired { .. })) => {
             attempt.errors.insert("reason".into(), e.to_string());
             attempt.message = Some("该办理结果须填写理由".into());
-            show(
-                &ctx,
-                &user,
-                &task,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &attempt,
-            )
-            .await
         }
         Err(EngineError::Runtime(e @ RuntimeError::SecondSupplementReasonRequired { .. })) => {
             attempt.errors.insert("reason".into(), e.to_string());
-            show(
-                &ctx,
-                &user,
-                &task,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &attempt,
-            )
-            .await
         }
-        Err(e) => Err(e.into()),
+        Err(e) => return Err(e.into()),
     }
+    show(
+        &ctx,
+        &user,
+        &task,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &attempt,
+    )
+    .await
 }
