@@ -10,12 +10,45 @@ use lianban::runtime::{CaseId, CaseStatus, Event, TaskId, TaskStatus};
 use lianban::scheduler::SystemClock;
 use lianban::service::{Engine, EngineError};
 use lianban::store::{
-    CaseQuery, Change, Missing, Registration, StoreError, StoreOptions, Synchronous, TaskQuery,
+    Basis, CaseQuery, Change, Missing, Registration, Store, StoreError, StoreOptions, Synchronous,
+    TaskQuery,
 };
 use lianban_tests::fixtures::{at, clerk, edit_task, object, open_task, process, start};
 use lianban_tests::{Backend, db_test};
 use serde_json::json;
 use uuid::Uuid;
+
+/// One transition per unit of work, committed at once, as the service writes a command.
+trait OneWrite {
+    async fn insert_case(
+        &self,
+        change: &Change<'_>,
+        title: Option<&str>,
+    ) -> Result<i64, StoreError>;
+    async fn save_transition(&self, expected: i64, change: &Change<'_>) -> Result<i64, StoreError>;
+}
+
+impl OneWrite for Store {
+    async fn insert_case(
+        &self,
+        change: &Change<'_>,
+        title: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        let mut unit = self.unit().await?;
+        let revision = unit.insert_case(change, title).await?;
+        unit.commit().await?;
+        Ok(revision)
+    }
+
+    async fn save_transition(&self, expected: i64, change: &Change<'_>) -> Result<i64, StoreError> {
+        let mut unit = self.unit().await?;
+        let revision = unit
+            .save_transition(Basis::Revision(expected), change, None)
+            .await?;
+        unit.commit().await?;
+        Ok(revision)
+    }
+}
 
 db_test!(migrations_apply_twice, |db| {
     let store = db.store().await?;

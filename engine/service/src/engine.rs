@@ -15,7 +15,7 @@ use lianban_core::definition::{Catalog, LoadError, Process, load_sources};
 use lianban_core::documents::{RenderError, Templates};
 use lianban_core::runtime::{self, Actor, CaseId, Command, RuntimeError, TaskId, Transition};
 use lianban_store::{
-    CaseRecord, Change, HistoryEntry, Missing, Store, StoreError, TaskQuery, TaskRecord,
+    Basis, CaseRecord, Change, HistoryEntry, Missing, Store, StoreError, TaskQuery, TaskRecord,
 };
 
 /// Why a command failed. Nothing was written when this is returned.
@@ -68,10 +68,7 @@ impl EngineError {
 
 impl From<StoreError> for EngineError {
     fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Render(error) => EngineError::Document(error),
-            other => EngineError::Store(other),
-        }
+        EngineError::Store(error)
     }
 }
 
@@ -209,10 +206,9 @@ impl Engine {
             action: "start",
             at: now,
         };
-        self.inner
-            .store
-            .insert_case(&change, title.as_deref())
-            .await?;
+        let mut unit = self.inner.store.unit().await?;
+        unit.insert_case(&change, title.as_deref()).await?;
+        unit.commit().await?;
         Ok(id)
     }
 
@@ -383,7 +379,6 @@ impl Engine {
         let now = self.inner.clock.now();
         let completion = Completion::of(&command);
         let transition = runtime::apply(&process, &record.state, actor, command, now)?;
-        let store = &self.inner.store;
         let documents = issuing::prepare(&process, completion, &transition, actor, now)?;
         let change = Change {
             process: &process,
@@ -392,10 +387,11 @@ impl Engine {
             action,
             at: now,
         };
-        let templates = self.templates();
-        store
-            .save_transition_from(&record, &change, &documents, &templates)
+        let mut unit = self.inner.store.unit().await?;
+        unit.save_transition(Basis::Held(&record), &change, None)
             .await?;
+        issuing::issue(&mut unit, record.state.id, &documents, &self.templates()).await?;
+        unit.commit().await?;
         Ok(transition)
     }
 

@@ -8,7 +8,7 @@ use serde_json::Map;
 use super::issuing::{self, Completion};
 use super::{Engine, EngineError};
 use lianban_core::runtime::{self, Actor, Command, Event};
-use lianban_store::{Change, Missing, StoreError, TimerRecord};
+use lianban_store::{Basis, Change, Missing, StoreError, TimerRecord};
 
 /// How often a firing is retried when a clerk changed the case at the same moment.
 const CONFLICT_RETRIES: usize = 5;
@@ -69,21 +69,23 @@ impl Engine {
                 action: "timer",
                 at: now,
             };
-            let templates = self.templates();
-            match store
-                .save_firing(
-                    record.revision,
+            let fired = async {
+                let mut unit = store.unit().await?;
+                unit.save_transition(
+                    Basis::Revision(record.revision),
                     &change,
-                    &documents,
-                    &templates,
-                    (&timer.id, owner),
+                    Some((&timer.id, owner)),
                 )
-                .await
-            {
-                Ok(_) => return Ok(true),
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(StoreError::TimerLost(_)) => return Ok(false),
-                Err(e) => return Err(e.into()),
+                .await?;
+                issuing::issue(&mut unit, timer.case_id, &documents, &self.templates()).await?;
+                unit.commit().await?;
+                Ok::<(), EngineError>(())
+            };
+            match fired.await {
+                Ok(()) => return Ok(true),
+                Err(EngineError::Store(StoreError::Conflict { .. })) => continue,
+                Err(EngineError::Store(StoreError::TimerLost(_))) => return Ok(false),
+                Err(e) => return Err(e),
             }
         }
         Err(StoreError::Conflict {

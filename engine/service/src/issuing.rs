@@ -1,7 +1,9 @@
-//! The documents a command issues, prepared before the transaction that stores them: the
-//! context each template will see and the missing materials of a supplement notice. What to
-//! issue, and whether a supplement request breaks the 一次性告知 promise (二次补正), the
-//! runtime decided; this carries it out. Also the Engine's queries over issued documents.
+//! The documents a command issues. They are prepared before the unit of work that stores
+//! them (the context each template will see, the missing materials of a supplement notice),
+//! then numbered, rendered and stored inside that unit, after the transition: a number is
+//! drawn only in a unit that commits, so numbers stay gap-free. What to issue, and whether a
+//! supplement request breaks the 一次性告知 promise (二次补正), the runtime decided; this
+//! carries it out. Also the Engine's queries over issued documents.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Asia::Shanghai;
@@ -9,9 +11,12 @@ use uuid::Uuid;
 
 use super::{Engine, EngineError};
 use lianban_core::definition::Process;
-use lianban_core::documents::{CaseView, Draft, TaskView, missing_materials};
+use lianban_core::definition::StepId;
+use lianban_core::documents::{
+    CaseView, Draft, Rendered, TaskView, Templates, format_number, missing_materials,
+};
 use lianban_core::runtime::{Actor, CaseId, CaseState, Command, Effect, Event, TaskId, Transition};
-use lianban_store::{DocumentId, DocumentRecord, NewDocument, SecondRequest};
+use lianban_store::{DocumentId, DocumentRecord, SecondRequest, Unit};
 
 impl Engine {
     /// The documents a case issued, oldest first.
@@ -44,6 +49,78 @@ impl Engine {
     ) -> Result<Vec<DocumentRecord>, EngineError> {
         Ok(self.store().list_second_supplements(department).await?)
     }
+}
+
+/// A document to issue with a transition: the draft (numbered and rendered in the unit that
+/// saves the transition) and what the case history needs to know about it.
+#[derive(Debug, Clone)]
+pub(super) struct Pending {
+    id: DocumentId,
+    draft: Draft,
+    step: StepId,
+    department: Option<String>,
+    issued_by: String,
+    missing: Option<Vec<String>>,
+    second_request: Option<SecondRequest>,
+}
+
+/// Numbers, renders and stores the pending documents of case `case` in `unit`, after its
+/// transition.
+///
+/// # Errors
+/// [`EngineError::Document`] when a template fails, [`EngineError::Store`]; the caller
+/// drops the unit then, so nothing is written and no number is used.
+pub(super) async fn issue(
+    unit: &mut Unit<'_>,
+    case: CaseId,
+    pending: &[Pending],
+    templates: &Templates,
+) -> Result<Vec<DocumentRecord>, EngineError> {
+    let mut records = Vec::with_capacity(pending.len());
+    for new in pending {
+        let draft = &new.draft;
+        let rendered = render_numbered(unit, draft, templates).await?;
+        records.push(DocumentRecord {
+            id: new.id,
+            case_id: case,
+            key: draft.key.clone(),
+            name: draft.name.clone(),
+            number: rendered.number,
+            template: draft.template.clone(),
+            template_hash: rendered.template_hash,
+            content_hash: rendered.content_hash,
+            html: rendered.html,
+            issued_at: draft.issued_at,
+            issued_by: new.issued_by.clone(),
+            step: new.step.clone(),
+            department: new.department.clone(),
+            missing: new.missing.clone(),
+            second_request: new.second_request.clone(),
+        });
+    }
+    unit.insert_documents(&records).await?;
+    Ok(records)
+}
+
+/// Draws the draft's number in `unit` (for numbered kinds) and renders it with it.
+///
+/// # Errors
+/// [`EngineError::Document`], [`EngineError::Store`].
+pub(super) async fn render_numbered(
+    unit: &mut Unit<'_>,
+    draft: &Draft,
+    templates: &Templates,
+) -> Result<Rendered, EngineError> {
+    let number = match &draft.prefix {
+        Some(prefix) => {
+            let seq = unit.next_number(prefix, draft.year()).await?;
+            Some(format_number(prefix, draft.year(), seq))
+        }
+        None => None,
+    };
+    draft
+        .render(templates, number)
+        .map_err(EngineError::Document)
 }
 
 /// The completion a transition came from, taken from the command before it is applied.
@@ -85,7 +162,7 @@ pub(super) fn prepare(
     transition: &Transition,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<Vec<NewDocument>, EngineError> {
+) -> Result<Vec<Pending>, EngineError> {
     let issued: Vec<(&String, &Option<Vec<String>>)> = transition
         .effects
         .iter()
@@ -127,7 +204,7 @@ pub(super) fn prepare(
     for (key, asked) in issued {
         let draft = Draft::new(process, key, &case, Some(&task_view), &missing, now)
             .map_err(EngineError::Document)?;
-        documents.push(NewDocument {
+        documents.push(Pending {
             // v7: ids sort by issue time, like case ids.
             id: DocumentId(Uuid::now_v7()),
             draft,

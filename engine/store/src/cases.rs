@@ -15,22 +15,33 @@ use super::audit::ChainHead;
 use super::batch::Batch;
 use super::entity::{case, history, history_head, task};
 use super::records::{case_result, case_status_word, current_steps, data_changes, split_steps};
+use super::tasks::upsert_tasks;
+use super::unit::Unit;
 use super::{
-    CaseQuery, CaseRecord, CaseSummary, Change, DocumentRecord, HistoryEntry, Missing, NewDocument,
-    Store, StoreError, page,
+    CaseQuery, CaseRecord, CaseSummary, Change, HistoryEntry, Missing, Store, StoreError, page,
 };
-use lianban_core::documents::Templates;
 use lianban_core::runtime::{Actor, CaseId, CaseState, TaskId};
 
-impl Store {
-    /// Persists the transition that started a case: the case row (revision 1), its tasks and
-    /// the first history row, in one transaction. Returns the revision.
+/// What a save of an existing case checks against: the revision the caller read, or the
+/// whole record it read and still holds (then neither the state nor the chain head is read
+/// again inside the transaction).
+#[derive(Debug, Clone, Copy)]
+pub enum Basis<'a> {
+    /// The case must still be at this revision.
+    Revision(i64),
+    /// The case must still be as read here.
+    Held(&'a CaseRecord),
+}
+
+impl Unit<'_> {
+    /// Writes the transition that started a case: the case row (revision 1), its tasks and
+    /// the first history row. Returns the revision.
     ///
     /// # Errors
     /// [`StoreError::Database`] (e.g. the definition version is not registered, or the id
     /// exists), [`StoreError::MissingTask`], [`StoreError::Serialization`].
     pub async fn insert_case(
-        &self,
+        &mut self,
         change: &Change<'_>,
         title: Option<&str>,
     ) -> Result<i64, StoreError> {
@@ -48,153 +59,84 @@ impl Store {
             )),
             ..case_columns(state, change)?
         };
-        let txn = self.begin_write().await?;
-        let mut batch = Batch::new(txn.get_database_backend());
+        self.wrote();
+        let txn = self.txn();
+        let mut batch = Batch::new(self.backend());
         batch.push(case::Entity::insert(row).into_query(), 1);
-        self.upsert_tasks(&mut batch, None, change)?;
-        super::timers::sync_timers(&txn, &mut batch, None, state, change.at).await?;
+        upsert_tasks(&mut batch, None, change)?;
+        super::timers::sync_timers(txn, &mut batch, None, state, change.at).await?;
         super::timers::insert_notices(&mut batch, change);
         append_history(&mut batch, None, None, change)?;
-        if !batch.run(&txn).await? {
+        if !batch.run(txn).await? {
             return Err(StoreError::Conflict { case: state.id });
         }
-        txn.commit().await?;
         Ok(1)
     }
 
-    /// Persists a transition of an existing case if, and only if, the case is still at
-    /// `expected_revision` (compare-and-set). Returns the new revision.
+    /// Writes a transition of an existing case if, and only if, the case is still as the
+    /// caller read it (compare-and-set on the revision); for a timer's firing, `fired` names
+    /// the timer `(id, owner)` claimed, marked fired in the same write so the firing is
+    /// saved exactly once. Returns the new revision.
+    ///
+    /// With a [`Basis::Held`] record everything goes in one batch against the chain head
+    /// held. If the head moved since (a recorded view), the batch fails and a unit with
+    /// nothing else in it starts over, reading the head under the case's lock; a real
+    /// conflict fails there too.
     ///
     /// # Errors
     /// [`StoreError::Conflict`] when another command changed the case since it was read,
-    /// [`StoreError::NotFound`], [`StoreError::MissingTask`], [`StoreError::Database`].
-    /// Nothing is written on any error.
+    /// [`StoreError::NotFound`], [`StoreError::TimerLost`] when the timer is no longer
+    /// ours, [`StoreError::MissingTask`], [`StoreError::Database`].
     pub async fn save_transition(
-        &self,
-        expected_revision: i64,
+        &mut self,
+        basis: Basis<'_>,
         change: &Change<'_>,
-    ) -> Result<i64, StoreError> {
-        let (revision, _) = self
-            .save(expected_revision, change, None, None, None)
-            .await?;
-        Ok(revision)
-    }
-
-    /// As [`Store::save_transition`], and in the same transaction numbers, renders and
-    /// stores the documents the transition issued. Returns the new revision and the stored
-    /// documents.
-    ///
-    /// # Errors
-    /// As [`Store::save_transition`], and [`StoreError::Render`] when a document does not
-    /// render. Nothing is written on any error, and no number is used up.
-    pub async fn save_transition_issuing(
-        &self,
-        expected_revision: i64,
-        change: &Change<'_>,
-        documents: &[NewDocument],
-        templates: &Templates,
-    ) -> Result<(i64, Vec<DocumentRecord>), StoreError> {
-        self.save(
-            expected_revision,
-            change,
-            Some((documents, templates)),
-            None,
-            None,
-        )
-        .await
-    }
-
-    /// As [`Store::save_transition_issuing`] for a timer's firing: in the same transaction
-    /// the timer `(id, owner)` claimed is marked fired, so the firing is saved exactly once.
-    ///
-    /// # Errors
-    /// As [`Store::save_transition_issuing`], and [`StoreError::TimerLost`] when the timer
-    /// is no longer ours (nothing is written then).
-    pub async fn save_firing(
-        &self,
-        expected_revision: i64,
-        change: &Change<'_>,
-        documents: &[NewDocument],
-        templates: &Templates,
-        timer: (&str, &str),
-    ) -> Result<i64, StoreError> {
-        let issuing = (!documents.is_empty()).then_some((documents, templates));
-        let (revision, _) = self
-            .save(expected_revision, change, issuing, Some(timer), None)
-            .await?;
-        Ok(revision)
-    }
-
-    /// As [`Store::save_transition_issuing`] (without documents when `documents` is
-    /// empty) for a caller that read the case as `record` and still holds it: neither the
-    /// state nor the chain head is read again inside the write transaction. The revision
-    /// check of the UPDATE guarantees the stored state is the one held, since every save
-    /// moves the revision; a head that moved meanwhile (a recorded view) makes the save run
-    /// once more, reading the head under the case's lock.
-    ///
-    /// # Errors
-    /// As [`Store::save_transition_issuing`].
-    pub async fn save_transition_from(
-        &self,
-        record: &CaseRecord,
-        change: &Change<'_>,
-        documents: &[NewDocument],
-        templates: &Templates,
-    ) -> Result<(i64, Vec<DocumentRecord>), StoreError> {
-        let issuing = (!documents.is_empty()).then_some((documents, templates));
-        let known = Known {
-            state: &record.state,
-            head: record.chain_head.as_ref(),
-        };
-        self.save(record.revision, change, issuing, None, Some(known))
-            .await
-    }
-
-    async fn save(
-        &self,
-        expected_revision: i64,
-        change: &Change<'_>,
-        issuing: Option<(&[NewDocument], &Templates)>,
         fired: Option<(&str, &str)>,
-        known: Option<Known<'_>>,
-    ) -> Result<(i64, Vec<DocumentRecord>), StoreError> {
-        // With the head the caller read, everything goes in one batch. If the head moved
-        // since, the batch fails and the save is made again reading the head under the
-        // case's lock; a real conflict fails there too.
-        if known.is_some_and(|k| k.head.is_some()) {
-            match self
-                .save_once(expected_revision, change, issuing, fired, known)
-                .await
-            {
+    ) -> Result<i64, StoreError> {
+        let (expected, known) = match basis {
+            Basis::Revision(revision) => (revision, None),
+            Basis::Held(record) => (
+                record.revision,
+                Some(Known {
+                    state: &record.state,
+                    head: record.chain_head.as_ref(),
+                }),
+            ),
+        };
+        if self.is_fresh() && known.is_some_and(|k| k.head.is_some()) {
+            match self.save_once(expected, change, fired, known).await {
                 Ok(saved) => return Ok(saved),
-                Err(error) => tracing::debug!(
-                    case = %change.transition.state.id,
-                    %error,
-                    "saving again with the chain head read under the case's lock"
-                ),
+                Err(error) => {
+                    tracing::debug!(
+                        case = %change.transition.state.id,
+                        %error,
+                        "saving again with the chain head read under the case's lock"
+                    );
+                    self.restart().await?;
+                }
             }
         }
         let without_head = known.map(|k| Known { head: None, ..k });
-        self.save_once(expected_revision, change, issuing, fired, without_head)
-            .await
+        self.save_once(expected, change, fired, without_head).await
     }
 
     async fn save_once(
-        &self,
+        &mut self,
         expected_revision: i64,
         change: &Change<'_>,
-        issuing: Option<(&[NewDocument], &Templates)>,
         fired: Option<(&str, &str)>,
         known: Option<Known<'_>>,
-    ) -> Result<(i64, Vec<DocumentRecord>), StoreError> {
+    ) -> Result<i64, StoreError> {
         let state = &change.transition.state;
         let id = state.id;
-        let txn = self.begin_write().await?;
+        self.wrote();
+        let txn = self.txn();
+        let backend = self.backend();
         let old_state: std::borrow::Cow<'_, CaseState> = match &known {
             Some(known) => std::borrow::Cow::Borrowed(known.state),
             None => {
                 let old = case::Entity::find_by_id(id.to_string())
-                    .one(&*txn)
+                    .one(txn)
                     .await?
                     .ok_or(StoreError::NotFound(Missing::Case(id)))?;
                 if old.revision != expected_revision {
@@ -215,7 +157,7 @@ impl Store {
             .filter(case::Column::Id.eq(id.to_string()))
             .filter(case::Column::Revision.eq(expected_revision))
             .into_query();
-        let mut batch = Batch::new(txn.get_database_backend());
+        let mut batch = Batch::new(backend);
         let head = match known.and_then(|k| k.head) {
             Some(head) => {
                 batch.push(update, 1);
@@ -223,34 +165,28 @@ impl Store {
             }
             None => {
                 // Written first, so the case row is ours before the head is read.
-                let update = txn.get_database_backend().build(&update);
+                let update = backend.build(&update);
                 if txn.execute_raw(update).await?.rows_affected() == 0 {
                     return Err(StoreError::Conflict { case: id });
                 }
-                super::audit::read_head(&txn, id).await?
+                super::audit::read_head(txn, id).await?
             }
         };
-        self.upsert_tasks(&mut batch, Some(&*old_state), change)?;
+        upsert_tasks(&mut batch, Some(&*old_state), change)?;
         if let Some((timer, owner)) = fired {
-            super::timers::mark_fired(&txn, timer, owner, change.at).await?;
+            super::timers::mark_fired(txn, timer, owner, change.at).await?;
         }
-        super::timers::sync_timers(&txn, &mut batch, Some(&*old_state), state, change.at).await?;
+        super::timers::sync_timers(txn, &mut batch, Some(&*old_state), state, change.at).await?;
         super::timers::insert_notices(&mut batch, change);
         append_history(&mut batch, head.as_ref(), Some(&*old_state), change)?;
-        if !batch.run(&txn).await? {
+        if !batch.run(txn).await? {
             return Err(StoreError::Conflict { case: id });
         }
-        let documents = match issuing {
-            Some((documents, templates)) => {
-                self.insert_documents(&txn, id, documents, templates)
-                    .await?
-            }
-            None => Vec::new(),
-        };
-        txn.commit().await?;
-        Ok((revision, documents))
+        Ok(revision)
     }
+}
 
+impl Store {
     /// The stored case, with the revision to save against.
     ///
     /// # Errors

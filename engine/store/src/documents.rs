@@ -1,7 +1,7 @@
-//! Issued documents and their numbers. A document is numbered, rendered and stored inside
-//! the transaction that saves the transition issuing it: a refused or failed command
-//! returns its number to the sequence, so numbers stay gap-free, and a stored document
-//! always belongs to a stored transition.
+//! Issued documents and their numbers. The service draws a document's number in the unit
+//! that saves the transition issuing it, renders it, and stores it in the same unit: a
+//! refused or failed command returns its number to the sequence, so numbers stay gap-free,
+//! and a stored document always belongs to a stored transition.
 
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
@@ -13,60 +13,39 @@ use uuid::Uuid;
 
 use super::cases::parse_case_id;
 use super::entity::{document, document_sequence};
-use super::{DocumentId, DocumentRecord, NewDocument, SecondRequest, Store, StoreError};
+use super::unit::Unit;
+use super::{DocumentId, DocumentRecord, SecondRequest, Store, StoreError};
 use lianban_core::definition::StepId;
-use lianban_core::documents::{Templates, format_number};
 use lianban_core::runtime::CaseId;
 
-impl Store {
-    /// Numbers, renders and inserts the documents of a transition, inside its transaction.
+impl Unit<'_> {
+    /// Draws the next number of `prefix` in `year` (gap-free: a unit that is dropped
+    /// returns it to the sequence).
     ///
     /// # Errors
-    /// [`StoreError::Render`] when a template fails (the caller rolls back), or
-    /// [`StoreError::Database`].
-    pub(super) async fn insert_documents(
-        &self,
-        txn: &DatabaseTransaction,
-        case: CaseId,
-        documents: &[NewDocument],
-        templates: &Templates,
-    ) -> Result<Vec<DocumentRecord>, StoreError> {
-        let mut records = Vec::with_capacity(documents.len());
-        for new in documents {
-            let draft = &new.draft;
-            let number = match &draft.prefix {
-                Some(prefix) => {
-                    let seq = next_number(txn, prefix, draft.year()).await?;
-                    Some(format_number(prefix, draft.year(), seq))
-                }
-                None => None,
-            };
-            let rendered = draft.render(templates, number)?;
-            let record = DocumentRecord {
-                id: new.id,
-                case_id: case,
-                key: draft.key.clone(),
-                name: draft.name.clone(),
-                number: rendered.number,
-                template: draft.template.clone(),
-                template_hash: rendered.template_hash,
-                content_hash: rendered.content_hash,
-                html: rendered.html,
-                issued_at: draft.issued_at,
-                issued_by: new.issued_by.clone(),
-                step: new.step.clone(),
-                department: new.department.clone(),
-                missing: new.missing.clone(),
-                second_request: new.second_request.clone(),
-            };
-            document::Entity::insert(active(&record))
-                .exec_without_returning(txn)
-                .await?;
-            records.push(record);
-        }
-        Ok(records)
+    /// [`StoreError::Database`], [`StoreError::Corrupt`].
+    pub async fn next_number(&mut self, prefix: &str, year: i32) -> Result<i64, StoreError> {
+        self.wrote();
+        next_number(self.txn(), prefix, year).await
     }
 
+    /// Stores documents the service numbered and rendered in this unit.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn insert_documents(&mut self, records: &[DocumentRecord]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.wrote();
+        document::Entity::insert_many(records.iter().map(active))
+            .exec_without_returning(self.txn())
+            .await?;
+        Ok(())
+    }
+}
+
+impl Store {
     /// The documents a case issued, oldest first.
     ///
     /// # Errors
@@ -129,7 +108,7 @@ impl Store {
 /// increments the existing one and returns the value: on PostgreSQL the upsert locks the row
 /// until the transaction ends, so concurrent issuers queue instead of reading the same
 /// `last`; on SQLite the write transaction (BEGIN IMMEDIATE) already serializes them.
-pub(super) async fn next_number(
+async fn next_number(
     txn: &DatabaseTransaction,
     prefix: &str,
     year: i32,

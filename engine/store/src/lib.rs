@@ -1,8 +1,8 @@
 //! Persistence through sea-orm: definition versions, cases, tasks, history, issued
-//! documents, accounts and sessions, on SQLite (the default) or PostgreSQL. This is the only module that imports
-//! `sea_orm`; it stores what the runtime decided and decides nothing itself. Every
-//! transition is written in one transaction together with its history row and the
-//! documents it issued.
+//! documents, accounts and sessions, on SQLite (the default) or PostgreSQL. This is the
+//! only crate that imports `sea_orm`; it stores what the runtime decided and decides nothing
+//! itself, and it renders nothing: the service writes a transition, the numbers it draws
+//! and the documents it rendered in one [`Unit`] of work.
 //!
 //! The service (`lianban::service::Engine`) is the only caller that decides what to write;
 //! this crate carries no orchestration.
@@ -15,7 +15,7 @@ use lianban_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    DbErr, Statement, TransactionTrait,
 };
 
 use lianban_core::runtime::{CaseId, TaskId};
@@ -42,12 +42,14 @@ mod schedule_runs;
 mod tasks;
 mod timers;
 mod unavailable;
+mod unit;
 
 pub use accounts::{NewAccount, SessionRecord};
 pub use apikeys::{ApiKeyRecord, NewApiKey};
 pub use archive::{Archived, ArchivedDocument, CaseArchive};
 pub use audit::{AuditReport, BrokenLink, ChainHead, Problem};
 pub use backup::{BackupError, restore};
+pub use cases::Basis;
 pub use dashboard::{ClosedTask, StepCount, SupplementCounts, TaskCounts};
 pub use definitions::StoredVersion;
 pub use explain::QueryPlan;
@@ -56,11 +58,12 @@ pub use outbox::{OutboxMessage, OutboxStatus, Receipt};
 pub use push_tables::{NewPushTable, PushTableRecord, PushTableSummary};
 pub use records::{
     CaseQuery, CaseRecord, CaseSummary, Change, DocumentId, DocumentRecord, HistoryEntry,
-    NewDocument, Registration, SecondRequest, TaskQuery, TaskRecord,
+    Registration, SecondRequest, TaskQuery, TaskRecord,
 };
 pub use schedule_runs::{RunStatus, ScheduleRun};
 pub use tasks::DepartmentLoad;
 pub use timers::{NoticeRecord, TimerLost, TimerRecord};
+pub use unit::Unit;
 
 /// Handle on the database; cheap to clone (it shares one connection pool).
 #[derive(Debug, Clone)]
@@ -259,9 +262,6 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    /// A document of the transition could not be rendered; the transition was not saved.
-    #[error(transparent)]
-    Render(#[from] lianban_core::documents::RenderError),
     /// A claimed timer was taken over or removed before it could be marked fired.
     #[error(transparent)]
     TimerLost(#[from] TimerLost),
@@ -285,7 +285,6 @@ impl StoreError {
             StoreError::MissingTask { .. } => "missing-task",
             StoreError::Corrupt { .. } => "corrupt",
             StoreError::CreateDir { .. } => "create-dir",
-            StoreError::Render(_) => "document",
             StoreError::TimerLost(_) => "timer-lost",
             StoreError::Database(_) if self.is_unavailable() => "unavailable",
             StoreError::Database(_) => "database",
@@ -462,11 +461,7 @@ impl Store {
             Some(writer) => Some(Arc::clone(writer).lock_owned().await),
             None => None,
         };
-        let options = TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..Default::default()
-        };
-        let txn = self.db.begin_with_options(options).await?;
+        let txn = self.db.begin_with_options(unit::immediate()).await?;
         Ok(WriteTxn { txn, _turn: turn })
     }
 }

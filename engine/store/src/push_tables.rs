@@ -1,6 +1,6 @@
 //! Push tables (附件4 推送信息表): one per receiving department and day, numbered with the
-//! document numbering (gap-free per prefix and year) and stored with its rows and HTML in
-//! one transaction, so a number is only used by a table that was stored.
+//! document numbering (gap-free per prefix and year): the service draws the number, renders
+//! the table and stores it in one unit, so a number is only used by a table that was stored.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -8,12 +8,11 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::documents::next_number;
 use super::entity::{case, push_table, task};
+use super::unit::Unit;
 use super::{Store, StoreError, TaskRecord};
-use lianban_core::documents::{Draft, Templates, format_number};
 
-/// A push table about to be stored (its number is drawn when it is).
+/// A numbered and rendered push table, about to be stored.
 #[derive(Debug, Clone)]
 pub struct NewPushTable {
     /// Process id.
@@ -26,10 +25,22 @@ pub struct NewPushTable {
     pub window_start: DateTime<Utc>,
     /// … and at or before this one are the rows.
     pub window_end: DateTime<Utc>,
-    /// The rows the template receives (`{case_id, form, data}` each).
+    /// The rows the template received (`{case_id, form, data}` each).
     pub rows: Vec<Value>,
-    /// The table document, ready to be numbered and rendered.
-    pub draft: Draft,
+    /// Document key in the definition.
+    pub document: String,
+    /// Document name.
+    pub name: String,
+    /// Printed number, when the document kind is numbered.
+    pub number: Option<String>,
+    /// The rendered, printable HTML.
+    pub html: String,
+    /// SHA-256 (hex) of the HTML.
+    pub content_hash: String,
+    /// SHA-256 (hex) of the template source it was rendered from.
+    pub template_hash: String,
+    /// When it was issued.
+    pub issued_at: DateTime<Utc>,
     /// The schedule run that issued it.
     pub run_id: Option<Uuid>,
 }
@@ -72,6 +83,55 @@ pub struct PushTableRecord {
     pub html: String,
 }
 
+impl Unit<'_> {
+    /// Stores a push table the service numbered (see [`Unit::next_number`]) and rendered.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] (including a second table for the same department,
+    /// document and day).
+    pub async fn insert_push_table(
+        &mut self,
+        new: &NewPushTable,
+    ) -> Result<PushTableSummary, StoreError> {
+        let id = Uuid::now_v7();
+        let row_count = i32::try_from(new.rows.len()).unwrap_or(i32::MAX);
+        let row = push_table::ActiveModel {
+            id: Set(id.to_string()),
+            process_id: Set(new.process_id.clone()),
+            document: Set(new.document.clone()),
+            name: Set(new.name.clone()),
+            department: Set(new.department.clone()),
+            day: Set(new.day.to_string()),
+            number: Set(new.number.clone()),
+            window_start: Set(new.window_start),
+            window_end: Set(new.window_end),
+            rows: Set(Value::Array(new.rows.clone())),
+            row_count: Set(row_count),
+            html: Set(new.html.clone()),
+            content_hash: Set(new.content_hash.clone()),
+            template_hash: Set(new.template_hash.clone()),
+            issued_at: Set(new.issued_at),
+            run_id: Set(new.run_id.map(|r| r.to_string())),
+        };
+        self.wrote();
+        push_table::Entity::insert(row)
+            .exec_without_returning(self.txn())
+            .await?;
+        Ok(PushTableSummary {
+            id,
+            process_id: new.process_id.clone(),
+            document: new.document.clone(),
+            name: new.name.clone(),
+            department: new.department.clone(),
+            day: new.day.to_string(),
+            number: new.number.clone(),
+            row_count,
+            content_hash: new.content_hash.clone(),
+            issued_at: new.issued_at,
+        })
+    }
+}
+
 impl Store {
     /// The tasks at any of `steps` of cases of `process_id` created in (`after`, `until`],
     /// oldest first.
@@ -104,64 +164,6 @@ impl Store {
             .all(&self.db)
             .await?;
         rows.into_iter().map(super::tasks::task_record).collect()
-    }
-
-    /// Numbers, renders and stores a push table in one transaction.
-    ///
-    /// # Errors
-    /// [`StoreError::Render`] (nothing stored, no number used), [`StoreError::Database`]
-    /// (including a second table for the same department, document and day).
-    pub async fn insert_push_table(
-        &self,
-        new: &NewPushTable,
-        templates: &Templates,
-    ) -> Result<PushTableSummary, StoreError> {
-        let txn = self.begin_write().await?;
-        let draft = &new.draft;
-        let number = match &draft.prefix {
-            Some(prefix) => {
-                let seq = next_number(&txn, prefix, draft.year()).await?;
-                Some(format_number(prefix, draft.year(), seq))
-            }
-            None => None,
-        };
-        let rendered = draft.render(templates, number)?;
-        let id = Uuid::now_v7();
-        let row_count = i32::try_from(new.rows.len()).unwrap_or(i32::MAX);
-        let row = push_table::ActiveModel {
-            id: Set(id.to_string()),
-            process_id: Set(new.process_id.clone()),
-            document: Set(draft.key.clone()),
-            name: Set(draft.name.clone()),
-            department: Set(new.department.clone()),
-            day: Set(new.day.to_string()),
-            number: Set(rendered.number.clone()),
-            window_start: Set(new.window_start),
-            window_end: Set(new.window_end),
-            rows: Set(Value::Array(new.rows.clone())),
-            row_count: Set(row_count),
-            html: Set(rendered.html),
-            content_hash: Set(rendered.content_hash.clone()),
-            template_hash: Set(rendered.template_hash),
-            issued_at: Set(draft.issued_at),
-            run_id: Set(new.run_id.map(|r| r.to_string())),
-        };
-        push_table::Entity::insert(row)
-            .exec_without_returning(&*txn)
-            .await?;
-        txn.commit().await?;
-        Ok(PushTableSummary {
-            id,
-            process_id: new.process_id.clone(),
-            document: draft.key.clone(),
-            name: draft.name.clone(),
-            department: new.department.clone(),
-            day: new.day.to_string(),
-            number: rendered.number,
-            row_count,
-            content_hash: rendered.content_hash,
-            issued_at: draft.issued_at,
-        })
     }
 
     /// Push tables for any of `departments` (all when empty), newest first.

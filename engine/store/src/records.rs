@@ -6,7 +6,6 @@ use serde_json::{Map, Value};
 
 use super::audit::ChainHead;
 use lianban_core::definition::{Process, StepId};
-use lianban_core::documents::Draft;
 use lianban_core::runtime::{
     Actor, CaseId, CaseState, CaseStatus, Event, TaskId, TaskStatus, Transition,
 };
@@ -19,26 +18,6 @@ impl std::fmt::Display for DocumentId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)
     }
-}
-
-/// A document to issue with a transition: the draft (rendered and numbered inside the
-/// transaction) and what the case history needs to know about it.
-#[derive(Debug, Clone)]
-pub struct NewDocument {
-    /// Its id.
-    pub id: DocumentId,
-    /// Kind, template and context.
-    pub draft: Draft,
-    /// The step whose outcome issued it.
-    pub step: StepId,
-    /// That step's department.
-    pub department: Option<String>,
-    /// Who issued it.
-    pub issued_by: String,
-    /// For a supplement request: the keys of the materials found missing.
-    pub missing: Option<Vec<String>>,
-    /// For a second supplement request (二次补正): what was new, and why.
-    pub second_request: Option<SecondRequest>,
 }
 
 /// What makes a supplement request a second one.

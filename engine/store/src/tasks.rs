@@ -186,45 +186,44 @@ impl Store {
             })
             .collect())
     }
+}
 
-    /// Writes the task rows a change touched: those its effects name, and any task whose
-    /// state differs from before. The second set is what keeps the inbox equal to the case
-    /// state even when an effect is missing.
-    pub(super) fn upsert_tasks(
-        &self,
-        batch: &mut Batch,
-        old: Option<&CaseState>,
-        change: &Change<'_>,
-    ) -> Result<(), StoreError> {
-        let new = &change.transition.state;
-        let mut ids: Vec<TaskId> = Vec::new();
-        for effect in &change.transition.effects {
-            if let Effect::CreateTask { task } | Effect::UpdateTask { task } = effect {
-                ids.push(*task);
-            }
+/// Writes the task rows a change touched: those its effects name, and any task whose
+/// state differs from before. The second set is what keeps the inbox equal to the case
+/// state even when an effect is missing.
+pub(super) fn upsert_tasks(
+    batch: &mut Batch,
+    old: Option<&CaseState>,
+    change: &Change<'_>,
+) -> Result<(), StoreError> {
+    let new = &change.transition.state;
+    let mut ids: Vec<TaskId> = Vec::new();
+    for effect in &change.transition.effects {
+        if let Effect::CreateTask { task } | Effect::UpdateTask { task } = effect {
+            ids.push(*task);
         }
-        for task in &new.tasks {
-            let before = old.and_then(|s| s.tasks.iter().find(|t| t.id == task.id));
-            if before != Some(task) {
-                ids.push(task.id);
-            }
-        }
-        ids.sort();
-        ids.dedup();
-        for id in ids {
-            let task = new
-                .tasks
-                .iter()
-                .find(|t| t.id == id)
-                .ok_or(StoreError::MissingTask {
-                    case: new.id,
-                    task: id,
-                })?;
-            batch.push(upsert(new, task, step_name(change, &task.step)), 1);
-        }
-        // Messages to department systems commit (or roll back) with the tasks they announce.
-        super::outbox::enqueue(batch, change)
     }
+    for task in &new.tasks {
+        let before = old.and_then(|s| s.tasks.iter().find(|t| t.id == task.id));
+        if before != Some(task) {
+            ids.push(task.id);
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    for id in ids {
+        let task = new
+            .tasks
+            .iter()
+            .find(|t| t.id == id)
+            .ok_or(StoreError::MissingTask {
+                case: new.id,
+                task: id,
+            })?;
+        batch.push(upsert(new, task, step_name(change, &task.step)), 1);
+    }
+    // Messages to department systems commit (or roll back) with the tasks they announce.
+    super::outbox::enqueue(batch, change)
 }
 
 fn step_name(change: &Change<'_>, step: &StepId) -> String {

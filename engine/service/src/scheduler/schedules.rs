@@ -15,7 +15,8 @@ use chrono_tz::Asia::Shanghai;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::Engine;
+use crate::issuing;
+use crate::{Engine, EngineError};
 use lianban_core::definition::{Process, Schedule, StepKind};
 use lianban_core::documents::table_draft;
 use lianban_store::{NewPushTable, RunStatus, StoreError};
@@ -201,6 +202,8 @@ enum PushError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
     Render(#[from] lianban_core::documents::RenderError),
 }
 
@@ -276,6 +279,8 @@ async fn push_tables(
             }
         }
         let draft = table_draft(process, key, rows.clone(), &department, now)?;
+        let mut unit = store.unit().await?;
+        let rendered = issuing::render_numbered(&mut unit, &draft, &engine.templates()).await?;
         let new = NewPushTable {
             process_id: process.id.clone(),
             department: department.clone(),
@@ -283,10 +288,17 @@ async fn push_tables(
             window_start,
             window_end: fire_time,
             rows,
-            draft,
+            document: draft.key.clone(),
+            name: draft.name.clone(),
+            number: rendered.number,
+            html: rendered.html,
+            content_hash: rendered.content_hash,
+            template_hash: rendered.template_hash,
+            issued_at: draft.issued_at,
             run_id: Some(run),
         };
-        let table = store.insert_push_table(&new, &engine.templates()).await?;
+        let table = unit.insert_push_table(&new).await?;
+        unit.commit().await?;
         // Counts only: the rows carry ID numbers, which stay out of logs.
         tracing::info!(process = %process.id, department = %department, number = ?table.number, rows = table.row_count, "push table issued");
         issued.push(json!({

@@ -1,0 +1,107 @@
+//! A unit of work: one write transaction in which the service stores what one command
+//! decided (a transition, the numbers it draws, the documents it rendered) and then commits,
+//! or drops it and nothing was written.
+//!
+//! The service, not the store, decides what goes into a unit and in which order: it draws a
+//! document's number here, renders the document itself and stores it here, so the store
+//! never renders anything, and a number is used only by a document committed with its
+//! transition (a dropped unit returns the number to the sequence).
+
+use sea_orm::{DatabaseTransaction, DbBackend, TransactionTrait};
+
+use super::{Store, StoreError, WriteTxn};
+
+/// One write transaction of the service. Dropping it without [`Unit::commit`] rolls back
+/// everything written through it. After a method returned an error the unit may hold part
+/// of that write: drop it (every caller in the service does, with `?`).
+pub struct Unit<'s> {
+    store: &'s Store,
+    // `None` only while a restart swaps the transaction.
+    txn: Option<WriteTxn>,
+    // Whether anything was written yet: only a unit with nothing in it can be restarted.
+    written: bool,
+}
+
+impl std::fmt::Debug for Unit<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unit")
+            .field("written", &self.written)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens a unit of work (a write transaction; on SQLite it waits for this process's
+    /// writer turn and takes the database's write lock at once).
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn unit(&self) -> Result<Unit<'_>, StoreError> {
+        Ok(Unit {
+            store: self,
+            txn: Some(self.begin_write().await?),
+            written: false,
+        })
+    }
+}
+
+impl<'s> Unit<'s> {
+    /// Commits everything written through the unit.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`]; nothing was written then.
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        if let Some(txn) = self.txn.take() {
+            txn.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// The open transaction.
+    pub(crate) fn txn(&self) -> &DatabaseTransaction {
+        // The option is only empty inside `restart`, which puts a transaction back or
+        // fails; no method runs in between.
+        match &self.txn {
+            Some(txn) => txn,
+            None => unreachable!("a unit's transaction is only absent inside restart"),
+        }
+    }
+
+    /// The database backend the unit writes to.
+    pub(crate) fn backend(&self) -> DbBackend {
+        use sea_orm::ConnectionTrait;
+        self.txn().get_database_backend()
+    }
+
+    /// Records that the unit now holds a write.
+    pub(crate) fn wrote(&mut self) {
+        self.written = true;
+    }
+
+    /// Whether nothing was written yet, so a failed first attempt can start over.
+    pub(crate) fn is_fresh(&self) -> bool {
+        !self.written
+    }
+
+    /// Rolls back and begins again, keeping this process's writer turn: a first write that
+    /// found what it assumed out of date (a chain head that moved) is made again reading
+    /// under the lock, without letting another writer in between. Only for a unit that was
+    /// fresh before that first write: everything in it is undone.
+    pub(crate) async fn restart(&mut self) -> Result<(), StoreError> {
+        self.written = false;
+        if let Some(WriteTxn { txn, _turn: turn }) = self.txn.take() {
+            txn.rollback().await?;
+            let txn = self.store.db.begin_with_options(immediate()).await?;
+            self.txn = Some(WriteTxn { txn, _turn: turn });
+        }
+        Ok(())
+    }
+}
+
+/// The options of every write transaction: on SQLite the write lock is taken at `BEGIN`.
+pub(crate) fn immediate() -> sea_orm::TransactionOptions {
+    sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    }
+}
