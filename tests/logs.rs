@@ -111,6 +111,7 @@ db_test!(logs_carry_no_full_id_number_or_phone, |db| {
     app.app
         .engine()
         .store()
+        .accounts()
         .create_api_key(&new, chrono::Utc::now())
         .await?;
     let client = reqwest::Client::new();

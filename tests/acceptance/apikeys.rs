@@ -35,6 +35,7 @@ impl System {
         app.app
             .engine()
             .store()
+            .accounts()
             .create_api_key(&new, chrono::Utc::now())
             .await?;
         Ok(System::with_key(app, &key))
@@ -214,18 +215,20 @@ db_test!(revoked_and_unknown_keys_are_refused, |db| {
     let system = System::create(&app, "shebao-system", "shebao", None).await?;
     assert_eq!(system.get("/api/v1/inbox").await?.status, 200);
     let store = app.app.engine().store();
-    let listed = store.list_api_keys().await?;
+    let listed = store.accounts().api_keys().await?;
     assert_eq!(listed.len(), 1);
     assert!(listed[0].last_used_at.is_some(), "{listed:?}");
     assert_ne!(listed[0].name, system.key);
 
     assert!(
         store
+            .accounts()
             .revoke_api_key("shebao-system", chrono::Utc::now())
             .await?
     );
     assert!(
         !store
+            .accounts()
             .revoke_api_key("shebao-system", chrono::Utc::now())
             .await?
     );
@@ -250,7 +253,8 @@ db_test!(revoked_and_unknown_keys_are_refused, |db| {
         app.app
             .engine()
             .store()
-            .list_cases(&Default::default())
+            .reads()
+            .cases(&Default::default())
             .await?
             .is_empty(),
         "a refused request changes nothing"
@@ -263,9 +267,12 @@ db_test!(revoked_and_unknown_keys_are_refused, |db| {
         department: "shebao".into(),
         county: None,
     };
-    let taken = store.create_api_key(&again, chrono::Utc::now()).await;
+    let taken = store
+        .accounts()
+        .create_api_key(&again, chrono::Utc::now())
+        .await;
     assert!(
-        taken.is_err_and(|e| e.to_string().contains("已被使用")),
+        taken.is_err_and(|e| e.code() == "name-taken"),
         "duplicate names are refused"
     );
 

@@ -41,7 +41,7 @@ async fn engine(db: &TestDb) -> anyhow::Result<Engine> {
     let process = definition::load_file(&fixture().join("notice.yaml"), &templates)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let store = db.store().await?;
-    store.register_definition(&process).await?;
+    store.definitions().register(&process).await?;
     // Nanoseconds on purpose: PostgreSQL keeps microseconds, and the chain must not care.
     let now = Utc
         .with_ymd_and_hms(2026, 9, 30, 1, 0, 0)
@@ -88,6 +88,7 @@ async fn closed_case(engine: &Engine) -> anyhow::Result<CaseId> {
         .await?;
     engine
         .store()
+        .cases()
         .record_view(case, &clerk(), engine.now())
         .await?;
     engine.cancel(case, "申请人撤回", &clerk()).await?;
@@ -106,10 +107,10 @@ db_test!(an_untouched_history_verifies, |db| {
     let engine = engine(&db).await?;
     let a = closed_case(&engine).await?;
     closed_case(&engine).await?;
-    let report = engine.store().verify_history(None).await?;
+    let report = engine.store().admin().verify_history(None).await?;
     assert!(report.intact(), "{report:?}");
     assert_eq!((report.cases, report.entries), (2, 10));
-    let one = engine.store().verify_history(Some(a)).await?;
+    let one = engine.store().admin().verify_history(Some(a)).await?;
     assert_eq!((one.cases, one.entries), (1, 5));
     Ok(())
 });
@@ -125,7 +126,7 @@ db_test!(the_database_refuses_to_change_history, |db| {
     assert!(raw(&db, &rewind).await.is_err(), "head moved back");
     let forget = format!("DELETE FROM history_heads WHERE case_id = '{case}'");
     assert!(raw(&db, &forget).await.is_err(), "head removed");
-    assert!(engine.store().verify_history(None).await?.intact());
+    assert!(engine.store().admin().verify_history(None).await?.intact());
     Ok(())
 });
 
@@ -171,7 +172,7 @@ db_test!(verify_names_a_changed_or_removed_entry, |db| {
         ),
     )
     .await?;
-    let report = engine.store().verify_history(None).await?;
+    let report = engine.store().admin().verify_history(None).await?;
     assert_eq!((report.cases, report.entries), (5, 23));
     let link = |case: CaseId, entry, problem| BrokenLink {
         case: case.to_string(),
@@ -195,7 +196,14 @@ db_test!(verify_names_a_changed_or_removed_entry, |db| {
         report.broken[1].to_string(),
         format!("办件 {middle}：第 4 条记录缺失")
     );
-    assert!(engine.store().verify_history(Some(intact)).await?.intact());
+    assert!(
+        engine
+            .store()
+            .admin()
+            .verify_history(Some(intact))
+            .await?
+            .intact()
+    );
     Ok(())
 });
 
@@ -204,8 +212,11 @@ db_test!(new_entries_chain_on_after_a_restart, |db| {
     let case = closed_case(&engine).await?;
     // A fresh connection pool reads the head back from the database.
     let again = db.store().await?;
-    again.record_view(case, &clerk(), engine.now()).await?;
-    let report = again.verify_history(Some(case)).await?;
+    again
+        .cases()
+        .record_view(case, &clerk(), engine.now())
+        .await?;
+    let report = again.admin().verify_history(Some(case)).await?;
     assert!(report.intact(), "{report:?}");
     assert_eq!(report.entries, 6);
     Ok(())
@@ -225,7 +236,7 @@ db_test!(
             tokio::spawn(async move {
                 let mut views = 0_u64;
                 while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                    store.record_view(case, &clerk(), now).await?;
+                    store.cases().record_view(case, &clerk(), now).await?;
                     views += 1;
                     tokio::task::yield_now().await;
                 }
@@ -239,7 +250,7 @@ db_test!(
         }
         done.store(true, std::sync::atomic::Ordering::Relaxed);
         let views = viewer.await??;
-        let report = engine.store().verify_history(Some(case)).await?;
+        let report = engine.store().admin().verify_history(Some(case)).await?;
         assert!(report.intact(), "{report:?}");
         assert_eq!(report.entries, 1 + 2 * rounds + views);
         let commands = engine
@@ -256,7 +267,7 @@ db_test!(
 db_test!(a_closed_case_archives_with_hashes_and_documents, |db| {
     let engine = engine(&db).await?;
     let case = closed_case(&engine).await?;
-    let Archived::Ready(archive) = engine.store().archive(case).await? else {
+    let Archived::Ready(archive) = engine.store().admin().archive(case).await? else {
         anyhow::bail!("a cancelled case must archive");
     };
     let history = archive.record["history"]
@@ -293,23 +304,37 @@ db_test!(a_closed_case_archives_with_hashes_and_documents, |db| {
         .start_case("fixtures.documents", form, vec!["id_card".into()], &clerk())
         .await?;
     assert!(matches!(
-        engine.store().archive(open).await?,
+        engine.store().admin().archive(open).await?,
         Archived::Open
     ));
     assert!(matches!(
-        engine.store().archive(CaseId(uuid::Uuid::nil())).await?,
+        engine
+            .store()
+            .admin()
+            .archive(CaseId(uuid::Uuid::nil()))
+            .await?,
         Archived::NotFound
     ));
     let before = Utc
         .with_ymd_and_hms(2026, 10, 1, 0, 0, 0)
         .single()
         .unwrap_or_default();
-    assert_eq!(engine.store().closed_before(before).await?, vec![case]);
+    assert_eq!(
+        engine.store().admin().closed_before(before).await?,
+        vec![case]
+    );
     let earlier = Utc
         .with_ymd_and_hms(2026, 9, 1, 0, 0, 0)
         .single()
         .unwrap_or_default();
-    assert!(engine.store().closed_before(earlier).await?.is_empty());
+    assert!(
+        engine
+            .store()
+            .admin()
+            .closed_before(earlier)
+            .await?
+            .is_empty()
+    );
     Ok(())
 });
 
@@ -337,18 +362,27 @@ db_test!(the_migration_chains_the_history_written_before_it, |db| {
     // … and forward again: the existing rows are chained in order.
     Migrator::up(&conn, None).await?;
     conn.close().await?;
-    let report = engine.store().verify_history(None).await?;
+    let report = engine.store().admin().verify_history(None).await?;
     assert!(report.intact(), "{report:?}");
     assert_eq!((report.cases, report.entries), (2, 10));
     // The chain continues from the backfilled head, and protects the old rows too.
     engine
         .store()
+        .cases()
         .record_view(a, &clerk(), engine.now())
         .await?;
-    assert_eq!(engine.store().verify_history(Some(a)).await?.entries, 6);
+    assert_eq!(
+        engine
+            .store()
+            .admin()
+            .verify_history(Some(a))
+            .await?
+            .entries,
+        6
+    );
     let update = format!("UPDATE history SET actor = '李四' WHERE case_id = '{b}' AND seq = 1");
     assert!(raw(&db, &update).await.is_err(), "the triggers are back");
-    assert!(engine.store().verify_history(None).await?.intact());
+    assert!(engine.store().admin().verify_history(None).await?.intact());
     Ok(())
 });
 
@@ -367,13 +401,28 @@ db_test!(a_stopping_worker_gives_its_timer_leases_back, |db| {
     let store = engine.store();
     let now = engine.now();
     let lease = now + chrono::Duration::seconds(60);
-    assert!(store.claim_timer("t1", "worker-a", now, lease).await?);
-    assert_eq!(store.held_leases().await?, 1);
-    assert!(!store.claim_timer("t1", "worker-b", now, lease).await?);
-    assert_eq!(store.release_timer_leases("worker-b").await?, 0);
-    assert_eq!(store.release_timer_leases("worker-a").await?, 1);
-    assert_eq!(store.held_leases().await?, 0);
+    assert!(
+        store
+            .jobs()
+            .claim_timer("t1", "worker-a", now, lease)
+            .await?
+    );
+    assert_eq!(store.jobs().held_leases().await?, 1);
+    assert!(
+        !store
+            .jobs()
+            .claim_timer("t1", "worker-b", now, lease)
+            .await?
+    );
+    assert_eq!(store.jobs().release_timer_leases("worker-b").await?, 0);
+    assert_eq!(store.jobs().release_timer_leases("worker-a").await?, 1);
+    assert_eq!(store.jobs().held_leases().await?, 0);
     // Another worker takes it at once, without waiting for the lease to run out.
-    assert!(store.claim_timer("t1", "worker-b", now, lease).await?);
+    assert!(
+        store
+            .jobs()
+            .claim_timer("t1", "worker-b", now, lease)
+            .await?
+    );
     Ok(())
 });

@@ -325,6 +325,7 @@ async fn callers(app: &TestApp) -> anyhow::Result<Vec<Caller>> {
     app.app
         .engine()
         .store()
+        .accounts()
         .create_api_key(&new, chrono::Utc::now())
         .await?;
     callers.push(Caller::Key(key));
@@ -491,6 +492,7 @@ db_test!(
         app.app
             .engine()
             .store()
+            .accounts()
             .create_api_key(&new, chrono::Utc::now())
             .await?;
         let world = World {

@@ -33,7 +33,7 @@ async fn engine(db: &TestDb, flow: &str) -> anyhow::Result<Engine> {
     let file = fixtures().join("flows").join(format!("{flow}.yaml"));
     let process = definition::load_file(&file, &templates).map_err(|e| anyhow::anyhow!("{e}"))?;
     let store = db.store().await?;
-    store.register_definition(&process).await?;
+    store.definitions().register(&process).await?;
     // 2026-09-30 09:00 Beijing time, a Wednesday.
     let now = Utc
         .with_ymd_and_hms(2026, 9, 30, 1, 0, 0)

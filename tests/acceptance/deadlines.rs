@@ -168,14 +168,16 @@ db_test!(
         }
         let notices = engine
             .store()
-            .list_notices(&["shebao".into()], None, 10)
+            .jobs()
+            .notices(&["shebao".into()], None, 10)
             .await?;
         assert_eq!(notices.len(), 1);
         assert_eq!(notices[0].kind, "warning");
         assert!(
             engine
                 .store()
-                .list_notices(&["yibao".into()], None, 10)
+                .jobs()
+                .notices(&["yibao".into()], None, 10)
                 .await?
                 .is_empty()
         );
@@ -302,6 +304,7 @@ db_test!(a_default_outcome_advances_the_case_as_the_system, |db| {
     // The case ended: its legal and promised timers are gone, nothing fires later.
     let pending: Vec<_> = engine
         .store()
+        .jobs()
         .case_timers(case)
         .await?
         .into_iter()
@@ -345,7 +348,7 @@ db_test!(
                 .map(|(kind, at, _)| (kind, at))
                 .collect::<Vec<_>>()
         };
-        assert!(case_timers(engine.store().case_timers(case).await?).is_empty());
+        assert!(case_timers(engine.store().jobs().case_timers(case).await?).is_empty());
         // Past the original promised limit while paused: nothing fires.
         assert_eq!(fire_due(engine, beijing(2026, 3, 5, 9, 0, 0)).await?, 0);
 
@@ -359,7 +362,7 @@ db_test!(
         assert_eq!(after.paused_workdays, 3);
         assert_eq!(after.legal_due, Some(beijing(2026, 4, 2, 23, 59, 59)));
         assert_eq!(after.promised_due, Some(beijing(2026, 3, 26, 23, 59, 59)));
-        let mut timers = case_timers(engine.store().case_timers(case).await?);
+        let mut timers = case_timers(engine.store().jobs().case_timers(case).await?);
         timers.sort();
         assert_eq!(
             timers,
@@ -454,7 +457,7 @@ db_test!(an_expired_supplement_wait_only_notifies, |db| {
     assert_eq!(record.state.tokens.len(), 1);
     assert_eq!(record.state.tokens[0].step.as_str(), "supplement_wait");
     assert!(record.state.clock.paused_since.is_some());
-    let notices = engine.store().list_notices(&[], None, 10).await?;
+    let notices = engine.store().jobs().notices(&[], None, 10).await?;
     assert_eq!(
         notices.iter().map(|n| n.kind.as_str()).collect::<Vec<_>>(),
         ["wait"]

@@ -1,7 +1,7 @@
 //! EXPLAIN review of the hot paths on a seeded database: the inbox, the timer scan and the
 //! outbox scan must be index lookups, never a sequential scan of cases, tasks, timers or the
 //! outbox. The plans are those of the exact statements the store runs
-//! (`Store::explain_hot_paths`); the data is seeded the way `lianban bench` seeds it, with
+//! (`Admin::explain_hot_paths`); the data is seeded the way `lianban bench` seeds it, with
 //! one timer and one outbox message per case, most of them done.
 
 use chrono::Utc;
@@ -19,7 +19,7 @@ const HOT_TABLES: [&str; 4] = ["tasks", "cases", "timers", "outbox"];
 db_test!(hot_paths_use_indexes, |db| {
     let store = db.store().await?;
     let process = bench::standard_process()?;
-    store.register_definition(&process).await?;
+    store.definitions().register(&process).await?;
     inbox::seed(&db.url, &process, CASES, OPEN).await?;
     // The store hands out no connection: the seeding SQL goes through one of the test's own.
     let conn = sea_orm::Database::connect(&db.url).await?;
@@ -48,6 +48,7 @@ db_test!(hot_paths_use_indexes, |db| {
 
     for page in [1, 20] {
         let plans = store
+            .admin()
             .explain_hot_paths(&inbox::inbox_query("yibao", page), Utc::now())
             .await?;
         assert_eq!(

@@ -65,7 +65,8 @@ async fn case_count(app: &TestApp) -> anyhow::Result<usize> {
         .app
         .engine()
         .store()
-        .list_cases(&CaseQuery::default())
+        .reads()
+        .cases(&CaseQuery::default())
         .await?
         .len())
 }
@@ -176,7 +177,12 @@ db_test!(keys_expire_after_a_day, |db| {
         department: "shebao".into(),
         county: None,
     };
-    app.app.engine().store().create_api_key(&new, start).await?;
+    app.app
+        .engine()
+        .store()
+        .accounts()
+        .create_api_key(&new, start)
+        .await?;
     let create = || async {
         let response = reqwest::Client::new()
             .post(format!("{}/api/v1/cases", app.base))

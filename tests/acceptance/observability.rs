@@ -73,6 +73,7 @@ db_test!(metrics_count_requests_and_open_tasks, |db| {
     let engine = app.app.engine();
     let later = engine
         .store()
+        .reads()
         .open_task_counts(engine.now() + Duration::days(7))
         .await?;
     assert_eq!(later.len(), 1, "{later:?}");

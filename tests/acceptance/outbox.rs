@@ -229,8 +229,8 @@ db_test!(
         // Only departments with a system get messages: this fund-only case has none.
         let other = confirmed(engine, "140522196203041018", false, true).await?;
         let store = engine.store();
-        assert!(store.list_outbox(None, Some(other), 10).await?.is_empty());
-        let queued = store.list_outbox(None, Some(case), 10).await?;
+        assert!(store.jobs().outbox(None, Some(other), 10).await?.is_empty());
+        let queued = store.jobs().outbox(None, Some(case), 10).await?;
         assert_eq!(queued.len(), 1);
         assert_eq!(
             (queued[0].status, queued[0].department.as_str()),
@@ -266,7 +266,7 @@ db_test!(
             assert_eq!(body["task"]["step"], "medical");
             assert_eq!(body["case"]["form"]["id_number"], "140522196501151012");
         });
-        let sent = store.list_outbox(None, Some(case), 10).await?;
+        let sent = store.jobs().outbox(None, Some(case), 10).await?;
         assert_eq!(
             (sent[0].status, sent[0].attempts),
             (OutboxStatus::Delivered, 3)

@@ -91,7 +91,7 @@ fn load(dir: &Path, definition: &str, rules: &str) -> Result<Process, definition
 
 async fn engine(db: &TestDb, process: Process) -> anyhow::Result<Engine> {
     let store = db.store().await?;
-    store.register_definition(&process).await?;
+    store.definitions().register(&process).await?;
     Ok(Engine::new(
         store,
         Catalog::new(vec![process]),
@@ -143,7 +143,7 @@ db_test!(
             )?;
             assert!(error.contains(words), "{mode}: {error}");
         }
-        let cases = engine.store().list_cases(&CaseQuery::default()).await?;
+        let cases = engine.store().reads().cases(&CaseQuery::default()).await?;
         assert!(cases.is_empty(), "cases were stored: {cases:?}");
         // The same definition still works for harmless input.
         engine
@@ -152,7 +152,8 @@ db_test!(
         assert_eq!(
             engine
                 .store()
-                .list_cases(&CaseQuery::default())
+                .reads()
+                .cases(&CaseQuery::default())
                 .await?
                 .len(),
             1

@@ -100,7 +100,8 @@ db_test!(
 
         let runs = engine
             .store()
-            .list_schedule_runs(Some(PROCESS), 100)
+            .jobs()
+            .schedule_runs(Some(PROCESS), 100)
             .await?;
         let times: Vec<_> = runs.iter().map(|r| r.fire_time).collect();
         assert_eq!(
@@ -136,7 +137,8 @@ db_test!(
         let runs = app
             .engine()
             .store()
-            .list_schedule_runs(Some(PROCESS), 10)
+            .jobs()
+            .schedule_runs(Some(PROCESS), 10)
             .await?;
         assert_eq!(runs.len(), 1);
         assert_eq!(runs[0].error.as_deref(), Some(error.as_str()));
@@ -155,7 +157,8 @@ db_test!(two_engines_on_one_database_fire_once, |db| {
     let runs = first
         .engine()
         .store()
-        .list_schedule_runs(Some(PROCESS), 10)
+        .jobs()
+        .schedule_runs(Some(PROCESS), 10)
         .await?;
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].status, RunStatus::Finished);
@@ -178,7 +181,11 @@ db_test!(downtime_is_caught_up_once, |db| {
         (RunStatus::Finished, true)
     );
     assert!(fire(engine, beijing(2026, 12, 3, 18, 1)).await?.is_empty());
-    let runs = engine.store().list_schedule_runs(Some(PROCESS), 10).await?;
+    let runs = engine
+        .store()
+        .jobs()
+        .schedule_runs(Some(PROCESS), 10)
+        .await?;
     assert_eq!(runs.len(), 2);
     Ok(())
 });
@@ -198,7 +205,11 @@ db_test!(downtime_without_catch_up_is_one_skip, |db| {
     assert_eq!(fired.len(), 1, "{fired:?}");
     assert_eq!(fired[0].status, RunStatus::Skipped);
     assert!(fire(engine, beijing(2026, 12, 3, 18, 5)).await?.is_empty());
-    let runs = engine.store().list_schedule_runs(Some(PROCESS), 10).await?;
+    let runs = engine
+        .store()
+        .jobs()
+        .schedule_runs(Some(PROCESS), 10)
+        .await?;
     let statuses: Vec<_> = runs.iter().map(|r| r.status).collect();
     assert_eq!(statuses, [RunStatus::Skipped, RunStatus::Finished]);
     // The next on-time firing runs as usual.

@@ -54,9 +54,9 @@ db_test!(migrations_apply_twice, |db| {
     let store = db.store().await?;
     // A second run finds nothing pending (replicas all migrate at startup).
     store.migrate().await?;
-    assert_eq!(store.count_cases_on("demo", 1).await?, 0);
-    assert!(store.list_tasks(&TaskQuery::default()).await?.is_empty());
-    assert!(store.list_cases(&CaseQuery::default()).await?.is_empty());
+    assert_eq!(store.definitions().count_cases_on("demo", 1).await?, 0);
+    assert!(store.reads().inbox(&TaskQuery::default()).await?.is_empty());
+    assert!(store.reads().cases(&CaseQuery::default()).await?.is_empty());
     Ok(())
 });
 
@@ -64,21 +64,25 @@ db_test!(definition_registration_rules, |db| {
     let store = db.store().await?;
     let v1 = process("demo", 1, "aaa");
     assert_eq!(
-        store.register_definition(&v1).await?,
+        store.definitions().register(&v1).await?,
         Registration::Inserted
     );
     assert_eq!(
-        store.register_definition(&v1).await?,
+        store.definitions().register(&v1).await?,
         Registration::Unchanged
     );
 
     // No case yet: the policy officer may still fix version 1 in place.
     let fixed = process("demo", 1, "bbb");
     assert_eq!(
-        store.register_definition(&fixed).await?,
+        store.definitions().register(&fixed).await?,
         Registration::Updated
     );
-    let (hash, sources) = store.definition_sources("demo", 1).await?.expect("stored");
+    let (hash, sources) = store
+        .definitions()
+        .sources("demo", 1)
+        .await?
+        .expect("stored");
     assert_eq!(hash, "bbb");
     assert_eq!(sources, fixed.sources);
 
@@ -93,10 +97,11 @@ db_test!(definition_registration_rules, |db| {
         at: at(9, 0),
     };
     store.insert_case(&change, Some("张三")).await?;
-    assert_eq!(store.count_cases_on("demo", 1).await?, 1);
+    assert_eq!(store.definitions().count_cases_on("demo", 1).await?, 1);
     let edited = process("demo", 1, "ccc");
     let error = store
-        .register_definition(&edited)
+        .definitions()
+        .register(&edited)
         .await
         .expect_err("frozen");
     assert!(
@@ -105,7 +110,8 @@ db_test!(definition_registration_rules, |db| {
     assert!(error.to_string().contains("version 改为 2"), "{error}");
     assert_eq!(
         store
-            .definition_sources("demo", 1)
+            .definitions()
+            .sources("demo", 1)
             .await?
             .map(|(h, _)| h)
             .as_deref(),
@@ -114,23 +120,24 @@ db_test!(definition_registration_rules, |db| {
 
     // The same content again is still fine, and a new version is a new row.
     assert_eq!(
-        store.register_definition(&fixed).await?,
+        store.definitions().register(&fixed).await?,
         Registration::Unchanged
     );
     assert_eq!(
         store
-            .register_definition(&process("demo", 2, "ccc"))
+            .definitions()
+            .register(&process("demo", 2, "ccc"))
             .await?,
         Registration::Inserted
     );
-    assert!(store.definition_sources("demo", 3).await?.is_none());
+    assert!(store.definitions().sources("demo", 3).await?.is_none());
     Ok(())
 });
 
 db_test!(transitions_are_persisted_with_history, |db| {
     let store = db.store().await?;
     let demo = process("demo", 1, "aaa");
-    store.register_definition(&demo).await?;
+    store.definitions().register(&demo).await?;
     let wang = clerk("wang", "shebao");
     let started = start(&demo, object([("name", json!("张三"))]), at(9, 0));
     let case = started.state.id;
@@ -148,12 +155,12 @@ db_test!(transitions_are_persisted_with_history, |db| {
         1
     );
 
-    let record = store.get_case(case).await?.expect("stored");
+    let record = store.cases().get(case).await?.expect("stored");
     assert_eq!(record.state, started.state);
     assert_eq!((record.revision, record.content_hash.as_str()), (1, "aaa"));
     assert_eq!(record.title.as_deref(), Some("张三 1401**********1234"));
     let task_id = started.state.tasks[0].id;
-    let task = store.get_task(task_id).await?.expect("task row");
+    let task = store.tasks().get(task_id).await?.expect("task row");
     assert_eq!(
         (task.case_id, task.step_name.as_str(), task.status),
         (case, "受理", TaskStatus::Open)
@@ -225,10 +232,11 @@ db_test!(transitions_are_persisted_with_history, |db| {
         3
     );
 
-    let record = store.get_case(case).await?.expect("stored");
+    let record = store.cases().get(case).await?.expect("stored");
     assert_eq!((record.revision, &record.state), (3, &completed.state));
     let rows = store
-        .list_tasks(&TaskQuery {
+        .reads()
+        .inbox(&TaskQuery {
             roles: vec!["yibao_clerk".into()],
             ..Default::default()
         })
@@ -239,7 +247,7 @@ db_test!(transitions_are_persisted_with_history, |db| {
             .collect::<Vec<_>>(),
         [(review.id, "医保审核")]
     );
-    let done = store.get_task(task_id).await?.expect("task row");
+    let done = store.tasks().get(task_id).await?.expect("task row");
     assert_eq!(
         (
             done.status,
@@ -250,7 +258,7 @@ db_test!(transitions_are_persisted_with_history, |db| {
     );
     assert_eq!(done.closed_at, Some(at(10, 9)));
 
-    let history = store.history(case).await?;
+    let history = store.cases().history(case).await?;
     let summary: Vec<_> = history
         .iter()
         .map(|h| {
@@ -315,14 +323,16 @@ db_test!(transitions_are_persisted_with_history, |db| {
         )
         .await?;
     let active = store
-        .list_cases(&CaseQuery {
+        .reads()
+        .cases(&CaseQuery {
             statuses: vec!["active".into()],
             ..Default::default()
         })
         .await?;
     assert!(active.is_empty());
     let all = store
-        .list_cases(&CaseQuery {
+        .reads()
+        .cases(&CaseQuery {
             process: Some("demo".into()),
             ..Default::default()
         })
@@ -339,7 +349,7 @@ db_test!(transitions_are_persisted_with_history, |db| {
 db_test!(compare_and_set_lets_exactly_one_win, |db| {
     let store = db.store().await?;
     let demo = process("demo", 1, "aaa");
-    store.register_definition(&demo).await?;
+    store.definitions().register(&demo).await?;
     let started = start(&demo, object([]), at(9, 0));
     let task = started.state.tasks[0].id;
     let (wang, li) = (clerk("wang", "shebao"), clerk("li", "shebao"));
@@ -394,14 +404,14 @@ db_test!(compare_and_set_lets_exactly_one_win, |db| {
     );
 
     // The winner's claim is what is stored, in the case, the task row and the history.
-    let record = store.get_case(case).await?.expect("stored");
+    let record = store.cases().get(case).await?.expect("stored");
     let holder = record.state.tasks[0].claimed_by.clone().expect("claimed");
     assert_eq!(record.revision, 2);
     assert_eq!(
-        store.get_task(task).await?.and_then(|t| t.claimed_by),
+        store.tasks().get(task).await?.and_then(|t| t.claimed_by),
         Some(holder.clone())
     );
-    let history = store.history(case).await?;
+    let history = store.cases().history(case).await?;
     assert_eq!(history.len(), 2);
     assert_eq!(history[1].actor.user, holder);
 
@@ -433,7 +443,7 @@ db_test!(compare_and_set_lets_exactly_one_win, |db| {
 db_test!(a_failed_save_writes_nothing, |db| {
     let store = db.store().await?;
     let demo = process("demo", 1, "aaa");
-    store.register_definition(&demo).await?;
+    store.definitions().register(&demo).await?;
     let started = start(&demo, object([]), at(9, 0));
     let wang = clerk("wang", "shebao");
     store
@@ -467,9 +477,9 @@ db_test!(a_failed_save_writes_nothing, |db| {
         .expect_err("missing task");
     assert!(matches!(error, StoreError::MissingTask { task, .. } if task == ghost));
 
-    let record = store.get_case(started.state.id).await?.expect("stored");
+    let record = store.cases().get(started.state.id).await?.expect("stored");
     assert_eq!((record.revision, &record.state), (1, &started.state));
-    assert_eq!(store.history(started.state.id).await?.len(), 1);
+    assert_eq!(store.cases().history(started.state.id).await?.len(), 1);
 
     // Without the definition version, a case cannot be inserted (foreign key).
     let unknown = process("other", 1, "zzz");
@@ -485,15 +495,15 @@ db_test!(a_failed_save_writes_nothing, |db| {
         store.insert_case(&change, None).await,
         Err(StoreError::Database(_))
     ));
-    assert!(store.get_case(orphan.state.id).await?.is_none());
-    assert!(store.get_task(orphan.state.tasks[0].id).await?.is_none());
+    assert!(store.cases().get(orphan.state.id).await?.is_none());
+    assert!(store.tasks().get(orphan.state.tasks[0].id).await?.is_none());
     Ok(())
 });
 
 db_test!(task_listing_filters_and_order, |db| {
     let store = db.store().await?;
     let demo = process("demo", 1, "aaa");
-    store.register_definition(&demo).await?;
+    store.definitions().register(&demo).await?;
     let wang = clerk("wang", "shebao");
     // Four cases whose single task differs in department, status and due time.
     let mut ids = Vec::new();
@@ -534,7 +544,7 @@ db_test!(task_listing_filters_and_order, |db| {
     let list = |query: TaskQuery| {
         let store = store.clone();
         async move {
-            let rows = store.list_tasks(&query).await?;
+            let rows = store.reads().inbox(&query).await?;
             anyhow::Ok(rows.into_iter().map(|t| t.id).collect::<Vec<_>>())
         }
     };
@@ -650,7 +660,7 @@ db_test!(engine_reports_what_it_cannot_find, |db| {
     // A case on a version the catalog no longer has runs on the stored sources; these test
     // sources are not a definition, so the reload fails, and says which version.
     let demo = process("demo", 1, "aaa");
-    store.register_definition(&demo).await?;
+    store.definitions().register(&demo).await?;
     let started = start(&demo, object([]), at(9, 0));
     let change = Change {
         process: &demo,

@@ -177,7 +177,10 @@ db_test!(a_county_api_key_sees_only_that_county, |db| {
         county: Some("yangcheng".into()),
     };
     let store = app.app.engine().store();
-    store.create_api_key(&new, chrono::Utc::now()).await?;
+    store
+        .accounts()
+        .create_api_key(&new, chrono::Utc::now())
+        .await?;
     let client = reqwest::Client::new();
     let get = |path: String| {
         client
@@ -264,22 +267,23 @@ db_test!(the_migration_backfills_counties, |db| {
         departments: vec!["shebao".into()],
         ..TaskQuery::default()
     };
-    let tasks = store.list_tasks(&scoped("yangcheng")).await?;
+    let tasks = store.reads().inbox(&scoped("yangcheng")).await?;
     assert_eq!(tasks.len(), 1);
     assert_eq!(
         (tasks[0].id.0, tasks[0].county.as_str()),
         (task, "yangcheng")
     );
-    assert!(store.list_tasks(&scoped("qinshui")).await?.is_empty());
+    assert!(store.reads().inbox(&scoped("qinshui")).await?.is_empty());
     let cases = store
-        .list_cases(&CaseQuery {
+        .reads()
+        .cases(&CaseQuery {
             county: Some("yangcheng".into()),
             ..CaseQuery::default()
         })
         .await?;
     assert_eq!(cases.len(), 1);
     assert_eq!(
-        store.case_scope(cases[0].id).await?.map(|s| s.0),
+        store.cases().scope(cases[0].id).await?.map(|s| s.0),
         Some("yangcheng".into())
     );
     Ok(())

@@ -103,13 +103,15 @@ db_test!(a_locked_database_answers_503_and_recovers, |db| {
         .app
         .engine()
         .store()
-        .list_cases(&CaseQuery::default())
+        .reads()
+        .cases(&CaseQuery::default())
         .await?;
     assert_eq!(cases.len(), 2);
     assert!(
         app.app
             .engine()
             .store()
+            .admin()
             .verify_history(None)
             .await?
             .intact()

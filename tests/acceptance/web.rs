@@ -64,7 +64,7 @@ db_test!(login_good_bad_and_lockout_without_enumeration, |db| {
     assert_eq!(locked.status, 401, "{}", locked.text);
     let message = locked.json["title"].as_str().unwrap_or_default().to_owned();
     assert!(message.contains("锁定"), "{message}");
-    let account = app.app.engine().store().get_account("shebao_li").await?;
+    let account = app.app.engine().store().accounts().get("shebao_li").await?;
     assert!(account.is_some_and(|a| a.locked_until.is_some()));
 
     // An unknown name locks the same way, with the same words.

@@ -85,7 +85,7 @@ async fn closed(app: &App) -> anyhow::Result<CaseId> {
 
 async fn count(db: &str) -> anyhow::Result<usize> {
     let store = Store::connect(db).await?;
-    Ok(store.list_cases(&CaseQuery::default()).await?.len())
+    Ok(store.reads().cases(&CaseQuery::default()).await?.len())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

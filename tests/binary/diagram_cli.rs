@@ -87,7 +87,11 @@ fn a_stored_version_is_drawn_from_the_database() {
         .expect("runtime")
         .block_on(async {
             let store = lianban::store::Store::connect(&url).await.expect("connect");
-            store.register_definition(&process).await.expect("register");
+            store
+                .definitions()
+                .register(&process)
+                .await
+                .expect("register");
         });
     let out = diagram(&[
         "--process",

@@ -132,11 +132,19 @@ fn sigterm_finishes_the_request_in_flight_and_exits_cleanly() {
     runtime.block_on(async {
         let store = lianban::store::Store::connect(&db).await.expect("open");
         let cases = store
-            .list_cases(&lianban::store::CaseQuery::default())
+            .reads()
+            .cases(&lianban::store::CaseQuery::default())
             .await
             .expect("cases");
         assert_eq!(cases.len(), 1);
-        assert!(store.verify_history(None).await.expect("verify").intact());
-        assert_eq!(store.held_leases().await.expect("leases"), 0);
+        assert!(
+            store
+                .admin()
+                .verify_history(None)
+                .await
+                .expect("verify")
+                .intact()
+        );
+        assert_eq!(store.jobs().held_leases().await.expect("leases"), 0);
     });
 }

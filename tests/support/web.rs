@@ -221,7 +221,8 @@ impl TestApp {
         self.app
             .engine()
             .store()
-            .create_account(&new, chrono::Utc::now())
+            .accounts()
+            .create(&new, chrono::Utc::now())
             .await?;
         Ok(password)
     }

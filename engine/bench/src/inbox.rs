@@ -31,7 +31,7 @@ pub(super) async fn figures(
     out: &mut (dyn FnMut(&Figure) + Send),
 ) -> anyhow::Result<()> {
     let store = db.store(target).await?;
-    store.register_definition(process).await?;
+    store.definitions().register(process).await?;
     let label = target.name();
     eprintln!(
         "  {label} inbox: seeding {} cases, {} open tasks",
@@ -68,9 +68,9 @@ pub(super) async fn figures(
 async fn inbox_once(store: &Store, department: &str, page: u64) -> anyhow::Result<Duration> {
     let query = inbox_query(department, page);
     let started = Instant::now();
-    let tasks = store.list_tasks(&query).await?;
+    let tasks = store.reads().inbox(&query).await?;
     let ids: Vec<_> = tasks.iter().map(|t| t.case_id).collect();
-    store.case_titles(&ids).await?;
+    store.cases().titles(&ids).await?;
     Ok(started.elapsed())
 }
 

@@ -140,7 +140,7 @@ async fn workload_figures(
         // The store migrates and registers the definition; the rows are then written
         // through the bench's own pool, set up like the store's (see `RawDb`).
         let store = raw_db.store(target).await?;
-        store.register_definition(process).await?;
+        store.definitions().register(process).await?;
         store.close().await?;
         let raw = Arc::new(raw_db.raw(target).await?);
         workload::raw_run(&raw, process, &engine.state, cases, concurrency, &prefix).await
@@ -202,7 +202,7 @@ async fn workload_figures(
 /// An engine over a fresh database, with the standard process registered.
 async fn engine_on(db: &FreshDb, target: &Target, process: &Process) -> anyhow::Result<Engine> {
     let store = db.store(target).await?;
-    store.register_definition(process).await?;
+    store.definitions().register(process).await?;
     Ok(Engine::new(
         store,
         Catalog::new(vec![process.clone()]),

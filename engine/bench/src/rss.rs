@@ -43,11 +43,12 @@ async fn measure(
         None => std::env::current_exe().context("找不到 lianban 可执行文件")?,
     };
     let store = db.store(target).await?;
-    store.register_definition(process).await?;
+    store.definitions().register(process).await?;
     eprintln!("  serve rss: seeding {} open cases", options.rss_cases);
     super::inbox::seed(&db.url, process, options.rss_cases, options.rss_cases).await?;
     let key = lianban_core::accounts::new_api_key();
     store
+        .accounts()
         .create_api_key(
             &NewApiKey {
                 name: "bench".to_owned(),

@@ -19,7 +19,7 @@ impl Engine {
         &self,
         username: &str,
     ) -> Result<Option<(Account, String)>, EngineError> {
-        Ok(self.store().login_row(username).await?)
+        Ok(self.store().accounts().login_row(username).await?)
     }
 
     /// Clears an account's failed logins and lock after a successful login.
@@ -27,7 +27,7 @@ impl Engine {
     /// # Errors
     /// [`EngineError::Store`].
     pub async fn record_login_success(&self, id: UserId) -> Result<(), EngineError> {
-        Ok(self.store().record_login_success(id).await?)
+        Ok(self.store().accounts().record_login_success(id).await?)
     }
 
     /// Counts a failed login; at `lock_after` failures the account is locked until
@@ -43,6 +43,7 @@ impl Engine {
     ) -> Result<i32, EngineError> {
         Ok(self
             .store()
+            .accounts()
             .record_login_failure(id, lock_after, lock_until)
             .await?)
     }
@@ -61,6 +62,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         Ok(self
             .store()
+            .accounts()
             .create_session(token_hash, user, csrf, now, expires_at)
             .await?)
     }
@@ -74,7 +76,7 @@ impl Engine {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<SessionRecord>, EngineError> {
-        Ok(self.store().get_session(token_hash, now).await?)
+        Ok(self.store().accounts().session(token_hash, now).await?)
     }
 
     /// Ends a session (logout, or a token replaced at login); nothing happens when there is
@@ -83,7 +85,7 @@ impl Engine {
     /// # Errors
     /// [`EngineError::Store`].
     pub async fn delete_session(&self, token_hash: &str) -> Result<(), EngineError> {
-        Ok(self.store().delete_session(token_hash).await?)
+        Ok(self.store().accounts().delete_session(token_hash).await?)
     }
 
     /// The live (not revoked) API key with this hash.
@@ -95,6 +97,6 @@ impl Engine {
         key_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<ApiKeyRecord>, EngineError> {
-        Ok(self.store().get_api_key(key_hash, now).await?)
+        Ok(self.store().accounts().api_key(key_hash, now).await?)
     }
 }

@@ -261,7 +261,7 @@ impl App {
     /// installation learns the next step from the log rather than from a login that
     /// cannot succeed. Only a hint: a database error here is logged, not fatal.
     pub async fn hint_when_no_accounts(&self) {
-        match self.engine.store().list_accounts().await {
+        match self.engine.store().accounts().list().await {
             Ok(accounts) if accounts.is_empty() => tracing::warn!(
                 "no accounts yet, so nobody can sign in: create one with `lianban user add \
                  --username NAME --department KEY --role admin` (it reads the password from \
@@ -302,10 +302,10 @@ async fn log_connection(store: &Store, url: &str) -> Result<(), StoreError> {
 async fn register_all(store: &Store, processes: &[Process]) -> Result<(), StoreError> {
     // Check every definition before writing any, so a refused reload leaves nothing behind.
     for process in processes {
-        store.check_definition(process).await?;
+        store.definitions().check(process).await?;
     }
     for process in processes {
-        store.register_definition(process).await?;
+        store.definitions().register(process).await?;
     }
     Ok(())
 }

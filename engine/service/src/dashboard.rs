@@ -21,7 +21,8 @@ impl Engine {
     ) -> Result<TaskCounts, EngineError> {
         Ok(self
             .store()
-            .dashboard_task_counts(county, department, now)
+            .reads()
+            .task_counts(county, department, now)
             .await?)
     }
 
@@ -35,10 +36,7 @@ impl Engine {
         county: &str,
         department: &str,
     ) -> Result<Vec<StepCount>, EngineError> {
-        Ok(self
-            .store()
-            .dashboard_open_steps(county, department)
-            .await?)
+        Ok(self.store().reads().open_steps(county, department).await?)
     }
 
     /// Cases of `county` completed at or after `since` in which the department had a task.
@@ -53,7 +51,8 @@ impl Engine {
     ) -> Result<u64, EngineError> {
         Ok(self
             .store()
-            .dashboard_finished(county, department, since)
+            .reads()
+            .finished(county, department, since)
             .await?)
     }
 
@@ -70,7 +69,8 @@ impl Engine {
     ) -> Result<Vec<ClosedTask>, EngineError> {
         Ok(self
             .store()
-            .dashboard_closed_tasks(county, department, from, to)
+            .reads()
+            .closed_tasks(county, department, from, to)
             .await?)
     }
 
@@ -88,7 +88,8 @@ impl Engine {
     ) -> Result<SupplementCounts, EngineError> {
         Ok(self
             .store()
-            .dashboard_supplements(county, department, from, to)
+            .reads()
+            .supplements(county, department, from, to)
             .await?)
     }
 
@@ -100,7 +101,7 @@ impl Engine {
         &self,
         county: &str,
     ) -> Result<Vec<(String, u64)>, EngineError> {
-        Ok(self.store().dashboard_case_steps(county).await?)
+        Ok(self.store().reads().case_steps(county).await?)
     }
 
     /// The written reason given when `task` of `case` was completed; `None` when the case or
@@ -113,7 +114,7 @@ impl Engine {
         case: CaseId,
         task: TaskId,
     ) -> Result<Option<String>, EngineError> {
-        Ok(self.store().task_reason(case, task).await?)
+        Ok(self.store().reads().task_reason(case, task).await?)
     }
 
     /// How many tasks each department of each county has open, and how many of those are
@@ -125,6 +126,6 @@ impl Engine {
         &self,
         now: DateTime<Utc>,
     ) -> Result<Vec<DepartmentLoad>, EngineError> {
-        Ok(self.store().open_task_counts(now).await?)
+        Ok(self.store().reads().open_task_counts(now).await?)
     }
 }

@@ -15,7 +15,7 @@ impl Engine {
         &self,
         process: &str,
     ) -> Result<Vec<StoredVersion>, EngineError> {
-        Ok(self.store().definition_versions(process).await?)
+        Ok(self.store().definitions().versions(process).await?)
     }
 
     /// Checks, without writing, that registering `process` would be allowed: refused only
@@ -24,6 +24,6 @@ impl Engine {
     /// # Errors
     /// [`EngineError::Store`] carrying [`crate::StoreError::VersionChanged`] when refused.
     pub async fn check_definition(&self, process: &Process) -> Result<(), EngineError> {
-        Ok(self.store().check_definition(process).await?)
+        Ok(self.store().definitions().check(process).await?)
     }
 }

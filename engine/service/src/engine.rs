@@ -217,7 +217,7 @@ impl Engine {
     /// # Errors
     /// [`EngineError::Store`].
     pub async fn list_tasks(&self, query: &TaskQuery) -> Result<Vec<TaskRecord>, EngineError> {
-        Ok(self.inner.store.list_tasks(query).await?)
+        Ok(self.inner.store.reads().inbox(query).await?)
     }
 
     /// Takes a task.
@@ -322,7 +322,7 @@ impl Engine {
     /// # Errors
     /// [`EngineError::Store`].
     pub async fn get_case(&self, case: CaseId) -> Result<Option<CaseRecord>, EngineError> {
-        Ok(self.inner.store.get_case(case).await?)
+        Ok(self.inner.store.cases().get(case).await?)
     }
 
     /// The case's timeline.
@@ -330,7 +330,7 @@ impl Engine {
     /// # Errors
     /// [`EngineError::Store`].
     pub async fn history(&self, case: CaseId) -> Result<Vec<HistoryEntry>, EngineError> {
-        Ok(self.inner.store.history(case).await?)
+        Ok(self.inner.store.cases().history(case).await?)
     }
 
     async fn on_task(
@@ -343,7 +343,8 @@ impl Engine {
         let record = self
             .inner
             .store
-            .get_case_of_task(task)
+            .cases()
+            .of_task(task)
             .await?
             .ok_or(StoreError::NotFound(Missing::Task(task)))?;
         self.apply(record, actor, command, action).await
@@ -360,7 +361,8 @@ impl Engine {
         let record = self
             .inner
             .store
-            .get_case(case)
+            .cases()
+            .get(case)
             .await?
             .ok_or(StoreError::NotFound(Missing::Case(case)))?;
         self.apply(record, actor, command, action).await
@@ -425,7 +427,8 @@ impl Engine {
         let (_, sources) = self
             .inner
             .store
-            .definition_sources(id, version)
+            .definitions()
+            .sources(id, version)
             .await?
             .ok_or_else(unknown)?;
         let process =
@@ -459,7 +462,7 @@ impl Engine {
             .unwrap_or_else(PoisonError::into_inner)
             .contains(&key);
         if !known {
-            self.inner.store.register_definition(process).await?;
+            self.inner.store.definitions().register(process).await?;
             self.inner
                 .registered
                 .lock()

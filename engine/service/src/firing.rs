@@ -34,13 +34,14 @@ impl Engine {
         let actor = Actor::system();
         for _ in 0..CONFLICT_RETRIES {
             let record = store
-                .get_case(timer.case_id)
+                .cases()
+                .get(timer.case_id)
                 .await?
                 .ok_or(StoreError::NotFound(Missing::Case(timer.case_id)))?;
             let process = self.process_for(&record).await?;
             let transition = runtime::fire(&process, &record.state, timer.firing, now)?;
             if transition.events.is_empty() {
-                store.finish_timer(&timer.id, owner, now).await?;
+                store.jobs().finish_timer(&timer.id, owner, now).await?;
                 return Ok(false);
             }
             // A default outcome issues its documents as a clerk's would.

@@ -21,6 +21,7 @@ impl Engine {
     ) -> Result<KeyClaim, EngineError> {
         Ok(self
             .store()
+            .accounts()
             .claim_idempotency_key(key, now, expired_before)
             .await?)
     }
@@ -37,6 +38,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         Ok(self
             .store()
+            .accounts()
             .finish_idempotency_key(principal, key, answer)
             .await?)
     }
@@ -50,6 +52,10 @@ impl Engine {
         principal: &str,
         key: &str,
     ) -> Result<(), EngineError> {
-        Ok(self.store().release_idempotency_key(principal, key).await?)
+        Ok(self
+            .store()
+            .accounts()
+            .release_idempotency_key(principal, key)
+            .await?)
     }
 }

@@ -24,7 +24,7 @@ impl Engine {
     /// # Errors
     /// [`EngineError::Store`].
     pub async fn list_documents(&self, case: CaseId) -> Result<Vec<DocumentRecord>, EngineError> {
-        Ok(self.store().list_documents(case).await?)
+        Ok(self.store().documents().list(case).await?)
     }
 
     /// One issued document of a case.
@@ -36,7 +36,7 @@ impl Engine {
         case: CaseId,
         id: DocumentId,
     ) -> Result<Option<DocumentRecord>, EngineError> {
-        Ok(self.store().get_document(case, id).await?)
+        Ok(self.store().documents().get(case, id).await?)
     }
 
     /// Second supplement requests (二次补正) of a department, or of all, newest first.
@@ -47,7 +47,11 @@ impl Engine {
         &self,
         department: Option<&str>,
     ) -> Result<Vec<DocumentRecord>, EngineError> {
-        Ok(self.store().list_second_supplements(department).await?)
+        Ok(self
+            .store()
+            .documents()
+            .second_supplements(department)
+            .await?)
     }
 }
 

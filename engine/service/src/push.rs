@@ -20,7 +20,11 @@ impl Engine {
         departments: &[String],
         limit: u64,
     ) -> Result<Vec<PushTableSummary>, EngineError> {
-        Ok(self.store().list_push_tables(departments, limit).await?)
+        Ok(self
+            .store()
+            .documents()
+            .push_tables(departments, limit)
+            .await?)
     }
 
     /// One push table in full.
@@ -28,7 +32,7 @@ impl Engine {
     /// # Errors
     /// [`EngineError::Store`].
     pub async fn get_push_table(&self, id: Uuid) -> Result<Option<PushTableRecord>, EngineError> {
-        Ok(self.store().get_push_table(id).await?)
+        Ok(self.store().documents().push_table(id).await?)
     }
 
     /// Outbox messages with `status` (all when `None`), of one case when given, newest
@@ -42,7 +46,7 @@ impl Engine {
         case: Option<CaseId>,
         limit: u64,
     ) -> Result<Vec<OutboxMessage>, EngineError> {
-        Ok(self.store().list_outbox(status, case, limit).await?)
+        Ok(self.store().jobs().outbox(status, case, limit).await?)
     }
 
     /// Puts a dead message back in the queue, due at `now`, with a fresh count of attempts.
@@ -51,6 +55,6 @@ impl Engine {
     /// # Errors
     /// [`EngineError::Store`].
     pub async fn requeue_outbox(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, EngineError> {
-        Ok(self.store().requeue_outbox(id, now).await?)
+        Ok(self.store().jobs().requeue_outbox(id, now).await?)
     }
 }

@@ -29,7 +29,7 @@ impl Engine {
         &self,
         case: CaseId,
     ) -> Result<Option<(String, Vec<String>)>, EngineError> {
-        Ok(self.store().case_scope(case).await?)
+        Ok(self.store().cases().scope(case).await?)
     }
 
     /// Cases matching the query, most recently changed first.
@@ -37,7 +37,7 @@ impl Engine {
     /// # Errors
     /// [`EngineError::Store`].
     pub async fn list_cases(&self, query: &CaseQuery) -> Result<Vec<CaseSummary>, EngineError> {
-        Ok(self.store().list_cases(query).await?)
+        Ok(self.store().reads().cases(query).await?)
     }
 
     /// The list titles (masked) of the given cases, by case id; cases without a title are
@@ -49,7 +49,7 @@ impl Engine {
         &self,
         cases: &[CaseId],
     ) -> Result<HashMap<String, String>, EngineError> {
-        Ok(self.store().case_titles(cases).await?)
+        Ok(self.store().cases().titles(cases).await?)
     }
 
     /// One task, open or closed.
@@ -57,7 +57,7 @@ impl Engine {
     /// # Errors
     /// [`EngineError::Store`].
     pub async fn get_task(&self, id: TaskId) -> Result<Option<TaskRecord>, EngineError> {
-        Ok(self.store().get_task(id).await?)
+        Ok(self.store().tasks().get(id).await?)
     }
 
     /// Records in the case's history that `actor` read it at `at` (the state is unchanged).
@@ -72,7 +72,7 @@ impl Engine {
         actor: &Actor,
         at: DateTime<Utc>,
     ) -> Result<bool, EngineError> {
-        Ok(self.store().record_view(case, actor, at).await?)
+        Ok(self.store().cases().record_view(case, actor, at).await?)
     }
 
     /// Deadline notices for the supervisors of these departments (all when empty), of cases
@@ -88,7 +88,8 @@ impl Engine {
     ) -> Result<Vec<NoticeRecord>, EngineError> {
         Ok(self
             .store()
-            .list_notices(departments, county, limit)
+            .jobs()
+            .notices(departments, county, limit)
             .await?)
     }
 }

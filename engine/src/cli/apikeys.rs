@@ -36,7 +36,10 @@ pub(crate) async fn run(command: ApikeyCommand) -> anyhow::Result<()> {
                 department,
                 county,
             };
-            let record = store.create_api_key(&new, chrono::Utc::now()).await?;
+            let record = store
+                .accounts()
+                .create_api_key(&new, chrono::Utc::now())
+                .await?;
             eprintln!(
                 "已创建 API 密钥 {}（部门 {}，县区 {}）；密钥只显示这一次，请妥善保存：",
                 record.name,
@@ -51,7 +54,7 @@ pub(crate) async fn run(command: ApikeyCommand) -> anyhow::Result<()> {
                 "{:<28} {:<12} {:<12} {:<17} {:<17} 状态",
                 "名称", "部门", "县区", "创建时间", "最近使用"
             );
-            for k in store.list_api_keys().await? {
+            for k in store.accounts().api_keys().await? {
                 let state = match k.revoked_at {
                     Some(at) => format!("已吊销 {}", local(at)),
                     None => "有效".to_owned(),
@@ -69,7 +72,11 @@ pub(crate) async fn run(command: ApikeyCommand) -> anyhow::Result<()> {
         ApikeyCommand::Revoke { db, name, id } => {
             let which = name.or(id).unwrap_or_default();
             let store = open(&db).await?;
-            if !store.revoke_api_key(&which, chrono::Utc::now()).await? {
+            if !store
+                .accounts()
+                .revoke_api_key(&which, chrono::Utc::now())
+                .await?
+            {
                 bail!("没有有效的 API 密钥 {which}（名称或 id）");
             }
             println!("已吊销 API 密钥 {which}，使用它的请求从现在起被拒绝");

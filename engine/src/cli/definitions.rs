@@ -262,7 +262,7 @@ pub(crate) async fn diagram(args: DiagramArgs) -> anyhow::Result<()> {
             let store = lianban::store::Store::connect_with(&url, store.options())
                 .await
                 .with_context(|| "无法连接数据库".to_owned())?;
-            let Some((_, sources)) = store.definition_sources(&process, v).await? else {
+            let Some((_, sources)) = store.definitions().sources(&process, v).await? else {
                 anyhow::bail!("数据库中没有流程 {process} 的第 {v} 版");
             };
             lianban::definition::load_sources(&sources, &loaded.templates)

@@ -23,7 +23,7 @@ fn case_id(text: &str) -> anyhow::Result<CaseId> {
 pub(crate) async fn verify(db: &DbArg, case: Option<&str>) -> anyhow::Result<bool> {
     let case = case.map(case_id).transpose()?;
     let store = open(db).await?;
-    let report = store.verify_history(case).await?;
+    let report = store.admin().verify_history(case).await?;
     for broken in &report.broken {
         println!("{broken}");
     }
@@ -54,7 +54,7 @@ pub(crate) async fn backup(db: &DbArg, to: &Path) -> anyhow::Result<()> {
     let store = Store::connect_with(url, db.store.options())
         .await
         .with_context(|| format!("打开数据库 {} 失败", redact_url(url)))?;
-    store.backup_to(to).await?;
+    store.admin().backup_to(to).await?;
     println!("已备份到 {}", to.display());
     Ok(())
 }
@@ -74,7 +74,7 @@ pub(crate) async fn restore(from: &Path, db: &DbArg, force: bool) -> anyhow::Res
         store: db.store.clone(),
     })
     .await?;
-    let report = restored.verify_history(None).await?;
+    let report = restored.admin().verify_history(None).await?;
     println!(
         "已从 {} 恢复到 {}：{} 个办件",
         from.display(),
@@ -128,6 +128,7 @@ pub(crate) async fn export(
                 .and_then(|t| t.and_local_timezone(chrono_tz::Asia::Shanghai).single())
                 .context("日期无效")?;
             store
+                .admin()
                 .closed_before(midnight.with_timezone(&chrono::Utc))
                 .await?
         }
@@ -142,7 +143,7 @@ pub(crate) async fn export(
     // Read everything first: an open or unknown case fails the export before any file.
     let mut archives = Vec::new();
     for id in ids {
-        match store.archive(id).await? {
+        match store.admin().archive(id).await? {
             Archived::NotFound => bail!("办件 {id} 不存在"),
             Archived::Open => bail!("办件 {id} 尚未办结，不能归档导出"),
             Archived::Ready(archive) => archives.push(archive),

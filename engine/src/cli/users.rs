@@ -42,7 +42,7 @@ pub(crate) async fn run(command: UserCommand) -> anyhow::Result<()> {
                 roles,
                 password_hash: hash(password).await?,
             };
-            let account = store.create_account(&new, chrono::Utc::now()).await?;
+            let account = store.accounts().create(&new, chrono::Utc::now()).await?;
             println!(
                 "已创建用户 {}（{}，部门 {}，县区 {}，角色 {}）",
                 account.username,
@@ -59,7 +59,7 @@ pub(crate) async fn run(command: UserCommand) -> anyhow::Result<()> {
                 "{:<20} {:<16} {:<12} {:<12} {:<24} 状态",
                 "用户名", "姓名", "部门", "县区", "角色"
             );
-            for a in store.list_accounts().await? {
+            for a in store.accounts().list().await? {
                 let state = if a.disabled {
                     "已停用"
                 } else if a.is_locked(now) {
@@ -79,19 +79,20 @@ pub(crate) async fn run(command: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::Disable { db, username } => {
             let store = open(&db).await?;
-            if !store.set_disabled(&username, true).await? {
+            if !store.accounts().set_disabled(&username, true).await? {
                 bail!("没有用户 {username}");
             }
             println!("已停用用户 {username}，其登录会话已全部失效");
         }
         UserCommand::Passwd { db, username } => {
             let store = open(&db).await?;
-            if store.get_account(&username).await?.is_none() {
+            if store.accounts().get(&username).await?.is_none() {
                 bail!("没有用户 {username}");
             }
             let password = read_password("新密码")?;
             accounts::validate_password(&password, &username)?;
             store
+                .accounts()
                 .set_password(&username, &hash(password).await?)
                 .await?;
             println!("已为用户 {username} 设置新密码，其登录会话已全部失效");

@@ -6,8 +6,9 @@ use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::{Map, Value};
 
+use super::Cases;
+use super::StoreError;
 use super::entity::{case, history, task};
-use super::{Store, StoreError};
 use lianban_core::runtime::{Actor, CaseId};
 
 /// Cases in which `department` takes part: it has or had a task there, or started the case.
@@ -28,13 +29,13 @@ pub(super) fn takes_part(department: &str) -> Condition {
         .add(case::Column::Id.in_subquery(started))
 }
 
-impl Store {
+impl Cases<'_> {
     /// The list titles (masked) of the given cases, by case id; cases without a title are
     /// left out. One query for a page of inbox rows, by primary key.
     ///
     /// # Errors
     /// [`StoreError::Database`].
-    pub async fn case_titles(
+    pub async fn titles(
         &self,
         cases: &[CaseId],
     ) -> Result<std::collections::HashMap<String, String>, StoreError> {
@@ -47,7 +48,7 @@ impl Store {
             .columns([case::Column::Id, case::Column::Title])
             .filter(case::Column::Id.is_in(ids))
             .into_tuple()
-            .all(&self.db)
+            .all(&self.store.db)
             .await?;
         Ok(rows
             .into_iter()
@@ -60,14 +61,14 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Database`].
-    pub async fn case_departments(&self, case: CaseId) -> Result<Vec<String>, StoreError> {
+    pub async fn departments(&self, case: CaseId) -> Result<Vec<String>, StoreError> {
         let mut departments: Vec<String> = task::Entity::find()
             .select_only()
             .column(task::Column::Department)
             .filter(task::Column::CaseId.eq(case.to_string()))
             .distinct()
             .into_tuple()
-            .all(&self.db)
+            .all(&self.store.db)
             .await?;
         let starter: Option<Option<String>> = history::Entity::find()
             .select_only()
@@ -75,7 +76,7 @@ impl Store {
             .filter(history::Column::CaseId.eq(case.to_string()))
             .filter(history::Column::Seq.eq(1))
             .into_tuple()
-            .one(&self.db)
+            .one(&self.store.db)
             .await?;
         if let Some(Some(department)) = starter
             && !departments.contains(&department)
@@ -86,24 +87,21 @@ impl Store {
     }
 
     /// Who may see a case: the county of its process and the departments taking part (as
-    /// [`Store::case_departments`]); `None` when the case does not exist.
+    /// [`Cases::departments`]); `None` when the case does not exist.
     ///
     /// # Errors
     /// [`StoreError::Database`].
-    pub async fn case_scope(
-        &self,
-        case: CaseId,
-    ) -> Result<Option<(String, Vec<String>)>, StoreError> {
+    pub async fn scope(&self, case: CaseId) -> Result<Option<(String, Vec<String>)>, StoreError> {
         let process: Option<String> = case::Entity::find_by_id(case.to_string())
             .select_only()
             .column(case::Column::ProcessId)
             .into_tuple()
-            .one(&self.db)
+            .one(&self.store.db)
             .await?;
         let Some(process) = process else {
             return Ok(None);
         };
-        let departments = self.case_departments(case).await?;
+        let departments = self.departments(case).await?;
         Ok(Some((
             lianban_core::accounts::county_of(&process).to_owned(),
             departments,
@@ -121,7 +119,7 @@ impl Store {
         actor: &Actor,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let txn = self.begin_write().await?;
+        let txn = self.store.begin_write().await?;
         // A no-op write locks the case row (PostgreSQL; SQLite's write transaction already
         // serializes), so a concurrent command cannot take the same history number. The
         // revision is untouched, so no command's compare-and-set is disturbed.

@@ -8,8 +8,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::Accounts;
+use super::StoreError;
 use super::entity::{session, user};
-use super::{Store, StoreError};
 use lianban_core::accounts::{self, Account, Role, UserId};
 
 /// An account to create.
@@ -42,12 +43,12 @@ pub struct SessionRecord {
     pub expires_at: DateTime<Utc>,
 }
 
-impl Store {
+impl Accounts<'_> {
     /// Creates an account.
     ///
     /// # Errors
     /// [`StoreError::UsernameTaken`], [`StoreError::Database`].
-    pub async fn create_account(
+    pub async fn create(
         &self,
         new: &NewAccount,
         now: DateTime<Utc>,
@@ -66,7 +67,7 @@ impl Store {
             county: Set(new.county.clone()),
         };
         let model = match user::Entity::insert(row)
-            .exec_with_returning(&self.db)
+            .exec_with_returning(&self.store.db)
             .await
         {
             Ok(model) => model,
@@ -82,10 +83,10 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
-    pub async fn list_accounts(&self) -> Result<Vec<Account>, StoreError> {
+    pub async fn list(&self) -> Result<Vec<Account>, StoreError> {
         user::Entity::find()
             .order_by_asc(user::Column::Username)
-            .all(&self.db)
+            .all(&self.store.db)
             .await?
             .into_iter()
             .map(account)
@@ -96,7 +97,7 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
-    pub async fn get_account(&self, username: &str) -> Result<Option<Account>, StoreError> {
+    pub async fn get(&self, username: &str) -> Result<Option<Account>, StoreError> {
         Ok(self.login_row(username).await?.map(|(a, _)| a))
     }
 
@@ -107,7 +108,7 @@ impl Store {
     pub async fn login_row(&self, username: &str) -> Result<Option<(Account, String)>, StoreError> {
         let Some(row) = user::Entity::find()
             .filter(user::Column::Username.eq(username))
-            .one(&self.db)
+            .one(&self.store.db)
             .await?
         else {
             return Ok(None);
@@ -122,7 +123,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::Database`].
     pub async fn set_disabled(&self, username: &str, disabled: bool) -> Result<bool, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.store.db.begin().await?;
         let Some(row) = user::Entity::find()
             .filter(user::Column::Username.eq(username))
             .one(&txn)
@@ -151,7 +152,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::Database`].
     pub async fn set_password(&self, username: &str, hash: &str) -> Result<bool, StoreError> {
-        let txn = self.db.begin().await?;
+        let txn = self.store.db.begin().await?;
         let Some(row) = user::Entity::find()
             .filter(user::Column::Username.eq(username))
             .one(&txn)
@@ -189,7 +190,7 @@ impl Store {
         lock_after: i32,
         lock_until: DateTime<Utc>,
     ) -> Result<i32, StoreError> {
-        let txn = self.begin_write().await?;
+        let txn = self.store.begin_write().await?;
         user::Entity::update_many()
             .col_expr(
                 user::Column::FailedLogins,
@@ -226,7 +227,7 @@ impl Store {
                 Expr::value(Option::<DateTime<Utc>>::None),
             )
             .filter(user::Column::Id.eq(id.to_string()))
-            .exec(&self.db)
+            .exec(&self.store.db)
             .await?;
         Ok(())
     }
@@ -253,14 +254,14 @@ impl Store {
             last_seen: Set(now),
         };
         session::Entity::insert(row)
-            .exec_without_returning(&self.db)
+            .exec_without_returning(&self.store.db)
             .await?;
         // Expired sessions of the account go when it signs in again: the table stays
         // small without a sweeper.
         session::Entity::delete_many()
             .filter(session::Column::UserId.eq(user.to_string()))
             .filter(session::Column::ExpiresAt.lte(now))
-            .exec(&self.db)
+            .exec(&self.store.db)
             .await?;
         Ok(())
     }
@@ -270,13 +271,13 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
-    pub async fn get_session(
+    pub async fn session(
         &self,
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<SessionRecord>, StoreError> {
         let Some(row) = session::Entity::find_by_id(token_hash.to_owned())
-            .one(&self.db)
+            .one(&self.store.db)
             .await?
         else {
             return Ok(None);
@@ -285,7 +286,7 @@ impl Store {
             return Ok(None);
         }
         let Some(user) = user::Entity::find_by_id(row.user_id.clone())
-            .one(&self.db)
+            .one(&self.store.db)
             .await?
         else {
             return Ok(None);
@@ -298,7 +299,7 @@ impl Store {
             session::Entity::update_many()
                 .col_expr(session::Column::LastSeen, Expr::value(now))
                 .filter(session::Column::Id.eq(row.id.clone()))
-                .exec(&self.db)
+                .exec(&self.store.db)
                 .await?;
         }
         Ok(Some(SessionRecord {
@@ -315,7 +316,7 @@ impl Store {
     /// [`StoreError::Database`].
     pub async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
         session::Entity::delete_by_id(token_hash.to_owned())
-            .exec(&self.db)
+            .exec(&self.store.db)
             .await?;
         Ok(())
     }

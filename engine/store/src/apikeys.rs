@@ -8,8 +8,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::Accounts;
+use super::StoreError;
 use super::entity::api_key;
-use super::{Store, StoreError};
 
 /// An API key as stored (never the key itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +44,7 @@ pub struct NewApiKey {
     pub county: Option<String>,
 }
 
-impl Store {
+impl Accounts<'_> {
     /// Stores a new API key under the hash of the key.
     ///
     /// # Errors
@@ -64,7 +65,7 @@ impl Store {
             revoked_at: Set(None),
         };
         match api_key::Entity::insert(row)
-            .exec_with_returning(&self.db)
+            .exec_with_returning(&self.store.db)
             .await
         {
             Ok(model) => record(model),
@@ -79,10 +80,10 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
-    pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+    pub async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
         api_key::Entity::find()
             .order_by_asc(api_key::Column::Name)
-            .all(&self.db)
+            .all(&self.store.db)
             .await?
             .into_iter()
             .map(record)
@@ -107,7 +108,7 @@ impl Store {
                     .add(api_key::Column::Id.eq(name_or_id)),
             )
             .filter(api_key::Column::RevokedAt.is_null())
-            .exec(&self.db)
+            .exec(&self.store.db)
             .await?;
         Ok(done.rows_affected > 0)
     }
@@ -117,7 +118,7 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
-    pub async fn get_api_key(
+    pub async fn api_key(
         &self,
         key_hash: &str,
         now: DateTime<Utc>,
@@ -125,7 +126,7 @@ impl Store {
         let Some(row) = api_key::Entity::find()
             .filter(api_key::Column::KeyHash.eq(key_hash))
             .filter(api_key::Column::RevokedAt.is_null())
-            .one(&self.db)
+            .one(&self.store.db)
             .await?
         else {
             return Ok(None);
@@ -137,7 +138,7 @@ impl Store {
             api_key::Entity::update_many()
                 .col_expr(api_key::Column::LastUsedAt, Expr::value(Some(now)))
                 .filter(api_key::Column::Id.eq(row.id.clone()))
-                .exec(&self.db)
+                .exec(&self.store.db)
                 .await?;
         }
         record(row).map(Some)

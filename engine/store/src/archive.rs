@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::{Value, json};
 
+use super::Admin;
+use super::StoreError;
 use super::entity::{case, document, history, history_head, task};
-use super::{Store, StoreError};
 use lianban_core::runtime::CaseId;
 
 /// A closed case, ready to be written to the archive.
@@ -32,7 +33,7 @@ pub struct ArchivedDocument {
     pub html: String,
 }
 
-/// The outcome of [`Store::archive`].
+/// The outcome of [`Admin::archive`].
 #[derive(Debug, Clone)]
 pub enum Archived {
     /// No such case.
@@ -43,14 +44,17 @@ pub enum Archived {
     Ready(Box<CaseArchive>),
 }
 
-impl Store {
+impl Admin<'_> {
     /// Everything the archive keeps of a closed (completed or cancelled) case.
     ///
     /// # Errors
     /// [`StoreError::Database`].
     pub async fn archive(&self, id: CaseId) -> Result<Archived, StoreError> {
         let key = id.to_string();
-        let Some(row) = case::Entity::find_by_id(key.clone()).one(&self.db).await? else {
+        let Some(row) = case::Entity::find_by_id(key.clone())
+            .one(&self.store.db)
+            .await?
+        else {
             return Ok(Archived::NotFound);
         };
         if row.status == "active" {
@@ -58,18 +62,18 @@ impl Store {
         }
         let case = case::Entity::find_by_id(key.clone())
             .into_json()
-            .one(&self.db)
+            .one(&self.store.db)
             .await?
             .unwrap_or(Value::Null);
         let history = history::Entity::find()
             .filter(history::Column::CaseId.eq(key.clone()))
             .order_by_asc(history::Column::Seq)
             .into_json()
-            .all(&self.db)
+            .all(&self.store.db)
             .await?;
         let head = history_head::Entity::find_by_id(key.clone())
             .into_json()
-            .one(&self.db)
+            .one(&self.store.db)
             .await?
             .unwrap_or(Value::Null);
         let tasks = task::Entity::find()
@@ -77,20 +81,20 @@ impl Store {
             .order_by_asc(task::Column::CreatedAt)
             .order_by_asc(task::Column::Id)
             .into_json()
-            .all(&self.db)
+            .all(&self.store.db)
             .await?;
         let documents = document::Entity::find()
             .filter(document::Column::CaseId.eq(key.clone()))
             .order_by_asc(document::Column::IssuedAt)
             .order_by_asc(document::Column::Id)
-            .all(&self.db)
+            .all(&self.store.db)
             .await?;
         let metadata = document::Entity::find()
             .filter(document::Column::CaseId.eq(key.clone()))
             .order_by_asc(document::Column::IssuedAt)
             .order_by_asc(document::Column::Id)
             .into_json()
-            .all(&self.db)
+            .all(&self.store.db)
             .await?
             .into_iter()
             .map(|mut doc| {
@@ -135,7 +139,7 @@ impl Store {
             .order_by_asc(case::Column::EndedAt)
             .order_by_asc(case::Column::Id)
             .into_tuple()
-            .all(&self.db)
+            .all(&self.store.db)
             .await?;
         ids.iter()
             .map(|id| super::cases::parse_case_id("cases", id))

@@ -6,7 +6,7 @@
 //! count. Changing an entry breaks its own hash; removing one breaks the next entry's link
 //! or, for the last ones, disagrees with the head. Triggers (see the migration) refuse
 //! UPDATE and DELETE on `history`, so only someone who drops them can try, and
-//! [`Store::verify_history`] then names the first broken entry of each case.
+//! [`Admin::verify_history`] then names the first broken entry of each case.
 
 use chrono::{DateTime, SubsecRound as _, Utc};
 use lianban_migrations::chain::{EntryFields, entry_hash};
@@ -18,9 +18,10 @@ use sea_orm::{
 };
 use serde_json::Value;
 
+use super::Admin;
 use super::batch::Batch;
 use super::entity::{case, history, history_head};
-use super::{Missing, Store, StoreError};
+use super::{Missing, StoreError};
 use lianban_core::runtime::CaseId;
 
 /// A history entry to append; the store numbers and chains it.
@@ -147,7 +148,7 @@ pub(super) fn append_after(batch: &mut Batch, head: Option<&ChainHead>, entry: N
     batch.push(history::Entity::insert(row).into_query(), 1);
 }
 
-/// What [`Store::verify_history`] found.
+/// What [`Admin::verify_history`] found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditReport {
     /// Cases checked.
@@ -195,7 +196,7 @@ impl std::fmt::Display for BrokenLink {
     }
 }
 
-impl Store {
+impl Admin<'_> {
     /// Checks the hash chain of one case's history, or of every case's.
     ///
     /// # Errors
@@ -209,7 +210,7 @@ impl Store {
         if let Some(case) = case {
             ids = ids.filter(case::Column::Id.eq(case.to_string()));
         }
-        let ids: Vec<String> = ids.into_tuple().all(&self.db).await?;
+        let ids: Vec<String> = ids.into_tuple().all(&self.store.db).await?;
         if let Some(case) = case
             && ids.is_empty()
         {
@@ -220,10 +221,10 @@ impl Store {
             let rows = history::Entity::find()
                 .filter(history::Column::CaseId.eq(id.clone()))
                 .order_by_asc(history::Column::Seq)
-                .all(&self.db)
+                .all(&self.store.db)
                 .await?;
             let head = history_head::Entity::find_by_id(id.clone())
-                .one(&self.db)
+                .one(&self.store.db)
                 .await?;
             report.cases += 1;
             report.entries += rows.len() as u64;

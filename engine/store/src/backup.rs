@@ -7,7 +7,8 @@ use std::path::Path;
 
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 
-use super::{Store, StoreError};
+use super::Admin;
+use super::StoreError;
 
 /// Why a backup or restore was refused or failed; nothing was overwritten.
 #[derive(Debug, thiserror::Error)]
@@ -57,20 +58,20 @@ impl From<sea_orm::DbErr> for BackupError {
     }
 }
 
-impl Store {
+impl Admin<'_> {
     /// Writes a consistent copy of this SQLite database to `to`, a file that must not exist
     /// yet. Safe while the service writes.
     ///
     /// # Errors
     /// [`BackupError::NotSqlite`], [`BackupError::TargetExists`], or a database error.
     pub async fn backup_to(&self, to: &Path) -> Result<(), BackupError> {
-        if !self.is_sqlite() {
+        if !self.store.is_sqlite() {
             return Err(BackupError::NotSqlite);
         }
         if to.exists() {
             return Err(BackupError::TargetExists(to.display().to_string()));
         }
-        vacuum_into(&self.db, to).await
+        vacuum_into(&self.store.db, to).await
     }
 }
 

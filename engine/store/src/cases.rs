@@ -17,9 +17,8 @@ use super::entity::{case, history, history_head, task};
 use super::records::{case_result, case_status_word, current_steps, data_changes, split_steps};
 use super::tasks::upsert_tasks;
 use super::unit::Unit;
-use super::{
-    CaseQuery, CaseRecord, CaseSummary, Change, HistoryEntry, Missing, Store, StoreError, page,
-};
+use super::{CaseQuery, CaseRecord, CaseSummary, Change, HistoryEntry, Missing, StoreError, page};
+use super::{Cases, Reads};
 use lianban_core::runtime::{Actor, CaseId, CaseState, TaskId};
 
 /// What a save of an existing case checks against: the revision the caller read, or the
@@ -186,15 +185,15 @@ impl Unit<'_> {
     }
 }
 
-impl Store {
+impl Cases<'_> {
     /// The stored case, with the revision to save against.
     ///
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Serialization`].
-    pub async fn get_case(&self, id: CaseId) -> Result<Option<CaseRecord>, StoreError> {
+    pub async fn get(&self, id: CaseId) -> Result<Option<CaseRecord>, StoreError> {
         let row = case::Entity::find_by_id(id.to_string())
             .find_also_related(history_head::Entity)
-            .one(&self.db)
+            .one(&self.store.db)
             .await?;
         row.map(case_record).transpose()
     }
@@ -204,7 +203,7 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Serialization`].
-    pub async fn get_case_of_task(&self, task: TaskId) -> Result<Option<CaseRecord>, StoreError> {
+    pub async fn of_task(&self, task: TaskId) -> Result<Option<CaseRecord>, StoreError> {
         let of_task = Query::select()
             .column(task::Column::CaseId)
             .from(task::Entity)
@@ -213,16 +212,18 @@ impl Store {
         let row = case::Entity::find()
             .filter(case::Column::Id.in_subquery(of_task))
             .find_also_related(history_head::Entity)
-            .one(&self.db)
+            .one(&self.store.db)
             .await?;
         row.map(case_record).transpose()
     }
+}
 
+impl Reads<'_> {
     /// Cases matching the query, most recently changed first.
     ///
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
-    pub async fn list_cases(&self, query: &CaseQuery) -> Result<Vec<CaseSummary>, StoreError> {
+    pub async fn cases(&self, query: &CaseQuery) -> Result<Vec<CaseSummary>, StoreError> {
         type Row = (
             String,
             String,
@@ -279,7 +280,7 @@ impl Store {
             .order_by_asc(case::Column::Id);
         let rows: Vec<Row> = page(select, query.limit, query.offset)
             .into_tuple()
-            .all(&self.db)
+            .all(&self.store.db)
             .await?;
         rows.into_iter()
             .map(
@@ -303,7 +304,9 @@ impl Store {
             )
             .collect()
     }
+}
 
+impl Cases<'_> {
     /// The timeline of a case, oldest first.
     ///
     /// # Errors
@@ -312,7 +315,7 @@ impl Store {
         let rows = history::Entity::find()
             .filter(history::Column::CaseId.eq(id.to_string()))
             .order_by_asc(history::Column::Seq)
-            .all(&self.db)
+            .all(&self.store.db)
             .await?;
         rows.into_iter()
             .map(|row| {

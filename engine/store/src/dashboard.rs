@@ -9,10 +9,11 @@ use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
+use super::Reads;
+use super::StoreError;
 use super::cases::parse_case_id;
 use super::entity::{case, document, task};
 use super::records::task_status_word;
-use super::{Store, StoreError};
 use lianban_core::definition::StepId;
 use lianban_core::runtime::{CaseId, TaskId, TaskStatus};
 
@@ -75,13 +76,13 @@ fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or_default()
 }
 
-impl Store {
+impl Reads<'_> {
     /// Open, claimed, due-soon and overdue tasks of a department at `now`: three counts over
     /// `tasks (county, department, status, due_at)`, which read only open work.
     ///
     /// # Errors
     /// [`StoreError::Database`].
-    pub async fn dashboard_task_counts(
+    pub async fn task_counts(
         &self,
         county: &str,
         department: &str,
@@ -100,7 +101,7 @@ impl Store {
             .column_as(Expr::col(task::Column::Id).count(), "n")
             .group_by(task::Column::Status)
             .into_tuple()
-            .all(&self.db)
+            .all(&self.store.db)
             .await?;
         let of = |word: &str| {
             by_status
@@ -112,13 +113,13 @@ impl Store {
             .column_as(Expr::col(task::Column::Id).count(), "n")
             .filter(task::Column::DueAt.lt(now))
             .into_tuple()
-            .one(&self.db)
+            .one(&self.store.db)
             .await?;
         let soon: Option<i64> = base()
             .column_as(Expr::col(task::Column::Id).count(), "n")
             .filter(task::Column::WarnAt.lte(now))
             .into_tuple()
-            .one(&self.db)
+            .one(&self.store.db)
             .await?;
         Ok(TaskCounts {
             open: of(task_status_word(TaskStatus::Open)),
@@ -133,7 +134,7 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Database`].
-    pub async fn dashboard_open_steps(
+    pub async fn open_steps(
         &self,
         county: &str,
         department: &str,
@@ -149,7 +150,7 @@ impl Store {
             .filter(task::Column::Status.is_in(open_words))
             .group_by(task::Column::Step)
             .into_tuple()
-            .all(&self.db)
+            .all(&self.store.db)
             .await?;
         let mut steps: Vec<StepCount> = rows
             .into_iter()
@@ -169,7 +170,7 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Database`].
-    pub async fn dashboard_finished(
+    pub async fn finished(
         &self,
         county: &str,
         department: &str,
@@ -197,7 +198,7 @@ impl Store {
             .filter(case::Column::EndedAt.gte(since))
             .filter(took_part)
             .into_tuple()
-            .one(&self.db)
+            .one(&self.store.db)
             .await?;
         Ok(n.map_or(0, count))
     }
@@ -207,7 +208,7 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
-    pub async fn dashboard_closed_tasks(
+    pub async fn closed_tasks(
         &self,
         county: &str,
         department: &str,
@@ -242,7 +243,7 @@ impl Store {
             .filter(task::Column::ClosedAt.gte(from))
             .filter(task::Column::ClosedAt.lt(to))
             .into_tuple()
-            .all(&self.db)
+            .all(&self.store.db)
             .await?;
         let mut tasks = Vec::with_capacity(rows.len());
         for (id, case_id, step, step_name, role, outcome, created_at, closed_at) in rows {
@@ -277,7 +278,7 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Database`].
-    pub async fn dashboard_supplements(
+    pub async fn supplements(
         &self,
         county: &str,
         department: &str,
@@ -309,7 +310,7 @@ impl Store {
             } else {
                 select.filter(document::Column::Missing.is_not_null())
             };
-            select.into_tuple::<i64>().one(&self.db)
+            select.into_tuple::<i64>().one(&self.store.db)
         };
         let requested = distinct_cases(false).await?;
         let second = distinct_cases(true).await?;
@@ -325,10 +326,7 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Database`].
-    pub async fn dashboard_case_steps(
-        &self,
-        county: &str,
-    ) -> Result<Vec<(String, u64)>, StoreError> {
+    pub async fn case_steps(&self, county: &str) -> Result<Vec<(String, u64)>, StoreError> {
         let rows: Vec<(String, i64)> = case::Entity::find()
             .select_only()
             .column(case::Column::CurrentSteps)
@@ -337,7 +335,7 @@ impl Store {
             .filter(case::Column::Status.eq("active"))
             .group_by(case::Column::CurrentSteps)
             .into_tuple()
-            .all(&self.db)
+            .all(&self.store.db)
             .await?;
         let mut steps: Vec<(String, u64)> = Vec::new();
         for (current, n) in rows {
@@ -363,7 +361,7 @@ impl Store {
         case: CaseId,
         task: TaskId,
     ) -> Result<Option<String>, StoreError> {
-        let Some(record) = self.get_case(case).await? else {
+        let Some(record) = self.store.cases().get(case).await? else {
             return Ok(None);
         };
         Ok(record

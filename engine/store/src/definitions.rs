@@ -7,8 +7,9 @@ use sea_orm::{
     QueryOrder, QuerySelect, TryInsertResult,
 };
 
+use super::Definitions;
 use super::entity::{case, definition_version};
-use super::{Registration, Store, StoreError};
+use super::{Registration, StoreError};
 use lianban_core::definition::{Process, SourceFile};
 
 /// A stored version of a process, for the definitions API.
@@ -26,19 +27,16 @@ pub struct StoredVersion {
     pub cases: u64,
 }
 
-impl Store {
+impl Definitions<'_> {
     /// Every stored version of a process, oldest first, with the number of cases on each.
     ///
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
-    pub async fn definition_versions(
-        &self,
-        process: &str,
-    ) -> Result<Vec<StoredVersion>, StoreError> {
+    pub async fn versions(&self, process: &str) -> Result<Vec<StoredVersion>, StoreError> {
         let rows = definition_version::Entity::find()
             .filter(definition_version::Column::ProcessId.eq(process))
             .order_by_asc(definition_version::Column::Version)
-            .all(&self.db)
+            .all(&self.store.db)
             .await?;
         let counts: Vec<(i64, i64)> = case::Entity::find()
             .select_only()
@@ -47,7 +45,7 @@ impl Store {
             .filter(case::Column::ProcessId.eq(process))
             .group_by(case::Column::Version)
             .into_tuple()
-            .all(&self.db)
+            .all(&self.store.db)
             .await?;
         rows.into_iter()
             .map(|row| {
@@ -76,7 +74,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::VersionChanged`] when the content changed and cases already run on the
     /// version (the policy officer must raise the version number); [`StoreError::Database`].
-    pub async fn register_definition(&self, process: &Process) -> Result<Registration, StoreError> {
+    pub async fn register(&self, process: &Process) -> Result<Registration, StoreError> {
         let version = i64::from(process.version);
         let row = definition_version::ActiveModel {
             process_id: Set(process.id.clone()),
@@ -86,7 +84,7 @@ impl Store {
             sources: Set(serde_json::to_value(&process.sources)?),
             loaded_at: Set(chrono::Utc::now()),
         };
-        let txn = self.begin_write().await?;
+        let txn = self.store.begin_write().await?;
         // Insert first: when two replicas register the same new version at once, the
         // primary key lets one win and the other falls through to the comparison below.
         let inserted = definition_version::Entity::insert(row.clone())
@@ -125,14 +123,14 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::VersionChanged`], [`StoreError::Database`].
-    pub async fn check_definition(&self, process: &Process) -> Result<(), StoreError> {
+    pub async fn check(&self, process: &Process) -> Result<(), StoreError> {
         let version = i64::from(process.version);
         let stored = definition_version::Entity::find_by_id((process.id.clone(), version))
-            .one(&self.db)
+            .one(&self.store.db)
             .await?;
         match stored {
             Some(row) if row.content_hash != process.content_hash => {
-                if count_cases(&self.db, &process.id, version).await? > 0 {
+                if count_cases(&self.store.db, &process.id, version).await? > 0 {
                     return Err(StoreError::VersionChanged {
                         process: process.id.clone(),
                         version: process.version,
@@ -150,14 +148,14 @@ impl Store {
     /// # Errors
     /// [`StoreError::Database`], or [`StoreError::Serialization`] when the stored sources
     /// do not read back.
-    pub async fn definition_sources(
+    pub async fn sources(
         &self,
         process: &str,
         version: u32,
     ) -> Result<Option<(String, Vec<SourceFile>)>, StoreError> {
         let Some(row) =
             definition_version::Entity::find_by_id((process.to_owned(), i64::from(version)))
-                .one(&self.db)
+                .one(&self.store.db)
                 .await?
         else {
             return Ok(None);
@@ -171,7 +169,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::Database`].
     pub async fn count_cases_on(&self, process: &str, version: u32) -> Result<u64, StoreError> {
-        count_cases(&self.db, process, i64::from(version)).await
+        count_cases(&self.store.db, process, i64::from(version)).await
     }
 }
 

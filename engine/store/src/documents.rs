@@ -11,10 +11,11 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::Documents;
 use super::cases::parse_case_id;
 use super::entity::{document, document_sequence};
 use super::unit::Unit;
-use super::{DocumentId, DocumentRecord, SecondRequest, Store, StoreError};
+use super::{DocumentId, DocumentRecord, SecondRequest, StoreError};
 use lianban_core::definition::StepId;
 use lianban_core::runtime::CaseId;
 
@@ -45,17 +46,17 @@ impl Unit<'_> {
     }
 }
 
-impl Store {
+impl Documents<'_> {
     /// The documents a case issued, oldest first.
     ///
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
-    pub async fn list_documents(&self, case: CaseId) -> Result<Vec<DocumentRecord>, StoreError> {
+    pub async fn list(&self, case: CaseId) -> Result<Vec<DocumentRecord>, StoreError> {
         document::Entity::find()
             .filter(document::Column::CaseId.eq(case.to_string()))
             .order_by_asc(document::Column::IssuedAt)
             .order_by_asc(document::Column::Id)
-            .all(&self.db)
+            .all(&self.store.db)
             .await?
             .into_iter()
             .map(record)
@@ -66,14 +67,14 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
-    pub async fn get_document(
+    pub async fn get(
         &self,
         case: CaseId,
         id: DocumentId,
     ) -> Result<Option<DocumentRecord>, StoreError> {
         document::Entity::find_by_id(id.to_string())
             .filter(document::Column::CaseId.eq(case.to_string()))
-            .one(&self.db)
+            .one(&self.store.db)
             .await?
             .map(record)
             .transpose()
@@ -84,7 +85,7 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
-    pub async fn list_second_supplements(
+    pub async fn second_supplements(
         &self,
         department: Option<&str>,
     ) -> Result<Vec<DocumentRecord>, StoreError> {
@@ -96,7 +97,7 @@ impl Store {
         select
             .order_by_desc(document::Column::IssuedAt)
             .order_by_asc(document::Column::Id)
-            .all(&self.db)
+            .all(&self.store.db)
             .await?
             .into_iter()
             .map(record)

@@ -5,7 +5,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, QueryTrait, Statement};
 
-use super::{Store, StoreError, TaskQuery};
+use super::Admin;
+use super::{StoreError, TaskQuery};
 
 /// One query and its plan.
 #[derive(Debug, Clone)]
@@ -19,9 +20,9 @@ pub struct QueryPlan {
     pub plan: Vec<String>,
 }
 
-impl Store {
-    /// Plans of the exact statements [`Store::list_tasks`] runs for `inbox`,
-    /// [`Store::due_timers`] and [`Store::claim_outbox`] run at `now`.
+impl Admin<'_> {
+    /// Plans of the exact statements [`Reads::inbox`] runs for `inbox`,
+    /// [`Jobs::due_timers`] and [`Jobs::claim_outbox`] run at `now`.
     ///
     /// # Errors
     /// [`StoreError::Database`].
@@ -30,7 +31,7 @@ impl Store {
         inbox: &TaskQuery,
         now: DateTime<Utc>,
     ) -> Result<Vec<QueryPlan>, StoreError> {
-        let backend = self.db.get_database_backend();
+        let backend = self.store.db.get_database_backend();
         let statements = [
             ("inbox", super::tasks::tasks_select(inbox).build(backend)),
             (
@@ -64,7 +65,7 @@ impl Store {
             sql: format!("{prefix}{}", statement.sql),
             ..statement
         };
-        let rows = self.db.query_all_raw(explain).await?;
+        let rows = self.store.db.query_all_raw(explain).await?;
         rows.iter()
             .map(|row| {
                 row.try_get_by_index::<String>(column)

@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, SqlErr};
 
+use super::Accounts;
+use super::StoreError;
 use super::entity::idempotency_key;
-use super::{Store, StoreError};
 
 /// An answer as stored for replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +46,7 @@ pub struct KeyUse<'a> {
     pub request_hash: &'a str,
 }
 
-impl Store {
+impl Accounts<'_> {
     /// Takes an idempotency key for a request, or says why not. Uses older than
     /// `expired_before` are forgotten first.
     ///
@@ -59,7 +60,7 @@ impl Store {
     ) -> Result<KeyClaim, StoreError> {
         idempotency_key::Entity::delete_many()
             .filter(idempotency_key::Column::CreatedAt.lt(expired_before))
-            .exec(&self.db)
+            .exec(&self.store.db)
             .await?;
         let row = idempotency_key::ActiveModel {
             principal: Set(key.principal.to_owned()),
@@ -72,7 +73,7 @@ impl Store {
             created_at: Set(now),
         };
         match idempotency_key::Entity::insert(row)
-            .exec_without_returning(&self.db)
+            .exec_without_returning(&self.store.db)
             .await
         {
             Ok(_) => return Ok(KeyClaim::New),
@@ -81,7 +82,7 @@ impl Store {
         }
         let Some(found) =
             idempotency_key::Entity::find_by_id((key.principal.to_owned(), key.key.to_owned()))
-                .one(&self.db)
+                .one(&self.store.db)
                 .await?
         else {
             // Released between our insert and this read: the caller may retry.
@@ -122,7 +123,7 @@ impl Store {
             .col_expr(idempotency_key::Column::Body, answer.body.clone().into())
             .filter(idempotency_key::Column::Principal.eq(principal))
             .filter(idempotency_key::Column::Key.eq(key))
-            .exec(&self.db)
+            .exec(&self.store.db)
             .await?;
         Ok(())
     }
@@ -140,7 +141,7 @@ impl Store {
         idempotency_key::Entity::delete_many()
             .filter(idempotency_key::Column::Principal.eq(principal))
             .filter(idempotency_key::Column::Key.eq(key))
-            .exec(&self.db)
+            .exec(&self.store.db)
             .await?;
         Ok(())
     }

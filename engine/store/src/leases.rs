@@ -4,10 +4,11 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
+use super::Jobs;
+use super::StoreError;
 use super::entity::{outbox, timer};
-use super::{Store, StoreError};
 
-impl Store {
+impl Jobs<'_> {
     /// Clears the leases `owner` holds on timers not yet fired; returns how many.
     ///
     /// # Errors
@@ -21,7 +22,7 @@ impl Store {
             )
             .filter(timer::Column::Owner.eq(owner))
             .filter(timer::Column::FiredAt.is_null())
-            .exec(&self.db)
+            .exec(&self.store.db)
             .await?;
         Ok(released.rows_affected)
     }
@@ -39,7 +40,7 @@ impl Store {
             )
             .filter(outbox::Column::LeasedBy.eq(worker))
             .filter(outbox::Column::LeaseUntil.is_not_null())
-            .exec(&self.db)
+            .exec(&self.store.db)
             .await?;
         Ok(released.rows_affected)
     }
@@ -54,11 +55,11 @@ impl Store {
         let timers = timer::Entity::find()
             .filter(timer::Column::LeaseUntil.is_not_null())
             .filter(timer::Column::FiredAt.is_null())
-            .count(&self.db)
+            .count(&self.store.db)
             .await?;
         let messages = outbox::Entity::find()
             .filter(outbox::Column::LeaseUntil.is_not_null())
-            .count(&self.db)
+            .count(&self.store.db)
             .await?;
         Ok(timers + messages)
     }

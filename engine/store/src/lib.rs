@@ -73,6 +73,48 @@ pub struct Store {
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
+/// Declares a handle on one aggregate of the store and the `Store` method that hands it
+/// out. A handle borrows the store and costs nothing; it only groups the methods.
+macro_rules! handles {
+    ($($(#[$doc:meta])* $name:ident => $method:ident;)*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug, Clone, Copy)]
+            pub struct $name<'s> {
+                store: &'s Store,
+            }
+        )*
+
+        impl Store {
+            $(
+                $(#[$doc])*
+                pub fn $method(&self) -> $name<'_> {
+                    $name { store: self }
+                }
+            )*
+        }
+    };
+}
+
+handles! {
+    /// Cases and their history: reading one case, who may see it, recorded views.
+    Cases => cases;
+    /// Tasks, one at a time (lists are [`Reads`]).
+    Tasks => tasks;
+    /// Issued documents and push tables (issuing itself goes through a [`Unit`]).
+    Documents => documents;
+    /// Accounts, sessions, API keys and the idempotency keys of API requests.
+    Accounts => accounts;
+    /// Background work: timers, escalation notices, the outbox, schedule runs and leases.
+    Jobs => jobs;
+    /// Read models: the inbox, case lists and the supervision dashboard.
+    Reads => reads;
+    /// Definition versions and the sources cases run on.
+    Definitions => definitions;
+    /// Operations: backups, archive exports, the audit chain check, query plans.
+    Admin => admin;
+}
+
 /// A write transaction, holding SQLite's in-process writer turn until it is committed or
 /// dropped (rolled back). Derefs to the transaction; generic sea-orm calls take `&*txn`.
 /// Private to the store, like the connection itself: no caller outside writes SQL on the

@@ -13,10 +13,11 @@ use sea_orm::{
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use super::Jobs;
 use super::batch::Batch;
 use super::cases::parse_case_id;
 use super::entity::{case, outbox};
-use super::{Change, Store, StoreError};
+use super::{Change, StoreError};
 use lianban_core::runtime::{CaseId, Effect, Event};
 
 /// Where a message is in its life.
@@ -179,7 +180,7 @@ pub(super) fn due_outbox_select(now: DateTime<Utc>, limit: u64) -> sea_orm::Sele
         .limit(limit)
 }
 
-impl Store {
+impl Jobs<'_> {
     /// Claims up to `limit` due messages for `worker` until `lease_until`: each with a
     /// compare-and-set UPDATE that succeeds only while the message is pending, due and not
     /// leased by a live lease, so two workers never hold the same message.
@@ -200,7 +201,7 @@ impl Store {
         };
         let ids: Vec<String> = due_outbox_select(now, limit)
             .into_tuple()
-            .all(&self.db)
+            .all(&self.store.db)
             .await?;
         let mut claimed = Vec::new();
         for id in ids {
@@ -211,10 +212,10 @@ impl Store {
                 .filter(outbox::Column::Status.eq(OutboxStatus::Pending.as_str()))
                 .filter(outbox::Column::NextAttemptAt.lte(now))
                 .filter(free())
-                .exec(&self.db)
+                .exec(&self.store.db)
                 .await?;
             if updated.rows_affected == 1
-                && let Some(row) = outbox::Entity::find_by_id(id).one(&self.db).await?
+                && let Some(row) = outbox::Entity::find_by_id(id).one(&self.store.db).await?
             {
                 claimed.push(message(row)?);
             }
@@ -236,7 +237,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let attempts = message.attempts + 1;
-        let txn = self.begin_write().await?;
+        let txn = self.store.begin_write().await?;
         let receipt_json = json!({
             "status": receipt.status,
             "receipt_id": receipt.receipt_id,
@@ -294,7 +295,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let attempts = message.attempts + 1;
-        let txn = self.begin_write().await?;
+        let txn = self.store.begin_write().await?;
         let status = match retry_at {
             Some(_) => OutboxStatus::Pending,
             None => OutboxStatus::Dead,
@@ -340,7 +341,7 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
-    pub async fn list_outbox(
+    pub async fn outbox(
         &self,
         status: Option<OutboxStatus>,
         case: Option<CaseId>,
@@ -357,7 +358,7 @@ impl Store {
             .order_by_desc(outbox::Column::CreatedAt)
             .order_by_asc(outbox::Column::Id)
             .limit(limit)
-            .all(&self.db)
+            .all(&self.store.db)
             .await?
             .into_iter()
             .map(message)
@@ -383,7 +384,7 @@ impl Store {
             )
             .filter(outbox::Column::Id.eq(id.to_string()))
             .filter(outbox::Column::Status.eq(OutboxStatus::Dead.as_str()))
-            .exec(&self.db)
+            .exec(&self.store.db)
             .await?;
         Ok(updated.rows_affected == 1)
     }

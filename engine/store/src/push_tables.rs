@@ -10,7 +10,8 @@ use uuid::Uuid;
 
 use super::entity::{case, push_table, task};
 use super::unit::Unit;
-use super::{Store, StoreError, TaskRecord};
+use super::{Documents, Tasks};
+use super::{StoreError, TaskRecord};
 
 /// A numbered and rendered push table, about to be stored.
 #[derive(Debug, Clone)]
@@ -132,13 +133,13 @@ impl Unit<'_> {
     }
 }
 
-impl Store {
+impl Tasks<'_> {
     /// The tasks at any of `steps` of cases of `process_id` created in (`after`, `until`],
     /// oldest first.
     ///
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
-    pub async fn tasks_created_between(
+    pub async fn created_between(
         &self,
         process_id: &str,
         steps: &[String],
@@ -161,16 +162,18 @@ impl Store {
             .order_by_asc(task::Column::CreatedAt)
             .order_by_asc(task::Column::CaseId)
             .order_by_asc(task::Column::Id)
-            .all(&self.db)
+            .all(&self.store.db)
             .await?;
         rows.into_iter().map(super::tasks::task_record).collect()
     }
+}
 
+impl Documents<'_> {
     /// Push tables for any of `departments` (all when empty), newest first.
     ///
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
-    pub async fn list_push_tables(
+    pub async fn push_tables(
         &self,
         departments: &[String],
         limit: u64,
@@ -208,7 +211,7 @@ impl Store {
             .order_by_asc(Column::Department)
             .limit(limit)
             .into_tuple()
-            .all(&self.db)
+            .all(&self.store.db)
             .await?;
         rows.into_iter()
             .map(
@@ -234,9 +237,9 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
-    pub async fn get_push_table(&self, id: Uuid) -> Result<Option<PushTableRecord>, StoreError> {
+    pub async fn push_table(&self, id: Uuid) -> Result<Option<PushTableRecord>, StoreError> {
         let Some(row) = push_table::Entity::find_by_id(id.to_string())
-            .one(&self.db)
+            .one(&self.store.db)
             .await?
         else {
             return Ok(None);

@@ -64,7 +64,7 @@ pub struct DocumentRecord {
     pub second_request: Option<SecondRequest>,
 }
 
-/// What [`Store::register_definition`](super::Store::register_definition) did.
+/// What [`Definitions::register`](super::Definitions::register) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Registration {
     /// The version was new and is now stored.

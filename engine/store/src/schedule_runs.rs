@@ -8,8 +8,9 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::Jobs;
+use super::StoreError;
 use super::entity::schedule_run;
-use super::{Store, StoreError};
 
 /// How a firing ended (or that it is still running).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +72,7 @@ pub struct ScheduleRun {
     pub result: Option<Value>,
 }
 
-impl Store {
+impl Jobs<'_> {
     /// Inserts the row of a firing unless some replica already did. Returns the new run's
     /// id when this call inserted it (and so owns the firing), `None` otherwise.
     ///
@@ -107,7 +108,7 @@ impl Store {
                 .to_owned();
         let inserted = schedule_run::Entity::insert(row)
             .on_conflict(on_conflict)
-            .exec_without_returning(&self.db)
+            .exec_without_returning(&self.store.db)
             .await?;
         Ok((inserted == 1).then_some(id))
     }
@@ -133,7 +134,7 @@ impl Store {
                 ..Default::default()
             })
             .filter(schedule_run::Column::Id.eq(id.to_string()))
-            .exec(&self.db)
+            .exec(&self.store.db)
             .await?;
         Ok(())
     }
@@ -161,7 +162,7 @@ impl Store {
         select
             .order_by_desc(schedule_run::Column::FireTime)
             .limit(1)
-            .one(&self.db)
+            .one(&self.store.db)
             .await?
             .map(run_record)
             .transpose()
@@ -171,7 +172,7 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
-    pub async fn list_schedule_runs(
+    pub async fn schedule_runs(
         &self,
         process_id: Option<&str>,
         limit: u64,
@@ -184,7 +185,7 @@ impl Store {
             .order_by_desc(schedule_run::Column::FireTime)
             .order_by_asc(schedule_run::Column::Id)
             .limit(limit)
-            .all(&self.db)
+            .all(&self.store.db)
             .await?
             .into_iter()
             .map(run_record)

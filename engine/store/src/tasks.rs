@@ -12,7 +12,8 @@ use super::batch::Batch;
 use super::cases::parse_case_id;
 use super::entity::{case, task};
 use super::records::{parse_task_status, task_status_word};
-use super::{Change, Store, StoreError, TaskQuery, TaskRecord, page};
+use super::{Change, StoreError, TaskQuery, TaskRecord, page};
+use super::{Reads, Tasks};
 use lianban_core::definition::StepId;
 use lianban_core::runtime::{CaseState, Effect, Task, TaskId, TaskStatus};
 
@@ -29,26 +30,28 @@ pub struct DepartmentLoad {
     pub overdue: u64,
 }
 
-impl Store {
+impl Tasks<'_> {
     /// The task row, with its case id.
     ///
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
-    pub async fn get_task(&self, id: TaskId) -> Result<Option<TaskRecord>, StoreError> {
+    pub async fn get(&self, id: TaskId) -> Result<Option<TaskRecord>, StoreError> {
         task::Entity::find_by_id(id.to_string())
-            .one(&self.db)
+            .one(&self.store.db)
             .await?
             .map(task_record)
             .transpose()
     }
+}
 
+impl Reads<'_> {
     /// Tasks matching the query, soonest due first (tasks without a due time last), then
     /// oldest first.
     ///
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
-    pub async fn list_tasks(&self, query: &TaskQuery) -> Result<Vec<TaskRecord>, StoreError> {
-        let rows = tasks_select(query).all(&self.db).await?;
+    pub async fn inbox(&self, query: &TaskQuery) -> Result<Vec<TaskRecord>, StoreError> {
+        let rows = tasks_select(query).all(&self.store.db).await?;
         rows.into_iter().map(task_record).collect()
     }
 }
@@ -139,7 +142,7 @@ pub(super) fn tasks_select(query: &TaskQuery) -> sea_orm::Select<task::Entity> {
     page(select, query.limit, query.offset)
 }
 
-impl Store {
+impl Reads<'_> {
     /// How many tasks each department of each county has open (open or claimed), and how
     /// many of those are past due at `now`; departments without open tasks are absent. Two
     /// grouped counts over the `(county, department, status, due_at)` index, cheap enough
@@ -166,7 +169,7 @@ impl Store {
                 .group_by(task::Column::County)
                 .group_by(task::Column::Department)
                 .into_tuple::<(Option<String>, String, i64)>()
-                .all(&self.db)
+                .all(&self.store.db)
         };
         let open = counts(false).await?;
         let overdue = counts(true).await?;

@@ -12,10 +12,11 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::Jobs;
 use super::batch::Batch;
 use super::cases::parse_case_id;
 use super::entity::{case, notice, timer};
-use super::{Change, Store, StoreError, page};
+use super::{Change, StoreError, page};
 use lianban_core::definition::EscalateOn;
 use lianban_core::runtime::{
     CaseId, CaseLimit, CaseState, CaseStatus, Effect, Firing, TaskId, TaskStatus,
@@ -210,7 +211,7 @@ pub(super) async fn mark_fired(
     Ok(())
 }
 
-impl Store {
+impl Jobs<'_> {
     /// Unfired timers due at `now` that nobody holds a live lease on, soonest first.
     ///
     /// # Errors
@@ -220,7 +221,7 @@ impl Store {
         now: DateTime<Utc>,
         limit: u64,
     ) -> Result<Vec<TimerRecord>, StoreError> {
-        let rows = due_timers_select(now, limit).all(&self.db).await?;
+        let rows = due_timers_select(now, limit).all(&self.store.db).await?;
         rows.into_iter().map(timer_record).collect()
     }
 
@@ -241,7 +242,7 @@ impl Store {
             .order_by_asc(timer::Column::FireAt)
             .order_by_asc(timer::Column::Kind)
             .into_tuple()
-            .all(&self.db)
+            .all(&self.store.db)
             .await?)
     }
 
@@ -264,7 +265,7 @@ impl Store {
             .filter(timer::Column::Id.eq(id))
             .filter(timer::Column::FiredAt.is_null())
             .filter(free(now))
-            .exec(&self.db)
+            .exec(&self.store.db)
             .await?;
         Ok(updated.rows_affected == 1)
     }
@@ -280,7 +281,7 @@ impl Store {
         owner: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let txn = self.begin_write().await?;
+        let txn = self.store.begin_write().await?;
         match mark_fired(&txn, id, owner, now).await {
             Ok(()) => {
                 txn.commit().await?;
@@ -296,7 +297,7 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
-    pub async fn list_notices(
+    pub async fn notices(
         &self,
         departments: &[String],
         county: Option<&str>,
@@ -321,7 +322,7 @@ impl Store {
             Some(limit),
             0,
         )
-        .all(&self.db)
+        .all(&self.store.db)
         .await?;
         rows.into_iter()
             .map(|row| {

@@ -107,7 +107,7 @@ impl App {
         let store = self.engine.store();
         let mut created = Vec::new();
         for w in wanted {
-            if store.get_account(&w.username).await?.is_some() {
+            if store.accounts().get(&w.username).await?.is_some() {
                 continue;
             }
             let password = demo_password();
@@ -123,7 +123,7 @@ impl App {
                 roles: w.roles.clone(),
                 password_hash: hash,
             };
-            store.create_account(&new, chrono::Utc::now()).await?;
+            store.accounts().create(&new, chrono::Utc::now()).await?;
             created.push(DemoAccount {
                 username: w.username,
                 department: w.department,

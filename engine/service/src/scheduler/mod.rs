@@ -139,7 +139,12 @@ fn spawn_schedules_and_outbox(
                 tracing::error!(error = ?e, "outbox delivery round failed");
             }
         }
-        match engine.store().release_outbox_leases(worker.id()).await {
+        match engine
+            .store()
+            .jobs()
+            .release_outbox_leases(worker.id())
+            .await
+        {
             Ok(n) => tracing::info!(released = n, "background worker stopped"),
             Err(e) => tracing::warn!(error = %e, "outbox leases not released; they run out"),
         }

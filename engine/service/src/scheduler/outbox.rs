@@ -207,6 +207,7 @@ impl OutboxWorker {
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<DeliveryReport, StoreError> {
         let store = self.engine.store();
         let claimed = store
+            .jobs()
             .claim_outbox(&self.id, now, now + self.policy.lease, self.policy.batch)
             .await?;
         let mut report = DeliveryReport::default();
@@ -214,6 +215,7 @@ impl OutboxWorker {
             match self.send(&message, now).await {
                 Ok(receipt) => {
                     if store
+                        .jobs()
                         .outbox_delivered(&message, &self.id, &receipt, now)
                         .await?
                     {
@@ -225,6 +227,7 @@ impl OutboxWorker {
                     let attempts = message.attempts + 1;
                     let retry_at = self.policy.retry_at(attempts, now);
                     if store
+                        .jobs()
                         .outbox_failed(&message, &self.id, &error, retry_at, now)
                         .await?
                     {

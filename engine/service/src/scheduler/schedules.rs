@@ -114,6 +114,7 @@ async fn fire(
     let late = now - fire_time > GRACE;
     if late {
         let ever = store
+            .jobs()
             .latest_schedule_run(&process.id, &schedule.id, now, &[])
             .await?;
         if ever.is_none() {
@@ -131,6 +132,7 @@ async fn fire(
     };
     if late && !schedule.catch_up && unknown_day.is_none() {
         let claimed = store
+            .jobs()
             .claim_schedule_run(
                 &process.id,
                 &schedule.id,
@@ -146,6 +148,7 @@ async fn fire(
         return Ok(claimed.map(|_| firing(RunStatus::Skipped, None, None)));
     }
     let Some(run) = store
+        .jobs()
         .claim_schedule_run(
             &process.id,
             &schedule.id,
@@ -170,6 +173,7 @@ async fn fire(
         }
     };
     store
+        .jobs()
         .finish_schedule_run(run, status, error.clone(), result.clone(), now)
         .await?;
     if status == RunStatus::Finished {
@@ -248,6 +252,7 @@ async fn push_tables(
     let day = fire_time.with_timezone(&Shanghai).date_naive();
     let before = fire_time - Duration::seconds(1);
     let previous = store
+        .jobs()
         .latest_schedule_run(&process.id, &schedule.id, before, &[RunStatus::Finished])
         .await?;
     let window_start = match previous {
@@ -258,7 +263,8 @@ async fn push_tables(
     let mut issued = Vec::new();
     for (department, steps) in receiving_steps(process) {
         let tasks = store
-            .tasks_created_between(&process.id, &steps, window_start, fire_time)
+            .tasks()
+            .created_between(&process.id, &steps, window_start, fire_time)
             .await?;
         let mut cases = Vec::new();
         for task in tasks {
@@ -271,7 +277,7 @@ async fn push_tables(
         }
         let mut rows = Vec::with_capacity(cases.len());
         for case in cases {
-            if let Some(record) = store.get_case(case).await? {
+            if let Some(record) = store.cases().get(case).await? {
                 let state = record.state;
                 rows.push(
                     json!({"case_id": case.to_string(), "form": state.form, "data": state.data}),

@@ -33,7 +33,7 @@ pub async fn fire_due(engine: &Engine, now: DateTime<Utc>) -> Result<usize, Engi
 }
 
 /// Like [`fire_due`], with the leases taken in the name of `owner`, so a worker that stops
-/// can give back what it still holds ([`lianban_store::Store::release_timer_leases`]).
+/// can give back what it still holds ([`lianban_store::Jobs::release_timer_leases`]).
 /// Passes sharing an owner must not run concurrently.
 ///
 /// # Errors
@@ -48,12 +48,13 @@ pub async fn fire_due_as(
     // Timers this pass could not finish keep their lease, so they do not come back in
     // the next batch and the loop ends.
     loop {
-        let due = store.due_timers(now, BATCH).await?;
+        let due = store.jobs().due_timers(now, BATCH).await?;
         if due.is_empty() {
             break;
         }
         for timer in &due {
             if !store
+                .jobs()
                 .claim_timer(&timer.id, owner, now, now + LEASE)
                 .await?
             {
@@ -101,7 +102,7 @@ pub(crate) fn spawn_until(
                 Err(e) => tracing::error!(error = %e, "timer pass failed"),
             }
         }
-        match engine.store().release_timer_leases(&owner).await {
+        match engine.store().jobs().release_timer_leases(&owner).await {
             Ok(n) => tracing::info!(released = n, "timer worker stopped"),
             Err(e) => tracing::warn!(error = %e, "timer leases not released; they run out"),
         }
