@@ -24,11 +24,15 @@ fn input_kind(t: FieldType) -> &'static str {
     }
 }
 
-/// A value as the input shows it again after a failed submit.
+/// A value as the input shows it again after a failed submit; control characters the
+/// runtime refused are not drawn back into the page (line breaks stay, for text areas).
 fn shown(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
+        Some(Value::String(s)) => s
+            .chars()
+            .filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'))
+            .collect(),
         Some(Value::Bool(b)) => b.to_string(),
         Some(other) => other.to_string(),
     }
