@@ -9,9 +9,10 @@ use serde_json::{Map, Number, Value, json};
 
 use lianban_core::definition::{Field, FieldType};
 
-/// The HTML input a field type is drawn with.
-fn input_kind(t: FieldType) -> &'static str {
-    match t {
+/// The HTML input a field is drawn with.
+fn input_kind(f: &Field) -> &'static str {
+    match f.field_type {
+        FieldType::Text if f.limits.multiline => "textarea",
         FieldType::Choice => "choice",
         FieldType::MultiChoice => "multi",
         FieldType::Bool => "bool",
@@ -22,6 +23,12 @@ fn input_kind(t: FieldType) -> &'static str {
         FieldType::Address => "textarea",
         FieldType::Text | FieldType::CnId | FieldType::BankCard => "text",
     }
+}
+
+/// The range of a number or money field, for the input's `min` and `max`.
+fn number_bounds(f: &Field) -> Option<(f64, f64)> {
+    matches!(f.field_type, FieldType::Number | FieldType::Money)
+        .then(|| f.limits.number_range(f.field_type))
 }
 
 /// A value as the input shows it again after a failed submit; control characters the
@@ -58,7 +65,12 @@ pub(super) fn describe(
                 "key": f.key,
                 "name": format!("{prefix}{}", f.key),
                 "label": f.label,
-                "kind": input_kind(f.field_type),
+                "kind": input_kind(f),
+                // The browser's own hints; the runtime checks the same bounds again.
+                "max_length": matches!(f.field_type, FieldType::Text | FieldType::Address)
+                    .then(|| f.limits.max_chars(f.field_type)),
+                "min": number_bounds(f).map(|(min, _)| min),
+                "max": number_bounds(f).map(|(_, max)| max),
                 "step": if f.field_type == FieldType::Money { "0.01" } else { "any" },
                 "required": f.required && f.when.is_none(),
                 "conditional": f.when.is_some(),
