@@ -154,17 +154,17 @@ pub(super) fn limits(
         let Some(value) = value else { continue };
         *slot = bound(cx, value, field_type, &child(path, key));
     }
-    if let (Some(min), Some(max)) = (&out.min, &out.max) {
-        if min.exceeds(max) {
-            let at = child(path, "min");
-            cx.sink.push(
-                cx.map.value_pos(&at),
-                Code::Field,
-                &at,
-                "`min` 大于 `max`，没有值能通过".into(),
-                None,
-            );
-        }
+    if let (Some(min), Some(max)) = (&out.min, &out.max)
+        && min.exceeds(max)
+    {
+        let at = child(path, "min");
+        cx.sink.push(
+            cx.map.value_pos(&at),
+            Code::Field,
+            &at,
+            "`min` 大于 `max`，没有值能通过".into(),
+            None,
+        );
     }
     out
 }
