@@ -165,6 +165,25 @@ fn bad_cron_duration_field_and_version() {
 }
 
 #[test]
+fn field_limits_that_cannot_apply_are_reported_at_their_place() {
+    // `max_length` 0 and beyond Excel's cell; `max_length` on a phone; `min` above `max`;
+    // a date bound that is no date; `min` on a choice; `multiline` on an address. The last
+    // three fields are well written.
+    assert_reports(
+        "bad_limits",
+        &[
+            "9:52: E-FIELD",
+            "10:52: E-FIELD",
+            "11:42: E-FIELD",
+            "12:49: E-FIELD",
+            "13:54: E-FIELD",
+            "14:56: E-FIELD",
+            "15:43: E-FIELD",
+        ],
+    );
+}
+
+#[test]
 fn several_errors_are_all_reported_at_once_in_file_order() {
     assert_reports(
         "several",

@@ -25,7 +25,7 @@ use lianban_tests::{TestDb, db_test};
 use serde_json::Value;
 
 /// `y-m-d h:mi` Beijing time.
-fn beijing(y: i32, m: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+pub(crate) fn beijing(y: i32, m: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
     // Beijing time has been UTC+8 all year since 1991.
     chrono::FixedOffset::east_opt(8 * 3600)
         .expect("UTC+8")
@@ -37,7 +37,7 @@ fn beijing(y: i32, m: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
 
 /// The 阳城 definition and the calendars in a temporary processes directory, the
 /// definition text passed through `edit`.
-fn processes(edit: impl FnOnce(String) -> String) -> anyhow::Result<tempfile::TempDir> {
+pub(crate) fn processes(edit: impl FnOnce(String) -> String) -> anyhow::Result<tempfile::TempDir> {
     let dir = tempfile::tempdir()?;
     let source = repo().join("processes");
     copy_dir(&source.join("yangcheng"), &dir.path().join("yangcheng"))?;
@@ -56,7 +56,7 @@ async fn app(db: &TestDb, dir: &Path, clock: Arc<ManualClock>) -> anyhow::Result
 }
 
 /// The firings of the retirement schedule.
-async fn fire(engine: &Engine, at: DateTime<Utc>) -> anyhow::Result<Vec<Firing>> {
+pub(crate) async fn fire(engine: &Engine, at: DateTime<Utc>) -> anyhow::Result<Vec<Firing>> {
     Ok(run_due(engine, at)
         .await?
         .into_iter()
@@ -234,7 +234,11 @@ async fn confirmed(
     start_confirmed(engine, name, id, medical, fund).await
 }
 
-async fn bytes(app: &TestApp, session: &str, path: &str) -> anyhow::Result<(u16, String, Vec<u8>)> {
+pub(crate) async fn bytes(
+    app: &TestApp,
+    session: &str,
+    path: &str,
+) -> anyhow::Result<(u16, String, Vec<u8>)> {
     let response = reqwest::Client::new()
         .get(format!("{}{path}", app.base))
         .header("cookie", format!("lianban_session={session}"))

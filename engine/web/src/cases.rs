@@ -209,6 +209,7 @@ pub(super) struct StartBody {
     responses(
         (status = 201, description = "the case with its open tasks (no history)", body = super::openapi::Case),
         (status = 400, description = "unreadable JSON", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "the body is not declared as JSON (`Content-Type: application/json`)", body = super::openapi::Problem, content_type = "application/problem+json"),
         super::openapi::AuthProblems,
         (status = 422, description = "unknown process, or form problems listed in `errors`", body = super::openapi::Problem, content_type = "application/problem+json"),
     )
@@ -346,6 +347,7 @@ pub(super) struct EventBody {
     responses(
         (status = 200, description = "where the case went", body = super::openapi::CaseMoved),
         (status = 400, description = "unreadable JSON", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "the body is not declared as JSON (`Content-Type: application/json`)", body = super::openapi::Problem, content_type = "application/problem+json"),
         super::openapi::AuthProblems,
         (status = 404, description = "no such case, or the caller's department takes no part in it", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "the case is not waiting for that event", body = super::openapi::Problem, content_type = "application/problem+json"),
@@ -387,6 +389,7 @@ pub(super) struct CancelBody {
     responses(
         (status = 200, description = "the case, cancelled", body = super::openapi::CaseMoved),
         (status = 400, description = "unreadable JSON", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "the body is not declared as JSON (`Content-Type: application/json`)", body = super::openapi::Problem, content_type = "application/problem+json"),
         super::openapi::AuthProblems,
         (status = 404, description = "no such case, or the caller's department takes no part in it", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "the case has ended", body = super::openapi::Problem, content_type = "application/problem+json"),

@@ -34,6 +34,10 @@ pub enum ApiError {
     /// The body is larger than the limit; 413.
     #[error("请求体过大")]
     TooLarge,
+    /// A body not declared as JSON (`Content-Type: application/json`) where JSON is read;
+    /// 415.
+    #[error("请求体须为 JSON，并声明 Content-Type: application/json")]
+    UnsupportedMediaType,
     /// Authentication missing or wrong.
     #[error("未登录或登录已过期，请重新登录")]
     Unauthorized,
@@ -76,6 +80,9 @@ impl ApiError {
             ApiError::Validation { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "validation"),
             ApiError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "validation"),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too-large"),
+            ApiError::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type")
+            }
             ApiError::Unauthorized | ApiError::BadApiKey | ApiError::LoginFailed(_) => {
                 (StatusCode::UNAUTHORIZED, "unauthorized")
             }
@@ -153,7 +160,10 @@ impl IntoResponse for ApiError {
                 axum::http::HeaderValue::from_static(RETRY_AFTER_SECONDS),
             );
         }
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
+        if matches!(
+            status,
+            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE
+        ) {
             // The rest of the body is left unread, so the server closes the connection
             // after this answer; saying so keeps a client from sending its next request
             // on a connection that is about to close.
@@ -173,6 +183,17 @@ impl ApiError {
         ApiError::Validation {
             title: format!("字段“{field}”：{message}"),
             extra: json!({"errors": [{"field": field, "message": message}]}),
+        }
+    }
+}
+
+impl ApiError {
+    /// A 422 naming one field, with the kind of its problem (`errors[].code`).
+    pub fn field_with_code(field: &str, code: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        ApiError::Validation {
+            title: format!("字段“{field}”：{message}"),
+            extra: json!({"errors": [{"field": field, "code": code, "message": message}]}),
         }
     }
 }
@@ -214,8 +235,13 @@ impl ApiError {
                 title: format!("申请表有 {} 处需要更正", errors.len()),
                 extra: json!({ "errors": errors }),
             },
-            EngineError::Runtime(RuntimeError::InvalidField { field, message }) => {
-                ApiError::field(&format!("data.{field}"), message)
+            EngineError::Runtime(RuntimeError::InvalidField {
+                field,
+                code,
+                message,
+            }) => ApiError::field_with_code(&format!("data.{field}"), code.as_str(), message),
+            EngineError::Runtime(RuntimeError::InvalidReason { code, message }) => {
+                ApiError::field_with_code("reason", code.as_str(), message)
             }
             EngineError::Runtime(
                 e @ (RuntimeError::ReasonRequired { .. }

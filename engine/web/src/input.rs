@@ -1,6 +1,6 @@
 //! Reading request input so that every mistake is a 4xx naming the field: JSON bodies
-//! (malformed → 400, wrong type or unknown field → 422 with the field's path, too large →
-//! 413) and query strings (400).
+//! (not declared `application/json` → 415, malformed → 400, wrong type or unknown field →
+//! 422 with the field's path, too large → 413) and query strings (400).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -19,6 +19,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        // A body sent as `text/plain` (or as nothing in particular) is what a cross-site
+        // form or a confused client sends; only a declared JSON body is read as one.
+        let declared = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !is_json(declared) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::TooLarge
@@ -63,6 +73,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// Whether a `Content-Type` value declares JSON: `application/json` or `application/*+json`,
+/// with any parameters (`; charset=utf-8`), in any letter case.
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|sub| sub.ends_with("+json") && sub.len() > "+json".len())
+}
+
 /// The name in serde's "missing field `name`" message.
 fn missing_field(message: &str) -> Option<&str> {
     let rest = message.strip_prefix("missing field `")?;
@@ -96,5 +121,30 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
                     extra: json!({"errors": [{"field": field, "message": message}]}),
                 }
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_json;
+
+    #[test]
+    fn only_json_content_types_are_json() {
+        for yes in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/problem+json",
+        ] {
+            assert!(is_json(yes), "{yes}");
+        }
+        for no in [
+            "",
+            "text/plain",
+            "application/jsonx",
+            "application/+json",
+            "text/json",
+        ] {
+            assert!(!is_json(no), "{no}");
+        }
     }
 }

@@ -227,6 +227,7 @@ pub(super) struct CompleteBody {
     responses(
         (status = 200, description = "the task and where its case went", body = super::openapi::Completed),
         (status = 400, description = "unreadable JSON", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "the body is not declared as JSON (`Content-Type: application/json`)", body = super::openapi::Problem, content_type = "application/problem+json"),
         super::openapi::AuthProblems,
         (status = 404, description = "no such task, or another department's", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "another completion won, or the task is closed", body = super::openapi::Problem, content_type = "application/problem+json"),

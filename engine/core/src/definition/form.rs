@@ -33,14 +33,21 @@ pub(super) fn fields(
 ) -> Vec<Field> {
     let mut seen = HashMap::new();
     let mut out = Vec::new();
-    for (i, f) in raw.into_iter().enumerate() {
+    for (i, mut f) in raw.into_iter().enumerate() {
         let path = item(list, indices.get(i).copied().unwrap_or(i));
+        let written = super::limits::Written {
+            max_length: f.max_length,
+            min: f.min.take(),
+            max: f.max.take(),
+            multiline: f.multiline,
+        };
         let key = cx.required(f.key, &path, "key").unwrap_or_default();
         cx.unique(&mut seen, "表单字段", &key, &child(&path, "key"));
         let label = cx.required(f.label, &path, "label").unwrap_or_default();
         let field_type = cx
             .required(f.field_type, &path, "type")
             .and_then(|t| field_type(cx, &t, &path));
+        let limits = super::limits::limits(cx, written, field_type, &path);
         let options = f.options.unwrap_or_default();
         let is_choice = matches!(field_type, Some(FieldType::Choice | FieldType::MultiChoice));
         if is_choice && options.is_empty() {
@@ -73,6 +80,7 @@ pub(super) fn fields(
             check,
             help: f.help,
             outcomes: f.outcomes.unwrap_or_default(),
+            limits,
         });
     }
     out

@@ -17,6 +17,7 @@ mod examples;
 mod expr;
 mod form;
 mod graph;
+mod limits;
 mod load;
 mod materials;
 mod model;
@@ -42,6 +43,10 @@ pub use calendar::{
 pub use diagnostic::Diagnostic;
 pub use duration::ParseDurationError;
 pub use example_model::{Example, ExpectRun, RunAction};
+pub use limits::{
+    DATE_MIN, DATE_YEARS_AHEAD, MAX_LENGTH_CEILING, MONEY_MAX, MULTILINE_MAX_CHARS, NUMBER_MAX,
+    REASON_MAX_CHARS, TEXT_MAX_CHARS,
+};
 pub use materials::RequiredMaterial;
 pub use model::*;
 pub use templates::{TemplateCheck, TemplateProblem};

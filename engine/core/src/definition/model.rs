@@ -243,6 +243,35 @@ pub struct Field {
     /// outcome. A field of other outcomes is neither required nor shown as theirs, so a
     /// confirmation can require what a refusal does not ask for.
     pub outcomes: Vec<String>,
+    /// Bounds on the value beyond its type; what the definition leaves out takes the
+    /// type's default (`definition/limits.rs`).
+    pub limits: FieldLimits,
+}
+
+/// What a definition writes to bound a field's value (`max_length:`, `min:`, `max:`,
+/// `multiline:`); `None` means the default of the field's type, see
+/// [`FieldLimits::max_chars`], [`FieldLimits::number_range`], [`FieldLimits::date_range`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FieldLimits {
+    /// The longest text, in characters (`text` and `address`).
+    pub max_length: Option<usize>,
+    /// The smallest value (`number`, `money`, `date`, `year_month`).
+    pub min: Option<Bound>,
+    /// The largest value (`number`, `money`, `date`, `year_month`).
+    pub max: Option<Bound>,
+    /// A `text` field that may span lines (drawn as a text area; longer by default).
+    pub multiline: bool,
+}
+
+/// One end of a field's range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bound {
+    /// A number or amount.
+    Number(f64),
+    /// A date; for a `year_month` field, its month counts.
+    Date(chrono::NaiveDate),
+    /// The day the value is checked (`today`), e.g. a birth month may not be later.
+    Today,
 }
 
 impl Field {

@@ -137,6 +137,11 @@ pub(super) struct RawField {
     pub(super) check: Option<String>,
     /// Task forms only: the outcomes the field belongs to (all when absent).
     pub(super) outcomes: Option<Vec<String>>,
+    pub(super) max_length: Option<usize>,
+    pub(super) min: Option<serde_json::Value>,
+    pub(super) max: Option<serde_json::Value>,
+    #[serde(default)]
+    pub(super) multiline: bool,
 }
 
 /// One entry of `materials:`.

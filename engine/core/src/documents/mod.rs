@@ -23,7 +23,7 @@ pub use context::{
 };
 pub use issue::{Draft, Rendered, preview, preview_table, table_draft};
 pub use pages::Pages;
-pub use tables::{SheetError, table_cells, to_csv, to_xlsx};
+pub use tables::{SheetError, XLSX_CELL_MAX, csv_cell, table_cells, to_csv, to_xlsx, xlsx_cell};
 
 /// Why a template could not be loaded, found or rendered.
 #[derive(Debug, thiserror::Error)]

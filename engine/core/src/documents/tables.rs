@@ -3,8 +3,18 @@
 //! workbook. Reading the cells back from the rendered HTML keeps the downloads identical
 //! to the printed table, whose columns the policy officer's template decides; the HTML is
 //! our own template's output, so a small reader of `<tr>`/`<th>`/`<td>` suffices.
+//!
+//! Every spreadsheet the service writes passes its text through here: [`to_csv`] defuses
+//! cells a spreadsheet would run as formulas ([`csv_cell`]), and XLSX writers shorten text
+//! to what one cell holds ([`xlsx_cell`]), so that a stored value can neither run in the
+//! reader's Excel nor make an export fail.
+
+use std::borrow::Cow;
 
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
+
+/// The most characters (UTF-16 units, as Excel counts) one XLSX cell holds.
+pub const XLSX_CELL_MAX: usize = 32_767;
 
 /// Why a spreadsheet could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +110,56 @@ fn cell_text(inner: &str) -> String {
     decoded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The rows as CSV, UTF-8 with a byte-order mark so that Excel reads Chinese correctly.
+/// A cell as CSV may carry it: text that a spreadsheet would read as a formula (starting
+/// with `=`, `+`, `-`, `@`, a tab or a carriage return: `=HYPERLINK(…)`, `+cmd|…`,
+/// `@SUM(…)`, `-2+3`) gets a leading `'`, as OWASP advises for CSV injection, so it opens
+/// as the text it is. A plain number (`-12`, `-0.5`) is left alone: it cannot run, and a
+/// figure must stay a figure for the monthly report's sums.
+pub fn csv_cell(cell: &str) -> Cow<'_, str> {
+    let risky = cell
+        .chars()
+        .next()
+        .is_some_and(|c| matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r'));
+    if risky && !is_plain_number(cell) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+/// `-` (optional), digits, and optionally `.` and digits: nothing a spreadsheet evaluates.
+fn is_plain_number(cell: &str) -> bool {
+    let unsigned = cell.strip_prefix('-').unwrap_or(cell);
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, "0"));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    digits(whole) && digits(fraction)
+}
+
+/// A cell as XLSX can hold it: text longer than [`XLSX_CELL_MAX`] is cut, with a visible
+/// note of how long it was, instead of failing the whole workbook. The full text stays in
+/// the case and its printed documents.
+pub fn xlsx_cell(cell: &str) -> Cow<'_, str> {
+    if cell.encode_utf16().count() <= XLSX_CELL_MAX {
+        return Cow::Borrowed(cell);
+    }
+    let total = cell.chars().count();
+    let marker = format!("……（内容过长，已截断；原文共 {total} 字，见办件详情）");
+    let room = XLSX_CELL_MAX - marker.encode_utf16().count();
+    let mut used = 0;
+    let mut kept = String::with_capacity(room * 3);
+    for c in cell.chars() {
+        used += c.len_utf16();
+        if used > room {
+            break;
+        }
+        kept.push(c);
+    }
+    kept.push_str(&marker);
+    Cow::Owned(kept)
+}
+
+/// The rows as CSV, UTF-8 with a byte-order mark so that Excel reads Chinese correctly;
+/// every cell passes [`csv_cell`].
 ///
 /// # Errors
 /// [`SheetError::Csv`].
@@ -111,7 +170,7 @@ pub fn to_csv(rows: &[Vec<String>]) -> Result<Vec<u8>, SheetError> {
             .flexible(true)
             .from_writer(&mut out);
         for row in rows {
-            writer.write_record(row)?;
+            writer.write_record(row.iter().map(|cell| csv_cell(cell).into_owned()))?;
         }
         writer.flush().map_err(csv::Error::from)?;
     }
@@ -120,7 +179,7 @@ pub fn to_csv(rows: &[Vec<String>]) -> Result<Vec<u8>, SheetError> {
 
 /// The rows as an XLSX workbook with one A4 landscape sheet; the first row is bold and
 /// repeated on every printed page. Every cell is written as text, so ID numbers keep all
-/// 18 digits.
+/// 18 digits, through [`xlsx_cell`].
 ///
 /// # Errors
 /// [`SheetError::Xlsx`].
@@ -136,6 +195,8 @@ pub fn to_xlsx(sheet: &str, rows: &[Vec<String>]) -> Result<Vec<u8>, SheetError>
         let r = u32::try_from(r).unwrap_or(u32::MAX);
         for (c, cell) in row.iter().enumerate() {
             let c = u16::try_from(c).unwrap_or(u16::MAX);
+            let cell = xlsx_cell(cell);
+            let cell = cell.as_ref();
             if r == 0 {
                 worksheet.write_string_with_format(r, c, cell, &bold)?;
             } else {
@@ -207,6 +268,55 @@ mod tests {
         assert!(csv.starts_with(&[0xEF, 0xBB, 0xBF]));
         let text = String::from_utf8(csv[3..].to_vec()).expect("utf-8");
         assert_eq!(text, "姓名,单位\n张三,\"a,b\"\n");
+    }
+
+    #[test]
+    fn formulas_are_defused_and_numbers_stay_numbers() {
+        for (cell, written) in [
+            (
+                "=HYPERLINK(\"http://x\",\"y\")",
+                "'=HYPERLINK(\"http://x\",\"y\")",
+            ),
+            ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+            (
+                "@SUM(1+1)*cmd|' /C calc'!A0",
+                "'@SUM(1+1)*cmd|' /C calc'!A0",
+            ),
+            ("-2+3", "'-2+3"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "'\r=1"),
+            ("-", "'-"),
+            ("-1e5", "'-1e5"),
+            ("-12", "-12"),
+            ("-0.5", "-0.5"),
+            ("12", "12"),
+            ("张三", "张三"),
+            ("a=1", "a=1"),
+            ("", ""),
+        ] {
+            assert_eq!(csv_cell(cell), written, "{cell:?}");
+        }
+        let csv = to_csv(&[vec!["=1+1".to_owned(), "-3".to_owned()]]).expect("csv");
+        assert_eq!(String::from_utf8_lossy(&csv[3..]), "'=1+1,-3\n");
+    }
+
+    #[test]
+    fn long_text_is_cut_to_one_xlsx_cell_with_a_marker() {
+        assert_eq!(xlsx_cell("短"), "短");
+        let exact = "字".repeat(XLSX_CELL_MAX);
+        assert_eq!(xlsx_cell(&exact), exact.as_str());
+        for long in [
+            "字".repeat(40_000),
+            "😀".repeat(20_000),
+            "x".repeat(900_000),
+        ] {
+            let cut = xlsx_cell(&long);
+            assert!(cut.encode_utf16().count() <= XLSX_CELL_MAX, "{}", cut.len());
+            assert!(cut.ends_with("见办件详情）"), "a visible marker");
+            assert!(cut.contains(&format!("原文共 {} 字", long.chars().count())));
+        }
+        let rows = vec![vec!["姓名".to_owned()], vec!["字".repeat(40_000)]];
+        assert!(to_xlsx("推送信息表", &rows).is_ok());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::RuntimeError;
-use super::form::{check_message, is_blank, type_problem};
+use super::form::{Problem, check_message, is_blank, type_problem};
 use super::run::Run;
 use crate::definition::Field;
 
@@ -24,7 +24,11 @@ impl Run<'_> {
         // Decision values land in case data under their keys; a key the form does not define
         // could overwrite what a rule computed, so it is refused rather than ignored.
         if let Some(key) = values.keys().find(|k| !fields.iter().any(|f| f.key == **k)) {
-            return Err(invalid(key, "不是本任务表单中的字段".into()));
+            return Err(invalid(
+                key,
+                Problem::UnknownField,
+                "不是本任务表单中的字段".into(),
+            ));
         }
         // `when` may refer to other fields of the same decision, so it sees them as data.
         let mut seen = self.state.data.clone();
@@ -37,17 +41,21 @@ impl Run<'_> {
                 };
             match values.get(&field.key).filter(|v| !is_blank(v)) {
                 None if field.required && applies => {
-                    return Err(invalid(&field.key, format!("“{}”为必填项", field.label)));
+                    return Err(invalid(
+                        &field.key,
+                        Problem::Required,
+                        format!("“{}”为必填项", field.label),
+                    ));
                 }
                 None => {}
                 Some(value) => {
-                    if let Some(message) = type_problem(field, value) {
-                        return Err(invalid(&field.key, message));
+                    if let Some((code, message)) = type_problem(field, value, self.today()) {
+                        return Err(invalid(&field.key, code, message));
                     }
                     if let Some(check) = &field.check {
                         let result = check.eval(&self.facts_with(&seen))?;
                         if let Some(message) = check_message(field, result) {
-                            return Err(invalid(&field.key, message));
+                            return Err(invalid(&field.key, Problem::Check, message));
                         }
                     }
                 }
@@ -57,9 +65,10 @@ impl Run<'_> {
     }
 }
 
-fn invalid(field: &str, message: String) -> RuntimeError {
+fn invalid(field: &str, code: Problem, message: String) -> RuntimeError {
     RuntimeError::InvalidField {
         field: field.to_owned(),
+        code,
         message,
     }
 }

@@ -32,9 +32,17 @@ pub fn start(
     now: DateTime<Utc>,
 ) -> Result<Transition, RuntimeError> {
     let today = now.with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
-    let errors = super::validate_form(process, &form, today);
+    let mut errors = super::validate_form(process, &form, today);
+    errors.extend(super::unknown_materials(process, &materials));
     if !errors.is_empty() {
         return Err(RuntimeError::InvalidForm(errors));
+    }
+    // A material ticked twice is received once.
+    let mut received: Vec<String> = Vec::with_capacity(materials.len());
+    for material in materials {
+        if !received.contains(&material) {
+            received.push(material);
+        }
     }
     let state = CaseState {
         id,
@@ -43,7 +51,7 @@ pub fn start(
         status: CaseStatus::Active,
         form,
         data: Map::new(),
-        materials,
+        materials: received,
         tokens: Vec::new(),
         frames: Vec::new(),
         tasks: Vec::new(),
@@ -141,6 +149,9 @@ pub(super) fn complete(
             allowed: spec.outcomes.keys().cloned().collect::<Vec<_>>().join(", "),
         })?;
     let reason = reason.filter(|r| !r.trim().is_empty());
+    if let Some((code, message)) = reason.as_deref().and_then(super::form::reason_problem) {
+        return Err(RuntimeError::InvalidReason { code, message });
+    }
     if outcome.reason_required && reason.is_none() {
         return Err(RuntimeError::ReasonRequired {
             outcome: outcome.label.clone(),
@@ -198,6 +209,28 @@ fn deliver(
     let Some((index, step, to)) = waiting else {
         return Err(RuntimeError::NotWaiting(event));
     };
+    // What another system delivers is stored with the case and shown on its pages: the
+    // same text rules as a form apply, and only materials the definition lists count.
+    if let Some(error) = super::unknown_materials(process, &materials)
+        .into_iter()
+        .next()
+    {
+        return Err(RuntimeError::InvalidField {
+            field: error.field,
+            code: error.code,
+            message: error.message,
+        });
+    }
+    if let Some((key, (code, message))) = values
+        .iter()
+        .find_map(|(k, v)| super::form::data_problem(k, v).map(|p| (k, p)))
+    {
+        return Err(RuntimeError::InvalidField {
+            field: key.clone(),
+            code,
+            message,
+        });
+    }
     let token = run.state.tokens.remove(index);
     run.events.push(Event::EventReceived { event });
     if matches!(&step.kind, StepKind::Wait(w) if w.pauses_clock) {
@@ -222,6 +255,9 @@ fn cancel(run: &mut Run<'_>, reason: String) -> Result<(), RuntimeError> {
         return Err(RuntimeError::ReasonRequired {
             outcome: "撤件".into(),
         });
+    }
+    if let Some((code, message)) = super::form::reason_problem(&reason) {
+        return Err(RuntimeError::InvalidReason { code, message });
     }
     run.cancel_open_tasks();
     run.state.tokens.clear();

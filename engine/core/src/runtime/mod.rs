@@ -31,7 +31,7 @@ mod tests;
 
 pub use crate::definition::RequiredMaterial;
 pub use escalate::fire;
-pub use form::{FieldError, validate_form};
+pub use form::{FieldError, Problem, unknown_materials, validate_form};
 pub use machine::{apply, start};
 
 /// Identifier of a case.
@@ -622,11 +622,22 @@ pub enum RuntimeError {
         /// The outcome.
         outcome: String,
     },
-    /// A decision form value is missing or wrong.
+    /// A decision form value (or a delivered event's value or material) is missing or
+    /// wrong.
     #[error("字段“{field}”：{message}")]
     InvalidField {
         /// Field key.
         field: String,
+        /// What kind of problem.
+        code: Problem,
+        /// What is wrong.
+        message: String,
+    },
+    /// A written reason is too long or holds a control character.
+    #[error("{message}")]
+    InvalidReason {
+        /// What kind of problem (`too-long`, `control-character`).
+        code: Problem,
         /// What is wrong.
         message: String,
     },
@@ -685,6 +696,7 @@ impl RuntimeError {
             RuntimeError::UnknownOutcome { .. } => "unknown-outcome",
             RuntimeError::ReasonRequired { .. } => "reason-required",
             RuntimeError::InvalidField { .. } => "invalid-field",
+            RuntimeError::InvalidReason { .. } => "invalid-reason",
             RuntimeError::InvalidForm(_) => "invalid-form",
             RuntimeError::NotWaiting(_) => "not-waiting",
             RuntimeError::CaseEnded(_) => "case-ended",

@@ -87,9 +87,14 @@ impl<'p> Run<'p> {
             params: &self.params,
             tables: &self.tables,
             materials: &self.state.materials,
-            // The county works in Beijing time; a UTC date would flip at 08:00 local time.
-            today: self.now.with_timezone(&Shanghai).date_naive(),
+            today: self.today(),
         }
+    }
+
+    /// Today's date in Beijing time, where the county works; a UTC date would flip at
+    /// 08:00 local time.
+    pub(super) fn today(&self) -> chrono::NaiveDate {
+        self.now.with_timezone(&Shanghai).date_naive()
     }
 
     /// The facts rules see now.

@@ -122,6 +122,20 @@ pub(super) async fn deliver(
             };
             show(&ctx, &user, case, StatusCode::CONFLICT, &refusal).await
         }
+        Err(EngineError::Runtime(RuntimeError::InvalidField { message, .. })) => {
+            let refusal = Refusal {
+                message: Some(message),
+                ..Refusal::default()
+            };
+            show(
+                &ctx,
+                &user,
+                case,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &refusal,
+            )
+            .await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -164,6 +178,21 @@ pub(super) async fn cancel(
                 reason,
             };
             show(&ctx, &user, case, StatusCode::CONFLICT, &refusal).await
+        }
+        Err(EngineError::Runtime(RuntimeError::InvalidReason { message, .. })) => {
+            // A reason with control characters is not drawn again as it was.
+            let refusal = Refusal {
+                message: Some(message),
+                reason: String::new(),
+            };
+            show(
+                &ctx,
+                &user,
+                case,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &refusal,
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }

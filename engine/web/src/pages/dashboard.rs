@@ -795,8 +795,12 @@ fn xlsx(rows: &[Vec<String>]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
         let r = u32::try_from(r).unwrap_or(u32::MAX);
         for (c, cell) in row.iter().enumerate() {
             let c = u16::try_from(c).unwrap_or(u16::MAX);
+            // A refusal reason shares the value column: "NaN" or "inf" parse as floats but
+            // are no figure, and a reason longer than a cell is cut, not a failed export.
+            let cell = lianban_core::documents::xlsx_cell(cell);
+            let cell = cell.as_ref();
             match cell.parse::<f64>() {
-                Ok(n) if r > 0 && c == 4 => {
+                Ok(n) if r > 0 && c == 4 && n.is_finite() => {
                     sheet.write_number(r, c, n)?;
                 }
                 _ if r == 0 => {

@@ -9,9 +9,10 @@ use serde_json::{Map, Number, Value, json};
 
 use lianban_core::definition::{Field, FieldType};
 
-/// The HTML input a field type is drawn with.
-fn input_kind(t: FieldType) -> &'static str {
-    match t {
+/// The HTML input a field is drawn with.
+fn input_kind(f: &Field) -> &'static str {
+    match f.field_type {
+        FieldType::Text if f.limits.multiline => "textarea",
         FieldType::Choice => "choice",
         FieldType::MultiChoice => "multi",
         FieldType::Bool => "bool",
@@ -24,11 +25,21 @@ fn input_kind(t: FieldType) -> &'static str {
     }
 }
 
-/// A value as the input shows it again after a failed submit.
+/// The range of a number or money field, for the input's `min` and `max`.
+fn number_bounds(f: &Field) -> Option<(f64, f64)> {
+    matches!(f.field_type, FieldType::Number | FieldType::Money)
+        .then(|| f.limits.number_range(f.field_type))
+}
+
+/// A value as the input shows it again after a failed submit; control characters the
+/// runtime refused are not drawn back into the page (line breaks stay, for text areas).
 fn shown(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
+        Some(Value::String(s)) => s
+            .chars()
+            .filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'))
+            .collect(),
         Some(Value::Bool(b)) => b.to_string(),
         Some(other) => other.to_string(),
     }
@@ -54,7 +65,12 @@ pub(super) fn describe(
                 "key": f.key,
                 "name": format!("{prefix}{}", f.key),
                 "label": f.label,
-                "kind": input_kind(f.field_type),
+                "kind": input_kind(f),
+                // The browser's own hints; the runtime checks the same bounds again.
+                "max_length": matches!(f.field_type, FieldType::Text | FieldType::Address)
+                    .then(|| f.limits.max_chars(f.field_type)),
+                "min": number_bounds(f).map(|(min, _)| min),
+                "max": number_bounds(f).map(|(_, max)| max),
                 "step": if f.field_type == FieldType::Money { "0.01" } else { "any" },
                 "required": f.required && f.when.is_none(),
                 "conditional": f.when.is_some(),

@@ -177,13 +177,17 @@ pub(super) async fn complete(
     // A refusal the clerk can mend shows the form again, with the reason at its field.
     match result {
         Ok(_) => return Ok(Redirect::to(&format!("/cases/{}", task.case_id)).into_response()),
-        Err(EngineError::Runtime(RuntimeError::InvalidField { field, message })) => {
+        Err(EngineError::Runtime(RuntimeError::InvalidField { field, message, .. })) => {
             attempt.errors.insert(field, message);
             attempt.message = Some("请更正标出的字段后重新提交".into());
         }
         Err(EngineError::Runtime(e @ RuntimeError::ReasonRequired { .. })) => {
             attempt.errors.insert("reason".into(), e.to_string());
             attempt.message = Some("该办理结果须填写理由".into());
+        }
+        Err(EngineError::Runtime(RuntimeError::InvalidReason { message, .. })) => {
+            attempt.errors.insert("reason".into(), message);
+            attempt.message = Some("请更正理由后重新提交".into());
         }
         Err(EngineError::Runtime(e @ RuntimeError::SecondSupplementReasonRequired { .. })) => {
             attempt.errors.insert("reason".into(), e.to_string());

@@ -239,7 +239,7 @@ fn the_decision_form_is_checked_before_anything_changes() {
     assert_eq!(field_error(try_with(unknown)), "eligible");
     let long = json!({"opinion": "同意".repeat(11), "verdict": "符合"});
     match try_with(long) {
-        Err(RuntimeError::InvalidField { field, message }) => {
+        Err(RuntimeError::InvalidField { field, message, .. }) => {
             assert_eq!(
                 (field.as_str(), message.as_str()),
                 ("opinion", "意见请控制在20字以内")
@@ -281,6 +281,7 @@ fn a_failing_rule_refuses_the_command_and_leaves_the_state_as_it_was() {
     assert!(complete(&process, &state, "张三", "accept", retry, None).is_ok());
 
     let failing_start = Flow::new()
+        .fields(&[("years", FieldType::Number)])
         .auto("compute", &[("x", "form.years / 0")], "done")
         .end("done", "办结")
         .build();
@@ -299,6 +300,8 @@ fn a_failing_rule_refuses_the_command_and_leaves_the_state_as_it_was() {
 #[test]
 fn rules_see_form_data_params_materials_and_the_local_date() {
     let process = Flow::new()
+        .fields(&[("years", FieldType::Number)])
+        .materials(&["roster"])
         .param("min_years", json!(15))
         .auto(
             "compute",

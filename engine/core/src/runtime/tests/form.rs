@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{Flow, expr, field, map};
 use crate::definition::{FieldType, Material, Table};
-use crate::runtime::{FieldError, RuntimeError, start, validate_form};
+use crate::runtime::{FieldError, Problem, RuntimeError, start, validate_form};
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 3, 2).expect("date")
@@ -122,10 +122,12 @@ fn checks_see_the_form_and_tables_and_run_only_on_valid_values() {
         [
             FieldError {
                 field: "gender".into(),
+                code: Problem::Check,
                 message: "性别与身份证号码不符".into()
             },
             FieldError {
                 field: "card".into(),
+                code: Problem::Check,
                 message: "不是可以使用的银行".into()
             },
         ]

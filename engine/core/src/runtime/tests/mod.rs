@@ -11,11 +11,12 @@ use super::{
 };
 use crate::definition::{
     Assignment, AutoStep, Branch, ChoiceStep, Department, Document, EndStep, Field, FieldType,
-    JoinStep, Metadata, Outcome, Parameter, Process, Role, SplitStep, Step, StepId, StepKind,
-    TaskStep, WaitStep,
+    JoinStep, Material, Metadata, Outcome, Parameter, Process, Role, SplitStep, Step, StepId,
+    StepKind, TaskStep, WaitStep,
 };
 use crate::rules::{Expr, compile_expr};
 
+mod bounds;
 mod commands;
 mod deadlines;
 mod form;
@@ -67,6 +68,7 @@ pub(super) fn field(key: &str, field_type: FieldType, required: bool) -> Field {
         check: None,
         help: None,
         outcomes: Vec::new(),
+        limits: Default::default(),
     }
 }
 
@@ -266,6 +268,30 @@ impl Flow {
             local: true,
         };
         self.process.parameters.insert(key.into(), parameter);
+        self
+    }
+
+    /// Declares optional application-form fields, so that a test may start a case with
+    /// them (keys the form does not define are refused).
+    pub(super) fn fields(mut self, fields: &[(&str, FieldType)]) -> Self {
+        for (key, field_type) in fields {
+            self.process.form.push(field(key, *field_type, false));
+        }
+        self
+    }
+
+    /// Declares materials without conditions, so that a test may hand them in.
+    pub(super) fn materials(mut self, keys: &[&str]) -> Self {
+        for key in keys {
+            self.process.materials.push(Material {
+                key: (*key).into(),
+                name: (*key).into(),
+                copies: None,
+                when: None,
+                note: None,
+                why: None,
+            });
+        }
         self
     }
 

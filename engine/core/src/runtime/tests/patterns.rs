@@ -32,7 +32,12 @@ fn a_sequence_runs_task_by_task_to_the_end() {
 
 /// 受理 → 联办 (parallel or multi-choice) → 医保 / 公积金 → 汇合 → 归档.
 fn joint(split: &str, multi: bool, otherwise: Option<&str>) -> Process {
-    let flow = Flow::new().task("accept", "shebao_clerk", &[("accept", split)]);
+    let flow = Flow::new()
+        .fields(&[
+            ("joint_medical", FieldType::Bool),
+            ("joint_fund", FieldType::Bool),
+        ])
+        .task("accept", "shebao_clerk", &[("accept", split)]);
     let flow = if multi {
         flow.multi(
             split,
@@ -97,6 +102,7 @@ fn parallel_split_waits_for_every_branch() {
 #[test]
 fn exclusive_choice_takes_the_first_branch_that_holds_and_paths_merge() {
     let process = Flow::new()
+        .fields(&[("years", FieldType::Number)])
         .param("min_years", json!(15))
         .auto(
             "compute",
@@ -132,6 +138,7 @@ fn exclusive_choice_takes_the_first_branch_that_holds_and_paths_merge() {
 #[test]
 fn a_choice_with_no_branch_and_no_otherwise_is_an_error() {
     let process = Flow::new()
+        .fields(&[("years", FieldType::Number)])
         .choice("route", &[(Some("form.years > 100"), "done")], None)
         .end("done", "办结")
         .build();
@@ -238,6 +245,7 @@ fn supplement_loop() -> Process {
         supplement.documents = vec!["supplement_notice".into()];
     }
     Flow::new()
+        .materials(&["roster"])
         .task_spec("accept", accept)
         .wait(
             "wait_supply",
@@ -255,12 +263,13 @@ fn a_supplement_loop_creates_a_second_task() {
     let first = task_at(&started.state, "accept");
 
     let asked = finish(&process, &started.state, "accept", "supplement").expect("supplement");
+    // The roster (declared so that it may be handed in) is what the notice asks for.
     assert!(asked.effects.contains(&Effect::IssueDocument {
         document: "supplement_notice".into(),
         step: "accept".into(),
-        missing: Some(Vec::new()),
+        missing: Some(vec!["roster".into()]),
     }));
-    assert_eq!(asked.state.first_supplement, Some(Vec::new()));
+    assert_eq!(asked.state.first_supplement, Some(vec!["roster".into()]));
     assert!(open_steps(&asked.state).is_empty());
     assert_eq!(asked.state.tokens[0].step.as_str(), "wait_supply");
 
