@@ -9,7 +9,8 @@
 //! `definitions` (a definition in detail, validating YAML), `metrics`
 //! (Prometheus: requests, latencies, open and overdue tasks), `openapi` (the JSON API's
 //! OpenAPI document), `pages` (the clerks' HTML
-//! pages).
+//! pages), `panics` (a handler's panic answered 500 and counted), `security` (headers on
+//! every answer).
 
 mod admin;
 mod cases;
@@ -21,6 +22,7 @@ mod login;
 mod metrics;
 mod openapi;
 mod pages;
+mod panics;
 mod push;
 mod run;
 mod security;
@@ -41,6 +43,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 pub use error::ApiError;
+pub use panics::install_panic_hook;
 pub use run::{run, run_until};
 pub use session::Identity;
 
@@ -65,6 +68,13 @@ impl FromRef<Ctx> for Arc<App> {
 
 /// The application's routes.
 pub fn router(app: Arc<App>) -> Router {
+    router_with(app, Router::new())
+}
+
+/// The application's routes and the caller's `extra` ones, all behind the same layers
+/// (panic catching, metrics, security headers…). The tests prove the panic layer with a
+/// route of their own that panics; no route of the service's does.
+pub fn router_with(app: Arc<App>, extra: Router) -> Router {
     let ctx = Ctx {
         app,
         throttle: Arc::default(),
@@ -99,6 +109,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/dashboard", get(pages::dashboard::api))
         .merge(pages::routes())
         .fallback(admin::not_found)
+        .with_state(ctx.clone())
+        .merge(extra)
+        // Innermost, so that what a panic answers is tracked, made idempotent and given
+        // the security headers like any other answer.
+        .layer(panics::layer(Arc::clone(&ctx.metrics)))
         .layer(axum::middleware::from_fn_with_state(
             ctx.clone(),
             idempotency::layer,
@@ -108,8 +123,7 @@ pub fn router(app: Arc<App>) -> Router {
             metrics::track,
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::from_fn(security::headers))
-        .with_state(ctx)
+        .layer(axum::middleware::from_fn_with_state(ctx, security::headers))
 }
 
 /// `/readyz`: 200 when the database answers, 503 otherwise.
