@@ -3,7 +3,8 @@
 //! may see and do what.
 //!
 //! Files: `session` (cookies, tokens, the [`Identity`] extractor and CSRF), `login` (login
-//! and logout, with `throttle` slowing and locking repeated failures), `input` (JSON and
+//! and logout, with `throttle` slowing and locking repeated failures and `keys` signing
+//! login tokens and known browsers), `input` (JSON and
 //! query input whose errors name the field), `tasks` (inbox, claim, unclaim, complete),
 //! `cases` (cases and their documents), `admin` (health, definitions, reload),
 //! `definitions` (a definition in detail, validating YAML), `metrics`
@@ -18,6 +19,7 @@ mod definitions;
 mod error;
 mod idempotency;
 mod input;
+mod keys;
 mod login;
 mod metrics;
 mod openapi;
@@ -57,6 +59,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 pub(crate) struct Ctx {
     app: Arc<App>,
     throttle: Arc<throttle::Throttle>,
+    login_key: Arc<keys::LoginKey>,
     metrics: Arc<metrics::Metrics>,
 }
 
@@ -78,6 +81,7 @@ pub fn router_with(app: Arc<App>, extra: Router) -> Router {
     let ctx = Ctx {
         app,
         throttle: Arc::default(),
+        login_key: Arc::default(),
         metrics: Arc::default(),
     };
     Router::new()
@@ -98,7 +102,7 @@ pub fn router_with(app: Arc<App>, extra: Router) -> Router {
         .route("/api/v1/cases/{id}/cancel", post(cases::cancel))
         .route("/api/v1/cases/{id}/documents", get(cases::documents))
         .route("/api/v1/cases/{id}/documents/{doc}", get(cases::document))
-        .route("/api/v1/processes", get(admin::list_processes))
+        .route("/api/v1/processes", get(definitions::list))
         .route("/api/v1/admin/reload", post(admin::reload))
         .route("/api/v1/push-tables", get(push::list))
         .route("/api/v1/push-tables/{id}", get(push::get))

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use super::view::{calendar_for, task_row};
 use super::{PageUser, render, safe_next};
-use crate::tasks::visible_task;
 use crate::input::QueryParams;
+use crate::tasks::visible_task;
 use crate::{ApiError, Ctx};
 use lianban_core::runtime::TaskStatus;
 use lianban_service::records::TaskQuery;

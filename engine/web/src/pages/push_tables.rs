@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 
 use super::view::time;
 use super::{PageUser, department_name, render};
+use crate::input::QueryParams;
 use crate::push::{
     parse_status, record_views, requeue, require_admin, visible_table, visible_tables,
 };
-use crate::input::QueryParams;
 use crate::{ApiError, Ctx};
 use lianban_core::documents::{table_cells, to_csv, to_xlsx};
 use lianban_service::records::OutboxStatus;
