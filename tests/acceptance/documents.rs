@@ -14,7 +14,7 @@ use lianban::runtime::{Actor, CaseId, Event, RuntimeError, TaskStatus};
 use lianban::scheduler::Clock;
 use lianban::service::{Engine, EngineError};
 use lianban::store::{Missing, StoreError, TaskQuery};
-use lianban_migrations::{MigrationName as _, Migrator, MigratorTrait};
+use lianban_migrations::{Migrator, MigratorTrait};
 use lianban_tests::{Backend, TestDb, db_test};
 use sea_orm::ConnectionTrait;
 use serde_json::{Map, Value, json};
