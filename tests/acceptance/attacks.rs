@@ -402,3 +402,61 @@ db_test!(
         Ok(())
     }
 );
+
+db_test!(
+    numeric_query_parameters_out_of_range_are_refused_and_serving_goes_on,
+    |db| {
+        // These values once reached the database driver and panicked there (no answer, the
+        // connection dropped): an `offset` past i64, a `page` whose offset is.
+        let app = TestApp::start(&db, "tests/fixtures/web").await?;
+        let clerk = app.clerk("probe_li", "shebao", Role::Clerk).await?;
+        for _ in 0..3 {
+            for (query, field, code) in [
+                ("offset=9223372036854775808", "offset", "out-of-range"),
+                ("offset=1000001", "offset", "out-of-range"),
+                ("limit=0", "limit", "out-of-range"),
+                ("limit=501", "limit", "out-of-range"),
+                ("offset=18446744073709551616", "offset", ""),
+            ] {
+                for reply in [clerk.inbox(query).await?, clerk.cases(query).await?] {
+                    assert_eq!(
+                        (reply.status, reply.problem(), reply.code()),
+                        (400, "validation", code),
+                        "{query}: {}",
+                        reply.text
+                    );
+                    assert_eq!(reply.json["errors"][0]["field"], field, "{query}");
+                }
+            }
+        }
+        let browser = Browser::of(&app, &clerk)?;
+        for path in [
+            "/inbox?page=184467440737095518",
+            "/cases?page=184467440737095518",
+            "/inbox?page=18446744073709551615",
+            "/cases?page=abc",
+        ] {
+            let page = browser.get(path).await?;
+            assert_eq!(page.status, 400, "{path}: {}", page.text);
+            let content_type = page
+                .headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            assert!(
+                content_type.starts_with("text/html"),
+                "{path}: {content_type}"
+            );
+            assert!(
+                page.text.contains("查询参数“page”"),
+                "{path}: {}",
+                page.text
+            );
+        }
+        // The server is still there, and a sensible page number still works.
+        assert_eq!(clerk.inbox("offset=1000000").await?.status, 200);
+        assert_eq!(browser.get("/inbox?page=2").await?.status, 200);
+        assert_eq!(browser.get("/cases?page=20001").await?.status, 200);
+        Ok(())
+    }
+);

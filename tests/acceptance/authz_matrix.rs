@@ -63,8 +63,9 @@ const MATRIX: &[(&str, &str, [u16; 9])] = &[
     ("POST", "/api/v1/cases/{id}/cancel", [401, 200, 404, 404, 404, 200, 403, 404, 404]),
     ("GET", "/api/v1/cases/{id}/documents", [401, 200, 404, 404, 404, 200, 404, 404, 404]),
     ("GET", "/api/v1/cases/{id}/documents/{doc}", [401, 404, 404, 404, 404, 404, 404, 404, 404]),
-    // The definitions in force are public (no personal data).
-    ("GET", "/api/v1/processes", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    // The definitions in force, of the caller's county: for anyone signed in (file paths
+    // for admins only).
+    ("GET", "/api/v1/processes", [401, 200, 200, 200, 200, 200, 200, 200, 200]),
     // Reload takes the operator's admin token, not a role; without one configured it is off.
     ("POST", "/api/v1/admin/reload", [403, 403, 403, 403, 403, 403, 403, 403, 403]),
     ("GET", "/api/v1/push-tables", [401, 200, 200, 200, 200, 200, 200, 200, 200]),

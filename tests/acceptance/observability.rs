@@ -182,3 +182,62 @@ db_test!(openapi_lists_every_documented_route, |db| {
     );
     Ok(())
 });
+
+db_test!(a_panicking_handler_answers_500_and_is_counted, |db| {
+    // No route of the service panics (that would be a bug); the test adds one of its own
+    // behind the same layers, and serves the same app on a second port.
+    let app = TestApp::start(&db, "tests/fixtures/web").await?;
+    let extra = axum::Router::new().route(
+        "/test/panic",
+        axum::routing::get(|| async {
+            if std::hint::black_box(true) {
+                panic!("deliberate panic for the test");
+            }
+            "unreachable"
+        }),
+    );
+    let router = lianban::web::router_with(std::sync::Arc::clone(&app.app), extra);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let server = tokio::spawn(lianban::web::serve(
+        listener,
+        router,
+        std::future::pending::<()>(),
+    ));
+    let client = reqwest::Client::new();
+    for _ in 0..2 {
+        let reply = client.get(format!("{base}/test/panic")).send().await?;
+        assert_eq!(reply.status(), 500);
+        let header = |name: &str| {
+            reply
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(header("content-type"), "application/problem+json");
+        assert_eq!(header("cache-control"), "no-store");
+        let body: serde_json::Value = reply.json().await?;
+        assert_eq!(body["type"], "internal");
+        assert!(!body.to_string().contains("deliberate"), "{body}");
+    }
+    // Serving goes on, and the panics are counted.
+    let health = client.get(format!("{base}/healthz")).send().await?;
+    assert_eq!(health.status(), 200);
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(metrics.contains("lianban_panics_total 2"), "{metrics}");
+    assert!(
+        metrics.contains(
+            r#"lianban_http_requests_total{method="GET",route="/test/panic",status="500"} 2"#
+        ),
+        "{metrics}"
+    );
+    server.abort();
+    Ok(())
+});

@@ -288,3 +288,102 @@ db_test!(the_migration_backfills_counties, |db| {
     );
     Ok(())
 });
+
+/// The process ids of a `GET /api/v1/processes` answer, and whether any row names a file.
+fn listed(reply: &lianban_tests::web::Reply) -> (Vec<String>, bool) {
+    let rows = reply.json["processes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let ids = rows
+        .iter()
+        .filter_map(|p| p["id"].as_str().map(str::to_owned))
+        .collect();
+    (ids, rows.iter().any(|p| p.get("file").is_some()))
+}
+
+db_test!(definitions_are_read_signed_in_and_per_county, |db| {
+    let app = TestApp::start_with(&db, "processes", |s| {
+        s.admin_token = Some("admin-token-for-the-test".into());
+    })
+    .await?;
+    // Anonymous: nothing, not even the list.
+    assert_eq!(app.get("/api/v1/processes").await?.status, 401);
+    assert_eq!(
+        app.get("/api/v1/processes/qinshui.retirement")
+            .await?
+            .status,
+        401
+    );
+
+    let password = app
+        .add_user_in("yc_boss", "shebao", Some("yangcheng"), Role::Supervisor)
+        .await?;
+    let boss = app.login("yc_boss", &password).await?;
+    let own = boss.get("/api/v1/processes/yangcheng.retirement").await?;
+    assert_eq!(own.status, 200, "{}", own.text);
+    // Another county's definition answers as one that is not loaded.
+    let foreign = boss.get("/api/v1/processes/qinshui.retirement").await?;
+    let missing = boss.get("/api/v1/processes/qinshui.nothing").await?;
+    assert_eq!((foreign.status, foreign.problem()), (404, "not-found"));
+    assert_eq!(foreign.status, missing.status);
+    assert!(!foreign.text.contains("parameters"), "{}", foreign.text);
+
+    let (ids, files) = listed(&boss.get("/api/v1/processes").await?);
+    assert!(
+        !ids.is_empty() && ids.iter().all(|id| id.starts_with("yangcheng.")),
+        "{ids:?}"
+    );
+    assert!(!files, "no file paths for a supervisor");
+
+    let clerk = county_clerk(&app, "yc_list", Some("yangcheng")).await?;
+    let (clerk_ids, files) = listed(&clerk.get("/api/v1/processes").await?);
+    assert_eq!(clerk_ids, ids);
+    assert!(!files);
+
+    let key = accounts::new_api_key();
+    app.app
+        .engine()
+        .store()
+        .accounts()
+        .create_api_key(
+            &NewApiKey {
+                name: "qinshui.yibao-system".into(),
+                key_hash: accounts::api_key_hash(&key),
+                department: "yibao".into(),
+                county: Some("qinshui".into()),
+            },
+            chrono::Utc::now(),
+        )
+        .await?;
+    let client = reqwest::Client::new();
+    let by_key = client
+        .get(format!("{}/api/v1/processes", app.base))
+        .bearer_auth(&key)
+        .send()
+        .await?;
+    assert_eq!(by_key.status(), 200);
+    let body: Value = by_key.json().await?;
+    let rows = body["processes"].as_array().cloned().unwrap_or_default();
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|p| {
+        p["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("qinshui."))
+            && p.get("file").is_none()
+    }));
+
+    // An admin of every county, and the operator's token, see every county and the files.
+    let admin = app.clerk("root_admin", "shebao", Role::Admin).await?;
+    let (all, files) = listed(&admin.get("/api/v1/processes").await?);
+    assert!(all.len() > ids.len() && files, "{all:?}");
+    let by_token = client
+        .get(format!("{}/api/v1/processes", app.base))
+        .bearer_auth("admin-token-for-the-test")
+        .send()
+        .await?;
+    let body: Value = by_token.json().await?;
+    assert_eq!(body["processes"].as_array().map(Vec::len), Some(all.len()));
+    assert!(body["processes"][0]["file"].is_string());
+    Ok(())
+});

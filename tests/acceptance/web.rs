@@ -708,3 +708,124 @@ db_test!(
         Ok(())
     }
 );
+
+db_test!(the_login_token_must_be_one_the_server_issued, |db| {
+    let app = TestApp::start(&db, "tests/fixtures/web").await?;
+    let password = app.add_user("token_li", "shebao", Role::Clerk).await?;
+    // Any value the same in cookie and field was once enough; now it must be signed here.
+    for forged in ["a", &"0".repeat(64), "9999999999.abc.def"] {
+        let cookies = format!("lianban_login_csrf={forged}");
+        let reply = app
+            .post_login("token_li", &password, forged, &cookies)
+            .await?;
+        assert_eq!(
+            (reply.status, reply.problem()),
+            (403, "forbidden"),
+            "{forged}"
+        );
+    }
+    // A real token with another signature part, or in the field only, fails as well.
+    let (_, csrf) = app.login_page().await?;
+    let (payload, _) = csrf.rsplit_once('.').unwrap_or_default();
+    let tampered = format!("{payload}.{}", "0".repeat(64));
+    let cookies = format!("lianban_login_csrf={tampered}");
+    let reply = app
+        .post_login("token_li", &password, &tampered, &cookies)
+        .await?;
+    assert_eq!(reply.status, 403);
+    let reply = app.post_login("token_li", &password, &csrf, "").await?;
+    assert_eq!(reply.status, 403);
+    // The token the login page issued works.
+    let cookies = format!("lianban_login_csrf={csrf}");
+    let reply = app
+        .post_login("token_li", &password, &csrf, &cookies)
+        .await?;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    Ok(())
+});
+
+db_test!(a_correct_password_is_never_slowed_down, |db| {
+    // Twenty times the normal pauses: a pause before a correct password would take 10 s.
+    let app = TestApp::start_with(&db, "tests/fixtures/web", |s| s.login_slowdown = 20.0).await?;
+    let password_a = app.add_user("nat_a", "shebao", Role::Clerk).await?;
+    let password_b = app.add_user("nat_b", "shebao", Role::Clerk).await?;
+    // Five failures for one account from this address (all behind one NAT, say): the
+    // next failure of the account or the address would be answered after a pause.
+    for _ in 0..5 {
+        let reply = app.try_login("nat_a", "wrong-password").await?;
+        assert_eq!(reply.status, 401);
+    }
+    for (user, password) in [("nat_b", &password_b), ("nat_a", &password_a)] {
+        let started = std::time::Instant::now();
+        let reply = app.try_login(user, password).await?;
+        let took = started.elapsed();
+        assert_eq!(reply.status, 200, "{user}: {}", reply.text);
+        assert!(took < std::time::Duration::from_secs(5), "{user}: {took:?}");
+    }
+    Ok(())
+});
+
+db_test!(a_browser_the_account_signed_in_from_passes_the_lock, |db| {
+    let app = TestApp::start(&db, "tests/fixtures/web").await?;
+    let password = app.add_user("owner_li", "shebao", Role::Clerk).await?;
+    let other = app.add_user("other_wang", "shebao", Role::Clerk).await?;
+    // The owner signs in once at their desk: the browser keeps a device cookie for /login.
+    let first = app.try_login("owner_li", &password).await?;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let device = first.cookie("lianban_device").unwrap_or_default();
+    assert!(!device.is_empty(), "{:?}", first.headers);
+    let set = first
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("lianban_device="))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        set.contains("Path=/login") && set.contains("HttpOnly"),
+        "{set}"
+    );
+    let other_device = app
+        .try_login("other_wang", &other)
+        .await?
+        .cookie("lianban_device")
+        .unwrap_or_default();
+
+    // Someone else fails ten times: the account is locked for strangers.
+    for _ in 0..10 {
+        app.try_login("owner_li", "wrong-password").await?;
+    }
+    let stranger = app.try_login("owner_li", &password).await?;
+    assert_eq!(stranger.status, 401);
+    assert!(
+        stranger.json["title"]
+            .as_str()
+            .is_some_and(|t| t.contains("锁定"))
+    );
+    let with = |cookie: String| {
+        let app = &app;
+        let password = password.clone();
+        async move {
+            let (_, csrf) = app.login_page().await?;
+            let cookies = format!("lianban_login_csrf={csrf}; lianban_device={cookie}");
+            app.post_login("owner_li", &password, &csrf, &cookies).await
+        }
+    };
+    // Another account's browser, or a forged cookie, does not pass.
+    assert_eq!(with(other_device).await?.status, 401);
+    assert_eq!(with(format!("{device}0")).await?.status, 401);
+    // The owner's own browser does, with the right password only.
+    let (_, csrf) = app.login_page().await?;
+    let cookies = format!("lianban_login_csrf={csrf}; lianban_device={device}");
+    let wrong = app
+        .post_login("owner_li", "wrong-again", &csrf, &cookies)
+        .await?;
+    assert_eq!(wrong.status, 401);
+    let owner = with(device.clone()).await?;
+    assert_eq!(owner.status, 200, "{}", owner.text);
+    // Signing in cleared the lock.
+    let account = app.app.engine().store().accounts().get("owner_li").await?;
+    assert!(account.is_some_and(|a| a.locked_until.is_none() && a.failed_logins == 0));
+    Ok(())
+});

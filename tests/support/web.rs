@@ -343,7 +343,11 @@ impl Clerk {
             .header("cookie", format!("lianban_session={}", self.session))
     }
 
-    async fn get(&self, path: &str) -> anyhow::Result<Reply> {
+    /// `GET` any path with the session.
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn get(&self, path: &str) -> anyhow::Result<Reply> {
         Reply::read(self.request(reqwest::Method::GET, path).send().await?).await
     }
 

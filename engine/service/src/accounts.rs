@@ -99,4 +99,17 @@ impl Engine {
     ) -> Result<Option<ApiKeyRecord>, EngineError> {
         Ok(self.store().accounts().api_key(key_hash, now).await?)
     }
+
+    /// The service's own secret named `name`, made from `fresh` on first use and shared by
+    /// every replica through the database.
+    ///
+    /// # Errors
+    /// [`EngineError::Store`].
+    pub async fn server_key(&self, name: &str, fresh: &str) -> Result<String, EngineError> {
+        Ok(self
+            .store()
+            .accounts()
+            .server_key(name, fresh, self.now())
+            .await?)
+    }
 }

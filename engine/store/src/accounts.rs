@@ -8,9 +8,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::Accounts;
-use super::StoreError;
-use super::entity::{session, user};
+use super::entity::{server_key, session, user};
+use super::{Accounts, StoreError};
 use lianban_core::accounts::{self, Account, Role, UserId};
 
 /// An account to create.
@@ -319,6 +318,34 @@ impl Accounts<'_> {
             .exec(&self.store.db)
             .await?;
         Ok(())
+    }
+
+    /// The secret named `name` that the service keeps for itself (shared by every replica):
+    /// the stored one, or `fresh` stored now when there is none yet. Two replicas making
+    /// it at once agree on the first one written.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn server_key(
+        &self,
+        name: &str,
+        fresh: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, StoreError> {
+        let row = server_key::ActiveModel {
+            name: Set(name.to_owned()),
+            value: Set(fresh.to_owned()),
+            created_at: Set(now),
+        };
+        server_key::Entity::insert(row)
+            .on_conflict_do_nothing()
+            .exec_without_returning(&self.store.db)
+            .await?;
+        let stored = server_key::Entity::find_by_id(name.to_owned())
+            .one(&self.store.db)
+            .await?
+            .map_or_else(|| fresh.to_owned(), |row| row.value);
+        Ok(stored)
     }
 }
 

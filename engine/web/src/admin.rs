@@ -20,7 +20,8 @@ pub(super) async fn not_found() -> ApiError {
     ApiError::NotFound("没有这个地址".into())
 }
 
-fn process_json(p: &Process) -> Value {
+/// A definition in force in a list (with the file it was loaded from).
+pub(super) fn process_json(p: &Process) -> Value {
     json!({
         "id": p.id,
         "version": p.version,
@@ -29,21 +30,6 @@ fn process_json(p: &Process) -> Value {
         "file": p.file,
         "steps": p.steps.len(),
     })
-}
-
-#[utoipa::path(
-    get,
-    path = "/api/v1/processes",
-    tag = "definitions",
-    responses(
-        (status = 200, description = "the definitions in force", body = super::openapi::Processes),
-    ),
-    security(())
-)]
-pub(super) async fn list_processes(State(app): State<Arc<App>>) -> Json<Value> {
-    let catalog = app.engine().catalog();
-    let list: Vec<Value> = catalog.iter().map(|p| process_json(p)).collect();
-    Json(json!({ "processes": list }))
 }
 
 /// Reload needs the admin token until accounts exist; without a configured token it is off.

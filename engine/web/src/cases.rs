@@ -152,9 +152,8 @@ pub(super) struct ListParams {
     params(ListParams),
     responses(
         (status = 200, description = "the cases the caller's department takes part in", body = Vec<super::openapi::CaseSummary>),
-        (status = 400, description = "a query parameter is unreadable", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "a query parameter is unreadable, unknown or out of range (names it; `code: out-of-range` for the last)", body = super::openapi::Problem, content_type = "application/problem+json"),
         super::openapi::AuthProblems,
-        (status = 422, description = "a query parameter is out of range (names it)", body = super::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
 pub(super) async fn list(
@@ -181,7 +180,7 @@ pub(super) async fn list(
         department: Some(identity.department.clone()),
         county: identity.county.clone(),
         limit: Some(limit(params.limit)?),
-        offset: params.offset.unwrap_or(0),
+        offset: crate::input::offset(params.offset)?,
         search: None,
         ended_since: None,
     };

@@ -20,10 +20,22 @@ use lianban_core::accounts::{API_KEY_PREFIX, Role, county_of};
 use lianban_core::definition::{Diagnostic, Process, SourceFile, Step, StepKind};
 use lianban_service::{EngineError, StoreError};
 
-/// Who may read definitions through the API: the admin token, or a signed-in supervisor or
-/// admin (with the CSRF token on a POST, as for every cookie request).
+/// Who may read definitions in detail through the API: the admin token (every county), or
+/// a signed-in supervisor or admin (with the CSRF token on a POST, as for every cookie
+/// request), limited to their county when they have one.
 #[derive(Debug)]
-pub(super) struct Overseer;
+pub(super) struct Overseer {
+    /// The county the caller is limited to; `None` for every county.
+    county: Option<String>,
+}
+
+impl Overseer {
+    /// Whether the caller may see the process `id`: a process of another county answers
+    /// exactly as one that is not loaded (404), as cases and tasks of another county do.
+    fn sees(&self, id: &str) -> bool {
+        self.county.as_deref().is_none_or(|c| county_of(id) == c)
+    }
+}
 
 impl FromRequestParts<Ctx> for Overseer {
     type Rejection = ApiError;
@@ -37,7 +49,7 @@ impl FromRequestParts<Ctx> for Overseer {
                 return Err(ApiError::Forbidden("API 密钥不能查看或校验流程定义"));
             }
             admin::authorize_admin(&ctx.app, &parts.headers)?;
-            return Ok(Overseer);
+            return Ok(Overseer { county: None });
         }
         let identity = Identity::from_request_parts(parts, ctx).await?;
         if identity
@@ -45,11 +57,79 @@ impl FromRequestParts<Ctx> for Overseer {
             .iter()
             .any(|r| matches!(r, Role::Supervisor | Role::Admin))
         {
-            Ok(Overseer)
+            Ok(Overseer {
+                county: identity.county,
+            })
         } else {
             Err(ApiError::Forbidden("只有负责人和管理员可以查看流程定义"))
         }
     }
+}
+
+/// Who may list the definitions in force: anyone signed in (session or API key) sees their
+/// county's; the admin token and admins also see the file each was loaded from (a path on
+/// the server, which is nobody else's business).
+#[derive(Debug)]
+pub(super) struct Reader {
+    /// The county the caller is limited to; `None` for every county.
+    county: Option<String>,
+    /// Whether file paths may be shown.
+    admin: bool,
+}
+
+impl FromRequestParts<Ctx> for Reader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &Ctx) -> Result<Self, ApiError> {
+        if let Some(token) = bearer(&parts.headers)
+            && !token.starts_with(API_KEY_PREFIX)
+        {
+            admin::authorize_admin(&ctx.app, &parts.headers)?;
+            return Ok(Reader {
+                county: None,
+                admin: true,
+            });
+        }
+        let identity = Identity::from_request_parts(parts, ctx).await?;
+        Ok(Reader {
+            admin: identity.principal().is_admin(),
+            county: identity.county,
+        })
+    }
+}
+
+/// The definitions in force that the caller may see.
+#[utoipa::path(
+    get,
+    path = "/api/v1/processes",
+    tag = "definitions",
+    responses(
+        (status = 200, description = "the definitions in force of the caller's county (every county for an account or key without one); `file` for admins and the admin token only", body = super::openapi::Processes),
+        super::openapi::AuthProblems,
+    ),
+    security(("session" = []), ("api_key" = []), ("admin_token" = []))
+)]
+pub(super) async fn list(State(ctx): State<Ctx>, reader: Reader) -> Json<Value> {
+    let catalog = ctx.app.engine().catalog();
+    let list: Vec<Value> = catalog
+        .iter()
+        .filter(|p| {
+            reader
+                .county
+                .as_deref()
+                .is_none_or(|c| county_of(&p.id) == c)
+        })
+        .map(|p| {
+            let mut row = admin::process_json(p);
+            if !reader.admin
+                && let Value::Object(row) = &mut row
+            {
+                row.remove("file");
+            }
+            row
+        })
+        .collect();
+    Json(json!({ "processes": list }))
 }
 
 fn kind_word(kind: &StepKind) -> &'static str {
@@ -165,19 +245,20 @@ fn detail_json(process: &Process) -> Value {
     responses(
         (status = 200, description = "the latest version in detail, and the stored versions", body = super::openapi::ProcessDetail),
         super::openapi::AuthProblems,
-        (status = 404, description = "no process with this id is loaded", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no process with this id is loaded, or it is another county's", body = super::openapi::Problem, content_type = "application/problem+json"),
     ),
     security(("session" = []), ("admin_token" = []))
 )]
 pub(super) async fn get(
     State(ctx): State<Ctx>,
-    _who: Overseer,
+    who: Overseer,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let engine = ctx.app.engine();
     let process = engine
         .catalog()
         .latest(&id)
+        .filter(|_| who.sees(&id))
         .ok_or_else(|| ApiError::NotFound(format!("没有流程 {id}")))?;
     let versions = engine.definition_versions(&id).await?;
     let mut out = detail_json(&process);

@@ -117,16 +117,51 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
                 let field = e.path().to_string();
                 let message = e.into_inner().to_string();
                 ApiError::BadRequest {
-                    title: format!("查询参数有误：{message}"),
+                    title: format!("查询参数“{field}”有误：{message}"),
                     extra: json!({"errors": [{"field": field, "message": message}]}),
                 }
             })
     }
 }
 
+/// The largest `offset` (rows skipped) a list accepts. Nobody pages through a million
+/// rows; an offset beyond it is a probe, and out of the database's integer range it would
+/// not even bind.
+pub(super) const MAX_OFFSET: u64 = 1_000_000;
+
+/// A numeric query parameter outside its range: 400 naming it, with the stable code
+/// `out-of-range`.
+pub(super) fn out_of_range(field: &str, message: String) -> ApiError {
+    ApiError::Coded {
+        code: "out-of-range",
+        error: Box::new(ApiError::BadRequest {
+            title: format!("查询参数“{field}”超出范围：{message}"),
+            extra: json!({"errors": [{"field": field, "message": message}]}),
+        }),
+    }
+}
+
+/// Checks `offset`: 0 to [`MAX_OFFSET`], 0 when absent.
+pub(super) fn offset(offset: Option<u64>) -> Result<u64, ApiError> {
+    match offset.unwrap_or(0) {
+        n @ 0..=MAX_OFFSET => Ok(n),
+        _ => Err(out_of_range("offset", format!("应为 0 到 {MAX_OFFSET}"))),
+    }
+}
+
+/// Checks a page number of a paged page (`page`, from 1) and returns the rows it skips:
+/// at most [`MAX_OFFSET`]. Absent or 0 is the first page.
+pub(super) fn page_offset(page: Option<u64>, page_size: u64) -> Result<(u64, u64), ApiError> {
+    let last = MAX_OFFSET / page_size + 1;
+    match page.unwrap_or(1).max(1) {
+        n @ 1.. if n <= last => Ok((n, (n - 1) * page_size)),
+        _ => Err(out_of_range("page", format!("页码应为 1 到 {last}"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::is_json;
+    use super::*;
 
     #[test]
     fn only_json_content_types_are_json() {
@@ -146,5 +181,20 @@ mod tests {
         ] {
             assert!(!is_json(no), "{no}");
         }
+    }
+
+    #[test]
+    fn offsets_and_pages_stay_in_range() {
+        assert_eq!(offset(None).ok(), Some(0));
+        assert_eq!(offset(Some(MAX_OFFSET)).ok(), Some(MAX_OFFSET));
+        assert!(offset(Some(MAX_OFFSET + 1)).is_err());
+        assert!(offset(Some(u64::MAX)).is_err());
+        assert_eq!(page_offset(None, 50).ok(), Some((1, 0)));
+        assert_eq!(page_offset(Some(0), 50).ok(), Some((1, 0)));
+        assert_eq!(page_offset(Some(3), 50).ok(), Some((3, 100)));
+        assert!(page_offset(Some(184_467_440_737_095_518), 50).is_err());
+        assert!(page_offset(Some(u64::MAX), 50).is_err());
+        let (_, skip) = page_offset(Some(MAX_OFFSET / 50 + 1), 50).unwrap_or_default();
+        assert!(skip <= MAX_OFFSET);
     }
 }

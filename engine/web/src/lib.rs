@@ -3,13 +3,15 @@
 //! may see and do what.
 //!
 //! Files: `session` (cookies, tokens, the [`Identity`] extractor and CSRF), `login` (login
-//! and logout, with `throttle` slowing and locking repeated failures), `input` (JSON and
+//! and logout, with `throttle` slowing and locking repeated failures and `keys` signing
+//! login tokens and known browsers), `input` (JSON and
 //! query input whose errors name the field), `tasks` (inbox, claim, unclaim, complete),
 //! `cases` (cases and their documents), `admin` (health, definitions, reload),
 //! `definitions` (a definition in detail, validating YAML), `metrics`
 //! (Prometheus: requests, latencies, open and overdue tasks), `openapi` (the JSON API's
 //! OpenAPI document), `pages` (the clerks' HTML
-//! pages).
+//! pages), `panics` (a handler's panic answered 500 and counted), `security` (headers on
+//! every answer).
 
 mod admin;
 mod cases;
@@ -17,10 +19,12 @@ mod definitions;
 mod error;
 mod idempotency;
 mod input;
+mod keys;
 mod login;
 mod metrics;
 mod openapi;
 mod pages;
+mod panics;
 mod push;
 mod run;
 mod security;
@@ -41,6 +45,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 pub use error::ApiError;
+pub use panics::install_panic_hook;
 pub use run::{run, run_until};
 pub use session::Identity;
 
@@ -54,6 +59,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 pub(crate) struct Ctx {
     app: Arc<App>,
     throttle: Arc<throttle::Throttle>,
+    login_key: Arc<keys::LoginKey>,
     metrics: Arc<metrics::Metrics>,
 }
 
@@ -65,9 +71,17 @@ impl FromRef<Ctx> for Arc<App> {
 
 /// The application's routes.
 pub fn router(app: Arc<App>) -> Router {
+    router_with(app, Router::new())
+}
+
+/// The application's routes and the caller's `extra` ones, all behind the same layers
+/// (panic catching, metrics, security headers…). The tests prove the panic layer with a
+/// route of their own that panics; no route of the service's does.
+pub fn router_with(app: Arc<App>, extra: Router) -> Router {
     let ctx = Ctx {
         app,
         throttle: Arc::default(),
+        login_key: Arc::default(),
         metrics: Arc::default(),
     };
     Router::new()
@@ -88,7 +102,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/cases/{id}/cancel", post(cases::cancel))
         .route("/api/v1/cases/{id}/documents", get(cases::documents))
         .route("/api/v1/cases/{id}/documents/{doc}", get(cases::document))
-        .route("/api/v1/processes", get(admin::list_processes))
+        .route("/api/v1/processes", get(definitions::list))
         .route("/api/v1/admin/reload", post(admin::reload))
         .route("/api/v1/push-tables", get(push::list))
         .route("/api/v1/push-tables/{id}", get(push::get))
@@ -99,6 +113,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/dashboard", get(pages::dashboard::api))
         .merge(pages::routes())
         .fallback(admin::not_found)
+        .with_state(ctx.clone())
+        .merge(extra)
+        // Innermost, so that what a panic answers is tracked, made idempotent and given
+        // the security headers like any other answer.
+        .layer(panics::layer(Arc::clone(&ctx.metrics)))
         .layer(axum::middleware::from_fn_with_state(
             ctx.clone(),
             idempotency::layer,
@@ -108,8 +127,7 @@ pub fn router(app: Arc<App>) -> Router {
             metrics::track,
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::from_fn(security::headers))
-        .with_state(ctx)
+        .layer(axum::middleware::from_fn_with_state(ctx, security::headers))
 }
 
 /// `/readyz`: 200 when the database answers, 503 otherwise.

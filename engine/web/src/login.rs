@@ -1,8 +1,12 @@
-//! `GET /login`, `POST /login`, `POST /logout`. Login checks the form's CSRF token against
-//! a pre-session cookie, verifies the password on a blocking thread, slows down after
-//! repeated failures and locks after more, and answers every failure with the same words
-//! whether or not the user exists. A successful login always starts a new session (the
-//! token a browser brought is never promoted).
+//! `GET /login`, `POST /login`, `POST /logout`. Login checks the form's CSRF token (one
+//! this server signed, the same in the pre-session cookie and the form), verifies the
+//! password on a blocking thread, and answers every failure with the same words whether or
+//! not the user exists. A correct password is answered at once; wrong ones are answered
+//! more slowly after repeated failures (of the name or of the client address), and ten in
+//! a row lock the account for strangers — not for a browser the account signed in from
+//! before (`keys`), so failures by someone else cannot lock the rightful user out. A
+//! successful login always starts a new session (the token a browser brought is never
+//! promoted).
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -15,16 +19,17 @@ use axum::{Form, Json};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::keys::{DEVICE_TTL, LOGIN_TOKEN_TTL};
 use super::pages::safe_next;
 use super::session::{
-    CSRF_HEADER, LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL, cookie, new_token, same_secret,
-    session_identity, set_cookie, token_hash,
+    CSRF_HEADER, DEVICE_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL, cookie, new_token,
+    same_secret, session_identity, set_cookie, token_hash,
 };
 use super::{ApiError, Ctx};
-use lianban_core::accounts::{self, Account, LOCK_AFTER, LOCK_FOR, login_delay};
+use lianban_core::accounts::{self, Account, LOCK_AFTER, LOCK_FOR};
 
 const WRONG: &str = "用户名或密码错误";
-const LOCKED: &str = "连续登录失败次数过多，该账号已锁定 15 分钟，请稍后再试或联系管理员";
+const LOCKED: &str = "连续登录失败次数过多，该账号已暂时锁定 15 分钟：请在本人常用的电脑上登录（不受锁定影响），或稍后再试，或请管理员重设密码";
 
 /// The login form.
 #[derive(Debug, Deserialize)]
@@ -66,17 +71,18 @@ pub(super) async fn page(
     State(ctx): State<Ctx>,
     Query(query): Query<LoginQuery>,
 ) -> Result<Response, ApiError> {
-    render(&ctx, StatusCode::OK, None, "", &query.next)
+    render(&ctx, StatusCode::OK, None, "", &query.next).await
 }
 
-fn render(
+async fn render(
     ctx: &Ctx,
     status: StatusCode,
     error: Option<&str>,
     username: &str,
     next: &str,
 ) -> Result<Response, ApiError> {
-    let csrf = new_token();
+    let engine = ctx.app.engine();
+    let csrf = ctx.login_key.login_token(engine, engine.now()).await?;
     let next = safe_next(next).unwrap_or_default();
     let html = ctx
         .app
@@ -87,12 +93,18 @@ fn render(
         )
         .map_err(|e| ApiError::Internal(e.into()))?;
     let secure = ctx.app.settings().secure_cookies;
-    let cookie = set_cookie(LOGIN_CSRF_COOKIE, &csrf, "/login", 3600, secure);
+    let cookie = set_cookie(
+        LOGIN_CSRF_COOKIE,
+        &csrf,
+        "/login",
+        LOGIN_TOKEN_TTL.num_seconds(),
+        secure,
+    );
     Ok((status, [(header::SET_COOKIE, cookie)], Html(html)).into_response())
 }
 
 /// A failed login, as a page or as problem+json.
-fn refuse(
+async fn refuse(
     ctx: &Ctx,
     json: bool,
     message: &'static str,
@@ -102,7 +114,7 @@ fn refuse(
     if json {
         return Ok(ApiError::LoginFailed(message).into_response());
     }
-    render(ctx, StatusCode::UNAUTHORIZED, Some(message), username, next)
+    render(ctx, StatusCode::UNAUTHORIZED, Some(message), username, next).await
 }
 
 /// Checks a login and starts a session.
@@ -114,31 +126,37 @@ pub(super) async fn submit(
 ) -> Result<Response, ApiError> {
     let json = wants_json(&headers);
     let Ok(Form(form)) = form else {
-        return refuse(&ctx, json, WRONG, "", "");
+        return refuse(&ctx, json, WRONG, "", "").await;
     };
+    let engine = ctx.app.engine();
+    let now = engine.now();
+    // The token must be the one this browser was given (cookie = field) and one this
+    // server made (signed, not expired): a value an attacker chose is neither.
     let expected = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
-    if expected.is_empty() || !same_secret(&form.csrf, expected) {
+    if expected.is_empty()
+        || !same_secret(&form.csrf, expected)
+        || !ctx
+            .login_key
+            .check_login_token(engine, expected, now)
+            .await?
+    {
         return Err(ApiError::Forbidden("登录页面已过期，请刷新后重新登录"));
     }
     let username = form.username.trim().to_owned();
-    let engine = ctx.app.engine();
-    let now = engine.now();
     let address = peer.ip();
     let row = engine.login_row(&username).await?;
+    let device = known_device(&ctx, &headers, row.as_ref().map(|(a, _)| a), now).await?;
     let account_failures = row.as_ref().map_or(0, |(a, _)| a.failed_logins);
     let failures = ctx
         .throttle
         .failures(address, &username, now)
         .max(account_failures);
-    let delay = login_delay(failures).mul_f64(ctx.app.settings().login_slowdown);
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
     let locked = ctx.throttle.name_locked(&username, now)
         || row.as_ref().is_some_and(|(a, _)| a.is_locked(now));
-    if locked {
+    if locked && device.is_none() {
         ctx.throttle.fail(address, &username, now);
-        return refuse(&ctx, json, LOCKED, &username, &form.next);
+        slow_down(&ctx, failures).await;
+        return refuse(&ctx, json, LOCKED, &username, &form.next).await;
     }
     let (account, hash) = match row {
         Some((account, hash)) => (Some(account), hash),
@@ -149,6 +167,8 @@ pub(super) async fn submit(
         .await
         .map_err(|e| ApiError::Internal(e.into()))?;
     match account {
+        // A correct password is answered at once, whatever failed before from this
+        // address (an office behind one NAT) or for this name.
         Some(account) if matches && !account.disabled => {
             ctx.throttle.succeed(&username);
             engine.record_login_success(account.id).await?;
@@ -157,6 +177,9 @@ pub(super) async fn submit(
         }
         account => {
             let mut now_locked = ctx.throttle.fail(address, &username, now);
+            if let Some(device) = &device {
+                ctx.throttle.fail_device(device, now);
+            }
             if let Some(account) = account {
                 let counted = engine
                     .record_login_failure(account.id, LOCK_AFTER, now + LOCK_FOR)
@@ -166,15 +189,45 @@ pub(super) async fn submit(
             // People type their ID or phone number into the user name field.
             let user = lianban_core::privacy::mask_text(&username);
             tracing::info!(%user, %address, "login failed");
-            refuse(
-                &ctx,
-                json,
-                if now_locked { LOCKED } else { WRONG },
-                &username,
-                &form.next,
-            )
+            slow_down(&ctx, failures).await;
+            let message = if now_locked { LOCKED } else { WRONG };
+            refuse(&ctx, json, message, &username, &form.next).await
         }
     }
+}
+
+/// Pauses the answer to a failed login after `failures` earlier ones
+/// ([`accounts::login_delay`], scaled by the `login_slowdown` setting). Never called on a
+/// correct password.
+async fn slow_down(ctx: &Ctx, failures: i32) {
+    let delay = accounts::login_delay(failures).mul_f64(ctx.app.settings().login_slowdown);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// The browser's known-device cookie, when it is one this server signed for `account` and
+/// the browser has not itself failed as often as locks an account: such a browser passes
+/// the account's lock. Returns the cookie's signature (what its failures are counted by).
+async fn known_device(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    account: Option<&Account>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<String>, ApiError> {
+    let (Some(account), Some(token)) = (account, cookie(headers, DEVICE_COOKIE)) else {
+        return Ok(None);
+    };
+    let engine = ctx.app.engine();
+    if !ctx
+        .login_key
+        .check_device_token(engine, token, account.id, now)
+        .await?
+    {
+        return Ok(None);
+    }
+    let signature = token.rsplit('.').next().unwrap_or_default().to_owned();
+    Ok((!ctx.throttle.device_spent(&signature, now)).then_some(signature))
 }
 
 /// A hash to verify against when the user does not exist, so that the answer takes as long.
@@ -217,6 +270,15 @@ async fn start_session(
         secure,
     );
     let clear = set_cookie(LOGIN_CSRF_COOKIE, "", "/login", 0, secure);
+    // The browser is known to this account from now on (see `known_device`).
+    let device = ctx.login_key.device_token(engine, account.id, now).await?;
+    let device = set_cookie(
+        DEVICE_COOKIE,
+        &device,
+        "/login",
+        DEVICE_TTL.num_seconds(),
+        secure,
+    );
     let mut response = if json {
         Json(json!({
             "user": account.username,
@@ -230,7 +292,7 @@ async fn start_session(
         (StatusCode::SEE_OTHER, [(header::LOCATION, next)]).into_response()
     };
     let h = response.headers_mut();
-    for value in [session, clear] {
+    for value in [session, clear, device] {
         if let Ok(value) = value.parse() {
             h.append(header::SET_COOKIE, value);
         }

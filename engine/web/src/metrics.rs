@@ -61,6 +61,14 @@ pub(super) struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: LatencyFamily,
+    panics: Counter,
+}
+
+impl Metrics {
+    /// Counts a handler that panicked (see `panics`).
+    pub(super) fn count_panic(&self) {
+        self.panics.inc();
+    }
 }
 
 impl Default for Metrics {
@@ -78,10 +86,17 @@ impl Default for Metrics {
             "HTTP request latency by method and route template",
             latency.clone(),
         );
+        let panics = Counter::default();
+        registry.register(
+            "panics",
+            "Requests whose handler panicked (answered 500); each one is a bug",
+            panics.clone(),
+        );
         Metrics {
             registry,
             requests,
             latency,
+            panics,
         }
     }
 }

@@ -182,7 +182,8 @@ pub(super) struct ProcessInfo {
     version: u32,
     name: String,
     content_hash: String,
-    file: String,
+    /// The file it was loaded from: for admins and the admin token only (absent otherwise).
+    file: Option<String>,
     /// Number of steps.
     steps: usize,
 }
@@ -404,7 +405,7 @@ impl Modify for Security {
         super::cases::cancel,
         super::cases::documents,
         super::cases::document,
-        super::admin::list_processes,
+        super::definitions::list,
         super::definitions::get,
         super::definitions::validate,
         super::admin::reload,

@@ -8,11 +8,12 @@ use lianban_service::app::App;
 use tokio::net::TcpListener;
 
 /// What `lianban serve` runs: [`run_until`] SIGTERM or Ctrl-C, reloading the definitions
-/// on SIGHUP.
+/// on SIGHUP, with panics logged as one line each ([`crate::install_panic_hook`]).
 ///
 /// # Errors
 /// As [`run_until`].
 pub async fn run(app: Arc<App>, listener: TcpListener) -> anyhow::Result<()> {
+    crate::install_panic_hook();
     spawn_reload_on_sighup(Arc::clone(&app));
     run_until(app, listener, shutdown_signal()).await
 }

@@ -16,6 +16,8 @@ use lianban_core::runtime::Actor;
 pub(super) const SESSION_COOKIE: &str = "lianban_session";
 /// The pre-session cookie that carries the login form's CSRF token.
 pub(super) const LOGIN_CSRF_COOKIE: &str = "lianban_login_csrf";
+/// The cookie of a browser an account signed in from (see `keys`), sent to `/login` only.
+pub(super) const DEVICE_COOKIE: &str = "lianban_device";
 /// The header API clients send the session's CSRF token in.
 pub(super) const CSRF_HEADER: &str = "x-csrf-token";
 /// How long a session lasts.

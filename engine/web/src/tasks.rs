@@ -58,11 +58,14 @@ pub(super) struct InboxParams {
 pub(super) const DEFAULT_LIMIT: u64 = 50;
 pub(super) const MAX_LIMIT: u64 = 500;
 
-/// Checks `limit`: 1 to [`MAX_LIMIT`].
+/// Checks `limit`: 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent.
 pub(super) fn limit(limit: Option<u64>) -> Result<u64, ApiError> {
     match limit.unwrap_or(DEFAULT_LIMIT) {
         n @ 1..=MAX_LIMIT => Ok(n),
-        _ => Err(ApiError::field("limit", format!("应为 1 到 {MAX_LIMIT}"))),
+        _ => Err(crate::input::out_of_range(
+            "limit",
+            format!("应为 1 到 {MAX_LIMIT}"),
+        )),
     }
 }
 
@@ -74,9 +77,8 @@ pub(super) fn limit(limit: Option<u64>) -> Result<u64, ApiError> {
     params(InboxParams),
     responses(
         (status = 200, description = "the department's open tasks, soonest due first", body = Vec<super::openapi::Task>),
-        (status = 400, description = "a query parameter is unreadable", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "a query parameter is unreadable, unknown or out of range (names it; `code: out-of-range` for the last)", body = super::openapi::Problem, content_type = "application/problem+json"),
         super::openapi::AuthProblems,
-        (status = 422, description = "a query parameter is out of range (names it)", body = super::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
 pub(super) async fn inbox(
@@ -107,7 +109,7 @@ pub(super) async fn inbox(
         unclaimed,
         steps: params.step.into_iter().filter(|s| !s.is_empty()).collect(),
         limit: Some(limit(params.limit)?),
-        offset: params.offset.unwrap_or(0),
+        offset: crate::input::offset(params.offset)?,
         ..TaskQuery::default()
     };
     let engine = ctx.app.engine();

@@ -1,7 +1,9 @@
-//! Failed logins remembered in memory, per client address and per user name: they slow
-//! down further attempts, and lock a *name* for the same time a real account is locked in
-//! the database, so an unknown user name answers exactly like a known one (no account
-//! enumeration). Per replica: the database lock is what holds across replicas.
+//! Failed logins remembered in memory, per client address, per user name and per known
+//! browser: they slow down the answers to further *failures* (never a correct password's),
+//! and lock a *name* for the same time a real account is locked in the database, so an
+//! unknown user name answers exactly like a known one (no account enumeration). A known
+//! browser (see `keys`) passes a lock until it fails as often itself. Per replica: the
+//! database lock is what holds across replicas.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -20,6 +22,8 @@ const PRUNE_AT: usize = 10_000;
 enum Key {
     Address(IpAddr),
     Name(String),
+    /// A known browser, by its cookie's signature.
+    Device(String),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -93,6 +97,31 @@ impl Throttle {
         })
     }
 
+    /// Whether a known browser has failed as often as locks an account (and so is treated
+    /// as a stranger until the window passes).
+    pub(super) fn device_spent(&self, device: &str, now: DateTime<Utc>) -> bool {
+        self.with(|map| {
+            map.get(&Key::Device(device.to_owned()))
+                .is_some_and(|e| now - e.last < WINDOW && e.failures >= LOCK_AFTER)
+        })
+    }
+
+    /// Counts a failure of a known browser.
+    pub(super) fn fail_device(&self, device: &str, now: DateTime<Utc>) {
+        self.with(|map| {
+            let entry = map.entry(Key::Device(device.to_owned())).or_insert(Entry {
+                failures: 0,
+                last: now,
+                locked_until: None,
+            });
+            if now - entry.last >= WINDOW {
+                entry.failures = 0;
+            }
+            entry.failures += 1;
+            entry.last = now;
+        });
+    }
+
     /// A successful login forgets the name's failures (not the address's).
     pub(super) fn succeed(&self, name: &str) {
         self.with(|map| map.remove(&Key::Name(name.to_lowercase())));
@@ -115,5 +144,19 @@ mod tests {
         assert!(t.fail(ip, "nobody", now));
         assert!(t.name_locked("NOBODY", now));
         assert!(!t.name_locked("nobody", now + LOCK_FOR));
+    }
+
+    #[test]
+    fn known_browsers_are_spent_after_as_many_failures() {
+        let t = Throttle::default();
+        let now = Utc::now();
+        for _ in 1..LOCK_AFTER {
+            t.fail_device("sig", now);
+        }
+        assert!(!t.device_spent("sig", now));
+        t.fail_device("sig", now);
+        assert!(t.device_spent("sig", now));
+        assert!(!t.device_spent("other", now));
+        assert!(!t.device_spent("sig", now + WINDOW));
     }
 }

@@ -17,6 +17,7 @@ pub(super) mod notice;
 pub(super) mod outbox;
 pub(super) mod push_table;
 pub(super) mod schedule_run;
+pub(super) mod server_key;
 pub(super) mod session;
 pub(super) mod task;
 pub(super) mod timer;

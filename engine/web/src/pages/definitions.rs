@@ -10,13 +10,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::view::value_text;
 use super::{PageUser, department_name, render};
+use crate::input::QueryParams;
 use crate::{ApiError, Ctx};
 use lianban_core::definition::{Process, Step, StepKind};
 
@@ -160,7 +161,7 @@ pub(super) async fn diagram_svg(
     State(ctx): State<Ctx>,
     user: PageUser,
     Path(id): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    QueryParams(query): QueryParams<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let process = visible_definition(&ctx, &user, &id, &query)?;
     Ok((
@@ -182,7 +183,7 @@ pub(super) async fn diagram_page(
     State(ctx): State<Ctx>,
     user: PageUser,
     Path(id): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    QueryParams(query): QueryParams<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let process = visible_definition(&ctx, &user, &id, &query)?;
     let layout = lianban_core::diagram::layout(&process);

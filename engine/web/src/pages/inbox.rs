@@ -2,7 +2,7 @@
 //! and pages; `POST /tasks/{id}/claim` and `/unclaim` as forms that redirect back.
 
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Redirect, Response};
 use serde::Deserialize;
@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::view::{calendar_for, task_row};
 use super::{PageUser, render, safe_next};
+use crate::input::QueryParams;
 use crate::tasks::visible_task;
 use crate::{ApiError, Ctx};
 use lianban_core::runtime::TaskStatus;
@@ -40,7 +41,7 @@ pub(super) struct InboxFilters {
 pub(super) async fn page(
     State(ctx): State<Ctx>,
     user: PageUser,
-    Query(filters): Query<InboxFilters>,
+    QueryParams(filters): QueryParams<InboxFilters>,
 ) -> Result<Response, ApiError> {
     let me = &user.0;
     if !me.principal().works_cases() {
@@ -53,7 +54,7 @@ pub(super) async fn page(
         "claimed" => vec![TaskStatus::Claimed],
         _ => vec![TaskStatus::Open, TaskStatus::Claimed],
     };
-    let page_no = filters.page.unwrap_or(1).max(1);
+    let (page_no, skip) = crate::input::page_offset(filters.page, PAGE_SIZE)?;
     let query = TaskQuery {
         departments: vec![me.department.clone()],
         county: me.county.clone(),
@@ -70,7 +71,7 @@ pub(super) async fn page(
         search: Some(filters.q.trim().to_owned()).filter(|q| !q.is_empty()),
         // One extra row says whether there is a next page.
         limit: Some(PAGE_SIZE + 1),
-        offset: (page_no - 1) * PAGE_SIZE,
+        offset: skip,
         ..TaskQuery::default()
     };
     let mut tasks = engine.list_tasks(&query).await?;

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Form;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 use super::fields::{describe, posted, values};
 use super::view::today;
 use super::{PageUser, render};
+use crate::input::QueryParams;
 use crate::{ApiError, Ctx, Identity};
 use lianban_core::definition::{Process, StepKind};
 use lianban_core::evaluate::evaluate;
@@ -119,7 +120,7 @@ fn show(
 pub(super) async fn page(
     State(ctx): State<Ctx>,
     user: PageUser,
-    Query(query): Query<IntakeQuery>,
+    QueryParams(query): QueryParams<IntakeQuery>,
 ) -> Result<Response, ApiError> {
     if query.process.is_empty() {
         let list: Vec<Value> = startable(&ctx, &user.0)

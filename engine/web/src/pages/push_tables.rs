@@ -4,7 +4,7 @@
 //! `POST /outbox/{id}/retry`. Permissions are those of the JSON API (`web::push`).
 
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::view::time;
 use super::{PageUser, department_name, render};
+use crate::input::QueryParams;
 use crate::push::{
     parse_status, record_views, requeue, require_admin, visible_table, visible_tables,
 };
@@ -116,7 +117,7 @@ pub(super) struct OutboxPageQuery {
 pub(super) async fn outbox(
     State(ctx): State<Ctx>,
     user: PageUser,
-    Query(query): Query<OutboxPageQuery>,
+    QueryParams(query): QueryParams<OutboxPageQuery>,
 ) -> Result<Response, ApiError> {
     require_admin(&user.0)?;
     let word = query.status.as_deref().unwrap_or("dead");

@@ -2,7 +2,7 @@
 //! changed first, by status and by an applicant's exact name or ID number (an index lookup,
 //! see the `add_case_search` migration). Titles are masked; the case page shows the rest.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::view::{case_status_text, time};
 use super::{PageUser, render};
+use crate::input::QueryParams;
 use crate::{ApiError, Ctx};
 use lianban_service::records::CaseQuery;
 
@@ -34,12 +35,12 @@ pub(super) struct SearchParams {
 pub(super) async fn page(
     State(ctx): State<Ctx>,
     user: PageUser,
-    Query(params): Query<SearchParams>,
+    QueryParams(params): QueryParams<SearchParams>,
 ) -> Result<Response, ApiError> {
     if !user.0.principal().works_cases() {
         return Err(ApiError::Forbidden("只有经办人和负责人可以查询办件"));
     }
-    let page_no = params.page.unwrap_or(1).max(1);
+    let (page_no, skip) = crate::input::page_offset(params.page, PAGE_SIZE)?;
     let status = match params.status.as_str() {
         s @ ("active" | "completed" | "cancelled") => vec![s.to_owned()],
         _ => Vec::new(),
@@ -57,7 +58,7 @@ pub(super) async fn page(
         county: user.0.county.clone(),
         search: Some(params.q.trim().to_owned()).filter(|q| !q.is_empty()),
         limit: Some(PAGE_SIZE + 1),
-        offset: (page_no - 1) * PAGE_SIZE,
+        offset: skip,
         ..CaseQuery::default()
     };
     let mut cases = ctx.app.engine().list_cases(&query).await?;
