@@ -13,6 +13,7 @@ mod cli;
 mod crash;
 mod diagram_cli;
 mod evaluate;
+mod layering;
 mod render;
 mod replicas;
 mod shutdown;
