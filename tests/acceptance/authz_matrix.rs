@@ -8,6 +8,9 @@
 //! A second test takes every route with a task or case id to a 医保 clerk and key holding
 //! the id of a 公积金 task and of a case 医保 takes no part in: 404 everywhere.
 //!
+//! A third replays the attack of issue 14 (other departments starting and withdrawing
+//! cases through the API) against the one rule for starting and withdrawing.
+//!
 //! Changing requests run on a fresh case per caller, so one caller's success does not change
 //! what the next one sees. Runs on SQLite and on PostgreSQL.
 
@@ -54,13 +57,14 @@ const MATRIX: &[(&str, &str, [u16; 9])] = &[
     ("POST", "/api/v1/tasks/{id}/unclaim", [401, 200, 404, 404, 404, 200, 404, 404, 404]),
     ("POST", "/api/v1/tasks/{id}/complete", [401, 422, 404, 404, 404, 422, 404, 404, 404]),
     ("GET", "/api/v1/cases", [401, 200, 200, 200, 200, 200, 403, 200, 200]),
-    // Through the API any department of the process may start a case (the intake page only offers
-    // it to the department of the first task); another county may not.
-    ("POST", "/api/v1/cases", [401, 201, 201, 201, 201, 201, 403, 201, 403]),
+    // Only the department of the first task (社保, the window) starts a case, over the API as on
+    // the intake page; another county may not, nor an admin.
+    ("POST", "/api/v1/cases", [401, 201, 403, 403, 403, 201, 403, 403, 403]),
     ("GET", "/api/v1/cases/{id}", [401, 200, 404, 404, 404, 200, 404, 404, 404]),
     // Nothing waits for `supplied` on a case at `accept`. An admin works no cases at all.
     ("POST", "/api/v1/cases/{id}/events/{event}", [401, 409, 404, 404, 404, 409, 403, 404, 404]),
-    ("POST", "/api/v1/cases/{id}/cancel", [401, 200, 404, 404, 404, 200, 403, 404, 404]),
+    // An admin sees no case, so learns nothing of this one either.
+    ("POST", "/api/v1/cases/{id}/cancel", [401, 200, 404, 404, 404, 200, 404, 404, 404]),
     ("GET", "/api/v1/cases/{id}/documents", [401, 200, 404, 404, 404, 200, 404, 404, 404]),
     ("GET", "/api/v1/cases/{id}/documents/{doc}", [401, 404, 404, 404, 404, 404, 404, 404, 404]),
     // The definitions in force, of the caller's county: for anyone signed in (file paths
@@ -543,6 +547,217 @@ db_test!(
             .await?;
         assert_eq!(task.len(), 1);
         assert_eq!(task[0].status, lianban::runtime::TaskStatus::Open);
+        Ok(())
+    }
+);
+
+/// A 阳城 application asking for both joint items (医保, 公积金).
+fn joint_application() -> Value {
+    let mut app = application("yangcheng.retirement");
+    app["form"]["joint_medical"] = json!(true);
+    app["form"]["joint_fund"] = json!(true);
+    app["form"]["bank_card"] = json!("6228480048081234568");
+    app
+}
+
+// The attack of issue 14: the 医保 system's key (and a 医保 or 退役军人 clerk) started a case
+// through the API, read its personal data and withdrew it, while `POST /intake` refused the
+// same clerk. Now both follow one rule: only the department of the first task (社保, the
+// window) starts; only the department holding the case's current step, or a supervisor,
+// withdraws. Every refusal is 403 with a stable code (a Chinese message on the page) and
+// changes nothing.
+db_test!(
+    other_departments_can_neither_start_nor_withdraw_a_case,
+    |db| {
+        let app = TestApp::start(&db, "processes").await?;
+        let mut people = Vec::new();
+        for (user, department, role) in [
+            ("a_shebao", "shebao", Role::Clerk),
+            ("a_reviewer", "shebao", Role::Clerk),
+            ("a_yibao", "yibao", Role::Clerk),
+            ("a_veterans", "veterans", Role::Clerk),
+            ("a_boss", "shebao", Role::Supervisor),
+        ] {
+            let password = app
+                .add_user_in(user, department, Some("yangcheng"), role)
+                .await?;
+            people.push(app.login(user, &password).await?);
+        }
+        let [shebao, reviewer, yibao, veterans, boss] =
+            <[Clerk; 5]>::try_from(people).map_err(|_| anyhow::anyhow!("five people"))?;
+        let key = accounts::new_api_key();
+        let new = NewApiKey {
+            name: "yangcheng-yibao-system".into(),
+            key_hash: accounts::api_key_hash(&key),
+            department: "yibao".into(),
+            county: Some("yangcheng".into()),
+        };
+        let engine = app.app.engine();
+        engine
+            .store()
+            .accounts()
+            .create_api_key(&new, chrono::Utc::now())
+            .await?;
+        let world = World {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+            starter: shebao.clone(),
+            app,
+        };
+        let engine = world.app.app.engine();
+        let all_cases = || async {
+            let query = lianban::store::CaseQuery::default();
+            anyhow::Ok(engine.list_cases(&query).await?.len())
+        };
+
+        // Starting: the key and the clerks of other departments, over the API and the page.
+        let as_key = Caller::Key(key.clone());
+        for caller in [
+            as_key.clone(),
+            Caller::Session(yibao.clone()),
+            Caller::Session(veterans.clone()),
+        ] {
+            let reply = world
+                .send(
+                    &caller,
+                    "POST",
+                    "/api/v1/cases",
+                    None,
+                    Some(joint_application()),
+                )
+                .await?;
+            assert_eq!(
+                (reply.status, reply.problem(), reply.code()),
+                (403, "forbidden", "not-intake-department"),
+                "{caller:?}: {}",
+                reply.text
+            );
+            assert!(
+                reply.json["title"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("阳城县社保中心企业保险股受理")),
+                "{}",
+                reply.text
+            );
+        }
+        let page = world
+            .send(
+                &Caller::Session(yibao.clone()),
+                "POST",
+                "/intake",
+                Some(intake_form()),
+                None,
+            )
+            .await?;
+        assert_eq!(page.status, 403);
+        assert!(
+            page.text.contains("不是“阳城县企业职工退休"),
+            "{}",
+            page.text
+        );
+        assert_eq!(all_cases().await?, 0, "no refused start left a case");
+
+        // The window starts one; a 社保 supervisor may start too.
+        let case = shebao.start(&joint_application()).await?.ok()?;
+        let case = case["id"].as_str().unwrap_or_default().to_owned();
+        let started = boss.start(&application("yangcheng.retirement")).await?;
+        assert_eq!(started.status, 201, "{}", started.text);
+        let accept = shebao.task_at(&case, "accept").await?;
+        shebao
+            .complete(&accept, &json!({"outcome": "accept"}))
+            .await?
+            .ok()?;
+        let confirm = reviewer.task_at(&case, "confirm").await?;
+        reviewer
+            .complete(
+                &confirm,
+                &json!({"outcome": "confirm", "data": {"retirement_date": "2025-02", "pension_monthly": 3000}}),
+            )
+            .await?
+            .ok()?;
+        // The 医保 system does its item; the case now waits on 公积金 only.
+        let medical = world
+            .send(&as_key, "GET", "/api/v1/inbox?step=medical", None, None)
+            .await?
+            .ok()?;
+        let medical = medical[0]["id"].as_str().unwrap_or_default().to_owned();
+        let done = world
+            .send(
+                &as_key,
+                "POST",
+                &format!("/api/v1/tasks/{medical}/complete"),
+                None,
+                Some(json!({"outcome": "done"})),
+            )
+            .await?;
+        assert_eq!(done.status, 200, "{}", done.text);
+
+        // Withdrawing: 医保 took part, so it sees the case, but no longer holds it; neither
+        // does the 社保 window clerk. 退役军人 took no part: 404.
+        // What the case went through so far; a refused withdrawal adds nothing (the page
+        // that shows the refusal shows the case, and records that view).
+        let changes = || async {
+            let history = engine.history(CaseId(case.parse()?)).await?;
+            anyhow::Ok(
+                history
+                    .into_iter()
+                    .filter(|h| h.action != "view")
+                    .map(|h| (h.seq, h.action))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let history = changes().await?;
+        let cancel = format!("/api/v1/cases/{case}/cancel");
+        let reason = || Some(json!({"reason": "申请人撤回"}));
+        for caller in [
+            as_key.clone(),
+            Caller::Session(yibao.clone()),
+            Caller::Session(shebao.clone()),
+        ] {
+            let reply = world.send(&caller, "POST", &cancel, None, reason()).await?;
+            assert_eq!(
+                (reply.status, reply.problem(), reply.code()),
+                (403, "forbidden", "not-current-department"),
+                "{caller:?}: {}",
+                reply.text
+            );
+        }
+        let page = world
+            .send(
+                &Caller::Session(yibao.clone()),
+                "POST",
+                &format!("/cases/{case}/cancel"),
+                Some(vec![("reason".into(), "申请人撤回".into())]),
+                None,
+            )
+            .await?;
+        assert_eq!(page.status, 403);
+        assert!(
+            page.text
+                .contains("办件当前由阳城县住房公积金管理中心办理，只有该部门或负责人可以撤件"),
+            "{}",
+            page.text
+        );
+        let hidden = world
+            .send(
+                &Caller::Session(veterans.clone()),
+                "POST",
+                &cancel,
+                None,
+                reason(),
+            )
+            .await?;
+        assert_eq!(hidden.status, 404, "{}", hidden.text);
+        // Nothing changed: the case is active and its history has no new change.
+        let record = engine.get_case(CaseId(case.parse()?)).await?;
+        assert!(record.is_some_and(|r| r.state.status == lianban::runtime::CaseStatus::Active));
+        assert_eq!(changes().await?, history);
+
+        // The 社保 supervisor may withdraw it.
+        let withdrawn = boss.cancel(&case, "申请人撤回").await?;
+        assert_eq!(withdrawn.status, 200, "{}", withdrawn.text);
+        assert_eq!(withdrawn.json["case"]["status"], "cancelled");
         Ok(())
     }
 );

@@ -98,6 +98,31 @@ fn unknown_references() {
 }
 
 #[test]
+fn not_same_as_names_an_earlier_task_step() {
+    // An unknown step (with the nearest id as a hint, as a scalar and in a list), an
+    // automatic step, the step itself.
+    assert_reports(
+        "not_same_as",
+        &[
+            "20:18: E-UNKNOWN-STEP",
+            "27:27: E-NOT-SAME-AS",
+            "27:34: E-NOT-SAME-AS",
+            "27:43: E-UNKNOWN-STEP",
+        ],
+    );
+    let path = Path::new("fixtures/broken/not_same_as.yaml");
+    let error = definition::load_file(path, &broken_templates()).expect_err("broken");
+    let text: Vec<String> = error.diagnostics.iter().map(ToString::to_string).collect();
+    assert!(
+        text[0].contains("`acept`") && text[0].contains("是不是想写 `accept`"),
+        "{}",
+        text[0]
+    );
+    assert!(text[1].contains("`check` 不是人工任务步骤"), "{}", text[1]);
+    assert!(text[2].contains("不能写它自己"), "{}", text[2]);
+}
+
+#[test]
 fn template_syntax_error_points_into_the_template() {
     assert_reports(
         "template_syntax",

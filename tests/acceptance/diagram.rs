@@ -435,7 +435,7 @@ db_test!(definition_maps_are_served_to_their_county, |db| {
             .any(|t| t == "退休信息确认、待遇计发")
     );
     let v1 = page
-        .get("/definitions/yangcheng.retirement/diagram.svg?version=1")
+        .get("/definitions/yangcheng.retirement/diagram.svg?version=2")
         .await?;
     assert_eq!(v1.text, svg.text);
     for (path, status) in [
@@ -482,10 +482,16 @@ db_test!(case_map_shows_done_current_and_skipped, |db| {
         .add_user_in("yc_wang", "shebao", Some("yangcheng"), Role::Clerk)
         .await?;
     let clerk = app.login("yc_wang", &password).await?;
+    // 受审分离: another clerk confirms what yc_wang accepted.
+    let password = app
+        .add_user_in("yc_li", "shebao", Some("yangcheng"), Role::Clerk)
+        .await?;
+    let reviewer = app.login("yc_li", &password).await?;
     let started = clerk.start(&application()).await?;
     assert_eq!(started.status, 201, "{}", started.text);
     let case = started.json["id"].as_str().unwrap_or_default().to_owned();
     for (step, outcome) in [("accept", "accept"), ("confirm", "confirm")] {
+        let clerk = if step == "confirm" { &reviewer } else { &clerk };
         let task = clerk.task_at(&case, step).await?;
         clerk.claim(&task).await?.ok()?;
         let body = if step == "confirm" {

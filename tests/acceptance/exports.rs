@@ -11,7 +11,7 @@ use lianban::accounts::Role;
 use lianban::runtime::CaseId;
 use lianban::scheduler::ManualClock;
 use lianban::service::Engine;
-use lianban_tests::retirement::{PROCESS, application, complete_step, window};
+use lianban_tests::retirement::{PROCESS, application, complete_step, reviewer, window};
 use lianban_tests::web::{Clerk, TestApp};
 use lianban_tests::{Backend, TestDb, db_test};
 use serde_json::{Value, json};
@@ -51,9 +51,9 @@ async fn start(engine: &Engine, name: &str, employer: &str, id: &str) -> anyhow:
 
 /// Accepts and confirms the case, so that Monday's 医保 push table lists it.
 async fn confirm(engine: &Engine, case: CaseId) -> anyhow::Result<()> {
-    complete_step(engine, case, "accept", "accept", json!({})).await?;
+    complete_step(engine, case, "accept", "accept", json!({}), &window()).await?;
     let confirmed = json!({"retirement_date": "2025-02", "pension_monthly": 3000});
-    complete_step(engine, case, "confirm", "confirm", confirmed).await
+    complete_step(engine, case, "confirm", "confirm", confirmed, &reviewer()).await
 }
 
 /// Refuses the case at 受理 with `reason`.

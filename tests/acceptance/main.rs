@@ -21,6 +21,7 @@ mod deadlines;
 mod definitions;
 mod diagram;
 mod documents;
+mod duties;
 mod examples;
 mod explain;
 mod exports;

@@ -2,7 +2,9 @@
 //! (examples, qinshui and yangcheng all declare a `shebao`): an account or API key of one
 //! county sees and works only that county's tasks and cases, in the JSON API and on the
 //! pages, its page header names its own county's department, and `serve --demo` seeds
-//! accounts per county; the migration fills the county of tasks and cases stored before it.
+//! accounts per county; the migration fills the county of tasks and cases stored before it;
+//! push tables name the receiving department of their own county, on the page and in the
+//! names of their files.
 //! (Refusing an ambiguous `user add --department shebao` is tested
 //! with the binary in tests/binary/users.rs.) Every test runs on SQLite and on PostgreSQL.
 
@@ -385,5 +387,129 @@ db_test!(definitions_are_read_signed_in_and_per_county, |db| {
     let body: Value = by_token.json().await?;
     assert_eq!(body["processes"].as_array().map(Vec::len), Some(all.len()));
     assert!(body["processes"][0]["file"].is_string());
+    Ok(())
+});
+
+/// `%XX` escapes of a `filename*=UTF-8''…` value decoded.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+// Issue 14: yangcheng's 医保 push table was listed as "推送至 沁水县医疗保障局", and its CSV and
+// XLSX file names said 沁水: the department's name was looked up by its key alone. Both
+// counties declare `yibao`; each table must carry its own county's name.
+db_test!(push_tables_name_the_department_of_their_own_county, |db| {
+    use lianban::scheduler::{ManualClock, run_due};
+    use lianban_tests::retirement::{application, complete_step, reviewer, window};
+
+    // Monday 30 November 2026, 09:30 Beijing time.
+    let morning = chrono::DateTime::parse_from_rfc3339("2026-11-30T09:30:00+08:00")?;
+    let clock = std::sync::Arc::new(ManualClock::new(morning.to_utc()));
+    let app = TestApp::start_with_clock(&db, "processes", clock.clone(), |_| {}).await?;
+    let engine = app.app.engine();
+    for (process, name, id) in [
+        ("yangcheng.retirement", "阳城张三", "140522196412150317"),
+        ("qinshui.retirement", "沁水李四", "140522196203041018"),
+    ] {
+        let case = engine
+            .start_case(
+                process,
+                application(name, id, true, false),
+                Vec::new(),
+                &window(),
+            )
+            .await?;
+        complete_step(engine, case, "accept", "accept", json!({}), &window()).await?;
+        let confirmation = json!({"retirement_date": "2025-02", "pension_monthly": 3000});
+        complete_step(
+            engine,
+            case,
+            "confirm",
+            "confirm",
+            confirmation,
+            &reviewer(),
+        )
+        .await?;
+    }
+    // Each county's schedule fires at its time (沁水 16:30, 阳城 17:00).
+    let mut fired = Vec::new();
+    for at in ["2026-11-30T16:30:00+08:00", "2026-11-30T17:00:00+08:00"] {
+        let at = chrono::DateTime::parse_from_rfc3339(at)?.to_utc();
+        clock.set(at);
+        fired.extend(run_due(engine, at).await?);
+    }
+    let tables: usize = fired
+        .iter()
+        .filter_map(|f| f.result.as_ref()?["tables"].as_array().map(Vec::len))
+        .sum();
+    assert_eq!(tables, 2, "{fired:?}");
+
+    // A 医保 clerk of every county sees both counties' tables.
+    let password = app
+        .add_user_in("yibao_all", "yibao", None, Role::Clerk)
+        .await?;
+    let yibao = app.login("yibao_all", &password).await?;
+    let page = Browser::of(&app, &yibao)?;
+    let list = page.get("/push-tables").await?;
+    assert_eq!(list.status, 200);
+    let rows: Vec<&str> = list.text.split("<tr>").skip(2).collect();
+    assert_eq!(rows.len(), 2, "{}", list.text);
+    // 阳城's tables are numbered (阳社推…); 沁水's definition numbers none.
+    for (yangcheng, own, other) in [
+        (true, "阳城县医保局", "沁水县医疗保障局"),
+        (false, "沁水县医疗保障局", "阳城县医保局"),
+    ] {
+        let row = rows
+            .iter()
+            .find(|r| r.contains("阳社推") == yangcheng)
+            .ok_or_else(|| anyhow::anyhow!("no such row in {}", list.text))?;
+        assert!(row.contains(own) && !row.contains(other), "{row}");
+    }
+
+    // The files are named after the table's own county's department.
+    let tables = yibao.push_tables().await?.ok()?;
+    assert_eq!(tables.as_array().map(Vec::len), Some(2), "{tables}");
+    for table in tables.as_array().into_iter().flatten() {
+        let (own, other) = if table["process"] == "yangcheng.retirement" {
+            ("阳城县医保局", "沁水县医疗保障局")
+        } else {
+            ("沁水县医疗保障局", "阳城县医保局")
+        };
+        for ext in ["csv", "xlsx"] {
+            let file = page
+                .get(&format!("/push-tables/{}.{ext}", id(table)))
+                .await?;
+            assert_eq!(file.status, 200);
+            let disposition = file
+                .headers
+                .get("content-disposition")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let name = percent_decoded(disposition.split("UTF-8''").nth(1).unwrap_or_default());
+            assert!(
+                name.contains(&format!("-{own}-2026-11-30.{ext}")) && !name.contains(other),
+                "{disposition} → {name}"
+            );
+        }
+    }
     Ok(())
 });

@@ -104,6 +104,7 @@ fn task_step(id: &str, name: &str, role: &str, next: &str) -> Step {
             due_date: None,
             warn: None,
             escalate: Vec::new(),
+            not_same_as: Vec::new(),
         }),
     }
 }

@@ -10,10 +10,19 @@ use serde_json::{Map, Value, json};
 /// The process these helpers drive.
 pub const PROCESS: &str = "yangcheng.retirement";
 
-/// The 社保 window clerk every step here is done by.
+/// The 社保 window clerk who starts and accepts the cases here.
 pub fn window() -> Actor {
     Actor {
         user: "window".into(),
+        department: Some("shebao".into()),
+    }
+}
+
+/// The 社保 reviewer who confirms them: 受审分离 keeps the window clerk who accepted a case
+/// from confirming it.
+pub fn reviewer() -> Actor {
+    Actor {
+        user: "reviewer".into(),
         department: Some("shebao".into()),
     }
 }
@@ -37,7 +46,7 @@ pub fn application(name: &str, id: &str, medical: bool, fund: bool) -> Map<Strin
     }
 }
 
-/// Claims and completes the case's open task at `step` as the window clerk.
+/// Claims and completes the case's open task at `step` as `actor`.
 ///
 /// # Errors
 /// No open task at the step, or the engine refusing the command.
@@ -47,6 +56,7 @@ pub async fn complete_step(
     step: &str,
     outcome: &str,
     data: Value,
+    actor: &Actor,
 ) -> anyhow::Result<()> {
     let query = TaskQuery {
         case: Some(case),
@@ -60,18 +70,17 @@ pub async fn complete_step(
         .into_iter()
         .next()
         .ok_or_else(|| anyhow::anyhow!("no open {step} task"))?;
-    engine.claim(task.id, &window()).await?;
+    engine.claim(task.id, actor).await?;
     let data = match data {
         Value::Object(map) => map,
         _ => Map::new(),
     };
-    engine
-        .complete(task.id, &window(), outcome, data, None)
-        .await?;
+    engine.complete(task.id, actor, outcome, data, None).await?;
     Ok(())
 }
 
-/// Starts (with every material), accepts and confirms a retirement at the engine's time;
+/// Starts (with every material), accepts (the window clerk) and confirms (the reviewer) a
+/// retirement at the engine's time;
 /// the joint items asked for are then open.
 ///
 /// # Errors
@@ -102,13 +111,14 @@ pub async fn start_confirmed(
             &window(),
         )
         .await?;
-    complete_step(engine, case, "accept", "accept", json!({})).await?;
+    complete_step(engine, case, "accept", "accept", json!({}), &window()).await?;
     complete_step(
         engine,
         case,
         "confirm",
         "confirm",
         json!({"retirement_date": "2025-02", "pension_monthly": 3000}),
+        &reviewer(),
     )
     .await?;
     Ok(case)

@@ -484,6 +484,14 @@ impl Clerk {
             .await
     }
 
+    /// `GET /api/v1/push-tables`.
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn push_tables(&self) -> anyhow::Result<Reply> {
+        self.get("/api/v1/push-tables").await
+    }
+
     /// `POST /logout` with the CSRF token in the header.
     ///
     /// # Errors

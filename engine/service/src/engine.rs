@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::issuing::{self, Completion};
 use crate::scheduler::Clock;
+use lianban_core::accounts::{Principal, Refusal};
 use lianban_core::definition::{Catalog, LoadError, Process, load_sources};
 use lianban_core::documents::{RenderError, Templates};
 use lianban_core::runtime::{self, Actor, CaseId, Command, RuntimeError, TaskId, Transition};
@@ -47,6 +48,10 @@ pub enum EngineError {
     /// written.
     #[error("文书无法生成，本次操作未保存：{0}")]
     Document(#[source] RenderError),
+    /// The person may not start or withdraw this case ([`Principal::may_start`],
+    /// [`Principal::may_withdraw`]).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
@@ -61,6 +66,7 @@ impl EngineError {
             EngineError::UnknownProcess { .. } => "unknown-process",
             EngineError::Reload { .. } => "reload",
             EngineError::Document(_) => "document",
+            EngineError::Refused(e) => e.code(),
             EngineError::Store(e) => e.code(),
         }
     }
@@ -212,6 +218,31 @@ impl Engine {
         Ok(id)
     }
 
+    /// Starts a case for a signed-in person (a clerk at the window, a department's system
+    /// with its key): the latest version of the process, if [`Principal::may_start`] lets
+    /// them. The JSON API and the intake page both start cases through here.
+    ///
+    /// # Errors
+    /// [`EngineError::Refused`] (nothing is written), then as [`Engine::start_case`].
+    pub async fn start_case_for(
+        &self,
+        principal: &Principal,
+        process_id: &str,
+        form: Map<String, Value>,
+        materials: Vec<String>,
+    ) -> Result<CaseId, EngineError> {
+        let process =
+            self.catalog()
+                .latest(process_id)
+                .ok_or_else(|| EngineError::UnknownProcess {
+                    process: process_id.to_owned(),
+                    version: None,
+                })?;
+        principal.may_start(&process)?;
+        self.start_case(process_id, form, materials, &principal.actor())
+            .await
+    }
+
     /// Tasks matching the query (a clerk's inbox).
     ///
     /// # Errors
@@ -315,6 +346,34 @@ impl Engine {
             "cancel",
         )
         .await
+    }
+
+    /// Withdraws a case (撤件) for a signed-in person, if [`Principal::may_withdraw`] lets
+    /// them on the case as loaded: the rule is judged on the same read the command is
+    /// decided and saved on. The JSON API and the case page both withdraw through here.
+    ///
+    /// # Errors
+    /// [`EngineError::Refused`] (nothing is written), then as [`Engine::cancel`].
+    pub async fn cancel_for(
+        &self,
+        case: CaseId,
+        reason: &str,
+        principal: &Principal,
+    ) -> Result<Transition, EngineError> {
+        let record = self
+            .inner
+            .store
+            .cases()
+            .get(case)
+            .await?
+            .ok_or(StoreError::NotFound(Missing::Case(case)))?;
+        let process = self.process_for(&record).await?;
+        principal.may_withdraw(&process, &record.state)?;
+        let command = Command::Cancel {
+            reason: reason.to_owned(),
+        };
+        self.apply(record, &principal.actor(), command, "cancel")
+            .await
     }
 
     /// The stored case.

@@ -40,6 +40,8 @@ pub struct TimerRecord {
 pub struct NoticeRecord {
     /// The department.
     pub department: String,
+    /// The county of the case's process: with `department`, what names the department.
+    pub county: String,
     /// The case.
     pub case_id: CaseId,
     /// The task, if the notice is about one.
@@ -324,6 +326,19 @@ impl Jobs<'_> {
         )
         .all(&self.store.db)
         .await?;
+        let mut ids: Vec<&str> = rows.iter().map(|r| r.case_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let counties: std::collections::HashMap<String, String> = case::Entity::find()
+            .select_only()
+            .column(case::Column::Id)
+            .column(case::Column::County)
+            .filter(case::Column::Id.is_in(ids))
+            .into_tuple::<(String, String)>()
+            .all(&self.store.db)
+            .await?
+            .into_iter()
+            .collect();
         rows.into_iter()
             .map(|row| {
                 let task_id =
@@ -338,6 +353,7 @@ impl Jobs<'_> {
                         None => None,
                     };
                 Ok(NoticeRecord {
+                    county: counties.get(&row.case_id).cloned().unwrap_or_default(),
                     department: row.department,
                     case_id: parse_case_id("notices", &row.case_id)?,
                     task_id,

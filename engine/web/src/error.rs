@@ -50,6 +50,10 @@ pub enum ApiError {
     /// Not allowed.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// Not allowed, in words that name what the person may not do (a refusal of the
+    /// engine: who may start or withdraw a case, separation of duties).
+    #[error("{0}")]
+    Refused(String),
     /// No such resource.
     #[error("{0}")]
     NotFound(String),
@@ -86,7 +90,7 @@ impl ApiError {
             ApiError::Unauthorized | ApiError::BadApiKey | ApiError::LoginFailed(_) => {
                 (StatusCode::UNAUTHORIZED, "unauthorized")
             }
-            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::Forbidden(_) | ApiError::Refused(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -256,6 +260,10 @@ impl ApiError {
                 | RuntimeError::CaseEnded(_)
                 | RuntimeError::NotWaiting(_)),
             ) => ApiError::Conflict(e.to_string()),
+            EngineError::Refused(e) => ApiError::Refused(e.to_string()),
+            EngineError::Runtime(e @ RuntimeError::SamePerson { .. }) => {
+                ApiError::Refused(e.to_string())
+            }
             EngineError::Store(e @ (StoreError::Conflict { .. } | StoreError::NotFound(_))) => {
                 ApiError::from_store(e)
             }

@@ -1,5 +1,5 @@
 //! Accounts of the people who work cases: who they are (department, roles), what they may
-//! see and do, how their passwords are hashed and how failed logins slow down and lock.
+//! see and do (`cases`: who may start and withdraw a case), how their passwords are hashed and how failed logins slow down and lock.
 //! Pure: no storage and no HTTP; `store` keeps the rows, `web` asks the questions here.
 
 use std::fmt;
@@ -10,9 +10,11 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 mod apikey;
+mod cases;
 mod password;
 
 pub use apikey::{API_KEY_PREFIX, api_key_hash, new_api_key, valid_key_name};
+pub use cases::Refusal;
 pub use password::{PasswordError, hash_password, validate_password, verify_password};
 
 /// Identifier of an account.
@@ -161,6 +163,14 @@ impl Principal {
             department: account.department.clone(),
             county: account.county.clone(),
             roles: account.roles.clone(),
+        }
+    }
+
+    /// Who the history records for the principal's commands.
+    pub fn actor(&self) -> crate::runtime::Actor {
+        crate::runtime::Actor {
+            user: self.user.clone(),
+            department: Some(self.department.clone()),
         }
     }
 

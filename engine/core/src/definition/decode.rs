@@ -253,6 +253,7 @@ fn expected_words(expected: &str) -> String {
         "a boolean" => "true 或 false",
         "a sequence" => "列表（每项以 `- ` 开头，或写成 [a, b]）",
         "a map" => "“键: 值”的映射",
+        "a step id or a list of step ids" => "步骤 id，或步骤 id 的列表（如 [accept, check]）",
         e if e.starts_with("struct ") => "“键: 值”的映射",
         e => return e.to_owned(),
     };

@@ -72,6 +72,7 @@ pub(super) enum Code {
     UnknownAction,
     System,
     Escalation,
+    NotSameAs,
 }
 
 impl Code {
@@ -107,6 +108,7 @@ impl Code {
             Code::UnknownAction => "E-UNKNOWN-ACTION",
             Code::System => "E-SYSTEM",
             Code::Escalation => "E-ESCALATION",
+            Code::NotSameAs => "E-NOT-SAME-AS",
         }
     }
 }

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use indexmap::IndexMap;
 
 use super::diagnostic::Code;
-use super::model::{Step, StepId, StepKind};
+use super::model::{Process, Step, StepId, StepKind};
 use super::source_map::child;
 use super::validate::Cx;
 
@@ -85,27 +85,66 @@ fn report(cx: &mut Cx<'_>, id: &StepId, code: Code, message: String, hint: &str)
 }
 
 /// Where a case can go from a step. A split may take no branch and go on after its join.
-fn successors(step: &Step) -> Vec<StepId> {
+impl Process {
+    /// The departments that receive a new case: those of the task steps a case can reach
+    /// first from the start, through automatic steps, choices, splits, joins and waits
+    /// (for the retirement process, 社保, whose window holds 受理). Sorted, distinct.
+    /// When no task can be reached (a process that only runs by itself), every department
+    /// of the process.
+    pub fn intake_departments(&self) -> Vec<&str> {
+        let mut seen: HashSet<&StepId> = HashSet::new();
+        let mut queue: VecDeque<&StepId> = VecDeque::from([&self.start]);
+        let mut out: Vec<&str> = Vec::new();
+        while let Some(id) = queue.pop_front() {
+            if !seen.insert(id) {
+                continue;
+            }
+            let Some(step) = self.steps.get(id) else {
+                continue;
+            };
+            if let StepKind::Task(task) = &step.kind {
+                out.extend(self.roles.get(&task.role).map(|r| r.department.as_str()));
+                continue;
+            }
+            for next in successors_of(step) {
+                queue.push_back(next);
+            }
+        }
+        if out.is_empty() {
+            out = self.departments.keys().map(String::as_str).collect();
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+/// The steps a step leads to, borrowed.
+fn successors_of(step: &Step) -> Vec<&StepId> {
     match &step.kind {
-        StepKind::Task(t) => t.outcomes.values().map(|o| o.target.clone()).collect(),
-        StepKind::Auto(a) => vec![a.next.clone()],
+        StepKind::Task(t) => t.outcomes.values().map(|o| &o.target).collect(),
+        StepKind::Auto(a) => vec![&a.next],
         StepKind::Choice(c) => c
             .branches
             .iter()
-            .map(|b| b.to.clone())
-            .chain(c.otherwise.clone())
+            .map(|b| &b.to)
+            .chain(&c.otherwise)
             .collect(),
         StepKind::MultiChoice(s) | StepKind::Parallel(s) => s
             .branches
             .iter()
-            .map(|b| b.to.clone())
-            .chain(s.otherwise.clone())
-            .chain([s.join.clone()])
+            .map(|b| &b.to)
+            .chain(&s.otherwise)
+            .chain([&s.join])
             .collect(),
-        StepKind::Join(j) => vec![j.next.clone()],
-        StepKind::Wait(w) => w.on.values().cloned().collect(),
+        StepKind::Join(j) => vec![&j.next],
+        StepKind::Wait(w) => w.on.values().collect(),
         StepKind::End(_) => Vec::new(),
     }
+}
+
+fn successors(step: &Step) -> Vec<StepId> {
+    successors_of(step).into_iter().cloned().collect()
 }
 
 fn reach(

@@ -93,6 +93,7 @@ pub(super) fn load(
         documents: Vec::new(),
         steps: Vec::new(),
         step_paths: Default::default(),
+        task_steps: Vec::new(),
         default_warn: None,
     };
     let raw_tests = std::mem::take(&mut raw.tests);

@@ -12,6 +12,7 @@ mod calendar;
 mod decode;
 mod diagnostic;
 mod duration;
+mod duties;
 mod example_model;
 mod examples;
 mod expr;
@@ -365,6 +366,18 @@ impl Catalog {
     /// Every process, ordered by id then version.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Process>> {
         self.processes.values()
+    }
+
+    /// The department `key` of `county` (the first segment of the process ids,
+    /// [`crate::accounts::county_of`]) as the county's definitions declare it, the newest
+    /// version first. Department keys are unique only within a county (阳城 and 沁水 both
+    /// have `shebao`), so a department is never looked up by its key alone.
+    pub fn department(&self, county: &str, key: &str) -> Option<&Department> {
+        self.processes
+            .values()
+            .rev()
+            .filter(|p| crate::accounts::county_of(&p.id) == county)
+            .find_map(|p| p.departments.get(key))
     }
 
     /// How many (id, version) pairs the catalog holds.

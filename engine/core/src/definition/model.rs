@@ -374,6 +374,10 @@ pub struct TaskStep {
     pub warn: Option<Duration>,
     /// What the engine does when the task's warning period starts or it becomes overdue.
     pub escalate: Vec<Escalation>,
+    /// Earlier task steps whose completers may not work this one on the same case
+    /// (`not_same_as:`, 受审分离): whoever completed any of them in the case can neither
+    /// claim nor complete a task of this step.
+    pub not_same_as: Vec<StepId>,
 }
 
 /// The case-level time limits of a definition (`time_limits:`).

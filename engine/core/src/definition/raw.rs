@@ -189,6 +189,38 @@ pub(super) struct RawStep {
     pub(super) on: Option<IndexMap<String, String>>,
     pub(super) pauses_clock: Option<bool>,
     pub(super) result: Option<String>,
+    pub(super) not_same_as: Option<StepNames>,
+}
+
+/// One step id or a list of them: `not_same_as: accept` and `not_same_as: [accept, check]`
+/// both read.
+#[derive(Debug, Default)]
+pub(super) struct StepNames(pub(super) Vec<String>);
+
+impl<'de> Deserialize<'de> for StepNames {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Names;
+        impl<'de> serde::de::Visitor<'de> for Names {
+            type Value = StepNames;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a step id or a list of step ids")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<StepNames, E> {
+                Ok(StepNames(vec![v.to_owned()]))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<StepNames, A::Error> {
+                let mut names = Vec::new();
+                while let Some(name) = seq.next_element::<String>()? {
+                    names.push(name);
+                }
+                Ok(StepNames(names))
+            }
+        }
+        deserializer.deserialize_any(Names)
+    }
 }
 
 /// One outcome of a task.

@@ -20,7 +20,14 @@ const KINDS: [(&str, &[&str]); 8] = [
     (
         "task",
         &[
-            "role", "due", "due_date", "warn", "escalate", "form", "outcomes",
+            "role",
+            "due",
+            "due_date",
+            "warn",
+            "escalate",
+            "form",
+            "outcomes",
+            "not_same_as",
         ],
     ),
     ("auto", &["set", "next"]),
@@ -50,6 +57,12 @@ pub(super) fn build(
         }
     }
     cx.steps = ids.iter().flatten().cloned().collect();
+    cx.task_steps = raw
+        .iter()
+        .zip(&ids)
+        .filter(|(s, _)| s.kind.as_deref() == Some("task"))
+        .filter_map(|(_, id)| id.clone())
+        .collect();
     for (id, i) in ids.iter().zip(indices) {
         if let Some(id) = id {
             cx.step_paths
@@ -115,6 +128,7 @@ fn step_kind(
         ("on", s.on.is_some()),
         ("pauses_clock", s.pauses_clock.is_some()),
         ("result", s.result.is_some()),
+        ("not_same_as", s.not_same_as.is_some()),
     ];
     for (key, _) in present
         .iter()
@@ -311,6 +325,7 @@ impl StepCx<'_, '_> {
                 }
             }
         }
+        let not_same_as = super::duties::names(self.cx, self.id, self.path, s.not_same_as.take());
         TaskStep {
             role,
             outcomes,
@@ -319,6 +334,7 @@ impl StepCx<'_, '_> {
             due_date,
             warn: warn.filter(|_| dated),
             escalate,
+            not_same_as,
         }
     }
 

@@ -40,6 +40,8 @@ pub(super) struct Cx<'a> {
     pub(super) roles: Vec<String>,
     pub(super) documents: Vec<String>,
     pub(super) steps: Vec<String>,
+    /// The ids of the steps of type `task`, which `not_same_as` may name.
+    pub(super) task_steps: Vec<String>,
     /// Where each step id is defined (`steps[3]`), for diagnostics about whole steps.
     pub(super) step_paths: HashMap<String, String>,
     /// `time_limits.warn`: the warning period of task steps without their own `warn`.

@@ -111,8 +111,13 @@ pub fn apply(
 
 /// Finishes a task: checks holder, outcome, reason and decision form, writes the decision
 /// and the outcome's values, issues its documents and moves the token to the target.
-/// `by_person` is false for an escalation's default outcome: the system acts whoever holds
-/// the task, and with no decision values.
+///
+/// Only the holder of the claim completes a task. A task nobody holds is claimed by the
+/// person completing it, in the same transition (its `TaskClaimed` event comes first), so
+/// a window clerk need not press 认领 before 办理, and whoever completed it always held it;
+/// the claim's own checks (someone else holds it, separation of duties) apply as they do to
+/// 认领. `by_person` is false for an escalation's default outcome: the system acts whoever
+/// holds the task, and with no decision values.
 pub(super) fn complete(
     run: &mut Run<'_>,
     actor: &Actor,
@@ -123,17 +128,10 @@ pub(super) fn complete(
     by_person: bool,
 ) -> Result<(), RuntimeError> {
     let process = run.process;
-    let task = run.workable_task(id)?.clone();
-    if let Some(holder) = task
-        .claimed_by
-        .as_ref()
-        .filter(|h| by_person && **h != actor.user)
-    {
-        return Err(RuntimeError::ClaimedByOther {
-            task: id,
-            holder: holder.clone(),
-        });
+    if by_person {
+        run.claim(id, actor)?;
     }
+    let task = run.workable_task(id)?.clone();
     let step = process
         .step(&task.step)
         .ok_or_else(|| RuntimeError::UnknownStep(task.step.clone()))?;

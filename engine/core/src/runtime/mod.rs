@@ -683,6 +683,19 @@ pub enum RuntimeError {
         /// Names of the materials the first request did not list, joined with 、.
         items: String,
     },
+    /// Separation of duties (受审分离): the person completed an earlier step of this case
+    /// that the task's step names in `not_same_as`, so may neither claim nor complete it.
+    #[error(
+        "受审分离：{user} 已办理本办件的“{earlier}”，不能再认领或办理“{step}”，请交由其他人员办理"
+    )]
+    SamePerson {
+        /// The user refused.
+        user: String,
+        /// The task's step, by name.
+        step: String,
+        /// The earlier step that user completed, by name.
+        earlier: String,
+    },
 }
 
 impl RuntimeError {
@@ -709,6 +722,7 @@ impl RuntimeError {
             RuntimeError::SecondSupplementReasonRequired { .. } => {
                 "second-supplement-reason-required"
             }
+            RuntimeError::SamePerson { .. } => "separation-of-duties",
         }
     }
 }

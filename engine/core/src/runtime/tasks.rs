@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::run::Run;
 use super::{Actor, Effect, Event, RuntimeError, Task, TaskId, TaskStatus, Token};
-use crate::definition::{Duration, Process, Step, TaskStep};
+use crate::definition::{Duration, Process, Step, StepId, StepKind, TaskStep};
 
 impl Run<'_> {
     /// Creates the task a token waits on at a task step and parks the token there.
@@ -127,11 +127,51 @@ impl Run<'_> {
         }
     }
 
+    /// Refuses `user` for a task whose step names, in `not_same_as`, an earlier step that
+    /// `user` completed in this case (受审分离). Every completion of the named step counts,
+    /// including one before a supplement sent the case back to it.
+    ///
+    /// # Errors
+    /// [`RuntimeError::SamePerson`] naming the earlier step.
+    pub(super) fn check_separation(&self, id: TaskId, user: &str) -> Result<(), RuntimeError> {
+        let Some(task) = self.state.tasks.iter().find(|t| t.id == id) else {
+            return Err(RuntimeError::NoSuchTask(id));
+        };
+        let Some(step) = self.process.step(&task.step) else {
+            return Err(RuntimeError::UnknownStep(task.step.clone()));
+        };
+        let StepKind::Task(spec) = &step.kind else {
+            return Err(RuntimeError::UnknownStep(task.step.clone()));
+        };
+        let done_by_user = |earlier: &&StepId| {
+            self.state.tasks.iter().any(|t| {
+                t.step == **earlier
+                    && t.status == TaskStatus::Completed
+                    && t.completed_by.as_deref() == Some(user)
+            })
+        };
+        match spec.not_same_as.iter().find(done_by_user) {
+            None => Ok(()),
+            Some(earlier) => Err(RuntimeError::SamePerson {
+                user: user.to_owned(),
+                step: step.name.clone(),
+                earlier: self
+                    .process
+                    .step(earlier)
+                    .map_or_else(|| earlier.to_string(), |s| s.name.clone()),
+            }),
+        }
+    }
+
     /// Claims an open task for the actor; claiming one's own task again changes nothing.
     ///
     /// # Errors
-    /// [`RuntimeError::ClaimedByOther`] when someone else holds it.
+    /// [`RuntimeError::ClaimedByOther`] when someone else holds it;
+    /// [`RuntimeError::SamePerson`] when the actor completed a step the task's step must
+    /// be kept apart from.
     pub(super) fn claim(&mut self, id: TaskId, actor: &Actor) -> Result<(), RuntimeError> {
+        self.workable_task(id)?;
+        self.check_separation(id, &actor.user)?;
         let task = self.workable_task(id)?;
         match &task.claimed_by {
             Some(holder) if *holder == actor.user => return Ok(()),
@@ -178,11 +218,17 @@ impl Run<'_> {
     }
 
     /// Hands a task to a user, or back to its role when `to` is `None`. Who may reassign is
-    /// the web layer's decision (supervisors); the runtime only keeps the task consistent.
+    /// the web layer's decision (supervisors); the runtime keeps the task consistent and
+    /// never hands it to someone separation of duties keeps from it.
     ///
     /// # Errors
-    /// [`RuntimeError::NoSuchTask`] or [`RuntimeError::TaskClosed`].
+    /// [`RuntimeError::NoSuchTask`], [`RuntimeError::TaskClosed`] or
+    /// [`RuntimeError::SamePerson`].
     pub(super) fn reassign(&mut self, id: TaskId, to: Option<String>) -> Result<(), RuntimeError> {
+        self.workable_task(id)?;
+        if let Some(user) = &to {
+            self.check_separation(id, user)?;
+        }
         let task = self.workable_task(id)?;
         if task.claimed_by == to {
             return Ok(());

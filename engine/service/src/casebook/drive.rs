@@ -1,6 +1,7 @@
 //! `run:` and `expect_run:` — the flow driven through the service as actor `测试` at the
-//! example's clock: `complete` claims and completes the open task at a step; `deliver` and
-//! `cancel` act on the case. Every call is the one `serve` makes for a clerk, so the
+//! example's clock: `complete` claims and completes the open task at a step, as a clerk of
+//! that step (`测试·<step>`, so steps kept apart by `not_same_as` are done by different
+//! people, as they must be); `deliver` and `cancel` act on the case. Every call is the one `serve` makes for a clerk, so the
 //! runtime decides (including refusing a second supplement request without a reason), the
 //! service issues and numbers the documents and the store saves — a template that fails on
 //! a real flow fails the example as it would fail the clerk's click.
@@ -130,9 +131,13 @@ async fn act(
                     format!("步骤 {step} 没有待办任务（当前待办：{}）", list(&open))
                 })?;
             let task = task.id;
-            engine.claim(task, actor).await.map_err(said)?;
+            let clerk = Actor {
+                user: format!("{}·{step}", actor.user),
+                department: actor.department.clone(),
+            };
+            engine.claim(task, &clerk).await.map_err(said)?;
             engine
-                .complete(task, actor, outcome, data.clone(), reason.clone())
+                .complete(task, &clerk, outcome, data.clone(), reason.clone())
                 .await
                 .map_err(said)?;
         }

@@ -16,6 +16,7 @@ use super::fields::posted;
 use super::view::today;
 use crate::cases::visible_case;
 use crate::{ApiError, Ctx};
+use lianban_core::accounts::Principal;
 use lianban_core::definition::{Process, StepKind};
 use lianban_core::documents::{CaseView, missing_materials};
 use lianban_core::runtime::{CaseStatus, RuntimeError};
@@ -24,17 +25,20 @@ use lianban_service::records::CaseRecord;
 
 /// The case page's action forms: one per event of each wait step the case is at
 /// (labelled with where it leads), the materials still missing as checkboxes, and whether
-/// the case may be withdrawn (only while it is active).
+/// this person may withdraw the case (only while it is active; the engine's rule,
+/// `Principal::may_withdraw`, which it applies again when the form is sent).
 pub(super) fn actions(
     ctx: &Ctx,
+    principal: &Principal,
     record: &CaseRecord,
     process: Option<&Process>,
 ) -> Result<Value, ApiError> {
     let state = &record.state;
     let active = matches!(state.status, CaseStatus::Active);
     let Some(process) = process.filter(|_| active) else {
-        return Ok(json!({"events": [], "materials": [], "cancellable": active}));
+        return Ok(json!({"events": [], "materials": [], "cancellable": false}));
     };
+    let cancellable = principal.may_withdraw(process, state).is_ok();
     let events: Vec<Value> = state
         .tokens
         .iter()
@@ -65,7 +69,7 @@ pub(super) fn actions(
             .map(|m| json!({"key": m.key, "name": m.name}))
             .collect()
     };
-    Ok(json!({"events": events, "materials": materials, "cancellable": true}))
+    Ok(json!({"events": events, "materials": materials, "cancellable": cancellable}))
 }
 
 /// What a refused action brings back to the case page.
@@ -141,7 +145,8 @@ pub(super) async fn deliver(
 }
 
 /// `POST /cases/{id}/cancel`: 撤件 with the written `reason`, then back to the case page;
-/// 422 with the message when the reason is blank, 409 when the case has ended.
+/// 422 with the message when the reason is blank, 409 when the case has ended, 403 when
+/// the person may not withdraw it (`Principal::may_withdraw`, judged by the engine).
 pub(super) async fn cancel(
     State(ctx): State<Ctx>,
     user: PageUser,
@@ -168,16 +173,12 @@ pub(super) async fn cancel(
     let result = ctx
         .app
         .engine()
-        .cancel(case, &reason, &user.0.actor())
+        .cancel_for(case, &reason, &user.0.principal())
         .await;
-    match result {
-        Ok(_) => Ok(Redirect::to(&format!("/cases/{case}")).into_response()),
+    let (status, message) = match result {
+        Ok(_) => return Ok(Redirect::to(&format!("/cases/{case}")).into_response()),
         Err(EngineError::Runtime(e @ RuntimeError::CaseEnded(_))) => {
-            let refusal = Refusal {
-                message: Some(e.to_string()),
-                reason,
-            };
-            show(&ctx, &user, case, StatusCode::CONFLICT, &refusal).await
+            (StatusCode::CONFLICT, e.to_string())
         }
         Err(EngineError::Runtime(RuntimeError::InvalidReason { message, .. })) => {
             // A reason with control characters is not drawn again as it was.
@@ -185,15 +186,21 @@ pub(super) async fn cancel(
                 message: Some(message),
                 reason: String::new(),
             };
-            show(
+            return show(
                 &ctx,
                 &user,
                 case,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &refusal,
             )
-            .await
+            .await;
         }
-        Err(e) => Err(e.into()),
-    }
+        Err(EngineError::Refused(e)) => (StatusCode::FORBIDDEN, e.to_string()),
+        Err(e) => return Err(e.into()),
+    };
+    let refusal = Refusal {
+        message: Some(message),
+        reason,
+    };
+    show(&ctx, &user, case, status, &refusal).await
 }

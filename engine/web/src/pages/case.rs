@@ -189,7 +189,7 @@ pub(super) async fn show(
     let facts = facts(ctx, &record, process.as_deref(), true).await?;
     // Only those who may act see the forms (an admin reading the case does not).
     let actions = if user.0.principal().works_cases() {
-        actions(ctx, &record, process.as_deref())?
+        actions(ctx, &user.0.principal(), &record, process.as_deref())?
     } else {
         json!({})
     };
@@ -220,7 +220,7 @@ pub(super) async fn show(
                 map.insert("outcome".into(), json!(outcome));
                 map.insert(
                     "department".into(),
-                    json!(department_name(ctx, process.as_deref(), &t.department)),
+                    json!(department_name(ctx, &t.county, &t.department)),
                 );
                 map.insert("mine".into(), json!(t.department == user.0.department));
             }

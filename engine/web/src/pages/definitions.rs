@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::view::value_text;
-use super::{PageUser, department_name, render};
+use super::{PageUser, render};
 use crate::input::QueryParams;
 use crate::{ApiError, Ctx};
 use lianban_core::definition::{Process, Step, StepKind};
@@ -34,7 +34,7 @@ fn kind_text(kind: &StepKind) -> &'static str {
     }
 }
 
-fn step_json(ctx: &Ctx, process: &Process, step: &Step) -> Value {
+fn step_json(process: &Process, step: &Step) -> Value {
     let (role, due, outcomes) = match &step.kind {
         StepKind::Task(t) => {
             let role = process.roles.get(&t.role).map_or_else(
@@ -43,7 +43,11 @@ fn step_json(ctx: &Ctx, process: &Process, step: &Step) -> Value {
                     format!(
                         "{}（{}）",
                         r.name,
-                        department_name(ctx, Some(process), &r.department)
+                        // This very version's name of it: the page shows one definition.
+                        process
+                            .departments
+                            .get(&r.department)
+                            .map_or(r.department.as_str(), |d| d.name.as_str())
                     )
                 },
             );
@@ -78,7 +82,7 @@ fn step_json(ctx: &Ctx, process: &Process, step: &Step) -> Value {
     })
 }
 
-fn process_json(ctx: &Ctx, process: &Process) -> Value {
+fn process_json(process: &Process) -> Value {
     json!({
         "id": process.id,
         "version": process.version,
@@ -87,7 +91,7 @@ fn process_json(ctx: &Ctx, process: &Process) -> Value {
         "hash": process.content_hash.get(..12).unwrap_or(&process.content_hash),
         "diagram": lianban_core::diagram::svg(process),
         "departments": process.departments.values().map(|d| d.name.clone()).collect::<Vec<_>>(),
-        "steps": process.steps.values().map(|s| step_json(ctx, process, s)).collect::<Vec<_>>(),
+        "steps": process.steps.values().map(|s| step_json(process, s)).collect::<Vec<_>>(),
         "parameters": process.parameters.values().map(|p| json!({
             "key": p.key,
             "value": value_text(&p.value),
@@ -115,7 +119,7 @@ pub(super) async fn page(State(ctx): State<Ctx>, user: PageUser) -> Result<Respo
         .filter(|p| county.is_none_or(|c| lianban_core::accounts::county_of(&p.id) == c))
         .collect();
     processes.sort_by(|a, b| a.id.cmp(&b.id).then(b.version.cmp(&a.version)));
-    let list: Vec<Value> = processes.iter().map(|p| process_json(&ctx, p)).collect();
+    let list: Vec<Value> = processes.iter().map(|p| process_json(p)).collect();
     render(
         &ctx,
         &user,

@@ -20,7 +20,7 @@ use super::view::today;
 use super::{PageUser, render};
 use crate::input::QueryParams;
 use crate::{ApiError, Ctx, Identity};
-use lianban_core::definition::{Process, StepKind};
+use lianban_core::definition::Process;
 use lianban_core::evaluate::evaluate;
 use lianban_core::runtime::RuntimeError;
 use lianban_service::EngineError;
@@ -28,36 +28,17 @@ use lianban_service::EngineError;
 /// Application fields are posted as `form.<key>`.
 const FORM: &str = "form.";
 
-/// Whether `identity` may start cases of `process`: their department takes part and the
-/// process's first task belongs to one of its roles.
-pub(super) fn may_start(process: &Process, identity: &Identity) -> bool {
-    if !identity.principal().works_cases()
-        || !process.departments.contains_key(&identity.department)
-        || !identity
-            .principal()
-            .in_county(lianban_core::accounts::county_of(&process.id))
-    {
-        return false;
-    }
-    match process.step(&process.start).map(|s| &s.kind) {
-        Some(StepKind::Task(task)) => process
-            .roles
-            .get(&task.role)
-            .is_some_and(|r| r.department == identity.department),
-        // A process that does not open with a task is started by any department in it.
-        _ => true,
-    }
-}
-
-/// The latest versions of the processes this person may start.
+/// The latest versions of the processes this person may start
+/// ([`lianban_core::accounts::Principal::may_start`], the rule the JSON API follows too).
 pub(super) fn startable(ctx: &Ctx, identity: &Identity) -> Vec<Arc<Process>> {
     let catalog = ctx.app.engine().catalog();
+    let principal = identity.principal();
     let mut ids: Vec<&str> = catalog.iter().map(|p| p.id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
     ids.into_iter()
         .filter_map(|id| catalog.latest(id))
-        .filter(|p| may_start(p, identity))
+        .filter(|p| principal.may_start(p).is_ok())
         .collect()
 }
 
@@ -75,9 +56,11 @@ fn process_for(ctx: &Ctx, user: &PageUser, id: &str) -> Result<Arc<Process>, Api
         .catalog()
         .latest(id)
         .ok_or_else(|| ApiError::NotFound("没有这个流程".into()))?;
-    if !may_start(&process, &user.0) {
-        return Err(ApiError::Forbidden("本部门不是该事项的受理窗口"));
-    }
+    // Checked again when the case starts; here so the form is not even shown.
+    user.0
+        .principal()
+        .may_start(&process)
+        .map_err(|refusal| ApiError::Refused(refusal.to_string()))?;
     Ok(process)
 }
 
@@ -177,7 +160,12 @@ pub(super) async fn submit(
     }
     let engine = ctx.app.engine();
     let result = engine
-        .start_case(&process.id, form.clone(), received.clone(), &user.0.actor())
+        .start_case_for(
+            &user.0.principal(),
+            &process.id,
+            form.clone(),
+            received.clone(),
+        )
         .await;
     match result {
         Ok(id) => Ok(Redirect::to(&format!("/cases/{id}")).into_response()),

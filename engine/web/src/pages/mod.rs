@@ -37,7 +37,6 @@ use serde_json::{Value, json};
 use super::session::{same_secret, session_identity};
 use super::{ApiError, Ctx, Identity};
 use lianban_core::accounts::Role;
-use lianban_core::definition::Process;
 
 /// The stylesheet of every page, served at `/static/app.css`.
 const APP_CSS: &str = include_str!("../../../../templates/web/static/app.css");
@@ -196,33 +195,42 @@ impl PageUser {
     }
 }
 
-/// The department's display name: from `process` when the page is about one (two counties
-/// may both call a department `shebao`), else from the first definition that names it.
-pub(super) fn department_name(ctx: &Ctx, process: Option<&Process>, key: &str) -> String {
-    if let Some(department) = process.and_then(|p| p.departments.get(key)) {
-        return department.name.clone();
-    }
+/// The display name of department `key` of `county` (the county of the process a table,
+/// task, notice or message belongs to: [`lianban_core::accounts::county_of`]), or the key
+/// when no definition of the county declares it. Every page names departments through
+/// here: two counties may both call a department `shebao`.
+pub(super) fn department_name(ctx: &Ctx, county: &str, key: &str) -> String {
     ctx.app
         .engine()
         .catalog()
-        .iter()
-        .find_map(|p| p.departments.get(key).map(|d| d.name.clone()))
-        .unwrap_or_else(|| key.to_owned())
+        .department(county, key)
+        .map_or_else(|| key.to_owned(), |d| d.name.clone())
 }
 
-/// The name of the person's own department, for the page header: from a definition of
-/// their county when they have one (each county names its `shebao` differently).
+/// The name of the person's own department, for the page header: that of their county, or,
+/// for an account of every county, the name all counties agree on (else the key).
 fn home_department_name(ctx: &Ctx, me: &Identity) -> String {
-    let Some(county) = me.county.as_deref() else {
-        return department_name(ctx, None, &me.department);
-    };
-    ctx.app
-        .engine()
-        .catalog()
+    if let Some(county) = me.county.as_deref() {
+        return department_name(ctx, county, &me.department);
+    }
+    let catalog = ctx.app.engine().catalog();
+    let mut counties: Vec<&str> = catalog
         .iter()
-        .filter(|p| lianban_core::accounts::county_of(&p.id) == county)
-        .find_map(|p| p.departments.get(&me.department).map(|d| d.name.clone()))
-        .unwrap_or_else(|| me.department.clone())
+        .map(|p| lianban_core::accounts::county_of(&p.id))
+        .collect();
+    counties.sort_unstable();
+    counties.dedup();
+    let mut names: Vec<&str> = counties
+        .iter()
+        .filter_map(|c| catalog.department(c, &me.department))
+        .map(|d| d.name.as_str())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    match names.as_slice() {
+        [one] => (*one).to_owned(),
+        _ => me.department.clone(),
+    }
 }
 
 /// Renders a page inside the layout: `page` is the page's own context; the layout gets

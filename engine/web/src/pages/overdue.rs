@@ -59,24 +59,26 @@ pub(super) async fn page(State(ctx): State<Ctx>, user: PageUser) -> Result<Respo
     let ids: Vec<_> = tasks.iter().map(|t| t.case_id).collect();
     let titles = engine.case_titles(&ids).await?;
     let processes: Vec<_> = engine.catalog().iter().cloned().collect();
-    let mut groups: Vec<(String, Vec<Value>)> = Vec::new();
+    let mut groups: Vec<((String, String), Vec<Value>)> = Vec::new();
     for task in &tasks {
         let title = titles.get(&task.case_id.to_string()).map(String::as_str);
         let mut row = task_row(task, title, now, calendar_for(&processes, task));
         if let Value::Object(map) = &mut row {
             map.insert("role".into(), json!(task.role));
         }
-        match groups.iter_mut().find(|(d, _)| *d == task.department) {
+        // Grouped by county too: an admin sees every county's `shebao`.
+        let unit = (task.county.clone(), task.department.clone());
+        match groups.iter_mut().find(|(u, _)| *u == unit) {
             Some((_, rows)) => rows.push(row),
-            None => groups.push((task.department.clone(), vec![row])),
+            None => groups.push((unit, vec![row])),
         }
     }
     let groups: Vec<Value> = groups
         .into_iter()
-        .map(|(department, rows)| {
+        .map(|((county, department), rows)| {
             let overdue = rows.iter().filter(|r| r["due_class"] == "overdue").count();
             json!({
-                "department": department_name(&ctx, None, &department),
+                "department": department_name(&ctx, &county, &department),
                 "rows": rows,
                 "overdue": overdue,
                 "warning": rows.len() - overdue,
@@ -90,7 +92,7 @@ pub(super) async fn page(State(ctx): State<Ctx>, user: PageUser) -> Result<Respo
         .map(|n| {
             json!({
                 "at": time(n.created_at),
-                "department": department_name(&ctx, None, &n.department),
+                "department": department_name(&ctx, &n.county, &n.department),
                 "case_id": n.case_id.to_string(),
                 "kind": n.kind,
                 "message": n.message,

@@ -17,6 +17,7 @@ use crate::push::{
     parse_status, record_views, requeue, require_admin, visible_table, visible_tables,
 };
 use crate::{ApiError, Ctx};
+use lianban_core::accounts::county_of;
 use lianban_core::documents::{table_cells, to_csv, to_xlsx};
 use lianban_service::records::OutboxStatus;
 
@@ -30,7 +31,7 @@ pub(super) async fn page(State(ctx): State<Ctx>, user: PageUser) -> Result<Respo
                 "id": t.id,
                 "day": t.day,
                 "number": t.number,
-                "department": department_name(&ctx, None, &t.department),
+                "department": department_name(&ctx, county_of(&t.process_id), &t.department),
                 "rows": t.row_count,
                 "issued_at": time(t.issued_at),
             })
@@ -78,7 +79,7 @@ pub(super) async fn file(
     let stem = format!(
         "{}-{}-{}",
         summary.name,
-        department_name(&ctx, None, &summary.department),
+        department_name(&ctx, county_of(&summary.process_id), &summary.department),
         summary.day
     );
     let (bytes, mime, ext) = match kind {
@@ -138,7 +139,7 @@ pub(super) async fn outbox(
                 "id": m.id,
                 "case_id": m.case_id,
                 "title": titles.get(&m.case_id.to_string()),
-                "department": department_name(&ctx, None, &m.department),
+                "department": department_name(&ctx, county_of(&m.process_id), &m.department),
                 "status": label(m.status),
                 "dead": m.status == OutboxStatus::Dead,
                 "attempts": m.attempts,

@@ -1,7 +1,8 @@
 //! `GET /tasks/{id}`: the task with its case (masked), one button per outcome the step
 //! allows, the step's decision form and a reason where the outcome requires one.
-//! `POST /tasks/{id}/complete`: completes it; a field problem re-renders the page with 422
-//! and the message at the field.
+//! `POST /tasks/{id}/complete`: completes it (claiming it first when nobody holds it, in the
+//! same transition: the runtime's rule); a field problem re-renders the page with 422 and
+//! the message at the field, a separation-of-duties refusal with 403 and the message.
 
 use std::collections::HashMap;
 
@@ -174,7 +175,9 @@ pub(super) async fn complete(
         reason,
         ..Attempt::default()
     };
-    // A refusal the clerk can mend shows the form again, with the reason at its field.
+    // A refusal the clerk can mend shows the form again, with the reason at its field; one
+    // that is about who they are (受审分离) shows it above the form, which stays as typed.
+    let mut status = StatusCode::UNPROCESSABLE_ENTITY;
     match result {
         Ok(_) => return Ok(Redirect::to(&format!("/cases/{}", task.case_id)).into_response()),
         Err(EngineError::Runtime(RuntimeError::InvalidField { field, message, .. })) => {
@@ -192,14 +195,11 @@ pub(super) async fn complete(
         Err(EngineError::Runtime(e @ RuntimeError::SecondSupplementReasonRequired { .. })) => {
             attempt.errors.insert("reason".into(), e.to_string());
         }
+        Err(EngineError::Runtime(e @ RuntimeError::SamePerson { .. })) => {
+            attempt.message = Some(e.to_string());
+            status = StatusCode::FORBIDDEN;
+        }
         Err(e) => return Err(e.into()),
     }
-    show(
-        &ctx,
-        &user,
-        &task,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        &attempt,
-    )
-    .await
+    show(&ctx, &user, &task, status, &attempt).await
 }

@@ -19,6 +19,7 @@ use crate::rules::{Expr, compile_expr};
 mod bounds;
 mod commands;
 mod deadlines;
+mod duties;
 mod form;
 mod patterns;
 
@@ -53,6 +54,7 @@ pub(super) fn spec(role: &str, outcomes: Vec<Outcome>) -> TaskStep {
         due_date: None,
         warn: None,
         escalate: Vec::new(),
+        not_same_as: Vec::new(),
     }
 }
 
