@@ -128,6 +128,7 @@ pub(super) fn build(parts: &Parts<'_>) -> Value {
     } = parts;
     let local = issued_at.with_timezone(&Shanghai);
     let parameters = process.parameter_values();
+    let deadline = task.and_then(|t| deadline_date(process, t, local.date_naive()));
     json!({
         "case": {
             "id": case.id,
@@ -153,7 +154,9 @@ pub(super) fn build(parts: &Parts<'_>) -> Value {
             "number": Value::Null,
             "issued_at": local.format("%Y年%m月%d日").to_string(),
             "issued_at_iso": local.to_rfc3339(),
-            "deadline": task.and_then(|t| deadline_date(process, t, local.date_naive())),
+            "deadline": deadline.as_ref().map(|(date, _)| date),
+            // The date was counted in a year whose holiday notice is not out yet: 暂定.
+            "deadline_provisional": deadline.is_some_and(|(_, provisional)| provisional),
         },
         "missing": missing,
         "task": task.map(|task| task_context(process, task)),
@@ -178,16 +181,21 @@ fn following_wait_due(process: &Process, task: &TaskView) -> Option<Duration> {
 /// The last day (`YYYY-MM-DD`, Beijing) to answer a notice: its issue date plus the wait
 /// step's time limit, counted in the process calendar. `None` when there is no limit or the
 /// calendar cannot count that far — the notice then shows only "N个工作日", never a guess.
-fn deadline_date(process: &Process, task: &TaskView, issued: NaiveDate) -> Option<String> {
-    let date = match following_wait_due(process, task)? {
+/// With it, whether the count used provisional working days (a year without notice).
+fn deadline_date(process: &Process, task: &TaskView, issued: NaiveDate) -> Option<(String, bool)> {
+    let (date, provisional) = match following_wait_due(process, task)? {
         Duration::Workdays(n) => {
             let calendar = process.calendar_data.as_ref()?;
-            calendar.add_workdays(issued, i64::from(n)).ok()?
+            let date = calendar.add_workdays(issued, i64::from(n)).ok()?;
+            (date, calendar.is_provisional(date))
         }
-        Duration::Days(n) => issued.checked_add_days(chrono::Days::new(u64::from(n)))?,
+        Duration::Days(n) => (
+            issued.checked_add_days(chrono::Days::new(u64::from(n)))?,
+            false,
+        ),
         Duration::Hours(_) => return None,
     };
-    Some(date.format("%Y-%m-%d").to_string())
+    Some((date.format("%Y-%m-%d").to_string(), provisional))
 }
 
 fn task_context(process: &Process, task: &TaskView) -> Value {
