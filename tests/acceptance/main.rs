@@ -38,3 +38,4 @@ mod tenancy;
 mod unavailable;
 mod versions;
 mod web;
+mod year_end;
