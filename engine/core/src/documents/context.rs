@@ -249,4 +249,74 @@ mod tests {
         assert_eq!(numbering_year(new_year), 2027);
         assert_eq!(duration_text(Duration::Workdays(5)), "5个工作日");
     }
+
+    /// A notice issued in late December whose answer period reaches a year without a
+    /// holiday notice prints its date as 暂定; one issued earlier does not.
+    #[test]
+    fn a_deadline_reaching_a_year_without_notice_is_marked_provisional() {
+        struct NoTemplates;
+        impl crate::definition::TemplateCheck for NoTemplates {
+            fn check_template(
+                &self,
+                _: &str,
+            ) -> Result<(), crate::definition::TemplateProblem> {
+                Err(crate::definition::TemplateProblem::Missing)
+            }
+        }
+        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join("calendars")).expect("calendars dir");
+        std::fs::copy(
+            repo.join("processes/calendars/cn-mainland.yaml"),
+            dir.path().join("calendars/cn-mainland.yaml"),
+        )
+        .expect("calendar");
+        std::fs::copy(
+            repo.join("tests/fixtures/deadlines/flow.yaml"),
+            dir.path().join("flow.yaml"),
+        )
+        .expect("flow");
+        let process = crate::definition::load_file(&dir.path().join("flow.yaml"), &NoTemplates)
+            .expect("the fixture loads");
+        let (form, data) = (Map::new(), Map::new());
+        let case = CaseView {
+            id: "c",
+            form: &form,
+            data: &data,
+            materials: &[],
+            started_at: Utc::now(),
+        };
+        // 接受 → 一次性告知补正 leads to the 5-working-day supplement wait.
+        let task = TaskView {
+            step: StepId::from("accept"),
+            outcome: "supplement".into(),
+            reason: None,
+            clerk: "王芳".into(),
+        };
+        let document = |issued_at| {
+            build(&Parts {
+                process: &process,
+                key: "supplement_notice",
+                name: "补正告知书",
+                case: &case,
+                task: Some(&task),
+                missing: &[],
+                issued_at,
+            })["document"]
+                .clone()
+        };
+        let beijing = |m, d| {
+            chrono::FixedOffset::east_opt(8 * 3600)
+                .and_then(|tz| tz.with_ymd_and_hms(2026, m, d, 10, 0, 0).single())
+                .expect("time")
+                .with_timezone(&Utc)
+        };
+        // Monday 2026-12-28: 12-29, 12-30, 12-31, (2027-01-01 off), 01-04, 01-05.
+        let late = document(beijing(12, 28));
+        assert_eq!(late["deadline"], "2027-01-05");
+        assert_eq!(late["deadline_provisional"], true);
+        let early = document(beijing(12, 1));
+        assert_eq!(early["deadline"], "2026-12-08");
+        assert_eq!(early["deadline_provisional"], false);
+    }
 }
