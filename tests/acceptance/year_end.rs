@@ -110,7 +110,10 @@ async fn open_task(engine: &Engine, case: CaseId) -> anyhow::Result<TaskRecord> 
 }
 
 /// The unfired timers of a case: (kind, fire_at).
-async fn pending_timers(engine: &Engine, case: CaseId) -> anyhow::Result<Vec<(String, DateTime<Utc>)>> {
+async fn pending_timers(
+    engine: &Engine,
+    case: CaseId,
+) -> anyhow::Result<Vec<(String, DateTime<Utc>)>> {
     Ok(engine
         .store()
         .case_timers(case)
@@ -178,13 +181,16 @@ db_test!(
         let page = browser.get(&format!("/cases/{case}")).await?;
         assert_eq!(page.status, 200, "{}", page.text);
         assert!(
-            page.text.contains("2027-01-04 23:59 <span class=\"provisional\""),
+            page.text
+                .contains("2027-01-04 23:59 <span class=\"provisional\""),
             "{}",
             page.text
         );
         let inbox = browser.get("/inbox").await?;
         assert!(
-            inbox.text.contains("2027-01-05 23:59 <span class=\"provisional\""),
+            inbox
+                .text
+                .contains("2027-01-05 23:59 <span class=\"provisional\""),
             "{}",
             inbox.text
         );
@@ -245,10 +251,18 @@ db_test!(
 
         let page = browser.get(&format!("/cases/{case}")).await?;
         assert!(page.text.contains("2027-01-05 23:59"), "{}", page.text);
-        assert!(!page.text.contains("class=\"provisional\""), "{}", page.text);
+        assert!(
+            !page.text.contains("class=\"provisional\""),
+            "{}",
+            page.text
+        );
         assert!(page.text.contains("节假日安排更新"), "{}", page.text);
         let inbox = browser.get("/inbox").await?;
-        assert!(!inbox.text.contains("class=\"provisional\""), "{}", inbox.text);
+        assert!(
+            !inbox.text.contains("class=\"provisional\""),
+            "{}",
+            inbox.text
+        );
 
         // A second reload finds nothing left to recount.
         let before = engine.history(case).await?.len();
@@ -277,12 +291,19 @@ db_test!(
         let boss = app.login("shebao_boss", &password).await?;
         let dashboard = Browser::of(&app, &boss)?.get("/dashboard").await?;
         assert_eq!(dashboard.status, 200);
-        assert!(!dashboard.text.contains("calendar-warning"), "{}", dashboard.text);
+        assert!(
+            !dashboard.text.contains("calendar-warning"),
+            "{}",
+            dashboard.text
+        );
 
         // 1 November, Beijing time: 2027's notice is missing.
         clock.set(beijing(2026, 11, 1, 0, 0, 1));
         let ready = readyz(&app).await?;
-        assert_eq!(ready["status"], "ready", "a warning does not make it unready");
+        assert_eq!(
+            ready["status"], "ready",
+            "a warning does not make it unready"
+        );
         let warning = &ready["warnings"][0];
         assert_eq!(warning["code"], "calendar-next-year-missing");
         assert_eq!(warning["calendar"], "cn-mainland");
@@ -306,7 +327,11 @@ db_test!(
         assert_eq!(readyz(&app).await?["warnings"], json!([]));
         assert!(scrape(&app).await?.contains(&format!("{gauge} 0")));
         let dashboard = Browser::of(&app, &boss)?.get("/dashboard").await?;
-        assert!(!dashboard.text.contains("calendar-warning"), "{}", dashboard.text);
+        assert!(
+            !dashboard.text.contains("calendar-warning"),
+            "{}",
+            dashboard.text
+        );
         Ok(())
     }
 );

@@ -53,9 +53,8 @@ impl Engine {
             .iter()
             .filter_map(|calendar| {
                 let year = calendar.missing_notice(today)?;
-                let provisional = calendar.is_provisional(
-                    chrono::NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(today),
-                );
+                let provisional = calendar
+                    .is_provisional(chrono::NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(today));
                 let meanwhile = if provisional {
                     "期间按《全国年节及纪念日放假办法》暂定计算工作日，相关期限标“暂定”"
                 } else {

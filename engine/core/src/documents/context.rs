@@ -256,10 +256,7 @@ mod tests {
     fn a_deadline_reaching_a_year_without_notice_is_marked_provisional() {
         struct NoTemplates;
         impl crate::definition::TemplateCheck for NoTemplates {
-            fn check_template(
-                &self,
-                _: &str,
-            ) -> Result<(), crate::definition::TemplateProblem> {
+            fn check_template(&self, _: &str) -> Result<(), crate::definition::TemplateProblem> {
                 Err(crate::definition::TemplateProblem::Missing)
             }
         }

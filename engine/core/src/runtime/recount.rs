@@ -10,9 +10,7 @@ use chrono_tz::Asia::Shanghai;
 use super::clock::warn_at;
 use super::run::Run;
 use super::tasks::{Due, due_at};
-use super::{
-    CaseLimit, CaseState, CaseStatus, Deadline, Effect, Event, TaskStatus, Transition,
-};
+use super::{CaseLimit, CaseState, CaseStatus, Deadline, Effect, Event, TaskStatus, Transition};
 use crate::definition::{Process, StepKind};
 
 /// Counts the provisional deadlines of `state` again in `process`'s calendar as it is now:

@@ -278,7 +278,8 @@ pub(super) fn due_at(process: &Process, due: Duration, now: DateTime<Utc>) -> Re
                     .due_at(now, n)
                     .map(|at| Due {
                         at,
-                        provisional: calendar.is_provisional(at.with_timezone(&Shanghai).date_naive()),
+                        provisional: calendar
+                            .is_provisional(at.with_timezone(&Shanghai).date_naive()),
                     })
                     .map_err(|e| e.to_string()),
                 (None, Some(name)) => Err(format!("工作日历 `{name}` 没有加载，不能计算工作日")),

@@ -123,13 +123,10 @@ pub(super) fn case_clock(
             })
         })
     };
-    let limits: Vec<Value> = [
-        limit(CaseLimit::Promised),
-        limit(CaseLimit::Legal),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let limits: Vec<Value> = [limit(CaseLimit::Promised), limit(CaseLimit::Legal)]
+        .into_iter()
+        .flatten()
+        .collect();
     json!({
         "limits": limits,
         "paused": open && clock.paused_since.is_some(),
@@ -311,7 +308,11 @@ fn deadline_notes(entry: &HistoryEntry, process: Option<&Process>) -> Vec<String
                     Deadline::Wait { step } => format!("“{}”的期限", step_name(step)),
                     Deadline::Case { limit } => limit.label().to_owned(),
                 };
-                let mark = if *provisional { "（仍为暂定）" } else { "" };
+                let mark = if *provisional {
+                    "（仍为暂定）"
+                } else {
+                    ""
+                };
                 Some(format!(
                     "节假日安排更新，{what}按工作日重新计算为 {}{mark}",
                     time(*due_at)

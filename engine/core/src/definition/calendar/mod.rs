@@ -23,10 +23,10 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc, Weekday};
 use chrono_tz::Asia::Shanghai;
 
 pub use parse::parse_calendar;
-pub use statutory::STATUTORY_2025;
 pub(super) use registry::resolve;
 pub use registry::{Calendars, load_calendar, load_calendars};
 pub(super) use registry::{calendars_near, load_dir, nearest_dir};
+pub use statutory::STATUTORY_2025;
 
 /// The local time at which a due day ends: the last second of the day, 二十四时 as the
 /// Civil Code (第二百零三条) puts the end of a period's last day.

@@ -58,9 +58,8 @@ pub fn parse_calendar(file: &SourceFile) -> Result<Calendar, LoadError> {
             map: &map,
             sink: &mut sink,
         };
-        cx.calendar(&value).map(|(title, years, rule)| {
-            Calendar::new(name, title, file.path.clone(), years, rule)
-        })
+        cx.calendar(&value)
+            .map(|(title, years, rule)| Calendar::new(name, title, file.path.clone(), years, rule))
     });
     match calendar {
         Some(calendar) if sink.is_empty() => Ok(calendar),

@@ -15,8 +15,8 @@
 //! table [`QINGMING`] below, which bounds how far ahead provisional years reach.
 
 use chrono::{Datelike, NaiveDate, Weekday};
-use icu_calendar::{Date, Iso};
 use icu_calendar::types::Month;
+use icu_calendar::{Date, Iso};
 
 use super::{CalendarYear, Holiday};
 
@@ -108,7 +108,11 @@ fn make_up_weekends(holidays: &mut [Holiday]) {
     let weekend = |day: &NaiveDate| matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
     for i in 0..holidays.len() {
         let (from, to) = (holidays[i].from, holidays[i].to);
-        let owed = from.iter_days().take_while(|d| *d <= to).filter(weekend).count();
+        let owed = from
+            .iter_days()
+            .take_while(|d| *d <= to)
+            .filter(weekend)
+            .count();
         for _ in 0..owed {
             let off = |day: &NaiveDate| {
                 weekend(day) || holidays.iter().any(|h| h.from <= *day && *day <= h.to)
