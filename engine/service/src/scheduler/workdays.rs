@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 
 use lianban_core::definition::{Calendar, CalendarError, LoadError, load_calendar};
 
