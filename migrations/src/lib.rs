@@ -22,6 +22,7 @@ mod m20261129_000501_add_inbox_order;
 mod m20261129_000601_chain_history;
 mod m20261129_000602_create_idempotency;
 mod m20261206_000701_keep_first_supplement_in_state;
+mod m20261206_000801_add_task_due_provisional;
 mod m20261207_000801_create_server_keys;
 
 /// Every migration of lianban, oldest first.
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000601_chain_history::Migration),
             Box::new(m20261129_000602_create_idempotency::Migration),
             Box::new(m20261206_000701_keep_first_supplement_in_state::Migration),
+            Box::new(m20261206_000801_add_task_due_provisional::Migration),
             Box::new(m20261207_000801_create_server_keys::Migration),
         ]
     }

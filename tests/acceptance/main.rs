@@ -41,3 +41,4 @@ mod tenancy;
 mod unavailable;
 mod versions;
 mod web;
+mod year_end;

@@ -68,16 +68,32 @@ fn between_counts_the_working_days_after_a_up_to_and_including_b() {
     );
 }
 
+/// Before the first notice (2025) and past the provisional rule's horizon (2037) there is
+/// nothing to count from.
 #[test]
 fn a_year_without_calendar_data_fails_naming_the_year() {
-    for args in [
-        &["--from", "2026-12-31", "--add", "1"][..],
-        &["--between", "2026-12-01", "2027-01-31"][..],
-        &["--from", "2027-03-01", "--add", "3"][..],
+    for (args, year) in [
+        (&["--from", "2025-01-02", "--add", "-2"][..], "2024 年"),
+        (&["--between", "2024-12-01", "2025-01-31"][..], "2024 年"),
+        (&["--from", "2037-12-31", "--add", "1"][..], "2038 年"),
     ] {
         let stderr = failure(&workdays(args));
-        assert!(stderr.contains("2027 年"), "{args:?}: {stderr}");
+        assert!(stderr.contains(year), "{args:?}: {stderr}");
     }
+}
+
+/// 2027 has no notice yet: the answer is counted from the law's holidays, and stderr says
+/// it is provisional while stdout keeps the bare value.
+#[test]
+fn a_year_without_a_notice_is_counted_provisionally_and_says_so() {
+    // 2027-01-01 (Friday, 元旦) is off; the next working day is Monday 01-04.
+    let out = workdays(&["--from", "2026-12-31", "--add", "1"]);
+    assert_eq!(stdout(&out), "2027-01-04");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("暂定：2027 年"), "{stderr}");
+    let out = workdays(&["--from", "2026-12-01", "--add", "3"]);
+    assert_eq!(stdout(&out), "2026-12-04");
+    assert!(out.stderr.is_empty(), "{out:?}");
 }
 
 #[test]

@@ -137,6 +137,7 @@ pub fn open_task(step: &str, role: &str, department: &str, created: DateTime<Utc
         created_at: created,
         due_at: None,
         warn_at: None,
+        provisional: false,
         closed_at: None,
         outcome: None,
         completed_by: None,
@@ -162,6 +163,7 @@ pub fn start(process: &Process, form: Map<String, Value>, now: DateTime<Utc>) ->
         materials: vec!["id_card".into()],
         tokens: vec![Token {
             due_at: None,
+            provisional: false,
             id: 1,
             step: "accept".into(),
             frames: Vec::new(),

@@ -230,6 +230,13 @@ impl App {
             Err(poisoned) => *poisoned.into_inner() = templates,
         }
         tracing::info!(definitions = now_in_force.len(), "definitions reloaded");
+        // A calendar may have gained the notice of a year counted provisionally so far.
+        if let Err(e) = self.engine.recount_provisional().await {
+            tracing::error!(error = %e, "provisional deadlines not recounted; the next reload tries again");
+        }
+        for warning in self.engine.calendar_warnings() {
+            tracing::warn!(calendar = %warning.calendar, year = warning.year, "{}", warning.message);
+        }
         Ok(now_in_force)
     }
 

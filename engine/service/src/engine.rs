@@ -150,13 +150,16 @@ impl Engine {
     }
 
     /// Replaces the catalog (after the definitions on disk were reloaded). Running cases keep
-    /// their version: they are matched by content hash, not by "latest".
+    /// their version: they are matched by content hash, not by "latest". Old versions
+    /// rebuilt from stored sources are forgotten, so they are rebuilt with the calendars
+    /// now on disk (a calendar is not part of a version: a year added applies to them too).
     pub fn set_catalog(&self, catalog: Catalog) {
         *self
             .inner
             .catalog
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(catalog);
+        self.reloaded().clear();
     }
 
     /// The templates documents render with.

@@ -17,6 +17,7 @@ pub mod records;
 pub mod scheduler;
 
 mod accounts;
+mod calendars;
 mod dashboard;
 mod definitions;
 mod engine;
@@ -26,6 +27,7 @@ mod issuing;
 mod push;
 mod reads;
 
+pub use calendars::CalendarWarning;
 pub use engine::{Engine, EngineError};
 /// The store's error, as [`EngineError::Store`] carries it: callers match its variants
 /// (e.g. `VersionChanged`) without depending on the store crate.

@@ -217,7 +217,9 @@ pub(crate) fn render(
     Ok(())
 }
 
-/// `lianban workdays`: prints the answer; a year without calendar data is an error.
+/// `lianban workdays`: prints the answer; a count that used a year counted provisionally
+/// (no notice yet) also prints a 暂定 note on stderr, so scripts reading stdout still get
+/// the bare value; a year the calendar cannot count is an error.
 ///
 /// # Errors
 /// An unknown calendar, a year without data, or neither question asked.
@@ -233,7 +235,11 @@ pub(crate) fn workdays(
         (None, Some(&[from, to])) => Query::Between { from, to },
         _ => anyhow::bail!("请写 --from 日期 --add 天数，或 --between 日期 日期"),
     };
-    println!("{}", answer(processes, calendar, query)?);
+    let answer = answer(processes, calendar, query)?;
+    println!("{}", answer.value);
+    if let Some(note) = answer.provisional {
+        eprintln!("{note}");
+    }
     Ok(())
 }
 

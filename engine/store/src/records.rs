@@ -186,6 +186,9 @@ pub struct TaskRecord {
     pub completed_by: Option<String>,
     /// When its warning period starts, if it has one.
     pub warn_at: Option<DateTime<Utc>>,
+    /// Whether the due (and warning) time was counted in working days of a year whose
+    /// holiday notice is not published yet (暂定).
+    pub due_provisional: bool,
 }
 
 /// Which tasks to list. Each non-empty filter must hold (they combine with AND); within a

@@ -257,6 +257,7 @@ fn upsert(state: &CaseState, task: &Task, step_name: String) -> InsertStatement 
         )),
         warn_at: Set(task.warn_at),
         inbox_order: Set(inbox_order(task)),
+        due_provisional: Set(task.provisional),
     };
     let on_conflict = OnConflict::column(task::Column::Id)
         .update_columns([
@@ -271,6 +272,7 @@ fn upsert(state: &CaseState, task: &Task, step_name: String) -> InsertStatement 
             task::Column::CompletedBy,
             task::Column::WarnAt,
             task::Column::InboxOrder,
+            task::Column::DueProvisional,
         ])
         .to_owned();
     task::Entity::insert(row)
@@ -322,6 +324,7 @@ pub(super) fn task_record(row: task::Model) -> Result<TaskRecord, StoreError> {
         outcome: row.outcome,
         completed_by: row.completed_by,
         warn_at: row.warn_at,
+        due_provisional: row.due_provisional,
     })
 }
 
@@ -347,6 +350,7 @@ mod tests {
             created_at: created,
             due_at: due,
             warn_at: None,
+            provisional: false,
             closed_at: None,
             outcome: None,
             completed_by: None,

@@ -130,10 +130,28 @@ pub fn router_with(app: Arc<App>, extra: Router) -> Router {
         .layer(axum::middleware::from_fn_with_state(ctx, security::headers))
 }
 
-/// `/readyz`: 200 when the database answers, 503 otherwise.
+/// `/readyz`: 200 when the database answers, 503 otherwise. `warnings` lists what an
+/// operator must attend to without the service being unready: a working-day calendar that
+/// lacks next year's holiday notice from 1 November (or this year's).
 async fn ready(State(ctx): State<Ctx>) -> axum::response::Response {
-    match ctx.app.engine().ping().await {
-        Ok(()) => Json(json!({"status": "ready"})).into_response(),
+    let engine = ctx.app.engine();
+    match engine.ping().await {
+        Ok(()) => {
+            let warnings: Vec<_> = engine
+                .calendar_warnings()
+                .into_iter()
+                .map(|w| {
+                    json!({
+                        "code": "calendar-next-year-missing",
+                        "calendar": w.calendar,
+                        "year": w.year,
+                        "provisional": w.provisional,
+                        "message": w.message,
+                    })
+                })
+                .collect();
+            Json(json!({"status": "ready", "warnings": warnings})).into_response()
+        }
         Err(e) => {
             tracing::warn!(error = ?e, "database not reachable");
             (

@@ -1,6 +1,7 @@
 //! Prometheus metrics: every HTTP request counted by method, route template and status,
 //! its latency in a histogram, and at scrape time the open and overdue tasks of each
-//! department from one grouped store query. The format is prometheus-client's text
+//! department from one grouped store query and, per working-day calendar in force, whether
+//! a holiday notice is missing (`lianban_calendar_next_year_missing`). The format is prometheus-client's text
 //! exposition (OpenMetrics text, which Prometheus scrapes natively).
 //!
 //! `GET /metrics` answers on the loopback interface, or to anyone with the admin token: the
@@ -45,6 +46,11 @@ struct RouteLabels {
 struct DepartmentLabels {
     county: String,
     department: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CalendarLabels {
+    calendar: String,
 }
 
 type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
@@ -167,7 +173,24 @@ pub(super) async fn scrape(State(ctx): State<Ctx>, request: Request) -> Result<R
             .get_or_create(&labels)
             .set(i64::try_from(load.overdue).unwrap_or(i64::MAX));
     }
+    // 1 for a calendar in force that lacks next year's notice from 1 November (or this
+    // year's at any time), else 0: the policy officer's yearly update, as an alert.
+    let missing = Family::<CalendarLabels, Gauge>::default();
+    let warnings = engine.calendar_warnings();
+    for calendar in engine.calendars() {
+        let lacking = warnings.iter().any(|w| w.calendar == calendar.name);
+        missing
+            .get_or_create(&CalendarLabels {
+                calendar: calendar.name.clone(),
+            })
+            .set(i64::from(lacking));
+    }
     let mut gauges = Registry::with_prefix("lianban");
+    gauges.register(
+        "calendar_next_year_missing",
+        "1 when a working-day calendar in force lacks the State Council holiday notice of next year (from 1 November) or of this year",
+        missing,
+    );
     gauges.register(
         "open_tasks",
         "Open or claimed tasks by county and department",

@@ -80,6 +80,9 @@ pub(super) struct Task {
     due: Option<DateTime<Utc>>,
     /// When the task's warning period starts (the step's `warn` before `due`).
     warn_at: Option<DateTime<Utc>>,
+    /// Whether `due` and `warn_at` were counted in working days of a year whose holiday
+    /// notice is not published yet (暂定); they are counted again once it is added.
+    due_provisional: bool,
     /// Inbox rows only: whether the task is past its due time now.
     overdue: Option<bool>,
     closed_at: Option<DateTime<Utc>>,

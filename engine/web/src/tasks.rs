@@ -27,6 +27,7 @@ pub(super) fn task_json(t: &TaskRecord) -> Value {
         "created_at": t.created_at,
         "due": t.due_at,
         "warn_at": t.warn_at,
+        "due_provisional": t.due_provisional,
         "closed_at": t.closed_at,
         "outcome": t.outcome,
         "completed_by": t.completed_by,

@@ -38,8 +38,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use calendar::{
-    Calendar, CalendarError, CalendarYear, Calendars, DAY_ENDS, Holiday, load_calendar,
-    load_calendars, parse_calendar,
+    Calendar, CalendarError, CalendarYear, Calendars, DAY_ENDS, Holiday, STATUTORY_2025,
+    load_calendar, load_calendars, parse_calendar,
 };
 pub use diagnostic::Diagnostic;
 pub use duration::ParseDurationError;

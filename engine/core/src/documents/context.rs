@@ -128,6 +128,7 @@ pub(super) fn build(parts: &Parts<'_>) -> Value {
     } = parts;
     let local = issued_at.with_timezone(&Shanghai);
     let parameters = process.parameter_values();
+    let deadline = task.and_then(|t| deadline_date(process, t, local.date_naive()));
     json!({
         "case": {
             "id": case.id,
@@ -153,7 +154,9 @@ pub(super) fn build(parts: &Parts<'_>) -> Value {
             "number": Value::Null,
             "issued_at": local.format("%Y年%m月%d日").to_string(),
             "issued_at_iso": local.to_rfc3339(),
-            "deadline": task.and_then(|t| deadline_date(process, t, local.date_naive())),
+            "deadline": deadline.as_ref().map(|(date, _)| date),
+            // The date was counted in a year whose holiday notice is not out yet: 暂定.
+            "deadline_provisional": deadline.is_some_and(|(_, provisional)| provisional),
         },
         "missing": missing,
         "task": task.map(|task| task_context(process, task)),
@@ -178,16 +181,21 @@ fn following_wait_due(process: &Process, task: &TaskView) -> Option<Duration> {
 /// The last day (`YYYY-MM-DD`, Beijing) to answer a notice: its issue date plus the wait
 /// step's time limit, counted in the process calendar. `None` when there is no limit or the
 /// calendar cannot count that far — the notice then shows only "N个工作日", never a guess.
-fn deadline_date(process: &Process, task: &TaskView, issued: NaiveDate) -> Option<String> {
-    let date = match following_wait_due(process, task)? {
+/// With it, whether the count used provisional working days (a year without notice).
+fn deadline_date(process: &Process, task: &TaskView, issued: NaiveDate) -> Option<(String, bool)> {
+    let (date, provisional) = match following_wait_due(process, task)? {
         Duration::Workdays(n) => {
             let calendar = process.calendar_data.as_ref()?;
-            calendar.add_workdays(issued, i64::from(n)).ok()?
+            let date = calendar.add_workdays(issued, i64::from(n)).ok()?;
+            (date, calendar.is_provisional(date))
         }
-        Duration::Days(n) => issued.checked_add_days(chrono::Days::new(u64::from(n)))?,
+        Duration::Days(n) => (
+            issued.checked_add_days(chrono::Days::new(u64::from(n)))?,
+            false,
+        ),
         Duration::Hours(_) => return None,
     };
-    Some(date.format("%Y-%m-%d").to_string())
+    Some((date.format("%Y-%m-%d").to_string(), provisional))
 }
 
 fn task_context(process: &Process, task: &TaskView) -> Value {
@@ -240,5 +248,72 @@ mod tests {
             .expect("time");
         assert_eq!(numbering_year(new_year), 2027);
         assert_eq!(duration_text(Duration::Workdays(5)), "5个工作日");
+    }
+
+    /// A notice issued in late December whose answer period reaches a year without a
+    /// holiday notice prints its date as 暂定; one issued earlier does not.
+    #[test]
+    fn a_deadline_reaching_a_year_without_notice_is_marked_provisional() {
+        struct NoTemplates;
+        impl crate::definition::TemplateCheck for NoTemplates {
+            fn check_template(&self, _: &str) -> Result<(), crate::definition::TemplateProblem> {
+                Err(crate::definition::TemplateProblem::Missing)
+            }
+        }
+        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join("calendars")).expect("calendars dir");
+        std::fs::copy(
+            repo.join("processes/calendars/cn-mainland.yaml"),
+            dir.path().join("calendars/cn-mainland.yaml"),
+        )
+        .expect("calendar");
+        std::fs::copy(
+            repo.join("tests/fixtures/deadlines/flow.yaml"),
+            dir.path().join("flow.yaml"),
+        )
+        .expect("flow");
+        let process = crate::definition::load_file(&dir.path().join("flow.yaml"), &NoTemplates)
+            .expect("the fixture loads");
+        let (form, data) = (Map::new(), Map::new());
+        let case = CaseView {
+            id: "c",
+            form: &form,
+            data: &data,
+            materials: &[],
+            started_at: Utc::now(),
+        };
+        // 接受 → 一次性告知补正 leads to the 5-working-day supplement wait.
+        let task = TaskView {
+            step: StepId::from("accept"),
+            outcome: "supplement".into(),
+            reason: None,
+            clerk: "王芳".into(),
+        };
+        let document = |issued_at| {
+            build(&Parts {
+                process: &process,
+                key: "supplement_notice",
+                name: "补正告知书",
+                case: &case,
+                task: Some(&task),
+                missing: &[],
+                issued_at,
+            })["document"]
+                .clone()
+        };
+        let beijing = |m, d| {
+            chrono::FixedOffset::east_opt(8 * 3600)
+                .and_then(|tz| tz.with_ymd_and_hms(2026, m, d, 10, 0, 0).single())
+                .expect("time")
+                .with_timezone(&Utc)
+        };
+        // Monday 2026-12-28: 12-29, 12-30, 12-31, (2027-01-01 off), 01-04, 01-05.
+        let late = document(beijing(12, 28));
+        assert_eq!(late["deadline"], "2027-01-05");
+        assert_eq!(late["deadline_provisional"], true);
+        let early = document(beijing(12, 1));
+        assert_eq!(early["deadline"], "2026-12-08");
+        assert_eq!(early["deadline_provisional"], false);
     }
 }

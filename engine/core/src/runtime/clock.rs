@@ -44,15 +44,19 @@ impl Run<'_> {
         let compute = |limit: Option<Duration>| {
             let limit = limit?;
             match due_at(self.process, limit, self.now) {
-                Ok(at) => Some(at),
+                Ok(due) => Some(due),
                 Err(reason) => {
                     tracing::warn!(case_id = %self.state.id.0, process = %self.process.id, %limit, "{reason}");
                     None
                 }
             }
         };
-        self.state.clock.legal_due = compute(limits.legal);
-        self.state.clock.promised_due = compute(limits.promised);
+        let (legal, promised) = (compute(limits.legal), compute(limits.promised));
+        let clock = &mut self.state.clock;
+        clock.legal_due = legal.map(|d| d.at);
+        clock.legal_provisional = legal.is_some_and(|d| d.provisional);
+        clock.promised_due = promised.map(|d| d.at);
+        clock.promised_provisional = promised.is_some_and(|d| d.provisional);
     }
 
     /// Stops the case clock as a token reaches a wait step that pauses it; a clock already
@@ -111,6 +115,13 @@ impl Run<'_> {
         let legal = shift(clock.legal_due).or(clock.legal_due);
         let promised = shift(clock.promised_due).or(clock.promised_due);
         let days = counted.unwrap_or_else(|| (to - from).num_days());
+        // A deadline moved into (or still in) a year without notice is provisional.
+        let provisional = |due: Option<DateTime<Utc>>, before: bool| match (calendar, due) {
+            (Some(c), Some(due)) => c.is_provisional(due.with_timezone(&Shanghai).date_naive()),
+            _ => before,
+        };
+        clock.legal_provisional = provisional(legal, clock.legal_provisional);
+        clock.promised_provisional = provisional(promised, clock.promised_provisional);
         clock.legal_due = legal;
         clock.promised_due = promised;
         clock.paused_since = None;

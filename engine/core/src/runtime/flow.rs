@@ -68,10 +68,14 @@ impl Run<'_> {
             StepKind::Join(join) => self.join(step, join, token),
             StepKind::Wait(wait) => {
                 // Parked until `Deliver` brings one of the events the step waits for.
-                let due_at = wait
+                let due = wait
                     .due
                     .and_then(|due| super::tasks::due_at(self.process, due, self.now).ok());
-                self.state.tokens.push(Token { due_at, ..token });
+                self.state.tokens.push(Token {
+                    due_at: due.map(|d| d.at),
+                    provisional: due.is_some_and(|d| d.provisional),
+                    ..token
+                });
                 if wait.pauses_clock {
                     self.pause_clock(&step.id);
                 }
@@ -154,6 +158,7 @@ impl Run<'_> {
                 step: branch.to.clone(),
                 frames: frames.clone(),
                 due_at: None,
+                provisional: false,
             });
         }
         Ok(tokens)

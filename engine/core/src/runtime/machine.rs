@@ -70,6 +70,7 @@ pub fn start(
         step: process.start.clone(),
         frames: Vec::new(),
         due_at: None,
+        provisional: false,
     };
     run.advance(token)?;
     Ok(run.finish())

@@ -5,8 +5,9 @@
 //! Files: `machine` (the commands), `flow` (tokens through automatic steps, splits and
 //! joins), `tasks` (task lifecycle), `decision` (decision-form checks), `clock` (warning
 //! times and the case's legal/promised clock, stopped at `pauses_clock` waits), `escalate`
-//! (what a timer firing does: [`fire`]), `run` (one command's working copy: a clone of the
-//! state, so a refused command changes nothing).
+//! (what a timer firing does: [`fire`]), `recount` (deadlines counted in provisional working
+//! days, counted again when the calendar changed: [`recount`]), `run` (one command's working
+//! copy: a clone of the state, so a refused command changes nothing).
 
 use std::fmt;
 
@@ -23,6 +24,7 @@ mod escalate;
 mod flow;
 mod form;
 mod machine;
+mod recount;
 mod run;
 mod supplement;
 mod tasks;
@@ -33,6 +35,7 @@ pub use crate::definition::RequiredMaterial;
 pub use escalate::fire;
 pub use form::{FieldError, Problem, unknown_materials, validate_form};
 pub use machine::{apply, start};
+pub use recount::recount;
 
 /// Identifier of a case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -133,6 +136,10 @@ pub struct Task {
     /// When its warning period starts (the step's `warn` before `due_at`), if it has one.
     #[serde(default)]
     pub warn_at: Option<DateTime<Utc>>,
+    /// Whether `due_at` (and `warn_at`) were counted in working days of a year whose
+    /// holiday notice is not published yet (暂定); they are counted again when it is.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub provisional: bool,
     /// When it was completed or cancelled.
     pub closed_at: Option<DateTime<Utc>>,
     /// Outcome chosen.
@@ -155,6 +162,9 @@ pub struct Token {
     /// When the wait it is parked at runs out (a wait step's `due`), if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_at: Option<DateTime<Utc>>,
+    /// Whether `due_at` was counted in provisional working days (暂定).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub provisional: bool,
 }
 
 /// Bookkeeping of one split's activation, so its join waits only for the branches taken.
@@ -226,6 +236,43 @@ pub struct CaseClock {
     pub paused_since: Option<DateTime<Utc>>,
     /// Working days (or, without a calendar, whole days) the clock has been stopped so far.
     pub paused_workdays: i64,
+    /// Whether `legal_due` was counted in provisional working days (暂定).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legal_provisional: bool,
+    /// Whether `promised_due` was counted in provisional working days (暂定).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub promised_provisional: bool,
+}
+
+impl CaseClock {
+    /// The deadline of `limit` and whether it is provisional (暂定).
+    pub fn due(&self, limit: CaseLimit) -> (Option<DateTime<Utc>>, bool) {
+        match limit {
+            CaseLimit::Legal => (self.legal_due, self.legal_provisional),
+            CaseLimit::Promised => (self.promised_due, self.promised_provisional),
+        }
+    }
+}
+
+/// A deadline of a case, as [`Event::DeadlineRecounted`] names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "of", rename_all = "snake_case")]
+pub enum Deadline {
+    /// A task's due time (its warning time moves with it).
+    Task {
+        /// The task.
+        task: TaskId,
+    },
+    /// A wait step's time limit.
+    Wait {
+        /// The wait step.
+        step: StepId,
+    },
+    /// A case time limit.
+    Case {
+        /// Which limit.
+        limit: CaseLimit,
+    },
 }
 
 /// Which case time limit.
@@ -456,6 +503,18 @@ pub enum Event {
         legal_due: Option<DateTime<Utc>>,
         /// The promised deadline now.
         promised_due: Option<DateTime<Utc>>,
+    },
+    /// A deadline counted in provisional working days (暂定) was counted again because the
+    /// calendar changed, typically as the year's holiday notice was added.
+    DeadlineRecounted {
+        /// Which deadline.
+        deadline: Deadline,
+        /// It was due then.
+        before: Option<DateTime<Utc>>,
+        /// It is due now.
+        due_at: DateTime<Utc>,
+        /// Whether it is still provisional (the count reaches another year without notice).
+        provisional: bool,
     },
     /// A task entered its warning period or passed its due time.
     DeadlineReached {

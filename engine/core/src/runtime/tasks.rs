@@ -3,6 +3,7 @@
 //! `UpdateTask` (or `CreateTask`) effect so the store can upsert exactly the tasks touched.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::Asia::Shanghai;
 use uuid::Uuid;
 
 use super::run::Run;
@@ -36,9 +37,10 @@ impl Run<'_> {
         ));
         let due = spec.due.map(|d| (d, due_at(self.process, d, self.now)));
         let dated = spec.due_date.as_ref().map(|e| self.due_date(e));
-        let due_at = due
-            .as_ref()
-            .and_then(|(_, at)| at.as_ref().ok().copied())
+        let counted = due.as_ref().and_then(|(_, at)| at.as_ref().ok().copied());
+        let provisional = counted.is_some_and(|d| d.provisional);
+        let due_at = counted
+            .map(|d| d.at)
             .or_else(|| dated.as_ref().and_then(|d| d.as_ref().ok().copied()));
         let warn_at = due_at
             .zip(spec.warn)
@@ -54,6 +56,7 @@ impl Run<'_> {
             created_at: self.now,
             due_at,
             warn_at,
+            provisional,
             closed_at: None,
             outcome: None,
             completed_by: None,
@@ -296,21 +299,35 @@ impl Run<'_> {
     }
 }
 
+/// A due time, and whether it was counted in working days of a year whose holiday notice is
+/// not published yet (暂定).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Due {
+    /// When.
+    pub(super) at: DateTime<Utc>,
+    /// Counted provisionally.
+    pub(super) provisional: bool,
+}
+
 /// When a task created `now` with `due` is due; for working days, in the process calendar
-/// (see [`crate::definition::Calendar::due_at`]). `Err` says why a working-day due time is
-/// unknown: no calendar, or a count into a year without calendar data. Never a guess.
-pub(super) fn due_at(
-    process: &Process,
-    due: Duration,
-    now: DateTime<Utc>,
-) -> Result<DateTime<Utc>, String> {
+/// (see [`crate::definition::Calendar::due_at`]), provisionally where the calendar counts a
+/// year without notice. `Err` says why a working-day due time is unknown: no calendar, or a
+/// count into a year the calendar cannot count. Never a guess.
+pub(super) fn due_at(process: &Process, due: Duration, now: DateTime<Utc>) -> Result<Due, String> {
     let out_of_range = || "时限超出可以计算的范围".to_owned();
     let delta = match due {
         Duration::Days(n) => TimeDelta::try_days(i64::from(n)),
         Duration::Hours(n) => TimeDelta::try_hours(i64::from(n)),
         Duration::Workdays(n) => {
             return match (&process.calendar_data, &process.calendar) {
-                (Some(calendar), _) => calendar.due_at(now, n).map_err(|e| e.to_string()),
+                (Some(calendar), _) => calendar
+                    .due_at(now, n)
+                    .map(|at| Due {
+                        at,
+                        provisional: calendar
+                            .is_provisional(at.with_timezone(&Shanghai).date_naive()),
+                    })
+                    .map_err(|e| e.to_string()),
                 (None, Some(name)) => Err(format!("工作日历 `{name}` 没有加载，不能计算工作日")),
                 (None, None) => Err(format!(
                     "流程 `{}` 没有指定工作日历（`calendar:`），不能计算工作日",
@@ -321,5 +338,9 @@ pub(super) fn due_at(
     };
     delta
         .and_then(|d| now.checked_add_signed(d))
+        .map(|at| Due {
+            at,
+            provisional: false,
+        })
         .ok_or_else(out_of_range)
 }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 
 use lianban_core::definition::{Calendar, CalendarError, LoadError, load_calendar};
 
@@ -48,17 +48,45 @@ pub enum WorkdaysError {
     Calendar(#[from] CalendarError),
 }
 
-/// Answers `query` in the calendar `name` of `processes/calendars/`: a date `YYYY-MM-DD` or
-/// a number of working days.
+/// The answer to a working-day question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// A date `YYYY-MM-DD` or a number of working days.
+    pub value: String,
+    /// Set when the count used a year whose holiday notice is not in the calendar yet
+    /// (counted provisionally from the law's holidays): the 暂定 note to print beside it.
+    pub provisional: Option<String>,
+}
+
+/// Answers `query` in the calendar `name` of `processes/calendars/`.
 ///
 /// # Errors
-/// [`WorkdaysError`]; a count into a year without data names the year.
-pub fn answer(processes: &Path, name: &str, query: Query) -> Result<String, WorkdaysError> {
+/// [`WorkdaysError`]; a count into a year the calendar cannot count names the year.
+pub fn answer(processes: &Path, name: &str, query: Query) -> Result<Answer, WorkdaysError> {
     let calendar = find(processes, name)?;
-    Ok(match query {
-        Query::Add { from, n } => calendar.add_workdays(from, n)?.to_string(),
-        Query::Between { from, to } => calendar.workdays_between(from, to)?.to_string(),
-    })
+    let (value, last) = match query {
+        Query::Add { from, n } => {
+            let day = calendar.add_workdays(from, n)?;
+            (day.to_string(), from.max(day))
+        }
+        Query::Between { from, to } => (
+            calendar.workdays_between(from, to)?.to_string(),
+            from.max(to),
+        ),
+    };
+    let provisional = calendar.is_provisional(last).then(|| {
+        let years: Vec<String> = calendar
+            .provisional_years()
+            .map(|y| y.year)
+            .take_while(|y| *y <= last.year())
+            .map(|y| format!("{y} 年"))
+            .collect();
+        format!(
+            "暂定：{} 的节假日安排尚未录入工作日历，按《全国年节及纪念日放假办法》规定的假日和周末计算，不含调休",
+            years.join("、")
+        )
+    });
+    Ok(Answer { value, provisional })
 }
 
 fn find(processes: &Path, name: &str) -> Result<Calendar, WorkdaysError> {

@@ -23,6 +23,8 @@ pub struct Model {
     pub warn_at: Option<DateTimeUtc>,
     /// The inbox's sort key while the task is open or claimed, NULL once closed.
     pub inbox_order: Option<String>,
+    /// The due time was counted in provisional working days (暂定).
+    pub due_provisional: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

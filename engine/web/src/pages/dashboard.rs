@@ -133,6 +133,17 @@ pub(crate) struct Figures {
     /// Admins only (empty for supervisors): per county, active cases by the step they are
     /// at, wait steps (等待补正 …) included.
     counties: Vec<CountySteps>,
+    /// Working-day calendars in force that lack a holiday notice: next year's from
+    /// 1 November, this year's at any time. Deadlines reaching such a year are 暂定.
+    calendar_warnings: Vec<CalendarNote>,
+}
+
+/// A calendar that lacks a year's holiday notice.
+#[derive(Debug, Serialize)]
+struct CalendarNote {
+    calendar: String,
+    year: i32,
+    message: String,
 }
 
 /// A county's active cases by current step.
@@ -481,6 +492,17 @@ async fn figures(ctx: &Ctx, me: &Identity, params: &Params) -> Result<Figures, A
         month_from: beijing_date(month),
         departments,
         counties,
+        calendar_warnings: ctx
+            .app
+            .engine()
+            .calendar_warnings()
+            .into_iter()
+            .map(|w| CalendarNote {
+                calendar: w.calendar,
+                year: w.year,
+                message: w.message,
+            })
+            .collect(),
     })
 }
 
@@ -494,7 +516,7 @@ async fn figures(ctx: &Ctx, me: &Identity, params: &Params) -> Result<Figures, A
         ("department" = Option<String>, Query, description = "admins: one department key instead of all"),
     ),
     responses(
-        (status = 200, description = "{period: {key, label, from, to}, now, week_from, month_from, departments: [{county, department, name, tasks: {open, claimed, due_soon, overdue}, steps: [{step, name, cases}], finished_week, finished_month, handling: [{step, name, tasks, median, p90}] (working days), supplements: {requested, second, share}, refusals: [{step, step_name, outcome, label, count}], refusal_reasons: [{case_id, step_name, label, reason, at}]}], counties (admins only): [{county, steps: [{step, name, cases}]}]}"),
+        (status = 200, description = "{period: {key, label, from, to}, now, week_from, month_from, departments: [{county, department, name, tasks: {open, claimed, due_soon, overdue}, steps: [{step, name, cases}], finished_week, finished_month, handling: [{step, name, tasks, median, p90}] (working days), supplements: {requested, second, share}, refusals: [{step, step_name, outcome, label, count}], refusal_reasons: [{case_id, step_name, label, reason, at}]}], counties (admins only): [{county, steps: [{step, name, cases}]}], calendar_warnings: [{calendar, year, message}] (a calendar in force lacks a year's holiday notice: next year's from 1 November)}"),
         (status = 400, description = "an unknown period, or (admins) an unknown department", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 401, description = "no or expired session", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 403, description = "not a supervisor or admin", body = crate::openapi::Problem, content_type = "application/problem+json"),
@@ -591,6 +613,7 @@ pub(super) async fn page(
         "month_from": figures.month_from,
         "sections": sections,
         "counties": county_charts,
+        "calendar_warnings": figures.calendar_warnings,
         "admin": admin,
         "departments": choices,
         "department": params.department.trim(),

@@ -6,7 +6,7 @@ use chrono::{DateTime, FixedOffset, Offset as _, Utc};
 use serde_json::{Value, json};
 
 use lianban_core::definition::{Calendar, EscalateOn, Process, StepKind};
-use lianban_core::runtime::{CaseClock, CaseLimit, Event, TaskStatus};
+use lianban_core::runtime::{CaseClock, CaseLimit, Deadline, Event, TaskStatus};
 use lianban_service::records::{HistoryEntry, TaskRecord};
 
 /// Without a warning time of their own, tasks due within this many hours are flagged as
@@ -110,24 +110,23 @@ pub(super) fn case_clock(
     calendar: Option<&Calendar>,
     open: bool,
 ) -> Value {
-    let limit = |limit: CaseLimit, due: Option<DateTime<Utc>>| {
+    let limit = |limit: CaseLimit| {
+        let (due, provisional) = clock.due(limit);
         due.map(|due| {
             let running = open && clock.paused_since.is_none();
             json!({
                 "label": limit.label(),
                 "due": time(due),
+                "provisional": provisional,
                 "left": if running { due_text(due, now, calendar) } else { String::new() },
                 "class": if running { due_class(Some(due), None, now) } else { "" },
             })
         })
     };
-    let limits: Vec<Value> = [
-        limit(CaseLimit::Promised, clock.promised_due),
-        limit(CaseLimit::Legal, clock.legal_due),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let limits: Vec<Value> = [limit(CaseLimit::Promised), limit(CaseLimit::Legal)]
+        .into_iter()
+        .flatten()
+        .collect();
     json!({
         "limits": limits,
         "paused": open && clock.paused_since.is_some(),
@@ -166,6 +165,7 @@ pub(super) fn task_row(
         "status": task_status_text(&task.status),
         "claimed_by": task.claimed_by,
         "due": task.due_at.map(time),
+        "due_provisional": task.due_provisional,
         "due_left": task.due_at.filter(|_| open).map(|d| due_text(d, now, calendar)),
         "warn_at": task.warn_at.map(time),
         "due_class": if open { due_class(task.due_at, task.warn_at, now) } else { "" },
@@ -197,6 +197,7 @@ pub(super) fn action_text(action: &str) -> &str {
         "cancel" => "撤件",
         "view" => "查看办件",
         "timer" | "deadline" => "时限到达（系统）",
+        "recount" => "节假日安排更新，重算暂定期限（系统）",
         "schedule" => "定时任务",
         "push" => "推送至部门系统",
         other => other,
@@ -296,6 +297,27 @@ fn deadline_notes(entry: &HistoryEntry, process: Option<&Process>) -> Vec<String
                 .to_owned(),
             ),
             Event::CaseLimitReached { limit, .. } => Some(format!("办件已超过{}", limit.label())),
+            Event::DeadlineRecounted {
+                deadline,
+                due_at,
+                provisional,
+                ..
+            } => {
+                let what = match deadline {
+                    Deadline::Task { .. } => "任务期限".to_owned(),
+                    Deadline::Wait { step } => format!("“{}”的期限", step_name(step)),
+                    Deadline::Case { limit } => limit.label().to_owned(),
+                };
+                let mark = if *provisional {
+                    "（仍为暂定）"
+                } else {
+                    ""
+                };
+                Some(format!(
+                    "节假日安排更新，{what}按工作日重新计算为 {}{mark}",
+                    time(*due_at)
+                ))
+            }
             Event::DueDateUnknown { reason, .. } => Some(format!("到期日期无法计算：{reason}")),
             Event::WaitOverdue { step, .. } => {
                 Some(format!("“{}”已超过期限，仍在等待", step_name(step)))

@@ -4,10 +4,15 @@
 //! for task due times and may depend on nothing later than `definition`.
 //!
 //! A calendar never guesses: asking about a day of a year it holds no data for is a
-//! [`CalendarError::NoDataForYear`] naming that year.
+//! [`CalendarError::NoDataForYear`] naming that year. The one exception is explicit: a file
+//! that says `provisional: cn-statutory-2025` counts the years after its last published one
+//! from the days 《全国年节及纪念日放假办法》 itself fixes (see `statutory`), and every
+//! answer that touched such a year can say so ([`Calendar::is_provisional`]), so a deadline
+//! counted from it is shown as 暂定 and counted again once the notice is added.
 
 mod parse;
 mod registry;
+mod statutory;
 #[cfg(test)]
 mod tests;
 
@@ -21,6 +26,7 @@ pub use parse::parse_calendar;
 pub(super) use registry::resolve;
 pub use registry::{Calendars, load_calendar, load_calendars};
 pub(super) use registry::{calendars_near, load_dir, nearest_dir};
+pub use statutory::STATUTORY_2025;
 
 /// The local time at which a due day ends: the last second of the day, 二十四时 as the
 /// Civil Code (第二百零三条) puts the end of a period's last day.
@@ -39,6 +45,10 @@ pub struct Calendar {
     /// Path of the calendar file, for messages.
     pub file: String,
     years: BTreeMap<i32, CalendarYear>,
+    /// The rule for years without a notice (`provisional:` in the file), if any.
+    pub provisional_rule: Option<String>,
+    /// The years after the last published one, counted by that rule.
+    provisional: BTreeMap<i32, CalendarYear>,
 }
 
 /// One year of a calendar as published.
@@ -52,6 +62,8 @@ pub struct CalendarYear {
     pub holidays: Vec<Holiday>,
     /// Weekend days that are working days (调休上班).
     pub workdays: BTreeSet<NaiveDate>,
+    /// Counted from the law because the year's notice is not published yet (暂定).
+    pub provisional: bool,
 }
 
 /// A block of consecutive days off.
@@ -99,21 +111,80 @@ fn years_text(years: &[i32]) -> String {
 }
 
 impl Calendar {
-    /// The data of `year`, if the calendar has it.
-    pub fn year(&self, year: i32) -> Option<&CalendarYear> {
-        self.years.get(&year)
+    /// A calendar of the published `years`; with a `provisional_rule` (only
+    /// [`STATUTORY_2025`] is known) the years after the last of them up to the rule's
+    /// horizon are counted provisionally.
+    pub(crate) fn new(
+        name: String,
+        title: Option<String>,
+        file: String,
+        years: BTreeMap<i32, CalendarYear>,
+        provisional_rule: Option<String>,
+    ) -> Self {
+        let provisional = match (&provisional_rule, years.keys().next_back()) {
+            (Some(rule), Some(last)) if rule == STATUTORY_2025 => (last + 1
+                ..=statutory::last_year())
+                .map_while(|y| statutory::year(y).map(|data| (y, data)))
+                .collect(),
+            _ => BTreeMap::new(),
+        };
+        Calendar {
+            name,
+            title,
+            file,
+            years,
+            provisional_rule,
+            provisional,
+        }
     }
 
-    /// Every year with data, in order.
+    /// The data of `year`: as published, else counted provisionally, if the calendar can.
+    pub fn year(&self, year: i32) -> Option<&CalendarYear> {
+        self.years
+            .get(&year)
+            .or_else(|| self.provisional.get(&year))
+    }
+
+    /// Every year with published data, in order.
     pub fn years(&self) -> impl Iterator<Item = &CalendarYear> {
         self.years.values()
     }
 
+    /// The years counted provisionally, in order.
+    pub fn provisional_years(&self) -> impl Iterator<Item = &CalendarYear> {
+        self.provisional.values()
+    }
+
+    /// The last year with a published notice.
+    pub fn last_published(&self) -> Option<i32> {
+        self.years.keys().next_back().copied()
+    }
+
+    /// Whether a count that reaches `date` used provisional days. Provisional years are
+    /// the ones after the last published year, so a count between two dates touched one
+    /// exactly when the later date lies in one.
+    pub fn is_provisional(&self, date: NaiveDate) -> bool {
+        self.provisional.contains_key(&date.year())
+    }
+
+    /// The year whose notice the policy officer should add by `today`: this year when it
+    /// has none, and from 1 November on also next year, when it has none. `None` when
+    /// nothing is missing yet.
+    pub fn missing_notice(&self, today: NaiveDate) -> Option<i32> {
+        let year = today.year();
+        if !self.years.contains_key(&year) {
+            return Some(year);
+        }
+        (today.month() >= 11 && !self.years.contains_key(&(year + 1))).then_some(year + 1)
+    }
+
     /// Whether `date` is a working day: a 调休 working day, else not in a holiday block and
-    /// not a Saturday or Sunday.
+    /// not a Saturday or Sunday. A year without a notice is answered provisionally when the
+    /// calendar has a rule for it (see [`Calendar::is_provisional`]).
     ///
     /// # Errors
-    /// [`CalendarError::NoDataForYear`] when the calendar has no data for the date's year.
+    /// [`CalendarError::NoDataForYear`] when the calendar has no data for the date's year
+    /// and cannot count it provisionally.
     pub fn is_workday(&self, date: NaiveDate) -> Result<bool, CalendarError> {
         let year = self
             .year(date.year())

@@ -11,7 +11,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_yaml::Value;
 
-use super::{Calendar, CalendarYear, Holiday};
+use super::{Calendar, CalendarYear, Holiday, STATUTORY_2025};
 use crate::definition::LoadError;
 use crate::definition::decode::{Decoder, describe};
 use crate::definition::diagnostic::{Code, Sink};
@@ -23,6 +23,7 @@ use crate::definition::yaml::parse;
 #[serde(deny_unknown_fields)]
 struct RawCalendar {
     name: Option<String>,
+    provisional: Option<String>,
     years: Option<IndexMap<String, Value>>,
 }
 
@@ -57,12 +58,8 @@ pub fn parse_calendar(file: &SourceFile) -> Result<Calendar, LoadError> {
             map: &map,
             sink: &mut sink,
         };
-        cx.calendar(&value).map(|(title, years)| Calendar {
-            name,
-            title,
-            file: file.path.clone(),
-            years,
-        })
+        cx.calendar(&value)
+            .map(|(title, years, rule)| Calendar::new(name, title, file.path.clone(), years, rule))
     });
     match calendar {
         Some(calendar) if sink.is_empty() => Ok(calendar),
@@ -93,8 +90,20 @@ impl Cx<'_> {
         }
     }
 
-    fn calendar(&mut self, value: &Value) -> Option<(Option<String>, Years)> {
+    fn calendar(&mut self, value: &Value) -> Option<(Option<String>, Years, Option<String>)> {
         let raw: RawCalendar = self.decoder().decode(value, "")?;
+        if let Some(rule) = raw.provisional.as_deref().filter(|r| *r != STATUTORY_2025) {
+            let hint = format!(
+                "`provisional: {STATUTORY_2025}` 按《全国年节及纪念日放假办法》（2024年修订）\
+                 暂定计算尚未公布安排的年份；不写则没有安排的年份不能计算"
+            );
+            self.report(
+                Code::Calendar,
+                "provisional",
+                format!("不认识的暂定规则 `{rule}`"),
+                Some(&hint),
+            );
+        }
         let Some(raw_years) = raw.years.filter(|y| !y.is_empty()) else {
             let hint = "例如 `years: {2026: {source: 国办发明电〔2025〕7号, holidays: [...], workdays: [...]}}`";
             self.report(
@@ -123,7 +132,7 @@ impl Cx<'_> {
                 years.insert(year, data);
             }
         }
-        Some((raw.name, years))
+        Some((raw.name, years, raw.provisional))
     }
 
     fn year(&mut self, year: i32, value: &Value, path: &str) -> Option<CalendarYear> {
@@ -145,6 +154,7 @@ impl Cx<'_> {
             source,
             holidays: holidays.into_iter().map(|(h, _)| h).collect(),
             workdays,
+            provisional: false,
         })
     }
 

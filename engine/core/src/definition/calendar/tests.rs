@@ -16,6 +16,17 @@ fn cn() -> Calendar {
     parse_calendar(&file).expect("the shipped calendar loads")
 }
 
+/// The shipped calendar without its `provisional:` rule: years without a notice are errors.
+fn strict() -> Calendar {
+    let file = SourceFile {
+        path: "processes/calendars/cn-mainland.yaml".into(),
+        text: SHIPPED.replace("provisional: cn-statutory-2025\n", ""),
+    };
+    let cal = parse_calendar(&file).expect("the shipped calendar loads");
+    assert_eq!(cal.provisional_rule, None);
+    cal
+}
+
 fn d(text: &str) -> NaiveDate {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("test date")
 }
@@ -185,7 +196,7 @@ fn between_counts_after_the_first_day_up_to_the_last_and_inverts_add() {
 
 #[test]
 fn a_year_without_data_is_an_error_naming_it_never_a_guess() {
-    let cal = cn();
+    let cal = strict();
     let err = cal.add_workdays(d("2026-12-31"), 1).expect_err("2027");
     assert!(matches!(
         err,
@@ -222,7 +233,52 @@ fn due_times_end_the_nth_working_day_in_beijing() {
         cal.due_at(utc(2026, 9, 30, 17, 30), 1),
         Ok(utc(2026, 10, 8, 15, 59) + chrono::TimeDelta::seconds(59))
     );
-    assert!(cal.due_at(utc(2026, 12, 31, 2, 0), 1).is_err());
+    assert!(strict().due_at(utc(2026, 12, 31, 2, 0), 1).is_err());
+}
+
+/// With `provisional: cn-statutory-2025` the years after 2026 count the law's days off and
+/// say so; 2026 itself stays as published, and years before 2025 stay unknown.
+#[test]
+fn years_after_the_last_notice_are_counted_provisionally_and_marked() {
+    let cal = cn();
+    assert_eq!(cal.provisional_rule.as_deref(), Some(STATUTORY_2025));
+    assert_eq!(cal.last_published(), Some(2026));
+    assert!(!cal.is_provisional(d("2026-12-31")));
+    assert!(cal.is_provisional(d("2027-01-04")));
+    // 2027-01-01 (Fri) is 元旦; no 调休: Saturday 2027-01-09 stays off.
+    assert_eq!(cal.is_workday(d("2027-01-01")), Ok(false));
+    assert_eq!(cal.is_workday(d("2027-01-04")), Ok(true));
+    assert_eq!(cal.is_workday(d("2027-01-09")), Ok(false));
+    // 20 working days from Sunday 2026-12-06: 19 in December, 1-1 (Fri) off, then 1-4.
+    assert_eq!(cal.add_workdays(d("2026-12-06"), 20), Ok(d("2027-01-04")));
+    let y2027 = cal.year(2027).expect("provisional 2027");
+    assert!(y2027.provisional && y2027.source.contains("暂定"));
+    assert_eq!(cal.years().count(), 2, "published years only");
+    assert!(cal.is_workday(d("2024-12-31")).is_err());
+}
+
+/// From 1 November the missing notice of next year is reported; a missing current year
+/// always is.
+#[test]
+fn the_missing_notice_is_reported_from_the_first_of_november() {
+    let cal = cn();
+    assert_eq!(cal.missing_notice(d("2026-10-31")), None);
+    assert_eq!(cal.missing_notice(d("2026-11-01")), Some(2027));
+    assert_eq!(cal.missing_notice(d("2026-12-31")), Some(2027));
+    assert_eq!(cal.missing_notice(d("2027-01-02")), Some(2027));
+    assert_eq!(cal.missing_notice(d("2025-11-01")), None);
+}
+
+#[test]
+fn an_unknown_provisional_rule_is_a_diagnostic() {
+    let text = SHIPPED.replace("cn-statutory-2025", "guess");
+    let file = SourceFile {
+        path: "calendars/cn-mainland.yaml".into(),
+        text,
+    };
+    let err = parse_calendar(&file).expect_err("unknown rule");
+    let message = err.to_string();
+    assert!(message.contains("不认识的暂定规则 `guess`"), "{message}");
 }
 
 fn diagnostics(text: &str) -> Vec<(usize, usize, &'static str)> {

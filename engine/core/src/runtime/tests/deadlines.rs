@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::*;
 use crate::definition::{Duration, SourceFile, parse_calendar};
-use crate::runtime::{CaseClock, Event};
+use crate::runtime::{CaseClock, Effect, Event, recount};
 
 fn process(due: Option<Duration>, calendar: bool) -> Process {
     let task = TaskStep {
@@ -106,7 +106,8 @@ fn working_days_end_at_the_close_of_the_nth_working_day_in_beijing() {
 #[test]
 fn a_count_into_a_year_without_data_starts_the_case_and_records_why() {
     let p = process(Some(Duration::Workdays(3)), true);
-    let t = started(&p, beijing(2026, 12, 29, 10, 0, 0));
+    // The shipped calendar counts 2027…2037 provisionally; 2038 is past its horizon.
+    let t = started(&p, beijing(2037, 12, 29, 10, 0, 0));
     assert_eq!(t.state.tasks[0].due_at, None);
     let task = t.state.tasks[0].id;
     match unknown_deadlines(&t).as_slice() {
@@ -118,7 +119,7 @@ fn a_count_into_a_year_without_data_starts_the_case_and_records_why() {
             },
         ] => {
             assert_eq!((*id, *due), (task, Duration::Workdays(3)));
-            assert!(reason.contains("2027 年"), "{reason}");
+            assert!(reason.contains("2038 年"), "{reason}");
         }
         other => panic!("expected one DeadlineUnknown, got {other:?}"),
     }
@@ -237,4 +238,46 @@ fn a_case_without_time_limits_never_stops_a_clock() {
     let t = started(&p, now());
     let waiting = finished(&p, &t.state, "t", "wait");
     assert_eq!(waiting.clock, CaseClock::default());
+}
+
+/// A due time counted into 2027 before its notice is provisional; once the calendar holds a
+/// 2027 notice, `recount` counts it again from the task's creation, drops the mark and asks
+/// for the task row to be written.
+#[test]
+fn a_provisional_due_time_is_counted_again_in_the_changed_calendar() {
+    let p = process(Some(Duration::Workdays(3)), true);
+    // Thursday 2026-12-31: 2027-01-01 off, then 01-04, 01-05, 01-06.
+    let t = started(&p, beijing(2026, 12, 31, 10, 0, 0));
+    let task = &t.state.tasks[0];
+    assert_eq!(task.due_at, Some(beijing(2027, 1, 6, 23, 59, 59)));
+    assert!(task.provisional);
+    // Nothing changed in the calendar: nothing to record.
+    assert!(
+        recount(&p, &t.state, beijing(2026, 12, 31, 11, 0, 0))
+            .events
+            .is_empty()
+    );
+
+    let mut noticed = p.clone();
+    let text = format!(
+        "{}  2027:\n    source: 测试\n    holidays:\n      - {{name: 元旦, from: 2027-01-01, to: 2027-01-04}}\n",
+        include_str!("../../../../../processes/calendars/cn-mainland.yaml")
+    );
+    let file = SourceFile {
+        path: "calendars/cn-mainland.yaml".into(),
+        text,
+    };
+    noticed.calendar_data = Some(Arc::new(parse_calendar(&file).expect("calendar")));
+    let r = recount(&noticed, &t.state, beijing(2026, 12, 31, 11, 0, 0));
+    let task = &r.state.tasks[0];
+    assert_eq!(task.due_at, Some(beijing(2027, 1, 7, 23, 59, 59)));
+    assert!(!task.provisional);
+    assert!(matches!(
+        r.events.as_slice(),
+        [Event::DeadlineRecounted {
+            provisional: false,
+            ..
+        }]
+    ));
+    assert!(r.effects.contains(&Effect::UpdateTask { task: task.id }));
 }
