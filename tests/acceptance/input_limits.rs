@@ -188,10 +188,12 @@ db_test!(the_api_refuses_what_the_rules_do_not_allow, |db| {
         .complete(&task, &json!({"outcome": "accept"}))
         .await?
         .ok()?;
-    let confirm = clerk.task_at(&case, "confirm").await?;
-    clerk.claim(&confirm).await?.ok()?;
+    // 受审分离: who accepted may not confirm, so a second clerk confirms.
+    let reviewer = app.clerk("shebao_reviewer", "shebao", Role::Clerk).await?;
+    let confirm = reviewer.task_at(&case, "confirm").await?;
+    reviewer.claim(&confirm).await?.ok()?;
     let absurd = json!({"outcome": "confirm", "data": {"retirement_date": "2025-01", "pension_monthly": 3000, "contribution_years": -3}});
-    let reply = clerk.complete(&confirm, &absurd).await?;
+    let reply = reviewer.complete(&confirm, &absurd).await?;
     assert_eq!(
         (reply.status, reply.code()),
         (422, "invalid-field"),
