@@ -115,12 +115,32 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
             .map(QueryParams)
             .map_err(|e| {
                 let field = e.path().to_string();
-                let message = e.into_inner().to_string();
+                let message = query_message(&e.into_inner().to_string());
                 ApiError::BadRequest {
                     title: format!("查询参数“{field}”有误：{message}"),
                     extra: json!({"errors": [{"field": field, "message": message}]}),
                 }
             })
+    }
+}
+
+/// The query parser's (English) complaint in the words a clerk reads: the common ones are
+/// said in Chinese, anything else is kept as it is.
+fn query_message(message: &str) -> String {
+    if message.contains("invalid digit") || message.contains("cannot parse integer") {
+        "应为不带符号的整数".to_owned()
+    } else if message.contains("too large") {
+        "数值过大".to_owned()
+    } else if message.contains("empty string") {
+        "不能为空".to_owned()
+    } else if let Some(rest) = message.strip_prefix("unknown field `") {
+        let name = rest.split('`').next().unwrap_or_default();
+        format!("没有参数“{name}”")
+    } else if let Some(rest) = message.strip_prefix("unknown variant `") {
+        let name = rest.split('`').next().unwrap_or_default();
+        format!("不能取值“{name}”")
+    } else {
+        message.to_owned()
     }
 }
 
@@ -181,6 +201,22 @@ mod tests {
         ] {
             assert!(!is_json(no), "{no}");
         }
+    }
+
+    #[test]
+    fn query_complaints_are_said_in_chinese() {
+        assert_eq!(
+            query_message("invalid digit found in string"),
+            "应为不带符号的整数"
+        );
+        assert_eq!(
+            query_message("number too large to fit in target type"),
+            "数值过大"
+        );
+        assert_eq!(
+            query_message("unknown field `evil`, expected one of `limit`, `offset`"),
+            "没有参数“evil”"
+        );
     }
 
     #[test]
