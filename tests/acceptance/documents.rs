@@ -383,3 +383,46 @@ db_test!(
         Ok(())
     }
 );
+
+/// The shipped 阳城 补正告知书 prints its date with 暂定 when the count of working days runs
+/// into a year whose holiday notice is not out yet (issue 14, the year-end calendar).
+#[test]
+fn the_shipped_supplement_notice_marks_a_deadline_in_an_unpublished_year() -> anyhow::Result<()> {
+    let root = lianban_tests::web::repo();
+    let templates = Templates::load(&root.join("templates"))?;
+    let process = definition::load_file(
+        &root.join("processes/yangcheng/retirement.yaml"),
+        &templates,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let form = serde_json::Map::new();
+    let at = |y, m, d| {
+        Utc.with_ymd_and_hms(y, m, d, 1, 0, 0)
+            .single()
+            .unwrap_or_default()
+    };
+    // 28 December 2026: five working days reach into 2027, which has no notice yet.
+    let late = preview(
+        &process,
+        &templates,
+        "supplement_notice",
+        &form,
+        at(2026, 12, 28),
+    )?;
+    assert!(
+        late.html
+            .contains("暂定：该年节假日安排公布后以实际工作日为准"),
+        "{}",
+        late.html
+    );
+    // 1 June 2026: the whole count stays inside the published 2026.
+    let june = preview(
+        &process,
+        &templates,
+        "supplement_notice",
+        &form,
+        at(2026, 6, 1),
+    )?;
+    assert!(!june.html.contains("暂定"), "{}", june.html);
+    Ok(())
+}
