@@ -761,3 +761,126 @@ db_test!(
         Ok(())
     }
 );
+
+// What a case waits for (a reply, papers received at the window) is handed in by the
+// department holding it, not by every department that takes part: 医保 asked for the reply
+// and still reads the case, but the window receives it (tests/fixtures/waits/reply.yaml).
+db_test!(
+    only_the_department_holding_a_case_hands_in_what_it_waits_for,
+    |db| {
+        let app = TestApp::start(&db, "tests/fixtures/waits").await?;
+        let mut people = Vec::new();
+        for (user, department) in [("w_shebao", "shebao"), ("w_yibao", "yibao")] {
+            let password = app
+                .add_user_in(user, department, Some("waits"), Role::Clerk)
+                .await?;
+            people.push(app.login(user, &password).await?);
+        }
+        let [shebao, yibao] =
+            <[Clerk; 2]>::try_from(people).map_err(|_| anyhow::anyhow!("two people"))?;
+        let key = accounts::new_api_key();
+        app.app
+            .engine()
+            .store()
+            .accounts()
+            .create_api_key(
+                &NewApiKey {
+                    name: "waits-yibao".into(),
+                    key_hash: accounts::api_key_hash(&key),
+                    department: "yibao".into(),
+                    county: Some("waits".into()),
+                },
+                chrono::Utc::now(),
+            )
+            .await?;
+        let world = World {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+            starter: shebao.clone(),
+            app,
+        };
+        let started = shebao
+            .start(&json!({"process": "waits.reply", "form": {"name": "张三"}}))
+            .await?
+            .ok()?;
+        let case = started["id"].as_str().unwrap_or_default().to_owned();
+        let accept = shebao.task_at(&case, "accept").await?;
+        shebao
+            .complete(&accept, &json!({"outcome": "accept"}))
+            .await?
+            .ok()?;
+        let check = yibao.task_at(&case, "check").await?;
+        yibao
+            .complete(&check, &json!({"outcome": "ask"}))
+            .await?
+            .ok()?;
+        let engine = world.app.app.engine();
+        let id = CaseId(case.parse()?);
+        let before = engine.get_case(id).await?.map(|r| r.revision);
+
+        let replied = format!("/api/v1/cases/{case}/events/replied");
+        for caller in [Caller::Key(key.clone()), Caller::Session(yibao.clone())] {
+            let reply = world
+                .send(&caller, "POST", &replied, None, Some(json!({})))
+                .await?;
+            assert_eq!(
+                (reply.status, reply.problem(), reply.code()),
+                (403, "forbidden", "not-current-department"),
+                "{caller:?}: {}",
+                reply.text
+            );
+        }
+        let page = world
+            .send(
+                &Caller::Session(yibao.clone()),
+                "POST",
+                &format!("/cases/{case}/events/replied"),
+                Some(Vec::new()),
+                None,
+            )
+            .await?;
+        assert_eq!(page.status, 403, "{}", page.text);
+        assert!(
+            page.text
+                .contains("办件当前由社保中心办理，只有该部门或负责人可以登记收到的材料或答复"),
+            "{}",
+            page.text
+        );
+        // 医保's case page offers no form to hand the reply in; the window's does.
+        let shown = world
+            .send(
+                &Caller::Session(yibao),
+                "GET",
+                &format!("/cases/{case}"),
+                None,
+                None,
+            )
+            .await?;
+        assert_eq!(shown.status, 200);
+        assert!(!shown.text.contains("/events/replied"), "{}", shown.text);
+        let window = world
+            .send(
+                &Caller::Session(shebao.clone()),
+                "GET",
+                &format!("/cases/{case}"),
+                None,
+                None,
+            )
+            .await?;
+        assert!(window.text.contains("/events/replied"), "{}", window.text);
+        assert_eq!(engine.get_case(id).await?.map(|r| r.revision), before);
+
+        let reply = world
+            .send(
+                &Caller::Session(shebao),
+                "POST",
+                &replied,
+                None,
+                Some(json!({})),
+            )
+            .await?;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        Ok(())
+    }
+);

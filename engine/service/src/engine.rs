@@ -330,6 +330,37 @@ impl Engine {
         self.run(case, actor, command, "deliver").await
     }
 
+    /// As [`Engine::deliver`], for a person: refused unless their department holds the
+    /// case now or they are a supervisor ([`Principal::may_deliver`]).
+    ///
+    /// # Errors
+    /// [`EngineError::Refused`], and as [`Engine::deliver`].
+    pub async fn deliver_for(
+        &self,
+        case: CaseId,
+        event: &str,
+        data: Map<String, Value>,
+        materials: Vec<String>,
+        principal: &Principal,
+    ) -> Result<Transition, EngineError> {
+        let record = self
+            .inner
+            .store
+            .cases()
+            .get(case)
+            .await?
+            .ok_or(StoreError::NotFound(Missing::Case(case)))?;
+        let process = self.process_for(&record).await?;
+        principal.may_deliver(&process, &record.state)?;
+        let command = Command::Deliver {
+            event: event.to_owned(),
+            data,
+            materials,
+        };
+        self.apply(record, &principal.actor(), command, "deliver")
+            .await
+    }
+
     /// Cancels a case (撤件).
     ///
     /// # Errors

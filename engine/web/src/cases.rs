@@ -338,6 +338,7 @@ pub(super) struct EventBody {
         (status = 400, description = "unreadable JSON", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 415, description = "the body is not declared as JSON (`Content-Type: application/json`)", body = super::openapi::Problem, content_type = "application/problem+json"),
         super::openapi::AuthProblems,
+        (status = 403, description = "the caller's department does not hold the case now and the caller is no supervisor (`not-current-department`)", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such case, or the caller's department takes no part in it", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "the case is not waiting for that event", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 422, description = "a body field is unknown or of the wrong type", body = super::openapi::Problem, content_type = "application/problem+json"),
@@ -356,7 +357,13 @@ pub(super) async fn deliver(
     let transition = ctx
         .app
         .engine()
-        .deliver(case, &event, body.data, body.materials, &identity.actor())
+        .deliver_for(
+            case,
+            &event,
+            body.data,
+            body.materials,
+            &identity.principal(),
+        )
         .await?;
     Ok(Json(json!({ "case": case_position(&transition.state) })))
 }

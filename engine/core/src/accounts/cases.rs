@@ -1,6 +1,6 @@
-//! Who may start and who may withdraw (撤件) a case: the one rule the JSON API and the
-//! pages share, carried out by the service (`Engine::start_case_for`,
-//! `Engine::cancel_for`). Seeing a case at all is [`Principal::may_see_case`], asked first.
+//! Who may start, withdraw (撤件) or hand in papers for a case: the one rule the JSON API
+//! and the pages share, carried out by the service (`Engine::start_case_for`,
+//! `Engine::cancel_for`, `Engine::deliver_for`). Seeing a case at all is [`Principal::may_see_case`], asked first.
 
 use super::{Principal, Role, county_of};
 use crate::definition::Process;
@@ -33,6 +33,13 @@ pub enum Refusal {
         /// The names of the departments holding the case now, joined with 、.
         departments: String,
     },
+    /// The person's department does not hold the case's current step, and the person is
+    /// no supervisor, so it may not hand in what the case waits for.
+    #[error("办件当前由{departments}办理，只有该部门或负责人可以登记收到的材料或答复")]
+    NotHoldingWait {
+        /// The names of the departments holding the case now, joined with 、.
+        departments: String,
+    },
 }
 
 impl Refusal {
@@ -42,7 +49,9 @@ impl Refusal {
             Refusal::NotCaseWorker => "not-case-worker",
             Refusal::OtherCounty { .. } => "other-county",
             Refusal::NotIntakeDepartment { .. } => "not-intake-department",
-            Refusal::NotHoldingCase { .. } => "not-current-department",
+            Refusal::NotHoldingCase { .. } | Refusal::NotHoldingWait { .. } => {
+                "not-current-department"
+            }
         }
     }
 }
@@ -98,6 +107,33 @@ impl Principal {
     /// # Errors
     /// The [`Refusal`] saying why not.
     pub fn may_withdraw(&self, process: &Process, state: &CaseState) -> Result<(), Refusal> {
+        match self.holders_unless_own(process, state)? {
+            None => Ok(()),
+            Some(departments) => Err(Refusal::NotHoldingCase { departments }),
+        }
+    }
+
+    /// Whether the person may hand in what a case waits for (补正 papers received, a
+    /// department's reply): the same people as may withdraw it. A department that only
+    /// takes part in the case elsewhere may read it, but not move it on.
+    ///
+    /// # Errors
+    /// The [`Refusal`] saying why not.
+    pub fn may_deliver(&self, process: &Process, state: &CaseState) -> Result<(), Refusal> {
+        match self.holders_unless_own(process, state)? {
+            None => Ok(()),
+            Some(departments) => Err(Refusal::NotHoldingWait { departments }),
+        }
+    }
+
+    /// `None` when the person's department holds the case now (an open task, or the intake
+    /// window while it only waits) or the person is a supervisor; otherwise the names of
+    /// the departments that do.
+    fn holders_unless_own(
+        &self,
+        process: &Process,
+        state: &CaseState,
+    ) -> Result<Option<String>, Refusal> {
         self.works_in(process)?;
         let mut holders: Vec<&str> = state
             .tasks
@@ -111,10 +147,8 @@ impl Principal {
             holders = process.intake_departments();
         }
         if holders.contains(&self.department.as_str()) || self.has(Role::Supervisor) {
-            return Ok(());
+            return Ok(None);
         }
-        Err(Refusal::NotHoldingCase {
-            departments: names(process, &holders),
-        })
+        Ok(Some(names(process, &holders)))
     }
 }

@@ -24,9 +24,10 @@ use lianban_service::EngineError;
 use lianban_service::records::CaseRecord;
 
 /// The case page's action forms: one per event of each wait step the case is at
-/// (labelled with where it leads), the materials still missing as checkboxes, and whether
+/// (labelled with where it leads, shown only to whom may hand it in:
+/// `Principal::may_deliver`), the materials still missing as checkboxes, and whether
 /// this person may withdraw the case (only while it is active; the engine's rule,
-/// `Principal::may_withdraw`, which it applies again when the form is sent).
+/// `Principal::may_withdraw`). The engine applies both again when a form is sent.
 pub(super) fn actions(
     ctx: &Ctx,
     principal: &Principal,
@@ -39,9 +40,11 @@ pub(super) fn actions(
         return Ok(json!({"events": [], "materials": [], "cancellable": false}));
     };
     let cancellable = principal.may_withdraw(process, state).is_ok();
+    let may_deliver = principal.may_deliver(process, state).is_ok();
     let events: Vec<Value> = state
         .tokens
         .iter()
+        .filter(|_| may_deliver)
         .filter_map(|t| match &process.step(&t.step)?.kind {
             StepKind::Wait(wait) => Some(wait.on.iter()),
             _ => None,
@@ -113,7 +116,7 @@ pub(super) async fn deliver(
     let result = ctx
         .app
         .engine()
-        .deliver(case, &event, Map::new(), materials, &user.0.actor())
+        .deliver_for(case, &event, Map::new(), materials, &user.0.principal())
         .await;
     match result {
         Ok(_) => Ok(Redirect::to(&format!("/cases/{case}")).into_response()),
@@ -125,6 +128,13 @@ pub(super) async fn deliver(
                 ..Refusal::default()
             };
             show(&ctx, &user, case, StatusCode::CONFLICT, &refusal).await
+        }
+        Err(EngineError::Refused(e)) => {
+            let refusal = Refusal {
+                message: Some(e.to_string()),
+                ..Refusal::default()
+            };
+            show(&ctx, &user, case, StatusCode::FORBIDDEN, &refusal).await
         }
         Err(EngineError::Runtime(RuntimeError::InvalidField { message, .. })) => {
             let refusal = Refusal {
