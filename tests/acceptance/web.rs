@@ -583,8 +583,21 @@ db_test!(definitions_api_shows_and_validates_definitions, |db| {
     let (status, _) =
         definitions_call(&app, Some(&boss), None, yaml.clone(), validate, false).await?;
     assert_eq!(status, 403);
-    let (status, _) = definitions_call(&app, Some(&clerk), None, yaml, validate, true).await?;
+    let (status, _) =
+        definitions_call(&app, Some(&clerk), None, yaml.clone(), validate, true).await?;
     assert_eq!(status, 403);
+    // A supervisor of another county may not check this county's definition against its
+    // rule files and stored versions.
+    let password = app
+        .add_user_in("far_boss", "shebao", Some("faraway"), Role::Supervisor)
+        .await?;
+    let far = app.login("far_boss", &password).await?;
+    let (status, refused) = definitions_call(&app, Some(&far), None, yaml, validate, true).await?;
+    assert_eq!(
+        (status, &refused["code"]),
+        (403, &json!("other-county")),
+        "{refused}"
+    );
 
     // Broken: an unknown role, reported at its line and column.
     let broken = good.replace("role: yibao_clerk", "role: yibao_clrk");

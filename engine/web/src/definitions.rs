@@ -408,7 +408,7 @@ fn invalid(diagnostics: Vec<Value>) -> ApiError {
 )]
 pub(super) async fn validate(
     State(ctx): State<Ctx>,
-    _who: Overseer,
+    who: Overseer,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -424,6 +424,16 @@ pub(super) async fn validate(
         }
     })?;
     let text = yaml_text(&headers, &bytes)?;
+    // Checked against the server's files of the id's county: another county's rule files,
+    // calendars and stored versions are not a supervisor's to probe.
+    if declared_id(&text).is_some_and(|id| !who.sees(&id)) {
+        return Err(ApiError::Coded {
+            code: "other-county",
+            error: Box::new(ApiError::Forbidden(
+                "只能校验本县区的流程定义（id 以本县区开头）",
+            )),
+        });
+    }
     let (path, others) = placement(&ctx, &text);
     let mut sources = vec![SourceFile {
         path: path.clone(),
