@@ -47,6 +47,8 @@ const MATRIX: &[(&str, &str, [u16; 9])] = &[
     // Metrics are open on loopback only (the test client is on loopback).
     ("GET", "/metrics", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET", "/login", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    // The 办事指南 with the blank 一次性告知单 is public: shown to enterprises before any case.
+    ("GET", "/guide/{id}", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
     // Without the login page's CSRF cookie no login is even tried.
     ("POST", "/login", [403, 403, 403, 403, 403, 403, 403, 403, 403]),
     ("GET", "/api/openapi.json", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
@@ -359,6 +361,7 @@ fn request_for(route: &str, case: &str, task: &str) -> (String, Option<PageForm>
             "/api/v1/processes/yangcheng.retirement",
         )
         .replace("/definitions/{id}", "/definitions/yangcheng.retirement")
+        .replace("/guide/{id}", "/guide/yangcheng.retirement")
         .replace("{file}", "nothing.csv")
         .replace("{id}", &nobody);
     let string = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {

@@ -521,3 +521,75 @@ db_test!(
         Ok(())
     }
 );
+
+// Issue 17: the source's 六(一) shows the enterprise the 一次性告知单 before any case
+// exists. The guide is public, prints on A4, and says everything the definition says about
+// each material, the flow, the windows and the phones.
+db_test!(the_guide_shows_the_blank_notice_to_anyone, |db| {
+    let app = lianban_tests::web::TestApp::start(&db, "processes").await?;
+    let guide = app.get("/guide/yangcheng.retirement").await?;
+    assert_eq!(guide.status, 200, "{}", guide.text);
+    let html = &guide.text;
+    for expected in [
+        "阳城县企业职工退休“一件事一次办”",
+        "一次性告知单",
+        // Every material, with its copies and the condition for it.
+        "职工正常退休信息确认表/职工提前退休审批表",
+        "4份",
+        "视情况：灵活就业人员不需要提供",
+        "晋城市住房公积金汇缴变更清册",
+        // The flow, the windows and phones, the 附件3 map.
+        "退休信息确认",
+        "县政务中心4层 企业职工养老保险综合窗口",
+        "0356-4228486",
+        "附件3 流程图",
+        "附件3 流程图",
+    ] {
+        assert!(html.contains(&html_text(expected)), "{expected} missing");
+    }
+    let process = app.app.engine().catalog();
+    let process = process
+        .latest("yangcheng.retirement")
+        .ok_or_else(|| anyhow::anyhow!("loaded"))?;
+    assert!(html.contains("<svg") && html.contains("@page { size: A4"));
+    for material in &process.materials {
+        assert!(
+            html.contains(&html_text(&material.name)),
+            "{} missing",
+            material.name
+        );
+    }
+    // No script may run on it, and no personal data is on it.
+    assert!(
+        guide
+            .headers
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("default-src 'none'")),
+        "{:?}",
+        guide.headers
+    );
+    assert_eq!(app.get("/guide/nowhere.nothing").await?.status, 404);
+
+    // The window's intake page links to it.
+    let clerk = app
+        .clerk("shebao_li", "shebao", lianban::accounts::Role::Clerk)
+        .await?;
+    let intake = clerk.get("/intake?process=yangcheng.retirement").await?;
+    assert!(
+        intake.text.contains("href=\"/guide/yangcheng.retirement\""),
+        "{}",
+        intake.text
+    );
+    Ok(())
+});
+
+/// `text` as the page templates write it (MiniJinja escapes `/` too).
+fn html_text(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#x27;")
+        .replace('/', "&#x2f;")
+}

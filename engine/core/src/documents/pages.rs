@@ -69,6 +69,10 @@ const PAGES: &[(&str, &str)] = &[
         "web/diagram.html.j2",
         include_str!("../../../../templates/web/diagram.html.j2"),
     ),
+    (
+        "web/guide.html.j2",
+        include_str!("../../../../templates/web/guide.html.j2"),
+    ),
 ];
 
 /// The parsed page templates.

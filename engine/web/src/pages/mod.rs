@@ -7,7 +7,7 @@
 //! something carries the session's CSRF token in a `csrf` field, checked here. Files:
 //! `inbox` (list, claim, unclaim), `task` (task page, complete), `case` (case page,
 //! printing issued documents and previews), `actions` (the case page's forms: events, 撤件), `intake` (the window's application form), `search` (办件查询),
-//! `fields` (form fields between HTML and JSON), `definitions` (supervisors and admins), `view` (turning
+//! `fields` (form fields between HTML and JSON), `guide` (the public 办事指南 and blank 一次性告知单), `definitions` (supervisors and admins), `view` (turning
 //! records into what the templates show: Beijing time, Chinese words, masking).
 //! `dashboard` (督办看板 for supervisors and admins, its exports and JSON API) draws its
 //! charts with `charts` (SVG on the server, no JavaScript).
@@ -18,6 +18,7 @@ mod charts;
 pub(super) mod dashboard;
 mod definitions;
 mod fields;
+mod guide;
 mod inbox;
 mod intake;
 mod overdue;
@@ -61,6 +62,7 @@ pub(super) fn routes() -> Router<Ctx> {
         .route("/cases/{id}/events/{event}", post(actions::deliver))
         .route("/cases/{id}/cancel", post(actions::cancel))
         .route("/intake", get(intake::page).post(intake::submit))
+        .route("/guide/{id}", get(guide::page))
         .route("/cases/{id}/preview/{doc}", get(case::preview))
         .route("/definitions", get(definitions::page))
         .route("/push-tables", get(push_tables::page))
