@@ -149,3 +149,36 @@ db_test!(broken_reload_keeps_old_definitions, |db| {
         .await?;
     Ok(())
 });
+
+// Issue 18: a case page names the version the case runs on and whether a newer one exists.
+db_test!(a_case_page_says_when_a_newer_version_is_in_force, |db| {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("versions.yaml");
+    std::fs::write(&file, V1)?;
+    let processes = dir.path().to_path_buf();
+    let app = lianban_tests::web::TestApp::start_with(&db, "processes", move |s| {
+        s.processes_dir = processes;
+    })
+    .await?;
+    let clerk = app
+        .clerk("shebao_li", "shebao", lianban::accounts::Role::Clerk)
+        .await?;
+    let started = clerk
+        .start(&serde_json::json!({"process": "test.versions", "form": {}}))
+        .await?
+        .ok()?;
+    let case = started["id"].as_str().unwrap_or_default().to_owned();
+    let page = clerk.get(&format!("/cases/{case}")).await?;
+    assert!(page.text.contains("（第 1 版）"), "{}", page.text);
+
+    std::fs::write(&file, v2())?;
+    app.app.reload().await?;
+    let page = clerk.get(&format!("/cases/{case}")).await?;
+    assert!(
+        page.text
+            .contains("第 1 版；现行为第 2 版，本办件仍按受理时的第 1 版办理"),
+        "{}",
+        page.text
+    );
+    Ok(())
+});

@@ -129,6 +129,13 @@ pub(super) async fn facts(
         "title": record.title.as_deref().unwrap_or("（无标题）"),
         "process": process.map_or_else(|| state.process.clone(), |p| p.name.clone()),
         "version": state.version,
+        // A case keeps the version it started on; say when a newer one is in force, so a
+        // clerk reading the rules of today knows this case follows older ones.
+        "newer_version": engine
+            .catalog()
+            .latest(&state.process)
+            .map(|latest| latest.version)
+            .filter(|latest| *latest > state.version),
         "status": case_status_text(status),
         "result": result,
         "steps": step_names(process, state.tokens.iter().map(|t| &t.step)),
