@@ -593,3 +593,50 @@ fn html_text(text: &str) -> String {
         .replace('\'', "&#x27;")
         .replace('/', "&#x2f;")
 }
+
+// Issue 17: 经办人 is a person, not a login. The account's name (set with `lianban user
+// rename`, here through the same store call) is printed on the documents the clerk issues
+// and shown in the case history and the documents list; the records keep the login.
+db_test!(papers_and_history_name_the_person_not_the_login, |db| {
+    let app = lianban_tests::web::TestApp::start(&db, "processes").await?;
+    let clerk = app
+        .clerk("shebao_li", "shebao", lianban::accounts::Role::Clerk)
+        .await?;
+    let engine = app.app.engine();
+    assert!(
+        engine
+            .store()
+            .accounts()
+            .set_name("shebao_li", "李娜")
+            .await?
+    );
+    let application = serde_json::json!({
+        "process": "yangcheng.retirement",
+        "form": lianban_tests::retirement::application("张三", "140522196412150317", false, false),
+        "materials": [],
+    });
+    let started = clerk.start(&application).await?.ok()?;
+    let case = started["id"].as_str().unwrap_or_default().to_owned();
+    let accept = clerk.task_at(&case, "accept").await?;
+    clerk
+        .complete(&accept, &serde_json::json!({"outcome": "supplement"}))
+        .await?
+        .ok()?;
+    let id = lianban::runtime::CaseId(case.parse()?);
+    let documents = engine.list_documents(id).await?;
+    let notice = documents
+        .iter()
+        .find(|d| d.key == "supplement_notice")
+        .ok_or_else(|| anyhow::anyhow!("a supplement notice"))?;
+    assert!(
+        notice.html.contains("经办人（审批窗口）：李娜"),
+        "{}",
+        notice.html
+    );
+    assert!(!notice.html.contains("shebao_li"));
+    assert_eq!(notice.issued_by, "shebao_li", "the record keeps the login");
+
+    let page = clerk.get(&format!("/cases/{case}")).await?;
+    assert!(page.text.contains("李娜（"), "{}", page.text);
+    Ok(())
+});

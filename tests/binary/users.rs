@@ -99,6 +99,29 @@ fn add_list_disable_and_passwd() {
     let out = user(&db, &["disable", "nobody"], "");
     assert_eq!(out.status.code(), Some(1));
 
+    // The name printed as 经办人 is editable.
+    let out = user(&db, &["rename", "yibao_wang", "--name", "王丽"], "");
+    assert!(out.status.success(), "{}", text(&out));
+    let listed = text(&user(&db, &["list"], ""));
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("yibao_wang") && l.contains("王丽")),
+        "{listed}"
+    );
+    assert_eq!(
+        user(&db, &["rename", "nobody", "--name", "某人"], "")
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        user(&db, &["rename", "yibao_wang", "--name", "  "], "")
+            .status
+            .code(),
+        Some(1)
+    );
+
     let out = user(&db, &["passwd", "yibao_wang"], "short\n");
     assert_eq!(out.status.code(), Some(1));
     let out = user(&db, &["passwd", "yibao_wang"], "新的医保密码-2027\n");

@@ -10,6 +10,18 @@ use super::{Engine, EngineError};
 use lianban_core::accounts::{Account, UserId};
 
 impl Engine {
+    /// The display names (people's real names) of these logins; logins without an account
+    /// (API keys, the system) are left out.
+    ///
+    /// # Errors
+    /// [`EngineError::Store`].
+    pub async fn display_names(
+        &self,
+        logins: &[String],
+    ) -> Result<std::collections::HashMap<String, String>, EngineError> {
+        Ok(self.store().accounts().names(logins).await?)
+    }
+
     /// The account of a user name with its password hash, for checking a login; `None`
     /// when there is no such user.
     ///

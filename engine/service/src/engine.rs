@@ -474,7 +474,8 @@ impl Engine {
         let now = self.inner.clock.now();
         let completion = Completion::of(&command);
         let transition = runtime::apply(&process, &record.state, actor, command, now)?;
-        let documents = issuing::prepare(&process, completion, &transition, actor, now)?;
+        let clerk = self.clerk_name(actor, &transition).await?;
+        let documents = issuing::prepare(&process, completion, &transition, actor, &clerk, now)?;
         let change = Change {
             process: &process,
             transition: &transition,

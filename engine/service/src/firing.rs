@@ -62,7 +62,8 @@ impl Engine {
                 }
                 _ => None,
             });
-            let documents = issuing::prepare(&process, completion, &transition, &actor, now)?;
+            let documents =
+                issuing::prepare(&process, completion, &transition, &actor, &actor.user, now)?;
             let change = Change {
                 process: &process,
                 transition: &transition,

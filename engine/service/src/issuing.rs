@@ -127,6 +127,37 @@ pub(super) async fn render_numbered(
         .map_err(EngineError::Document)
 }
 
+impl Engine {
+    /// The name 经办人 prints for `actor` on the documents `transition` issues: the
+    /// account's display name (the person's real name), else the login (API keys, the
+    /// system). Read only when the transition issues a document.
+    ///
+    /// # Errors
+    /// [`EngineError::Store`].
+    pub(super) async fn clerk_name(
+        &self,
+        actor: &Actor,
+        transition: &Transition,
+    ) -> Result<String, EngineError> {
+        let issues = transition
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::IssueDocument { .. }));
+        if !issues {
+            return Ok(actor.user.clone());
+        }
+        let names = self
+            .store()
+            .accounts()
+            .names(std::slice::from_ref(&actor.user))
+            .await?;
+        Ok(names
+            .get(&actor.user)
+            .cloned()
+            .unwrap_or_else(|| actor.user.clone()))
+    }
+}
+
 /// The completion a transition came from, taken from the command before it is applied.
 pub(super) struct Completion {
     task: TaskId,
@@ -156,7 +187,8 @@ impl Completion {
 /// Prepares the documents `transition` issues, as the runtime decided them: each
 /// [`Effect::IssueDocument`] becomes a draft with the case's missing materials, and a
 /// supplement request records what it asked for and, when the runtime found it to be a
-/// second request, the [`Event::SecondSupplementRequested`] it recorded.
+/// second request, the [`Event::SecondSupplementRequested`] it recorded. `clerk` is the
+/// name printed as 经办人 ([`Engine::clerk_name`]); the record keeps the login.
 ///
 /// # Errors
 /// [`EngineError::Document`] when a material condition fails or a document is unknown.
@@ -165,6 +197,7 @@ pub(super) fn prepare(
     completion: Option<Completion>,
     transition: &Transition,
     actor: &Actor,
+    clerk: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<Pending>, EngineError> {
     let issued: Vec<(&String, &Option<Vec<String>>)> = transition
@@ -202,7 +235,7 @@ pub(super) fn prepare(
         step: task.step.clone(),
         outcome: completion.outcome.clone(),
         reason: completion.reason.clone(),
-        clerk: actor.user.clone(),
+        clerk: clerk.to_owned(),
     };
     let mut documents = Vec::with_capacity(issued.len());
     for (key, asked) in issued {

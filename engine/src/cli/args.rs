@@ -260,6 +260,17 @@ pub(crate) enum UserCommand {
         /// Login name.
         username: String,
     },
+    /// Change an account's display name (the person's real name, printed as 经办人 on
+    /// documents and shown on pages and in case histories).
+    Rename {
+        #[command(flatten)]
+        db: DbArg,
+        /// Login name.
+        username: String,
+        /// The new display name, e.g. 李娜.
+        #[arg(long)]
+        name: String,
+    },
     /// Set a new password, read from standard input; ends the account's sessions.
     Passwd {
         #[command(flatten)]

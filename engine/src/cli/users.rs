@@ -84,6 +84,17 @@ pub(crate) async fn run(command: UserCommand) -> anyhow::Result<()> {
             }
             println!("已停用用户 {username}，其登录会话已全部失效");
         }
+        UserCommand::Rename { db, username, name } => {
+            let name = name.trim();
+            if name.is_empty() || name.chars().any(char::is_control) || name.chars().count() > 50 {
+                bail!("姓名不能为空、不能含控制字符，最多 50 个字");
+            }
+            let store = open(&db).await?;
+            if !store.accounts().set_name(&username, name).await? {
+                bail!("没有用户 {username}");
+            }
+            println!("已将用户 {username} 的姓名改为 {name}");
+        }
         UserCommand::Passwd { db, username } => {
             let store = open(&db).await?;
             if store.accounts().get(&username).await?.is_none() {

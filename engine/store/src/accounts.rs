@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, SqlErr, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -143,6 +144,41 @@ impl Accounts<'_> {
         }
         txn.commit().await?;
         Ok(true)
+    }
+
+    /// Sets the account's display name (the person's real name, printed as 经办人). Returns
+    /// whether the account exists.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn set_name(&self, username: &str, name: &str) -> Result<bool, StoreError> {
+        let result = user::Entity::update_many()
+            .col_expr(user::Column::DisplayName, Expr::value(name))
+            .filter(user::Column::Username.eq(username))
+            .exec(&self.store.db)
+            .await?;
+        Ok(result.rows_affected > 0)
+    }
+
+    /// The display names of these user names (the accounts that exist among them).
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn names(
+        &self,
+        usernames: &[String],
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        if usernames.is_empty() {
+            return Ok(Default::default());
+        }
+        let rows: Vec<(String, String)> = user::Entity::find()
+            .select_only()
+            .columns([user::Column::Username, user::Column::DisplayName])
+            .filter(user::Column::Username.is_in(usernames.to_vec()))
+            .into_tuple()
+            .all(&self.store.db)
+            .await?;
+        Ok(rows.into_iter().collect())
     }
 
     /// Sets a new password hash, clears failed logins and any lock, and ends the account's

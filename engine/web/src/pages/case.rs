@@ -94,9 +94,18 @@ pub(super) async fn facts(
         (Some(p), Some(e)) if p.evaluate.is_some() => evaluated_rows(&e.values),
         _ => Vec::new(),
     };
-    let documents: Vec<Value> = engine
-        .list_documents(state.id)
-        .await?
+    let issued = engine.list_documents(state.id).await?;
+    let entries = engine.history(state.id).await?;
+    // People are shown by their names; the history and the documents keep the logins.
+    let mut logins: Vec<String> = entries
+        .iter()
+        .map(|h| h.actor.user.clone())
+        .chain(issued.iter().map(|d| d.issued_by.clone()))
+        .collect();
+    logins.sort_unstable();
+    logins.dedup();
+    let names = engine.display_names(&logins).await?;
+    let documents: Vec<Value> = issued
         .iter()
         .map(|d| {
             json!({
@@ -104,15 +113,13 @@ pub(super) async fn facts(
                 "name": d.name,
                 "number": d.number,
                 "issued_at": super::view::time(d.issued_at),
-                "issued_by": d.issued_by,
+                "issued_by": names.get(&d.issued_by).unwrap_or(&d.issued_by),
             })
         })
         .collect();
-    let history: Vec<Value> = engine
-        .history(state.id)
-        .await?
+    let history: Vec<Value> = entries
         .iter()
-        .map(|h| history_row(h, process))
+        .map(|h| history_row(h, process, &names))
         .collect();
     let status = match &state.status {
         CaseStatus::Active => "active",

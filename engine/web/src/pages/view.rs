@@ -351,13 +351,19 @@ fn completion_text(entry: &HistoryEntry, process: Option<&Process>) -> Option<St
     })
 }
 
-/// One timeline row: when, who (and department), what, and where the case went.
-pub(super) fn history_row(entry: &HistoryEntry, process: Option<&Process>) -> Value {
+/// One timeline row: when, who (the person's name from `names`, else the login; and the
+/// department), what, and where the case went.
+pub(super) fn history_row(
+    entry: &HistoryEntry,
+    process: Option<&Process>,
+    names: &std::collections::HashMap<String, String>,
+) -> Value {
     let moved = entry.from_steps != entry.to_steps;
     json!({
         "notes": deadline_notes(entry, process),
         "at": time(entry.at),
-        "actor": entry.actor.user,
+        "actor": names.get(&entry.actor.user).unwrap_or(&entry.actor.user),
+        "login": entry.actor.user,
         "department": entry.actor.department.as_deref().map(|key| {
             process
                 .and_then(|p| p.departments.get(key))
