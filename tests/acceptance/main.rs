@@ -31,6 +31,7 @@ mod idempotency;
 mod input_limits;
 mod observability;
 mod outbox;
+mod overlays;
 mod pages;
 mod properties;
 mod rhai_abuse;

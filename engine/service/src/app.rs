@@ -308,10 +308,13 @@ async fn log_connection(store: &Store, url: &str) -> Result<(), StoreError> {
 
 async fn register_all(store: &Store, processes: &[Process]) -> Result<(), StoreError> {
     // Check every definition before writing any, so a refused reload leaves nothing behind.
-    for process in processes {
+    // A base (`abstract: true`) runs no case: its content is pinned by the definitions
+    // extending it, whose content hash covers it.
+    let in_force = || processes.iter().filter(|p| !p.is_abstract);
+    for process in in_force() {
         store.definitions().check(process).await?;
     }
-    for process in processes {
+    for process in in_force() {
         store.definitions().register(process).await?;
     }
     Ok(())

@@ -40,6 +40,9 @@ pub(crate) fn check(paths: Vec<PathBuf>, templates: &Path) -> ExitCode {
         Ok(Definitions { processes, .. }) => {
             for p in &processes {
                 println!("{}", summary(p));
+                if let Some(line) = layering(p, &processes) {
+                    println!("      {line}");
+                }
             }
             if processes.is_empty() {
                 eprintln!("没有找到流程定义（*.yaml）：{}", display_paths(&paths));
@@ -74,6 +77,27 @@ fn summary(p: &Process) -> String {
         p.tests.len(),
         &p.content_hash[..p.content_hash.len().min(12)],
     )
+}
+
+/// For a definition that extends another: the chain; for a base: every definition a
+/// change to it affects (each needs a new version when the base changes).
+fn layering(p: &Process, all: &[Process]) -> Option<String> {
+    if p.is_abstract {
+        let users: Vec<String> = all
+            .iter()
+            .filter(|q| q.extends.contains(&p.id))
+            .map(|q| format!("{} v{}", q.id, q.version))
+            .collect();
+        return Some(if users.is_empty() {
+            "基础定义（不单独启用），目前没有定义继承它".to_owned()
+        } else {
+            format!(
+                "基础定义（不单独启用）；修改它会改变这些定义的内容，须各自把 version 加一：{}",
+                users.join("、")
+            )
+        });
+    }
+    (!p.extends.is_empty()).then(|| format!("继承 {}", p.extends.join(" → ")))
 }
 
 fn display_paths(paths: &[PathBuf]) -> String {

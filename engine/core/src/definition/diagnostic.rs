@@ -23,6 +23,10 @@ pub struct Diagnostic {
     pub message: String,
     /// How to fix it, when we can tell.
     pub hint: Option<String>,
+    /// For a definition that extends another: the files of the chain, the definition first
+    /// then each base it extends (empty otherwise), so a value found in a base is traced
+    /// to the definition that inherits it.
+    pub chain: Vec<String>,
 }
 
 impl fmt::Display for Diagnostic {
@@ -34,6 +38,9 @@ impl fmt::Display for Diagnostic {
         )?;
         if let Some(hint) = &self.hint {
             write!(f, "\n  = 提示: {hint}")?;
+        }
+        if self.chain.len() > 1 {
+            write!(f, "\n  = 继承链: {}", self.chain.join(" → "))?;
         }
         Ok(())
     }
@@ -73,6 +80,7 @@ pub(super) enum Code {
     System,
     Escalation,
     NotSameAs,
+    Extends,
 }
 
 impl Code {
@@ -109,31 +117,54 @@ impl Code {
             Code::System => "E-SYSTEM",
             Code::Escalation => "E-ESCALATION",
             Code::NotSameAs => "E-NOT-SAME-AS",
+            Code::Extends => "E-EXTENDS",
         }
     }
 }
 
 /// Collects the diagnostics of one definition file (and the files it uses).
+///
+/// A definition that extends another is read from several YAML files (itself, its base,
+/// their example files); a [`Pos`] names its file by number, and the sink turns that
+/// number back into the path, so a value is reported where it is written.
 #[derive(Debug)]
 pub(super) struct Sink {
-    file: String,
+    /// The YAML files positions may point into; the first is the definition.
+    files: Vec<String>,
+    /// The definition and the bases it extends, for [`Diagnostic::chain`].
+    chain: Vec<String>,
     diagnostics: Vec<Diagnostic>,
 }
 
 impl Sink {
-    /// The file the diagnostics are about.
-    pub(super) fn file(&self) -> &str {
-        &self.file
+    /// The file `pos` is in.
+    pub(super) fn file_of(&self, pos: Pos) -> &str {
+        self.files
+            .get(pos.file)
+            .or(self.files.first())
+            .map_or("", String::as_str)
     }
 
     pub(super) fn new(file: &str) -> Self {
         Sink {
-            file: file.to_owned(),
+            files: vec![file.to_owned()],
+            chain: Vec::new(),
             diagnostics: Vec::new(),
         }
     }
 
-    /// Records a problem in the definition file itself.
+    /// Adds a YAML file positions may point into; returns its number for [`Pos::file`].
+    pub(super) fn add_file(&mut self, file: &str) -> usize {
+        self.files.push(file.to_owned());
+        self.files.len() - 1
+    }
+
+    /// Sets the chain of definition files every diagnostic names.
+    pub(super) fn set_chain(&mut self, chain: Vec<String>) {
+        self.chain = chain;
+    }
+
+    /// Records a problem in the definition file (or a base or example file, by `pos`).
     pub(super) fn push(
         &mut self,
         pos: Pos,
@@ -142,7 +173,7 @@ impl Sink {
         message: String,
         hint: Option<String>,
     ) {
-        let file = self.file.clone();
+        let file = self.file_of(pos).to_owned();
         self.push_in(file, pos.line, pos.column, code, path, message, hint);
     }
 
@@ -166,6 +197,7 @@ impl Sink {
             path: path.to_owned(),
             message,
             hint,
+            chain: self.chain.clone(),
         });
     }
 
@@ -179,9 +211,9 @@ impl Sink {
     }
 
     /// The diagnostics in file order: the definition first, then other files by name.
-    pub(super) fn into_vec(self) -> Vec<Diagnostic> {
+    pub(super) fn into_vec(mut self) -> Vec<Diagnostic> {
         let mut all = self.diagnostics;
-        let own = self.file;
+        let own = self.files.swap_remove(0);
         all.sort_by(|a, b| {
             (a.file != own, &a.file, a.line, a.column).cmp(&(
                 b.file != own,
@@ -222,6 +254,7 @@ mod tests {
             path: "steps[0].nmae".into(),
             message: "未知的键 `nmae`".into(),
             hint: did_you_mean("nmae", ["id", "name", "type"]),
+            chain: Vec::new(),
         };
         assert_eq!(
             d.to_string(),

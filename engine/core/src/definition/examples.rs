@@ -15,7 +15,6 @@ use super::source_map::{SourceMap, child, item};
 /// Where the examples are written: their file's positions and diagnostics, and the path of
 /// the list inside it (`tests` in a definition, the root in a `*.tests.yaml`).
 pub(super) struct Place<'a> {
-    pub(super) file: &'a str,
     pub(super) map: &'a SourceMap,
     pub(super) sink: &'a mut Sink,
     pub(super) list: &'a str,
@@ -77,7 +76,10 @@ impl Check<'_, '_> {
             .map(|x| self.expect_run(x, &child(path, "expect_run")));
         Example {
             name,
-            file: self.place.file.to_owned(),
+            file: {
+                let at = self.place.map.value_pos(path);
+                self.place.sink.file_of(at).to_owned()
+            },
             line: self.place.map.value_pos(path).line,
             at,
             input: e.input,

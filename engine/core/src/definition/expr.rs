@@ -18,7 +18,7 @@ impl Cx<'_> {
         if let Err(e) = &compiled {
             let offset = offset_of(source, e.line.unwrap_or(1), e.column.unwrap_or(1));
             self.sink.push(
-                locate(self.text, span, offset),
+                locate(self.text_of(span), span, offset),
                 Code::Rhai,
                 path,
                 format!(
@@ -37,7 +37,7 @@ impl Cx<'_> {
             for (name, offset) in self.rules.unknown_calls(source) {
                 let known = self.rules.function_names();
                 self.sink.push(
-                    locate(self.text, span, offset),
+                    locate(self.text_of(span), span, offset),
                     Code::Rhai,
                     path,
                     format!("表达式调用了不存在的函数 `{name}`"),
@@ -50,7 +50,7 @@ impl Cx<'_> {
         for (name, offset) in property_reads(source, "params") {
             if !self.params.contains(&name) {
                 self.sink.push(
-                    locate(self.text, span, offset),
+                    locate(self.text_of(span), span, offset),
                     Code::UnknownParameter,
                     path,
                     format!("表达式引用了不存在的参数 `params.{name}`"),
@@ -63,7 +63,7 @@ impl Cx<'_> {
         for (name, offset) in property_reads(source, "tables") {
             if !self.tables.contains(&name) {
                 self.sink.push(
-                    locate(self.text, span, offset),
+                    locate(self.text_of(span), span, offset),
                     Code::UnknownTable,
                     path,
                     format!("表达式引用了不存在的表 `tables.{name}`"),
@@ -76,7 +76,7 @@ impl Cx<'_> {
         for (name, offset) in property_reads(source, "form") {
             if !self.form_keys.contains(&name) {
                 self.sink.push(
-                    locate(self.text, span, offset),
+                    locate(self.text_of(span), span, offset),
                     Code::Field,
                     path,
                     format!("表达式引用了申请表中不存在的字段 `form.{name}`"),
@@ -91,8 +91,8 @@ impl Cx<'_> {
         }
         // Where the expression stands, so a failure while a case runs names the place a
         // policy officer opens (an endless loop in a rule reports no position of its own).
-        let at = locate(self.text, span, 0);
-        let origin = format!("{}:{}:{}", self.sink.file(), at.line, at.column);
+        let at = locate(self.text_of(span), span, 0);
+        let origin = format!("{}:{}:{}", self.sink.file_of(at), at.line, at.column);
         compiled.ok().map(|expr| expr.with_origin(origin))
     }
 }
@@ -199,6 +199,7 @@ fn locate_block(text: &str, content: Pos, offset: usize) -> Pos {
                 line: line_no,
                 column: indent + remaining + 1,
                 index: 0,
+                file: content.file,
             };
         }
         remaining -= width + 1;

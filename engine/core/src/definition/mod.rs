@@ -22,6 +22,7 @@ mod limits;
 mod load;
 mod materials;
 mod model;
+mod overlay;
 mod personal;
 mod raw;
 mod schedules;
@@ -81,6 +82,7 @@ impl LoadError {
             path: String::new(),
             message,
             hint: None,
+            chain: Vec::new(),
         };
         LoadError {
             diagnostics: vec![d],
@@ -119,35 +121,34 @@ fn load_file_with(
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| LoadError::one(&file, "E-YAML", format!("无法读取文件：{e}")))?;
-    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let rule_file = |rel: &str| {
-        let path = load::normalize(&base.join(rel));
-        let text = std::fs::read_to_string(&path).ok()?;
+    let read = |path: &str| {
+        let text = std::fs::read_to_string(path).ok()?;
         Some(SourceFile {
-            path: path.display().to_string(),
+            path: path.to_owned(),
             text,
         })
     };
-    let tests_path = tests_file_of(path);
-    let tests = match std::fs::read_to_string(&tests_path) {
-        Ok(text) => Some(SourceFile {
-            path: tests_path.display().to_string(),
-            text,
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => {
-            let file = tests_path.display().to_string();
-            return Err(LoadError::one(
-                &file,
-                "E-YAML",
-                format!("无法读取文件：{e}"),
-            ));
+    let tests = |definition: &str| {
+        let tests_path = tests_file_of(Path::new(definition));
+        match std::fs::read_to_string(&tests_path) {
+            Ok(text) => Ok(Some(SourceFile {
+                path: tests_path.display().to_string(),
+                text,
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => {
+                let file = tests_path.display().to_string();
+                Err(LoadError::one(&file, "E-YAML", format!("无法读取文件：{e}")).diagnostics)
+            }
         }
+    };
+    let files = load::Files {
+        read: &read,
+        tests: &tests,
     };
     load::load(
         &SourceFile { path: file, text },
-        &rule_file,
-        tests.as_ref(),
+        &files,
         templates,
         calendars,
     )
@@ -182,23 +183,23 @@ pub fn load_sources(
     sources: &[SourceFile],
     templates: &dyn TemplateCheck,
 ) -> Result<Process, LoadError> {
-    let Some((yaml, others)) = sources.split_first() else {
+    let Some(yaml) = sources.first() else {
         return Err(LoadError::one("", "E-YAML", "没有提供定义文件".into()));
     };
-    let base = Path::new(&yaml.path)
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let rule_file = |rel: &str| {
-        let wanted = load::normalize(&base.join(rel));
-        others
+    let read = |path: &str| {
+        let wanted = load::normalize(Path::new(path));
+        sources
             .iter()
             .find(|s| load::normalize(Path::new(&s.path)) == wanted)
             .cloned()
     };
-    let (calendars, mut diagnostics) = calendar::calendars_near(Path::new(&yaml.path));
     // Example files are not part of a version, so an old version is loaded without them.
-    match load::load(yaml, &rule_file, None, templates, &calendars) {
+    let files = load::Files {
+        read: &read,
+        tests: &|_| Ok(None),
+    };
+    let (calendars, mut diagnostics) = calendar::calendars_near(Path::new(&yaml.path));
+    match load::load(yaml, &files, templates, &calendars) {
         Ok(process) if diagnostics.is_empty() => Ok(process),
         Ok(_) => Err(LoadError { diagnostics }),
         Err(mut own) => {
@@ -278,6 +279,7 @@ pub fn load_paths(
                             p.id, p.version, first.file
                         ),
                         hint: Some("修改流程时请把 `version` 加一".into()),
+                        chain: Vec::new(),
                     });
                 } else {
                     processes.push(p);
@@ -341,10 +343,13 @@ pub struct Catalog {
 
 impl Catalog {
     /// A catalog of these processes (a later one replaces an earlier one of the same
-    /// id and version; [`load_paths`] already rejects such pairs).
+    /// id and version; [`load_paths`] already rejects such pairs). Bases
+    /// ([`Process::is_abstract`]) are left out: they are not in force by themselves, so no
+    /// case starts on one and no page lists one; the definitions extending them are.
     pub fn new(processes: Vec<Process>) -> Self {
         let processes = processes
             .into_iter()
+            .filter(|p| !p.is_abstract)
             .map(|p| ((p.id.clone(), p.version), Arc::new(p)))
             .collect();
         Catalog { processes }

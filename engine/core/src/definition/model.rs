@@ -1,6 +1,7 @@
 //! The validated process model: what a definition means once every reference is resolved,
 //! every script compiled and every schedule parsed. Nothing here knows YAML or storage.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -44,8 +45,18 @@ pub struct Process {
     pub version: u32,
     /// Human name (Chinese).
     pub name: String,
-    /// SHA-256 (hex) over the definition file and every rules file it uses.
+    /// SHA-256 (hex) over the definition file, the bases it extends and every rules and
+    /// table file they use: changing a base changes every definition extending it.
     pub content_hash: String,
+    /// A base only (`abstract: true`): loaded and checked, other definitions extend it,
+    /// but it is not in force by itself — no case starts on it and intake does not list it.
+    pub is_abstract: bool,
+    /// The ids of the definitions this one extends (`extends:`), the nearest first.
+    pub extends: Vec<String>,
+    /// Where each value of the (merged) definition is written: YAML path (as in
+    /// diagnostics, `steps[3].due`) → `file:line`, so a resolved definition shows whether a
+    /// value comes from the base or the overlay.
+    pub origins: BTreeMap<String, String>,
     /// Path of the definition file as given to the loader (for messages).
     pub file: String,
     /// Name of the working-day calendar the definition counts in.
@@ -81,8 +92,8 @@ pub struct Process {
     pub time_limits: TimeLimits,
     /// Example cases: those under `tests:`, then those of the sibling `<name>.tests.yaml`.
     pub tests: Vec<Example>,
-    /// The files the definition was loaded from (definition YAML first, then rules and table
-    /// files by path), kept so that cases started on this version can run after the files
+    /// The files the definition was loaded from (definition YAML first, then the bases it
+    /// extends, nearest first, then rules and table files by path), kept so that cases started on this version can run after the files
     /// on disk moved on. The `*.tests.yaml` file is not among them: it is not part of the
     /// version.
     pub sources: Vec<SourceFile>,

@@ -12,6 +12,10 @@ pub(super) struct RawProcess {
     pub(super) id: Option<String>,
     pub(super) version: Option<i64>,
     pub(super) name: Option<String>,
+    /// The id of the definition this one is an overlay of; resolved by the loader.
+    pub(super) extends: Option<String>,
+    #[serde(rename = "abstract")]
+    pub(super) is_abstract: Option<bool>,
     pub(super) calendar: Option<String>,
     #[serde(default)]
     pub(super) metadata: RawMetadata,

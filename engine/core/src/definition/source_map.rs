@@ -5,12 +5,15 @@
 use std::collections::HashMap;
 
 /// A place in a source file: 1-based line and column (in characters) plus the 0-based
-/// character index, which the expression mapping needs to read the raw text.
+/// character index, which the expression mapping needs to read the raw text, and which
+/// file of the load it is in (0: the definition itself; a base it extends, or an example
+/// file, has its own number, see [`super::diagnostic::Sink`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(super) struct Pos {
     pub(super) line: usize,
     pub(super) column: usize,
     pub(super) index: usize,
+    pub(super) file: usize,
 }
 
 /// How a scalar was written; decides how an offset inside it maps back to the file.
@@ -56,7 +59,7 @@ impl SourceMap {
                     let start = Pos {
                         line: 1,
                         column: 1,
-                        index: 0,
+                        ..Pos::default()
                     };
                     return Span {
                         key: None,

@@ -9,13 +9,14 @@ use super::model::{SourceFile, Table};
 use super::raw::RawTable;
 use super::source_map::{SourceMap, child};
 
-/// Builds the tables; `fetch` returns a file relative to the definition. Returns the tables
+/// Builds the tables; `fetch` returns a file by its path relative to the directory of the
+/// file (by [`super::source_map::Pos::file`]) where the name is written. Returns the tables
 /// and the table files read.
 pub(super) fn tables(
     raw: IndexMap<String, RawTable>,
     map: &SourceMap,
     sink: &mut Sink,
-    fetch: &dyn Fn(&str) -> Option<SourceFile>,
+    fetch: &dyn Fn(usize, &str) -> Option<SourceFile>,
 ) -> (IndexMap<String, Table>, Vec<SourceFile>) {
     let mut files: Vec<SourceFile> = Vec::new();
     let mut out = IndexMap::new();
@@ -48,7 +49,7 @@ pub(super) fn tables(
             }
             (None, Some(rel)) => {
                 let at = child(&path, "file");
-                match fetch(rel) {
+                match fetch(map.value_pos(&at).file, rel) {
                     Some(file) => {
                         let data = parse_file(&file, &at, sink);
                         if !files.iter().any(|f| f.path == file.path) {

@@ -18,15 +18,16 @@ use super::model::{
 };
 use super::raw::RawProcess;
 use super::schedules::schedules;
-use super::source_map::{SourceMap, child, item};
+use super::source_map::{SourceMap, Span, child, item};
 use super::{graph, steps};
 
 /// What validation needs while it walks one definition.
 pub(super) struct Cx<'a> {
     pub(super) map: &'a SourceMap,
     pub(super) sink: &'a mut Sink,
-    /// The definition text, to map positions inside expressions.
-    pub(super) text: &'a str,
+    /// The texts of the definition and the bases it extends (by [`Pos::file`]), to map
+    /// positions inside expressions.
+    pub(super) texts: &'a [&'a str],
     pub(super) rules: RuleLibrary,
     pub(super) templates: &'a dyn TemplateCheck,
     pub(super) params: Vec<String>,
@@ -49,6 +50,11 @@ pub(super) struct Cx<'a> {
 }
 
 impl Cx<'_> {
+    /// The text of the file `span` is in.
+    pub(super) fn text_of(&self, span: Span) -> &str {
+        self.texts.get(span.value.file).copied().unwrap_or_default()
+    }
+
     /// `value`, or a missing-key diagnostic on the mapping at `path`.
     pub(super) fn required<T>(&mut self, value: Option<T>, path: &str, key: &str) -> Option<T> {
         // A value of the wrong type was reported and dropped while decoding; once is enough.
@@ -264,6 +270,10 @@ pub(super) fn build(raw: RawProcess, at: &ListIndices, cx: &mut Cx<'_>, file: &s
         version,
         name,
         content_hash: String::new(),
+        is_abstract: raw.is_abstract.unwrap_or(false),
+        // The loader puts the whole chain here once it has resolved it.
+        extends: raw.extends.into_iter().collect(),
+        origins: Default::default(),
         file: file.to_owned(),
         calendar: raw.calendar,
         calendar_data: None,

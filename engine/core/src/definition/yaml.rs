@@ -12,23 +12,27 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 use super::diagnostic::{Code, Sink};
 use super::source_map::{Pos, SourceMap, Span, Style, child, item};
 
-fn pos(m: Marker) -> Pos {
+fn pos(m: Marker, file: usize) -> Pos {
     // yaml-rust2 counts columns from 0 and lines from 1.
     Pos {
         line: m.line(),
         column: m.col() + 1,
         index: m.index(),
+        file,
     }
 }
 
+/// One parsed YAML node with where it is written; overlays (`extends:`) merge these trees
+/// before they become values, so every merged value keeps its own file and position.
 #[derive(Debug, Clone)]
-struct Node {
-    pos: Pos,
-    kind: Kind,
+pub(super) struct Node {
+    pub(super) pos: Pos,
+    pub(super) kind: Kind,
 }
 
+/// What a [`Node`] holds.
 #[derive(Debug, Clone)]
-enum Kind {
+pub(super) enum Kind {
     Scalar(String, Style),
     Seq(Vec<Node>),
     Map(Vec<(Node, Node)>),
@@ -43,33 +47,45 @@ const MAX_DEPTH: usize = 64;
 /// Parses `text` into its value and positions. `None` when the text is not YAML (the
 /// diagnostic is in `sink`) or holds no document.
 pub(super) fn parse(text: &str, sink: &mut Sink) -> Option<(serde_yaml::Value, SourceMap)> {
-    let root = match build(text) {
-        Ok(Some(root)) => root,
+    let root = parse_tree(text, 0, sink)?;
+    Some(to_value(&root, sink))
+}
+
+/// Parses `text`, the YAML file number `file` of the load, into its tree. `None` when the
+/// text is not YAML (the diagnostic is in `sink`) or holds no document.
+pub(super) fn parse_tree(text: &str, file: usize, sink: &mut Sink) -> Option<Node> {
+    match build(text, file) {
         Ok(None) => {
             sink.push(
                 Pos {
                     line: 1,
                     column: 1,
                     index: 0,
+                    file,
                 },
                 Code::Yaml,
                 "",
                 "文件是空的".to_owned(),
                 Some("流程定义应当以 `id:`、`version:`、`name:` 等键开头".to_owned()),
             );
-            return None;
+            None
         }
         Err((pos, message)) => {
             sink.push(pos, Code::Yaml, "", message, None);
-            return None;
+            None
         }
-    };
-    let mut map = SourceMap::default();
-    let value = convert(&root, "", None, &mut map, sink);
-    Some((value, map))
+        Ok(Some(root)) => Some(root),
+    }
 }
 
-fn build(text: &str) -> Result<Option<Node>, (Pos, String)> {
+/// A (possibly merged) tree → its value and the positions of every path in it.
+pub(super) fn to_value(root: &Node, sink: &mut Sink) -> (serde_yaml::Value, SourceMap) {
+    let mut map = SourceMap::default();
+    let value = convert(root, "", None, &mut map, sink);
+    (value, map)
+}
+
+fn build(text: &str, file: usize) -> Result<Option<Node>, (Pos, String)> {
     let mut parser = Parser::new_from_str(text);
     let chars: Vec<char> = text.chars().collect();
     // Open collections: the node under construction and, for mappings, a pending key.
@@ -80,10 +96,13 @@ fn build(text: &str) -> Result<Option<Node>, (Pos, String)> {
     let mut documents = 0;
     let mut budget = MAX_NODES;
     loop {
-        let (event, mark) = parser
-            .next_token()
-            .map_err(|e| (pos(*e.marker()), format!("YAML 格式错误：{}", e.info())))?;
-        let pos = pos(mark);
+        let (event, mark) = parser.next_token().map_err(|e| {
+            (
+                pos(*e.marker(), file),
+                format!("YAML 格式错误：{}", e.info()),
+            )
+        })?;
+        let pos = pos(mark, file);
         let done = match event {
             Event::StreamEnd => return Ok(root),
             Event::DocumentStart => {

@@ -135,7 +135,8 @@ pub async fn run_processes(
 ) -> Result<Report, CasebookError> {
     let sandbox = Sandbox::open(processes, templates).await?;
     let mut report = Report::default();
-    for process in processes {
+    // A base's examples run through every definition extending it (they inherit them).
+    for process in processes.iter().filter(|p| !p.is_abstract) {
         for example in &process.tests {
             report
                 .cases

@@ -1,0 +1,302 @@
+//! Overlays (`extends:`): a county definition is a shared base plus only what differs.
+//! Real files in a temporary `processes/` tree, loaded the way `lianban check` and `serve`
+//! load them: the merge per section, rules overridden by name, diagnostics placed in the
+//! file where the value is written with the chain of files named, the content hash and the
+//! stored sources covering the base, and a base that is not in force by itself.
+
+use std::path::{Path, PathBuf};
+
+use lianban::definition::{self, Catalog, Process};
+use lianban::documents::Templates;
+use serde_json::{Map, json};
+
+const BASE: &str = r#"id: shanxi.flow
+version: 1
+abstract: true
+name: 省级基础流程
+departments:
+  shebao: {name: 县社保中心, phone: "0351-0000000"}
+  yibao: {name: 县医保局}
+roles:
+  clerk: {name: 经办人, department: shebao}
+  medic: {name: 医保经办人, department: yibao}
+rules: [rules/national.rhai]
+parameters:
+  min_years: {value: 15, source: 国务院令}
+  days_accept: {value: 1, source: 本地设置, local: true}
+form:
+  - {key: years, label: 缴费年限, type: number, required: true}
+materials:
+  - {key: id_card, name: 身份证}
+  - {key: roster, name: 花名表}
+  - {key: photos, name: 照片}
+evaluate: '#{eligible: eligible(form, params), office: office()}'
+steps:
+  - id: accept
+    name: 受理
+    type: task
+    role: clerk
+    due: params.days_accept workdays
+    outcomes:
+      ok: {label: 受理, to: medical}
+  - id: medical
+    name: 医保
+    type: task
+    role: medic
+    outcomes:
+      ok: {label: 办结, to: done}
+  - {id: done, name: 办结, type: end, result: 办结}
+"#;
+
+const NATIONAL: &str = r#"
+fn eligible(form, params) { form.years >= params.min_years }
+fn office() { "省" }
+"#;
+
+const BASE_TESTS: &str = r#"- name: 满十五年符合条件
+  input: {years: 15}
+  expect: {eligible: true}
+"#;
+
+const COUNTY: &str = r#"id: county.flow
+version: 1
+extends: shanxi.flow
+name: 某县流程
+departments:
+  shebao: {phone: "0356-1234567"}
+  gongan: {name: 县公安局}
+roles:
+  police: {name: 户籍民警, department: gongan}
+rules: [rules/local.rhai]
+parameters:
+  days_accept: {value: 2}
+materials:
+  - {key: roster, remove: true}
+  - {key: hukou, name: 户口簿, after: id_card}
+steps:
+  - id: accept
+    outcomes:
+      ok: {to: hukou}
+  - id: hukou
+    after: accept
+    name: 户籍确认
+    type: task
+    role: police
+    outcomes:
+      ok: {label: 确认, to: medical}
+"#;
+
+const LOCAL: &str = r#"fn office() { "县" }
+"#;
+
+/// A `processes/` tree with the base, one county overlay and a second, plain overlay.
+fn tree() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let processes = dir.path().join("processes");
+    write(&processes.join("shanxi/flow.yaml"), BASE);
+    write(&processes.join("shanxi/flow.tests.yaml"), BASE_TESTS);
+    write(&processes.join("shanxi/rules/national.rhai"), NATIONAL);
+    write(&processes.join("county/flow.yaml"), COUNTY);
+    write(&processes.join("county/rules/local.rhai"), LOCAL);
+    write(
+        &processes.join("other/flow.yaml"),
+        "id: other.flow\nversion: 1\nextends: shanxi.flow\nname: 另一县流程\n",
+    );
+    (dir, processes)
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
+fn templates() -> Templates {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("root");
+    Templates::load(&root.join("templates")).expect("templates load")
+}
+
+fn load(processes: &Path) -> Vec<Process> {
+    definition::load_paths(&[processes.to_path_buf()], &templates())
+        .unwrap_or_else(|e| panic!("the tree loads:\n{e}"))
+}
+
+fn find<'a>(all: &'a [Process], id: &str) -> &'a Process {
+    all.iter().find(|p| p.id == id).expect(id)
+}
+
+fn evaluate(p: &Process, years: i64) -> serde_json::Value {
+    let mut input = Map::new();
+    input.insert("years".into(), json!(years));
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).expect("date");
+    lianban::evaluate::evaluate(p, &input, today).to_json()
+}
+
+#[test]
+fn an_overlay_adds_replaces_and_removes_by_key_in_every_section() {
+    let (_dir, processes) = tree();
+    let all = load(&processes);
+    let county = find(&all, "county.flow");
+    assert_eq!(county.extends, ["shanxi.flow"]);
+    assert!(!county.is_abstract, "abstract is not inherited");
+    // Departments: merged per key, one added.
+    assert_eq!(county.departments["shebao"].name, "县社保中心");
+    assert_eq!(
+        county.departments["shebao"].phone.as_deref(),
+        Some("0356-1234567")
+    );
+    assert!(county.departments.contains_key("gongan"));
+    // Parameters: the value replaced, the source kept from the base.
+    assert_eq!(county.parameters["days_accept"].value, json!(2));
+    assert_eq!(county.parameters["days_accept"].source, "本地设置");
+    // Materials: one removed, one inserted after `id_card`.
+    let materials: Vec<&str> = county.materials.iter().map(|m| m.key.as_str()).collect();
+    assert_eq!(materials, ["id_card", "hukou", "photos"]);
+    // Steps: one inserted after `accept`, the base's outcome redirected to it.
+    let steps: Vec<&str> = county.steps.keys().map(|s| s.0.as_str()).collect();
+    assert_eq!(steps, ["accept", "hukou", "medical", "done"]);
+    // Rules: the county's file overrides `office` by name; `eligible` stays national.
+    assert_eq!(evaluate(county, 15)["office"], "县");
+    assert_eq!(evaluate(county, 14)["eligible"], false);
+    let other = find(&all, "other.flow");
+    assert_eq!(evaluate(other, 15)["office"], "省");
+    // Examples: the base's run for every county and name the base's example file.
+    assert_eq!(county.tests.len(), 1);
+    assert!(county.tests[0].file.ends_with("shanxi/flow.tests.yaml"));
+    // Where each value comes from.
+    assert!(county.origins["departments.shebao.phone"].ends_with("county/flow.yaml:6"));
+    assert!(county.origins["departments.shebao.name"].ends_with("shanxi/flow.yaml:6"));
+}
+
+#[test]
+fn a_base_is_checked_but_not_in_force() {
+    let (_dir, processes) = tree();
+    let all = load(&processes);
+    let base = find(&all, "shanxi.flow");
+    assert!(base.is_abstract);
+    let catalog = Catalog::new(all.clone());
+    assert!(
+        catalog.latest("shanxi.flow").is_none(),
+        "no case starts on a base"
+    );
+    assert!(catalog.latest("county.flow").is_some());
+
+    // A broken base is reported even though it is never started.
+    write(
+        &processes.join("shanxi/flow.yaml"),
+        &BASE.replace("to: done}", "to: nowhere}"),
+    );
+    let e = definition::load_paths(std::slice::from_ref(&processes), &templates())
+        .expect_err("broken base");
+    assert!(
+        e.diagnostics
+            .iter()
+            .any(|d| d.code == "E-UNKNOWN-STEP" && d.file.ends_with("shanxi/flow.yaml")),
+        "{e}"
+    );
+}
+
+#[test]
+fn diagnostics_point_into_the_file_where_the_value_is_written_and_name_the_chain() {
+    let (_dir, processes) = tree();
+    // The overlay removes a department a base role still belongs to, and places a material
+    // after one that does not exist.
+    write(
+        &processes.join("county/flow.yaml"),
+        &COUNTY
+            .replace(
+                "  gongan: {name: 县公安局}",
+                "  gongan: {name: 县公安局}\n  yibao: ~",
+            )
+            .replace("after: id_card", "after: id_crad"),
+    );
+    let e = definition::load_file(&processes.join("county/flow.yaml"), &templates())
+        .expect_err("broken overlay");
+    let found: Vec<String> = e
+        .diagnostics
+        .iter()
+        .map(|d| {
+            let file = d.file.rsplit("processes/").next().unwrap_or_default();
+            format!("{file}:{}:{}: {}", d.line, d.column, d.code)
+        })
+        .collect();
+    // The role is written in the base (line 10, its `department` value at column 36)…
+    assert!(
+        found.contains(&"shanxi/flow.yaml:10:36: E-UNKNOWN-DEPARTMENT".to_owned()),
+        "{found:?}"
+    );
+    // …the misplaced `after` in the overlay.
+    assert!(
+        found.contains(&"county/flow.yaml:16:36: E-EXTENDS".to_owned()),
+        "{found:?}"
+    );
+    let text = e.to_string();
+    assert!(
+        text.contains("继承链: ")
+            && text.contains("county/flow.yaml → ")
+            && text.contains("shanxi/flow.yaml"),
+        "{text}"
+    );
+
+    // A base that does not exist, and a cycle.
+    write(
+        &processes.join("county/flow.yaml"),
+        &COUNTY.replace("extends: shanxi.flow", "extends: shanxi.nope"),
+    );
+    let e = definition::load_file(&processes.join("county/flow.yaml"), &templates())
+        .expect_err("missing base");
+    assert_eq!(e.diagnostics[0].code, "E-EXTENDS");
+    assert!(e.diagnostics[0].message.contains("shanxi/nope.yaml"), "{e}");
+    write(
+        &processes.join("shanxi/flow.yaml"),
+        &BASE.replace("abstract: true", "abstract: true\nextends: county.flow"),
+    );
+    write(&processes.join("county/flow.yaml"), COUNTY);
+    let e = definition::load_file(&processes.join("county/flow.yaml"), &templates())
+        .expect_err("cycle");
+    assert!(
+        e.diagnostics
+            .iter()
+            .any(|d| d.code == "E-EXTENDS" && d.message.contains("成环")),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_version_covers_the_base_and_old_versions_rebuild_from_their_sources() {
+    let (_dir, processes) = tree();
+    let before = load(&processes);
+    let county = find(&before, "county.flow").clone();
+    let paths: Vec<&str> = county.sources.iter().map(|s| s.path.as_str()).collect();
+    assert!(paths[0].ends_with("county/flow.yaml"), "{paths:?}");
+    assert!(paths[1].ends_with("shanxi/flow.yaml"), "{paths:?}");
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.ends_with("shanxi/rules/national.rhai"))
+    );
+    assert!(paths.iter().any(|p| p.ends_with("county/rules/local.rhai")));
+
+    // A national change: the base's rule and parameter.
+    write(
+        &processes.join("shanxi/flow.yaml"),
+        &BASE.replace("value: 15, source", "value: 20, source"),
+    );
+    let after = load(&processes);
+    for id in ["county.flow", "other.flow"] {
+        assert_ne!(
+            find(&before, id).content_hash,
+            find(&after, id).content_hash,
+            "{id}: a base change is a content change of every definition extending it"
+        );
+        // Every county follows the national value at once.
+        assert_eq!(evaluate(find(&after, id), 15)["eligible"], false, "{id}");
+        assert_eq!(evaluate(find(&before, id), 15)["eligible"], true, "{id}");
+    }
+
+    // The stored sources still rebuild the old version, base included.
+    let old = definition::load_sources(&county.sources, &templates()).expect("old version loads");
+    assert_eq!(old.content_hash, county.content_hash);
+    assert_eq!(evaluate(&old, 15)["eligible"], true);
+}
