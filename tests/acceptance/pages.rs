@@ -618,6 +618,11 @@ db_test!(papers_and_history_name_the_person_not_the_login, |db| {
     let started = clerk.start(&application).await?.ok()?;
     let case = started["id"].as_str().unwrap_or_default().to_owned();
     let accept = clerk.task_at(&case, "accept").await?;
+    clerk.claim(&accept).await?.ok()?;
+    let inbox = clerk.get("/inbox").await?;
+    assert!(inbox.text.contains("（李娜）"), "{}", inbox.text);
+    let task = clerk.get(&format!("/tasks/{accept}")).await?;
+    assert!(task.text.contains("（李娜）"), "{}", task.text);
     clerk
         .complete(&accept, &serde_json::json!({"outcome": "supplement"}))
         .await?

@@ -215,7 +215,7 @@ pub(super) async fn show(
         .await?;
     let now = engine.now();
     let records = tasks;
-    let tasks: Vec<Value> = records
+    let mut tasks: Vec<Value> = records
         .iter()
         .map(|t| {
             let calendar = process.as_deref().and_then(|p| p.calendar_data.as_deref());
@@ -241,6 +241,7 @@ pub(super) async fn show(
             row
         })
         .collect();
+    super::view::name_people(engine, &mut tasks).await?;
     let previews: Vec<Value> = process
         .as_deref()
         .map(previewable)

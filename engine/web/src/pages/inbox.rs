@@ -80,13 +80,14 @@ pub(super) async fn page(
     let ids: Vec<_> = tasks.iter().map(|t| t.case_id).collect();
     let titles = engine.case_titles(&ids).await?;
     let processes: Vec<_> = engine.catalog().iter().cloned().collect();
-    let rows: Vec<Value> = tasks
+    let mut rows: Vec<Value> = tasks
         .iter()
         .map(|t| {
             let title = titles.get(&t.case_id.to_string()).map(String::as_str);
             task_row(t, title, now, calendar_for(&processes, t))
         })
         .collect();
+    super::view::name_people(engine, &mut rows).await?;
     let link = |n: u64| {
         let q: String = form_urlencoded::Serializer::new(String::new())
             .append_pair("step", &filters.step)

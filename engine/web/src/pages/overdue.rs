@@ -73,6 +73,9 @@ pub(super) async fn page(State(ctx): State<Ctx>, user: PageUser) -> Result<Respo
             None => groups.push((unit, vec![row])),
         }
     }
+    for (_, rows) in &mut groups {
+        super::view::name_people(engine, rows).await?;
+    }
     let groups: Vec<Value> = groups
         .into_iter()
         .map(|((county, department), rows)| {

@@ -87,6 +87,7 @@ async fn show(
     });
     let calendar = process.as_deref().and_then(|p| p.calendar_data.as_deref());
     let mut row = task_row(task, record.title.as_deref(), engine.now(), calendar);
+    super::view::name_people(engine, std::slice::from_mut(&mut row)).await?;
     if let Value::Object(map) = &mut row {
         map.insert(
             "mine".into(),

@@ -175,6 +175,47 @@ pub(super) fn task_row(
     })
 }
 
+/// Replaces the logins in task rows' `claimed_by` and `completed_by` with the people's
+/// names (a row keeps the login as `claimed_by_login`): pages name people, not accounts.
+///
+/// # Errors
+/// The store failing.
+pub(super) async fn name_people(
+    engine: &lianban_service::Engine,
+    rows: &mut [Value],
+) -> Result<(), lianban_service::EngineError> {
+    const WHO: [&str; 2] = ["claimed_by", "completed_by"];
+    let mut logins: Vec<String> = rows
+        .iter()
+        .flat_map(|row| {
+            WHO.iter()
+                .filter_map(|k| row[*k].as_str().map(str::to_owned))
+        })
+        .collect();
+    if logins.is_empty() {
+        return Ok(());
+    }
+    logins.sort_unstable();
+    logins.dedup();
+    let names = engine.display_names(&logins).await?;
+    for row in rows.iter_mut() {
+        let Value::Object(map) = row else { continue };
+        if let Some(login) = map.get("claimed_by").cloned() {
+            map.insert("claimed_by_login".into(), login);
+        }
+        for key in WHO {
+            let name = map
+                .get(key)
+                .and_then(Value::as_str)
+                .and_then(|login| names.get(login));
+            if let Some(name) = name {
+                map.insert(key.into(), json!(name));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `Content-Disposition` of a download: an ASCII `fallback` file name for old clients and
 /// the real (often Chinese) `name` as RFC 5987 `filename*`.
 pub(super) fn attachment(fallback: &str, name: &str) -> String {
