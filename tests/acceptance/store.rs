@@ -690,3 +690,32 @@ fn engine_futures_are_send(engine: Engine, actor: lianban::runtime::Actor) {
     send(engine.start_case("demo", Default::default(), Vec::new(), &actor));
     send(engine.cancel(CaseId(Uuid::nil()), "撤件", &actor));
 }
+
+db_test!(
+    a_savepoint_rolls_back_one_command_of_a_unit_and_returns_its_number,
+    |db| {
+        // A group commit's unit: each command in a savepoint of its own; the one that fails is
+        // rolled back alone, the number it drew goes back, the others commit together.
+        let store = db.store().await?;
+        let mut unit = store.unit().await?;
+        unit.savepoint().await?;
+        assert_eq!(unit.next_number("组测", 2026).await?, 1);
+        unit.savepoint().await?;
+        assert_eq!(unit.next_number("组测", 2026).await?, 2);
+        unit.rollback_to_savepoint().await?;
+        unit.savepoint().await?;
+        assert_eq!(
+            unit.next_number("组测", 2026).await?,
+            2,
+            "the rolled-back number is reused"
+        );
+        unit.commit().await?;
+        let mut next = store.unit().await?;
+        assert_eq!(
+            next.next_number("组测", 2026).await?,
+            3,
+            "both kept numbers committed"
+        );
+        Ok(())
+    }
+);
