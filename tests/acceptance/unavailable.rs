@@ -129,6 +129,8 @@ db_test!(a_full_write_queue_answers_503_overloaded_in_order, |db| {
         s.write_queue = WriteQueue {
             capacity: 1,
             wait: Duration::from_millis(200),
+            // One group at a time on PostgreSQL too, so the count below holds on both.
+            postgres_lanes: 1,
             ..WriteQueue::default()
         };
         // The writer waits for the held lock instead of giving up on it.

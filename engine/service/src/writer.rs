@@ -1,6 +1,7 @@
 //! Group commit: one writer per database (per process, so per replica on PostgreSQL) takes
 //! every command waiting for it, runs each command's writes in a savepoint of its own,
-//! commits once, and only then answers each caller.
+//! commits once, and only then answers each caller. On PostgreSQL the writer has a few
+//! lanes ([`WriteQueue::postgres_lanes`]) that write groups side by side.
 //!
 //! A command is answered after the commit that contains it, exactly as when it had a
 //! transaction of its own, so a transition promises what it promised before: an answered
@@ -24,7 +25,7 @@
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures::FutureExt as _;
@@ -47,6 +48,11 @@ pub struct WriteQueue {
     /// transaction in a cache of 64 per session; past it every later check of those rows
     /// reads them from disk, so groups stay at or below it.
     pub max_group: usize,
+    /// PostgreSQL only: how many groups are written at once, each on a connection of its
+    /// own. PostgreSQL runs transactions in parallel and flushes the WAL for concurrent
+    /// commits together, so one writer would leave it idle while the writer waits for each
+    /// answer (`docs/performance.md` measures it). SQLite has one writer whatever this says.
+    pub postgres_lanes: usize,
 }
 
 impl Default for WriteQueue {
@@ -55,6 +61,7 @@ impl Default for WriteQueue {
             capacity: 1024,
             wait: Duration::from_secs(5),
             max_group: 64,
+            postgres_lanes: 4,
         }
     }
 }
@@ -122,11 +129,20 @@ impl Writer {
         let (answer, answered) = oneshot::channel();
         let sender = self.sender.get_or_init(|| {
             let (sender, receiver) = mpsc::channel(self.queue.capacity.max(1));
-            tokio::spawn(run(
-                self.store.clone(),
-                receiver,
-                self.queue.max_group.max(1),
-            ));
+            let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+            let lanes = if self.store.is_sqlite() {
+                1
+            } else {
+                self.queue.postgres_lanes.max(1)
+            };
+            for _ in 0..lanes {
+                let lane = run(
+                    self.store.clone(),
+                    Arc::clone(&receiver),
+                    self.queue.max_group.max(1),
+                );
+                tokio::spawn(lane);
+            }
             sender
         });
         // `reserve` waits in line (tokio's semaphore is fair), so callers get places in the
@@ -146,11 +162,20 @@ impl Writer {
     }
 }
 
-/// The writer's loop: takes every command waiting (up to `max_group`), writes them as one
-/// group, answers, and again, until the engine is dropped.
-async fn run(store: Store, mut receiver: mpsc::Receiver<Job>, max_group: usize) {
+/// A writer lane's loop: takes every command waiting (up to `max_group`), writes them as
+/// one group, answers, and again, until the engine is dropped. Lanes share the queue: one
+/// takes a group while the others write theirs.
+async fn run(
+    store: Store,
+    receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
+    max_group: usize,
+) {
     let mut jobs = Vec::with_capacity(max_group);
-    while receiver.recv_many(&mut jobs, max_group).await > 0 {
+    loop {
+        let taken = receiver.lock().await.recv_many(&mut jobs, max_group).await;
+        if taken == 0 {
+            return;
+        }
         write_group(&store, std::mem::take(&mut jobs)).await;
     }
 }
