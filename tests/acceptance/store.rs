@@ -690,3 +690,113 @@ fn engine_futures_are_send(engine: Engine, actor: lianban::runtime::Actor) {
     send(engine.start_case("demo", Default::default(), Vec::new(), &actor));
     send(engine.cancel(CaseId(Uuid::nil()), "撤件", &actor));
 }
+
+db_test!(
+    a_savepoint_rolls_back_one_command_of_a_unit_and_returns_its_number,
+    |db| {
+        // A group commit's unit: each command in a savepoint of its own; the one that fails is
+        // rolled back alone, the number it drew goes back, the others commit together.
+        let store = db.store().await?;
+        let mut unit = store.unit().await?;
+        unit.savepoint().await?;
+        assert_eq!(unit.next_number("组测", 2026).await?, 1);
+        unit.savepoint().await?;
+        assert_eq!(unit.next_number("组测", 2026).await?, 2);
+        unit.rollback_to_savepoint().await?;
+        unit.savepoint().await?;
+        assert_eq!(
+            unit.next_number("组测", 2026).await?,
+            2,
+            "the rolled-back number is reused"
+        );
+        unit.commit().await?;
+        let mut next = store.unit().await?;
+        assert_eq!(
+            next.next_number("组测", 2026).await?,
+            3,
+            "both kept numbers committed"
+        );
+        Ok(())
+    }
+);
+
+db_test!(
+    a_moved_chain_head_in_a_group_is_retried_inside_its_savepoint,
+    |db| {
+        // Two claims in one unit, each in its own savepoint, as the service's writer groups them.
+        // The second was decided on a record whose chain head a recorded view has since moved:
+        // its first attempt fails and is retried inside its savepoint, reading the head under
+        // the case's lock, and the first claim, written before it in the same unit, stays.
+        let store = db.store().await?;
+        let demo = process("demo", 1, "aaa");
+        store.definitions().register(&demo).await?;
+        let wang = clerk("wang", "shebao");
+        let mut cases = Vec::new();
+        for name in ["张三", "李四"] {
+            let started = start(&demo, object([("name", json!(name))]), at(9, 0));
+            let change = Change {
+                process: &demo,
+                transition: &started,
+                actor: &wang,
+                action: "start",
+                at: at(9, 0),
+            };
+            store.insert_case(&change, Some(name)).await?;
+            cases.push(started);
+        }
+        let claim = |started: &lianban::runtime::Transition| {
+            let task = started.state.tasks[0].id;
+            edit_task(
+                &started.state,
+                "accept",
+                Event::TaskClaimed {
+                    task,
+                    user: "wang".into(),
+                },
+                |t| {
+                    t.status = TaskStatus::Claimed;
+                    t.claimed_by = Some("wang".into());
+                },
+            )
+        };
+        let (first, second) = (claim(&cases[0]), claim(&cases[1]));
+        let held = store.cases().get(cases[1].state.id).await?.expect("stored");
+        assert!(
+            store
+                .cases()
+                .record_view(cases[1].state.id, &wang, at(9, 30))
+                .await?
+        );
+
+        let mut unit = store.unit().await?;
+        unit.savepoint().await?;
+        let change = |transition| Change {
+            process: &demo,
+            transition,
+            actor: &wang,
+            action: "claim",
+            at: at(10, 0),
+        };
+        let first_record = store.cases().get(cases[0].state.id).await?.expect("stored");
+        unit.save_transition(Basis::Held(&first_record), &change(&first), None)
+            .await?;
+        unit.savepoint().await?;
+        assert_eq!(
+            unit.save_transition(Basis::Held(&held), &change(&second), None)
+                .await?,
+            2
+        );
+        unit.commit().await?;
+
+        for started in &cases {
+            let record = store.cases().get(started.state.id).await?.expect("stored");
+            assert_eq!(record.revision, 2, "both claims were committed");
+            assert_eq!(record.state.tasks[0].status, TaskStatus::Claimed);
+        }
+        let history = store.cases().history(cases[1].state.id).await?;
+        let actions: Vec<&str> = history.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["start", "view", "claim"]);
+        assert!(store.admin().verify_history(None).await?.intact());
+        Ok(())
+    }
+);

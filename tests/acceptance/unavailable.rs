@@ -5,7 +5,10 @@
 
 use std::time::Duration;
 
+use anyhow::Context as _;
+use futures::StreamExt as _;
 use lianban::accounts::Role;
+use lianban::service::WriteQueue;
 use lianban::store::CaseQuery;
 use lianban_tests::web::TestApp;
 use lianban_tests::{Backend, db_test};
@@ -116,5 +119,82 @@ db_test!(a_locked_database_answers_503_and_recovers, |db| {
             .await?
             .intact()
     );
+    Ok(())
+});
+
+db_test!(a_full_write_queue_answers_503_overloaded_in_order, |db| {
+    // One command in the writer, one waiting in the queue, and a short wait for a place:
+    // with the database's write lock held elsewhere, every further command is refused.
+    let app = TestApp::start_with(&db, "tests/fixtures/web", |s| {
+        s.write_queue = WriteQueue {
+            capacity: 1,
+            wait: Duration::from_millis(200),
+            // One group at a time on PostgreSQL too, so the count below holds on both.
+            postgres_lanes: 1,
+            ..WriteQueue::default()
+        };
+        // The writer waits for the held lock instead of giving up on it.
+        s.store.sqlite_busy_timeout = Duration::from_secs(60);
+        s.store.statement_timeout = Duration::from_secs(60);
+    })
+    .await?;
+    let clerk = app.clerk("shebao_li", "shebao", Role::Clerk).await?;
+    clerk.start(&form()).await?.ok()?;
+
+    let holder = Database::connect(db.url.as_str()).await?;
+    let lock = match db.backend {
+        Backend::Postgres => {
+            let txn = holder.begin().await?;
+            // Reads pass, writes to cases wait.
+            txn.execute_unprepared("LOCK TABLE cases IN EXCLUSIVE MODE")
+                .await?;
+            txn
+        }
+        Backend::Sqlite => {
+            holder
+                .begin_with_options(TransactionOptions {
+                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                    ..Default::default()
+                })
+                .await?
+        }
+    };
+    const SENT: usize = 8;
+    const ADMITTED: usize = 2;
+    let form = form();
+    let mut replies: futures::stream::FuturesUnordered<_> =
+        (0..SENT).map(|_| clerk.start(&form)).collect();
+    // The writer is stuck behind the lock, so the first answers are the refusals; the lock
+    // is let go only once they all came back.
+    let mut refused = Vec::new();
+    while refused.len() < SENT - ADMITTED {
+        let reply = replies.next().await.context("a reply")??;
+        refused.push(reply);
+    }
+    for reply in &refused {
+        assert_eq!(reply.status, 503, "{}", reply.text);
+        assert_eq!(reply.problem(), "overloaded", "{}", reply.text);
+        assert_eq!(
+            reply.headers.get("retry-after").map(|v| v.as_bytes()),
+            Some(&b"1"[..])
+        );
+        assert!(reply.text.contains("稍后重试"), "{}", reply.text);
+    }
+    lock.rollback().await?;
+    holder.close().await?;
+    // The two that found a place are written once the database answers.
+    while let Some(reply) = replies.next().await {
+        assert_eq!(reply?.status, 201);
+    }
+    let cases = app
+        .app
+        .engine()
+        .store()
+        .reads()
+        .cases(&CaseQuery::default())
+        .await?;
+    assert_eq!(cases.len(), 1 + ADMITTED, "refused commands wrote nothing");
+    // Refused callers may simply try again.
+    clerk.start(&form).await?.ok()?;
     Ok(())
 });

@@ -478,6 +478,272 @@ fn run(db_url: &str) {
     }
 }
 
+/// Transitions queued together while the test holds the database's write lock, so the
+/// writer takes them as one group once it is let go (on PostgreSQL each of the writer's
+/// lanes first takes one and waits on the lock; the rest stay queued for the next group).
+const GROUP: usize = 16;
+
+/// The smallest group the kill must land on.
+const MIN_GROUP: usize = 8;
+
+/// Starts `serve` with the writer's log on, and returns it with its standard error lines.
+fn serve_logging(
+    db: &str,
+    port: u16,
+    processes: &Path,
+) -> (Server, std::sync::mpsc::Receiver<String>) {
+    let mut child = bin()
+        .arg("serve")
+        .args(["--db", db])
+        .args(["--bind", &format!("127.0.0.1:{port}")])
+        .arg("--processes")
+        .arg(processes)
+        .arg("--templates")
+        .arg(repo().join("templates"))
+        .env("LIANBAN_SECRET_YIBAO", SECRET)
+        .env(
+            "LIANBAN_LOG",
+            "info,sqlx=warn,sea_orm=warn,lianban_service::writer=debug",
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let (send, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains("listening") => break,
+            Ok(_) => continue,
+            Err(_) => panic!("serve did not start: {:?}", child.try_wait()),
+        }
+    }
+    (Server { child }, lines)
+}
+
+/// The number of commands in a "committing a group" log line.
+fn group_size(line: &str) -> Option<usize> {
+    if !line.contains("committing a group") {
+        return None;
+    }
+    let rest = &line[line.find("commands=")? + "commands=".len()..];
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Holds the write lock another writer needs: on SQLite the database's (`BEGIN
+/// IMMEDIATE`), on PostgreSQL the cases table's (`EXCLUSIVE`: reads pass, writes wait).
+async fn hold_writes(db: &DatabaseConnection) -> sea_orm::DatabaseTransaction {
+    use sea_orm::TransactionTrait;
+    let sqlite = db.get_database_backend() == sea_orm::DbBackend::Sqlite;
+    let options = sea_orm::TransactionOptions {
+        sqlite_transaction_mode: sqlite.then_some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    };
+    let txn = db.begin_with_options(options).await.expect("begin");
+    if !sqlite {
+        txn.execute_unprepared("LOCK TABLE cases IN EXCLUSIVE MODE")
+            .await
+            .expect("lock cases");
+    }
+    txn
+}
+
+/// The group case: `GROUP` completions wait for the writer while the test holds the write
+/// lock; once it lets go, the writer takes them as one group, and the server is killed with
+/// SIGKILL as soon as it logs that it commits a group of at least `MIN_GROUP`. After a
+/// restart every completion that was answered is stored once, none is stored twice, and
+/// `lianban audit verify` finds every history chain whole.
+fn group_killed_while_committing(db_url: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let processes_dir = dir.path().join("processes");
+    let (hook, _delivered) = receiver();
+    processes(&processes_dir, &hook);
+    let migrated = bin()
+        .args(["migrate", "--db", db_url])
+        .output()
+        .expect("migrate");
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    let key = api_key(db_url, "shebao", &processes_dir);
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let (server, lines) = serve_logging(db_url, port, &processes_dir);
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    // Cases with one open task each (受理), found through the case.
+    let mut tasks = Vec::new();
+    for i in 0..GROUP {
+        let answer = client
+            .post(format!("{base}/api/v1/cases"))
+            .bearer_auth(&key)
+            .json(&json!({"process": "web.joint", "form": {
+                "name": format!("申请人{i}"), "id_number": "11010519491231002X",
+                "phone": "13812345678", "joint_medical": false, "joint_fund": false}}))
+            .send()
+            .expect("start a case");
+        assert_eq!(answer.status().as_u16(), 201);
+        let case: Value = answer.json().expect("json");
+        let case = case["id"].as_str().unwrap_or_default().to_owned();
+        let body: Value = client
+            .get(format!("{base}/api/v1/cases/{case}"))
+            .bearer_auth(&key)
+            .send()
+            .and_then(reqwest::blocking::Response::json)
+            .expect("the case");
+        let task = body["tasks"][0]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        tasks.push((case, task));
+    }
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let db = runtime
+        .block_on(Database::connect(db_url))
+        .expect("connect");
+    let lock = runtime.block_on(hold_writes(&db));
+    // The completions queue behind the lock; each thread reports the task when it is
+    // answered 2xx.
+    let (answered, acknowledgements) = std::sync::mpsc::channel();
+    let senders: Vec<_> = tasks
+        .iter()
+        .map(|(_, task)| {
+            let (base, key, task, answered) =
+                (base.clone(), key.clone(), task.clone(), answered.clone());
+            std::thread::spawn(move || {
+                let client = reqwest::blocking::Client::builder()
+                    .timeout(Duration::from_secs(30))
+                    .build()
+                    .expect("client");
+                let reply = client
+                    .post(format!("{base}/api/v1/tasks/{task}/complete"))
+                    .bearer_auth(&key)
+                    .json(&json!({"outcome": "accept"}))
+                    .send();
+                if reply.is_ok_and(|r| r.status().is_success()) {
+                    let _ = answered.send(task);
+                }
+            })
+        })
+        .collect();
+    drop(answered);
+    // Long enough for every request to reach the writer's queue on loopback, well below
+    // SQLite's busy timeout (5 s) after which the writer would give up on the lock.
+    std::thread::sleep(Duration::from_millis(1500));
+    runtime.block_on(lock.rollback()).expect("let go");
+    let mut server = server;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut largest = 0;
+    let mut seen = Vec::new();
+    while largest < MIN_GROUP {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => {
+                largest = largest.max(group_size(&line).unwrap_or(0));
+                seen.push(line);
+            }
+            Err(_) => panic!(
+                "no group of {MIN_GROUP} or more was committed (largest {largest}): {seen:#?}"
+            ),
+        }
+    }
+    server.child.kill().expect("SIGKILL");
+    let _ = server.child.wait();
+    drop(server);
+    for sender in senders {
+        sender.join().expect("sender");
+    }
+    let acknowledged: BTreeSet<String> = acknowledgements.into_iter().collect();
+
+    // Restarted on the same database: what was answered is there, once.
+    let (_server, _lines) = serve_logging(db_url, port, &processes_dir);
+    let completed: BTreeSet<String> = runtime
+        .block_on(rows(
+            &db,
+            "SELECT id FROM tasks WHERE step = 'accept' AND status = 'completed'",
+        ))
+        .iter()
+        .filter_map(|r| r.try_get::<String>("", "id").ok())
+        .collect();
+    for task in &acknowledged {
+        assert!(
+            completed.contains(task),
+            "acknowledged completion of {task} lost"
+        );
+    }
+    let history = runtime.block_on(rows(
+        &db,
+        "SELECT case_id, COUNT(*) AS n FROM history WHERE action = 'complete' GROUP BY case_id",
+    ));
+    for row in &history {
+        let n: i64 = row.try_get("", "n").unwrap_or_default();
+        assert_eq!(n, 1, "a completion stored twice: {row:?}");
+    }
+    // A completion is stored exactly when its history says so, whether or not it was
+    // answered before the kill (the group committed or not, as a whole).
+    assert_eq!(history.len(), completed.len(), "tasks and history disagree");
+    let verify = bin()
+        .args(["audit", "verify", "--db", db_url])
+        .output()
+        .expect("audit verify");
+    assert!(
+        verify.status.success(),
+        "audit verify: {}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
+
+#[test]
+fn a_group_killed_while_committing_on_sqlite_keeps_what_it_answered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("group.db").display()
+    );
+    group_killed_while_committing(&url);
+}
+
+#[test]
+fn a_group_killed_while_committing_on_postgres_keeps_what_it_answered() {
+    let server = std::env::var("TEST_POSTGRES_URL")
+        .expect("TEST_POSTGRES_URL must name the PostgreSQL server for the crash test");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let name = format!("lianban_group_{}", uuid::Uuid::new_v4().simple());
+    let admin = runtime
+        .block_on(Database::connect(server.as_str()))
+        .expect("connect");
+    runtime
+        .block_on(admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")))
+        .expect("create database");
+    let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
+    let url = format!("{base}/{name}");
+    let outcome = std::panic::catch_unwind(|| group_killed_while_committing(&url));
+    let _ = runtime.block_on(
+        admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")),
+    );
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
 #[test]
 fn killed_mid_flight_on_sqlite_loses_and_doubles_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -12,6 +12,9 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use lianban_store::{Store, Synchronous};
 
+/// The SQLite file's name in a fresh database's directory.
+const SQLITE_FILE: &str = "bench.db";
+
 /// A database setting the bench measures.
 #[derive(Debug, Clone)]
 pub enum Target {
@@ -55,7 +58,7 @@ impl FreshDb {
                 let dir = std::env::temp_dir().join(format!("lianban-bench-{suffix}"));
                 std::fs::create_dir_all(&dir)
                     .with_context(|| format!("无法创建临时目录 {}", dir.display()))?;
-                let url = format!("sqlite://{}?mode=rwc", dir.join("bench.db").display());
+                let url = format!("sqlite://{}?mode=rwc", dir.join(SQLITE_FILE).display());
                 Ok(FreshDb {
                     url,
                     dir: Some(dir),
@@ -79,6 +82,11 @@ impl FreshDb {
                 })
             }
         }
+    }
+
+    /// The SQLite file of this database; `None` on PostgreSQL.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        self.dir.as_ref().map(|dir| dir.join(SQLITE_FILE))
     }
 
     /// A migrated store on this database with the target's settings.

@@ -5,9 +5,13 @@
 //! concurrency `cN`:
 //! - `cases_per_s` / `tasks_per_s`: completed cases (and their three tasks) per second through
 //!   the [`Engine`](lianban_service::Engine);
-//! - `raw_cases_per_s`: the same rows in the same number of transactions written with plain
-//!   statements and no engine logic, through a pool set up and queued like the store's —
-//!   the bound the engine is measured against — and `engine_vs_raw`, the ratio of the two;
+//! - `native_cases_per_s`: the same rows in the same transactions written straight through
+//!   the database's own client (rusqlite, tokio-postgres pipelined), a commit per
+//!   transition; `native_grouped_cases_per_s`: the same grouped as the engine's writer groups
+//!   them (see `native`); `engine_vs_native`, the engine ÷ the better of the two, is the
+//!   headline ratio: how much of what the database allows the engine reaches;
+//! - `raw_cases_per_s`: a diagnostic, the same rows through a sqlx pool set up and queued
+//!   like the store's, a statement per call, and `engine_vs_raw`;
 //! - `handoff_p50_ms` / `handoff_p99_ms`: from "complete 受理" until the next department's
 //!   inbox shows the new task;
 //! - `inbox_p50_ms` / `inbox_p99_ms`: the inbox query on a seeded database of many cases
@@ -19,6 +23,7 @@
 
 mod databases;
 pub mod inbox;
+mod native;
 mod rss;
 mod workload;
 
@@ -148,6 +153,8 @@ async fn workload_figures(
     .await;
     raw_db.remove().await;
     let raw = raw_result?;
+    let native = native_run(target, process, &engine.state, cases, concurrency, false).await?;
+    let grouped = native_run(target, process, &engine.state, cases, concurrency, true).await?;
 
     // The profile behind the ratio: where an engine case's time goes, call by call, beside
     // a raw case's (on standard error: it explains the figures, it is not one).
@@ -175,14 +182,23 @@ async fn workload_figures(
         per_second(cases * workload::TASKS_PER_CASE, engine.elapsed),
         "tasks/s",
     ));
+    let native_rate = per_second(cases, native);
+    let grouped_rate = per_second(cases, grouped);
+    out(&figure("native_cases_per_s", native_rate, "cases/s"));
+    out(&figure(
+        "native_grouped_cases_per_s",
+        grouped_rate,
+        "cases/s",
+    ));
+    out(&figure(
+        "engine_vs_native",
+        ratio(engine_rate, native_rate.max(grouped_rate)),
+        "ratio",
+    ));
     out(&figure("raw_cases_per_s", raw_rate, "cases/s"));
     out(&figure(
         "engine_vs_raw",
-        if raw_rate > 0.0 {
-            engine_rate / raw_rate
-        } else {
-            0.0
-        },
+        ratio(engine_rate, raw_rate),
         "ratio",
     ));
     let mut handoff = engine.handoff;
@@ -197,6 +213,39 @@ async fn workload_figures(
         "ms",
     ));
     Ok(())
+}
+
+/// The native bound on a fresh database of `target` (see `native`): a commit per
+/// transition, or `grouped` as the engine's writer groups them at `concurrency`.
+async fn native_run(
+    target: &Target,
+    process: &Process,
+    state: &serde_json::Value,
+    cases: usize,
+    concurrency: usize,
+    grouped: bool,
+) -> anyhow::Result<Duration> {
+    let db = FreshDb::create(target).await?;
+    let result = async {
+        let store = db.store(target).await?;
+        store.definitions().register(process).await?;
+        store.close().await?;
+        let hash = &process.content_hash;
+        match (target, db.sqlite_path()) {
+            (Target::Sqlite(synchronous), Some(path)) => {
+                let group = if grouped { concurrency } else { 1 };
+                native::sqlite_run(&path, *synchronous, hash, state, cases, group).await
+            }
+            _ => native::postgres_run(&db.url, hash, state, cases, concurrency, grouped).await,
+        }
+    }
+    .await;
+    db.remove().await;
+    result
+}
+
+fn ratio(engine: f64, bound: f64) -> f64 {
+    if bound > 0.0 { engine / bound } else { 0.0 }
 }
 
 /// An engine over a fresh database, with the standard process registered.

@@ -270,18 +270,53 @@ const UPDATE_HEAD: &str =
 /// A hash of the size the chain stores (SHA-256, hex).
 const HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// One standard case's rows, raw.
-async fn raw_case(raw: &RawDb, hash: &str, state: &serde_json::Value) -> anyhow::Result<()> {
-    let backend = raw.backend();
-    let stmt = |sql: &str, values: Vec<Value>| {
-        Statement::from_sql_and_values(backend, placeholders(backend, sql), values)
-    };
+/// Every statement a standard case's plan uses (prepared once by the native PostgreSQL
+/// writer).
+pub(super) const STATEMENTS: [&str; 8] = [
+    INSERT_CASE,
+    UPDATE_CASE,
+    INSERT_TASK,
+    CLAIM_TASK,
+    COMPLETE_TASK,
+    INSERT_HISTORY,
+    INSERT_HEAD,
+    UPDATE_HEAD,
+];
+
+/// A parameter of a planned write, bound by each writer its own way.
+#[derive(Debug, Clone)]
+pub(super) enum Param {
+    Text(String),
+    Int(i64),
+    Time(chrono::DateTime<Utc>),
+    Json(serde_json::Value),
+    NoText,
+    NoTime,
+}
+
+impl Param {
+    fn value(&self) -> Value {
+        match self {
+            Param::Text(s) => Value::from(s.clone()),
+            Param::Int(i) => Value::from(*i),
+            Param::Time(t) => Value::from(*t),
+            Param::Json(v) => Value::Json(Some(Box::new(v.clone()))),
+            Param::NoText => Value::String(None),
+            Param::NoTime => Value::ChronoDateTimeUtc(None),
+        }
+    }
+}
+
+/// One write of a plan: the SQL (`?` placeholders) and its parameters; each changes one row.
+pub(super) type Write = (&'static str, Vec<Param>);
+
+/// One standard case's rows: its seven transactions, each the writes of one transition
+/// (the chain head's insert or update last), with a state JSON of `state`'s size.
+pub(super) fn case_plan(hash: &str, state: &serde_json::Value) -> Vec<Vec<Write>> {
     let case = uuid::Uuid::now_v7().to_string();
     let [accept, medical, fund] = [(); 3].map(|()| uuid::Uuid::now_v7().to_string());
-    let json = |v: &serde_json::Value| Value::Json(Some(Box::new(v.clone())));
-    let events = json!([{"type": "step"}]);
-    let changed = json!({});
-    let s = |v: &str| Value::from(v.to_owned());
+    let s = |v: &str| Param::Text(v.to_owned());
+    let now = || Param::Time(Utc::now());
     let history = |seq: i64,
                    action: &str,
                    actor: &str,
@@ -289,12 +324,12 @@ async fn raw_case(raw: &RawDb, hash: &str, state: &serde_json::Value) -> anyhow:
                    from: &str,
                    to: &str,
                    to_status: &str| {
-        stmt(
+        (
             INSERT_HISTORY,
             vec![
                 s(&case),
-                seq.into(),
-                Utc::now().into(),
+                Param::Int(seq),
+                now(),
                 s(actor),
                 s(department),
                 s(action),
@@ -302,13 +337,9 @@ async fn raw_case(raw: &RawDb, hash: &str, state: &serde_json::Value) -> anyhow:
                 s(from),
                 s(to_status),
                 s(to),
-                json(&events),
-                json(&changed),
-                if seq == 1 {
-                    Value::String(None)
-                } else {
-                    s(HASH)
-                },
+                Param::Json(json!([{"type": "step"}])),
+                Param::Json(json!({})),
+                if seq == 1 { Param::NoText } else { s(HASH) },
                 s(HASH),
             ],
         )
@@ -316,36 +347,31 @@ async fn raw_case(raw: &RawDb, hash: &str, state: &serde_json::Value) -> anyhow:
     // The chain's head moves with every entry; the raw program knows the previous seq.
     let head = |seq: i64| {
         if seq == 1 {
-            stmt(INSERT_HEAD, vec![s(&case), s(HASH)])
+            (INSERT_HEAD, vec![s(&case), s(HASH)])
         } else {
-            stmt(
+            (
                 UPDATE_HEAD,
-                vec![seq.into(), s(HASH), s(&case), (seq - 1).into()],
+                vec![Param::Int(seq), s(HASH), s(&case), Param::Int(seq - 1)],
             )
         }
     };
     let update_case = |revision: i64, status: &str, steps: &str, ended: bool| {
-        let ended_at: Value = if ended {
-            Utc::now().into()
-        } else {
-            Value::ChronoDateTimeUtc(None)
-        };
-        stmt(
+        (
             UPDATE_CASE,
             vec![
                 s(status),
                 s(steps),
-                json(state),
-                revision.into(),
-                Utc::now().into(),
-                ended_at,
+                Param::Json(state.clone()),
+                Param::Int(revision),
+                now(),
+                if ended { now() } else { Param::NoTime },
                 s(&case),
-                (revision - 1).into(),
+                Param::Int(revision - 1),
             ],
         )
     };
     let insert_task = |id: &str, step: &str, name: &str, role: &str, department: &str| {
-        stmt(
+        (
             INSERT_TASK,
             vec![
                 s(id),
@@ -354,21 +380,18 @@ async fn raw_case(raw: &RawDb, hash: &str, state: &serde_json::Value) -> anyhow:
                 s(name),
                 s(role),
                 s(department),
-                Utc::now().into(),
+                now(),
             ],
         )
     };
-    let claim = |id: &str, user: &str| stmt(CLAIM_TASK, vec![s(user), s(id)]);
+    let claim = |id: &str, user: &str| (CLAIM_TASK, vec![s(user), s(id)]);
     let complete = |id: &str, outcome: &str, user: &str| {
-        stmt(
-            COMPLETE_TASK,
-            vec![Utc::now().into(), s(outcome), s(user), s(id)],
-        )
+        (COMPLETE_TASK, vec![now(), s(outcome), s(user), s(id)])
     };
 
     // 1. start: the case, 受理, history.
     let start = vec![
-        stmt(
+        (
             INSERT_CASE,
             vec![
                 s(&case),
@@ -376,9 +399,9 @@ async fn raw_case(raw: &RawDb, hash: &str, state: &serde_json::Value) -> anyhow:
                 s(hash),
                 s("accept"),
                 s("职工**"),
-                json(state),
-                Utc::now().into(),
-                Utc::now().into(),
+                Param::Json(state.clone()),
+                now(),
+                now(),
                 s("职工"),
             ],
         ),
@@ -386,7 +409,7 @@ async fn raw_case(raw: &RawDb, hash: &str, state: &serde_json::Value) -> anyhow:
         history(1, "start", "window", "shebao", "", "accept", "running"),
     ];
     // 2. claim 受理; 3. complete it, opening 医保 and 公积金; 4–7. claim and complete each.
-    let transactions = vec![
+    let mut transactions = vec![
         start,
         vec![
             update_case(2, "running", "accept", false),
@@ -447,15 +470,26 @@ async fn raw_case(raw: &RawDb, hash: &str, state: &serde_json::Value) -> anyhow:
             history(7, "complete", "gjj", "gjj", "fund", "", "completed"),
         ],
     ];
-    for (seq, statements) in (1..).zip(transactions) {
+    for (seq, writes) in (1..).zip(transactions.iter_mut()) {
+        writes.push(head(seq));
+    }
+    transactions
+}
+
+/// One standard case's rows, raw, through the bench's sqlx pool.
+async fn raw_case(raw: &RawDb, hash: &str, state: &serde_json::Value) -> anyhow::Result<()> {
+    let backend = raw.backend();
+    for writes in case_plan(hash, state) {
         // The engine's own way in: on SQLite a writer queue like the store's, the turn held
         // until the commit returns.
         let _turn = raw.turn().await;
         let txn = raw.begin().await?;
-        for statement in statements {
+        for (sql, params) in writes {
+            let values = params.iter().map(Param::value).collect::<Vec<_>>();
+            let statement =
+                Statement::from_sql_and_values(backend, placeholders(backend, sql), values);
             txn.execute_raw(statement).await?;
         }
-        txn.execute_raw(head(seq)).await?;
         txn.commit().await?;
     }
     Ok(())

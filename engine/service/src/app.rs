@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock};
 use anyhow::Context as _;
 
 use crate::Engine;
+use crate::WriteQueue;
 use crate::scheduler::{Background, Clock, SystemClock};
 use lianban_core::definition::{Catalog, LoadError, Process};
 use lianban_core::documents::{Pages, Templates};
@@ -44,6 +45,9 @@ pub struct Settings {
     /// Connection pool and timeouts: how long a request waits for the database before it
     /// is answered 503.
     pub store: StoreOptions,
+    /// The queue of commands waiting for the database's writer: its bound, and how long a
+    /// command waits for a place before it is refused (503 `overloaded`).
+    pub write_queue: WriteQueue,
     /// Whether the background workers run while the app serves.
     pub workers: Workers,
 }
@@ -59,6 +63,7 @@ impl Settings {
             secure_cookies: false,
             login_slowdown: 1.0,
             store: StoreOptions::default(),
+            write_queue: WriteQueue::default(),
             workers: Workers::Run,
         }
     }
@@ -163,11 +168,12 @@ impl App {
         register_all(&store, &processes).await?;
         tracing::info!(definitions = processes.len(), "definitions loaded");
         let templates = Arc::new(templates);
-        let engine = Engine::new(
+        let engine = Engine::with_write_queue(
             store,
             Catalog::new(processes),
             Arc::clone(&templates),
             clock,
+            settings.write_queue,
         );
         let background = match settings.workers {
             Workers::Run => Some(Background::new(&engine)?),

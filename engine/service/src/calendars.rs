@@ -124,23 +124,26 @@ impl Engine {
             if transition.events.is_empty() {
                 return Ok(false);
             }
-            let change = Change {
-                process: &process,
-                transition: &transition,
-                actor: &actor,
-                action: "recount",
-                at: now,
-            };
-            let saved = async {
-                let mut unit = store.unit().await?;
-                unit.save_transition(Basis::Held(&record), &change, None)
-                    .await?;
-                unit.commit().await
-            };
+            let actor = actor.clone();
+            // Through the writer, like every command: grouped with the others.
+            let saved = self.write(move |unit| {
+                Box::pin(async move {
+                    let change = Change {
+                        process: &process,
+                        transition: &transition,
+                        actor: &actor,
+                        action: "recount",
+                        at: now,
+                    };
+                    unit.save_transition(Basis::Held(&record), &change, None)
+                        .await?;
+                    Ok(())
+                })
+            });
             match saved.await {
                 Ok(()) => return Ok(true),
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(e) => return Err(e.into()),
+                Err(EngineError::Store(StoreError::Conflict { .. })) => continue,
+                Err(e) => return Err(e),
             }
         }
         Err(StoreError::Conflict { case: id }.into())

@@ -9,7 +9,10 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use futures::future::BoxFuture;
+
 use super::issuing::{self, Completion};
+use super::writer::{WriteQueue, Writer};
 use crate::scheduler::Clock;
 use lianban_core::accounts::{Principal, Refusal};
 use lianban_core::definition::{Catalog, LoadError, Process, load_sources};
@@ -17,6 +20,7 @@ use lianban_core::documents::{RenderError, Templates};
 use lianban_core::runtime::{self, Actor, CaseId, Command, RuntimeError, TaskId, Transition};
 use lianban_store::{
     Basis, CaseRecord, Change, HistoryEntry, Missing, Store, StoreError, TaskQuery, TaskRecord,
+    Unit,
 };
 
 /// Why a command failed. Nothing was written when this is returned.
@@ -55,6 +59,17 @@ pub enum EngineError {
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
+    /// Too many commands wait for the database's writer (a slow disk): this one found no
+    /// place in the queue within the wait and was not run. Nothing was written; a retry is
+    /// safe.
+    #[error("系统繁忙，待写入的操作过多，请稍后重试")]
+    Overloaded,
+    /// The writer stopped (the service is shutting down); the command may not have run.
+    #[error("服务正在停止，请稍后重试")]
+    WriterStopped,
+    /// The command's writes panicked (a bug); they were rolled back.
+    #[error("内部错误，本次操作未保存")]
+    Panicked,
 }
 
 impl EngineError {
@@ -68,6 +83,9 @@ impl EngineError {
             EngineError::Document(_) => "document",
             EngineError::Refused(e) => e.code(),
             EngineError::Store(e) => e.code(),
+            EngineError::Overloaded => "overloaded",
+            EngineError::WriterStopped => "unavailable",
+            EngineError::Panicked => "internal",
         }
     }
 }
@@ -86,6 +104,8 @@ pub struct Engine {
 
 struct Inner {
     store: Store,
+    /// The one writer of commands on `store`: group commit.
+    writer: Writer,
     catalog: RwLock<Arc<Catalog>>,
     /// Swapped together with the catalog on reload: documents render with the templates
     /// the definitions in force were checked against.
@@ -113,8 +133,21 @@ impl Engine {
         templates: Arc<Templates>,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        Engine::with_write_queue(store, catalog, templates, clock, WriteQueue::default())
+    }
+
+    /// Like [`Engine::new`], with the queue of commands waiting for the database's writer
+    /// bounded by `queue`.
+    pub fn with_write_queue(
+        store: Store,
+        catalog: Catalog,
+        templates: Arc<Templates>,
+        clock: Arc<dyn Clock>,
+        queue: WriteQueue,
+    ) -> Self {
         Engine {
             inner: Arc::new(Inner {
+                writer: Writer::new(store.clone(), queue),
                 store,
                 catalog: RwLock::new(Arc::new(catalog)),
                 templates: RwLock::new(templates),
@@ -208,16 +241,21 @@ impl Engine {
         let now = self.inner.clock.now();
         let title = process.case_title(&form);
         let transition = runtime::start(&process, id, form, materials, actor, now)?;
-        let change = Change {
-            process: &process,
-            transition: &transition,
-            actor,
-            action: "start",
-            at: now,
-        };
-        let mut unit = self.inner.store.unit().await?;
-        unit.insert_case(&change, title.as_deref()).await?;
-        unit.commit().await?;
+        let actor = actor.clone();
+        self.write(move |unit| {
+            Box::pin(async move {
+                let change = Change {
+                    process: &process,
+                    transition: &transition,
+                    actor: &actor,
+                    action: "start",
+                    at: now,
+                };
+                unit.insert_case(&change, title.as_deref()).await?;
+                Ok(())
+            })
+        })
+        .await?;
         Ok(id)
     }
 
@@ -476,19 +514,35 @@ impl Engine {
         let transition = runtime::apply(&process, &record.state, actor, command, now)?;
         let clerk = self.clerk_name(actor, &transition).await?;
         let documents = issuing::prepare(&process, completion, &transition, actor, &clerk, now)?;
-        let change = Change {
-            process: &process,
-            transition: &transition,
-            actor,
-            action,
-            at: now,
-        };
-        let mut unit = self.inner.store.unit().await?;
-        unit.save_transition(Basis::Held(&record), &change, None)
-            .await?;
-        issuing::issue(&mut unit, record.state.id, &documents, &self.templates()).await?;
-        unit.commit().await?;
-        Ok(transition)
+        let (actor, action, templates) = (actor.clone(), action.to_owned(), self.templates());
+        self.write(move |unit| {
+            Box::pin(async move {
+                let change = Change {
+                    process: &process,
+                    transition: &transition,
+                    actor: &actor,
+                    action: &action,
+                    at: now,
+                };
+                unit.save_transition(Basis::Held(&record), &change, None)
+                    .await?;
+                issuing::issue(unit, record.state.id, &documents, &templates).await?;
+                Ok(transition)
+            })
+        })
+        .await
+    }
+
+    /// Runs a command's writes in the store's next group commit (see [`Writer`]) and
+    /// returns once the group is committed.
+    pub(super) async fn write<T, F>(&self, work: F) -> Result<T, EngineError>
+    where
+        T: Send + 'static,
+        F: for<'u, 's> FnOnce(&'u mut Unit<'s>) -> BoxFuture<'u, Result<T, EngineError>>
+            + Send
+            + 'static,
+    {
+        self.inner.writer.write(work).await
     }
 
     /// The exact definition a case runs on: the catalog's when its content hash matches,

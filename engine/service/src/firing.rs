@@ -64,25 +64,28 @@ impl Engine {
             });
             let documents =
                 issuing::prepare(&process, completion, &transition, &actor, &actor.user, now)?;
-            let change = Change {
-                process: &process,
-                transition: &transition,
-                actor: &actor,
-                action: "timer",
-                at: now,
-            };
-            let fired = async {
-                let mut unit = store.unit().await?;
-                unit.save_transition(
-                    Basis::Revision(record.revision),
-                    &change,
-                    Some((&timer.id, owner)),
-                )
-                .await?;
-                issuing::issue(&mut unit, timer.case_id, &documents, &self.templates()).await?;
-                unit.commit().await?;
-                Ok::<(), EngineError>(())
-            };
+            let (actor, templates) = (actor.clone(), self.templates());
+            let (timer_id, owner_id, case_id) = (timer.id.clone(), owner.to_owned(), timer.case_id);
+            let revision = record.revision;
+            let fired = self.write(move |unit| {
+                Box::pin(async move {
+                    let change = Change {
+                        process: &process,
+                        transition: &transition,
+                        actor: &actor,
+                        action: "timer",
+                        at: now,
+                    };
+                    unit.save_transition(
+                        Basis::Revision(revision),
+                        &change,
+                        Some((&timer_id, &owner_id)),
+                    )
+                    .await?;
+                    issuing::issue(unit, case_id, &documents, &templates).await?;
+                    Ok(())
+                })
+            });
             match fired.await {
                 Ok(()) => return Ok(true),
                 Err(EngineError::Store(StoreError::Conflict { .. })) => continue,

@@ -26,9 +26,11 @@ mod idempotency;
 mod issuing;
 mod push;
 mod reads;
+mod writer;
 
 pub use calendars::CalendarWarning;
 pub use engine::{Engine, EngineError};
 /// The store's error, as [`EngineError::Store`] carries it: callers match its variants
 /// (e.g. `VersionChanged`) without depending on the store crate.
 pub use lianban_store::{Missing, StoreError};
+pub use writer::WriteQueue;

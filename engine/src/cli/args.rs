@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use lianban::app::{self, Settings, Workers};
+use lianban::service::WriteQueue;
 use lianban::store::{StoreOptions, Synchronous};
 
 /// The log filter when neither `--log` nor `LIANBAN_LOG` sets one.
@@ -355,6 +356,26 @@ pub(crate) struct ServeArgs {
     /// missing, and print their passwords once.
     #[arg(long)]
     pub(crate) demo: bool,
+    /// Commands that may wait for the database's writer at once; beyond them callers wait
+    /// in order for a place.
+    #[arg(
+        long = "write-queue",
+        env = "LIANBAN_WRITE_QUEUE",
+        default_value_t = WriteQueue::default().capacity as u32,
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000),
+    )]
+    pub(crate) write_queue: u32,
+    /// How long, in milliseconds, a command waits for a place in the writer's queue before
+    /// it is answered 503 `overloaded` with Retry-After.
+    #[arg(
+        long = "write-wait-ms",
+        env = "LIANBAN_WRITE_WAIT_MS",
+        default_value_t = WriteQueue::default().wait.as_millis() as u64,
+        value_name = "MS",
+        value_parser = clap::value_parser!(u64).range(0..=600_000),
+    )]
+    pub(crate) write_wait_ms: u64,
 }
 
 impl ServeArgs {
@@ -366,6 +387,11 @@ impl ServeArgs {
         settings.admin_token = self.admin_token.clone();
         settings.secure_cookies = self.secure_cookies;
         settings.store = self.db.store.options();
+        settings.write_queue = WriteQueue {
+            capacity: self.write_queue as usize,
+            wait: std::time::Duration::from_millis(self.write_wait_ms),
+            ..WriteQueue::default()
+        };
         settings.workers = Workers::Run;
         settings
     }

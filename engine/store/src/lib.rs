@@ -316,6 +316,21 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A copy of this error for each of several callers one failure stopped together (a
+    /// group of commands whose shared transaction could not begin or commit): a conflict or
+    /// a missing case as it was, anything else with the same `is_unavailable` (so each is
+    /// answered 503 or 500 as the one who met it would be) and its text.
+    pub fn shared_copy(&self) -> StoreError {
+        match self {
+            StoreError::Conflict { case } => StoreError::Conflict { case: *case },
+            StoreError::NotFound(missing) => StoreError::NotFound(*missing),
+            other if other.is_unavailable() => StoreError::Database(DbErr::Conn(
+                sea_orm::RuntimeErr::Internal(format!("{other:?}")),
+            )),
+            other => StoreError::Database(DbErr::Custom(format!("{other:?}"))),
+        }
+    }
+
     /// A stable code for the error, beside the Chinese message.
     pub fn code(&self) -> &'static str {
         match self {

@@ -18,14 +18,24 @@ pub struct Unit<'s> {
     store: &'s Store,
     // `None` only while a restart swaps the transaction.
     txn: Option<WriteTxn>,
-    // Whether anything was written yet: only a unit with nothing in it can be restarted.
+    // Whether anything was written since the unit began, or since its last savepoint: only
+    // a unit (or savepoint) with nothing in it can be restarted.
     written: bool,
+    // Whether a savepoint was taken: a restart then rolls back to it, not the whole unit.
+    in_savepoint: bool,
 }
+
+/// The savepoint every command of a group runs in. One name serves them all: each new one
+/// stacks on the ones before, and `ROLLBACK TO` names the latest (SQLite and PostgreSQL
+/// alike). None is released: `COMMIT` commits the stack, and a release would be one more
+/// call per command for nothing.
+const SAVEPOINT: &str = "lianban_command";
 
 impl std::fmt::Debug for Unit<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Unit")
             .field("written", &self.written)
+            .field("in_savepoint", &self.in_savepoint)
             .finish_non_exhaustive()
     }
 }
@@ -41,6 +51,7 @@ impl Store {
             store: self,
             txn: Some(self.begin_write().await?),
             written: false,
+            in_savepoint: false,
         })
     }
 }
@@ -83,11 +94,47 @@ impl<'s> Unit<'s> {
         !self.written
     }
 
-    /// Rolls back and begins again, keeping this process's writer turn: a first write that
-    /// found what it assumed out of date (a chain head that moved) is made again reading
-    /// under the lock, without letting another writer in between. Only for a unit that was
-    /// fresh before that first write: everything in it is undone.
+    /// Opens a savepoint: what is written from here on can be undone alone with
+    /// [`Unit::rollback_to_savepoint`], leaving what the unit holds from before. A unit that
+    /// carries several commands (a group commit) opens one before each.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`]; the whole unit must be dropped then.
+    pub async fn savepoint(&mut self) -> Result<(), StoreError> {
+        use sea_orm::ConnectionTrait;
+        self.txn()
+            .execute_unprepared(&format!("SAVEPOINT {SAVEPOINT}"))
+            .await?;
+        self.in_savepoint = true;
+        self.written = false;
+        Ok(())
+    }
+
+    /// Undoes everything written since the latest [`Unit::savepoint`] (a command that lost
+    /// its compare-and-set, broke a rule or failed to render), keeping what came before and
+    /// returning the document numbers it drew. The savepoint stays open, empty.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`]; the whole unit must be dropped then.
+    pub async fn rollback_to_savepoint(&mut self) -> Result<(), StoreError> {
+        use sea_orm::ConnectionTrait;
+        self.txn()
+            .execute_unprepared(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"))
+            .await?;
+        self.written = false;
+        Ok(())
+    }
+
+    /// Undoes the first write and lets it be made again, keeping this process's writer
+    /// turn: a first write that found what it assumed out of date (a chain head that
+    /// moved) is made again reading under the lock, without letting another writer in
+    /// between. Only for a unit (or savepoint) that was fresh before that first write:
+    /// inside a savepoint it rolls back to it, otherwise the whole transaction is rolled
+    /// back and begun again.
     pub(crate) async fn restart(&mut self) -> Result<(), StoreError> {
+        if self.in_savepoint {
+            return self.rollback_to_savepoint().await;
+        }
         self.written = false;
         if let Some(WriteTxn { txn, _turn: turn }) = self.txn.take() {
             txn.rollback().await?;

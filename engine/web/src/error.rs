@@ -12,6 +12,9 @@ use lianban_service::StoreError;
 /// What a 503 tells the client to wait before retrying.
 const RETRY_AFTER_SECONDS: &str = "5";
 
+/// What a 503 for a full write queue tells the client to wait.
+const OVERLOADED_RETRY_AFTER_SECONDS: &str = "1";
+
 /// An error on its way to an HTTP client.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -64,6 +67,10 @@ pub enum ApiError {
     /// with Retry-After).
     #[error("系统繁忙，数据库暂时无法访问，请稍后重试")]
     Unavailable,
+    /// Too many commands wait for the database's writer; this one was not run (503 with a
+    /// short Retry-After).
+    #[error("系统繁忙，待办理的操作过多，请稍后重试")]
+    Overloaded,
     /// Anything else; details are logged, not sent.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -94,6 +101,7 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::Coded { error, .. } => error.parts(),
         }
@@ -103,7 +111,10 @@ impl ApiError {
     /// nothing of the cause).
     fn with_code(self, code: &'static str) -> Self {
         match self {
-            ApiError::Internal(_) | ApiError::Unavailable | ApiError::Coded { .. } => self,
+            ApiError::Internal(_)
+            | ApiError::Unavailable
+            | ApiError::Overloaded
+            | ApiError::Coded { .. } => self,
             error => ApiError::Coded {
                 code,
                 error: Box::new(error),
@@ -159,9 +170,16 @@ impl IntoResponse for ApiError {
         )
             .into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
+            // A full write queue drains within a commit or two; a database that is down
+            // takes longer to come back.
+            let after = if code == "overloaded" {
+                OVERLOADED_RETRY_AFTER_SECONDS
+            } else {
+                RETRY_AFTER_SECONDS
+            };
             response.headers_mut().insert(
                 header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static(RETRY_AFTER_SECONDS),
+                axum::http::HeaderValue::from_static(after),
             );
         }
         if matches!(
@@ -269,6 +287,8 @@ impl ApiError {
             }
             e @ EngineError::UnknownProcess { .. } => ApiError::field("process", e.to_string()),
             EngineError::Store(e) if e.is_unavailable() => ApiError::from(e),
+            EngineError::Overloaded => ApiError::Overloaded,
+            EngineError::WriterStopped => ApiError::Unavailable,
             other => ApiError::Internal(other.into()),
         }
     }
