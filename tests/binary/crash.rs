@@ -479,9 +479,11 @@ fn run(db_url: &str) {
 }
 
 /// Transitions queued together while the test holds the database's write lock, so the
-/// writer takes them as one group once it is let go (on PostgreSQL each of the writer's
-/// lanes first takes one and waits on the lock; the rest stay queued for the next group).
-const GROUP: usize = 16;
+/// writer takes them as one group once it is let go. On PostgreSQL each of the writer's four
+/// lanes first takes what has arrived and waits on the lock, the rest stay queued for the
+/// next group: with 40, five groups share them, so one has at least 8 however the arrivals
+/// fall (16 left it to chance: four lanes could take 1, 3, 5 and 7).
+const GROUP: usize = 40;
 
 /// The smallest group the kill must land on.
 const MIN_GROUP: usize = 8;
@@ -644,9 +646,10 @@ fn group_killed_while_committing(db_url: &str) {
         })
         .collect();
     drop(answered);
-    // Long enough for every request to reach the writer's queue on loopback, well below
-    // SQLite's busy timeout (5 s) after which the writer would give up on the lock.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Long enough for every request to reach the writer's queue on loopback (also on a
+    // loaded machine), below SQLite's busy timeout (5 s) after which the writer would give
+    // up on the lock.
+    std::thread::sleep(Duration::from_millis(3000));
     runtime.block_on(lock.rollback()).expect("let go");
     let mut server = server;
     let deadline = Instant::now() + Duration::from_secs(30);
