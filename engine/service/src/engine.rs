@@ -381,13 +381,7 @@ impl Engine {
         materials: Vec<String>,
         principal: &Principal,
     ) -> Result<Transition, EngineError> {
-        let record = self
-            .inner
-            .store
-            .cases()
-            .get(case)
-            .await?
-            .ok_or(StoreError::NotFound(Missing::Case(case)))?;
+        let record = self.load_case(case).await?;
         let process = self.process_for(&record).await?;
         principal.may_deliver(&process, &record.state)?;
         let command = Command::Deliver {
@@ -432,13 +426,7 @@ impl Engine {
         reason: &str,
         principal: &Principal,
     ) -> Result<Transition, EngineError> {
-        let record = self
-            .inner
-            .store
-            .cases()
-            .get(case)
-            .await?
-            .ok_or(StoreError::NotFound(Missing::Case(case)))?;
+        let record = self.load_case(case).await?;
         let process = self.process_for(&record).await?;
         principal.may_withdraw(&process, &record.state)?;
         let command = Command::Cancel {
@@ -462,6 +450,17 @@ impl Engine {
     /// [`EngineError::Store`].
     pub async fn history(&self, case: CaseId) -> Result<Vec<HistoryEntry>, EngineError> {
         Ok(self.inner.store.cases().history(case).await?)
+    }
+
+    /// The stored case a command runs on; [`Missing::Case`] when there is none.
+    async fn load_case(&self, case: CaseId) -> Result<CaseRecord, EngineError> {
+        Ok(self
+            .inner
+            .store
+            .cases()
+            .get(case)
+            .await?
+            .ok_or(StoreError::NotFound(Missing::Case(case)))?)
     }
 
     async fn on_task(
@@ -489,13 +488,7 @@ impl Engine {
         command: Command,
         action: &str,
     ) -> Result<Transition, EngineError> {
-        let record = self
-            .inner
-            .store
-            .cases()
-            .get(case)
-            .await?
-            .ok_or(StoreError::NotFound(Missing::Case(case)))?;
+        let record = self.load_case(case).await?;
         self.apply(record, actor, command, action).await
     }
 
