@@ -107,6 +107,7 @@ db_test!(logs_carry_no_full_id_number_or_phone, |db| {
         key_hash: lianban::accounts::api_key_hash(&key),
         department: "yibao".into(),
         county: None,
+        intake: false,
     };
     app.app
         .engine()

@@ -31,6 +31,7 @@ impl System {
             key_hash: accounts::api_key_hash(&key),
             department: department.to_owned(),
             county: county.map(str::to_owned),
+            intake: false,
         };
         app.app
             .engine()
@@ -266,6 +267,7 @@ db_test!(revoked_and_unknown_keys_are_refused, |db| {
         key_hash: accounts::api_key_hash(&accounts::new_api_key()),
         department: "shebao".into(),
         county: None,
+        intake: false,
     };
     let taken = store
         .accounts()

@@ -328,6 +328,7 @@ async fn callers(app: &TestApp) -> anyhow::Result<Vec<Caller>> {
         key_hash: accounts::api_key_hash(&key),
         department: "yibao".into(),
         county: Some("yangcheng".into()),
+        intake: false,
     };
     app.app
         .engine()
@@ -496,6 +497,7 @@ db_test!(
             key_hash: accounts::api_key_hash(&key),
             department: "yibao".into(),
             county: None,
+            intake: false,
         };
         app.app
             .engine()
@@ -594,6 +596,7 @@ db_test!(
             key_hash: accounts::api_key_hash(&key),
             department: "yibao".into(),
             county: Some("yangcheng".into()),
+            intake: false,
         };
         let engine = app.app.engine();
         engine
@@ -792,6 +795,7 @@ db_test!(
                     key_hash: accounts::api_key_hash(&key),
                     department: "yibao".into(),
                     county: Some("waits".into()),
+                    intake: false,
                 },
                 chrono::Utc::now(),
             )

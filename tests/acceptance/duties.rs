@@ -133,6 +133,7 @@ db_test!(one_department_key_may_not_accept_and_confirm, |db| {
         key_hash: accounts::api_key_hash(&key),
         department: "shebao".into(),
         county: Some("yangcheng".into()),
+        intake: false,
     };
     let engine = app.app.engine();
     engine

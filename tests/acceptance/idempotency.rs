@@ -176,6 +176,7 @@ db_test!(keys_expire_after_a_day, |db| {
         key_hash: accounts::api_key_hash(&key),
         department: "shebao".into(),
         county: None,
+        intake: false,
     };
     app.app
         .engine()

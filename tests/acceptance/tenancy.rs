@@ -177,6 +177,7 @@ db_test!(a_county_api_key_sees_only_that_county, |db| {
         key_hash: accounts::api_key_hash(&key),
         department: "shebao".into(),
         county: Some("yangcheng".into()),
+        intake: false,
     };
     let store = app.app.engine().store();
     store
@@ -285,7 +286,7 @@ db_test!(the_migration_backfills_counties, |db| {
         .await?;
     assert_eq!(cases.len(), 1);
     assert_eq!(
-        store.cases().scope(cases[0].id).await?.map(|s| s.0),
+        store.cases().scope(cases[0].id).await?.map(|s| s.county),
         Some("yangcheng".into())
     );
     Ok(())
@@ -354,6 +355,7 @@ db_test!(definitions_are_read_signed_in_and_per_county, |db| {
                 key_hash: accounts::api_key_hash(&key),
                 department: "yibao".into(),
                 county: Some("qinshui".into()),
+                intake: false,
             },
             chrono::Utc::now(),
         )

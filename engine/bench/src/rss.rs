@@ -55,6 +55,7 @@ async fn measure(
                 key_hash: lianban_core::accounts::api_key_hash(&key),
                 department: "shebao".to_owned(),
                 county: Some("bench".to_owned()),
+                intake: false,
             },
             chrono::Utc::now(),
         )

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::records::{CaseQuery, CaseSummary, NoticeRecord, TaskRecord};
+use super::records::{CaseQuery, CaseScope, CaseSummary, NoticeRecord, TaskRecord};
 use super::{Engine, EngineError};
 use lianban_core::runtime::{Actor, CaseId, TaskId};
 
@@ -20,15 +20,12 @@ impl Engine {
         Ok(self.store().ping().await?)
     }
 
-    /// Who may see a case: the county of its process and the departments taking part;
-    /// `None` when the case does not exist.
+    /// Who may see a case: the county of its process, the departments taking part and who
+    /// started it; `None` when the case does not exist.
     ///
     /// # Errors
     /// [`EngineError::Store`].
-    pub async fn case_scope(
-        &self,
-        case: CaseId,
-    ) -> Result<Option<(String, Vec<String>)>, EngineError> {
+    pub async fn case_scope(&self, case: CaseId) -> Result<Option<CaseScope>, EngineError> {
         Ok(self.store().cases().scope(case).await?)
     }
 

@@ -8,7 +8,7 @@ use lianban::store::NewApiKey;
 
 use super::args::ApikeyCommand;
 use super::open;
-use super::users::check_scope;
+use super::users::{check_county, check_scope};
 
 /// Runs one `apikey` subcommand.
 pub(crate) async fn run(command: ApikeyCommand) -> anyhow::Result<()> {
@@ -16,17 +16,26 @@ pub(crate) async fn run(command: ApikeyCommand) -> anyhow::Result<()> {
         ApikeyCommand::Create {
             db,
             department,
+            intake,
             name,
             scope,
         } => {
-            let department = department.trim().to_owned();
-            let county = check_scope(&department, &scope)?;
+            // An intake key belongs to no department (its column holds ""), only a county.
+            let (department, county) = match department {
+                Some(department) if !intake => {
+                    let department = department.trim().to_owned();
+                    let county = check_scope(&department, &scope)?;
+                    (department, county)
+                }
+                _ => (String::new(), Some(check_county(&scope)?)),
+            };
             let name = match name {
                 Some(name) => name.trim().to_owned(),
+                None if intake => default_name("intake", county.as_deref()),
                 None => default_name(&department, county.as_deref()),
             };
             if !accounts::valid_key_name(&name) {
-                bail!("密钥名称只能由 1 到 64 个英文字母、数字和 - _ . 组成：{name}");
+                bail!("密钥名称只能由 1 到 64 个字母（含汉字）、数字和 - _ . 组成：{name}");
             }
             let store = open(&db).await?;
             let key = accounts::new_api_key();
@@ -35,17 +44,25 @@ pub(crate) async fn run(command: ApikeyCommand) -> anyhow::Result<()> {
                 key_hash: accounts::api_key_hash(&key),
                 department,
                 county,
+                intake,
             };
             let record = store
                 .accounts()
                 .create_api_key(&new, chrono::Utc::now())
                 .await?;
-            eprintln!(
-                "已创建 API 密钥 {}（部门 {}，县区 {}）；密钥只显示这一次，请妥善保存：",
-                record.name,
-                record.department,
-                record.county.as_deref().unwrap_or("全部")
-            );
+            let county = record.county.as_deref().unwrap_or("全部");
+            if record.intake {
+                eprintln!(
+                    "已创建收件密钥 {}（县区 {county}：可受理该县区的事项，只能查看自己受理的办件）；\
+                     密钥只显示这一次，请妥善保存：",
+                    record.name
+                );
+            } else {
+                eprintln!(
+                    "已创建 API 密钥 {}（部门 {}，县区 {county}）；密钥只显示这一次，请妥善保存：",
+                    record.name, record.department
+                );
+            }
             println!("{key}");
         }
         ApikeyCommand::List { db } => {
@@ -62,7 +79,7 @@ pub(crate) async fn run(command: ApikeyCommand) -> anyhow::Result<()> {
                 println!(
                     "{:<28} {:<12} {:<12} {:<17} {:<17} {state}",
                     k.name,
-                    k.department,
+                    if k.intake { "（收件）" } else { k.department.as_str() },
                     k.county.as_deref().unwrap_or("全部"),
                     local(k.created_at),
                     k.last_used_at.map_or_else(|| "从未".to_owned(), local),

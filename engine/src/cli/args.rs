@@ -300,14 +300,21 @@ pub(crate) struct ScopeArgs {
 /// `lianban apikey …`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum ApikeyCommand {
-    /// Create a key with the rights of the department's clerks; prints only the key (once).
+    /// Create a key with the rights of the department's clerks, or with `--intake` a key
+    /// that starts cases (一网通办); prints only the key (once).
     Create {
         #[command(flatten)]
         db: DbArg,
         /// Department key as in the definitions, e.g. yibao.
+        #[arg(long, required_unless_present = "intake", conflicts_with = "intake")]
+        department: Option<String>,
+        /// An intake key for a system that receives applications (一网通办): it may start a
+        /// case of any process of its county (`--county`, required) and read only the cases
+        /// it started, never an inbox.
         #[arg(long)]
-        department: String,
-        /// Name of the key (letters, digits, - _ .); default: department and a random suffix.
+        intake: bool,
+        /// Name of the key (letters, digits, Chinese characters, - _ .); default: department
+        /// (or `intake`) and a random suffix.
         #[arg(long)]
         name: Option<String>,
         #[command(flatten)]

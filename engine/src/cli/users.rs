@@ -132,23 +132,63 @@ pub(crate) fn print_demo(created: &[DemoAccount]) {
     let _ = std::io::stdout().flush();
 }
 
-/// Checks the department (and county) against the definitions and returns the county to
-/// store. Definitions come from `--processes`, else from `processes/` when it exists; a
-/// given directory that does not load is an error, a missing default only a warning.
+/// Checks a department (and `--county`) against the definitions under `--processes`;
+/// returns the county to store. Without `--processes` and without a `processes` folder the
+/// check is skipped with a warning.
 ///
 /// # Errors
-/// A department no definition declares, one several counties declare without `--county`,
-/// or definitions that cannot be loaded.
+/// An empty department, definitions that do not load, or a department the definitions do
+/// not declare (in that county).
 pub(crate) fn check_scope(department: &str, scope: &ScopeArgs) -> anyhow::Result<Option<String>> {
     if department.is_empty() {
         bail!("部门不能为空");
     }
-    let county = scope
+    let county = scope_county(scope);
+    let Some(declared) = declared_scopes(scope)? else {
+        return Ok(county);
+    };
+    let declared = declared.iter().map(|(c, d)| (c.as_str(), d.as_str()));
+    accounts::check_scope(department, county.as_deref(), declared)?;
+    Ok(county)
+}
+
+/// Checks the county of an intake key (`apikey create --intake`): required, and one whose
+/// processes are loaded from `--processes` (skipped with a warning as in [`check_scope`]).
+///
+/// # Errors
+/// No county given, definitions that do not load, or a county without processes.
+pub(crate) fn check_county(scope: &ScopeArgs) -> anyhow::Result<String> {
+    let Some(county) = scope_county(scope) else {
+        bail!("收件密钥（--intake）须用 --county 指定县区：它只能受理该县区的事项");
+    };
+    let Some(declared) = declared_scopes(scope)? else {
+        return Ok(county);
+    };
+    let mut counties: Vec<&str> = declared.iter().map(|(c, _)| c.as_str()).collect();
+    counties.sort_unstable();
+    counties.dedup();
+    if !counties.contains(&county.as_str()) {
+        bail!(
+            "县区 `{county}` 没有流程定义；有流程定义的县区：{}",
+            counties.join("、")
+        );
+    }
+    Ok(county)
+}
+
+/// `--county`, trimmed; `None` when absent or blank.
+fn scope_county(scope: &ScopeArgs) -> Option<String> {
+    scope
         .county
         .as_deref()
         .map(str::trim)
         .filter(|c| !c.is_empty())
-        .map(str::to_owned);
+        .map(str::to_owned)
+}
+
+/// The `(county, department)` pairs the definitions under `--processes` declare; `None`
+/// (with a warning) when no folder was named and `processes` does not exist.
+fn declared_scopes(scope: &ScopeArgs) -> anyhow::Result<Option<Vec<(String, String)>>> {
     let (dir, explicit) = match &scope.processes {
         Some(dir) => (dir.clone(), true),
         None => (std::path::PathBuf::from("processes"), false),
@@ -161,7 +201,7 @@ pub(crate) fn check_scope(department: &str, scope: &ScopeArgs) -> anyhow::Result
             "提示：未找到流程定义目录 {}，未核对部门和县区（可用 --processes 指定）",
             dir.display()
         );
-        return Ok(county);
+        return Ok(None);
     }
     let Definitions { processes, .. } =
         Definitions::load(std::slice::from_ref(&dir), &scope.templates).map_err(|e| match e {
@@ -172,15 +212,17 @@ pub(crate) fn check_scope(department: &str, scope: &ScopeArgs) -> anyhow::Result
             DefinitionsError::Definitions(e) => anyhow::anyhow!("{e}")
                 .context(format!("无法加载流程定义 {}，不能核对部门", dir.display())),
         })?;
-    let declared: Vec<(&str, &str)> = processes
-        .iter()
-        .flat_map(|p| {
-            let county = accounts::county_of(&p.id);
-            p.departments.keys().map(move |d| (county, d.as_str()))
-        })
-        .collect();
-    accounts::check_scope(department, county.as_deref(), declared)?;
-    Ok(county)
+    Ok(Some(
+        processes
+            .iter()
+            .flat_map(|p| {
+                let county = accounts::county_of(&p.id).to_owned();
+                p.departments
+                    .keys()
+                    .map(move |d| (county.clone(), d.clone()))
+            })
+            .collect(),
+    ))
 }
 
 fn parse_roles(words: &[String]) -> anyhow::Result<Vec<Role>> {

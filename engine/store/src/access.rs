@@ -29,6 +29,28 @@ pub(super) fn takes_part(department: &str) -> Condition {
         .add(case::Column::Id.in_subquery(started))
 }
 
+/// Who may see a case ([`Cases::scope`]): what `lianban_core::accounts` decides on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseScope {
+    /// The county of the case's process.
+    pub county: String,
+    /// The departments taking part: those of its tasks and the one that started it.
+    pub departments: Vec<String>,
+    /// The actor who started it (a user name, or `apikey:<name>`).
+    pub started_by: Option<String>,
+}
+
+/// Cases that `actor` started: the actor of their first history row.
+pub(super) fn started_by(actor: &str) -> Condition {
+    let started = Query::select()
+        .column(history::Column::CaseId)
+        .from(history::Entity)
+        .and_where(Expr::col((history::Entity, history::Column::Seq)).eq(1))
+        .and_where(Expr::col((history::Entity, history::Column::Actor)).eq(actor))
+        .to_owned();
+    Condition::all().add(case::Column::Id.in_subquery(started))
+}
+
 impl Cases<'_> {
     /// The list titles (masked) of the given cases, by case id; cases without a title are
     /// left out. One query for a page of inbox rows, by primary key.
@@ -62,6 +84,12 @@ impl Cases<'_> {
     /// # Errors
     /// [`StoreError::Database`].
     pub async fn departments(&self, case: CaseId) -> Result<Vec<String>, StoreError> {
+        Ok(self.parties(case).await?.0)
+    }
+
+    /// The departments taking part in a case (as [`Cases::departments`]) and who started
+    /// it: the actor of its first history row (`apikey:<name>` for a key), if any.
+    async fn parties(&self, case: CaseId) -> Result<(Vec<String>, Option<String>), StoreError> {
         let mut departments: Vec<String> = task::Entity::find()
             .select_only()
             .column(task::Column::Department)
@@ -70,28 +98,30 @@ impl Cases<'_> {
             .into_tuple()
             .all(&self.store.db)
             .await?;
-        let starter: Option<Option<String>> = history::Entity::find()
+        let starter: Option<(String, Option<String>)> = history::Entity::find()
             .select_only()
-            .column(history::Column::ActorDepartment)
+            .columns([history::Column::Actor, history::Column::ActorDepartment])
             .filter(history::Column::CaseId.eq(case.to_string()))
             .filter(history::Column::Seq.eq(1))
             .into_tuple()
             .one(&self.store.db)
             .await?;
-        if let Some(Some(department)) = starter
+        let (started_by, department) = starter.unzip();
+        if let Some(Some(department)) = department
+            && !department.is_empty()
             && !departments.contains(&department)
         {
             departments.push(department);
         }
-        Ok(departments)
+        Ok((departments, started_by))
     }
 
-    /// Who may see a case: the county of its process and the departments taking part (as
-    /// [`Cases::departments`]); `None` when the case does not exist.
+    /// Who may see a case: the county of its process, the departments taking part (as
+    /// [`Cases::departments`]) and who started it; `None` when the case does not exist.
     ///
     /// # Errors
     /// [`StoreError::Database`].
-    pub async fn scope(&self, case: CaseId) -> Result<Option<(String, Vec<String>)>, StoreError> {
+    pub async fn scope(&self, case: CaseId) -> Result<Option<CaseScope>, StoreError> {
         let process: Option<String> = case::Entity::find_by_id(case.to_string())
             .select_only()
             .column(case::Column::ProcessId)
@@ -101,11 +131,12 @@ impl Cases<'_> {
         let Some(process) = process else {
             return Ok(None);
         };
-        let departments = self.departments(case).await?;
-        Ok(Some((
-            lianban_core::accounts::county_of(&process).to_owned(),
+        let (departments, started_by) = self.parties(case).await?;
+        Ok(Some(CaseScope {
+            county: lianban_core::accounts::county_of(&process).to_owned(),
             departments,
-        )))
+            started_by,
+        }))
     }
 
     /// Appends a `view` row to the case's history: who looked, when; the state is

@@ -19,10 +19,13 @@ pub struct ApiKeyRecord {
     pub id: Uuid,
     /// Unique name, e.g. `yibao-system`; the history records the key as `apikey:<name>`.
     pub name: String,
-    /// Department whose clerks' rights the key has.
+    /// Department whose clerks' rights the key has; empty for an intake key.
     pub department: String,
     /// County the key is limited to; `None` for every county.
     pub county: Option<String>,
+    /// An intake key (一网通办 and other systems receiving applications): it may start a
+    /// case of any process of its county and read only the cases it started.
+    pub intake: bool,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it last authenticated a request (noted at most once a minute).
@@ -38,10 +41,12 @@ pub struct NewApiKey {
     pub name: String,
     /// Hex SHA-256 of the key.
     pub key_hash: String,
-    /// Department.
+    /// Department; empty for an intake key.
     pub department: String,
     /// County, if limited to one.
     pub county: Option<String>,
+    /// Whether it is an intake key.
+    pub intake: bool,
 }
 
 impl Accounts<'_> {
@@ -63,6 +68,7 @@ impl Accounts<'_> {
             created_at: Set(now),
             last_used_at: Set(None),
             revoked_at: Set(None),
+            intake: Set(new.intake),
         };
         match api_key::Entity::insert(row)
             .exec_with_returning(&self.store.db)
@@ -155,6 +161,7 @@ fn record(row: api_key::Model) -> Result<ApiKeyRecord, StoreError> {
         name: row.name,
         department: row.department,
         county: row.county,
+        intake: row.intake,
         created_at: row.created_at,
         last_used_at: row.last_used_at,
         revoked_at: row.revoked_at,

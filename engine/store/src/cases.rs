@@ -259,6 +259,9 @@ impl Reads<'_> {
         if let Some(department) = &query.department {
             select = select.filter(super::access::takes_part(department));
         }
+        if let Some(actor) = &query.started_by {
+            select = select.filter(super::access::started_by(actor));
+        }
         if let Some(since) = query.ended_since {
             select = select.filter(case::Column::EndedAt.gte(since));
         }

@@ -44,6 +44,7 @@ mod timers;
 mod unavailable;
 mod unit;
 
+pub use access::CaseScope;
 pub use accounts::{NewAccount, SessionRecord};
 pub use apikeys::{ApiKeyRecord, NewApiKey};
 pub use archive::{Archived, ArchivedDocument, CaseArchive};

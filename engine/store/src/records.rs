@@ -142,6 +142,8 @@ pub struct CaseQuery {
     pub department: Option<String>,
     /// Only cases of processes of this county (`yangcheng`).
     pub county: Option<String>,
+    /// Only cases this actor started (`apikey:<name>`: an intake key's own cases).
+    pub started_by: Option<String>,
     /// Only cases whose applicant has exactly this name or ID number.
     pub search: Option<String>,
     /// Only cases that ended at or after this instant (the dashboard's 本周/本月办结).

@@ -30,13 +30,14 @@ pub(super) async fn visible_case(
     id: &str,
 ) -> Result<CaseId, ApiError> {
     let id = Uuid::parse_str(id).map(CaseId).map_err(|_| not_found())?;
-    let Some((county, departments)) = ctx.app.engine().case_scope(id).await? else {
+    let Some(scope) = ctx.app.engine().case_scope(id).await? else {
         return Err(not_found());
     };
-    if !identity
-        .principal()
-        .may_see_case(departments.iter().map(String::as_str), &county)
-    {
+    if !identity.principal().may_see_case(
+        scope.departments.iter().map(String::as_str),
+        scope.started_by.as_deref(),
+        &scope.county,
+    ) {
         return Err(not_found());
     }
     Ok(id)
@@ -143,8 +144,8 @@ pub(super) struct ListParams {
     offset: Option<u64>,
 }
 
-/// The cases the caller's department takes part in, most recently changed first. Titles
-/// carry masked ID numbers only.
+/// The cases the caller's department takes part in (for an intake key: the cases it
+/// started), most recently changed first. Titles carry masked ID numbers only.
 #[utoipa::path(
     get,
     path = "/api/v1/cases",
@@ -161,7 +162,8 @@ pub(super) async fn list(
     identity: Identity,
     QueryParams(params): QueryParams<ListParams>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    if !identity.principal().works_cases() {
+    let principal = identity.principal();
+    if !principal.works_cases() && !principal.is_intake() {
         return Err(ApiError::Forbidden("只有经办人和负责人可以查看办件"));
     }
     let statuses = match params.status.as_deref() {
@@ -177,7 +179,9 @@ pub(super) async fn list(
     let query = CaseQuery {
         statuses,
         process: params.process.filter(|p| !p.is_empty()),
-        department: Some(identity.department.clone()),
+        // An intake key lists the cases it started; a department the cases it takes part in.
+        department: (!principal.is_intake()).then(|| identity.department.clone()),
+        started_by: principal.is_intake().then(|| identity.user.clone()),
         county: identity.county.clone(),
         limit: Some(limit(params.limit)?),
         offset: crate::input::offset(params.offset)?,
@@ -192,7 +196,9 @@ pub(super) async fn list(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct StartBody {
+    /// The process id, e.g. `yangcheng.retirement`.
     process: String,
+    /// The application form; its JSON Schema is `GET /api/v1/processes/{id}/form`.
     #[serde(default)]
     form: Map<String, Value>,
     #[serde(default)]

@@ -77,6 +77,13 @@ pub(super) struct Reader {
     admin: bool,
 }
 
+impl Reader {
+    /// The county the caller is limited to; `None` for every county.
+    pub(super) fn county(&self) -> Option<&str> {
+        self.county.as_deref()
+    }
+}
+
 impl FromRequestParts<Ctx> for Reader {
     type Rejection = ApiError;
 

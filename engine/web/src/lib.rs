@@ -7,7 +7,8 @@
 //! login tokens and known browsers), `input` (JSON and
 //! query input whose errors name the field), `tasks` (inbox, claim, unclaim, complete),
 //! `cases` (cases and their documents), `admin` (health, definitions, reload),
-//! `definitions` (a definition in detail, validating YAML), `metrics`
+//! `definitions` (a definition in detail, validating YAML), `forms` (a start form as JSON
+//! Schema), `metrics`
 //! (Prometheus: requests, latencies, open and overdue tasks), `openapi` (the JSON API's
 //! OpenAPI document), `pages` (the clerks' HTML
 //! pages), `panics` (a handler's panic answered 500 and counted), `security` (headers on
@@ -17,6 +18,7 @@ mod admin;
 mod cases;
 mod definitions;
 mod error;
+mod forms;
 mod idempotency;
 mod input;
 mod keys;
@@ -110,6 +112,7 @@ pub fn router_with(app: Arc<App>, extra: Router) -> Router {
         .route("/api/v1/admin/outbox/{id}/retry", post(push::retry))
         .route("/api/v1/processes/validate", post(definitions::validate))
         .route("/api/v1/processes/{id}", get(definitions::get))
+        .route("/api/v1/processes/{id}/form", get(forms::get))
         .route("/api/v1/dashboard", get(pages::dashboard::api))
         .merge(pages::routes())
         .fallback(admin::not_found)

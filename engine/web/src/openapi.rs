@@ -410,6 +410,7 @@ impl Modify for Security {
         super::cases::document,
         super::definitions::list,
         super::definitions::get,
+        super::forms::get,
         super::definitions::validate,
         super::admin::reload,
         super::push::list,

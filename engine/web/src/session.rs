@@ -111,10 +111,7 @@ impl Identity {
 
     /// Who the history records.
     pub fn actor(&self) -> Actor {
-        Actor {
-            user: self.user.clone(),
-            department: Some(self.department.clone()),
-        }
+        self.principal().actor()
     }
 }
 
@@ -146,8 +143,9 @@ pub(super) async fn session_identity(
     )))
 }
 
-/// The identity of an API key: a clerk of the key's department (and county), recorded in
-/// the history as `apikey:<name>`. `None` for an unknown or revoked key.
+/// The identity of an API key: a clerk of the key's department (and county), or for an
+/// intake key another system receiving applications in its county, recorded in the history
+/// as `apikey:<name>`. `None` for an unknown or revoked key.
 async fn api_key_identity(ctx: &Ctx, key: &str) -> Result<Option<Identity>, ApiError> {
     // Anything without the prefix (the admin token, a session token) is no API key; it is
     // not even looked up.
@@ -158,12 +156,19 @@ async fn api_key_identity(ctx: &Ctx, key: &str) -> Result<Option<Identity>, ApiE
     let Some(record) = engine.get_api_key(&api_key_hash(key), engine.now()).await? else {
         return Ok(None);
     };
+    // An intake key (一网通办) starts cases and reads its own; a department key has the
+    // rights of the department's clerks. `accounts` decides what each may do.
+    let (name, roles) = if record.intake {
+        (format!("{}（收件系统）", record.name), vec![Role::Intake])
+    } else {
+        (format!("{}（系统对接）", record.name), vec![Role::Clerk])
+    };
     Ok(Some(Identity {
         user: format!("apikey:{}", record.name),
-        name: format!("{}（系统对接）", record.name),
+        name,
         department: record.department,
         county: record.county,
-        roles: vec![Role::Clerk],
+        roles,
         csrf: String::new(),
     }))
 }

@@ -19,13 +19,14 @@ pub fn api_key_hash(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-/// Whether `name` can name a key: 1 to 64 ASCII letters, digits, `-`, `_` or `.` (it
-/// becomes the history's actor `apikey:<name>`).
+/// Whether `name` can name a key: 1 to 64 letters (Chinese characters included), digits,
+/// `-`, `_` or `.`, so that it reads plainly as the history's actor `apikey:<name>`
+/// (`apikey:一网通办`) with no space, colon or control character to confuse it.
 pub fn valid_key_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
+    (1..=64).contains(&name.chars().count())
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 #[cfg(test)]
@@ -46,7 +47,9 @@ mod tests {
     fn names_are_plain() {
         assert!(valid_key_name("yibao-system_1.0"));
         assert!(!valid_key_name(""));
-        assert!(!valid_key_name("医保"));
+        assert!(valid_key_name("一网通办"));
+        assert!(!valid_key_name("一网 通办"));
+        assert!(!valid_key_name("apikey:x"));
         assert!(!valid_key_name("a b"));
     }
 }

@@ -81,12 +81,24 @@ impl Principal {
 
     /// Whether the person may start a case of `process`: a clerk or supervisor of a
     /// department that receives its cases ([`Process::intake_departments`], the window
-    /// of the first task), in the process's county. A supervisor of another department
-    /// may not either: a case is started where the applicant's papers are received.
+    /// of the first task), in the process's county, or an intake key of that county
+    /// ([`Role::Intake`]). A supervisor of another department may not: a case is started
+    /// where the applicant's papers are received.
     ///
     /// # Errors
     /// The [`Refusal`] saying why not.
     pub fn may_start(&self, process: &Process) -> Result<(), Refusal> {
+        // Another system's intake key hands in applications for every process of its
+        // county: receiving them is all it is for.
+        if self.is_intake() {
+            return if self.in_county(county_of(&process.id)) {
+                Ok(())
+            } else {
+                Err(Refusal::OtherCounty {
+                    process: process.name.clone(),
+                })
+            };
+        }
         self.works_in(process)?;
         let intake = process.intake_departments();
         if intake.contains(&self.department.as_str()) {

@@ -36,6 +36,10 @@ pub enum Role {
     Supervisor,
     /// 管理员: manages accounts and definitions.
     Admin,
+    /// 收件系统: another system receiving applications (一网通办) through an intake key
+    /// (`lianban apikey create --intake`). It starts cases of its county and reads only
+    /// those it started; it works no task. Never an account's role.
+    Intake,
 }
 
 impl Role {
@@ -45,6 +49,7 @@ impl Role {
             Role::Clerk => "clerk",
             Role::Supervisor => "supervisor",
             Role::Admin => "admin",
+            Role::Intake => "intake",
         }
     }
 
@@ -54,6 +59,7 @@ impl Role {
             Role::Clerk => "经办人",
             Role::Supervisor => "负责人",
             Role::Admin => "管理员",
+            Role::Intake => "收件系统",
         }
     }
 }
@@ -166,12 +172,18 @@ impl Principal {
         }
     }
 
-    /// Who the history records for the principal's commands.
+    /// Who the history records for the principal's commands: an intake key belongs to no
+    /// department.
     pub fn actor(&self) -> crate::runtime::Actor {
         crate::runtime::Actor {
             user: self.user.clone(),
-            department: Some(self.department.clone()),
+            department: (!self.is_intake()).then(|| self.department.clone()),
         }
+    }
+
+    /// Whether the principal is another system's intake key ([`Role::Intake`]).
+    pub fn is_intake(&self) -> bool {
+        self.has(Role::Intake)
     }
 
     /// Whether the principal has this role.
@@ -196,12 +208,18 @@ impl Principal {
     }
 
     /// Whether the principal may see a case of a process of `county` in which these
-    /// departments take part (had a task, or started it).
+    /// departments take part (had a task, or started it), started by `started_by`: a clerk
+    /// or supervisor of a department taking part; an intake key only a case it started
+    /// itself (another system learns nothing of cases it did not hand in).
     pub fn may_see_case<'a>(
         &self,
         departments: impl IntoIterator<Item = &'a str>,
+        started_by: Option<&str>,
         county: &str,
     ) -> bool {
+        if self.is_intake() {
+            return self.in_county(county) && started_by == Some(self.user.as_str());
+        }
         self.works_cases()
             && self.in_county(county)
             && departments.into_iter().any(|d| d == self.department)
@@ -369,8 +387,8 @@ mod tests {
         };
         assert!(p.may_work_task("yibao", "qinshui"));
         assert!(!p.may_work_task("gongjijin", "qinshui"));
-        assert!(p.may_see_case(["shebao", "yibao"], "qinshui"));
-        assert!(!p.may_see_case(["shebao"], "qinshui"));
+        assert!(p.may_see_case(["shebao", "yibao"], None, "qinshui"));
+        assert!(!p.may_see_case(["shebao"], Some("yibao_clerk"), "qinshui"));
         let admin = Principal {
             roles: vec![Role::Admin],
             ..p.clone()
@@ -382,7 +400,26 @@ mod tests {
         };
         assert!(scoped.may_work_task("yibao", "yangcheng"));
         assert!(!scoped.may_work_task("yibao", "qinshui"));
-        assert!(!scoped.may_see_case(["yibao"], "qinshui"));
+        assert!(!scoped.may_see_case(["yibao"], None, "qinshui"));
+    }
+
+    #[test]
+    fn intake_keys_see_only_what_they_started() {
+        let intake = Principal {
+            user: "apikey:一网通办".into(),
+            name: "一网通办（系统对接）".into(),
+            department: String::new(),
+            county: Some("yangcheng".into()),
+            roles: vec![Role::Intake],
+        };
+        assert!(!intake.works_cases());
+        assert!(!intake.may_work_task("", "yangcheng"));
+        assert!(intake.may_see_case(["shebao"], Some("apikey:一网通办"), "yangcheng"));
+        assert!(!intake.may_see_case(["shebao"], Some("apikey:other"), "yangcheng"));
+        assert!(!intake.may_see_case([""], None, "yangcheng"));
+        assert!(!intake.may_see_case(["shebao"], Some("apikey:一网通办"), "qinshui"));
+        assert_eq!(intake.actor().department, None);
+        assert!("intake".parse::<Role>().is_err(), "no account is given the role");
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod example_model;
 mod examples;
 mod expr;
 mod form;
+mod form_schema;
 mod graph;
 mod limits;
 mod load;
@@ -43,6 +44,7 @@ pub use calendar::{
     load_calendar, load_calendars, parse_calendar,
 };
 pub use diagnostic::Diagnostic;
+pub use form_schema::JSON_SCHEMA_DIALECT;
 pub use duration::ParseDurationError;
 pub use example_model::{Example, ExpectRun, RunAction};
 pub use limits::{

@@ -9,7 +9,7 @@ const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 /// Check character for `S mod 11`.
 const CHECK: &[u8; 11] = b"10X98765432";
 /// Province-level codes of GB/T 2260 (mainland, then 台湾 71, 香港 81, 澳门 82).
-const PROVINCES: [u32; 34] = [
+pub(crate) const PROVINCES: [u32; 34] = [
     11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52,
     53, 54, 61, 62, 63, 64, 65, 71, 81, 82,
 ];

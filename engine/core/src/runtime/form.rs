@@ -369,7 +369,9 @@ pub(super) fn type_problem(
         FieldType::Bool => {
             (!value.is_boolean()).then(|| (Problem::Invalid, "应为是或否（true/false）".to_owned()))
         }
-        FieldType::Choice => match text {
+        // Exactly an option, untrimmed: the value is stored as given and rules compare it
+        // exactly (`form.post != "灵活就业"`), so " 灵活就业" must not pass for the option.
+        FieldType::Choice => match value.as_str() {
             Some(t) if field.options.iter().any(|o| o == t) => None,
             _ => invalid(format!("应从以下选项中选择：{}", field.options.join("、"))),
         },

@@ -14,6 +14,7 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub last_used_at: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,
+    pub intake: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
