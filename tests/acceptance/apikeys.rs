@@ -1,7 +1,8 @@
 //! End-to-end tests of department systems' API keys over real HTTP on loopback: a key works
 //! the inbox of its department like a clerk (claim, complete, start and read cases, without
 //! a CSRF token), sees nothing of another department, stops working when revoked, never
-//! reaches the admin calls, and the history names it as `apikey:<name>`. The keys are made
+//! reaches the admin calls, and the history names it as `apikey:<name>`. An intake key
+//! (一网通办) starts cases of its county and reads only the cases it started. The keys are made
 //! by the same library calls as `lianban apikey create` (the command itself is tested in
 //! tests/binary/users.rs). Every test runs on SQLite and on PostgreSQL.
 
@@ -32,6 +33,25 @@ impl System {
             department: department.to_owned(),
             county: county.map(str::to_owned),
             intake: false,
+        };
+        app.app
+            .engine()
+            .store()
+            .accounts()
+            .create_api_key(&new, chrono::Utc::now())
+            .await?;
+        Ok(System::with_key(app, &key))
+    }
+
+    /// An intake key (`lianban apikey create --intake --county C --name N`).
+    async fn intake(app: &TestApp, name: &str, county: &str) -> anyhow::Result<System> {
+        let key = accounts::new_api_key();
+        let new = NewApiKey {
+            name: name.to_owned(),
+            key_hash: accounts::api_key_hash(&key),
+            department: String::new(),
+            county: Some(county.to_owned()),
+            intake: true,
         };
         app.app
             .engine()
@@ -284,5 +304,83 @@ db_test!(revoked_and_unknown_keys_are_refused, |db| {
         .post_raw("/api/v1/cases", joint_form(false).to_string(), None)
         .await?;
     assert_eq!(no_csrf.status, 403);
+    Ok(())
+});
+
+db_test!(an_intake_key_starts_cases_and_reads_only_its_own, |db| {
+    let app = TestApp::start(&db, "tests/fixtures/web").await?;
+    let portal = System::intake(&app, "一网通办", "web").await?;
+    let elsewhere = System::intake(&app, "别县一网通办", "yangcheng").await?;
+    let yibao = System::create(&app, "yibao-system", "yibao", None).await?;
+    let clerk = app.clerk("shebao_wang", "shebao", Role::Clerk).await?;
+
+    // Any process of its county, though it is no department's window; not another county's.
+    let started = portal.post("/api/v1/cases", &joint_form(true)).await?;
+    assert_eq!(started.status, 201, "{}", started.text);
+    let own = id(&started.json);
+    let refused = elsewhere.post("/api/v1/cases", &joint_form(true)).await?;
+    assert_eq!((refused.status, refused.code()), (403, "other-county"));
+    // A department key of a department that is not the window still may not.
+    let refused = yibao.post("/api/v1/cases", &joint_form(true)).await?;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (403, "not-intake-department")
+    );
+    let theirs = id(&clerk.start(&joint_form(false)).await?.ok()?);
+
+    // Its own case, status and documents; nothing of a case it did not hand in.
+    let case = portal.get(&format!("/api/v1/cases/{own}")).await?.ok()?;
+    assert_eq!(case["status"], "active");
+    assert_eq!(case["current_steps"], json!(["accept"]));
+    assert_eq!(case["history"][0]["actor"], "apikey:一网通办");
+    assert_eq!(case["history"][0]["actor_department"], Value::Null);
+    let documents = portal.get(&format!("/api/v1/cases/{own}/documents")).await?;
+    assert_eq!(documents.status, 200, "{}", documents.text);
+    for path in [
+        format!("/api/v1/cases/{theirs}"),
+        format!("/api/v1/cases/{theirs}/documents"),
+    ] {
+        assert_eq!(portal.get(&path).await?.status, 404, "{path}");
+    }
+    assert_eq!(
+        elsewhere.get(&format!("/api/v1/cases/{own}")).await?.status,
+        404
+    );
+    let listed = portal.get("/api/v1/cases").await?.ok()?;
+    let ids: Vec<String> = listed.as_array().into_iter().flatten().map(id).collect();
+    assert_eq!(ids, [own.clone()], "{listed}");
+    assert_eq!(elsewhere.get("/api/v1/cases").await?.ok()?, json!([]));
+
+    // Never an inbox, never a task, never a step of the case.
+    let inbox = portal.get("/api/v1/inbox").await?;
+    assert_eq!((inbox.status, inbox.problem()), (403, "forbidden"));
+    let accept = clerk.task_at(&own, "accept").await?;
+    for path in [
+        format!("/api/v1/tasks/{accept}/claim"),
+        format!("/api/v1/tasks/{accept}/complete"),
+    ] {
+        let reply = portal.post(&path, &json!({"outcome": "accept"})).await?;
+        assert_eq!(reply.status, 404, "{path}: {}", reply.text);
+    }
+    let cancel = portal
+        .post(&format!("/api/v1/cases/{own}/cancel"), &json!({"reason": "撤回"}))
+        .await?;
+    assert_eq!((cancel.status, cancel.code()), (403, "not-case-worker"));
+    let event = portal
+        .post(&format!("/api/v1/cases/{own}/events/supplied"), &json!({}))
+        .await?;
+    assert_eq!(event.status, 403, "{}", event.text);
+
+    // The window works the case the portal handed in, as any other.
+    let inbox = clerk.inbox("").await?.ok()?;
+    assert!(
+        inbox
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|t| t["case_id"] == own.as_str()),
+        "{inbox}"
+    );
+    assert_eq!(clerk.case(&own).await?.status, 200);
     Ok(())
 });

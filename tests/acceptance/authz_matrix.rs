@@ -1,6 +1,7 @@
 //! The authorization matrix: every route of the router, asked by every kind of caller —
 //! anonymous, a clerk of each of the four departments, a 社保 supervisor, an admin, a 医保
-//! department system's API key, and a 社保 clerk of another county — gets the status this
+//! department system's API key, a 社保 clerk of another county, and an intake key of the
+//! county (一网通办: starts cases, reads only its own, no inbox) — gets the status this
 //! table says. The routes are read from the router's source, so a route added without a row
 //! here fails the test. Ids are real: the case and task belong to 阳城 社保, so every other
 //! department (and county) guessing them gets 404, never the case.
@@ -25,7 +26,7 @@ use lianban_tests::{TestDb, db_test};
 use serde_json::{Value, json};
 
 /// The callers, in column order.
-const CALLERS: [&str; 9] = [
+const CALLERS: [&str; 10] = [
     "anonymous",
     "shebao",
     "yibao",
@@ -35,89 +36,92 @@ const CALLERS: [&str; 9] = [
     "admin",
     "apikey",
     "county",
+    "intake",
 ];
 
 /// `method path → expected status per caller` (columns as in [`CALLERS`]). `303` is the
 /// page redirect to the login page (or from `/` onwards).
 #[rustfmt::skip]
-const MATRIX: &[(&str, &str, [u16; 9])] = &[
-    // method, route,                                anon shebao yibao gjj vet  sup  admin key county
-    ("GET", "/healthz", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
-    ("GET", "/readyz", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+const MATRIX: &[(&str, &str, [u16; 10])] = &[
+    // method, route,                                anon shebao yibao gjj vet  sup  admin key county intake
+    ("GET", "/healthz", [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/readyz", [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
     // Metrics are open on loopback only (the test client is on loopback).
-    ("GET", "/metrics", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
-    ("GET", "/login", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/metrics", [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/login", [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
     // The 办事指南 with the blank 一次性告知单 is public: shown to enterprises before any case.
-    ("GET", "/guide/{id}", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/guide/{id}", [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
     // Without the login page's CSRF cookie no login is even tried.
-    ("POST", "/login", [403, 403, 403, 403, 403, 403, 403, 403, 403]),
-    ("GET", "/api/openapi.json", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
-    ("GET", "/api/v1/session", [401, 200, 200, 200, 200, 200, 200, 200, 200]),
-    ("GET", "/api/v1/inbox", [401, 200, 200, 200, 200, 200, 403, 200, 200]),
-    ("POST", "/api/v1/tasks/{id}/claim", [401, 200, 404, 404, 404, 200, 404, 404, 404]),
+    ("POST", "/login", [403, 403, 403, 403, 403, 403, 403, 403, 403, 403]),
+    ("GET", "/api/openapi.json", [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/api/v1/session", [401, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/api/v1/inbox", [401, 200, 200, 200, 200, 200, 403, 200, 200, 403]),
+    ("POST", "/api/v1/tasks/{id}/claim", [401, 200, 404, 404, 404, 200, 404, 404, 404, 404]),
     // Giving back a task nobody holds is a no-op.
-    ("POST", "/api/v1/tasks/{id}/unclaim", [401, 200, 404, 404, 404, 200, 404, 404, 404]),
-    ("POST", "/api/v1/tasks/{id}/complete", [401, 422, 404, 404, 404, 422, 404, 404, 404]),
-    ("GET", "/api/v1/cases", [401, 200, 200, 200, 200, 200, 403, 200, 200]),
+    ("POST", "/api/v1/tasks/{id}/unclaim", [401, 200, 404, 404, 404, 200, 404, 404, 404, 404]),
+    ("POST", "/api/v1/tasks/{id}/complete", [401, 422, 404, 404, 404, 422, 404, 404, 404, 404]),
+    ("GET", "/api/v1/cases", [401, 200, 200, 200, 200, 200, 403, 200, 200, 200]),
     // Only the department of the first task (社保, the window) starts a case, over the API as on
     // the intake page; another county may not, nor an admin.
-    ("POST", "/api/v1/cases", [401, 201, 403, 403, 403, 201, 403, 403, 403]),
-    ("GET", "/api/v1/cases/{id}", [401, 200, 404, 404, 404, 200, 404, 404, 404]),
+    ("POST", "/api/v1/cases", [401, 201, 403, 403, 403, 201, 403, 403, 403, 201]),
+    ("GET", "/api/v1/cases/{id}", [401, 200, 404, 404, 404, 200, 404, 404, 404, 404]),
     // Nothing waits for `supplied` on a case at `accept`. An admin works no cases at all.
-    ("POST", "/api/v1/cases/{id}/events/{event}", [401, 409, 404, 404, 404, 409, 403, 404, 404]),
+    ("POST", "/api/v1/cases/{id}/events/{event}", [401, 409, 404, 404, 404, 409, 403, 404, 404, 403]),
     // An admin sees no case, so learns nothing of this one either.
-    ("POST", "/api/v1/cases/{id}/cancel", [401, 200, 404, 404, 404, 200, 404, 404, 404]),
-    ("GET", "/api/v1/cases/{id}/documents", [401, 200, 404, 404, 404, 200, 404, 404, 404]),
-    ("GET", "/api/v1/cases/{id}/documents/{doc}", [401, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("POST", "/api/v1/cases/{id}/cancel", [401, 200, 404, 404, 404, 200, 404, 404, 404, 404]),
+    ("GET", "/api/v1/cases/{id}/documents", [401, 200, 404, 404, 404, 200, 404, 404, 404, 404]),
+    ("GET", "/api/v1/cases/{id}/documents/{doc}", [401, 404, 404, 404, 404, 404, 404, 404, 404, 404]),
     // The definitions in force, of the caller's county: for anyone signed in (file paths
     // for admins only).
-    ("GET", "/api/v1/processes", [401, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/api/v1/processes", [401, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
     // Reload takes the operator's admin token, not a role; without one configured it is off.
-    ("POST", "/api/v1/admin/reload", [403, 403, 403, 403, 403, 403, 403, 403, 403]),
-    ("GET", "/api/v1/push-tables", [401, 200, 200, 200, 200, 200, 200, 200, 200]),
-    ("GET", "/api/v1/dashboard", [401, 403, 403, 403, 403, 200, 200, 403, 403]),
-    ("GET", "/api/v1/push-tables/{id}", [401, 404, 404, 404, 404, 404, 404, 404, 404]),
-    ("GET", "/api/v1/admin/outbox", [401, 403, 403, 403, 403, 403, 200, 403, 403]),
-    ("POST", "/api/v1/admin/outbox/{id}/retry", [401, 403, 403, 403, 403, 403, 404, 403, 403]),
+    ("POST", "/api/v1/admin/reload", [403, 403, 403, 403, 403, 403, 403, 403, 403, 403]),
+    ("GET", "/api/v1/push-tables", [401, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/api/v1/dashboard", [401, 403, 403, 403, 403, 200, 200, 403, 403, 403]),
+    ("GET", "/api/v1/push-tables/{id}", [401, 404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("GET", "/api/v1/admin/outbox", [401, 403, 403, 403, 403, 403, 200, 403, 403, 403]),
+    ("POST", "/api/v1/admin/outbox/{id}/retry", [401, 403, 403, 403, 403, 403, 404, 403, 403, 403]),
     // The body is a definition with problems: 422 means the caller was let in.
-    ("POST", "/api/v1/processes/validate", [401, 403, 403, 403, 403, 422, 422, 403, 403]),
-    ("GET", "/api/v1/processes/{id}", [401, 403, 403, 403, 403, 200, 200, 403, 403]),
+    ("POST", "/api/v1/processes/validate", [401, 403, 403, 403, 403, 422, 422, 403, 403, 403]),
+    ("GET", "/api/v1/processes/{id}", [401, 403, 403, 403, 403, 200, 200, 403, 403, 403]),
+    // The start form as JSON Schema: anyone signed in of the process's county, any key.
+    ("GET", "/api/v1/processes/{id}/form", [401, 200, 200, 200, 200, 200, 200, 200, 404, 200]),
     // Pages: without a session (an API key is no session) they send to the login page.
-    ("GET", "/", [303, 303, 303, 303, 303, 303, 303, 303, 303]),
-    ("GET", "/static/app.css", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
-    ("GET", "/inbox", [303, 200, 200, 200, 200, 200, 403, 303, 200]),
-    ("GET", "/tasks/{id}", [303, 200, 404, 404, 404, 200, 404, 303, 404]),
-    ("POST", "/tasks/{id}/claim", [303, 303, 404, 404, 404, 303, 404, 303, 404]),
-    ("POST", "/tasks/{id}/unclaim", [303, 303, 404, 404, 404, 303, 404, 303, 404]),
-    ("POST", "/tasks/{id}/complete", [303, 422, 404, 404, 404, 422, 404, 303, 404]),
-    ("GET", "/cases", [303, 200, 200, 200, 200, 200, 403, 303, 200]),
-    ("GET", "/cases/{id}", [303, 200, 404, 404, 404, 200, 404, 303, 404]),
+    ("GET", "/", [303, 303, 303, 303, 303, 303, 303, 303, 303, 303]),
+    ("GET", "/static/app.css", [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/inbox", [303, 200, 200, 200, 200, 200, 403, 303, 200, 303]),
+    ("GET", "/tasks/{id}", [303, 200, 404, 404, 404, 200, 404, 303, 404, 303]),
+    ("POST", "/tasks/{id}/claim", [303, 303, 404, 404, 404, 303, 404, 303, 404, 303]),
+    ("POST", "/tasks/{id}/unclaim", [303, 303, 404, 404, 404, 303, 404, 303, 404, 303]),
+    ("POST", "/tasks/{id}/complete", [303, 422, 404, 404, 404, 422, 404, 303, 404, 303]),
+    ("GET", "/cases", [303, 200, 200, 200, 200, 200, 403, 303, 200, 303]),
+    ("GET", "/cases/{id}", [303, 200, 404, 404, 404, 200, 404, 303, 404, 303]),
     // Only issued documents print; the application form was not issued.
-    ("GET", "/cases/{id}/print/{doc}", [303, 404, 404, 404, 404, 404, 404, 303, 404]),
-    ("GET", "/cases/{id}/download/{doc}", [303, 404, 404, 404, 404, 404, 404, 303, 404]),
-    ("POST", "/cases/{id}/events/{event}", [303, 409, 404, 404, 404, 409, 404, 303, 404]),
-    ("POST", "/cases/{id}/cancel", [303, 303, 404, 404, 404, 303, 404, 303, 404]),
+    ("GET", "/cases/{id}/print/{doc}", [303, 404, 404, 404, 404, 404, 404, 303, 404, 303]),
+    ("GET", "/cases/{id}/download/{doc}", [303, 404, 404, 404, 404, 404, 404, 303, 404, 303]),
+    ("POST", "/cases/{id}/events/{event}", [303, 409, 404, 404, 404, 409, 404, 303, 404, 303]),
+    ("POST", "/cases/{id}/cancel", [303, 303, 404, 404, 404, 303, 404, 303, 404, 303]),
     // The page lists what the caller may start (maybe nothing).
-    ("GET", "/intake", [303, 200, 200, 200, 200, 200, 200, 303, 200]),
+    ("GET", "/intake", [303, 200, 200, 200, 200, 200, 200, 303, 200, 303]),
     // Starting from the page is for the window of the first task (社保) only.
-    ("POST", "/intake", [303, 303, 403, 403, 403, 303, 403, 303, 403]),
-    ("GET", "/cases/{id}/preview/{doc}", [303, 200, 404, 404, 404, 200, 404, 303, 404]),
-    ("GET", "/definitions", [303, 403, 403, 403, 403, 200, 200, 303, 403]),
-    ("GET", "/push-tables", [303, 200, 200, 200, 200, 200, 200, 303, 200]),
-    ("GET", "/push-tables/{file}", [303, 404, 404, 404, 404, 404, 404, 303, 404]),
-    ("GET", "/outbox", [303, 403, 403, 403, 403, 403, 200, 303, 403]),
-    ("POST", "/outbox/{id}/retry", [303, 403, 403, 403, 403, 403, 404, 303, 403]),
+    ("POST", "/intake", [303, 303, 403, 403, 403, 303, 403, 303, 403, 303]),
+    ("GET", "/cases/{id}/preview/{doc}", [303, 200, 404, 404, 404, 200, 404, 303, 404, 303]),
+    ("GET", "/definitions", [303, 403, 403, 403, 403, 200, 200, 303, 403, 303]),
+    ("GET", "/push-tables", [303, 200, 200, 200, 200, 200, 200, 303, 200, 303]),
+    ("GET", "/push-tables/{file}", [303, 404, 404, 404, 404, 404, 404, 303, 404, 303]),
+    ("GET", "/outbox", [303, 403, 403, 403, 403, 403, 200, 303, 403, 303]),
+    ("POST", "/outbox/{id}/retry", [303, 403, 403, 403, 403, 403, 404, 303, 403, 303]),
     // Overdue supervision is for supervisors and admins.
-    ("GET", "/overdue", [303, 403, 403, 403, 403, 200, 200, 303, 403]),
-    ("GET", "/dashboard", [303, 403, 403, 403, 403, 200, 200, 303, 403]),
-    ("GET", "/dashboard.csv", [303, 403, 403, 403, 403, 200, 200, 303, 403]),
-    ("GET", "/dashboard.xlsx", [303, 403, 403, 403, 403, 200, 200, 303, 403]),
+    ("GET", "/overdue", [303, 403, 403, 403, 403, 200, 200, 303, 403, 303]),
+    ("GET", "/dashboard", [303, 403, 403, 403, 403, 200, 200, 303, 403, 303]),
+    ("GET", "/dashboard.csv", [303, 403, 403, 403, 403, 200, 200, 303, 403, 303]),
+    ("GET", "/dashboard.xlsx", [303, 403, 403, 403, 403, 200, 200, 303, 403, 303]),
     // The process map has no personal data: anyone signed in of the definition's county.
-    ("GET", "/definitions/{id}/diagram", [303, 200, 200, 200, 200, 200, 200, 303, 404]),
-    ("GET", "/definitions/{id}/diagram.svg", [303, 200, 200, 200, 200, 200, 200, 303, 404]),
-    ("GET", "/static/intake.js", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET", "/definitions/{id}/diagram", [303, 200, 200, 200, 200, 200, 200, 303, 404, 303]),
+    ("GET", "/definitions/{id}/diagram.svg", [303, 200, 200, 200, 200, 200, 200, 303, 404, 303]),
+    ("GET", "/static/intake.js", [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
     // Last: it ends the caller's session. A page form is answered with a redirect.
-    ("POST", "/logout", [303, 303, 303, 303, 303, 303, 303, 303, 303]),
+    ("POST", "/logout", [303, 303, 303, 303, 303, 303, 303, 303, 303, 303]),
 ];
 
 /// `.route(` calls that rustfmt spread over several lines, put on one line each.
@@ -341,6 +345,21 @@ async fn callers(app: &TestApp) -> anyhow::Result<Vec<Caller>> {
         .add_user_in("m_qinshui", "shebao", Some("qinshui"), Role::Clerk)
         .await?;
     callers.push(Caller::Session(app.login("m_qinshui", &password).await?));
+    let key = accounts::new_api_key();
+    let new = NewApiKey {
+        name: "一网通办".into(),
+        key_hash: accounts::api_key_hash(&key),
+        department: String::new(),
+        county: Some("yangcheng".into()),
+        intake: true,
+    };
+    app.app
+        .engine()
+        .store()
+        .accounts()
+        .create_api_key(&new, chrono::Utc::now())
+        .await?;
+    callers.push(Caller::Key(key));
     Ok(callers)
 }
 

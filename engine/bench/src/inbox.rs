@@ -105,36 +105,49 @@ pub async fn seed(url: &str, process: &Process, cases: u64, open: u64) -> anyhow
     let db = Database::connect(lianban_store::connect_options(url, &options)).await?;
     let hash = process.content_hash.replace('\'', "");
     let first_open = cases.saturating_sub(open);
-    let statements = match db.get_database_backend() {
-        DbBackend::Postgres => postgres_seed(&hash, cases, first_open),
-        _ => sqlite_seed(&hash, cases, first_open),
-    };
+    let backend = db.get_database_backend();
     // One transaction, so that on PostgreSQL the statement timeout (the store's, meant for
     // requests, not for writing a million rows) can be lifted for it alone.
     let txn = db.begin().await?;
-    if db.get_database_backend() == DbBackend::Postgres {
+    if backend == DbBackend::Postgres {
         txn.execute_unprepared("SET LOCAL statement_timeout = 0")
             .await?;
     }
-    for sql in statements {
-        txn.execute_unprepared(&sql)
-            .await
-            .with_context(|| format!("填充数据失败：{}", &sql[..sql.len().min(60)]))?;
+    // In chunks, so that a terminal shows how far it got; each chunk is still set-based.
+    let bar = seeding_bar(cases);
+    let mut lo = 0;
+    while lo < cases {
+        let hi = (lo + SEED_CHUNK).min(cases);
+        let statements = match backend {
+            DbBackend::Postgres => postgres_seed(&hash, lo, hi, first_open),
+            _ => sqlite_seed(&hash, lo, hi, first_open),
+        };
+        for sql in statements {
+            txn.execute_unprepared(&sql)
+                .await
+                .with_context(|| format!("填充数据失败：{}", &sql[..sql.len().min(60)]))?;
+        }
+        bar.set_position(hi);
+        lo = hi;
     }
+    bar.set_message("更新统计信息");
+    txn.execute_unprepared("ANALYZE").await?;
+    bar.finish_and_clear();
     txn.commit().await?;
     db.close().await?;
     Ok(())
 }
 
-fn postgres_seed(hash: &str, cases: u64, first_open: u64) -> Vec<String> {
-    let last = cases.saturating_sub(1);
+/// The statements that insert cases `lo..hi` (and their tasks) on PostgreSQL.
+fn postgres_seed(hash: &str, lo: u64, hi: u64, first_open: u64) -> Vec<String> {
+    let last = hi.saturating_sub(1);
     // The format of `store::tasks::inbox_order`.
     let created = "to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
     let due = "to_char((t + INTERVAL '5 days') AT TIME ZONE 'UTC', \
                'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
     let series = format!(
         "(SELECT i, TIMESTAMPTZ '2026-01-01 00:00:00+00' + i * INTERVAL '1 second' AS t, \
-         i >= {first_open} AS running FROM generate_series(0, {last}) AS i) AS n"
+         i >= {first_open} AS running FROM generate_series({lo}, {last}) AS i) AS n"
     );
     vec![
         format!(
@@ -145,7 +158,7 @@ fn postgres_seed(hash: &str, cases: u64, first_open: u64) -> Vec<String> {
              'bench.standard', 1, '{hash}', CASE WHEN running THEN 'running' ELSE 'completed' END, \
              CASE WHEN running THEN NULL ELSE '办结' END, CASE WHEN running THEN 'accept' ELSE '' END, \
              '职工**', '{{}}'::jsonb, 1, t, t, CASE WHEN running THEN NULL ELSE t END, \
-             '职工' || i, NULL, 'bench' FROM {series} WHERE {cases} > 0"
+             '职工' || i, NULL, 'bench' FROM {series} WHERE {hi} > {lo}"
         ),
         format!(
             "INSERT INTO tasks (id, case_id, step, step_name, role, department, status, \
@@ -161,16 +174,16 @@ fn postgres_seed(hash: &str, cases: u64, first_open: u64) -> Vec<String> {
              CASE WHEN running THEN NULL ELSE 'seed' END, 'bench', NULL, \
              CASE WHEN NOT running THEN NULL \
              WHEN i % 2 = 0 THEN '0|' || {due} || '|' || {created} ELSE '1|' || {created} END \
-             FROM {series} WHERE {cases} > 0"
+             FROM {series} WHERE {hi} > {lo}"
         ),
-        "ANALYZE".to_owned(),
     ]
 }
 
-fn sqlite_seed(hash: &str, cases: u64, first_open: u64) -> Vec<String> {
+/// The statements that insert cases `lo..hi` (and their tasks) on SQLite.
+fn sqlite_seed(hash: &str, lo: u64, hi: u64, first_open: u64) -> Vec<String> {
     let numbers = format!(
-        "WITH RECURSIVE n(i) AS (SELECT 0 WHERE {cases} > 0 UNION ALL SELECT i + 1 FROM n \
-         WHERE i + 1 < {cases}), \
+        "WITH RECURSIVE n(i) AS (SELECT {lo} WHERE {hi} > {lo} UNION ALL SELECT i + 1 FROM n \
+         WHERE i + 1 < {hi}), \
          m AS (SELECT i, strftime('%Y-%m-%dT%H:%M:%S+00:00', 1767225600 + i, 'unixepoch') AS t, \
          i >= {first_open} AS running FROM n)"
     );
@@ -202,8 +215,26 @@ fn sqlite_seed(hash: &str, cases: u64, first_open: u64) -> Vec<String> {
              || '|' || strftime('%Y-%m-%dT%H:%M:%S.000000Z', 1767225600 + i, 'unixepoch') \
              ELSE '1|' || strftime('%Y-%m-%dT%H:%M:%S.000000Z', 1767225600 + i, 'unixepoch') END FROM m"
         ),
-        "ANALYZE".to_owned(),
     ]
+}
+
+/// Cases inserted by one statement of [`seed`].
+const SEED_CHUNK: u64 = 50_000;
+
+/// The seeding's bar on standard error, when it is a terminal (never on a pipe).
+fn seeding_bar(cases: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal as _;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(cases);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "  {msg} [{bar:32}] {pos}/{len} 个办件（约剩 {eta}）",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message("填充办件");
+    bar
 }
 
 /// A tiny deterministic generator: the same departments and pages on every run.

@@ -11,7 +11,7 @@ use lianban::store::{Archived, Store};
 use sha2::{Digest as _, Sha256};
 
 use super::args::DbArg;
-use super::open;
+use super::{open, progress};
 
 fn case_id(text: &str) -> anyhow::Result<CaseId> {
     uuid::Uuid::parse_str(text)
@@ -54,7 +54,16 @@ pub(crate) async fn backup(db: &DbArg, to: &Path) -> anyhow::Result<()> {
     let store = Store::connect_with(url, db.store.options())
         .await
         .with_context(|| format!("打开数据库 {} 失败", redact_url(url)))?;
-    store.admin().backup_to(to).await?;
+    // The copy grows to about the size of the database (smaller: VACUUM compacts it).
+    let size = sqlite_path(url)
+        .and_then(|path| std::fs::metadata(path).ok())
+        .map_or(0, |m| m.len());
+    let bar = progress::bytes(size, "备份");
+    let follow = progress::follow_file(&bar, to.to_path_buf());
+    let done = store.admin().backup_to(to).await;
+    follow.abort();
+    bar.finish_and_clear();
+    done?;
     println!("已备份到 {}", to.display());
     Ok(())
 }
@@ -67,14 +76,23 @@ pub(crate) async fn restore(from: &Path, db: &DbArg, force: bool) -> anyhow::Res
             "只能恢复到 SQLite 数据库（sqlite://文件路径）；PostgreSQL 请用 pg_restore（见 docs/operations.md）"
         );
     };
-    lianban::store::restore(from, &path, force).await?;
+    let size = std::fs::metadata(from).map_or(0, |m| m.len());
+    let bar = progress::bytes(size, "恢复");
+    let follow = progress::follow_file(&bar, path.clone());
+    let done = lianban::store::restore(from, &path, force).await;
+    follow.abort();
+    bar.finish_and_clear();
+    done?;
     // The restored copy is migrated now rather than at the next start, so it is ready.
+    let checking = progress::spinner("校验办件历史记录");
     let restored = open(&DbArg {
         url: url.clone(),
         store: db.store.clone(),
     })
     .await?;
-    let report = restored.admin().verify_history(None).await?;
+    let report = restored.admin().verify_history(None).await;
+    checking.finish_and_clear();
+    let report = report?;
     println!(
         "已从 {} 恢复到 {}：{} 个办件",
         from.display(),
@@ -142,15 +160,20 @@ pub(crate) async fn export(
     }
     // Read everything first: an open or unknown case fails the export before any file.
     let mut archives = Vec::new();
+    let reading = progress::bar(ids.len() as u64, "读取办件", "个");
     for id in ids {
         match store.admin().archive(id).await? {
             Archived::NotFound => bail!("办件 {id} 不存在"),
             Archived::Open => bail!("办件 {id} 尚未办结，不能归档导出"),
             Archived::Ready(archive) => archives.push(archive),
         }
+        reading.inc(1);
     }
+    reading.finish_and_clear();
     let mut files = BTreeMap::new();
+    let writing = progress::bar(archives.len() as u64, "写入档案", "个");
     for archive in &archives {
+        writing.inc(1);
         let case_dir = dir.join(&archive.case_id);
         std::fs::create_dir_all(case_dir.join("documents"))
             .with_context(|| format!("无法创建目录 {}", case_dir.display()))?;
@@ -167,6 +190,7 @@ pub(crate) async fn export(
             write(dir, &name, doc.html.as_bytes(), &mut files)?;
         }
     }
+    writing.finish_and_clear();
     let manifest = serde_json::json!({
         "exported_at": chrono::Utc::now().to_rfc3339(),
         "cases": archives.iter().map(|a| a.case_id.clone()).collect::<Vec<_>>(),

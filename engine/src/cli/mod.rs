@@ -6,6 +6,7 @@ pub(crate) mod apikeys;
 pub(crate) mod args;
 pub(crate) mod definitions;
 pub(crate) mod evidence;
+pub(crate) mod progress;
 pub(crate) mod serve;
 pub(crate) mod users;
 

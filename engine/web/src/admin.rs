@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
 use super::ApiError;
-use lianban_core::definition::Process;
+use super::answers::{ProcessInfo, Reloaded};
 use lianban_service::app::{App, ReloadError};
 
 pub(super) async fn health() -> Json<Value> {
@@ -18,18 +18,6 @@ pub(super) async fn health() -> Json<Value> {
 
 pub(super) async fn not_found() -> ApiError {
     ApiError::NotFound("没有这个地址".into())
-}
-
-/// A definition in force in a list (with the file it was loaded from).
-pub(super) fn process_json(p: &Process) -> Value {
-    json!({
-        "id": p.id,
-        "version": p.version,
-        "name": p.name,
-        "content_hash": p.content_hash,
-        "file": p.file,
-        "steps": p.steps.len(),
-    })
 }
 
 /// Reload needs the admin token until accounts exist; without a configured token it is off.
@@ -56,9 +44,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[utoipa::path(
     post,
     path = "/api/v1/admin/reload",
+    operation_id = "reloadProcesses",
     tag = "definitions",
     responses(
-        (status = 200, description = "the definitions after reloading", body = super::openapi::Reloaded),
+        (status = 200, description = "the definitions after reloading", body = Reloaded),
         (status = 401, description = "the admin token is missing or wrong", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 403, description = "no admin token is configured", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 422, description = "the definitions have errors; the old ones stay in force", body = super::openapi::Problem, content_type = "application/problem+json"),
@@ -68,13 +57,13 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 pub(super) async fn reload(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Reloaded>, ApiError> {
     authorize_admin(&app, &headers)?;
     match app.reload().await {
-        Ok(processes) => {
-            let list: Vec<Value> = processes.iter().map(|p| process_json(p)).collect();
-            Ok(Json(json!({ "reloaded": true, "processes": list })))
-        }
+        Ok(processes) => Ok(Json(Reloaded {
+            reloaded: true,
+            processes: processes.iter().map(|p| ProcessInfo::of(p, true)).collect(),
+        })),
         Err(ReloadError::Definitions(e)) => Err(ApiError::Validation {
             title: "流程定义有误，未重新加载，原定义继续生效".into(),
             extra: json!({

@@ -7,16 +7,15 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::input::{JsonBody, QueryParams};
-use super::tasks::{case_position, limit, task_json};
+use super::answers::{Case, CaseMoved, CaseSummary, Document, HistoryEntry, Task};
+use super::tasks::limit;
 use super::{ApiError, Ctx, Identity};
 use lianban_core::runtime::CaseId;
-use lianban_service::records::{
-    CaseQuery, CaseRecord, CaseSummary, DocumentId, HistoryEntry, TaskQuery,
-};
+use lianban_service::records::{CaseQuery, DocumentId, TaskQuery};
 
 fn not_found() -> ApiError {
     ApiError::NotFound("办件不存在".into())
@@ -43,65 +42,13 @@ pub(super) async fn visible_case(
     Ok(id)
 }
 
-fn summary_json(c: &CaseSummary) -> Value {
-    json!({
-        "id": c.id,
-        "process": c.process,
-        "version": c.version,
-        "status": c.status,
-        "result": c.result,
-        "current_steps": c.current_steps,
-        "title": c.title,
-        "started_at": c.started_at,
-        "updated_at": c.updated_at,
-    })
-}
-
-fn history_json(h: &HistoryEntry) -> Value {
-    json!({
-        "seq": h.seq,
-        "at": h.at,
-        "actor": h.actor.user,
-        "actor_department": h.actor.department,
-        "action": h.action,
-        "from_status": h.from_status,
-        "from_steps": h.from_steps,
-        "to_status": h.to_status,
-        "to_steps": h.to_steps,
-        "events": h.events,
-        "data_changed": h.data_changed,
-    })
-}
-
-async fn case_tasks(ctx: &Ctx, case: CaseId) -> Result<Vec<Value>, ApiError> {
+async fn case_tasks(ctx: &Ctx, case: CaseId) -> Result<Vec<Task>, ApiError> {
     let query = TaskQuery {
         case: Some(case),
         ..TaskQuery::default()
     };
     let tasks = ctx.app.engine().list_tasks(&query).await?;
-    Ok(tasks.iter().map(task_json).collect())
-}
-
-fn case_json(record: &CaseRecord, tasks: Vec<Value>, history: Option<Vec<Value>>) -> Value {
-    let state = &record.state;
-    let mut out = case_position(state);
-    if let Value::Object(map) = &mut out {
-        let mut more = Map::new();
-        more.insert("process".into(), json!(state.process));
-        more.insert("version".into(), json!(state.version));
-        more.insert("title".into(), json!(record.title));
-        more.insert("form".into(), Value::Object(state.form.clone()));
-        more.insert("data".into(), Value::Object(state.data.clone()));
-        more.insert("materials".into(), json!(state.materials));
-        more.insert("started_at".into(), json!(state.started_at));
-        more.insert("ended_at".into(), json!(state.ended_at));
-        more.insert("tasks".into(), Value::Array(tasks));
-        if let Some(history) = history {
-            more.insert("history".into(), Value::Array(history));
-        }
-        map.extend(more);
-    }
-    out
+    Ok(tasks.iter().map(Task::of).collect())
 }
 
 /// One case in full: state, tasks and history. The view itself is recorded first, so the
@@ -109,10 +56,11 @@ fn case_json(record: &CaseRecord, tasks: Vec<Value>, history: Option<Vec<Value>>
 #[utoipa::path(
     get,
     path = "/api/v1/cases/{id}",
+    operation_id = "getCase",
     tag = "cases",
     params(("id" = String, Path, description = "case id (UUID)")),
     responses(
-        (status = 200, description = "the case in full, with its history; the view is recorded", body = super::openapi::Case),
+        (status = 200, description = "the case in full, with its history; the view is recorded", body = Case),
         super::openapi::AuthProblems,
         (status = 404, description = "no such case, or the caller's department takes no part in it", body = super::openapi::Problem, content_type = "application/problem+json"),
     )
@@ -121,16 +69,21 @@ pub(super) async fn get(
     State(ctx): State<Ctx>,
     identity: Identity,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Case>, ApiError> {
     let id = visible_case(&ctx, &identity, &id).await?;
     let engine = ctx.app.engine();
     let record = engine.get_case(id).await?.ok_or_else(not_found)?;
     engine
         .record_view(id, &identity.actor(), engine.now())
         .await?;
-    let history = engine.history(id).await?.iter().map(history_json).collect();
+    let history = engine
+        .history(id)
+        .await?
+        .iter()
+        .map(HistoryEntry::from)
+        .collect();
     let tasks = case_tasks(&ctx, id).await?;
-    Ok(Json(case_json(&record, tasks, Some(history))))
+    Ok(Json(Case::new(&record, tasks, Some(history))))
 }
 
 /// Query of `GET /api/v1/cases`.
@@ -149,10 +102,11 @@ pub(super) struct ListParams {
 #[utoipa::path(
     get,
     path = "/api/v1/cases",
+    operation_id = "listCases",
     tag = "cases",
     params(ListParams),
     responses(
-        (status = 200, description = "the cases the caller's department takes part in", body = Vec<super::openapi::CaseSummary>),
+        (status = 200, description = "the cases the caller's department takes part in", body = Vec<CaseSummary>),
         (status = 400, description = "a query parameter is unreadable, unknown or out of range (names it; `code: out-of-range` for the last)", body = super::openapi::Problem, content_type = "application/problem+json"),
         super::openapi::AuthProblems,
     )
@@ -161,7 +115,7 @@ pub(super) async fn list(
     State(ctx): State<Ctx>,
     identity: Identity,
     QueryParams(params): QueryParams<ListParams>,
-) -> Result<Json<Vec<Value>>, ApiError> {
+) -> Result<Json<Vec<CaseSummary>>, ApiError> {
     let principal = identity.principal();
     if !principal.works_cases() && !principal.is_intake() {
         return Err(ApiError::Forbidden("只有经办人和负责人可以查看办件"));
@@ -189,7 +143,7 @@ pub(super) async fn list(
         ended_since: None,
     };
     let cases = ctx.app.engine().list_cases(&query).await?;
-    Ok(Json(cases.iter().map(summary_json).collect()))
+    Ok(Json(cases.iter().map(CaseSummary::from).collect()))
 }
 
 /// Body of `POST /api/v1/cases`.
@@ -209,10 +163,11 @@ pub(super) struct StartBody {
 #[utoipa::path(
     post,
     path = "/api/v1/cases",
+    operation_id = "startCase",
     tag = "cases",
     request_body = StartBody,
     responses(
-        (status = 201, description = "the case with its open tasks (no history)", body = super::openapi::Case),
+        (status = 201, description = "the case with its open tasks (no history)", body = Case),
         (status = 400, description = "unreadable JSON", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 415, description = "the body is not declared as JSON (`Content-Type: application/json`)", body = super::openapi::Problem, content_type = "application/problem+json"),
         super::openapi::AuthProblems,
@@ -235,7 +190,7 @@ pub(super) async fn start(
         .await?;
     let record = engine.get_case(id).await?.ok_or_else(not_found)?;
     let tasks = case_tasks(&ctx, id).await?;
-    let out = case_json(&record, tasks, None);
+    let out = Case::new(&record, tasks, None);
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
 
@@ -243,10 +198,11 @@ pub(super) async fn start(
 #[utoipa::path(
     get,
     path = "/api/v1/cases/{id}/documents",
+    operation_id = "listCaseDocuments",
     tag = "documents",
     params(("id" = String, Path, description = "case id (UUID)")),
     responses(
-        (status = 200, description = "the documents the case issued", body = Vec<super::openapi::Document>),
+        (status = 200, description = "the documents the case issued", body = Vec<Document>),
         super::openapi::AuthProblems,
         (status = 404, description = "no such case, or the caller's department takes no part in it", body = super::openapi::Problem, content_type = "application/problem+json"),
     )
@@ -255,33 +211,17 @@ pub(super) async fn documents(
     State(ctx): State<Ctx>,
     identity: Identity,
     Path(id): Path<String>,
-) -> Result<Json<Vec<Value>>, ApiError> {
+) -> Result<Json<Vec<Document>>, ApiError> {
     let id = visible_case(&ctx, &identity, &id).await?;
     let documents = ctx.app.engine().list_documents(id).await?;
-    Ok(Json(
-        documents
-            .iter()
-            .map(|d| {
-                json!({
-                    "id": d.id.to_string(),
-                    "key": d.key,
-                    "name": d.name,
-                    "number": d.number,
-                    "issued_at": d.issued_at,
-                    "issued_by": d.issued_by,
-                    "step": d.step,
-                    "department": d.department,
-                    "content_hash": d.content_hash,
-                })
-            })
-            .collect(),
-    ))
+    Ok(Json(documents.iter().map(Document::from).collect()))
 }
 
 /// One issued document as HTML, exactly as issued; the view is recorded in the history.
 #[utoipa::path(
     get,
     path = "/api/v1/cases/{id}/documents/{doc}",
+    operation_id = "getCaseDocument",
     tag = "documents",
     params(("id" = String, Path, description = "case id (UUID)"), ("doc" = String, Path, description = "document id (UUID)")),
     responses(
@@ -336,11 +276,12 @@ pub(super) struct EventBody {
 #[utoipa::path(
     post,
     path = "/api/v1/cases/{id}/events/{event}",
+    operation_id = "deliverCaseEvent",
     tag = "cases",
     params(("id" = String, Path, description = "case id (UUID)"), ("event" = String, Path, description = "the event, e.g. `supplied`, `replied`")),
     request_body = EventBody,
     responses(
-        (status = 200, description = "where the case went", body = super::openapi::CaseMoved),
+        (status = 200, description = "where the case went", body = CaseMoved),
         (status = 400, description = "unreadable JSON", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 415, description = "the body is not declared as JSON (`Content-Type: application/json`)", body = super::openapi::Problem, content_type = "application/problem+json"),
         super::openapi::AuthProblems,
@@ -355,7 +296,7 @@ pub(super) async fn deliver(
     identity: Identity,
     Path((id, event)): Path<(String, String)>,
     JsonBody(body): JsonBody<EventBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CaseMoved>, ApiError> {
     if !identity.principal().works_cases() {
         return Err(ApiError::Forbidden("只有经办人和负责人可以办理办件"));
     }
@@ -371,7 +312,7 @@ pub(super) async fn deliver(
             &identity.principal(),
         )
         .await?;
-    Ok(Json(json!({ "case": case_position(&transition.state) })))
+    Ok(Json(CaseMoved::of(&transition.state)))
 }
 
 /// Body of `POST /api/v1/cases/{id}/cancel`.
@@ -385,11 +326,12 @@ pub(super) struct CancelBody {
 #[utoipa::path(
     post,
     path = "/api/v1/cases/{id}/cancel",
+    operation_id = "cancelCase",
     tag = "cases",
     params(("id" = String, Path, description = "case id (UUID)")),
     request_body = CancelBody,
     responses(
-        (status = 200, description = "the case, cancelled", body = super::openapi::CaseMoved),
+        (status = 200, description = "the case, cancelled", body = CaseMoved),
         (status = 400, description = "unreadable JSON", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 415, description = "the body is not declared as JSON (`Content-Type: application/json`)", body = super::openapi::Problem, content_type = "application/problem+json"),
         super::openapi::AuthProblems,
@@ -403,7 +345,7 @@ pub(super) async fn cancel(
     identity: Identity,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<CancelBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CaseMoved>, ApiError> {
     // Visibility first, so another department learns nothing (404) even without the role.
     let case = visible_case(&ctx, &identity, &id).await?;
     if body.reason.trim().is_empty() {
@@ -414,5 +356,5 @@ pub(super) async fn cancel(
         .engine()
         .cancel_for(case, body.reason.trim(), &identity.principal())
         .await?;
-    Ok(Json(json!({ "case": case_position(&transition.state) })))
+    Ok(Json(CaseMoved::of(&transition.state)))
 }

@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::{Value, json};
 
 use super::session::bearer;
+use super::answers::{ProcessInfo, Processes};
 use super::{ApiError, Ctx, Identity, admin};
 use lianban_core::accounts::{API_KEY_PREFIX, Role, county_of};
 use lianban_core::definition::{Diagnostic, Process, SourceFile, Step, StepKind};
@@ -109,16 +110,17 @@ impl FromRequestParts<Ctx> for Reader {
 #[utoipa::path(
     get,
     path = "/api/v1/processes",
+    operation_id = "listProcesses",
     tag = "definitions",
     responses(
-        (status = 200, description = "the definitions in force of the caller's county (every county for an account or key without one); `file` for admins and the admin token only", body = super::openapi::Processes),
+        (status = 200, description = "the definitions in force of the caller's county (every county for an account or key without one); `file` for admins and the admin token only", body = Processes),
         super::openapi::AuthProblems,
     ),
     security(("session" = []), ("api_key" = []), ("admin_token" = []))
 )]
-pub(super) async fn list(State(ctx): State<Ctx>, reader: Reader) -> Json<Value> {
+pub(super) async fn list(State(ctx): State<Ctx>, reader: Reader) -> Json<Processes> {
     let catalog = ctx.app.engine().catalog();
-    let list: Vec<Value> = catalog
+    let processes = catalog
         .iter()
         .filter(|p| {
             reader
@@ -126,17 +128,9 @@ pub(super) async fn list(State(ctx): State<Ctx>, reader: Reader) -> Json<Value> 
                 .as_deref()
                 .is_none_or(|c| county_of(&p.id) == c)
         })
-        .map(|p| {
-            let mut row = admin::process_json(p);
-            if !reader.admin
-                && let Value::Object(row) = &mut row
-            {
-                row.remove("file");
-            }
-            row
-        })
+        .map(|p| ProcessInfo::of(p, reader.admin))
         .collect();
-    Json(json!({ "processes": list }))
+    Json(Processes { processes })
 }
 
 fn kind_word(kind: &StepKind) -> &'static str {
@@ -247,6 +241,7 @@ fn detail_json(process: &Process) -> Value {
 #[utoipa::path(
     get,
     path = "/api/v1/processes/{id}",
+    operation_id = "getProcess",
     tag = "definitions",
     params(("id" = String, Path, description = "process id, e.g. `yangcheng.retirement`")),
     responses(
@@ -402,6 +397,7 @@ fn invalid(diagnostics: Vec<Value>) -> ApiError {
 #[utoipa::path(
     post,
     path = "/api/v1/processes/validate",
+    operation_id = "validateProcess",
     tag = "definitions",
     request_body(content = String, description = "the definition file (`text/yaml`), or `{\"yaml\": \"…\"}` as `application/json`", content_type = "text/yaml"),
     responses(

@@ -15,6 +15,7 @@
 //! every answer).
 
 mod admin;
+mod answers;
 mod cases;
 mod definitions;
 mod error;

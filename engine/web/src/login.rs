@@ -342,18 +342,13 @@ pub(super) async fn logout(
 #[utoipa::path(
     get,
     path = "/api/v1/session",
+    operation_id = "getSession",
     tag = "session",
     responses(
-        (status = 200, description = "who is signed in", body = super::openapi::Session),
+        (status = 200, description = "who is signed in", body = super::answers::Session),
         (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
-pub(super) async fn current(identity: super::Identity) -> Json<serde_json::Value> {
-    Json(json!({
-        "user": identity.user,
-        "name": identity.name,
-        "department": identity.department,
-        "roles": identity.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
-        "csrf": identity.csrf,
-    }))
+pub(super) async fn current(identity: super::Identity) -> Json<super::answers::Session> {
+    Json(identity.into())
 }

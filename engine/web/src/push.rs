@@ -116,6 +116,7 @@ pub(super) fn summary_json(t: &PushTableSummary) -> Value {
 #[utoipa::path(
     get,
     path = "/api/v1/push-tables",
+    operation_id = "listPushTables",
     tag = "push",
     responses(
         (status = 200, description = "the push tables the caller may see, newest first, without their rows: [{id, process, document, name, department, day, number, rows, content_hash, issued_at}]"),
@@ -136,6 +137,7 @@ pub(super) async fn list(
 #[utoipa::path(
     get,
     path = "/api/v1/push-tables/{id}",
+    operation_id = "getPushTable",
     tag = "push",
     params(("id" = String, Path, description = "push table id (UUID)")),
     responses(
@@ -213,6 +215,7 @@ pub(super) fn message_json(m: &OutboxMessage) -> Value {
 #[utoipa::path(
     get,
     path = "/api/v1/admin/outbox",
+    operation_id = "listOutbox",
     tag = "push",
     params(("status" = Option<String>, Query, description = "pending, delivered or dead; all when absent")),
     responses(
@@ -256,6 +259,7 @@ pub(super) async fn requeue(ctx: &Ctx, identity: &Identity, id: &str) -> Result<
 #[utoipa::path(
     post,
     path = "/api/v1/admin/outbox/{id}/retry",
+    operation_id = "retryOutboxMessage",
     tag = "push",
     params(("id" = String, Path, description = "message id (UUID)")),
     responses(

@@ -5,43 +5,14 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::answers::{Completed, Task};
 use super::input::{JsonBody, QueryParams};
 use super::{ApiError, Ctx, Identity};
-use lianban_core::runtime::{CaseState, CaseStatus, TaskId, TaskStatus};
+use lianban_core::runtime::{TaskId, TaskStatus};
 use lianban_service::records::{TaskQuery, TaskRecord};
-
-/// The JSON of a task (inbox rows, case pages, command answers).
-pub(super) fn task_json(t: &TaskRecord) -> Value {
-    json!({
-        "id": t.id,
-        "case_id": t.case_id,
-        "step": t.step,
-        "step_name": t.step_name,
-        "role": t.role,
-        "department": t.department,
-        "status": t.status,
-        "claimed_by": t.claimed_by,
-        "created_at": t.created_at,
-        "due": t.due_at,
-        "warn_at": t.warn_at,
-        "due_provisional": t.due_provisional,
-        "closed_at": t.closed_at,
-        "outcome": t.outcome,
-        "completed_by": t.completed_by,
-    })
-}
-
-/// `active`, `completed` or `cancelled`.
-pub(super) fn status_word(status: &CaseStatus) -> &'static str {
-    match status {
-        CaseStatus::Active => "active",
-        CaseStatus::Completed { .. } => "completed",
-        CaseStatus::Cancelled { .. } => "cancelled",
-    }
-}
 
 /// Query of `GET /api/v1/inbox`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -74,10 +45,11 @@ pub(super) fn limit(limit: Option<u64>) -> Result<u64, ApiError> {
 #[utoipa::path(
     get,
     path = "/api/v1/inbox",
+    operation_id = "listInbox",
     tag = "tasks",
     params(InboxParams),
     responses(
-        (status = 200, description = "the department's open tasks, soonest due first", body = Vec<super::openapi::Task>),
+        (status = 200, description = "the department's open tasks, soonest due first", body = Vec<Task>),
         (status = 400, description = "a query parameter is unreadable, unknown or out of range (names it; `code: out-of-range` for the last)", body = super::openapi::Problem, content_type = "application/problem+json"),
         super::openapi::AuthProblems,
     )
@@ -86,7 +58,7 @@ pub(super) async fn inbox(
     State(ctx): State<Ctx>,
     identity: Identity,
     QueryParams(params): QueryParams<InboxParams>,
-) -> Result<Json<Vec<Value>>, ApiError> {
+) -> Result<Json<Vec<Task>>, ApiError> {
     if !identity.principal().works_cases() {
         return Err(ApiError::Forbidden("只有经办人和负责人有待办事项"));
     }
@@ -116,19 +88,7 @@ pub(super) async fn inbox(
     let engine = ctx.app.engine();
     let now = engine.now();
     let tasks = engine.list_tasks(&query).await?;
-    Ok(Json(
-        tasks
-            .iter()
-            .map(|t| {
-                let mut row = task_json(t);
-                if let Value::Object(map) = &mut row {
-                    let overdue = t.due_at.is_some_and(|due| due < now);
-                    map.insert("overdue".into(), json!(overdue));
-                }
-                row
-            })
-            .collect(),
-    ))
+    Ok(Json(tasks.iter().map(|t| Task::in_inbox(t, now)).collect()))
 }
 
 /// The task, if the caller may work it; otherwise 404 (existence is not revealed).
@@ -149,19 +109,20 @@ pub(super) async fn visible_task(
     Ok(task)
 }
 
-async fn reread(ctx: &Ctx, id: TaskId) -> Result<Value, ApiError> {
+async fn reread(ctx: &Ctx, id: TaskId) -> Result<Option<Task>, ApiError> {
     let task = ctx.app.engine().get_task(id).await?;
-    Ok(task.as_ref().map_or(Value::Null, task_json))
+    Ok(task.as_ref().map(Task::of))
 }
 
 /// Takes a task.
 #[utoipa::path(
     post,
     path = "/api/v1/tasks/{id}/claim",
+    operation_id = "claimTask",
     tag = "tasks",
     params(("id" = String, Path, description = "task id (UUID)")),
     responses(
-        (status = 200, description = "the task, claimed", body = super::openapi::Task),
+        (status = 200, description = "the task, claimed", body = Task),
         super::openapi::AuthProblems,
         (status = 404, description = "no such task, or another department's", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "someone else holds it, or it is closed", body = super::openapi::Problem, content_type = "application/problem+json"),
@@ -171,7 +132,7 @@ pub(super) async fn claim(
     State(ctx): State<Ctx>,
     identity: Identity,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Option<Task>>, ApiError> {
     let task = visible_task(&ctx, &identity, &id).await?;
     ctx.app.engine().claim(task.id, &identity.actor()).await?;
     Ok(Json(reread(&ctx, task.id).await?))
@@ -181,10 +142,11 @@ pub(super) async fn claim(
 #[utoipa::path(
     post,
     path = "/api/v1/tasks/{id}/unclaim",
+    operation_id = "unclaimTask",
     tag = "tasks",
     params(("id" = String, Path, description = "task id (UUID)")),
     responses(
-        (status = 200, description = "the task, released", body = super::openapi::Task),
+        (status = 200, description = "the task, released", body = Task),
         super::openapi::AuthProblems,
         (status = 404, description = "no such task, or another department's", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "the task is closed", body = super::openapi::Problem, content_type = "application/problem+json"),
@@ -194,7 +156,7 @@ pub(super) async fn unclaim(
     State(ctx): State<Ctx>,
     identity: Identity,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Option<Task>>, ApiError> {
     let task = visible_task(&ctx, &identity, &id).await?;
     let engine = ctx.app.engine();
     let someone_else = task
@@ -224,11 +186,12 @@ pub(super) struct CompleteBody {
 #[utoipa::path(
     post,
     path = "/api/v1/tasks/{id}/complete",
+    operation_id = "completeTask",
     tag = "tasks",
     params(("id" = String, Path, description = "task id (UUID)")),
     request_body = CompleteBody,
     responses(
-        (status = 200, description = "the task and where its case went", body = super::openapi::Completed),
+        (status = 200, description = "the task and where its case went", body = Completed),
         (status = 400, description = "unreadable JSON", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 415, description = "the body is not declared as JSON (`Content-Type: application/json`)", body = super::openapi::Problem, content_type = "application/problem+json"),
         super::openapi::AuthProblems,
@@ -242,7 +205,7 @@ pub(super) async fn complete(
     identity: Identity,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<CompleteBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Completed>, ApiError> {
     let task = visible_task(&ctx, &identity, &id).await?;
     let reason = body.reason.filter(|r| !r.trim().is_empty());
     let transition = ctx
@@ -250,29 +213,7 @@ pub(super) async fn complete(
         .engine()
         .complete(task.id, &identity.actor(), &body.outcome, body.data, reason)
         .await?;
-    Ok(Json(json!({
-        "task": reread(&ctx, task.id).await?,
-        "case": case_position(&transition.state),
-    })))
+    let task = reread(&ctx, task.id).await?;
+    Ok(Json(Completed::new(task, &transition.state)))
 }
 
-/// Where a case stands: id, status, result and current steps.
-pub(super) fn case_position(state: &CaseState) -> Value {
-    let result = match &state.status {
-        CaseStatus::Active => None,
-        CaseStatus::Completed { result, .. } => Some(result.clone()),
-        CaseStatus::Cancelled { reason } => Some(reason.clone()),
-    };
-    let mut steps: Vec<&str> = Vec::new();
-    for token in &state.tokens {
-        if !steps.contains(&token.step.as_str()) {
-            steps.push(token.step.as_str());
-        }
-    }
-    json!({
-        "id": state.id,
-        "status": status_word(&state.status),
-        "result": result,
-        "current_steps": steps,
-    })
-}

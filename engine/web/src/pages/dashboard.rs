@@ -510,6 +510,7 @@ async fn figures(ctx: &Ctx, me: &Identity, params: &Params) -> Result<Figures, A
 #[utoipa::path(
     get,
     path = "/api/v1/dashboard",
+    operation_id = "getDashboard",
     tag = "dashboard",
     params(
         ("period" = Option<String>, Query, description = "this_month, last_month or 90d (default): the window of the handling-time, supplement and refusal figures"),
