@@ -334,7 +334,9 @@ db_test!(an_intake_key_starts_cases_and_reads_only_its_own, |db| {
     assert_eq!(case["current_steps"], json!(["accept"]));
     assert_eq!(case["history"][0]["actor"], "apikey:一网通办");
     assert_eq!(case["history"][0]["actor_department"], Value::Null);
-    let documents = portal.get(&format!("/api/v1/cases/{own}/documents")).await?;
+    let documents = portal
+        .get(&format!("/api/v1/cases/{own}/documents"))
+        .await?;
     assert_eq!(documents.status, 200, "{}", documents.text);
     for path in [
         format!("/api/v1/cases/{theirs}"),
@@ -363,7 +365,10 @@ db_test!(an_intake_key_starts_cases_and_reads_only_its_own, |db| {
         assert_eq!(reply.status, 404, "{path}: {}", reply.text);
     }
     let cancel = portal
-        .post(&format!("/api/v1/cases/{own}/cancel"), &json!({"reason": "撤回"}))
+        .post(
+            &format!("/api/v1/cases/{own}/cancel"),
+            &json!({"reason": "撤回"}),
+        )
         .await?;
     assert_eq!((cancel.status, cancel.code()), (403, "not-case-worker"));
     let event = portal

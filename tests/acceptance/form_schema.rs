@@ -70,8 +70,10 @@ fn every_example_input_is_judged_by_the_schema_as_by_the_server() -> anyhow::Res
                 !schema_says || server.iter().all(|e| beyond_schema(process, e))
             };
             if !agrees {
-                let reasons: Vec<String> =
-                    validator.iter_errors(&input).map(|e| e.to_string()).collect();
+                let reasons: Vec<String> = validator
+                    .iter_errors(&input)
+                    .map(|e| e.to_string())
+                    .collect();
                 wrong.push(format!(
                     "{} 「{}」: server {:?}, schema {reasons:?}",
                     process.id, example.name, server
@@ -120,47 +122,176 @@ fn with(changes: &Value, remove: &[&str]) -> Value {
 fn cases() -> (Vec<(&'static str, Value)>, Vec<(&'static str, Value)>) {
     let good_ones = vec![
         ("the examples' application", good()),
-        ("optional blanks", with(&json!({"community": "", "work_start": null, "medical_months": []}), &[])),
-        ("flexible employment needs no employer", with(&json!({"post": "灵活就业"}), &["employer"])),
+        (
+            "optional blanks",
+            with(
+                &json!({"community": "", "work_start": null, "medical_months": []}),
+                &[],
+            ),
+        ),
+        (
+            "flexible employment needs no employer",
+            with(&json!({"post": "灵活就业"}), &["employer"]),
+        ),
         ("a landline", with(&json!({"phone": "0356-4223292"}), &[])),
-        ("a landline without dash", with(&json!({"phone": "03564223292"}), &[])),
-        ("mail with an address on two lines", with(&json!({"delivery": "邮寄送达", "mail_address": "阳城县凤城镇\n东关村 1 号"}), &[])),
-        ("a veteran with the archive", with(&json!({"veteran": true, "veteran_archive": "阳城县人民武装部", "veteran_placed": false}), &[])),
-        ("fund withdrawal with a card", with(&json!({"joint_fund": true, "bank_card": "6222020123456789015"}), &[])),
-        ("numbers and money", with(&json!({"contribution_months": 360, "average_index": 0.84, "account_balance": 91147.87}), &[])),
-        ("money in cents", with(&json!({"account_balance": 19.99}), &[])),
-        ("special work", with(&json!({"retirement_type": "特殊工种提前退休", "special_job_kind": "井下和高温", "special_job_months": 120}), &[])),
-        ("a lower-case x in an ID number", with(&json!({"gender": "女", "id_number": "14052219700101100x", "birth": "1970-01"}), &[])),
+        (
+            "a landline without dash",
+            with(&json!({"phone": "03564223292"}), &[]),
+        ),
+        (
+            "mail with an address on two lines",
+            with(
+                &json!({"delivery": "邮寄送达", "mail_address": "阳城县凤城镇\n东关村 1 号"}),
+                &[],
+            ),
+        ),
+        (
+            "a veteran with the archive",
+            with(
+                &json!({"veteran": true, "veteran_archive": "阳城县人民武装部", "veteran_placed": false}),
+                &[],
+            ),
+        ),
+        (
+            "fund withdrawal with a card",
+            with(
+                &json!({"joint_fund": true, "bank_card": "6222020123456789015"}),
+                &[],
+            ),
+        ),
+        (
+            "numbers and money",
+            with(
+                &json!({"contribution_months": 360, "average_index": 0.84, "account_balance": 91147.87}),
+                &[],
+            ),
+        ),
+        (
+            "money in cents",
+            with(&json!({"account_balance": 19.99}), &[]),
+        ),
+        (
+            "special work",
+            with(
+                &json!({"retirement_type": "特殊工种提前退休", "special_job_kind": "井下和高温", "special_job_months": 120}),
+                &[],
+            ),
+        ),
+        (
+            "a lower-case x in an ID number",
+            with(
+                &json!({"gender": "女", "id_number": "14052219700101100x", "birth": "1970-01"}),
+                &[],
+            ),
+        ),
     ];
     let bad_ones = vec![
         ("no name", with(&json!({}), &["name"])),
         ("a blank name", with(&json!({"name": "   "}), &[])),
         ("a null name", with(&json!({"name": null}), &[])),
-        ("a bell in the name", with(&json!({"name": "张\u{7}三"}), &[])),
-        ("a line break in the name", with(&json!({"name": "张\n三"}), &[])),
-        ("a name of 201 characters", with(&json!({"name": "张".repeat(201)}), &[])),
-        ("a gender not offered", with(&json!({"gender": "其他"}), &[])),
-        ("a gender with a blank", with(&json!({"gender": "男 "}), &[])),
-        ("a short ID number", with(&json!({"id_number": "1405221964"}), &[])),
-        ("an ID number of no province", with(&json!({"id_number": "990522196412150317"}), &[])),
+        (
+            "a bell in the name",
+            with(&json!({"name": "张\u{7}三"}), &[]),
+        ),
+        (
+            "a line break in the name",
+            with(&json!({"name": "张\n三"}), &[]),
+        ),
+        (
+            "a name of 201 characters",
+            with(&json!({"name": "张".repeat(201)}), &[]),
+        ),
+        (
+            "a gender not offered",
+            with(&json!({"gender": "其他"}), &[]),
+        ),
+        (
+            "a gender with a blank",
+            with(&json!({"gender": "男 "}), &[]),
+        ),
+        (
+            "a short ID number",
+            with(&json!({"id_number": "1405221964"}), &[]),
+        ),
+        (
+            "an ID number of no province",
+            with(&json!({"id_number": "990522196412150317"}), &[]),
+        ),
         ("a month 13", with(&json!({"birth": "1964-13"}), &[])),
-        ("a month with a slash", with(&json!({"birth": "1964/12"}), &[])),
-        ("a phone of 12 digits", with(&json!({"phone": "139356000001"}), &[])),
-        ("a mobile starting 12", with(&json!({"phone": "12935600000"}), &[])),
+        (
+            "a month with a slash",
+            with(&json!({"birth": "1964/12"}), &[]),
+        ),
+        (
+            "a phone of 12 digits",
+            with(&json!({"phone": "139356000001"}), &[]),
+        ),
+        (
+            "a mobile starting 12",
+            with(&json!({"phone": "12935600000"}), &[]),
+        ),
         ("a yes/no as text", with(&json!({"veteran": "否"}), &[])),
-        ("a veteran without the archive", with(&json!({"veteran": true, "veteran_placed": false}), &[])),
-        ("a veteran with a blank archive", with(&json!({"veteran": true, "veteran_archive": " ", "veteran_placed": false}), &[])),
-        ("mail without an address", with(&json!({"delivery": "邮寄送达"}), &[])),
-        ("an employee without employer", with(&json!({}), &["employer"])),
-        ("a field the form lacks", with(&json!({"nickname": "小张"}), &[])),
-        ("months as text", with(&json!({"contribution_months": "360"}), &[])),
-        ("months above 720", with(&json!({"contribution_months": 721}), &[])),
-        ("negative months", with(&json!({"contribution_months": -1}), &[])),
-        ("money in tenths of cents", with(&json!({"account_balance": 12.345}), &[])),
-        ("fund withdrawal without a card", with(&json!({"joint_fund": true}), &[])),
-        ("a card of 12 digits", with(&json!({"joint_fund": true, "bank_card": "622202012345"}), &[])),
-        ("special work without the kind", with(&json!({"retirement_type": "特殊工种提前退休", "special_job_months": 120}), &[])),
-        ("two delivery choices", with(&json!({"delivery": ["现场自取"]}), &[])),
+        (
+            "a veteran without the archive",
+            with(&json!({"veteran": true, "veteran_placed": false}), &[]),
+        ),
+        (
+            "a veteran with a blank archive",
+            with(
+                &json!({"veteran": true, "veteran_archive": " ", "veteran_placed": false}),
+                &[],
+            ),
+        ),
+        (
+            "mail without an address",
+            with(&json!({"delivery": "邮寄送达"}), &[]),
+        ),
+        (
+            "an employee without employer",
+            with(&json!({}), &["employer"]),
+        ),
+        (
+            "a field the form lacks",
+            with(&json!({"nickname": "小张"}), &[]),
+        ),
+        (
+            "months as text",
+            with(&json!({"contribution_months": "360"}), &[]),
+        ),
+        (
+            "months above 720",
+            with(&json!({"contribution_months": 721}), &[]),
+        ),
+        (
+            "negative months",
+            with(&json!({"contribution_months": -1}), &[]),
+        ),
+        (
+            "money in tenths of cents",
+            with(&json!({"account_balance": 12.345}), &[]),
+        ),
+        (
+            "fund withdrawal without a card",
+            with(&json!({"joint_fund": true}), &[]),
+        ),
+        (
+            "a card of 12 digits",
+            with(
+                &json!({"joint_fund": true, "bank_card": "622202012345"}),
+                &[],
+            ),
+        ),
+        (
+            "special work without the kind",
+            with(
+                &json!({"retirement_type": "特殊工种提前退休", "special_job_months": 120}),
+                &[],
+            ),
+        ),
+        (
+            "two delivery choices",
+            with(&json!({"delivery": ["现场自取"]}), &[]),
+        ),
     ];
     (good_ones, bad_ones)
 }
@@ -195,10 +326,22 @@ db_test!(the_server_accepts_exactly_what_the_schema_accepts, |db| {
     assert_eq!(client.get(&url).send().await?.status(), 401);
     let validator = validator(&schema);
     assert_eq!(schema["properties"]["gender"]["enum"], json!(["男", "女"]));
-    assert_eq!(schema["properties"]["id_number"]["title"], "居民身份证号码（社会保障号码）");
-    assert!(schema["properties"]["birth"]["pattern"].is_string(), "{schema}");
-    assert!(schema["properties"]["phone"]["pattern"].is_string(), "{schema}");
-    assert!(schema["allOf"].as_array().is_some_and(|c| c.len() >= 5), "{schema}");
+    assert_eq!(
+        schema["properties"]["id_number"]["title"],
+        "居民身份证号码（社会保障号码）"
+    );
+    assert!(
+        schema["properties"]["birth"]["pattern"].is_string(),
+        "{schema}"
+    );
+    assert!(
+        schema["properties"]["phone"]["pattern"].is_string(),
+        "{schema}"
+    );
+    assert!(
+        schema["allOf"].as_array().is_some_and(|c| c.len() >= 5),
+        "{schema}"
+    );
 
     let (good_ones, bad_ones) = cases();
     let mut wrong = Vec::new();

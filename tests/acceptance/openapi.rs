@@ -44,8 +44,9 @@ db_test!(the_openapi_document_is_valid_for_client_generators, |db| {
         operations += 1;
         let at = format!("{method} {path}");
         match &operation.operation_id {
-            Some(id) if id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-                && id.chars().all(|c| c.is_ascii_alphanumeric()) =>
+            Some(id)
+                if id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                    && id.chars().all(|c| c.is_ascii_alphanumeric()) =>
             {
                 ids.entry(id.clone()).or_default().push(at.clone());
             }
@@ -82,7 +83,9 @@ db_test!(the_openapi_document_is_valid_for_client_generators, |db| {
             for (media, content) in &response.content {
                 match &content.schema {
                     Some(schema) if schema.resolve(&spec).is_ok() => {}
-                    Some(_) => problems.push(format!("{at} {code} {media}: schema does not resolve")),
+                    Some(_) => {
+                        problems.push(format!("{at} {code} {media}: schema does not resolve"))
+                    }
                     None => problems.push(format!("{at} {code} {media}: no schema")),
                 }
             }

@@ -455,3 +455,85 @@ async fn apikey_create_list_use_and_revoke() {
     assert_eq!(out.status.code(), Some(1));
     server.abort();
 }
+
+/// `apikey create --intake --county C --name 一网通办` makes an intake key: a county is
+/// required and checked, `--department` is refused beside it, a Chinese name is fine, and
+/// on a server the key reads its county's start forms but has no inbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apikey_create_intake() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("i.db").display());
+    let processes = repo().join("processes/examples");
+    let templates = repo().join("templates");
+    let create = |extra: &[&str]| {
+        let mut args = vec![
+            "apikey",
+            "create",
+            "--db",
+            &db,
+            "--processes",
+            processes.to_str().unwrap_or_default(),
+            "--templates",
+            templates.to_str().unwrap_or_default(),
+        ];
+        args.extend_from_slice(extra);
+        lianban(&args, "")
+    };
+    let no_county = create(&["--intake", "--name", "一网通办"]);
+    assert_eq!(no_county.status.code(), Some(1));
+    assert!(
+        text(&no_county).contains("--county"),
+        "{}",
+        text(&no_county)
+    );
+    let unknown = create(&["--intake", "--county", "nowhere", "--name", "一网通办"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(text(&unknown).contains("examples"), "{}", text(&unknown));
+    let both = create(&["--intake", "--department", "jiuye", "--county", "examples"]);
+    assert_eq!(both.status.code(), Some(2), "{}", text(&both));
+    let out = create(&["--intake", "--county", "examples", "--name", "一网通办"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let key = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(key.starts_with("lbk_"), "{key}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("收件密钥"),
+        "{}",
+        text(&out)
+    );
+    let listed = text(&lianban(&["apikey", "list", "--db", &db], ""));
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("一网通办") && l.contains("收件")),
+        "{listed}"
+    );
+
+    let mut settings = lianban::app::Settings::new(db.clone());
+    settings.processes_dir = processes.clone();
+    settings.templates_dir = templates.clone();
+    let app = lianban::app::App::build(settings).await.expect("app");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let router = lianban::web::router(app);
+    let server = tokio::spawn(async move {
+        let _ = lianban::web::serve(listener, router, std::future::pending()).await;
+    });
+    let client = reqwest::Client::new();
+    let inbox = client
+        .get(format!("{base}/api/v1/inbox"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("inbox");
+    assert_eq!(inbox.status(), 403);
+    let form = client
+        .get(format!("{base}/api/v1/processes/examples.demo/form"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("form");
+    assert_eq!(form.status(), 200);
+    server.abort();
+}

@@ -4,8 +4,8 @@
 //! crate; the service decides which of them to hand out, through [`crate::Engine`].
 
 pub use lianban_store::{
-    ApiKeyRecord, CaseQuery, CaseScope, CaseRecord, CaseSummary, ClosedTask, DepartmentLoad, DocumentId,
-    DocumentRecord, HistoryEntry, KeyClaim, KeyUse, NoticeRecord, OutboxMessage, OutboxStatus,
-    PushTableRecord, PushTableSummary, SessionRecord, StepCount, StoredAnswer, StoredVersion,
-    SupplementCounts, TaskCounts, TaskQuery, TaskRecord,
+    ApiKeyRecord, CaseQuery, CaseRecord, CaseScope, CaseSummary, ClosedTask, DepartmentLoad,
+    DocumentId, DocumentRecord, HistoryEntry, KeyClaim, KeyUse, NoticeRecord, OutboxMessage,
+    OutboxStatus, PushTableRecord, PushTableSummary, SessionRecord, StepCount, StoredAnswer,
+    StoredVersion, SupplementCounts, TaskCounts, TaskQuery, TaskRecord,
 };

@@ -79,7 +79,11 @@ pub(crate) async fn run(command: ApikeyCommand) -> anyhow::Result<()> {
                 println!(
                     "{:<28} {:<12} {:<12} {:<17} {:<17} {state}",
                     k.name,
-                    if k.intake { "（收件）" } else { k.department.as_str() },
+                    if k.intake {
+                        "（收件）"
+                    } else {
+                        k.department.as_str()
+                    },
                     k.county.as_deref().unwrap_or("全部"),
                     local(k.created_at),
                     k.last_used_at.map_or_else(|| "从未".to_owned(), local),

@@ -10,8 +10,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::input::{JsonBody, QueryParams};
 use super::answers::{Case, CaseMoved, CaseSummary, Document, HistoryEntry, Task};
+use super::input::{JsonBody, QueryParams};
 use super::tasks::limit;
 use super::{ApiError, Ctx, Identity};
 use lianban_core::runtime::CaseId;

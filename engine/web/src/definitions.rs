@@ -14,11 +14,11 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::{Value, json};
 
+use super::answers::{ProcessDetail, ProcessInfo, Processes, StoredVersion, Validated};
 use super::session::bearer;
-use super::answers::{ProcessInfo, Processes};
 use super::{ApiError, Ctx, Identity, admin};
 use lianban_core::accounts::{API_KEY_PREFIX, Role, county_of};
-use lianban_core::definition::{Diagnostic, Process, SourceFile, Step, StepKind};
+use lianban_core::definition::{Diagnostic, SourceFile};
 use lianban_service::{EngineError, StoreError};
 
 /// Who may read definitions in detail through the API: the admin token (every county), or
@@ -133,110 +133,6 @@ pub(super) async fn list(State(ctx): State<Ctx>, reader: Reader) -> Json<Process
     Json(Processes { processes })
 }
 
-fn kind_word(kind: &StepKind) -> &'static str {
-    match kind {
-        StepKind::Task(_) => "task",
-        StepKind::Auto(_) => "auto",
-        StepKind::Choice(_) => "choice",
-        StepKind::MultiChoice(_) => "multi_choice",
-        StepKind::Parallel(_) => "parallel",
-        StepKind::Join(_) => "join",
-        StepKind::Wait(_) => "wait",
-        StepKind::End(_) => "end",
-    }
-}
-
-fn step_json(process: &Process, step: &Step) -> Value {
-    let mut out = json!({
-        "id": step.id.as_str(),
-        "name": step.name,
-        "type": kind_word(&step.kind),
-        "role": null,
-        "department": null,
-        "due": null,
-        "outcomes": [],
-    });
-    let next: Vec<Value> = match &step.kind {
-        StepKind::Task(t) => {
-            out["role"] = json!(t.role);
-            out["department"] = json!(process.roles.get(&t.role).map(|r| &r.department));
-            out["due"] = json!(t.due.map(|d| d.to_string()));
-            out["outcomes"] = t
-                .outcomes
-                .values()
-                .map(|o| {
-                    json!({
-                        "key": o.key,
-                        "label": o.label,
-                        "to": o.target.as_str(),
-                        "reason_required": o.reason_required,
-                        "documents": o.documents,
-                    })
-                })
-                .collect();
-            Vec::new()
-        }
-        StepKind::Auto(a) => vec![json!({"to": a.next.as_str()})],
-        StepKind::Choice(c) => c
-            .branches
-            .iter()
-            .map(|b| json!({"when": b.when.as_ref().map(|e| e.source()), "to": b.to.as_str()}))
-            .chain(
-                c.otherwise
-                    .iter()
-                    .map(|o| json!({"when": null, "to": o.as_str()})),
-            )
-            .collect(),
-        StepKind::MultiChoice(s) | StepKind::Parallel(s) => s
-            .branches
-            .iter()
-            .map(|b| json!({"when": b.when.as_ref().map(|e| e.source()), "to": b.to.as_str()}))
-            .collect(),
-        StepKind::Join(j) => vec![json!({"to": j.next.as_str()})],
-        StepKind::Wait(w) => {
-            out["due"] = json!(w.due.map(|d| d.to_string()));
-            w.on.iter()
-                .map(|(event, to)| json!({"event": event, "to": to.as_str()}))
-                .collect()
-        }
-        StepKind::End(e) => {
-            out["result"] = json!(e.result);
-            Vec::new()
-        }
-    };
-    out["next"] = Value::Array(next);
-    out
-}
-
-fn detail_json(process: &Process) -> Value {
-    json!({
-        "id": process.id,
-        "version": process.version,
-        "name": process.name,
-        "county": county_of(&process.id),
-        "content_hash": process.content_hash,
-        "departments": process.departments.values().map(|d| json!({
-            "key": d.key,
-            "name": d.name,
-            "window": d.window,
-            "phone": d.phone,
-        })).collect::<Vec<_>>(),
-        "steps": process.steps.values().map(|s| step_json(process, s)).collect::<Vec<_>>(),
-        "parameters": process.parameters.values().map(|p| json!({
-            "key": p.key,
-            "value": p.value,
-            "source": p.source,
-            "local": p.local,
-        })).collect::<Vec<_>>(),
-        "documents": process.documents.values().map(|d| json!({
-            "key": d.key,
-            "name": d.name,
-            "template": d.template,
-            "numbered": d.numbered.is_some(),
-        })).collect::<Vec<_>>(),
-    })
-}
-
 /// The latest loaded version of a process in detail, and every version stored.
 #[utoipa::path(
     get,
@@ -245,7 +141,7 @@ fn detail_json(process: &Process) -> Value {
     tag = "definitions",
     params(("id" = String, Path, description = "process id, e.g. `yangcheng.retirement`")),
     responses(
-        (status = 200, description = "the latest version in detail, and the stored versions", body = super::openapi::ProcessDetail),
+        (status = 200, description = "the latest version in detail, and the stored versions", body = ProcessDetail),
         super::openapi::AuthProblems,
         (status = 404, description = "no process with this id is loaded, or it is another county's", body = super::openapi::Problem, content_type = "application/problem+json"),
     ),
@@ -255,29 +151,20 @@ pub(super) async fn get(
     State(ctx): State<Ctx>,
     who: Overseer,
     UrlPath(id): UrlPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ProcessDetail>, ApiError> {
     let engine = ctx.app.engine();
     let process = engine
         .catalog()
         .latest(&id)
         .filter(|_| who.sees(&id))
         .ok_or_else(|| ApiError::NotFound(format!("没有流程 {id}")))?;
-    let versions = engine.definition_versions(&id).await?;
-    let mut out = detail_json(&process);
-    out["versions"] = versions
+    let versions = engine
+        .definition_versions(&id)
+        .await?
         .iter()
-        .map(|v| {
-            json!({
-                "version": v.version,
-                "name": v.name,
-                "content_hash": v.content_hash,
-                "loaded_at": v.loaded_at,
-                "cases": v.cases,
-                "in_force": engine.catalog().get(&id, v.version).is_some(),
-            })
-        })
+        .map(|v| StoredVersion::of(v, engine.catalog().get(&id, v.version).is_some()))
         .collect();
-    Ok(Json(out))
+    Ok(Json(ProcessDetail::new(&process, versions)))
 }
 
 /// The YAML of a validate request: the body as is (`text/yaml`, `application/yaml`), or
@@ -401,7 +288,7 @@ fn invalid(diagnostics: Vec<Value>) -> ApiError {
     tag = "definitions",
     request_body(content = String, description = "the definition file (`text/yaml`), or `{\"yaml\": \"…\"}` as `application/json`", content_type = "text/yaml"),
     responses(
-        (status = 200, description = "the definition is valid; a summary of it", body = super::openapi::Validated),
+        (status = 200, description = "the definition is valid; a summary of it", body = Validated),
         (status = 400, description = "the body is not readable (content type, encoding, JSON)", body = super::openapi::Problem, content_type = "application/problem+json"),
         super::openapi::AuthProblems,
         (status = 413, description = "larger than 1 MiB", body = super::openapi::Problem, content_type = "application/problem+json"),
@@ -414,7 +301,7 @@ pub(super) async fn validate(
     who: Overseer,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Validated>, ApiError> {
     // The router's body limit (1 MiB) applies to this extractor.
     let bytes = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -474,21 +361,13 @@ pub(super) async fn validate(
             "file": null,
         })]));
     }
-    Ok(Json(json!({
-        "valid": true,
-        "summary": {
-            "id": process.id,
-            "version": process.version,
-            "name": process.name,
-            "county": county_of(&process.id),
-            "content_hash": process.content_hash,
-            "steps": process.steps.len(),
-            "departments": process.departments.keys().collect::<Vec<_>>(),
-            "materials": process.materials.len(),
-            "documents": process.documents.len(),
-            "stored_versions": engine.definition_versions(&process.id).await?.iter().map(|v| v.version).collect::<Vec<_>>(),
-        },
-    })))
+    let stored = engine
+        .definition_versions(&process.id)
+        .await?
+        .iter()
+        .map(|v| v.version)
+        .collect();
+    Ok(Json(Validated::new(&process, stored)))
 }
 
 #[cfg(test)]

@@ -12,8 +12,6 @@
 
 use axum::Json;
 use axum::response::IntoResponse;
-use chrono::{DateTime, Utc};
-use serde_json::Value;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
@@ -51,122 +49,6 @@ pub(super) struct FieldProblem {
     field: String,
     /// What is wrong with it.
     message: String,
-}
-
-/// A department in a definition.
-#[derive(ToSchema)]
-pub(super) struct DepartmentInfo {
-    key: String,
-    name: String,
-    window: Option<String>,
-    phone: Option<String>,
-}
-
-/// An outcome of a task step.
-#[derive(ToSchema)]
-pub(super) struct OutcomeInfo {
-    key: String,
-    label: String,
-    /// The step it leads to.
-    to: String,
-    reason_required: bool,
-    /// Keys of the documents it issues.
-    documents: Vec<String>,
-}
-
-/// A step of a definition.
-#[derive(ToSchema)]
-pub(super) struct StepInfo {
-    id: String,
-    name: String,
-    /// `task`, `auto`, `choice`, `multi_choice`, `parallel`, `join`, `wait`, `end`.
-    r#type: String,
-    /// Task steps: the role, and its department.
-    role: Option<String>,
-    department: Option<String>,
-    /// Task and wait steps: the time limit as written (`5 workdays`).
-    due: Option<String>,
-    /// Task steps: the outcomes a clerk chooses from.
-    outcomes: Vec<OutcomeInfo>,
-    /// Other steps: where they lead, `{to}` with `when` (a condition) or `event`.
-    next: Vec<Value>,
-    /// End steps: the result.
-    result: Option<String>,
-}
-
-/// A parameter of a definition.
-#[derive(ToSchema)]
-pub(super) struct ParameterInfo {
-    key: String,
-    value: Value,
-    /// The regulation it comes from, or that it is a local setting.
-    source: String,
-    local: bool,
-}
-
-/// A document a definition's cases can issue.
-#[derive(ToSchema)]
-pub(super) struct DocumentInfo {
-    key: String,
-    name: String,
-    template: String,
-    numbered: bool,
-}
-
-/// A version of a process stored in the database.
-#[derive(ToSchema)]
-pub(super) struct StoredVersion {
-    version: u32,
-    name: String,
-    content_hash: String,
-    loaded_at: DateTime<Utc>,
-    /// Cases started on it.
-    cases: u64,
-    /// Whether this version is loaded now.
-    in_force: bool,
-}
-
-/// The latest loaded version of a process in detail, with the stored versions.
-#[derive(ToSchema)]
-pub(super) struct ProcessDetail {
-    id: String,
-    version: u32,
-    name: String,
-    /// The first part of the id (`yangcheng`).
-    county: String,
-    content_hash: String,
-    departments: Vec<DepartmentInfo>,
-    steps: Vec<StepInfo>,
-    parameters: Vec<ParameterInfo>,
-    documents: Vec<DocumentInfo>,
-    versions: Vec<StoredVersion>,
-}
-
-/// What a valid definition declares.
-#[derive(ToSchema)]
-pub(super) struct ValidSummary {
-    id: String,
-    version: u32,
-    name: String,
-    county: String,
-    content_hash: String,
-    /// Number of steps.
-    steps: usize,
-    /// Department keys.
-    departments: Vec<String>,
-    /// Number of materials.
-    materials: usize,
-    /// Number of documents.
-    documents: usize,
-    /// Versions of this id already stored.
-    stored_versions: Vec<u32>,
-}
-
-/// `{valid: true, summary}`.
-#[derive(ToSchema)]
-pub(super) struct Validated {
-    valid: bool,
-    summary: ValidSummary,
 }
 
 /// One problem of a definition, at a line and column of the uploaded text (or of `file`).

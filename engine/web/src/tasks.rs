@@ -216,4 +216,3 @@ pub(super) async fn complete(
     let task = reread(&ctx, task.id).await?;
     Ok(Json(Completed::new(task, &transition.state)))
 }
-

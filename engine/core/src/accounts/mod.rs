@@ -419,7 +419,10 @@ mod tests {
         assert!(!intake.may_see_case([""], None, "yangcheng"));
         assert!(!intake.may_see_case(["shebao"], Some("apikey:一网通办"), "qinshui"));
         assert_eq!(intake.actor().department, None);
-        assert!("intake".parse::<Role>().is_err(), "no account is given the role");
+        assert!(
+            "intake".parse::<Role>().is_err(),
+            "no account is given the role"
+        );
     }
 
     #[test]

@@ -21,8 +21,7 @@ pub const JSON_SCHEMA_DIALECT: &str = "https://json-schema.org/draft/2020-12/sch
 
 /// Characters no one-line text holds (`runtime/form.rs`, `is_forbidden`): C0 and C1
 /// controls, line and paragraph separators, direction overrides and isolates.
-const NO_CONTROLS: &str =
-    r"^[^\u0000-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]*$";
+const NO_CONTROLS: &str = r"^[^\u0000-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]*$";
 
 /// The same, where line feeds, carriage returns and tabs are allowed (addresses,
 /// `multiline` texts).
@@ -160,7 +159,11 @@ fn annotate(schema: &mut Value, field: &Field, condition: Option<&Option<Value>>
     let mut notes: Vec<String> = field.help.iter().cloned().collect();
     notes.extend(type_note(field));
     if let Some(when) = &field.when {
-        let source = when.source().split_whitespace().collect::<Vec<_>>().join(" ");
+        let source = when
+            .source()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         notes.push(match (field.required, condition) {
             (true, Some(Some(_))) => format!("条件 `{source}` 成立时必填"),
             (true, _) => format!("条件 `{source}` 成立时必填（由服务器判断）"),
@@ -251,7 +254,11 @@ fn comparison(text: &str) -> Option<Value> {
         return None;
     }
     let equal = json!({"required": [key], "properties": {key: {"const": value}}});
-    Some(if negated { json!({"not": equal}) } else { equal })
+    Some(if negated {
+        json!({"not": equal})
+    } else {
+        equal
+    })
 }
 
 /// A string in double quotes (without escapes), `true`, `false` or a plain number.
@@ -275,7 +282,9 @@ mod tests {
     fn comparisons_become_conditions() {
         assert_eq!(
             condition_schema(r#"form.post != "灵活就业""#),
-            Some(json!({"not": {"required": ["post"], "properties": {"post": {"const": "灵活就业"}}}}))
+            Some(
+                json!({"not": {"required": ["post"], "properties": {"post": {"const": "灵活就业"}}}})
+            )
         );
         assert_eq!(
             condition_schema("form.veteran == true && form.x"),

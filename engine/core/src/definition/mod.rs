@@ -44,9 +44,9 @@ pub use calendar::{
     load_calendar, load_calendars, parse_calendar,
 };
 pub use diagnostic::Diagnostic;
-pub use form_schema::JSON_SCHEMA_DIALECT;
 pub use duration::ParseDurationError;
 pub use example_model::{Example, ExpectRun, RunAction};
+pub use form_schema::JSON_SCHEMA_DIALECT;
 pub use limits::{
     DATE_MIN, DATE_YEARS_AHEAD, MAX_LENGTH_CEILING, MONEY_MAX, MULTILINE_MAX_CHARS, NUMBER_MAX,
     REASON_MAX_CHARS, TEXT_MAX_CHARS,

@@ -10,8 +10,8 @@ mod host;
 mod library;
 mod scan;
 
-pub use checks::{CnId, cn_id, luhn, month_index, month_text};
 pub(crate) use checks::PROVINCES;
+pub use checks::{CnId, cn_id, luhn, month_index, month_text};
 pub use library::{RuleFileError, RuleLibrary};
 pub use scan::{function_calls, property_reads};
 

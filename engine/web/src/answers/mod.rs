@@ -3,9 +3,10 @@
 //! OpenAPI document (`openapi.rs`) takes its schemas from the same types, so the document
 //! cannot drift from what is sent. Ids and other typed values keep their own types (and
 //! serialize as they always have); `#[schema(value_type = …)]` says how they read in JSON.
+//! The definitions' answers are in `definitions.rs`.
 
 use chrono::{DateTime, Utc};
-use lianban_core::definition::{Process, StepId};
+use lianban_core::definition::StepId;
 use lianban_core::runtime::{CaseId, CaseState, CaseStatus, Event, TaskId, TaskStatus};
 use lianban_service::records::{
     CaseRecord, CaseSummary as SummaryRecord, DocumentRecord, HistoryEntry as HistoryRecord,
@@ -16,6 +17,12 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::Identity;
+
+mod definitions;
+
+pub(super) use definitions::{
+    ProcessDetail, ProcessInfo, Processes, Reloaded, StoredVersion, Validated,
+};
 
 /// Who is signed in.
 #[derive(Debug, Serialize, ToSchema)]
@@ -339,45 +346,4 @@ impl From<&DocumentRecord> for Document {
             content_hash: d.content_hash.clone(),
         }
     }
-}
-
-/// A loaded definition.
-#[derive(Debug, Serialize, ToSchema)]
-pub(super) struct ProcessInfo {
-    id: String,
-    version: u32,
-    name: String,
-    content_hash: String,
-    /// The file it was loaded from: for admins and the admin token only (absent otherwise).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    file: Option<String>,
-    /// Number of steps.
-    steps: usize,
-}
-
-impl ProcessInfo {
-    /// The row of a definition; its file only when `with_file`.
-    pub(super) fn of(p: &Process, with_file: bool) -> Self {
-        ProcessInfo {
-            id: p.id.clone(),
-            version: p.version,
-            name: p.name.clone(),
-            content_hash: p.content_hash.clone(),
-            file: with_file.then(|| p.file.clone()),
-            steps: p.steps.len(),
-        }
-    }
-}
-
-/// The definitions in force.
-#[derive(Debug, Serialize, ToSchema)]
-pub(super) struct Processes {
-    pub(super) processes: Vec<ProcessInfo>,
-}
-
-/// The definitions after a reload.
-#[derive(Debug, Serialize, ToSchema)]
-pub(super) struct Reloaded {
-    pub(super) reloaded: bool,
-    pub(super) processes: Vec<ProcessInfo>,
 }
