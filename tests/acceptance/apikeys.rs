@@ -350,7 +350,7 @@ db_test!(an_intake_key_starts_cases_and_reads_only_its_own, |db| {
     );
     let listed = portal.get("/api/v1/cases").await?.ok()?;
     let ids: Vec<String> = listed.as_array().into_iter().flatten().map(id).collect();
-    assert_eq!(ids, [own.clone()], "{listed}");
+    assert_eq!(ids, std::slice::from_ref(&own), "{listed}");
     assert_eq!(elsewhere.get("/api/v1/cases").await?.ok()?, json!([]));
 
     // Never an inbox, never a task, never a step of the case.

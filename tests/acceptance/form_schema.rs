@@ -6,8 +6,6 @@
 //! relative to today) the schema leaves to the server, so a form only the server refuses
 //! must be refused for one of those reasons.
 
-use std::path::PathBuf;
-
 use lianban::accounts;
 use lianban::app::Definitions;
 use lianban::definition::{FieldType, Process};
@@ -36,21 +34,24 @@ fn validator(schema: &Value) -> jsonschema::Validator {
 /// card), the birth date inside an ID number, or a date bound relative to today.
 fn beyond_schema(process: &Process, error: &FieldError) -> bool {
     let field = process.form.iter().find(|f| f.key == error.field);
-    match (error.code, field.map(|f| f.field_type)) {
-        (Problem::Check, _) => true,
-        (Problem::Invalid, Some(FieldType::CnId | FieldType::BankCard)) => true,
-        (Problem::OutOfRange, Some(FieldType::Date | FieldType::YearMonth)) => true,
-        _ => false,
-    }
+    matches!(
+        (error.code, field.map(|f| f.field_type)),
+        (Problem::Check, _)
+            | (
+                Problem::Invalid,
+                Some(FieldType::CnId | FieldType::BankCard)
+            )
+            | (
+                Problem::OutOfRange,
+                Some(FieldType::Date | FieldType::YearMonth)
+            )
+    )
 }
 
 #[test]
 fn every_example_input_is_judged_by_the_schema_as_by_the_server() -> anyhow::Result<()> {
-    let definitions = Definitions::load(
-        &[PathBuf::from(repo().join("processes"))],
-        &repo().join("templates"),
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let definitions = Definitions::load(&[repo().join("processes")], &repo().join("templates"))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut judged = 0;
     let mut wrong = Vec::new();
     for process in &definitions.processes {
@@ -118,8 +119,11 @@ fn with(changes: &Value, remove: &[&str]) -> Value {
     form
 }
 
+/// Named applications.
+type Named = Vec<(&'static str, Value)>;
+
 /// Applications the schema and the server both accept, then both refuse.
-fn cases() -> (Vec<(&'static str, Value)>, Vec<(&'static str, Value)>) {
+fn cases() -> (Named, Named) {
     let good_ones = vec![
         ("the examples' application", good()),
         (
