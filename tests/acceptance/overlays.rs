@@ -337,7 +337,10 @@ fn a_national_parameter_changed_once_in_the_base_is_followed_by_every_county() {
         let county = find(&before, id);
         assert_eq!(county.extends, ["shanxi.retirement"], "{id}");
         let answer = evaluate_form(county);
-        assert_eq!(answer["minimum_contribution"]["years"], 15, "{id}: {answer}");
+        assert_eq!(
+            answer["minimum_contribution"]["years"], 15,
+            "{id}: {answer}"
+        );
         assert_eq!(answer["eligible"], true, "{id}: {answer}");
     }
 
@@ -359,7 +362,10 @@ fn a_national_parameter_changed_once_in_the_base_is_followed_by_every_county() {
     for id in COUNTIES {
         let county = find(&after, id);
         let answer = evaluate_form(county);
-        assert_eq!(answer["minimum_contribution"]["years"], 16, "{id}: {answer}");
+        assert_eq!(
+            answer["minimum_contribution"]["years"], 16,
+            "{id}: {answer}"
+        );
         assert_eq!(
             answer["eligible"], false,
             "{id}: 15½ years no longer suffice: {answer}"
@@ -408,9 +414,14 @@ fn the_shipped_counties_hold_only_their_own_and_share_the_base() {
         form.insert("insured_in_county".into(), json!(false));
         let today = chrono::NaiveDate::from_ymd_opt(2025, 1, 10).expect("date");
         let answer = lianban::evaluate::evaluate(county, &form, today).to_json();
-        let name = county.parameters["county_name"].value.as_str().unwrap_or_default();
+        let name = county.parameters["county_name"]
+            .value
+            .as_str()
+            .unwrap_or_default();
         assert!(
-            answer["reasons"].to_string().contains(&format!("未参加{name}企业职工")),
+            answer["reasons"]
+                .to_string()
+                .contains(&format!("未参加{name}企业职工")),
             "{id}: {answer}"
         );
     }

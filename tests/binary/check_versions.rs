@@ -101,7 +101,10 @@ fn a_base_change_is_refused_for_a_county_with_cases_until_its_version_is_raised(
         "{err}"
     );
     // Counties without cases on their version may still be replaced in place.
-    assert!(!err.contains("yangcheng") && !err.contains("qinshui"), "{err}");
+    assert!(
+        !err.contains("yangcheng") && !err.contains("qinshui"),
+        "{err}"
+    );
 
     // Raising 泽州's version is what the rule asks for.
     let county = processes.join("zezhou/retirement.yaml");

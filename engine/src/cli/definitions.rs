@@ -122,7 +122,10 @@ async fn changed_versions(
                 } else {
                     format!("（含继承的 {}）", p.extends.join(" → "))
                 };
-                refused.push(format!("{}: error[E-VERSION]: 内容{chain}与数据库中保存的不同。{e}", p.file));
+                refused.push(format!(
+                    "{}: error[E-VERSION]: 内容{chain}与数据库中保存的不同。{e}",
+                    p.file
+                ));
             }
             Err(e) => return Err(e).context("读取已保存的流程版本失败"),
         }
