@@ -212,9 +212,11 @@ fn declared_scopes(scope: &ScopeArgs) -> anyhow::Result<Option<Vec<(String, Stri
             DefinitionsError::Definitions(e) => anyhow::anyhow!("{e}")
                 .context(format!("无法加载流程定义 {}，不能核对部门", dir.display())),
         })?;
+    // A base (`abstract: true`, e.g. `shanxi.retirement`) is no county: nobody works in it.
     Ok(Some(
         processes
             .iter()
+            .filter(|p| !p.is_abstract)
             .flat_map(|p| {
                 let county = accounts::county_of(&p.id).to_owned();
                 p.departments
