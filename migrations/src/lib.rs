@@ -24,6 +24,7 @@ mod m20261129_000602_create_idempotency;
 mod m20261206_000701_keep_first_supplement_in_state;
 mod m20261206_000801_add_task_due_provisional;
 mod m20261207_000801_create_server_keys;
+mod m20261208_001801_create_absences;
 
 /// Every migration of lianban, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000701_keep_first_supplement_in_state::Migration),
             Box::new(m20261206_000801_add_task_due_provisional::Migration),
             Box::new(m20261207_000801_create_server_keys::Migration),
+            Box::new(m20261208_001801_create_absences::Migration),
         ]
     }
 }

@@ -152,6 +152,7 @@ impl Cases<'_> {
             to_steps: steps,
             events: Value::Array(Vec::new()),
             data_changed: Value::Object(Map::new()),
+            on_behalf_of: actor.on_behalf_of.clone(),
         };
         super::audit::append(&txn, entry).await?;
         txn.commit().await?;

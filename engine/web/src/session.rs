@@ -114,6 +114,7 @@ impl Identity {
         Actor {
             user: self.user.clone(),
             department: Some(self.department.clone()),
+            on_behalf_of: None,
         }
     }
 }
