@@ -62,6 +62,7 @@ fn history_json(h: &HistoryEntry) -> Value {
         "at": h.at,
         "actor": h.actor.user,
         "actor_department": h.actor.department,
+        "on_behalf_of": h.actor.on_behalf_of,
         "action": h.action,
         "from_status": h.from_status,
         "from_steps": h.from_steps,

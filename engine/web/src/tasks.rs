@@ -209,8 +209,19 @@ pub(super) async fn unclaim(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let task = visible_task(&ctx, &identity, &id).await?;
+    release(&ctx, &identity, &task).await?;
+    Ok(Json(reread(&ctx, task.id).await?))
+}
+
+/// Gives `task` back to its role for `identity`: their own claim, an absent holder's they
+/// stand in for, or (a supervisor) anyone's. The pages' 放弃 does the same.
+pub(super) async fn release(
+    ctx: &Ctx,
+    identity: &Identity,
+    task: &TaskRecord,
+) -> Result<(), ApiError> {
     let engine = ctx.app.engine();
-    let actor = engine.actor_on(&identity.principal(), &task).await?;
+    let actor = engine.actor_on(&identity.principal(), task).await?;
     let someone_else = task
         .claimed_by
         .as_ref()
@@ -220,7 +231,7 @@ pub(super) async fn unclaim(
     } else {
         engine.unclaim(task.id, &actor).await?;
     }
-    Ok(Json(reread(&ctx, task.id).await?))
+    Ok(())
 }
 
 /// Body of `POST /api/v1/tasks/{id}/complete`.
