@@ -9,6 +9,7 @@
 //! process-wide tracing subscriber and so runs in a process of its own.
 
 mod api_input;
+mod absences;
 mod apikeys;
 mod attacks;
 mod audit;
