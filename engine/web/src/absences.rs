@@ -51,6 +51,10 @@ pub(crate) async fn absences_json(ctx: &Ctx, absences: &[Absence]) -> Result<Vec
 }
 
 fn works_cases(identity: &Identity) -> Result<(), ApiError> {
+    // A department's system (an API key) acts for no person, so is never away.
+    if identity.user.starts_with("apikey:") {
+        return Err(ApiError::Forbidden("部门系统（API 密钥）不能登记请假与代办"));
+    }
     if identity.principal().works_cases() {
         Ok(())
     } else {

@@ -21,7 +21,7 @@ use super::view::task_row;
 use super::{PageUser, render};
 use crate::tasks::visible_task;
 use crate::{ApiError, Ctx};
-use lianban_core::accounts::Role;
+use lianban_core::accounts::{ReassignRefusal, Role};
 use lianban_core::definition::{StepKind, TaskStep};
 use lianban_core::runtime::{RuntimeError, TaskStatus};
 use lianban_service::EngineError;
@@ -268,6 +268,7 @@ pub(super) async fn reassign(
         .await;
     let message = match result {
         Ok(_) => return Ok(Redirect::to(&format!("/tasks/{}", task.id)).into_response()),
+        Err(e @ EngineError::Reassign(ReassignRefusal::NotSupervisor)) => return Err(e.into()),
         Err(EngineError::Reassign(e)) => e.to_string(),
         Err(EngineError::Runtime(e @ RuntimeError::SamePerson { .. })) => e.to_string(),
         Err(EngineError::Runtime(RuntimeError::InvalidReason { message, .. })) => message,
