@@ -399,7 +399,10 @@ fn request_for(route: &str, case: &str, task: &str) -> (String, Option<PageForm>
         ),
         "/tasks/{id}/complete" => (Some(string(&[("outcome", "no-such-outcome")])), None),
         "/api/v1/tasks/{id}/reassign" => (None, Some(json!({"to": "m_starter", "reason": "调剂"}))),
-        "/tasks/{id}/reassign" => (Some(string(&[("to", "m_starter"), ("reason", "调剂")])), None),
+        "/tasks/{id}/reassign" => (
+            Some(string(&[("to", "m_starter"), ("reason", "调剂")])),
+            None,
+        ),
         "/api/v1/absences" => (
             None,
             Some(json!({"substitute": "m_starter", "from": "2030-01-07", "to": "2030-01-08"})),

@@ -869,8 +869,10 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
         "{limei}//button[normalize-space()='认领']"
     )))
     .await?;
-    w.submit(Locator::XPath("//header//a[normalize-space()='请假与代办']"))
-        .await?;
+    w.submit(Locator::XPath(
+        "//header//a[normalize-space()='请假与代办']",
+    ))
+    .await?;
     let today = clock
         .now()
         .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).context("UTC+8")?)

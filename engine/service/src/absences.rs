@@ -93,7 +93,15 @@ impl Engine {
         substitute: &str,
         days: (NaiveDate, NaiveDate),
     ) -> Result<Absence, EngineError> {
-        record_absence(self.store(), Some(recorder), user, substitute, days, self.now()).await
+        record_absence(
+            self.store(),
+            Some(recorder),
+            user,
+            substitute,
+            days,
+            self.now(),
+        )
+        .await
     }
 
     /// [`end_absence`] at the engine clock's time.
@@ -148,7 +156,10 @@ impl Engine {
     ///
     /// # Errors
     /// [`EngineError::Store`].
-    pub async fn visible_absences(&self, principal: &Principal) -> Result<Vec<Absence>, EngineError> {
+    pub async fn visible_absences(
+        &self,
+        principal: &Principal,
+    ) -> Result<Vec<Absence>, EngineError> {
         if !principal.has(Role::Supervisor) {
             return self.current_absences(&[principal.user.as_str()]).await;
         }

@@ -130,7 +130,11 @@ pub(crate) async fn run(command: UserCommand) -> anyhow::Result<()> {
                 "请假人", "代办人", "开始", "结束"
             );
             for a in store.accounts().all_current_absences(now).await? {
-                let state = if a.holds_at(now) { "请假中" } else { "未开始" };
+                let state = if a.holds_at(now) {
+                    "请假中"
+                } else {
+                    "未开始"
+                };
                 println!(
                     "{:<20} {:<20} {:<12} {:<12} {state}",
                     a.user, a.substitute, a.from, a.to

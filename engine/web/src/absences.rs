@@ -47,13 +47,18 @@ pub(crate) async fn absences_json(ctx: &Ctx, absences: &[Absence]) -> Result<Vec
         .collect();
     let names = engine.display_names(&logins).await?;
     let now = engine.now();
-    Ok(absences.iter().map(|a| absence_json(a, &names, now)).collect())
+    Ok(absences
+        .iter()
+        .map(|a| absence_json(a, &names, now))
+        .collect())
 }
 
 fn works_cases(identity: &Identity) -> Result<(), ApiError> {
     // A department's system (an API key) acts for no person, so is never away.
     if identity.user.starts_with("apikey:") {
-        return Err(ApiError::Forbidden("部门系统（API 密钥）不能登记请假与代办"));
+        return Err(ApiError::Forbidden(
+            "部门系统（API 密钥）不能登记请假与代办",
+        ));
     }
     if identity.principal().works_cases() {
         Ok(())
@@ -102,8 +107,12 @@ pub(super) struct AbsenceBody {
 
 /// A day as `YYYY-MM-DD`, or a field error naming `field`.
 pub(crate) fn day(field: &str, text: &str) -> Result<NaiveDate, ApiError> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| ApiError::field(field, format!("日期“{}”应写作 YYYY-MM-DD，如 2026-12-07", text.trim())))
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+        ApiError::field(
+            field,
+            format!("日期“{}”应写作 YYYY-MM-DD，如 2026-12-07", text.trim()),
+        )
+    })
 }
 
 /// Records an absence and its substitute.

@@ -131,7 +131,8 @@ impl AbsenceError {
 }
 
 fn works_cases(account: &Account) -> bool {
-    !account.disabled && (account.roles.contains(&Role::Clerk) || account.roles.contains(&Role::Supervisor))
+    !account.disabled
+        && (account.roles.contains(&Role::Clerk) || account.roles.contains(&Role::Supervisor))
 }
 
 fn overlaps(a: &Absence, from: NaiveDate, to: NaiveDate, now: DateTime<Utc>) -> bool {
@@ -208,7 +209,9 @@ pub enum ReassignRefusal {
     #[error("“{0}”不是本部门可以办理该任务的人员")]
     OtherDepartment(String),
     /// The person named is away now: new work goes to their substitute instead.
-    #[error("“{user}”{from} 至 {to} 请假，新任务不能交给其办理，请改派给代办人“{substitute}”或其他人员")]
+    #[error(
+        "“{user}”{from} 至 {to} 请假，新任务不能交给其办理，请改派给代办人“{substitute}”或其他人员"
+    )]
     Away {
         /// The absent person's name.
         user: String,
@@ -251,7 +254,11 @@ impl Principal {
     }
 
     /// The people the principal stands in for at `now`, of `absences`.
-    pub fn standing_in_for<'a>(&self, absences: &'a [Absence], now: DateTime<Utc>) -> Vec<&'a Absence> {
+    pub fn standing_in_for<'a>(
+        &self,
+        absences: &'a [Absence],
+        now: DateTime<Utc>,
+    ) -> Vec<&'a Absence> {
         absences
             .iter()
             .filter(|a| a.substitute == self.user && a.holds_at(now))
@@ -422,17 +429,41 @@ mod tests {
         let other = account("yb", "yibao", &[Role::Clerk]);
         let admin = account("root", "shebao", &[Role::Admin]);
         let now = at(6, 9);
-        assert_eq!(check_absence(&lina, &wang, day(7), day(11), &[], now), Ok(()));
+        assert_eq!(
+            check_absence(&lina, &wang, day(7), day(11), &[], now),
+            Ok(())
+        );
         let e = |r: Result<(), AbsenceError>| r.expect_err("refused").code();
-        assert_eq!(e(check_absence(&lina, &wang, day(11), day(7), &[], now)), "absence-dates");
-        assert_eq!(e(check_absence(&lina, &wang, day(1), day(5), &[], now)), "absence-dates");
-        assert_eq!(e(check_absence(&lina, &lina, day(7), day(11), &[], now)), "absence-substitute");
-        assert_eq!(e(check_absence(&lina, &other, day(7), day(11), &[], now)), "absence-substitute");
-        assert_eq!(e(check_absence(&lina, &admin, day(7), day(11), &[], now)), "absence-substitute");
+        assert_eq!(
+            e(check_absence(&lina, &wang, day(11), day(7), &[], now)),
+            "absence-dates"
+        );
+        assert_eq!(
+            e(check_absence(&lina, &wang, day(1), day(5), &[], now)),
+            "absence-dates"
+        );
+        assert_eq!(
+            e(check_absence(&lina, &lina, day(7), day(11), &[], now)),
+            "absence-substitute"
+        );
+        assert_eq!(
+            e(check_absence(&lina, &other, day(7), day(11), &[], now)),
+            "absence-substitute"
+        );
+        assert_eq!(
+            e(check_absence(&lina, &admin, day(7), day(11), &[], now)),
+            "absence-substitute"
+        );
         let busy = [away("wangqiang", "zhao", 10, 12)];
-        assert_eq!(e(check_absence(&lina, &wang, day(7), day(11), &busy, now)), "absence-substitute");
+        assert_eq!(
+            e(check_absence(&lina, &wang, day(7), day(11), &busy, now)),
+            "absence-substitute"
+        );
         let twice = [away("lina", "zhao", 9, 9)];
-        assert_eq!(e(check_absence(&lina, &wang, day(7), day(11), &twice, now)), "absence-overlaps");
+        assert_eq!(
+            e(check_absence(&lina, &wang, day(7), day(11), &twice, now)),
+            "absence-overlaps"
+        );
     }
 
     #[test]

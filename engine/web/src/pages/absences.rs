@@ -109,8 +109,14 @@ pub(super) async fn record(
         (Ok(from), Ok(to)) => (from, to),
         (Err(e), _) | (_, Err(e)) => {
             let message = mendable(e)?;
-            return show(&ctx, &user, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(message))
-                .await;
+            return show(
+                &ctx,
+                &user,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form,
+                Some(message),
+            )
+            .await;
         }
     };
     let absent = if form.user.trim().is_empty() {
@@ -127,7 +133,14 @@ pub(super) async fn record(
         Ok(_) => Ok(Redirect::to("/absences").into_response()),
         Err(e @ EngineError::Absence(_)) => {
             let message = mendable(ApiError::from(e))?;
-            show(&ctx, &user, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(message)).await
+            show(
+                &ctx,
+                &user,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form,
+                Some(message),
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }

@@ -24,7 +24,9 @@ pub(super) async fn page(State(ctx): State<Ctx>, user: PageUser) -> Result<Respo
     let engine = ctx.app.engine();
     // Whoever stands in for an absent supervisor gets the supervisors' notices meanwhile.
     if !engine.oversees(&me.principal()).await? {
-        return Err(ApiError::Forbidden("只有负责人、管理员和负责人的代办人可以查看超期督办"));
+        return Err(ApiError::Forbidden(
+            "只有负责人、管理员和负责人的代办人可以查看超期督办",
+        ));
     }
     let departments: Vec<String> = if me.roles.contains(&Role::Admin) {
         Vec::new()

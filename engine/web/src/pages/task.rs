@@ -277,5 +277,12 @@ pub(super) async fn reassign(
     let task = ctx.app.engine().get_task(task.id).await?.unwrap_or(task);
     let mut attempt = Attempt::default();
     attempt.errors.insert("reassign".into(), message);
-    show(&ctx, &user, &task, StatusCode::UNPROCESSABLE_ENTITY, &attempt).await
+    show(
+        &ctx,
+        &user,
+        &task,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &attempt,
+    )
+    .await
 }
