@@ -23,6 +23,10 @@ use lianban_store::{
     Unit,
 };
 
+/// How often a command is decided again after the engine itself changed the case under it
+/// ([`Engine::apply`]); each needs a notice or recount to land in between, so more is rare.
+const SYSTEM_CHANGE_RETRIES: usize = 3;
+
 /// Why a command failed. Nothing was written when this is returned.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -519,7 +523,59 @@ impl Engine {
 
     /// Decides a command on the case as read and saves it if the case is still at the
     /// revision read.
+    ///
+    /// When the case changed meanwhile only by the engine itself, without moving it (a
+    /// deadline's warning or overdue notice fired, deadlines were counted again), the
+    /// command is decided again on the case as it is now: the person asked for something
+    /// that change does not touch, and a 409 would only make them press again. Any other
+    /// change (a person's command, a step moved) is a conflict as before.
     async fn apply(
+        &self,
+        mut record: CaseRecord,
+        actor: &Actor,
+        command: Command,
+        action: &str,
+    ) -> Result<Transition, EngineError> {
+        for _ in 0..SYSTEM_CHANGE_RETRIES {
+            match self
+                .apply_once(record.clone(), actor, command.clone(), action)
+                .await
+            {
+                Err(EngineError::Store(StoreError::Conflict { case })) => {
+                    match self.moved_only_by_system(&record).await? {
+                        Some(fresh) => record = fresh,
+                        None => return Err(StoreError::Conflict { case }.into()),
+                    }
+                }
+                done => return done,
+            }
+        }
+        self.apply_once(record, actor, command, action).await
+    }
+
+    /// The case as stored now, if every change since `record` was the engine's own and left
+    /// the case where it was (same status and steps); `None` otherwise.
+    async fn moved_only_by_system(
+        &self,
+        record: &CaseRecord,
+    ) -> Result<Option<CaseRecord>, EngineError> {
+        let id = record.state.id;
+        let Some(fresh) = self.inner.store.cases().get(id).await? else {
+            return Ok(None);
+        };
+        let since = record.chain_head.as_ref().map_or(0, |h| h.seq());
+        let system = Actor::system();
+        let history = self.inner.store.cases().history(id).await?;
+        let only_system = history.iter().filter(|e| e.seq > since).all(|e| {
+            e.action == "view"
+                || (e.actor.user == system.user
+                    && e.from_status.as_deref() == Some(e.to_status.as_str())
+                    && e.from_steps == e.to_steps)
+        });
+        Ok(only_system.then_some(fresh))
+    }
+
+    async fn apply_once(
         &self,
         record: CaseRecord,
         actor: &Actor,

@@ -64,15 +64,20 @@ impl Engine {
     /// Returns `false` when the case does not exist.
     ///
     /// # Errors
-    /// [`crate::StoreError::Conflict`] (in [`EngineError::Store`]) when another write took the same history number,
-    /// [`EngineError::Store`].
+    /// [`EngineError::Store`], [`EngineError::Overloaded`] when the writer's queue stays full.
     pub async fn record_view(
         &self,
         case: CaseId,
         actor: &Actor,
         at: DateTime<Utc>,
     ) -> Result<bool, EngineError> {
-        Ok(self.store().cases().record_view(case, actor, at).await?)
+        // Through the writer: on SQLite a view takes the write lock like any command, so it
+        // waits its turn there anyway, and in a group it shares the commit.
+        let actor = actor.clone();
+        self.write(move |unit| {
+            Box::pin(async move { Ok(unit.record_view(case, &actor, at).await?) })
+        })
+        .await
     }
 
     /// Deadline notices for the supervisors of these departments (all when empty), of cases

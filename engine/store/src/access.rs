@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::{Map, Value};
 
 use super::Cases;
@@ -109,7 +109,9 @@ impl Cases<'_> {
     }
 
     /// Appends a `view` row to the case's history: who looked, when; the state is
-    /// unchanged (from = to, no events). Returns `false` when the case does not exist.
+    /// unchanged (from = to, no events). Returns `false` when the case does not exist. The
+    /// service records views through its writer ([`crate::Unit::record_view`]), so they are
+    /// committed with the group; this is for callers without one.
     ///
     /// # Errors
     /// [`StoreError::Database`].
@@ -120,42 +122,70 @@ impl Cases<'_> {
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let txn = self.store.begin_write().await?;
-        // A no-op write locks the case row (PostgreSQL; SQLite's write transaction already
-        // serializes), so a concurrent command cannot take the same history number. The
-        // revision is untouched, so no command's compare-and-set is disturbed.
-        let locked = case::Entity::update_many()
-            .col_expr(case::Column::Revision, Expr::col(case::Column::Revision))
-            .filter(case::Column::Id.eq(case.to_string()))
-            .exec(&*txn)
-            .await?;
-        if locked.rows_affected == 0 {
-            return Ok(false);
+        let recorded = record_view_in(&txn, case, actor, at).await?;
+        if recorded {
+            txn.commit().await?;
         }
-        let position: Option<(String, String)> = case::Entity::find_by_id(case.to_string())
-            .select_only()
-            .columns([case::Column::Status, case::Column::CurrentSteps])
-            .into_tuple()
-            .one(&*txn)
-            .await?;
-        let Some((status, steps)) = position else {
-            return Ok(false);
-        };
-        let entry = super::audit::NewEntry {
-            case_id: case,
-            at,
-            actor: actor.user.clone(),
-            actor_department: actor.department.clone(),
-            action: "view".to_owned(),
-            from_status: Some(status.clone()),
-            from_steps: Some(steps.clone()),
-            to_status: status,
-            to_steps: steps,
-            events: Value::Array(Vec::new()),
-            data_changed: Value::Object(Map::new()),
-            on_behalf_of: actor.on_behalf_of.clone(),
-        };
-        super::audit::append(&txn, entry).await?;
-        txn.commit().await?;
-        Ok(true)
+        Ok(recorded)
     }
+}
+
+impl crate::Unit<'_> {
+    /// Appends a `view` row to the case's history in this unit (see [`Cases::record_view`]).
+    /// Returns `false` when the case does not exist.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn record_view(
+        &mut self,
+        case: CaseId,
+        actor: &Actor,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        record_view_in(self.write_txn().await?, case, actor, at).await
+    }
+}
+
+async fn record_view_in(
+    txn: &DatabaseTransaction,
+    case: CaseId,
+    actor: &Actor,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    // A no-op write locks the case row (PostgreSQL; SQLite's write transaction already
+    // serializes), so a concurrent command cannot take the same history number. The
+    // revision is untouched, so no command's compare-and-set is disturbed.
+    let locked = case::Entity::update_many()
+        .col_expr(case::Column::Revision, Expr::col(case::Column::Revision))
+        .filter(case::Column::Id.eq(case.to_string()))
+        .exec(txn)
+        .await?;
+    if locked.rows_affected == 0 {
+        return Ok(false);
+    }
+    let position: Option<(String, String)> = case::Entity::find_by_id(case.to_string())
+        .select_only()
+        .columns([case::Column::Status, case::Column::CurrentSteps])
+        .into_tuple()
+        .one(txn)
+        .await?;
+    let Some((status, steps)) = position else {
+        return Ok(false);
+    };
+    let entry = super::audit::NewEntry {
+        case_id: case,
+        at,
+        actor: actor.user.clone(),
+        actor_department: actor.department.clone(),
+        action: "view".to_owned(),
+        from_status: Some(status.clone()),
+        from_steps: Some(steps.clone()),
+        to_status: status,
+        to_steps: steps,
+        events: Value::Array(Vec::new()),
+        data_changed: Value::Object(Map::new()),
+        on_behalf_of: actor.on_behalf_of.clone(),
+    };
+    super::audit::append(txn, entry).await?;
+    Ok(true)
 }

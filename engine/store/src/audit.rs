@@ -49,6 +49,13 @@ pub struct ChainHead {
     pub(super) hash: String,
 }
 
+impl ChainHead {
+    /// The number of the case's latest history entry.
+    pub fn seq(&self) -> i64 {
+        self.seq
+    }
+}
+
 impl From<history_head::Model> for ChainHead {
     fn from(row: history_head::Model) -> Self {
         ChainHead {

@@ -47,24 +47,26 @@ impl Batch {
     /// Runs the writes in one call. `Ok(false)` when they changed another number of rows
     /// than they must (the caller rolls back).
     pub(super) async fn run(self, txn: &DatabaseTransaction) -> Result<bool, StoreError> {
+        self.run_after(txn, None).await
+    }
+
+    /// As [`Batch::run`], opening the savepoint `first` ([`crate::Unit::take_savepoint`])
+    /// before the writes. On SQLite it goes in the same call, changing no row.
+    pub(super) async fn run_after(
+        self,
+        txn: &DatabaseTransaction,
+        first: Option<String>,
+    ) -> Result<bool, StoreError> {
         let expected: u64 = self.writes.iter().map(|(_, rows)| rows).sum();
+        if let Some(first) = &first
+            && (self.backend != DbBackend::Sqlite || self.writes.is_empty())
+        {
+            txn.execute_unprepared(first).await?;
+        }
         match self.writes.len() {
             0 => Ok(true),
-            1 => {
-                let (sql, values) = build(&self.writes[0].0, self.backend);
-                let statement = Statement::from_sql_and_values(self.backend, sql, values.0);
-                Ok(txn.execute_raw(statement).await?.rows_affected() == expected)
-            }
-            _ if self.backend == DbBackend::Postgres => {
-                let statement = counted_with(self.writes);
-                let changed: i64 = match txn.query_one_raw(statement).await? {
-                    Some(row) => row.try_get_by_index(0)?,
-                    None => return Ok(false),
-                };
-                Ok(u64::try_from(changed).ok() == Some(expected))
-            }
-            _ => {
-                let mut sql = String::new();
+            _ if self.backend == DbBackend::Sqlite => {
+                let mut sql = first.map(|f| f + ";\n").unwrap_or_default();
                 let mut values = Vec::new();
                 for (write, _) in &self.writes {
                     let (text, bound) = build(write, self.backend);
@@ -74,6 +76,19 @@ impl Batch {
                 }
                 let joined = Statement::from_sql_and_values(self.backend, sql, values);
                 Ok(txn.execute_raw(joined).await?.rows_affected() == expected)
+            }
+            1 => {
+                let (sql, values) = build(&self.writes[0].0, self.backend);
+                let statement = Statement::from_sql_and_values(self.backend, sql, values.0);
+                Ok(txn.execute_raw(statement).await?.rows_affected() == expected)
+            }
+            _ => {
+                let statement = counted_with(self.writes);
+                let changed: i64 = match txn.query_one_raw(statement).await? {
+                    Some(row) => row.try_get_by_index(0)?,
+                    None => return Ok(false),
+                };
+                Ok(u64::try_from(changed).ok() == Some(expected))
             }
         }
     }

@@ -58,7 +58,7 @@ impl Unit<'_> {
             )),
             ..case_columns(state, change)?
         };
-        self.wrote();
+        let savepoint = self.take_savepoint();
         let txn = self.txn();
         let mut batch = Batch::new(self.backend());
         batch.push(case::Entity::insert(row).into_query(), 1);
@@ -66,7 +66,7 @@ impl Unit<'_> {
         super::timers::sync_timers(txn, &mut batch, None, state, change.at).await?;
         super::timers::insert_notices(&mut batch, change);
         append_history(&mut batch, None, None, change)?;
-        if !batch.run(txn).await? {
+        if !batch.run_after(txn, savepoint).await? {
             return Err(StoreError::Conflict { case: state.id });
         }
         Ok(1)
@@ -128,7 +128,15 @@ impl Unit<'_> {
     ) -> Result<i64, StoreError> {
         let state = &change.transition.state;
         let id = state.id;
-        self.wrote();
+        // The fast path's writes all go in its one batch, which carries a pending savepoint;
+        // the others write before it, so the savepoint goes out first.
+        let batched = fired.is_none() && known.as_ref().is_some_and(|k| k.head.is_some());
+        let savepoint = if batched {
+            self.take_savepoint()
+        } else {
+            self.write_txn().await?;
+            None
+        };
         let txn = self.txn();
         let backend = self.backend();
         let old_state: std::borrow::Cow<'_, CaseState> = match &known {
@@ -178,7 +186,7 @@ impl Unit<'_> {
         super::timers::sync_timers(txn, &mut batch, Some(&*old_state), state, change.at).await?;
         super::timers::insert_notices(&mut batch, change);
         append_history(&mut batch, head.as_ref(), Some(&*old_state), change)?;
-        if !batch.run(txn).await? {
+        if !batch.run_after(txn, savepoint).await? {
             return Err(StoreError::Conflict { case: id });
         }
         Ok(revision)

@@ -26,8 +26,7 @@ impl Unit<'_> {
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
     pub async fn next_number(&mut self, prefix: &str, year: i32) -> Result<i64, StoreError> {
-        self.wrote();
-        next_number(self.txn(), prefix, year).await
+        next_number(self.write_txn().await?, prefix, year).await
     }
 
     /// Stores documents the service numbered and rendered in this unit.
@@ -38,9 +37,8 @@ impl Unit<'_> {
         if records.is_empty() {
             return Ok(());
         }
-        self.wrote();
         document::Entity::insert_many(records.iter().map(active))
-            .exec_without_returning(self.txn())
+            .exec_without_returning(self.write_txn().await?)
             .await?;
         Ok(())
     }

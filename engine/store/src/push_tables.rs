@@ -114,9 +114,8 @@ impl Unit<'_> {
             issued_at: Set(new.issued_at),
             run_id: Set(new.run_id.map(|r| r.to_string())),
         };
-        self.wrote();
         push_table::Entity::insert(row)
-            .exec_without_returning(self.txn())
+            .exec_without_returning(self.write_txn().await?)
             .await?;
         Ok(PushTableSummary {
             id,

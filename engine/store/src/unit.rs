@@ -23,6 +23,10 @@ pub struct Unit<'s> {
     written: bool,
     // Whether a savepoint was taken: a restart then rolls back to it, not the whole unit.
     in_savepoint: bool,
+    // SQLite: a savepoint asked for but not sent yet. It goes out with the command's first
+    // write (in the same call as its batch, see `Batch::run`), which saves the writer one
+    // hand-over to the connection's thread per command; reads before it need no savepoint.
+    savepoint_pending: bool,
 }
 
 /// The savepoint every command of a group runs in. One name serves them all: each new one
@@ -52,6 +56,7 @@ impl Store {
             txn: Some(self.begin_write().await?),
             written: false,
             in_savepoint: false,
+            savepoint_pending: false,
         })
     }
 }
@@ -84,9 +89,34 @@ impl<'s> Unit<'s> {
         self.txn().get_database_backend()
     }
 
-    /// Records that the unit now holds a write.
-    pub(crate) fn wrote(&mut self) {
+    /// The open transaction, for a write sent on its own: a savepoint still pending is sent
+    /// first, so the write lands inside it. Marks the unit written.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the savepoint cannot be opened.
+    pub(crate) async fn write_txn(&mut self) -> Result<&DatabaseTransaction, StoreError> {
+        use sea_orm::ConnectionTrait;
+        if std::mem::take(&mut self.savepoint_pending) {
+            self.txn()
+                .execute_unprepared(&format!("SAVEPOINT {SAVEPOINT}"))
+                .await?;
+        }
         self.written = true;
+        Ok(self.txn())
+    }
+
+    /// For a write that carries the pending savepoint itself: the statements that open it,
+    /// to send first in the same call (SQLite's batches; `None` when none is pending). Marks
+    /// the unit written.
+    ///
+    /// A batch checks the rows its writes changed, summed over its statements, and SQLite
+    /// reports for a `SAVEPOINT` the count of the last write before it on the connection.
+    /// A delete that matches nothing sets that count to 0 first, so the sum stays the
+    /// writes' own.
+    pub(crate) fn take_savepoint(&mut self) -> Option<String> {
+        self.written = true;
+        std::mem::take(&mut self.savepoint_pending)
+            .then(|| format!("DELETE FROM history_heads WHERE 0;\nSAVEPOINT {SAVEPOINT}"))
     }
 
     /// Whether nothing was written yet, so a failed first attempt can start over.
@@ -102,9 +132,14 @@ impl<'s> Unit<'s> {
     /// [`StoreError::Database`]; the whole unit must be dropped then.
     pub async fn savepoint(&mut self) -> Result<(), StoreError> {
         use sea_orm::ConnectionTrait;
-        self.txn()
-            .execute_unprepared(&format!("SAVEPOINT {SAVEPOINT}"))
-            .await?;
+        if self.backend() == DbBackend::Sqlite {
+            // Sent with the command's first write (`write_txn`, `take_savepoint`).
+            self.savepoint_pending = true;
+        } else {
+            self.txn()
+                .execute_unprepared(&format!("SAVEPOINT {SAVEPOINT}"))
+                .await?;
+        }
         self.in_savepoint = true;
         self.written = false;
         Ok(())
@@ -118,6 +153,11 @@ impl<'s> Unit<'s> {
     /// [`StoreError::Database`]; the whole unit must be dropped then.
     pub async fn rollback_to_savepoint(&mut self) -> Result<(), StoreError> {
         use sea_orm::ConnectionTrait;
+        if self.savepoint_pending {
+            // Never sent: nothing was written since it was asked for.
+            self.written = false;
+            return Ok(());
+        }
         self.txn()
             .execute_unprepared(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"))
             .await?;
