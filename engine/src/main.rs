@@ -15,7 +15,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     cli::init_tracing(&cli.log);
     match cli.command {
-        Command::Check { paths, templates } => definitions::check(paths, &templates),
+        Command::Check {
+            paths,
+            templates,
+            db,
+            store,
+        } => definitions::check(paths, &templates, db.as_deref(), &store),
         Command::Test { paths, templates } => definitions::test(paths, &templates),
         Command::Evaluate {
             process,

@@ -301,15 +301,15 @@ db_test!(no_name_in_a_path_reaches_outside_its_place, |db| {
     }
     // A definition naming a template outside the templates directory does not load.
     let text = std::fs::read_to_string(
-        lianban_tests::web::repo().join("processes/yangcheng/retirement.yaml"),
+        lianban_tests::web::repo().join("processes/shanxi/retirement.yaml"),
     )?;
     let climbing = text.replacen(
-        "template: yangcheng/notice.html.j2",
+        "template: shanxi/notice.html.j2",
         "template: ../../../etc/passwd",
         1,
     );
     anyhow::ensure!(climbing != text, "the definition names the notice template");
-    let path = lianban_tests::web::repo().join("processes/yangcheng/retirement.yaml");
+    let path = lianban_tests::web::repo().join("processes/shanxi/retirement.yaml");
     let templates =
         lianban::documents::Templates::load(&lianban_tests::web::repo().join("templates"))?;
     let refused = lianban::definition::load_sources(

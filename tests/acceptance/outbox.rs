@@ -133,12 +133,13 @@ async fn receive(
 
 // ---- the service ----
 
-/// The 阳城 definition with the 医保局's system at the receiver.
+/// The 阳城 definition (and the base it extends) with the 医保局's system at the receiver.
 fn processes(receiver: &Receiver) -> anyhow::Result<tempfile::TempDir> {
     let dir = tempfile::tempdir()?;
     let source = repo().join("processes");
-    copy_dir(&source.join("yangcheng"), &dir.path().join("yangcheng"))?;
-    copy_dir(&source.join("calendars"), &dir.path().join("calendars"))?;
+    for sub in ["yangcheng", "shanxi", "calendars"] {
+        copy_dir(&source.join(sub), &dir.path().join(sub))?;
+    }
     let file = dir.path().join("yangcheng/retirement.yaml");
     let text = std::fs::read_to_string(&file)?;
     let old = "phone: 0356-3201052}";

@@ -300,3 +300,131 @@ fn the_version_covers_the_base_and_old_versions_rebuild_from_their_sources() {
     assert_eq!(old.content_hash, county.content_hash);
     assert_eq!(evaluate(&old, 15)["eligible"], true);
 }
+
+/// The shipped counties, each an overlay of `processes/shanxi/retirement.yaml`.
+const COUNTIES: [&str; 3] = [
+    "yangcheng.retirement",
+    "qinshui.retirement",
+    "zezhou.retirement",
+];
+
+/// A man born 1964-12 (retires 2024-12) with 186 months (15½ years) of contributions.
+fn applicant() -> Map<String, serde_json::Value> {
+    let input = json!({
+        "name": "张三", "gender": "男", "id_number": "140522196412150317", "birth": "1964-12",
+        "post": "生产", "employer": "某煤业有限公司", "contribution_months": 186,
+        "retirement_type": "正常退休"
+    });
+    input.as_object().cloned().unwrap_or_default()
+}
+
+fn evaluate_form(p: &Process) -> serde_json::Value {
+    let today = chrono::NaiveDate::from_ymd_opt(2025, 1, 10).expect("date");
+    lianban::evaluate::evaluate(p, &applicant(), today).to_json()
+}
+
+#[test]
+fn a_national_parameter_changed_once_in_the_base_is_followed_by_every_county() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let processes = dir.path().join("processes");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("root")
+        .join("processes");
+    lianban_tests::files::copy_dir(&repo, &processes).expect("copy processes/");
+    let before = load(&processes);
+    for id in COUNTIES {
+        let county = find(&before, id);
+        assert_eq!(county.extends, ["shanxi.retirement"], "{id}");
+        let answer = evaluate_form(county);
+        assert_eq!(
+            answer["minimum_contribution"]["years"], 15,
+            "{id}: {answer}"
+        );
+        assert_eq!(answer["eligible"], true, "{id}: {answer}");
+    }
+
+    // One edit, in one place: the national minimum years of contributions (a new year's
+    // value, as the policy officer's guide describes it).
+    let base = processes.join("shanxi/retirement.yaml");
+    let text = std::fs::read_to_string(&base).expect("the base");
+    let national = "min_contribution_years_until_2029:\n    value: 15\n";
+    assert!(text.contains(national), "the base holds the national value");
+    write(
+        &base,
+        &text.replacen(
+            national,
+            "min_contribution_years_until_2029:\n    value: 16\n",
+            1,
+        ),
+    );
+    let after = load(&processes);
+    for id in COUNTIES {
+        let county = find(&after, id);
+        let answer = evaluate_form(county);
+        assert_eq!(
+            answer["minimum_contribution"]["years"], 16,
+            "{id}: {answer}"
+        );
+        assert_eq!(
+            answer["eligible"], false,
+            "{id}: 15½ years no longer suffice: {answer}"
+        );
+        assert_ne!(
+            county.content_hash,
+            find(&before, id).content_hash,
+            "{id}: the change is a content change of every county (each needs a new version)"
+        );
+    }
+    // The county files themselves were not touched.
+    for county in ["yangcheng", "qinshui", "zezhou"] {
+        let file = format!("{county}/retirement.yaml");
+        assert_eq!(
+            std::fs::read_to_string(processes.join(&file)).expect("county file"),
+            std::fs::read_to_string(repo.join(&file)).expect("shipped county file"),
+        );
+    }
+}
+
+#[test]
+fn the_shipped_counties_hold_only_their_own_and_share_the_base() {
+    let processes = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("root")
+        .join("processes");
+    let all = load(&processes);
+    let base = find(&all, "shanxi.retirement");
+    assert!(base.is_abstract);
+    for id in COUNTIES {
+        let county = find(&all, id);
+        let paths: Vec<&str> = county.sources.iter().map(|s| s.path.as_str()).collect();
+        for shared in [
+            "shanxi/retirement.yaml",
+            "shanxi/rules/national.rhai",
+            "shanxi/rules/retirement.rhai",
+            "shanxi/data/bank_bins.yaml",
+        ] {
+            assert!(
+                paths.iter().any(|p| p.ends_with(shared)),
+                "{id} uses {shared}: {paths:?}"
+            );
+        }
+        // The county's name reaches the rules' wording through its parameter.
+        let mut form = applicant();
+        form.insert("insured_in_county".into(), json!(false));
+        let today = chrono::NaiveDate::from_ymd_opt(2025, 1, 10).expect("date");
+        let answer = lianban::evaluate::evaluate(county, &form, today).to_json();
+        let name = county.parameters["county_name"]
+            .value
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            answer["reasons"]
+                .to_string()
+                .contains(&format!("未参加{name}企业职工")),
+            "{id}: {answer}"
+        );
+    }
+    // 泽州's own rule (a function of the base overridden by name) is shown by its example
+    // 本县规则：退役军人档案资料完整的，也发函确认 (processes/zezhou/retirement.tests.yaml).
+}

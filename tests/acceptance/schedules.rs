@@ -35,14 +35,15 @@ pub(crate) fn beijing(y: i32, m: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> 
         .expect("a valid Beijing time")
 }
 
-/// The 阳城 definition and the calendars in a temporary processes directory, the
-/// definition text passed through `edit`.
+/// The 阳城 definition, the base it extends and the calendars in a temporary processes
+/// directory, the base's text (where the schedule is written) passed through `edit`.
 pub(crate) fn processes(edit: impl FnOnce(String) -> String) -> anyhow::Result<tempfile::TempDir> {
     let dir = tempfile::tempdir()?;
     let source = repo().join("processes");
-    copy_dir(&source.join("yangcheng"), &dir.path().join("yangcheng"))?;
-    copy_dir(&source.join("calendars"), &dir.path().join("calendars"))?;
-    let file = dir.path().join("yangcheng/retirement.yaml");
+    for sub in ["yangcheng", "shanxi", "calendars"] {
+        copy_dir(&source.join(sub), &dir.path().join(sub))?;
+    }
+    let file = dir.path().join("shanxi/retirement.yaml");
     let text = std::fs::read_to_string(&file)?;
     std::fs::write(&file, edit(text))?;
     Ok(dir)

@@ -9,6 +9,7 @@
 pub mod files;
 
 mod backup;
+mod check_versions;
 mod cli;
 mod crash;
 mod diagram_cli;

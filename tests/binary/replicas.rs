@@ -44,14 +44,14 @@ fn definition(hook: &str) -> String {
         )
 }
 
-/// The 阳城 retirement definition (and the calendars) with its daily push-table schedule
+/// The 阳城 retirement definition (with its base and the calendars) with the daily push-table schedule
 /// firing every ten seconds instead (six fields: seconds first), on any day.
 fn retirement(processes: &Path) -> anyhow::Result<()> {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    for sub in ["yangcheng", "calendars"] {
+    for sub in ["yangcheng", "shanxi", "calendars"] {
         copy_dir(&repo.join("processes").join(sub), &processes.join(sub))?;
     }
-    let file = processes.join("yangcheng/retirement.yaml");
+    let file = processes.join("shanxi/retirement.yaml");
     let text = std::fs::read_to_string(&file)?;
     let daily = r#"cron: "0 17 * * 1-5", action: push_tables, workdays_only: true"#;
     ensure!(

@@ -300,7 +300,8 @@ fn user_add_checks_department_and_county() {
     let out = add("shebao_wang", "shebao", None);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
-        text(&out).contains("多个县区") && text(&out).contains("examples、qinshui、yangcheng"),
+        text(&out).contains("多个县区")
+            && text(&out).contains("examples、qinshui、yangcheng、zezhou"),
         "{}",
         text(&out)
     );

@@ -71,6 +71,13 @@ pub(crate) enum Command {
         /// Templates directory.
         #[arg(long, default_value = "templates")]
         templates: PathBuf,
+        /// Database whose stored versions to compare with (a SQLite file or URL, or
+        /// postgres://…): a content change under a version that cases already run on is
+        /// refused, as `serve` would refuse it. Nothing is written.
+        #[arg(long = "db")]
+        db: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Run the web service.
     Serve(ServeArgs),

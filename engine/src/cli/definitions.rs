@@ -11,7 +11,7 @@ use lianban::app::{Definitions, DefinitionsError};
 use lianban::definition::{Catalog, Process};
 use lianban::evaluate::EvaluateError;
 
-use super::args::DiagramArgs;
+use super::args::{DiagramArgs, StoreArgs};
 use super::run_async;
 
 /// The paths given, or `processes/` when none.
@@ -33,8 +33,14 @@ fn load(processes: &Path, templates: &Path) -> anyhow::Result<Definitions> {
 }
 
 /// `lianban check`: one line per valid definition; exit 1 with every problem, or when
-/// nothing was found.
-pub(crate) fn check(paths: Vec<PathBuf>, templates: &Path) -> ExitCode {
+/// nothing was found. With `db`, also every definition in force whose content changed under
+/// a version that cases already run on in that database (exit 1 as well).
+pub(crate) fn check(
+    paths: Vec<PathBuf>,
+    templates: &Path,
+    db: Option<&str>,
+    store: &StoreArgs,
+) -> ExitCode {
     let paths = or_default(paths);
     match Definitions::load(&paths, templates) {
         Ok(Definitions { processes, .. }) => {
@@ -48,7 +54,23 @@ pub(crate) fn check(paths: Vec<PathBuf>, templates: &Path) -> ExitCode {
                 eprintln!("没有找到流程定义（*.yaml）：{}", display_paths(&paths));
                 return ExitCode::FAILURE;
             }
-            ExitCode::SUCCESS
+            let Some(url) = db else {
+                return ExitCode::SUCCESS;
+            };
+            match run_async(changed_versions(url, store, &processes)) {
+                Ok(refused) if refused.is_empty() => ExitCode::SUCCESS,
+                Ok(refused) => {
+                    for line in &refused {
+                        eprintln!("{line}");
+                    }
+                    eprintln!("共 {} 个定义须加版本号，定义未通过检查。", refused.len());
+                    ExitCode::FAILURE
+                }
+                Err(e) => {
+                    eprintln!("错误：{e:#}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Err(DefinitionsError::Templates(e)) => {
             eprintln!("{e}");
@@ -77,6 +99,38 @@ fn summary(p: &Process) -> String {
         p.tests.len(),
         &p.content_hash[..p.content_hash.len().min(12)],
     )
+}
+
+/// The definitions in force whose content differs from what `url` stores for the same
+/// version while cases run on it, one line each (file, what changed, what to do). A base
+/// runs no case: the definitions extending it carry its content in their hash.
+async fn changed_versions(
+    url: &str,
+    store: &StoreArgs,
+    processes: &[Process],
+) -> anyhow::Result<Vec<String>> {
+    let store = lianban::store::Store::connect_with(url, store.options())
+        .await
+        .with_context(|| format!("无法连接数据库 {}", lianban::app::redact_url(url)))?;
+    let mut refused = Vec::new();
+    for p in processes.iter().filter(|p| !p.is_abstract) {
+        match store.definitions().check(p).await {
+            Ok(()) => {}
+            Err(e @ lianban::store::StoreError::VersionChanged { .. }) => {
+                let chain = if p.extends.is_empty() {
+                    String::new()
+                } else {
+                    format!("（含继承的 {}）", p.extends.join(" → "))
+                };
+                refused.push(format!(
+                    "{}: error[E-VERSION]: 内容{chain}与数据库中保存的不同。{e}",
+                    p.file
+                ));
+            }
+            Err(e) => return Err(e).context("读取已保存的流程版本失败"),
+        }
+    }
+    Ok(refused)
 }
 
 /// For a definition that extends another: the chain; for a base: every definition a

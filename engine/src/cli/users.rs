@@ -218,8 +218,10 @@ pub(crate) fn check_scope(department: &str, scope: &ScopeArgs) -> anyhow::Result
             DefinitionsError::Definitions(e) => anyhow::anyhow!("{e}")
                 .context(format!("无法加载流程定义 {}，不能核对部门", dir.display())),
         })?;
+    // A base (`abstract: true`, e.g. `shanxi.retirement`) is no county: nobody works in it.
     let declared: Vec<(&str, &str)> = processes
         .iter()
+        .filter(|p| !p.is_abstract)
         .flat_map(|p| {
             let county = accounts::county_of(&p.id);
             p.departments.keys().map(move |d| (county, d.as_str()))

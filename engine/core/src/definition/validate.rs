@@ -464,7 +464,7 @@ fn check_template(cx: &mut Cx<'_>, key: &str, template: &str, path: &str) {
             Code::UnknownTemplate,
             path,
             format!("文书 `{key}` 引用了不存在的模板 `{template}`"),
-            Some("模板放在 templates/ 目录下，这里写相对于该目录的路径，例如 `yangcheng/notice.html.j2`".into()),
+            Some("模板放在 templates/ 目录下，这里写相对于该目录的路径，例如 `shanxi/notice.html.j2`".into()),
         ),
     }
 }
