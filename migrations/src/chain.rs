@@ -40,11 +40,13 @@ pub struct EntryFields<'a> {
     pub events: &'a JsonValue,
     /// Data that changed.
     pub data_changed: &'a JsonValue,
+    /// The absent person a substitute acted for (代办), if any.
+    pub on_behalf_of: Option<&'a str>,
 }
 
 /// The hash of an entry that follows the entry hashed `prev_hash` (`None` for the first).
 pub fn entry_hash(fields: &EntryFields<'_>, prev_hash: Option<&str>) -> String {
-    let encoded = JsonValue::Array(vec![
+    let mut encoded = vec![
         JsonValue::from(fields.case_id),
         JsonValue::from(fields.seq),
         JsonValue::from(fields.at_micros),
@@ -58,7 +60,13 @@ pub fn entry_hash(fields: &EntryFields<'_>, prev_hash: Option<&str>) -> String {
         sorted(fields.events),
         sorted(fields.data_changed),
         JsonValue::from(prev_hash.unwrap_or("")),
-    ]);
+    ];
+    // Added after the chain was first written (absences): only entries that carry it
+    // encode it, last, so every entry without it hashes as it always did.
+    if let Some(absent) = fields.on_behalf_of {
+        encoded.push(JsonValue::from(absent));
+    }
+    let encoded = JsonValue::Array(encoded);
     // Serializing a Value cannot fail (its keys are strings).
     let text = encoded.to_string();
     hex::encode(Sha256::digest(text.as_bytes()))
@@ -103,6 +111,7 @@ mod tests {
             to_steps: "s",
             events: &empty,
             data_changed: data,
+            on_behalf_of: None,
         };
         assert_eq!(entry_hash(&fields(&a), None), entry_hash(&fields(&b), None));
         assert_ne!(

@@ -25,6 +25,7 @@ mod m20261206_000701_keep_first_supplement_in_state;
 mod m20261206_000801_add_task_due_provisional;
 mod m20261207_000801_create_server_keys;
 mod m20261208_000901_add_api_key_intake;
+mod m20261208_001801_create_absences;
 
 /// Every migration of lianban, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000801_add_task_due_provisional::Migration),
             Box::new(m20261207_000801_create_server_keys::Migration),
             Box::new(m20261208_000901_add_api_key_intake::Migration),
+            Box::new(m20261208_001801_create_absences::Migration),
         ]
     }
 }

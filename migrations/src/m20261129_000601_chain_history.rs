@@ -199,6 +199,7 @@ async fn backfill(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
                 to_status: &to_status,
                 to_steps: &to_steps,
                 events: &events,
+                on_behalf_of: None,
                 data_changed: &data_changed,
             },
             prev.as_deref(),

@@ -33,6 +33,7 @@ fn clerk() -> Actor {
     Actor {
         user: "王芳".into(),
         department: Some("shebao".into()),
+        on_behalf_of: None,
     }
 }
 

@@ -60,6 +60,14 @@ const MATRIX: &[(&str, &str, [u16; 10])] = &[
     // Giving back a task nobody holds is a no-op.
     ("POST", "/api/v1/tasks/{id}/unclaim", [401, 200, 404, 404, 404, 200, 404, 404, 404, 404]),
     ("POST", "/api/v1/tasks/{id}/complete", [401, 422, 404, 404, 404, 422, 404, 404, 404, 404]),
+    // 改派 is a supervisor's, within the department; the body names a 社保 clerk.
+    ("POST", "/api/v1/tasks/{id}/reassign", [401, 403, 404, 404, 404, 200, 404, 404, 404, 404]),
+    // Absences: people who work cases, for themselves (a department's system has none).
+    ("GET", "/api/v1/absences", [401, 200, 200, 200, 200, 200, 403, 403, 200, 403]),
+    // The body names a 社保 clerk of 阳城 as substitute: fine for 社保, refused for the others.
+    ("POST", "/api/v1/absences", [401, 201, 422, 422, 422, 201, 403, 403, 422, 403]),
+    // Ending m_shebao's absence: m_shebao or a 社保 supervisor of the county.
+    ("POST", "/api/v1/absences/{user}/end", [401, 200, 403, 403, 403, 200, 403, 403, 403, 403]),
     ("GET", "/api/v1/cases", [401, 200, 200, 200, 200, 200, 403, 200, 200, 200]),
     // Only the department of the first task (社保, the window) starts a case, over the API as on
     // the intake page; another county may not, nor an admin.
@@ -94,6 +102,11 @@ const MATRIX: &[(&str, &str, [u16; 10])] = &[
     ("POST", "/tasks/{id}/claim", [303, 303, 404, 404, 404, 303, 404, 303, 404, 303]),
     ("POST", "/tasks/{id}/unclaim", [303, 303, 404, 404, 404, 303, 404, 303, 404, 303]),
     ("POST", "/tasks/{id}/complete", [303, 422, 404, 404, 404, 422, 404, 303, 404, 303]),
+    ("POST", "/tasks/{id}/reassign", [303, 403, 404, 404, 404, 303, 404, 303, 404, 303]),
+    ("GET", "/absences", [303, 200, 200, 200, 200, 200, 403, 303, 200, 303]),
+    // An empty form: the page again with the message (an admin has no such page).
+    ("POST", "/absences", [303, 422, 422, 422, 422, 422, 403, 303, 422, 303]),
+    ("POST", "/absences/end", [303, 303, 403, 403, 403, 303, 403, 303, 403, 303]),
     ("GET", "/cases", [303, 200, 200, 200, 200, 200, 403, 303, 200, 303]),
     ("GET", "/cases/{id}", [303, 200, 404, 404, 404, 200, 404, 303, 404, 303]),
     // Only issued documents print; the application form was not issued.
@@ -383,6 +396,7 @@ fn request_for(route: &str, case: &str, task: &str) -> (String, Option<PageForm>
         .replace("/definitions/{id}", "/definitions/yangcheng.retirement")
         .replace("/guide/{id}", "/guide/yangcheng.retirement")
         .replace("{file}", "nothing.csv")
+        .replace("{user}", "m_shebao")
         .replace("{id}", &nobody);
     let string = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
         pairs
@@ -404,6 +418,16 @@ fn request_for(route: &str, case: &str, task: &str) -> (String, Option<PageForm>
             Some(json!({"files": [{"path": "x.yaml", "text": "id: x"}]})),
         ),
         "/tasks/{id}/complete" => (Some(string(&[("outcome", "no-such-outcome")])), None),
+        "/api/v1/tasks/{id}/reassign" => (None, Some(json!({"to": "m_starter", "reason": "调剂"}))),
+        "/tasks/{id}/reassign" => (
+            Some(string(&[("to", "m_starter"), ("reason", "调剂")])),
+            None,
+        ),
+        "/api/v1/absences" => (
+            None,
+            Some(json!({"substitute": "m_starter", "from": "2030-01-07", "to": "2030-01-08"})),
+        ),
+        "/absences/end" => (Some(string(&[("user", "m_shebao")])), None),
         "/cases/{id}/cancel" => (Some(string(&[("reason", "申请人撤回")])), None),
         "/intake" => (Some(intake_form()), None),
         r if r.starts_with('/') && !r.starts_with("/api/") => (Some(Vec::new()), None),

@@ -5,7 +5,8 @@
 //! the veteran's file is incomplete, so the 退役军人信息确认函 goes out and the veterans clerk
 //! answers it; a shebao reviewer confirms the retirement; yibao refuses its joint item (with
 //! the required reason) and gjj completes its own; shebao delivers 办结 and finds the case
-//! in 办件查询; the department head opens the definitions page. Every page shot must fit
+//! in 办件查询; the department head opens the definitions page; last, a clerk records her
+//! leave and her substitute completes her claimed task, marked 代办, on her behalf. Every page shot must fit
 //! 1366 px without sideways scrolling, and the notices print to A4.
 //!
 //! Full-page screenshots land in `<repo>/target/screenshots/`; with
@@ -26,7 +27,7 @@ use chrono::{TimeZone as _, Utc};
 use fantoccini::wd::{PrintConfiguration, PrintMargins, PrintSize};
 use fantoccini::{Client, ClientBuilder, Locator};
 use lianban::accounts::Role;
-use lianban::scheduler::ManualClock;
+use lianban::scheduler::{Clock as _, ManualClock};
 use lianban_tests::web::{TestApp, repo};
 use lianban_tests::{Backend, TestDb};
 use serde_json::{Value, json};
@@ -857,6 +858,50 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
     w.expect(&["阳城县企业职工退休", "本地设置", "一次性补正材料告知书"])
         .await?;
     w.shot("15-definitions").await?;
+    w.logout().await?;
+
+    // 11. 请假与代办: shebao_li holds 李梅's 受理 and goes on leave from today; her colleague
+    // shebao_zhao finds it in his inbox marked 代办 and completes it on her behalf.
+    later(30);
+    w.login("shebao_li", shebao).await?;
+    let limei = "//tr[td[normalize-space()='受理']][td/a[starts-with(., '李梅')]]";
+    w.submit(Locator::XPath(&format!(
+        "{limei}//button[normalize-space()='认领']"
+    )))
+    .await?;
+    w.submit(Locator::XPath(
+        "//header//a[normalize-space()='请假与代办']",
+    ))
+    .await?;
+    let today = clock
+        .now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).context("UTC+8")?)
+        .date_naive();
+    w.choose("absence-substitute", "shebao_zhao").await?;
+    w.month("absence-from", &today.to_string()).await?;
+    w.month("absence-to", &(today + chrono::Days::new(2)).to_string())
+        .await?;
+    w.submit(Locator::XPath("//button[normalize-space()='登记']"))
+        .await?;
+    w.expect(&["请假中", "shebao_zhao（测试）", "销假"]).await?;
+    w.shot("16-absence").await?;
+    w.logout().await?;
+    later(10);
+    w.login("shebao_zhao", reviewer).await?;
+    w.expect(&["您正在代办 shebao_li（测试）", "代办", "李梅"])
+        .await?;
+    w.shot("17-inbox-on-behalf").await?;
+    w.submit(Locator::XPath(&format!(
+        "{limei}//a[normalize-space()='办理']"
+    )))
+    .await?;
+    w.expect(&["代为办理", "受理"]).await?;
+    w.outcome("accept").await?;
+    let done = w.expect(&["办理经过"]).await?;
+    assert!(
+        done.contains("shebao_zhao（测试）（代shebao_li（测试））"),
+        "{done}"
+    );
     w.logout().await?;
     Ok(())
 }

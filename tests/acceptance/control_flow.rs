@@ -51,6 +51,7 @@ fn clerk(user: &str, department: &str) -> Actor {
     Actor {
         user: user.into(),
         department: Some(department.into()),
+        on_behalf_of: None,
     }
 }
 

@@ -61,6 +61,7 @@ fn shebao() -> Actor {
     Actor {
         user: "shebao_li".into(),
         department: Some("shebao".into()),
+        on_behalf_of: None,
     }
 }
 
@@ -68,6 +69,7 @@ fn yibao() -> Actor {
     Actor {
         user: "yibao_wang".into(),
         department: Some("yibao".into()),
+        on_behalf_of: None,
     }
 }
 

@@ -65,6 +65,7 @@ fn clerk() -> Actor {
     Actor {
         user: "shebao_li".into(),
         department: Some("shebao".into()),
+        on_behalf_of: None,
     }
 }
 

@@ -8,6 +8,7 @@
 //! engine package (tests/binary/), and the log check (`tests/logs.rs`), which installs a
 //! process-wide tracing subscriber and so runs in a process of its own.
 
+mod absences;
 mod api_input;
 mod apikeys;
 mod attacks;

@@ -104,6 +104,7 @@ fn clerk() -> Actor {
     Actor {
         user: "window".into(),
         department: Some("shebao".into()),
+        on_behalf_of: None,
     }
 }
 

@@ -46,6 +46,7 @@ fn clerk() -> Actor {
     Actor {
         user: "clerk1".into(),
         department: Some("shebao".into()),
+        on_behalf_of: None,
     }
 }
 

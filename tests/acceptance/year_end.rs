@@ -93,6 +93,7 @@ async fn start(engine: &Engine, name: &str) -> anyhow::Result<CaseId> {
     let clerk = Actor {
         user: "shebao_li".into(),
         department: Some("shebao".into()),
+        on_behalf_of: None,
     };
     Ok(engine.start_case(PROCESS, form, Vec::new(), &clerk).await?)
 }

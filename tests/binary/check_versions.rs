@@ -40,6 +40,7 @@ fn start_a_zezhou_case(processes: &Path, url: &str) {
     let clerk = Actor {
         user: "zz_li".into(),
         department: Some("shebao".into()),
+        on_behalf_of: None,
     };
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

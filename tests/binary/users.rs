@@ -2,7 +2,7 @@
 //! password comes from standard input, weak passwords are refused, `list` shows a disabled
 //! account, a department is checked against the definitions (several counties declaring it
 //! need `--county`), and an API key is printed once, works on a server and stops working
-//! when revoked.
+//! when revoked; `user away` / `back` / `absences` record, refuse and end an absence.
 
 use std::io::Write as _;
 use std::process::{Command, Output, Stdio};
@@ -537,4 +537,68 @@ async fn apikey_create_intake() {
         .expect("form");
     assert_eq!(form.status(), 200);
     server.abort();
+}
+
+#[test]
+fn away_and_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("a.db").display());
+    for (login, department) in [("lina", "yibao"), ("wangqiang", "yibao"), ("chen", "gjj")] {
+        let out = user(
+            &db,
+            &[
+                "add",
+                "--username",
+                login,
+                "--department",
+                department,
+                "--role",
+                "clerk",
+            ],
+            "医保窗口-2026\n",
+        );
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let away = |substitute: &str, from: &str| {
+        user(
+            &db,
+            &[
+                "away",
+                "lina",
+                "--from",
+                from,
+                "--to",
+                "2099-01-09",
+                "--substitute",
+                substitute,
+            ],
+            "",
+        )
+    };
+    let out = away("wangqiang", "2099-01-05");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("由 wangqiang 代办"), "{}", text(&out));
+    let out = away("wangqiang", "2099/01/05");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("YYYY-MM-DD"), "{}", text(&out));
+    let out = away("chen", "2099-01-02");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("不在同一部门"), "{}", text(&out));
+    let out = away("wangqiang", "2099-01-07");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("已登记请假"), "{}", text(&out));
+
+    let listed = text(&user(&db, &["absences"], ""));
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("lina") && l.contains("wangqiang") && l.contains("未开始")),
+        "{listed}"
+    );
+    let out = user(&db, &["back", "lina"], "");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("销假"), "{}", text(&out));
+    let listed = text(&user(&db, &["absences"], ""));
+    assert!(!listed.lines().any(|l| l.starts_with("lina")), "{listed}");
+    assert_eq!(user(&db, &["back", "nobody"], "").status.code(), Some(1));
 }

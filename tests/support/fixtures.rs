@@ -124,6 +124,7 @@ pub fn clerk(user: &str, department: &str) -> Actor {
     Actor {
         user: user.into(),
         department: Some(department.into()),
+        on_behalf_of: None,
     }
 }
 

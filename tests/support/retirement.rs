@@ -15,6 +15,7 @@ pub fn window() -> Actor {
     Actor {
         user: "window".into(),
         department: Some("shebao".into()),
+        on_behalf_of: None,
     }
 }
 
@@ -24,6 +25,7 @@ pub fn reviewer() -> Actor {
     Actor {
         user: "reviewer".into(),
         department: Some("shebao".into()),
+        on_behalf_of: None,
     }
 }
 

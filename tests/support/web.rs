@@ -484,6 +484,33 @@ impl Clerk {
             .await
     }
 
+    /// `POST /api/v1/tasks/{task}/reassign` (a supervisor's 改派).
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn reassign(&self, task: &str, to: &str, reason: &str) -> anyhow::Result<Reply> {
+        let body = serde_json::json!({ "to": to, "reason": reason });
+        self.post(&format!("/api/v1/tasks/{task}/reassign"), Some(&body))
+            .await
+    }
+
+    /// `POST /api/v1/absences` (请假 with its substitute).
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn record_absence(&self, body: &Value) -> anyhow::Result<Reply> {
+        self.post("/api/v1/absences", Some(body)).await
+    }
+
+    /// `POST /api/v1/absences/{user}/end` (销假).
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn end_absence(&self, user: &str) -> anyhow::Result<Reply> {
+        self.post(&format!("/api/v1/absences/{user}/end"), None)
+            .await
+    }
+
     /// `GET /api/v1/push-tables`.
     ///
     /// # Errors

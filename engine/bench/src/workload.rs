@@ -57,6 +57,7 @@ fn clerk(user: String, department: &str) -> Actor {
     Actor {
         user,
         department: Some(department.to_owned()),
+        on_behalf_of: None,
     }
 }
 

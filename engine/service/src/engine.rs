@@ -14,7 +14,7 @@ use futures::future::BoxFuture;
 use super::issuing::{self, Completion};
 use super::writer::{WriteQueue, Writer};
 use crate::scheduler::Clock;
-use lianban_core::accounts::{Principal, Refusal};
+use lianban_core::accounts::{AbsenceError, Principal, ReassignRefusal, Refusal};
 use lianban_core::definition::{Catalog, LoadError, Process, load_sources};
 use lianban_core::documents::{RenderError, Templates};
 use lianban_core::runtime::{self, Actor, CaseId, Command, RuntimeError, TaskId, Transition};
@@ -60,6 +60,14 @@ pub enum EngineError {
     /// [`Principal::may_withdraw`]).
     #[error(transparent)]
     Refused(#[from] Refusal),
+    /// An absence may not be recorded or ended (bad days, a substitute of another
+    /// department, someone else's absence).
+    #[error(transparent)]
+    Absence(AbsenceError),
+    /// A supervisor's reassignment was refused (no reason, the person is away or of
+    /// another department).
+    #[error(transparent)]
+    Reassign(ReassignRefusal),
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
@@ -86,6 +94,8 @@ impl EngineError {
             EngineError::Reload { .. } => "reload",
             EngineError::Document(_) => "document",
             EngineError::Refused(e) => e.code(),
+            EngineError::Absence(e) => e.code(),
+            EngineError::Reassign(e) => e.code(),
             EngineError::Store(e) => e.code(),
             EngineError::Overloaded => "overloaded",
             EngineError::WriterStopped => "unavailable",
@@ -325,8 +335,23 @@ impl Engine {
         to: Option<String>,
         actor: &Actor,
     ) -> Result<Transition, EngineError> {
-        self.on_task(task, actor, Command::Reassign { task, to }, "reassign")
-            .await
+        self.reassign_with_reason(task, to, None, actor).await
+    }
+
+    /// As [`Engine::reassign`], with the reason the history keeps (a supervisor's 改派;
+    /// [`Engine::reassign_for`] checks who may).
+    ///
+    /// # Errors
+    /// As [`Engine::claim`].
+    pub async fn reassign_with_reason(
+        &self,
+        task: TaskId,
+        to: Option<String>,
+        reason: Option<String>,
+        actor: &Actor,
+    ) -> Result<Transition, EngineError> {
+        let command = Command::Reassign { task, to, reason };
+        self.on_task(task, actor, command, "reassign").await
     }
 
     /// Finishes a task with an outcome. When two clerks complete the same task at once,

@@ -130,7 +130,9 @@ pub(super) async fn render_numbered(
 impl Engine {
     /// The name 经办人 prints for `actor` on the documents `transition` issues: the
     /// account's display name (the person's real name), else the login (API keys, the
-    /// system). Read only when the transition issues a document.
+    /// system); a substitute prints as `王强（代李娜）`, the person who did the work first and
+    /// the absent clerk in whose stead, as an office signs 代办 papers. Read only when the
+    /// transition issues a document.
     ///
     /// # Errors
     /// [`EngineError::Store`].
@@ -146,15 +148,15 @@ impl Engine {
         if !issues {
             return Ok(actor.user.clone());
         }
-        let names = self
-            .store()
-            .accounts()
-            .names(std::slice::from_ref(&actor.user))
-            .await?;
-        Ok(names
-            .get(&actor.user)
-            .cloned()
-            .unwrap_or_else(|| actor.user.clone()))
+        let logins: Vec<String> = std::iter::once(actor.user.clone())
+            .chain(actor.on_behalf_of.clone())
+            .collect();
+        let names = self.store().accounts().names(&logins).await?;
+        let name = |login: &String| names.get(login).cloned().unwrap_or_else(|| login.clone());
+        Ok(match &actor.on_behalf_of {
+            Some(absent) => format!("{}（代{}）", name(&actor.user), name(absent)),
+            None => name(&actor.user),
+        })
     }
 }
 

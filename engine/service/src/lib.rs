@@ -9,8 +9,11 @@
 //! - [`records`]: the plain record types those return, so callers never name the store.
 //! - [`app`]: [`app::Settings`] and [`app::App::build`], what `serve` and the tests build.
 //! - [`scheduler`]: the clock, the timer worker, cron schedules and outbox delivery.
+//! - [`absences`]: recording absences and substitutes, shared by the web and the command
+//!   line.
 //! - [`casebook`]: the example cases written next to each definition (`lianban test`).
 
+pub mod absences;
 pub mod app;
 pub mod casebook;
 pub mod records;

@@ -286,6 +286,36 @@ pub(crate) enum UserCommand {
         /// Login name.
         username: String,
     },
+    /// Record an absence (请假): from --from to --to (Beijing dates, both included) the
+    /// substitute, of the same department and county, works the person's claimed tasks on
+    /// their behalf, and no task is handed to them.
+    Away {
+        #[command(flatten)]
+        db: DbArg,
+        /// Login of the person away.
+        username: String,
+        /// First day away, YYYY-MM-DD.
+        #[arg(long)]
+        from: String,
+        /// Last day away, YYYY-MM-DD (included).
+        #[arg(long)]
+        to: String,
+        /// Login of the substitute (代办人).
+        #[arg(long)]
+        substitute: String,
+    },
+    /// End a person's absences now (销假): everything is theirs again.
+    Back {
+        #[command(flatten)]
+        db: DbArg,
+        /// Login of the person back.
+        username: String,
+    },
+    /// List the absences in force or to come.
+    Absences {
+        #[command(flatten)]
+        db: DbArg,
+    },
 }
 
 /// Where an account or key works, checked against the definitions.

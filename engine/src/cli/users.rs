@@ -7,6 +7,7 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use anyhow::{Context as _, bail};
 use lianban::accounts::{self, Role};
 use lianban::app::{Definitions, DefinitionsError, DemoAccount};
+use lianban::service::absences;
 use lianban::store::NewAccount;
 
 use super::args::{ScopeArgs, UserCommand};
@@ -94,6 +95,51 @@ pub(crate) async fn run(command: UserCommand) -> anyhow::Result<()> {
                 bail!("没有用户 {username}");
             }
             println!("已将用户 {username} 的姓名改为 {name}");
+        }
+        UserCommand::Away {
+            db,
+            username,
+            from,
+            to,
+            substitute,
+        } => {
+            let days = (day(&from)?, day(&to)?);
+            let store = open(&db).await?;
+            let now = chrono::Utc::now();
+            let absence =
+                absences::record_absence(&store, None, &username, &substitute, days, now).await?;
+            println!(
+                "已登记：{} 于 {} 至 {} 请假，由 {} 代办",
+                absence.user, absence.from, absence.to, absence.substitute
+            );
+        }
+        UserCommand::Back { db, username } => {
+            let store = open(&db).await?;
+            let ended = absences::end_absence(&store, None, &username, chrono::Utc::now()).await?;
+            if ended == 0 {
+                println!("用户 {username} 没有未结束的请假");
+            } else {
+                println!("已为用户 {username} 销假（结束 {ended} 条请假）");
+            }
+        }
+        UserCommand::Absences { db } => {
+            let store = open(&db).await?;
+            let now = chrono::Utc::now();
+            println!(
+                "{:<20} {:<20} {:<12} {:<12} 状态",
+                "请假人", "代办人", "开始", "结束"
+            );
+            for a in store.accounts().all_current_absences(now).await? {
+                let state = if a.holds_at(now) {
+                    "请假中"
+                } else {
+                    "未开始"
+                };
+                println!(
+                    "{:<20} {:<20} {:<12} {:<12} {state}",
+                    a.user, a.substitute, a.from, a.to
+                );
+            }
         }
         UserCommand::Passwd { db, username } => {
             let store = open(&db).await?;
@@ -264,4 +310,13 @@ fn set_echo(on: bool) {
         .arg(if on { "echo" } else { "-echo" })
         .stdin(std::process::Stdio::inherit())
         .status();
+}
+
+/// A day as typed on the command line, `YYYY-MM-DD`.
+///
+/// # Errors
+/// Anything else, with an example.
+fn day(text: &str) -> anyhow::Result<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .with_context(|| format!("日期“{text}”应写作 YYYY-MM-DD，如 2026-12-07"))
 }

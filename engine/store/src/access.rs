@@ -215,6 +215,7 @@ async fn record_view_in(
         to_steps: steps,
         events: Value::Array(Vec::new()),
         data_changed: Value::Object(Map::new()),
+        on_behalf_of: actor.on_behalf_of.clone(),
     };
     super::audit::append(txn, entry).await?;
     Ok(true)

@@ -38,6 +38,8 @@ pub(super) struct NewEntry {
     pub(super) to_steps: String,
     pub(super) events: Value,
     pub(super) data_changed: Value,
+    /// The absent person a substitute acted for, if any.
+    pub(super) on_behalf_of: Option<String>,
 }
 
 /// The latest entry of a case's history chain, as read with the case.
@@ -113,6 +115,7 @@ pub(super) fn append_after(batch: &mut Batch, head: Option<&ChainHead>, entry: N
             to_steps: &entry.to_steps,
             events: &entry.events,
             data_changed: &entry.data_changed,
+            on_behalf_of: entry.on_behalf_of.as_deref(),
         },
         prev_hash.as_deref(),
     );
@@ -130,6 +133,7 @@ pub(super) fn append_after(batch: &mut Batch, head: Option<&ChainHead>, entry: N
         to_steps: Set(entry.to_steps),
         events: Set(entry.events),
         data_changed: Set(entry.data_changed),
+        on_behalf_of: Set(entry.on_behalf_of),
         prev_hash: Set(prev_hash),
         hash: Set(Some(hash.clone())),
     };
@@ -272,6 +276,7 @@ fn first_break(
                 to_steps: &row.to_steps,
                 events: &row.events,
                 data_changed: &row.data_changed,
+                on_behalf_of: row.on_behalf_of.as_deref(),
             },
             prev,
         );

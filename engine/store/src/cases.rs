@@ -336,6 +336,7 @@ impl Cases<'_> {
                     actor: Actor {
                         user: row.actor,
                         department: row.actor_department,
+                        on_behalf_of: row.on_behalf_of,
                     },
                     action: row.action,
                     from_status: row.from_status,
@@ -416,6 +417,7 @@ fn append_history(
         to_steps: current_steps(new),
         events: serde_json::to_value(&change.transition.events)?,
         data_changed: Value::Object(data_changes(old, new)),
+        on_behalf_of: change.actor.on_behalf_of.clone(),
     };
     super::audit::append_after(batch, head, entry);
     Ok(())

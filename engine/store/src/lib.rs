@@ -20,6 +20,7 @@ use sea_orm::{
 
 use lianban_core::runtime::{CaseId, TaskId};
 
+mod absences;
 mod access;
 mod accounts;
 mod apikeys;
@@ -44,6 +45,7 @@ mod timers;
 mod unavailable;
 mod unit;
 
+pub use absences::NewAbsence;
 pub use access::CaseScope;
 pub use accounts::{NewAccount, SessionRecord};
 pub use apikeys::{ApiKeyRecord, NewApiKey};

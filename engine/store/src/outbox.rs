@@ -433,6 +433,7 @@ async fn append_push_history(
         to_steps: steps,
         events: serde_json::to_value(vec![event])?,
         data_changed: Value::Object(Map::new()),
+        on_behalf_of: None,
     };
     super::audit::append(txn, entry).await
 }

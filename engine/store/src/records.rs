@@ -209,6 +209,9 @@ pub struct TaskQuery {
     pub statuses: Vec<TaskStatus>,
     /// Only tasks claimed by this user.
     pub claimed_by: Option<String>,
+    /// With `claimed_by`: tasks claimed by these users too (the absent people the user
+    /// stands in for, whose claimed tasks are theirs to work meanwhile).
+    pub also_claimed_by: Vec<String>,
     /// Only tasks claimed by nobody.
     pub unclaimed: bool,
     /// Only tasks at these steps.

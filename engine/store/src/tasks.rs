@@ -86,7 +86,12 @@ pub(super) fn tasks_select(query: &TaskQuery) -> sea_orm::Select<task::Entity> {
         select = select.filter(task::Column::Status.is_in(words));
     }
     if let Some(user) = &query.claimed_by {
-        select = select.filter(task::Column::ClaimedBy.eq(user.clone()));
+        if query.also_claimed_by.is_empty() {
+            select = select.filter(task::Column::ClaimedBy.eq(user.clone()));
+        } else {
+            let users = std::iter::once(user.clone()).chain(query.also_claimed_by.iter().cloned());
+            select = select.filter(task::Column::ClaimedBy.is_in(users));
+        }
     }
     if let Some(case) = query.case {
         select = select.filter(task::Column::CaseId.eq(case.to_string()));

@@ -5,6 +5,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use lianban_core::accounts::{AbsenceError, ReassignRefusal};
 use lianban_core::runtime::RuntimeError;
 use lianban_service::EngineError;
 use lianban_service::StoreError;
@@ -279,6 +280,21 @@ impl ApiError {
                 | RuntimeError::NotWaiting(_)),
             ) => ApiError::Conflict(e.to_string()),
             EngineError::Refused(e) => ApiError::Refused(e.to_string()),
+            EngineError::Absence(e @ AbsenceError::NotAllowed) => ApiError::Refused(e.to_string()),
+            EngineError::Absence(e @ AbsenceError::UnknownUser(_)) => {
+                ApiError::NotFound(e.to_string())
+            }
+            EngineError::Absence(
+                e @ (AbsenceError::Backwards { .. } | AbsenceError::Past { .. }),
+            ) => ApiError::field("to", e.to_string()),
+            EngineError::Absence(e) => ApiError::field("substitute", e.to_string()),
+            EngineError::Reassign(e @ ReassignRefusal::NotSupervisor) => {
+                ApiError::Refused(e.to_string())
+            }
+            EngineError::Reassign(e @ ReassignRefusal::ReasonRequired) => {
+                ApiError::field("reason", e.to_string())
+            }
+            EngineError::Reassign(e) => ApiError::field("to", e.to_string()),
             EngineError::Runtime(e @ RuntimeError::SamePerson { .. }) => {
                 ApiError::Refused(e.to_string())
             }

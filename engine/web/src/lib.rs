@@ -14,6 +14,7 @@
 //! pages), `panics` (a handler's panic answered 500 and counted), `security` (headers on
 //! every answer).
 
+mod absences;
 mod admin;
 mod answers;
 mod cases;
@@ -99,6 +100,12 @@ pub fn router_with(app: Arc<App>, extra: Router) -> Router {
         .route("/api/v1/tasks/{id}/claim", post(tasks::claim))
         .route("/api/v1/tasks/{id}/unclaim", post(tasks::unclaim))
         .route("/api/v1/tasks/{id}/complete", post(tasks::complete))
+        .route("/api/v1/tasks/{id}/reassign", post(tasks::reassign))
+        .route(
+            "/api/v1/absences",
+            get(absences::list).post(absences::record),
+        )
+        .route("/api/v1/absences/{user}/end", post(absences::end))
         .route("/api/v1/cases", get(cases::list).post(cases::start))
         .route("/api/v1/cases/{id}", get(cases::get))
         .route("/api/v1/cases/{id}/events/{event}", post(cases::deliver))

@@ -1,5 +1,6 @@
-//! `/api/v1/inbox` and `/api/v1/tasks/{id}/…`: a department's open tasks, claim, unclaim
-//! and complete. A task of another department (or, for an account limited to a county,
+//! `/api/v1/inbox` and `/api/v1/tasks/{id}/…`: a department's open tasks, claim, unclaim,
+//! complete and a supervisor's reassign (改派). A substitute works an absent clerk's claimed
+//! tasks on their behalf (代办): the inbox marks them and the history records both. A task of another department (or, for an account limited to a county,
 //! of another county) answers 404, as if it did not exist.
 
 use axum::Json;
@@ -68,6 +69,9 @@ pub(super) async fn inbox(
         Some("claimed") => vec![TaskStatus::Claimed],
         Some(_) => return Err(ApiError::field("status", "应为 open 或 claimed")),
     };
+    let engine = ctx.app.engine();
+    let principal = identity.principal();
+    let covering = engine.standing_in_for(&principal).await?;
     let (claimed_by, unclaimed) = match params.claimed.as_deref() {
         None | Some("") => (None, false),
         Some("me") => (Some(identity.user.clone()), false),
@@ -78,6 +82,11 @@ pub(super) async fn inbox(
         departments: vec![identity.department.clone()],
         county: identity.county.clone(),
         statuses,
+        also_claimed_by: if claimed_by.is_some() {
+            covering.clone()
+        } else {
+            Vec::new()
+        },
         claimed_by,
         unclaimed,
         steps: params.step.into_iter().filter(|s| !s.is_empty()).collect(),
@@ -85,10 +94,14 @@ pub(super) async fn inbox(
         offset: crate::input::offset(params.offset)?,
         ..TaskQuery::default()
     };
-    let engine = ctx.app.engine();
     let now = engine.now();
     let tasks = engine.list_tasks(&query).await?;
-    Ok(Json(tasks.iter().map(|t| Task::in_inbox(t, now)).collect()))
+    Ok(Json(
+        tasks
+            .iter()
+            .map(|t| Task::in_inbox(t, now, &covering))
+            .collect(),
+    ))
 }
 
 /// The task, if the caller may work it; otherwise 404 (existence is not revealed).
@@ -134,7 +147,9 @@ pub(super) async fn claim(
     Path(id): Path<String>,
 ) -> Result<Json<Option<Task>>, ApiError> {
     let task = visible_task(&ctx, &identity, &id).await?;
-    ctx.app.engine().claim(task.id, &identity.actor()).await?;
+    let engine = ctx.app.engine();
+    let actor = engine.actor_on(&identity.principal(), &task).await?;
+    engine.claim(task.id, &actor).await?;
     Ok(Json(reread(&ctx, task.id).await?))
 }
 
@@ -158,17 +173,29 @@ pub(super) async fn unclaim(
     Path(id): Path<String>,
 ) -> Result<Json<Option<Task>>, ApiError> {
     let task = visible_task(&ctx, &identity, &id).await?;
+    release(&ctx, &identity, &task).await?;
+    Ok(Json(reread(&ctx, task.id).await?))
+}
+
+/// Gives `task` back to its role for `identity`: their own claim, an absent holder's they
+/// stand in for, or (a supervisor) anyone's. The pages' 放弃 does the same.
+pub(super) async fn release(
+    ctx: &Ctx,
+    identity: &Identity,
+    task: &TaskRecord,
+) -> Result<(), ApiError> {
     let engine = ctx.app.engine();
+    let actor = engine.actor_on(&identity.principal(), task).await?;
     let someone_else = task
         .claimed_by
         .as_ref()
-        .is_some_and(|h| *h != identity.user);
+        .is_some_and(|h| *h != identity.user && actor.on_behalf_of.as_ref() != Some(h));
     if someone_else && identity.principal().may_release_others() {
-        engine.reassign(task.id, None, &identity.actor()).await?;
+        engine.reassign(task.id, None, &actor).await?;
     } else {
-        engine.unclaim(task.id, &identity.actor()).await?;
+        engine.unclaim(task.id, &actor).await?;
     }
-    Ok(Json(reread(&ctx, task.id).await?))
+    Ok(())
 }
 
 /// Body of `POST /api/v1/tasks/{id}/complete`.
@@ -208,11 +235,52 @@ pub(super) async fn complete(
 ) -> Result<Json<Completed>, ApiError> {
     let task = visible_task(&ctx, &identity, &id).await?;
     let reason = body.reason.filter(|r| !r.trim().is_empty());
-    let transition = ctx
-        .app
-        .engine()
-        .complete(task.id, &identity.actor(), &body.outcome, body.data, reason)
+    let engine = ctx.app.engine();
+    let actor = engine.actor_on(&identity.principal(), &task).await?;
+    let transition = engine
+        .complete(task.id, &actor, &body.outcome, body.data, reason)
         .await?;
     let task = reread(&ctx, task.id).await?;
     Ok(Json(Completed::new(task, &transition.state)))
+}
+
+/// Body of `POST /api/v1/tasks/{id}/reassign`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReassignBody {
+    /// Login of the clerk or supervisor of the task's department to hand it to.
+    to: String,
+    /// Why (改派原因), kept in the history.
+    reason: String,
+}
+
+/// A supervisor hands an open task of their department to someone there, with a reason.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{id}/reassign",
+    operation_id = "reassignTask",
+    tag = "tasks",
+    params(("id" = String, Path, description = "task id (UUID)")),
+    request_body = ReassignBody,
+    responses(
+        (status = 200, description = "the task, now claimed by `to`", body = Task),
+        (status = 400, description = "unreadable JSON", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::AuthProblems,
+        (status = 404, description = "no such task, or another department's", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "the task is closed", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "no reason (`reason-required`), `to` is not of the department (`reassign-target`) or is away (`assignee-away`)", body = super::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn reassign(
+    State(ctx): State<Ctx>,
+    identity: Identity,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<ReassignBody>,
+) -> Result<Json<Option<Task>>, ApiError> {
+    let task = visible_task(&ctx, &identity, &id).await?;
+    ctx.app
+        .engine()
+        .reassign_for(&identity.principal(), task.id, body.to.trim(), &body.reason)
+        .await?;
+    Ok(Json(reread(&ctx, task.id).await?))
 }

@@ -1,5 +1,6 @@
 //! Accounts of the people who work cases: who they are (department, roles), what they may
-//! see and do (`cases`: who may start and withdraw a case), how their passwords are hashed and how failed logins slow down and lock.
+//! see and do (`cases`: who may start and withdraw a case; `absence`: absences, substitutes
+//! and reassignment), how their passwords are hashed and how failed logins slow down and lock.
 //! Pure: no storage and no HTTP; `store` keeps the rows, `web` asks the questions here.
 
 use std::fmt;
@@ -9,10 +10,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+mod absence;
 mod apikey;
 mod cases;
 mod password;
 
+pub use absence::{Absence, AbsenceError, ReassignRefusal, absence_day, check_absence};
 pub use apikey::{API_KEY_PREFIX, api_key_hash, new_api_key, valid_key_name};
 pub use cases::Refusal;
 pub use password::{PasswordError, hash_password, validate_password, verify_password};
@@ -178,6 +181,7 @@ impl Principal {
         crate::runtime::Actor {
             user: self.user.clone(),
             department: (!self.is_intake()).then(|| self.department.clone()),
+            on_behalf_of: None,
         }
     }
 

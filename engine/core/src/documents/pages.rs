@@ -62,6 +62,10 @@ const PAGES: &[(&str, &str)] = &[
         include_str!("../../../../templates/web/overdue.html.j2"),
     ),
     (
+        "web/absences.html.j2",
+        include_str!("../../../../templates/web/absences.html.j2"),
+    ),
+    (
         "web/dashboard.html.j2",
         include_str!("../../../../templates/web/dashboard.html.j2"),
     ),

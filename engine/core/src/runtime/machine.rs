@@ -93,7 +93,7 @@ pub fn apply(
     match command {
         Command::Claim { task } => run.claim(task, actor)?,
         Command::Unclaim { task } => run.unclaim(task, actor)?,
-        Command::Reassign { task, to } => run.reassign(task, to)?,
+        Command::Reassign { task, to, reason } => run.reassign(task, to, reason)?,
         Command::Complete {
             task,
             outcome,

@@ -66,6 +66,10 @@ pub struct Actor {
     pub user: String,
     /// Department key of the user, if any.
     pub department: Option<String>,
+    /// The absent person the user stands in for (代办) on this command, if any: the
+    /// runtime lets the user work a task that person holds, and the history records both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
 }
 
 impl Actor {
@@ -74,6 +78,7 @@ impl Actor {
         Actor {
             user: "system".into(),
             department: None,
+            on_behalf_of: None,
         }
     }
 }
@@ -355,6 +360,8 @@ pub enum Command {
         task: TaskId,
         /// New holder.
         to: Option<String>,
+        /// Why (a supervisor's 改派 must say), recorded in the history.
+        reason: Option<String>,
     },
     /// Finish a task with an outcome.
     Complete {
@@ -451,6 +458,9 @@ pub enum Event {
         task: TaskId,
         /// New holder.
         to: Option<String>,
+        /// Why, when the supervisor gave a reason (改派原因).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// A task was completed.
     TaskCompleted {

@@ -178,6 +178,9 @@ impl Run<'_> {
         let task = self.workable_task(id)?;
         match &task.claimed_by {
             Some(holder) if *holder == actor.user => return Ok(()),
+            // The substitute works the absent holder's task; the claim stays theirs, so
+            // it is back with them when they return.
+            Some(holder) if actor.on_behalf_of.as_ref() == Some(holder) => return Ok(()),
             Some(holder) => {
                 return Err(RuntimeError::ClaimedByOther {
                     task: id,
@@ -205,7 +208,9 @@ impl Run<'_> {
         match &task.claimed_by {
             // Already back with its role: what the actor asked for holds, so nothing to do.
             None => return Ok(()),
-            Some(holder) if *holder != actor.user => {
+            Some(holder)
+                if *holder != actor.user && actor.on_behalf_of.as_ref() != Some(holder) =>
+            {
                 return Err(RuntimeError::ClaimedByOther {
                     task: id,
                     holder: holder.clone(),
@@ -227,10 +232,19 @@ impl Run<'_> {
     /// # Errors
     /// [`RuntimeError::NoSuchTask`], [`RuntimeError::TaskClosed`] or
     /// [`RuntimeError::SamePerson`].
-    pub(super) fn reassign(&mut self, id: TaskId, to: Option<String>) -> Result<(), RuntimeError> {
+    pub(super) fn reassign(
+        &mut self,
+        id: TaskId,
+        to: Option<String>,
+        reason: Option<String>,
+    ) -> Result<(), RuntimeError> {
         self.workable_task(id)?;
         if let Some(user) = &to {
             self.check_separation(id, user)?;
+        }
+        let reason = reason.filter(|r| !r.trim().is_empty());
+        if let Some((code, message)) = reason.as_deref().and_then(super::form::reason_problem) {
+            return Err(RuntimeError::InvalidReason { code, message });
         }
         let task = self.workable_task(id)?;
         if task.claimed_by == to {
@@ -241,7 +255,11 @@ impl Run<'_> {
             None => TaskStatus::Open,
         };
         task.claimed_by.clone_from(&to);
-        self.events.push(Event::TaskReassigned { task: id, to });
+        self.events.push(Event::TaskReassigned {
+            task: id,
+            to,
+            reason,
+        });
         self.effects.push(Effect::UpdateTask { task: id });
         Ok(())
     }

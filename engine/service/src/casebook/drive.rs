@@ -18,6 +18,7 @@ pub(super) async fn drive(engine: &Engine, process: &Process, example: &Example)
     let actor = Actor {
         user: "测试".into(),
         department: None,
+        on_behalf_of: None,
     };
     let mut failures = Vec::new();
     let started = engine
@@ -134,6 +135,7 @@ async fn act(
             let clerk = Actor {
                 user: format!("{}·{step}", actor.user),
                 department: actor.department.clone(),
+                on_behalf_of: None,
             };
             engine.claim(task, &clerk).await.map_err(said)?;
             engine

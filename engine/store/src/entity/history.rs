@@ -19,6 +19,7 @@ pub struct Model {
     pub to_steps: String,
     pub events: Json,
     pub data_changed: Json,
+    pub on_behalf_of: Option<String>,
     pub prev_hash: Option<String>,
     pub hash: Option<String>,
 }

@@ -5,6 +5,7 @@
 // inside `store`; documenting or narrowing generated items is not possible.
 #![allow(unreachable_pub, missing_docs)]
 
+pub(super) mod absence;
 pub(super) mod api_key;
 pub(super) mod case;
 pub(super) mod definition_version;

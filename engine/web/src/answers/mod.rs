@@ -77,6 +77,10 @@ pub(super) struct Task {
     /// Inbox rows only: whether the task is past its due time now.
     #[serde(skip_serializing_if = "Option::is_none")]
     overdue: Option<bool>,
+    /// Inbox rows only (代办): the absent clerk holding the task, when the caller stands in
+    /// for them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    on_behalf_of: Option<String>,
     closed_at: Option<DateTime<Utc>>,
     outcome: Option<String>,
     completed_by: Option<String>,
@@ -99,16 +103,19 @@ impl Task {
             warn_at: t.warn_at,
             due_provisional: t.due_provisional,
             overdue: None,
+            on_behalf_of: None,
             closed_at: t.closed_at,
             outcome: t.outcome.clone(),
             completed_by: t.completed_by.clone(),
         }
     }
 
-    /// The row of an inbox: with whether it is overdue at `now`.
-    pub(super) fn in_inbox(t: &TaskRecord, now: DateTime<Utc>) -> Self {
+    /// The row of an inbox: with whether it is overdue at `now`, and the absent clerk
+    /// holding it when that is one of those the caller stands in for (`covering`).
+    pub(super) fn in_inbox(t: &TaskRecord, now: DateTime<Utc>, covering: &[String]) -> Self {
         Task {
             overdue: Some(t.due_at.is_some_and(|due| due < now)),
+            on_behalf_of: t.claimed_by.clone().filter(|h| covering.contains(h)),
             ..Task::of(t)
         }
     }
@@ -233,6 +240,8 @@ pub(super) struct HistoryEntry {
     actor: String,
     /// `null` for an intake key and the system.
     actor_department: Option<String>,
+    /// The absent clerk the actor stood in for (代办), if any.
+    on_behalf_of: Option<String>,
     /// `start`, `complete`, `claim`, `view`, `cancel` …
     action: String,
     from_status: Option<String>,
@@ -255,6 +264,7 @@ impl From<&HistoryRecord> for HistoryEntry {
             at: h.at,
             actor: h.actor.user.clone(),
             actor_department: h.actor.department.clone(),
+            on_behalf_of: h.actor.on_behalf_of.clone(),
             action: h.action.clone(),
             from_status: h.from_status.clone(),
             from_steps: h.from_steps.clone(),

@@ -99,7 +99,15 @@ pub(super) async fn facts(
     // People are shown by their names; the history and the documents keep the logins.
     let mut logins: Vec<String> = entries
         .iter()
-        .map(|h| h.actor.user.clone())
+        .flat_map(|h| {
+            let reassigned_to = h.events.iter().filter_map(|e| match e {
+                lianban_core::runtime::Event::TaskReassigned { to, .. } => to.clone(),
+                _ => None,
+            });
+            std::iter::once(h.actor.user.clone())
+                .chain(h.actor.on_behalf_of.clone())
+                .chain(reassigned_to.collect::<Vec<_>>())
+        })
         .chain(issued.iter().map(|d| d.issued_by.clone()))
         .collect();
     logins.sort_unstable();

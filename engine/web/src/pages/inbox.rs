@@ -49,6 +49,7 @@ pub(super) async fn page(
     }
     let engine = ctx.app.engine();
     let now = engine.now();
+    let covering = engine.standing_in_for(&me.principal()).await?;
     let statuses = match filters.status.as_str() {
         "open" => vec![TaskStatus::Open],
         "claimed" => vec![TaskStatus::Claimed],
@@ -60,6 +61,8 @@ pub(super) async fn page(
         county: me.county.clone(),
         statuses,
         claimed_by: (filters.claimed == "me").then(|| me.user.clone()),
+        // 我认领的 includes what the user works for absent colleagues (代办).
+        also_claimed_by: covering.clone(),
         unclaimed: filters.claimed == "none",
         steps: [filters.step.clone()]
             .into_iter()
@@ -84,7 +87,12 @@ pub(super) async fn page(
         .iter()
         .map(|t| {
             let title = titles.get(&t.case_id.to_string()).map(String::as_str);
-            task_row(t, title, now, calendar_for(&processes, t))
+            let mut row = task_row(t, title, now, calendar_for(&processes, t));
+            if let Value::Object(map) = &mut row {
+                let standing_in = t.claimed_by.as_ref().is_some_and(|h| covering.contains(h));
+                map.insert("on_behalf".into(), json!(standing_in));
+            }
+            row
         })
         .collect();
     super::view::name_people(engine, &mut rows).await?;
@@ -99,8 +107,14 @@ pub(super) async fn page(
             .finish();
         format!("/inbox?{q}")
     };
+    let standing_in = engine.display_names(&covering).await?;
+    let standing_in: Vec<&String> = covering
+        .iter()
+        .map(|login| standing_in.get(login).unwrap_or(login))
+        .collect();
     let page = json!({
         "rows": rows,
+        "standing_in_for": standing_in,
         "steps": department_steps(&ctx, &me.department),
         "filters": {
             "step": filters.step,
@@ -167,7 +181,9 @@ pub(super) async fn claim(
 ) -> Result<Redirect, ApiError> {
     user.check_csrf(&form.csrf)?;
     let task = visible_task(&ctx, &user.0, &id).await?;
-    ctx.app.engine().claim(task.id, &user.0.actor()).await?;
+    let engine = ctx.app.engine();
+    let actor = engine.actor_on(&user.0.principal(), &task).await?;
+    engine.claim(task.id, &actor).await?;
     Ok(back_to(&form))
 }
 
@@ -180,12 +196,6 @@ pub(super) async fn unclaim(
 ) -> Result<Redirect, ApiError> {
     user.check_csrf(&form.csrf)?;
     let task = visible_task(&ctx, &user.0, &id).await?;
-    let engine = ctx.app.engine();
-    let someone_else = task.claimed_by.as_ref().is_some_and(|h| *h != user.0.user);
-    if someone_else && user.0.principal().may_release_others() {
-        engine.reassign(task.id, None, &user.0.actor()).await?;
-    } else {
-        engine.unclaim(task.id, &user.0.actor()).await?;
-    }
+    crate::tasks::release(&ctx, &user.0, &task).await?;
     Ok(back_to(&form))
 }

@@ -12,6 +12,7 @@
 //! `dashboard` (督办看板 for supervisors and admins, its exports and JSON API) draws its
 //! charts with `charts` (SVG on the server, no JavaScript).
 
+mod absences;
 mod actions;
 mod case;
 mod charts;
@@ -70,6 +71,9 @@ pub(super) fn routes() -> Router<Ctx> {
         .route("/outbox", get(push_tables::outbox))
         .route("/outbox/{id}/retry", post(push_tables::retry))
         .route("/overdue", get(overdue::page))
+        .route("/absences", get(absences::page).post(absences::record))
+        .route("/absences/end", post(absences::end))
+        .route("/tasks/{id}/reassign", post(task::reassign))
         .route("/dashboard", get(dashboard::page))
         .route("/dashboard.csv", get(dashboard::export_csv))
         .route("/dashboard.xlsx", get(dashboard::export_xlsx))
@@ -255,6 +259,7 @@ pub(super) fn render(
             "roles": me.roles.iter().map(|r| r.label()).collect::<Vec<_>>(),
             "csrf": me.csrf,
             "oversees": user.oversees(),
+            "works": me.principal().works_cases(),
             "admin": me.roles.contains(&Role::Admin),
             "intake": !intake::startable(ctx, &user.0).is_empty(),
         },

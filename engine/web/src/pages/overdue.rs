@@ -1,6 +1,7 @@
 //! `GET /overdue` (supervisors and admins): the department's tasks in their warning period
 //! or past due, most urgent first, and the notices escalations left for its supervisors.
-//! A supervisor sees their own department; an admin sees every department. Read-only.
+//! A supervisor sees their own department; an admin sees every department; whoever stands
+//! in for an absent supervisor sees that department meanwhile. Read-only.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -19,16 +20,19 @@ const LIMIT: u64 = 200;
 
 /// The overdue page.
 pub(super) async fn page(State(ctx): State<Ctx>, user: PageUser) -> Result<Response, ApiError> {
-    if !user.oversees() {
-        return Err(ApiError::Forbidden("只有负责人和管理员可以查看超期督办"));
-    }
     let me = &user.0;
+    let engine = ctx.app.engine();
+    // Whoever stands in for an absent supervisor gets the supervisors' notices meanwhile.
+    if !engine.oversees(&me.principal()).await? {
+        return Err(ApiError::Forbidden(
+            "只有负责人、管理员和负责人的代办人可以查看超期督办",
+        ));
+    }
     let departments: Vec<String> = if me.roles.contains(&Role::Admin) {
         Vec::new()
     } else {
         vec![me.department.clone()]
     };
-    let engine = ctx.app.engine();
     let now = engine.now();
     let base = TaskQuery {
         departments: departments.clone(),

@@ -3,6 +3,9 @@
 //! `POST /tasks/{id}/complete`: completes it (claiming it first when nobody holds it, in the
 //! same transition: the runtime's rule); a field problem re-renders the page with 422 and
 //! the message at the field, a separation-of-duties refusal with 403 and the message.
+//! A substitute works an absent holder's task here as if it were theirs (代办), and the
+//! page says so. `POST /tasks/{id}/reassign`: a supervisor hands the task to someone of
+//! the department with a reason (改派); a refusal re-renders the page with 422.
 
 use std::collections::HashMap;
 
@@ -18,6 +21,7 @@ use super::view::task_row;
 use super::{PageUser, render};
 use crate::tasks::visible_task;
 use crate::{ApiError, Ctx};
+use lianban_core::accounts::{ReassignRefusal, Role};
 use lianban_core::definition::{StepKind, TaskStep};
 use lianban_core::runtime::{RuntimeError, TaskStatus};
 use lianban_service::EngineError;
@@ -88,11 +92,18 @@ async fn show(
     let calendar = process.as_deref().and_then(|p| p.calendar_data.as_deref());
     let mut row = task_row(task, record.title.as_deref(), engine.now(), calendar);
     super::view::name_people(engine, std::slice::from_mut(&mut row)).await?;
+    let principal = user.0.principal();
+    let on_behalf = engine
+        .actor_on(&principal, task)
+        .await?
+        .on_behalf_of
+        .is_some();
     if let Value::Object(map) = &mut row {
         map.insert(
             "mine".into(),
-            json!(task.claimed_by.as_deref() == Some(user.0.user.as_str())),
+            json!(task.claimed_by.as_deref() == Some(user.0.user.as_str()) || on_behalf),
         );
+        map.insert("on_behalf".into(), json!(on_behalf));
         map.insert(
             "workable".into(),
             json!(matches!(
@@ -102,6 +113,7 @@ async fn show(
         );
     }
     let case = facts(ctx, &record, process.as_deref(), false).await?;
+    let reassign = reassign_choices(ctx, &principal, task).await?;
     let title = format!(
         "{} · {}",
         task.step_name,
@@ -122,6 +134,8 @@ async fn show(
             "reason": attempt.reason,
             "reason_error": attempt.errors.get("reason"),
             "message": attempt.message,
+            "reassign": reassign,
+            "reassign_error": attempt.errors.get("reassign"),
             "back": format!("/tasks/{}", task.id),
         }),
     )
@@ -162,10 +176,11 @@ pub(super) async fn complete(
     let data = values(&fields, DATA, &pairs);
     let outcome = posted(&pairs, "outcome").to_owned();
     let reason = posted(&pairs, "reason").trim().to_owned();
+    let actor = engine.actor_on(&user.0.principal(), &task).await?;
     let result = engine
         .complete(
             task.id,
-            &user.0.actor(),
+            &actor,
             &outcome,
             data.clone(),
             (!reason.is_empty()).then(|| reason.clone()),
@@ -203,4 +218,71 @@ pub(super) async fn complete(
         Err(e) => return Err(e.into()),
     }
     show(&ctx, &user, &task, status, &attempt).await
+}
+
+/// The people a supervisor may hand an open task to (改派), marking who is away now;
+/// `None` for anyone else or a closed task.
+async fn reassign_choices(
+    ctx: &Ctx,
+    principal: &lianban_core::accounts::Principal,
+    task: &TaskRecord,
+) -> Result<Option<Value>, ApiError> {
+    let open = matches!(task.status, TaskStatus::Open | TaskStatus::Claimed);
+    if !open || !principal.has(Role::Supervisor) {
+        return Ok(None);
+    }
+    let engine = ctx.app.engine();
+    let people = engine.colleagues(principal).await?;
+    let logins: Vec<&str> = people.iter().map(|a| a.username.as_str()).collect();
+    let absences = engine.current_absences(&logins).await?;
+    let now = engine.now();
+    let choices: Vec<Value> = people
+        .iter()
+        .filter(|a| task.claimed_by.as_deref() != Some(a.username.as_str()))
+        .map(|a| {
+            let away = absences
+                .iter()
+                .any(|x| x.user == a.username && x.holds_at(now));
+            json!({"login": a.username, "name": a.name, "away": away})
+        })
+        .collect();
+    Ok(Some(json!(choices)))
+}
+
+/// A supervisor hands the task to someone of the department with a reason; back to the
+/// task page, or the page again with the refusal (422).
+pub(super) async fn reassign(
+    State(ctx): State<Ctx>,
+    user: PageUser,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    user.check_csrf(posted(&pairs, "csrf"))?;
+    let task = visible_task(&ctx, &user.0, &id).await?;
+    let to = posted(&pairs, "to").trim().to_owned();
+    let reason = posted(&pairs, "reason").to_owned();
+    let result = ctx
+        .app
+        .engine()
+        .reassign_for(&user.0.principal(), task.id, &to, &reason)
+        .await;
+    let message = match result {
+        Ok(_) => return Ok(Redirect::to(&format!("/tasks/{}", task.id)).into_response()),
+        Err(e @ EngineError::Reassign(ReassignRefusal::NotSupervisor)) => return Err(e.into()),
+        Err(EngineError::Reassign(e)) => e.to_string(),
+        Err(EngineError::Runtime(e @ RuntimeError::SamePerson { .. })) => e.to_string(),
+        Err(EngineError::Runtime(RuntimeError::InvalidReason { message, .. })) => message,
+        Err(e) => return Err(e.into()),
+    };
+    let task = ctx.app.engine().get_task(task.id).await?.unwrap_or(task);
+    let mut attempt = Attempt::default();
+    attempt.errors.insert("reassign".into(), message);
+    show(
+        &ctx,
+        &user,
+        &task,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &attempt,
+    )
+    .await
 }

@@ -365,6 +365,7 @@ fn deadline_notes(entry: &HistoryEntry, process: Option<&Process>) -> Vec<String
             }
             Event::SupervisorNotified { message, .. } => Some(format!("已通知负责人：{message}")),
             Event::TaskEscalated { role, .. } => Some(format!("任务已转交{}", role_name(role))),
+
             _ => None,
         })
         .collect()
@@ -400,11 +401,26 @@ pub(super) fn history_row(
     names: &std::collections::HashMap<String, String>,
 ) -> Value {
     let moved = entry.from_steps != entry.to_steps;
+    let name = |login: &String| names.get(login).unwrap_or(login).clone();
+    let mut notes = deadline_notes(entry, process);
+    notes.extend(entry.events.iter().filter_map(|event| match event {
+        Event::TaskReassigned {
+            to: Some(to),
+            reason,
+            ..
+        } => Some(match reason {
+            Some(reason) => format!("改派给{}，原因：{reason}", name(to)),
+            None => format!("改派给{}", name(to)),
+        }),
+        _ => None,
+    }));
     json!({
-        "notes": deadline_notes(entry, process),
+        "notes": notes,
         "at": time(entry.at),
         "actor": names.get(&entry.actor.user).unwrap_or(&entry.actor.user),
         "login": entry.actor.user,
+        // 代办: the substitute acted for an absent colleague.
+        "on_behalf_of": entry.actor.on_behalf_of.as_ref().map(|login| names.get(login).unwrap_or(login)),
         "department": entry.actor.department.as_deref().map(|key| {
             process
                 .and_then(|p| p.departments.get(key))

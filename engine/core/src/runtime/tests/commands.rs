@@ -91,6 +91,7 @@ fn reassigning_hands_the_task_over_or_back() {
         let command = Command::Reassign {
             task,
             to: to.map(str::to_owned),
+            reason: None,
         };
         apply(&process, state, &clerk("科长"), command, now()).expect("reassigns")
     };
@@ -120,6 +121,35 @@ fn only_the_holder_completes_a_claimed_task() {
     let command = Command::Claim { task: task.id };
     let err = apply(&process, &done.state, &clerk("王五"), command, now());
     assert!(matches!(err, Err(RuntimeError::CaseEnded(_))));
+}
+
+#[test]
+fn a_substitute_works_the_absent_holders_task_and_the_claim_stays_theirs() {
+    let process = single();
+    let state = begin(&process, json!({})).state;
+    let state = claim(&process, &state, "李娜").expect("claims").state;
+    let task = task_at(&state, "accept");
+    let substitute = Actor {
+        on_behalf_of: Some("李娜".into()),
+        ..clerk("王强")
+    };
+    let again = Command::Claim { task };
+    let kept = apply(&process, &state, &substitute, again, now()).expect("claims on behalf");
+    assert_eq!(kept.state.tasks[0].claimed_by.as_deref(), Some("李娜"));
+    let command = Command::Complete {
+        task,
+        outcome: "accept".into(),
+        data: map(json!({})),
+        reason: None,
+    };
+    let done = apply(&process, &state, &substitute, command.clone(), now()).expect("completes");
+    assert_eq!(done.state.tasks[0].completed_by.as_deref(), Some("王强"));
+    let someone_else = Actor {
+        on_behalf_of: Some("赵六".into()),
+        ..clerk("王强")
+    };
+    let err = apply(&process, &state, &someone_else, command, now());
+    assert!(matches!(err, Err(RuntimeError::ClaimedByOther { .. })));
 }
 
 #[test]

@@ -135,6 +135,7 @@ fn who_accepted_may_neither_claim_nor_complete_nor_be_handed_the_review() {
     let hand = |to: &str| Command::Reassign {
         task: review,
         to: Some(to.into()),
+        reason: None,
     };
     refused(act(&process, &state, "科长", hand("张三")));
 

@@ -320,6 +320,7 @@ pub(super) fn clerk(user: &str) -> Actor {
     Actor {
         user: user.into(),
         department: Some("shebao".into()),
+        on_behalf_of: None,
     }
 }
 
