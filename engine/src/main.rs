@@ -8,6 +8,12 @@ use clap::Parser as _;
 
 mod cli;
 
+/// glibc's allocator, with a tokio pool and sqlx's connection threads allocating and
+/// freeing across threads, spent a sixth of a benchmark's CPU in `malloc`, `free` and
+/// `malloc_consolidate`; mimalloc keeps per-thread pages (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use cli::args::{AuditCommand, Cli, Command};
 use cli::{definitions, evidence, report, run_async, serve};
 
