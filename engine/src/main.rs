@@ -8,7 +8,7 @@ use clap::Parser as _;
 
 mod cli;
 
-use cli::args::{AuditCommand, Cli, Command};
+use cli::args::{AuditCommand, CasesCommand, Cli, Command};
 use cli::{definitions, evidence, report, run_async, serve};
 
 fn main() -> ExitCode {
@@ -60,6 +60,9 @@ fn main() -> ExitCode {
         )),
         Command::Diagram(args) => report(run_async(definitions::diagram(args))),
         Command::Serve(args) => report(run_async(serve::serve(args))),
+        Command::Cases {
+            command: CasesCommand::Migrate(args),
+        } => report(run_async(cli::cases::migrate(args))),
         Command::Migrate { db } => report(run_async(serve::migrate(db))),
         Command::Bench(args) => report(run_async(serve::bench(args.options()))),
         Command::User { command } => report(run_async(cli::users::run(command))),

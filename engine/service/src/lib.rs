@@ -27,12 +27,14 @@ mod engine;
 mod firing;
 mod idempotency;
 mod issuing;
+mod migration;
 mod push;
 mod reads;
 mod writer;
 
 pub use calendars::CalendarWarning;
 pub use engine::{Engine, EngineError};
+pub use migration::{CaseMigration, MigrationRequest};
 /// The store's error, as [`EngineError::Store`] carries it: callers match its variants
 /// (e.g. `VersionChanged`) without depending on the store crate.
 pub use lianban_store::{Missing, StoreError};

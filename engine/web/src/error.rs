@@ -302,6 +302,7 @@ impl ApiError {
                 ApiError::from_store(e)
             }
             e @ EngineError::UnknownProcess { .. } => ApiError::field("process", e.to_string()),
+            EngineError::Migration(e) => ApiError::field("mapping", e.to_string()),
             EngineError::Store(e) if e.is_unavailable() => ApiError::from(e),
             EngineError::Overloaded => ApiError::Overloaded,
             EngineError::WriterStopped => ApiError::Unavailable,

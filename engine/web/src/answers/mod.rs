@@ -19,7 +19,9 @@ use utoipa::ToSchema;
 use super::Identity;
 
 mod definitions;
+mod migration;
 
+pub(super) use migration::{MigrateBody, Migrated};
 pub(super) use definitions::{
     ProcessDetail, ProcessInfo, Processes, Reloaded, StoredVersion, Validated,
 };
