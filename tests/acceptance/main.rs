@@ -16,6 +16,7 @@ mod audit;
 mod authz_matrix;
 mod browser;
 mod case_actions;
+mod case_migration;
 mod control_flow;
 mod dashboard;
 mod deadlines;
