@@ -9,6 +9,7 @@
 pub mod files;
 
 mod backup;
+mod cases_migrate;
 mod check_versions;
 mod cli;
 mod crash;
