@@ -46,6 +46,15 @@ fn main() -> ExitCode {
             &processes,
             &templates,
         )),
+        Command::Show {
+            process,
+            version,
+            resolved,
+            processes,
+            templates,
+        } => report(definitions::show(
+            &process, version, resolved, &processes, &templates,
+        )),
         Command::Workdays {
             calendar,
             from,

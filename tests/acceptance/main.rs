@@ -38,6 +38,7 @@ mod outbox;
 mod overlays;
 mod pages;
 mod properties;
+mod resolved;
 mod rhai_abuse;
 mod schedules;
 mod store;

@@ -18,6 +18,7 @@ mod evaluate;
 mod layering;
 mod render;
 mod replicas;
+mod show;
 mod shutdown;
 mod users;
 mod workdays;

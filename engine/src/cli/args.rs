@@ -153,6 +153,25 @@ pub(crate) enum Command {
         #[arg(long, default_value = "processes")]
         processes: PathBuf,
     },
+    /// Print a definition: its own file, or with `--resolved` the merged definition (base
+    /// and overlays together), each value with the `file:line` it comes from.
+    Show {
+        /// Process id, e.g. yangcheng.retirement.
+        #[arg(long)]
+        process: String,
+        /// Version number (default: the latest under `--processes`).
+        #[arg(long)]
+        version: Option<u32>,
+        /// Print the merged definition with where each value is written.
+        #[arg(long)]
+        resolved: bool,
+        /// Directory of process definitions.
+        #[arg(long, default_value = "processes")]
+        processes: PathBuf,
+        /// Directory of templates.
+        #[arg(long, default_value = "templates")]
+        templates: PathBuf,
+    },
     /// Preview a document for an application form given as JSON; prints the HTML.
     Render {
         /// Process id, e.g. yangcheng.retirement.

@@ -422,3 +422,54 @@ pub(crate) async fn diagram(args: DiagramArgs) -> anyhow::Result<()> {
     print!("{}", lianban::diagram::svg(&found));
     Ok(())
 }
+
+/// `lianban show --process ID [--resolved]`: the definition's own file, or with
+/// `--resolved` the merged definition (base and overlays together), each value followed by
+/// the `file:line` it is written at.
+///
+/// # Errors
+/// Definitions that do not load, an unknown process or version.
+pub(crate) fn show(
+    process: &str,
+    version: Option<u32>,
+    resolved: bool,
+    processes: &Path,
+    templates: &Path,
+) -> anyhow::Result<()> {
+    let Definitions {
+        processes: catalog, ..
+    } = load(processes, templates)?;
+    let Some(found) = catalog
+        .iter()
+        .filter(|p| p.id == process && version.is_none_or(|v| p.version == v))
+        .max_by_key(|p| p.version)
+    else {
+        match version {
+            Some(v) => anyhow::bail!("没有流程 {process} 第 {v} 版（在 {} 中）", processes.display()),
+            None => anyhow::bail!("没有流程 {process}（在 {} 中）", processes.display()),
+        }
+    };
+    let text = if resolved {
+        found.resolved_text()
+    } else {
+        let own = found
+            .sources
+            .iter()
+            .find(|s| s.path == found.file)
+            .map_or("", |s| s.text.as_str());
+        if found.extends.is_empty() {
+            own.to_owned()
+        } else {
+            format!(
+                "# {}：继承 {}；用 --resolved 查看合并后的定义及每项的出处\n{own}",
+                found.file,
+                found.extends.join(" → ")
+            )
+        }
+    };
+    // A reader that stops early (`| head`) is not an error.
+    match std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("无法写出定义"),
+    }
+}

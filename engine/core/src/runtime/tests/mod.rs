@@ -140,6 +140,7 @@ impl Flow {
                 is_abstract: false,
                 extends: Vec::new(),
                 origins: Default::default(),
+                resolved: Default::default(),
                 file: "test.yaml".into(),
                 calendar: None,
                 calendar_data: None,
