@@ -21,6 +21,7 @@ mod commands;
 mod deadlines;
 mod duties;
 mod form;
+mod migrate;
 mod patterns;
 
 /// A process under construction; the first step added is the start.
