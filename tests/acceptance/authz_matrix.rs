@@ -435,7 +435,9 @@ fn request_for(route: &str, case: &str, task: &str) -> (String, Option<PageForm>
         "/absences/end" => (Some(string(&[("user", "m_shebao")])), None),
         "/api/v1/admin/cases/migrate" => (
             None,
-            Some(json!({"process": "yangcheng.retirement", "from_version": 2, "to_version": 3, "dry_run": true})),
+            Some(
+                json!({"process": "yangcheng.retirement", "from_version": 2, "to_version": 3, "dry_run": true}),
+            ),
         ),
         "/cases/{id}/cancel" => (Some(string(&[("reason", "申请人撤回")])), None),
         "/intake" => (Some(intake_form()), None),

@@ -55,7 +55,10 @@ steps:
 fn v2() -> String {
     V1.replace("version: 1", "version: 2")
         .replace("to: review}", "to: check}")
-        .replace("  - id: review\n    name: 复核", "  - id: check\n    name: 审核")
+        .replace(
+            "  - id: review\n    name: 复核",
+            "  - id: check\n    name: 审核",
+        )
         .replace("due: 2 days", "due: 3 days")
         .replace("due: 5 days", "due: 10 days")
         .replace("legal: 20 days", "legal: 30 days")
@@ -92,11 +95,7 @@ fn request(mapping: &[(&str, &str)], cases: Vec<CaseId>, dry_run: bool) -> Migra
 }
 
 /// A temporary processes/templates pair with V1, and an app on it (workers off).
-async fn app_on_v1(
-    db: &TestDb,
-    dir: &Path,
-    clock: Arc<ManualClock>,
-) -> anyhow::Result<Arc<App>> {
+async fn app_on_v1(db: &TestDb, dir: &Path, clock: Arc<ManualClock>) -> anyhow::Result<Arc<App>> {
     std::fs::create_dir_all(dir.join("processes"))?;
     std::fs::create_dir_all(dir.join("templates"))?;
     std::fs::write(dir.join("processes/migrate.yaml"), V1)?;
@@ -116,7 +115,9 @@ async fn release_v2(app: &App, dir: &Path) -> anyhow::Result<()> {
 
 fn clock() -> Arc<ManualClock> {
     Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).single().expect("a time"),
+        Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0)
+            .single()
+            .expect("a time"),
     ))
 }
 
@@ -135,239 +136,291 @@ async fn record(app: &App, case: CaseId) -> anyhow::Result<CaseRecord> {
     app.engine().get_case(case).await?.context("case")
 }
 
-db_test!(a_dry_run_changes_nothing_and_a_second_run_moves_nothing_twice, |db| {
-    let dir = tempfile::tempdir()?;
-    let app = app_on_v1(&db, dir.path(), clock()).await?;
-    let engine = app.engine();
-    // A: at 受理, claimed by li. B: at 复核.
-    let a = engine
-        .start_case("test.migrate", Map::new(), vec![], &clerk("li"))
-        .await?;
-    let a_task = open_task(&app, a).await?;
-    engine.claim(a_task.id, &clerk("li")).await?;
-    let b = engine
-        .start_case("test.migrate", Map::new(), vec![], &clerk("li"))
-        .await?;
-    let b_task = open_task(&app, b).await?;
-    engine
-        .complete(b_task.id, &clerk("li"), "ok", Map::new(), None)
-        .await?;
-    release_v2(&app, dir.path()).await?;
-    let (a_before, b_before) = (record(&app, a).await?, record(&app, b).await?);
-    let history_before = engine.history(a).await?.len();
+db_test!(
+    a_dry_run_changes_nothing_and_a_second_run_moves_nothing_twice,
+    |db| {
+        let dir = tempfile::tempdir()?;
+        let app = app_on_v1(&db, dir.path(), clock()).await?;
+        let engine = app.engine();
+        // A: at 受理, claimed by li. B: at 复核.
+        let a = engine
+            .start_case("test.migrate", Map::new(), vec![], &clerk("li"))
+            .await?;
+        let a_task = open_task(&app, a).await?;
+        engine.claim(a_task.id, &clerk("li")).await?;
+        let b = engine
+            .start_case("test.migrate", Map::new(), vec![], &clerk("li"))
+            .await?;
+        let b_task = open_task(&app, b).await?;
+        engine
+            .complete(b_task.id, &clerk("li"), "ok", Map::new(), None)
+            .await?;
+        release_v2(&app, dir.path()).await?;
+        let (a_before, b_before) = (record(&app, a).await?, record(&app, b).await?);
+        let history_before = engine.history(a).await?.len();
 
-    let planned = engine
-        .migrate_cases(&request(&[("review", "check")], vec![], true), &admin(), &|_, _| {})
-        .await?;
-    assert_eq!(planned.len(), 2, "{planned:?}");
-    assert!(
-        planned
-            .iter()
-            .all(|o| matches!(o, CaseMigration::Moved { dry_run: true, .. })),
-        "{planned:?}"
-    );
-    let CaseMigration::Moved { plan, .. } = &planned[0] else {
-        anyhow::bail!("not moved")
-    };
-    assert_eq!(plan.case, a);
-    assert_eq!(plan.moves[0].claimed_by.as_deref(), Some("li"));
-    assert_eq!(plan.deadlines.len(), 2, "the task's 3 days and the legal 30 days: {plan:?}");
-    assert_eq!(record(&app, a).await?, a_before, "a dry run writes nothing");
-    assert_eq!(record(&app, b).await?, b_before, "a dry run writes nothing");
-    assert_eq!(engine.history(a).await?.len(), history_before);
+        let planned = engine
+            .migrate_cases(
+                &request(&[("review", "check")], vec![], true),
+                &admin(),
+                &|_, _| {},
+            )
+            .await?;
+        assert_eq!(planned.len(), 2, "{planned:?}");
+        assert!(
+            planned
+                .iter()
+                .all(|o| matches!(o, CaseMigration::Moved { dry_run: true, .. })),
+            "{planned:?}"
+        );
+        let CaseMigration::Moved { plan, .. } = &planned[0] else {
+            anyhow::bail!("not moved")
+        };
+        assert_eq!(plan.case, a);
+        assert_eq!(plan.moves[0].claimed_by.as_deref(), Some("li"));
+        assert_eq!(
+            plan.deadlines.len(),
+            2,
+            "the task's 3 days and the legal 30 days: {plan:?}"
+        );
+        assert_eq!(record(&app, a).await?, a_before, "a dry run writes nothing");
+        assert_eq!(record(&app, b).await?, b_before, "a dry run writes nothing");
+        assert_eq!(engine.history(a).await?.len(), history_before);
 
-    let moved = engine
-        .migrate_cases(&request(&[("review", "check")], vec![], false), &admin(), &|_, _| {})
-        .await?;
-    assert!(
-        moved
-            .iter()
-            .all(|o| matches!(o, CaseMigration::Moved { dry_run: false, .. })),
-        "{moved:?}"
-    );
-    let a_after = record(&app, a).await?;
-    assert_eq!(a_after.state.version, 2);
-    assert_eq!(a_after.revision, a_before.revision + 1, "one transaction");
-    let task = open_task(&app, a).await?;
-    assert_eq!(task.id, a_task.id, "the same task");
-    assert_eq!(task.status, TaskStatus::Claimed, "claimed tasks stay claimed");
-    assert_eq!(task.claimed_by.as_deref(), Some("li"));
-    assert_eq!(
-        task.due_at,
-        Some(task.created_at + TimeDelta::days(3)),
-        "the task's due time follows version 2"
-    );
-    assert_eq!(
-        a_after.state.clock.legal_due,
-        Some(a_after.state.started_at + TimeDelta::days(30))
-    );
-    let inbox_row = engine
-        .list_tasks(&lianban::store::TaskQuery::default())
-        .await?
-        .into_iter()
-        .find(|t| t.id == task.id)
-        .context("the task row")?;
-    assert_eq!(inbox_row.claimed_by.as_deref(), Some("li"));
-    assert_eq!(inbox_row.due_at, task.due_at, "the task row follows the state");
-    let b_task = open_task(&app, b).await?;
-    assert_eq!(b_task.step.as_str(), "check", "复核 mapped to 审核");
-    let last = engine.history(b).await?.pop().context("history")?;
-    assert_eq!(last.action, "migrate");
-    assert_eq!(last.actor.user, "ops");
-    assert_eq!(last.from_steps, vec![StepId("review".into())]);
-    assert_eq!(last.to_steps, vec![StepId("check".into())]);
-    let Some(Event::CaseMigrated {
-        from_version,
-        to_version,
-        mapping,
-        ..
-    }) = last.events.first()
-    else {
-        anyhow::bail!("no CaseMigrated event: {:?}", last.events)
-    };
-    assert_eq!((*from_version, *to_version), (1, 2));
-    assert_eq!(mapping.get("review").map(String::as_str), Some("check"));
-    let timers = engine.store().jobs().case_timers(a).await?;
-    assert!(
-        timers
-            .iter()
-            .any(|(_, at, fired)| fired.is_none() && Some(*at) == task.due_at),
-        "the timer moved with the task: {timers:?}"
-    );
+        let moved = engine
+            .migrate_cases(
+                &request(&[("review", "check")], vec![], false),
+                &admin(),
+                &|_, _| {},
+            )
+            .await?;
+        assert!(
+            moved
+                .iter()
+                .all(|o| matches!(o, CaseMigration::Moved { dry_run: false, .. })),
+            "{moved:?}"
+        );
+        let a_after = record(&app, a).await?;
+        assert_eq!(a_after.state.version, 2);
+        assert_eq!(a_after.revision, a_before.revision + 1, "one transaction");
+        let task = open_task(&app, a).await?;
+        assert_eq!(task.id, a_task.id, "the same task");
+        assert_eq!(
+            task.status,
+            TaskStatus::Claimed,
+            "claimed tasks stay claimed"
+        );
+        assert_eq!(task.claimed_by.as_deref(), Some("li"));
+        assert_eq!(
+            task.due_at,
+            Some(task.created_at + TimeDelta::days(3)),
+            "the task's due time follows version 2"
+        );
+        assert_eq!(
+            a_after.state.clock.legal_due,
+            Some(a_after.state.started_at + TimeDelta::days(30))
+        );
+        let inbox_row = engine
+            .list_tasks(&lianban::store::TaskQuery::default())
+            .await?
+            .into_iter()
+            .find(|t| t.id == task.id)
+            .context("the task row")?;
+        assert_eq!(inbox_row.claimed_by.as_deref(), Some("li"));
+        assert_eq!(
+            inbox_row.due_at, task.due_at,
+            "the task row follows the state"
+        );
+        let b_task = open_task(&app, b).await?;
+        assert_eq!(b_task.step.as_str(), "check", "复核 mapped to 审核");
+        let last = engine.history(b).await?.pop().context("history")?;
+        assert_eq!(last.action, "migrate");
+        assert_eq!(last.actor.user, "ops");
+        assert_eq!(last.from_steps, vec![StepId("review".into())]);
+        assert_eq!(last.to_steps, vec![StepId("check".into())]);
+        let Some(Event::CaseMigrated {
+            from_version,
+            to_version,
+            mapping,
+            ..
+        }) = last.events.first()
+        else {
+            anyhow::bail!("no CaseMigrated event: {:?}", last.events)
+        };
+        assert_eq!((*from_version, *to_version), (1, 2));
+        assert_eq!(mapping.get("review").map(String::as_str), Some("check"));
+        let timers = engine.store().jobs().case_timers(a).await?;
+        assert!(
+            timers
+                .iter()
+                .any(|(_, at, fired)| fired.is_none() && Some(*at) == task.due_at),
+            "the timer moved with the task: {timers:?}"
+        );
 
-    // Twice = once: nothing is left on version 1, and naming the cases moves nothing.
-    let again = engine
-        .migrate_cases(&request(&[("review", "check")], vec![], false), &admin(), &|_, _| {})
-        .await?;
-    assert!(again.is_empty(), "{again:?}");
-    let named = engine
-        .migrate_cases(&request(&[("review", "check")], vec![a, b], false), &admin(), &|_, _| {})
-        .await?;
-    assert!(
-        named
-            .iter()
-            .all(|o| matches!(o, CaseMigration::AlreadyMoved { .. })),
-        "{named:?}"
-    );
-    assert_eq!(record(&app, a).await?.revision, a_after.revision);
+        // Twice = once: nothing is left on version 1, and naming the cases moves nothing.
+        let again = engine
+            .migrate_cases(
+                &request(&[("review", "check")], vec![], false),
+                &admin(),
+                &|_, _| {},
+            )
+            .await?;
+        assert!(again.is_empty(), "{again:?}");
+        let named = engine
+            .migrate_cases(
+                &request(&[("review", "check")], vec![a, b], false),
+                &admin(),
+                &|_, _| {},
+            )
+            .await?;
+        assert!(
+            named
+                .iter()
+                .all(|o| matches!(o, CaseMigration::AlreadyMoved { .. })),
+            "{named:?}"
+        );
+        assert_eq!(record(&app, a).await?.revision, a_after.revision);
 
-    // The case runs on version 2 now: 受理 leads to 审核.
-    engine
-        .complete(task.id, &clerk("li"), "ok", Map::new(), None)
-        .await?;
-    assert_eq!(open_task(&app, a).await?.step.as_str(), "check");
-    Ok(())
-});
+        // The case runs on version 2 now: 受理 leads to 审核.
+        engine
+            .complete(task.id, &clerk("li"), "ok", Map::new(), None)
+            .await?;
+        assert_eq!(open_task(&app, a).await?.step.as_str(), "check");
+        Ok(())
+    }
+);
 
-db_test!(a_case_at_a_removed_step_is_refused_and_left_untouched, |db| {
-    let dir = tempfile::tempdir()?;
-    let app = app_on_v1(&db, dir.path(), clock()).await?;
-    let engine = app.engine();
-    let a = engine
-        .start_case("test.migrate", Map::new(), vec![], &clerk("li"))
-        .await?;
-    let b = engine
-        .start_case("test.migrate", Map::new(), vec![], &clerk("li"))
-        .await?;
-    let b_task = open_task(&app, b).await?;
-    engine
-        .complete(b_task.id, &clerk("li"), "ok", Map::new(), None)
-        .await?;
-    release_v2(&app, dir.path()).await?;
-    let b_before = record(&app, b).await?;
-    let history_before = engine.history(b).await?;
+db_test!(
+    a_case_at_a_removed_step_is_refused_and_left_untouched,
+    |db| {
+        let dir = tempfile::tempdir()?;
+        let app = app_on_v1(&db, dir.path(), clock()).await?;
+        let engine = app.engine();
+        let a = engine
+            .start_case("test.migrate", Map::new(), vec![], &clerk("li"))
+            .await?;
+        let b = engine
+            .start_case("test.migrate", Map::new(), vec![], &clerk("li"))
+            .await?;
+        let b_task = open_task(&app, b).await?;
+        engine
+            .complete(b_task.id, &clerk("li"), "ok", Map::new(), None)
+            .await?;
+        release_v2(&app, dir.path()).await?;
+        let b_before = record(&app, b).await?;
+        let history_before = engine.history(b).await?;
 
-    let out = engine
-        .migrate_cases(&request(&[], vec![], false), &admin(), &|_, _| {})
-        .await?;
-    let refused = out
-        .iter()
-        .find(|o| o.case() == b)
-        .context("b reported")?;
-    let CaseMigration::Refused { code, reason, .. } = refused else {
-        anyhow::bail!("b must be refused: {refused:?}")
-    };
-    assert_eq!(*code, "step-removed");
-    assert!(
-        reason.contains("复核") && reason.contains("--map review="),
-        "the reason names the step and the way out: {reason}"
-    );
-    assert_eq!(record(&app, b).await?, b_before, "a refused case is untouched");
-    assert_eq!(engine.history(b).await?, history_before);
-    assert_eq!(record(&app, a).await?.state.version, 2, "the other case moved");
+        let out = engine
+            .migrate_cases(&request(&[], vec![], false), &admin(), &|_, _| {})
+            .await?;
+        let refused = out.iter().find(|o| o.case() == b).context("b reported")?;
+        let CaseMigration::Refused { code, reason, .. } = refused else {
+            anyhow::bail!("b must be refused: {refused:?}")
+        };
+        assert_eq!(*code, "step-removed");
+        assert!(
+            reason.contains("复核") && reason.contains("--map review="),
+            "the reason names the step and the way out: {reason}"
+        );
+        assert_eq!(
+            record(&app, b).await?,
+            b_before,
+            "a refused case is untouched"
+        );
+        assert_eq!(engine.history(b).await?, history_before);
+        assert_eq!(
+            record(&app, a).await?.state.version,
+            2,
+            "the other case moved"
+        );
 
-    // A mapping to a step version 2 lacks refuses the whole request, before any case.
-    let error = engine
-        .migrate_cases(&request(&[("review", "nowhere")], vec![], false), &admin(), &|_, _| {})
-        .await
-        .expect_err("unknown target step");
-    assert_eq!(error.code(), "map-to-unknown", "{error}");
-    assert_eq!(record(&app, b).await?, b_before);
-    Ok(())
-});
+        // A mapping to a step version 2 lacks refuses the whole request, before any case.
+        let error = engine
+            .migrate_cases(
+                &request(&[("review", "nowhere")], vec![], false),
+                &admin(),
+                &|_, _| {},
+            )
+            .await
+            .expect_err("unknown target step");
+        assert_eq!(error.code(), "map-to-unknown", "{error}");
+        assert_eq!(record(&app, b).await?, b_before);
+        Ok(())
+    }
+);
 
-db_test!(a_case_waiting_with_a_stopped_clock_moves_and_keeps_it_stopped, |db| {
-    let dir = tempfile::tempdir()?;
-    let clock = clock();
-    let app = app_on_v1(&db, dir.path(), Arc::clone(&clock)).await?;
-    let engine = app.engine();
-    let case = engine
-        .start_case("test.migrate", Map::new(), vec![], &clerk("li"))
-        .await?;
-    let task = open_task(&app, case).await?;
-    clock.advance(TimeDelta::days(1));
-    let entered = engine.now();
-    engine
-        .complete(task.id, &clerk("li"), "supplement", Map::new(), None)
-        .await?;
-    let waiting = record(&app, case).await?;
-    assert_eq!(waiting.state.clock.paused_since, Some(entered));
-    clock.advance(TimeDelta::days(2));
-    release_v2(&app, dir.path()).await?;
+db_test!(
+    a_case_waiting_with_a_stopped_clock_moves_and_keeps_it_stopped,
+    |db| {
+        let dir = tempfile::tempdir()?;
+        let clock = clock();
+        let app = app_on_v1(&db, dir.path(), Arc::clone(&clock)).await?;
+        let engine = app.engine();
+        let case = engine
+            .start_case("test.migrate", Map::new(), vec![], &clerk("li"))
+            .await?;
+        let task = open_task(&app, case).await?;
+        clock.advance(TimeDelta::days(1));
+        let entered = engine.now();
+        engine
+            .complete(task.id, &clerk("li"), "supplement", Map::new(), None)
+            .await?;
+        let waiting = record(&app, case).await?;
+        assert_eq!(waiting.state.clock.paused_since, Some(entered));
+        clock.advance(TimeDelta::days(2));
+        release_v2(&app, dir.path()).await?;
 
-    let out = engine
-        .migrate_cases(&request(&[("review", "check")], vec![], false), &admin(), &|_, _| {})
-        .await?;
-    assert!(matches!(out.as_slice(), [CaseMigration::Moved { .. }]), "{out:?}");
-    let moved = record(&app, case).await?;
-    assert_eq!(moved.state.version, 2);
-    assert_eq!(
-        moved.state.clock.paused_since,
-        Some(entered),
-        "the clock stays stopped since the wait began"
-    );
-    let token = moved.state.tokens.first().context("the waiting token")?;
-    assert_eq!(token.step.as_str(), "supply");
-    assert_eq!(
-        token.due_at,
-        Some(entered + TimeDelta::days(10)),
-        "the wait's 10 days count from when it began"
-    );
-    assert_eq!(
-        moved.state.clock.legal_due,
-        Some(moved.state.started_at + TimeDelta::days(30))
-    );
-    let timers = engine.store().jobs().case_timers(case).await?;
-    assert!(
-        timers
-            .iter()
-            .any(|(_, at, fired)| fired.is_none() && Some(*at) == token.due_at),
-        "the wait's timer moved: {timers:?}"
-    );
+        let out = engine
+            .migrate_cases(
+                &request(&[("review", "check")], vec![], false),
+                &admin(),
+                &|_, _| {},
+            )
+            .await?;
+        assert!(
+            matches!(out.as_slice(), [CaseMigration::Moved { .. }]),
+            "{out:?}"
+        );
+        let moved = record(&app, case).await?;
+        assert_eq!(moved.state.version, 2);
+        assert_eq!(
+            moved.state.clock.paused_since,
+            Some(entered),
+            "the clock stays stopped since the wait began"
+        );
+        let token = moved.state.tokens.first().context("the waiting token")?;
+        assert_eq!(token.step.as_str(), "supply");
+        assert_eq!(
+            token.due_at,
+            Some(entered + TimeDelta::days(10)),
+            "the wait's 10 days count from when it began"
+        );
+        assert_eq!(
+            moved.state.clock.legal_due,
+            Some(moved.state.started_at + TimeDelta::days(30))
+        );
+        let timers = engine.store().jobs().case_timers(case).await?;
+        assert!(
+            timers
+                .iter()
+                .any(|(_, at, fired)| fired.is_none() && Some(*at) == token.due_at),
+            "the wait's timer moved: {timers:?}"
+        );
 
-    // The applicant supplies: the clock runs again, the legal limit moved by the 2 days.
-    engine
-        .deliver(case, "supplied", Map::new(), vec![], &clerk("li"))
-        .await?;
-    let resumed = record(&app, case).await?;
-    assert_eq!(resumed.state.clock.paused_since, None);
-    assert_eq!(
-        resumed.state.clock.legal_due,
-        Some(moved.state.started_at + TimeDelta::days(32))
-    );
-    assert_eq!(open_task(&app, case).await?.step.as_str(), "accept");
-    Ok(())
-});
+        // The applicant supplies: the clock runs again, the legal limit moved by the 2 days.
+        engine
+            .deliver(case, "supplied", Map::new(), vec![], &clerk("li"))
+            .await?;
+        let resumed = record(&app, case).await?;
+        assert_eq!(resumed.state.clock.paused_since, None);
+        assert_eq!(
+            resumed.state.clock.legal_due,
+            Some(moved.state.started_at + TimeDelta::days(32))
+        );
+        assert_eq!(open_task(&app, case).await?.step.as_str(), "accept");
+        Ok(())
+    }
+);
 
 db_test!(a_migration_racing_a_clerk_loses_nothing, |db| {
     let dir = tempfile::tempdir()?;
@@ -401,7 +454,11 @@ db_test!(a_migration_racing_a_clerk_loses_nothing, |db| {
     let CaseMigration::Moved { plan, .. } = out else {
         anyhow::bail!("moved after reading again: {out:?}")
     };
-    assert_eq!(plan.moves[0].from.as_str(), "review", "planned on the clerk's change");
+    assert_eq!(
+        plan.moves[0].from.as_str(),
+        "review",
+        "planned on the clerk's change"
+    );
     assert_eq!(plan.moves[0].to.as_str(), "check");
     let actions: Vec<String> = engine
         .history(stale_case)
@@ -409,7 +466,11 @@ db_test!(a_migration_racing_a_clerk_loses_nothing, |db| {
         .into_iter()
         .map(|e| e.action)
         .collect();
-    assert_eq!(actions, ["start", "complete", "migrate"], "both are kept, in order");
+    assert_eq!(
+        actions,
+        ["start", "complete", "migrate"],
+        "both are kept, in order"
+    );
 
     // Truly at once, on several cases: exactly one of each pair saves first; a clerk who
     // loses gets a conflict and succeeds on trying again, on version 2.
@@ -447,14 +508,14 @@ db_test!(a_migration_racing_a_clerk_loses_nothing, |db| {
             1,
             "moved exactly once"
         );
-        assert_eq!(
-            history.iter().filter(|e| e.action == "complete").count(),
-            1
-        );
+        assert_eq!(history.iter().filter(|e| e.action == "complete").count(), 1);
     }
     // About half the races go each way; over 24 the clerk has lost some, so the check of
     // the loser's conflict and clean retry above has run.
-    assert!(clerk_conflicts > 0, "no race was lost by the clerk in 24 tries");
+    assert!(
+        clerk_conflicts > 0,
+        "no race was lost by the clerk in 24 tries"
+    );
     Ok(())
 });
 
@@ -533,7 +594,8 @@ db_test!(the_admin_api_moves_cases_for_admins_only, |db| {
     assert_eq!(again["moved"], 0, "twice = once: {again}");
     let page = li.get(&format!("/cases/{case}")).await?;
     assert!(
-        page.text.contains("流程定义由第 1 版迁移至第 2 版（步骤 review → check）"),
+        page.text
+            .contains("流程定义由第 1 版迁移至第 2 版（步骤 review → check）"),
         "the timeline names the move: {}",
         page.text
     );

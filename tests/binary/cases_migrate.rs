@@ -36,7 +36,10 @@ steps:
 fn v2() -> String {
     V1.replace("version: 1", "version: 2")
         .replace("to: review}", "to: check}")
-        .replace("  - id: review\n    name: 复核", "  - id: check\n    name: 审核")
+        .replace(
+            "  - id: review\n    name: 复核",
+            "  - id: check\n    name: 审核",
+        )
 }
 
 fn lianban(dir: &Path, url: &str, args: &[&str]) -> Output {
@@ -83,7 +86,11 @@ fn start_two_cases(dir: &Path, url: &str) {
                 .open_on("test.migrate", 1)
                 .await
                 .expect("open cases");
-            let case = engine.get_case(record[1]).await.expect("read").expect("case");
+            let case = engine
+                .get_case(record[1])
+                .await
+                .expect("read")
+                .expect("case");
             let task = case
                 .state
                 .tasks
@@ -183,6 +190,10 @@ fn cases_migrate_plans_refuses_moves_once_and_check_counts_open_cases() {
     assert!(!out.contains("可迁移到现行版本"), "{out}");
 
     let bad = migrate(&["--map", "review"]);
-    assert_eq!(bad.status.code(), Some(2), "clap refuses a mapping without =");
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "clap refuses a mapping without ="
+    );
     assert!(text(&bad.stderr).contains("旧步骤=新步骤"));
 }

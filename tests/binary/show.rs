@@ -31,11 +31,16 @@ fn line_of(file: &str, start: &str) -> usize {
 fn show_resolved_names_where_each_value_comes_from() {
     let out = show(&["--process", "qinshui.retirement", "--resolved"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let first = text.lines().next().unwrap_or_default();
     assert!(
         first.contains("qinshui.retirement")
-            && first.contains("processes/qinshui/retirement.yaml ← processes/shanxi/retirement.yaml"),
+            && first
+                .contains("processes/qinshui/retirement.yaml ← processes/shanxi/retirement.yaml"),
         "the header names the chain: {first}"
     );
     // The county's own name, from its file; the calendar, inherited from the base.
@@ -56,7 +61,10 @@ fn show_resolved_names_where_each_value_comes_from() {
         "# processes/shanxi/retirement.yaml:{}",
         line_of("processes/shanxi/retirement.yaml", "calendar:")
     );
-    assert!(calendar.ends_with(&base), "{calendar} should end with {base}");
+    assert!(
+        calendar.ends_with(&base),
+        "{calendar} should end with {base}"
+    );
     // Steps the base writes carry the base's lines, nested as YAML.
     assert!(text.contains("\n  - id: accept"), "{text}");
     assert!(

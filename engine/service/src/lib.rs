@@ -34,8 +34,8 @@ mod writer;
 
 pub use calendars::CalendarWarning;
 pub use engine::{Engine, EngineError};
-pub use migration::{CaseMigration, MigrationRequest};
 /// The store's error, as [`EngineError::Store`] carries it: callers match its variants
 /// (e.g. `VersionChanged`) without depending on the store crate.
 pub use lianban_store::{Missing, StoreError};
+pub use migration::{CaseMigration, MigrationRequest};
 pub use writer::WriteQueue;

@@ -73,16 +73,31 @@ pub(crate) async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
             }
         }
     }
-    let verb = if request.dry_run { "可迁移" } else { "已迁移" };
+    let verb = if request.dry_run {
+        "可迁移"
+    } else {
+        "已迁移"
+    };
     println!(
         "{} {} 第 {} 版 → 第 {} 版：{verb} {moved} 件，不能迁移 {refused} 件，已在新版本 {already} 件{}",
         request.process,
-        if request.dry_run { "试运行" } else { "迁移" },
+        if request.dry_run {
+            "试运行"
+        } else {
+            "迁移"
+        },
         request.from_version,
         request.to_version,
-        if request.dry_run { "（试运行，未作任何修改）" } else { "" }
+        if request.dry_run {
+            "（试运行，未作任何修改）"
+        } else {
+            ""
+        }
     );
-    anyhow::ensure!(refused == 0, "有 {refused} 件办件不能迁移，保持原版本未改动");
+    anyhow::ensure!(
+        refused == 0,
+        "有 {refused} 件办件不能迁移，保持原版本未改动"
+    );
     Ok(())
 }
 
@@ -127,10 +142,9 @@ fn plan_line(plan: &MigrationPlan) -> String {
 /// Parses `--map old=new`.
 pub(crate) fn step_pair(text: &str) -> Result<(StepId, StepId), String> {
     match text.split_once('=') {
-        Some((old, new)) if !old.trim().is_empty() && !new.trim().is_empty() => Ok((
-            StepId(old.trim().to_owned()),
-            StepId(new.trim().to_owned()),
-        )),
+        Some((old, new)) if !old.trim().is_empty() && !new.trim().is_empty() => {
+            Ok((StepId(old.trim().to_owned()), StepId(new.trim().to_owned())))
+        }
         _ => Err("应写成 旧步骤=新步骤，例如 --map review=confirm".to_owned()),
     }
 }

@@ -132,7 +132,12 @@ async fn stored_versions(
             .context("读取已保存的流程版本失败")?;
         let stored: Vec<String> = versions
             .iter()
-            .map(|v| format!("第 {} 版 办理中 {} 件（共 {} 件）", v.version, v.open, v.cases))
+            .map(|v| {
+                format!(
+                    "第 {} 版 办理中 {} 件（共 {} 件）",
+                    v.version, v.open, v.cases
+                )
+            })
             .collect();
         let mut line = format!(
             "{}：现行第 {} 版；{}",
@@ -445,7 +450,10 @@ pub(crate) fn show(
         .max_by_key(|p| p.version)
     else {
         match version {
-            Some(v) => anyhow::bail!("没有流程 {process} 第 {v} 版（在 {} 中）", processes.display()),
+            Some(v) => anyhow::bail!(
+                "没有流程 {process} 第 {v} 版（在 {} 中）",
+                processes.display()
+            ),
             None => anyhow::bail!("没有流程 {process}（在 {} 中）", processes.display()),
         }
     };

@@ -97,7 +97,9 @@ pub enum MigrationRefusal {
     #[error("办件已结束，不迁移")]
     Ended,
     /// A token is at a step the new version does not have, and the mapping names none.
-    #[error("办件停在步骤“{name}”（{step}），第 {version} 版没有这个步骤：请用 --map {step}=新步骤 指定去向")]
+    #[error(
+        "办件停在步骤“{name}”（{step}），第 {version} 版没有这个步骤：请用 --map {step}=新步骤 指定去向"
+    )]
     StepRemoved {
         /// The step.
         step: StepId,
@@ -121,7 +123,9 @@ pub enum MigrationRefusal {
         version: u32,
     },
     /// A token is inside a split whose branch no longer exists in the new version.
-    #[error("办件在分支“{split}”中停在“{step}”，第 {version} 版中该分支已不存在（或不再经过该步骤）")]
+    #[error(
+        "办件在分支“{split}”中停在“{step}”，第 {version} 版中该分支已不存在（或不再经过该步骤）"
+    )]
     BranchGone {
         /// The split (old id).
         split: StepId,
@@ -306,14 +310,14 @@ pub fn plan_migration(
         };
         match (&old_step.kind, &new_step.kind) {
             (StepKind::Task(old), StepKind::Task(new)) => {
-                let role = to
-                    .roles
-                    .get(&new.role)
-                    .ok_or_else(|| MigrationRefusal::UnknownRole {
-                        step: new_id.clone(),
-                        role: new.role.clone(),
-                        version: to.version,
-                    })?;
+                let role =
+                    to.roles
+                        .get(&new.role)
+                        .ok_or_else(|| MigrationRefusal::UnknownRole {
+                            step: new_id.clone(),
+                            role: new.role.clone(),
+                            version: to.version,
+                        })?;
                 let same_times = old.due == new.due
                     && old.warn == new.warn
                     && old.due_date.is_none()
@@ -324,31 +328,31 @@ pub fn plan_migration(
                         && matches!(t.status, TaskStatus::Open | TaskStatus::Claimed)
                 });
                 if let Some(task) = task {
-                task.step = new_id.clone();
-                task.role = role.key.clone();
-                task.department = role.department.clone();
-                moved.task = Some(task.id);
-                moved.role = Some(role.key.clone());
-                moved.claimed_by = task.claimed_by.clone();
-                if !same_times {
-                    let counted = new.due.and_then(|d| due_at(to, d, task.created_at).ok());
-                    let due = counted.map(|d| d.at).or(dated.flatten());
-                    let before = task.due_at;
-                    task.provisional = counted.is_some_and(|d| d.provisional);
-                    task.due_at = due;
-                    task.warn_at = due.zip(new.warn).and_then(|(due, warn)| {
-                        super::clock::warn_at(to, due, warn, task.created_at)
-                    });
-                    if before != due {
-                        plan.deadlines.push(DeadlineChange {
-                            deadline: Deadline::Task { task: task.id },
-                            before,
-                            after: due,
+                    task.step = new_id.clone();
+                    task.role = role.key.clone();
+                    task.department = role.department.clone();
+                    moved.task = Some(task.id);
+                    moved.role = Some(role.key.clone());
+                    moved.claimed_by = task.claimed_by.clone();
+                    if !same_times {
+                        let counted = new.due.and_then(|d| due_at(to, d, task.created_at).ok());
+                        let due = counted.map(|d| d.at).or(dated.flatten());
+                        let before = task.due_at;
+                        task.provisional = counted.is_some_and(|d| d.provisional);
+                        task.due_at = due;
+                        task.warn_at = due.zip(new.warn).and_then(|(due, warn)| {
+                            super::clock::warn_at(to, due, warn, task.created_at)
                         });
+                        if before != due {
+                            plan.deadlines.push(DeadlineChange {
+                                deadline: Deadline::Task { task: task.id },
+                                before,
+                                after: due,
+                            });
+                        }
                     }
-                }
-                let id = task.id;
-                run.effects.push(Effect::UpdateTask { task: id });
+                    let id = task.id;
+                    run.effects.push(Effect::UpdateTask { task: id });
                 }
             }
             (StepKind::Wait(old), StepKind::Wait(new)) if old.due != new.due => {
@@ -427,7 +431,8 @@ fn recount_limits(run: &mut Run<'_>, from: &Process, plan: &mut MigrationPlan) {
         if old == new {
             continue;
         }
-        let counted = new.and_then(|d| shifted(to, d, run.state.started_at, run.state.clock.paused_workdays));
+        let counted =
+            new.and_then(|d| shifted(to, d, run.state.started_at, run.state.clock.paused_workdays));
         let clock = &mut run.state.clock;
         let (due, provisional) = match limit {
             CaseLimit::Legal => (&mut clock.legal_due, &mut clock.legal_provisional),

@@ -52,14 +52,23 @@ fn a_case_inside_a_split_moves_with_its_claims_and_frames() {
     let v1 = joint(1, "split", "fund", "gjj_clerk");
     let v2 = joint(2, "split", "fund_withdraw", "shebao_clerk");
     let state = in_split(&v1);
-    let (plan, transition) =
-        plan_migration(&v1, &v2, &state, &mapping(&[("fund", "fund_withdraw")]), now())
-            .expect("moves");
+    let (plan, transition) = plan_migration(
+        &v1,
+        &v2,
+        &state,
+        &mapping(&[("fund", "fund_withdraw")]),
+        now(),
+    )
+    .expect("moves");
     assert_eq!((plan.from_version, plan.to_version), (1, 2));
     let moved = transition.state;
     assert_eq!(moved.version, 2);
     assert_eq!(moved.frames, state.frames, "the split's bookkeeping stays");
-    let medical = moved.tasks.iter().find(|t| t.step.as_str() == "medical").expect("医保");
+    let medical = moved
+        .tasks
+        .iter()
+        .find(|t| t.step.as_str() == "medical")
+        .expect("医保");
     assert_eq!(medical.claimed_by.as_deref(), Some("李四"), "a claim stays");
     assert_eq!(medical.status, TaskStatus::Claimed);
     let fund = moved
@@ -78,7 +87,11 @@ fn a_case_inside_a_split_moves_with_its_claims_and_frames() {
     );
     assert!(matches!(
         transition.events.as_slice(),
-        [Event::CaseMigrated { from_version: 1, to_version: 2, .. }]
+        [Event::CaseMigrated {
+            from_version: 1,
+            to_version: 2,
+            ..
+        }]
     ));
     // And the case goes on in version 2: both branches join.
     let state = finished(&v2, &moved, "medical", "done");
@@ -143,14 +156,13 @@ fn a_case_on_another_version_or_ended_is_refused() {
     let v1 = joint(1, "split", "fund", "gjj_clerk");
     let v2 = joint(2, "split", "fund", "gjj_clerk");
     let state = in_split(&v1);
-    let refusal = plan_migration(&v2, &v1, &state, &BTreeMap::new(), now())
-        .expect_err("not on version 2");
+    let refusal =
+        plan_migration(&v2, &v1, &state, &BTreeMap::new(), now()).expect_err("not on version 2");
     assert_eq!(refusal.code(), "other-version");
     let mut ended = state;
     ended.status = crate::runtime::CaseStatus::Cancelled {
         reason: "撤件".into(),
     };
-    let refusal =
-        plan_migration(&v1, &v2, &ended, &BTreeMap::new(), now()).expect_err("ended");
+    let refusal = plan_migration(&v1, &v2, &ended, &BTreeMap::new(), now()).expect_err("ended");
     assert_eq!(refusal.code(), "case-ended");
 }
