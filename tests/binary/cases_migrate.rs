@@ -164,11 +164,43 @@ fn cases_migrate_plans_refuses_moves_once_and_check_counts_open_cases() {
     assert!(out.contains("第 1 版 → 第 2 版；review → check"), "{out}");
     assert!(out.contains("可迁移 2 件，不能迁移 0 件"), "{out}");
     assert!(out.contains("（试运行，未作任何修改）"), "{out}");
+    assert!(
+        !text(&planned.stderr).contains("迁移办件"),
+        "no progress bar on a pipe"
+    );
     let check = lianban(root, &url, &["check", processes]);
     assert!(
         text(&check.stdout).contains("第 1 版 办理中 2 件（共 2 件）"),
         "a dry run moved nothing: {}",
         text(&check.stdout)
+    );
+
+    // On a terminal, a progress bar counts the cases.
+    let templates = root.join("templates");
+    let tty = crate::backup::on_a_terminal(&[
+        "cases",
+        "migrate",
+        "--db",
+        &url,
+        "--templates",
+        templates.to_str().expect("utf-8 path"),
+        "--processes",
+        processes,
+        "--process",
+        "test.migrate",
+        "--from-version",
+        "1",
+        "--to-version",
+        "2",
+        "--map",
+        "review=check",
+        "--dry-run",
+    ]);
+    let shown = format!("{}{}", text(&tty.stdout), text(&tty.stderr));
+    assert!(tty.status.success(), "{shown}");
+    assert!(
+        shown.contains("迁移办件") && shown.contains("/2 件"),
+        "no bar on a terminal: {shown}"
     );
 
     let moved = migrate(&["--map", "review=check"]);
