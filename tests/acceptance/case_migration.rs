@@ -601,3 +601,111 @@ db_test!(the_admin_api_moves_cases_for_admins_only, |db| {
     );
     Ok(())
 });
+
+db_test!(
+    a_real_retirement_case_inside_its_joint_items_moves_to_the_next_county_version,
+    |db| {
+        use lianban_tests::retirement::{PROCESS, start_confirmed};
+        let dir = tempfile::tempdir()?;
+        let processes = dir.path().join("processes");
+        lianban_tests::files::copy_dir(&lianban_tests::web::repo().join("processes"), &processes)?;
+        let mut settings = Settings::new(db.url.clone());
+        settings.processes_dir = processes.clone();
+        settings.templates_dir = lianban_tests::web::repo().join("templates");
+        settings.workers = Workers::Off;
+        let app = App::build_with_clock(settings, clock()).await?;
+        let engine = app.engine();
+        let case = start_confirmed(engine, "张三", "140522196412150317", true, true).await?;
+        let before = record(&app, case).await?;
+        let at = |state: &lianban::runtime::CaseState, step: &str| {
+            state
+                .tasks
+                .iter()
+                .find(|t| t.step.as_str() == step && t.closed_at.is_none())
+                .cloned()
+                .context(format!("an open {step} task"))
+        };
+        let medical = at(&before.state, "medical")?;
+        let fund = at(&before.state, "fund")?;
+        let yibao = Actor {
+            user: "yb_li".into(),
+            department: Some("yibao".into()),
+            on_behalf_of: None,
+        };
+        engine.claim(medical.id, &yibao).await?;
+
+        // 阳城 gives 医保 8 working days instead of the province's 5: a new version.
+        let file = processes.join("yangcheng/retirement.yaml");
+        let text = std::fs::read_to_string(&file)?;
+        let version = engine
+            .catalog()
+            .latest(PROCESS)
+            .context("yangcheng")?
+            .version;
+        let text = text
+            .replacen(
+                &format!("version: {version}"),
+                &format!("version: {}", version + 1),
+                1,
+            )
+            .replacen(
+                "parameters:\n",
+                "parameters:\n  days_medical: {value: 8}\n",
+                1,
+            );
+        std::fs::write(&file, text)?;
+        app.reload().await?;
+
+        let request = MigrationRequest {
+            process: PROCESS.into(),
+            from_version: version,
+            to_version: version + 1,
+            mapping: BTreeMap::new(),
+            cases: vec![],
+            dry_run: false,
+        };
+        let out = engine.migrate_cases(&request, &admin(), &|_, _| {}).await?;
+        let [CaseMigration::Moved { plan, .. }] = out.as_slice() else {
+            anyhow::bail!("one case moved: {out:?}")
+        };
+        assert_eq!(plan.moves.len(), 2, "医保 and 公积金: {plan:?}");
+        assert_eq!(
+            plan.deadlines.len(),
+            1,
+            "only 医保's due time changes: {plan:?}"
+        );
+        let after = record(&app, case).await?;
+        assert_eq!(after.state.version, version + 1);
+        assert_eq!(
+            after.state.frames, before.state.frames,
+            "still inside the joint split"
+        );
+        let moved_medical = at(&after.state, "medical")?;
+        assert_eq!(moved_medical.claimed_by.as_deref(), Some("yb_li"));
+        assert!(
+            moved_medical.due_at > medical.due_at,
+            "8 working days, not 5"
+        );
+        assert_eq!(at(&after.state, "fund")?.due_at, fund.due_at);
+
+        let gjj = Actor {
+            user: "gjj_wang".into(),
+            department: Some("gjj".into()),
+            on_behalf_of: None,
+        };
+        engine
+            .complete(medical.id, &yibao, "done", Map::new(), None)
+            .await?;
+        engine.claim(fund.id, &gjj).await?;
+        engine
+            .complete(fund.id, &gjj, "done", Map::new(), None)
+            .await?;
+        let joined = record(&app, case).await?;
+        assert!(
+            joined.state.frames.is_empty(),
+            "both joint items joined on the new version"
+        );
+        assert_eq!(at(&joined.state, "completion")?.step.as_str(), "completion");
+        Ok(())
+    }
+);
