@@ -328,6 +328,20 @@ db_test!(
             "a refused case is untouched"
         );
         assert_eq!(engine.history(b).await?, history_before);
+        let nobody = CaseId(uuid::Uuid::new_v4());
+        let named = engine
+            .migrate_cases(&request(&[], vec![nobody], false), &admin(), &|_, _| {})
+            .await?;
+        assert!(
+            matches!(
+                named.as_slice(),
+                [CaseMigration::Refused {
+                    code: "not-found",
+                    ..
+                }]
+            ),
+            "an unknown case is named, not an error: {named:?}"
+        );
         assert_eq!(
             record(&app, a).await?.state.version,
             2,

@@ -162,8 +162,10 @@ impl Engine {
     /// Moves one case, reading and planning it again when another command changed it
     /// between the read and the save (the clerk's change stays; the move is planned on it).
     ///
+    /// An unknown case is reported as refused (`not-found`).
+    ///
     /// # Errors
-    /// [`EngineError::Store`] (also `NotFound` for an unknown case), [`EngineError::Reload`].
+    /// [`EngineError::Store`], [`EngineError::Reload`].
     pub async fn migrate_case(
         &self,
         case: CaseId,
@@ -171,7 +173,18 @@ impl Engine {
         to: &Arc<Process>,
         actor: &Actor,
     ) -> Result<CaseMigration, EngineError> {
-        let record = self.read_case(case).await?;
+        let record = match self.read_case(case).await {
+            Err(EngineError::Store(StoreError::NotFound(_))) => {
+                // A case named by id that does not exist: reported like a refusal, so the
+                // other cases named still move.
+                return Ok(CaseMigration::Refused {
+                    case,
+                    code: "not-found",
+                    reason: format!("没有办件 {case}"),
+                });
+            }
+            read => read?,
+        };
         self.migrate_case_as_read(record, request, to, actor).await
     }
 
