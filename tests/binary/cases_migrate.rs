@@ -208,6 +208,18 @@ fn cases_migrate_plans_refuses_moves_once_and_check_counts_open_cases() {
     assert!(moved.status.success(), "{out}{}", text(&moved.stderr));
     assert!(out.contains("已迁移 2 件，不能迁移 0 件"), "{out}");
 
+    // The move is in each case's hash-chained history like any other change.
+    let audit = Command::new(env!("CARGO_BIN_EXE_lianban"))
+        .args(["audit", "verify", "--db", &url])
+        .output()
+        .expect("run lianban audit verify");
+    assert!(
+        audit.status.success(),
+        "{}{}",
+        text(&audit.stdout),
+        text(&audit.stderr)
+    );
+
     let again = migrate(&["--map", "review=check"]);
     let out = text(&again.stdout);
     assert!(again.status.success(), "{out}");
