@@ -118,3 +118,21 @@ fn a_base_change_is_refused_for_a_county_with_cases_until_its_version_is_raised(
         String::from_utf8_lossy(&raised.stderr)
     );
 }
+
+#[test]
+fn a_database_never_migrated_is_named_as_such() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("new.db").display());
+    let out = check(&repo_root().join("processes"), &url);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("迁移尚未执行") && text.contains("lianban migrate"),
+        "{text}"
+    );
+    assert!(!text.contains("no such table"), "{text}");
+}
