@@ -14,6 +14,7 @@ use futures::future::BoxFuture;
 use super::issuing::{self, Completion};
 use super::writer::{WriteQueue, Writer};
 use crate::scheduler::Clock;
+use lianban_core::case_number::CaseNumber;
 use lianban_core::accounts::{AbsenceError, Principal, ReassignRefusal, Refusal};
 use lianban_core::definition::{Catalog, LoadError, Process, load_sources};
 use lianban_core::documents::{RenderError, Templates};
@@ -254,10 +255,17 @@ impl Engine {
         let id = CaseId(Uuid::now_v7());
         let now = self.inner.clock.now();
         let title = process.case_title(&form);
-        let transition = runtime::start(&process, id, form, materials, actor, now)?;
+        let mut transition = runtime::start(&process, id, form, materials, actor, now)?;
         let actor = actor.clone();
         self.write(move |unit| {
             Box::pin(async move {
+                // The number is drawn in the unit that stores the case: a start that fails
+                // gives it back, so numbers stay gap-free per prefix and year.
+                if let Some(prefix) = &process.case_prefix {
+                    let year = CaseNumber::year_of(now);
+                    let seq = unit.next_case_number(prefix, year).await?;
+                    transition.state.number = Some(CaseNumber::new(prefix, year, seq));
+                }
                 let change = Change {
                     process: &process,
                     transition: &transition,

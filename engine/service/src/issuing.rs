@@ -265,5 +265,6 @@ pub(super) fn view<'a>(state: &'a CaseState, id: &'a str) -> CaseView<'a> {
         data: &state.data,
         materials: &state.materials,
         started_at: state.started_at,
+        number: state.number.as_ref().map(|n| n.as_str()),
     }
 }

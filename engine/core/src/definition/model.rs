@@ -61,6 +61,9 @@ pub struct Process {
     pub file: String,
     /// Name of the working-day calendar the definition counts in.
     pub calendar: Option<String>,
+    /// The prefix of its cases' numbers (`阳城退休` → `阳城退休〔2026〕0012`, see
+    /// [`crate::case_number`]); cases of a definition without one get no number.
+    pub case_prefix: Option<String>,
     /// The calendar named by `calendar`, resolved when the definition loaded. It is not
     /// part of the version: a year added to the calendar applies to running cases too.
     pub calendar_data: Option<Arc<Calendar>>,
@@ -125,6 +128,26 @@ impl Process {
             .collect()
     }
 
+    /// The departments that sign papers: those whose roles do a task with an outcome that
+    /// issues a document (a notice, a refusal, a letter), in definition order. Each needs an
+    /// `issuer:` (the name its seal bears).
+    pub fn signing_departments(&self) -> Vec<&Department> {
+        let signing: Vec<&str> = self
+            .steps
+            .values()
+            .filter_map(|step| match &step.kind {
+                StepKind::Task(spec) if spec.outcomes.values().any(|o| !o.documents.is_empty()) => {
+                    self.roles.get(&spec.role).map(|r| r.department.as_str())
+                }
+                _ => None,
+            })
+            .collect();
+        self.departments
+            .values()
+            .filter(|d| signing.contains(&d.key.as_str()))
+            .collect()
+    }
+
     /// Table data by name, as rules see it in `tables`.
     pub fn table_values(&self) -> serde_json::Map<String, serde_json::Value> {
         self.tables
@@ -171,6 +194,11 @@ pub struct Department {
     pub key: String,
     /// Full name.
     pub name: String,
+    /// The name it signs and seals papers with (阳城县社会保险服务中心), when that is not
+    /// `name`: a 股 or a 窗口 does not seal. Required of every department that signs
+    /// (`lianban check`), see [`Process::signing_departments`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
     /// Service window / office.
     pub window: Option<String>,
     /// Phone number.
@@ -301,6 +329,8 @@ pub struct Material {
     pub name: String,
     /// Number of copies, if counted.
     pub copies: Option<u32>,
+    /// What the copies are counted in (张 for photos); `份` when not written.
+    pub unit: Option<String>,
     /// Required only when this is true.
     pub when: Option<Expr>,
     /// Why it is (or is not) required, shown on notices.

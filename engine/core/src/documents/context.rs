@@ -25,6 +25,8 @@ pub struct CaseView<'a> {
     pub materials: &'a [String],
     /// When the case started.
     pub started_at: DateTime<Utc>,
+    /// Its readable number (办件编号), when it has one.
+    pub number: Option<&'a str>,
 }
 
 /// The task whose outcome issues a document.
@@ -132,6 +134,8 @@ pub(super) fn build(parts: &Parts<'_>) -> Value {
     json!({
         "case": {
             "id": case.id,
+            // What papers print as 办件编号; `null` for a case without one (a preview).
+            "number": case.number,
             "process": process.id,
             "version": process.version,
             "form": case.form,
@@ -282,6 +286,7 @@ mod tests {
             data: &data,
             materials: &[],
             started_at: Utc::now(),
+            number: None,
         };
         // 接受 → 一次性告知补正 leads to the 5-working-day supplement wait.
         let task = TaskView {

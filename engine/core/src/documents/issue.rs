@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::context::{self, CaseView, MissingMaterial, Parts, TaskView};
 use super::{RenderError, Templates};
+use crate::case_number::CaseNumber;
 use crate::definition::{Process, StepKind};
 
 /// A document about to be issued: its kind, template and context, without a number yet.
@@ -209,12 +210,18 @@ fn preview_draft(
     now: DateTime<Utc>,
 ) -> Result<(Draft, Option<String>), RenderError> {
     let data = Map::new();
+    // A preview draws no number, like its document number: `阳城退休〔2026〕0000（预览）`.
+    let case_number = process.case_prefix.as_deref().map(|prefix| {
+        let number = CaseNumber::new(prefix, CaseNumber::year_of(now), 0);
+        format!("{number}（预览）")
+    });
     let case = CaseView {
         id: "00000000-0000-0000-0000-000000000000",
         form,
         data: &data,
         materials: &[],
         started_at: now,
+        number: case_number.as_deref(),
     };
     let today: NaiveDate = now.with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
     let missing = context::missing_materials(process, &case, today)?;

@@ -211,6 +211,9 @@ pub(super) struct CaseSummary {
     #[schema(value_type = Vec<String>)]
     current_steps: Vec<StepId>,
     title: Option<String>,
+    /// The readable case number (办件编号, 阳城退休〔2026〕0012); `null` for a case created
+    /// before numbers existed or of a definition without `case_prefix`.
+    number: Option<String>,
     started_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -225,6 +228,7 @@ impl From<&SummaryRecord> for CaseSummary {
             result: c.result.clone(),
             current_steps: c.current_steps.clone(),
             title: c.title.clone(),
+            number: c.number.clone(),
             started_at: c.started_at,
             updated_at: c.updated_at,
         }

@@ -75,7 +75,9 @@ pub(super) async fn facts(
                     json!({
                         "name": m.name,
                         "copies": m.copies,
+                        "unit": m.unit,
                         "why": m.why,
+                        "note": m.note,
                         "received": state.materials.contains(&m.key),
                     })
                 })
@@ -413,6 +415,7 @@ pub(super) async fn preview(
         data: &state.data,
         materials: &state.materials,
         started_at: state.started_at,
+        number: state.number.as_ref().map(|n| n.as_str()),
     };
     let now = engine.now();
     let render_error = |e: lianban_core::documents::RenderError| ApiError::Internal(e.into());

@@ -107,6 +107,7 @@ impl Flow {
                 Department {
                     key: dept.into(),
                     name: dept_name.into(),
+                    issuer: None,
                     window: None,
                     phone: None,
                     system: None,
@@ -142,6 +143,7 @@ impl Flow {
                 origins: Default::default(),
                 file: "test.yaml".into(),
                 calendar: None,
+                case_prefix: None,
                 calendar_data: None,
                 metadata: Metadata::default(),
                 departments,
@@ -292,6 +294,7 @@ impl Flow {
                 key: (*key).into(),
                 name: (*key).into(),
                 copies: None,
+                unit: None,
                 when: None,
                 note: None,
                 why: None,
