@@ -595,7 +595,15 @@ impl Engine {
         let completion = Completion::of(&command);
         let transition = runtime::apply(&process, &record.state, actor, command, now)?;
         let clerk = self.clerk_name(actor, &transition).await?;
-        let documents = issuing::prepare(&process, completion, &transition, actor, &clerk, now)?;
+        let mut documents =
+            issuing::prepare(&process, completion, &transition, actor, &clerk, now)?;
+        if !documents.is_empty() {
+            // Papers that list the case's refusals (the 办结通知书) name their notices, which
+            // earlier transitions stored; read only when this one issues something.
+            let issued = self.store().documents().list(record.state.id).await?;
+            let refusals = issuing::refusals(&process, &transition.state, &issued);
+            issuing::set_refusals(&mut documents, &refusals);
+        }
         let (actor, action, templates) = (actor.clone(), action.to_owned(), self.templates());
         self.write(move |unit| {
             Box::pin(async move {

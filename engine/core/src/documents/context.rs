@@ -164,6 +164,9 @@ pub(super) fn build(parts: &Parts<'_>) -> Value {
         },
         "missing": missing,
         "task": task.map(|task| task_context(process, task)),
+        // The case's refusals so far (see `docs/documents.md`), filled in by the service,
+        // which knows the notices already issued.
+        "refusals": [],
         // The process map (附件3 流程图) as inline SVG, for the 一次性告知单 print pack.
         "flow_svg": crate::diagram::svg(process),
     })

@@ -84,6 +84,14 @@ impl Draft {
         context::numbering_year(self.issued_at)
     }
 
+    /// Sets a top-level value of the context that only the caller knows, such as
+    /// `refusals` (the refusal notices the case issued before, with their numbers).
+    pub fn set_context(&mut self, key: &str, value: Value) {
+        if let Some(context) = self.context.as_object_mut() {
+            context.insert(key.to_owned(), value);
+        }
+    }
+
     /// The context the template sees, with `document.number` still `null`.
     pub fn context(&self) -> &Value {
         &self.context
