@@ -106,7 +106,14 @@ mod tests {
         ] {
             assert_eq!(CaseNumber::from_search(typed), want, "{typed}");
         }
-        for not in ["张三", "140522196501151012", "〔2026〕0012", "阳城退休〔26〕1", "阳城退休〔2026〕", "阳城退休〔2026〕12a"] {
+        for not in [
+            "张三",
+            "140522196501151012",
+            "〔2026〕0012",
+            "阳城退休〔26〕1",
+            "阳城退休〔2026〕",
+            "阳城退休〔2026〕12a",
+        ] {
             assert_eq!(CaseNumber::from_search(not), None, "{not}");
         }
     }

@@ -11,7 +11,6 @@ use uuid::Uuid;
 
 use super::{Engine, EngineError};
 use lianban_core::definition::{Process, StepId, StepKind};
-use serde_json::{Value, json};
 use lianban_core::documents::{
     CaseView, Draft, Rendered, TaskView, Templates, format_number, missing_materials,
 };
@@ -19,6 +18,7 @@ use lianban_core::runtime::{
     Actor, CaseId, CaseState, Command, Effect, Event, TaskId, TaskStatus, Transition,
 };
 use lianban_store::{DocumentId, DocumentRecord, SecondRequest, Unit};
+use serde_json::{Value, json};
 
 impl Engine {
     /// The documents a case issued, oldest first.

@@ -273,6 +273,14 @@ impl Reads<'_> {
         if let Some(actor) = &query.started_by {
             select = select.filter(super::access::started_by(actor));
         }
+        if let Some(number) = query
+            .number
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            select = select.filter(case::Column::Number.eq(search_number(number)));
+        }
         if let Some(since) = query.ended_since {
             select = select.filter(case::Column::EndedAt.gte(since));
         }
@@ -372,12 +380,16 @@ impl Cases<'_> {
 /// The cases a search term finds: by applicant name, by ID number (its search key), or by
 /// case number, typed loosely (`阳城退休[2026]12`). Every column is indexed.
 pub(super) fn search_condition(term: &str) -> sea_orm::Condition {
-    let number = lianban_core::case_number::CaseNumber::from_search(term)
-        .map_or_else(|| term.to_owned(), String::from);
     sea_orm::Condition::any()
         .add(case::Column::ApplicantName.eq(term))
         .add(case::Column::IdKey.eq(lianban_core::privacy::id_search_key(term)))
-        .add(case::Column::Number.eq(number))
+        .add(case::Column::Number.eq(search_number(term)))
+}
+
+/// A case number as typed, written as stored (`阳城退休[2026]12` → `阳城退休〔2026〕0012`).
+fn search_number(term: &str) -> String {
+    lianban_core::case_number::CaseNumber::from_search(term)
+        .map_or_else(|| term.to_owned(), String::from)
 }
 
 fn case_record(

@@ -149,6 +149,8 @@ pub struct CaseQuery {
     /// Only cases whose applicant has exactly this name or ID number, or whose number
     /// (办件编号) this is (typed loosely, see `CaseNumber::from_search`).
     pub search: Option<String>,
+    /// Only the case with this number (办件编号, typed loosely as for `search`).
+    pub number: Option<String>,
     /// Only cases that ended at or after this instant (the dashboard's 本周/本月办结).
     pub ended_since: Option<DateTime<Utc>>,
     /// At most this many (all when `None`).

@@ -293,6 +293,8 @@ pub(super) struct Case {
     process: String,
     version: u32,
     title: Option<String>,
+    /// The readable case number (办件编号, 阳城退休〔2026〕0012), when it has one.
+    number: Option<String>,
     form: Map<String, Value>,
     data: Map<String, Value>,
     materials: Vec<String>,
@@ -320,6 +322,7 @@ impl Case {
             process: state.process.clone(),
             version: state.version,
             title: record.title.clone(),
+            number: state.number.clone().map(String::from),
             form: state.form.clone(),
             data: state.data.clone(),
             materials: state.materials.clone(),
