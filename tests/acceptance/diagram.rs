@@ -569,12 +569,14 @@ db_test!(case_map_shows_done_current_and_skipped, |db| {
     assert_eq!(edge_class("confirm → declined"), "edge");
     assert_eq!(edge_class("supplement_wait → accept"), "edge back");
 
-    // The 一次性告知单 print pack carries the map as 附件3.
+    // The 一次性告知单 print pack carries the map (the policy's 附件3) on a page of its own,
+    // titled as the process's map: a paper handed out carries no "附件N" (issue 17).
     let notice = Browser::of(&app, &clerk)?
         .get(&format!("/cases/{case}/preview/notice"))
         .await?;
     assert_eq!(notice.status, 200, "{}", notice.text);
-    let at = notice.text.find("附件3").expect("附件3 in the pack");
+    assert!(!notice.text.contains("附件"), "{}", notice.text);
+    let at = notice.text.find("流程图</h2>").expect("the map in the pack");
     assert!(notice.text[at..].contains("<svg") && notice.text.contains("page-break-before"));
     Ok(())
 });
