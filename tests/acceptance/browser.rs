@@ -436,8 +436,7 @@ impl Walk {
     async fn claim_from_inbox(&self, step_name: &str) -> anyhow::Result<String> {
         self.goto("/inbox").await?;
         self.expect(&[step_name, "待认领"]).await?;
-        let row =
-            format!("//tr[td[normalize-space()='{step_name}']][td/a[contains(., ' 张三 ')]]");
+        let row = format!("//tr[td[normalize-space()='{step_name}']][td/a[contains(., ' 张三 ')]]");
         self.submit(Locator::XPath(&format!(
             "{row}//button[normalize-space()='认领']"
         )))

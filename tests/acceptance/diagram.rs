@@ -576,7 +576,10 @@ db_test!(case_map_shows_done_current_and_skipped, |db| {
         .await?;
     assert_eq!(notice.status, 200, "{}", notice.text);
     assert!(!notice.text.contains("附件"), "{}", notice.text);
-    let at = notice.text.find("流程图</h2>").expect("the map in the pack");
+    let at = notice
+        .text
+        .find("流程图</h2>")
+        .expect("the map in the pack");
     assert!(notice.text[at..].contains("<svg") && notice.text.contains("page-break-before"));
     Ok(())
 });

@@ -231,10 +231,7 @@ fn type_note(field: &Field) -> Option<String> {
 /// holds as the rule engine evaluates it: `==` only when the field is present with exactly
 /// that value, `!=` otherwise.
 fn condition_schema(source: &str) -> Option<Value> {
-    let alternatives: Vec<Value> = source
-        .split("||")
-        .map(all_of)
-        .collect::<Option<_>>()?;
+    let alternatives: Vec<Value> = source.split("||").map(all_of).collect::<Option<_>>()?;
     match alternatives.len() {
         1 => alternatives.into_iter().next(),
         _ => Some(json!({"anyOf": alternatives})),

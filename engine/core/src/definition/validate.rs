@@ -279,7 +279,7 @@ pub(super) fn build(raw: RawProcess, at: &ListIndices, cx: &mut Cx<'_>, file: &s
     };
     let step_map = graph::check(cx, step_map, &start);
     if !raw.is_abstract.unwrap_or(false) {
-        issuers(cx, &departments, &roles, &step_map);
+        issuers(cx, &departments, &roles, &documents, &step_map);
     }
 
     let schedules = schedules(cx, raw.schedules, &at.schedules);
@@ -413,6 +413,7 @@ fn issuers(
     cx: &mut Cx<'_>,
     departments: &IndexMap<String, Department>,
     roles: &IndexMap<String, Role>,
+    documents: &IndexMap<String, Document>,
     steps: &IndexMap<StepId, Step>,
 ) {
     let mut reported: Vec<&str> = Vec::new();
@@ -444,7 +445,15 @@ fn issuers(
                 department.name,
                 step.id,
                 outcome.key,
-                outcome.documents.join("、")
+                outcome
+                    .documents
+                    .iter()
+                    .map(|key| match documents.get(key) {
+                        Some(document) => format!("《{}》（{key}）", document.name),
+                        None => format!("`{key}`"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("、")
             ),
             Some(format!(
                 "在本县定义的部门里写上，如 `{}: {{issuer: 阳城县社会保险服务中心}}`；股室、窗口不能作为落款单位",
