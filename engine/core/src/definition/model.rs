@@ -128,26 +128,6 @@ impl Process {
             .collect()
     }
 
-    /// The departments that sign papers: those whose roles do a task with an outcome that
-    /// issues a document (a notice, a refusal, a letter), in definition order. Each needs an
-    /// `issuer:` (the name its seal bears).
-    pub fn signing_departments(&self) -> Vec<&Department> {
-        let signing: Vec<&str> = self
-            .steps
-            .values()
-            .filter_map(|step| match &step.kind {
-                StepKind::Task(spec) if spec.outcomes.values().any(|o| !o.documents.is_empty()) => {
-                    self.roles.get(&spec.role).map(|r| r.department.as_str())
-                }
-                _ => None,
-            })
-            .collect();
-        self.departments
-            .values()
-            .filter(|d| signing.contains(&d.key.as_str()))
-            .collect()
-    }
-
     /// Table data by name, as rules see it in `tables`.
     pub fn table_values(&self) -> serde_json::Map<String, serde_json::Value> {
         self.tables
@@ -195,8 +175,8 @@ pub struct Department {
     /// Full name.
     pub name: String,
     /// The name it signs and seals papers with (阳城县社会保险服务中心), when that is not
-    /// `name`: a 股 or a 窗口 does not seal. Required of every department that signs
-    /// (`lianban check`), see [`Process::signing_departments`].
+    /// `name`: a 股 or a 窗口 does not seal. Required of every department whose role does a
+    /// task with an outcome that issues a document (`lianban check`, outside bases).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
     /// Service window / office.

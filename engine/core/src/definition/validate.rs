@@ -430,7 +430,11 @@ fn issuers(
         else {
             continue;
         };
-        if department.issuer.is_some() || reported.contains(&department.key.as_str()) {
+        let named = department
+            .issuer
+            .as_deref()
+            .is_some_and(|issuer| !issuer.trim().is_empty());
+        if named || reported.contains(&department.key.as_str()) {
             continue;
         }
         reported.push(&department.key);
