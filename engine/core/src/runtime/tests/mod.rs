@@ -108,6 +108,7 @@ impl Flow {
                 Department {
                     key: dept.into(),
                     name: dept_name.into(),
+                    issuer: None,
                     window: None,
                     phone: None,
                     system: None,
@@ -144,6 +145,7 @@ impl Flow {
                 resolved: Default::default(),
                 file: "test.yaml".into(),
                 calendar: None,
+                case_prefix: None,
                 calendar_data: None,
                 metadata: Metadata::default(),
                 departments,
@@ -294,6 +296,7 @@ impl Flow {
                 key: (*key).into(),
                 name: (*key).into(),
                 copies: None,
+                unit: None,
                 when: None,
                 note: None,
                 why: None,
