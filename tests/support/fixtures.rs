@@ -95,6 +95,7 @@ fn task_step(id: &str, name: &str, role: &str, next: &str) -> Step {
         reason_required: false,
         documents: Vec::new(),
         set: Vec::new(),
+        check: None,
     };
     Step {
         id: id.into(),

@@ -462,6 +462,11 @@ pub struct Outcome {
     pub documents: Vec<String>,
     /// Case data written when this outcome is chosen.
     pub set: Vec<Assignment>,
+    /// What must hold before a person may choose this outcome (`check:`), e.g. the
+    /// acceptance condition on 受理: an expression over the case (`form`, `data`, `params`,
+    /// `tables`, `today`) giving the problems that stop it — a list of texts, or one text;
+    /// `()`, `[]`, `""` and `true` mean none.
+    pub check: Option<Expr>,
 }
 
 /// `data.<key> = <expr>`.

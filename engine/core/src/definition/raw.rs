@@ -239,6 +239,7 @@ pub(super) struct RawOutcome {
     pub(super) documents: Vec<String>,
     #[serde(default)]
     pub(super) set: IndexMap<String, String>,
+    pub(super) check: Option<String>,
 }
 
 /// One branch of a choice, multi-choice or parallel step.

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::definition::{Duration, EscalateOn, StepId};
 
+mod check;
 mod clock;
 mod decision;
 mod escalate;
@@ -32,6 +33,7 @@ mod tasks;
 mod tests;
 
 pub use crate::definition::RequiredMaterial;
+pub use check::outcome_problems;
 pub use escalate::fire;
 pub use form::{FieldError, Problem, unknown_materials, validate_form};
 pub use machine::{apply, start};
@@ -765,6 +767,15 @@ pub enum RuntimeError {
         /// The earlier step that user completed, by name.
         earlier: String,
     },
+    /// The outcome's `check:` found problems (e.g. the acceptance condition does not hold):
+    /// nobody may choose it until they are resolved.
+    #[error("不能“{outcome}”：{}", .problems.join("；"))]
+    OutcomeBlocked {
+        /// The outcome, by label.
+        outcome: String,
+        /// What stops it, in Chinese, as the definition's check gave them.
+        problems: Vec<String>,
+    },
 }
 
 impl RuntimeError {
@@ -792,6 +803,7 @@ impl RuntimeError {
                 "second-supplement-reason-required"
             }
             RuntimeError::SamePerson { .. } => "separation-of-duties",
+            RuntimeError::OutcomeBlocked { .. } => "outcome-blocked",
         }
     }
 }

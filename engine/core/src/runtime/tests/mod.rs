@@ -41,6 +41,7 @@ pub(super) fn outcome(key: &str, to: &str) -> Outcome {
         reason_required: false,
         documents: Vec::new(),
         set: Vec::new(),
+        check: None,
     }
 }
 
