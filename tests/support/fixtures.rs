@@ -79,6 +79,7 @@ pub fn process(id: &str, version: u32, hash: &str) -> Process {
         documents: IndexMap::new(),
         schedules: Vec::new(),
         time_limits: Default::default(),
+        labels: Default::default(),
         tests: Vec::new(),
         sources: vec![SourceFile {
             path: format!("processes/test/{id}.yaml"),

@@ -41,6 +41,8 @@ pub(super) struct RawProcess {
     pub(super) tables: IndexMap<String, RawTable>,
     pub(super) evaluate: Option<String>,
     pub(super) time_limits: Option<RawTimeLimits>,
+    #[serde(default)]
+    pub(super) labels: IndexMap<String, String>,
 }
 
 /// `time_limits:`: durations as text, resolved like a step's `due`.

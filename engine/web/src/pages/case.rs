@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::actions::{Refusal, actions};
-use super::view::{case_status_text, history_row, step_names, task_row, today, value_text};
+use super::view::{
+    case_status_text, history_row, readable_value, step_names, task_row, today, value_text,
+};
 use super::{PageUser, department_name, render};
 use std::collections::{HashMap, HashSet};
 
@@ -27,16 +29,9 @@ use lianban_service::records::{CaseRecord, DocumentId, TaskQuery, TaskRecord};
 
 /// Labels of the keys case data can have: the decision fields of the task steps.
 fn data_label(process: &Process, key: &str) -> String {
-    process
-        .steps
-        .values()
-        .filter_map(|s| match &s.kind {
-            StepKind::Task(t) => t.form.iter().find(|f| f.key == key),
-            _ => None,
-        })
-        .map(|f| f.label.clone())
-        .next()
-        .unwrap_or_else(|| key.to_owned())
+    // A key without a label is a W-UNLABELED-DATA warning of `lianban check`; shown raw
+    // rather than hidden, so that nothing the case holds is kept from the clerk.
+    process.data_label(key).unwrap_or(key).to_owned()
 }
 
 /// What the task and case pages both show of a case: the application form (masked unless
@@ -60,7 +55,7 @@ pub(super) async fn facts(
                 .iter()
                 .filter_map(|f| {
                     form.get(&f.key)
-                        .map(|v| json!({"label": f.label, "value": value_text(v)}))
+                        .map(|v| json!({"label": f.label, "value": readable_value(v)}))
                 })
                 .collect()
         })
@@ -87,7 +82,7 @@ pub(super) async fn facts(
         .iter()
         .map(|(k, v)| {
             let label = process.map_or_else(|| k.clone(), |p| data_label(p, k));
-            json!({"label": label, "value": value_text(v)})
+            json!({"label": label, "value": readable_value(v)})
         })
         .collect();
     let evaluated: Vec<Value> = match (process, &evaluation) {

@@ -68,7 +68,10 @@ async fn show(
     let mut outcomes: Vec<Value> = Vec::new();
     for o in step.map(|s| s.outcomes.values()).into_iter().flatten() {
         let problems = match (&process, workable) {
-            (Some(p), true) => outcome_problems(p, &record.state, o, today)?,
+            // A failing rule stops the outcome in the runtime too; say so rather than
+            // fail the whole page.
+            (Some(p), true) => outcome_problems(p, &record.state, o, today)
+                .unwrap_or_else(|e| vec![format!("条件无法核对：{e}")]),
             _ => Vec::new(),
         };
         if !problems.is_empty() {

@@ -157,6 +157,7 @@ impl Flow {
                 documents,
                 schedules: Vec::new(),
                 time_limits: Default::default(),
+                labels: Default::default(),
                 tests: Vec::new(),
                 sources: Vec::new(),
             },
