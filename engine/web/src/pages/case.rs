@@ -120,10 +120,12 @@ pub(super) async fn facts(
             })
         })
         .collect();
-    let history: Vec<Value> = entries
-        .iter()
-        .map(|h| history_row(h, process, &names))
-        .collect();
+    let history = fold_views(
+        entries
+            .iter()
+            .map(|h| history_row(h, process, &names))
+            .collect(),
+    );
     let status = match &state.status {
         CaseStatus::Active => "active",
         CaseStatus::Completed { .. } => "completed",
@@ -163,6 +165,39 @@ pub(super) async fn facts(
             status == "active",
         ),
     }))
+}
+
+/// The timeline with each run of two or more consecutive views (查看办件) folded into one
+/// row that counts them and opens to list them: a finished case is read dozens of times,
+/// and the reads would bury the work. The audit history keeps every view as its own entry.
+fn fold_views(rows: Vec<Value>) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    let mut run: Vec<Value> = Vec::new();
+    let flush = |run: &mut Vec<Value>, out: &mut Vec<Value>| match run.len() {
+        0 => {}
+        1 => out.append(run),
+        n => {
+            let first = run.first().map(|r| r["at"].clone()).unwrap_or_default();
+            let last = run.last().map(|r| r["at"].clone()).unwrap_or_default();
+            out.push(json!({
+                "fold": true,
+                "count": n,
+                "first": first,
+                "last": last,
+                "views": std::mem::take(run),
+            }));
+        }
+    };
+    for row in rows {
+        if row["view"] == true {
+            run.push(row);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(row);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
 }
 
 /// The definition version a case runs on, when it is loaded.
