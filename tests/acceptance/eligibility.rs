@@ -3,7 +3,9 @@
 //! shows why with the button disabled and the refusal's reason prefilled, and 不予受理 with
 //! that reason ends the case; the 退役军人事务局 gets its task as soon as the letter is
 //! issued and enters the reply there; the case page shows case data under Chinese labels
-//! with dates in words and folds the views, which the audit history keeps one by one.
+//! with dates in words and folds the views, which the audit history keeps one by one; the
+//! intake page shows only the fields that apply and, without JavaScript, more as the
+//! answers change (更新申请表和材料清单), while the server checks every field at start.
 //! Every test runs on SQLite and on PostgreSQL.
 
 use lianban::accounts::Role;
@@ -277,5 +279,73 @@ db_test!(the_case_page_labels_data_and_folds_views, |db| {
     let history = app.app.engine().history(CaseId(case.parse()?)).await?;
     let views = history.iter().filter(|h| h.action == "view").count();
     assert!(views >= 5, "{views} views in the history");
+    Ok(())
+});
+
+db_test!(the_intake_form_shows_the_fields_that_apply, |db| {
+    let app = TestApp::start(&db, "processes").await?;
+    let window = person(&app, "shebao_wang", "shebao").await?;
+    let page = Browser::of(&app, &window)?;
+    let blank = page.get("/intake?process=yangcheng.retirement").await?;
+    assert_eq!(blank.status, 200, "{}", blank.text);
+    // Hidden and disabled (not posted) until they apply; the others in sight.
+    for key in ["veteran_archive", "special_job_kind", "medical_months", "bank_card", "mail_address", "other_post_as"] {
+        assert!(
+            blank.text.contains(&format!(r#"data-field="form.{key}" hidden>"#)),
+            "{key} hidden: {}",
+            blank.text
+        );
+        assert!(
+            blank.text.contains(&format!(r#"name="form.{key}" disabled"#)),
+            "{key} disabled"
+        );
+    }
+    assert!(blank.text.contains(r#"data-field="form.name">"#), "{}", blank.text);
+    assert!(blank.text.contains("更新申请表和材料清单"));
+
+    // Without JavaScript: the answers posted with 更新申请表和材料清单 bring the fields that
+    // now apply, required ones starred.
+    let answers = [
+        ("process", "yangcheng.retirement"),
+        ("form.veteran", "true"),
+        ("form.joint_fund", "true"),
+        ("form.retirement_type", "特殊工种提前退休"),
+        ("form.post", "其他"),
+        ("form.gender", "女"),
+    ];
+    let refreshed = page
+        .post("/intake", &[answers.to_vec(), vec![("action", "refresh")]].concat(), true)
+        .await?;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.text);
+    for key in ["veteran_archive", "special_job_kind", "bank_card", "other_post_as"] {
+        assert!(
+            refreshed.text.contains(&format!(r#"data-field="form.{key}">"#)),
+            "{key} shown: {}",
+            refreshed.text
+        );
+    }
+    assert!(
+        refreshed
+            .text
+            .contains("军人档案保管处 <span class=\"missing\">*</span>"),
+        "{}",
+        refreshed.text
+    );
+    for key in ["medical_months", "mail_address", "disability_appraised"] {
+        assert!(
+            refreshed.text.contains(&format!(r#"data-field="form.{key}" hidden>"#)),
+            "{key} still hidden"
+        );
+    }
+
+    // The server checks every field at start, those that appeared included.
+    let refused = page
+        .post("/intake", &[answers.to_vec(), vec![("action", "start")]].concat(), true)
+        .await?;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    for label in ["军人档案保管处", "特殊工种类别", "岗位“其他”按哪类岗位确定原法定退休年龄"] {
+        assert!(refused.text.contains(&format!("“{label}”为必填项")), "{label}: {}", refused.text);
+    }
+    assert_eq!(window.cases("").await?.ok()?, json!([]), "nothing started");
     Ok(())
 });

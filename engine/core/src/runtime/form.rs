@@ -108,6 +108,34 @@ pub fn validate_form(
     errors
 }
 
+/// Whether each field of the application form applies to these answers, in the order of
+/// `process.form`: it has no `when:`, or its `when:` holds. The intake page shows only
+/// the fields that apply; [`validate_form`] asks the same question when the case starts.
+/// A `when:` that cannot be evaluated counts as applying, so the field stays in sight and
+/// the check at start names the problem.
+pub fn fields_applying(
+    process: &Process,
+    form: &Map<String, Value>,
+    today: NaiveDate,
+) -> Vec<bool> {
+    let params = process.parameter_values();
+    let tables = process.table_values();
+    let empty = Map::new();
+    let facts = Facts {
+        form,
+        data: &empty,
+        params: &params,
+        tables: &tables,
+        materials: &[],
+        today,
+    };
+    process
+        .form
+        .iter()
+        .map(|f| f.when.as_ref().is_none_or(|w| w.eval_bool(&facts).unwrap_or(true)))
+        .collect()
+}
+
 /// Checks the material keys given with an application or a delivery: each must be one the
 /// definition lists, so that a made-up key is neither stored nor ticked on a notice.
 pub fn unknown_materials(process: &Process, materials: &[String]) -> Vec<FieldError> {

@@ -35,7 +35,7 @@ mod tests;
 pub use crate::definition::RequiredMaterial;
 pub use check::outcome_problems;
 pub use escalate::fire;
-pub use form::{FieldError, Problem, unknown_materials, validate_form};
+pub use form::{FieldError, Problem, fields_applying, unknown_materials, validate_form};
 pub use machine::{apply, start};
 pub use recount::recount;
 

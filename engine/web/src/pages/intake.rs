@@ -22,7 +22,7 @@ use crate::input::QueryParams;
 use crate::{ApiError, Ctx, Identity};
 use lianban_core::definition::Process;
 use lianban_core::evaluate::evaluate;
-use lianban_core::runtime::RuntimeError;
+use lianban_core::runtime::{RuntimeError, fields_applying};
 use lianban_service::EngineError;
 
 /// Application fields are posted as `form.<key>`.
@@ -88,9 +88,25 @@ fn show(
             })
         })
         .collect();
+    // Only the fields that apply to the answers so far are shown; the others are in the
+    // page, hidden and disabled (so not posted), and intake.js shows them as they come to
+    // apply. Without JavaScript, 更新申请表和材料清单 does the same with a whole page.
+    let mut fields = describe(&process.form, FORM, form, errors);
+    let applying = fields_applying(process, form, today(ctx.app.engine().now()));
+    for ((shown, field), applies) in fields.iter_mut().zip(&process.form).zip(applying) {
+        if let Value::Object(map) = shown {
+            let hidden = !applies && !errors.contains_key(&field.key);
+            map.insert("hidden".into(), json!(hidden));
+            // A field that applies now is as required as any other.
+            if applies && field.when.is_some() && field.required {
+                map.insert("required".into(), json!(true));
+                map.insert("conditional".into(), json!(false));
+            }
+        }
+    }
     let page = json!({
         "process": {"id": process.id, "name": process.name, "version": process.version},
-        "fields": describe(&process.form, FORM, form, errors),
+        "fields": fields,
         "materials": materials,
         "materials_error": evaluation.materials_error.is_some(),
         "invalid": !errors.is_empty(),
