@@ -97,9 +97,10 @@ fn show(
         if let Value::Object(map) = shown {
             let hidden = !applies && !errors.contains_key(&field.key);
             map.insert("hidden".into(), json!(hidden));
-            // A field that applies now is as required as any other.
-            if applies && field.when.is_some() && field.required {
-                map.insert("required".into(), json!(true));
+            // A field that applies now is as required as any other, and no longer
+            // "视情况填写": the situation is the one on screen.
+            if applies && field.when.is_some() {
+                map.insert("required".into(), json!(field.required));
                 map.insert("conditional".into(), json!(false));
             }
         }
