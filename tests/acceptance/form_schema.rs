@@ -375,3 +375,23 @@ db_test!(the_server_accepts_exactly_what_the_schema_accepts, |db| {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     Ok(())
 });
+
+db_test!(a_base_not_in_force_has_no_form, |db| {
+    let app = TestApp::start_with(&db, "processes", |s| {
+        s.admin_token = Some("operator-secret".into());
+    })
+    .await?;
+    let client = reqwest::Client::new();
+    let form = |id: &str| {
+        client
+            .get(format!("{}/api/v1/processes/{id}/form", app.base))
+            .bearer_auth("operator-secret")
+            .send()
+    };
+    // Even the operator, who reads every county, gets no form of the shared base: no case
+    // starts on it, so a portal built from it would hand in applications nobody accepts.
+    let base = form("shanxi.retirement").await?;
+    assert_eq!(base.status(), 404, "{}", base.text().await?);
+    assert_eq!(form("zezhou.retirement").await?.status(), 200);
+    Ok(())
+});

@@ -1,6 +1,7 @@
 //! The definition loader and validator on mangled input: the shipped definitions and the
 //! broken fixtures, mutated (bytes flipped, lines dropped or repeated, keys renamed, values
-//! swapped for odd YAML) and random YAML documents. Every input must load or fail with
+//! swapped for odd YAML), a county overlay over a mangled shared base, and random YAML
+//! documents. Every input must load or fail with
 //! diagnostics that say where; none may panic. A fixed seed and a bounded number of cases
 //! keep this a short, repeatable run for CI; `fuzz/` holds the open-ended cargo-fuzz target
 //! over the same corpus.
@@ -17,11 +18,48 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// One seed: a definition and the rule and table files beside it.
+/// One seed: a definition, the rule and table files beside it and the bases it extends
+/// with theirs, and which of these files the mutations change.
 #[derive(Debug, Clone)]
 struct Seed {
     definition: SourceFile,
     others: Vec<SourceFile>,
+    /// `None`: the definition itself; `Some(i)`: `others[i]` (a base under an overlay).
+    mutated: Option<usize>,
+}
+
+impl Seed {
+    fn target(&self) -> &SourceFile {
+        self.mutated.map_or(&self.definition, |i| &self.others[i])
+    }
+}
+
+/// The files a definition in `dir` may need: its rules and tables, and those of its
+/// neighbours in the same tree (a county's base lives beside it, e.g. `processes/shanxi/`
+/// beside `processes/zezhou/`), definitions of those neighbours included.
+fn neighbours(dir: &Path) -> Vec<SourceFile> {
+    let mut paths = Vec::new();
+    files(&dir.join("rules"), &[".rhai"], &mut paths);
+    files(&dir.join("data"), &[".yaml"], &mut paths);
+    if let Some(parent) = dir.parent().filter(|p| p.ends_with("processes")) {
+        let Ok(entries) = std::fs::read_dir(parent) else {
+            return Vec::new();
+        };
+        let mut others: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir() && p != dir)
+            .collect();
+        others.sort();
+        for other in others {
+            let mut found = Vec::new();
+            files(&other, &[".yaml", ".rhai"], &mut found);
+            paths.extend(found.into_iter().filter(|p| {
+                let s = p.display().to_string();
+                !s.contains("/calendars/") && !s.ends_with(".tests.yaml")
+            }));
+        }
+    }
+    paths.iter().filter_map(|p| read(p)).collect()
 }
 
 fn read(path: &Path) -> Option<SourceFile> {
@@ -61,29 +99,52 @@ fn seeds() -> Vec<Seed> {
             !s.contains("/calendars/") && !s.contains("/data/") && !s.ends_with(".tests.yaml")
         }));
     }
-    definitions
-        .iter()
-        .filter_map(|path| {
-            let dir = path.parent()?;
-            let mut extra = Vec::new();
-            files(&dir.join("rules"), &[".rhai"], &mut extra);
-            files(&dir.join("data"), &[".yaml"], &mut extra);
-            Some(Seed {
-                definition: read(path)?,
-                others: extra.iter().filter_map(|p| read(p)).collect(),
+    let mut seeds = Vec::new();
+    for path in &definitions {
+        let (Some(dir), Some(definition)) = (path.parent(), read(path)) else {
+            continue;
+        };
+        let others = neighbours(dir);
+        // An overlay is also a way into its base: the county's file as shipped over a
+        // mangled base, whose diagnostics must point into the base.
+        let bases: Vec<usize> = others
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| {
+                f.path.ends_with(".yaml")
+                    && !f.path.contains("/data/")
+                    && definition.text.lines().any(|l| {
+                        l.strip_prefix("extends:").is_some_and(|id| {
+                            let id = id.trim().replace('.', "/");
+                            f.path.ends_with(&format!("{id}.yaml"))
+                        })
+                    })
             })
-        })
-        .collect()
+            .map(|(i, _)| i)
+            .collect();
+        for base in bases {
+            seeds.push(Seed {
+                definition: definition.clone(),
+                others: others.clone(),
+                mutated: Some(base),
+            });
+        }
+        seeds.push(Seed {
+            definition,
+            others,
+            mutated: None,
+        });
+    }
+    seeds
 }
 
 /// Loads `text` in place of the seed's definition. Panics are caught and returned as
 /// `Err` with the message, so the failing input can be shown.
 fn load(seed: &Seed, text: &str, templates: &Templates) -> Result<(), String> {
-    let mut sources = vec![SourceFile {
-        path: seed.definition.path.clone(),
-        text: text.to_owned(),
-    }];
+    let mut sources = vec![seed.definition.clone()];
     sources.extend(seed.others.iter().cloned());
+    let target = seed.mutated.map_or(0, |i| i + 1);
+    sources[target].text = text.to_owned();
     let outcome = catch_unwind(AssertUnwindSafe(|| load_sources(&sources, templates)));
     let lines = text.lines().count().max(1);
     match outcome {
@@ -104,7 +165,7 @@ fn load(seed: &Seed, text: &str, templates: &Templates) -> Result<(), String> {
                 }
                 // A diagnostic about the definition itself points into it (one line past
                 // the end is where a missing thing would go).
-                if d.file == seed.definition.path && d.line > lines + 1 {
+                if d.file == seed.target().path && d.line > lines + 1 {
                     return Err(format!("line {} of a {lines}-line file: {d:?}", d.line));
                 }
                 if !d.code.starts_with("E-") {
@@ -251,9 +312,20 @@ fn the_seed_corpus_itself_loads_or_fails_with_positioned_diagnostics() {
     let templates = templates();
     let seeds = seeds();
     assert!(seeds.len() > 30, "only {} seeds", seeds.len());
+    let overlays = seeds.iter().filter(|s| s.mutated.is_some()).count();
+    assert!(overlays >= 3, "only {overlays} overlay-over-base seeds");
     for seed in &seeds {
-        if let Err(why) = load(seed, &seed.definition.text, &templates) {
+        if let Err(why) = load(seed, &seed.target().text, &templates) {
             panic!("{}: {why}", seed.definition.path);
+        }
+        // The shipped definitions, overlays included, load as they are: a seed that fails
+        // at once would only ever test the first error.
+        if seed.definition.path.contains("/processes/") {
+            let mut sources = vec![seed.definition.clone()];
+            sources.extend(seed.others.iter().cloned());
+            if let Err(e) = load_sources(&sources, &templates) {
+                panic!("{}: {e}", seed.definition.path);
+            }
         }
     }
 }
@@ -268,9 +340,9 @@ fn mutated_definitions_never_panic_and_always_say_where() {
             let seed = &seeds[which];
             let text = mutations
                 .iter()
-                .fold(seed.definition.text.clone(), |t, m| apply(&t, m));
+                .fold(seed.target().text.clone(), |t, m| apply(&t, m));
             load(seed, &text, &templates).map_err(|why| {
-                TestCaseError::fail(format!("{}: {why}\n---\n{text}", seed.definition.path))
+                TestCaseError::fail(format!("{}: {why}\n---\n{text}", seed.target().path))
             })
         })
         .expect("no panics, diagnostics with positions");
@@ -346,6 +418,7 @@ fn random_yaml_documents_never_panic_and_always_say_where() {
             text: String::new(),
         },
         others: Vec::new(),
+        mutated: None,
     };
     runner(300)
         .run(&random_document(), |text| {
@@ -363,6 +436,7 @@ fn rules_and_table_files_outside_the_definition_directory_are_refused_at_check()
     let seed = Seed {
         definition: read(&path).expect("the shipped definition"),
         others: Vec::new(),
+        mutated: None,
     };
     for (line, wanted) in [
         (

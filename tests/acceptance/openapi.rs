@@ -1,12 +1,15 @@
-//! `/api/openapi.json` as client generators read it: it parses as an OpenAPI 3.1 document
-//! (the `oas3` crate), every operation has an operationId of its own, every `$ref` points
-//! at something, every `{parameter}` of a path is declared, and every success answer of
-//! JSON has a schema. The start form's JSON Schema route is in it.
+//! `/api/openapi.json` as client generators read it: it is valid against the OpenAPI
+//! Initiative's own schema of 3.1 documents (tests/fixtures/openapi/), each of its schema
+//! objects is a valid JSON Schema 2020-12, it parses as an OpenAPI 3.1 document (the `oas3`
+//! crate), every operation has an operationId of its own, every `$ref` points at something,
+//! every `{parameter}` of a path is declared, and every success answer of JSON has a typed
+//! schema (a named type, a list of one, or a schema with properties; never a bare object).
+//! The start form's JSON Schema route is in it.
 
 use std::collections::BTreeMap;
 
 use lianban_tests::db_test;
-use lianban_tests::web::TestApp;
+use lianban_tests::web::{TestApp, repo};
 use oas3::spec::{ObjectOrReference, ParameterIn};
 use serde_json::Value;
 
@@ -26,6 +29,63 @@ fn refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
     }
 }
 
+/// Whether a success answer's schema says what it holds: a `$ref` to a named type, a list
+/// of such, or an inline schema with properties. `{}` or `{"type": "object"}` alone tells a
+/// client generator nothing.
+fn typed(schema: &Value) -> bool {
+    if schema.get("$ref").is_some() || schema.get("properties").is_some() {
+        return true;
+    }
+    if let Some(items) = schema.get("items") {
+        return typed(items);
+    }
+    ["oneOf", "anyOf", "allOf"].iter().any(|k| {
+        schema
+            .get(*k)
+            .and_then(Value::as_array)
+            .is_some_and(|parts| parts.iter().all(typed))
+    })
+}
+
+/// Every schema object of the document: the components' and each request's and answer's.
+fn schema_objects(raw: &Value) -> Vec<(String, &Value)> {
+    let mut out: Vec<(String, &Value)> = Vec::new();
+    if let Some(schemas) = raw
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+    {
+        out.extend(schemas.iter().map(|(k, v)| (format!("components/{k}"), v)));
+    }
+    for (path, item) in raw["paths"].as_object().into_iter().flatten() {
+        for (method, op) in item.as_object().into_iter().flatten() {
+            let bodies = op
+                .pointer("/requestBody/content")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .map(|(media, c)| (format!("{method} {path} request {media}"), c));
+            let answers =
+                op["responses"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|(code, r)| {
+                        r["content"]
+                            .as_object()
+                            .into_iter()
+                            .flatten()
+                            .map(move |(media, c)| (format!("{method} {path} {code} {media}"), c))
+                    });
+            for (at, content) in bodies.chain(answers) {
+                if let Some(schema) = content.get("schema") {
+                    out.push((at, schema));
+                }
+            }
+        }
+    }
+    out
+}
+
 db_test!(the_openapi_document_is_valid_for_client_generators, |db| {
     let app = TestApp::start(&db, "processes/examples").await?;
     let text = reqwest::get(format!("{}/api/openapi.json", app.base))
@@ -33,11 +93,34 @@ db_test!(the_openapi_document_is_valid_for_client_generators, |db| {
         .text()
         .await?;
     let raw: Value = serde_json::from_str(&text)?;
+
+    // The standard's own validator: the published schema of OpenAPI 3.1 documents.
+    let oas: Value = serde_json::from_str(&std::fs::read_to_string(
+        repo().join("tests/fixtures/openapi/oas-3.1-schema-2022-10-07.json"),
+    )?)?;
+    let oas = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .build(&oas)
+        .map_err(|e| anyhow::anyhow!("the OpenAPI 3.1 schema does not compile: {e}"))?;
+    let invalid: Vec<String> = oas
+        .iter_errors(&raw)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        invalid.is_empty(),
+        "not a valid OpenAPI 3.1 document:\n{}",
+        invalid.join("\n")
+    );
+    let mut problems = Vec::new();
+    for (at, schema) in schema_objects(&raw) {
+        if !jsonschema::meta::is_valid(schema) {
+            problems.push(format!("{at}: not a valid JSON Schema 2020-12: {schema}"));
+        }
+    }
     let spec = oas3::from_json(&text)?;
     let version = spec.validate_version()?;
     assert_eq!((version.major, version.minor), (3, 1), "{version}");
 
-    let mut problems = Vec::new();
     let mut ids: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut operations = 0;
     for (path, method, operation) in spec.operations() {
@@ -80,6 +163,11 @@ db_test!(the_openapi_document_is_valid_for_client_generators, |db| {
                 problems.push(format!("{at} {code}: the response does not resolve"));
                 continue;
             };
+            if code.starts_with('2') && response.content.is_empty() && code != "204" {
+                problems.push(format!(
+                    "{at} {code}: a success answer without a body schema"
+                ));
+            }
             for (media, content) in &response.content {
                 match &content.schema {
                     Some(schema) if schema.resolve(&spec).is_ok() => {}
@@ -87,6 +175,20 @@ db_test!(the_openapi_document_is_valid_for_client_generators, |db| {
                         problems.push(format!("{at} {code} {media}: schema does not resolve"))
                     }
                     None => problems.push(format!("{at} {code} {media}: no schema")),
+                }
+            }
+        }
+    }
+    for (path, item) in raw["paths"].as_object().into_iter().flatten() {
+        for (method, op) in item.as_object().into_iter().flatten() {
+            for (code, r) in op["responses"].as_object().into_iter().flatten() {
+                let json = r.pointer("/content/application~1json/schema");
+                if let (true, Some(schema)) = (code.starts_with('2'), json)
+                    && !typed(schema)
+                {
+                    problems.push(format!(
+                        "{method} {path} {code}: the answer's schema is untyped: {schema}"
+                    ));
                 }
             }
         }

@@ -344,3 +344,63 @@ async fn export_writes_closed_cases_with_a_manifest_of_hashes() -> anyhow::Resul
     assert_eq!(again.status.code(), Some(1), "{}", text(&again));
     Ok(())
 }
+
+/// Runs `lianban args…` under a pseudo-terminal (util-linux `script`), as an operator at a
+/// console would, and returns everything the terminal showed.
+fn on_a_terminal(args: &[&str]) -> Output {
+    let quoted: Vec<String> = std::iter::once(env!("CARGO_BIN_EXE_lianban"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+        .collect();
+    Command::new("script")
+        .args(["-q", "-e", "-c", &quoted.join(" "), "/dev/null"])
+        .env("TERM", "xterm-256color")
+        .output()
+        .expect("run script (util-linux)")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_commands_show_progress_on_a_terminal_and_none_on_a_pipe() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let db = url(&dir.path().join("p.db"));
+    let app = app(&db).await?;
+    for _ in 0..3 {
+        closed(&app).await?;
+    }
+    drop(app);
+    let export = |to: &Path| -> Vec<String> {
+        [
+            "export",
+            "--db",
+            &db,
+            "--closed-before",
+            "2100-01-01",
+            "--to",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .chain([to.display().to_string()])
+        .collect()
+    };
+    let args = export(&dir.path().join("tty"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let tty = on_a_terminal(&args);
+    let shown = text(&tty);
+    assert!(tty.status.success(), "{shown}");
+    assert!(
+        shown.contains("写入档案") && shown.contains("/3 个"),
+        "no bar on a terminal: {shown}"
+    );
+
+    // The same export into a pipe prints its own lines only: no bar, no escape codes.
+    let args = export(&dir.path().join("pipe"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let piped = lianban(&args);
+    let printed = text(&piped);
+    assert!(piped.status.success(), "{printed}");
+    assert!(
+        !printed.contains("写入档案") && !printed.contains('\u{1b}'),
+        "a bar on a pipe: {printed:?}"
+    );
+    Ok(())
+}

@@ -10,36 +10,68 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::NaiveDate;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::input::JsonBody;
 use super::{ApiError, Ctx, Identity};
 use lianban_core::accounts::Absence;
 
-/// The JSON of an absence, with the people's names.
-pub(crate) fn absence_json(
-    a: &Absence,
-    names: &HashMap<String, String>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Value {
-    let name = |login: &String| names.get(login).cloned().unwrap_or_else(|| login.clone());
-    json!({
-        "id": a.id,
-        "user": a.user,
-        "user_name": name(&a.user),
-        "substitute": a.substitute,
-        "substitute_name": name(&a.substitute),
-        "from": a.from.to_string(),
-        "to": a.to.to_string(),
-        "in_force": a.holds_at(now),
-        "recorded_by": a.recorded_by,
-    })
+/// An absence as the API answers it, with the people's names.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AbsenceAnswer {
+    /// Its id (a UUID).
+    pub(crate) id: String,
+    /// Login of the person away.
+    pub(crate) user: String,
+    /// Their name as shown in histories.
+    pub(crate) user_name: String,
+    /// Login of the substitute (代办人).
+    pub(crate) substitute: String,
+    /// The substitute's name.
+    pub(crate) substitute_name: String,
+    /// First day away, `YYYY-MM-DD` (Beijing time).
+    pub(crate) from: String,
+    /// Last day away, `YYYY-MM-DD`, included.
+    pub(crate) to: String,
+    /// Whether the absence holds now.
+    pub(crate) in_force: bool,
+    /// Login of whoever recorded it (the person, a supervisor, or `cli`).
+    pub(crate) recorded_by: String,
 }
 
-/// The absences as JSON, names looked up once.
-pub(crate) async fn absences_json(ctx: &Ctx, absences: &[Absence]) -> Result<Vec<Value>, ApiError> {
+impl AbsenceAnswer {
+    fn new(a: &Absence, names: &HashMap<String, String>, now: DateTime<Utc>) -> Self {
+        let name = |login: &String| names.get(login).cloned().unwrap_or_else(|| login.clone());
+        AbsenceAnswer {
+            id: a.id.clone(),
+            user_name: name(&a.user),
+            user: a.user.clone(),
+            substitute_name: name(&a.substitute),
+            substitute: a.substitute.clone(),
+            from: a.from.to_string(),
+            to: a.to.to_string(),
+            in_force: a.holds_at(now),
+            recorded_by: a.recorded_by.clone(),
+        }
+    }
+}
+
+/// The answer of `POST /api/v1/absences/{user}/end`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct AbsencesEnded {
+    /// Login of the person back.
+    user: String,
+    /// How many absences were ended (0 when none held or was to come).
+    ended: u64,
+}
+
+/// The absences with their people's names, looked up once.
+pub(crate) async fn absence_answers(
+    ctx: &Ctx,
+    absences: &[Absence],
+) -> Result<Vec<AbsenceAnswer>, ApiError> {
     let engine = ctx.app.engine();
     let logins: Vec<String> = absences
         .iter()
@@ -49,7 +81,7 @@ pub(crate) async fn absences_json(ctx: &Ctx, absences: &[Absence]) -> Result<Vec
     let now = engine.now();
     Ok(absences
         .iter()
-        .map(|a| absence_json(a, &names, now))
+        .map(|a| AbsenceAnswer::new(a, &names, now))
         .collect())
 }
 
@@ -72,22 +104,23 @@ fn works_cases(identity: &Identity) -> Result<(), ApiError> {
     get,
     path = "/api/v1/absences",
     tag = "absences",
+    operation_id = "listAbsences",
     responses(
-        (status = 200, description = "absences in force or to come: the caller's own, those they stand in for, and a supervisor's whole department", body = Vec<Object>),
+        (status = 200, description = "absences in force or to come: the caller's own, those they stand in for, and a supervisor's whole department", body = Vec<AbsenceAnswer>),
         super::openapi::AuthProblems,
     )
 )]
 pub(super) async fn list(
     State(ctx): State<Ctx>,
     identity: Identity,
-) -> Result<Json<Vec<Value>>, ApiError> {
+) -> Result<Json<Vec<AbsenceAnswer>>, ApiError> {
     works_cases(&identity)?;
     let absences = ctx
         .app
         .engine()
         .visible_absences(&identity.principal())
         .await?;
-    Ok(Json(absences_json(&ctx, &absences).await?))
+    Ok(Json(absence_answers(&ctx, &absences).await?))
 }
 
 /// Body of `POST /api/v1/absences`.
@@ -120,9 +153,10 @@ pub(crate) fn day(field: &str, text: &str) -> Result<NaiveDate, ApiError> {
     post,
     path = "/api/v1/absences",
     tag = "absences",
+    operation_id = "recordAbsence",
     request_body = AbsenceBody,
     responses(
-        (status = 201, description = "the absence recorded", body = Object),
+        (status = 201, description = "the absence recorded", body = AbsenceAnswer),
         (status = 400, description = "unreadable JSON", body = super::openapi::Problem, content_type = "application/problem+json"),
         super::openapi::AuthProblems,
         (status = 404, description = "no such user", body = super::openapi::Problem, content_type = "application/problem+json"),
@@ -146,8 +180,8 @@ pub(super) async fn record(
         .engine()
         .record_absence_for(&identity.principal(), &user, body.substitute.trim(), days)
         .await?;
-    let out = absences_json(&ctx, std::slice::from_ref(&absence)).await?;
-    Ok((StatusCode::CREATED, Json(out.into_iter().next())).into_response())
+    let mut out = absence_answers(&ctx, std::slice::from_ref(&absence)).await?;
+    Ok((StatusCode::CREATED, Json(out.remove(0))).into_response())
 }
 
 /// Ends a person's absences early (销假): their claimed tasks are theirs again at once.
@@ -155,9 +189,10 @@ pub(super) async fn record(
     post,
     path = "/api/v1/absences/{user}/end",
     tag = "absences",
+    operation_id = "endAbsences",
     params(("user" = String, Path, description = "login of the person back")),
     responses(
-        (status = 200, description = "how many absences were ended", body = Object),
+        (status = 200, description = "how many absences were ended", body = AbsencesEnded),
         super::openapi::AuthProblems,
         (status = 404, description = "no such user", body = super::openapi::Problem, content_type = "application/problem+json"),
     )
@@ -166,12 +201,12 @@ pub(super) async fn end(
     State(ctx): State<Ctx>,
     identity: Identity,
     Path(user): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AbsencesEnded>, ApiError> {
     works_cases(&identity)?;
     let ended = ctx
         .app
         .engine()
         .end_absence_for(&identity.principal(), &user)
         .await?;
-    Ok(Json(json!({ "user": user, "ended": ended })))
+    Ok(Json(AbsencesEnded { user, ended }))
 }

@@ -39,6 +39,8 @@ pub(super) async fn get(
         .engine()
         .catalog()
         .latest(&id)
+        // A base (`abstract: true`) is not in force by itself: no case starts on its form.
+        .filter(|p| !p.is_abstract)
         .filter(|_| reader.county().is_none_or(|c| county_of(&id) == c))
         .ok_or_else(|| ApiError::NotFound(format!("没有流程 {id}")))?;
     Ok((

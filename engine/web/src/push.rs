@@ -6,14 +6,17 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::input::QueryParams;
 use super::{ApiError, Ctx, Identity};
 use lianban_core::accounts::{Principal, county_of};
 use lianban_core::definition::StepKind;
+use lianban_core::runtime::CaseId;
 use lianban_service::records::{OutboxMessage, OutboxStatus, PushTableRecord, PushTableSummary};
 
 /// How many tables or messages a list shows.
@@ -97,19 +100,72 @@ pub(super) async fn record_views(
     Ok(())
 }
 
-pub(super) fn summary_json(t: &PushTableSummary) -> Value {
-    json!({
-        "id": t.id,
-        "process": t.process_id,
-        "document": t.document,
-        "name": t.name,
-        "department": t.department,
-        "day": t.day,
-        "number": t.number,
-        "rows": t.row_count,
-        "content_hash": t.content_hash,
-        "issued_at": t.issued_at,
-    })
+/// A push table as lists show it, without its rows.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct PushTableAnswer {
+    /// Its id (a UUID).
+    #[schema(value_type = String)]
+    id: Uuid,
+    /// Process id.
+    process: String,
+    /// Document key in the definition.
+    document: String,
+    /// Document name.
+    name: String,
+    /// Receiving department key.
+    department: String,
+    /// Beijing date, `YYYY-MM-DD`.
+    day: String,
+    /// Printed number, when the document kind is numbered.
+    number: Option<String>,
+    /// How many cases it lists.
+    rows: i32,
+    /// SHA-256 (hex) of the printable HTML.
+    content_hash: String,
+    /// When it was issued.
+    issued_at: DateTime<Utc>,
+}
+
+impl From<&PushTableSummary> for PushTableAnswer {
+    fn from(t: &PushTableSummary) -> Self {
+        PushTableAnswer {
+            id: t.id,
+            process: t.process_id.clone(),
+            document: t.document.clone(),
+            name: t.name.clone(),
+            department: t.department.clone(),
+            day: t.day.clone(),
+            number: t.number.clone(),
+            rows: t.row_count,
+            content_hash: t.content_hash.clone(),
+            issued_at: t.issued_at,
+        }
+    }
+}
+
+/// One case of a push table: the form and the data as they were when it was issued (ID
+/// numbers in full, which is the table's purpose).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(super) struct PushTableCase {
+    /// The case (a UUID).
+    case_id: String,
+    /// The start form's answers.
+    form: Map<String, Value>,
+    /// What the rules and outcomes set.
+    data: Map<String, Value>,
+}
+
+/// A push table with its cases.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct PushTableDetail {
+    #[serde(flatten)]
+    summary: PushTableAnswer,
+    /// Tasks created after this instant are its rows…
+    window_start: DateTime<Utc>,
+    /// …up to and including this one.
+    window_end: DateTime<Utc>,
+    /// Its rows.
+    cases: Vec<PushTableCase>,
 }
 
 /// `GET /api/v1/push-tables`.
@@ -119,18 +175,16 @@ pub(super) fn summary_json(t: &PushTableSummary) -> Value {
     operation_id = "listPushTables",
     tag = "push",
     responses(
-        (status = 200, description = "the push tables the caller may see, newest first, without their rows: [{id, process, document, name, department, day, number, rows, content_hash, issued_at}]"),
+        (status = 200, description = "the push tables the caller may see, newest first, without their rows", body = Vec<PushTableAnswer>),
         (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
     )
 )]
 pub(super) async fn list(
     State(ctx): State<Ctx>,
     identity: Identity,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<PushTableAnswer>>, ApiError> {
     let tables = visible_tables(&ctx, &identity.principal()).await?;
-    Ok(Json(Value::Array(
-        tables.iter().map(summary_json).collect(),
-    )))
+    Ok(Json(tables.iter().map(PushTableAnswer::from).collect()))
 }
 
 /// `GET /api/v1/push-tables/{id}`.
@@ -141,7 +195,7 @@ pub(super) async fn list(
     tag = "push",
     params(("id" = String, Path, description = "push table id (UUID)")),
     responses(
-        (status = 200, description = "the table with window_start, window_end and cases [{case_id, form, data}] (ID numbers in full)"),
+        (status = 200, description = "the table with its cases (ID numbers in full)", body = PushTableDetail),
         (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such table, or not the caller's to see", body = super::openapi::Problem, content_type = "application/problem+json"),
     )
@@ -150,16 +204,22 @@ pub(super) async fn get(
     State(ctx): State<Ctx>,
     identity: Identity,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PushTableDetail>, ApiError> {
     let table = visible_table(&ctx, &identity.principal(), &id).await?;
     record_views(&ctx, &identity, &table).await?;
-    let mut out = summary_json(&table.summary);
-    if let Value::Object(map) = &mut out {
-        map.insert("window_start".into(), json!(table.window.0));
-        map.insert("window_end".into(), json!(table.window.1));
-        map.insert("cases".into(), table.rows);
-    }
-    Ok(Json(out))
+    // The rows were written by the scheduler in this shape; a row that is not is a
+    // store fault, not something to pass on silently.
+    let cases: Vec<PushTableCase> = serde_json::from_value(table.rows).map_err(|e| {
+        ApiError::Internal(anyhow::anyhow!(
+            "push table {id}: a stored row is malformed: {e}"
+        ))
+    })?;
+    Ok(Json(PushTableDetail {
+        summary: PushTableAnswer::from(&table.summary),
+        window_start: table.window.0,
+        window_end: table.window.1,
+        cases,
+    }))
 }
 
 /// `?status=` of the outbox list.
@@ -193,22 +253,66 @@ pub(super) fn require_admin(identity: &Identity) -> Result<(), ApiError> {
 }
 
 /// A message as lists show it: no body (it carries the applicant's data), no secret name.
-pub(super) fn message_json(m: &OutboxMessage) -> Value {
-    json!({
-        "id": m.id,
-        "case_id": m.case_id,
-        "process": m.process_id,
-        "department": m.department,
-        "task_id": m.task_id,
-        "type": m.kind,
-        "status": m.status.as_str(),
-        "attempts": m.attempts,
-        "next_attempt_at": m.next_attempt_at,
-        "last_error": m.last_error,
-        "created_at": m.created_at,
-        "delivered_at": m.delivered_at,
-        "receipt": m.receipt,
-    })
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct OutboxAnswer {
+    /// Message id (a UUID), sent as `Idempotency-Key`.
+    #[schema(value_type = String)]
+    id: Uuid,
+    /// The case it is about.
+    #[schema(value_type = String)]
+    case_id: CaseId,
+    /// Process id.
+    process: String,
+    /// Receiving department key.
+    department: String,
+    /// The task whose creation it announces.
+    task_id: Option<String>,
+    /// Message type, e.g. `task_created`.
+    #[serde(rename = "type")]
+    kind: String,
+    /// `pending`, `delivered` or `dead`.
+    status: &'static str,
+    /// Delivery attempts made so far.
+    attempts: u32,
+    /// Not before this instant.
+    next_attempt_at: DateTime<Utc>,
+    /// The last error (Chinese, or the receiver's status).
+    last_error: Option<String>,
+    /// When it was queued.
+    created_at: DateTime<Utc>,
+    /// When it was delivered.
+    delivered_at: Option<DateTime<Utc>>,
+    /// What the receiver answered on delivery.
+    receipt: Option<Value>,
+}
+
+impl From<&OutboxMessage> for OutboxAnswer {
+    fn from(m: &OutboxMessage) -> Self {
+        OutboxAnswer {
+            id: m.id,
+            case_id: m.case_id,
+            process: m.process_id.clone(),
+            department: m.department.clone(),
+            task_id: m.task_id.clone(),
+            kind: m.kind.clone(),
+            status: m.status.as_str(),
+            attempts: m.attempts,
+            next_attempt_at: m.next_attempt_at,
+            last_error: m.last_error.clone(),
+            created_at: m.created_at,
+            delivered_at: m.delivered_at,
+            receipt: m.receipt.clone(),
+        }
+    }
+}
+
+/// The answer of a retry: the message is pending again.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct OutboxRetried {
+    /// The message id.
+    id: String,
+    /// Always `pending`.
+    status: &'static str,
 }
 
 /// `GET /api/v1/admin/outbox?status=dead`.
@@ -219,7 +323,7 @@ pub(super) fn message_json(m: &OutboxMessage) -> Value {
     tag = "push",
     params(("status" = Option<String>, Query, description = "pending, delivered or dead; all when absent")),
     responses(
-        (status = 200, description = "messages to department systems, newest first, without their bodies: [{id, case_id, process, department, task_id, type, status, attempts, next_attempt_at, last_error, created_at, delivered_at, receipt}]"),
+        (status = 200, description = "messages to department systems, newest first, without their bodies", body = Vec<OutboxAnswer>),
         (status = 400, description = "an unknown status", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 403, description = "not an admin", body = super::openapi::Problem, content_type = "application/problem+json"),
@@ -229,7 +333,7 @@ pub(super) async fn outbox(
     State(ctx): State<Ctx>,
     identity: Identity,
     QueryParams(query): QueryParams<OutboxQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<OutboxAnswer>>, ApiError> {
     require_admin(&identity)?;
     let status = parse_status(query.status.as_deref())?;
     let messages = ctx
@@ -237,9 +341,7 @@ pub(super) async fn outbox(
         .engine()
         .list_outbox(status, None, LIST_LIMIT)
         .await?;
-    Ok(Json(Value::Array(
-        messages.iter().map(message_json).collect(),
-    )))
+    Ok(Json(messages.iter().map(OutboxAnswer::from).collect()))
 }
 
 /// Requeues a dead message; 404 when there is no dead message with this id.
@@ -263,7 +365,7 @@ pub(super) async fn requeue(ctx: &Ctx, identity: &Identity, id: &str) -> Result<
     tag = "push",
     params(("id" = String, Path, description = "message id (UUID)")),
     responses(
-        (status = 200, description = "the dead message is pending again, due now: {id, status}"),
+        (status = 200, description = "the dead message is pending again, due now", body = OutboxRetried),
         (status = 401, description = "no or expired session", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 403, description = "not an admin, or CSRF token missing", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, description = "no dead message with this id", body = super::openapi::Problem, content_type = "application/problem+json"),
@@ -273,7 +375,10 @@ pub(super) async fn retry(
     State(ctx): State<Ctx>,
     identity: Identity,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OutboxRetried>, ApiError> {
     requeue(&ctx, &identity, &id).await?;
-    Ok(Json(json!({"id": id, "status": "pending"})))
+    Ok(Json(OutboxRetried {
+        id,
+        status: "pending",
+    }))
 }

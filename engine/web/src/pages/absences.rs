@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{PageUser, render};
-use crate::absences::{absences_json, day};
+use crate::absences::{absence_answers, day};
 use crate::{ApiError, Ctx};
 use lianban_core::accounts::{Role, absence_day};
 use lianban_service::EngineError;
@@ -46,14 +46,17 @@ async fn show(
     }
     let engine = ctx.app.engine();
     let absences = engine.visible_absences(&principal).await?;
-    let mut rows = absences_json(ctx, &absences).await?;
     let supervisor = principal.has(Role::Supervisor);
-    for row in &mut rows {
-        let may_end = supervisor || row["user"] == me.user.as_str();
-        if let Value::Object(map) = row {
-            map.insert("may_end".into(), json!(may_end));
-        }
-    }
+    let rows: Vec<Value> = absence_answers(ctx, &absences)
+        .await?
+        .into_iter()
+        .map(|row| {
+            let may_end = supervisor || row.user == me.user;
+            let mut value = json!(row);
+            value["may_end"] = json!(may_end);
+            value
+        })
+        .collect();
     let people: Vec<Value> = engine
         .colleagues(&principal)
         .await?

@@ -118,7 +118,7 @@ fn beijing_date(at: DateTime<Utc>) -> String {
 }
 
 /// Every figure of the dashboard, as the JSON API returns it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Figures {
     /// The window of the windowed figures.
     period: PeriodInfo,
@@ -139,7 +139,7 @@ pub(crate) struct Figures {
 }
 
 /// A calendar that lacks a year's holiday notice.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct CalendarNote {
     calendar: String,
     year: i32,
@@ -147,14 +147,14 @@ struct CalendarNote {
 }
 
 /// A county's active cases by current step.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct CountySteps {
     county: String,
     steps: Vec<StepFigure>,
 }
 
 /// The window as shown and exported.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct PeriodInfo {
     key: &'static str,
     label: &'static str,
@@ -165,11 +165,13 @@ struct PeriodInfo {
 }
 
 /// One department's figures.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct DepartmentFigures {
     county: String,
     department: String,
     name: String,
+    /// Open tasks by state now.
+    #[schema(value_type = TaskCountsSchema)]
     tasks: TaskCounts,
     steps: Vec<StepFigure>,
     finished_week: u64,
@@ -180,7 +182,8 @@ struct DepartmentFigures {
     refusal_reasons: Vec<RefusalReason>,
 }
 
-#[derive(Debug, Serialize)]
+/// Active cases at one step.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct StepFigure {
     step: String,
     name: String,
@@ -188,7 +191,7 @@ struct StepFigure {
 }
 
 /// Handling time of one step's tasks completed in the window, in working days.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Handling {
     step: String,
     name: String,
@@ -200,7 +203,8 @@ struct Handling {
     p90: i64,
 }
 
-#[derive(Debug, Serialize)]
+/// Supplement requests (补正) in the window.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Supplements {
     requested: u64,
     second: u64,
@@ -208,7 +212,8 @@ struct Supplements {
     share: Option<f64>,
 }
 
-#[derive(Debug, Serialize)]
+/// Refusals of one outcome at one step in the window.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Refusal {
     step: String,
     step_name: String,
@@ -217,7 +222,8 @@ struct Refusal {
     count: u64,
 }
 
-#[derive(Debug, Serialize)]
+/// One written refusal reason in the window.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct RefusalReason {
     case_id: String,
     step_name: String,
@@ -226,6 +232,21 @@ struct RefusalReason {
     reason: String,
     /// When (Beijing time).
     at: String,
+}
+
+/// How the API document describes [`TaskCounts`] (a store type, which knows no OpenAPI).
+#[derive(utoipa::ToSchema)]
+#[schema(as = TaskCounts)]
+#[allow(dead_code)] // only its schema is used
+struct TaskCountsSchema {
+    /// Open and claimed by nobody.
+    open: u64,
+    /// Claimed by a clerk, not yet completed.
+    claimed: u64,
+    /// Open or claimed and in their warning period, overdue included (the inbox's `due=soon`).
+    due_soon: u64,
+    /// Open or claimed and past their due time (the inbox's `due=overdue`).
+    overdue: u64,
 }
 
 /// A department of a county the viewer may see.
@@ -517,7 +538,7 @@ async fn figures(ctx: &Ctx, me: &Identity, params: &Params) -> Result<Figures, A
         ("department" = Option<String>, Query, description = "admins: one department key instead of all"),
     ),
     responses(
-        (status = 200, description = "{period: {key, label, from, to}, now, week_from, month_from, departments: [{county, department, name, tasks: {open, claimed, due_soon, overdue}, steps: [{step, name, cases}], finished_week, finished_month, handling: [{step, name, tasks, median, p90}] (working days), supplements: {requested, second, share}, refusals: [{step, step_name, outcome, label, count}], refusal_reasons: [{case_id, step_name, label, reason, at}]}], counties (admins only): [{county, steps: [{step, name, cases}]}], calendar_warnings: [{calendar, year, message}] (a calendar in force lacks a year's holiday notice: next year's from 1 November)}"),
+        (status = 200, description = "the figures of the departments in scope (handling times in working days); `calendar_warnings` name calendars in force lacking a holiday notice (next year's from 1 November)", body = Figures),
         (status = 400, description = "an unknown period, or (admins) an unknown department", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 401, description = "no or expired session", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 403, description = "not a supervisor or admin", body = crate::openapi::Problem, content_type = "application/problem+json"),
