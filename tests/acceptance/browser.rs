@@ -613,7 +613,12 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
     assert!(!blank.contains("晋城市住房公积金汇缴变更清册"), "{blank}");
     // Fields that do not apply yet are out of sight: no 军人档案 before 退役军人身份 is 是,
     // no 银行卡 before the 公积金 item is asked for, no 特殊工种 for a normal retirement.
-    for id in ["f-form.veteran_archive", "f-form.bank_card", "f-form.special_job_kind", "f-form.medical_months"] {
+    for id in [
+        "f-form.veteran_archive",
+        "f-form.bank_card",
+        "f-form.special_job_kind",
+        "f-form.medical_months",
+    ] {
         assert!(!w.displayed(id).await?, "{id} shown on the blank form");
     }
     assert!(!blank.contains("军人档案保管处"), "{blank}");
@@ -899,25 +904,30 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
     // 不予受理 reason; the refusal ends his case.
     w.goto("/inbox").await?;
     let wang = "//tr[td[normalize-space()='受理']][td/a[starts-with(., '王强')]]";
-    w.submit(Locator::XPath(&format!("{wang}//button[normalize-space()='认领']")))
-        .await?;
-    w.submit(Locator::XPath(&format!("{wang}//a[normalize-space()='办理']")))
-        .await?;
+    w.submit(Locator::XPath(&format!(
+        "{wang}//button[normalize-space()='认领']"
+    )))
+    .await?;
+    w.submit(Locator::XPath(&format!(
+        "{wang}//a[normalize-space()='办理']"
+    )))
+    .await?;
     w.expect(&["暂不能“受理”", "未参加阳城县企业职工基本养老保险"])
         .await?;
-    let accept = w
-        .c
-        .find(Locator::Css("button[name=outcome][value='accept']"))
-        .await?;
+    let accept =
+        w.c.find(Locator::Css("button[name=outcome][value='accept']"))
+            .await?;
     assert!(!accept.is_enabled().await?, "受理 is disabled");
-    let reason = w
-        .c
-        .find(Locator::Id("reason"))
-        .await?
-        .prop("value")
-        .await?
-        .unwrap_or_default();
-    assert!(reason.starts_with("不符合受理条件：未参加阳城县"), "{reason}");
+    let reason =
+        w.c.find(Locator::Id("reason"))
+            .await?
+            .prop("value")
+            .await?
+            .unwrap_or_default();
+    assert!(
+        reason.starts_with("不符合受理条件：未参加阳城县"),
+        "{reason}"
+    );
     w.shot("18-acceptance-blocked").await?;
     w.outcome("reject").await?;
     w.expect(&["不予受理", "未参加阳城县企业职工基本养老保险"])

@@ -92,9 +92,15 @@ fn check_warns_of_case_data_without_a_label() {
         "{}:14: warning[W-UNLABELED-DATA]: steps[0].outcomes.ok.set.closed_on 写入的办理数据 `closed_on` 没有中文标签",
         file.display()
     );
-    assert!(stdout.contains(&expected), "expected {expected} in:\n{stdout}");
+    assert!(
+        stdout.contains(&expected),
+        "expected {expected} in:\n{stdout}"
+    );
     assert!(stdout.contains("labels:"), "the hint: {stdout}");
-    assert!(!stdout.contains("`checked`"), "a labelled key is fine: {stdout}");
+    assert!(
+        !stdout.contains("`checked`"),
+        "a labelled key is fine: {stdout}"
+    );
 }
 
 #[test]

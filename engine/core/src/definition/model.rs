@@ -158,9 +158,9 @@ impl Process {
                     .outcomes
                     .values()
                     .flat_map(|o| {
-                        o.set
-                            .iter()
-                            .map(move |a| (format!("outcomes.{}.set.{}", o.key, a.key), a.key.as_str()))
+                        o.set.iter().map(move |a| {
+                            (format!("outcomes.{}.set.{}", o.key, a.key), a.key.as_str())
+                        })
                     })
                     .collect(),
                 StepKind::Auto(a) => a

@@ -69,6 +69,9 @@ mod tests {
         assert!(problems(json!("  ")).is_empty());
         assert_eq!(problems(json!(false)), ["不符合办理条件"]);
         assert_eq!(problems(json!("未参保")), ["未参保"]);
-        assert_eq!(problems(json!(["未参保", "", "未缴医保"])), ["未参保", "未缴医保"]);
+        assert_eq!(
+            problems(json!(["未参保", "", "未缴医保"])),
+            ["未参保", "未缴医保"]
+        );
     }
 }

@@ -132,7 +132,11 @@ pub fn fields_applying(
     process
         .form
         .iter()
-        .map(|f| f.when.as_ref().is_none_or(|w| w.eval_bool(&facts).unwrap_or(true)))
+        .map(|f| {
+            f.when
+                .as_ref()
+                .is_none_or(|w| w.eval_bool(&facts).unwrap_or(true))
+        })
         .collect()
 }
 

@@ -93,7 +93,11 @@ async fn show(
                 .flatten()
                 .map(super::view::value_text)
                 .collect();
-            format!("不符合{}条件：{}", b["label"].as_str().unwrap_or_default(), problems.join("；"))
+            format!(
+                "不符合{}条件：{}",
+                b["label"].as_str().unwrap_or_default(),
+                problems.join("；")
+            )
         }
         _ => attempt.reason.clone(),
     };

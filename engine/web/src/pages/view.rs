@@ -64,7 +64,10 @@ fn date_words(text: &str) -> Option<String> {
     let (year, month) = text.split_once('-')?;
     let ok = year.len() == 4
         && month.len() == 2
-        && year.bytes().chain(month.bytes()).all(|b| b.is_ascii_digit());
+        && year
+            .bytes()
+            .chain(month.bytes())
+            .all(|b| b.is_ascii_digit());
     let month: u32 = month.parse().ok().filter(|m| ok && (1..=12).contains(m))?;
     Some(format!("{year}年{month}月"))
 }
