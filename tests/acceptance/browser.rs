@@ -859,6 +859,11 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
     later(30);
     w.login("shebao_li", shebao).await?;
     w.claim_from_inbox("办结送达").await?;
+    // Handed over at the window: no 邮寄单号 to fill in.
+    assert!(
+        !w.displayed("f-data.mail_tracking").await?,
+        "邮寄单号 shown"
+    );
     w.outcome("delivered").await?;
     let done = w.expect(&["已办结", "办结通知书", "办理经过"]).await?;
     assert!(done.contains(&format!("张三 {MASKED_ID}")), "{done}");

@@ -267,7 +267,9 @@ db_test!(
 db_test!(the_case_page_labels_data_and_folds_views, |db| {
     let app = TestApp::start(&db, "processes").await?;
     let window = person(&app, "shebao_wang", "shebao").await?;
-    let case = id(&window.start(&application(json!({}))).await?.ok()?);
+    let figures =
+        json!({"contribution_months": 300, "average_index": 1.0, "account_balance": 139000});
+    let case = id(&window.start(&application(figures)).await?.ok()?);
     let task = window.task_at(&case, "accept").await?;
     window
         .complete(&task, &json!({"outcome": "accept"}))
@@ -298,6 +300,15 @@ db_test!(the_case_page_labels_data_and_folds_views, |db| {
         shown.ends_with('日') && shown.contains('年') && !shown.contains('-'),
         "{shown}"
     );
+    // The pension estimate: no figure while the 计发基数 is not confirmed.
+    let estimate = page
+        .text
+        .split("<dt>养老金测算</dt><dd>")
+        .nth(1)
+        .and_then(|rest| rest.split("</dd>").next())
+        .unwrap_or_default();
+    assert!(estimate.starts_with("未测算：计发基数"), "{estimate}");
+    assert!(!page.text.contains("元/月（基础"), "no figure on the page");
     // Five views in a row are one folded row; the history keeps each.
     assert!(page.text.contains("查看办件 ×5"), "{}", page.text);
     assert!(page.text.contains("<details>"), "{}", page.text);

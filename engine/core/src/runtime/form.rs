@@ -108,29 +108,30 @@ pub fn validate_form(
     errors
 }
 
-/// Whether each field of the application form applies to these answers, in the order of
-/// `process.form`: it has no `when:`, or its `when:` holds. The intake page shows only
-/// the fields that apply; [`validate_form`] asks the same question when the case starts.
-/// A `when:` that cannot be evaluated counts as applying, so the field stays in sight and
-/// the check at start names the problem.
+/// Whether each of `fields` (the application form, or a task's decision form) applies to
+/// these answers and case data, in order: it has no `when:`, or its `when:` holds. The
+/// intake and task pages show only the fields that apply; [`validate_form`] and the
+/// decision check ask the same question when the form is submitted. A `when:` that cannot
+/// be evaluated counts as applying, so the field stays in sight and the check names the
+/// problem.
 pub fn fields_applying(
     process: &Process,
+    fields: &[Field],
     form: &Map<String, Value>,
+    data: &Map<String, Value>,
     today: NaiveDate,
 ) -> Vec<bool> {
     let params = process.parameter_values();
     let tables = process.table_values();
-    let empty = Map::new();
     let facts = Facts {
         form,
-        data: &empty,
+        data,
         params: &params,
         tables: &tables,
         materials: &[],
         today,
     };
-    process
-        .form
+    fields
         .iter()
         .map(|f| {
             f.when

@@ -92,7 +92,8 @@ fn show(
     // page, hidden and disabled (so not posted), and intake.js shows them as they come to
     // apply. Without JavaScript, 更新申请表和材料清单 does the same with a whole page.
     let mut fields = describe(&process.form, FORM, form, errors);
-    let applying = fields_applying(process, form, today(ctx.app.engine().now()));
+    let now = today(ctx.app.engine().now());
+    let applying = fields_applying(process, &process.form, form, &Map::new(), now);
     for ((shown, field), applies) in fields.iter_mut().zip(&process.form).zip(applying) {
         if let Value::Object(map) = shown {
             let hidden = !applies && !errors.contains_key(&field.key);

@@ -23,7 +23,7 @@ use crate::tasks::visible_task;
 use crate::{ApiError, Ctx};
 use lianban_core::accounts::{ReassignRefusal, Role};
 use lianban_core::definition::{StepKind, TaskStep};
-use lianban_core::runtime::{RuntimeError, TaskStatus, outcome_problems};
+use lianban_core::runtime::{RuntimeError, TaskStatus, fields_applying, outcome_problems};
 use lianban_service::EngineError;
 use lianban_service::records::TaskRecord;
 
@@ -103,6 +103,27 @@ async fn show(
     };
     let fields = step.map_or_else(Vec::new, |s| {
         let mut described = describe(&s.form, DATA, &attempt.values, &attempt.errors);
+        // A decision field whose `when:` does not hold for this case (邮寄单号 for a case
+        // handed over at the window) is left out of sight and not posted.
+        let applying = process
+            .as_deref()
+            .map(|p| fields_applying(p, &s.form, &record.state.form, &record.state.data, today));
+        for ((shown, field), applies) in described
+            .iter_mut()
+            .zip(&s.form)
+            .zip(applying.unwrap_or_default())
+        {
+            if let Value::Object(map) = shown {
+                map.insert(
+                    "hidden".into(),
+                    json!(!applies && !attempt.errors.contains_key(&field.key)),
+                );
+                if applies && field.when.is_some() {
+                    map.insert("required".into(), json!(field.required));
+                    map.insert("conditional".into(), json!(false));
+                }
+            }
+        }
         // A field of some outcomes says which, instead of a star that would claim it is
         // always required.
         for (shown, field) in described.iter_mut().zip(&s.form) {
