@@ -8,8 +8,14 @@ use clap::Parser as _;
 
 mod cli;
 
-use cli::args::{AuditCommand, Cli, Command};
+use cli::args::{AuditCommand, CasesCommand, Cli, Command};
 use cli::{definitions, evidence, report, run_async, serve};
+
+/// glibc's allocator, with a tokio pool and sqlx's connection threads allocating and
+/// freeing across threads, spent a sixth of a benchmark's CPU in `malloc`, `free` and
+/// `malloc_consolidate`; mimalloc keeps per-thread pages (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -46,6 +52,15 @@ fn main() -> ExitCode {
             &processes,
             &templates,
         )),
+        Command::Show {
+            process,
+            version,
+            resolved,
+            processes,
+            templates,
+        } => report(definitions::show(
+            &process, version, resolved, &processes, &templates,
+        )),
         Command::Workdays {
             calendar,
             from,
@@ -60,6 +75,9 @@ fn main() -> ExitCode {
         )),
         Command::Diagram(args) => report(run_async(definitions::diagram(args))),
         Command::Serve(args) => report(run_async(serve::serve(args))),
+        Command::Cases {
+            command: CasesCommand::Migrate(args),
+        } => report(run_async(cli::cases::migrate(args))),
         Command::Migrate { db } => report(run_async(serve::migrate(db))),
         Command::Bench(args) => report(run_async(serve::bench(args.options()))),
         Command::User { command } => report(run_async(cli::users::run(command))),

@@ -88,6 +88,9 @@ const MATRIX: &[(&str, &str, [u16; 10])] = &[
     ("GET", "/api/v1/dashboard", [401, 403, 403, 403, 403, 200, 200, 403, 403, 403]),
     ("GET", "/api/v1/push-tables/{id}", [401, 404, 404, 404, 404, 404, 404, 404, 404, 404]),
     ("GET", "/api/v1/admin/outbox", [401, 403, 403, 403, 403, 403, 200, 403, 403, 403]),
+    // Moving cases to another version: admins only. Version 2 of 阳城 is not known, so an
+    // admin let in gets 422.
+    ("POST", "/api/v1/admin/cases/migrate", [401, 403, 403, 403, 403, 403, 422, 403, 403, 403]),
     ("POST", "/api/v1/admin/outbox/{id}/retry", [401, 403, 403, 403, 403, 403, 404, 403, 403, 403]),
     // The body is a definition with problems: 422 means the caller was let in.
     ("POST", "/api/v1/processes/validate", [401, 403, 403, 403, 403, 422, 422, 403, 403, 403]),
@@ -130,6 +133,8 @@ const MATRIX: &[(&str, &str, [u16; 10])] = &[
     ("GET", "/dashboard.csv", [303, 403, 403, 403, 403, 200, 200, 303, 403, 303]),
     ("GET", "/dashboard.xlsx", [303, 403, 403, 403, 403, 200, 200, 303, 403, 303]),
     // The process map has no personal data: anyone signed in of the definition's county.
+    // The merged definition with where each value is written: as /definitions.
+    ("GET", "/definitions/{id}/resolved", [303, 403, 403, 403, 403, 200, 200, 303, 403, 303]),
     ("GET", "/definitions/{id}/diagram", [303, 200, 200, 200, 200, 200, 200, 303, 404, 303]),
     ("GET", "/definitions/{id}/diagram.svg", [303, 200, 200, 200, 200, 200, 200, 303, 404, 303]),
     ("GET", "/static/intake.js", [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
@@ -428,6 +433,12 @@ fn request_for(route: &str, case: &str, task: &str) -> (String, Option<PageForm>
             Some(json!({"substitute": "m_starter", "from": "2030-01-07", "to": "2030-01-08"})),
         ),
         "/absences/end" => (Some(string(&[("user", "m_shebao")])), None),
+        "/api/v1/admin/cases/migrate" => (
+            None,
+            Some(
+                json!({"process": "yangcheng.retirement", "from_version": 2, "to_version": 3, "dry_run": true}),
+            ),
+        ),
         "/cases/{id}/cancel" => (Some(string(&[("reason", "申请人撤回")])), None),
         "/intake" => (Some(intake_form()), None),
         r if r.starts_with('/') && !r.starts_with("/api/") => (Some(Vec::new()), None),

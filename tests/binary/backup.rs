@@ -347,7 +347,7 @@ async fn export_writes_closed_cases_with_a_manifest_of_hashes() -> anyhow::Resul
 
 /// Runs `lianban args…` under a pseudo-terminal (util-linux `script`), as an operator at a
 /// console would, and returns everything the terminal showed.
-fn on_a_terminal(args: &[&str]) -> Output {
+pub(crate) fn on_a_terminal(args: &[&str]) -> Output {
     let quoted: Vec<String> = std::iter::once(env!("CARGO_BIN_EXE_lianban"))
         .chain(args.iter().copied())
         .map(|a| format!("'{}'", a.replace('\'', r"'\''")))

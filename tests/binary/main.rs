@@ -9,6 +9,7 @@
 pub mod files;
 
 mod backup;
+mod cases_migrate;
 mod check_versions;
 mod cli;
 mod crash;
@@ -17,6 +18,7 @@ mod evaluate;
 mod layering;
 mod render;
 mod replicas;
+mod show;
 mod shutdown;
 mod users;
 mod workdays;

@@ -63,6 +63,7 @@ pub fn process(id: &str, version: u32, hash: &str) -> Process {
         is_abstract: false,
         extends: Vec::new(),
         origins: Default::default(),
+        resolved: Default::default(),
         file: format!("processes/test/{id}.yaml"),
         calendar: None,
         calendar_data: None,

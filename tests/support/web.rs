@@ -381,6 +381,14 @@ impl Clerk {
         Reply::read(request.send().await?).await
     }
 
+    /// `POST /api/v1/admin/cases/migrate`.
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn migrate_cases(&self, body: &Value) -> anyhow::Result<Reply> {
+        self.post("/api/v1/admin/cases/migrate", Some(body)).await
+    }
+
     /// `GET /api/v1/session`.
     ///
     /// # Errors

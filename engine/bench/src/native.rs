@@ -67,7 +67,7 @@ fn sqlite_blocking(
     };
     conn.execute_batch(&format!(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; \
-         PRAGMA busy_timeout = 5000;"
+         PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY;"
     ))?;
     conn.set_prepared_statement_cache_capacity(32);
     let started = Instant::now();

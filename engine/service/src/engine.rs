@@ -68,6 +68,10 @@ pub enum EngineError {
     /// another department).
     #[error(transparent)]
     Reassign(ReassignRefusal),
+    /// A move of cases to another version was refused as a whole (same version, a
+    /// mapping naming steps the versions lack); nothing moved.
+    #[error(transparent)]
+    Migration(lianban_core::runtime::MigrationRefusal),
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
@@ -96,6 +100,7 @@ impl EngineError {
             EngineError::Refused(e) => e.code(),
             EngineError::Absence(e) => e.code(),
             EngineError::Reassign(e) => e.code(),
+            EngineError::Migration(e) => e.code(),
             EngineError::Store(e) => e.code(),
             EngineError::Overloaded => "overloaded",
             EngineError::WriterStopped => "unavailable",
@@ -671,7 +676,7 @@ impl Engine {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    async fn ensure_registered(&self, process: &Process) -> Result<(), EngineError> {
+    pub(super) async fn ensure_registered(&self, process: &Process) -> Result<(), EngineError> {
         let key = (
             process.id.clone(),
             process.version,

@@ -27,6 +27,7 @@ mod engine;
 mod firing;
 mod idempotency;
 mod issuing;
+mod migration;
 mod push;
 mod reads;
 mod writer;
@@ -36,4 +37,5 @@ pub use engine::{Engine, EngineError};
 /// The store's error, as [`EngineError::Store`] carries it: callers match its variants
 /// (e.g. `VersionChanged`) without depending on the store crate.
 pub use lianban_store::{Missing, StoreError};
+pub use migration::{CaseMigration, MigrationRequest};
 pub use writer::WriteQueue;

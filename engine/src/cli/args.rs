@@ -81,6 +81,11 @@ pub(crate) enum Command {
     },
     /// Run the web service.
     Serve(ServeArgs),
+    /// Work on running cases: `cases migrate` moves them to another definition version.
+    Cases {
+        #[command(subcommand)]
+        command: CasesCommand,
+    },
     /// Manage the accounts of clerks, supervisors and admins.
     User {
         #[command(subcommand)]
@@ -147,6 +152,25 @@ pub(crate) enum Command {
         /// Directory of process definitions (calendars are in its calendars/).
         #[arg(long, default_value = "processes")]
         processes: PathBuf,
+    },
+    /// Print a definition: its own file, or with `--resolved` the merged definition (base
+    /// and overlays together), each value with the `file:line` it comes from.
+    Show {
+        /// Process id, e.g. yangcheng.retirement.
+        #[arg(long)]
+        process: String,
+        /// Version number (default: the latest under `--processes`).
+        #[arg(long)]
+        version: Option<u32>,
+        /// Print the merged definition with where each value is written.
+        #[arg(long)]
+        resolved: bool,
+        /// Directory of process definitions.
+        #[arg(long, default_value = "processes")]
+        processes: PathBuf,
+        /// Directory of templates.
+        #[arg(long, default_value = "templates")]
+        templates: PathBuf,
     },
     /// Preview a document for an application form given as JSON; prints the HTML.
     Render {
@@ -219,6 +243,51 @@ pub(crate) enum Command {
     /// line per figure (progress on standard error). SQLite with synchronous FULL and NORMAL
     /// always; PostgreSQL too when --db or LIANBAN_BENCH_POSTGRES names a server.
     Bench(BenchArgs),
+}
+
+/// `lianban cases …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum CasesCommand {
+    /// Move running cases of a process from one version to another. Each case moves in
+    /// one transaction with a history entry; a case whose position the new version lacks
+    /// (and `--map` does not place) is refused and left as it was. Running it again moves
+    /// nothing twice. Exit status 1 when the request or any case is refused.
+    Migrate(MigrateArgs),
+}
+
+/// `lianban cases migrate`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct MigrateArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArg,
+    /// Process id, e.g. yangcheng.retirement.
+    #[arg(long)]
+    pub(crate) process: String,
+    /// The version the cases run on now.
+    #[arg(long = "from-version")]
+    pub(crate) from_version: u32,
+    /// The version to move them to (in force under --processes, or stored).
+    #[arg(long = "to-version")]
+    pub(crate) to_version: u32,
+    /// Where a step of the old version goes in the new one, `old=new` (repeatable); a step
+    /// not named keeps its id.
+    #[arg(long = "map", value_name = "OLD=NEW", value_parser = super::cases::step_pair)]
+    pub(crate) map: Vec<(lianban::definition::StepId, lianban::definition::StepId)>,
+    /// Only this case (repeatable); default: every open case on --from-version.
+    #[arg(long = "case", value_name = "ID")]
+    pub(crate) cases: Vec<String>,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Who moves the cases, as the case histories record it.
+    #[arg(long, default_value = "cli")]
+    pub(crate) operator: String,
+    /// Directory of process definitions.
+    #[arg(long, default_value = "processes")]
+    pub(crate) processes: PathBuf,
+    /// Directory of templates.
+    #[arg(long, default_value = "templates")]
+    pub(crate) templates: PathBuf,
 }
 
 /// `lianban audit …`.

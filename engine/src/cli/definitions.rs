@@ -61,8 +61,12 @@ pub(crate) fn check(
                 return ExitCode::SUCCESS;
             };
             match run_async(changed_versions(url, store, &processes)) {
-                Ok(refused) if refused.is_empty() => ExitCode::SUCCESS,
-                Ok(refused) => {
+                Ok((versions, refused)) if refused.is_empty() => {
+                    print_versions(&versions);
+                    ExitCode::SUCCESS
+                }
+                Ok((versions, refused)) => {
+                    print_versions(&versions);
                     for line in &refused {
                         eprintln!("{line}");
                     }
@@ -119,17 +123,79 @@ fn summary(p: &Process) -> String {
     )
 }
 
-/// The definitions in force whose content differs from what `url` stores for the same
-/// version while cases run on it, one line each (file, what changed, what to do). A base
-/// runs no case: the definitions extending it carry its content in their hash.
+/// Prints, per definition, the version in force and how many open cases each stored
+/// version still has, with the command that moves them when an old version has any.
+fn print_versions(lines: &[String]) {
+    if lines.is_empty() {
+        return;
+    }
+    println!("数据库中的版本：");
+    for line in lines {
+        println!("  {line}");
+    }
+}
+
+/// One line per definition in force: its version and, per version `url` stores, the open
+/// cases and all cases on it.
+async fn stored_versions(
+    store: &lianban::store::Store,
+    processes: &[Process],
+) -> anyhow::Result<Vec<String>> {
+    let mut lines = Vec::new();
+    for p in processes.iter().filter(|p| !p.is_abstract) {
+        let versions = store
+            .definitions()
+            .versions(&p.id)
+            .await
+            .context("读取已保存的流程版本失败")?;
+        let stored: Vec<String> = versions
+            .iter()
+            .map(|v| {
+                format!(
+                    "第 {} 版 办理中 {} 件（共 {} 件）",
+                    v.version, v.open, v.cases
+                )
+            })
+            .collect();
+        let mut line = format!(
+            "{}：现行第 {} 版；{}",
+            p.id,
+            p.version,
+            if stored.is_empty() {
+                "数据库中尚无保存的版本".to_owned()
+            } else {
+                stored.join("，")
+            }
+        );
+        let behind: Vec<u32> = versions
+            .iter()
+            .filter(|v| v.version != p.version && v.open > 0)
+            .map(|v| v.version)
+            .collect();
+        for old in behind {
+            line.push_str(&format!(
+                "\n      可迁移到现行版本：lianban cases migrate --process {} --from-version {old} --to-version {} --dry-run",
+                p.id, p.version
+            ));
+        }
+        lines.push(line);
+    }
+    Ok(lines)
+}
+
+/// The lines of [`stored_versions`], and the definitions in force whose content differs
+/// from what `url` stores for the same version while cases run on it, one line each (file,
+/// what changed, what to do). A base runs no case: the definitions extending it carry its
+/// content in their hash.
 async fn changed_versions(
     url: &str,
     store: &StoreArgs,
     processes: &[Process],
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     let store = lianban::store::Store::connect_with(url, store.options())
         .await
         .with_context(|| format!("无法连接数据库 {}", lianban::app::redact_url(url)))?;
+    let versions = stored_versions(&store, processes).await?;
     let mut refused = Vec::new();
     for p in processes.iter().filter(|p| !p.is_abstract) {
         match store.definitions().check(p).await {
@@ -148,7 +214,7 @@ async fn changed_versions(
             Err(e) => return Err(e).context("读取已保存的流程版本失败"),
         }
     }
-    Ok(refused)
+    Ok((versions, refused))
 }
 
 /// For a definition that extends another: the chain; for a base: every definition a
@@ -378,4 +444,58 @@ pub(crate) async fn diagram(args: DiagramArgs) -> anyhow::Result<()> {
     };
     print!("{}", lianban::diagram::svg(&found));
     Ok(())
+}
+
+/// `lianban show --process ID [--resolved]`: the definition's own file, or with
+/// `--resolved` the merged definition (base and overlays together), each value followed by
+/// the `file:line` it is written at.
+///
+/// # Errors
+/// Definitions that do not load, an unknown process or version.
+pub(crate) fn show(
+    process: &str,
+    version: Option<u32>,
+    resolved: bool,
+    processes: &Path,
+    templates: &Path,
+) -> anyhow::Result<()> {
+    let Definitions {
+        processes: catalog, ..
+    } = load(processes, templates)?;
+    let Some(found) = catalog
+        .iter()
+        .filter(|p| p.id == process && version.is_none_or(|v| p.version == v))
+        .max_by_key(|p| p.version)
+    else {
+        match version {
+            Some(v) => anyhow::bail!(
+                "没有流程 {process} 第 {v} 版（在 {} 中）",
+                processes.display()
+            ),
+            None => anyhow::bail!("没有流程 {process}（在 {} 中）", processes.display()),
+        }
+    };
+    let text = if resolved {
+        found.resolved_text()
+    } else {
+        let own = found
+            .sources
+            .iter()
+            .find(|s| s.path == found.file)
+            .map_or("", |s| s.text.as_str());
+        if found.extends.is_empty() {
+            own.to_owned()
+        } else {
+            format!(
+                "# {}：继承 {}；用 --resolved 查看合并后的定义及每项的出处\n{own}",
+                found.file,
+                found.extends.join(" → ")
+            )
+        }
+    };
+    // A reader that stops early (`| head`) is not an error.
+    match std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("无法写出定义"),
+    }
 }

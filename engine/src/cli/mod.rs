@@ -4,6 +4,7 @@
 
 pub(crate) mod apikeys;
 pub(crate) mod args;
+pub(crate) mod cases;
 pub(crate) mod definitions;
 pub(crate) mod evidence;
 pub(crate) mod progress;

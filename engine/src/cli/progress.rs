@@ -1,5 +1,4 @@
-//! Progress of long commands (`backup`, `restore`, `export`; `cases migrate` may use it
-//! too): a bar on standard error when it is a terminal, nothing at all on a pipe or in a
+//! Progress of long commands (`backup`, `restore`, `export`, `cases migrate`): a bar on standard error when it is a terminal, nothing at all on a pipe or in a
 //! file, so scripts and logs read only the commands' own lines.
 
 use std::io::IsTerminal as _;

@@ -193,7 +193,66 @@ impl Unit<'_> {
     }
 }
 
+impl Unit<'_> {
+    /// Writes a case's move to another version of its definition (`change.process`): the
+    /// transition as [`Unit::save_transition`] writes it (compare-and-set on the revision
+    /// `record` was read at, tasks, timers, one history entry), and the case's version and
+    /// content hash, all in this unit's transaction. Returns the new revision.
+    ///
+    /// # Errors
+    /// As [`Unit::save_transition`]; [`StoreError::Database`] when the new version is not
+    /// registered.
+    pub async fn save_migration(
+        &mut self,
+        record: &CaseRecord,
+        change: &Change<'_>,
+    ) -> Result<i64, StoreError> {
+        let revision = self
+            .save_transition(Basis::Held(record), change, None)
+            .await?;
+        let id = change.transition.state.id;
+        let update = case::Entity::update_many()
+            .col_expr(
+                case::Column::Version,
+                sea_orm::sea_query::Expr::value(i64::from(change.process.version)),
+            )
+            .col_expr(
+                case::Column::ContentHash,
+                sea_orm::sea_query::Expr::value(change.process.content_hash.clone()),
+            )
+            .filter(case::Column::Id.eq(id.to_string()))
+            .filter(case::Column::Revision.eq(revision))
+            .into_query();
+        let txn = self.txn();
+        let update = self.backend().build(&update);
+        if txn.execute_raw(update).await?.rows_affected() == 0 {
+            return Err(StoreError::Conflict { case: id });
+        }
+        Ok(revision)
+    }
+}
+
 impl Cases<'_> {
+    /// The ids of the cases of `process` still open (办理中) on `version`, oldest first: the
+    /// cases a move to another version considers.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`], [`StoreError::Corrupt`].
+    pub async fn open_on(&self, process: &str, version: u32) -> Result<Vec<CaseId>, StoreError> {
+        let ids: Vec<String> = case::Entity::find()
+            .select_only()
+            .column(case::Column::Id)
+            .filter(case::Column::ProcessId.eq(process))
+            .filter(case::Column::Version.eq(i64::from(version)))
+            .filter(case::Column::Status.eq("active"))
+            .order_by_asc(case::Column::StartedAt)
+            .order_by_asc(case::Column::Id)
+            .into_tuple()
+            .all(&self.store.db)
+            .await?;
+        ids.iter().map(|id| parse_case_id("cases", id)).collect()
+    }
+
     /// The stored case, with the revision to save against.
     ///
     /// # Errors

@@ -23,8 +23,10 @@ pub struct StoredVersion {
     pub name: String,
     /// When it was last registered.
     pub loaded_at: chrono::DateTime<chrono::Utc>,
-    /// Cases (of any status) started on it.
+    /// Cases (of any status) that run on it.
     pub cases: u64,
+    /// Of those, the cases still open (办理中): what `lianban cases migrate` could move.
+    pub open: u64,
 }
 
 impl Definitions<'_> {
@@ -47,12 +49,26 @@ impl Definitions<'_> {
             .into_tuple()
             .all(&self.store.db)
             .await?;
+        let open: Vec<(i64, i64)> = case::Entity::find()
+            .select_only()
+            .column(case::Column::Version)
+            .column_as(Expr::col(case::Column::Id).count(), "n")
+            .filter(case::Column::ProcessId.eq(process))
+            .filter(case::Column::Status.eq("active"))
+            .group_by(case::Column::Version)
+            .into_tuple()
+            .all(&self.store.db)
+            .await?;
+        let count = |counts: &[(i64, i64)], version: i64| {
+            counts
+                .iter()
+                .find(|(v, _)| *v == version)
+                .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or_default())
+        };
         rows.into_iter()
             .map(|row| {
-                let cases = counts
-                    .iter()
-                    .find(|(v, _)| *v == row.version)
-                    .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or_default());
+                let cases = count(&counts, row.version);
+                let open = count(&open, row.version);
                 Ok(StoredVersion {
                     version: u32::try_from(row.version).map_err(|_| StoreError::Corrupt {
                         table: "definition_versions",
@@ -63,6 +79,7 @@ impl Definitions<'_> {
                     name: row.name,
                     loaded_at: row.loaded_at,
                     cases,
+                    open,
                 })
             })
             .collect()

@@ -403,6 +403,10 @@ pub fn connect_options(url: &str, options: &StoreOptions) -> ConnectOptions {
                 .synchronous(synchronous)
                 .busy_timeout(busy)
                 .foreign_keys(true)
+                // The writer runs each command of a group in a savepoint; with temporary
+                // files on disk SQLite creates, and on close deletes, a sub-journal file for
+                // them, which showed in the profile as a file created and evicted per group.
+                .pragma("temp_store", "MEMORY")
         });
     }
     connect

@@ -1,5 +1,6 @@
-//! Service routes: health, the definitions in force, and the admin reload call (the admin
-//! token only: an API key or a session never reloads).
+//! Service routes: health, the definitions in force, the admin reload call (the admin
+//! token only: an API key or a session never reloads), and moving running cases to another
+//! definition version (the admin token, or a signed-in admin).
 
 use std::sync::Arc;
 
@@ -8,8 +9,15 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
-use super::ApiError;
-use super::answers::{ProcessInfo, Reloaded};
+use axum::extract::FromRequestParts as _;
+use axum::http::request::Parts;
+
+use super::answers::{MigrateBody, Migrated, ProcessInfo, Reloaded};
+use super::input::JsonBody;
+use super::{ApiError, Ctx, Identity};
+use lianban_core::definition::StepId;
+use lianban_core::runtime::{Actor, CaseId};
+use lianban_service::MigrationRequest;
 use lianban_service::app::{App, ReloadError};
 
 pub(super) async fn health() -> Json<Value> {
@@ -77,4 +85,77 @@ pub(super) async fn reload(
         }),
         Err(ReloadError::Store(e)) => Err(ApiError::Internal(e.into())),
     }
+}
+
+/// Moves running cases to another version of their definition (or, with `dry_run`, plans
+/// it). Only the admin token or a signed-in admin may: the move rewrites where cases stand.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/cases/migrate",
+    operation_id = "migrateCases",
+    tag = "definitions",
+    request_body = MigrateBody,
+    responses(
+        (status = 200, description = "what became of each case; refused cases are left as they were", body = Migrated),
+        (status = 400, description = "unreadable JSON", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "no admin token, session or key", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "not an admin", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "unknown process or version, the same version twice, a mapping naming steps the versions lack, a bad case id", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("admin_token" = []), ("session" = []))
+)]
+pub(super) async fn migrate_cases(
+    State(ctx): State<Ctx>,
+    mut parts: Parts,
+    JsonBody(body): JsonBody<MigrateBody>,
+) -> Result<Json<Migrated>, ApiError> {
+    let actor = admin_actor(&ctx, &mut parts).await?;
+    let cases = body
+        .cases
+        .iter()
+        .map(|c| {
+            uuid::Uuid::parse_str(c)
+                .map(CaseId)
+                .map_err(|_| ApiError::field("cases", format!("{c} 不是办件编号")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let request = MigrationRequest {
+        process: body.process,
+        from_version: body.from_version,
+        to_version: body.to_version,
+        mapping: body
+            .mapping
+            .into_iter()
+            .map(|(a, b)| (StepId(a), StepId(b)))
+            .collect(),
+        cases,
+        dry_run: body.dry_run,
+    };
+    let outcomes = ctx
+        .app
+        .engine()
+        .migrate_cases(&request, &actor, &|_, _| {})
+        .await?;
+    tracing::info!(process = %request.process, user = %actor.user, cases = outcomes.len(), dry_run = request.dry_run, "cases migrate");
+    Ok(Json(Migrated::new(request.dry_run, &outcomes)))
+}
+
+/// Who an admin call acts for: the admin token (recorded as `admin-token`), else a session
+/// or key whose account is an admin.
+async fn admin_actor(ctx: &Ctx, parts: &mut Parts) -> Result<Actor, ApiError> {
+    let token = ctx.app.settings().admin_token.as_deref();
+    if let (Some(expected), Some(given)) = (token, super::session::bearer(&parts.headers))
+        && constant_time_eq(given.as_bytes(), expected.as_bytes())
+    {
+        return Ok(Actor {
+            user: "admin-token".into(),
+            department: None,
+            on_behalf_of: None,
+        });
+    }
+    let identity = Identity::from_request_parts(parts, ctx).await?;
+    if !identity.principal().is_admin() {
+        return Err(ApiError::Forbidden("只有系统管理员可以迁移办件的流程版本"));
+    }
+    Ok(identity.actor())
 }

@@ -308,6 +308,13 @@ impl ApiError {
                 ApiError::from_store(e)
             }
             e @ EngineError::UnknownProcess { .. } => ApiError::field("process", e.to_string()),
+            EngineError::Migration(e) => {
+                let field = match e {
+                    lianban_core::runtime::MigrationRefusal::SameVersion { .. } => "to_version",
+                    _ => "mapping",
+                };
+                ApiError::field_with_code(field, e.code(), e.to_string())
+            }
             EngineError::Store(e) if e.is_unavailable() => ApiError::from(e),
             EngineError::Overloaded => ApiError::Overloaded,
             EngineError::WriterStopped => ApiError::Unavailable,

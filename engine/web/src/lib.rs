@@ -114,6 +114,7 @@ pub fn router_with(app: Arc<App>, extra: Router) -> Router {
         .route("/api/v1/cases/{id}/documents/{doc}", get(cases::document))
         .route("/api/v1/processes", get(definitions::list))
         .route("/api/v1/admin/reload", post(admin::reload))
+        .route("/api/v1/admin/cases/migrate", post(admin::migrate_cases))
         .route("/api/v1/push-tables", get(push::list))
         .route("/api/v1/push-tables/{id}", get(push::get))
         .route("/api/v1/admin/outbox", get(push::outbox))

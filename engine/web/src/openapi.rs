@@ -148,6 +148,7 @@ impl Modify for Security {
         super::forms::get,
         super::definitions::validate,
         super::admin::reload,
+        super::admin::migrate_cases,
         super::push::list,
         super::push::get,
         super::push::outbox,

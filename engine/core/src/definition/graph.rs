@@ -117,6 +117,13 @@ impl Process {
         out.dedup();
         out
     }
+
+    /// Whether the flow can go from step `from` to step `to` (a step reaches itself). A
+    /// case moved to another version uses it to tell whether a token is still on a branch
+    /// of its split.
+    pub fn reaches(&self, from: &StepId, to: &StepId) -> bool {
+        reach(&self.steps, [from.clone()], successors).contains(to)
+    }
 }
 
 /// The steps a step leads to, borrowed.

@@ -166,6 +166,7 @@ pub(super) fn load(
     if !sink.is_empty() {
         return Err(sink.into_vec());
     }
+    process.resolved = value;
     rule_files.extend(table_files);
     rule_files.sort_by(|a, b| a.path.cmp(&b.path));
     rule_files.dedup_by(|a, b| a.path == b.path);

@@ -26,6 +26,7 @@ mod model;
 mod overlay;
 mod personal;
 mod raw;
+mod resolved;
 mod schedules;
 mod source_map;
 mod steps;
@@ -53,6 +54,7 @@ pub use limits::{
 };
 pub use materials::RequiredMaterial;
 pub use model::*;
+pub use resolved::ResolvedLine;
 pub use templates::{TemplateCheck, TemplateProblem};
 
 /// A definition (or several) that failed to load, with every problem found.

@@ -57,6 +57,9 @@ pub struct Process {
     /// diagnostics, `steps[3].due`) → `file:line`, so a resolved definition shows whether a
     /// value comes from the base or the overlay.
     pub origins: BTreeMap<String, String>,
+    /// The merged definition as written (base and overlays together), before decoding:
+    /// with `origins`, what [`Process::resolved_lines`] shows.
+    pub resolved: serde_yaml::Value,
     /// Path of the definition file as given to the loader (for messages).
     pub file: String,
     /// Name of the working-day calendar the definition counts in.

@@ -274,6 +274,7 @@ pub(super) fn build(raw: RawProcess, at: &ListIndices, cx: &mut Cx<'_>, file: &s
         // The loader puts the whole chain here once it has resolved it.
         extends: raw.extends.into_iter().collect(),
         origins: Default::default(),
+        resolved: Default::default(),
         file: file.to_owned(),
         calendar: raw.calendar,
         calendar_data: None,

@@ -70,6 +70,10 @@ const PAGES: &[(&str, &str)] = &[
         include_str!("../../../../templates/web/dashboard.html.j2"),
     ),
     (
+        "web/resolved.html.j2",
+        include_str!("../../../../templates/web/resolved.html.j2"),
+    ),
+    (
         "web/diagram.html.j2",
         include_str!("../../../../templates/web/diagram.html.j2"),
     ),

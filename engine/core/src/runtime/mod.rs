@@ -25,6 +25,7 @@ mod escalate;
 mod flow;
 mod form;
 mod machine;
+mod migrate;
 mod recount;
 mod run;
 mod supplement;
@@ -37,6 +38,9 @@ pub use check::outcome_problems;
 pub use escalate::fire;
 pub use form::{FieldError, Problem, fields_applying, unknown_materials, validate_form};
 pub use machine::{apply, start};
+pub use migrate::{
+    DeadlineChange, MigrationPlan, MigrationRefusal, TokenMove, check_mapping, plan_migration,
+};
 pub use recount::recount;
 
 /// Identifier of a case.
@@ -578,6 +582,23 @@ pub enum Event {
         items: Vec<String>,
         /// The clerk's written reason.
         reason: String,
+    },
+    /// The case moved to another version of its definition (`lianban cases migrate`):
+    /// where its tokens and tasks went and which deadlines changed.
+    CaseMigrated {
+        /// The version it ran on.
+        from_version: u32,
+        /// The version it runs on now.
+        to_version: u32,
+        /// The step mapping given (old step → new step); steps not named kept their id.
+        #[serde(default)]
+        mapping: std::collections::BTreeMap<String, String>,
+        /// Each live token's move.
+        #[serde(default)]
+        moves: Vec<TokenMove>,
+        /// Deadlines that changed.
+        #[serde(default)]
+        deadlines: Vec<DeadlineChange>,
     },
     /// A message about the case reached a department's own system (recorded by the outbox
     /// worker; the runtime never emits it).

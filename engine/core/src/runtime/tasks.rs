@@ -92,7 +92,7 @@ impl Run<'_> {
 
     /// The end (Beijing time) of the day a `due_date` expression computes. `Err` says, in
     /// Chinese, why there is no date: the expression failed or gave no `YYYY-MM-DD`.
-    fn due_date(&self, expr: &crate::rules::Expr) -> Result<DateTime<Utc>, String> {
+    pub(super) fn due_date(&self, expr: &crate::rules::Expr) -> Result<DateTime<Utc>, String> {
         let value = expr
             .eval(&self.facts())
             .map_err(|e| format!("到期日期无法计算：{e}"))?;

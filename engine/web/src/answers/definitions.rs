@@ -194,8 +194,10 @@ pub(crate) struct StoredVersion {
     name: String,
     content_hash: String,
     loaded_at: DateTime<Utc>,
-    /// Cases started on it.
+    /// Cases that run on it.
     cases: u64,
+    /// Of those, the cases still open (办理中): what `cases migrate` could move.
+    open: u64,
     /// Whether this version is loaded now.
     in_force: bool,
 }
@@ -209,6 +211,7 @@ impl StoredVersion {
             content_hash: v.content_hash.clone(),
             loaded_at: v.loaded_at,
             cases: v.cases,
+            open: v.open,
             in_force,
         }
     }

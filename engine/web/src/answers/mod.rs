@@ -19,10 +19,12 @@ use utoipa::ToSchema;
 use super::Identity;
 
 mod definitions;
+mod migration;
 
 pub(super) use definitions::{
     ProcessDetail, ProcessInfo, Processes, Reloaded, StoredVersion, Validated,
 };
+pub(super) use migration::{MigrateBody, Migrated};
 
 /// Who is signed in.
 #[derive(Debug, Serialize, ToSchema)]

@@ -3,6 +3,9 @@
 //! settings) and documents, with each definition's process map. Read from the catalog;
 //! nothing here changes anything.
 //!
+//! `GET /definitions/{id}/resolved` shows the merged definition with where each value is
+//! written (supervisors and admins).
+//!
 //! `GET /definitions/{id}/diagram.svg?version=N` serves the plain map (附件3 流程图) as
 //! SVG and `GET /definitions/{id}/diagram` a page that prints it on A4, to any signed-in
 //! person of the definition's county (clerks see it on case pages too).
@@ -88,6 +91,7 @@ fn process_json(process: &Process) -> Value {
         "version": process.version,
         "name": process.name,
         "file": process.file,
+        "extends": process.extends,
         "hash": process.content_hash.get(..12).unwrap_or(&process.content_hash),
         "diagram": lianban_core::diagram::svg(process),
         "departments": process.departments.values().map(|d| d.name.clone()).collect::<Vec<_>>(),
@@ -158,6 +162,50 @@ fn visible_definition(
             catalog.get(id, version).ok_or_else(missing)
         }
     }
+}
+
+/// `GET /definitions/{id}/resolved?version=N` (supervisors and admins): the merged
+/// definition (合并后的定义), base and county overlay together, each value with the
+/// `file:line` it is written at and whether the county writes it or inherits it — what
+/// `lianban show --resolved` prints.
+pub(super) async fn resolved_page(
+    State(ctx): State<Ctx>,
+    user: PageUser,
+    Path(id): Path<String>,
+    QueryParams(query): QueryParams<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    if !user.oversees() {
+        return Err(ApiError::Forbidden("只有负责人和管理员可以查看流程定义"));
+    }
+    let process = visible_definition(&ctx, &user, &id, &query)?;
+    let lines: Vec<Value> = process
+        .resolved_lines()
+        .into_iter()
+        .map(|l| {
+            json!({
+                "text": l.text,
+                "path": l.path,
+                "origin": l.origin,
+                "own": l.own,
+            })
+        })
+        .collect();
+    let title = format!("合并后的定义：{}", process.name);
+    render(
+        &ctx,
+        &user,
+        StatusCode::OK,
+        "web/resolved.html.j2",
+        &title,
+        json!({
+            "id": process.id,
+            "version": process.version,
+            "name": process.name,
+            "file": process.file,
+            "extends": process.extends,
+            "lines": lines,
+        }),
+    )
 }
 
 /// `GET /definitions/{id}/diagram.svg`: the plain process map.

@@ -82,6 +82,10 @@ pub(super) fn routes() -> Router<Ctx> {
             get(definitions::diagram_svg),
         )
         .route("/definitions/{id}/diagram", get(definitions::diagram_page))
+        .route(
+            "/definitions/{id}/resolved",
+            get(definitions::resolved_page),
+        )
         .layer(axum::middleware::map_response(html_errors))
 }
 

@@ -271,8 +271,37 @@ pub(super) fn action_text(action: &str) -> &str {
         "recount" => "节假日安排更新，重算暂定期限（系统）",
         "schedule" => "定时任务",
         "push" => "推送至部门系统",
+        "migrate" => "迁移到新版本的流程定义",
         other => other,
     }
+}
+
+/// The timeline words of a move to another definition version, with the step mapping:
+/// `流程定义由第 1 版迁移至第 2 版（步骤 review → confirm）`.
+fn migration_text(entry: &HistoryEntry) -> Option<String> {
+    entry.events.iter().find_map(|event| match event {
+        lianban_core::runtime::Event::CaseMigrated {
+            from_version,
+            to_version,
+            moves,
+            ..
+        } => {
+            let moved: Vec<String> = moves
+                .iter()
+                .filter(|m| m.from != m.to)
+                .map(|m| format!("{} → {}", m.from, m.to))
+                .collect();
+            Some(format!(
+                "流程定义由第 {from_version} 版迁移至第 {to_version} 版{}",
+                if moved.is_empty() {
+                    String::new()
+                } else {
+                    format!("（步骤 {}）", moved.join("，"))
+                }
+            ))
+        }
+        _ => None,
+    })
 }
 
 /// The timeline words of a delivery (or dead letter) to a department's system, with the
@@ -457,6 +486,7 @@ pub(super) fn history_row(
                 .map_or_else(|| key.to_owned(), |d| d.name.clone())
         }),
         "action": push_text(entry, process)
+            .or_else(|| migration_text(entry))
             .or_else(|| completion_text(entry, process))
             .unwrap_or_else(|| action_text(&entry.action).to_owned()),
         "view": entry.action == "view",

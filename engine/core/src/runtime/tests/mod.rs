@@ -21,6 +21,7 @@ mod commands;
 mod deadlines;
 mod duties;
 mod form;
+mod migrate;
 mod patterns;
 
 /// A process under construction; the first step added is the start.
@@ -141,6 +142,7 @@ impl Flow {
                 is_abstract: false,
                 extends: Vec::new(),
                 origins: Default::default(),
+                resolved: Default::default(),
                 file: "test.yaml".into(),
                 calendar: None,
                 calendar_data: None,
