@@ -5,7 +5,8 @@
 //! import against the direction data flows (`docs/architecture.md`):
 //!
 //! - `lianban-core`: [`definition`], [`rules`], [`documents`], [`runtime`], [`diagram`],
-//!   [`evaluate`], [`accounts`] and [`privacy`]: everything that decides, with no I/O.
+//!   [`evaluate`], [`accounts`], [`case_number`] and [`privacy`]: everything that decides,
+//!   with no I/O.
 //! - `lianban-store`: [`store`], persistence through sea-orm on SQLite or PostgreSQL.
 //! - `lianban-service`: [`service`] (the [`service::Engine`] every caller goes through),
 //!   [`app`] (settings and the one builder), [`scheduler`] and [`casebook`].
@@ -14,7 +15,7 @@
 //! `lianban bench` is part of the binary, not of any library here.
 
 pub use lianban_core::{
-    accounts, definition, diagram, documents, evaluate, privacy, rules, runtime,
+    accounts, case_number, definition, diagram, documents, evaluate, privacy, rules, runtime,
 };
 pub use lianban_service as service;
 pub use lianban_service::{app, casebook, scheduler};

@@ -26,6 +26,7 @@ mod m20261206_000801_add_task_due_provisional;
 mod m20261207_000801_create_server_keys;
 mod m20261208_000901_add_api_key_intake;
 mod m20261208_001801_create_absences;
+mod m20261209_001701_add_case_numbers;
 
 /// Every migration of lianban, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000801_create_server_keys::Migration),
             Box::new(m20261208_000901_add_api_key_intake::Migration),
             Box::new(m20261208_001801_create_absences::Migration),
+            Box::new(m20261209_001701_add_case_numbers::Migration),
         ]
     }
 }

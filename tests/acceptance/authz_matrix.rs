@@ -616,6 +616,7 @@ fn joint_application() -> Value {
     app["form"]["joint_medical"] = json!(true);
     app["form"]["joint_fund"] = json!(true);
     app["form"]["bank_card"] = json!("6228480048081234568");
+    app["form"]["work_start"] = json!("1983-07");
     app
 }
 

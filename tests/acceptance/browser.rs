@@ -436,8 +436,7 @@ impl Walk {
     async fn claim_from_inbox(&self, step_name: &str) -> anyhow::Result<String> {
         self.goto("/inbox").await?;
         self.expect(&[step_name, "待认领"]).await?;
-        let row =
-            format!("//tr[td[normalize-space()='{step_name}']][td/a[starts-with(., '张三')]]");
+        let row = format!("//tr[td[normalize-space()='{step_name}']][td/a[contains(., ' 张三 ')]]");
         self.submit(Locator::XPath(&format!(
             "{row}//button[normalize-space()='认领']"
         )))
@@ -645,6 +644,8 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
     w.choose("f-form.joint_fund", "true").await?;
     w.appears("f-form.bank_card").await?;
     w.fill("f-form.bank_card", "6228480048081234568").await?;
+    // The push table's 参加工作时间, required once a joint item is asked for.
+    w.month("f-form.work_start", "1983-07").await?;
     w.choose("f-form.delivery", "现场自取").await?;
     w.choose("f-form.retirement_type", "正常退休").await?;
     // The 公积金 item asks for one more paper; the list follows what was typed, without
@@ -699,9 +700,15 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
         .strip_prefix("/cases/")
         .with_context(|| format!("not on a case page: {path}"))?
         .to_owned();
-    // The title (as in lists) is masked; the case page itself shows the application in full.
+    // The title (as in lists) is masked and led by the case's number; the case page itself
+    // shows the application in full.
+    // (李梅 and 王强 were started before: 张三's is the year's third.)
+    let number = format!(
+        "阳城退休〔{}〕0003",
+        lianban::case_number::CaseNumber::year_of(clock.now())
+    );
     assert!(
-        case_page.contains(&format!("张三 {MASKED_ID}")),
+        case_page.contains(&format!("{number} 张三 {MASKED_ID}")),
         "{case_page}"
     );
     assert!(case_page.contains("✘ 未收") && case_page.contains("1寸彩色照片"));
@@ -710,14 +717,26 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
     // The application form and the 一次性告知单, printed from the case.
     w.goto(&format!("/cases/{case}/preview/application_form"))
         .await?;
-    w.expect(&["申请表", "张三"]).await?;
+    let form_paper = w.expect(&["申请表", "张三", "1965年1月"]).await?;
+    assert!(
+        form_paper.contains(&format!("办件编号：{number}")) && !form_paper.contains(&case),
+        "the form shows the number, not the UUID: {form_paper}"
+    );
     w.shot("04-application-form").await?;
+    // The declaration fits its cell on A4.
+    w.print_a4("04-application-form").await?;
     w.goto(&format!("/cases/{case}/preview/notice")).await?;
-    w.expect(&["一次性告知单", "1寸彩色照片", "附件3"]).await?;
+    let notice = w
+        .expect(&["一次性告知单", "1寸彩色照片，2张", "流程图"])
+        .await?;
+    assert!(
+        !notice.contains("附件"),
+        "no 附件N on an issued paper: {notice}"
+    );
     w.shot("05-notice").await?;
     let pages = w.print_a4("05-notice").await?;
-    // For the applicant to take home: the notice on one sheet of A4, the 附件3 process map
-    // on the next.
+    // For the applicant to take home: the notice on one sheet of A4, the process map (the
+    // policy's 附件3) on the next.
     assert_eq!(pages, 2, "the 一次性告知单 printed to {pages} A4 pages");
 
     // 3. Inbox: the 受理 task; claim it; the papers are short, so 一次性告知补正.
@@ -841,7 +860,6 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
     w.shot("11-reason-required").await?;
     w.fill("reason", "医保缴费记录不全，请先到医保中心补齐缴费记录")
         .await?;
-    w.fill("f-data.medical_note", "医保缴费记录不全").await?;
     w.outcome("refuse").await?;
     w.expect(&["不予办理（书面说明理由）"]).await?;
     w.logout().await?;
@@ -872,19 +890,44 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
         "退役军人信息确认函（申请）",
         "退役军人信息确认函（复函）",
         "不予办理（书面说明理由）",
+        "企业职工医疗缴费年限认定不予办理通知书",
         "提取完成",
         "办结并送达",
     ] {
         assert!(done.contains(text), "case page lacks {text}: {done}");
     }
+    // The 医保 refusal is a written notice of its own, numbered, signed by the 医疗保障局.
+    w.follow("企业职工医疗缴费年限认定不予办理通知书").await?;
+    let refusal = w
+        .expect(&[
+            "医保缴费记录不全，请先到医保中心补齐缴费记录",
+            "阳城县医疗保障局",
+            &number,
+        ])
+        .await?;
+    assert!(refusal.contains("阳医不办〔"), "{refusal}");
+    w.shot("12-refusal-notice").await?;
+    w.print_a4("12-refusal-notice").await?;
+    w.goto(&format!("/cases/{case}")).await?;
     w.shot("12-case-done").await?;
     assert!(
         w.fits_long_value("dl.facts dd").await?,
         "a long value widens the case page"
     );
     w.print_a4("12-case-done").await?;
-    w.follow("办结通知书").await?;
-    w.expect(&["办结通知书", "张三"]).await?;
+    w.follow("企业职工退休“一件事一次办”办结通知书").await?;
+    let completion = w
+        .expect(&[
+            "办结通知书",
+            "张三",
+            "医保缴费记录不全，请先到医保中心补齐缴费记录",
+            "阳城县社会保险服务中心",
+        ])
+        .await?;
+    assert!(
+        completion.contains(&number) && completion.contains("阳医不办〔"),
+        "{completion}"
+    );
     w.shot("13-completion-notice").await?;
     assert!(
         w.fits_long_value("p").await?,
@@ -908,7 +951,7 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
     // 王强 is not insured in the county: 受理 is disabled with the reason, which starts the
     // 不予受理 reason; the refusal ends his case.
     w.goto("/inbox").await?;
-    let wang = "//tr[td[normalize-space()='受理']][td/a[starts-with(., '王强')]]";
+    let wang = "//tr[td[normalize-space()='受理']][td/a[contains(., ' 王强 ')]]";
     w.submit(Locator::XPath(&format!(
         "{wang}//button[normalize-space()='认领']"
     )))
@@ -955,7 +998,7 @@ async fn steps(w: &Walk, clock: &ManualClock, pw: &[&String]) -> anyhow::Result<
     // shebao_zhao finds it in his inbox marked 代办 and completes it on her behalf.
     later(30);
     w.login("shebao_li", shebao).await?;
-    let limei = "//tr[td[normalize-space()='受理']][td/a[starts-with(., '李梅')]]";
+    let limei = "//tr[td[normalize-space()='受理']][td/a[contains(., ' 李梅 ')]]";
     w.submit(Locator::XPath(&format!(
         "{limei}//button[normalize-space()='认领']"
     )))

@@ -97,6 +97,28 @@ fn unknown_references() {
     assert_reports("unknown_parameter", &["11:59: E-UNKNOWN-PARAMETER"]);
 }
 
+/// Issue 17: a department that signs a paper says the name it signs with; a 股 does not
+/// seal. Only the department that issues something is asked for one.
+#[test]
+fn a_signing_department_without_an_issuer_is_an_error_at_the_department() {
+    assert_reports("no_issuer", &["5:3: E-MISSING-KEY"]);
+    let path = Path::new("fixtures/broken/no_issuer.yaml");
+    let error = definition::load_file(path, &broken_templates()).expect_err("broken");
+    let text = error.diagnostics[0].to_string();
+    for expected in [
+        "`gu`",
+        "某县社保中心企业保险股",
+        "`accept`",
+        "`refuse`",
+        "告知书",
+        "notice",
+        "`issuer`",
+        "股室、窗口不能作为落款单位",
+    ] {
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+}
+
 #[test]
 fn not_same_as_names_an_earlier_task_step() {
     // An unknown step (with the nearest id as a hint, as a scalar and in a list), an
@@ -260,8 +282,8 @@ fn every_definition_under_processes_loads_clean() {
     let demo = catalog
         .latest("examples.demo")
         .expect("the example is in the catalog");
-    assert_eq!(demo.version, 2);
-    assert!(catalog.get("examples.demo", 2).is_some());
+    assert_eq!(demo.version, 3);
+    assert!(catalog.get("examples.demo", 3).is_some());
     let paths: Vec<&str> = demo.sources.iter().map(|s| s.path.as_str()).collect();
     assert_eq!(
         paths.len(),

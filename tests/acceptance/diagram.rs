@@ -435,7 +435,7 @@ db_test!(definition_maps_are_served_to_their_county, |db| {
             .any(|t| t == "退休信息确认、待遇计发")
     );
     let v1 = page
-        .get("/definitions/yangcheng.retirement/diagram.svg?version=4")
+        .get("/definitions/yangcheng.retirement/diagram.svg?version=5")
         .await?;
     assert_eq!(v1.text, svg.text);
     for (path, status) in [
@@ -569,12 +569,17 @@ db_test!(case_map_shows_done_current_and_skipped, |db| {
     assert_eq!(edge_class("confirm → declined"), "edge");
     assert_eq!(edge_class("supplement_wait → accept"), "edge back");
 
-    // The 一次性告知单 print pack carries the map as 附件3.
+    // The 一次性告知单 print pack carries the map (the policy's 附件3) on a page of its own,
+    // titled as the process's map: a paper handed out carries no "附件N" (issue 17).
     let notice = Browser::of(&app, &clerk)?
         .get(&format!("/cases/{case}/preview/notice"))
         .await?;
     assert_eq!(notice.status, 200, "{}", notice.text);
-    let at = notice.text.find("附件3").expect("附件3 in the pack");
+    assert!(!notice.text.contains("附件"), "{}", notice.text);
+    let at = notice
+        .text
+        .find("流程图</h2>")
+        .expect("the map in the pack");
     assert!(notice.text[at..].contains("<svg") && notice.text.contains("page-break-before"));
     Ok(())
 });

@@ -427,3 +427,395 @@ fn the_shipped_supplement_notice_marks_a_deadline_in_an_unpublished_year() -> an
     assert!(!june.html.contains("暂定"), "{}", june.html);
     Ok(())
 }
+
+// Issue 17: the shipped 阳城 papers as the county signs them. Each department signs with its
+// issuing name (a 股 does not seal), no paper carries the policy's "附件N", every paper
+// shows the case's readable number, 出生年月 reads 1965年1月, and a refusal is a numbered
+// written notice from the refusing department with the reason typed once, which the
+// 办结通知书 then names.
+
+/// An engine over the shipped definitions and templates at `now`.
+async fn shipped_engine(db: &TestDb, now: DateTime<Utc>) -> anyhow::Result<Engine> {
+    let root = lianban_tests::web::repo();
+    let templates = Arc::new(Templates::load(&root.join("templates"))?);
+    let loaded = definition::load_paths(&[root.join("processes")], &templates)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store = db.store().await?;
+    for process in loaded.iter().filter(|p| !p.is_abstract) {
+        store.definitions().register(process).await?;
+    }
+    Ok(Engine::new(
+        store,
+        Catalog::new(loaded),
+        templates,
+        Arc::new(FixedClock(now)),
+    ))
+}
+
+fn yibao_clerk() -> Actor {
+    Actor {
+        user: "yibao_zhao".into(),
+        department: Some("yibao".into()),
+        on_behalf_of: None,
+    }
+}
+
+fn gjj_clerk() -> Actor {
+    Actor {
+        user: "gjj_sun".into(),
+        department: Some("gjj".into()),
+        on_behalf_of: None,
+    }
+}
+
+/// The paper's text without tags, for reading as the county would.
+fn paper_text(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html
+        .split("<style>")
+        .map(|part| part.split_once("</style>").map_or(part, |(_, rest)| rest))
+        .collect::<String>()
+        .chars()
+    {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// No paper handed out carries the policy's attachment label.
+fn assert_no_attachment_label(key: &str, html: &str) {
+    let text = paper_text(html);
+    assert!(
+        !text.contains("附件1")
+            && !text.contains("附件2")
+            && !text.contains("附件3")
+            && !text.contains("附件4")
+            && !text.contains("附件5")
+            && !text.contains("附件6"),
+        "{key} carries 附件N: {text}"
+    );
+}
+
+db_test!(
+    shipped_papers_carry_the_issuer_the_case_number_and_written_refusals,
+    |db| {
+        use lianban_tests::retirement::{PROCESS, application, complete_step, reviewer, window};
+        let engine = shipped_engine(&db, nine_am()).await?;
+        let mut form = application("张三", "140522196501151012", true, true);
+        form.insert("work_start".into(), json!("1983-07"));
+        let case = engine
+            .start_case(PROCESS, form, vec!["application".into()], &window())
+            .await?;
+        let record = engine.get_case(case).await?.context("stored")?;
+        let number = record.state.number.context("numbered")?;
+        assert_eq!(number.as_str(), "阳城退休〔2026〕0001");
+
+        // The application form shows the number, not the UUID, and the birth month in words.
+        let form_paper = preview(
+            engine.catalog().latest(PROCESS).context("loaded")?.as_ref(),
+            &engine.templates(),
+            "application_form",
+            &record.state.form,
+            nine_am(),
+        )?;
+        let text = paper_text(&form_paper.html);
+        assert!(
+            text.contains("办件编号：阳城退休〔2026〕0000（预览）"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1965年1月") && !text.contains("1965-01"),
+            "{text}"
+        );
+
+        complete_step(&engine, case, "accept", "accept", json!({}), &window()).await?;
+        complete_step(
+            &engine,
+            case,
+            "confirm",
+            "confirm",
+            json!({"retirement_date": "2025-02", "pension_monthly": 3120.5}),
+            &reviewer(),
+        )
+        .await?;
+        // 医保 refuses: the reason is typed once, as the outcome's reason.
+        let query = TaskQuery {
+            case: Some(case),
+            statuses: vec![TaskStatus::Open],
+            steps: vec!["medical".into()],
+            ..TaskQuery::default()
+        };
+        let medical = engine.list_tasks(&query).await?;
+        let medical = medical.first().context("a medical task")?;
+        engine.claim(medical.id, &yibao_clerk()).await?;
+        engine
+            .complete(
+                medical.id,
+                &yibao_clerk(),
+                "refuse",
+                Map::new(),
+                Some("医保缴费记录不全，请先补齐缴费记录".into()),
+            )
+            .await?;
+        complete_step(
+            &engine,
+            case,
+            "fund",
+            "done",
+            json!({"fund_amount": 52000}),
+            &gjj_clerk(),
+        )
+        .await?;
+        complete_step(
+            &engine,
+            case,
+            "completion",
+            "delivered",
+            json!({}),
+            &window(),
+        )
+        .await?;
+
+        let documents = engine.list_documents(case).await?;
+        let keys: Vec<&str> = documents.iter().map(|d| d.key.as_str()).collect();
+        assert_eq!(keys, ["medical_refusal_notice", "completion_notice"]);
+        let refusal = &documents[0];
+        assert_eq!(refusal.number.as_deref(), Some("阳医不办〔2026〕第0001号"));
+        assert_eq!(refusal.department.as_deref(), Some("yibao"));
+        let text = paper_text(&refusal.html);
+        for expected in [
+            "企业职工医疗缴费年限认定不予办理通知书",
+            "编号：阳医不办〔2026〕第0001号",
+            "办件编号：阳城退休〔2026〕0001",
+            "申请办理的企业职工医疗缴费年限认定，经审查，决定不予办理。理由如下：",
+            "医保缴费记录不全，请先补齐缴费记录",
+            "不影响企业职工退休信息确认、待遇计发",
+            // Signed by the 医疗保障局, not by 社保.
+            "阳城县医疗保障局",
+        ] {
+            assert!(text.contains(expected), "{expected} in {text}");
+        }
+        assert!(!text.contains("阳城县社会保险服务中心"), "{text}");
+
+        let completion = &documents[1];
+        let text = paper_text(&completion.html);
+        for expected in [
+            "办件编号：阳城退休〔2026〕0001",
+            "不予办理。理由：医保缴费记录不全，请先补齐缴费记录",
+            "阳城县医疗保障局已出具《企业职工医疗缴费年限认定不予办理通知书》，编号阳医不办〔2026〕第0001号",
+            "提取金额52000.00元",
+        ] {
+            assert!(text.contains(expected), "{expected} in {text}");
+        }
+        // The 中心 signs; its 股 is where to ask, never the signature.
+        assert!(
+            completion.html.contains("<p>阳城县社会保险服务中心</p>"),
+            "{}",
+            completion.html
+        );
+        assert!(!completion.html.contains("<p>阳城县社保中心企业保险股</p>"));
+        for document in &documents {
+            assert_no_attachment_label(&document.key, &document.html);
+        }
+        Ok(())
+    }
+);
+
+db_test!(
+    a_rejection_is_a_numbered_notice_signed_by_the_centre,
+    |db| {
+        use lianban_tests::retirement::{PROCESS, application, window};
+        let engine = shipped_engine(&db, nine_am()).await?;
+        let case = engine
+            .start_case(
+                PROCESS,
+                application("赵六", "140522196501151012", false, false),
+                Vec::new(),
+                &window(),
+            )
+            .await?;
+        let task = engine
+            .list_tasks(&TaskQuery {
+                case: Some(case),
+                ..TaskQuery::default()
+            })
+            .await?;
+        let task = task.first().context("accept")?;
+        engine.claim(task.id, &window()).await?;
+        // Without a reason there is nothing to write on the notice.
+        let refused = engine
+            .complete(task.id, &window(), "reject", Map::new(), None)
+            .await;
+        assert!(
+            matches!(
+                refused,
+                Err(EngineError::Runtime(RuntimeError::ReasonRequired { .. }))
+            ),
+            "{refused:?}"
+        );
+        engine
+            .complete(
+                task.id,
+                &window(),
+                "reject",
+                Map::new(),
+                Some("未在阳城县参加企业职工基本养老保险".into()),
+            )
+            .await?;
+        let documents = engine.list_documents(case).await?;
+        assert_eq!(documents.len(), 1);
+        let notice = &documents[0];
+        assert_eq!(notice.key, "rejection_notice");
+        assert_eq!(notice.number.as_deref(), Some("阳社不受〔2026〕第0001号"));
+        let text = paper_text(&notice.html);
+        for expected in [
+            "不予受理通知书",
+            "办件编号：阳城退休〔2026〕0001",
+            "决定不予受理。理由如下：",
+            "未在阳城县参加企业职工基本养老保险",
+            "阳城县社会保险服务中心",
+        ] {
+            assert!(text.contains(expected), "{expected} in {text}");
+        }
+        assert_no_attachment_label(&notice.key, &notice.html);
+        Ok(())
+    }
+);
+
+/// The push table (推送信息表) as the schedule renders it: 制表单位 is the 中心, 出生年月
+/// and the other months read 1965年1月, and each row carries its case number.
+#[test]
+fn the_push_table_reads_months_in_words_and_is_made_by_the_centre() -> anyhow::Result<()> {
+    let root = lianban_tests::web::repo();
+    let templates = Templates::load(&root.join("templates"))?;
+    let process = definition::load_file(
+        &root.join("processes/yangcheng/retirement.yaml"),
+        &templates,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let rows = vec![json!({
+        "number": "阳城退休〔2026〕0012",
+        "form": {"name": "张三", "gender": "男", "birth": "1965-01", "id_number": "140522196501151012",
+                 "work_start": "1983-07", "employer": "阳城县某煤业有限公司", "joint_medical": true},
+        "data": {"retirement_date": "2025-02"},
+    })];
+    let table = lianban::documents::preview_table(
+        &process,
+        &templates,
+        "push_table",
+        rows,
+        Some("yibao"),
+        nine_am(),
+    )?;
+    let text = paper_text(&table.html);
+    for expected in [
+        "制表单位（盖章）：阳城县社会保险服务中心",
+        "阳城退休〔2026〕0012",
+        "1965年1月",
+        "1983年7月",
+        "2025年2月",
+    ] {
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+    assert!(
+        !text.contains("1965-01") && !text.contains("企业保险股"),
+        "{text}"
+    );
+    assert_no_attachment_label("push_table", &table.html);
+    // Every other paper, previewed, carries no 附件N either.
+    for key in process.documents.keys() {
+        if key == "push_table" {
+            continue;
+        }
+        let paper = preview(&process, &templates, key, &Map::new(), nine_am())?;
+        assert_no_attachment_label(key, &paper.html);
+    }
+    Ok(())
+}
+
+db_test!(
+    case_numbers_are_gap_free_per_county_and_year_under_concurrent_starts,
+    |db| {
+        use lianban_tests::retirement::{PROCESS, application, window};
+        let engine = shipped_engine(&db, nine_am()).await?;
+        let mut handles = Vec::new();
+        for n in 0..16 {
+            let engine = engine.clone();
+            handles.push(tokio::spawn(async move {
+                let process = if n % 4 == 0 {
+                    "zezhou.retirement"
+                } else {
+                    PROCESS
+                };
+                let mut form = application("张三", "140522196501151012", false, false);
+                if process != PROCESS {
+                    form.insert("address".into(), json!("泽州县南村镇"));
+                }
+                let case = engine
+                    .start_case(process, form, Vec::new(), &window())
+                    .await?;
+                anyhow::Ok(case)
+            }));
+        }
+        let mut numbers = BTreeSet::new();
+        for handle in handles {
+            let case = handle.await??;
+            let record = engine.get_case(case).await?.context("stored")?;
+            numbers.insert(record.state.number.context("numbered")?.to_string());
+        }
+        let mut expected: BTreeSet<String> = (1..=12)
+            .map(|n| format!("阳城退休〔2026〕{n:04}"))
+            .collect();
+        expected.extend((1..=4).map(|n| format!("泽州退休〔2026〕{n:04}")));
+        assert_eq!(numbers, expected);
+
+        // A start the rules refuse draws nothing: the next case takes the next number.
+        let mut bad = application("张三", "140522196501151012", false, false);
+        bad.insert("gender".into(), json!("未知"));
+        assert!(
+            engine
+                .start_case(PROCESS, bad, Vec::new(), &window())
+                .await
+                .is_err()
+        );
+        // A new year (Beijing time) starts again from 1.
+        let new_year = Utc
+            .with_ymd_and_hms(2026, 12, 31, 16, 30, 0)
+            .single()
+            .context("time")?;
+        let later = shipped_engine(&db, new_year).await?;
+        let case = later
+            .start_case(
+                PROCESS,
+                application("李四", "140522196501151012", false, false),
+                Vec::new(),
+                &window(),
+            )
+            .await?;
+        let record = later.get_case(case).await?.context("stored")?;
+        assert_eq!(
+            record.state.number.map(String::from).as_deref(),
+            Some("阳城退休〔2027〕0001")
+        );
+        let case = engine
+            .start_case(
+                PROCESS,
+                application("王五", "140522196501151012", false, false),
+                Vec::new(),
+                &window(),
+            )
+            .await?;
+        let record = engine.get_case(case).await?.context("stored")?;
+        assert_eq!(
+            record.state.number.map(String::from).as_deref(),
+            Some("阳城退休〔2026〕0013")
+        );
+        Ok(())
+    }
+);

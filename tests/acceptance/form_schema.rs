@@ -159,7 +159,7 @@ fn cases() -> (Named, Named) {
         (
             "fund withdrawal with a card",
             with(
-                &json!({"joint_fund": true, "bank_card": "6222020123456789015"}),
+                &json!({"joint_fund": true, "bank_card": "6222020123456789015", "work_start": "1986-09"}),
                 &[],
             ),
         ),
@@ -276,12 +276,17 @@ fn cases() -> (Named, Named) {
         ),
         (
             "fund withdrawal without a card",
-            with(&json!({"joint_fund": true}), &[]),
+            with(&json!({"joint_fund": true, "work_start": "1986-09"}), &[]),
+        ),
+        (
+            // The push table's 参加工作时间 is required once a joint item is asked for.
+            "a joint item without the start of work",
+            with(&json!({"joint_medical": true}), &[]),
         ),
         (
             "a card of 12 digits",
             with(
-                &json!({"joint_fund": true, "bank_card": "622202012345"}),
+                &json!({"joint_fund": true, "bank_card": "622202012345", "work_start": "1986-09"}),
                 &[],
             ),
         ),

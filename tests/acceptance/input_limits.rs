@@ -99,7 +99,12 @@ db_test!(the_api_refuses_what_the_rules_do_not_allow, |db| {
             "work_start",
             "out-of-range",
         ),
-        (json!({"work_start": "1950-01"}), "work_start", "check"),
+        // (参加工作时间 applies with a joint item: the push table carries it.)
+        (
+            json!({"work_start": "1950-01", "joint_medical": true}),
+            "work_start",
+            "check",
+        ),
         (
             json!({"account_balance": 1e308}),
             "account_balance",

@@ -649,3 +649,113 @@ db_test!(papers_and_history_name_the_person_not_the_login, |db| {
     assert!(page.text.contains("李娜（"), "{}", page.text);
     Ok(())
 });
+
+/// `text` as a URL query value.
+fn query_value(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+// Issue 17: a case is called by its readable number (阳城退休〔2026〕0012) on every page
+// and list, and found by it, typed as the paper prints it or loosely; the UUID stays in
+// the URLs only.
+db_test!(cases_are_shown_and_found_by_their_number, |db| {
+    let app = lianban_tests::web::TestApp::start(&db, "processes").await?;
+    let clerk = app
+        .clerk("shebao_li", "shebao", lianban::accounts::Role::Clerk)
+        .await?;
+    let mut ids = Vec::new();
+    for (name, id_number) in [
+        ("张三", "140522196412150317"),
+        ("李四", "140522196501151012"),
+    ] {
+        let application = json!({
+            "process": "yangcheng.retirement",
+            "form": lianban_tests::retirement::application(name, id_number, false, false),
+            "materials": [],
+        });
+        ids.push(id(&clerk.start(&application).await?.ok()?));
+    }
+    let year = lianban::case_number::CaseNumber::year_of(app.app.engine().now());
+    let second = format!("阳城退休〔{year}〕0002");
+    let first = format!("阳城退休〔{year}〕0001");
+
+    // The API says each case's number and filters by it.
+    let case = clerk.case(&ids[1]).await?.ok()?;
+    assert_eq!(case["number"], json!(second));
+    let listed = clerk
+        .cases(&format!(
+            "number={}",
+            query_value(&format!("阳城退休[{year}]2"))
+        ))
+        .await?
+        .ok()?;
+    let listed = listed.as_array().context("a list")?;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        (id(&listed[0]), &listed[0]["number"]),
+        (ids[1].clone(), &json!(second))
+    );
+
+    // The cases list shows the numbers and finds one by it, exactly or typed loosely.
+    let all = clerk.get("/cases").await?;
+    assert!(
+        all.text.contains(&first) && all.text.contains(&second),
+        "{}",
+        all.text
+    );
+    for typed in [
+        second.clone(),
+        format!("阳城退休({year})2"),
+        format!(" 阳城退休【{year}】0002 "),
+    ] {
+        let found = clerk
+            .get(&format!("/cases?q={}", query_value(&typed)))
+            .await?;
+        assert!(
+            found.text.contains(&format!("/cases/{}", ids[1])),
+            "{typed}: {}",
+            found.text
+        );
+        assert!(
+            !found.text.contains(&format!("/cases/{}", ids[0])),
+            "{typed}: {}",
+            found.text
+        );
+    }
+    // The inbox shows the number with the applicant and finds the task by it.
+    let inbox = clerk.get("/inbox").await?;
+    assert!(inbox.text.contains(&second), "{}", inbox.text);
+    let task = clerk.task_at(&ids[1], "accept").await?;
+    let found = clerk
+        .get(&format!("/inbox?q={}", query_value(&second)))
+        .await?;
+    assert!(
+        found.text.contains(&format!("/tasks/{task}")),
+        "{}",
+        found.text
+    );
+    let other = clerk.task_at(&ids[0], "accept").await?;
+    assert!(
+        !found.text.contains(&format!("/tasks/{other}")),
+        "{}",
+        found.text
+    );
+    // The case page and the task page call it by its number.
+    let page = clerk.get(&format!("/cases/{}", ids[1])).await?;
+    assert!(
+        page.text.contains("办件编号") && page.text.contains(&second),
+        "{}",
+        page.text
+    );
+    let task_page = clerk.get(&format!("/tasks/{task}")).await?;
+    assert!(task_page.text.contains(&second), "{}", task_page.text);
+    Ok(())
+});

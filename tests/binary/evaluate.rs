@@ -53,9 +53,11 @@ fn a_complete_application_gets_materials_and_the_evaluate_map() {
         json!({
             "errors": [],
             "materials": [
-                {"key": "certificate", "name": "职业资格证书（原件及复印件）", "copies": 1, "why": "核验证书等级"},
-                {"key": "bank_card", "name": "本人一类银行卡复印件", "copies": 1,
-                 "why": "补贴发放到本人银行卡，需核对户名和卡号"}
+                {"key": "certificate", "name": "职业资格证书（原件及复印件）", "copies": 1,
+                 "unit": null, "why": "核验证书等级", "note": null},
+                // The note is kept beside the why (issue 17: the notice must not drop it).
+                {"key": "bank_card", "name": "本人一类银行卡复印件", "copies": 1, "unit": null,
+                 "why": "补贴发放到本人银行卡，需核对户名和卡号", "note": "选择发放到银行卡时提供"}
             ],
             "age": 76, "amount": 2000, "bank": "工商银行", "eligible": true
         })

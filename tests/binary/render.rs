@@ -72,7 +72,8 @@ fn the_push_table_takes_many_cases_for_one_department() {
     let html = String::from_utf8_lossy(&out.stdout);
     assert!(html.contains("推送至：阳城县医保局"));
     assert!(html.contains("王建国") && html.contains("李秀英"));
-    assert!(html.contains("2025-04"));
+    // Months read as on the paper (1965年1月), never in machine form.
+    assert!(html.contains("2025年4月") && !html.contains("2025-04"));
 
     let unknown = render("push_table", &rows, &["--department", "nope"]);
     assert_eq!(unknown.status.code(), Some(1));

@@ -23,6 +23,7 @@ pub fn process(id: &str, version: u32, hash: &str) -> Process {
             let department = Department {
                 key: key.into(),
                 name: name.into(),
+                issuer: None,
                 window: None,
                 phone: None,
                 system: None,
@@ -66,6 +67,7 @@ pub fn process(id: &str, version: u32, hash: &str) -> Process {
         resolved: Default::default(),
         file: format!("processes/test/{id}.yaml"),
         calendar: None,
+        case_prefix: None,
         calendar_data: None,
         metadata: Metadata::default(),
         departments,
@@ -183,6 +185,7 @@ pub fn start(process: &Process, form: Map<String, Value>, now: DateTime<Utc>) ->
         ended_at: None,
         clock: Default::default(),
         first_supplement: None,
+        number: None,
     };
     Transition {
         state,

@@ -40,7 +40,9 @@ pub fn application(name: &str, id: &str, medical: bool, fund: bool) -> Map<Strin
         "birth": format!("{}-{}", &id[6..10], &id[10..12]), "address": "阳城县凤城镇",
         "post": "生产", "phone": "13800000000", "veteran": false,
         "item": "企业职工正常退休信息确认、待遇计发", "joint_medical": medical, "joint_fund": fund,
-        "bank_card": "6228480048081234568", "delivery": "现场自取", "retirement_type": "正常退休"
+        "bank_card": "6228480048081234568", "delivery": "现场自取", "retirement_type": "正常退休",
+        // The push table's 参加工作时间, required with a joint item.
+        "work_start": "1983-07"
     });
     match form {
         Value::Object(map) => map,

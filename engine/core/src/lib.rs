@@ -12,11 +12,13 @@
 //! - [`documents`] renders notices, letters and tables with MiniJinja.
 //! - [`evaluate`] answers "what do the rules say about this application" without a case.
 //! - [`accounts`] says who may see and do what, and hashes passwords.
+//! - [`case_number`] writes and reads a case's readable number (阳城退休〔2026〕0012).
 //!
 //! No module here reads the clock, the network or a database: callers pass `now` and the
 //! data, and carry out the effects the runtime returns.
 
 pub mod accounts;
+pub mod case_number;
 pub mod definition;
 pub mod diagram;
 pub mod documents;

@@ -15,6 +15,7 @@ use super::issuing::{self, Completion};
 use super::writer::{WriteQueue, Writer};
 use crate::scheduler::Clock;
 use lianban_core::accounts::{AbsenceError, Principal, ReassignRefusal, Refusal};
+use lianban_core::case_number::CaseNumber;
 use lianban_core::definition::{Catalog, LoadError, Process, load_sources};
 use lianban_core::documents::{RenderError, Templates};
 use lianban_core::runtime::{self, Actor, CaseId, Command, RuntimeError, TaskId, Transition};
@@ -259,10 +260,17 @@ impl Engine {
         let id = CaseId(Uuid::now_v7());
         let now = self.inner.clock.now();
         let title = process.case_title(&form);
-        let transition = runtime::start(&process, id, form, materials, actor, now)?;
+        let mut transition = runtime::start(&process, id, form, materials, actor, now)?;
         let actor = actor.clone();
         self.write(move |unit| {
             Box::pin(async move {
+                // The number is drawn in the unit that stores the case: a start that fails
+                // gives it back, so numbers stay gap-free per prefix and year.
+                if let Some(prefix) = &process.case_prefix {
+                    let year = CaseNumber::year_of(now);
+                    let seq = unit.next_case_number(prefix, year).await?;
+                    transition.state.number = Some(CaseNumber::new(prefix, year, seq));
+                }
                 let change = Change {
                     process: &process,
                     transition: &transition,
@@ -592,7 +600,15 @@ impl Engine {
         let completion = Completion::of(&command);
         let transition = runtime::apply(&process, &record.state, actor, command, now)?;
         let clerk = self.clerk_name(actor, &transition).await?;
-        let documents = issuing::prepare(&process, completion, &transition, actor, &clerk, now)?;
+        let mut documents =
+            issuing::prepare(&process, completion, &transition, actor, &clerk, now)?;
+        if !documents.is_empty() {
+            // Papers that list the case's refusals (the 办结通知书) name their notices, which
+            // earlier transitions stored; read only when this one issues something.
+            let issued = self.store().documents().list(record.state.id).await?;
+            let refusals = issuing::refusals(&process, &transition.state, &issued);
+            issuing::set_refusals(&mut documents, &refusals);
+        }
         let (actor, action, templates) = (actor.clone(), action.to_owned(), self.templates());
         self.write(move |unit| {
             Box::pin(async move {

@@ -10,13 +10,15 @@ use chrono_tz::Asia::Shanghai;
 use uuid::Uuid;
 
 use super::{Engine, EngineError};
-use lianban_core::definition::Process;
-use lianban_core::definition::StepId;
+use lianban_core::definition::{Process, StepId, StepKind};
 use lianban_core::documents::{
     CaseView, Draft, Rendered, TaskView, Templates, format_number, missing_materials,
 };
-use lianban_core::runtime::{Actor, CaseId, CaseState, Command, Effect, Event, TaskId, Transition};
+use lianban_core::runtime::{
+    Actor, CaseId, CaseState, Command, Effect, Event, TaskId, TaskStatus, Transition,
+};
 use lianban_store::{DocumentId, DocumentRecord, SecondRequest, Unit};
+use serde_json::{Value, json};
 
 impl Engine {
     /// The documents a case issued, oldest first.
@@ -257,6 +259,49 @@ pub(super) fn prepare(
     Ok(documents)
 }
 
+/// The case's refusals so far, as papers list them (the 办结通知书 names each joint item's
+/// refusal and its written notice): every completed task whose outcome required a written
+/// reason, oldest first, with the refusing department's issuing name, the reason, and the
+/// notice that outcome issued (`issued`: the case's documents stored before).
+pub(super) fn refusals(process: &Process, state: &CaseState, issued: &[DocumentRecord]) -> Value {
+    let list: Vec<Value> = state
+        .tasks
+        .iter()
+        .filter(|t| t.status == TaskStatus::Completed)
+        .filter_map(|task| {
+            let step = process.step(&task.step)?;
+            let StepKind::Task(spec) = &step.kind else {
+                return None;
+            };
+            let outcome = spec.outcomes.get(task.outcome.as_deref()?)?;
+            if !outcome.reason_required {
+                return None;
+            }
+            let department = process.departments.get(&task.department);
+            let notice = issued
+                .iter()
+                .rev()
+                .find(|d| d.step == task.step && outcome.documents.contains(&d.key));
+            Some(json!({
+                "step": task.step,
+                "item": step.name,
+                "outcome_label": outcome.label,
+                "department": department.map(|d| d.issuer.as_deref().unwrap_or(&d.name)),
+                "reason": task.reason,
+                "notice": notice.map(|d| json!({"name": d.name, "number": d.number})),
+            }))
+        })
+        .collect();
+    Value::Array(list)
+}
+
+/// Puts the case's refusals into every pending document's context.
+pub(super) fn set_refusals(pending: &mut [Pending], refusals: &Value) {
+    for new in pending {
+        new.draft.set_context("refusals", refusals.clone());
+    }
+}
+
 /// The case as documents see it.
 pub(super) fn view<'a>(state: &'a CaseState, id: &'a str) -> CaseView<'a> {
     CaseView {
@@ -265,5 +310,6 @@ pub(super) fn view<'a>(state: &'a CaseState, id: &'a str) -> CaseView<'a> {
         data: &state.data,
         materials: &state.materials,
         started_at: state.started_at,
+        number: state.number.as_ref().map(|n| n.as_str()),
     }
 }

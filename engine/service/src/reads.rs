@@ -37,8 +37,8 @@ impl Engine {
         Ok(self.store().reads().cases(query).await?)
     }
 
-    /// The list titles (masked) of the given cases, by case id; cases without a title are
-    /// left out.
+    /// The list titles (masked) of the given cases, by case id, led by their numbers
+    /// (办件编号); cases with neither are left out.
     ///
     /// # Errors
     /// [`EngineError::Store`].

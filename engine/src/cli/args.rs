@@ -98,7 +98,7 @@ pub(crate) enum Command {
     },
     /// Evaluate an application against a process's rules, without starting a case.
     ///
-    /// Prints JSON: {"errors": [{field, message}], "materials": [{key, name, copies, why}],
+    /// Prints JSON: {"errors": [{field, message}], "materials": [{key, name, copies, unit, why, note}],
     /// ...the map of the definition's `evaluate:`}. Partial input is fine: field errors
     /// are reported and the rules still run. Exit status 0 whenever the JSON is printed,
     /// also when a rule failed (then `evaluate_error` / `materials_error` say why); 1 when

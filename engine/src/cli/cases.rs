@@ -132,7 +132,15 @@ fn plan_line(plan: &MigrationPlan) -> String {
             Deadline::Case { limit } => limit.label().to_owned(),
         };
         let at = |t: Option<chrono::DateTime<chrono::Utc>>| {
-            t.map_or_else(|| "无".to_owned(), |t| t.to_rfc3339())
+            // Deadlines are Beijing working days; an operator reads them in Beijing time.
+            t.map_or_else(
+                || "无".to_owned(),
+                |t| {
+                    t.with_timezone(&chrono_tz::Asia::Shanghai)
+                        .format("%Y-%m-%d %H:%M")
+                        .to_string()
+                },
+            )
         };
         parts.push(format!("{what} {} → {}", at(d.before), at(d.after)));
     }

@@ -195,6 +195,18 @@ async fn changed_versions(
     let store = lianban::store::Store::connect_with(url, store.options())
         .await
         .with_context(|| format!("无法连接数据库 {}", lianban::app::redact_url(url)))?;
+    // A database `serve` or `migrate` never opened has no stored versions to compare with;
+    // say so instead of failing on a missing table.
+    let pending = store
+        .pending_migrations()
+        .await
+        .context("读取数据库的迁移记录失败")?;
+    if pending > 0 {
+        anyhow::bail!(
+            "数据库 {} 的表结构还不是当前版本（{pending} 个迁移尚未执行）：先运行 `lianban migrate --db …`（`serve` 启动时也会执行），再检查",
+            lianban::app::redact_url(url)
+        );
+    }
     let versions = stored_versions(&store, processes).await?;
     let mut refused = Vec::new();
     for p in processes.iter().filter(|p| !p.is_abstract) {

@@ -52,8 +52,9 @@ pub(super) fn started_by(actor: &str) -> Condition {
 }
 
 impl Cases<'_> {
-    /// The list titles (masked) of the given cases, by case id; cases without a title are
-    /// left out. One query for a page of inbox rows, by primary key.
+    /// The list titles (masked) of the given cases, by case id, each led by the case's
+    /// number when it has one (`阳城退休〔2026〕0012 张三 1405**********1012`); cases with
+    /// neither are left out. One query for a page of inbox rows, by primary key.
     ///
     /// # Errors
     /// [`StoreError::Database`].
@@ -65,16 +66,22 @@ impl Cases<'_> {
             return Ok(std::collections::HashMap::new());
         }
         let ids: Vec<String> = cases.iter().map(ToString::to_string).collect();
-        let rows: Vec<(String, Option<String>)> = case::Entity::find()
+        let rows: Vec<(String, Option<String>, Option<String>)> = case::Entity::find()
             .select_only()
-            .columns([case::Column::Id, case::Column::Title])
+            .columns([case::Column::Id, case::Column::Number, case::Column::Title])
             .filter(case::Column::Id.is_in(ids))
             .into_tuple()
             .all(&self.store.db)
             .await?;
         Ok(rows
             .into_iter()
-            .filter_map(|(id, title)| title.map(|t| (id, t)))
+            .filter_map(|(id, number, title)| {
+                let title = match (number, title) {
+                    (Some(number), Some(title)) => format!("{number} {title}"),
+                    (number, title) => number.or(title)?,
+                };
+                Some((id, title))
+            })
             .collect())
     }
 

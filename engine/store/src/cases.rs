@@ -56,6 +56,7 @@ impl Unit<'_> {
             county: Set(Some(
                 lianban_core::accounts::county_of(&state.process).to_owned(),
             )),
+            number: Set(state.number.clone().map(String::from)),
             ..case_columns(state, change)?
         };
         let savepoint = self.take_savepoint();
@@ -299,6 +300,7 @@ impl Reads<'_> {
             Option<String>,
             String,
             Option<String>,
+            Option<String>,
             DateTime<Utc>,
             DateTime<Utc>,
         );
@@ -311,6 +313,7 @@ impl Reads<'_> {
             case::Column::Result,
             case::Column::CurrentSteps,
             case::Column::Title,
+            case::Column::Number,
             case::Column::StartedAt,
             case::Column::UpdatedAt,
         ]);
@@ -329,6 +332,14 @@ impl Reads<'_> {
         if let Some(actor) = &query.started_by {
             select = select.filter(super::access::started_by(actor));
         }
+        if let Some(number) = query
+            .number
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            select = select.filter(case::Column::Number.eq(search_number(number)));
+        }
         if let Some(since) = query.ended_since {
             select = select.filter(case::Column::EndedAt.gte(since));
         }
@@ -338,12 +349,8 @@ impl Reads<'_> {
             .map(str::trim)
             .filter(|t| !t.is_empty())
         {
-            // Indexed columns, see the migration that added them.
-            select = select.filter(
-                sea_orm::Condition::any()
-                    .add(case::Column::ApplicantName.eq(term))
-                    .add(case::Column::IdKey.eq(lianban_core::privacy::id_search_key(term))),
-            );
+            // Indexed columns, see the migrations that added them.
+            select = select.filter(search_condition(term));
         }
         let select = select
             .order_by_desc(case::Column::UpdatedAt)
@@ -354,7 +361,18 @@ impl Reads<'_> {
             .await?;
         rows.into_iter()
             .map(
-                |(id, process, version, status, result, steps, title, started_at, updated_at)| {
+                |(
+                    id,
+                    process,
+                    version,
+                    status,
+                    result,
+                    steps,
+                    title,
+                    number,
+                    started_at,
+                    updated_at,
+                )| {
                     Ok(CaseSummary {
                         id: parse_case_id("cases", &id)?,
                         version: u32::try_from(version).map_err(|_| StoreError::Corrupt {
@@ -367,6 +385,7 @@ impl Reads<'_> {
                         result,
                         current_steps: split_steps(&steps),
                         title,
+                        number,
                         started_at,
                         updated_at,
                     })
@@ -417,6 +436,21 @@ impl Cases<'_> {
     }
 }
 
+/// The cases a search term finds: by applicant name, by ID number (its search key), or by
+/// case number, typed loosely (`阳城退休[2026]12`). Every column is indexed.
+pub(super) fn search_condition(term: &str) -> sea_orm::Condition {
+    sea_orm::Condition::any()
+        .add(case::Column::ApplicantName.eq(term))
+        .add(case::Column::IdKey.eq(lianban_core::privacy::id_search_key(term)))
+        .add(case::Column::Number.eq(search_number(term)))
+}
+
+/// A case number as typed, written as stored (`阳城退休[2026]12` → `阳城退休〔2026〕0012`).
+fn search_number(term: &str) -> String {
+    lianban_core::case_number::CaseNumber::from_search(term)
+        .map_or_else(|| term.to_owned(), String::from)
+}
+
 fn case_record(
     (row, head): (case::Model, Option<history_head::Model>),
 ) -> Result<CaseRecord, StoreError> {
@@ -452,6 +486,7 @@ fn case_columns(state: &CaseState, change: &Change<'_>) -> Result<case::ActiveMo
         updated_at: Set(change.at),
         ended_at: Set(state.ended_at),
         county: NotSet,
+        number: NotSet,
     })
 }
 

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::Documents;
 use super::cases::parse_case_id;
-use super::entity::{document, document_sequence};
+use super::entity::{case_sequence, document, document_sequence};
 use super::unit::Unit;
 use super::{DocumentId, DocumentRecord, SecondRequest, StoreError};
 use lianban_core::definition::StepId;
@@ -26,7 +26,18 @@ impl Unit<'_> {
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
     pub async fn next_number(&mut self, prefix: &str, year: i32) -> Result<i64, StoreError> {
-        next_number(self.write_txn().await?, prefix, year).await
+        next_number::<document_sequence::Entity>(self.write_txn().await?, prefix, year).await
+    }
+
+    /// Draws the next case number of `prefix` in `year` (the sequence of 阳城退休〔2026〕0012;
+    /// the service writes it). Gap-free like [`Unit::next_number`]: drawn in the unit that
+    /// creates the case, so a case that is not stored gives its number back; concurrent
+    /// starts queue on the counter row and never share or skip a number.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`], [`StoreError::Corrupt`].
+    pub async fn next_case_number(&mut self, prefix: &str, year: i32) -> Result<i64, StoreError> {
+        next_number::<case_sequence::Entity>(self.write_txn().await?, prefix, year).await
     }
 
     /// Stores documents the service numbered and rendered in this unit.
@@ -107,36 +118,55 @@ impl Documents<'_> {
 /// increments the existing one and returns the value: on PostgreSQL the upsert locks the row
 /// until the transaction ends, so concurrent issuers queue instead of reading the same
 /// `last`; on SQLite the write transaction (BEGIN IMMEDIATE) already serializes them.
-async fn next_number(
+async fn next_number<E: Sequence>(
     txn: &DatabaseTransaction,
     prefix: &str,
     year: i32,
 ) -> Result<i64, StoreError> {
-    use document_sequence::Column;
+    let (prefix_col, year_col, last_col) = E::columns();
     let mut insert = Query::insert();
     insert
-        .into_table(document_sequence::Entity)
-        .columns([Column::Prefix, Column::Year, Column::Last])
+        .into_table(E::default())
+        .columns([prefix_col, year_col, last_col])
         .values_panic([prefix.into(), year.into(), 1i64.into()])
         .on_conflict(
-            OnConflict::columns([Column::Prefix, Column::Year])
-                .value(
-                    Column::Last,
-                    Expr::col((document_sequence::Entity, Column::Last)).add(1),
-                )
+            OnConflict::columns([prefix_col, year_col])
+                .value(last_col, Expr::col((E::default(), last_col)).add(1))
                 .to_owned(),
         )
-        .returning_col(Column::Last);
+        .returning_col(last_col);
     let statement = txn.get_database_backend().build(&insert);
     let row = txn
         .query_one_raw(statement)
         .await?
         .ok_or_else(|| StoreError::Corrupt {
-            table: "document_sequences",
+            table: E::TABLE,
             id: format!("{prefix}/{year}"),
             column: "last",
         })?;
     Ok(row.try_get_by_index::<i64>(0)?)
+}
+
+/// A counter table: one row per printed prefix and year holding the last number drawn.
+trait Sequence: EntityTrait + Default {
+    const TABLE: &'static str;
+    fn columns() -> (Self::Column, Self::Column, Self::Column);
+}
+
+impl Sequence for document_sequence::Entity {
+    const TABLE: &'static str = "document_sequences";
+    fn columns() -> (Self::Column, Self::Column, Self::Column) {
+        use document_sequence::Column;
+        (Column::Prefix, Column::Year, Column::Last)
+    }
+}
+
+impl Sequence for case_sequence::Entity {
+    const TABLE: &'static str = "case_sequences";
+    fn columns() -> (Self::Column, Self::Column, Self::Column) {
+        use case_sequence::Column;
+        (Column::Prefix, Column::Year, Column::Last)
+    }
 }
 
 fn active(record: &DocumentRecord) -> document::ActiveModel {

@@ -449,6 +449,17 @@ impl Store {
         Ok(())
     }
 
+    /// How many migrations this build knows that the database has not applied, read without
+    /// writing anything (a fresh database has them all pending).
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
+        Ok(Migrator::get_pending_migrations_read_only(&self.db)
+            .await?
+            .len())
+    }
+
     /// Checks that the database answers.
     ///
     /// # Errors

@@ -125,6 +125,8 @@ pub struct CaseSummary {
     pub current_steps: Vec<StepId>,
     /// One-line summary.
     pub title: Option<String>,
+    /// Its readable number (阳城退休〔2026〕0012), when it has one.
+    pub number: Option<String>,
     /// When it started.
     pub started_at: DateTime<Utc>,
     /// Last change.
@@ -144,8 +146,11 @@ pub struct CaseQuery {
     pub county: Option<String>,
     /// Only cases this actor started (`apikey:<name>`: an intake key's own cases).
     pub started_by: Option<String>,
-    /// Only cases whose applicant has exactly this name or ID number.
+    /// Only cases whose applicant has exactly this name or ID number, or whose number
+    /// (办件编号) this is (typed loosely, see `CaseNumber::from_search`).
     pub search: Option<String>,
+    /// Only the case with this number (办件编号, typed loosely as for `search`).
+    pub number: Option<String>,
     /// Only cases that ended at or after this instant (the dashboard's 本周/本月办结).
     pub ended_since: Option<DateTime<Utc>>,
     /// At most this many (all when `None`).

@@ -3,8 +3,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, InsertStatement, OnConflict, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait,
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use uuid::Uuid;
 
@@ -112,14 +111,7 @@ pub(super) fn tasks_select(query: &TaskQuery) -> sea_orm::Select<task::Entity> {
         let cases = Query::select()
             .column(case::Column::Id)
             .from(case::Entity)
-            .cond_where(
-                Condition::any()
-                    .add(Expr::col(case::Column::ApplicantName).eq(term))
-                    .add(
-                        Expr::col(case::Column::IdKey)
-                            .eq(lianban_core::privacy::id_search_key(term)),
-                    ),
-            )
+            .cond_where(super::cases::search_condition(term))
             .to_owned();
         select = select.filter(task::Column::CaseId.in_subquery(cases));
     }

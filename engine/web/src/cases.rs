@@ -93,6 +93,9 @@ pub(super) async fn get(
 pub(super) struct ListParams {
     status: Option<String>,
     process: Option<String>,
+    /// Only the case with this number (办件编号), e.g. `阳城退休〔2026〕0012`; the brackets
+    /// may be typed as `[]` or `()` and the sequence without leading zeros.
+    number: Option<String>,
     limit: Option<u64>,
     offset: Option<u64>,
 }
@@ -140,6 +143,7 @@ pub(super) async fn list(
         limit: Some(limit(params.limit)?),
         offset: crate::input::offset(params.offset)?,
         search: None,
+        number: params.number.filter(|n| !n.trim().is_empty()),
         ended_since: None,
     };
     let cases = ctx.app.engine().list_cases(&query).await?;

@@ -121,6 +121,7 @@ pub(super) fn materials(
                 key,
                 name,
                 copies: m.copies,
+                unit: m.unit,
                 when,
                 note: m.note,
                 why: m.why,

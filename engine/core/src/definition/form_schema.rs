@@ -7,7 +7,7 @@
 //! What JSON Schema cannot say is left to the server and written in the field's
 //! `description`: check digits (ID numbers, bank cards), a date bound relative to today,
 //! the birth date inside an ID number, the fields' `check:` rules, and a `when:` other than
-//! comparisons of form fields with constants (joined by `&&`). For such a `when:` the
+//! comparisons of form fields with constants (joined by `&&` and `||`). For such a `when:` the
 //! schema leaves the field optional, so it never refuses what the server accepts.
 
 use serde_json::{Map, Value, json};
@@ -226,10 +226,20 @@ fn type_note(field: &Field) -> Option<String> {
 }
 
 /// The `if` schema of a `when:` written as comparisons of form fields with constants
-/// (`form.k == "v"`, `form.k != true`, `form.k`), joined by `&&`; `None` for anything
-/// else. A comparison holds as the rule engine evaluates it: `==` only when the field is
-/// present with exactly that value, `!=` otherwise.
+/// (`form.k == "v"`, `form.k != true`, `form.k`), joined by `&&` and `||` (without
+/// parentheses: `&&` binds tighter, as in the rules); `None` for anything else. A comparison
+/// holds as the rule engine evaluates it: `==` only when the field is present with exactly
+/// that value, `!=` otherwise.
 fn condition_schema(source: &str) -> Option<Value> {
+    let alternatives: Vec<Value> = source.split("||").map(all_of).collect::<Option<_>>()?;
+    match alternatives.len() {
+        1 => alternatives.into_iter().next(),
+        _ => Some(json!({"anyOf": alternatives})),
+    }
+}
+
+/// Comparisons joined by `&&`.
+fn all_of(source: &str) -> Option<Value> {
     let parts: Vec<Value> = source
         .split("&&")
         .map(|part| comparison(part.trim()))
@@ -294,7 +304,17 @@ mod tests {
             ]}))
         );
         assert_eq!(condition_schema("needs_veteran_confirmation(form)"), None);
-        assert_eq!(condition_schema("form.a == \"x\" || form.b"), None);
+        assert_eq!(
+            condition_schema("form.a == \"x\" || form.b && form.c != 1"),
+            Some(json!({"anyOf": [
+                {"required": ["a"], "properties": {"a": {"const": "x"}}},
+                {"allOf": [
+                    {"required": ["b"], "properties": {"b": {"const": true}}},
+                    {"not": {"required": ["c"], "properties": {"c": {"const": 1}}}},
+                ]},
+            ]}))
+        );
+        assert_eq!(condition_schema("(form.a || form.b)"), None);
         assert_eq!(condition_schema("data.eligible"), None);
     }
 }

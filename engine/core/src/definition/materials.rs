@@ -16,8 +16,14 @@ pub struct RequiredMaterial {
     pub name: String,
     /// Number of copies, if counted.
     pub copies: Option<u32>,
+    /// What the copies are counted in (份 when `None`, 张 for photos).
+    pub unit: Option<String>,
     /// Why it applies (the definition's `why:`, else its `note:`).
     pub why: Option<String>,
+    /// The definition's `note:` when it also has a `why:` (an alternative, such as
+    /// self-service in the 公积金 APP, that the notice must not drop); `None` when the note
+    /// already serves as `why`.
+    pub note: Option<String>,
 }
 
 impl Process {
@@ -41,7 +47,9 @@ impl Process {
                     key: material.key.clone(),
                     name: material.name.clone(),
                     copies: material.copies,
+                    unit: material.unit.clone(),
                     why: material.why.clone().or_else(|| material.note.clone()),
+                    note: material.why.as_ref().and(material.note.clone()),
                 });
             }
         }

@@ -64,6 +64,9 @@ pub struct Process {
     pub file: String,
     /// Name of the working-day calendar the definition counts in.
     pub calendar: Option<String>,
+    /// The prefix of its cases' numbers (`阳城退休` → `阳城退休〔2026〕0012`, see
+    /// [`crate::case_number`]); cases of a definition without one get no number.
+    pub case_prefix: Option<String>,
     /// The calendar named by `calendar`, resolved when the definition loaded. It is not
     /// part of the version: a year added to the calendar applies to running cases too.
     pub calendar_data: Option<Arc<Calendar>>,
@@ -228,6 +231,11 @@ pub struct Department {
     pub key: String,
     /// Full name.
     pub name: String,
+    /// The name it signs and seals papers with (阳城县社会保险服务中心), when that is not
+    /// `name`: a 股 or a 窗口 does not seal. Required of every department whose role does a
+    /// task with an outcome that issues a document (`lianban check`, outside bases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
     /// Service window / office.
     pub window: Option<String>,
     /// Phone number.
@@ -358,6 +366,8 @@ pub struct Material {
     pub name: String,
     /// Number of copies, if counted.
     pub copies: Option<u32>,
+    /// What the copies are counted in (张 for photos); `份` when not written.
+    pub unit: Option<String>,
     /// Required only when this is true.
     pub when: Option<Expr>,
     /// Why it is (or is not) required, shown on notices.

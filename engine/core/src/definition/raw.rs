@@ -17,6 +17,7 @@ pub(super) struct RawProcess {
     #[serde(rename = "abstract")]
     pub(super) is_abstract: Option<bool>,
     pub(super) calendar: Option<String>,
+    pub(super) case_prefix: Option<String>,
     #[serde(default)]
     pub(super) metadata: RawMetadata,
     pub(super) departments: Option<IndexMap<String, RawDepartment>>,
@@ -95,6 +96,7 @@ pub(super) struct RawMetadata {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDepartment {
     pub(super) name: Option<String>,
+    pub(super) issuer: Option<String>,
     pub(super) window: Option<String>,
     pub(super) phone: Option<String>,
     pub(super) system: Option<RawSystem>,
@@ -157,6 +159,7 @@ pub(super) struct RawMaterial {
     pub(super) key: Option<String>,
     pub(super) name: Option<String>,
     pub(super) copies: Option<u32>,
+    pub(super) unit: Option<String>,
     pub(super) when: Option<String>,
     pub(super) note: Option<String>,
     pub(super) why: Option<String>,

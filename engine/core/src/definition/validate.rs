@@ -14,7 +14,8 @@ use super::decode::ListIndices;
 use super::diagnostic::{Code, Sink, did_you_mean};
 use super::form::{fields, materials};
 use super::model::{
-    Department, Document, Duration, Metadata, Parameter, Process, Role, StepId, TimeLimits,
+    Department, Document, Duration, Metadata, Parameter, Process, Role, Step, StepId, StepKind,
+    TimeLimits,
 };
 use super::raw::RawProcess;
 use super::schedules::schedules;
@@ -209,6 +210,22 @@ pub(super) fn build(raw: RawProcess, at: &ListIndices, cx: &mut Cx<'_>, file: &s
         None => 0,
     };
     let name = cx.required(raw.name, "", "name").unwrap_or_default();
+    let case_prefix = raw.case_prefix.filter(|prefix| {
+        let fine = !prefix.trim().is_empty()
+            && !prefix
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_ascii_digit() || "〔〕[]()（）【】".contains(c));
+        if !fine {
+            cx.sink.push(
+                cx.map.value_pos("case_prefix"),
+                Code::Type,
+                "case_prefix",
+                format!("办件编号前缀 `{prefix}` 不能为空，也不能含空格、数字或括号"),
+                Some("写县名简称加事项，如 `case_prefix: 阳城退休`（办件编号为 阳城退休〔2026〕0012）".into()),
+            );
+        }
+        fine
+    });
 
     let parameters = parameters(cx, raw.parameters);
     let departments = departments(cx, raw.departments);
@@ -261,6 +278,9 @@ pub(super) fn build(raw: RawProcess, at: &ListIndices, cx: &mut Cx<'_>, file: &s
             .unwrap_or_else(|| StepId(String::new())),
     };
     let step_map = graph::check(cx, step_map, &start);
+    if !raw.is_abstract.unwrap_or(false) {
+        issuers(cx, &departments, &roles, &documents, &step_map);
+    }
 
     let schedules = schedules(cx, raw.schedules, &at.schedules);
     let evaluate = raw.evaluate.and_then(|e| cx.expr(&e, "evaluate"));
@@ -277,6 +297,7 @@ pub(super) fn build(raw: RawProcess, at: &ListIndices, cx: &mut Cx<'_>, file: &s
         resolved: Default::default(),
         file: file.to_owned(),
         calendar: raw.calendar,
+        case_prefix,
         calendar_data: None,
         metadata: Metadata {
             authority: m.authority,
@@ -377,6 +398,7 @@ fn departments(
                 Department {
                     key,
                     name,
+                    issuer: d.issuer,
                     window: d.window,
                     phone: d.phone,
                     system,
@@ -384,6 +406,67 @@ fn departments(
             )
         })
         .collect()
+}
+
+/// Every department that signs a paper (its role does a task whose outcome issues a
+/// document) must say the name it signs with: a 股 or a window does not seal papers. A base
+/// (`abstract: true`) leaves that to the counties.
+fn issuers(
+    cx: &mut Cx<'_>,
+    departments: &IndexMap<String, Department>,
+    roles: &IndexMap<String, Role>,
+    documents: &IndexMap<String, Document>,
+    steps: &IndexMap<StepId, Step>,
+) {
+    let mut reported: Vec<&str> = Vec::new();
+    for step in steps.values() {
+        let StepKind::Task(spec) = &step.kind else {
+            continue;
+        };
+        let Some(outcome) = spec.outcomes.values().find(|o| !o.documents.is_empty()) else {
+            continue;
+        };
+        let Some(department) = roles
+            .get(&spec.role)
+            .and_then(|role| departments.get(&role.department))
+        else {
+            continue;
+        };
+        let named = department
+            .issuer
+            .as_deref()
+            .is_some_and(|issuer| !issuer.trim().is_empty());
+        if named || reported.contains(&department.key.as_str()) {
+            continue;
+        }
+        reported.push(&department.key);
+        let path = child("departments", &department.key);
+        cx.sink.push(
+            cx.map.key_pos(&path),
+            Code::MissingKey,
+            &path,
+            format!(
+                "部门 `{}`（{}）在步骤 `{}` 的办理结果 `{}` 出具文书 {}，但没有写出具文书时落款、盖章的名称 `issuer`",
+                department.key,
+                department.name,
+                step.id,
+                outcome.key,
+                outcome
+                    .documents
+                    .iter()
+                    .map(|key| match documents.get(key) {
+                        Some(document) => format!("《{}》（{key}）", document.name),
+                        None => format!("`{key}`"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("、")
+            ),
+            Some(format!(
+                "在本县定义的部门里写上，如 `{}: {{issuer: 阳城县社会保险服务中心}}`；股室、窗口不能作为落款单位",
+                department.key
+            )),
+        );
+    }
 }
 
 fn roles(

@@ -25,6 +25,8 @@ pub struct CaseView<'a> {
     pub materials: &'a [String],
     /// When the case started.
     pub started_at: DateTime<Utc>,
+    /// Its readable number (办件编号), when it has one.
+    pub number: Option<&'a str>,
 }
 
 /// The task whose outcome issues a document.
@@ -132,6 +134,8 @@ pub(super) fn build(parts: &Parts<'_>) -> Value {
     json!({
         "case": {
             "id": case.id,
+            // What papers print as 办件编号; `null` for a case without one (a preview).
+            "number": case.number,
             "process": process.id,
             "version": process.version,
             "form": case.form,
@@ -160,6 +164,9 @@ pub(super) fn build(parts: &Parts<'_>) -> Value {
         },
         "missing": missing,
         "task": task.map(|task| task_context(process, task)),
+        // The case's refusals so far (see `docs/documents.md`), filled in by the service,
+        // which knows the notices already issued.
+        "refusals": [],
         // The process map (附件3 流程图) as inline SVG, for the 一次性告知单 print pack.
         "flow_svg": crate::diagram::svg(process),
     })
@@ -282,6 +289,7 @@ mod tests {
             data: &data,
             materials: &[],
             started_at: Utc::now(),
+            number: None,
         };
         // 接受 → 一次性告知补正 leads to the 5-working-day supplement wait.
         let task = TaskView {

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::context::{self, CaseView, MissingMaterial, Parts, TaskView};
 use super::{RenderError, Templates};
+use crate::case_number::CaseNumber;
 use crate::definition::{Process, StepKind};
 
 /// A document about to be issued: its kind, template and context, without a number yet.
@@ -81,6 +82,14 @@ impl Draft {
     /// The year the number is drawn in (Beijing time).
     pub fn year(&self) -> i32 {
         context::numbering_year(self.issued_at)
+    }
+
+    /// Sets a top-level value of the context that only the caller knows, such as
+    /// `refusals` (the refusal notices the case issued before, with their numbers).
+    pub fn set_context(&mut self, key: &str, value: Value) {
+        if let Some(context) = self.context.as_object_mut() {
+            context.insert(key.to_owned(), value);
+        }
     }
 
     /// The context the template sees, with `document.number` still `null`.
@@ -209,12 +218,18 @@ fn preview_draft(
     now: DateTime<Utc>,
 ) -> Result<(Draft, Option<String>), RenderError> {
     let data = Map::new();
+    // A preview draws no number, like its document number: `阳城退休〔2026〕0000（预览）`.
+    let case_number = process.case_prefix.as_deref().map(|prefix| {
+        let number = CaseNumber::new(prefix, CaseNumber::year_of(now), 0);
+        format!("{number}（预览）")
+    });
     let case = CaseView {
         id: "00000000-0000-0000-0000-000000000000",
         form,
         data: &data,
         materials: &[],
         started_at: now,
+        number: case_number.as_deref(),
     };
     let today: NaiveDate = now.with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
     let missing = context::missing_materials(process, &case, today)?;

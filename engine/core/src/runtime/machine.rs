@@ -61,6 +61,7 @@ pub fn start(
         ended_at: None,
         clock: Default::default(),
         first_supplement: None,
+        number: None,
     };
     let mut run = Run::new(process, state, now);
     run.events.push(Event::CaseStarted);

@@ -233,6 +233,11 @@ pub struct CaseState {
     /// saved before the runtime kept it were filled in by a migration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_supplement: Option<Vec<String>>,
+    /// The readable number (阳城退休〔2026〕0012) the store drew when the case was created;
+    /// `None` for a definition without `case_prefix:` and for cases created before numbers
+    /// existed (see `docs/case-numbers.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<crate::case_number::CaseNumber>,
 }
 
 /// The case-level clock: its legal (法定) and promised (承诺) deadlines, which move later by

@@ -34,6 +34,7 @@ pub(super) fn hold_promise(
         data: &state.data,
         materials: &state.materials,
         started_at: state.started_at,
+        number: state.number.as_ref().map(|n| n.as_str()),
     };
     let today = run.now.with_timezone(&Shanghai).date_naive();
     let missing = missing_materials(process, &case, today)?;

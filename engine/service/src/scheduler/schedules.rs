@@ -280,7 +280,7 @@ async fn push_tables(
             if let Some(record) = store.cases().get(case).await? {
                 let state = record.state;
                 rows.push(
-                    json!({"case_id": case.to_string(), "form": state.form, "data": state.data}),
+                    json!({"case_id": case.to_string(), "number": state.number, "form": state.form, "data": state.data}),
                 );
             }
         }

@@ -22,6 +22,7 @@ pub struct Model {
     pub applicant_name: Option<String>,
     pub id_key: Option<String>,
     pub county: Option<String>,
+    pub number: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

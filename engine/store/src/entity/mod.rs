@@ -8,6 +8,7 @@
 pub(super) mod absence;
 pub(super) mod api_key;
 pub(super) mod case;
+pub(super) mod case_sequence;
 pub(super) mod definition_version;
 pub(super) mod document;
 pub(super) mod document_sequence;

@@ -213,6 +213,9 @@ pub(super) struct CaseSummary {
     #[schema(value_type = Vec<String>)]
     current_steps: Vec<StepId>,
     title: Option<String>,
+    /// The readable case number (办件编号, 阳城退休〔2026〕0012); `null` for a case created
+    /// before numbers existed or of a definition without `case_prefix`.
+    number: Option<String>,
     started_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -227,6 +230,7 @@ impl From<&SummaryRecord> for CaseSummary {
             result: c.result.clone(),
             current_steps: c.current_steps.clone(),
             title: c.title.clone(),
+            number: c.number.clone(),
             started_at: c.started_at,
             updated_at: c.updated_at,
         }
@@ -291,6 +295,8 @@ pub(super) struct Case {
     process: String,
     version: u32,
     title: Option<String>,
+    /// The readable case number (办件编号, 阳城退休〔2026〕0012), when it has one.
+    number: Option<String>,
     form: Map<String, Value>,
     data: Map<String, Value>,
     materials: Vec<String>,
@@ -318,6 +324,7 @@ impl Case {
             process: state.process.clone(),
             version: state.version,
             title: record.title.clone(),
+            number: state.number.clone().map(String::from),
             form: state.form.clone(),
             data: state.data.clone(),
             materials: state.materials.clone(),

@@ -65,6 +65,7 @@ pub(super) fn actions(
             data: &state.data,
             materials: &state.materials,
             started_at: state.started_at,
+            number: state.number.as_ref().map(|n| n.as_str()),
         };
         missing_materials(process, &view, today(ctx.app.engine().now()))
             .map_err(|e| ApiError::Internal(e.into()))?

@@ -70,7 +70,9 @@ pub(super) async fn facts(
                     json!({
                         "name": m.name,
                         "copies": m.copies,
+                        "unit": m.unit,
                         "why": m.why,
+                        "note": m.note,
                         "received": state.materials.contains(&m.key),
                     })
                 })
@@ -138,7 +140,14 @@ pub(super) async fn facts(
     };
     Ok(json!({
         "id": state.id.to_string(),
-        "title": record.title.as_deref().unwrap_or("（无标题）"),
+        // Pages and papers call a case by its number (办件编号) and applicant; the UUID
+        // stays in URLs.
+        "number": state.number.as_ref().map(|n| n.as_str()),
+        "title": match (&state.number, record.title.as_deref()) {
+            (Some(number), Some(title)) => format!("{number} {title}"),
+            (Some(number), None) => number.to_string(),
+            (None, title) => title.unwrap_or("（无标题）").to_owned(),
+        },
         "process": process.map_or_else(|| state.process.clone(), |p| p.name.clone()),
         "version": state.version,
         // A case keeps the version it started on; say when a newer one is in force, so a
@@ -443,6 +452,7 @@ pub(super) async fn preview(
         data: &state.data,
         materials: &state.materials,
         started_at: state.started_at,
+        number: state.number.as_ref().map(|n| n.as_str()),
     };
     let now = engine.now();
     let render_error = |e: lianban_core::documents::RenderError| ApiError::Internal(e.into());

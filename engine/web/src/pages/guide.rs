@@ -52,6 +52,7 @@ fn guide(process: &Process) -> Value {
             json!({
                 "name": m.name,
                 "copies": m.copies,
+                "unit": m.unit,
                 // The condition in the words the definition gives for it; a material
                 // with a condition but no words still says that it is not for everyone.
                 "conditional": m.when.is_some(),

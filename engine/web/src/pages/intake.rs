@@ -83,7 +83,9 @@ fn show(
                 "key": m.key,
                 "name": m.name,
                 "copies": m.copies,
+                "unit": m.unit,
                 "why": m.why,
+                "note": m.note,
                 "received": received.contains(&m.key),
             })
         })

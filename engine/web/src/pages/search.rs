@@ -71,6 +71,7 @@ pub(super) async fn page(
             let process = catalog.get(&c.process, c.version);
             json!({
                 "id": c.id.to_string(),
+                "number": c.number,
                 "title": c.title.as_deref().unwrap_or("（无标题）"),
                 "process": process.as_ref().map_or(c.process.as_str(), |p| p.name.as_str()),
                 "status": case_status_text(&c.status),

@@ -62,6 +62,7 @@ fn process() -> Process {
         key: "id_card".into(),
         name: "身份证".into(),
         copies: None,
+        unit: None,
         when: None,
         note: None,
         why: None,

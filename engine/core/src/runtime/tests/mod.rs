@@ -109,6 +109,7 @@ impl Flow {
                 Department {
                     key: dept.into(),
                     name: dept_name.into(),
+                    issuer: None,
                     window: None,
                     phone: None,
                     system: None,
@@ -145,6 +146,7 @@ impl Flow {
                 resolved: Default::default(),
                 file: "test.yaml".into(),
                 calendar: None,
+                case_prefix: None,
                 calendar_data: None,
                 metadata: Metadata::default(),
                 departments,
@@ -296,6 +298,7 @@ impl Flow {
                 key: (*key).into(),
                 name: (*key).into(),
                 copies: None,
+                unit: None,
                 when: None,
                 note: None,
                 why: None,

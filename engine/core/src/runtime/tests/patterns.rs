@@ -440,6 +440,7 @@ fn supplement_loop_with_materials() -> Process {
         key: key.into(),
         name: name.into(),
         copies: None,
+        unit: None,
         when: when.map(expr),
         note: None,
         why: None,
