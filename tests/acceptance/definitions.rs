@@ -119,6 +119,23 @@ fn a_signing_department_without_an_issuer_is_an_error_at_the_department() {
     }
 }
 
+/// `joint_items:` name a department, a yes/no field of the form and the step doing the
+/// item (its key when `step` is not written), each checked where it is written.
+#[test]
+fn joint_items_name_a_department_a_yes_no_field_and_a_step() {
+    assert_reports(
+        "bad_joint_items",
+        &[
+            "13:37: E-UNKNOWN-DEPARTMENT",
+            "13:48: E-FIELD",
+            "13:60: E-UNKNOWN-STEP",
+            "14:11: E-UNKNOWN-STEP",
+            "14:48: E-FIELD",
+            "15:11: E-DUPLICATE-ID",
+        ],
+    );
+}
+
 #[test]
 fn not_same_as_names_an_earlier_task_step() {
     // An unknown step (with the nearest id as a hint, as a scalar and in a list), an

@@ -819,3 +819,86 @@ db_test!(
         Ok(())
     }
 );
+
+/// 沁水's two extra joint items are two entries of its definition's `joint_items`: the
+/// shared base templates list them on every paper, and the county ships no template.
+#[test]
+fn a_county_adds_joint_items_in_its_definition_and_the_base_papers_list_them() -> anyhow::Result<()>
+{
+    let root = lianban_tests::web::repo();
+    assert!(
+        !root.join("templates/qinshui").exists(),
+        "沁水 needs no templates of its own"
+    );
+    let templates = Templates::load(&root.join("templates"))?;
+    let process =
+        definition::load_file(&root.join("processes/qinshui/retirement.yaml"), &templates)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let items: Vec<&str> = process.joint_items.iter().map(|j| j.key.as_str()).collect();
+    assert_eq!(items, ["medical", "fund", "hukou", "only_child"]);
+    let form = json!({
+        "name": "张三", "gender": "男", "id_number": "140521196501151016", "birth": "1965-01",
+        "work_start": "1985-07", "employer": "沁水县某煤业有限公司", "post": "生产",
+        "joint_medical": true, "joint_fund": false, "joint_hukou": true, "joint_only_child": true,
+        "delivery": "现场自取",
+    });
+    let form = form.as_object().cloned().unwrap_or_default();
+    let data = json!({
+        "retirement_confirmed": true, "retirement_date": "2025-02",
+        "medical_done": true, "medical_years_confirmed": 25, "medical_topup_months": 6,
+        "hukou_done": true, "hukou_note": "户籍登记为1965年3月",
+        "only_child_done": true, "only_child_amount": 3000,
+    });
+    let data = data.as_object().cloned().unwrap_or_default();
+    let case = lianban::documents::CaseView {
+        id: "case",
+        form: &form,
+        data: &data,
+        materials: &[],
+        started_at: nine_am(),
+        number: Some("沁水退休〔2026〕0003"),
+    };
+    let render = |key: &str| -> anyhow::Result<String> {
+        let draft = lianban::documents::Draft::new(&process, key, &case, None, &[], nine_am())?;
+        Ok(paper_text(&draft.render(&templates, None)?.html))
+    };
+    let completion = render("completion_notice")?;
+    for expected in [
+        "企业职工医疗缴费年限认定已办理。认定医保缴费年限25年，需一次性补缴6个月。",
+        "户籍信息确认已确认。户籍出生日期与档案记载不一致：户籍登记为1965年3月。",
+        "独生子女父母奖励金已办理。奖励金额3000.00元。",
+    ] {
+        assert!(
+            completion
+                .split_whitespace()
+                .collect::<String>()
+                .contains(expected),
+            "{expected} in {completion}"
+        );
+    }
+    assert!(
+        !completion.contains("提取住房公积金"),
+        "an item not asked for is not listed: {completion}"
+    );
+    let notice = render("notice")?;
+    assert!(
+        notice.contains("公安机关（户籍信息确认）")
+            && notice.contains("卫生健康部门（独生子女父母奖励金）")
+            && !notice.contains("住房公积金管理部门审核"),
+        "{notice}"
+    );
+    let table = lianban::documents::preview_table(
+        &process,
+        &templates,
+        "push_table",
+        vec![json!({"form": form, "data": data})],
+        Some("gongan"),
+        nine_am(),
+    )?;
+    let table = paper_text(&table.html);
+    assert!(
+        table.contains("户籍确认") && table.contains("独生子女奖励金"),
+        "{table}"
+    );
+    Ok(())
+}

@@ -74,6 +74,7 @@ pub fn process(id: &str, version: u32, hash: &str) -> Process {
         roles,
         form: Vec::new(),
         materials: Vec::new(),
+        joint_items: Vec::new(),
         parameters: IndexMap::new(),
         tables: IndexMap::new(),
         evaluate: None,

@@ -11,7 +11,14 @@ use super::raw::RawProcess;
 use super::source_map::{SourceMap, child, item};
 
 /// Sections that are lists: each element decodes on its own.
-const LIST_SECTIONS: [&str; 5] = ["form", "materials", "steps", "schedules", "tests"];
+const LIST_SECTIONS: [&str; 6] = [
+    "form",
+    "materials",
+    "joint_items",
+    "steps",
+    "schedules",
+    "tests",
+];
 
 /// Where each decoded list element was in the file: elements that did not decode are left
 /// out of the lists, so positions must come from the original indices.
@@ -19,6 +26,7 @@ const LIST_SECTIONS: [&str; 5] = ["form", "materials", "steps", "schedules", "te
 pub(super) struct ListIndices {
     pub(super) form: Vec<usize>,
     pub(super) materials: Vec<usize>,
+    pub(super) joint_items: Vec<usize>,
     pub(super) steps: Vec<usize>,
     pub(super) schedules: Vec<usize>,
     pub(super) tests: Vec<usize>,
@@ -53,6 +61,7 @@ pub(super) fn decode_process(
     let mut at = ListIndices::default();
     (raw.form, at.form) = decoder.decode_list(root.get("form"), "form");
     (raw.materials, at.materials) = decoder.decode_list(root.get("materials"), "materials");
+    (raw.joint_items, at.joint_items) = decoder.decode_list(root.get("joint_items"), "joint_items");
     if let Some(steps) = root.get("steps") {
         let (steps, indices) = decoder.decode_list(Some(steps), "steps");
         (raw.steps, at.steps) = (Some(steps), indices);

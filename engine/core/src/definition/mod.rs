@@ -19,6 +19,7 @@ mod expr;
 mod form;
 mod form_schema;
 mod graph;
+mod joint;
 mod limits;
 mod load;
 mod materials;
@@ -48,6 +49,7 @@ pub use diagnostic::Diagnostic;
 pub use duration::ParseDurationError;
 pub use example_model::{Example, ExpectRun, RunAction};
 pub use form_schema::JSON_SCHEMA_DIALECT;
+pub use joint::{JointItem, JointResult};
 pub use limits::{
     DATE_MIN, DATE_YEARS_AHEAD, MAX_LENGTH_CEILING, MONEY_MAX, MULTILINE_MAX_CHARS, NUMBER_MAX,
     REASON_MAX_CHARS, TEXT_MAX_CHARS,

@@ -80,6 +80,9 @@ pub struct Process {
     pub form: Vec<Field>,
     /// Materials the applicant hands in.
     pub materials: Vec<Material>,
+    /// The items (联办事项) bundled beside the main line, each asked for by a form field;
+    /// papers list them from here.
+    pub joint_items: Vec<super::JointItem>,
     /// Named constants with their source.
     pub parameters: IndexMap<String, Parameter>,
     /// Named data for rules (`tables.<name>` in expressions), by name.

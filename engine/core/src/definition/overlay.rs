@@ -9,7 +9,7 @@
 //!   `time_limits`, a step's `outcomes` and `on`, …) merges key by key: a key the base has
 //!   is merged into (mapping values) or replaced (anything else), a new key is added at the
 //!   end, and `key: ~` removes the key.
-//! - A list of entries with an identity — `form` and `materials` by `key`, `steps` and
+//! - A list of entries with an identity — `form`, `materials` and `joint_items` by `key`, `steps` and
 //!   `schedules` by `id`, a step's `branches` by `to`, `tests` by `name` — merges entry by
 //!   entry: an entry whose identity the base has is merged into it in place (an example is
 //!   replaced whole), a new entry goes at the end, or where `after: <identity>` /
@@ -32,7 +32,7 @@ const OWN_KEYS: &[&str] = &["id", "version", "abstract", "extends"];
 /// overlay names again is merged into the base's (`true`) or replaces it.
 fn identity(name: &str) -> Option<(&'static str, bool)> {
     match name {
-        "form" | "materials" => Some(("key", true)),
+        "form" | "materials" | "joint_items" => Some(("key", true)),
         "steps" | "schedules" => Some(("id", true)),
         "branches" => Some(("to", true)),
         "tests" => Some(("name", false)),

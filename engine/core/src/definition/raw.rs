@@ -31,6 +31,8 @@ pub(super) struct RawProcess {
     #[serde(default)]
     pub(super) materials: Vec<RawMaterial>,
     #[serde(default)]
+    pub(super) joint_items: Vec<super::joint::RawJointItem>,
+    #[serde(default)]
     pub(super) documents: IndexMap<String, RawDocument>,
     pub(super) start: Option<String>,
     pub(super) steps: Option<Vec<RawStep>>,

@@ -282,6 +282,7 @@ pub(super) fn build(raw: RawProcess, at: &ListIndices, cx: &mut Cx<'_>, file: &s
         issuers(cx, &departments, &roles, &documents, &step_map);
     }
 
+    let joint_items = super::joint::joint_items(cx, raw.joint_items, &at.joint_items, &form);
     let schedules = schedules(cx, raw.schedules, &at.schedules);
     let evaluate = raw.evaluate.and_then(|e| cx.expr(&e, "evaluate"));
     let m = raw.metadata;
@@ -311,6 +312,7 @@ pub(super) fn build(raw: RawProcess, at: &ListIndices, cx: &mut Cx<'_>, file: &s
         roles,
         form,
         materials,
+        joint_items,
         parameters,
         start,
         steps: step_map,

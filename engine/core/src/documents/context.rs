@@ -150,6 +150,7 @@ pub(super) fn build(parts: &Parts<'_>) -> Value {
             "name": process.name,
             "metadata": process.metadata,
             "departments": process.departments,
+            "joint_items": process.joint_items,
             "parameters": parameters,
         },
         "document": {

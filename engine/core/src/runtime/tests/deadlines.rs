@@ -218,6 +218,7 @@ fn without_a_calendar_a_stopped_clock_moves_the_limits_by_the_time_that_passed()
         event: "back".into(),
         data: Map::new(),
         materials: Vec::new(),
+        joint_items: Vec::new(),
     };
     let resumed = apply(&p, &waiting, &Actor::system(), command, later).expect("delivered");
     let clock = &resumed.state.clock;

@@ -153,6 +153,7 @@ impl Flow {
                 roles,
                 form: Vec::new(),
                 materials: Vec::new(),
+                joint_items: Vec::new(),
                 parameters: IndexMap::new(),
                 tables: IndexMap::new(),
                 evaluate: None,
