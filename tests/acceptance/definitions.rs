@@ -299,8 +299,8 @@ fn every_definition_under_processes_loads_clean() {
     let demo = catalog
         .latest("examples.demo")
         .expect("the example is in the catalog");
-    assert_eq!(demo.version, 2);
-    assert!(catalog.get("examples.demo", 2).is_some());
+    assert_eq!(demo.version, 3);
+    assert!(catalog.get("examples.demo", 3).is_some());
     let paths: Vec<&str> = demo.sources.iter().map(|s| s.path.as_str()).collect();
     assert_eq!(
         paths.len(),

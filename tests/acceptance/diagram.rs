@@ -435,7 +435,7 @@ db_test!(definition_maps_are_served_to_their_county, |db| {
             .any(|t| t == "退休信息确认、待遇计发")
     );
     let v1 = page
-        .get("/definitions/yangcheng.retirement/diagram.svg?version=4")
+        .get("/definitions/yangcheng.retirement/diagram.svg?version=5")
         .await?;
     assert_eq!(v1.text, svg.text);
     for (path, status) in [

@@ -24,6 +24,7 @@ mod definitions;
 mod diagram;
 mod documents;
 mod duties;
+mod eligibility;
 mod examples;
 mod explain;
 mod exports;

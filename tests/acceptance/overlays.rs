@@ -428,3 +428,59 @@ fn the_shipped_counties_hold_only_their_own_and_share_the_base() {
     // 泽州's own rule (a function of the base overridden by name) is shown by its example
     // 本县规则：退役军人档案资料完整的，也发函确认 (processes/zezhou/retirement.tests.yaml).
 }
+
+/// The pension estimate a clerk sees (the summary row 养老金测算): no figure while the
+/// 计发基数 is not confirmed; once a county confirms it in its own file (amount, year,
+/// source, `avg_wage_confirmed: true`), a figure labelled 测算 with that year and source.
+#[test]
+fn a_pension_figure_is_shown_only_on_a_confirmed_average_wage_and_labelled_an_estimate() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let processes = dir.path().join("processes");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("root")
+        .join("processes");
+    lianban_tests::files::copy_dir(&repo, &processes).expect("copy processes/");
+    let mut form = applicant();
+    form.insert("average_index".into(), json!(1.0));
+    form.insert("account_balance".into(), json!(139_000));
+    let today = chrono::NaiveDate::from_ymd_opt(2025, 1, 10).expect("date");
+    let row = |p: &Process| -> String {
+        let answer = lianban::evaluate::evaluate(p, &form, today).to_json();
+        answer["summary"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r[0] == "养老金测算")
+            .map(|r| r[1].as_str().unwrap_or_default().to_owned())
+            .unwrap_or_else(|| panic!("no 养老金测算 row: {answer}"))
+    };
+    let before = load(&processes);
+    let unconfirmed = row(find(&before, "yangcheng.retirement"));
+    assert!(unconfirmed.starts_with("未测算：计发基数"), "{unconfirmed}");
+    assert!(!unconfirmed.contains("元/月"), "no figure: {unconfirmed}");
+
+    let county = processes.join("yangcheng/retirement.yaml");
+    let text = std::fs::read_to_string(&county).expect("the county");
+    let anchor = "parameters:\n";
+    assert!(text.contains(anchor));
+    write(
+        &county,
+        &text.replacen(
+            anchor,
+            "parameters:\n  avg_wage_last_year: {value: 7500}\n  avg_wage_year: {value: 2025}\n  \
+             avg_wage_source: {value: 晋人社厅公布的计发基数（测试）}\n  avg_wage_confirmed: {value: true}\n",
+            1,
+        ),
+    );
+    let after = load(&processes);
+    let confirmed = row(find(&after, "yangcheng.retirement"));
+    assert!(confirmed.starts_with("测算：约 "), "{confirmed}");
+    assert!(confirmed.contains("元/月"), "{confirmed}");
+    assert!(
+        confirmed.contains("2025年度计发基数 7500.00 元，晋人社厅公布的计发基数（测试）"),
+        "{confirmed}"
+    );
+    // The other counties still have no confirmed figure.
+    assert!(row(find(&after, "zezhou.retirement")).starts_with("未测算"));
+}

@@ -359,7 +359,11 @@ db_test!(intake_shows_field_errors_and_starts_a_good_case, |db| {
     fields.extend([("process", "web.joint"), ("action", "start")]);
     let refused = page.post("/intake", &fields, true).await?;
     assert_eq!(refused.status, 422, "{}", refused.text);
-    assert!(refused.text.contains(r#"<div class="field invalid">"#));
+    assert!(
+        refused
+            .text
+            .contains(r#"<div class="field invalid" data-field="#)
+    );
     assert!(
         refused.text.contains("校验"),
         "the check character is named: {}",

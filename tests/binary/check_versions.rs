@@ -91,14 +91,14 @@ fn a_base_change_is_refused_for_a_county_with_cases_until_its_version_is_raised(
     assert_eq!(refused.status.code(), Some(1));
     let out = String::from_utf8_lossy(&refused.stdout);
     assert!(
-        out.contains("须各自把 version 加一：qinshui.retirement v4、yangcheng.retirement v4、zezhou.retirement v2"),
+        out.contains("须各自把 version 加一：qinshui.retirement v5、yangcheng.retirement v5、zezhou.retirement v3"),
         "the base lists what it affects: {out}"
     );
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(
         err.contains("zezhou/retirement.yaml: error[E-VERSION]")
             && err.contains("含继承的 shanxi.retirement")
-            && err.contains("version 改为 3"),
+            && err.contains("version 改为 4"),
         "{err}"
     );
     // Counties without cases on their version may still be replaced in place.
@@ -110,7 +110,7 @@ fn a_base_change_is_refused_for_a_county_with_cases_until_its_version_is_raised(
     // Raising 泽州's version is what the rule asks for.
     let county = processes.join("zezhou/retirement.yaml");
     let text = std::fs::read_to_string(&county).expect("county");
-    std::fs::write(&county, text.replacen("version: 2\n", "version: 3\n", 1)).expect("write");
+    std::fs::write(&county, text.replacen("version: 3\n", "version: 4\n", 1)).expect("write");
     let raised = check(&processes, &url);
     assert!(
         raised.status.success(),

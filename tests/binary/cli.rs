@@ -72,6 +72,38 @@ fn check_reports_a_typo_with_position_and_hint() {
 }
 
 #[test]
+fn check_warns_of_case_data_without_a_label() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("labels.yaml");
+    let unlabeled = MINIMAL.replace(
+        "ok: {label: 办结, to: done}",
+        "ok: {label: 办结, to: done, set: {closed_on: today, checked: 'true'}}",
+    );
+    std::fs::write(&file, format!("{unlabeled}labels:\n  checked: 已核对\n")).expect("write");
+    let out = bin()
+        .args(["check", file.to_str().expect("utf8 path"), "--templates"])
+        .arg(dir.path())
+        .output()
+        .expect("run check");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // A warning: the check passes, and names the key and where it is written.
+    assert!(out.status.success(), "{stdout}");
+    let expected = format!(
+        "{}:14: warning[W-UNLABELED-DATA]: steps[0].outcomes.ok.set.closed_on 写入的办理数据 `closed_on` 没有中文标签",
+        file.display()
+    );
+    assert!(
+        stdout.contains(&expected),
+        "expected {expected} in:\n{stdout}"
+    );
+    assert!(stdout.contains("labels:"), "the hint: {stdout}");
+    assert!(
+        !stdout.contains("`checked`"),
+        "a labelled key is fine: {stdout}"
+    );
+}
+
+#[test]
 fn migrate_falls_back_to_the_environment_url() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("env.db");

@@ -30,9 +30,9 @@ fn diagram_writes_the_map_as_svg() {
     assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
     assert!(svg.contains("<title>阳城县企业职工退休“一件事一次办” 流程图"));
     assert!(svg.contains("退休信息确认、") && svg.trim_end().ends_with("</svg>"));
-    let v4 = diagram(&["--process", "yangcheng.retirement", "--version", "4"]);
-    assert!(v4.status.success());
-    assert_eq!(String::from_utf8_lossy(&v4.stdout), svg);
+    let v5 = diagram(&["--process", "yangcheng.retirement", "--version", "5"]);
+    assert!(v5.status.success());
+    assert_eq!(String::from_utf8_lossy(&v5.stdout), svg);
 }
 
 #[test]
@@ -77,7 +77,7 @@ fn a_stored_version_is_drawn_from_the_database() {
     // would keep it.
     process.version = 7;
     if let Some(main) = process.sources.first_mut() {
-        main.text = main.text.replacen("version: 4\n", "version: 7\n", 1);
+        main.text = main.text.replacen("version: 5\n", "version: 7\n", 1);
     }
     if let Some(base) = process
         .sources

@@ -83,6 +83,7 @@ pub fn process(id: &str, version: u32, hash: &str) -> Process {
         documents: IndexMap::new(),
         schedules: Vec::new(),
         time_limits: Default::default(),
+        labels: Default::default(),
         tests: Vec::new(),
         sources: vec![SourceFile {
             path: format!("processes/test/{id}.yaml"),
@@ -99,6 +100,7 @@ fn task_step(id: &str, name: &str, role: &str, next: &str) -> Step {
         reason_required: false,
         documents: Vec::new(),
         set: Vec::new(),
+        check: None,
     };
     Step {
         id: id.into(),

@@ -49,6 +49,9 @@ pub(crate) fn check(
                 if let Some(line) = layering(p, &processes) {
                     println!("      {line}");
                 }
+                for line in warnings(p) {
+                    println!("      {line}");
+                }
             }
             if processes.is_empty() {
                 eprintln!("没有找到流程定义（*.yaml）：{}", display_paths(&paths));
@@ -86,6 +89,21 @@ pub(crate) fn check(
             ExitCode::FAILURE
         }
     }
+}
+
+/// What a valid definition may still want mending, one line each; they do not fail the
+/// check. W-UNLABELED-DATA: a value an outcome or automatic step writes has no Chinese
+/// label, so the case page would show it under its raw key.
+fn warnings(p: &Process) -> Vec<String> {
+    p.unlabeled_data()
+        .into_iter()
+        .map(|(key, path)| {
+            let at = p.origins.get(&path).cloned().unwrap_or_else(|| p.file.clone());
+            format!(
+                "{at}: warning[W-UNLABELED-DATA]: {path} 写入的办理数据 `{key}` 没有中文标签，办件页面会显示原始键名\n        = 提示: 在定义的 labels: 里加一行 `{key}: 中文名称`"
+            )
+        })
+        .collect()
 }
 
 /// One line per valid definition, so a policy officer sees what was checked.

@@ -270,6 +270,12 @@ impl ApiError {
                 e @ (RuntimeError::ReasonRequired { .. }
                 | RuntimeError::SecondSupplementReasonRequired { .. }),
             ) => ApiError::field("reason", e.to_string()),
+            EngineError::Runtime(RuntimeError::OutcomeBlocked { outcome, problems }) => {
+                ApiError::Validation {
+                    title: format!("不能“{outcome}”：{}", problems.join("；")),
+                    extra: json!({"outcome": outcome, "problems": problems}),
+                }
+            }
             EngineError::Runtime(e @ RuntimeError::UnknownOutcome { .. }) => {
                 ApiError::field("outcome", e.to_string())
             }

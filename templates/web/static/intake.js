@@ -1,6 +1,9 @@
-// The intake window's materials checklist follows the application form as the clerk types:
-// the form is posted as "更新材料清单" would post it, and only the checklist of the answer is
-// put in place. Without JavaScript the button does the same with a whole page.
+// The intake window follows the application form as the clerk types: the form is posted as
+// "更新申请表和材料清单" would post it, and from the answer only the materials checklist and
+// which fields apply (a field whose `when:` does not hold is hidden and disabled, so not
+// posted) are put in place; what was typed stays. The server decides which fields apply,
+// with the definition's rules, and checks every field again when the case starts. Without
+// JavaScript the button does the same with a whole page.
 (function () {
   "use strict";
   var form = document.querySelector("form[data-live-materials]");
@@ -32,6 +35,7 @@
           return;
         }
         var page = new DOMParser().parseFromString(html, "text/html");
+        showApplying(page);
         var fresh = page.getElementById("materials");
         if (fresh) {
           // What the clerk ticked while the answer was on its way stays ticked: the
@@ -56,6 +60,33 @@
           list.removeAttribute("aria-busy");
         }
       });
+  }
+
+  // Shows the fields that apply in the answer and hides (and disables) the others, with
+  // the label of the answer (a field that applies now carries its required star).
+  function showApplying(page) {
+    var fresh = {};
+    page.querySelectorAll(".field[data-field]").forEach(function (field) {
+      fresh[field.getAttribute("data-field")] = field;
+    });
+    form.querySelectorAll(".field[data-field]").forEach(function (field) {
+      var there = fresh[field.getAttribute("data-field")];
+      if (!there) {
+        return;
+      }
+      var hide = there.hasAttribute("hidden");
+      if (hide !== field.hasAttribute("hidden")) {
+        field.hidden = hide;
+        field.querySelectorAll("input, select, textarea").forEach(function (control) {
+          control.disabled = hide;
+        });
+      }
+      var label = field.querySelector("label");
+      var freshLabel = there.querySelector("label");
+      if (label && freshLabel) {
+        label.replaceChildren.apply(label, Array.prototype.slice.call(freshLabel.childNodes));
+      }
+    });
   }
 
   function later(event) {

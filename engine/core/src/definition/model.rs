@@ -99,6 +99,9 @@ pub struct Process {
     pub schedules: Vec<Schedule>,
     /// The case's legal and promised time limits and the default task warning period.
     pub time_limits: TimeLimits,
+    /// Chinese labels of case data keys that no form field names (`labels:`), e.g. the
+    /// values outcomes and automatic steps `set:` (`accepted_on: 受理日期`).
+    pub labels: IndexMap<String, String>,
     /// Example cases: those under `tests:`, then those of the sibling `<name>.tests.yaml`.
     pub tests: Vec<Example>,
     /// The files the definition was loaded from (definition YAML first, then the bases it
@@ -132,6 +135,57 @@ impl Process {
             .iter()
             .map(|(key, p)| (key.clone(), p.value.clone()))
             .collect()
+    }
+
+    /// The Chinese label of a case data key: a task's decision field of that key, then
+    /// `labels:`, then an application form field; `None` when the definition names it
+    /// nowhere.
+    pub fn data_label(&self, key: &str) -> Option<&str> {
+        let decision = self.steps.values().find_map(|s| match &s.kind {
+            StepKind::Task(t) => t.form.iter().find(|f| f.key == key),
+            _ => None,
+        });
+        decision
+            .map(|f| f.label.as_str())
+            .or_else(|| self.labels.get(key).map(String::as_str))
+            .or_else(|| {
+                self.form
+                    .iter()
+                    .find(|f| f.key == key)
+                    .map(|f| f.label.as_str())
+            })
+    }
+
+    /// The case data keys that outcomes and automatic steps write (`set:`) without a
+    /// Chinese label anywhere in the definition, each with the YAML path that writes it:
+    /// a page would show them under their raw key (`lianban check`: W-UNLABELED-DATA).
+    pub fn unlabeled_data(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (index, step) in self.steps.values().enumerate() {
+            let written: Vec<(String, &str)> = match &step.kind {
+                StepKind::Task(t) => t
+                    .outcomes
+                    .values()
+                    .flat_map(|o| {
+                        o.set.iter().map(move |a| {
+                            (format!("outcomes.{}.set.{}", o.key, a.key), a.key.as_str())
+                        })
+                    })
+                    .collect(),
+                StepKind::Auto(a) => a
+                    .set
+                    .iter()
+                    .map(|s| (format!("set.{}", s.key), s.key.as_str()))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for (rel, key) in written {
+                if self.data_label(key).is_none() && !out.iter().any(|(k, _)| k == key) {
+                    out.push((key.to_owned(), format!("steps[{index}].{rel}")));
+                }
+            }
+        }
+        out
     }
 
     /// Table data by name, as rules see it in `tables`.
@@ -478,6 +532,11 @@ pub struct Outcome {
     pub documents: Vec<String>,
     /// Case data written when this outcome is chosen.
     pub set: Vec<Assignment>,
+    /// What must hold before a person may choose this outcome (`check:`), e.g. the
+    /// acceptance condition on 受理: an expression over the case (`form`, `data`, `params`,
+    /// `tables`, `today`) giving the problems that stop it — a list of texts, or one text;
+    /// `()`, `[]`, `""` and `true` mean none.
+    pub check: Option<Expr>,
 }
 
 /// `data.<key> = <expr>`.

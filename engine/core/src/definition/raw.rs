@@ -44,6 +44,8 @@ pub(super) struct RawProcess {
     pub(super) tables: IndexMap<String, RawTable>,
     pub(super) evaluate: Option<String>,
     pub(super) time_limits: Option<RawTimeLimits>,
+    #[serde(default)]
+    pub(super) labels: IndexMap<String, String>,
 }
 
 /// `time_limits:`: durations as text, resolved like a step's `due`.
@@ -244,6 +246,7 @@ pub(super) struct RawOutcome {
     pub(super) documents: Vec<String>,
     #[serde(default)]
     pub(super) set: IndexMap<String, String>,
+    pub(super) check: Option<String>,
 }
 
 /// One branch of a choice, multi-choice or parallel step.

@@ -506,6 +506,9 @@ impl StepCx<'_, '_> {
                 .reference(Code::UnknownDocument, &owner, "文书", doc, &at);
         }
         let set = self.assignments(Some(o.set), &format!("{rel}.set"));
+        let check = o
+            .check
+            .and_then(|source| self.cx.expr(&source, &child(&path, "check")));
         Outcome {
             key,
             label,
@@ -513,6 +516,7 @@ impl StepCx<'_, '_> {
             reason_required: o.reason,
             documents: o.documents,
             set,
+            check,
         }
     }
 

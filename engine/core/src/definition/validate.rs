@@ -319,6 +319,7 @@ pub(super) fn build(raw: RawProcess, at: &ListIndices, cx: &mut Cx<'_>, file: &s
         documents,
         schedules,
         time_limits,
+        labels: raw.labels,
         // Tables are read by the loader (they may live in files) and examples are checked
         // against the built process; both are filled in there.
         tables: IndexMap::new(),

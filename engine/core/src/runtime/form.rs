@@ -108,6 +108,39 @@ pub fn validate_form(
     errors
 }
 
+/// Whether each of `fields` (the application form, or a task's decision form) applies to
+/// these answers and case data, in order: it has no `when:`, or its `when:` holds. The
+/// intake and task pages show only the fields that apply; [`validate_form`] and the
+/// decision check ask the same question when the form is submitted. A `when:` that cannot
+/// be evaluated counts as applying, so the field stays in sight and the check names the
+/// problem.
+pub fn fields_applying(
+    process: &Process,
+    fields: &[Field],
+    form: &Map<String, Value>,
+    data: &Map<String, Value>,
+    today: NaiveDate,
+) -> Vec<bool> {
+    let params = process.parameter_values();
+    let tables = process.table_values();
+    let facts = Facts {
+        form,
+        data,
+        params: &params,
+        tables: &tables,
+        materials: &[],
+        today,
+    };
+    fields
+        .iter()
+        .map(|f| {
+            f.when
+                .as_ref()
+                .is_none_or(|w| w.eval_bool(&facts).unwrap_or(true))
+        })
+        .collect()
+}
+
 /// Checks the material keys given with an application or a delivery: each must be one the
 /// definition lists, so that a made-up key is neither stored nor ticked on a notice.
 pub fn unknown_materials(process: &Process, materials: &[String]) -> Vec<FieldError> {

@@ -159,6 +159,17 @@ pub(super) fn complete(
     }
     if by_person {
         run.check_decision(&spec.form, &values, outcome_key)?;
+        // The system's own default outcome (an escalation) is not held to the check: the
+        // definition chose it for exactly the case nobody acted on.
+        if let Some(check) = &outcome.check {
+            let problems = super::check::problems(check.eval(&run.facts())?);
+            if !problems.is_empty() {
+                return Err(RuntimeError::OutcomeBlocked {
+                    outcome: outcome.label.clone(),
+                    problems,
+                });
+            }
+        }
     }
     run.close_task(id, actor, outcome_key, reason.clone())?;
     run.state

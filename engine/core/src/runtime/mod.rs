@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::definition::{Duration, EscalateOn, StepId};
 
+mod check;
 mod clock;
 mod decision;
 mod escalate;
@@ -33,8 +34,9 @@ mod tasks;
 mod tests;
 
 pub use crate::definition::RequiredMaterial;
+pub use check::outcome_problems;
 pub use escalate::fire;
-pub use form::{FieldError, Problem, unknown_materials, validate_form};
+pub use form::{FieldError, Problem, fields_applying, unknown_materials, validate_form};
 pub use machine::{apply, start};
 pub use migrate::{
     DeadlineChange, MigrationPlan, MigrationRefusal, TokenMove, check_mapping, plan_migration,
@@ -791,6 +793,15 @@ pub enum RuntimeError {
         /// The earlier step that user completed, by name.
         earlier: String,
     },
+    /// The outcome's `check:` found problems (e.g. the acceptance condition does not hold):
+    /// nobody may choose it until they are resolved.
+    #[error("不能“{outcome}”：{}", .problems.join("；"))]
+    OutcomeBlocked {
+        /// The outcome, by label.
+        outcome: String,
+        /// What stops it, in Chinese, as the definition's check gave them.
+        problems: Vec<String>,
+    },
 }
 
 impl RuntimeError {
@@ -818,6 +829,7 @@ impl RuntimeError {
                 "second-supplement-reason-required"
             }
             RuntimeError::SamePerson { .. } => "separation-of-duties",
+            RuntimeError::OutcomeBlocked { .. } => "outcome-blocked",
         }
     }
 }

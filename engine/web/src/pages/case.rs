@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::actions::{Refusal, actions};
-use super::view::{case_status_text, history_row, step_names, task_row, today, value_text};
+use super::view::{
+    case_status_text, history_row, readable_value, step_names, task_row, today, value_text,
+};
 use super::{PageUser, department_name, render};
 use std::collections::{HashMap, HashSet};
 
@@ -27,16 +29,9 @@ use lianban_service::records::{CaseRecord, DocumentId, TaskQuery, TaskRecord};
 
 /// Labels of the keys case data can have: the decision fields of the task steps.
 fn data_label(process: &Process, key: &str) -> String {
-    process
-        .steps
-        .values()
-        .filter_map(|s| match &s.kind {
-            StepKind::Task(t) => t.form.iter().find(|f| f.key == key),
-            _ => None,
-        })
-        .map(|f| f.label.clone())
-        .next()
-        .unwrap_or_else(|| key.to_owned())
+    // A key without a label is a W-UNLABELED-DATA warning of `lianban check`; shown raw
+    // rather than hidden, so that nothing the case holds is kept from the clerk.
+    process.data_label(key).unwrap_or(key).to_owned()
 }
 
 /// What the task and case pages both show of a case: the application form (masked unless
@@ -60,7 +55,7 @@ pub(super) async fn facts(
                 .iter()
                 .filter_map(|f| {
                     form.get(&f.key)
-                        .map(|v| json!({"label": f.label, "value": value_text(v)}))
+                        .map(|v| json!({"label": f.label, "value": readable_value(v)}))
                 })
                 .collect()
         })
@@ -89,7 +84,7 @@ pub(super) async fn facts(
         .iter()
         .map(|(k, v)| {
             let label = process.map_or_else(|| k.clone(), |p| data_label(p, k));
-            json!({"label": label, "value": value_text(v)})
+            json!({"label": label, "value": readable_value(v)})
         })
         .collect();
     let evaluated: Vec<Value> = match (process, &evaluation) {
@@ -127,10 +122,12 @@ pub(super) async fn facts(
             })
         })
         .collect();
-    let history: Vec<Value> = entries
-        .iter()
-        .map(|h| history_row(h, process, &names))
-        .collect();
+    let history = fold_views(
+        entries
+            .iter()
+            .map(|h| history_row(h, process, &names))
+            .collect(),
+    );
     let status = match &state.status {
         CaseStatus::Active => "active",
         CaseStatus::Completed { .. } => "completed",
@@ -177,6 +174,39 @@ pub(super) async fn facts(
             status == "active",
         ),
     }))
+}
+
+/// The timeline with each run of two or more consecutive views (查看办件) folded into one
+/// row that counts them and opens to list them: a finished case is read dozens of times,
+/// and the reads would bury the work. The audit history keeps every view as its own entry.
+fn fold_views(rows: Vec<Value>) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    let mut run: Vec<Value> = Vec::new();
+    let flush = |run: &mut Vec<Value>, out: &mut Vec<Value>| match run.len() {
+        0 => {}
+        1 => out.append(run),
+        n => {
+            let first = run.first().map(|r| r["at"].clone()).unwrap_or_default();
+            let last = run.last().map(|r| r["at"].clone()).unwrap_or_default();
+            out.push(json!({
+                "fold": true,
+                "count": n,
+                "first": first,
+                "last": last,
+                "views": std::mem::take(run),
+            }));
+        }
+    };
+    for row in rows {
+        if row["view"] == true {
+            run.push(row);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(row);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
 }
 
 /// The definition version a case runs on, when it is loaded.

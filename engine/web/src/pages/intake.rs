@@ -22,7 +22,7 @@ use crate::input::QueryParams;
 use crate::{ApiError, Ctx, Identity};
 use lianban_core::definition::Process;
 use lianban_core::evaluate::evaluate;
-use lianban_core::runtime::RuntimeError;
+use lianban_core::runtime::{RuntimeError, fields_applying};
 use lianban_service::EngineError;
 
 /// Application fields are posted as `form.<key>`.
@@ -90,9 +90,27 @@ fn show(
             })
         })
         .collect();
+    // Only the fields that apply to the answers so far are shown; the others are in the
+    // page, hidden and disabled (so not posted), and intake.js shows them as they come to
+    // apply. Without JavaScript, 更新申请表和材料清单 does the same with a whole page.
+    let mut fields = describe(&process.form, FORM, form, errors);
+    let now = today(ctx.app.engine().now());
+    let applying = fields_applying(process, &process.form, form, &Map::new(), now);
+    for ((shown, field), applies) in fields.iter_mut().zip(&process.form).zip(applying) {
+        if let Value::Object(map) = shown {
+            let hidden = !applies && !errors.contains_key(&field.key);
+            map.insert("hidden".into(), json!(hidden));
+            // A field that applies now is as required as any other, and no longer
+            // "视情况填写": the situation is the one on screen.
+            if applies && field.when.is_some() {
+                map.insert("required".into(), json!(field.required));
+                map.insert("conditional".into(), json!(false));
+            }
+        }
+    }
     let page = json!({
         "process": {"id": process.id, "name": process.name, "version": process.version},
-        "fields": describe(&process.form, FORM, form, errors),
+        "fields": fields,
         "materials": materials,
         "materials_error": evaluation.materials_error.is_some(),
         "invalid": !errors.is_empty(),

@@ -23,7 +23,7 @@ use crate::tasks::visible_task;
 use crate::{ApiError, Ctx};
 use lianban_core::accounts::{ReassignRefusal, Role};
 use lianban_core::definition::{StepKind, TaskStep};
-use lianban_core::runtime::{RuntimeError, TaskStatus};
+use lianban_core::runtime::{RuntimeError, TaskStatus, fields_applying, outcome_problems};
 use lianban_service::EngineError;
 use lianban_service::records::TaskRecord;
 
@@ -59,17 +59,71 @@ async fn show(
             StepKind::Task(t) => Some(t),
             _ => None,
         });
-    let outcomes: Vec<Value> = step
-        .map(|s| {
-            s.outcomes
-                .values()
-                .map(|o| json!({"key": o.key, "label": o.label, "reason": o.reason_required}))
-                .collect()
-        })
-        .unwrap_or_default();
+    // An outcome its check stops (受理 while the acceptance condition fails) is shown
+    // disabled with the reasons, and the refusal's reason starts as those reasons, so that
+    // the clerk can issue 不予受理 without typing them again.
+    let today = super::view::today(engine.now());
+    let workable = matches!(task.status, TaskStatus::Open | TaskStatus::Claimed);
+    let mut blocked: Vec<Value> = Vec::new();
+    let mut outcomes: Vec<Value> = Vec::new();
+    for o in step.map(|s| s.outcomes.values()).into_iter().flatten() {
+        let problems = match (&process, workable) {
+            // A failing rule stops the outcome in the runtime too; say so rather than
+            // fail the whole page.
+            (Some(p), true) => outcome_problems(p, &record.state, o, today)
+                .unwrap_or_else(|e| vec![format!("条件无法核对：{e}")]),
+            _ => Vec::new(),
+        };
+        if !problems.is_empty() {
+            blocked.push(json!({"label": o.label, "problems": problems}));
+        }
+        outcomes.push(json!({
+            "key": o.key,
+            "label": o.label,
+            "reason": o.reason_required,
+            "blocked": !problems.is_empty(),
+        }));
+    }
     let needs_reason = outcomes.iter().any(|o| o["reason"] == true);
+    let reason = match blocked.first() {
+        Some(b) if attempt.reason.is_empty() && needs_reason => {
+            let problems: Vec<String> = b["problems"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(super::view::value_text)
+                .collect();
+            format!(
+                "不符合{}条件：{}",
+                b["label"].as_str().unwrap_or_default(),
+                problems.join("；")
+            )
+        }
+        _ => attempt.reason.clone(),
+    };
     let fields = step.map_or_else(Vec::new, |s| {
         let mut described = describe(&s.form, DATA, &attempt.values, &attempt.errors);
+        // A decision field whose `when:` does not hold for this case (邮寄单号 for a case
+        // handed over at the window) is left out of sight and not posted.
+        let applying = process
+            .as_deref()
+            .map(|p| fields_applying(p, &s.form, &record.state.form, &record.state.data, today));
+        for ((shown, field), applies) in described
+            .iter_mut()
+            .zip(&s.form)
+            .zip(applying.unwrap_or_default())
+        {
+            if let Value::Object(map) = shown {
+                map.insert(
+                    "hidden".into(),
+                    json!(!applies && !attempt.errors.contains_key(&field.key)),
+                );
+                if applies && field.when.is_some() {
+                    map.insert("required".into(), json!(field.required));
+                    map.insert("conditional".into(), json!(false));
+                }
+            }
+        }
         // A field of some outcomes says which, instead of a star that would claim it is
         // always required.
         for (shown, field) in described.iter_mut().zip(&s.form) {
@@ -130,8 +184,9 @@ async fn show(
             "case": case,
             "outcomes": outcomes,
             "needs_reason": needs_reason,
+            "blocked": blocked,
             "fields": fields,
-            "reason": attempt.reason,
+            "reason": reason,
             "reason_error": attempt.errors.get("reason"),
             "message": attempt.message,
             "reassign": reassign,
@@ -210,6 +265,10 @@ pub(super) async fn complete(
         }
         Err(EngineError::Runtime(e @ RuntimeError::SecondSupplementReasonRequired { .. })) => {
             attempt.errors.insert("reason".into(), e.to_string());
+        }
+        // The reasons are on the page again, above the disabled button.
+        Err(EngineError::Runtime(e @ RuntimeError::OutcomeBlocked { .. })) => {
+            attempt.message = Some(e.to_string());
         }
         Err(EngineError::Runtime(e @ RuntimeError::SamePerson { .. })) => {
             attempt.message = Some(e.to_string());

@@ -2,7 +2,7 @@
 //! due state, the timeline in Chinese words. Personal data is never added here unmasked;
 //! titles are stored masked.
 
-use chrono::{DateTime, FixedOffset, Offset as _, Utc};
+use chrono::{DateTime, Datelike as _, FixedOffset, Offset as _, Utc};
 use serde_json::{Value, json};
 
 use lianban_core::definition::{Calendar, EscalateOn, Process, StepKind};
@@ -40,6 +40,36 @@ pub(super) fn value_text(value: &Value) -> String {
         Value::Array(items) => items.iter().map(value_text).collect::<Vec<_>>().join("；"),
         other => other.to_string(),
     }
+}
+
+/// A value of the case as a clerk reads it: [`value_text`], with dates in words
+/// (`2026-03-05` → 2026年3月5日, `1965-01` → 1965年1月).
+pub(super) fn readable_value(value: &Value) -> String {
+    match value {
+        Value::String(s) => date_words(s).unwrap_or_else(|| s.clone()),
+        Value::Array(items) => items
+            .iter()
+            .map(readable_value)
+            .collect::<Vec<_>>()
+            .join("；"),
+        other => value_text(other),
+    }
+}
+
+/// `YYYY-MM-DD` or `YYYY-MM` in words; `None` for anything else.
+fn date_words(text: &str) -> Option<String> {
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Some(format!("{}年{}月{}日", day.year(), day.month(), day.day()));
+    }
+    let (year, month) = text.split_once('-')?;
+    let ok = year.len() == 4
+        && month.len() == 2
+        && year
+            .bytes()
+            .chain(month.bytes())
+            .all(|b| b.is_ascii_digit());
+    let month: u32 = month.parse().ok().filter(|m| ok && (1..=12).contains(m))?;
+    Some(format!("{year}年{month}月"))
 }
 
 /// `overdue`, `warning` or `""`, for a due time (and the start of its warning period, when

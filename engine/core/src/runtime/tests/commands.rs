@@ -434,3 +434,49 @@ fn a_field_of_one_outcome_is_required_only_for_that_outcome() {
         Some(&json!("2025-02"))
     );
 }
+
+#[test]
+fn an_outcome_check_blocks_the_outcome_until_its_problems_are_gone() {
+    let mut accept = spec(
+        "shebao_clerk",
+        vec![outcome("accept", "done"), outcome("reject", "refused")],
+    );
+    if let Some(ok) = accept.outcomes.get_mut("accept") {
+        ok.label = "受理".into();
+        ok.check = Some(expr(
+            r#"if form.insured == false { ["未在本县参保"] } else { [] }"#,
+        ));
+    }
+    let process = Flow::new()
+        .fields(&[("insured", FieldType::Bool)])
+        .task_spec("accept", accept)
+        .end("done", "办结")
+        .end("refused", "不予受理")
+        .build();
+    let blocked = begin(&process, json!({"insured": false})).state;
+    let err = complete(&process, &blocked, "张三", "accept", json!({}), None);
+    assert!(
+        matches!(&err, Err(RuntimeError::OutcomeBlocked { outcome, problems })
+            if outcome == "受理" && problems == &["未在本县参保"]),
+        "{err:?}"
+    );
+    // The other outcomes are not held to it; an applicant who passes is accepted.
+    assert!(complete(&process, &blocked, "张三", "reject", json!({}), None).is_ok());
+    let fine = begin(&process, json!({"insured": true})).state;
+    assert!(complete(&process, &fine, "张三", "accept", json!({}), None).is_ok());
+    // What the pages ask beforehand is the same answer.
+    let step = process.step(&"accept".into()).map(|s| &s.kind);
+    let Some(StepKind::Task(task)) = step else {
+        panic!("a task step");
+    };
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("a date");
+    let check = &task.outcomes["accept"];
+    assert_eq!(
+        crate::runtime::outcome_problems(&process, &blocked, check, today).ok(),
+        Some(vec!["未在本县参保".to_owned()])
+    );
+    assert_eq!(
+        crate::runtime::outcome_problems(&process, &fine, check, today).ok(),
+        Some(Vec::new())
+    );
+}

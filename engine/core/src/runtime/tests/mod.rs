@@ -42,6 +42,7 @@ pub(super) fn outcome(key: &str, to: &str) -> Outcome {
         reason_required: false,
         documents: Vec::new(),
         set: Vec::new(),
+        check: None,
     }
 }
 
@@ -161,6 +162,7 @@ impl Flow {
                 documents,
                 schedules: Vec::new(),
                 time_limits: Default::default(),
+                labels: Default::default(),
                 tests: Vec::new(),
                 sources: Vec::new(),
             },
