@@ -800,3 +800,50 @@ db_test!(
         Ok(())
     }
 );
+
+/// A deadlock PostgreSQL breaks (two transactions taking two rows in opposite orders, as
+/// two writer lanes can with the counters of case and document numbers) reads as a
+/// transient error: the engine runs the failed command again instead of answering 500.
+#[tokio::test]
+async fn a_deadlock_postgresql_breaks_is_a_transient_error() -> anyhow::Result<()> {
+    use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+    let url = std::env::var(lianban_tests::POSTGRES_ENV)
+        .map_err(|_| anyhow::anyhow!("{} is not set", lianban_tests::POSTGRES_ENV))?;
+    let db = Database::connect(&url).await?;
+    let table = format!("deadlock_{}", Uuid::new_v4().simple());
+    db.execute_unprepared(&format!(
+        "CREATE TABLE {table} (id int PRIMARY KEY, n int); INSERT INTO {table} VALUES (1, 0), (2, 0)"
+    ))
+    .await?;
+    let (a, b) = (db.begin().await?, db.begin().await?);
+    a.execute_unprepared(&format!("UPDATE {table} SET n = n + 1 WHERE id = 1"))
+        .await?;
+    b.execute_unprepared(&format!("UPDATE {table} SET n = n + 1 WHERE id = 2"))
+        .await?;
+    let (cross_a, cross_b) = (
+        format!("UPDATE {table} SET n = n + 1 WHERE id = 2"),
+        format!("UPDATE {table} SET n = n + 1 WHERE id = 1"),
+    );
+    let (first, second) = tokio::join!(
+        a.execute_unprepared(&cross_a),
+        b.execute_unprepared(&cross_b),
+    );
+    let broken: Vec<_> = [first, second]
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+    assert_eq!(broken.len(), 1, "PostgreSQL breaks exactly one: {broken:?}");
+    let error = lianban::store::StoreError::from(broken.into_iter().next().expect("one"));
+    assert!(error.is_transient(), "{error:?}");
+    assert!(!error.is_unavailable(), "{error:?}");
+    drop((a, b));
+    db.execute_unprepared(&format!("DROP TABLE {table}"))
+        .await?;
+    // Other failures are not transient.
+    let other = db
+        .execute_unprepared("SELECT * FROM no_such_table_here")
+        .await
+        .expect_err("no such table");
+    assert!(!lianban::store::StoreError::from(other).is_transient());
+    Ok(())
+}

@@ -28,6 +28,10 @@ use lianban_store::{
 /// ([`Engine::apply`]); each needs a notice or recount to land in between, so more is rare.
 const SYSTEM_CHANGE_RETRIES: usize = 3;
 
+/// How many times a command runs when the database fails it to break a deadlock between
+/// writer lanes (see [`StoreError::is_transient`]).
+const TRANSIENT_RETRIES: usize = 3;
+
 /// Why a command failed. Nothing was written when this is returned.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -260,8 +264,34 @@ impl Engine {
         let id = CaseId(Uuid::now_v7());
         let now = self.inner.clock.now();
         let title = process.case_title(&form);
-        let mut transition = runtime::start(&process, id, form, materials, actor, now)?;
-        let actor = actor.clone();
+        let transition = runtime::start(&process, id, form, materials, actor, now)?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self
+                .insert_started(&process, transition.clone(), title.clone(), actor, now)
+                .await
+            {
+                // The database failed this start to break a deadlock with another writer
+                // lane (both drawing case numbers); nothing of it was written.
+                Err(EngineError::Store(e)) if e.is_transient() && attempt < TRANSIENT_RETRIES => {
+                    tracing::debug!(case = %id, attempt, "start retried after a deadlock");
+                }
+                done => return done.map(|()| id),
+            }
+        }
+    }
+
+    /// Writes a started case, drawing its number in the same unit.
+    async fn insert_started(
+        &self,
+        process: &Arc<Process>,
+        mut transition: Transition,
+        title: Option<String>,
+        actor: &Actor,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), EngineError> {
+        let (process, actor) = (Arc::clone(process), actor.clone());
         self.write(move |unit| {
             Box::pin(async move {
                 // The number is drawn in the unit that stores the case: a start that fails
@@ -282,8 +312,7 @@ impl Engine {
                 Ok(())
             })
         })
-        .await?;
-        Ok(id)
+        .await
     }
 
     /// Starts a case for a signed-in person (a clerk at the window, a department's system
@@ -559,6 +588,11 @@ impl Engine {
                         Some(fresh) => record = fresh,
                         None => return Err(StoreError::Conflict { case }.into()),
                     }
+                }
+                // Broken by the database out of a deadlock with another writer lane (both
+                // drawing document numbers): nothing was written, the case is as read.
+                Err(EngineError::Store(e)) if e.is_transient() => {
+                    tracing::debug!(case = %record.state.id, "command retried after a deadlock");
                 }
                 done => return done,
             }

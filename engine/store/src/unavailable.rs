@@ -18,6 +18,29 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// Whether PostgreSQL broke a deadlock or a serialization failure by failing this
+    /// command (SQLSTATE `40P01`, `40001`). Its writes were rolled back (its savepoint, or
+    /// its transaction when alone), and running it again is the remedy the database asks
+    /// for. With several writer lanes, two groups can take shared counters (case numbers,
+    /// document numbers of a prefix and year) in opposite orders; the database then fails
+    /// one of them.
+    pub fn is_transient(&self) -> bool {
+        let StoreError::Database(
+            DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)),
+        ) = self
+        else {
+            return false;
+        };
+        match &**e {
+            sea_orm::sqlx::Error::Database(db) => {
+                matches!(db.code().as_deref(), Some("40P01" | "40001"))
+            }
+            _ => false,
+        }
+    }
+}
+
 fn db_unavailable(error: &DbErr) -> bool {
     match error {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
