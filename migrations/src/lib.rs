@@ -27,6 +27,7 @@ mod m20261207_000801_create_server_keys;
 mod m20261208_000901_add_api_key_intake;
 mod m20261208_001801_create_absences;
 mod m20261209_001701_add_case_numbers;
+mod m20261210_001801_add_case_started_by;
 
 /// Every migration of lianban, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000901_add_api_key_intake::Migration),
             Box::new(m20261208_001801_create_absences::Migration),
             Box::new(m20261209_001701_add_case_numbers::Migration),
+            Box::new(m20261210_001801_add_case_started_by::Migration),
         ]
     }
 }

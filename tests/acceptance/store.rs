@@ -847,3 +847,57 @@ async fn a_deadlock_postgresql_breaks_is_a_transient_error() -> anyhow::Result<(
     assert!(!lianban::store::StoreError::from(other).is_transient());
     Ok(())
 }
+
+db_test!(
+    cases_know_who_started_them_and_older_ones_learn_it_from_history,
+    |db| {
+        use lianban::store::CaseQuery;
+        use lianban_migrations::{Migrator, MigratorTrait};
+        use sea_orm::{ConnectionTrait, Database};
+
+        let store = db.store().await?;
+        let demo = process("demo", 1, "aaa");
+        store.definitions().register(&demo).await?;
+        let portal = clerk("apikey:一网通办", "");
+        let window = clerk("wang", "shebao");
+        let mut ids = Vec::new();
+        for who in [&portal, &window, &portal] {
+            let started = start(&demo, object([("name", json!("张三"))]), at(9, 0));
+            ids.push(started.state.id);
+            let change = Change {
+                process: &demo,
+                transition: &started,
+                actor: who,
+                action: "start",
+                at: at(9, 0),
+            };
+            store.insert_case(&change, None).await?;
+        }
+        let theirs = |store: lianban::store::Store| async move {
+            let query = CaseQuery {
+                started_by: Some("apikey:一网通办".into()),
+                ..CaseQuery::default()
+            };
+            let mut found: Vec<CaseId> = store
+                .reads()
+                .cases(&query)
+                .await?
+                .into_iter()
+                .map(|c| c.id)
+                .collect();
+            found.sort_by_key(|id| id.0);
+            anyhow::Ok(found)
+        };
+        let mut expected = vec![ids[0], ids[2]];
+        expected.sort_by_key(|id| id.0);
+        assert_eq!(theirs(store.clone()).await?, expected);
+
+        // A database from before the column: its cases learn their starter from the history.
+        let conn = Database::connect(db.url.as_str()).await?;
+        Migrator::down(&conn, Some(1)).await?;
+        Migrator::up(&conn, None).await?;
+        conn.close().await?;
+        assert_eq!(theirs(db.store().await?).await?, expected);
+        Ok(())
+    }
+);

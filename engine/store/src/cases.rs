@@ -57,6 +57,7 @@ impl Unit<'_> {
                 lianban_core::accounts::county_of(&state.process).to_owned(),
             )),
             number: Set(state.number.clone().map(String::from)),
+            started_by: Set(Some(change.actor.user.clone())),
             ..case_columns(state, change)?
         };
         let savepoint = self.take_savepoint();
@@ -487,6 +488,7 @@ fn case_columns(state: &CaseState, change: &Change<'_>) -> Result<case::ActiveMo
         ended_at: Set(state.ended_at),
         county: NotSet,
         number: NotSet,
+        started_by: NotSet,
     })
 }
 

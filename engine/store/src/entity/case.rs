@@ -23,6 +23,8 @@ pub struct Model {
     pub id_key: Option<String>,
     pub county: Option<String>,
     pub number: Option<String>,
+    /// Who started it (the actor of its first history entry): an intake key lists its own.
+    pub started_by: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
