@@ -853,7 +853,7 @@ db_test!(
     |db| {
         use lianban::store::CaseQuery;
         use lianban_migrations::{Migrator, MigratorTrait};
-        use sea_orm::{ConnectionTrait, Database};
+        use sea_orm::Database;
 
         let store = db.store().await?;
         let demo = process("demo", 1, "aaa");
