@@ -385,17 +385,23 @@ db_test!(
     }
 );
 
+/// The shipped templates and a county's shipped retirement definition.
+fn shipped(county: &str) -> anyhow::Result<(Templates, definition::Process)> {
+    let root = lianban_tests::web::repo();
+    let templates = Templates::load(&root.join("templates"))?;
+    let process = definition::load_file(
+        &root.join(format!("processes/{county}/retirement.yaml")),
+        &templates,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((templates, process))
+}
+
 /// The shipped 阳城 补正告知书 prints its date with 暂定 when the count of working days runs
 /// into a year whose holiday notice is not out yet (issue 14, the year-end calendar).
 #[test]
 fn the_shipped_supplement_notice_marks_a_deadline_in_an_unpublished_year() -> anyhow::Result<()> {
-    let root = lianban_tests::web::repo();
-    let templates = Templates::load(&root.join("templates"))?;
-    let process = definition::load_file(
-        &root.join("processes/yangcheng/retirement.yaml"),
-        &templates,
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (templates, process) = shipped("yangcheng")?;
     let form = serde_json::Map::new();
     let at = |y, m, d| {
         Utc.with_ymd_and_hms(y, m, d, 1, 0, 0)
@@ -692,13 +698,7 @@ db_test!(
 /// and the other months read 1965年1月, and each row carries its case number.
 #[test]
 fn the_push_table_reads_months_in_words_and_is_made_by_the_centre() -> anyhow::Result<()> {
-    let root = lianban_tests::web::repo();
-    let templates = Templates::load(&root.join("templates"))?;
-    let process = definition::load_file(
-        &root.join("processes/yangcheng/retirement.yaml"),
-        &templates,
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (templates, process) = shipped("yangcheng")?;
     let rows = vec![json!({
         "number": "阳城退休〔2026〕0012",
         "form": {"name": "张三", "gender": "男", "birth": "1965-01", "id_number": "140522196501151012",
@@ -825,15 +825,13 @@ db_test!(
 #[test]
 fn a_county_adds_joint_items_in_its_definition_and_the_base_papers_list_them() -> anyhow::Result<()>
 {
-    let root = lianban_tests::web::repo();
     assert!(
-        !root.join("templates/qinshui").exists(),
+        !lianban_tests::web::repo()
+            .join("templates/qinshui")
+            .exists(),
         "沁水 needs no templates of its own"
     );
-    let templates = Templates::load(&root.join("templates"))?;
-    let process =
-        definition::load_file(&root.join("processes/qinshui/retirement.yaml"), &templates)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (templates, process) = shipped("qinshui")?;
     let items: Vec<&str> = process.joint_items.iter().map(|j| j.key.as_str()).collect();
     assert_eq!(items, ["medical", "fund", "hukou", "only_child"]);
     let form = json!({

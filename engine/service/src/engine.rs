@@ -524,7 +524,7 @@ impl Engine {
     }
 
     /// The stored case a command runs on; [`Missing::Case`] when there is none.
-    async fn load_case(&self, case: CaseId) -> Result<CaseRecord, EngineError> {
+    pub(super) async fn load_case(&self, case: CaseId) -> Result<CaseRecord, EngineError> {
         Ok(self
             .inner
             .store

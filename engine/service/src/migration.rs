@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::{Engine, EngineError};
 use lianban_core::definition::{Process, StepId, load_sources};
 use lianban_core::runtime::{self, Actor, CaseId, MigrationPlan, MigrationRefusal};
-use lianban_store::{Change, Missing, StoreError};
+use lianban_store::{Change, StoreError};
 
 /// How often a case is read and planned again when someone changed it between the read
 /// and the save; each retry needs another command to land in between, so more is rare.
@@ -173,7 +173,7 @@ impl Engine {
         to: &Arc<Process>,
         actor: &Actor,
     ) -> Result<CaseMigration, EngineError> {
-        let record = match self.read_case(case).await {
+        let record = match self.load_case(case).await {
             Err(EngineError::Store(StoreError::NotFound(_))) => {
                 // A case named by id that does not exist: reported like a refusal, so the
                 // other cases named still move.
@@ -210,20 +210,11 @@ impl Engine {
                 {
                     conflicts += 1;
                     tracing::info!(case_id = %case, "case changed while it was moved; planning again");
-                    record = self.read_case(case).await?;
+                    record = self.load_case(case).await?;
                 }
                 done => return done,
             }
         }
-    }
-
-    async fn read_case(&self, case: CaseId) -> Result<lianban_store::CaseRecord, EngineError> {
-        Ok(self
-            .store()
-            .cases()
-            .get(case)
-            .await?
-            .ok_or(StoreError::NotFound(Missing::Case(case)))?)
     }
 
     /// Plans and saves the move of the case as read in `record`; a case changed since is
