@@ -141,7 +141,11 @@ impl Writer {
                     Arc::clone(&receiver),
                     self.queue.max_group.max(1),
                 );
-                tokio::spawn(lane);
+                if self.store.writes_natively() {
+                    own_thread(lane);
+                } else {
+                    tokio::spawn(lane);
+                }
             }
             sender
         });
@@ -158,6 +162,41 @@ impl Writer {
             Ok(value) => Ok(*value),
             // Each job is answered with the value its own work returned.
             Err(_) => unreachable!("a write is answered with its own value"),
+        }
+    }
+}
+
+/// Runs a lane on a thread of its own: on a native SQLite connection every statement runs
+/// in the polling thread and the commit waits for the disk, which must not hold up one of
+/// the runtime's workers (two on a two-core machine). The thread ends with the lane, when
+/// the engine is dropped. Should the thread not start, the lane runs on the runtime.
+fn own_thread(lane: impl std::future::Future<Output = ()> + Send + 'static) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::warn!(%error, "the writer's runtime did not start; it runs on the server's");
+            tokio::spawn(lane);
+            return;
+        }
+    };
+    // Held here too, so that a thread that cannot start leaves the lane to the runtime.
+    let lane = Arc::new(std::sync::Mutex::new(Some(Box::pin(lane))));
+    let ours = Arc::clone(&lane);
+    let started = std::thread::Builder::new()
+        .name("lianban-writer".to_owned())
+        .spawn(move || {
+            let taken = ours.lock().ok().and_then(|mut l| l.take());
+            if let Some(lane) = taken {
+                runtime.block_on(lane);
+            }
+        });
+    if let Err(error) = started {
+        tracing::warn!(%error, "the writer's thread did not start; it runs on the server's runtime");
+        if let Some(lane) = lane.lock().ok().and_then(|mut l| l.take()) {
+            tokio::spawn(lane);
         }
     }
 }

@@ -3,11 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::{Map, Value};
 
 use super::Cases;
 use super::StoreError;
+use super::conn::Conn;
 use super::entity::{case, history, task};
 use lianban_core::runtime::{Actor, CaseId};
 
@@ -155,7 +156,7 @@ impl Cases<'_> {
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let txn = self.store.begin_write().await?;
-        let recorded = record_view_in(&txn, case, actor, at).await?;
+        let recorded = record_view_in((&*txn).into(), case, actor, at).await?;
         if recorded {
             txn.commit().await?;
         }
@@ -180,7 +181,7 @@ impl crate::Unit<'_> {
 }
 
 async fn record_view_in(
-    txn: &DatabaseTransaction,
+    conn: Conn<'_>,
     case: CaseId,
     actor: &Actor,
     at: DateTime<Utc>,
@@ -188,21 +189,7 @@ async fn record_view_in(
     // A no-op write locks the case row (PostgreSQL; SQLite's write transaction already
     // serializes), so a concurrent command cannot take the same history number. The
     // revision is untouched, so no command's compare-and-set is disturbed.
-    let locked = case::Entity::update_many()
-        .col_expr(case::Column::Revision, Expr::col(case::Column::Revision))
-        .filter(case::Column::Id.eq(case.to_string()))
-        .exec(txn)
-        .await?;
-    if locked.rows_affected == 0 {
-        return Ok(false);
-    }
-    let position: Option<(String, String)> = case::Entity::find_by_id(case.to_string())
-        .select_only()
-        .columns([case::Column::Status, case::Column::CurrentSteps])
-        .into_tuple()
-        .one(txn)
-        .await?;
-    let Some((status, steps)) = position else {
+    let Some((status, steps)) = super::cases::lock_position(conn, case).await? else {
         return Ok(false);
     };
     let entry = super::audit::NewEntry {
@@ -219,6 +206,6 @@ async fn record_view_in(
         data_changed: Value::Object(Map::new()),
         on_behalf_of: actor.on_behalf_of.clone(),
     };
-    super::audit::append(txn, entry).await?;
+    super::audit::append(conn, entry).await?;
     Ok(true)
 }

@@ -12,14 +12,12 @@ use chrono::{DateTime, SubsecRound as _, Utc};
 use lianban_migrations::chain::{EntryFields, entry_hash};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::SubQueryStatement;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait};
 use serde_json::Value;
 
 use super::Admin;
 use super::batch::Batch;
+use super::conn::Conn;
 use super::entity::{case, history, history_head};
 use super::{Missing, StoreError};
 use lianban_core::runtime::CaseId;
@@ -65,15 +63,27 @@ impl From<history_head::Model> for ChainHead {
     }
 }
 
-/// The case's chain head, read in `txn`.
+/// The case's chain head, read in the write transaction `conn`.
 pub(super) async fn read_head(
-    txn: &DatabaseTransaction,
+    conn: Conn<'_>,
     case: CaseId,
 ) -> Result<Option<ChainHead>, StoreError> {
-    Ok(history_head::Entity::find_by_id(case.to_string())
-        .one(txn)
-        .await?
-        .map(ChainHead::from))
+    let query = history_head::Entity::find_by_id(case.to_string())
+        .select_only()
+        .columns([history_head::Column::Seq, history_head::Column::Hash])
+        .into_query();
+    let corrupt = |column| StoreError::Corrupt {
+        table: "history_heads",
+        id: case.to_string(),
+        column,
+    };
+    conn.row(&query, |row| {
+        Ok(ChainHead {
+            seq: row.int(0)?.ok_or_else(|| corrupt("seq"))?,
+            hash: row.text(1)?.ok_or_else(|| corrupt("hash"))?,
+        })
+    })
+    .await
 }
 
 /// Appends an entry to its case's history, numbered and chained after the case's head. This
@@ -81,12 +91,12 @@ pub(super) async fn read_head(
 ///
 /// The caller must hold the case row in `txn` (it wrote or no-op-updated it), so no other
 /// writer reads the same head.
-pub(super) async fn append(txn: &DatabaseTransaction, entry: NewEntry) -> Result<(), StoreError> {
+pub(super) async fn append(conn: Conn<'_>, entry: NewEntry) -> Result<(), StoreError> {
     let case = entry.case_id;
-    let head = read_head(txn, case).await?;
-    let mut batch = Batch::new(txn.get_database_backend());
+    let head = read_head(conn, case).await?;
+    let mut batch = Batch::new(conn.backend());
     append_after(&mut batch, head.as_ref(), entry);
-    if !batch.run(txn).await? {
+    if !batch.run(conn).await? {
         return Err(StoreError::Conflict { case });
     }
     Ok(())

@@ -20,9 +20,10 @@ use sea_orm::sea_query::{
     Alias, CommonTableExpression, Expr, PostgresQueryBuilder, Query, QueryBuilder, ReturningClause,
     SqliteQueryBuilder, SubQueryStatement, Values, WithClause,
 };
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use super::StoreError;
+use super::conn::Conn;
 
 /// Writes to run in one transaction, each with the rows it must change.
 pub(super) struct Batch {
@@ -46,18 +47,35 @@ impl Batch {
 
     /// Runs the writes in one call. `Ok(false)` when they changed another number of rows
     /// than they must (the caller rolls back).
-    pub(super) async fn run(self, txn: &DatabaseTransaction) -> Result<bool, StoreError> {
-        self.run_after(txn, None).await
+    pub(super) async fn run(self, conn: Conn<'_>) -> Result<bool, StoreError> {
+        self.run_after(conn, None).await
     }
 
     /// As [`Batch::run`], opening the savepoint `first` ([`crate::Unit::take_savepoint`])
     /// before the writes. On SQLite it goes in the same call, changing no row.
     pub(super) async fn run_after(
         self,
-        txn: &DatabaseTransaction,
+        conn: Conn<'_>,
         first: Option<String>,
     ) -> Result<bool, StoreError> {
         let expected: u64 = self.writes.iter().map(|(_, rows)| rows).sum();
+        let txn = match conn {
+            Conn::Orm(txn) => txn,
+            Conn::Native(native) => {
+                // No hand-over to save here: each write goes alone, so that its text stays
+                // the same from one transition to the next and its prepared statement is
+                // reused.
+                if let Some(first) = &first {
+                    native.execute_unprepared(first)?;
+                }
+                let mut changed = 0;
+                for (write, _) in &self.writes {
+                    let (sql, values) = build(write, DbBackend::Sqlite);
+                    changed += native.execute(&sql, &values.0)?;
+                }
+                return Ok(changed == expected);
+            }
+        };
         if let Some(first) = &first
             && (self.backend != DbBackend::Sqlite || self.writes.is_empty())
         {

@@ -3,16 +3,17 @@
 //! documents it issued.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Query;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::audit::ChainHead;
 use super::batch::Batch;
+use super::conn::Conn;
 use super::entity::{case, history, history_head, task};
 use super::records::{case_result, case_status_word, current_steps, data_changes, split_steps};
 use super::tasks::upsert_tasks;
@@ -62,7 +63,7 @@ impl Unit<'_> {
         };
         let savepoint = self.take_savepoint();
         let txn = self.txn();
-        let mut batch = Batch::new(self.backend());
+        let mut batch = Batch::new(txn.backend());
         batch.push(case::Entity::insert(row).into_query(), 1);
         upsert_tasks(&mut batch, None, change)?;
         super::timers::sync_timers(txn, &mut batch, None, state, change.at).await?;
@@ -140,18 +141,32 @@ impl Unit<'_> {
             None
         };
         let txn = self.txn();
-        let backend = self.backend();
+        let backend = txn.backend();
         let old_state: std::borrow::Cow<'_, CaseState> = match &known {
             Some(known) => std::borrow::Cow::Borrowed(known.state),
             None => {
-                let old = case::Entity::find_by_id(id.to_string())
-                    .one(txn)
+                let query = case::Entity::find_by_id(id.to_string())
+                    .select_only()
+                    .columns([case::Column::Revision, case::Column::State])
+                    .into_query();
+                let corrupt = |column| StoreError::Corrupt {
+                    table: "cases",
+                    id: id.to_string(),
+                    column,
+                };
+                let (revision, state) = txn
+                    .row(&query, |row| {
+                        Ok((
+                            row.int(0)?.ok_or_else(|| corrupt("revision"))?,
+                            row.json(1)?.ok_or_else(|| corrupt("state"))?,
+                        ))
+                    })
                     .await?
                     .ok_or(StoreError::NotFound(Missing::Case(id)))?;
-                if old.revision != expected_revision {
+                if revision != expected_revision {
                     return Err(StoreError::Conflict { case: id });
                 }
-                std::borrow::Cow::Owned(serde_json::from_value(old.state)?)
+                std::borrow::Cow::Owned(serde_json::from_value(state)?)
             }
         };
         let revision = expected_revision + 1;
@@ -174,8 +189,7 @@ impl Unit<'_> {
             }
             None => {
                 // Written first, so the case row is ours before the head is read.
-                let update = backend.build(&update);
-                if txn.execute_raw(update).await?.rows_affected() == 0 {
+                if txn.exec(&update).await? == 0 {
                     return Err(StoreError::Conflict { case: id });
                 }
                 super::audit::read_head(txn, id).await?
@@ -225,13 +239,45 @@ impl Unit<'_> {
             .filter(case::Column::Id.eq(id.to_string()))
             .filter(case::Column::Revision.eq(revision))
             .into_query();
-        let txn = self.txn();
-        let update = self.backend().build(&update);
-        if txn.execute_raw(update).await?.rows_affected() == 0 {
+        if self.txn().exec(&update).await? == 0 {
             return Err(StoreError::Conflict { case: id });
         }
         Ok(revision)
     }
+}
+
+/// Locks the case row with a write that changes nothing (on PostgreSQL no concurrent
+/// command can then take the same history number; SQLite's write transaction already
+/// serializes) and reads where the case stands: its status and steps, for a history entry
+/// that leaves them as they are (a view, a push). `None` when the case does not exist.
+pub(super) async fn lock_position(
+    conn: Conn<'_>,
+    case: CaseId,
+) -> Result<Option<(String, String)>, StoreError> {
+    // The revision is untouched, so no command's compare-and-set is disturbed.
+    let lock = case::Entity::update_many()
+        .col_expr(case::Column::Revision, Expr::col(case::Column::Revision))
+        .filter(case::Column::Id.eq(case.to_string()))
+        .into_query();
+    if conn.exec(&lock).await? == 0 {
+        return Ok(None);
+    }
+    let query = case::Entity::find_by_id(case.to_string())
+        .select_only()
+        .columns([case::Column::Status, case::Column::CurrentSteps])
+        .into_query();
+    let corrupt = |column| StoreError::Corrupt {
+        table: "cases",
+        id: case.to_string(),
+        column,
+    };
+    conn.row(&query, |row| {
+        Ok((
+            row.text(0)?.ok_or_else(|| corrupt("status"))?,
+            row.text(1)?.ok_or_else(|| corrupt("current_steps"))?,
+        ))
+    })
+    .await
 }
 
 impl Cases<'_> {

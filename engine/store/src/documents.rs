@@ -4,15 +4,13 @@
 //! and a stored document always belongs to a stored transition.
 
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QueryTrait};
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::Documents;
 use super::cases::parse_case_id;
+use super::conn::Conn;
 use super::entity::{case_sequence, document, document_sequence};
 use super::unit::Unit;
 use super::{DocumentId, DocumentRecord, SecondRequest, StoreError};
@@ -48,9 +46,8 @@ impl Unit<'_> {
         if records.is_empty() {
             return Ok(());
         }
-        document::Entity::insert_many(records.iter().map(active))
-            .exec_without_returning(self.write_txn().await?)
-            .await?;
+        let insert = document::Entity::insert_many(records.iter().map(active)).into_query();
+        self.write_txn().await?.exec(&insert).await?;
         Ok(())
     }
 }
@@ -119,7 +116,7 @@ impl Documents<'_> {
 /// until the transaction ends, so concurrent issuers queue instead of reading the same
 /// `last`; on SQLite the write transaction (BEGIN IMMEDIATE) already serializes them.
 async fn next_number<E: Sequence>(
-    txn: &DatabaseTransaction,
+    conn: Conn<'_>,
     prefix: &str,
     year: i32,
 ) -> Result<i64, StoreError> {
@@ -135,16 +132,14 @@ async fn next_number<E: Sequence>(
                 .to_owned(),
         )
         .returning_col(last_col);
-    let statement = txn.get_database_backend().build(&insert);
-    let row = txn
-        .query_one_raw(statement)
+    let corrupt = || StoreError::Corrupt {
+        table: E::TABLE,
+        id: format!("{prefix}/{year}"),
+        column: "last",
+    };
+    conn.row(&insert, |row| row.int(0)?.ok_or_else(corrupt))
         .await?
-        .ok_or_else(|| StoreError::Corrupt {
-            table: E::TABLE,
-            id: format!("{prefix}/{year}"),
-            column: "last",
-        })?;
-    Ok(row.try_get_by_index::<i64>(0)?)
+        .ok_or_else(corrupt)
 }
 
 /// A counter table: one row per printed prefix and year holding the last number drawn.

@@ -29,6 +29,7 @@ mod audit;
 mod backup;
 mod batch;
 mod cases;
+mod conn;
 mod dashboard;
 mod definitions;
 mod documents;
@@ -36,6 +37,7 @@ mod entity;
 mod explain;
 mod idempotency;
 mod leases;
+mod native;
 mod outbox;
 mod push_tables;
 mod records;
@@ -74,6 +76,9 @@ pub struct Store {
     db: DatabaseConnection,
     /// SQLite only: the queue for its single writer (see `Store::begin_write`).
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// SQLite file only, unless switched off: the connection units write on, driven in the
+    /// writer's thread without sqlx (see `native`).
+    native: Option<Arc<native::Native>>,
 }
 
 /// Declares a handle on one aggregate of the store and the `Store` method that hands it
@@ -181,6 +186,10 @@ pub struct StoreOptions {
     /// PostgreSQL only: the server cancels a statement that runs (or waits for a lock)
     /// longer than this, so a stuck database fails requests instead of hanging them.
     pub statement_timeout: Duration,
+    /// SQLite only: units (the service's group commits) write on a connection of their
+    /// own, driven in the caller's thread through SQLite's C library, instead of through
+    /// sqlx's pool. On by default; off is for measuring the difference.
+    pub sqlite_native_writer: bool,
 }
 
 impl StoreOptions {
@@ -197,6 +206,7 @@ impl Default for StoreOptions {
             max_connections: 8,
             acquire_timeout: Duration::from_secs(3),
             statement_timeout: Duration::from_secs(30),
+            sqlite_native_writer: true,
         }
     }
 }
@@ -435,9 +445,16 @@ impl Store {
             create_parent_dir(url)?;
         }
         let db = Database::connect(connect_options(url, &options)).await?;
-        let writer = (db.get_database_backend() == DbBackend::Sqlite)
-            .then(|| Arc::new(tokio::sync::Mutex::new(())));
-        Ok(Store { db, writer })
+        let sqlite = db.get_database_backend() == DbBackend::Sqlite;
+        let writer = sqlite.then(|| Arc::new(tokio::sync::Mutex::new(())));
+        let native = match native::file_of(url) {
+            Some(path) if sqlite && options.sqlite_native_writer => {
+                // The pool opened (and created) the file first, with WAL switched on.
+                Some(Arc::new(native::Native::open(&path, &options)?))
+            }
+            _ => None,
+        };
+        Ok(Store { db, writer, native })
     }
 
     /// Applies every pending migration.
@@ -477,6 +494,13 @@ impl Store {
     pub async fn close(self) -> Result<(), StoreError> {
         self.db.close().await?;
         Ok(())
+    }
+
+    /// Whether units write on SQLite's C library in the caller's thread (see
+    /// [`StoreOptions::sqlite_native_writer`]): the caller should be a thread of its own
+    /// that may block on the disk.
+    pub fn writes_natively(&self) -> bool {
+        self.native.is_some()
     }
 
     /// Whether this store runs on SQLite (as opposed to PostgreSQL).
@@ -532,12 +556,18 @@ impl Store {
     /// FIFO turn hands the lock over as soon as the previous commit returns. Other
     /// processes (a CLI command, a second server) still meet the busy timeout.
     pub(crate) async fn begin_write(&self) -> Result<WriteTxn, StoreError> {
-        let turn = match &self.writer {
-            Some(writer) => Some(Arc::clone(writer).lock_owned().await),
-            None => None,
-        };
+        let turn = self.writer_turn().await;
         let txn = self.db.begin_with_options(unit::immediate()).await?;
         Ok(WriteTxn { txn, _turn: turn })
+    }
+
+    /// This process's turn to write SQLite (see [`Store::begin_write`]); `None` on
+    /// PostgreSQL, where writers do not queue.
+    pub(crate) async fn writer_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.writer {
+            Some(writer) => Some(Arc::clone(writer).lock_owned().await),
+            None => None,
+        }
     }
 }
 

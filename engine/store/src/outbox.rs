@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::Jobs;
 use super::batch::Batch;
 use super::cases::parse_case_id;
-use super::entity::{case, outbox};
+use super::entity::outbox;
 use super::{Change, StoreError};
 use lianban_core::runtime::{CaseId, Effect, Event};
 
@@ -407,18 +407,7 @@ async fn append_push_history(
     event: Event,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    case::Entity::update_many()
-        .col_expr(case::Column::Revision, Expr::col(case::Column::Revision))
-        .filter(case::Column::Id.eq(case_id.to_string()))
-        .exec(txn)
-        .await?;
-    let position: Option<(String, String)> = case::Entity::find_by_id(case_id.to_string())
-        .select_only()
-        .columns([case::Column::Status, case::Column::CurrentSteps])
-        .into_tuple()
-        .one(txn)
-        .await?;
-    let Some((status, steps)) = position else {
+    let Some((status, steps)) = super::cases::lock_position(txn.into(), case_id).await? else {
         return Ok(());
     };
     let entry = super::audit::NewEntry {
@@ -435,7 +424,7 @@ async fn append_push_history(
         data_changed: Value::Object(Map::new()),
         on_behalf_of: None,
     };
-    super::audit::append(txn, entry).await
+    super::audit::append(txn.into(), entry).await
 }
 
 fn message(row: outbox::Model) -> Result<OutboxMessage, StoreError> {

@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -114,9 +116,8 @@ impl Unit<'_> {
             issued_at: Set(new.issued_at),
             run_id: Set(new.run_id.map(|r| r.to_string())),
         };
-        push_table::Entity::insert(row)
-            .exec_without_returning(self.write_txn().await?)
-            .await?;
+        let insert = push_table::Entity::insert(row).into_query();
+        self.write_txn().await?.exec(&insert).await?;
         Ok(PushTableSummary {
             id,
             process_id: new.process_id.clone(),

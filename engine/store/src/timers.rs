@@ -7,14 +7,15 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait,
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
 };
 use uuid::Uuid;
 
 use super::Jobs;
 use super::batch::Batch;
 use super::cases::parse_case_id;
+use super::conn::Conn;
 use super::entity::{case, notice, timer};
 use super::{Change, StoreError, page};
 use lianban_core::definition::EscalateOn;
@@ -109,7 +110,7 @@ fn wanted(state: &CaseState) -> Vec<(String, &'static str, DateTime<Utc>)> {
 /// nothing is read or written: most transitions (a claim, a completion inside a parallel
 /// branch) move no deadline.
 pub(super) async fn sync_timers(
-    txn: &DatabaseTransaction,
+    conn: Conn<'_>,
     batch: &mut Batch,
     before: Option<&CaseState>,
     state: &CaseState,
@@ -124,11 +125,34 @@ pub(super) async fn sync_timers(
         return Ok(());
     }
     let case_id = state.id.to_string();
-    let existing = timer::Entity::find()
+    let query = timer::Entity::find()
+        .select_only()
+        .columns([
+            timer::Column::Id,
+            timer::Column::Subject,
+            timer::Column::Kind,
+            timer::Column::FireAt,
+            timer::Column::FiredAt,
+        ])
         .filter(timer::Column::CaseId.eq(case_id.clone()))
-        .all(txn)
+        .into_query();
+    let corrupt = |column| StoreError::Corrupt {
+        table: "timers",
+        id: case_id.clone(),
+        column,
+    };
+    let existing = conn
+        .rows(&query, |row| {
+            Ok(Existing {
+                id: row.text(0)?.ok_or_else(|| corrupt("id"))?,
+                subject: row.text(1)?.ok_or_else(|| corrupt("subject"))?,
+                kind: row.text(2)?.ok_or_else(|| corrupt("kind"))?,
+                fire_at: row.time(3)?.ok_or_else(|| corrupt("fire_at"))?,
+                fired_at: row.time(4)?,
+            })
+        })
         .await?;
-    let same = |row: &timer::Model, (subject, kind, fire_at): &(String, &str, DateTime<Utc>)| {
+    let same = |row: &Existing, (subject, kind, fire_at): &(String, &str, DateTime<Utc>)| {
         row.subject == *subject && row.kind == *kind && row.fire_at.trunc_subsecs(0) == *fire_at
     };
     let stale: Vec<String> = existing
@@ -164,6 +188,15 @@ pub(super) async fn sync_timers(
     Ok(())
 }
 
+/// What a write reads of a case's timers to reconcile them.
+struct Existing {
+    id: String,
+    subject: String,
+    kind: String,
+    fire_at: DateTime<Utc>,
+    fired_at: Option<DateTime<Utc>>,
+}
+
 /// Adds the notices a change's effects ask for to `batch`.
 pub(super) fn insert_notices(batch: &mut Batch, change: &Change<'_>) {
     let case_id = change.transition.state.id.to_string();
@@ -195,19 +228,18 @@ pub(super) fn insert_notices(batch: &mut Batch, change: &Change<'_>) {
 /// # Errors
 /// [`StoreError::TimerLost`] when the timer is gone, fired, or claimed by someone else.
 pub(super) async fn mark_fired(
-    txn: &DatabaseTransaction,
+    conn: Conn<'_>,
     id: &str,
     owner: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let updated = timer::Entity::update_many()
+    let update = timer::Entity::update_many()
         .col_expr(timer::Column::FiredAt, Expr::value(now))
         .filter(timer::Column::Id.eq(id))
         .filter(timer::Column::Owner.eq(owner))
         .filter(timer::Column::FiredAt.is_null())
-        .exec(txn)
-        .await?;
-    if updated.rows_affected == 0 {
+        .into_query();
+    if conn.exec(&update).await? == 0 {
         return Err(StoreError::TimerLost(TimerLost(id.to_owned())));
     }
     Ok(())
@@ -284,7 +316,7 @@ impl Jobs<'_> {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let txn = self.store.begin_write().await?;
-        match mark_fired(&txn, id, owner, now).await {
+        match mark_fired((&*txn).into(), id, owner, now).await {
             Ok(()) => {
                 txn.commit().await?;
                 Ok(true)

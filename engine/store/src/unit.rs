@@ -7,8 +7,12 @@
 //! never renders anything, and a number is used only by a document committed with its
 //! transition (a dropped unit returns the number to the sequence).
 
-use sea_orm::{DatabaseTransaction, DbBackend, TransactionTrait};
+use std::sync::Arc;
 
+use sea_orm::{DbBackend, TransactionTrait};
+
+use super::conn::Conn;
+use super::native::Native;
 use super::{Store, StoreError, WriteTxn};
 
 /// One write transaction of the service. Dropping it without [`Unit::commit`] rolls back
@@ -17,7 +21,7 @@ use super::{Store, StoreError, WriteTxn};
 pub struct Unit<'s> {
     store: &'s Store,
     // `None` only while a restart swaps the transaction.
-    txn: Option<WriteTxn>,
+    txn: Option<Txn>,
     // Whether anything was written since the unit began, or since its last savepoint: only
     // a unit (or savepoint) with nothing in it can be restarted.
     written: bool,
@@ -35,6 +39,29 @@ pub struct Unit<'s> {
 /// call per command for nothing.
 const SAVEPOINT: &str = "lianban_command";
 
+/// A unit's transaction: on sqlx's pool, or on the store's native SQLite connection.
+enum Txn {
+    Orm(WriteTxn),
+    Native(NativeTxn),
+}
+
+/// A transaction open on the native connection (`BEGIN IMMEDIATE` sent), holding this
+/// process's writer turn; rolled back when dropped uncommitted.
+struct NativeTxn {
+    native: Arc<Native>,
+    open: bool,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for NativeTxn {
+    fn drop(&mut self) {
+        // Runs before the fields drop, so the next writer's turn comes after the rollback.
+        if self.open {
+            self.native.rollback();
+        }
+    }
+}
+
 impl std::fmt::Debug for Unit<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Unit")
@@ -51,9 +78,21 @@ impl Store {
     /// # Errors
     /// [`StoreError::Database`].
     pub async fn unit(&self) -> Result<Unit<'_>, StoreError> {
+        let txn = match &self.native {
+            None => Txn::Orm(self.begin_write().await?),
+            Some(native) => {
+                let turn = self.writer_turn().await;
+                native.execute_unprepared("BEGIN IMMEDIATE")?;
+                Txn::Native(NativeTxn {
+                    native: Arc::clone(native),
+                    open: true,
+                    _turn: turn,
+                })
+            }
+        };
         Ok(Unit {
             store: self,
-            txn: Some(self.begin_write().await?),
+            txn: Some(txn),
             written: false,
             in_savepoint: false,
             savepoint_pending: false,
@@ -67,26 +106,31 @@ impl<'s> Unit<'s> {
     /// # Errors
     /// [`StoreError::Database`]; nothing was written then.
     pub async fn commit(mut self) -> Result<(), StoreError> {
-        if let Some(txn) = self.txn.take() {
-            txn.commit().await?;
+        match self.txn.take() {
+            Some(Txn::Orm(txn)) => txn.commit().await?,
+            Some(Txn::Native(mut txn)) => {
+                txn.native.execute_unprepared("COMMIT")?;
+                txn.open = false;
+            }
+            None => {}
         }
         Ok(())
     }
 
-    /// The open transaction.
-    pub(crate) fn txn(&self) -> &DatabaseTransaction {
+    /// The open transaction's connection.
+    pub(crate) fn txn(&self) -> Conn<'_> {
         // The option is only empty inside `restart`, which puts a transaction back or
         // fails; no method runs in between.
         match &self.txn {
-            Some(txn) => txn,
+            Some(Txn::Orm(txn)) => Conn::Orm(txn),
+            Some(Txn::Native(txn)) => Conn::Native(&txn.native),
             None => unreachable!("a unit's transaction is only absent inside restart"),
         }
     }
 
     /// The database backend the unit writes to.
     pub(crate) fn backend(&self) -> DbBackend {
-        use sea_orm::ConnectionTrait;
-        self.txn().get_database_backend()
+        self.txn().backend()
     }
 
     /// The open transaction, for a write sent on its own: a savepoint still pending is sent
@@ -94,8 +138,7 @@ impl<'s> Unit<'s> {
     ///
     /// # Errors
     /// [`StoreError::Database`] when the savepoint cannot be opened.
-    pub(crate) async fn write_txn(&mut self) -> Result<&DatabaseTransaction, StoreError> {
-        use sea_orm::ConnectionTrait;
+    pub(crate) async fn write_txn(&mut self) -> Result<Conn<'_>, StoreError> {
         if std::mem::take(&mut self.savepoint_pending) {
             self.txn()
                 .execute_unprepared(&format!("SAVEPOINT {SAVEPOINT}"))
@@ -131,7 +174,6 @@ impl<'s> Unit<'s> {
     /// # Errors
     /// [`StoreError::Database`]; the whole unit must be dropped then.
     pub async fn savepoint(&mut self) -> Result<(), StoreError> {
-        use sea_orm::ConnectionTrait;
         if self.backend() == DbBackend::Sqlite {
             // Sent with the command's first write (`write_txn`, `take_savepoint`).
             self.savepoint_pending = true;
@@ -152,7 +194,6 @@ impl<'s> Unit<'s> {
     /// # Errors
     /// [`StoreError::Database`]; the whole unit must be dropped then.
     pub async fn rollback_to_savepoint(&mut self) -> Result<(), StoreError> {
-        use sea_orm::ConnectionTrait;
         if self.savepoint_pending {
             // Never sent: nothing was written since it was asked for.
             self.written = false;
@@ -176,10 +217,18 @@ impl<'s> Unit<'s> {
             return self.rollback_to_savepoint().await;
         }
         self.written = false;
-        if let Some(WriteTxn { txn, _turn: turn }) = self.txn.take() {
-            txn.rollback().await?;
-            let txn = self.store.db.begin_with_options(immediate()).await?;
-            self.txn = Some(WriteTxn { txn, _turn: turn });
+        match self.txn.take() {
+            Some(Txn::Orm(WriteTxn { txn, _turn: turn })) => {
+                txn.rollback().await?;
+                let txn = self.store.db.begin_with_options(immediate()).await?;
+                self.txn = Some(Txn::Orm(WriteTxn { txn, _turn: turn }));
+            }
+            Some(Txn::Native(txn)) => {
+                txn.native.rollback();
+                txn.native.execute_unprepared("BEGIN IMMEDIATE")?;
+                self.txn = Some(Txn::Native(txn));
+            }
+            None => {}
         }
         Ok(())
     }

@@ -1,0 +1,257 @@
+//! SQLite's writer without a driver thread: the connection group commits are written on.
+//!
+//! sqlx runs every SQLite connection on a thread of its own, and each statement is a
+//! message to that thread and an answer back. On a machine with two cores those hand-overs
+//! were most of what a command cost inside the writer (`docs/performance.md`, "Point 2").
+//! This connection is SQLite's C library called in the writer's own thread through
+//! rusqlite, each statement prepared once and kept in rusqlite's cache.
+//!
+//! The statements are the store's own: sea-query builds them for both connections
+//! ([`crate::conn::Conn`]), and values are bound exactly as sqlx binds them on SQLite
+//! (times as RFC 3339 text, JSON as text, UUIDs as 16-byte blobs), so what one writes the
+//! other reads.
+//!
+//! Every call runs SQLite at once in the caller's thread, and the commit waits for the
+//! disk: the service's writer runs on a thread of its own for it.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use chrono::{DateTime, Utc};
+use rusqlite::types::{ToSql, ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags};
+use sea_orm::sea_query::Value;
+use sea_orm::{DbErr, RuntimeErr};
+
+use super::{StoreError, StoreOptions, Synchronous};
+
+/// One SQLite connection driven in the caller's thread.
+#[derive(Debug)]
+pub(crate) struct Native {
+    conn: Mutex<Connection>,
+}
+
+impl Native {
+    /// Opens the file at `path` with the settings of the store's pooled connections (WAL,
+    /// `synchronous`, busy timeout, foreign keys, temporary storage in memory).
+    pub(crate) fn open(path: &Path, options: &StoreOptions) -> Result<Native, StoreError> {
+        let open = || -> rusqlite::Result<Connection> {
+            let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            let conn = Connection::open_with_flags(path, flags)?;
+            let synchronous = match options.sqlite_synchronous {
+                Synchronous::Full => "FULL",
+                Synchronous::Normal => "NORMAL",
+            };
+            conn.busy_timeout(options.sqlite_busy_timeout)?;
+            conn.execute_batch(&format!(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
+                 PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
+            ))?;
+            // A transition has a dozen statement kinds, a group a few more: all stay prepared.
+            conn.set_prepared_statement_cache_capacity(256);
+            Ok(conn)
+        };
+        Ok(Native {
+            conn: Mutex::new(open().map_err(|e| error(&e))?),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs statements without parameters (`BEGIN IMMEDIATE`, `SAVEPOINT …`, several
+    /// separated by `;`).
+    pub(crate) fn execute_unprepared(&self, sql: &str) -> Result<(), StoreError> {
+        self.conn().execute_batch(sql).map_err(|e| error(&e))
+    }
+
+    /// Runs one statement with `values` bound in order; returns the rows it changed.
+    pub(crate) fn execute(&self, sql: &str, values: &[Value]) -> Result<u64, StoreError> {
+        let conn = self.conn();
+        let before = conn.total_changes();
+        let mut stmt = prepare(&conn, sql, values)?;
+        let mut rows = stmt.raw_query();
+        while rows.next().map_err(|e| error(&e))?.is_some() {}
+        drop(rows);
+        Ok(conn.total_changes() - before)
+    }
+
+    /// Runs one query with `values` bound in order and reads each row with `read`.
+    pub(crate) fn query<T>(
+        &self,
+        sql: &str,
+        values: &[Value],
+        mut read: impl FnMut(&rusqlite::Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = prepare(&conn, sql, values)?;
+        let mut rows = stmt.raw_query();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(|e| error(&e))? {
+            out.push(read(row)?);
+        }
+        Ok(out)
+    }
+
+    /// Ends the open transaction, if any, undoing it (a unit dropped without commit).
+    pub(crate) fn rollback(&self) {
+        let conn = self.conn();
+        if !conn.is_autocommit()
+            && let Err(error) = conn.execute_batch("ROLLBACK")
+        {
+            tracing::warn!(%error, "SQLite rollback failed");
+        }
+    }
+}
+
+fn prepare<'c>(
+    conn: &'c Connection,
+    sql: &str,
+    values: &[Value],
+) -> Result<rusqlite::CachedStatement<'c>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(|e| error(&e))?;
+    if stmt.parameter_count() != values.len() {
+        return Err(StoreError::Database(DbErr::Custom(format!(
+            "语句需要 {} 个参数，给了 {} 个：{sql}",
+            stmt.parameter_count(),
+            values.len()
+        ))));
+    }
+    for (n, value) in values.iter().enumerate() {
+        stmt.raw_bind_parameter(n + 1, Param(value))
+            .map_err(|e| error(&e))?;
+    }
+    Ok(stmt)
+}
+
+/// The file of a `sqlite:` URL (as `database_url` writes it); `None` for an in-memory
+/// database, which a second connection could not share.
+pub(crate) fn file_of(url: &str) -> Option<PathBuf> {
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return None;
+    }
+    let rest = url.strip_prefix("sqlite:")?.trim_start_matches("//");
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty()).then(|| PathBuf::from(path))
+}
+
+/// A sea-query value bound as sqlx binds it on SQLite.
+struct Param<'v>(&'v Value);
+
+impl ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        use rusqlite::types::Value as Owned;
+        let null = || ToSqlOutput::Owned(Owned::Null);
+        let int = |i: Option<i64>| i.map_or_else(null, ToSqlOutput::from);
+        let text = |t: Option<String>| t.map_or_else(null, ToSqlOutput::from);
+        let failed = |e: Box<dyn std::error::Error + Send + Sync>| {
+            rusqlite::Error::ToSqlConversionFailure(e)
+        };
+        Ok(match self.0 {
+            Value::Bool(b) => int(b.map(i64::from)),
+            Value::TinyInt(i) => int(i.map(i64::from)),
+            Value::SmallInt(i) => int(i.map(i64::from)),
+            Value::Int(i) => int(i.map(i64::from)),
+            Value::BigInt(i) => int(*i),
+            Value::TinyUnsigned(i) => int(i.map(i64::from)),
+            Value::SmallUnsigned(i) => int(i.map(i64::from)),
+            Value::Unsigned(i) => int(i.map(i64::from)),
+            Value::BigUnsigned(i) => int(i
+                .map(i64::try_from)
+                .transpose()
+                .map_err(|e| failed(Box::new(e)))?),
+            Value::Float(f) => f.map_or_else(null, |f| ToSqlOutput::from(f64::from(f))),
+            Value::Double(f) => f.map_or_else(null, ToSqlOutput::from),
+            Value::String(s) => s.as_deref().map_or_else(null, |s| {
+                ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes()))
+            }),
+            Value::Char(c) => text(c.map(String::from)),
+            Value::Bytes(b) => b
+                .as_deref()
+                .map_or_else(null, |b| ToSqlOutput::Borrowed(ValueRef::Blob(b))),
+            Value::Json(j) => text(
+                j.as_deref()
+                    .map(serde_json::to_string)
+                    .transpose()
+                    .map_err(|e| failed(Box::new(e)))?,
+            ),
+            Value::ChronoDate(d) => text(d.map(|d| d.format("%F").to_string())),
+            Value::ChronoTime(t) => text(t.map(|t| t.format("%T%.f").to_string())),
+            Value::ChronoDateTime(t) => text(t.map(|t| t.format("%F %T%.f").to_string())),
+            Value::ChronoDateTimeUtc(t) => text(t.as_ref().map(rfc3339)),
+            Value::ChronoDateTimeLocal(t) => text(t.as_ref().map(rfc3339)),
+            Value::ChronoDateTimeWithTimeZone(t) => text(t.as_ref().map(rfc3339)),
+            Value::Uuid(u) => u.map_or_else(null, |u| ToSqlOutput::from(u.as_bytes().to_vec())),
+            other => {
+                return Err(failed(format!("SQLite 不支持的参数类型：{other:?}").into()));
+            }
+        })
+    }
+}
+
+fn rfc3339<Tz: chrono::TimeZone>(t: &DateTime<Tz>) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+}
+
+/// A stored time, in the forms sqlx reads (RFC 3339, or SQLite's `YYYY-MM-DD HH:MM:SS`).
+pub(crate) fn datetime(text: &str) -> Option<DateTime<Utc>> {
+    use chrono::NaiveDateTime;
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for format in ["%F %T%.f", "%F %T%.f%:z", "%FT%T%.f", "%F %R"] {
+        if let Ok(t) = DateTime::parse_from_str(text, format) {
+            return Some(t.with_timezone(&Utc));
+        }
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+            return Some(t.and_utc());
+        }
+    }
+    None
+}
+
+/// SQLite's busy and locked are "try again later" (503), as the store answers them from
+/// sqlx; anything else is the statement's own failure.
+pub(crate) fn error(error: &rusqlite::Error) -> StoreError {
+    let busy = matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    );
+    let runtime = RuntimeErr::Internal(format!("SQLite: {error}"));
+    StoreError::Database(if busy {
+        DbErr::Conn(runtime)
+    } else {
+        DbErr::Exec(runtime)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_bind_as_sqlx_binds_them_and_read_back() {
+        let at = DateTime::parse_from_rfc3339("2026-12-06T12:34:56.123456+00:00")
+            .map(|t| t.with_timezone(&Utc))
+            .ok();
+        let value = Value::ChronoDateTimeUtc(at);
+        let param = Param(&value);
+        let Ok(ToSqlOutput::Owned(rusqlite::types::Value::Text(text))) = param.to_sql() else {
+            panic!("a time binds as text");
+        };
+        assert_eq!(text, "2026-12-06T12:34:56.123456+00:00");
+        assert_eq!(datetime(&text), at);
+        assert_eq!(
+            datetime("2026-12-06 12:34:56"),
+            DateTime::parse_from_rfc3339("2026-12-06T12:34:56Z")
+                .map(|t| t.with_timezone(&Utc))
+                .ok()
+        );
+    }
+}
