@@ -186,9 +186,6 @@ async fn record_view_in(
     actor: &Actor,
     at: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    // A no-op write locks the case row (PostgreSQL; SQLite's write transaction already
-    // serializes), so a concurrent command cannot take the same history number. The
-    // revision is untouched, so no command's compare-and-set is disturbed.
     let Some((status, steps)) = super::cases::lock_position(conn, case).await? else {
         return Ok(false);
     };
