@@ -923,7 +923,7 @@ async fn the_native_sqlite_writer_stores_what_sqlx_stores() -> anyhow::Result<()
     for native in [true, false] {
         let path = dir.path().join(format!("native-{native}.db"));
         let options = StoreOptions {
-            sqlite_native_writer: native,
+            sqlite_native: native,
             ..StoreOptions::default()
         };
         let store = Store::connect_with(&format!("sqlite://{}", path.display()), options).await?;

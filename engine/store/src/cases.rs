@@ -3,7 +3,7 @@
 //! documents it issued.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::audit::ChainHead;
 use super::batch::Batch;
-use super::conn::Conn;
+use super::conn::{Cells, Conn};
 use super::entity::{case, history, history_head, task};
 use super::records::{case_result, case_status_word, current_steps, data_changes, split_steps};
 use super::tasks::upsert_tasks;
@@ -306,11 +306,14 @@ impl Cases<'_> {
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Serialization`].
     pub async fn get(&self, id: CaseId) -> Result<Option<CaseRecord>, StoreError> {
-        let row = case::Entity::find_by_id(id.to_string())
-            .find_also_related(history_head::Entity)
-            .one(&self.store.db)
-            .await?;
-        row.map(case_record).transpose()
+        let query = case_query()
+            .and_where(Expr::col((case::Entity, case::Column::Id)).eq(id.to_string()))
+            .to_owned();
+        let id = id.to_string();
+        self.store
+            .read()
+            .row(&query, |row| case_from(row, &id))
+            .await
     }
 
     /// The case a task belongs to, read in one query (the task's row is not needed to run
@@ -324,12 +327,14 @@ impl Cases<'_> {
             .from(task::Entity)
             .and_where(task::Column::Id.eq(task.to_string()))
             .to_owned();
-        let row = case::Entity::find()
-            .filter(case::Column::Id.in_subquery(of_task))
-            .find_also_related(history_head::Entity)
-            .one(&self.store.db)
-            .await?;
-        row.map(case_record).transpose()
+        let query = case_query()
+            .and_where(Expr::col((case::Entity, case::Column::Id)).in_subquery(of_task))
+            .to_owned();
+        let task = task.to_string();
+        self.store
+            .read()
+            .row(&query, |row| case_from(row, &task))
+            .await
     }
 }
 
@@ -498,16 +503,46 @@ fn search_number(term: &str) -> String {
         .map_or_else(|| term.to_owned(), String::from)
 }
 
-fn case_record(
-    (row, head): (case::Model, Option<history_head::Model>),
-) -> Result<CaseRecord, StoreError> {
+/// The columns a [`CaseRecord`] is read from, in the order [`case_from`] reads them: the
+/// case row and its chain head, in one query.
+fn case_query() -> sea_orm::sea_query::SelectStatement {
+    let c = |column| (case::Entity, column);
+    let h = |column| (history_head::Entity, column);
+    Query::select()
+        .columns([
+            c(case::Column::State),
+            c(case::Column::Revision),
+            c(case::Column::ContentHash),
+            c(case::Column::Title),
+            c(case::Column::UpdatedAt),
+        ])
+        .columns([h(history_head::Column::Seq), h(history_head::Column::Hash)])
+        .from(case::Entity)
+        .left_join(
+            history_head::Entity,
+            Expr::col(h(history_head::Column::CaseId)).equals(c(case::Column::Id)),
+        )
+        .to_owned()
+}
+
+/// A case read with [`case_query`] (`key` names it in an error).
+fn case_from(row: &dyn Cells, key: &str) -> Result<CaseRecord, StoreError> {
+    let corrupt = |column| StoreError::Corrupt {
+        table: "cases",
+        id: key.to_owned(),
+        column,
+    };
+    let chain_head = match (row.int(5)?, row.text(6)?) {
+        (Some(seq), Some(hash)) => Some(ChainHead { seq, hash }),
+        _ => None,
+    };
     Ok(CaseRecord {
-        chain_head: head.map(ChainHead::from),
-        state: serde_json::from_value(row.state)?,
-        revision: row.revision,
-        content_hash: row.content_hash,
-        title: row.title,
-        updated_at: row.updated_at,
+        chain_head,
+        state: serde_json::from_value(row.json(0)?.ok_or_else(|| corrupt("state"))?)?,
+        revision: row.int(1)?.ok_or_else(|| corrupt("revision"))?,
+        content_hash: row.text(2)?.ok_or_else(|| corrupt("content_hash"))?,
+        title: row.text(3)?,
+        updated_at: row.time(4)?.ok_or_else(|| corrupt("updated_at"))?,
     })
 }
 

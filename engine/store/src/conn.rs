@@ -7,11 +7,12 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Value;
 use sea_orm::{
-    ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Statement, StatementBuilder,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, QueryResult, Statement,
+    StatementBuilder,
 };
 
 use super::StoreError;
-use super::native::{self, Native};
+use super::native::{self, Native, Readers};
 
 /// A write transaction's connection (see the module).
 #[derive(Debug, Clone, Copy)]
@@ -97,6 +98,55 @@ impl Conn<'_> {
     }
 }
 
+/// Where a read outside a write runs: the store's pool, or its native SQLite readers
+/// ([`native::Readers`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Read<'a> {
+    /// sqlx's pool.
+    Pool(&'a DatabaseConnection),
+    /// Native SQLite connections used in the caller's thread.
+    Native(&'a Readers),
+}
+
+impl Read<'_> {
+    /// Builds `query` for this connection, runs it and reads each row with `read`.
+    pub(crate) async fn rows<S, T>(
+        self,
+        query: &S,
+        read: impl Fn(&dyn Cells) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError>
+    where
+        S: StatementBuilder,
+    {
+        match self {
+            Read::Pool(db) => {
+                let statement = db.get_database_backend().build(query);
+                db.query_all_raw(statement)
+                    .await?
+                    .iter()
+                    .map(|row| read(row))
+                    .collect()
+            }
+            Read::Native(readers) => {
+                let statement = DbBackend::Sqlite.build(query);
+                readers.query(&statement.sql, values(&statement), |row| read(row))
+            }
+        }
+    }
+
+    /// As [`Read::rows`], the first row only.
+    pub(crate) async fn row<S, T>(
+        self,
+        query: &S,
+        read: impl Fn(&dyn Cells) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError>
+    where
+        S: StatementBuilder,
+    {
+        Ok(self.rows(query, read).await?.into_iter().next())
+    }
+}
+
 fn values(statement: &Statement) -> &[Value] {
     statement.values.as_ref().map_or(&[][..], |v| &v.0[..])
 }
@@ -111,6 +161,8 @@ pub(crate) trait Cells {
     fn time(&self, i: usize) -> Result<Option<DateTime<Utc>>, StoreError>;
     /// A JSON cell.
     fn json(&self, i: usize) -> Result<Option<serde_json::Value>, StoreError>;
+    /// A yes/no cell.
+    fn flag(&self, i: usize) -> Result<Option<bool>, StoreError>;
 }
 
 impl Cells for QueryResult {
@@ -127,6 +179,10 @@ impl Cells for QueryResult {
     }
 
     fn json(&self, i: usize) -> Result<Option<serde_json::Value>, StoreError> {
+        Ok(self.try_get_by_index(i)?)
+    }
+
+    fn flag(&self, i: usize) -> Result<Option<bool>, StoreError> {
         Ok(self.try_get_by_index(i)?)
     }
 }
@@ -154,6 +210,10 @@ impl Cells for rusqlite::Row<'_> {
             return Ok(None);
         };
         Ok(Some(serde_json::from_str(&text)?))
+    }
+
+    fn flag(&self, i: usize) -> Result<Option<bool>, StoreError> {
+        Ok(self.int(i)?.map(|v| v != 0))
     }
 }
 

@@ -79,6 +79,8 @@ pub struct Store {
     /// SQLite file only, unless switched off: the connection units write on, driven in the
     /// writer's thread without sqlx (see `native`).
     native: Option<Arc<native::Native>>,
+    /// With `native`: the connections the hottest reads run on.
+    readers: Option<Arc<native::Readers>>,
 }
 
 /// Declares a handle on one aggregate of the store and the `Store` method that hands it
@@ -187,9 +189,11 @@ pub struct StoreOptions {
     /// longer than this, so a stuck database fails requests instead of hanging them.
     pub statement_timeout: Duration,
     /// SQLite only: units (the service's group commits) write on a connection of their
-    /// own, driven in the caller's thread through SQLite's C library, instead of through
-    /// sqlx's pool. On by default; off is for measuring the difference.
-    pub sqlite_native_writer: bool,
+    /// own, and the hottest reads (a case, the case of a task, an inbox page) run on
+    /// connections of their own, all driven in the caller's thread through SQLite's C
+    /// library instead of through sqlx's pool. On by default; off is for measuring the
+    /// difference.
+    pub sqlite_native: bool,
 }
 
 impl StoreOptions {
@@ -206,7 +210,7 @@ impl Default for StoreOptions {
             max_connections: 8,
             acquire_timeout: Duration::from_secs(3),
             statement_timeout: Duration::from_secs(30),
-            sqlite_native_writer: true,
+            sqlite_native: true,
         }
     }
 }
@@ -447,14 +451,20 @@ impl Store {
         let db = Database::connect(connect_options(url, &options)).await?;
         let sqlite = db.get_database_backend() == DbBackend::Sqlite;
         let writer = sqlite.then(|| Arc::new(tokio::sync::Mutex::new(())));
-        let native = match native::file_of(url) {
-            Some(path) if sqlite && options.sqlite_native_writer => {
+        let (native, readers) = match native::file_of(url) {
+            Some(path) if sqlite && options.sqlite_native => (
                 // The pool opened (and created) the file first, with WAL switched on.
-                Some(Arc::new(native::Native::open(&path, &options)?))
-            }
-            _ => None,
+                Some(Arc::new(native::Native::open(&path, &options)?)),
+                Some(Arc::new(native::Readers::new(&path, &options))),
+            ),
+            _ => (None, None),
         };
-        Ok(Store { db, writer, native })
+        Ok(Store {
+            db,
+            writer,
+            native,
+            readers,
+        })
     }
 
     /// Applies every pending migration.
@@ -497,10 +507,18 @@ impl Store {
     }
 
     /// Whether units write on SQLite's C library in the caller's thread (see
-    /// [`StoreOptions::sqlite_native_writer`]): the caller should be a thread of its own
+    /// [`StoreOptions::sqlite_native`]): the caller should be a thread of its own
     /// that may block on the disk.
     pub fn writes_natively(&self) -> bool {
         self.native.is_some()
+    }
+
+    /// Where the hottest reads run (see [`StoreOptions::sqlite_native`]).
+    pub(crate) fn read(&self) -> conn::Read<'_> {
+        match &self.readers {
+            Some(readers) => conn::Read::Native(readers),
+            None => conn::Read::Pool(&self.db),
+        }
     }
 
     /// Whether this store runs on SQLite (as opposed to PostgreSQL).

@@ -84,16 +84,9 @@ impl Native {
         &self,
         sql: &str,
         values: &[Value],
-        mut read: impl FnMut(&rusqlite::Row<'_>) -> Result<T, StoreError>,
+        read: impl FnMut(&rusqlite::Row<'_>) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = prepare(&conn, sql, values)?;
-        let mut rows = stmt.raw_query();
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(|e| error(&e))? {
-            out.push(read(row)?);
-        }
-        Ok(out)
+        query_on(&self.conn(), sql, values, read)
     }
 
     /// Ends the open transaction, if any, undoing it (a unit dropped without commit).
@@ -104,6 +97,79 @@ impl Native {
         {
             tracing::warn!(%error, "SQLite rollback failed");
         }
+    }
+}
+
+fn query_on<T>(
+    conn: &Connection,
+    sql: &str,
+    values: &[Value],
+    mut read: impl FnMut(&rusqlite::Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = prepare(conn, sql, values)?;
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(|e| error(&e))? {
+        out.push(read(row)?);
+    }
+    Ok(out)
+}
+
+/// Connections the hottest reads (a case, the case of a task, an inbox page) run on in the
+/// caller's thread: each is an index lookup of well under a millisecond, less than the two
+/// thread switches a read through sqlx's connection thread costs. Other reads stay on the
+/// pool. A reader is taken for one query and put back; at most `keep` wait idle.
+#[derive(Debug)]
+pub(crate) struct Readers {
+    path: PathBuf,
+    busy_timeout: std::time::Duration,
+    keep: usize,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    /// Readers of the file at `path`; each opens on first need.
+    pub(crate) fn new(path: &Path, options: &StoreOptions) -> Readers {
+        Readers {
+            path: path.to_owned(),
+            busy_timeout: options.sqlite_busy_timeout,
+            keep: usize::try_from(options.max_connections).unwrap_or(8).max(1),
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs one query on an idle reader (or a new one) and reads each row with `read`.
+    pub(crate) fn query<T>(
+        &self,
+        sql: &str,
+        values: &[Value],
+        read: impl FnMut(&rusqlite::Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let taken = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let conn = match taken {
+            Some(conn) => conn,
+            None => self.open().map_err(|e| error(&e))?,
+        };
+        let result = query_on(&conn, sql, values, read);
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < self.keep {
+            idle.push(conn);
+        }
+        result
+    }
+
+    fn open(&self) -> rusqlite::Result<Connection> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags)?;
+        conn.busy_timeout(self.busy_timeout)?;
+        // A reader never writes; SQLite refuses if a bug asks it to.
+        conn.execute_batch("PRAGMA query_only = ON; PRAGMA temp_store = MEMORY;")?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(conn)
     }
 }
 

@@ -10,6 +10,7 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::conn::Read;
 use super::entity::{case, push_table, task};
 use super::unit::Unit;
 use super::{Documents, Tasks};
@@ -154,7 +155,9 @@ impl Tasks<'_> {
             .from(case::Entity)
             .and_where(Expr::col((case::Entity, case::Column::ProcessId)).eq(process_id))
             .to_owned();
-        let rows = task::Entity::find()
+        let select = task::Entity::find()
+            .select_only()
+            .columns(super::tasks::task_columns())
             .filter(task::Column::Step.is_in(steps.to_vec()))
             .filter(task::Column::CreatedAt.gt(after))
             .filter(task::Column::CreatedAt.lte(until))
@@ -162,9 +165,11 @@ impl Tasks<'_> {
             .order_by_asc(task::Column::CreatedAt)
             .order_by_asc(task::Column::CaseId)
             .order_by_asc(task::Column::Id)
-            .all(&self.store.db)
-            .await?;
-        rows.into_iter().map(super::tasks::task_record).collect()
+            .into_query();
+        // A window of a day's tasks, not an index lookup: it stays on the pool.
+        Read::Pool(&self.store.db)
+            .rows(&select, super::tasks::task_from)
+            .await
     }
 }
 

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::batch::Batch;
 use super::cases::parse_case_id;
+use super::conn::Cells;
 use super::entity::{case, task};
 use super::records::{parse_task_status, task_status_word};
 use super::{Change, StoreError, TaskQuery, TaskRecord, page};
@@ -35,11 +36,11 @@ impl Tasks<'_> {
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
     pub async fn get(&self, id: TaskId) -> Result<Option<TaskRecord>, StoreError> {
-        task::Entity::find_by_id(id.to_string())
-            .one(&self.store.db)
-            .await?
-            .map(task_record)
-            .transpose()
+        let query = task::Entity::find_by_id(id.to_string())
+            .select_only()
+            .columns(task_columns())
+            .into_query();
+        self.store.read().row(&query, task_from).await
     }
 }
 
@@ -50,8 +51,11 @@ impl Reads<'_> {
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
     pub async fn inbox(&self, query: &TaskQuery) -> Result<Vec<TaskRecord>, StoreError> {
-        let rows = tasks_select(query).all(&self.store.db).await?;
-        rows.into_iter().map(task_record).collect()
+        let select = tasks_select(query)
+            .select_only()
+            .columns(task_columns())
+            .into_query();
+        self.store.read().rows(&select, task_from).await
     }
 }
 
@@ -293,35 +297,61 @@ fn inbox_order(task: &Task) -> Option<String> {
     })
 }
 
-pub(super) fn task_record(row: task::Model) -> Result<TaskRecord, StoreError> {
+/// The columns a [`TaskRecord`] is read from, in the order [`task_from`] reads them.
+pub(super) fn task_columns() -> [task::Column; 16] {
+    use task::Column as C;
+    [
+        C::Id,
+        C::CaseId,
+        C::Step,
+        C::StepName,
+        C::Role,
+        C::Department,
+        C::Status,
+        C::ClaimedBy,
+        C::CreatedAt,
+        C::DueAt,
+        C::ClosedAt,
+        C::Outcome,
+        C::CompletedBy,
+        C::County,
+        C::WarnAt,
+        C::DueProvisional,
+    ]
+}
+
+/// A task read with [`task_columns`], from the pool or a native reader alike.
+pub(super) fn task_from(row: &dyn Cells) -> Result<TaskRecord, StoreError> {
+    let raw_id = row.text(0)?.unwrap_or_default();
     let corrupt = |column| StoreError::Corrupt {
         table: "tasks",
-        id: row.id.clone(),
+        id: raw_id.clone(),
         column,
     };
-    let id = Uuid::parse_str(&row.id)
+    let id = Uuid::parse_str(&raw_id)
         .map(TaskId)
         .map_err(|_| corrupt("id"))?;
-    let status = parse_task_status(&row.status).ok_or_else(|| corrupt("status"))?;
+    let text = |i, column| row.text(i)?.ok_or_else(|| corrupt(column));
+    let status = parse_task_status(&text(6, "status")?).ok_or_else(|| corrupt("status"))?;
     Ok(TaskRecord {
         id,
-        case_id: parse_case_id("tasks", &row.case_id)?,
-        step: StepId(row.step),
-        step_name: row.step_name,
-        role: row.role,
-        department: row.department,
+        case_id: parse_case_id("tasks", &text(1, "case_id")?)?,
+        step: StepId(text(2, "step")?),
+        step_name: text(3, "step_name")?,
+        role: text(4, "role")?,
+        department: text(5, "department")?,
+        status,
+        claimed_by: row.text(7)?,
+        created_at: row.time(8)?.ok_or_else(|| corrupt("created_at"))?,
+        due_at: row.time(9)?,
+        closed_at: row.time(10)?,
+        outcome: row.text(11)?,
+        completed_by: row.text(12)?,
         // Rows of cases whose process id has no county cannot exist after the migration's
         // backfill; an empty county matches no scoped account.
-        county: row.county.unwrap_or_default(),
-        status,
-        claimed_by: row.claimed_by,
-        created_at: row.created_at,
-        due_at: row.due_at,
-        closed_at: row.closed_at,
-        outcome: row.outcome,
-        completed_by: row.completed_by,
-        warn_at: row.warn_at,
-        due_provisional: row.due_provisional,
+        county: row.text(13)?.unwrap_or_default(),
+        warn_at: row.time(14)?,
+        due_provisional: row.flag(15)?.ok_or_else(|| corrupt("due_provisional"))?,
     })
 }
 
