@@ -63,9 +63,13 @@ impl Native {
     }
 
     /// Runs statements without parameters (`BEGIN IMMEDIATE`, `SAVEPOINT …`, several
-    /// separated by `;`).
+    /// separated by `;`). A single one is prepared once and cached like any other: a group
+    /// sends `SAVEPOINT` once per command.
     pub(crate) fn execute_unprepared(&self, sql: &str) -> Result<(), StoreError> {
-        self.conn().execute_batch(sql).map_err(|e| error(&e))
+        if sql.contains(';') {
+            return self.conn().execute_batch(sql).map_err(|e| error(&e));
+        }
+        self.execute(sql, &[]).map(|_| ())
     }
 
     /// Runs one statement with `values` bound in order; returns the rows it changed.

@@ -174,7 +174,9 @@ impl<'s> Unit<'s> {
     /// # Errors
     /// [`StoreError::Database`]; the whole unit must be dropped then.
     pub async fn savepoint(&mut self) -> Result<(), StoreError> {
-        if self.backend() == DbBackend::Sqlite {
+        // On the native connection a statement costs no hand-over: sent at once.
+        let native = matches!(self.txn(), Conn::Native(_));
+        if self.backend() == DbBackend::Sqlite && !native {
             // Sent with the command's first write (`write_txn`, `take_savepoint`).
             self.savepoint_pending = true;
         } else {
