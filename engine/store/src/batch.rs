@@ -75,6 +75,11 @@ impl Batch {
                 }
                 return Ok(changed == expected);
             }
+            Conn::Pool(_) | Conn::Readers(_) => {
+                return Err(StoreError::Database(sea_orm::DbErr::Custom(
+                    "批量写入只在写事务中进行（这是程序错误）".to_owned(),
+                )));
+            }
         };
         if let Some(first) = &first
             && (self.backend != DbBackend::Sqlite || self.writes.is_empty())

@@ -14,13 +14,18 @@ use sea_orm::{
 use super::StoreError;
 use super::native::{self, Native, Readers};
 
-/// A write transaction's connection (see the module).
+/// A connection statements run on (see the module).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Conn<'a> {
     /// A sea-orm transaction.
     Orm(&'a DatabaseTransaction),
     /// The writer's native SQLite connection, inside its open transaction.
     Native(&'a Native),
+    /// sqlx's pool, for a read outside a write.
+    Pool(&'a DatabaseConnection),
+    /// The native SQLite readers, for the hottest reads outside a write
+    /// ([`native::Readers`]); they refuse writes.
+    Readers(&'a Readers),
 }
 
 impl<'a> From<&'a DatabaseTransaction> for Conn<'a> {
@@ -34,7 +39,8 @@ impl Conn<'_> {
     pub(crate) fn backend(self) -> DbBackend {
         match self {
             Conn::Orm(txn) => txn.get_database_backend(),
-            Conn::Native(_) => DbBackend::Sqlite,
+            Conn::Pool(db) => db.get_database_backend(),
+            Conn::Native(_) | Conn::Readers(_) => DbBackend::Sqlite,
         }
     }
 
@@ -45,7 +51,12 @@ impl Conn<'_> {
                 txn.execute_unprepared(sql).await?;
                 Ok(())
             }
+            Conn::Pool(db) => {
+                db.execute_unprepared(sql).await?;
+                Ok(())
+            }
             Conn::Native(native) => native.execute_unprepared(sql),
+            Conn::Readers(_) => Err(read_only()),
         }
     }
 
@@ -53,7 +64,9 @@ impl Conn<'_> {
     pub(crate) async fn execute(self, statement: Statement) -> Result<u64, StoreError> {
         match self {
             Conn::Orm(txn) => Ok(txn.execute_raw(statement).await?.rows_affected()),
+            Conn::Pool(db) => Ok(db.execute_raw(statement).await?.rows_affected()),
             Conn::Native(native) => native.execute(&statement.sql, values(&statement)),
+            Conn::Readers(_) => Err(read_only()),
         }
     }
 
@@ -73,14 +86,13 @@ impl Conn<'_> {
     {
         let statement = self.backend().build(query);
         match self {
-            Conn::Orm(txn) => txn
-                .query_all_raw(statement)
-                .await?
-                .iter()
-                .map(|row| read(row))
-                .collect(),
+            Conn::Orm(txn) => orm_rows(txn, statement, read).await,
+            Conn::Pool(db) => orm_rows(db, statement, read).await,
             Conn::Native(native) => {
                 native.query(&statement.sql, values(&statement), |row| read(row))
+            }
+            Conn::Readers(readers) => {
+                readers.query(&statement.sql, values(&statement), |row| read(row))
             }
         }
     }
@@ -98,53 +110,22 @@ impl Conn<'_> {
     }
 }
 
-/// Where a read outside a write runs: the store's pool, or its native SQLite readers
-/// ([`native::Readers`]).
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Read<'a> {
-    /// sqlx's pool.
-    Pool(&'a DatabaseConnection),
-    /// Native SQLite connections used in the caller's thread.
-    Native(&'a Readers),
+async fn orm_rows<C: ConnectionTrait, T>(
+    conn: &C,
+    statement: Statement,
+    read: impl Fn(&dyn Cells) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    conn.query_all_raw(statement)
+        .await?
+        .iter()
+        .map(|row| read(row))
+        .collect()
 }
 
-impl Read<'_> {
-    /// Builds `query` for this connection, runs it and reads each row with `read`.
-    pub(crate) async fn rows<S, T>(
-        self,
-        query: &S,
-        read: impl Fn(&dyn Cells) -> Result<T, StoreError>,
-    ) -> Result<Vec<T>, StoreError>
-    where
-        S: StatementBuilder,
-    {
-        match self {
-            Read::Pool(db) => {
-                let statement = db.get_database_backend().build(query);
-                db.query_all_raw(statement)
-                    .await?
-                    .iter()
-                    .map(|row| read(row))
-                    .collect()
-            }
-            Read::Native(readers) => {
-                let statement = DbBackend::Sqlite.build(query);
-                readers.query(&statement.sql, values(&statement), |row| read(row))
-            }
-        }
-    }
-
-    /// As [`Read::rows`], the first row only.
-    pub(crate) async fn row<S, T>(
-        self,
-        query: &S,
-        read: impl Fn(&dyn Cells) -> Result<T, StoreError>,
-    ) -> Result<Option<T>, StoreError>
-    where
-        S: StatementBuilder,
-    {
-        Ok(self.rows(query, read).await?.into_iter().next())
-    }
+fn read_only() -> StoreError {
+    StoreError::Database(sea_orm::DbErr::Custom(
+        "只读连接不能写入（这是程序错误）".to_owned(),
+    ))
 }
 
 fn values(statement: &Statement) -> &[Value] {

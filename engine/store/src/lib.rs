@@ -514,10 +514,10 @@ impl Store {
     }
 
     /// Where the hottest reads run (see [`StoreOptions::sqlite_native`]).
-    pub(crate) fn read(&self) -> conn::Read<'_> {
+    pub(crate) fn read(&self) -> conn::Conn<'_> {
         match &self.readers {
-            Some(readers) => conn::Read::Native(readers),
-            None => conn::Read::Pool(&self.db),
+            Some(readers) => conn::Conn::Readers(readers),
+            None => conn::Conn::Pool(&self.db),
         }
     }
 

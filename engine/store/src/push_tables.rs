@@ -10,7 +10,7 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::conn::Read;
+use super::conn::Conn;
 use super::entity::{case, push_table, task};
 use super::unit::Unit;
 use super::{Documents, Tasks};
@@ -167,7 +167,7 @@ impl Tasks<'_> {
             .order_by_asc(task::Column::Id)
             .into_query();
         // A window of a day's tasks, not an index lookup: it stays on the pool.
-        Read::Pool(&self.store.db)
+        Conn::Pool(&self.store.db)
             .rows(&select, super::tasks::task_from)
             .await
     }
