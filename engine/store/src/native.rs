@@ -47,8 +47,12 @@ impl Native {
             conn.busy_timeout(options.sqlite_busy_timeout)?;
             conn.execute_batch(&format!(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
-                 PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
+                 PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
+                 PRAGMA cache_size = -65536;"
             ))?;
+            // The only writer keeps its page cache from one commit to the next (no other
+            // connection's commit invalidates it), so the B-tree pages every transition
+            // touches stay in memory: 64 MiB at most, filled only as pages are written.
             // A transition has a dozen statement kinds, a group a few more: all stay prepared.
             conn.set_prepared_statement_cache_capacity(256);
             Ok(conn)
