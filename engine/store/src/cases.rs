@@ -145,28 +145,13 @@ impl Unit<'_> {
         let old_state: std::borrow::Cow<'_, CaseState> = match &known {
             Some(known) => std::borrow::Cow::Borrowed(known.state),
             None => {
-                let query = case::Entity::find_by_id(id.to_string())
-                    .select_only()
-                    .columns([case::Column::Revision, case::Column::State])
-                    .into_query();
-                let corrupt = |column| StoreError::Corrupt {
-                    table: "cases",
-                    id: id.to_string(),
-                    column,
-                };
-                let (revision, state) = txn
-                    .row(&query, |row| {
-                        Ok((
-                            row.int(0)?.ok_or_else(|| corrupt("revision"))?,
-                            row.json(1)?.ok_or_else(|| corrupt("state"))?,
-                        ))
-                    })
+                let old = read_case(txn, id)
                     .await?
                     .ok_or(StoreError::NotFound(Missing::Case(id)))?;
-                if revision != expected_revision {
+                if old.revision != expected_revision {
                     return Err(StoreError::Conflict { case: id });
                 }
-                std::borrow::Cow::Owned(serde_json::from_value(state)?)
+                std::borrow::Cow::Owned(old.state)
             }
         };
         let revision = expected_revision + 1;
@@ -306,14 +291,7 @@ impl Cases<'_> {
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Serialization`].
     pub async fn get(&self, id: CaseId) -> Result<Option<CaseRecord>, StoreError> {
-        let query = case_query()
-            .and_where(Expr::col((case::Entity, case::Column::Id)).eq(id.to_string()))
-            .to_owned();
-        let id = id.to_string();
-        self.store
-            .read()
-            .row(&query, |row| case_from(row, &id))
-            .await
+        read_case(self.store.read(), id).await
     }
 
     /// The case a task belongs to, read in one query (the task's row is not needed to run
@@ -523,6 +501,15 @@ fn case_query() -> sea_orm::sea_query::SelectStatement {
             Expr::col(h(history_head::Column::CaseId)).equals(c(case::Column::Id)),
         )
         .to_owned()
+}
+
+/// The case `id` as stored, read on `conn` (the pool or a reader, or inside a write).
+async fn read_case(conn: Conn<'_>, id: CaseId) -> Result<Option<CaseRecord>, StoreError> {
+    let key = id.to_string();
+    let query = case_query()
+        .and_where(Expr::col((case::Entity, case::Column::Id)).eq(key.as_str()))
+        .to_owned();
+    conn.row(&query, |row| case_from(row, &key)).await
 }
 
 /// A case read with [`case_query`] (`key` names it in an error).
