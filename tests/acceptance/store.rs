@@ -1007,3 +1007,59 @@ async fn the_native_sqlite_writer_stores_what_sqlx_stores() -> anyhow::Result<()
     assert_eq!(native, sqlx);
     Ok(())
 }
+
+/// The store's checkpointer copies the WAL into the database file beside the writer: a
+/// few transitions, far below the size at which the writer would checkpoint itself, reach
+/// the file itself while the store stays open. Read with `immutable=1`, which ignores the
+/// WAL, the file shows them only once a checkpoint copied them.
+#[tokio::test]
+async fn the_checkpointer_copies_the_wal_into_the_database_file() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("checkpointed.db");
+    let store = Store::connect_with(
+        &format!("sqlite://{}", path.display()),
+        StoreOptions::default(),
+    )
+    .await?;
+    assert!(store.writes_natively());
+    store.migrate().await?;
+    let demo = process("demo", 1, "aaa");
+    store.definitions().register(&demo).await?;
+    let wang = clerk("wang", "shebao");
+    let mut ids = Vec::new();
+    for minute in 0..5 {
+        let started = start(&demo, object([("name", json!("张三"))]), at(9, minute));
+        let change = Change {
+            process: &demo,
+            transition: &started,
+            actor: &wang,
+            action: "start",
+            at: at(9, minute),
+        };
+        store.insert_case(&change, Some("张三")).await?;
+        ids.push(started.state.id.to_string());
+    }
+    let file_only = format!("file:{}?immutable=1", path.display());
+    let in_file = || -> Option<usize> {
+        let flags =
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+        let conn = rusqlite::Connection::open_with_flags(&file_only, flags).ok()?;
+        let mut stmt = conn.prepare("SELECT id FROM cases").ok()?;
+        let rows = stmt.query_map([], |row| row.get::<_, String>(0)).ok()?;
+        let found: Vec<String> = rows.collect::<Result<_, _>>().ok()?;
+        Some(ids.iter().filter(|id| found.contains(id)).count())
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut seen = in_file();
+    while seen != Some(ids.len()) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        seen = in_file();
+    }
+    assert_eq!(
+        seen,
+        Some(ids.len()),
+        "the database file holds every case without the WAL"
+    );
+    store.close().await?;
+    Ok(())
+}

@@ -140,6 +140,7 @@ impl Writer {
                     self.store.clone(),
                     Arc::clone(&receiver),
                     self.queue.max_group.max(1),
+                    lanes == 1,
                 );
                 if self.store.writes_natively() {
                     own_thread(lane);
@@ -203,52 +204,78 @@ fn own_thread(lane: impl std::future::Future<Output = ()> + Send + 'static) {
 
 /// A writer lane's loop: takes every command waiting (up to `max_group`), writes them as
 /// one group, answers, and again, until the engine is dropped. Lanes share the queue: one
-/// takes a group while the others write theirs.
+/// takes a group while the others write theirs. A lane that is alone (SQLite) also takes
+/// the commands that arrive while its group is being written, up to the commit: they would
+/// otherwise wait for this commit and then pay one of their own.
 async fn run(
     store: Store,
     receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
     max_group: usize,
+    alone: bool,
 ) {
     let mut jobs = Vec::with_capacity(max_group);
     loop {
-        let taken = receiver.lock().await.recv_many(&mut jobs, max_group).await;
-        if taken == 0 {
+        let mut queue = receiver.lock().await;
+        if queue.recv_many(&mut jobs, max_group).await == 0 {
             return;
         }
-        write_group(&store, std::mem::take(&mut jobs)).await;
+        let taken = std::mem::take(&mut jobs);
+        if alone {
+            write_group(&store, taken, max_group, || queue.try_recv().ok()).await;
+        } else {
+            drop(queue);
+            write_group(&store, taken, max_group, || None).await;
+        }
     }
 }
 
 type Answer = Result<Box<dyn Any + Send>, EngineError>;
 
-async fn write_group(store: &Store, jobs: Vec<Job>) {
+/// Writes `jobs`, and then what `latecomers` hands over while the group holds fewer than
+/// `max_group`, in one transaction.
+async fn write_group(
+    store: &Store,
+    jobs: Vec<Job>,
+    max_group: usize,
+    mut latecomers: impl FnMut() -> Option<Job>,
+) {
     let mut unit = match store.unit().await {
         Ok(unit) => unit,
         Err(error) => return fail_group(Vec::new(), jobs, &error),
     };
-    let single = jobs.len() == 1;
-    let mut answers: Vec<(oneshot::Sender<Answer>, Answer)> = Vec::with_capacity(jobs.len());
-    let mut pending = jobs.into_iter();
-    while let Some(Job { work, answer }) = pending.next() {
-        // A command alone needs no savepoint: its transaction is its own.
-        if !single && let Err(error) = unit.savepoint().await {
+    let mut answers: Vec<(oneshot::Sender<Answer>, Answer)> = Vec::with_capacity(max_group);
+    let mut pending = std::collections::VecDeque::from(jobs);
+    loop {
+        if pending.is_empty()
+            && answers.len() < max_group
+            && let Some(job) = latecomers()
+        {
+            pending.push_back(job);
+        }
+        let Some(Job { work, answer }) = pending.pop_front() else {
+            break;
+        };
+        // A command alone in its transaction needs no savepoint: the transaction is its own.
+        // Commands that come later take savepoints, so its writes are then kept.
+        let alone = answers.is_empty() && pending.is_empty();
+        if !alone && let Err(error) = unit.savepoint().await {
             answers.push((answer, Err(EngineError::Store(error.shared_copy()))));
-            return fail_group(answers, pending.collect(), &error);
+            return fail_group(answers, pending.into(), &error);
         }
         let result = match AssertUnwindSafe(work(&mut unit)).catch_unwind().await {
             Ok(result) => result,
             Err(_) => Err(EngineError::Panicked),
         };
         if result.is_err() {
-            if single {
-                // Dropping the unit rolls the command back.
+            if alone {
+                // Dropping the unit rolls the command back; nothing else is in it.
                 drop(unit);
                 let _ = answer.send(result);
                 return;
             }
             if let Err(error) = unit.rollback_to_savepoint().await {
                 answers.push((answer, result));
-                return fail_group(answers, pending.collect(), &error);
+                return fail_group(answers, pending.into(), &error);
             }
         }
         answers.push((answer, result));

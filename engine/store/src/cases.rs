@@ -157,7 +157,7 @@ impl Unit<'_> {
         let revision = expected_revision + 1;
         let row = case::ActiveModel {
             revision: Set(revision),
-            ..case_columns(state, change)?
+            ..changed_case_columns(&old_state, state, change)?
         };
         // The revision check is in the UPDATE itself: on PostgreSQL the read above takes
         // no lock, so only the conditional write decides who wins.
@@ -525,7 +525,7 @@ fn case_from(row: &dyn Cells, key: &str) -> Result<CaseRecord, StoreError> {
     };
     Ok(CaseRecord {
         chain_head,
-        state: serde_json::from_value(row.json(0)?.ok_or_else(|| corrupt("state"))?)?,
+        state: row.case_state(0)?.ok_or_else(|| corrupt("state"))?,
         revision: row.int(1)?.ok_or_else(|| corrupt("revision"))?,
         content_hash: row.text(2)?.ok_or_else(|| corrupt("content_hash"))?,
         title: row.text(3)?,
@@ -558,6 +558,32 @@ fn case_columns(state: &CaseState, change: &Change<'_>) -> Result<case::ActiveMo
         number: NotSet,
         started_by: NotSet,
     })
+}
+
+/// As [`case_columns`], leaving out the indexed columns that did not change from `old`: SQLite
+/// rewrites an index entry for every column an UPDATE sets, changed or not, and most
+/// transitions change neither the status nor the applicant.
+fn changed_case_columns(
+    old: &CaseState,
+    state: &CaseState,
+    change: &Change<'_>,
+) -> Result<case::ActiveModel, StoreError> {
+    let mut row = case_columns(state, change)?;
+    let same_definition = old.process == change.process.id && old.version == change.process.version;
+    if same_definition && old.form == state.form {
+        row.applicant_name = NotSet;
+        row.id_key = NotSet;
+    }
+    if case_status_word(&old.status) == case_status_word(&state.status) {
+        row.status = NotSet;
+    }
+    if case_result(&old.status) == case_result(&state.status) {
+        row.result = NotSet;
+    }
+    if old.ended_at == state.ended_at {
+        row.ended_at = NotSet;
+    }
+    Ok(row)
 }
 
 /// Adds the history entry of a change to `batch`, after `head`. The case row's write comes

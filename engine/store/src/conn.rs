@@ -13,6 +13,7 @@ use sea_orm::{
 
 use super::StoreError;
 use super::native::{self, Native, Readers};
+use lianban_core::runtime::CaseState;
 
 /// A connection statements run on (see the module).
 #[derive(Debug, Clone, Copy)]
@@ -144,6 +145,14 @@ pub(crate) trait Cells {
     fn json(&self, i: usize) -> Result<Option<serde_json::Value>, StoreError>;
     /// A yes/no cell.
     fn flag(&self, i: usize) -> Result<Option<bool>, StoreError>;
+    /// A case's state, stored as JSON. Every command reads one, so a connection that holds
+    /// the JSON as text decodes it straight into the state, without a `Value` in between.
+    fn case_state(&self, i: usize) -> Result<Option<CaseState>, StoreError> {
+        self.json(i)?
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(StoreError::from)
+    }
 }
 
 impl Cells for QueryResult {
@@ -195,6 +204,19 @@ impl Cells for rusqlite::Row<'_> {
 
     fn flag(&self, i: usize) -> Result<Option<bool>, StoreError> {
         Ok(self.int(i)?.map(|v| v != 0))
+    }
+
+    fn case_state(&self, i: usize) -> Result<Option<CaseState>, StoreError> {
+        let cell = self.get_ref(i).map_err(|e| native::error(&e))?;
+        match cell {
+            rusqlite::types::ValueRef::Null => Ok(None),
+            rusqlite::types::ValueRef::Text(text) | rusqlite::types::ValueRef::Blob(text) => {
+                Ok(Some(serde_json::from_slice(text)?))
+            }
+            _ => Err(StoreError::Database(sea_orm::DbErr::Type(format!(
+                "第 {i} 列不是 JSON 文本"
+            )))),
+        }
     }
 }
 

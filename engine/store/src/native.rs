@@ -29,6 +29,68 @@ use super::{StoreError, StoreOptions, Synchronous};
 #[derive(Debug)]
 pub(crate) struct Native {
     conn: Mutex<Connection>,
+    /// Copies the WAL into the database file beside the writer; stops with it.
+    _checkpointer: Checkpointer,
+}
+
+/// How often the checkpointer copies what the WAL holds into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The WAL's size (pages) past which the writer checkpoints itself: only when the
+/// checkpointer fell that far behind (it cannot start, or readers held it back).
+const WRITER_CHECKPOINT_PAGES: u32 = 10_000;
+
+/// A thread with a connection of its own that checkpoints the WAL every
+/// [`CHECKPOINT_EVERY`] (`PRAGMA wal_checkpoint(PASSIVE)`: it never blocks the writer or a
+/// reader). SQLite's automatic checkpoint would run in the writer's commit each time the
+/// WAL passes 1,000 pages, dozens of times a second under load, each with an fsync of the
+/// database file that every command in the group waited for.
+#[derive(Debug)]
+struct Checkpointer {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path, options: &StoreOptions) -> Checkpointer {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let path = path.to_owned();
+        let busy_timeout = options.sqlite_busy_timeout;
+        let started = std::thread::Builder::new()
+            .name("lianban-checkpoint".to_owned())
+            .spawn(move || {
+                let conn = match Connection::open_with_flags(
+                    &path,
+                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .and_then(|conn| conn.busy_timeout(busy_timeout).map(|()| conn))
+                {
+                    Ok(conn) => conn,
+                    Err(error) => {
+                        tracing::warn!(%error, "the WAL checkpointer did not open; the writer checkpoints");
+                        return;
+                    }
+                };
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(CHECKPOINT_EVERY)
+                {
+                    if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(%error, "WAL checkpoint failed; retried");
+                    }
+                }
+            });
+        if let Err(error) = started {
+            tracing::warn!(%error, "the WAL checkpointer did not start; the writer checkpoints");
+        }
+        Checkpointer { stop: Some(stop) }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        // Ends the thread's wait at once.
+        self.stop.take();
+    }
 }
 
 impl Native {
@@ -48,7 +110,8 @@ impl Native {
             conn.execute_batch(&format!(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
                  PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
-                 PRAGMA cache_size = -65536;"
+                 PRAGMA cache_size = -65536; \
+                 PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES};"
             ))?;
             // The only writer keeps its page cache from one commit to the next (no other
             // connection's commit invalidates it), so the B-tree pages every transition
@@ -57,8 +120,10 @@ impl Native {
             conn.set_prepared_statement_cache_capacity(256);
             Ok(conn)
         };
+        let conn = open().map_err(|e| error(&e))?;
         Ok(Native {
-            conn: Mutex::new(open().map_err(|e| error(&e))?),
+            conn: Mutex::new(conn),
+            _checkpointer: Checkpointer::start(path, options),
         })
     }
 

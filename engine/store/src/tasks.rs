@@ -1,7 +1,7 @@
 //! Task rows: the inbox's projection of the tasks in case states.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, InsertStatement, OnConflict, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, InsertStatement, OnConflict, Query, UpdateStatement};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
@@ -224,7 +224,17 @@ pub(super) fn upsert_tasks(
                 case: new.id,
                 task: id,
             })?;
-        batch.push(upsert(new, task, step_name(change, &task.step)), 1);
+        let before = old.and_then(|s| s.tasks.iter().find(|t| t.id == id));
+        match before {
+            // The row exists (it was written with the state it came from): only the columns
+            // that changed are set, so SQLite rewrites only the indexes over them.
+            Some(before) if same_definition(old, change) => {
+                if let Some(update) = changed_columns(before, task) {
+                    batch.push(update, 1);
+                }
+            }
+            _ => batch.push(upsert(new, task, step_name(change, &task.step)), 1),
+        }
     }
     // Messages to department systems commit (or roll back) with the tasks they announce.
     super::outbox::enqueue(batch, change)
@@ -235,6 +245,65 @@ fn step_name(change: &Change<'_>, step: &StepId) -> String {
         .process
         .step(step)
         .map_or_else(|| step.to_string(), |s| s.name.clone())
+}
+
+/// Whether `change` runs on the definition the old state was saved with, so that what a
+/// task row takes from the definition (its step's name) is as stored.
+fn same_definition(old: Option<&CaseState>, change: &Change<'_>) -> bool {
+    old.is_some_and(|old| old.process == change.process.id && old.version == change.process.version)
+}
+
+/// The UPDATE of an existing task's row that sets what differs between `before` and
+/// `after` (`None` when nothing the row holds changed). The inbox order is derived, so it is
+/// set when what it derives from changed.
+fn changed_columns(before: &Task, after: &Task) -> Option<UpdateStatement> {
+    use task::Column as C;
+    let mut update = Query::update();
+    update.table(task::Entity);
+    let mut any = false;
+    let mut set = |column: C, value: sea_orm::Value| {
+        update.value(column, value);
+        any = true;
+    };
+    if before.role != after.role {
+        set(C::Role, after.role.clone().into());
+    }
+    if before.department != after.department {
+        set(C::Department, after.department.clone().into());
+    }
+    if before.status != after.status {
+        set(C::Status, task_status_word(after.status).into());
+    }
+    if before.claimed_by != after.claimed_by {
+        set(C::ClaimedBy, after.claimed_by.clone().into());
+    }
+    if before.due_at != after.due_at {
+        set(C::DueAt, after.due_at.into());
+    }
+    if before.closed_at != after.closed_at {
+        set(C::ClosedAt, after.closed_at.into());
+    }
+    if before.outcome != after.outcome {
+        set(C::Outcome, after.outcome.clone().into());
+    }
+    if before.completed_by != after.completed_by {
+        set(C::CompletedBy, after.completed_by.clone().into());
+    }
+    if before.warn_at != after.warn_at {
+        set(C::WarnAt, after.warn_at.into());
+    }
+    if before.provisional != after.provisional {
+        set(C::DueProvisional, after.provisional.into());
+    }
+    let order = inbox_order(after);
+    if inbox_order(before) != order {
+        set(C::InboxOrder, order.into());
+    }
+    if !any {
+        return None;
+    }
+    update.and_where(Expr::col(C::Id).eq(after.id.to_string()));
+    Some(update)
 }
 
 /// The statement that writes a task's row, whether it is new or not.
