@@ -211,7 +211,7 @@ async fn run(
     store: Store,
     receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
     max_group: usize,
-    alone: bool,
+    sole_lane: bool,
 ) {
     let mut jobs = Vec::with_capacity(max_group);
     loop {
@@ -220,7 +220,7 @@ async fn run(
             return;
         }
         let taken = std::mem::take(&mut jobs);
-        if alone {
+        if sole_lane {
             write_group(&store, taken, max_group, || queue.try_recv().ok()).await;
         } else {
             drop(queue);

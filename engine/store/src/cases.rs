@@ -560,6 +560,12 @@ fn case_columns(state: &CaseState, change: &Change<'_>) -> Result<case::ActiveMo
     })
 }
 
+/// Whether `change` runs on the definition the `old` state was saved with, so that what the
+/// rows took from the definition (search keys, step names) is still as stored.
+pub(super) fn same_definition(old: &CaseState, change: &Change<'_>) -> bool {
+    old.process == change.process.id && old.version == change.process.version
+}
+
 /// As [`case_columns`], leaving out the indexed columns that did not change from `old`: SQLite
 /// rewrites an index entry for every column an UPDATE sets, changed or not, and most
 /// transitions change neither the status nor the applicant.
@@ -569,8 +575,7 @@ fn changed_case_columns(
     change: &Change<'_>,
 ) -> Result<case::ActiveModel, StoreError> {
     let mut row = case_columns(state, change)?;
-    let same_definition = old.process == change.process.id && old.version == change.process.version;
-    if same_definition && old.form == state.form {
+    if same_definition(old, change) && old.form == state.form {
         row.applicant_name = NotSet;
         row.id_key = NotSet;
     }

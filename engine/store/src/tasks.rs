@@ -8,7 +8,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::batch::Batch;
-use super::cases::parse_case_id;
+use super::cases::{parse_case_id, same_definition};
 use super::conn::Cells;
 use super::entity::{case, task};
 use super::records::{parse_task_status, task_status_word};
@@ -228,7 +228,7 @@ pub(super) fn upsert_tasks(
         match before {
             // The row exists (it was written with the state it came from): only the columns
             // that changed are set, so SQLite rewrites only the indexes over them.
-            Some(before) if same_definition(old, change) => {
+            Some(before) if old.is_some_and(|old| same_definition(old, change)) => {
                 if let Some(update) = changed_columns(before, task) {
                     batch.push(update, 1);
                 }
@@ -245,12 +245,6 @@ fn step_name(change: &Change<'_>, step: &StepId) -> String {
         .process
         .step(step)
         .map_or_else(|| step.to_string(), |s| s.name.clone())
-}
-
-/// Whether `change` runs on the definition the old state was saved with, so that what a
-/// task row takes from the definition (its step's name) is as stored.
-fn same_definition(old: Option<&CaseState>, change: &Change<'_>) -> bool {
-    old.is_some_and(|old| old.process == change.process.id && old.version == change.process.version)
 }
 
 /// The UPDATE of an existing task's row that sets what differs between `before` and
