@@ -30,14 +30,15 @@ use super::{StoreError, StoreOptions, Synchronous};
 pub(crate) struct Native {
     conn: Mutex<Connection>,
     /// Copies the WAL into the database file beside the writer; stops with it.
-    _checkpointer: Checkpointer,
+    _checkpointer: Option<Checkpointer>,
 }
 
 /// How often the checkpointer copies what the WAL holds into the database file.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// The WAL's size (pages) past which the writer checkpoints itself: only when the
-/// checkpointer fell that far behind (it cannot start, or readers held it back).
+/// The WAL's size (pages) past which the writer checkpoints itself while the checkpointer
+/// runs: only should it fall that far behind (readers held it back). Without a
+/// checkpointer the writer keeps SQLite's automatic checkpoint at 1,000 pages.
 const WRITER_CHECKPOINT_PAGES: u32 = 10_000;
 
 /// A thread with a connection of its own that checkpoints the WAL every
@@ -51,38 +52,42 @@ struct Checkpointer {
 }
 
 impl Checkpointer {
-    fn start(path: &Path, options: &StoreOptions) -> Checkpointer {
+    /// Opens the checkpointer's connection and starts its thread; `None` (logged) when
+    /// either fails, and the writer then checkpoints as SQLite does by default.
+    fn start(path: &Path, options: &StoreOptions) -> Option<Checkpointer> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let opened = Connection::open_with_flags(path, flags).and_then(|conn| {
+            conn.busy_timeout(options.sqlite_busy_timeout)
+                .map(|()| conn)
+        });
+        let conn = match opened {
+            Ok(conn) => conn,
+            Err(error) => {
+                tracing::warn!(%error, "the WAL checkpointer did not open; the writer checkpoints");
+                return None;
+            }
+        };
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        let path = path.to_owned();
-        let busy_timeout = options.sqlite_busy_timeout;
         let started = std::thread::Builder::new()
             .name("lianban-checkpoint".to_owned())
             .spawn(move || {
-                let conn = match Connection::open_with_flags(
-                    &path,
-                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )
-                .and_then(|conn| conn.busy_timeout(busy_timeout).map(|()| conn))
-                {
-                    Ok(conn) => conn,
-                    Err(error) => {
-                        tracing::warn!(%error, "the WAL checkpointer did not open; the writer checkpoints");
-                        return;
-                    }
-                };
                 while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
                     stopped.recv_timeout(CHECKPOINT_EVERY)
                 {
-                    if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    if let Err(error) =
+                        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
                     {
                         tracing::warn!(%error, "WAL checkpoint failed; retried");
                     }
                 }
             });
-        if let Err(error) = started {
-            tracing::warn!(%error, "the WAL checkpointer did not start; the writer checkpoints");
+        match started {
+            Ok(_) => Some(Checkpointer { stop: Some(stop) }),
+            Err(error) => {
+                tracing::warn!(%error, "the WAL checkpointer did not start; the writer checkpoints");
+                None
+            }
         }
-        Checkpointer { stop: Some(stop) }
     }
 }
 
@@ -110,8 +115,7 @@ impl Native {
             conn.execute_batch(&format!(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
                  PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
-                 PRAGMA cache_size = -65536; \
-                 PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES};"
+                 PRAGMA cache_size = -65536;"
             ))?;
             // The only writer keeps its page cache from one commit to the next (no other
             // connection's commit invalidates it), so the B-tree pages every transition
@@ -121,9 +125,14 @@ impl Native {
             Ok(conn)
         };
         let conn = open().map_err(|e| error(&e))?;
+        let checkpointer = Checkpointer::start(path, options);
+        if checkpointer.is_some() {
+            conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)
+                .map_err(|e| error(&e))?;
+        }
         Ok(Native {
             conn: Mutex::new(conn),
-            _checkpointer: Checkpointer::start(path, options),
+            _checkpointer: checkpointer,
         })
     }
 

@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, InsertStatement, OnConflict, Query, UpdateStatement};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
 };
 use uuid::Uuid;
 
@@ -224,16 +225,19 @@ pub(super) fn upsert_tasks(
                 case: new.id,
                 task: id,
             })?;
+        let row = task_row(new, task, step_name(change, &task.step));
         let before = old.and_then(|s| s.tasks.iter().find(|t| t.id == id));
         match before {
-            // The row exists (it was written with the state it came from): only the columns
-            // that changed are set, so SQLite rewrites only the indexes over them.
+            // The row exists (it was written with the state it came from, on this
+            // definition): only the columns that changed are set, so SQLite rewrites only
+            // the indexes over them.
             Some(before) if old.is_some_and(|old| same_definition(old, change)) => {
-                if let Some(update) = changed_columns(before, task) {
+                let stored = task_row(new, before, step_name(change, &before.step));
+                if let Some(update) = changed_columns(&stored, &row) {
                     batch.push(update, 1);
                 }
             }
-            _ => batch.push(upsert(new, task, step_name(change, &task.step)), 1),
+            _ => batch.push(upsert(row), 1),
         }
     }
     // Messages to department systems commit (or roll back) with the tasks they announce.
@@ -247,62 +251,25 @@ fn step_name(change: &Change<'_>, step: &StepId) -> String {
         .map_or_else(|| step.to_string(), |s| s.name.clone())
 }
 
-/// The UPDATE of an existing task's row that sets what differs between `before` and
-/// `after` (`None` when nothing the row holds changed). The inbox order is derived, so it is
-/// set when what it derives from changed.
-fn changed_columns(before: &Task, after: &Task) -> Option<UpdateStatement> {
-    use task::Column as C;
-    let mut update = Query::update();
-    update.table(task::Entity);
-    let mut any = false;
-    let mut set = |column: C, value: sea_orm::Value| {
-        update.value(column, value);
-        any = true;
-    };
-    if before.role != after.role {
-        set(C::Role, after.role.clone().into());
-    }
-    if before.department != after.department {
-        set(C::Department, after.department.clone().into());
-    }
-    if before.status != after.status {
-        set(C::Status, task_status_word(after.status).into());
-    }
-    if before.claimed_by != after.claimed_by {
-        set(C::ClaimedBy, after.claimed_by.clone().into());
-    }
-    if before.due_at != after.due_at {
-        set(C::DueAt, after.due_at.into());
-    }
-    if before.closed_at != after.closed_at {
-        set(C::ClosedAt, after.closed_at.into());
-    }
-    if before.outcome != after.outcome {
-        set(C::Outcome, after.outcome.clone().into());
-    }
-    if before.completed_by != after.completed_by {
-        set(C::CompletedBy, after.completed_by.clone().into());
-    }
-    if before.warn_at != after.warn_at {
-        set(C::WarnAt, after.warn_at.into());
-    }
-    if before.provisional != after.provisional {
-        set(C::DueProvisional, after.provisional.into());
-    }
-    let order = inbox_order(after);
-    if inbox_order(before) != order {
-        set(C::InboxOrder, order.into());
-    }
-    if !any {
-        return None;
-    }
-    update.and_where(Expr::col(C::Id).eq(after.id.to_string()));
-    Some(update)
-}
+/// The columns a later change of a task may set (the rest are fixed when it is created).
+const CHANGEABLE: [task::Column; 12] = [
+    task::Column::StepName,
+    task::Column::Role,
+    task::Column::Department,
+    task::Column::Status,
+    task::Column::ClaimedBy,
+    task::Column::DueAt,
+    task::Column::ClosedAt,
+    task::Column::Outcome,
+    task::Column::CompletedBy,
+    task::Column::WarnAt,
+    task::Column::InboxOrder,
+    task::Column::DueProvisional,
+];
 
-/// The statement that writes a task's row, whether it is new or not.
-fn upsert(state: &CaseState, task: &Task, step_name: String) -> InsertStatement {
-    let row = task::ActiveModel {
+/// A task's row as [`upsert`] writes it.
+fn task_row(state: &CaseState, task: &Task, step_name: String) -> task::ActiveModel {
+    task::ActiveModel {
         id: Set(task.id.to_string()),
         case_id: Set(state.id.to_string()),
         step: Set(task.step.to_string()),
@@ -322,26 +289,37 @@ fn upsert(state: &CaseState, task: &Task, step_name: String) -> InsertStatement 
         warn_at: Set(task.warn_at),
         inbox_order: Set(inbox_order(task)),
         due_provisional: Set(task.provisional),
-    };
+    }
+}
+
+/// The statement that writes a task's row, whether it is new or not.
+fn upsert(row: task::ActiveModel) -> InsertStatement {
     let on_conflict = OnConflict::column(task::Column::Id)
-        .update_columns([
-            task::Column::StepName,
-            task::Column::Role,
-            task::Column::Department,
-            task::Column::Status,
-            task::Column::ClaimedBy,
-            task::Column::DueAt,
-            task::Column::ClosedAt,
-            task::Column::Outcome,
-            task::Column::CompletedBy,
-            task::Column::WarnAt,
-            task::Column::InboxOrder,
-            task::Column::DueProvisional,
-        ])
+        .update_columns(CHANGEABLE)
         .to_owned();
     task::Entity::insert(row)
         .on_conflict(on_conflict)
         .into_query()
+}
+
+/// The UPDATE of an existing task's row from `stored` to `row` that sets only the
+/// [`CHANGEABLE`] columns whose values differ (`None` when none does).
+fn changed_columns(stored: &task::ActiveModel, row: &task::ActiveModel) -> Option<UpdateStatement> {
+    let mut update = Query::update();
+    update.table(task::Entity);
+    let mut any = false;
+    for column in CHANGEABLE {
+        let value = row.get(column);
+        if stored.get(column) != value
+            && let Some(value) = value.into_value()
+        {
+            update.value(column, value);
+            any = true;
+        }
+    }
+    let id = row.get(task::Column::Id).into_value()?;
+    update.and_where(Expr::col(task::Column::Id).eq(id));
+    any.then_some(update)
 }
 
 /// The inbox's sort key of an open or claimed task, `None` once it is closed: tasks with a
