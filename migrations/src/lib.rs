@@ -28,6 +28,7 @@ mod m20261208_000901_add_api_key_intake;
 mod m20261208_001801_create_absences;
 mod m20261209_001701_add_case_numbers;
 mod m20261210_001801_add_case_started_by;
+mod m20261211_001901_drop_write_heavy_indexes;
 
 /// Every migration of lianban, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_001801_create_absences::Migration),
             Box::new(m20261209_001701_add_case_numbers::Migration),
             Box::new(m20261210_001801_add_case_started_by::Migration),
+            Box::new(m20261211_001901_drop_write_heavy_indexes::Migration),
         ]
     }
 }

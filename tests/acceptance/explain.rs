@@ -1,11 +1,13 @@
-//! EXPLAIN review of the hot paths on a seeded database: the inbox, the timer scan and the
-//! outbox scan must be index lookups, never a sequential scan of cases, tasks, timers or the
+//! EXPLAIN review of the hot paths on a seeded database: the inbox (of a county, and of any
+//! county), the timer scan, the outbox scan, a department's case list and the push table
+//! must be index lookups, never a sequential scan of cases, tasks, history, timers or the
 //! outbox. The plans are those of the exact statements the store runs
-//! (`Admin::explain_hot_paths`); the data is seeded the way `lianban bench` seeds it, with
-//! one timer and one outbox message per case, most of them done.
+//! (`Admin::explain_hot_paths`, `Admin::explain_lists`); the data is seeded the way
+//! `lianban bench` seeds it, with one timer, one outbox message and a first history entry
+//! per case, most of them done.
 
 use chrono::Utc;
-use lianban::store::QueryPlan;
+use lianban::store::{CaseQuery, QueryPlan, TaskQuery};
 use lianban_bench::{self as bench, inbox};
 use lianban_tests::{Backend, db_test};
 use sea_orm::ConnectionTrait;
@@ -14,7 +16,7 @@ use sea_orm::ConnectionTrait;
 const CASES: u64 = 20_000;
 const OPEN: u64 = 1_000;
 
-const HOT_TABLES: [&str; 4] = ["tasks", "cases", "timers", "outbox"];
+const HOT_TABLES: [&str; 5] = ["tasks", "cases", "history", "timers", "outbox"];
 
 db_test!(hot_paths_use_indexes, |db| {
     let store = db.store().await?;
@@ -39,6 +41,14 @@ db_test!(hot_paths_use_indexes, |db| {
          NULL, NULL, started_at, ended_at, NULL FROM cases",
     )
     .await?;
+    // Each case's first history entry, by the window that started it: the case lists ask
+    // who started a case.
+    conn.execute_unprepared(
+        "INSERT INTO history (case_id, seq, at, actor, actor_department, action, to_status, \
+         to_steps, events, data_changed) SELECT id, 1, started_at, 'window', 'shebao', \
+         'start', 'active', 'accept', '[]', '{}' FROM cases",
+    )
+    .await?;
     conn.execute_unprepared("ANALYZE").await?;
     conn.close().await?;
     // A SQLite connection reads the statistics when it loads the schema, and a later
@@ -59,6 +69,37 @@ db_test!(hot_paths_use_indexes, |db| {
             check(db.backend, plan);
         }
     }
+    // An account without a county (every account of a single-county installation) reads the
+    // same index in order: the store names the registered counties.
+    let any_county = TaskQuery {
+        county: None,
+        ..inbox::inbox_query("yibao", 1)
+    };
+    let plans = store
+        .admin()
+        .explain_hot_paths(&any_county, Utc::now())
+        .await?;
+    for plan in &plans {
+        check(db.backend, plan);
+    }
+    // A department's case list probes each case it reads, and the push table takes the day's
+    // tasks from their step's index.
+    let cases = CaseQuery {
+        department: Some("yibao".to_owned()),
+        limit: Some(51),
+        ..CaseQuery::default()
+    };
+    let plans = store
+        .admin()
+        .explain_lists(&cases, &process.id, &["accept".to_owned()], Utc::now())
+        .await?;
+    assert_eq!(
+        plans.iter().map(|p| p.name).collect::<Vec<_>>(),
+        ["cases", "push_table"]
+    );
+    for plan in &plans {
+        check(db.backend, plan);
+    }
     Ok(())
 });
 
@@ -68,7 +109,7 @@ fn check(backend: Backend, plan: &QueryPlan) {
     // Shown with --nocapture: docs/performance.md quotes these plans.
     eprintln!("{backend:?} {}:\n{text}\n", plan.name);
     let table = match plan.name {
-        "inbox" => "tasks",
+        "inbox" | "push_table" => "tasks",
         other => other,
     };
     for hot in HOT_TABLES {
@@ -90,6 +131,7 @@ fn check(backend: Backend, plan: &QueryPlan) {
     let indexed = match backend {
         Backend::Postgres => {
             text.contains(&format!("Index Scan using idx_{table}"))
+                || text.contains(&format!("Index Scan Backward using idx_{table}"))
                 || text.contains(&format!("Index Only Scan using idx_{table}"))
                 || text.contains(&format!("Bitmap Index Scan on idx_{table}"))
         }

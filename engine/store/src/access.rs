@@ -2,7 +2,7 @@
 //! (`view`): what the web layer needs to decide visibility and to keep every view on record.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::{Map, Value};
 
@@ -13,21 +13,44 @@ use super::entity::{case, history, task};
 use lianban_core::runtime::{Actor, CaseId};
 
 /// Cases in which `department` takes part: it has or had a task there, or started the case.
+///
+/// Two probes per case (`tasks (case_id)`, `history (case_id, seq)`): a list reads cases in
+/// its own order and stops after a page, so it asks each case it reads instead of first
+/// collecting every case the department ever touched (`IN (SELECT …)` read the department's
+/// whole history).
 pub(super) fn takes_part(department: &str) -> Condition {
-    let tasks = Query::select()
-        .column(task::Column::CaseId)
-        .from(task::Entity)
-        .and_where(Expr::col((task::Entity, task::Column::Department)).eq(department))
-        .to_owned();
     let started = Query::select()
-        .column(history::Column::CaseId)
+        .expr(Expr::val(1))
         .from(history::Entity)
+        .and_where(
+            Expr::col((history::Entity, history::Column::CaseId))
+                .equals((case::Entity, case::Column::Id)),
+        )
         .and_where(Expr::col((history::Entity, history::Column::Seq)).eq(1))
         .and_where(Expr::col((history::Entity, history::Column::ActorDepartment)).eq(department))
         .to_owned();
     Condition::any()
-        .add(case::Column::Id.in_subquery(tasks))
-        .add(case::Column::Id.in_subquery(started))
+        .add(had_task(department))
+        .add(Expr::SubQuery(None, Box::new(started.into())).is_not_null())
+}
+
+/// Whether `department` has or had a task in the case of the row being read.
+///
+/// A scalar subquery rather than `EXISTS`: PostgreSQL turns `EXISTS` into a semi join and
+/// may hash every task of the department; a scalar subquery stays one probe of
+/// `tasks (case_id)` per case read.
+pub(super) fn had_task(department: &str) -> SimpleExpr {
+    let task = Query::select()
+        .expr(Expr::val(1))
+        .from(task::Entity)
+        .and_where(
+            Expr::col((task::Entity, task::Column::CaseId))
+                .equals((case::Entity, case::Column::Id)),
+        )
+        .and_where(Expr::col((task::Entity, task::Column::Department)).eq(department))
+        .limit(1)
+        .to_owned();
+    Expr::SubQuery(None, Box::new(task.into())).is_not_null()
 }
 
 /// Who may see a case ([`Cases::scope`]): what `lianban_core::accounts` decides on.

@@ -275,9 +275,12 @@ impl Cases<'_> {
         let ids: Vec<String> = case::Entity::find()
             .select_only()
             .column(case::Column::Id)
+            // The county first: `cases (county, status, …)` narrows to the county's open
+            // cases (no index leads with the process).
+            .filter(case::Column::County.eq(lianban_core::accounts::county_of(process)))
+            .filter(case::Column::Status.eq("active"))
             .filter(case::Column::ProcessId.eq(process))
             .filter(case::Column::Version.eq(i64::from(version)))
-            .filter(case::Column::Status.eq("active"))
             .order_by_asc(case::Column::StartedAt)
             .order_by_asc(case::Column::Id)
             .into_tuple()
@@ -316,6 +319,64 @@ impl Cases<'_> {
     }
 }
 
+/// The case list's query, shared with the EXPLAIN review so that it checks this very query.
+/// `counties` are those the query covers ([`super::definitions::counties_of`]).
+pub(super) fn cases_select(
+    query: &CaseQuery,
+    counties: &[String],
+) -> sea_orm::Select<case::Entity> {
+    // Lists read the projected columns only, never the (large) state.
+    let mut select = case::Entity::find().select_only().columns([
+        case::Column::Id,
+        case::Column::ProcessId,
+        case::Column::Version,
+        case::Column::Status,
+        case::Column::Result,
+        case::Column::CurrentSteps,
+        case::Column::Title,
+        case::Column::Number,
+        case::Column::StartedAt,
+        case::Column::UpdatedAt,
+    ]);
+    if !query.statuses.is_empty() {
+        select = select.filter(case::Column::Status.is_in(query.statuses.clone()));
+    }
+    if let Some(process) = &query.process {
+        select = select.filter(case::Column::ProcessId.eq(process.clone()));
+    }
+    select = select.filter(case::Column::County.is_in(counties.to_vec()));
+    if let Some(department) = &query.department {
+        select = select.filter(super::access::takes_part(department));
+    }
+    if let Some(actor) = &query.started_by {
+        select = select.filter(super::access::started_by(actor));
+    }
+    if let Some(number) = query
+        .number
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        select = select.filter(case::Column::Number.eq(search_number(number)));
+    }
+    if let Some(since) = query.ended_since {
+        select = select.filter(case::Column::EndedAt.gte(since));
+    }
+    if let Some(term) = query
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        // Indexed columns, see the migrations that added them.
+        select = select.filter(search_condition(term));
+    }
+    let select = select
+        .order_by_desc(case::Column::UpdatedAt)
+        .order_by_asc(case::Column::Id);
+    page(select, query.limit, query.offset)
+}
+
 impl Reads<'_> {
     /// Cases matching the query, most recently changed first.
     ///
@@ -334,61 +395,11 @@ impl Reads<'_> {
             DateTime<Utc>,
             DateTime<Utc>,
         );
-        // Lists read the projected columns only, never the (large) state.
-        let mut select = case::Entity::find().select_only().columns([
-            case::Column::Id,
-            case::Column::ProcessId,
-            case::Column::Version,
-            case::Column::Status,
-            case::Column::Result,
-            case::Column::CurrentSteps,
-            case::Column::Title,
-            case::Column::Number,
-            case::Column::StartedAt,
-            case::Column::UpdatedAt,
-        ]);
-        if !query.statuses.is_empty() {
-            select = select.filter(case::Column::Status.is_in(query.statuses.clone()));
-        }
-        if let Some(process) = &query.process {
-            select = select.filter(case::Column::ProcessId.eq(process.clone()));
-        }
-        if let Some(county) = &query.county {
-            select = select.filter(case::Column::County.eq(county.clone()));
-        }
-        if let Some(department) = &query.department {
-            select = select.filter(super::access::takes_part(department));
-        }
-        if let Some(actor) = &query.started_by {
-            select = select.filter(super::access::started_by(actor));
-        }
-        if let Some(number) = query
-            .number
-            .as_deref()
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-        {
-            select = select.filter(case::Column::Number.eq(search_number(number)));
-        }
-        if let Some(since) = query.ended_since {
-            select = select.filter(case::Column::EndedAt.gte(since));
-        }
-        if let Some(term) = query
-            .search
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-        {
-            // Indexed columns, see the migrations that added them.
-            select = select.filter(search_condition(term));
-        }
-        let select = select
-            .order_by_desc(case::Column::UpdatedAt)
-            .order_by_asc(case::Column::Id);
-        let rows: Vec<Row> = page(select, query.limit, query.offset)
-            .into_tuple()
-            .all(&self.store.db)
-            .await?;
+        let counties =
+            super::definitions::counties_of(query.county.as_deref(), Conn::Pool(&self.store.db))
+                .await?;
+        let select = cases_select(query, &counties);
+        let rows: Vec<Row> = select.into_tuple().all(&self.store.db).await?;
         rows.into_iter()
             .map(
                 |(

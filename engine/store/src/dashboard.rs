@@ -176,27 +176,13 @@ impl Reads<'_> {
         department: &str,
         since: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let took_part = Query::select()
-            .expr(Expr::val(1))
-            .from(task::Entity)
-            .and_where(
-                Expr::col((task::Entity, task::Column::CaseId))
-                    .equals((case::Entity, case::Column::Id)),
-            )
-            .and_where(Expr::col((task::Entity, task::Column::Department)).eq(department))
-            .limit(1)
-            .to_owned();
-        // A scalar subquery rather than EXISTS: PostgreSQL turns EXISTS into a semi join
-        // and may hash every task of the department; a scalar subquery stays a probe of
-        // `tasks (case_id)` per case in the window.
-        let took_part = Expr::SubQuery(None, Box::new(took_part.into())).is_not_null();
         let n: Option<i64> = case::Entity::find()
             .select_only()
             .column_as(Expr::col((case::Entity, case::Column::Id)).count(), "n")
             .filter(case::Column::County.eq(county))
             .filter(case::Column::Status.eq("completed"))
             .filter(case::Column::EndedAt.gte(since))
-            .filter(took_part)
+            .filter(super::access::had_task(department))
             .into_tuple()
             .one(&self.store.db)
             .await?;

@@ -1,13 +1,14 @@
 //! Definition versions: which (process, version) exists, with what content. A version is
 //! immutable once a case runs on it; before that, a policy officer may still fix it.
 
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, TryInsertResult,
 };
 
 use super::Definitions;
+use super::conn::Conn;
 use super::entity::{case, definition_version};
 use super::{Registration, StoreError};
 use lianban_core::definition::{Process, SourceFile};
@@ -29,6 +30,37 @@ pub struct StoredVersion {
     pub open: u64,
 }
 
+/// The counties a list of `county` covers: that one, or for a list of any county the county
+/// of every process ever registered (sorted). Every case and task belongs to one of those: a
+/// case's process is a registered version, and a row's county is its process's.
+///
+/// A list of any county filters on these rather than on nothing: every index a list reads in
+/// order leads with the county, and a single-county installation (whose accounts have no
+/// county) then reads its lists exactly as a county-scoped account does.
+pub(super) async fn counties_of(
+    county: Option<&str>,
+    conn: Conn<'_>,
+) -> Result<Vec<String>, StoreError> {
+    if let Some(county) = county {
+        return Ok(vec![county.to_owned()]);
+    }
+    let query = Query::select()
+        .distinct()
+        .column(definition_version::Column::ProcessId)
+        .from(definition_version::Entity)
+        .to_owned();
+    let processes = conn
+        .rows(&query, |row| Ok(row.text(0)?.unwrap_or_default()))
+        .await?;
+    let mut counties: Vec<String> = processes
+        .iter()
+        .map(|p| lianban_core::accounts::county_of(p).to_owned())
+        .collect();
+    counties.sort_unstable();
+    counties.dedup();
+    Ok(counties)
+}
+
 impl Definitions<'_> {
     /// Every stored version of a process, oldest first, with the number of cases on each.
     ///
@@ -44,6 +76,7 @@ impl Definitions<'_> {
             .select_only()
             .column(case::Column::Version)
             .column_as(Expr::col(case::Column::Id).count(), "n")
+            .filter(case::Column::County.eq(lianban_core::accounts::county_of(process)))
             .filter(case::Column::ProcessId.eq(process))
             .group_by(case::Column::Version)
             .into_tuple()
@@ -53,6 +86,7 @@ impl Definitions<'_> {
             .select_only()
             .column(case::Column::Version)
             .column_as(Expr::col(case::Column::Id).count(), "n")
+            .filter(case::Column::County.eq(lianban_core::accounts::county_of(process)))
             .filter(case::Column::ProcessId.eq(process))
             .filter(case::Column::Status.eq("active"))
             .group_by(case::Column::Version)
@@ -196,6 +230,7 @@ async fn count_cases<C: ConnectionTrait>(
     version: i64,
 ) -> Result<u64, StoreError> {
     Ok(case::Entity::find()
+        .filter(case::Column::County.eq(lianban_core::accounts::county_of(process)))
         .filter(case::Column::ProcessId.eq(process))
         .filter(case::Column::Version.eq(version))
         .count(db)

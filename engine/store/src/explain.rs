@@ -6,12 +6,12 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, QueryTrait, Statement};
 
 use super::Admin;
-use super::{StoreError, TaskQuery};
+use super::{CaseQuery, StoreError, TaskQuery};
 
 /// One query and its plan.
 #[derive(Debug, Clone)]
 pub struct QueryPlan {
-    /// Which path: `inbox`, `timers` or `outbox`.
+    /// Which path: `inbox`, `timers`, `outbox`, `cases` or `push_table`.
     pub name: &'static str,
     /// The SQL as sent (values bound separately).
     pub sql: String,
@@ -32,8 +32,16 @@ impl Admin<'_> {
         now: DateTime<Utc>,
     ) -> Result<Vec<QueryPlan>, StoreError> {
         let backend = self.store.db.get_database_backend();
+        let counties = super::definitions::counties_of(
+            inbox.county.as_deref(),
+            super::conn::Conn::Pool(&self.store.db),
+        )
+        .await?;
         let statements = [
-            ("inbox", super::tasks::tasks_select(inbox).build(backend)),
+            (
+                "inbox",
+                super::tasks::tasks_select(inbox, &counties).build(backend),
+            ),
             (
                 "timers",
                 super::timers::due_timers_select(now, 100).build(backend),
@@ -43,6 +51,47 @@ impl Admin<'_> {
                 super::outbox::due_outbox_select(now, 100).build(backend),
             ),
         ];
+        self.plans(statements).await
+    }
+
+    /// Plans of the exact statements [`Reads::cases`] runs for `cases` (`cases`), and the
+    /// push tables run for the day before `now` of `steps` of `process` (`push_table`).
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn explain_lists(
+        &self,
+        cases: &CaseQuery,
+        process: &str,
+        steps: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<QueryPlan>, StoreError> {
+        let backend = self.store.db.get_database_backend();
+        let counties = super::definitions::counties_of(
+            cases.county.as_deref(),
+            super::conn::Conn::Pool(&self.store.db),
+        )
+        .await?;
+        let day = now - chrono::Duration::days(1);
+        let statements = [
+            (
+                "cases",
+                super::cases::cases_select(cases, &counties).build(backend),
+            ),
+            (
+                "push_table",
+                backend.build(&super::push_tables::created_between_select(
+                    process, steps, day, now,
+                )),
+            ),
+        ];
+        self.plans(statements).await
+    }
+
+    async fn plans(
+        &self,
+        statements: impl IntoIterator<Item = (&'static str, Statement)>,
+    ) -> Result<Vec<QueryPlan>, StoreError> {
         let mut plans = Vec::new();
         for (name, statement) in statements {
             plans.push(QueryPlan {

@@ -52,7 +52,9 @@ impl Reads<'_> {
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
     pub async fn inbox(&self, query: &TaskQuery) -> Result<Vec<TaskRecord>, StoreError> {
-        let select = tasks_select(query)
+        let counties =
+            super::definitions::counties_of(query.county.as_deref(), self.store.read()).await?;
+        let select = tasks_select(query, &counties)
             .select_only()
             .columns(task_columns())
             .into_query();
@@ -61,14 +63,16 @@ impl Reads<'_> {
 }
 
 /// The inbox's query, shared with the EXPLAIN review so that it checks this very query.
-pub(super) fn tasks_select(query: &TaskQuery) -> sea_orm::Select<task::Entity> {
+/// `counties` are those the query covers ([`super::definitions::counties_of`]).
+pub(super) fn tasks_select(
+    query: &TaskQuery,
+    counties: &[String],
+) -> sea_orm::Select<task::Entity> {
     let mut select = task::Entity::find();
     if !query.roles.is_empty() {
         select = select.filter(task::Column::Role.is_in(query.roles.clone()));
     }
-    if let Some(county) = &query.county {
-        select = select.filter(task::Column::County.eq(county.clone()));
-    }
+    select = select.filter(task::Column::County.is_in(counties.to_vec()));
     if !query.departments.is_empty() {
         select = select.filter(task::Column::Department.is_in(query.departments.clone()));
     }
