@@ -36,6 +36,16 @@ pub(crate) struct Native {
 /// How often the checkpointer copies what the WAL holds into the database file.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// The writer's page cache, in KiB (SQLite's `cache_size` is negative for KiB).
+///
+/// Not larger: after a commit in which a B-tree page split, SQLite walks the writer's whole
+/// cache (`balance_nonroot` renumbers pages through the lock-byte page, which raises the
+/// cache's largest key past the database's end, and the commit then truncates the cache to
+/// the database's size by visiting every slot). With 64 MiB that walk grew with the database
+/// and cost the writer 13 % more CPU per case between cases 2,000 and 16,000 of a 20,000-case
+/// run; with 2 to 16 MiB the cost per case stayed flat (docs/performance.md, session 10).
+const WRITER_CACHE_KIB: u32 = 16 * 1024;
+
 /// The WAL's size (pages) past which the writer checkpoints itself while the checkpointer
 /// runs: only should it fall that far behind (readers held it back). Without a
 /// checkpointer the writer keeps SQLite's automatic checkpoint at 1,000 pages.
@@ -115,11 +125,11 @@ impl Native {
             conn.execute_batch(&format!(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
                  PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
-                 PRAGMA cache_size = -65536;"
+                 PRAGMA cache_size = -{WRITER_CACHE_KIB};"
             ))?;
             // The only writer keeps its page cache from one commit to the next (no other
             // connection's commit invalidates it), so the B-tree pages every transition
-            // touches stay in memory: 64 MiB at most, filled only as pages are written.
+            // touches stay in memory, up to WRITER_CACHE_KIB.
             // A transition has a dozen statement kinds, a group a few more: all stay prepared.
             conn.set_prepared_statement_cache_capacity(256);
             Ok(conn)
