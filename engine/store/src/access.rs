@@ -2,7 +2,7 @@
 //! (`view`): what the web layer needs to decide visibility and to keep every view on record.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, IntoIden, Query, SelectStatement, SimpleExpr};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::{Map, Value};
 
@@ -22,16 +22,13 @@ pub(super) fn takes_part(department: &str) -> Condition {
     let started = Query::select()
         .expr(Expr::val(1))
         .from(history::Entity)
-        .and_where(
-            Expr::col((history::Entity, history::Column::CaseId))
-                .equals((case::Entity, case::Column::Id)),
-        )
+        .and_where(of_this_case(history::Entity, history::Column::CaseId))
         .and_where(Expr::col((history::Entity, history::Column::Seq)).eq(1))
         .and_where(Expr::col((history::Entity, history::Column::ActorDepartment)).eq(department))
         .to_owned();
     Condition::any()
         .add(had_task(department))
-        .add(Expr::SubQuery(None, Box::new(started.into())).is_not_null())
+        .add(found(started))
 }
 
 /// Whether `department` has or had a task in the case of the row being read.
@@ -40,17 +37,25 @@ pub(super) fn takes_part(department: &str) -> Condition {
 /// may hash every task of the department; a scalar subquery stays one probe of
 /// `tasks (case_id)` per case read.
 pub(super) fn had_task(department: &str) -> SimpleExpr {
-    let task = Query::select()
-        .expr(Expr::val(1))
-        .from(task::Entity)
-        .and_where(
-            Expr::col((task::Entity, task::Column::CaseId))
-                .equals((case::Entity, case::Column::Id)),
-        )
-        .and_where(Expr::col((task::Entity, task::Column::Department)).eq(department))
-        .limit(1)
-        .to_owned();
-    Expr::SubQuery(None, Box::new(task.into())).is_not_null()
+    found(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(task::Entity)
+            .and_where(of_this_case(task::Entity, task::Column::CaseId))
+            .and_where(Expr::col((task::Entity, task::Column::Department)).eq(department))
+            .limit(1)
+            .to_owned(),
+    )
+}
+
+/// `column` of `table` names the case of the row the outer query reads.
+fn of_this_case<T: IntoIden, C: IntoIden>(table: T, column: C) -> SimpleExpr {
+    Expr::col((table.into_iden(), column.into_iden())).equals((case::Entity, case::Column::Id))
+}
+
+/// A probe as a scalar subquery: true when it finds a row.
+fn found(probe: SelectStatement) -> SimpleExpr {
+    Expr::SubQuery(None, Box::new(probe.into())).is_not_null()
 }
 
 /// Who may see a case ([`Cases::scope`]): what `lianban_core::accounts` decides on.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -275,11 +275,8 @@ impl Cases<'_> {
         let ids: Vec<String> = case::Entity::find()
             .select_only()
             .column(case::Column::Id)
-            // The county first: `cases (county, status, …)` narrows to the county's open
-            // cases (no index leads with the process).
-            .filter(case::Column::County.eq(lianban_core::accounts::county_of(process)))
+            .filter(of_process(process))
             .filter(case::Column::Status.eq("active"))
-            .filter(case::Column::ProcessId.eq(process))
             .filter(case::Column::Version.eq(i64::from(version)))
             .order_by_asc(case::Column::StartedAt)
             .order_by_asc(case::Column::Id)
@@ -635,6 +632,15 @@ fn append_history(
 struct Known<'a> {
     state: &'a CaseState,
     head: Option<&'a ChainHead>,
+}
+
+/// The cases of `process`, named by its county as well: no index leads with the process,
+/// and the county-leading ones (`cases (county, status, …)`, `cases (county, updated_at)`)
+/// narrow to the process's county first.
+pub(super) fn of_process(process: &str) -> Condition {
+    Condition::all()
+        .add(case::Column::County.eq(lianban_core::accounts::county_of(process)))
+        .add(case::Column::ProcessId.eq(process))
 }
 
 pub(super) fn parse_case_id(table: &'static str, id: &str) -> Result<CaseId, StoreError> {

@@ -32,11 +32,7 @@ impl Admin<'_> {
         now: DateTime<Utc>,
     ) -> Result<Vec<QueryPlan>, StoreError> {
         let backend = self.store.db.get_database_backend();
-        let counties = super::definitions::counties_of(
-            inbox.county.as_deref(),
-            super::conn::Conn::Pool(&self.store.db),
-        )
-        .await?;
+        let counties = self.counties(inbox.county.as_deref()).await?;
         let statements = [
             (
                 "inbox",
@@ -67,11 +63,7 @@ impl Admin<'_> {
         now: DateTime<Utc>,
     ) -> Result<Vec<QueryPlan>, StoreError> {
         let backend = self.store.db.get_database_backend();
-        let counties = super::definitions::counties_of(
-            cases.county.as_deref(),
-            super::conn::Conn::Pool(&self.store.db),
-        )
-        .await?;
+        let counties = self.counties(cases.county.as_deref()).await?;
         let day = now - chrono::Duration::days(1);
         let statements = [
             (
@@ -86,6 +78,10 @@ impl Admin<'_> {
             ),
         ];
         self.plans(statements).await
+    }
+
+    async fn counties(&self, county: Option<&str>) -> Result<Vec<String>, StoreError> {
+        super::definitions::counties_of(county, super::conn::Conn::Pool(&self.store.db)).await
     }
 
     async fn plans(
