@@ -29,6 +29,7 @@ mod m20261208_001801_create_absences;
 mod m20261209_001701_add_case_numbers;
 mod m20261210_001801_add_case_started_by;
 mod m20261211_001901_drop_write_heavy_indexes;
+mod m20261212_002001_partial_task_indexes;
 
 /// Every migration of lianban, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_001701_add_case_numbers::Migration),
             Box::new(m20261210_001801_add_case_started_by::Migration),
             Box::new(m20261211_001901_drop_write_heavy_indexes::Migration),
+            Box::new(m20261212_002001_partial_task_indexes::Migration),
         ]
     }
 }

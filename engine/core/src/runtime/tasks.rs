@@ -10,6 +10,17 @@ use super::run::Run;
 use super::{Actor, Effect, Event, RuntimeError, Task, TaskId, TaskStatus, Token};
 use crate::definition::{Duration, Process, Step, StepId, StepKind, TaskStep};
 
+/// The id of a case's `seq`-th task. Derived, not random: replaying the same commands yields
+/// the same task ids. Its first 48 bits are the case id's (a version 7 UUID's creation time),
+/// the rest a hash of the case and `seq`: a case's tasks then sit beside the newest cases'
+/// in every index keyed on the id, so opening a task writes to the index's last pages rather
+/// than to a random one among all tasks ever created (`docs/performance.md`, session 11).
+fn task_id(case: Uuid, seq: u32) -> TaskId {
+    let mut bytes = *Uuid::new_v5(&case, format!("task/{seq}").as_bytes()).as_bytes();
+    bytes[..6].copy_from_slice(&case.as_bytes()[..6]);
+    TaskId(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+}
+
 impl Run<'_> {
     /// Creates the task a token waits on at a task step and parks the token there.
     ///
@@ -30,11 +41,7 @@ impl Run<'_> {
                 role: spec.role.clone(),
             })?;
         let seq = self.next_seq();
-        // Derived, not random: replaying the same commands yields the same task ids.
-        let id = TaskId(Uuid::new_v5(
-            &self.state.id.0,
-            format!("task/{seq}").as_bytes(),
-        ));
+        let id = task_id(self.state.id.0, seq);
         let due = spec.due.map(|d| (d, due_at(self.process, d, self.now)));
         let dated = spec.due_date.as_ref().map(|e| self.due_date(e));
         let counted = due.as_ref().and_then(|(_, at)| at.as_ref().ok().copied());
