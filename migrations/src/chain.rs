@@ -46,46 +46,94 @@ pub struct EntryFields<'a> {
 
 /// The hash of an entry that follows the entry hashed `prev_hash` (`None` for the first).
 pub fn entry_hash(fields: &EntryFields<'_>, prev_hash: Option<&str>) -> String {
-    let mut encoded = vec![
-        JsonValue::from(fields.case_id),
-        JsonValue::from(fields.seq),
-        JsonValue::from(fields.at_micros),
-        JsonValue::from(fields.actor),
-        JsonValue::from(fields.actor_department),
-        JsonValue::from(fields.action),
-        JsonValue::from(fields.from_status),
-        JsonValue::from(fields.from_steps),
-        JsonValue::from(fields.to_status),
-        JsonValue::from(fields.to_steps),
-        sorted(fields.events),
-        sorted(fields.data_changed),
-        JsonValue::from(prev_hash.unwrap_or("")),
-    ];
+    let strings = |w: &mut Hashing, s: Option<&str>| write_scalar(w, &s);
+    let mut w = Hashing(Sha256::new());
+    w.0.update(b"[");
+    write_scalar(&mut w, &fields.case_id);
+    w.0.update(b",");
+    write_scalar(&mut w, &fields.seq);
+    w.0.update(b",");
+    write_scalar(&mut w, &fields.at_micros);
+    w.0.update(b",");
+    write_scalar(&mut w, &fields.actor);
+    w.0.update(b",");
+    strings(&mut w, fields.actor_department);
+    w.0.update(b",");
+    write_scalar(&mut w, &fields.action);
+    w.0.update(b",");
+    strings(&mut w, fields.from_status);
+    w.0.update(b",");
+    strings(&mut w, fields.from_steps);
+    w.0.update(b",");
+    write_scalar(&mut w, &fields.to_status);
+    w.0.update(b",");
+    write_scalar(&mut w, &fields.to_steps);
+    w.0.update(b",");
+    write_sorted(&mut w, fields.events);
+    w.0.update(b",");
+    write_sorted(&mut w, fields.data_changed);
+    w.0.update(b",");
+    write_scalar(&mut w, &prev_hash.unwrap_or(""));
     // Added after the chain was first written (absences): only entries that carry it
     // encode it, last, so every entry without it hashes as it always did.
     if let Some(absent) = fields.on_behalf_of {
-        encoded.push(JsonValue::from(absent));
+        w.0.update(b",");
+        write_scalar(&mut w, &absent);
     }
-    let encoded = JsonValue::Array(encoded);
-    // Serializing a Value cannot fail (its keys are strings).
-    let text = encoded.to_string();
-    hex::encode(Sha256::digest(text.as_bytes()))
+    w.0.update(b"]");
+    hex::encode(w.0.finalize())
 }
 
-/// The value with every object's keys in sorted order.
-fn sorted(value: &JsonValue) -> JsonValue {
+/// The hasher, fed as the JSON text is written: the text is never held whole, and the
+/// events and data are not copied to sort their keys (a copy cost the writer more than the
+/// hash itself).
+struct Hashing(Sha256);
+
+impl std::io::Write for Hashing {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A string, number, boolean or null in compact JSON, as `serde_json` writes it.
+fn write_scalar(w: &mut Hashing, value: &impl serde::Serialize) {
+    // Writing to a hasher cannot fail, nor can serializing a scalar or a `Value`.
+    let _ = serde_json::to_writer(w, value);
+}
+
+/// `value` in compact JSON with every object's keys in sorted order.
+fn write_sorted(w: &mut Hashing, value: &JsonValue) {
     match value {
         JsonValue::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            JsonValue::Object(
-                keys.into_iter()
-                    .map(|k| (k.clone(), sorted(&map[k])))
-                    .collect(),
-            )
+            w.0.update(b"{");
+            for (n, key) in keys.into_iter().enumerate() {
+                if n > 0 {
+                    w.0.update(b",");
+                }
+                write_scalar(w, key);
+                w.0.update(b":");
+                write_sorted(w, &map[key]);
+            }
+            w.0.update(b"}");
         }
-        JsonValue::Array(items) => JsonValue::Array(items.iter().map(sorted).collect()),
-        other => other.clone(),
+        JsonValue::Array(items) => {
+            w.0.update(b"[");
+            for (n, item) in items.iter().enumerate() {
+                if n > 0 {
+                    w.0.update(b",");
+                }
+                write_sorted(w, item);
+            }
+            w.0.update(b"]");
+        }
+        scalar => write_scalar(w, scalar),
     }
 }
 
@@ -118,6 +166,78 @@ mod tests {
             entry_hash(&fields(&a), None),
             entry_hash(&fields(&a), Some("x"))
         );
+    }
+
+    /// The encoding as first written (a sorted copy of the whole array, then its text):
+    /// the streamed hash must give the same bytes for every stored chain to verify.
+    fn reference_hash(fields: &EntryFields<'_>, prev_hash: Option<&str>) -> String {
+        fn sorted(value: &JsonValue) -> JsonValue {
+            match value {
+                JsonValue::Object(map) => {
+                    let mut keys: Vec<&String> = map.keys().collect();
+                    keys.sort();
+                    JsonValue::Object(
+                        keys.into_iter()
+                            .map(|k| (k.clone(), sorted(&map[k])))
+                            .collect(),
+                    )
+                }
+                JsonValue::Array(items) => JsonValue::Array(items.iter().map(sorted).collect()),
+                other => other.clone(),
+            }
+        }
+        let mut encoded = vec![
+            JsonValue::from(fields.case_id),
+            JsonValue::from(fields.seq),
+            JsonValue::from(fields.at_micros),
+            JsonValue::from(fields.actor),
+            JsonValue::from(fields.actor_department),
+            JsonValue::from(fields.action),
+            JsonValue::from(fields.from_status),
+            JsonValue::from(fields.from_steps),
+            JsonValue::from(fields.to_status),
+            JsonValue::from(fields.to_steps),
+            sorted(fields.events),
+            sorted(fields.data_changed),
+            JsonValue::from(prev_hash.unwrap_or("")),
+        ];
+        if let Some(absent) = fields.on_behalf_of {
+            encoded.push(JsonValue::from(absent));
+        }
+        hex::encode(Sha256::digest(JsonValue::Array(encoded).to_string().as_bytes()))
+    }
+
+    #[test]
+    fn the_streamed_hash_is_the_frozen_encoding() {
+        let events = serde_json_from(
+            r#"[{"kind": "任务完成", "task": "t\"1\n", "at": 1.5e3, "z": null, "a": [true, -7]}, {}]"#,
+        );
+        let data = serde_json_from(
+            r#"{"身份证号": "110101196501011234", "b": {"y": 0.1, "x": []}, "a": "\u0001 / é"}"#,
+        );
+        let empty = JsonValue::Array(Vec::new());
+        for (events, data, department, from, absent, prev) in [
+            (&events, &data, Some("社保"), Some("running"), None, None),
+            (&empty, &empty, None, None, Some("李四"), Some("ab12")),
+            (&data, &events, Some(""), Some("a,b"), Some(""), Some("")),
+        ] {
+            let fields = EntryFields {
+                case_id: "0193a0c0-0000-7000-8000-000000000001",
+                seq: 42,
+                at_micros: -1_234_567,
+                actor: "张三 \"审核\"",
+                actor_department: department,
+                action: "complete",
+                from_status: from,
+                from_steps: from,
+                to_status: "ended",
+                to_steps: "医保,公积金",
+                events,
+                data_changed: data,
+                on_behalf_of: absent,
+            };
+            assert_eq!(entry_hash(&fields, prev), reference_hash(&fields, prev));
+        }
     }
 
     fn serde_json_from(text: &str) -> JsonValue {

@@ -17,7 +17,7 @@
 //! reports it, and the caller drops the transaction, which undoes the whole batch.
 
 use sea_orm::sea_query::{
-    Alias, CommonTableExpression, Expr, PostgresQueryBuilder, Query, QueryBuilder, ReturningClause,
+    Alias, CommonTableExpression, Expr, ExprTrait, PostgresQueryBuilder, Query, QueryBuilder, ReturningClause,
     SqliteQueryBuilder, SubQueryStatement, Values, WithClause,
 };
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
@@ -149,6 +149,21 @@ fn returning_one(write: SubQueryStatement) -> SubQueryStatement {
         SubQueryStatement::DeleteStatement(mut s) => s.returning(one()).to_owned().into(),
         other => other,
     }
+}
+
+/// `value` as a JSON column's value, serialized straight to text: on SQLite the text is what
+/// the column holds (as sqlx stores JSON there), on PostgreSQL it is cast to `jsonb`.
+/// Binding a `serde_json::Value` instead means first copying the value into a tree, which
+/// for a case's state was a tenth of the writer's time (`docs/performance.md`, session 11).
+pub(super) fn json_text(
+    backend: DbBackend,
+    value: &impl serde::Serialize,
+) -> Result<Expr, StoreError> {
+    let text = Expr::val(serde_json::to_string(value)?);
+    Ok(match backend {
+        DbBackend::Postgres => text.cast_as(Alias::new("jsonb")),
+        _ => text,
+    })
 }
 
 fn build(write: &SubQueryStatement, backend: DbBackend) -> (String, Values) {

@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::Iterable;
 use sea_orm::{
+    ActiveModelTrait,
     ActiveValue::{NotSet, Set},
     ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
@@ -12,7 +14,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::audit::ChainHead;
-use super::batch::Batch;
+use super::batch::{Batch, json_text};
 use super::conn::{Cells, Conn};
 use super::entity::{case, history, history_head, task};
 use super::records::{case_result, case_status_word, current_steps, data_changes, split_steps};
@@ -63,8 +65,24 @@ impl Unit<'_> {
         };
         let savepoint = self.take_savepoint();
         let txn = self.txn();
-        let mut batch = Batch::new(txn.backend());
-        batch.push(case::Entity::insert(row).into_query(), 1);
+        let backend = txn.backend();
+        let mut batch = Batch::new(backend);
+        let (mut columns, mut values) = (Vec::new(), Vec::new());
+        for column in case::Column::iter() {
+            if let Set(value) = row.get(column) {
+                columns.push(column);
+                values.push(Expr::val(value));
+            }
+        }
+        columns.push(case::Column::State);
+        values.push(json_text(backend, state)?);
+        let insert = Query::insert()
+            .into_table(case::Entity)
+            .columns(columns)
+            .values(values)
+            .map_err(|e| StoreError::Database(sea_orm::DbErr::Custom(e.to_string())))?
+            .to_owned();
+        batch.push(insert, 1);
         upsert_tasks(&mut batch, None, change)?;
         super::timers::sync_timers(txn, &mut batch, None, state, change.at).await?;
         super::timers::insert_notices(&mut batch, change);
@@ -163,6 +181,7 @@ impl Unit<'_> {
         // no lock, so only the conditional write decides who wins.
         let update = case::Entity::update_many()
             .set(row)
+            .col_expr(case::Column::State, json_text(backend, state)?)
             .filter(case::Column::Id.eq(id.to_string()))
             .filter(case::Column::Revision.eq(expected_revision))
             .into_query();
@@ -557,7 +576,8 @@ fn case_columns(state: &CaseState, change: &Change<'_>) -> Result<case::ActiveMo
         result: Set(case_result(&state.status)),
         current_steps: Set(current_steps(state)),
         title: NotSet,
-        state: Set(serde_json::to_value(state)?),
+        // Written by each statement as text (`json_text`), not through a `Value`.
+        state: NotSet,
         revision: NotSet,
         started_at: NotSet,
         updated_at: Set(change.at),
