@@ -204,7 +204,9 @@ mod tests {
         if let Some(absent) = fields.on_behalf_of {
             encoded.push(JsonValue::from(absent));
         }
-        hex::encode(Sha256::digest(JsonValue::Array(encoded).to_string().as_bytes()))
+        hex::encode(Sha256::digest(
+            JsonValue::Array(encoded).to_string().as_bytes(),
+        ))
     }
 
     #[test]

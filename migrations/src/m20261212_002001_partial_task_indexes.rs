@@ -38,7 +38,13 @@ const PARTIAL: [(&str, &[&str], &str); 2] = [
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for (name, columns, present) in PARTIAL {
-            rebuild(manager, name, columns, &format!(" WHERE {present} IS NOT NULL")).await?;
+            rebuild(
+                manager,
+                name,
+                columns,
+                &format!(" WHERE {present} IS NOT NULL"),
+            )
+            .await?;
         }
         Ok(())
     }

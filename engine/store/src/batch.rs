@@ -17,8 +17,8 @@
 //! reports it, and the caller drops the transaction, which undoes the whole batch.
 
 use sea_orm::sea_query::{
-    Alias, CommonTableExpression, Expr, ExprTrait, PostgresQueryBuilder, Query, QueryBuilder, ReturningClause,
-    SqliteQueryBuilder, SubQueryStatement, Values, WithClause,
+    Alias, CommonTableExpression, Expr, ExprTrait, PostgresQueryBuilder, Query, QueryBuilder,
+    ReturningClause, SqliteQueryBuilder, SubQueryStatement, Values, WithClause,
 };
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 

@@ -3,8 +3,8 @@
 //! documents it issued.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::Iterable;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
