@@ -46,32 +46,26 @@ pub struct EntryFields<'a> {
 
 /// The hash of an entry that follows the entry hashed `prev_hash` (`None` for the first).
 pub fn entry_hash(fields: &EntryFields<'_>, prev_hash: Option<&str>) -> String {
-    let strings = |w: &mut Hashing, s: Option<&str>| write_scalar(w, &s);
+    let head = (
+        fields.case_id,
+        fields.seq,
+        fields.at_micros,
+        fields.actor,
+        fields.actor_department,
+        fields.action,
+        fields.from_status,
+        fields.from_steps,
+        fields.to_status,
+        fields.to_steps,
+    );
+    // A tuple is written as a JSON array: its text without the closing bracket opens ours.
+    let head = serde_json::to_vec(&head).unwrap_or_default();
     let mut w = Hashing(Sha256::new());
-    w.0.update(b"[");
-    write_scalar(&mut w, &fields.case_id);
-    w.0.update(b",");
-    write_scalar(&mut w, &fields.seq);
-    w.0.update(b",");
-    write_scalar(&mut w, &fields.at_micros);
-    w.0.update(b",");
-    write_scalar(&mut w, &fields.actor);
-    w.0.update(b",");
-    strings(&mut w, fields.actor_department);
-    w.0.update(b",");
-    write_scalar(&mut w, &fields.action);
-    w.0.update(b",");
-    strings(&mut w, fields.from_status);
-    w.0.update(b",");
-    strings(&mut w, fields.from_steps);
-    w.0.update(b",");
-    write_scalar(&mut w, &fields.to_status);
-    w.0.update(b",");
-    write_scalar(&mut w, &fields.to_steps);
-    w.0.update(b",");
-    write_sorted(&mut w, fields.events);
-    w.0.update(b",");
-    write_sorted(&mut w, fields.data_changed);
+    w.0.update(head.strip_suffix(b"]").unwrap_or(&head));
+    for value in [fields.events, fields.data_changed] {
+        w.0.update(b",");
+        write_sorted(&mut w, value);
+    }
     w.0.update(b",");
     write_scalar(&mut w, &prev_hash.unwrap_or(""));
     // Added after the chain was first written (absences): only entries that carry it
