@@ -106,29 +106,33 @@ fn write_sorted(w: &mut Hashing, value: &JsonValue) {
         JsonValue::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            w.0.update(b"{");
-            for (n, key) in keys.into_iter().enumerate() {
-                if n > 0 {
-                    w.0.update(b",");
-                }
+            write_list(w, b"{", keys, b"}", |w, key| {
                 write_scalar(w, key);
                 w.0.update(b":");
                 write_sorted(w, &map[key]);
-            }
-            w.0.update(b"}");
+            });
         }
-        JsonValue::Array(items) => {
-            w.0.update(b"[");
-            for (n, item) in items.iter().enumerate() {
-                if n > 0 {
-                    w.0.update(b",");
-                }
-                write_sorted(w, item);
-            }
-            w.0.update(b"]");
-        }
+        JsonValue::Array(items) => write_list(w, b"[", items, b"]", write_sorted),
         scalar => write_scalar(w, scalar),
     }
+}
+
+/// `items` between `open` and `close`, separated by commas, each written by `each`.
+fn write_list<I: IntoIterator>(
+    w: &mut Hashing,
+    open: &[u8],
+    items: I,
+    close: &[u8],
+    mut each: impl FnMut(&mut Hashing, I::Item),
+) {
+    w.0.update(open);
+    for (n, item) in items.into_iter().enumerate() {
+        if n > 0 {
+            w.0.update(b",");
+        }
+        each(w, item);
+    }
+    w.0.update(close);
 }
 
 #[cfg(test)]

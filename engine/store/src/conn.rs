@@ -85,7 +85,10 @@ impl Conn<'_> {
     where
         S: StatementBuilder,
     {
-        let statement = self.backend().build(query);
+        let statement = match self.backend() {
+            DbBackend::Sqlite => literal_limits(DbBackend::Sqlite.build(query)),
+            backend => backend.build(query),
+        };
         match self {
             Conn::Orm(txn) => orm_rows(txn, statement, read).await,
             Conn::Pool(db) => orm_rows(db, statement, read).await,
@@ -127,6 +130,49 @@ fn read_only() -> StoreError {
     StoreError::Database(sea_orm::DbErr::Custom(
         "只读连接不能写入（这是程序错误）".to_owned(),
     ))
+}
+
+/// On SQLite, a query's trailing `LIMIT ?` (and `OFFSET ?`), as sea-query writes a page,
+/// spelled as numbers in the text instead of bound. SQLite's planner reads a bound LIMIT's
+/// value, so a statement with one expires whenever its parameters are bound again (rusqlite
+/// and sqlx both bind afresh at each use): every inbox page was parsed and planned anew,
+/// three times per case in the benchmark (`docs/performance.md`, session 11). With the
+/// numbers in the text each page size keeps its own prepared statement.
+fn literal_limits(mut statement: Statement) -> Statement {
+    let number = |value: &Value| match value {
+        Value::BigUnsigned(Some(n)) => Some(*n),
+        Value::Unsigned(Some(n)) => Some(u64::from(*n)),
+        Value::BigInt(Some(n)) => u64::try_from(*n).ok(),
+        Value::Int(Some(n)) => u64::try_from(*n).ok(),
+        _ => None,
+    };
+    let Some(bound) = statement.values.as_mut().map(|v| &mut v.0) else {
+        return statement;
+    };
+    let (head, numbers) = if let Some(head) = statement.sql.strip_suffix(" LIMIT ? OFFSET ?") {
+        (head, 2)
+    } else if let Some(head) = statement.sql.strip_suffix(" LIMIT ?") {
+        (head, 1)
+    } else {
+        return statement;
+    };
+    let Some(first) = bound.len().checked_sub(numbers) else {
+        return statement;
+    };
+    let Some(found) = bound[first..]
+        .iter()
+        .map(number)
+        .collect::<Option<Vec<u64>>>()
+    else {
+        return statement;
+    };
+    let mut sql = format!("{head} LIMIT {}", found[0]);
+    if let Some(offset) = found.get(1) {
+        sql.push_str(&format!(" OFFSET {offset}"));
+    }
+    bound.truncate(first);
+    statement.sql = sql;
+    statement
 }
 
 fn values(statement: &Statement) -> &[Value] {
@@ -224,4 +270,61 @@ fn unreadable(i: usize, text: &str) -> StoreError {
     StoreError::Database(sea_orm::DbErr::Type(format!(
         "第 {i} 列的值 {text:?} 不是时间"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_is_read_with_its_limit_and_offset_in_the_text() {
+        let x = || Value::String(Some("x".to_owned()));
+        let page = |sql: &str, values: Vec<Value>| {
+            let statement = literal_limits(Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                sql,
+                values,
+            ));
+            (statement.sql.clone(), super::values(&statement).to_vec())
+        };
+        let (sql, bound) = page(
+            "SELECT a FROM t WHERE b = ? LIMIT ? OFFSET ?",
+            vec![x(), 20u64.into(), 40u64.into()],
+        );
+        assert_eq!(sql, "SELECT a FROM t WHERE b = ? LIMIT 20 OFFSET 40");
+        assert_eq!(bound, vec![x()]);
+        let (sql, bound) = page(
+            "SELECT a FROM t WHERE b = ? LIMIT ?",
+            vec![x(), 20u64.into()],
+        );
+        assert_eq!(sql, "SELECT a FROM t WHERE b = ? LIMIT 20");
+        assert_eq!(bound, vec![x()]);
+        let (sql, bound) = page("SELECT a FROM t WHERE b = ?", vec![x()]);
+        assert_eq!(
+            (sql.as_str(), bound),
+            ("SELECT a FROM t WHERE b = ?", vec![x()])
+        );
+
+        // The statement a page is, run on SQLite: the same rows as with the numbers bound.
+        let (sql, _) = page(
+            "SELECT a FROM t WHERE b = ? ORDER BY a LIMIT ? OFFSET ?",
+            vec![x(), 1u64.into(), 1u64.into()],
+        );
+        let Ok(conn) = rusqlite::Connection::open_in_memory() else {
+            panic!("an in-memory database opens");
+        };
+        let made = conn.execute_batch(
+            "CREATE TABLE t (a INTEGER, b TEXT); \
+             INSERT INTO t VALUES (1, 'x'), (2, 'x'), (3, 'y'), (4, 'x');",
+        );
+        assert!(made.is_ok());
+        let read = conn
+            .prepare(&sql)
+            .and_then(|mut stmt| {
+                stmt.query_map(["x"], |row| row.get::<_, i64>(0))?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .ok();
+        assert_eq!(read, Some(vec![2]));
+    }
 }

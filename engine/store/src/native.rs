@@ -14,7 +14,6 @@
 //! Every call runs SQLite at once in the caller's thread, and the commit waits for the
 //! disk: the service's writer runs on a thread of its own for it.
 
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -199,45 +198,13 @@ fn query_on<T>(
     values: &[Value],
     mut read: impl FnMut(&rusqlite::Row<'_>) -> Result<T, StoreError>,
 ) -> Result<Vec<T>, StoreError> {
-    let (sql, values) = literal_limits(sql, values);
-    let mut stmt = prepare(conn, &sql, values)?;
+    let mut stmt = prepare(conn, sql, values)?;
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(|e| error(&e))? {
         out.push(read(row)?);
     }
     Ok(out)
-}
-
-/// The query with a trailing `LIMIT ?` (and `OFFSET ?`), as sea-query writes a page, spelled
-/// as numbers in the text instead of bound. SQLite's planner reads a bound LIMIT's value, so
-/// a statement with one expires whenever its parameters are bound again: every inbox page
-/// was parsed and planned anew, three times per case in the benchmark (`docs/performance.md`,
-/// session 11). With the numbers in the text each page keeps its own prepared statement.
-fn literal_limits<'a>(sql: &'a str, values: &'a [Value]) -> (Cow<'a, str>, &'a [Value]) {
-    let number = |value: &Value| match value {
-        Value::BigUnsigned(Some(n)) => Some(*n),
-        Value::Unsigned(Some(n)) => Some(u64::from(*n)),
-        Value::BigInt(Some(n)) => u64::try_from(*n).ok(),
-        Value::Int(Some(n)) => u64::try_from(*n).ok(),
-        _ => None,
-    };
-    if let Some(head) = sql.strip_suffix(" LIMIT ? OFFSET ?")
-        && let [bound @ .., limit, offset] = values
-        && let (Some(limit), Some(offset)) = (number(limit), number(offset))
-    {
-        return (
-            Cow::Owned(format!("{head} LIMIT {limit} OFFSET {offset}")),
-            bound,
-        );
-    }
-    if let Some(head) = sql.strip_suffix(" LIMIT ?")
-        && let [bound @ .., limit] = values
-        && let Some(limit) = number(limit)
-    {
-        return (Cow::Owned(format!("{head} LIMIT {limit}")), bound);
-    }
-    (Cow::Borrowed(sql), values)
 }
 
 /// Connections the hottest reads (a case, the case of a task, an inbox page) run on in the
@@ -425,48 +392,6 @@ pub(crate) fn error(error: &rusqlite::Error) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_page_is_read_with_its_limit_and_offset_in_the_text() {
-        let values = [
-            Value::String(Some("x".to_owned())),
-            Value::BigUnsigned(Some(20)),
-            Value::BigUnsigned(Some(40)),
-        ];
-        let (sql, bound) = literal_limits("SELECT a FROM t WHERE b = ? LIMIT ? OFFSET ?", &values);
-        assert_eq!(sql, "SELECT a FROM t WHERE b = ? LIMIT 20 OFFSET 40");
-        assert_eq!(bound, &values[..1]);
-        let (sql, bound) = literal_limits("SELECT a FROM t WHERE b = ? LIMIT ?", &values[..2]);
-        assert_eq!(sql, "SELECT a FROM t WHERE b = ? LIMIT 20");
-        assert_eq!(bound, &values[..1]);
-        let (sql, bound) = literal_limits("SELECT a FROM t WHERE b = ?", &values[..1]);
-        assert_eq!(
-            (sql.as_ref(), bound),
-            ("SELECT a FROM t WHERE b = ?", &values[..1])
-        );
-
-        // The statement a page is, run on SQLite: the same rows as with the numbers bound.
-        let Ok(conn) = Connection::open_in_memory() else {
-            panic!("an in-memory database opens");
-        };
-        let made = conn.execute_batch(
-            "CREATE TABLE t (a INTEGER, b TEXT); \
-             INSERT INTO t VALUES (1, 'x'), (2, 'x'), (3, 'y'), (4, 'x');",
-        );
-        assert!(made.is_ok());
-        let page = [
-            Value::String(Some("x".to_owned())),
-            Value::BigUnsigned(Some(1)),
-            Value::BigUnsigned(Some(1)),
-        ];
-        let read = query_on(
-            &conn,
-            "SELECT a FROM t WHERE b = ? ORDER BY a LIMIT ? OFFSET ?",
-            &page,
-            |row| row.get::<_, i64>(0).map_err(|e| error(&e)),
-        );
-        assert_eq!(read.ok(), Some(vec![2]));
-    }
 
     #[test]
     fn times_bind_as_sqlx_binds_them_and_read_back() {
