@@ -151,19 +151,17 @@ fn returning_one(write: SubQueryStatement) -> SubQueryStatement {
     }
 }
 
-/// `value` as a JSON column's value, serialized straight to text: on SQLite the text is what
-/// the column holds (as sqlx stores JSON there), on PostgreSQL it is cast to `jsonb`.
-/// Binding a `serde_json::Value` instead means first copying the value into a tree, which
-/// for a case's state was a tenth of the writer's time (`docs/performance.md`, session 11).
-pub(super) fn json_text(
-    backend: DbBackend,
-    value: &impl serde::Serialize,
-) -> Result<Expr, StoreError> {
-    let text = Expr::val(serde_json::to_string(value)?);
-    Ok(match backend {
+/// A JSON column's value given as text, serialized straight from the value: on SQLite the
+/// text is what the column holds (as sqlx stores JSON there), on PostgreSQL it is cast to
+/// `jsonb`. Binding a `serde_json::Value` instead means first copying the value into a
+/// tree, which for a case's state was a tenth of the writer's time (`docs/performance.md`,
+/// session 11).
+pub(super) fn json_text(backend: DbBackend, text: String) -> Expr {
+    let text = Expr::val(text);
+    match backend {
         DbBackend::Postgres => text.cast_as(Alias::new("jsonb")),
         _ => text,
-    })
+    }
 }
 
 fn build(write: &SubQueryStatement, backend: DbBackend) -> (String, Values) {

@@ -18,6 +18,7 @@ use super::batch::{Batch, json_text};
 use super::conn::{Cells, Conn};
 use super::entity::{case, history, history_head, task};
 use super::records::{case_result, case_status_word, current_steps, data_changes, split_steps};
+use super::states::States;
 use super::tasks::upsert_tasks;
 use super::unit::Unit;
 use super::{CaseQuery, CaseRecord, CaseSummary, Change, HistoryEntry, Missing, StoreError, page};
@@ -75,13 +76,14 @@ impl Unit<'_> {
             }
         }
         columns.push(case::Column::State);
-        values.push(json_text(backend, state)?);
-        let insert = Query::insert()
+        values.push(state_value(txn, state)?);
+        // Built in place: `.to_owned()` on the builder would copy the state's text.
+        let mut insert = Query::insert();
+        insert
             .into_table(case::Entity)
             .columns(columns)
             .values(values)
-            .map_err(|e| StoreError::Database(sea_orm::DbErr::Custom(e.to_string())))?
-            .to_owned();
+            .map_err(|e| StoreError::Database(sea_orm::DbErr::Custom(e.to_string())))?;
         batch.push(insert, 1);
         upsert_tasks(&mut batch, None, change)?;
         super::timers::sync_timers(txn, &mut batch, None, state, change.at).await?;
@@ -181,7 +183,7 @@ impl Unit<'_> {
         // no lock, so only the conditional write decides who wins.
         let update = case::Entity::update_many()
             .set(row)
-            .col_expr(case::Column::State, json_text(backend, state)?)
+            .col_expr(case::Column::State, state_value(txn, state)?)
             .filter(case::Column::Id.eq(id.to_string()))
             .filter(case::Column::Revision.eq(expected_revision))
             .into_query();
@@ -319,18 +321,16 @@ impl Cases<'_> {
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Serialization`].
     pub async fn of_task(&self, task: TaskId) -> Result<Option<CaseRecord>, StoreError> {
-        let of_task = Query::select()
+        let mut of_task = Query::select();
+        of_task
             .column(task::Column::CaseId)
             .from(task::Entity)
-            .and_where(task::Column::Id.eq(task.to_string()))
-            .to_owned();
-        let query = case_query()
-            .and_where(Expr::col((case::Entity, case::Column::Id)).in_subquery(of_task))
-            .to_owned();
+            .and_where(task::Column::Id.eq(task.to_string()));
+        let mut query = case_query();
+        query.and_where(Expr::col((case::Entity, case::Column::Id)).in_subquery(of_task));
         let task = task.to_string();
-        self.store
-            .read()
-            .row(&query, |row| case_from(row, &task))
+        let conn = self.store.read();
+        conn.row(&query, |row| case_from(row, &task, conn.states()))
             .await
     }
 }
@@ -510,10 +510,14 @@ fn search_number(term: &str) -> String {
 
 /// The columns a [`CaseRecord`] is read from, in the order [`case_from`] reads them: the
 /// case row and its chain head, in one query.
+///
+/// Every command reads a case with it, so it is built in place: each `.to_owned()` on a
+/// builder copies the whole statement.
 fn case_query() -> sea_orm::sea_query::SelectStatement {
     let c = |column| (case::Entity, column);
     let h = |column| (history_head::Entity, column);
-    Query::select()
+    let mut query = Query::select();
+    query
         .columns([
             c(case::Column::State),
             c(case::Column::Revision),
@@ -522,25 +526,31 @@ fn case_query() -> sea_orm::sea_query::SelectStatement {
             c(case::Column::UpdatedAt),
         ])
         .columns([h(history_head::Column::Seq), h(history_head::Column::Hash)])
+        .column(c(case::Column::Id))
         .from(case::Entity)
         .left_join(
             history_head::Entity,
             Expr::col(h(history_head::Column::CaseId)).equals(c(case::Column::Id)),
-        )
-        .to_owned()
+        );
+    query
 }
 
 /// The case `id` as stored, read on `conn` (the pool or a reader, or inside a write).
 async fn read_case(conn: Conn<'_>, id: CaseId) -> Result<Option<CaseRecord>, StoreError> {
     let key = id.to_string();
-    let query = case_query()
-        .and_where(Expr::col((case::Entity, case::Column::Id)).eq(key.as_str()))
-        .to_owned();
-    conn.row(&query, |row| case_from(row, &key)).await
+    let mut query = case_query();
+    query.and_where(Expr::col((case::Entity, case::Column::Id)).eq(key.as_str()));
+    conn.row(&query, |row| case_from(row, &key, conn.states()))
+        .await
 }
 
-/// A case read with [`case_query`] (`key` names it in an error).
-fn case_from(row: &dyn Cells, key: &str) -> Result<CaseRecord, StoreError> {
+/// A case read with [`case_query`] (`key` names it in an error), its state taken from
+/// `states` when they hold it decoded.
+fn case_from(
+    row: &dyn Cells,
+    key: &str,
+    states: Option<&States>,
+) -> Result<CaseRecord, StoreError> {
     let corrupt = |column| StoreError::Corrupt {
         table: "cases",
         id: key.to_owned(),
@@ -550,14 +560,32 @@ fn case_from(row: &dyn Cells, key: &str) -> Result<CaseRecord, StoreError> {
         (Some(seq), Some(hash)) => Some(ChainHead { seq, hash }),
         _ => None,
     };
+    let state = match states {
+        Some(states) => {
+            let id = row.text(7)?.ok_or_else(|| corrupt("id"))?;
+            row.case_state_kept(0, &id, states)?
+        }
+        None => row.case_state(0)?,
+    };
     Ok(CaseRecord {
         chain_head,
-        state: row.case_state(0)?.ok_or_else(|| corrupt("state"))?,
+        state: state.ok_or_else(|| corrupt("state"))?,
         revision: row.int(1)?.ok_or_else(|| corrupt("revision"))?,
         content_hash: row.text(2)?.ok_or_else(|| corrupt("content_hash"))?,
         title: row.text(3)?,
         updated_at: row.time(4)?.ok_or_else(|| corrupt("updated_at"))?,
     })
+}
+
+/// The state column's value, the state serialized straight to text ([`json_text`]). A
+/// native SQLite writer also keeps the state decoded with that text, for the next read of
+/// the case ([`States`]).
+fn state_value(txn: Conn<'_>, state: &CaseState) -> Result<Expr, StoreError> {
+    let text = serde_json::to_string(state)?;
+    if let Some(states) = txn.states() {
+        states.remember(&state.id.to_string(), &text, state);
+    }
+    Ok(json_text(txn.backend(), text))
 }
 
 /// The case columns that follow from the state (everything but id, revision and the

@@ -13,6 +13,7 @@ use sea_orm::{
 
 use super::StoreError;
 use super::native::{self, Native, Readers};
+use super::states::States;
 use lianban_core::runtime::CaseState;
 
 /// A connection statements run on (see the module).
@@ -35,13 +36,23 @@ impl<'a> From<&'a DatabaseTransaction> for Conn<'a> {
     }
 }
 
-impl Conn<'_> {
+impl<'a> Conn<'a> {
     /// The SQL dialect to build statements in.
     pub(crate) fn backend(self) -> DbBackend {
         match self {
             Conn::Orm(txn) => txn.get_database_backend(),
             Conn::Pool(db) => db.get_database_backend(),
             Conn::Native(_) | Conn::Readers(_) => DbBackend::Sqlite,
+        }
+    }
+
+    /// The case states this connection's rows can be decoded from without parsing (the
+    /// native SQLite connections, see [`crate::states`]); `None` on sqlx's.
+    pub(crate) fn states(self) -> Option<&'a States> {
+        match self {
+            Conn::Native(native) => Some(&native.states),
+            Conn::Readers(readers) => Some(&readers.states),
+            Conn::Orm(_) | Conn::Pool(_) => None,
         }
     }
 
@@ -199,6 +210,17 @@ pub(crate) trait Cells {
             .transpose()
             .map_err(StoreError::from)
     }
+    /// As [`Cells::case_state`] for case `id`, taken from `states` when the cell holds the
+    /// text a kept state was decoded from. Only a connection that hands over the cell's
+    /// text as it is can compare it; the others decode.
+    fn case_state_kept(
+        &self,
+        i: usize,
+        _id: &str,
+        _states: &States,
+    ) -> Result<Option<CaseState>, StoreError> {
+        self.case_state(i)
+    }
 }
 
 impl Cells for QueryResult {
@@ -253,16 +275,33 @@ impl Cells for rusqlite::Row<'_> {
     }
 
     fn case_state(&self, i: usize) -> Result<Option<CaseState>, StoreError> {
-        let cell = self.get_ref(i).map_err(|e| native::error(&e))?;
-        match cell {
-            rusqlite::types::ValueRef::Null => Ok(None),
-            rusqlite::types::ValueRef::Text(text) | rusqlite::types::ValueRef::Blob(text) => {
-                Ok(Some(serde_json::from_slice(text)?))
-            }
-            _ => Err(StoreError::Database(sea_orm::DbErr::Type(format!(
-                "第 {i} 列不是 JSON 文本"
-            )))),
+        json_cell(self, i)?
+            .map(|text| Ok(serde_json::from_slice(text)?))
+            .transpose()
+    }
+
+    fn case_state_kept(
+        &self,
+        i: usize,
+        id: &str,
+        states: &States,
+    ) -> Result<Option<CaseState>, StoreError> {
+        json_cell(self, i)?
+            .map(|text| states.decode(id, text))
+            .transpose()
+    }
+}
+
+/// A JSON cell's text as SQLite holds it, not copied.
+fn json_cell<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> Result<Option<&'r [u8]>, StoreError> {
+    match row.get_ref(i).map_err(|e| native::error(&e))? {
+        rusqlite::types::ValueRef::Null => Ok(None),
+        rusqlite::types::ValueRef::Text(text) | rusqlite::types::ValueRef::Blob(text) => {
+            Ok(Some(text))
         }
+        _ => Err(StoreError::Database(sea_orm::DbErr::Type(format!(
+            "第 {i} 列不是 JSON 文本"
+        )))),
     }
 }
 

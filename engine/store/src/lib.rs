@@ -42,6 +42,7 @@ mod outbox;
 mod push_tables;
 mod records;
 mod schedule_runs;
+mod states;
 mod tasks;
 mod timers;
 mod unavailable;
@@ -452,11 +453,19 @@ impl Store {
         let sqlite = db.get_database_backend() == DbBackend::Sqlite;
         let writer = sqlite.then(|| Arc::new(tokio::sync::Mutex::new(())));
         let (native, readers) = match native::file_of(url) {
-            Some(path) if sqlite && options.sqlite_native => (
-                // The pool opened (and created) the file first, with WAL switched on.
-                Some(Arc::new(native::Native::open(&path, &options)?)),
-                Some(Arc::new(native::Readers::new(&path, &options))),
-            ),
+            Some(path) if sqlite && options.sqlite_native => {
+                // What the writer writes, the readers find decoded.
+                let states = Arc::new(states::States::default());
+                (
+                    // The pool opened (and created) the file first, with WAL switched on.
+                    Some(Arc::new(native::Native::open(
+                        &path,
+                        &options,
+                        Arc::clone(&states),
+                    )?)),
+                    Some(Arc::new(native::Readers::new(&path, &options, states))),
+                )
+            }
             _ => (None, None),
         };
         Ok(Store {

@@ -15,7 +15,7 @@
 //! disk: the service's writer runs on a thread of its own for it.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::{ToSql, ToSqlOutput, ValueRef};
@@ -23,12 +23,15 @@ use rusqlite::{Connection, OpenFlags};
 use sea_orm::sea_query::Value;
 use sea_orm::{DbErr, RuntimeErr};
 
+use super::states::States;
 use super::{StoreError, StoreOptions, Synchronous};
 
 /// One SQLite connection driven in the caller's thread.
 #[derive(Debug)]
 pub(crate) struct Native {
     conn: Mutex<Connection>,
+    /// The case states it writes, kept decoded for the readers.
+    pub(crate) states: Arc<States>,
     /// Copies the WAL into the database file beside the writer; stops with it.
     _checkpointer: Option<Checkpointer>,
 }
@@ -111,7 +114,11 @@ impl Drop for Checkpointer {
 impl Native {
     /// Opens the file at `path` with the settings of the store's pooled connections (WAL,
     /// `synchronous`, busy timeout, foreign keys, temporary storage in memory).
-    pub(crate) fn open(path: &Path, options: &StoreOptions) -> Result<Native, StoreError> {
+    pub(crate) fn open(
+        path: &Path,
+        options: &StoreOptions,
+        states: Arc<States>,
+    ) -> Result<Native, StoreError> {
         let open = || -> rusqlite::Result<Connection> {
             let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
@@ -142,6 +149,7 @@ impl Native {
         }
         Ok(Native {
             conn: Mutex::new(conn),
+            states,
             _checkpointer: checkpointer,
         })
     }
@@ -214,6 +222,8 @@ fn query_on<T>(
 #[derive(Debug)]
 pub(crate) struct Readers {
     path: PathBuf,
+    /// Case states already decoded (shared with the writer).
+    pub(crate) states: Arc<States>,
     busy_timeout: std::time::Duration,
     keep: usize,
     idle: Mutex<Vec<Connection>>,
@@ -221,9 +231,10 @@ pub(crate) struct Readers {
 
 impl Readers {
     /// Readers of the file at `path`; each opens on first need.
-    pub(crate) fn new(path: &Path, options: &StoreOptions) -> Readers {
+    pub(crate) fn new(path: &Path, options: &StoreOptions, states: Arc<States>) -> Readers {
         Readers {
             path: path.to_owned(),
+            states,
             busy_timeout: options.sqlite_busy_timeout,
             keep: usize::try_from(options.max_connections).unwrap_or(8).max(1),
             idle: Mutex::new(Vec::new()),

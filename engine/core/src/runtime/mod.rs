@@ -26,6 +26,7 @@ mod flow;
 mod form;
 mod machine;
 mod migrate;
+pub mod moment;
 mod recount;
 mod run;
 mod supplement;
@@ -141,17 +142,20 @@ pub struct Task {
     /// User who claimed it.
     pub claimed_by: Option<String>,
     /// When it was created.
+    #[serde(with = "moment")]
     pub created_at: DateTime<Utc>,
     /// When it is due, if the step has a due time that can be computed.
+    #[serde(default, with = "moment::option")]
     pub due_at: Option<DateTime<Utc>>,
     /// When its warning period starts (the step's `warn` before `due_at`), if it has one.
-    #[serde(default)]
+    #[serde(default, with = "moment::option")]
     pub warn_at: Option<DateTime<Utc>>,
     /// Whether `due_at` (and `warn_at`) were counted in working days of a year whose
     /// holiday notice is not published yet (暂定); they are counted again when it is.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub provisional: bool,
     /// When it was completed or cancelled.
+    #[serde(default, with = "moment::option")]
     pub closed_at: Option<DateTime<Utc>>,
     /// Outcome chosen.
     pub outcome: Option<String>,
@@ -171,7 +175,11 @@ pub struct Token {
     /// Split frames the token is inside, innermost last.
     pub frames: Vec<u32>,
     /// When the wait it is parked at runs out (a wait step's `due`), if it has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "moment::option"
+    )]
     pub due_at: Option<DateTime<Utc>>,
     /// Whether `due_at` was counted in provisional working days (暂定).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -221,8 +229,10 @@ pub struct CaseState {
     /// Next token / frame / task sequence number.
     pub next_seq: u32,
     /// When the case started.
+    #[serde(with = "moment")]
     pub started_at: DateTime<Utc>,
     /// When it ended.
+    #[serde(default, with = "moment::option")]
     pub ended_at: Option<DateTime<Utc>>,
     /// The case's legal and promised deadlines and whether their clock is stopped.
     /// Defaulted so states saved before time limits existed still read.
@@ -245,10 +255,13 @@ pub struct CaseState {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseClock {
     /// End of the legal time limit, when the definition sets one and it can be computed.
+    #[serde(default, with = "moment::option")]
     pub legal_due: Option<DateTime<Utc>>,
     /// End of the promised time limit, likewise.
+    #[serde(default, with = "moment::option")]
     pub promised_due: Option<DateTime<Utc>>,
     /// Since when the clock is stopped (a token waits at a `pauses_clock` step).
+    #[serde(default, with = "moment::option")]
     pub paused_since: Option<DateTime<Utc>>,
     /// Working days (or, without a calendar, whole days) the clock has been stopped so far.
     pub paused_workdays: i64,
@@ -348,6 +361,7 @@ pub struct Visit {
     /// The step.
     pub step: StepId,
     /// When the token entered it.
+    #[serde(with = "moment")]
     pub at: DateTime<Utc>,
 }
 
