@@ -22,10 +22,10 @@ use lianban_core::runtime::CaseState;
 use super::StoreError;
 
 /// How many cases' states are kept. A command reads a case right after the previous one on
-/// it was written, so the cases being worked on at a moment are what matters; beyond them
-/// the oldest entries go first. With a state of about 2 KB as text and 6 KB decoded this is
-/// about 8 MB at most.
-const KEPT: usize = 1024;
+/// it was written, so what matters is the cases clerks are working on at one moment (16 in
+/// the benchmark, a few dozen in a county's hall); beyond them the oldest entries go first.
+/// With a state of about 2 KB as text and 6 KB decoded this is about 2 MB.
+const KEPT: usize = 256;
 
 /// Decoded case states by case id (see the module).
 #[derive(Debug, Default)]
