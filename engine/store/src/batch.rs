@@ -16,9 +16,11 @@
 //! from the sum (a compare-and-set that found another revision, a chain head that moved)
 //! reports it, and the caller drops the transaction, which undoes the whole batch.
 
+use std::fmt::Write as _;
+
 use sea_orm::sea_query::{
-    Alias, CommonTableExpression, Expr, ExprTrait, PostgresQueryBuilder, Query, QueryBuilder,
-    ReturningClause, SqliteQueryBuilder, SubQueryStatement, Values, WithClause,
+    Alias, Expr, ExprTrait, PostgresQueryBuilder, QueryBuilder, SqlWriterValues,
+    SqliteQueryBuilder, SubQueryStatement, Values,
 };
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
@@ -106,7 +108,7 @@ impl Batch {
                 Ok(txn.execute_raw(statement).await?.rows_affected() == expected)
             }
             _ => {
-                let statement = counted_with(self.writes);
+                let statement = counted_with(&self.writes)?;
                 let changed: i64 = match txn.query_one_raw(statement).await? {
                     Some(row) => row.try_get_by_index(0)?,
                     None => return Ok(false),
@@ -117,38 +119,57 @@ impl Batch {
     }
 }
 
-/// `WITH w0 AS (<write> RETURNING 1), w1 AS (…) SELECT (SELECT count(*) FROM w0) + …`:
+/// `WITH "w0" AS (<write> RETURNING 1), "w1" AS (…) SELECT (SELECT count(*) FROM "w0") + …`:
 /// every write runs (PostgreSQL runs each data-modifying `WITH` query exactly once), and
 /// the statement answers how many rows they changed together.
-fn counted_with(writes: Vec<(SubQueryStatement, u64)>) -> Statement {
-    let mut with = WithClause::new();
-    let mut counts = Vec::with_capacity(writes.len());
-    for (i, (write, _)) in writes.into_iter().enumerate() {
-        let name = format!("w{i}");
-        with.cte(
-            CommonTableExpression::new()
-                .table_name(Alias::new(name.clone()))
-                .query(returning_one(write))
-                .to_owned(),
-        );
-        counts.push(format!("(SELECT count(*) FROM {name})"));
-    }
-    let select = Query::select()
-        .expr(Expr::cust(counts.join(" + ")))
-        .to_owned();
-    let (sql, values) = with.query(select).build(PostgresQueryBuilder);
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, values.0)
-}
-
-/// The write with `RETURNING 1`, one row per row it changed.
-fn returning_one(write: SubQueryStatement) -> SubQueryStatement {
-    let one = || ReturningClause::Exprs(vec![Expr::cust("1")]);
-    match write {
-        SubQueryStatement::InsertStatement(mut s) => s.returning(one()).to_owned().into(),
-        SubQueryStatement::UpdateStatement(mut s) => s.returning(one()).to_owned().into(),
-        SubQueryStatement::DeleteStatement(mut s) => s.returning(one()).to_owned().into(),
-        other => other,
-    }
+///
+/// The writes are written one after the other into one text, their parameters numbered on
+/// across them. sea-query's own `WITH` copies the whole clause (the case's state with it)
+/// when it is given its final query; that copy was a tenth of the engine's time on
+/// PostgreSQL (`docs/performance.md`, session 12).
+fn counted_with(writes: &[(SubQueryStatement, u64)]) -> Result<Statement, StoreError> {
+    let mut sql = SqlWriterValues::new("$", true);
+    let mut counts = String::new();
+    let framed = (|| -> std::fmt::Result {
+        for (i, (write, _)) in writes.iter().enumerate() {
+            let lead = if i == 0 { "WITH" } else { "," };
+            write!(sql, "{lead} \"w{i}\" AS (")?;
+            let returning = match write {
+                SubQueryStatement::InsertStatement(s) => {
+                    s.build_collect_into(PostgresQueryBuilder, &mut sql);
+                    " RETURNING 1"
+                }
+                SubQueryStatement::UpdateStatement(s) => {
+                    s.build_collect_into(PostgresQueryBuilder, &mut sql);
+                    " RETURNING 1"
+                }
+                SubQueryStatement::DeleteStatement(s) => {
+                    s.build_collect_into(PostgresQueryBuilder, &mut sql);
+                    " RETURNING 1"
+                }
+                // A read answers its rows as they are.
+                SubQueryStatement::SelectStatement(s) => {
+                    s.build_collect_into(PostgresQueryBuilder, &mut sql);
+                    ""
+                }
+                SubQueryStatement::WithStatement(s) => {
+                    s.build_collect_into(PostgresQueryBuilder, &mut sql);
+                    ""
+                }
+            };
+            write!(sql, "{returning})")?;
+            let plus = if i == 0 { "" } else { " + " };
+            write!(counts, "{plus}(SELECT count(*) FROM \"w{i}\")")?;
+        }
+        write!(sql, " SELECT {counts}")
+    })();
+    framed.map_err(|e| StoreError::Database(sea_orm::DbErr::Custom(e.to_string())))?;
+    let (sql, values) = sql.into_parts();
+    Ok(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values.0,
+    ))
 }
 
 /// A JSON column's value given as text, serialized straight from the value: on SQLite the

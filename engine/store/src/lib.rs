@@ -391,6 +391,9 @@ pub fn database_url(input: &str) -> String {
     }
 }
 
+/// How long a pooled connection may have stood idle and still be handed out without a ping.
+const POOL_IDLE_PING: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The pool settings the store connects to `url` with: the pool size and timeouts of
 /// `options`, and on SQLite WAL, the chosen `synchronous`, the busy timeout and foreign
 /// keys on every pooled connection. Public so that a program measuring the database beside
@@ -404,6 +407,12 @@ pub fn connect_options(url: &str, options: &StoreOptions) -> ConnectOptions {
         .max_connections(options.max_connections)
         .acquire_timeout(options.acquire_timeout)
         .statement_timeout(options.statement_timeout)
+        // sqlx pings a connection when it goes back to the pool, and by default again when
+        // it is taken out: one more round trip before every read on PostgreSQL (a tenth of
+        // the engine's time there, `docs/performance.md`, session 12). A connection used a
+        // moment ago passed the first ping; only one idle for a while (the server may have
+        // restarted, a firewall may have dropped it) is pinged again before use.
+        .test_before_acquire_if_idle_for(POOL_IDLE_PING)
         // Statements are traced by sea-orm's spans; sqlx's own log would repeat them.
         .sqlx_logging(false);
     if sqlite {
