@@ -4,11 +4,12 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::Iterable;
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    ColumnTrait, Condition, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -326,10 +327,10 @@ impl Cases<'_> {
             .column(task::Column::CaseId)
             .from(task::Entity)
             .and_where(task::Column::Id.eq(task.to_string()));
-        let mut query = case_query();
+        let conn = self.store.read();
+        let mut query = case_query(conn.backend());
         query.and_where(Expr::col((case::Entity, case::Column::Id)).in_subquery(of_task));
         let task = task.to_string();
-        let conn = self.store.read();
         conn.row(&query, |row| case_from(row, &task, conn.states()))
             .await
     }
@@ -513,13 +514,20 @@ fn search_number(term: &str) -> String {
 ///
 /// Every command reads a case with it, so it is built in place: each `.to_owned()` on a
 /// builder copies the whole statement.
-fn case_query() -> sea_orm::sea_query::SelectStatement {
+fn case_query(backend: DbBackend) -> sea_orm::sea_query::SelectStatement {
     let c = |column| (case::Entity, column);
     let h = |column| (history_head::Entity, column);
+    let state = Expr::col(c(case::Column::State));
+    // sqlx hands a `jsonb` cell over as a tree of values, which is then copied into the
+    // state; as text it decodes straight into the state ([`Cells::case_state`]).
+    let state = match backend {
+        DbBackend::Postgres => state.cast_as(Alias::new("text")),
+        _ => state,
+    };
     let mut query = Query::select();
     query
+        .expr(state)
         .columns([
-            c(case::Column::State),
             c(case::Column::Revision),
             c(case::Column::ContentHash),
             c(case::Column::Title),
@@ -538,7 +546,7 @@ fn case_query() -> sea_orm::sea_query::SelectStatement {
 /// The case `id` as stored, read on `conn` (the pool or a reader, or inside a write).
 async fn read_case(conn: Conn<'_>, id: CaseId) -> Result<Option<CaseRecord>, StoreError> {
     let key = id.to_string();
-    let mut query = case_query();
+    let mut query = case_query(conn.backend());
     query.and_where(Expr::col((case::Entity, case::Column::Id)).eq(key.as_str()));
     conn.row(&query, |row| case_from(row, &key, conn.states()))
         .await

@@ -205,10 +205,7 @@ pub(crate) trait Cells {
     /// A case's state, stored as JSON. Every command reads one, so a connection that holds
     /// the JSON as text decodes it straight into the state, without a `Value` in between.
     fn case_state(&self, i: usize) -> Result<Option<CaseState>, StoreError> {
-        self.json(i)?
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(StoreError::from)
+        state_of_json(self.json(i)?)
     }
     /// As [`Cells::case_state`] for case `id`, taken from `states` when the cell holds the
     /// text a kept state was decoded from. Only a connection that hands over the cell's
@@ -243,6 +240,26 @@ impl Cells for QueryResult {
     fn flag(&self, i: usize) -> Result<Option<bool>, StoreError> {
         Ok(self.try_get_by_index(i)?)
     }
+
+    /// The state's text (SQLite's column, PostgreSQL's `jsonb` cast to text by the case
+    /// query) decoded straight into the state; a cell that is not text goes through
+    /// [`Cells::json`].
+    fn case_state(&self, i: usize) -> Result<Option<CaseState>, StoreError> {
+        match self.try_get_by_index::<Option<String>>(i) {
+            Ok(text) => text
+                .map(|text| serde_json::from_str(&text))
+                .transpose()
+                .map_err(StoreError::from),
+            Err(_) => state_of_json(self.json(i)?),
+        }
+    }
+}
+
+fn state_of_json(value: Option<serde_json::Value>) -> Result<Option<CaseState>, StoreError> {
+    value
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(StoreError::from)
 }
 
 impl Cells for rusqlite::Row<'_> {
