@@ -12,7 +12,8 @@
 //! is then decoded as before (and kept in place of the old entry).
 //!
 //! Only the native SQLite connections use it: they hand over a row's text without copying
-//! it. PostgreSQL returns `jsonb` already parsed into a tree by the driver.
+//! it. PostgreSQL stores `jsonb` and writes its text in its own key order and spacing, so a
+//! read there never returns the text written.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
