@@ -128,36 +128,20 @@ impl Batch {
 /// when it is given its final query; that copy was a tenth of the engine's time on
 /// PostgreSQL (`docs/performance.md`, session 12).
 fn counted_with(writes: &[(SubQueryStatement, u64)]) -> Result<Statement, StoreError> {
-    let mut sql = SqlWriterValues::new("$", true);
+    let (placeholder, numbered) = PostgresQueryBuilder.placeholder();
+    let mut sql = SqlWriterValues::new(placeholder, numbered);
     let mut counts = String::new();
     let framed = (|| -> std::fmt::Result {
         for (i, (write, _)) in writes.iter().enumerate() {
             let lead = if i == 0 { "WITH" } else { "," };
             write!(sql, "{lead} \"w{i}\" AS (")?;
-            let returning = match write {
-                SubQueryStatement::InsertStatement(s) => {
-                    s.build_collect_into(PostgresQueryBuilder, &mut sql);
-                    " RETURNING 1"
-                }
-                SubQueryStatement::UpdateStatement(s) => {
-                    s.build_collect_into(PostgresQueryBuilder, &mut sql);
-                    " RETURNING 1"
-                }
-                SubQueryStatement::DeleteStatement(s) => {
-                    s.build_collect_into(PostgresQueryBuilder, &mut sql);
-                    " RETURNING 1"
-                }
-                // A read answers its rows as they are.
-                SubQueryStatement::SelectStatement(s) => {
-                    s.build_collect_into(PostgresQueryBuilder, &mut sql);
-                    ""
-                }
-                SubQueryStatement::WithStatement(s) => {
-                    s.build_collect_into(PostgresQueryBuilder, &mut sql);
-                    ""
-                }
-            };
-            write!(sql, "{returning})")?;
+            write_into(write, DbBackend::Postgres, &mut sql);
+            // A write answers one row per row it changed; a read answers its rows as they are.
+            let reads = matches!(
+                write,
+                SubQueryStatement::SelectStatement(_) | SubQueryStatement::WithStatement(_)
+            );
+            write!(sql, "{})", if reads { "" } else { " RETURNING 1" })?;
             let plus = if i == 0 { "" } else { " + " };
             write!(counts, "{plus}(SELECT count(*) FROM \"w{i}\")")?;
         }
@@ -186,18 +170,30 @@ pub(super) fn json_text(backend: DbBackend, text: String) -> Expr {
 }
 
 fn build(write: &SubQueryStatement, backend: DbBackend) -> (String, Values) {
+    let (placeholder, numbered) = match backend {
+        DbBackend::Postgres => PostgresQueryBuilder.placeholder(),
+        _ => SqliteQueryBuilder.placeholder(),
+    };
+    let mut sql = SqlWriterValues::new(placeholder, numbered);
+    write_into(write, backend, &mut sql);
+    sql.into_parts()
+}
+
+/// Writes `write` in `backend`'s dialect after what `sql` holds, its parameters numbered on
+/// from those already there.
+fn write_into(write: &SubQueryStatement, backend: DbBackend, sql: &mut SqlWriterValues) {
     match backend {
-        DbBackend::Postgres => build_with(write, PostgresQueryBuilder),
-        _ => build_with(write, SqliteQueryBuilder),
+        DbBackend::Postgres => write_with(write, PostgresQueryBuilder, sql),
+        _ => write_with(write, SqliteQueryBuilder, sql),
     }
 }
 
-fn build_with(write: &SubQueryStatement, builder: impl QueryBuilder) -> (String, Values) {
+fn write_with(write: &SubQueryStatement, builder: impl QueryBuilder, sql: &mut SqlWriterValues) {
     match write {
-        SubQueryStatement::SelectStatement(s) => s.build(builder),
-        SubQueryStatement::InsertStatement(s) => s.build(builder),
-        SubQueryStatement::UpdateStatement(s) => s.build(builder),
-        SubQueryStatement::DeleteStatement(s) => s.build(builder),
-        SubQueryStatement::WithStatement(s) => s.build(builder),
+        SubQueryStatement::SelectStatement(s) => s.build_collect_into(builder, sql),
+        SubQueryStatement::InsertStatement(s) => s.build_collect_into(builder, sql),
+        SubQueryStatement::UpdateStatement(s) => s.build_collect_into(builder, sql),
+        SubQueryStatement::DeleteStatement(s) => s.build_collect_into(builder, sql),
+        SubQueryStatement::WithStatement(s) => s.build_collect_into(builder, sql),
     }
 }
