@@ -255,10 +255,11 @@ async fn write_group(
         let Some(Job { work, answer }) = pending.pop_front() else {
             break;
         };
-        // A command alone in its transaction needs no savepoint: the transaction is its own.
-        // Commands that come later take savepoints, so its writes are then kept.
-        let alone = answers.is_empty() && pending.is_empty();
-        if !alone && let Err(error) = unit.savepoint().await {
+        // The first command in the transaction needs no savepoint: should it fail, the
+        // whole transaction is its own to roll back. Commands after it take savepoints (on
+        // SQLite each copies every page it changes), so the first one's writes are kept.
+        let first = answers.is_empty();
+        if !first && let Err(error) = unit.savepoint().await {
             answers.push((answer, Err(EngineError::Store(error.shared_copy()))));
             return fail_group(answers, pending.into(), &error);
         }
@@ -267,11 +268,19 @@ async fn write_group(
             Err(_) => Err(EngineError::Panicked),
         };
         if result.is_err() {
-            if alone {
-                // Dropping the unit rolls the command back; nothing else is in it.
+            if first {
+                // Dropping the unit rolls the command back; nothing else is in it. The rest
+                // of the group goes in a transaction begun afresh.
                 drop(unit);
                 let _ = answer.send(result);
-                return;
+                if pending.is_empty() {
+                    return;
+                }
+                unit = match store.unit().await {
+                    Ok(unit) => unit,
+                    Err(error) => return fail_group(Vec::new(), pending.into(), &error),
+                };
+                continue;
             }
             if let Err(error) = unit.rollback_to_savepoint().await {
                 answers.push((answer, result));
@@ -312,5 +321,90 @@ fn fail_group(
             failed => failed,
         };
         let _ = answer.send(result);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A write that draws the next number of a sequence and then, when `fail`, fails.
+    fn draw(writer: &Arc<Writer>, fail: bool) -> tokio::task::JoinHandle<Result<i64, EngineError>> {
+        let writer = Arc::clone(writer);
+        tokio::spawn(async move {
+            writer
+                .write(move |unit| {
+                    Box::pin(async move {
+                        let number = unit.next_number("组测", 2026).await?;
+                        if fail {
+                            Err(EngineError::Panicked)
+                        } else {
+                            Ok(number)
+                        }
+                    })
+                })
+                .await
+        })
+    }
+
+    /// Waits until `count` commands wait in the writer's queue.
+    async fn queued(writer: &Writer, count: usize) {
+        let sender = writer.sender.get().expect("the writer started");
+        while sender.max_capacity() - sender.capacity() < count {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// The first command of a group runs without a savepoint; when it fails, its transaction
+    /// is rolled back and the rest of the group is written in a new one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_first_command_leaves_the_rest_of_its_group_written() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display());
+        let store = Store::connect(&url).await.expect("opens");
+        store.migrate().await.expect("migrates");
+        let queue = WriteQueue {
+            max_group: 3,
+            ..WriteQueue::default()
+        };
+        let writer = Arc::new(Writer::new(store.clone(), queue));
+        // The first command holds the writer until four more wait behind it.
+        let (release, released) = oneshot::channel::<()>();
+        let (start, started) = oneshot::channel::<()>();
+        let holder = {
+            let writer = Arc::clone(&writer);
+            tokio::spawn(async move {
+                writer
+                    .write(move |unit| {
+                        Box::pin(async move {
+                            let _ = start.send(());
+                            let _ = released.await;
+                            Ok(unit.next_number("组测", 2026).await?)
+                        })
+                    })
+                    .await
+            })
+        };
+        started.await.expect("the holder runs");
+        let mut behind = Vec::new();
+        for (i, fail) in [false, false, true, false].into_iter().enumerate() {
+            behind.push(draw(&writer, fail));
+            queued(&writer, i + 1).await;
+        }
+        release.send(()).expect("the holder waits");
+        // The holder's group takes two of them (three at most); the other two are the next
+        // group, whose first command fails.
+        assert_eq!(holder.await.expect("joins").expect("written"), 1);
+        let mut answers = Vec::new();
+        for handle in behind {
+            answers.push(handle.await.expect("joins").ok());
+        }
+        assert_eq!(answers, [Some(2), Some(3), None, Some(4)]);
+        let mut unit = store.unit().await.expect("a unit");
+        assert_eq!(
+            unit.next_number("组测", 2026).await.expect("draws"),
+            5,
+            "the failed command's number was given back, the others committed"
+        );
     }
 }

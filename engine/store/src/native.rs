@@ -25,6 +25,7 @@ use sea_orm::{DbErr, RuntimeErr};
 
 use super::states::States;
 use super::{StoreError, StoreOptions, Synchronous};
+use lianban_core::runtime::moment;
 
 /// One SQLite connection driven in the caller's thread.
 #[derive(Debug)]
@@ -350,7 +351,7 @@ impl ToSql for Param<'_> {
             Value::ChronoDate(d) => text(d.map(|d| d.format("%F").to_string())),
             Value::ChronoTime(t) => text(t.map(|t| t.format("%T%.f").to_string())),
             Value::ChronoDateTime(t) => text(t.map(|t| t.format("%F %T%.f").to_string())),
-            Value::ChronoDateTimeUtc(t) => text(t.as_ref().map(rfc3339)),
+            Value::ChronoDateTimeUtc(t) => text(t.as_ref().map(moment::rfc3339_offset)),
             Value::ChronoDateTimeLocal(t) => text(t.as_ref().map(rfc3339)),
             Value::ChronoDateTimeWithTimeZone(t) => text(t.as_ref().map(rfc3339)),
             Value::Uuid(u) => u.map_or_else(null, |u| ToSqlOutput::from(u.as_bytes().to_vec())),

@@ -16,7 +16,7 @@ use super::records::{parse_task_status, task_status_word};
 use super::{Change, StoreError, TaskQuery, TaskRecord, page};
 use super::{Reads, Tasks};
 use lianban_core::definition::StepId;
-use lianban_core::runtime::{CaseState, Effect, Task, TaskId, TaskStatus};
+use lianban_core::runtime::{CaseState, Effect, Task, TaskId, TaskStatus, moment};
 
 /// A department's open work, for the metrics gauges.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -331,13 +331,14 @@ fn changed_columns(stored: &task::ActiveModel, row: &task::ActiveModel) -> Optio
 /// backends (`0|<due>|<created>` or `1|<created>`, fixed-width UTC times). Migration
 /// `m20261129_000501_add_inbox_order` fills existing rows with the same format.
 fn inbox_order(task: &Task) -> Option<String> {
-    const FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
     if !matches!(task.status, TaskStatus::Open | TaskStatus::Claimed) {
         return None;
     }
-    let created = task.created_at.format(FORMAT);
+    // `%Y-%m-%dT%H:%M:%S%.6fZ`, written without chrono's format parser (a task row is
+    // written on every transition).
+    let created = moment::micros(&task.created_at);
     Some(match task.due_at {
-        Some(due) => format!("0|{}|{created}", due.format(FORMAT)),
+        Some(due) => format!("0|{}|{created}", moment::micros(&due)),
         None => format!("1|{created}"),
     })
 }

@@ -13,30 +13,55 @@
 use chrono::{DateTime, Datelike as _, NaiveDate, Timelike as _, Utc};
 use serde::{Deserializer, Serializer};
 
-/// The longest text written here: `2026-12-06T08:00:00.123456789Z`.
-const LONGEST: usize = 30;
+/// The longest text written here: `2026-12-06T08:00:00.123456789+00:00`.
+const LONGEST: usize = 35;
 
-/// `at` as chrono writes it, into `out`; `None` when chrono writes it in another shape.
-fn write(at: &DateTime<Utc>, out: &mut [u8; LONGEST]) -> Option<usize> {
+/// The date and the time to the second (`2026-12-06T08:00:00`) into `out[..19]`; the
+/// nanoseconds, or `None` when chrono writes `at` in another shape (a year outside
+/// 0–9999, a leap second).
+fn write_seconds(at: &DateTime<Utc>, out: &mut [u8; LONGEST]) -> Option<u32> {
     let year = u32::try_from(at.year()).ok().filter(|y| *y <= 9999)?;
     let nanos = at.nanosecond();
     if nanos >= 1_000_000_000 {
         return None;
     }
-    let mut put = |at: usize, value: u32, digits: usize| {
-        let mut value = value;
-        for i in (0..digits).rev() {
-            out[at + i] = b'0' + (value % 10) as u8;
-            value /= 10;
-        }
-    };
-    put(0, year, 4);
-    put(5, at.month(), 2);
-    put(8, at.day(), 2);
-    put(11, at.hour(), 2);
-    put(14, at.minute(), 2);
-    put(17, at.second(), 2);
-    let (fraction, digits) = if nanos == 0 {
+    put(out, 0, year, 4);
+    put(out, 5, at.month(), 2);
+    put(out, 8, at.day(), 2);
+    put(out, 11, at.hour(), 2);
+    put(out, 14, at.minute(), 2);
+    put(out, 17, at.second(), 2);
+    for (i, c) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')] {
+        out[i] = c;
+    }
+    Some(nanos)
+}
+
+/// `value`'s last `digits` decimal digits into `out` from `at`.
+fn put(out: &mut [u8; LONGEST], at: usize, value: u32, digits: usize) {
+    let mut value = value;
+    for i in (0..digits).rev() {
+        out[at + i] = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
+/// The fraction (`digits` of them, after a `.`, none without) and then `zone`, after the
+/// seconds; the length written.
+fn write_fraction(out: &mut [u8; LONGEST], fraction: u32, digits: usize, zone: &[u8]) -> usize {
+    let mut end = 19;
+    if digits > 0 {
+        out[19] = b'.';
+        put(out, 20, fraction, digits);
+        end = 20 + digits;
+    }
+    out[end..end + zone.len()].copy_from_slice(zone);
+    end + zone.len()
+}
+
+/// As few fractional digits as `nanos` needs, of 0, 3, 6 or 9 (chrono's `AutoSi`).
+fn auto_si(nanos: u32) -> (u32, usize) {
+    if nanos == 0 {
         (0, 0)
     } else if nanos.is_multiple_of(1_000_000) {
         (nanos / 1_000_000, 3)
@@ -44,20 +69,49 @@ fn write(at: &DateTime<Utc>, out: &mut [u8; LONGEST]) -> Option<usize> {
         (nanos / 1_000, 6)
     } else {
         (nanos, 9)
-    };
-    if digits > 0 {
-        put(20, fraction, digits);
     }
-    for (i, c) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')] {
-        out[i] = c;
+}
+
+/// `at` as chrono writes it, into `out`; `None` when chrono writes it in another shape.
+fn write(at: &DateTime<Utc>, out: &mut [u8; LONGEST]) -> Option<usize> {
+    let (fraction, digits) = auto_si(write_seconds(at, out)?);
+    Some(write_fraction(out, fraction, digits, b"Z"))
+}
+
+/// The written bytes as text (only ASCII digits and separators are written).
+fn text(out: &[u8]) -> String {
+    out.iter().map(|b| char::from(*b)).collect()
+}
+
+/// `at` as chrono's `to_rfc3339_opts(SecondsFormat::AutoSi, false)` writes it
+/// (`2026-12-06T08:00:00.123+00:00`): the text the store binds for a time on SQLite, as
+/// the pooled driver does, several times on every transition.
+#[must_use]
+pub fn rfc3339_offset(at: &DateTime<Utc>) -> String {
+    let mut out = [0u8; LONGEST];
+    match write_seconds(at, &mut out) {
+        Some(nanos) => {
+            let (fraction, digits) = auto_si(nanos);
+            let len = write_fraction(&mut out, fraction, digits, b"+00:00");
+            text(&out[..len])
+        }
+        None => at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false),
     }
-    let mut end = 19;
-    if digits > 0 {
-        out[19] = b'.';
-        end = 20 + digits;
+}
+
+/// `at` with exactly six fractional digits, as chrono's `%Y-%m-%dT%H:%M:%S%.6fZ` writes
+/// it: fixed-width text whose order is the times' order (the inbox's sort key).
+#[must_use]
+pub fn micros(at: &DateTime<Utc>) -> String {
+    const FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
+    let mut out = [0u8; LONGEST];
+    match write_seconds(at, &mut out) {
+        Some(nanos) => {
+            let len = write_fraction(&mut out, nanos / 1_000, 6, b"Z");
+            text(&out[..len])
+        }
+        None => at.format(FORMAT).to_string(),
     }
-    out[end] = b'Z';
-    Some(end + 1)
 }
 
 /// `text` read back, when it has exactly the shape [`write`] gives; `None` otherwise.
@@ -236,6 +290,16 @@ mod tests {
                 let chrono = serde_json::to_string(&Chronos { at, maybe }).expect("writes");
                 assert_eq!(ours, chrono, "{at:?}");
             }
+        }
+    }
+
+    #[test]
+    fn micros_and_offsets_are_chronos_text() {
+        for at in times() {
+            let chrono = at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+            assert_eq!(micros(&at), chrono, "{at:?}");
+            let chrono = at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
+            assert_eq!(rfc3339_offset(&at), chrono, "{at:?}");
         }
     }
 
