@@ -12,7 +12,9 @@
 //! A command whose writes fail (a lost compare-and-set, a moved chain head that the store
 //! cannot recover from, a template that fails, a number it drew) is rolled back to its
 //! savepoint alone: the commands before it in the group stay, the ones after run, and its
-//! caller gets the error it would have got alone. Only a failure of the group's own
+//! caller gets the error it would have got alone. The first command of a transaction has
+//! the transaction's start for its savepoint: when it fails the transaction is rolled back
+//! and the rest of the group goes in a new one. Only a failure of the group's own
 //! transaction (it cannot begin, a rollback to a savepoint or the commit fails) reaches every
 //! caller in it, each with a copy of that error; nothing of the group was written then.
 //!

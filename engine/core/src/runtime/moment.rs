@@ -78,9 +78,9 @@ fn write(at: &DateTime<Utc>, out: &mut [u8; LONGEST]) -> Option<usize> {
     Some(write_fraction(out, fraction, digits, b"Z"))
 }
 
-/// The written bytes as text (only ASCII digits and separators are written).
-fn text(out: &[u8]) -> String {
-    out.iter().map(|b| char::from(*b)).collect()
+/// The written bytes as text: always, as only ASCII digits and separators are written.
+fn text(out: &[u8]) -> Option<String> {
+    std::str::from_utf8(out).ok().map(str::to_owned)
 }
 
 /// `at` as chrono's `to_rfc3339_opts(SecondsFormat::AutoSi, false)` writes it
@@ -89,14 +89,13 @@ fn text(out: &[u8]) -> String {
 #[must_use]
 pub fn rfc3339_offset(at: &DateTime<Utc>) -> String {
     let mut out = [0u8; LONGEST];
-    match write_seconds(at, &mut out) {
-        Some(nanos) => {
+    write_seconds(at, &mut out)
+        .and_then(|nanos| {
             let (fraction, digits) = auto_si(nanos);
             let len = write_fraction(&mut out, fraction, digits, b"+00:00");
             text(&out[..len])
-        }
-        None => at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false),
-    }
+        })
+        .unwrap_or_else(|| at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false))
 }
 
 /// `at` with exactly six fractional digits, as chrono's `%Y-%m-%dT%H:%M:%S%.6fZ` writes
@@ -105,13 +104,12 @@ pub fn rfc3339_offset(at: &DateTime<Utc>) -> String {
 pub fn micros(at: &DateTime<Utc>) -> String {
     const FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
     let mut out = [0u8; LONGEST];
-    match write_seconds(at, &mut out) {
-        Some(nanos) => {
+    write_seconds(at, &mut out)
+        .and_then(|nanos| {
             let len = write_fraction(&mut out, nanos / 1_000, 6, b"Z");
             text(&out[..len])
-        }
-        None => at.format(FORMAT).to_string(),
-    }
+        })
+        .unwrap_or_else(|| at.format(FORMAT).to_string())
 }
 
 /// `text` read back, when it has exactly the shape [`write`] gives; `None` otherwise.
