@@ -241,10 +241,8 @@ async fn write_group(
     max_group: usize,
     mut latecomers: impl FnMut() -> Option<Job>,
 ) {
-    let mut unit = match store.unit().await {
-        Ok(unit) => unit,
-        Err(error) => return fail_group(Vec::new(), jobs, &error),
-    };
+    // Begun for the first command, and again after a first command that failed.
+    let mut unit = None;
     let mut answers: Vec<(oneshot::Sender<Answer>, Answer)> = Vec::with_capacity(max_group);
     let mut pending = std::collections::VecDeque::from(jobs);
     loop {
@@ -254,43 +252,51 @@ async fn write_group(
         {
             pending.push_back(job);
         }
-        let Some(Job { work, answer }) = pending.pop_front() else {
+        let Some(job) = pending.pop_front() else {
             break;
         };
         // The first command in the transaction needs no savepoint: should it fail, the
         // whole transaction is its own to roll back. Commands after it take savepoints (on
         // SQLite each copies every page it changes), so the first one's writes are kept.
-        let first = answers.is_empty();
-        if !first && let Err(error) = unit.savepoint().await {
+        let first = unit.is_none();
+        let open = match unit {
+            Some(ref mut open) => open,
+            None => match store.unit().await {
+                Ok(opened) => unit.insert(opened),
+                Err(error) => {
+                    pending.push_front(job);
+                    return fail_group(answers, pending.into(), &error);
+                }
+            },
+        };
+        let Job { work, answer } = job;
+        if !first && let Err(error) = open.savepoint().await {
             answers.push((answer, Err(EngineError::Store(error.shared_copy()))));
             return fail_group(answers, pending.into(), &error);
         }
-        let result = match AssertUnwindSafe(work(&mut unit)).catch_unwind().await {
+        let result = match AssertUnwindSafe(work(open)).catch_unwind().await {
             Ok(result) => result,
             Err(_) => Err(EngineError::Panicked),
         };
         if result.is_err() {
             if first {
-                // Dropping the unit rolls the command back; nothing else is in it. The rest
-                // of the group goes in a transaction begun afresh.
-                drop(unit);
+                // Dropping the transaction rolls the command back; nothing else is in it.
+                // The commands after it go in one begun afresh.
+                unit = None;
                 let _ = answer.send(result);
-                if pending.is_empty() {
-                    return;
-                }
-                unit = match store.unit().await {
-                    Ok(unit) => unit,
-                    Err(error) => return fail_group(Vec::new(), pending.into(), &error),
-                };
                 continue;
             }
-            if let Err(error) = unit.rollback_to_savepoint().await {
+            if let Err(error) = open.rollback_to_savepoint().await {
                 answers.push((answer, result));
                 return fail_group(answers, pending.into(), &error);
             }
         }
         answers.push((answer, result));
     }
+    let Some(unit) = unit else {
+        // Nothing was written: every command failed as the first of its transaction.
+        return;
+    };
     tracing::debug!(commands = answers.len(), "committing a group");
     if let Err(error) = unit.commit().await {
         return fail_group(answers, Vec::new(), &error);
