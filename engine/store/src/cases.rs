@@ -4,12 +4,14 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::Iterable;
+use std::sync::OnceLock;
+
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
     ColumnTrait, Condition, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait,
+    QueryTrait, Statement,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -322,16 +324,10 @@ impl Cases<'_> {
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Serialization`].
     pub async fn of_task(&self, task: TaskId) -> Result<Option<CaseRecord>, StoreError> {
-        let mut of_task = Query::select();
-        of_task
-            .column(task::Column::CaseId)
-            .from(task::Entity)
-            .and_where(task::Column::Id.eq(task.to_string()));
         let conn = self.store.read();
-        let mut query = case_query(conn.backend());
-        query.and_where(Expr::col((case::Entity, case::Column::Id)).in_subquery(of_task));
         let task = task.to_string();
-        conn.row(&query, |row| case_from(row, &task, conn.states()))
+        let statement = case_read(conn.backend(), CaseKey::Task, &task);
+        conn.row_of(statement, |row| case_from(row, &task, conn.states()))
             .await
     }
 }
@@ -546,10 +542,57 @@ fn case_query(backend: DbBackend) -> sea_orm::sea_query::SelectStatement {
 /// The case `id` as stored, read on `conn` (the pool or a reader, or inside a write).
 async fn read_case(conn: Conn<'_>, id: CaseId) -> Result<Option<CaseRecord>, StoreError> {
     let key = id.to_string();
-    let mut query = case_query(conn.backend());
-    query.and_where(Expr::col((case::Entity, case::Column::Id)).eq(key.as_str()));
-    conn.row(&query, |row| case_from(row, &key, conn.states()))
+    let statement = case_read(conn.backend(), CaseKey::Case, &key);
+    conn.row_of(statement, |row| case_from(row, &key, conn.states()))
         .await
+}
+
+/// What names the one case [`case_read`] reads.
+#[derive(Debug, Clone, Copy)]
+enum CaseKey {
+    /// The case's id.
+    Case,
+    /// The id of one of its tasks.
+    Task,
+}
+
+/// [`case_query`] narrowed to the case `key` names, in `backend`'s dialect.
+///
+/// Its text never changes, so each dialect's is built once: building it anew cost a
+/// seventh of a case's read, on every command the workers load and again inside the
+/// writer's save (`docs/performance.md`, session 14).
+fn case_read(backend: DbBackend, by: CaseKey, key: &str) -> Statement {
+    static TEXTS: [OnceLock<String>; 4] = [const { OnceLock::new() }; 4];
+    let dialect = match backend {
+        DbBackend::Postgres => 0,
+        DbBackend::Sqlite => 1,
+        // Built every time: the store runs on neither (a sea-orm backend it never opens).
+        _ => return case_read_statement(backend, by, key),
+    };
+    let slot = dialect * 2 + by as usize;
+    let sql = TEXTS[slot].get_or_init(|| case_read_statement(backend, by, "").sql);
+    Statement::from_sql_and_values(backend, sql.clone(), [key.into()])
+}
+
+/// [`case_read`] built: its one parameter is `key`.
+fn case_read_statement(backend: DbBackend, by: CaseKey, key: &str) -> Statement {
+    let mut query = case_query(backend);
+    let id = Expr::col((case::Entity, case::Column::Id));
+    match by {
+        CaseKey::Case => query.and_where(id.eq(key)),
+        CaseKey::Task => {
+            let mut of_task = Query::select();
+            of_task
+                .column(task::Column::CaseId)
+                .from(task::Entity)
+                .and_where(Expr::col(task::Column::Id).eq(key));
+            // `= (SELECT …)`, not `IN (SELECT …)`: a task names one case, and SQLite fills
+            // an `IN` list into a temporary table with a Bloom filter beside it, a quarter
+            // of what reading the case of a task cost (`docs/performance.md`, session 14).
+            query.and_where(id.eq(of_task))
+        }
+    };
+    backend.build(&query)
 }
 
 /// A case read with [`case_query`] (`key` names it in an error), its state taken from
@@ -707,4 +750,33 @@ pub(super) fn parse_case_id(table: &'static str, id: &str) -> Result<CaseId, Sto
             id: id.to_owned(),
             column: "case_id",
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each dialect and key keeps its own text, the same as building it afresh, with the
+    /// key as its one value.
+    #[test]
+    fn a_case_read_is_built_once_per_dialect_and_key() {
+        for _ in 0..2 {
+            for backend in [DbBackend::Sqlite, DbBackend::Postgres] {
+                for by in [CaseKey::Case, CaseKey::Task] {
+                    let kept = case_read(backend, by, "k1");
+                    let built = case_read_statement(backend, by, "k1");
+                    assert_eq!(kept.sql, built.sql);
+                    assert_eq!(kept.values, built.values);
+                    assert_eq!(kept.db_backend, backend);
+                }
+            }
+        }
+        let of_task = case_read(DbBackend::Postgres, CaseKey::Task, "t").sql;
+        assert!(
+            of_task.contains("= (SELECT \"case_id\" FROM \"tasks\" WHERE \"id\" = $1)"),
+            "{of_task}"
+        );
+        let of_case = case_read(DbBackend::Sqlite, CaseKey::Case, "c").sql;
+        assert!(of_case.ends_with("WHERE \"cases\".\"id\" = ?"), "{of_case}");
+    }
 }

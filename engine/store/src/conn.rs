@@ -100,6 +100,15 @@ impl<'a> Conn<'a> {
             DbBackend::Sqlite => literal_limits(DbBackend::Sqlite.build(query)),
             backend => backend.build(query),
         };
+        self.rows_of(statement, read).await
+    }
+
+    /// As [`Conn::rows`], for a statement already built for this connection.
+    pub(crate) async fn rows_of<T>(
+        self,
+        statement: Statement,
+        read: impl Fn(&dyn Cells) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
         match self {
             Conn::Orm(txn) => orm_rows(txn, statement, read).await,
             Conn::Pool(db) => orm_rows(db, statement, read).await,
@@ -122,6 +131,15 @@ impl<'a> Conn<'a> {
         S: StatementBuilder,
     {
         Ok(self.rows(query, read).await?.into_iter().next())
+    }
+
+    /// As [`Conn::rows_of`], the first row only.
+    pub(crate) async fn row_of<T>(
+        self,
+        statement: Statement,
+        read: impl Fn(&dyn Cells) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        Ok(self.rows_of(statement, read).await?.into_iter().next())
     }
 }
 

@@ -36,7 +36,7 @@ impl Admin<'_> {
         let statements = [
             (
                 "inbox",
-                super::tasks::tasks_select(inbox, &counties).build(backend),
+                backend.build(&super::tasks::tasks_select(inbox, &counties)),
             ),
             (
                 "timers",

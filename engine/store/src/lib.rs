@@ -653,6 +653,23 @@ fn page<S: sea_orm::QuerySelect>(select: S, limit: Option<u64>, offset: u64) -> 
         .offset(offset)
 }
 
+/// [`page`] for a sea-query statement.
+fn page_statement(
+    select: &mut sea_orm::sea_query::SelectStatement,
+    limit: Option<u64>,
+    offset: u64,
+) {
+    if offset == 0 {
+        if let Some(limit) = limit {
+            select.limit(limit);
+        }
+        return;
+    }
+    select
+        .limit(limit.unwrap_or(i64::MAX.unsigned_abs()))
+        .offset(offset);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,10 +1,12 @@
 //! Task rows: the inbox's projection of the tasks in case states.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, InsertStatement, OnConflict, Query, UpdateStatement};
+use sea_orm::sea_query::{
+    Expr, ExprTrait, InsertStatement, OnConflict, Order, Query, SelectStatement, UpdateStatement,
+};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect,
+    QueryTrait,
 };
 use uuid::Uuid;
 
@@ -13,7 +15,7 @@ use super::cases::{parse_case_id, same_definition};
 use super::conn::Cells;
 use super::entity::{case, task};
 use super::records::{parse_task_status, task_status_word};
-use super::{Change, StoreError, TaskQuery, TaskRecord, page};
+use super::{Change, StoreError, TaskQuery, TaskRecord};
 use super::{Reads, Tasks};
 use lianban_core::definition::StepId;
 use lianban_core::runtime::{CaseState, Effect, Task, TaskId, TaskStatus, moment};
@@ -37,10 +39,11 @@ impl Tasks<'_> {
     /// # Errors
     /// [`StoreError::Database`], [`StoreError::Corrupt`].
     pub async fn get(&self, id: TaskId) -> Result<Option<TaskRecord>, StoreError> {
-        let query = task::Entity::find_by_id(id.to_string())
-            .select_only()
+        let mut query = Query::select();
+        query
             .columns(task_columns())
-            .into_query();
+            .from(task::Entity)
+            .and_where(Expr::col(task::Column::Id).eq(id.to_string()));
         self.store.read().row(&query, task_from).await
     }
 }
@@ -54,27 +57,30 @@ impl Reads<'_> {
     pub async fn inbox(&self, query: &TaskQuery) -> Result<Vec<TaskRecord>, StoreError> {
         let counties =
             super::definitions::counties_of(query.county.as_deref(), self.store.read()).await?;
-        let select = tasks_select(query, &counties)
-            .select_only()
-            .columns(task_columns())
-            .into_query();
+        let select = tasks_select(query, &counties);
         self.store.read().rows(&select, task_from).await
     }
 }
 
 /// The inbox's query, shared with the EXPLAIN review so that it checks this very query.
 /// `counties` are those the query covers ([`super::definitions::counties_of`]).
-pub(super) fn tasks_select(
-    query: &TaskQuery,
-    counties: &[String],
-) -> sea_orm::Select<task::Entity> {
-    let mut select = task::Entity::find();
+///
+/// Built with sea-query's own statement, not an entity's `find()`: that one lists every
+/// column only for them to be replaced, and each filter through a column's `ColumnTrait`
+/// method looks the column's definition up to see whether it is an enum. Those made up
+/// more than half of what an inbox page cost (`docs/performance.md`, session 14).
+pub(super) fn tasks_select(query: &TaskQuery, counties: &[String]) -> SelectStatement {
+    use task::Column as C;
+    let mut select = Query::select();
+    select.columns(task_columns()).from(task::Entity);
     if !query.roles.is_empty() {
-        select = select.filter(task::Column::Role.is_in(query.roles.clone()));
+        select.and_where(Expr::col(C::Role).is_in(query.roles.iter().map(String::as_str)));
     }
-    select = select.filter(task::Column::County.is_in(counties.to_vec()));
+    select.and_where(Expr::col(C::County).is_in(counties.iter().map(String::as_str)));
     if !query.departments.is_empty() {
-        select = select.filter(task::Column::Department.is_in(query.departments.clone()));
+        select.and_where(
+            Expr::col(C::Department).is_in(query.departments.iter().map(String::as_str)),
+        );
     }
     // Open and claimed tasks carry the inbox's sort key, and only they do: the inbox (only
     // open work) reads the key's index in order and stops after one page.
@@ -87,28 +93,28 @@ pub(super) fn tasks_select(
         && query.statuses.contains(&TaskStatus::Open)
         && query.statuses.contains(&TaskStatus::Claimed);
     if open_only {
-        select = select.filter(task::Column::InboxOrder.is_not_null());
+        select.and_where(Expr::col(C::InboxOrder).is_not_null());
     }
     if !query.statuses.is_empty() && !both_open {
         let words = query.statuses.iter().map(|s| task_status_word(*s));
-        select = select.filter(task::Column::Status.is_in(words));
+        select.and_where(Expr::col(C::Status).is_in(words));
     }
     if let Some(user) = &query.claimed_by {
         if query.also_claimed_by.is_empty() {
-            select = select.filter(task::Column::ClaimedBy.eq(user.clone()));
+            select.and_where(Expr::col(C::ClaimedBy).eq(user.as_str()));
         } else {
-            let users = std::iter::once(user.clone()).chain(query.also_claimed_by.iter().cloned());
-            select = select.filter(task::Column::ClaimedBy.is_in(users));
+            let users = std::iter::once(user).chain(&query.also_claimed_by);
+            select.and_where(Expr::col(C::ClaimedBy).is_in(users.map(String::as_str)));
         }
     }
     if let Some(case) = query.case {
-        select = select.filter(task::Column::CaseId.eq(case.to_string()));
+        select.and_where(Expr::col(C::CaseId).eq(case.to_string()));
     }
     if query.unclaimed {
-        select = select.filter(task::Column::ClaimedBy.is_null());
+        select.and_where(Expr::col(C::ClaimedBy).is_null());
     }
     if !query.steps.is_empty() {
-        select = select.filter(task::Column::Step.is_in(query.steps.clone()));
+        select.and_where(Expr::col(C::Step).is_in(query.steps.iter().map(String::as_str)));
     }
     if let Some(term) = query
         .search
@@ -122,30 +128,31 @@ pub(super) fn tasks_select(
             .from(case::Entity)
             .cond_where(super::cases::search_condition(term))
             .to_owned();
-        select = select.filter(task::Column::CaseId.in_subquery(cases));
+        select.and_where(Expr::col(C::CaseId).in_subquery(cases));
     }
     if let Some(before) = query.due_before {
-        select = select.filter(task::Column::DueAt.lt(before));
+        select.and_where(Expr::col(C::DueAt).lt(before));
     }
     if let Some(at) = query.warned_at {
-        select = select.filter(task::Column::WarnAt.lte(at));
+        select.and_where(Expr::col(C::WarnAt).lte(at));
     }
     if open_only {
         // The same order as below, spelled as one key (see `inbox_order`).
-        let select = select
-            .order_by_asc(task::Column::InboxOrder)
-            .order_by_asc(task::Column::Id);
-        return page(select, query.limit, query.offset);
+        select
+            .order_by(C::InboxOrder, Order::Asc)
+            .order_by(C::Id, Order::Asc);
+    } else {
+        // SQLite sorts NULL first and PostgreSQL last; sorting on `IS NULL` first makes
+        // both put tasks without a due time at the end. (SQLite keeps times as RFC 3339
+        // text in UTC, which sorts in time order.)
+        select
+            .order_by_expr(Expr::col(C::DueAt).is_null(), Order::Asc)
+            .order_by(C::DueAt, Order::Asc)
+            .order_by(C::CreatedAt, Order::Asc)
+            .order_by(C::Id, Order::Asc);
     }
-    // SQLite sorts NULL first and PostgreSQL last; sorting on `IS NULL` first makes both
-    // put tasks without a due time at the end. (SQLite keeps times as RFC 3339 text in
-    // UTC, which sorts in time order.)
-    let select = select
-        .order_by_asc(Expr::col(task::Column::DueAt).is_null())
-        .order_by_asc(task::Column::DueAt)
-        .order_by_asc(task::Column::CreatedAt)
-        .order_by_asc(task::Column::Id);
-    page(select, query.limit, query.offset)
+    super::page_statement(&mut select, query.limit, query.offset);
+    select
 }
 
 impl Reads<'_> {
