@@ -801,6 +801,106 @@ db_test!(
     }
 );
 
+db_test!(
+    writes_prepared_before_the_writer_check_the_case_and_its_head_when_run,
+    |db| {
+        // The service builds a command's writes before the writer takes it. Between the two a
+        // recorded view can move the chain head (the save starts over, reading it under the
+        // case's lock) or another command can change the case (a conflict, nothing written).
+        let store = db.store().await?;
+        let demo = process("demo", 1, "aaa");
+        store.definitions().register(&demo).await?;
+        let wang = clerk("wang", "shebao");
+        let started = start(&demo, object([("name", json!("张三"))]), at(9, 0));
+        let case = started.state.id;
+        let start_change = Change {
+            process: &demo,
+            transition: &started,
+            actor: &wang,
+            action: "start",
+            at: at(9, 0),
+        };
+        store.insert_case(&start_change, Some("张三")).await?;
+        let task = started.state.tasks[0].id;
+        let claim = edit_task(
+            &started.state,
+            "accept",
+            Event::TaskClaimed {
+                task,
+                user: "wang".into(),
+            },
+            |t| {
+                t.status = TaskStatus::Claimed;
+                t.claimed_by = Some("wang".into());
+            },
+        );
+        let change = |transition| Change {
+            process: &demo,
+            transition,
+            actor: &wang,
+            action: "claim",
+            at: at(10, 0),
+        };
+
+        // Prepared, then the head moves: saved all the same, after the view.
+        let held = store.cases().get(case).await?.expect("stored");
+        let prepared = store
+            .cases()
+            .prepare(&held, &change(&claim))?
+            .expect("the record holds its chain head");
+        assert!(store.cases().record_view(case, &wang, at(9, 30)).await?);
+        let mut unit = store.unit().await?;
+        unit.savepoint().await?;
+        assert_eq!(
+            unit.save_prepared(&held, &change(&claim), None, prepared)
+                .await?,
+            2
+        );
+        unit.commit().await?;
+        let actions: Vec<String> = store
+            .cases()
+            .history(case)
+            .await?
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        assert_eq!(actions, ["start", "view", "claim"]);
+
+        // Prepared on revision 2, then another command moves the case to 3: a conflict, and
+        // the case, its tasks and its history are as the other command left them.
+        let held = store.cases().get(case).await?.expect("stored");
+        let release = edit_task(&held.state, "accept", Event::TaskUnclaimed { task }, |t| {
+            t.status = TaskStatus::Open;
+            t.claimed_by = None;
+        });
+        let prepared = store
+            .cases()
+            .prepare(&held, &change(&release))?
+            .expect("the record holds its chain head");
+        let mut other = store.unit().await?;
+        other
+            .save_transition(Basis::Held(&held), &change(&release), None)
+            .await?;
+        other.commit().await?;
+        let mut unit = store.unit().await?;
+        unit.savepoint().await?;
+        let lost = unit
+            .save_prepared(&held, &change(&release), None, prepared)
+            .await;
+        assert!(
+            matches!(lost, Err(StoreError::Conflict { case: c }) if c == case),
+            "{lost:?}"
+        );
+        drop(unit);
+        let record = store.cases().get(case).await?.expect("stored");
+        assert_eq!(record.revision, 3);
+        assert_eq!(record.state.tasks[0].status, TaskStatus::Open);
+        assert_eq!(store.cases().history(case).await?.len(), 4);
+        assert!(store.admin().verify_history(None).await?.intact());
+        Ok(())
+    }
+);
+
 /// A deadlock PostgreSQL breaks (two transactions taking two rows in opposite orders, as
 /// two writer lanes can with the counters of case and document numbers) reads as a
 /// transient error: the engine runs the failed command again instead of answering 500.

@@ -643,6 +643,17 @@ impl Engine {
             let refusals = issuing::refusals(&process, &transition.state, &issued);
             issuing::set_refusals(&mut documents, &refusals);
         }
+        // The writes are built here, beside the writer rather than in it (see `Prepared`).
+        let prepared = self.store().cases().prepare(
+            &record,
+            &Change {
+                process: &process,
+                transition: &transition,
+                actor,
+                action,
+                at: now,
+            },
+        )?;
         let (actor, action, templates) = (actor.clone(), action.to_owned(), self.templates());
         self.write(move |unit| {
             Box::pin(async move {
@@ -653,8 +664,13 @@ impl Engine {
                     action: &action,
                     at: now,
                 };
-                unit.save_transition(Basis::Held(&record), &change, None)
-                    .await?;
+                match prepared {
+                    Some(prepared) => unit.save_prepared(&record, &change, None, prepared).await?,
+                    None => {
+                        unit.save_transition(Basis::Held(&record), &change, None)
+                            .await?
+                    }
+                };
                 issuing::issue(unit, record.state.id, &documents, &templates).await?;
                 Ok(transition)
             })

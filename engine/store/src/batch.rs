@@ -28,9 +28,23 @@ use super::StoreError;
 use super::conn::Conn;
 
 /// Writes to run in one transaction, each with the rows it must change.
+///
+/// A batch is plain data: it can be built away from the connection it will run on (the
+/// workers build a command's writes while the writer commits others, see
+/// [`crate::Prepared`]).
 pub(super) struct Batch {
     backend: DbBackend,
-    writes: Vec<(SubQueryStatement, u64)>,
+    writes: Vec<(Write, u64)>,
+}
+
+/// One write as a batch keeps it.
+enum Write {
+    /// SQLite's: built when pushed, so that whoever builds the batch pays for it. Its `?`
+    /// parameters are positional, so the text runs alone or joined to others as it is.
+    Built(String, Values),
+    /// PostgreSQL's: built when run, with its parameters numbered on from those of the
+    /// writes before it in one `WITH` statement ([`counted_with`]).
+    Statement(SubQueryStatement),
 }
 
 impl Batch {
@@ -44,7 +58,15 @@ impl Batch {
 
     /// Adds an INSERT, UPDATE or DELETE that must change exactly `rows` rows.
     pub(super) fn push(&mut self, write: impl Into<SubQueryStatement>, rows: u64) {
-        self.writes.push((write.into(), rows));
+        let write = write.into();
+        let write = match self.backend {
+            DbBackend::Postgres => Write::Statement(write),
+            backend => {
+                let (sql, values) = build(&write, backend);
+                Write::Built(sql, values)
+            }
+        };
+        self.writes.push((write, rows));
     }
 
     /// Runs the writes in one call. `Ok(false)` when they changed another number of rows
@@ -71,8 +93,8 @@ impl Batch {
                     native.execute_unprepared(first)?;
                 }
                 let mut changed = 0;
-                for (write, _) in &self.writes {
-                    let (sql, values) = build(write, DbBackend::Sqlite);
+                for (write, _) in self.writes {
+                    let (sql, values) = write.built(DbBackend::Sqlite);
                     changed += native.execute(&sql, &values.0)?;
                 }
                 return Ok(changed == expected);
@@ -93,8 +115,8 @@ impl Batch {
             _ if self.backend == DbBackend::Sqlite => {
                 let mut sql = first.map(|f| f + ";\n").unwrap_or_default();
                 let mut values = Vec::new();
-                for (write, _) in &self.writes {
-                    let (text, bound) = build(write, self.backend);
+                for (write, _) in self.writes {
+                    let (text, bound) = write.built(self.backend);
                     sql.push_str(&text);
                     sql.push_str(";\n");
                     values.extend(bound.0);
@@ -103,7 +125,10 @@ impl Batch {
                 Ok(txn.execute_raw(joined).await?.rows_affected() == expected)
             }
             1 => {
-                let (sql, values) = build(&self.writes[0].0, self.backend);
+                let Some((write, _)) = self.writes.into_iter().next() else {
+                    return Ok(true);
+                };
+                let (sql, values) = write.built(self.backend);
                 let statement = Statement::from_sql_and_values(self.backend, sql, values.0);
                 Ok(txn.execute_raw(statement).await?.rows_affected() == expected)
             }
@@ -119,6 +144,16 @@ impl Batch {
     }
 }
 
+impl Write {
+    /// The write's text and values in `backend`'s dialect.
+    fn built(self, backend: DbBackend) -> (String, Values) {
+        match self {
+            Write::Built(sql, values) => (sql, values),
+            Write::Statement(write) => build(&write, backend),
+        }
+    }
+}
+
 /// `WITH "w0" AS (<write> RETURNING 1), "w1" AS (…) SELECT (SELECT count(*) FROM "w0") + …`:
 /// every write runs (PostgreSQL runs each data-modifying `WITH` query exactly once), and
 /// the statement answers how many rows they changed together.
@@ -127,12 +162,16 @@ impl Batch {
 /// across them. sea-query's own `WITH` copies the whole clause (the case's state with it)
 /// when it is given its final query; that copy was a tenth of the engine's time on
 /// PostgreSQL (`docs/performance.md`, session 12).
-fn counted_with(writes: &[(SubQueryStatement, u64)]) -> Result<Statement, StoreError> {
+fn counted_with(writes: &[(Write, u64)]) -> Result<Statement, StoreError> {
     let (placeholder, numbered) = PostgresQueryBuilder.placeholder();
     let mut sql = SqlWriterValues::new(placeholder, numbered);
     let mut counts = String::new();
     let framed = (|| -> std::fmt::Result {
         for (i, (write, _)) in writes.iter().enumerate() {
+            let Write::Statement(write) = write else {
+                // A batch for PostgreSQL keeps its writes unbuilt (`Batch::push`).
+                return Err(std::fmt::Error);
+            };
             let lead = if i == 0 { "WITH" } else { "," };
             write!(sql, "{lead} \"w{i}\" AS (")?;
             write_into(write, DbBackend::Postgres, &mut sql);
@@ -147,7 +186,11 @@ fn counted_with(writes: &[(SubQueryStatement, u64)]) -> Result<Statement, StoreE
         }
         write!(sql, " SELECT {counts}")
     })();
-    framed.map_err(|e| StoreError::Database(sea_orm::DbErr::Custom(e.to_string())))?;
+    framed.map_err(|e| {
+        StoreError::Database(sea_orm::DbErr::Custom(format!(
+            "批量写入的语句无法拼接（这是程序错误）：{e}"
+        )))
+    })?;
     let (sql, values) = sql.into_parts();
     Ok(Statement::from_sql_and_values(
         DbBackend::Postgres,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::Iterable;
 use std::sync::OnceLock;
 
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, UpdateStatement};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
@@ -118,18 +118,35 @@ impl Unit<'_> {
         change: &Change<'_>,
         fired: Option<(&str, &str)>,
     ) -> Result<i64, StoreError> {
-        let (expected, known) = match basis {
-            Basis::Revision(revision) => (revision, None),
-            Basis::Held(record) => (
-                record.revision,
-                Some(Known {
-                    state: &record.state,
-                    head: record.chain_head.as_ref(),
-                }),
-            ),
-        };
-        if self.is_fresh() && known.is_some_and(|k| k.head.is_some()) {
-            match self.save_once(expected, change, fired, known).await {
+        match basis {
+            Basis::Held(record) if record.chain_head.is_some() && self.is_fresh() => {
+                let prepared = prepare(self.txn(), record, change)?;
+                self.save_prepared(record, change, fired, prepared).await
+            }
+            Basis::Held(record) => {
+                self.save_once(record.revision, change, fired, Some(&record.state))
+                    .await
+            }
+            Basis::Revision(revision) => self.save_once(revision, change, fired, None).await,
+        }
+    }
+
+    /// [`Unit::save_transition`] of a [`Basis::Held`] record, with the writes
+    /// [`Cases::prepare`] built for it outside the writer. They run as one batch against the
+    /// record's chain head; if it moved, or the case did, the unit starts over as
+    /// `save_transition` does.
+    ///
+    /// # Errors
+    /// As [`Unit::save_transition`].
+    pub async fn save_prepared(
+        &mut self,
+        record: &CaseRecord,
+        change: &Change<'_>,
+        fired: Option<(&str, &str)>,
+        prepared: Prepared,
+    ) -> Result<i64, StoreError> {
+        if self.is_fresh() && prepared.case == change.transition.state.id {
+            match self.run_prepared(record, change, fired, prepared).await {
                 Ok(saved) => return Ok(saved),
                 Err(error) => {
                     tracing::debug!(
@@ -141,32 +158,55 @@ impl Unit<'_> {
                 }
             }
         }
-        let without_head = known.map(|k| Known { head: None, ..k });
-        self.save_once(expected, change, fired, without_head).await
+        self.save_once(record.revision, change, fired, Some(&record.state))
+            .await
     }
 
+    /// The prepared batch, with what only the transaction can tell added: the fired timer
+    /// marked, the case's timers brought in line with its state.
+    async fn run_prepared(
+        &mut self,
+        record: &CaseRecord,
+        change: &Change<'_>,
+        fired: Option<(&str, &str)>,
+        prepared: Prepared,
+    ) -> Result<i64, StoreError> {
+        // The batch carries a pending savepoint unless a write goes before it.
+        let savepoint = match fired {
+            None => self.take_savepoint(),
+            Some(_) => {
+                self.write_txn().await?;
+                None
+            }
+        };
+        let txn = self.txn();
+        let mut batch = prepared.batch;
+        if let Some((timer, owner)) = fired {
+            super::timers::mark_fired(txn, timer, owner, change.at).await?;
+        }
+        let state = &change.transition.state;
+        super::timers::sync_timers(txn, &mut batch, Some(&record.state), state, change.at).await?;
+        if !batch.run_after(txn, savepoint).await? {
+            return Err(StoreError::Conflict { case: state.id });
+        }
+        Ok(prepared.revision)
+    }
+
+    /// The save without a chain head held: the case row is compare-and-set first, then the
+    /// head is read under its lock and the rest written after it. `held` is the state read
+    /// at `expected_revision` when the caller has it; otherwise it is read here.
     async fn save_once(
         &mut self,
         expected_revision: i64,
         change: &Change<'_>,
         fired: Option<(&str, &str)>,
-        known: Option<Known<'_>>,
+        held: Option<&CaseState>,
     ) -> Result<i64, StoreError> {
         let state = &change.transition.state;
         let id = state.id;
-        // The fast path's writes all go in its one batch, which carries a pending savepoint;
-        // the others write before it, so the savepoint goes out first.
-        let batched = fired.is_none() && known.as_ref().is_some_and(|k| k.head.is_some());
-        let savepoint = if batched {
-            self.take_savepoint()
-        } else {
-            self.write_txn().await?;
-            None
-        };
-        let txn = self.txn();
-        let backend = txn.backend();
-        let old_state: std::borrow::Cow<'_, CaseState> = match &known {
-            Some(known) => std::borrow::Cow::Borrowed(known.state),
+        let txn = self.write_txn().await?;
+        let old_state: std::borrow::Cow<'_, CaseState> = match held {
+            Some(held) => std::borrow::Cow::Borrowed(held),
             None => {
                 let old = read_case(txn, id)
                     .await?
@@ -177,45 +217,123 @@ impl Unit<'_> {
                 std::borrow::Cow::Owned(old.state)
             }
         };
-        let revision = expected_revision + 1;
-        let row = case::ActiveModel {
-            revision: Set(revision),
-            ..changed_case_columns(&old_state, state, change)?
-        };
-        // The revision check is in the UPDATE itself: on PostgreSQL the read above takes
-        // no lock, so only the conditional write decides who wins.
-        let update = case::Entity::update_many()
-            .set(row)
-            .col_expr(case::Column::State, state_value(txn, state)?)
-            .filter(case::Column::Id.eq(id.to_string()))
-            .filter(case::Column::Revision.eq(expected_revision))
-            .into_query();
-        let mut batch = Batch::new(backend);
-        let head = match known.and_then(|k| k.head) {
-            Some(head) => {
-                batch.push(update, 1);
-                Some(head.clone())
-            }
-            None => {
-                // Written first, so the case row is ours before the head is read.
-                if txn.exec(&update).await? == 0 {
-                    return Err(StoreError::Conflict { case: id });
-                }
-                super::audit::read_head(txn, id).await?
-            }
-        };
-        upsert_tasks(&mut batch, Some(&*old_state), change)?;
+        let update = case_update(txn, expected_revision, &old_state, change)?;
+        // Written first, so the case row is ours before the head is read.
+        if txn.exec(&update).await? == 0 {
+            return Err(StoreError::Conflict { case: id });
+        }
+        let head = super::audit::read_head(txn, id).await?;
+        let mut batch = Batch::new(txn.backend());
+        follow_up(&mut batch, &old_state, head.as_ref(), change)?;
         if let Some((timer, owner)) = fired {
             super::timers::mark_fired(txn, timer, owner, change.at).await?;
         }
         super::timers::sync_timers(txn, &mut batch, Some(&*old_state), state, change.at).await?;
-        super::timers::insert_notices(&mut batch, change);
-        append_history(&mut batch, head.as_ref(), Some(&*old_state), change)?;
-        if !batch.run_after(txn, savepoint).await? {
+        if !batch.run(txn).await? {
             return Err(StoreError::Conflict { case: id });
         }
-        Ok(revision)
+        Ok(expected_revision + 1)
     }
+}
+
+/// A transition's writes built before the writer takes the command: the compare-and-set
+/// of the case row against the revision read, the task rows, the notices and the history
+/// entry after the chain head read ([`Cases::prepare`], [`Unit::save_prepared`]).
+///
+/// Building them is most of what saving a transition costs (the state's JSON, the
+/// entry's hash, the statements' text), and none of it needs the transaction: the writes
+/// themselves check that the case and its head are still as read. Built by the command's
+/// own task, that work runs beside the writer instead of inside it, which on a machine with
+/// few cores is what bounds group commit (`docs/performance.md`, session 14).
+pub struct Prepared {
+    case: CaseId,
+    revision: i64,
+    batch: Batch,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("case", &self.case)
+            .field("revision", &self.revision)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cases<'_> {
+    /// The writes of `change` against `record` as read, for [`Unit::save_prepared`]. `None`
+    /// when the record holds no chain head (a case written before the chain had heads):
+    /// such a save reads the head under the case's lock ([`Unit::save_transition`]).
+    ///
+    /// # Errors
+    /// [`StoreError::MissingTask`], [`StoreError::Serialization`].
+    pub fn prepare(
+        &self,
+        record: &CaseRecord,
+        change: &Change<'_>,
+    ) -> Result<Option<Prepared>, StoreError> {
+        if record.chain_head.is_none() {
+            return Ok(None);
+        }
+        prepare(self.store.read(), record, change).map(Some)
+    }
+}
+
+/// [`Cases::prepare`] for `conn`'s dialect, the decoded states kept where `conn` keeps them.
+fn prepare(
+    conn: Conn<'_>,
+    record: &CaseRecord,
+    change: &Change<'_>,
+) -> Result<Prepared, StoreError> {
+    let update = case_update(conn, record.revision, &record.state, change)?;
+    let mut batch = Batch::new(conn.backend());
+    batch.push(update, 1);
+    follow_up(
+        &mut batch,
+        &record.state,
+        record.chain_head.as_ref(),
+        change,
+    )?;
+    Ok(Prepared {
+        case: change.transition.state.id,
+        revision: record.revision + 1,
+        batch,
+    })
+}
+
+/// The compare-and-set of the case row from `old` (at `expected_revision`) to the state
+/// `change` leaves. The revision check is in the UPDATE itself: on PostgreSQL a read takes
+/// no lock, so only the conditional write decides who wins.
+fn case_update(
+    conn: Conn<'_>,
+    expected_revision: i64,
+    old: &CaseState,
+    change: &Change<'_>,
+) -> Result<UpdateStatement, StoreError> {
+    let state = &change.transition.state;
+    let row = case::ActiveModel {
+        revision: Set(expected_revision + 1),
+        ..changed_case_columns(old, state, change)?
+    };
+    Ok(case::Entity::update_many()
+        .set(row)
+        .col_expr(case::Column::State, state_value(conn, state)?)
+        .filter(case::Column::Id.eq(state.id.to_string()))
+        .filter(case::Column::Revision.eq(expected_revision))
+        .into_query())
+}
+
+/// The writes after the case row's: its task rows, the notices it sends, its history entry
+/// after `head`.
+fn follow_up(
+    batch: &mut Batch,
+    old: &CaseState,
+    head: Option<&ChainHead>,
+    change: &Change<'_>,
+) -> Result<(), StoreError> {
+    upsert_tasks(batch, Some(old), change)?;
+    super::timers::insert_notices(batch, change);
+    append_history(batch, head, Some(old), change)
 }
 
 impl Unit<'_> {
@@ -723,14 +841,6 @@ fn append_history(
     };
     super::audit::append_after(batch, head, entry);
     Ok(())
-}
-
-/// What the caller of a save read before it: the state (at the expected revision) and,
-/// when it has it, the chain head.
-#[derive(Clone, Copy)]
-struct Known<'a> {
-    state: &'a CaseState,
-    head: Option<&'a ChainHead>,
 }
 
 /// The cases of `process`, named by its county as well: no index leads with the process,

@@ -55,7 +55,7 @@ pub use apikeys::{ApiKeyRecord, NewApiKey};
 pub use archive::{Archived, ArchivedDocument, CaseArchive};
 pub use audit::{AuditReport, BrokenLink, ChainHead, Problem};
 pub use backup::{BackupError, restore};
-pub use cases::Basis;
+pub use cases::{Basis, Prepared};
 pub use dashboard::{ClosedTask, StepCount, SupplementCounts, TaskCounts};
 pub use definitions::StoredVersion;
 pub use explain::QueryPlan;
