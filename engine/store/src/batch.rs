@@ -44,7 +44,7 @@ enum Write {
     Built(String, Values),
     /// PostgreSQL's: built when run, with its parameters numbered on from those of the
     /// writes before it in one `WITH` statement ([`counted_with`]).
-    Statement(SubQueryStatement),
+    Statement(Box<SubQueryStatement>),
 }
 
 impl Batch {
@@ -60,7 +60,7 @@ impl Batch {
     pub(super) fn push(&mut self, write: impl Into<SubQueryStatement>, rows: u64) {
         let write = write.into();
         let write = match self.backend {
-            DbBackend::Postgres => Write::Statement(write),
+            DbBackend::Postgres => Write::Statement(Box::new(write)),
             backend => {
                 let (sql, values) = build(&write, backend);
                 Write::Built(sql, values)
@@ -177,7 +177,7 @@ fn counted_with(writes: &[(Write, u64)]) -> Result<Statement, StoreError> {
             write_into(write, DbBackend::Postgres, &mut sql);
             // A write answers one row per row it changed; a read answers its rows as they are.
             let reads = matches!(
-                write,
+                **write,
                 SubQueryStatement::SelectStatement(_) | SubQueryStatement::WithStatement(_)
             );
             write!(sql, "{})", if reads { "" } else { " RETURNING 1" })?;
