@@ -844,10 +844,8 @@ db_test!(
 
         // Prepared, then the head moves: saved all the same, after the view.
         let held = store.cases().get(case).await?.expect("stored");
-        let prepared = store
-            .cases()
-            .prepare(&held, &change(&claim))?
-            .expect("the record holds its chain head");
+        let prepared = store.cases().prepare(&held, &change(&claim))?;
+        assert!(prepared.is_built(), "the record holds its chain head");
         assert!(store.cases().record_view(case, &wang, at(9, 30)).await?);
         let mut unit = store.unit().await?;
         unit.savepoint().await?;
@@ -873,10 +871,8 @@ db_test!(
             t.status = TaskStatus::Open;
             t.claimed_by = None;
         });
-        let prepared = store
-            .cases()
-            .prepare(&held, &change(&release))?
-            .expect("the record holds its chain head");
+        let prepared = store.cases().prepare(&held, &change(&release))?;
+        assert!(prepared.is_built(), "the record holds its chain head");
         let mut other = store.unit().await?;
         other
             .save_transition(Basis::Held(&held), &change(&release), None)

@@ -20,8 +20,7 @@ use lianban_core::definition::{Catalog, LoadError, Process, load_sources};
 use lianban_core::documents::{RenderError, Templates};
 use lianban_core::runtime::{self, Actor, CaseId, Command, RuntimeError, TaskId, Transition};
 use lianban_store::{
-    Basis, CaseRecord, Change, HistoryEntry, Missing, Store, StoreError, TaskQuery, TaskRecord,
-    Unit,
+    CaseRecord, Change, HistoryEntry, Missing, Store, StoreError, TaskQuery, TaskRecord, Unit,
 };
 
 /// How often a command is decided again after the engine itself changed the case under it
@@ -664,13 +663,7 @@ impl Engine {
                     action: &action,
                     at: now,
                 };
-                match prepared {
-                    Some(prepared) => unit.save_prepared(&record, &change, None, prepared).await?,
-                    None => {
-                        unit.save_transition(Basis::Held(&record), &change, None)
-                            .await?
-                    }
-                };
+                unit.save_prepared(&record, &change, None, prepared).await?;
                 issuing::issue(unit, record.state.id, &documents, &templates).await?;
                 Ok(transition)
             })

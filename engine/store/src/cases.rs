@@ -119,7 +119,7 @@ impl Unit<'_> {
         fired: Option<(&str, &str)>,
     ) -> Result<i64, StoreError> {
         match basis {
-            Basis::Held(record) if record.chain_head.is_some() && self.is_fresh() => {
+            Basis::Held(record) if self.is_fresh() => {
                 let prepared = prepare(self.txn(), record, change)?;
                 self.save_prepared(record, change, fired, prepared).await
             }
@@ -145,8 +145,14 @@ impl Unit<'_> {
         fired: Option<(&str, &str)>,
         prepared: Prepared,
     ) -> Result<i64, StoreError> {
-        if self.is_fresh() && prepared.case == change.transition.state.id {
-            match self.run_prepared(record, change, fired, prepared).await {
+        if let Some(batch) = prepared.batch
+            && self.is_fresh()
+            && prepared.case == change.transition.state.id
+        {
+            match self
+                .run_prepared(record, change, fired, batch, prepared.revision)
+                .await
+            {
                 Ok(saved) => return Ok(saved),
                 Err(error) => {
                     tracing::debug!(
@@ -169,7 +175,8 @@ impl Unit<'_> {
         record: &CaseRecord,
         change: &Change<'_>,
         fired: Option<(&str, &str)>,
-        prepared: Prepared,
+        mut batch: Batch,
+        revision: i64,
     ) -> Result<i64, StoreError> {
         // The batch carries a pending savepoint unless a write goes before it.
         let savepoint = match fired {
@@ -180,7 +187,6 @@ impl Unit<'_> {
             }
         };
         let txn = self.txn();
-        let mut batch = prepared.batch;
         if let Some((timer, owner)) = fired {
             super::timers::mark_fired(txn, timer, owner, change.at).await?;
         }
@@ -189,7 +195,7 @@ impl Unit<'_> {
         if !batch.run_after(txn, savepoint).await? {
             return Err(StoreError::Conflict { case: state.id });
         }
-        Ok(prepared.revision)
+        Ok(revision)
     }
 
     /// The save without a chain head held: the case row is compare-and-set first, then the
@@ -245,10 +251,20 @@ impl Unit<'_> {
 /// themselves check that the case and its head are still as read. Built by the command's
 /// own task, that work runs beside the writer instead of inside it, which on a machine with
 /// few cores is what bounds group commit (`docs/performance.md`, session 14).
+///
+/// A record without a chain head (a case written before the chain had heads) gets no
+/// batch: its save reads the head under the case's lock.
 pub struct Prepared {
     case: CaseId,
     revision: i64,
-    batch: Batch,
+    batch: Option<Batch>,
+}
+
+impl Prepared {
+    /// Whether the writes were built: the record held its chain head.
+    pub fn is_built(&self) -> bool {
+        self.batch.is_some()
+    }
 }
 
 impl std::fmt::Debug for Prepared {
@@ -261,9 +277,7 @@ impl std::fmt::Debug for Prepared {
 }
 
 impl Cases<'_> {
-    /// The writes of `change` against `record` as read, for [`Unit::save_prepared`]. `None`
-    /// when the record holds no chain head (a case written before the chain had heads):
-    /// such a save reads the head under the case's lock ([`Unit::save_transition`]).
+    /// The writes of `change` against `record` as read, for [`Unit::save_prepared`].
     ///
     /// # Errors
     /// [`StoreError::MissingTask`], [`StoreError::Serialization`].
@@ -271,11 +285,8 @@ impl Cases<'_> {
         &self,
         record: &CaseRecord,
         change: &Change<'_>,
-    ) -> Result<Option<Prepared>, StoreError> {
-        if record.chain_head.is_none() {
-            return Ok(None);
-        }
-        prepare(self.store.read(), record, change).map(Some)
+    ) -> Result<Prepared, StoreError> {
+        prepare(self.store.read(), record, change)
     }
 }
 
@@ -285,15 +296,18 @@ fn prepare(
     record: &CaseRecord,
     change: &Change<'_>,
 ) -> Result<Prepared, StoreError> {
-    let update = case_update(conn, record.revision, &record.state, change)?;
-    let mut batch = Batch::new(conn.backend());
-    batch.push(update, 1);
-    follow_up(
-        &mut batch,
-        &record.state,
-        record.chain_head.as_ref(),
-        change,
-    )?;
+    let batch = match &record.chain_head {
+        Some(head) => {
+            let mut batch = Batch::new(conn.backend());
+            batch.push(
+                case_update(conn, record.revision, &record.state, change)?,
+                1,
+            );
+            follow_up(&mut batch, &record.state, Some(head), change)?;
+            Some(batch)
+        }
+        None => None,
+    };
     Ok(Prepared {
         case: change.transition.state.id,
         revision: record.revision + 1,

@@ -642,18 +642,14 @@ fn create_parent_dir(url: &str) -> Result<(), StoreError> {
     }
 }
 
-/// Applies a page. SQLite accepts OFFSET only after a LIMIT, so "no limit" with an offset is
-/// spelled as the largest LIMIT both backends accept.
-fn page<S: sea_orm::QuerySelect>(select: S, limit: Option<u64>, offset: u64) -> S {
-    if offset == 0 {
-        return select.limit(limit);
-    }
+/// Applies a page to a sea-orm query ([`page_statement`]).
+fn page<S: sea_orm::QuerySelect>(mut select: S, limit: Option<u64>, offset: u64) -> S {
+    page_statement(select.query(), limit, offset);
     select
-        .limit(limit.unwrap_or(i64::MAX.unsigned_abs()))
-        .offset(offset)
 }
 
-/// [`page`] for a sea-query statement.
+/// Applies a page. SQLite accepts OFFSET only after a LIMIT, so "no limit" with an offset is
+/// spelled as the largest LIMIT both backends accept.
 fn page_statement(
     select: &mut sea_orm::sea_query::SelectStatement,
     limit: Option<u64>,
