@@ -104,7 +104,7 @@ pub async fn run(options: &Options, out: &mut (dyn FnMut(&Figure) + Send)) -> an
         Target::Sqlite(Synchronous::Normal),
     ];
     if let Some(server) = &options.postgres {
-        targets.push(Target::Postgres(server.clone()));
+        targets.push(Target::Postgres(databases::plaintext(server)?));
     }
     for target in &targets {
         for &c in &options.concurrency {
