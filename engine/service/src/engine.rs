@@ -572,19 +572,22 @@ impl Engine {
     /// change (a person's command, a step moved) is a conflict as before.
     async fn apply(
         &self,
-        mut record: CaseRecord,
+        record: CaseRecord,
         actor: &Actor,
         command: Command,
         action: &str,
     ) -> Result<Transition, EngineError> {
+        // Shared with the writer's closure rather than copied for it: a case's state is the
+        // largest thing a command carries, and a retry needs the case as read.
+        let mut record = Arc::new(record);
         for _ in 0..SYSTEM_CHANGE_RETRIES {
             match self
-                .apply_once(record.clone(), actor, command.clone(), action)
+                .apply_once(Arc::clone(&record), actor, command.clone(), action)
                 .await
             {
                 Err(EngineError::Store(StoreError::Conflict { case })) => {
                     match self.moved_only_by_system(&record).await? {
-                        Some(fresh) => record = fresh,
+                        Some(fresh) => record = Arc::new(fresh),
                         None => return Err(StoreError::Conflict { case }.into()),
                     }
                 }
@@ -623,7 +626,7 @@ impl Engine {
 
     async fn apply_once(
         &self,
-        record: CaseRecord,
+        record: Arc<CaseRecord>,
         actor: &Actor,
         command: Command,
         action: &str,
