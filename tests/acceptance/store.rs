@@ -1025,22 +1025,9 @@ async fn the_native_sqlite_writer_stores_what_sqlx_stores() -> anyhow::Result<()
         let store = Store::connect_with(&format!("sqlite://{}", path.display()), options).await?;
         assert_eq!(store.writes_natively(), native);
         store.migrate().await?;
-        store.definitions().register(&demo).await?;
-        let change = |transition, action, minute| Change {
-            process: &demo,
-            transition,
-            actor: &wang,
-            action,
-            at: at(9, minute),
-        };
-        store
-            .insert_case(&change(&started, "start", 0), Some("张三"))
-            .await?;
         // `Basis::Revision` reads the case inside the write; the moved deadline rewrites
         // the timers, which are read there too.
-        store
-            .save_transition(1, &change(&claimed, "claim", 5))
-            .await?;
+        start_and_claim(&store, &demo, &wang, &started, &claimed).await?;
         let mut unit = store.unit().await?;
         assert!(unit.record_view(started.state.id, &wang, at(9, 7)).await?);
         assert_eq!(unit.next_number("阳城", 2026).await?, 1);
@@ -1102,6 +1089,130 @@ async fn the_native_sqlite_writer_stores_what_sqlx_stores() -> anyhow::Result<()
     );
     assert_eq!(native, sqlx);
     Ok(())
+}
+
+/// Registers `demo`, then writes `started` (at 9:00) and `claimed` (王's claim, at 9:05),
+/// one unit each: the writes the comparisons of a store with and without a native
+/// connection share.
+async fn start_and_claim(
+    store: &Store,
+    demo: &lianban::definition::Process,
+    wang: &lianban::runtime::Actor,
+    started: &lianban::runtime::Transition,
+    claimed: &lianban::runtime::Transition,
+) -> anyhow::Result<()> {
+    store.definitions().register(demo).await?;
+    let change = |transition, action, minute| Change {
+        process: demo,
+        transition,
+        actor: wang,
+        action,
+        at: at(9, minute),
+    };
+    store
+        .insert_case(&change(started, "start", 0), Some("张三"))
+        .await?;
+    store
+        .save_transition(1, &change(claimed, "claim", 5))
+        .await?;
+    Ok(())
+}
+
+/// PostgreSQL's hottest reads run pipelined on connections of their own (tokio-postgres,
+/// application name `lianban-reader`) and read exactly what sqlx's pool reads: a case, a
+/// task, an inbox page, with times, JSON state and NULLs. A reading connection the server
+/// ended is replaced on the next read, which succeeds; after `close` reads fail as
+/// "unavailable" (503), as on a closed pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgresql_reads_on_their_own_connections_read_what_the_pool_reads() -> anyhow::Result<()>
+{
+    use sea_orm::ConnectionTrait as _;
+    lianban_tests::run(Backend::Postgres, |db| async move {
+        let demo = process("demo", 1, "aaa");
+        let wang = clerk("wang", "shebao");
+        let mut started = start(&demo, object([("name", json!("张三"))]), at(9, 0));
+        started.state.tasks[0].due_at = Some(at(17, 0));
+        let mut claimed = started.clone();
+        claimed.state.tasks[0].status = TaskStatus::Claimed;
+        claimed.state.tasks[0].claimed_by = Some("wang".into());
+        let case = started.state.id;
+        let task = started.state.tasks[0].id;
+        let mut seen = Vec::new();
+        for native in [true, false] {
+            let options = StoreOptions {
+                postgres_native: native,
+                ..StoreOptions::default()
+            };
+            let store = db.store_with(options).await?;
+            if native {
+                start_and_claim(&store, &demo, &wang, &started, &claimed).await?;
+            }
+            let record = store.cases().get(case).await?.expect("stored");
+            let one = store.tasks().get(task).await?.expect("stored");
+            let inbox = store.reads().inbox(&TaskQuery::default()).await?;
+            // Connections of a closed store may take a moment to leave the server.
+            let mut readers = reader_connections(&db.url).await?;
+            for _ in 0..50 {
+                if (readers > 0) == native {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                readers = reader_connections(&db.url).await?;
+            }
+            assert_eq!(readers > 0, native, "{readers} reading connections");
+            seen.push((record, one, inbox));
+            store.close().await?;
+        }
+        assert_eq!(seen[0], seen[1]);
+        assert_eq!(seen[0].0.revision, 2);
+        assert_eq!(seen[0].1.claimed_by.as_deref(), Some("wang"));
+        assert_eq!(seen[0].1.due_at, Some(at(17, 0)));
+
+        // The server ends the reading connection; the next read opens another.
+        let store = db.store().await?;
+        assert!(store.cases().get(case).await?.is_some());
+        let admin = sea_orm::Database::connect(db.url.as_str()).await?;
+        let ended = admin
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE application_name = 'lianban-reader' AND datname = current_database()",
+            ))
+            .await?
+            .and_then(|row| row.try_get_by_index::<i64>(0).ok());
+        assert!(ended.is_some_and(|n| n >= 1), "{ended:?}");
+        assert_eq!(store.cases().get(case).await?.map(|r| r.revision), Some(2));
+        assert!(reader_connections(&db.url).await? >= 1);
+        admin.close().await?;
+
+        // Closed with the store: a read on a clone of it fails as unavailable.
+        let clone = store.clone();
+        store.close().await?;
+        let after = clone.cases().get(case).await;
+        assert!(
+            after.as_ref().is_err_and(StoreError::is_unavailable),
+            "{after:?}"
+        );
+        Ok(())
+    })
+    .await
+}
+
+/// The reading connections of the database at `url` (see the test above).
+async fn reader_connections(url: &str) -> anyhow::Result<usize> {
+    use sea_orm::ConnectionTrait as _;
+    let admin = sea_orm::Database::connect(url).await?;
+    let count = admin
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE application_name = 'lianban-reader' AND datname = current_database()",
+        ))
+        .await?
+        .and_then(|row| row.try_get_by_index::<i64>(0).ok())
+        .unwrap_or(0);
+    admin.close().await?;
+    Ok(usize::try_from(count)?)
 }
 
 /// The store's checkpointer copies the WAL into the database file beside the writer: a

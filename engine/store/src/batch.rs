@@ -99,7 +99,7 @@ impl Batch {
                 }
                 return Ok(changed == expected);
             }
-            Conn::Pool(_) | Conn::Readers(_) => {
+            Conn::Pool(_) | Conn::Readers(_) | Conn::PgReaders(..) => {
                 return Err(StoreError::Database(sea_orm::DbErr::Custom(
                     "批量写入只在写事务中进行（这是程序错误）".to_owned(),
                 )));

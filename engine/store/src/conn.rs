@@ -13,6 +13,7 @@ use sea_orm::{
 
 use super::StoreError;
 use super::native::{self, Native, Readers};
+use super::pg::PgReaders;
 use super::states::States;
 use lianban_core::runtime::CaseState;
 
@@ -28,6 +29,9 @@ pub(crate) enum Conn<'a> {
     /// The native SQLite readers, for the hottest reads outside a write
     /// ([`native::Readers`]); they refuse writes.
     Readers(&'a Readers),
+    /// PostgreSQL's reading connections for the hottest reads ([`PgReaders`]), with the
+    /// pool for a query they cannot bind; they refuse writes.
+    PgReaders(&'a PgReaders, &'a DatabaseConnection),
 }
 
 impl<'a> From<&'a DatabaseTransaction> for Conn<'a> {
@@ -43,6 +47,7 @@ impl<'a> Conn<'a> {
             Conn::Orm(txn) => txn.get_database_backend(),
             Conn::Pool(db) => db.get_database_backend(),
             Conn::Native(_) | Conn::Readers(_) => DbBackend::Sqlite,
+            Conn::PgReaders(..) => DbBackend::Postgres,
         }
     }
 
@@ -52,7 +57,7 @@ impl<'a> Conn<'a> {
         match self {
             Conn::Native(native) => Some(&native.states),
             Conn::Readers(readers) => Some(&readers.states),
-            Conn::Orm(_) | Conn::Pool(_) => None,
+            Conn::Orm(_) | Conn::Pool(_) | Conn::PgReaders(..) => None,
         }
     }
 
@@ -68,7 +73,7 @@ impl<'a> Conn<'a> {
                 Ok(())
             }
             Conn::Native(native) => native.execute_unprepared(sql),
-            Conn::Readers(_) => Err(read_only()),
+            Conn::Readers(_) | Conn::PgReaders(..) => Err(read_only()),
         }
     }
 
@@ -78,7 +83,7 @@ impl<'a> Conn<'a> {
             Conn::Orm(txn) => Ok(txn.execute_raw(statement).await?.rows_affected()),
             Conn::Pool(db) => Ok(db.execute_raw(statement).await?.rows_affected()),
             Conn::Native(native) => native.execute(&statement.sql, values(&statement)),
-            Conn::Readers(_) => Err(read_only()),
+            Conn::Readers(_) | Conn::PgReaders(..) => Err(read_only()),
         }
     }
 
@@ -118,6 +123,10 @@ impl<'a> Conn<'a> {
             Conn::Readers(readers) => {
                 readers.query(&statement.sql, values(&statement), |row| read(row))
             }
+            Conn::PgReaders(readers, db) => match readers.query(&statement, &read).await {
+                Some(rows) => rows,
+                None => orm_rows(db, statement, read).await,
+            },
         }
     }
 

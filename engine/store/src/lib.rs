@@ -39,6 +39,7 @@ mod idempotency;
 mod leases;
 mod native;
 mod outbox;
+mod pg;
 mod push_tables;
 mod records;
 mod schedule_runs;
@@ -82,6 +83,9 @@ pub struct Store {
     native: Option<Arc<native::Native>>,
     /// With `native`: the connections the hottest reads run on.
     readers: Option<Arc<native::Readers>>,
+    /// PostgreSQL, unless switched off or the server needs TLS: the connections the
+    /// hottest reads run on (see `pg`).
+    pg_readers: Option<Arc<pg::PgReaders>>,
 }
 
 /// Declares a handle on one aggregate of the store and the `Store` method that hands it
@@ -195,6 +199,12 @@ pub struct StoreOptions {
     /// library instead of through sqlx's pool. On by default; off is for measuring the
     /// difference.
     pub sqlite_native: bool,
+    /// PostgreSQL only: the hottest reads run pipelined on two connections of their own,
+    /// driven by tokio-postgres, instead of on sqlx's pool, which checks every connection
+    /// with a round trip when it is put back. Used only where the connection needs no TLS
+    /// (`sslmode=disable`, or a server on this machine); on by default, off is for
+    /// measuring the difference.
+    pub postgres_native: bool,
 }
 
 impl StoreOptions {
@@ -212,6 +222,7 @@ impl Default for StoreOptions {
             acquire_timeout: Duration::from_secs(3),
             statement_timeout: Duration::from_secs(30),
             sqlite_native: true,
+            postgres_native: true,
         }
     }
 }
@@ -477,11 +488,16 @@ impl Store {
             }
             _ => (None, None),
         };
+        let pg_readers = (!sqlite && options.postgres_native)
+            .then(|| pg::PgReaders::new(url, &options))
+            .flatten()
+            .map(Arc::new);
         Ok(Store {
             db,
             writer,
             native,
             readers,
+            pg_readers,
         })
     }
 
@@ -520,6 +536,9 @@ impl Store {
     /// # Errors
     /// [`StoreError::Database`].
     pub async fn close(self) -> Result<(), StoreError> {
+        if let Some(readers) = &self.pg_readers {
+            readers.close();
+        }
         self.db.close().await?;
         Ok(())
     }
@@ -533,9 +552,10 @@ impl Store {
 
     /// Where the hottest reads run (see [`StoreOptions::sqlite_native`]).
     pub(crate) fn read(&self) -> conn::Conn<'_> {
-        match &self.readers {
-            Some(readers) => conn::Conn::Readers(readers),
-            None => conn::Conn::Pool(&self.db),
+        match (&self.readers, &self.pg_readers) {
+            (Some(readers), _) => conn::Conn::Readers(readers),
+            (None, Some(readers)) => conn::Conn::PgReaders(readers, &self.db),
+            (None, None) => conn::Conn::Pool(&self.db),
         }
     }
 

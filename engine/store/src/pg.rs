@@ -1,0 +1,504 @@
+//! PostgreSQL's hottest reads without sqlx's pool: a case, the case of a task, an inbox page.
+//!
+//! sqlx's pool sends every connection that goes back to it a `Sync` and waits for the answer
+//! (unconditionally, in `Floating::return_to_pool`), so each read through the pool costs two
+//! round trips to the server: the query and that check. On a machine where PostgreSQL
+//! shares the cores with the service, the wake-ups of both sides are what the time goes to
+//! (`docs/performance.md`, session 16). These reads run instead on a few connections of
+//! their own, driven by tokio-postgres: a connection is shared by every reader at once, and
+//! the queries of concurrent readers travel pipelined, each answered in order, with no check
+//! in between. Each connection keeps its statements prepared.
+//!
+//! Only reads come here (the store sends none of its writes), and only when the connection
+//! needs no TLS: the URL says `sslmode=disable`, or the server is this machine (a loopback
+//! address or a Unix socket) and the URL does not ask for TLS. Otherwise, or when a query
+//! binds a value these connections do not know, the read goes to sqlx's pool as before.
+
+use std::collections::HashMap;
+use std::str::FromStr as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use sea_orm::sea_query::Value;
+use sea_orm::{DbErr, RuntimeErr, Statement};
+use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, Config, NoTls, Row};
+
+use super::conn::Cells;
+use super::{StoreError, StoreOptions};
+use lianban_core::runtime::CaseState;
+
+/// Prepared statements a connection keeps; past it the cache starts over. The hot reads are
+/// a handful of statements; the bound only matters for lists whose SQL varies with a filter.
+const STATEMENTS_KEPT: usize = 256;
+
+/// The `application_name` of the reading connections, unless the URL names one.
+pub(crate) const APPLICATION_NAME: &str = "lianban-reader";
+
+/// The reading connections (see the module).
+#[derive(Debug)]
+pub(crate) struct PgReaders {
+    config: Config,
+    statement_timeout: Duration,
+    connect_timeout: Duration,
+    slots: Vec<Slot>,
+    next: AtomicUsize,
+    // Set by `close`: reads fail as on a closed pool instead of connecting again.
+    closed: std::sync::atomic::AtomicBool,
+}
+
+/// One connection, opened on first need and again after it was lost.
+#[derive(Debug, Default)]
+struct Slot {
+    live: Mutex<Option<Arc<Live>>>,
+    // Held while connecting, so readers that find the slot empty open one connection.
+    connecting: tokio::sync::Mutex<()>,
+}
+
+/// An open connection and the statements prepared on it.
+struct Live {
+    client: Client,
+    statements: Mutex<HashMap<(String, Vec<Type>), tokio_postgres::Statement>>,
+}
+
+impl std::fmt::Debug for Live {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Live")
+            .field("closed", &self.client.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgReaders {
+    /// Readers for the PostgreSQL server at `url`, or `None` when the URL does not parse
+    /// for tokio-postgres or the connection would need TLS (see the module).
+    pub(crate) fn new(url: &str, options: &StoreOptions) -> Option<PgReaders> {
+        let config = match Config::from_str(url) {
+            Ok(config) => config,
+            Err(e) => {
+                tracing::debug!(error = %e, "PostgreSQL 读取连接不可用，读取走连接池");
+                return None;
+            }
+        };
+        if !without_tls(&config) {
+            return None;
+        }
+        // Two connections keep both of PostgreSQL's backends busy on a small machine; more
+        // readers share them pipelined. A pool of one gets one.
+        let count = usize::try_from(options.max_connections)
+            .unwrap_or(1)
+            .clamp(1, 2);
+        Some(PgReaders {
+            config,
+            statement_timeout: options.statement_timeout,
+            connect_timeout: options.acquire_timeout,
+            slots: (0..count).map(|_| Slot::default()).collect(),
+            next: AtomicUsize::new(0),
+            closed: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// Closes the connections (with the store's pool); later reads fail.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        for slot in &self.slots {
+            // Dropping the last handle on a client ends its connection.
+            *lock(&slot.live) = None;
+        }
+    }
+
+    /// Runs `statement` (built for PostgreSQL) and reads each row with `read`; `None` when
+    /// it binds a value these connections do not bind, for the caller to run on the pool.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`]: the server's error, or a connection that could not be
+    /// opened (then [`StoreError::is_unavailable`]).
+    pub(crate) async fn query<T>(
+        &self,
+        statement: &Statement,
+        read: &impl Fn(&dyn Cells) -> Result<T, StoreError>,
+    ) -> Option<Result<Vec<T>, StoreError>> {
+        let values = statement.values.as_ref().map_or(&[][..], |v| &v.0[..]);
+        let bound: Vec<(Type, Bound)> = values.iter().map(bind).collect::<Option<_>>()?;
+        let slot = &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()];
+        Some(match self.run(slot, &statement.sql, &bound, read).await {
+            // The server closed the connection since its last use (a restart, an idle
+            // timeout): a read changes nothing, so it is sent once more on a new one.
+            Err(Lost(live)) => {
+                forget(slot, &live);
+                match self.run(slot, &statement.sql, &bound, read).await {
+                    Err(Lost(_)) => Err(unavailable("PostgreSQL 读取连接已断开".to_owned())),
+                    Ok(rows) => rows,
+                }
+            }
+            Ok(rows) => rows,
+        })
+    }
+
+    /// Runs the query on `slot`'s connection; `Err(Lost(..))` when that connection turned out
+    /// closed before it answered.
+    async fn run<T>(
+        &self,
+        slot: &Slot,
+        sql: &str,
+        bound: &[(Type, Bound)],
+        read: &impl Fn(&dyn Cells) -> Result<T, StoreError>,
+    ) -> Result<Result<Vec<T>, StoreError>, Lost> {
+        let live = match self.live(slot).await {
+            Ok(live) => live,
+            Err(e) => return Ok(Err(e)),
+        };
+        let answer = Self::ask(&live, sql, bound).await;
+        match answer {
+            Err(e) if e.is_closed() => Err(Lost(live)),
+            Err(e) => Ok(Err(error(&e))),
+            Ok(rows) => Ok(rows.iter().map(|row| read(row)).collect()),
+        }
+    }
+
+    async fn ask(
+        live: &Live,
+        sql: &str,
+        bound: &[(Type, Bound)],
+    ) -> Result<Vec<Row>, tokio_postgres::Error> {
+        let types: Vec<Type> = bound.iter().map(|(ty, _)| ty.clone()).collect();
+        let key = (sql.to_owned(), types);
+        let cached = lock(&live.statements).get(&key).cloned();
+        let prepared = match cached {
+            Some(prepared) => prepared,
+            None => {
+                let prepared = live.client.prepare_typed(sql, &key.1).await?;
+                let mut statements = lock(&live.statements);
+                if statements.len() >= STATEMENTS_KEPT {
+                    statements.clear();
+                }
+                statements.insert(key, prepared.clone());
+                prepared
+            }
+        };
+        let params: Vec<&(dyn ToSql + Sync)> = bound.iter().map(|(_, b)| b.as_sql()).collect();
+        live.client.query(&prepared, &params).await
+    }
+
+    /// The slot's connection, opened when it has none or lost it.
+    async fn live(&self, slot: &Slot) -> Result<Arc<Live>, StoreError> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(unavailable("数据库连接已关闭".to_owned()));
+        }
+        if let Some(live) = open(slot) {
+            return Ok(live);
+        }
+        let _connecting = slot.connecting.lock().await;
+        if let Some(live) = open(slot) {
+            return Ok(live);
+        }
+        let live = Arc::new(self.connect().await?);
+        *lock(&slot.live) = Some(Arc::clone(&live));
+        if self.closed.load(Ordering::SeqCst) {
+            // Closed while this one connected: it goes with the others.
+            *lock(&slot.live) = None;
+            return Err(unavailable("数据库连接已关闭".to_owned()));
+        }
+        Ok(live)
+    }
+
+    async fn connect(&self) -> Result<Live, StoreError> {
+        let mut config = self.config.clone();
+        if config.get_application_name().is_none() {
+            // Tells these connections apart from the pool's in `pg_stat_activity`.
+            config.application_name(APPLICATION_NAME);
+        }
+        let connecting = async {
+            let (client, connection) = config.connect(NoTls).await?;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::warn!(error = %e, "PostgreSQL 读取连接中断，下次读取时重连");
+                }
+            });
+            // The pool's connections run with the same limit (`connect_options`).
+            client
+                .batch_execute(&format!(
+                    "SET statement_timeout = {}",
+                    self.statement_timeout.as_millis()
+                ))
+                .await?;
+            Ok::<_, tokio_postgres::Error>(client)
+        };
+        let client = tokio::time::timeout(self.connect_timeout, connecting)
+            .await
+            .map_err(|_| unavailable("连接 PostgreSQL 超时".to_owned()))?
+            .map_err(|e| error(&e))?;
+        Ok(Live {
+            client,
+            statements: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+/// A connection found closed when it was used.
+struct Lost(Arc<Live>);
+
+/// Empties `slot` if it still holds `lost` (another reader may have replaced it already).
+fn forget(slot: &Slot, lost: &Arc<Live>) {
+    let mut live = lock(&slot.live);
+    if live.as_ref().is_some_and(|held| Arc::ptr_eq(held, lost)) {
+        *live = None;
+    }
+}
+
+fn open(slot: &Slot) -> Option<Arc<Live>> {
+    lock(&slot.live)
+        .as_ref()
+        .filter(|live| !live.client.is_closed())
+        .map(Arc::clone)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding these locks leaves a map or an option intact.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Whether connecting without TLS is what the URL allows (see the module).
+fn without_tls(config: &Config) -> bool {
+    match config.get_ssl_mode() {
+        SslMode::Disable => true,
+        SslMode::Prefer => {
+            let hosts = config.get_hosts();
+            !hosts.is_empty()
+                && hosts.iter().all(|host| match host {
+                    Host::Unix(_) => true,
+                    Host::Tcp(name) => {
+                        name == "localhost"
+                            || name
+                                .trim_matches(|c| c == '[' || c == ']')
+                                .parse::<std::net::IpAddr>()
+                                .is_ok_and(|ip| ip.is_loopback())
+                    }
+                })
+        }
+        _ => false,
+    }
+}
+
+/// A value bound as sqlx binds it (through sea-query's `SqlxValues`), with the type the
+/// statement is prepared with, so the server coerces it the same way.
+#[derive(Debug)]
+enum Bound {
+    Bool(Option<bool>),
+    Int2(Option<i16>),
+    Int4(Option<i32>),
+    Int8(Option<i64>),
+    Float4(Option<f32>),
+    Float8(Option<f64>),
+    Text(Option<String>),
+    Bytes(Option<Vec<u8>>),
+    Json(Option<serde_json::Value>),
+    Date(Option<NaiveDate>),
+    Time(Option<NaiveTime>),
+    Timestamp(Option<NaiveDateTime>),
+    Utc(Option<DateTime<Utc>>),
+    Offset(Option<DateTime<FixedOffset>>),
+    Uuid(Option<uuid::Uuid>),
+}
+
+impl Bound {
+    fn as_sql(&self) -> &(dyn ToSql + Sync) {
+        match self {
+            Bound::Bool(v) => v,
+            Bound::Int2(v) => v,
+            Bound::Int4(v) => v,
+            Bound::Int8(v) => v,
+            Bound::Float4(v) => v,
+            Bound::Float8(v) => v,
+            Bound::Text(v) => v,
+            Bound::Bytes(v) => v,
+            Bound::Json(v) => v,
+            Bound::Date(v) => v,
+            Bound::Time(v) => v,
+            Bound::Timestamp(v) => v,
+            Bound::Utc(v) => v,
+            Bound::Offset(v) => v,
+            Bound::Uuid(v) => v,
+        }
+    }
+}
+
+/// `value` as these connections bind it; `None` for a kind they leave to sqlx.
+fn bind(value: &Value) -> Option<(Type, Bound)> {
+    Some(match value {
+        Value::Bool(v) => (Type::BOOL, Bound::Bool(*v)),
+        Value::SmallInt(v) => (Type::INT2, Bound::Int2(*v)),
+        Value::TinyUnsigned(v) => (Type::INT2, Bound::Int2(v.map(i16::from))),
+        Value::Int(v) => (Type::INT4, Bound::Int4(*v)),
+        Value::SmallUnsigned(v) => (Type::INT4, Bound::Int4(v.map(i32::from))),
+        Value::BigInt(v) => (Type::INT8, Bound::Int8(*v)),
+        Value::Unsigned(v) => (Type::INT8, Bound::Int8(v.map(i64::from))),
+        Value::BigUnsigned(v) => (
+            Type::INT8,
+            Bound::Int8(match v {
+                Some(n) => Some(i64::try_from(*n).ok()?),
+                None => None,
+            }),
+        ),
+        Value::Float(v) => (Type::FLOAT4, Bound::Float4(*v)),
+        Value::Double(v) => (Type::FLOAT8, Bound::Float8(*v)),
+        Value::String(v) => (Type::TEXT, Bound::Text(v.clone())),
+        Value::Char(v) => (Type::TEXT, Bound::Text(v.map(String::from))),
+        Value::Bytes(v) => (Type::BYTEA, Bound::Bytes(v.clone())),
+        Value::Json(v) => (Type::JSONB, Bound::Json(v.as_deref().cloned())),
+        Value::ChronoDate(v) => (Type::DATE, Bound::Date(*v)),
+        Value::ChronoTime(v) => (Type::TIME, Bound::Time(*v)),
+        Value::ChronoDateTime(v) => (Type::TIMESTAMP, Bound::Timestamp(*v)),
+        Value::ChronoDateTimeUtc(v) => (Type::TIMESTAMPTZ, Bound::Utc(*v)),
+        Value::ChronoDateTimeLocal(v) => (
+            Type::TIMESTAMPTZ,
+            Bound::Utc(v.map(|t| t.with_timezone(&Utc))),
+        ),
+        Value::ChronoDateTimeWithTimeZone(v) => (Type::TIMESTAMPTZ, Bound::Offset(*v)),
+        Value::Uuid(v) => (Type::UUID, Bound::Uuid(*v)),
+        _ => return None,
+    })
+}
+
+fn error(error: &tokio_postgres::Error) -> StoreError {
+    let lost = error.is_closed()
+        || error.as_db_error().is_some_and(|db| {
+            let code = db.code().code();
+            // As `unavailable.rs` reads sqlx's errors: statement and lock timeouts, a server
+            // shutting down, connection exceptions.
+            matches!(code, "57014" | "55P03" | "57P01" | "57P02" | "57P03")
+                || code.starts_with("08")
+        })
+        || std::error::Error::source(error).is_some_and(|s| s.is::<std::io::Error>());
+    let message = format!("PostgreSQL: {error}");
+    if lost {
+        unavailable(message)
+    } else {
+        StoreError::Database(DbErr::Query(RuntimeErr::Internal(message)))
+    }
+}
+
+fn unavailable(message: String) -> StoreError {
+    StoreError::Database(DbErr::Conn(RuntimeErr::Internal(message)))
+}
+
+fn cell_error(i: usize, error: &tokio_postgres::Error) -> StoreError {
+    StoreError::Database(DbErr::Type(format!("第 {i} 列无法读取：{error}")))
+}
+
+impl Cells for Row {
+    fn text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        self.try_get(i).map_err(|e| cell_error(i, &e))
+    }
+
+    fn int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        let ty = self.columns().get(i).map(|c| c.type_().clone());
+        match ty {
+            Some(Type::INT2) => Ok(self
+                .try_get::<_, Option<i16>>(i)
+                .map_err(|e| cell_error(i, &e))?
+                .map(i64::from)),
+            Some(Type::INT4) => Ok(self
+                .try_get::<_, Option<i32>>(i)
+                .map_err(|e| cell_error(i, &e))?
+                .map(i64::from)),
+            _ => self.try_get(i).map_err(|e| cell_error(i, &e)),
+        }
+    }
+
+    fn time(&self, i: usize) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let ty = self.columns().get(i).map(|c| c.type_().clone());
+        match ty {
+            Some(Type::TIMESTAMP) => Ok(self
+                .try_get::<_, Option<NaiveDateTime>>(i)
+                .map_err(|e| cell_error(i, &e))?
+                .map(|t| t.and_utc())),
+            _ => self.try_get(i).map_err(|e| cell_error(i, &e)),
+        }
+    }
+
+    fn json(&self, i: usize) -> Result<Option<serde_json::Value>, StoreError> {
+        let ty = self.columns().get(i).map(|c| c.type_().clone());
+        match ty {
+            Some(Type::JSON | Type::JSONB) => self.try_get(i).map_err(|e| cell_error(i, &e)),
+            _ => self
+                .text(i)?
+                .map(|text| serde_json::from_str(&text))
+                .transpose()
+                .map_err(StoreError::from),
+        }
+    }
+
+    fn flag(&self, i: usize) -> Result<Option<bool>, StoreError> {
+        let ty = self.columns().get(i).map(|c| c.type_().clone());
+        match ty {
+            Some(Type::BOOL) => self.try_get(i).map_err(|e| cell_error(i, &e)),
+            _ => Ok(self.int(i)?.map(|v| v != 0)),
+        }
+    }
+
+    /// The case query casts the state to text: decoded straight from it.
+    fn case_state(&self, i: usize) -> Result<Option<CaseState>, StoreError> {
+        let ty = self.columns().get(i).map(|c| c.type_().clone());
+        match ty {
+            Some(Type::JSON | Type::JSONB) => self
+                .json(i)?
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(StoreError::from),
+            _ => {
+                let text: Option<&str> = self.try_get(i).map_err(|e| cell_error(i, &e))?;
+                text.map(serde_json::from_str)
+                    .transpose()
+                    .map_err(StoreError::from)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(url: &str) -> Config {
+        match Config::from_str(url) {
+            Ok(config) => config,
+            Err(e) => panic!("{url} parses: {e}"),
+        }
+    }
+
+    #[test]
+    fn reads_go_without_tls_only_where_the_url_allows_it() {
+        assert!(without_tls(&config("postgres://u@127.0.0.1:5432/d")));
+        assert!(without_tls(&config("postgres://u@localhost/d")));
+        assert!(without_tls(&config("postgres://u@[::1]:5432/d")));
+        assert!(without_tls(&config(
+            "postgres://u@db.example.org/d?sslmode=disable"
+        )));
+        // A remote server under the default `prefer` may offer TLS, which sqlx would use.
+        assert!(!without_tls(&config("postgres://u@db.example.org/d")));
+        assert!(!without_tls(&config("postgres://u@10.0.0.5/d")));
+        assert!(!without_tls(&config(
+            "postgres://u@127.0.0.1/d?sslmode=require"
+        )));
+    }
+
+    #[test]
+    fn values_bind_with_the_types_sqlx_gives_them() {
+        let typed = |value: Value| bind(&value).map(|(ty, _)| ty);
+        assert_eq!(typed(Value::String(Some("x".into()))), Some(Type::TEXT));
+        assert_eq!(typed(Value::BigUnsigned(Some(20))), Some(Type::INT8));
+        assert_eq!(typed(Value::BigUnsigned(Some(u64::MAX))), None);
+        assert_eq!(typed(Value::Int(None)), Some(Type::INT4));
+        assert_eq!(
+            typed(Value::ChronoDateTimeUtc(Some(Utc::now()))),
+            Some(Type::TIMESTAMPTZ)
+        );
+        assert_eq!(typed(Value::TinyInt(Some(1))), None);
+    }
+}
