@@ -1007,13 +1007,7 @@ async fn the_native_sqlite_writer_stores_what_sqlx_stores() -> anyhow::Result<()
     let dir = tempfile::tempdir()?;
     let demo = process("demo", 1, "aaa");
     let wang = clerk("wang", "shebao");
-    let mut started = start(&demo, object([("name", json!("张三"))]), at(9, 0));
-    started.state.tasks[0].due_at = Some(at(17, 0));
-    started.state.tasks[0].warn_at = Some(at(15, 30));
-    let mut claimed = started.clone();
-    claimed.state.tasks[0].status = TaskStatus::Claimed;
-    claimed.state.tasks[0].claimed_by = Some("wang".into());
-    claimed.state.tasks[0].due_at = Some(at(18, 0));
+    let (started, claimed) = started_and_claimed(&demo);
     let mut files = Vec::new();
     let mut records = Vec::new();
     for native in [true, false] {
@@ -1025,14 +1019,7 @@ async fn the_native_sqlite_writer_stores_what_sqlx_stores() -> anyhow::Result<()
         let store = Store::connect_with(&format!("sqlite://{}", path.display()), options).await?;
         assert_eq!(store.writes_natively(), native);
         store.migrate().await?;
-        // `Basis::Revision` reads the case inside the write; the moved deadline rewrites
-        // the timers, which are read there too.
-        start_and_claim(&store, &demo, &wang, &started, &claimed).await?;
-        let mut unit = store.unit().await?;
-        assert!(unit.record_view(started.state.id, &wang, at(9, 7)).await?);
-        assert_eq!(unit.next_number("阳城", 2026).await?, 1);
-        assert_eq!(unit.next_number("阳城", 2026).await?, 2);
-        unit.commit().await?;
+        write_sample(&store, &demo, &wang, &started, &claimed).await?;
         let record = store.cases().get(started.state.id).await?.expect("stored");
         let history = store.cases().history(started.state.id).await?;
         records.push((record.revision, record.state, history.len()));
@@ -1091,10 +1078,27 @@ async fn the_native_sqlite_writer_stores_what_sqlx_stores() -> anyhow::Result<()
     Ok(())
 }
 
-/// Registers `demo`, then writes `started` (at 9:00) and `claimed` (王's claim, at 9:05),
-/// one unit each: the writes the comparisons of a store with and without a native
-/// connection share.
-async fn start_and_claim(
+/// A case started by the window and claimed by 王 (its deadline moved), for the tests that
+/// compare a store with a native connection against one without.
+fn started_and_claimed(
+    demo: &lianban::definition::Process,
+) -> (lianban::runtime::Transition, lianban::runtime::Transition) {
+    let mut started = start(demo, object([("name", json!("张三"))]), at(9, 0));
+    started.state.tasks[0].due_at = Some(at(17, 0));
+    started.state.tasks[0].warn_at = Some(at(15, 30));
+    let mut claimed = started.clone();
+    claimed.state.tasks[0].status = TaskStatus::Claimed;
+    claimed.state.tasks[0].claimed_by = Some("wang".into());
+    claimed.state.tasks[0].due_at = Some(at(18, 0));
+    (started, claimed)
+}
+
+/// Registers `demo`, writes `started` (at 9:00) and `claimed` (at 9:05), one unit each, then
+/// in a third unit 王's view of the case and two numbers of 阳城 2026: the writes the
+/// comparisons of a store with and without a native connection share. `Basis::Revision`
+/// reads the case inside the write; the moved deadline rewrites the timers, which are read
+/// there too.
+async fn write_sample(
     store: &Store,
     demo: &lianban::definition::Process,
     wang: &lianban::runtime::Actor,
@@ -1115,6 +1119,11 @@ async fn start_and_claim(
     store
         .save_transition(1, &change(claimed, "claim", 5))
         .await?;
+    let mut unit = store.unit().await?;
+    assert!(unit.record_view(started.state.id, wang, at(9, 7)).await?);
+    assert_eq!(unit.next_number("阳城", 2026).await?, 1);
+    assert_eq!(unit.next_number("阳城", 2026).await?, 2);
+    unit.commit().await?;
     Ok(())
 }
 
@@ -1130,11 +1139,7 @@ async fn postgresql_reads_on_their_own_connections_read_what_the_pool_reads() ->
     lianban_tests::run(Backend::Postgres, |db| async move {
         let demo = process("demo", 1, "aaa");
         let wang = clerk("wang", "shebao");
-        let mut started = start(&demo, object([("name", json!("张三"))]), at(9, 0));
-        started.state.tasks[0].due_at = Some(at(17, 0));
-        let mut claimed = started.clone();
-        claimed.state.tasks[0].status = TaskStatus::Claimed;
-        claimed.state.tasks[0].claimed_by = Some("wang".into());
+        let (started, claimed) = started_and_claimed(&demo);
         let case = started.state.id;
         let task = started.state.tasks[0].id;
         let mut seen = Vec::new();
@@ -1145,7 +1150,7 @@ async fn postgresql_reads_on_their_own_connections_read_what_the_pool_reads() ->
             };
             let store = db.store_with(options).await?;
             if native {
-                start_and_claim(&store, &demo, &wang, &started, &claimed).await?;
+                write_sample(&store, &demo, &wang, &started, &claimed).await?;
             }
             let record = store.cases().get(case).await?.expect("stored");
             let one = store.tasks().get(task).await?.expect("stored");
@@ -1166,7 +1171,7 @@ async fn postgresql_reads_on_their_own_connections_read_what_the_pool_reads() ->
         assert_eq!(seen[0], seen[1]);
         assert_eq!(seen[0].0.revision, 2);
         assert_eq!(seen[0].1.claimed_by.as_deref(), Some("wang"));
-        assert_eq!(seen[0].1.due_at, Some(at(17, 0)));
+        assert_eq!(seen[0].1.due_at, Some(at(18, 0)));
 
         // The server ends the reading connection; the next read opens another.
         let store = db.store().await?;
@@ -1198,15 +1203,120 @@ async fn postgresql_reads_on_their_own_connections_read_what_the_pool_reads() ->
     .await
 }
 
+/// PostgreSQL's units run on writing connections of the store's own (tokio-postgres,
+/// application name `lianban-writer`, statements sent pipelined) and leave exactly the rows
+/// sqlx's transactions leave: the same transitions, views and numbers written through a
+/// store with them and one without give the same tables, row by row (generated ids aside).
+/// A unit dropped uncommitted leaves nothing, and the connection's next unit is not inside
+/// its transaction. A deadlock between two units reads as transient, as through sqlx.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgresql_units_on_their_own_connections_write_what_sqlx_writes() -> anyhow::Result<()> {
+    let demo = process("demo", 1, "aaa");
+    let wang = clerk("wang", "shebao");
+    let (started, claimed) = started_and_claimed(&demo);
+    let dumps = Arc::new(std::sync::Mutex::new(Vec::new()));
+    for native in [true, false] {
+        let dumps = Arc::clone(&dumps);
+        let (demo, wang, started, claimed) =
+            (demo.clone(), wang.clone(), started.clone(), claimed.clone());
+        lianban_tests::run(Backend::Postgres, |db| async move {
+            let options = StoreOptions {
+                postgres_native: native,
+                ..StoreOptions::default()
+            };
+            let store = db.store_with(options).await?;
+            write_sample(&store, &demo, &wang, &started, &claimed).await?;
+            assert_eq!(connections(&db.url, "lianban-writer").await? > 0, native);
+
+            // Dropped uncommitted: its number is drawn again by the next unit.
+            let mut dropped = store.unit().await?;
+            assert_eq!(dropped.next_number("阳城", 2026).await?, 3);
+            drop(dropped);
+            let mut unit = store.unit().await?;
+            assert_eq!(unit.next_number("阳城", 2026).await?, 3);
+            assert_eq!(unit.next_number("沁水", 2026).await?, 1);
+            unit.commit().await?;
+
+            // Two units taking two counters in opposite orders: PostgreSQL breaks one.
+            let (mut a, mut b) = (store.unit().await?, store.unit().await?);
+            a.next_number("阳城", 2026).await?;
+            b.next_number("沁水", 2026).await?;
+            let (crossed_a, crossed_b) =
+                tokio::join!(a.next_number("沁水", 2026), b.next_number("阳城", 2026));
+            let broken: Vec<StoreError> = [crossed_a, crossed_b]
+                .into_iter()
+                .filter_map(Result::err)
+                .collect();
+            assert_eq!(broken.len(), 1, "PostgreSQL breaks exactly one: {broken:?}");
+            assert!(broken[0].is_transient(), "{:?}", broken[0]);
+            assert!(!broken[0].is_unavailable(), "{:?}", broken[0]);
+            drop((a, b));
+
+            let history = store.cases().history(started.state.id).await?;
+            assert!(store.admin().verify_history(None).await?.intact());
+            store.close().await?;
+            let dump = table_rows(&db.url).await?;
+            assert!(dump.iter().any(|row| row.starts_with("timers ")));
+            let mut dumps = dumps.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+            dumps.push((history.len(), dump));
+            Ok(())
+        })
+        .await?;
+    }
+    let dumps = dumps.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+    assert_eq!(dumps[0], dumps[1]);
+    Ok(())
+}
+
+/// Every row of the tables a transition writes, as JSON text in a stable order, with the ids
+/// the store draws itself (timers, notices, history) left out.
+async fn table_rows(url: &str) -> anyhow::Result<Vec<String>> {
+    use sea_orm::ConnectionTrait as _;
+    let db = sea_orm::Database::connect(url).await?;
+    let mut out = Vec::new();
+    for (table, order) in [
+        ("cases", "id"),
+        ("tasks", "id"),
+        ("timers", "case_id, subject, kind, fire_at"),
+        ("notices", "case_id, task_id, kind, created_at"),
+        ("history", "case_id, seq"),
+        ("history_heads", "case_id"),
+        ("document_sequences", "prefix, year"),
+    ] {
+        let rows = db
+            .query_all_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                format!(
+                    "SELECT (to_jsonb(t) - 'id' || jsonb_build_object('id', \
+                     CASE WHEN '{table}' IN ('timers', 'notices', 'history') THEN NULL \
+                     ELSE to_jsonb(t) -> 'id' END))::text FROM {table} t ORDER BY {order}"
+                ),
+            ))
+            .await?;
+        for row in rows {
+            let text: String = row.try_get_by_index(0)?;
+            out.push(format!("{table} {text}"));
+        }
+    }
+    db.close().await?;
+    Ok(out)
+}
+
 /// The reading connections of the database at `url` (see the test above).
 async fn reader_connections(url: &str) -> anyhow::Result<usize> {
+    connections(url, "lianban-reader").await
+}
+
+/// The connections to the database at `url` whose application name is `name`.
+async fn connections(url: &str, name: &str) -> anyhow::Result<usize> {
     use sea_orm::ConnectionTrait as _;
     let admin = sea_orm::Database::connect(url).await?;
     let count = admin
-        .query_one_raw(sea_orm::Statement::from_string(
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
             sea_orm::DbBackend::Postgres,
             "SELECT count(*) FROM pg_stat_activity \
-             WHERE application_name = 'lianban-reader' AND datname = current_database()",
+             WHERE application_name = $1 AND datname = current_database()",
+            [name.into()],
         ))
         .await?
         .and_then(|row| row.try_get_by_index::<i64>(0).ok())

@@ -99,6 +99,18 @@ impl Batch {
                 }
                 return Ok(changed == expected);
             }
+            Conn::PgTxn(txn) => {
+                // Each write a prepared statement of its own, all sent in one flight with
+                // whatever the transaction queued (its `BEGIN`, the command's savepoint).
+                if let Some(first) = first {
+                    txn.ahead(first);
+                }
+                let writes = self.writes.into_iter().map(|(write, _)| {
+                    let (sql, values) = write.built(DbBackend::Postgres);
+                    (sql, values.0)
+                });
+                return Ok(txn.execute_all(writes).await? == expected);
+            }
             Conn::Pool(_) | Conn::Readers(_) | Conn::PgReaders(..) => {
                 return Err(StoreError::Database(sea_orm::DbErr::Custom(
                     "批量写入只在写事务中进行（这是程序错误）".to_owned(),

@@ -13,7 +13,7 @@ use sea_orm::{
 
 use super::StoreError;
 use super::native::{self, Native, Readers};
-use super::pg::PgReaders;
+use super::pg::{PgReaders, PgTxn};
 use super::states::States;
 use lianban_core::runtime::CaseState;
 
@@ -32,6 +32,8 @@ pub(crate) enum Conn<'a> {
     /// PostgreSQL's reading connections for the hottest reads ([`PgReaders`]), with the
     /// pool for a query they cannot bind; they refuse writes.
     PgReaders(&'a PgReaders, &'a DatabaseConnection),
+    /// A unit's transaction on one of PostgreSQL's writing connections ([`PgTxn`]).
+    PgTxn(&'a PgTxn),
 }
 
 impl<'a> From<&'a DatabaseTransaction> for Conn<'a> {
@@ -47,7 +49,7 @@ impl<'a> Conn<'a> {
             Conn::Orm(txn) => txn.get_database_backend(),
             Conn::Pool(db) => db.get_database_backend(),
             Conn::Native(_) | Conn::Readers(_) => DbBackend::Sqlite,
-            Conn::PgReaders(..) => DbBackend::Postgres,
+            Conn::PgReaders(..) | Conn::PgTxn(_) => DbBackend::Postgres,
         }
     }
 
@@ -57,7 +59,7 @@ impl<'a> Conn<'a> {
         match self {
             Conn::Native(native) => Some(&native.states),
             Conn::Readers(readers) => Some(&readers.states),
-            Conn::Orm(_) | Conn::Pool(_) | Conn::PgReaders(..) => None,
+            Conn::Orm(_) | Conn::Pool(_) | Conn::PgReaders(..) | Conn::PgTxn(_) => None,
         }
     }
 
@@ -73,6 +75,7 @@ impl<'a> Conn<'a> {
                 Ok(())
             }
             Conn::Native(native) => native.execute_unprepared(sql),
+            Conn::PgTxn(txn) => txn.simple(sql).await,
             Conn::Readers(_) | Conn::PgReaders(..) => Err(read_only()),
         }
     }
@@ -83,6 +86,7 @@ impl<'a> Conn<'a> {
             Conn::Orm(txn) => Ok(txn.execute_raw(statement).await?.rows_affected()),
             Conn::Pool(db) => Ok(db.execute_raw(statement).await?.rows_affected()),
             Conn::Native(native) => native.execute(&statement.sql, values(&statement)),
+            Conn::PgTxn(txn) => txn.execute(&statement).await,
             Conn::Readers(_) | Conn::PgReaders(..) => Err(read_only()),
         }
     }
@@ -123,6 +127,7 @@ impl<'a> Conn<'a> {
             Conn::Readers(readers) => {
                 readers.query(&statement.sql, values(&statement), |row| read(row))
             }
+            Conn::PgTxn(txn) => txn.query(&statement, &read).await,
             Conn::PgReaders(readers, db) => match readers.query(&statement, &read).await {
                 Some(rows) => rows,
                 None => orm_rows(db, statement, read).await,

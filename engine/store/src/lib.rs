@@ -84,8 +84,8 @@ pub struct Store {
     /// With `native`: the connections the hottest reads run on.
     readers: Option<Arc<native::Readers>>,
     /// PostgreSQL, unless switched off or the server needs TLS: the connections the
-    /// hottest reads run on (see `pg`).
-    pg_readers: Option<Arc<pg::PgReaders>>,
+    /// hottest reads and the units run on (see `pg`).
+    pg: Option<Arc<pg::Postgres>>,
 }
 
 /// Declares a handle on one aggregate of the store and the `Store` method that hands it
@@ -200,9 +200,10 @@ pub struct StoreOptions {
     /// difference.
     pub sqlite_native: bool,
     /// PostgreSQL only: the hottest reads run pipelined on two connections of their own,
-    /// driven by tokio-postgres, instead of on sqlx's pool, which checks every connection
-    /// with a round trip when it is put back. Used only where the connection needs no TLS
-    /// (`sslmode=disable`, or a server on this machine); on by default, off is for
+    /// and units on four more, driven by tokio-postgres instead of sqlx, which waits for
+    /// each statement's answer before sending the next and checks every connection with a
+    /// round trip when it is put back in the pool. Used only where the connection needs no
+    /// TLS (`sslmode=disable`, or a server on this machine); on by default, off is for
     /// measuring the difference.
     pub postgres_native: bool,
 }
@@ -488,8 +489,8 @@ impl Store {
             }
             _ => (None, None),
         };
-        let pg_readers = (!sqlite && options.postgres_native)
-            .then(|| pg::PgReaders::new(url, &options))
+        let pg = (!sqlite && options.postgres_native)
+            .then(|| pg::Postgres::new(url, &options))
             .flatten()
             .map(Arc::new);
         Ok(Store {
@@ -497,7 +498,7 @@ impl Store {
             writer,
             native,
             readers,
-            pg_readers,
+            pg,
         })
     }
 
@@ -536,8 +537,8 @@ impl Store {
     /// # Errors
     /// [`StoreError::Database`].
     pub async fn close(self) -> Result<(), StoreError> {
-        if let Some(readers) = &self.pg_readers {
-            readers.close();
+        if let Some(pg) = &self.pg {
+            pg.close();
         }
         self.db.close().await?;
         Ok(())
@@ -552,9 +553,9 @@ impl Store {
 
     /// Where the hottest reads run (see [`StoreOptions::sqlite_native`]).
     pub(crate) fn read(&self) -> conn::Conn<'_> {
-        match (&self.readers, &self.pg_readers) {
+        match (&self.readers, &self.pg) {
             (Some(readers), _) => conn::Conn::Readers(readers),
-            (None, Some(readers)) => conn::Conn::PgReaders(readers, &self.db),
+            (None, Some(pg)) => conn::Conn::PgReaders(&pg.readers, &self.db),
             (None, None) => conn::Conn::Pool(&self.db),
         }
     }

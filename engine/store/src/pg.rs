@@ -1,26 +1,33 @@
-//! PostgreSQL's hottest reads without sqlx's pool: a case, the case of a task, an inbox page.
+//! PostgreSQL without sqlx's pool, on connections of the store's own driven by
+//! tokio-postgres: the hottest reads ([`PgReaders`]) and the units of work ([`PgWriters`]).
 //!
-//! sqlx's pool sends every connection that goes back to it a `Sync` and waits for the answer
-//! (unconditionally, in `Floating::return_to_pool`), so each read through the pool costs two
-//! round trips to the server: the query and that check. On a machine where PostgreSQL
-//! shares the cores with the service, the wake-ups of both sides are what the time goes to
-//! (`docs/performance.md`, session 16). These reads run instead on a few connections of
-//! their own, driven by tokio-postgres: a connection is shared by every reader at once, and
-//! the queries of concurrent readers travel pipelined, each answered in order, with no check
-//! in between. Each connection keeps its statements prepared.
+//! sqlx waits for each statement's answer before it sends the next, and its pool sends every
+//! connection that goes back to it a `Sync` and waits for that answer too (unconditionally,
+//! in `Floating::return_to_pool`). On a machine where PostgreSQL shares the cores with the
+//! service, the wake-ups of both sides are what the time goes to: the same statements cost
+//! PostgreSQL 3.46 ms of CPU per benchmark case through sqlx and 1.95 ms pipelined
+//! (`docs/performance.md`, session 16).
 //!
-//! Only reads come here (the store sends none of its writes), and only when the connection
-//! needs no TLS: the URL says `sslmode=disable`, or the server is this machine (a loopback
-//! address or a Unix socket) and the URL does not ask for TLS. Otherwise, or when a query
-//! binds a value these connections do not know, the read goes to sqlx's pool as before.
+//! - Readers: a case, the case of a task, a task, an inbox page run on two connections
+//!   shared by every reader at once; the queries of concurrent readers travel pipelined,
+//!   each answered in order. A query that binds a value these connections do not know goes
+//!   to sqlx's pool.
+//! - Writers: a unit takes a connection of its own for its transaction. `BEGIN` and each
+//!   command's `SAVEPOINT` wait to travel with the next statement, and a batch's writes go
+//!   out together, each a prepared statement of its own, so a command is one flight.
+//!
+//! Both are used only when the connection needs no TLS: the URL says `sslmode=disable`, or
+//! the server is this machine (a loopback address or a Unix socket) and the URL does not ask
+//! for TLS. Otherwise everything goes through sqlx as before.
 
 use std::collections::HashMap;
 use std::str::FromStr as _;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use futures::future::BoxFuture;
 use sea_orm::sea_query::Value;
 use sea_orm::{DbErr, RuntimeErr, Statement};
 use tokio_postgres::config::{Host, SslMode};
@@ -38,16 +45,96 @@ const STATEMENTS_KEPT: usize = 256;
 /// The `application_name` of the reading connections, unless the URL names one.
 pub(crate) const APPLICATION_NAME: &str = "lianban-reader";
 
-/// The reading connections (see the module).
+/// The `application_name` of the writing connections, unless the URL names one.
+pub(crate) const WRITER_NAME: &str = "lianban-writer";
+
+/// Writing connections: as many as the service's writer has lanes by default
+/// (`WriteQueue::postgres_lanes`); a unit beyond them waits for one to come free.
+const WRITERS: usize = 4;
+
+/// How to reach the server, shared by readers and writers.
 #[derive(Debug)]
-pub(crate) struct PgReaders {
+struct Link {
     config: Config,
     statement_timeout: Duration,
     connect_timeout: Duration,
+    // Set by `close`: reads and units fail as on a closed pool instead of connecting again.
+    closed: AtomicBool,
+}
+
+/// PostgreSQL's own connections (see the module).
+#[derive(Debug)]
+pub(crate) struct Postgres {
+    /// For the hottest reads.
+    pub(crate) readers: PgReaders,
+    /// For units of work.
+    pub(crate) writers: PgWriters,
+}
+
+impl Postgres {
+    /// Connections to the server at `url`, or `None` when the URL does not parse for
+    /// tokio-postgres or the connection would need TLS (see the module). Nothing connects
+    /// before the first use.
+    pub(crate) fn new(url: &str, options: &StoreOptions) -> Option<Postgres> {
+        let config = match Config::from_str(url) {
+            Ok(config) => config,
+            Err(e) => {
+                tracing::debug!(error = %e, "PostgreSQL 自有连接不可用，读写走连接池");
+                return None;
+            }
+        };
+        if !without_tls(&config) {
+            return None;
+        }
+        let link = Arc::new(Link {
+            config,
+            statement_timeout: options.statement_timeout,
+            connect_timeout: options.acquire_timeout,
+            closed: AtomicBool::new(false),
+        });
+        // Two reading connections keep both of PostgreSQL's backends busy on a small
+        // machine; more readers share them pipelined. A pool of one gets one.
+        let readers = usize::try_from(options.max_connections)
+            .unwrap_or(1)
+            .clamp(1, 2);
+        Some(Postgres {
+            readers: PgReaders {
+                link: Arc::clone(&link),
+                slots: (0..readers).map(|_| Slot::default()).collect(),
+                next: AtomicUsize::new(0),
+            },
+            writers: PgWriters {
+                link,
+                slots: (0..WRITERS)
+                    .map(|_| Arc::new(tokio::sync::Mutex::new(None)))
+                    .collect(),
+                next: AtomicUsize::new(0),
+            },
+        })
+    }
+
+    /// Closes the connections (with the store's pool); later reads and units fail.
+    pub(crate) fn close(&self) {
+        self.readers.link.closed.store(true, Ordering::SeqCst);
+        for slot in &self.readers.slots {
+            // Dropping the last handle on a client ends its connection.
+            *lock(&slot.live) = None;
+        }
+        for slot in &self.writers.slots {
+            // A unit holding one drops it when it ends.
+            if let Ok(mut live) = slot.try_lock() {
+                *live = None;
+            }
+        }
+    }
+}
+
+/// The reading connections (see the module).
+#[derive(Debug)]
+pub(crate) struct PgReaders {
+    link: Arc<Link>,
     slots: Vec<Slot>,
     next: AtomicUsize,
-    // Set by `close`: reads fail as on a closed pool instead of connecting again.
-    closed: std::sync::atomic::AtomicBool,
 }
 
 /// One connection, opened on first need and again after it was lost.
@@ -73,43 +160,6 @@ impl std::fmt::Debug for Live {
 }
 
 impl PgReaders {
-    /// Readers for the PostgreSQL server at `url`, or `None` when the URL does not parse
-    /// for tokio-postgres or the connection would need TLS (see the module).
-    pub(crate) fn new(url: &str, options: &StoreOptions) -> Option<PgReaders> {
-        let config = match Config::from_str(url) {
-            Ok(config) => config,
-            Err(e) => {
-                tracing::debug!(error = %e, "PostgreSQL 读取连接不可用，读取走连接池");
-                return None;
-            }
-        };
-        if !without_tls(&config) {
-            return None;
-        }
-        // Two connections keep both of PostgreSQL's backends busy on a small machine; more
-        // readers share them pipelined. A pool of one gets one.
-        let count = usize::try_from(options.max_connections)
-            .unwrap_or(1)
-            .clamp(1, 2);
-        Some(PgReaders {
-            config,
-            statement_timeout: options.statement_timeout,
-            connect_timeout: options.acquire_timeout,
-            slots: (0..count).map(|_| Slot::default()).collect(),
-            next: AtomicUsize::new(0),
-            closed: std::sync::atomic::AtomicBool::new(false),
-        })
-    }
-
-    /// Closes the connections (with the store's pool); later reads fail.
-    pub(crate) fn close(&self) {
-        self.closed.store(true, Ordering::SeqCst);
-        for slot in &self.slots {
-            // Dropping the last handle on a client ends its connection.
-            *lock(&slot.live) = None;
-        }
-    }
-
     /// Runs `statement` (built for PostgreSQL) and reads each row with `read`; `None` when
     /// it binds a value these connections do not bind, for the caller to run on the pool.
     ///
@@ -164,30 +214,13 @@ impl PgReaders {
         sql: &str,
         bound: &[(Type, Bound)],
     ) -> Result<Vec<Row>, tokio_postgres::Error> {
-        let types: Vec<Type> = bound.iter().map(|(ty, _)| ty.clone()).collect();
-        let key = (sql.to_owned(), types);
-        let cached = lock(&live.statements).get(&key).cloned();
-        let prepared = match cached {
-            Some(prepared) => prepared,
-            None => {
-                let prepared = live.client.prepare_typed(sql, &key.1).await?;
-                let mut statements = lock(&live.statements);
-                if statements.len() >= STATEMENTS_KEPT {
-                    statements.clear();
-                }
-                statements.insert(key, prepared.clone());
-                prepared
-            }
-        };
-        let params: Vec<&(dyn ToSql + Sync)> = bound.iter().map(|(_, b)| b.as_sql()).collect();
-        live.client.query(&prepared, &params).await
+        let prepared = live.prepared(sql, bound).await?;
+        live.client.query(&prepared, &params_of(bound)).await
     }
 
     /// The slot's connection, opened when it has none or lost it.
     async fn live(&self, slot: &Slot) -> Result<Arc<Live>, StoreError> {
-        if self.closed.load(Ordering::SeqCst) {
-            return Err(unavailable("数据库连接已关闭".to_owned()));
-        }
+        self.link.check_open()?;
         if let Some(live) = open(slot) {
             return Ok(live);
         }
@@ -195,27 +228,36 @@ impl PgReaders {
         if let Some(live) = open(slot) {
             return Ok(live);
         }
-        let live = Arc::new(self.connect().await?);
+        let live = Arc::new(self.link.connect(APPLICATION_NAME).await?);
         *lock(&slot.live) = Some(Arc::clone(&live));
-        if self.closed.load(Ordering::SeqCst) {
+        if self.link.closed.load(Ordering::SeqCst) {
             // Closed while this one connected: it goes with the others.
             *lock(&slot.live) = None;
             return Err(unavailable("数据库连接已关闭".to_owned()));
         }
         Ok(live)
     }
+}
 
-    async fn connect(&self) -> Result<Live, StoreError> {
+impl Link {
+    fn check_open(&self) -> Result<(), StoreError> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(unavailable("数据库连接已关闭".to_owned()));
+        }
+        Ok(())
+    }
+
+    async fn connect(&self, name: &str) -> Result<Live, StoreError> {
         let mut config = self.config.clone();
         if config.get_application_name().is_none() {
             // Tells these connections apart from the pool's in `pg_stat_activity`.
-            config.application_name(APPLICATION_NAME);
+            config.application_name(name);
         }
         let connecting = async {
             let (client, connection) = config.connect(NoTls).await?;
             tokio::spawn(async move {
                 if let Err(e) = connection.await {
-                    tracing::warn!(error = %e, "PostgreSQL 读取连接中断，下次读取时重连");
+                    tracing::warn!(error = %e, "PostgreSQL 连接中断，下次使用时重连");
                 }
             });
             // The pool's connections run with the same limit (`connect_options`).
@@ -236,6 +278,335 @@ impl PgReaders {
             statements: Mutex::new(HashMap::new()),
         })
     }
+}
+
+impl Live {
+    /// `sql` prepared on this connection with the types of `bound` (prepared once, then
+    /// taken from the connection's cache).
+    async fn prepared(
+        &self,
+        sql: &str,
+        bound: &[(Type, Bound)],
+    ) -> Result<tokio_postgres::Statement, tokio_postgres::Error> {
+        let types: Vec<Type> = bound.iter().map(|(ty, _)| ty.clone()).collect();
+        let key = (sql.to_owned(), types);
+        if let Some(prepared) = lock(&self.statements).get(&key) {
+            return Ok(prepared.clone());
+        }
+        let prepared = self.client.prepare_typed(sql, &key.1).await?;
+        let mut statements = lock(&self.statements);
+        if statements.len() >= STATEMENTS_KEPT {
+            statements.clear();
+        }
+        statements.insert(key, prepared.clone());
+        Ok(prepared)
+    }
+}
+
+fn params_of(bound: &[(Type, Bound)]) -> Vec<&(dyn ToSql + Sync)> {
+    bound.iter().map(|(_, b)| b.as_sql()).collect()
+}
+
+/// `values` as these connections bind them; a kind they do not bind is a program error
+/// inside a unit, which cannot hand its statement to the pool.
+fn bound_all(values: &[Value]) -> Result<Vec<(Type, Bound)>, StoreError> {
+    values
+        .iter()
+        .map(|value| {
+            bind(value).ok_or_else(|| {
+                StoreError::Database(DbErr::Custom(format!(
+                    "PostgreSQL 写入连接不能绑定 {value:?}（这是程序错误）"
+                )))
+            })
+        })
+        .collect()
+}
+
+/// The writing connections (see the module): one per unit at a time.
+#[derive(Debug)]
+pub(crate) struct PgWriters {
+    link: Arc<Link>,
+    slots: Vec<Arc<tokio::sync::Mutex<Option<Arc<Live>>>>>,
+    next: AtomicUsize,
+}
+
+impl PgWriters {
+    /// A transaction on a connection of its own: a free one, or the next to come free.
+    /// Nothing is sent yet: `BEGIN` goes with the first statement.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] (unavailable) when the store is closed or no connection
+    /// could be opened.
+    pub(crate) async fn begin(&self) -> Result<PgTxn, StoreError> {
+        self.link.check_open()?;
+        let first = self.next.fetch_add(1, Ordering::Relaxed);
+        let n = self.slots.len();
+        let free = (0..n).find_map(|i| {
+            Arc::clone(&self.slots[(first + i) % n])
+                .try_lock_owned()
+                .ok()
+        });
+        let mut slot = match free {
+            Some(slot) => slot,
+            None => Arc::clone(&self.slots[first % n]).lock_owned().await,
+        };
+        let live = match slot.as_ref().filter(|live| !live.client.is_closed()) {
+            Some(live) => Arc::clone(live),
+            None => {
+                *slot = None;
+                let live = Arc::new(self.link.connect(WRITER_NAME).await?);
+                *slot = Some(Arc::clone(&live));
+                live
+            }
+        };
+        Ok(PgTxn {
+            slot: Some(slot),
+            live,
+            state: Mutex::new(TxnState::default()),
+        })
+    }
+}
+
+/// A transaction on a writing connection, holding it until committed or dropped (then
+/// rolled back before the connection's next use).
+#[derive(Debug)]
+pub(crate) struct PgTxn {
+    slot: Option<tokio::sync::OwnedMutexGuard<Option<Arc<Live>>>>,
+    live: Arc<Live>,
+    state: Mutex<TxnState>,
+}
+
+#[derive(Debug, Default)]
+struct TxnState {
+    /// `BEGIN` was sent: there is a transaction to commit or roll back.
+    begun: bool,
+    /// Commit or rollback sent: nothing to undo when dropped.
+    ended: bool,
+    /// Statements without parameters (`SAVEPOINT …`) that travel with the next statement.
+    ahead: Vec<String>,
+}
+
+impl PgTxn {
+    /// Queues `sql` (a statement without parameters) to travel with the next statement.
+    pub(crate) fn ahead(&self, sql: String) {
+        lock(&self.state).ahead.push(sql);
+    }
+
+    /// Takes back the latest queued statement if it is `sql`: it was never sent.
+    pub(crate) fn take_back(&self, sql: &str) -> bool {
+        let mut state = lock(&self.state);
+        if state.ahead.last().is_some_and(|last| last == sql) {
+            state.ahead.pop();
+            return true;
+        }
+        false
+    }
+
+    /// What must go before the next statement: `BEGIN` unless sent, then the queue.
+    fn flight(&self) -> Option<String> {
+        let mut state = lock(&self.state);
+        let mut parts = Vec::new();
+        if !state.begun {
+            state.begun = true;
+            parts.push("BEGIN".to_owned());
+        }
+        parts.append(&mut state.ahead);
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
+    /// Runs statements without parameters (several `;`-separated), after what is queued.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub(crate) async fn simple(&self, sql: &str) -> Result<(), StoreError> {
+        let text = match self.flight() {
+            Some(ahead) => format!("{ahead}; {sql}"),
+            None => sql.to_owned(),
+        };
+        self.live
+            .client
+            .batch_execute(&text)
+            .await
+            .map_err(|e| error(&e))
+    }
+
+    /// Runs one statement (built for PostgreSQL) after what is queued, in the same flight;
+    /// returns the rows it changed.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub(crate) async fn execute(&self, statement: &Statement) -> Result<u64, StoreError> {
+        self.execute_all(std::iter::once(statement_parts(statement)))
+            .await
+    }
+
+    /// Runs `writes` (SQL and values, built for PostgreSQL) after what is queued, all in one
+    /// flight, each a prepared statement of its own; returns the rows they changed together.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`]: the first error among them.
+    pub(crate) async fn execute_all(
+        &self,
+        writes: impl IntoIterator<Item = (String, Vec<Value>)>,
+    ) -> Result<u64, StoreError> {
+        let client = &self.live.client;
+        let mut prepared = Vec::new();
+        for (sql, values) in writes {
+            let bound = bound_all(&values)?;
+            let statement = self
+                .live
+                .prepared(&sql, &bound)
+                .await
+                .map_err(|e| error(&e))?;
+            prepared.push((statement, bound));
+        }
+        let ahead = self.flight();
+        let mut flight: Vec<BoxFuture<'_, Result<u64, tokio_postgres::Error>>> = Vec::new();
+        if let Some(ahead) = &ahead {
+            flight.push(Box::pin(async move {
+                client.batch_execute(ahead).await.map(|()| 0)
+            }));
+        }
+        for (statement, bound) in &prepared {
+            flight.push(Box::pin(async move {
+                client.execute(statement, &params_of(bound)).await
+            }));
+        }
+        // Polled in order, so sent in order before the first answer is awaited.
+        let changed = futures::future::try_join_all(flight)
+            .await
+            .map_err(|e| error(&e))?;
+        Ok(changed.iter().sum())
+    }
+
+    /// Runs a query (built for PostgreSQL) after what is queued, in the same flight, and
+    /// reads each row with `read`.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`], or what `read` returns.
+    pub(crate) async fn query<T>(
+        &self,
+        statement: &Statement,
+        read: &impl Fn(&dyn Cells) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let (sql, values) = statement_parts(statement);
+        let bound = bound_all(&values)?;
+        let client = &self.live.client;
+        let prepared = self
+            .live
+            .prepared(&sql, &bound)
+            .await
+            .map_err(|e| error(&e))?;
+        let params = params_of(&bound);
+        let rows = match self.flight() {
+            Some(ahead) => {
+                let (sent, rows) = futures::join!(
+                    client.batch_execute(&ahead),
+                    client.query(&prepared, &params)
+                );
+                sent.map_err(|e| error(&e))?;
+                rows
+            }
+            None => client.query(&prepared, &params).await,
+        }
+        .map_err(|e| error(&e))?;
+        rows.iter().map(|row| read(row)).collect()
+    }
+
+    /// Commits what was written (nothing to send when nothing was).
+    ///
+    /// # Errors
+    /// [`StoreError::Database`]; nothing was written then.
+    pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
+        let begun = {
+            let mut state = lock(&self.state);
+            state.ended = true;
+            state.begun
+        };
+        if begun {
+            self.live
+                .client
+                .batch_execute("COMMIT")
+                .await
+                .map_err(|e| error(&e))?;
+        }
+        self.slot.take();
+        Ok(())
+    }
+
+    /// Rolls back everything and starts afresh on the same connection (`BEGIN` again with
+    /// the next statement).
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub(crate) async fn rollback(&self) -> Result<(), StoreError> {
+        let begun = {
+            let mut state = lock(&self.state);
+            let begun = state.begun;
+            *state = TxnState::default();
+            begun
+        };
+        if begun {
+            self.live
+                .client
+                .batch_execute("ROLLBACK")
+                .await
+                .map_err(|e| error(&e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for PgTxn {
+    fn drop(&mut self) {
+        let pending = {
+            let state = lock(&self.state);
+            state.begun && !state.ended
+        };
+        let Some(mut slot) = self.slot.take() else {
+            return;
+        };
+        if !pending {
+            return;
+        }
+        // The slot stays taken until the rollback is through, so the connection's next
+        // transaction begins after it. Without a runtime the connection is dropped instead,
+        // and the server rolls back when it goes.
+        let live = Arc::clone(&self.live);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if live.client.batch_execute("ROLLBACK").await.is_err() {
+                        *slot = None;
+                    }
+                    drop(slot);
+                });
+            }
+            Err(_) => *slot = None,
+        }
+    }
+}
+
+fn statement_parts(statement: &Statement) -> (String, Vec<Value>) {
+    (
+        statement.sql.clone(),
+        statement
+            .values
+            .as_ref()
+            .map_or_else(Vec::new, |v| v.0.clone()),
+    )
+}
+
+/// The SQLSTATE of a PostgreSQL error these connections reported, as `error` spelled it.
+pub(crate) fn sqlstate(error: &DbErr) -> Option<&str> {
+    let (DbErr::Exec(RuntimeErr::Internal(message))
+    | DbErr::Query(RuntimeErr::Internal(message))
+    | DbErr::Conn(RuntimeErr::Internal(message))) = error
+    else {
+        return None;
+    };
+    let rest = message.strip_prefix("PostgreSQL [")?;
+    rest.get(..5).filter(|_| rest.get(5..6) == Some("]"))
 }
 
 /// A connection found closed when it was used.
@@ -375,11 +746,14 @@ fn error(error: &tokio_postgres::Error) -> StoreError {
                 || code.starts_with("08")
         })
         || std::error::Error::source(error).is_some_and(|s| s.is::<std::io::Error>());
-    let message = format!("PostgreSQL: {error}");
+    let message = match error.as_db_error() {
+        Some(db) => format!("PostgreSQL [{}]: {error}", db.code().code()),
+        None => format!("PostgreSQL: {error}"),
+    };
     if lost {
         unavailable(message)
     } else {
-        StoreError::Database(DbErr::Query(RuntimeErr::Internal(message)))
+        StoreError::Database(DbErr::Exec(RuntimeErr::Internal(message)))
     }
 }
 

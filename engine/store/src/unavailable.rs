@@ -26,6 +26,11 @@ impl StoreError {
     /// document numbers of a prefix and year) in opposite orders; the database then fails
     /// one of them.
     pub fn is_transient(&self) -> bool {
+        if let StoreError::Database(e) = self
+            && let Some(code) = super::pg::sqlstate(e)
+        {
+            return matches!(code, "40P01" | "40001");
+        }
         let StoreError::Database(
             DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)),
         ) = self

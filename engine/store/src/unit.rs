@@ -13,6 +13,7 @@ use sea_orm::{DbBackend, TransactionTrait};
 
 use super::conn::Conn;
 use super::native::Native;
+use super::pg::PgTxn;
 use super::{Store, StoreError, WriteTxn};
 
 /// One write transaction of the service. Dropping it without [`Unit::commit`] rolls back
@@ -39,10 +40,12 @@ pub struct Unit<'s> {
 /// call per command for nothing.
 const SAVEPOINT: &str = "lianban_command";
 
-/// A unit's transaction: on sqlx's pool, or on the store's native SQLite connection.
+/// A unit's transaction: on sqlx's pool, on the store's native SQLite connection, or on
+/// one of PostgreSQL's writing connections.
 enum Txn {
     Orm(WriteTxn),
     Native(NativeTxn),
+    Pg(PgTxn),
 }
 
 /// A transaction open on the native connection (`BEGIN IMMEDIATE` sent), holding this
@@ -78,9 +81,10 @@ impl Store {
     /// # Errors
     /// [`StoreError::Database`].
     pub async fn unit(&self) -> Result<Unit<'_>, StoreError> {
-        let txn = match &self.native {
-            None => Txn::Orm(self.begin_write().await?),
-            Some(native) => {
+        let txn = match (&self.native, &self.pg) {
+            (None, Some(pg)) => Txn::Pg(pg.writers.begin().await?),
+            (None, None) => Txn::Orm(self.begin_write().await?),
+            (Some(native), _) => {
                 let turn = self.writer_turn().await;
                 native.execute_unprepared("BEGIN IMMEDIATE")?;
                 Txn::Native(NativeTxn {
@@ -112,6 +116,7 @@ impl<'s> Unit<'s> {
                 txn.native.execute_unprepared("COMMIT")?;
                 txn.open = false;
             }
+            Some(Txn::Pg(txn)) => txn.commit().await?,
             None => {}
         }
         Ok(())
@@ -124,6 +129,7 @@ impl<'s> Unit<'s> {
         match &self.txn {
             Some(Txn::Orm(txn)) => Conn::Orm(txn),
             Some(Txn::Native(txn)) => Conn::Native(&txn.native),
+            Some(Txn::Pg(txn)) => Conn::PgTxn(txn),
             None => unreachable!("a unit's transaction is only absent inside restart"),
         }
     }
@@ -176,7 +182,10 @@ impl<'s> Unit<'s> {
     pub async fn savepoint(&mut self) -> Result<(), StoreError> {
         // On the native connection a statement costs no hand-over: sent at once.
         let native = matches!(self.txn(), Conn::Native(_));
-        if self.backend() == DbBackend::Sqlite && !native {
+        if let Some(Txn::Pg(txn)) = &self.txn {
+            // Travels with the command's first statement.
+            txn.ahead(format!("SAVEPOINT {SAVEPOINT}"));
+        } else if self.backend() == DbBackend::Sqlite && !native {
             // Sent with the command's first write (`write_txn`, `take_savepoint`).
             self.savepoint_pending = true;
         } else {
@@ -196,8 +205,13 @@ impl<'s> Unit<'s> {
     /// # Errors
     /// [`StoreError::Database`]; the whole unit must be dropped then.
     pub async fn rollback_to_savepoint(&mut self) -> Result<(), StoreError> {
-        if self.savepoint_pending {
+        let unsent = match &self.txn {
+            Some(Txn::Pg(txn)) => txn.take_back(&format!("SAVEPOINT {SAVEPOINT}")),
+            _ => self.savepoint_pending,
+        };
+        if unsent {
             // Never sent: nothing was written since it was asked for.
+            self.savepoint_pending = false;
             self.written = false;
             return Ok(());
         }
@@ -229,6 +243,14 @@ impl<'s> Unit<'s> {
                 txn.native.rollback();
                 txn.native.execute_unprepared("BEGIN IMMEDIATE")?;
                 self.txn = Some(Txn::Native(txn));
+            }
+            Some(Txn::Pg(txn)) => {
+                // Put back before the rollback, so a failed one still drops the connection's
+                // transaction with the unit.
+                self.txn = Some(Txn::Pg(txn));
+                if let Some(Txn::Pg(txn)) = &self.txn {
+                    txn.rollback().await?;
+                }
             }
             None => {}
         }
