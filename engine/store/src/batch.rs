@@ -105,11 +105,16 @@ impl Batch {
                 if let Some(first) = first {
                     txn.ahead(first);
                 }
-                let writes = self.writes.into_iter().map(|(write, _)| {
-                    let (sql, values) = write.built(DbBackend::Postgres);
-                    (sql, values.0)
-                });
-                return Ok(txn.execute_all(writes).await? == expected);
+                let built: Vec<_> = self
+                    .writes
+                    .into_iter()
+                    .map(|(write, _)| write.built(DbBackend::Postgres))
+                    .collect();
+                let writes: Vec<_> = built
+                    .iter()
+                    .map(|(sql, values)| (sql.as_str(), &values.0[..]))
+                    .collect();
+                return Ok(txn.execute_all(&writes).await? == expected);
             }
             Conn::Pool(_) | Conn::Readers(_) | Conn::PgReaders(..) => {
                 return Err(StoreError::Database(sea_orm::DbErr::Custom(

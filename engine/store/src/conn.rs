@@ -218,7 +218,8 @@ fn literal_limits(mut statement: Statement) -> Statement {
     statement
 }
 
-fn values(statement: &Statement) -> &[Value] {
+/// A statement's bound values (none when it has none).
+pub(crate) fn values(statement: &Statement) -> &[Value] {
     statement.values.as_ref().map_or(&[][..], |v| &v.0[..])
 }
 

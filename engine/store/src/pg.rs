@@ -27,14 +27,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-use futures::future::BoxFuture;
 use sea_orm::sea_query::Value;
 use sea_orm::{DbErr, RuntimeErr, Statement};
+use std::future::Future;
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Config, NoTls, Row};
 
-use super::conn::Cells;
+use super::conn::{Cells, values};
 use super::{StoreError, StoreOptions};
 use lianban_core::runtime::CaseState;
 
@@ -171,8 +171,8 @@ impl PgReaders {
         statement: &Statement,
         read: &impl Fn(&dyn Cells) -> Result<T, StoreError>,
     ) -> Option<Result<Vec<T>, StoreError>> {
-        let values = statement.values.as_ref().map_or(&[][..], |v| &v.0[..]);
-        let bound: Vec<(Type, Bound)> = values.iter().map(bind).collect::<Option<_>>()?;
+        let bound: Vec<(Type, Bound)> =
+            values(statement).iter().map(bind).collect::<Option<_>>()?;
         let slot = &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()];
         Some(match self.run(slot, &statement.sql, &bound, read).await {
             // The server closed the connection since its last use (a restart, an idle
@@ -430,13 +430,47 @@ impl PgTxn {
             .map_err(|e| error(&e))
     }
 
+    /// Sends what is queued, then `request`, in one flight: the queued statements' request
+    /// is written before `request`'s first poll writes its own, and both answers are awaited
+    /// together.
+    async fn after_queued<T>(
+        &self,
+        request: impl Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> Result<T, StoreError> {
+        let answer = match self.flight() {
+            Some(ahead) => {
+                let (sent, answer) =
+                    futures::join!(self.live.client.batch_execute(&ahead), request);
+                sent.map_err(|e| error(&e))?;
+                answer
+            }
+            None => request.await,
+        };
+        answer.map_err(|e| error(&e))
+    }
+
+    /// `sql` prepared on the connection for `values`, with the values bound.
+    async fn prepare(
+        &self,
+        sql: &str,
+        values: &[Value],
+    ) -> Result<(tokio_postgres::Statement, Vec<(Type, Bound)>), StoreError> {
+        let bound = bound_all(values)?;
+        let statement = self
+            .live
+            .prepared(sql, &bound)
+            .await
+            .map_err(|e| error(&e))?;
+        Ok((statement, bound))
+    }
+
     /// Runs one statement (built for PostgreSQL) after what is queued, in the same flight;
     /// returns the rows it changed.
     ///
     /// # Errors
     /// [`StoreError::Database`].
     pub(crate) async fn execute(&self, statement: &Statement) -> Result<u64, StoreError> {
-        self.execute_all(std::iter::once(statement_parts(statement)))
+        self.execute_all(&[(statement.sql.as_str(), values(statement))])
             .await
     }
 
@@ -445,38 +479,21 @@ impl PgTxn {
     ///
     /// # Errors
     /// [`StoreError::Database`]: the first error among them.
-    pub(crate) async fn execute_all(
-        &self,
-        writes: impl IntoIterator<Item = (String, Vec<Value>)>,
-    ) -> Result<u64, StoreError> {
-        let client = &self.live.client;
+    pub(crate) async fn execute_all(&self, writes: &[(&str, &[Value])]) -> Result<u64, StoreError> {
         let mut prepared = Vec::new();
-        for (sql, values) in writes {
-            let bound = bound_all(&values)?;
-            let statement = self
-                .live
-                .prepared(&sql, &bound)
-                .await
-                .map_err(|e| error(&e))?;
-            prepared.push((statement, bound));
+        for &(sql, values) in writes {
+            prepared.push(self.prepare(sql, values).await?);
         }
-        let ahead = self.flight();
-        let mut flight: Vec<BoxFuture<'_, Result<u64, tokio_postgres::Error>>> = Vec::new();
-        if let Some(ahead) = &ahead {
-            flight.push(Box::pin(async move {
-                client.batch_execute(ahead).await.map(|()| 0)
-            }));
-        }
-        for (statement, bound) in &prepared {
-            flight.push(Box::pin(async move {
-                client.execute(statement, &params_of(bound)).await
-            }));
-        }
+        let client = &self.live.client;
+        let params: Vec<_> = prepared.iter().map(|(_, bound)| params_of(bound)).collect();
         // Polled in order, so sent in order before the first answer is awaited.
-        let changed = futures::future::try_join_all(flight)
-            .await
-            .map_err(|e| error(&e))?;
-        Ok(changed.iter().sum())
+        let all = futures::future::try_join_all(
+            prepared
+                .iter()
+                .zip(&params)
+                .map(|((statement, _), params)| client.execute(statement, params)),
+        );
+        Ok(self.after_queued(all).await?.iter().sum())
     }
 
     /// Runs a query (built for PostgreSQL) after what is queued, in the same flight, and
@@ -489,27 +506,11 @@ impl PgTxn {
         statement: &Statement,
         read: &impl Fn(&dyn Cells) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
-        let (sql, values) = statement_parts(statement);
-        let bound = bound_all(&values)?;
-        let client = &self.live.client;
-        let prepared = self
-            .live
-            .prepared(&sql, &bound)
-            .await
-            .map_err(|e| error(&e))?;
+        let (prepared, bound) = self.prepare(&statement.sql, values(statement)).await?;
         let params = params_of(&bound);
-        let rows = match self.flight() {
-            Some(ahead) => {
-                let (sent, rows) = futures::join!(
-                    client.batch_execute(&ahead),
-                    client.query(&prepared, &params)
-                );
-                sent.map_err(|e| error(&e))?;
-                rows
-            }
-            None => client.query(&prepared, &params).await,
-        }
-        .map_err(|e| error(&e))?;
+        let rows = self
+            .after_queued(self.live.client.query(&prepared, &params))
+            .await?;
         rows.iter().map(|row| read(row)).collect()
     }
 
@@ -518,18 +519,12 @@ impl PgTxn {
     /// # Errors
     /// [`StoreError::Database`]; nothing was written then.
     pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
-        let begun = {
-            let mut state = lock(&self.state);
-            state.ended = true;
-            state.begun
+        // Ended even if the COMMIT fails: PostgreSQL then ends the transaction itself.
+        let ended = TxnState {
+            ended: true,
+            ..TxnState::default()
         };
-        if begun {
-            self.live
-                .client
-                .batch_execute("COMMIT")
-                .await
-                .map_err(|e| error(&e))?;
-        }
+        self.end("COMMIT", ended).await?;
         self.slot.take();
         Ok(())
     }
@@ -540,16 +535,17 @@ impl PgTxn {
     /// # Errors
     /// [`StoreError::Database`].
     pub(crate) async fn rollback(&self) -> Result<(), StoreError> {
-        let begun = {
-            let mut state = lock(&self.state);
-            let begun = state.begun;
-            *state = TxnState::default();
-            begun
-        };
+        self.end("ROLLBACK", TxnState::default()).await
+    }
+
+    /// Sends `sql` (COMMIT or ROLLBACK) if the transaction began, leaving the state `next`;
+    /// what is still queued is dropped with it.
+    async fn end(&self, sql: &str, next: TxnState) -> Result<(), StoreError> {
+        let begun = std::mem::replace(&mut *lock(&self.state), next).begun;
         if begun {
             self.live
                 .client
-                .batch_execute("ROLLBACK")
+                .batch_execute(sql)
                 .await
                 .map_err(|e| error(&e))?;
         }
@@ -585,16 +581,6 @@ impl Drop for PgTxn {
             Err(_) => *slot = None,
         }
     }
-}
-
-fn statement_parts(statement: &Statement) -> (String, Vec<Value>) {
-    (
-        statement.sql.clone(),
-        statement
-            .values
-            .as_ref()
-            .map_or_else(Vec::new, |v| v.0.clone()),
-    )
 }
 
 /// The SQLSTATE of a PostgreSQL error these connections reported, as `error` spelled it.
@@ -738,13 +724,9 @@ fn bind(value: &Value) -> Option<(Type, Bound)> {
 
 fn error(error: &tokio_postgres::Error) -> StoreError {
     let lost = error.is_closed()
-        || error.as_db_error().is_some_and(|db| {
-            let code = db.code().code();
-            // As `unavailable.rs` reads sqlx's errors: statement and lock timeouts, a server
-            // shutting down, connection exceptions.
-            matches!(code, "57014" | "55P03" | "57P01" | "57P02" | "57P03")
-                || code.starts_with("08")
-        })
+        || error
+            .as_db_error()
+            .is_some_and(|db| super::unavailable::unavailable_sqlstate(db.code().code()))
         || std::error::Error::source(error).is_some_and(|s| s.is::<std::io::Error>());
     let message = match error.as_db_error() {
         Some(db) => format!("PostgreSQL [{}]: {error}", db.code().code()),

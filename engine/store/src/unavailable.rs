@@ -29,7 +29,7 @@ impl StoreError {
         if let StoreError::Database(e) = self
             && let Some(code) = super::pg::sqlstate(e)
         {
-            return matches!(code, "40P01" | "40001");
+            return transient_sqlstate(code);
         }
         let StoreError::Database(
             DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)),
@@ -38,9 +38,7 @@ impl StoreError {
             return false;
         };
         match &**e {
-            sea_orm::sqlx::Error::Database(db) => {
-                matches!(db.code().as_deref(), Some("40P01" | "40001"))
-            }
+            sea_orm::sqlx::Error::Database(db) => db.code().is_some_and(|c| transient_sqlstate(&c)),
             _ => false,
         }
     }
@@ -62,15 +60,24 @@ fn sqlx_unavailable(error: &sea_orm::sqlx::Error) -> bool {
         Error::PoolTimedOut | Error::PoolClosed | Error::Io(_) | Error::WorkerCrashed => true,
         Error::Database(db) => {
             let code = db.code().unwrap_or_default();
-            // PostgreSQL: 57014 statement timeout, 55P03 lock timeout, 57P0x server
-            // shutting down or not accepting connections, class 08 connection exceptions.
             // SQLite: 5 SQLITE_BUSY, 6 SQLITE_LOCKED (and their extended codes).
-            matches!(
-                code.as_ref(),
-                "57014" | "55P03" | "57P01" | "57P02" | "57P03"
-            ) || code.starts_with("08")
+            unavailable_sqlstate(&code)
                 || code.parse::<i64>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
         }
         _ => false,
     }
+}
+
+/// Whether a PostgreSQL SQLSTATE says the database could not serve in time: 57014 statement
+/// timeout, 55P03 lock timeout, 57P0x server shutting down or not accepting connections,
+/// class 08 connection exceptions. Read from sqlx's errors and from the store's own
+/// connections (`pg`) alike.
+pub(crate) fn unavailable_sqlstate(code: &str) -> bool {
+    matches!(code, "57014" | "55P03" | "57P01" | "57P02" | "57P03") || code.starts_with("08")
+}
+
+/// Whether a PostgreSQL SQLSTATE is a deadlock (40P01) or a serialization failure (40001),
+/// which running the command again resolves.
+pub(crate) fn transient_sqlstate(code: &str) -> bool {
+    matches!(code, "40P01" | "40001")
 }

@@ -233,6 +233,10 @@ impl<'s> Unit<'s> {
             return self.rollback_to_savepoint().await;
         }
         self.written = false;
+        if let Some(Txn::Pg(txn)) = &self.txn {
+            // The connection stays the unit's; `BEGIN` goes again with the next statement.
+            return txn.rollback().await;
+        }
         match self.txn.take() {
             Some(Txn::Orm(WriteTxn { txn, _turn: turn })) => {
                 txn.rollback().await?;
@@ -244,14 +248,8 @@ impl<'s> Unit<'s> {
                 txn.native.execute_unprepared("BEGIN IMMEDIATE")?;
                 self.txn = Some(Txn::Native(txn));
             }
-            Some(Txn::Pg(txn)) => {
-                // Put back before the rollback, so a failed one still drops the connection's
-                // transaction with the unit.
-                self.txn = Some(Txn::Pg(txn));
-                if let Some(Txn::Pg(txn)) = &self.txn {
-                    txn.rollback().await?;
-                }
-            }
+            // Rolled back above, without taking the transaction out.
+            Some(txn @ Txn::Pg(_)) => self.txn = Some(txn),
             None => {}
         }
         Ok(())
